@@ -1,0 +1,317 @@
+"""The backend contract: the one seam between Alligator's core and a queue store.
+
+Everything a task queue has to decide (serialization, retries, backoff, hooks,
+dependencies, when to dead-letter) lives in the core, once. A backend only
+stores opaque strings under ids and keeps time; only ``str``, ``int`` and
+``float`` cross this seam, so a backend can be written for any store in an
+afternoon and proven with :mod:`alligator.testing`.
+
+The life of a task in a backend::
+
+    push ──► waiting ──reserve──► reserved (leased) ──ack──► done (forgotten later)
+      │         ▲                      │   │
+      └─delay─► delayed                │   └─dead_letter──► dead letters ──requeue──► waiting
+                ▲                      │
+                └────release(delay)────┘   (an expired lease is due again)
+
+A *reservation* hides a task from every other worker until its lease ends.
+The worker that holds it either acks it (gone for good), releases it (back to
+the queue, possibly delayed, for a retry) or dead-letters it. If the worker
+dies, nobody acks; when the lease ends the task is due again and another
+worker gets it. That is the whole of at-least-once delivery: no task is lost
+when a worker is killed at any instant.
+
+Every delivery carries a *receipt*, an opaque string the backend makes up. A
+worker whose lease ran out (it stalled, the task was handed to someone else)
+still holds the old receipt, so its late ack or release is refused instead of
+clobbering the new delivery.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """One delivery of a task to a worker.
+
+    Attributes:
+        task_id: The id the task was pushed with.
+        payload: The string that was pushed, unchanged.
+        receipt: Opaque token of this delivery; ``ack``, ``release``,
+            ``extend`` and ``dead_letter`` must present it.
+        attempts: Deliveries so far, this one included (1 on the first).
+    """
+
+    task_id: str
+    payload: str
+    receipt: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A task that failed for good, kept with the reason until requeued.
+
+    Attributes:
+        task_id: The id the task was pushed with.
+        payload: The payload as it was pushed (possibly unreadable: that may
+            be why it is here).
+        reason: Why it was dead-lettered, for a human.
+        attempts: Deliveries it had.
+        failed_at: When it was dead-lettered, on the backend's clock.
+    """
+
+    task_id: str
+    payload: str
+    reason: str
+    attempts: int
+    failed_at: float
+
+
+class Backend(abc.ABC):
+    """The abstract queue store every backend implements.
+
+    A backend is built from a DSN (``Backend("sqlite:///tasks.db")``). One
+    instance serves any number of queues, each named by the ``queue`` argument
+    of every method. Rules every implementation keeps:
+
+    * **Thread-safe.** A worker calls one instance from several threads (its
+      task threads and the thread that keeps leases alive).
+    * **Atomic.** Each method is one atomic step: no other client ever sees a
+      task half-moved, and a crash of the caller between two methods loses
+      nothing.
+    * **One clock.** Due times and lease deadlines are compared against one
+      clock per store (Redis: the server's ``TIME``; SQLite: the machine's),
+      never against the clocks of several callers. When :attr:`clock` is set
+      (the test kit does it to make time deterministic) that callable *is* the
+      clock and must be used for every decision.
+    * **FIFO among due tasks.** Tasks that are due are reserved in the order
+      they became due (pushed, or their delay ended).
+    * **Ids are unique within a queue.** Pushing an id that is already in the
+      queue (waiting, delayed or reserved) changes nothing and returns False.
+
+    Optional capabilities are class attributes, so callers check a flag
+    instead of guessing:
+
+    Attributes:
+        blocking_reserve: True when :meth:`reserve` honours ``timeout`` by
+            waiting for work; otherwise it returns at once and the worker naps.
+        status_ttl: Seconds :meth:`status` keeps reporting SUCCESS or FAILED
+            after a task finished.
+        clock: When not None, the time source that replaces the store's own.
+    """
+
+    blocking_reserve: bool = False
+    status_ttl: float = 3600.0
+    clock: Callable[[], float] | None = None
+
+    def __init__(self, conn_string: str) -> None:
+        """Connects (lazily, if it likes) to the store the DSN names.
+
+        Args:
+            conn_string: The DSN, e.g. ``"locmem://"``.
+
+        Raises:
+            InvalidDSNError: The DSN cannot be used by this backend.
+        """
+        self.conn_string = conn_string
+
+    # -- time ------------------------------------------------------------
+
+    def now(self) -> float:
+        """Returns the current time on this backend's one clock.
+
+        Returns:
+            Seconds since the epoch. Backends whose store keeps its own time
+            override this, but must still return ``self.clock()`` when
+            :attr:`clock` is set.
+        """
+        if self.clock is not None:
+            return self.clock()
+        return time.time()
+
+    # -- producing -------------------------------------------------------
+
+    @abc.abstractmethod
+    def push(self, queue: str, task_id: str, payload: str, delay: float = 0.0) -> bool:
+        """Adds a task to the end of a queue.
+
+        Args:
+            queue: The queue's name.
+            task_id: The task's id, unique within the queue.
+            payload: The string to store; never parsed by the backend.
+            delay: Seconds from now (the backend's clock) before the task is
+                due. ``0`` makes it due at once.
+
+        Returns:
+            True if it was added; False if that id is already in the queue
+            (nothing changes).
+        """
+
+    def push_many(self, queue: str, items: Sequence[tuple[str, str, float]]) -> int:
+        """Adds many tasks at once, in order, as :meth:`push` would one by one.
+
+        Backends override this to do it in one round trip.
+
+        Args:
+            queue: The queue's name.
+            items: ``(task_id, payload, delay)`` tuples.
+
+        Returns:
+            How many were added.
+        """
+        return sum(1 for task_id, payload, delay in items if self.push(queue, task_id, payload, delay))
+
+    # -- consuming -------------------------------------------------------
+
+    @abc.abstractmethod
+    def reserve(
+        self, queue: str, lease_seconds: float, limit: int = 1, timeout: float = 0.0
+    ) -> list[Reservation]:
+        """Takes up to ``limit`` due tasks off the front of a queue, under a lease.
+
+        Atomically: tasks whose delay has ended and tasks whose lease expired
+        become due; then the first ``limit`` due tasks, in FIFO order, are
+        reserved until ``now + lease_seconds``, each with a fresh receipt and
+        its delivery count increased by one. Nobody else can reserve them
+        until the lease ends.
+
+        Args:
+            queue: The queue's name.
+            lease_seconds: How long the caller may hold each task.
+            limit: The most tasks to return.
+            timeout: When the queue has nothing due, how long the call may
+                wait for a task before returning empty. Backends without
+                :attr:`blocking_reserve` return at once.
+
+        Returns:
+            The reservations, oldest first; empty when nothing is due.
+        """
+
+    @abc.abstractmethod
+    def ack(self, queue: str, task_id: str, receipt: str) -> bool:
+        """Finishes a reserved task for good; :meth:`status` then says SUCCESS.
+
+        Must be idempotent: a second ack of the same delivery returns False.
+
+        Returns:
+            True if that delivery was still held; False if the receipt is
+            stale (the lease ran out and the task went to someone else, or it
+            was already finished): nothing changes then.
+        """
+
+    def ack_many(self, queue: str, items: Sequence[tuple[str, str]]) -> int:
+        """Acks many ``(task_id, receipt)`` pairs; backends make it one round trip.
+
+        Returns:
+            How many acks took effect.
+        """
+        return sum(1 for task_id, receipt in items if self.ack(queue, task_id, receipt))
+
+    @abc.abstractmethod
+    def release(
+        self, queue: str, task_id: str, receipt: str, delay: float = 0.0, attempted: bool = True
+    ) -> bool:
+        """Hands a reserved task back to the queue, due after ``delay`` seconds.
+
+        Args:
+            queue: The queue's name.
+            task_id: The reserved task.
+            receipt: The receipt of the delivery being released.
+            delay: Seconds from now before it is due again.
+            attempted: False when the task was handed back without being
+                started (a worker stopping, prefetched work set aside); the
+                backend then takes this delivery off the delivery count.
+
+        Returns:
+            True if released; False if the receipt is stale (nothing changes).
+        """
+
+    @abc.abstractmethod
+    def extend(self, queue: str, task_id: str, receipt: str, lease_seconds: float) -> bool:
+        """Moves a held lease's end to ``now + lease_seconds``.
+
+        Returns:
+            True if the lease was still held; False if it was lost (the task
+            may be running elsewhere now).
+        """
+
+    def extend_many(
+        self, queue: str, items: Sequence[tuple[str, str]], lease_seconds: float
+    ) -> list[bool]:
+        """Extends many ``(task_id, receipt)`` leases; one round trip where possible.
+
+        Returns:
+            One flag per item, as :meth:`extend` returns.
+        """
+        return [self.extend(queue, task_id, receipt, lease_seconds) for task_id, receipt in items]
+
+    @abc.abstractmethod
+    def dead_letter(self, queue: str, task_id: str, receipt: str, reason: str) -> bool:
+        """Moves a reserved task to the queue's dead letters, with the reason.
+
+        Its payload and delivery count are kept; :meth:`status` then says
+        FAILED.
+
+        Returns:
+            True if moved; False if the receipt is stale (nothing changes).
+        """
+
+    # -- inspecting and managing ----------------------------------------
+
+    @abc.abstractmethod
+    def get(self, queue: str, task_id: str, lease_seconds: float) -> Reservation | None:
+        """Reserves one named task, waiting or delayed, ahead of its turn.
+
+        Returns:
+            Its reservation, or None when it is not waiting or delayed in the
+            queue (unknown, reserved by someone else, finished, dead).
+        """
+
+    @abc.abstractmethod
+    def cancel(self, queue: str, task_id: str) -> bool:
+        """Removes a waiting or delayed task; it will never run.
+
+        Returns:
+            True if removed; False if it was not waiting or delayed (a worker
+            holds it, it finished, or the id is unknown).
+        """
+
+    @abc.abstractmethod
+    def status(self, queue: str, task_id: str) -> int | None:
+        """Tells where a task is.
+
+        Returns:
+            ``WAITING``, ``DELAYED``, ``RUNNING`` (reserved), ``SUCCESS``
+            (acked, for at least :attr:`status_ttl` seconds), ``FAILED``
+            (dead-lettered), or None when the id is unknown (never pushed,
+            cancelled, or finished longer ago than it remembers).
+        """
+
+    @abc.abstractmethod
+    def len(self, queue: str) -> int:
+        """Counts the tasks waiting or delayed in a queue (not reserved, not dead)."""
+
+    @abc.abstractmethod
+    def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
+        """Lists up to ``limit`` of a queue's dead letters, oldest first."""
+
+    @abc.abstractmethod
+    def requeue(self, queue: str, task_id: str) -> bool:
+        """Moves a dead letter back to the end of its queue, its delivery count reset.
+
+        Returns:
+            True if requeued; False if no dead letter has that id.
+        """
+
+    @abc.abstractmethod
+    def drop_all(self, queue: str) -> None:
+        """Deletes everything a queue holds: waiting, delayed, reserved, dead, statuses."""
+
+    def close(self) -> None:
+        """Releases connections and files; the instance is not used afterwards."""

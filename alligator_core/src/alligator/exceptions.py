@@ -1,0 +1,43 @@
+"""Every error Alligator raises, under one root: :class:`AlligatorException`."""
+
+from __future__ import annotations
+
+
+class AlligatorException(Exception):
+    """A base exception for all Alligator errors."""
+
+
+class TaskFailed(AlligatorException):
+    """Raised when a task fails."""
+
+
+class UnknownCallableError(AlligatorException):
+    """Raised when a task names an attribute its module does not have."""
+
+
+class UnknownModuleError(AlligatorException):
+    """Raised when a task names a module that cannot be imported."""
+
+
+class UnknownBackendError(AlligatorException):
+    """Raised when no installed backend handles a DSN's scheme."""
+
+
+class InvalidDSNError(AlligatorException):
+    """Raised when a DSN cannot be parsed or lacks a part its backend needs."""
+
+
+class NotSerializableError(AlligatorException, TypeError):
+    """Raised when a task's arguments cannot be carried as JSON."""
+
+
+class InvalidPayloadError(AlligatorException):
+    """Raised when a payload read from a queue is not a task Alligator can run."""
+
+
+class BackendError(AlligatorException):
+    """Raised when a backend cannot do what was asked (connection lost, disk full...)."""
+
+
+class TaskNotFound(AlligatorException):
+    """Raised when a task id is not in the queue."""

@@ -1,0 +1,512 @@
+"""The :class:`Gator`, your handle on a queue, and its :class:`Options`."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from alligator.backend import Backend, DeadLetter, Reservation
+from alligator.constants import ALL, FAILED, SUCCESS
+from alligator.exceptions import (
+    AlligatorException,
+    InvalidPayloadError,
+    UnknownCallableError,
+    UnknownModuleError,
+)
+from alligator.leases import LeaseKeeper
+from alligator.registry import load_backend
+from alligator.tasks import Task
+
+log = logging.getLogger("alligator.worker")
+
+#: Default lease a worker takes on a task, in seconds; kept alive while it runs.
+DEFAULT_LEASE_SECONDS = 30.0
+#: Default cap on deliveries of one task whose runs never finish (its worker
+#: keeps dying); past it the task is dead-lettered without running again.
+DEFAULT_MAX_DELIVERIES = 5
+#: Seconds a task whose dependencies are still pending waits before it is
+#: looked at again.
+DEPENDENCY_POLL_SECONDS = 0.5
+#: Longest traceback text kept in a dead letter's reason.
+MAX_REASON_CHARS = 4000
+
+
+class Gator:
+    """Puts tasks on a queue, and takes them off to run them.
+
+    Example:
+        >>> gator = Gator("locmem://")
+        >>> task = gator.task(pow, 2, 8)
+        >>> gator.pop().result
+        256
+
+    Args:
+        conn_string: The DSN of the queue store: ``"sqlite:///tasks.db"``,
+            ``"redis://localhost:6379/0"``, ``"locmem://"``. Its scheme picks
+            the installed backend.
+        queue_name: Which queue of that store this gator uses.
+        task_class: The :class:`Task` class tasks are built with.
+        backend_class: Use this backend class instead of looking the scheme up.
+    """
+
+    def __init__(
+        self,
+        conn_string: str,
+        queue_name: str = ALL,
+        task_class: type[Task] = Task,
+        backend_class: type[Backend] | None = None,
+    ) -> None:
+        if not isinstance(queue_name, str) or not queue_name:
+            raise ValueError(f"queue_name must be a non-empty string, not {queue_name!r}")
+        self.conn_string = conn_string
+        self.queue_name = queue_name
+        self.task_class = task_class
+        self.backend_class = backend_class
+        self.backend = self.build_backend(conn_string)
+
+    def __repr__(self) -> str:
+        return f"<Gator {self.conn_string!r} queue={self.queue_name!r}>"
+
+    def build_backend(self, conn_string: str) -> Backend:
+        """Builds the backend a DSN names.
+
+        Example:
+            >>> backend = Gator("locmem://").build_backend("locmem://")
+
+        Args:
+            conn_string: The DSN.
+
+        Returns:
+            The backend instance.
+
+        Raises:
+            UnknownBackendError: No installed backend handles its scheme.
+        """
+        return load_backend(conn_string, self.backend_class)
+
+    # -- producing -------------------------------------------------------
+
+    def task(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Task:
+        """Queues a call of ``func`` with these arguments, and returns at once.
+
+        Example:
+            >>> gator = Gator("locmem://")
+            >>> task = gator.task(max, 3, 7)
+
+        Args:
+            func: An importable function.
+            *args: Its positional arguments (JSON values).
+            **kwargs: Its keyword arguments (JSON values).
+
+        Returns:
+            The queued :class:`Task`; its ``task_id`` names it.
+
+        Raises:
+            NotSerializableError: An argument JSON cannot carry; nothing is
+                queued.
+        """
+        return self.push(self.task_class(), func, *args, **kwargs)
+
+    def options(self, **kwargs: Any) -> Options:
+        """Returns a context manager that queues tasks with these options.
+
+        Example:
+            >>> gator = Gator("locmem://")
+            >>> with gator.options(retries=3, delay_by=60) as opts:
+            ...     task = opts.task(max, 3, 7)
+
+        Args:
+            **kwargs: Any argument of :class:`Task` (``retries``,
+                ``is_async``, ``on_error``, ``depends_on``, ``delay_by``...).
+
+        Returns:
+            An :class:`Options`.
+        """
+        return Options(self, **kwargs)
+
+    def batch(self, **kwargs: Any) -> Batch:
+        """Returns a context manager that queues many tasks in one call at its end.
+
+        Much faster than one :meth:`task` per call when there are many.
+
+        Example:
+            >>> gator = Gator("locmem://")
+            >>> with gator.batch() as batch:
+            ...     for n in range(3):
+            ...         _ = batch.task(abs, -n)
+            >>> gator.len()
+            3
+
+        Args:
+            **kwargs: Options for every task, as for :meth:`options`.
+
+        Returns:
+            A :class:`Batch`.
+        """
+        return Batch(self, **kwargs)
+
+    def push(self, task: Task, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Task:
+        """Queues a task built by hand; with ``is_async=False`` runs it now instead.
+
+        Example:
+            >>> gator = Gator("locmem://")
+            >>> done = gator.push(Task(is_async=False), pow, 3, 2)
+            >>> done.result
+            9
+
+        Args:
+            task: A configured task.
+            func: An importable function.
+            *args: Its positional arguments.
+            **kwargs: Its keyword arguments.
+
+        Returns:
+            The task (already run, for ``is_async=False``).
+        """
+        task.to_call(func, *args, **kwargs)
+        if not task.is_async:
+            return self.execute(task)
+        self.backend.push(self.queue_name, task.task_id, task.serialize(), self._delay_of(task))
+        return task
+
+    def _delay_of(self, task: Task, now: float | None = None) -> float:
+        if task.delay_by:
+            return task.delay_by
+        if task.delay_until is not None:
+            # Measured against the backend's clock, not this process's.
+            return task.delay_until - (self.backend.now() if now is None else now)
+        return 0.0
+
+    # -- consuming -------------------------------------------------------
+
+    def execute(self, task: Task) -> Task:
+        """Runs a task in this process now, retrying at once as it allows.
+
+        Example:
+            >>> task = Task(is_async=False, retries=5)
+            >>> task.to_call(divmod, 101, 35)
+            >>> Gator("locmem://").execute(task).result
+            (2, 31)
+
+        Args:
+            task: The task to run.
+
+        Returns:
+            The completed task.
+
+        Raises:
+            Exception: Whatever the function raised on its last try.
+        """
+        for retry in range(task.retries + 1):
+            try:
+                task.run()
+                return task
+            except Exception:
+                if retry >= task.retries:
+                    raise
+                task.to_retrying()
+        return task  # pragma: no cover - the loop always returns or raises
+
+    def pop(self, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Task | None:
+        """Takes the task at the front of the queue and runs it.
+
+        The task is reserved, not removed, until it finished: if this process
+        dies meanwhile, the task goes back to the queue when the lease ends.
+        A failure does not raise here: the task is retried later or
+        dead-lettered, and its ``status`` and ``exception`` say which.
+
+        Example:
+            >>> gator = Gator("locmem://")
+            >>> _ = gator.task(sum, [1, 2, 3])
+            >>> gator.pop().result
+            6
+
+        Returns:
+            The task as it ended, or None if no task is due.
+        """
+        reservations = self.backend.reserve(self.queue_name, lease_seconds, 1)
+        return self._process_held(reservations[0], lease_seconds) if reservations else None
+
+    def get(self, task_id: str, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Task | None:
+        """Takes one named task off the queue, ahead of its turn, and runs it.
+
+        Example:
+            >>> gator = Gator("locmem://")
+            >>> task = gator.task(len, "abc")
+            >>> gator.get(task.task_id).result
+            3
+
+        Args:
+            task_id: The id of a waiting or delayed task.
+
+        Returns:
+            The task as it ended, or None if no such task is waiting.
+        """
+        reservation = self.backend.get(self.queue_name, task_id, lease_seconds)
+        return self._process_held(reservation, lease_seconds) if reservation else None
+
+    def _process_held(self, reservation: Reservation, lease_seconds: float) -> Task | None:
+        with LeaseKeeper(self.backend, self.queue_name, lease_seconds) as keeper:
+            keeper.hold(reservation)
+            return self.process(reservation)
+
+    def process(
+        self,
+        reservation: Reservation,
+        *,
+        queue: str | None = None,
+        ack: bool = True,
+        max_deliveries: int = DEFAULT_MAX_DELIVERIES,
+        before_dependencies: Callable[[], None] | None = None,
+    ) -> Task | None:
+        """Runs one delivery and settles it: ack, retry later, or dead letter.
+
+        This is the one place a worker's decisions are made. It never raises
+        for a bad task: an unreadable payload, an unknown module or function,
+        arguments that do not fit, a task delivered more than
+        ``max_deliveries`` times without finishing, or a failed dependency
+        is dead-lettered with the reason; a task that raises is released with
+        a backoff while it has retries left, then dead-lettered with its
+        traceback.
+
+        Args:
+            reservation: The delivery, from :meth:`Backend.reserve`.
+            queue: The queue it came from (default: this gator's).
+            ack: False leaves the ack of a success to the caller (a worker
+                acks in batches); the task's status says SUCCESS.
+            max_deliveries: Deliveries without a finished run after which a
+                task is dead-lettered instead of run (its retries raise it).
+            before_dependencies: Called before dependencies are looked up, so
+                a caller holding unsent acks can send them first.
+
+        Returns:
+            The task as it ended, or None when its payload was unreadable.
+        """
+        queue = queue or self.queue_name
+        try:
+            task = self.task_class.deserialize(reservation.payload)
+        except InvalidPayloadError as err:
+            self._dead_letter(queue, reservation, f"unreadable payload: {err}")
+            return None
+        task.attempts = reservation.attempts
+        if task.task_id != reservation.task_id:
+            self._dead_letter(
+                queue,
+                reservation,
+                f"payload names task id {task.task_id!r} but was queued as {reservation.task_id!r}",
+                task,
+            )
+            return task
+        limit = max(max_deliveries, task.retries + 1)
+        if reservation.attempts > limit:
+            reason = (
+                f"delivered {reservation.attempts} times without finishing "
+                f"(limit {limit}); its worker probably died while running it"
+            )
+            self._dead_letter(queue, reservation, reason, task)
+            return task
+        if task.depends_on:
+            if before_dependencies is not None:
+                before_dependencies()
+            blocker = self._dependency_blocker(queue, task)
+            if blocker == "":
+                self.backend.release(
+                    queue, reservation.task_id, reservation.receipt, DEPENDENCY_POLL_SECONDS, False
+                )
+                task.to_waiting()
+                return task
+            if blocker is not None:
+                self._dead_letter(queue, reservation, blocker, task)
+                return task
+        try:
+            func = task.resolve()
+        except (UnknownModuleError, UnknownCallableError, InvalidPayloadError) as err:
+            self._dead_letter(queue, reservation, str(err), task)
+            return task
+        try:
+            task.run()
+        except (Exception, SystemExit) as exc:
+            task.exception = exc
+            if isinstance(exc, TypeError) and not _arguments_fit(func, task):
+                self._dead_letter(queue, reservation, f"arguments do not fit: {exc}", task)
+                return task
+            self._failed(queue, reservation, task, exc)
+            return task
+        if ack and not self.backend.ack(queue, reservation.task_id, reservation.receipt):
+            log.warning("task %s finished after its lease was lost; it may run again", task.task_id)
+        return task
+
+    def _dependency_blocker(self, queue: str, task: Task) -> str | None:
+        """Returns None when every dependency succeeded, "" while one is pending,
+        or the reason the task can never run."""
+        for dependency in task.depends_on:
+            status = self.backend.status(queue, dependency)
+            if status == SUCCESS:
+                continue
+            if status == FAILED:
+                return f"dependency {dependency} failed"
+            if status is None:
+                return (
+                    f"dependency {dependency} is unknown: never queued on {queue!r}, "
+                    "cancelled, or finished too long ago to remember"
+                )
+            return ""
+        return None
+
+    def _failed(self, queue: str, reservation: Reservation, task: Task, exc: BaseException) -> None:
+        if reservation.attempts <= task.retries:
+            delay = task.next_retry_delay(reservation.attempts)
+            task.to_retrying()
+            log.warning(
+                "task %s raised %s: %s; retry %d of %d in %.1fs",
+                task.task_id,
+                type(exc).__name__,
+                exc,
+                reservation.attempts,
+                task.retries,
+                delay,
+            )
+            self.backend.release(queue, reservation.task_id, reservation.receipt, delay)
+            return
+        summary = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-8))
+        if len(summary) > MAX_REASON_CHARS:
+            summary = "...\n" + summary[-MAX_REASON_CHARS:]
+        attempts = reservation.attempts
+        reason = f"raised on attempt {attempts} of {task.retries + 1}:\n{summary}"
+        self._dead_letter(queue, reservation, reason, task)
+
+    def _dead_letter(
+        self, queue: str, reservation: Reservation, reason: str, task: Task | None = None
+    ) -> None:
+        if task is not None:
+            task.to_failed()
+        first_line = reason.strip().splitlines()[-1] if reason.strip() else reason
+        log.error("task %s dead-lettered: %s", reservation.task_id, first_line)
+        self.backend.dead_letter(queue, reservation.task_id, reservation.receipt, reason)
+
+    # -- managing --------------------------------------------------------
+
+    def len(self) -> int:
+        """Returns how many tasks are waiting or delayed in this gator's queue."""
+        return self.backend.len(self.queue_name)
+
+    def cancel(self, task_id: str) -> bool:
+        """Removes a waiting or delayed task so it never runs.
+
+        Returns:
+            True if removed; False if a worker already has it, it finished,
+            or the id is unknown.
+        """
+        return self.backend.cancel(self.queue_name, task_id)
+
+    def status(self, task_id: str) -> int | None:
+        """Returns a task's state (a constant from :mod:`alligator.constants`) or None."""
+        return self.backend.status(self.queue_name, task_id)
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """Lists the queue's dead letters, oldest first, each with its reason."""
+        return self.backend.dead_letters(self.queue_name, limit)
+
+    def requeue(self, task_id: str) -> bool:
+        """Puts a dead letter back at the end of the queue, its deliveries reset.
+
+        Returns:
+            True if requeued; False if there is no such dead letter.
+        """
+        return self.backend.requeue(self.queue_name, task_id)
+
+    def drop_all(self) -> None:
+        """Deletes everything in this gator's queue, dead letters included."""
+        self.backend.drop_all(self.queue_name)
+
+
+def _arguments_fit(func: Callable[..., Any], task: Task) -> bool:
+    import inspect
+
+    try:
+        inspect.signature(func).bind(*task.func_args, **task.func_kwargs)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to check (some builtins): assume it fits
+        return True
+    return True
+
+
+class Options:
+    """Queues tasks with a set of options; made by :meth:`Gator.options`.
+
+    Args:
+        gator: The gator to queue on.
+        **kwargs: Arguments of :class:`Task`, checked now.
+    """
+
+    def __init__(self, gator: Gator, **kwargs: Any) -> None:
+        self.gator = gator
+        self.task_kwargs = kwargs
+        # Build one now so a misspelt option fails here, not at the first task.
+        try:
+            gator.task_class(**kwargs)
+        except TypeError as err:
+            raise TypeError(f"unknown task option: {err}") from err
+
+    def __enter__(self) -> Options:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    def task(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Task:
+        """Queues a call of ``func`` with these options; see :meth:`Gator.task`."""
+        return self.gator.push(self.gator.task_class(**self.task_kwargs), func, *args, **kwargs)
+
+
+class Batch(Options):
+    """Collects tasks and queues them all in one backend call at the end of the block.
+
+    Nothing is queued if the block raises. Tasks with ``is_async=False`` run
+    at once, as everywhere.
+    """
+
+    def __init__(self, gator: Gator, **kwargs: Any) -> None:
+        super().__init__(gator, **kwargs)
+        self.tasks: list[Task] = []
+
+    def task(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Task:
+        """Adds a call of ``func`` to the batch; see :meth:`Gator.task`."""
+        task = self.gator.task_class(**self.task_kwargs)
+        if not task.is_async:
+            return self.gator.push(task, func, *args, **kwargs)
+        task.to_call(func, *args, **kwargs)
+        self.tasks.append(task)
+        return task
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.flush()
+
+    def flush(self) -> int:
+        """Queues the tasks collected so far; returns how many were added."""
+        if not self.tasks:
+            return 0
+        now = None
+        if any(t.delay_until is not None for t in self.tasks):
+            now = self.gator.backend.now()
+        items = [(t.task_id, t.serialize(), self.gator._delay_of(t, now)) for t in self.tasks]
+        self.tasks = []
+        return self.gator.backend.push_many(self.gator.queue_name, items)
+
+
+__all__ = ["Gator", "Options", "Batch", "AlligatorException"]

@@ -1,0 +1,111 @@
+"""What may cross the queue: JSON values only, checked before anything is enqueued."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from alligator.exceptions import InvalidPayloadError, NotSerializableError
+
+#: Deepest nesting of lists and objects a payload may have. Python's json
+#: module recurses, so a hostile payload nested a million deep would raise
+#: RecursionError inside the worker; refusing early keeps the error ours.
+MAX_DEPTH = 100
+
+
+def check_json(value: Any, where: str, depth: int = 0) -> None:
+    """Raises unless ``value`` is a JSON value that survives a round trip.
+
+    Tuples are accepted and arrive as lists. Everything else that JSON
+    would change or cannot hold is refused: sets, bytes, datetimes, objects,
+    non-string object keys (JSON would turn ``1`` into ``"1"``), NaN and the
+    infinities.
+
+    Args:
+        value: The value to check.
+        where: How to name it in the error, e.g. ``"positional argument 0"``.
+        depth: How deep the value sits (callers leave it at 0).
+
+    Raises:
+        NotSerializableError: Naming the offending place and its type.
+    """
+    if value is None or isinstance(value, (bool, int, str)):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise NotSerializableError(f"{where} is {value!r}, which JSON cannot carry")
+        return
+    if depth >= MAX_DEPTH:
+        raise NotSerializableError(f"{where} is nested more than {MAX_DEPTH} levels deep")
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            check_json(item, f"{where}[{index}]", depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise NotSerializableError(
+                    f"{where} has the key {key!r} of type {type(key).__name__}; "
+                    "JSON object keys must be strings"
+                )
+            check_json(item, f"{where}[{key!r}]", depth + 1)
+        return
+    kind = type(value)
+    raise NotSerializableError(
+        f"{where} is a {kind.__module__}.{kind.__qualname__}, which JSON cannot carry; "
+        "pass plain data instead (ids, strings, numbers, lists, dicts)"
+    )
+
+
+def dumps(data: dict[str, Any]) -> str:
+    """Serializes a checked payload compactly."""
+    return json.dumps(data, separators=(",", ":"), allow_nan=False)
+
+
+def loads(payload: str | bytes) -> dict[str, Any]:
+    """Parses a payload read from a queue into a dict, or says precisely why not.
+
+    Raises:
+        InvalidPayloadError: Not UTF-8, not JSON, nested too deep, or not an
+            object.
+    """
+    if isinstance(payload, bytes):
+        try:
+            payload = payload.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise InvalidPayloadError(f"payload is not UTF-8: {err}") from err
+    if _nesting_exceeds(payload, MAX_DEPTH):
+        raise InvalidPayloadError(f"payload is nested more than {MAX_DEPTH} levels deep")
+    try:
+        data = json.loads(payload)
+    except (ValueError, RecursionError) as err:
+        raise InvalidPayloadError(f"payload is not valid JSON: {err}") from err
+    if not isinstance(data, dict):
+        raise InvalidPayloadError(f"payload is a JSON {type(data).__name__}, not an object")
+    return data
+
+
+def _nesting_exceeds(text: str, limit: int) -> bool:
+    # A cheap upper bound first: most payloads have few brackets at all.
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False

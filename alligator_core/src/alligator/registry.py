@@ -1,0 +1,137 @@
+"""Finding the backend for a DSN: its scheme names an entry point.
+
+Backends are registered in the ``alligator.backends`` entry-point group by the
+distributions that provide them (``alligator-redis`` registers ``redis``,
+``rediss`` and ``unix``), and found through stevedore. :func:`register` adds
+one at run time, for tests and ad-hoc backends that are not packaged.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from alligator.backend import Backend
+from alligator.exceptions import InvalidDSNError, UnknownBackendError
+
+#: The entry-point group backends register under.
+NAMESPACE = "alligator.backends"
+
+#: Our own backends: which distribution to install for a scheme.
+KNOWN_DISTRIBUTIONS = {
+    "locmem": "alligator-locmem",
+    "sqlite": "alligator-sqlite",
+    "redis": "alligator-redis",
+    "rediss": "alligator-redis",
+    "unix": "alligator-redis",
+}
+
+_registered: dict[str, type[Backend]] = {}
+
+
+def register(scheme: str, backend_class: type[Backend]) -> None:
+    """Makes ``scheme://`` DSNs use ``backend_class`` in this process.
+
+    It wins over an installed entry point of the same name.
+
+    Example:
+        >>> from alligator_locmem import LocmemBackend
+        >>> register("memtest", LocmemBackend)
+
+    Args:
+        scheme: The DSN scheme, lowercase.
+        backend_class: A :class:`~alligator.backend.Backend` subclass.
+    """
+    if not (isinstance(backend_class, type) and issubclass(backend_class, Backend)):
+        raise TypeError(f"{backend_class!r} is not a subclass of alligator.backend.Backend")
+    _registered[scheme.lower()] = backend_class
+
+
+def scheme_of(conn_string: str) -> str:
+    """Returns the lowercased scheme of a DSN.
+
+    Raises:
+        InvalidDSNError: The DSN has no ``scheme://``.
+    """
+    if not isinstance(conn_string, str) or "://" not in conn_string:
+        raise InvalidDSNError(
+            f"{conn_string!r} is not a DSN; expected e.g. 'sqlite:///tasks.db', "
+            "'redis://localhost:6379/0' or 'locmem://'"
+        )
+    return urlsplit(conn_string).scheme.lower() or conn_string.split("://", 1)[0].lower()
+
+
+def installed_schemes() -> list[str]:
+    """Returns the schemes of every backend installed or registered, sorted."""
+    from importlib.metadata import entry_points
+
+    names = {ep.name for ep in entry_points(group=NAMESPACE)}
+    return sorted(names | set(_registered))
+
+
+def backend_class_for(conn_string: str) -> type[Backend]:
+    """Returns the backend class that handles a DSN's scheme.
+
+    Raises:
+        InvalidDSNError: The DSN has no scheme.
+        UnknownBackendError: No backend handles the scheme; the message lists
+            those installed and, for one of ours, the distribution to install.
+    """
+    scheme = scheme_of(conn_string)
+    if scheme in _registered:
+        return _registered[scheme]
+    # Imported here: stevedore costs a few milliseconds to import, and a
+    # Gator built with backend_class= never needs it.
+    from stevedore import driver
+    from stevedore.exception import NoMatches
+
+    try:
+        manager = driver.DriverManager(
+            namespace=NAMESPACE,
+            name=scheme,
+            invoke_on_load=False,
+            on_load_failure_callback=_reraise,
+        )
+    except NoMatches:
+        raise UnknownBackendError(_unknown_message(scheme)) from None
+    except Exception as err:
+        # The entry point exists but its module failed to import (a missing
+        # driver library, a broken install): say so, with the cause.
+        raise UnknownBackendError(
+            f"the backend for {scheme!r} is installed but could not be loaded: {err}"
+        ) from err
+    found = manager.driver
+    if not (isinstance(found, type) and issubclass(found, Backend)):
+        raise UnknownBackendError(
+            f"the entry point {scheme!r} in {NAMESPACE!r} is {found!r}, "
+            "not a subclass of alligator.backend.Backend"
+        )
+    return found
+
+
+def _reraise(manager: object, entry_point: object, err: BaseException) -> None:
+    # stevedore's default logs a failed import and reports "no matches",
+    # which would send the user to install what is already installed.
+    raise err
+
+
+def _unknown_message(scheme: str) -> str:
+    installed = ", ".join(installed_schemes()) or "none"
+    message = f"no Alligator backend handles the scheme {scheme!r} (installed: {installed})"
+    distribution = KNOWN_DISTRIBUTIONS.get(scheme)
+    if distribution:
+        message += f"; install it with: pip install {distribution}"
+    return message
+
+
+def load_backend(conn_string: str, backend_class: type[Backend] | None = None) -> Backend:
+    """Builds the backend for a DSN.
+
+    Args:
+        conn_string: The DSN.
+        backend_class: Use this class instead of looking the scheme up.
+
+    Returns:
+        The backend instance.
+    """
+    cls = backend_class if backend_class is not None else backend_class_for(conn_string)
+    return cls(conn_string)

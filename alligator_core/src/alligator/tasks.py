@@ -1,0 +1,366 @@
+"""The :class:`Task`: a function call, its options, and how it travels as JSON."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from alligator import payload as _payload
+from alligator.constants import DELAYED, FAILED, RETRYING, RUNNING, SUCCESS, WAITING
+from alligator.exceptions import InvalidPayloadError, NotSerializableError
+from alligator.retries import (
+    DEFAULT_RETRY_BACKOFF,
+    DEFAULT_RETRY_DELAY,
+    DEFAULT_RETRY_MAX_DELAY,
+    backoff_delay,
+)
+from alligator.utils import determine_module, determine_name, import_attr
+
+#: Version of the payload format; bumped when old workers could not read it.
+PAYLOAD_VERSION = 1
+
+Hook = Callable[..., Any]
+HookSpec = Hook | str | None
+
+
+def _hook_path(hook: HookSpec, name: str) -> str | None:
+    if hook is None:
+        return None
+    if isinstance(hook, str):
+        if ":" not in hook and "." not in hook:
+            raise ValueError(f"{name} must be a function or 'module:function', not {hook!r}")
+        return hook if ":" in hook else ":".join(hook.rsplit(".", 1))
+    if not callable(hook):
+        raise TypeError(f"{name} must be an importable function, not {hook!r}")
+    return f"{determine_module(hook)}:{determine_name(hook)}"
+
+
+def _to_timestamp(when: float | datetime.datetime | None) -> float | None:
+    if when is None or isinstance(when, (int, float)):
+        return when
+    if when.tzinfo is None:
+        # A naive datetime means local time, as datetime.timestamp() assumes.
+        return when.timestamp()
+    return when.timestamp()
+
+
+class Task:
+    """One call of an importable function, with the options that govern it.
+
+    Build one through :meth:`Gator.task` or :meth:`Gator.options`; make one
+    directly only to :meth:`Gator.push` it or run it yourself.
+
+    Example:
+        >>> task = Task(retries=3)
+        >>> task.to_call(pow, 2, 10)
+        >>> task.run()
+        1024
+
+    Args:
+        task_id: The id; a new UUID when omitted.
+        retries: How many times to try again after the function raises.
+        is_async: False runs the task in-process at once instead of queueing
+            it (for tests and development).
+        on_start: Called as ``on_start(task)`` before the function.
+        on_success: Called as ``on_success(task, result)`` after it returned.
+        on_error: Called as ``on_error(task, exception)`` after it raised.
+        depends_on: Ids (or Tasks) of tasks that must succeed first.
+        delay_by: Seconds to wait before the task is due.
+        delay_until: When the task is due: a Unix timestamp or a datetime.
+        retry_delay: Seconds before the first retry.
+        retry_backoff: Growth factor of the wait per retry.
+        retry_max_delay: The longest wait between retries.
+        retry_jitter: Randomize each wait within its upper half.
+
+    Hooks are importable functions (or ``"module:function"`` strings): they
+    travel in the payload by name, like the task's function.
+    """
+
+    def __init__(
+        self,
+        task_id: str | None = None,
+        retries: int = 0,
+        is_async: bool = True,
+        on_start: HookSpec = None,
+        on_success: HookSpec = None,
+        on_error: HookSpec = None,
+        depends_on: Iterable[str | Task] | None = None,
+        delay_by: float | None = None,
+        delay_until: float | datetime.datetime | None = None,
+        retry_delay: float = DEFAULT_RETRY_DELAY,
+        retry_backoff: float = DEFAULT_RETRY_BACKOFF,
+        retry_max_delay: float = DEFAULT_RETRY_MAX_DELAY,
+        retry_jitter: bool = True,
+    ) -> None:
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"retries must be a whole number >= 0, not {retries!r}")
+        if delay_by is not None and delay_until is not None:
+            raise ValueError("give delay_by or delay_until, not both")
+        self.task_id = task_id if task_id is not None else str(uuid.uuid4())
+        if not isinstance(self.task_id, str) or not self.task_id:
+            raise ValueError(f"task_id must be a non-empty string, not {task_id!r}")
+        self.retries = retries
+        self.is_async = bool(is_async)
+        self.on_start = _hook_path(on_start, "on_start")
+        self.on_success = _hook_path(on_success, "on_success")
+        self.on_error = _hook_path(on_error, "on_error")
+        self.depends_on = [d.task_id if isinstance(d, Task) else str(d) for d in depends_on or ()]
+        self.delay_by = float(delay_by) if delay_by is not None else None
+        self.delay_until = _to_timestamp(delay_until)
+        self.retry_delay = float(retry_delay)
+        self.retry_backoff = float(retry_backoff)
+        self.retry_max_delay = float(retry_max_delay)
+        self.retry_jitter = bool(retry_jitter)
+        self.status = DELAYED if (self.delay_by or self.delay_until) else WAITING
+        self.func: Callable[..., Any] | None = None
+        self.module: str | None = None
+        self.callable: str | None = None
+        self.func_args: list[Any] = []
+        self.func_kwargs: dict[str, Any] = {}
+        self.result: Any = None
+        #: The exception of the last failed run, if any.
+        self.exception: BaseException | None = None
+        #: Deliveries so far, when a worker ran it (1 on the first).
+        self.attempts = 0
+
+    def __repr__(self) -> str:
+        target = f"{self.module}:{self.callable}" if self.callable else "?"
+        return f"<Task {self.task_id} {target} status={self.status}>"
+
+    # -- the call --------------------------------------------------------
+
+    def to_call(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Sets the function and the arguments to call it with.
+
+        The function must be importable by its module and name (no lambdas,
+        no functions defined inside functions), and the arguments must be
+        JSON values, so a worker in another process can rebuild the call.
+
+        Example:
+            >>> task = Task()
+            >>> task.to_call(divmod, 17, 5)
+
+        Args:
+            func: The callable with the business logic.
+            *args: Positional arguments for it.
+            **kwargs: Keyword arguments for it.
+
+        Raises:
+            NotSerializableError: An argument JSON cannot carry; the message
+                names it. Nothing is queued.
+            ValueError: The function cannot be imported back by name.
+        """
+        if not callable(func):
+            raise TypeError(f"a task needs a callable, not {func!r}")
+        name = determine_name(func)
+        if "<lambda>" in name or "<locals>" in name:
+            raise ValueError(
+                f"{name!r} cannot be imported by a worker; make it a module-level function"
+            )
+        for index, arg in enumerate(args):
+            check_arg(arg, f"positional argument {index} of {name}()")
+        for key, arg in kwargs.items():
+            check_arg(arg, f"keyword argument {key!r} of {name}()")
+        self.func = func
+        self.module = determine_module(func)
+        self.callable = name
+        self.func_args = list(args)
+        self.func_kwargs = dict(kwargs)
+
+    def run(self) -> Any:
+        """Runs the task once, with its hooks, and returns the function's result.
+
+        ``on_start(task)`` first; then the function; then ``on_success(task,
+        result)``. If the function raises, ``on_error(task, exc)`` is called
+        and the exception re-raised. Retries are not handled here but by
+        :meth:`Gator.execute` and the worker.
+
+        Returns:
+            What the function returned (also kept in :attr:`result`).
+        """
+        func = self.resolve()
+        self.to_running()
+        self._call_hook(self.on_start, self)
+        try:
+            self.result = func(*self.func_args, **self.func_kwargs)
+        except Exception as exc:
+            self.exception = exc
+            self.to_failed()
+            self._call_hook(self.on_error, self, exc)
+            raise
+        self.exception = None
+        self.to_success()
+        self._call_hook(self.on_success, self, self.result)
+        return self.result
+
+    def resolve(self) -> Callable[..., Any]:
+        """Returns the function, importing it by name if it came from a queue.
+
+        Raises:
+            UnknownModuleError: Its module cannot be imported.
+            UnknownCallableError: Its module lacks it.
+        """
+        if self.func is None:
+            if not self.module or not self.callable:
+                raise InvalidPayloadError("the task names no function to call")
+            self.func = import_attr(self.module, self.callable)
+            if not callable(self.func):
+                raise InvalidPayloadError(f"{self.module}:{self.callable} is not callable")
+        return self.func
+
+    def hooks(self) -> list[str]:
+        """Returns the ``module:function`` paths of the hooks this task names."""
+        return [h for h in (self.on_start, self.on_success, self.on_error) if h]
+
+    @staticmethod
+    def _call_hook(path: str | None, *args: Any) -> None:
+        if path:
+            module, _, name = path.partition(":")
+            import_attr(module, name)(*args)
+
+    def next_retry_delay(self, retry: int) -> float:
+        """Returns the seconds to wait before retry number ``retry`` (1-based)."""
+        return backoff_delay(
+            retry, self.retry_delay, self.retry_backoff, self.retry_max_delay, self.retry_jitter
+        )
+
+    # -- status ----------------------------------------------------------
+
+    def to_waiting(self) -> None:
+        """Sets the status to WAITING."""
+        self.status = WAITING
+
+    def to_success(self) -> None:
+        """Sets the status to SUCCESS."""
+        self.status = SUCCESS
+
+    def to_failed(self) -> None:
+        """Sets the status to FAILED."""
+        self.status = FAILED
+
+    def to_delayed(self) -> None:
+        """Sets the status to DELAYED."""
+        self.status = DELAYED
+
+    def to_retrying(self) -> None:
+        """Sets the status to RETRYING."""
+        self.status = RETRYING
+
+    def to_running(self) -> None:
+        """Sets the status to RUNNING."""
+        self.status = RUNNING
+
+    # -- the wire format -------------------------------------------------
+
+    def serialize(self) -> str:
+        """Returns the task as the JSON string that goes on the queue.
+
+        Raises:
+            ValueError: :meth:`to_call` was not called first.
+        """
+        if not self.callable:
+            raise ValueError("call to_call(func, ...) before serializing a task")
+        data: dict[str, Any] = {
+            "v": PAYLOAD_VERSION,
+            "task_id": self.task_id,
+            "module": self.module,
+            "callable": self.callable,
+            "args": self.func_args,
+            "kwargs": self.func_kwargs,
+            "retries": self.retries,
+            "is_async": self.is_async,
+        }
+        # Defaults stay out of the payload: smaller messages, faster queues.
+        optional = {
+            "on_start": self.on_start,
+            "on_success": self.on_success,
+            "on_error": self.on_error,
+            "depends_on": self.depends_on,
+        }
+        data.update((key, value) for key, value in optional.items() if value)
+        retry_policy = (self.retry_delay, self.retry_backoff, self.retry_max_delay)
+        if retry_policy != (DEFAULT_RETRY_DELAY, DEFAULT_RETRY_BACKOFF, DEFAULT_RETRY_MAX_DELAY):
+            data["retry_policy"] = list(retry_policy)
+        if not self.retry_jitter:
+            data["retry_jitter"] = False
+        return _payload.dumps(data)
+
+    @classmethod
+    def deserialize(cls, data: str | bytes) -> Task:
+        """Rebuilds a task from a payload made by :meth:`serialize`.
+
+        The function is not imported here, only named; :meth:`resolve`
+        imports it when the task runs.
+
+        Args:
+            data: The JSON string from the queue.
+
+        Returns:
+            The task.
+
+        Raises:
+            InvalidPayloadError: The payload is not a task; the message says
+                what is wrong with it.
+        """
+        fields = _payload.loads(data)
+        try:
+            return cls._from_fields(fields)
+        except (TypeError, ValueError, KeyError, NotSerializableError) as err:
+            raise InvalidPayloadError(f"payload is not a valid task: {err}") from err
+
+    @classmethod
+    def _from_fields(cls, fields: dict[str, Any]) -> Task:
+        required = ("task_id", "module", "callable", "retries")
+        missing = [key for key in required if key not in fields]
+        if missing:
+            raise ValueError(f"missing key(s) {', '.join(missing)}")
+        version = fields.get("v", PAYLOAD_VERSION)
+        if version != PAYLOAD_VERSION:
+            raise ValueError(f"payload format version {version!r} is not supported")
+        expected_types: dict[str, type | tuple[type, ...]] = {
+            "task_id": str,
+            "module": str,
+            "callable": str,
+            "args": list,
+            "kwargs": dict,
+            "retries": int,
+            "is_async": bool,
+            "on_start": str,
+            "on_success": str,
+            "on_error": str,
+            "depends_on": list,
+            "retry_policy": list,
+            "retry_jitter": bool,
+        }
+        for key, value in fields.items():
+            kind = expected_types.get(key)
+            if kind is not None and not isinstance(value, kind):
+                raise TypeError(f"{key!r} is a {type(value).__name__}")
+        policy = fields.get("retry_policy", [DEFAULT_RETRY_DELAY, DEFAULT_RETRY_BACKOFF, DEFAULT_RETRY_MAX_DELAY])
+        if len(policy) != 3 or not all(isinstance(x, (int, float)) for x in policy):
+            raise ValueError("'retry_policy' must be three numbers")
+        task = cls(
+            task_id=fields["task_id"],
+            retries=fields["retries"],
+            is_async=fields.get("is_async", fields.get("async", True)),
+            on_start=fields.get("on_start"),
+            on_success=fields.get("on_success"),
+            on_error=fields.get("on_error"),
+            depends_on=fields.get("depends_on"),
+            retry_delay=policy[0],
+            retry_backoff=policy[1],
+            retry_max_delay=policy[2],
+            retry_jitter=fields.get("retry_jitter", True),
+        )
+        task.module = fields["module"]
+        task.callable = fields["callable"]
+        task.func_args = fields.get("args", [])
+        task.func_kwargs = fields.get("kwargs", {})
+        return task
+
+
+def check_arg(value: Any, where: str) -> None:
+    """Raises :class:`NotSerializableError` unless ``value`` can cross the queue."""
+    _payload.check_json(value, where)

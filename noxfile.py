@@ -1,0 +1,115 @@
+"""Every session of the project: `nox` runs the default ones (the whole test suite).
+
+Each backend's tests run in a session that installs only the core and that
+backend, which proves a user can install just what they need.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+# Fresh environments: a reused one would keep a stale copy of our packages.
+nox.options.reuse_existing_virtualenvs = False
+nox.options.error_on_missing_interpreters = True
+nox.options.sessions = ["core", "locmem", "sqlite", "redis", "cluster", "lint", "docs", "build"]
+
+CORE = "alligator_core"
+PLUGINS = {
+    "locmem": "plugins/alligator_locmem",
+    "sqlite": "plugins/alligator_sqlite",
+    "redis": "plugins/alligator_redis",
+}
+TEST_DEPS = ["pytest>=7", "hypothesis>=6.80", "pytest-timeout"]
+
+
+def _pytest(session: nox.Session, *paths: str) -> None:
+    args = session.posargs or ["-q", "-p", "no:cacheprovider", *paths]
+    session.run("pytest", *args, env={"PYTHONDONTWRITEBYTECODE": "1"})
+
+
+@nox.session
+def core(session: nox.Session) -> None:
+    """The core's tests (run against the in-memory backend) and the property tests."""
+    session.install(*TEST_DEPS, "-e", CORE, "-e", PLUGINS["locmem"])
+    _pytest(session, "tests", "-m", "not soak")
+
+
+@nox.session
+def locmem(session: nox.Session) -> None:
+    """The contract kit against locmem, with only the core and locmem installed."""
+    session.install(*TEST_DEPS, CORE, PLUGINS["locmem"])
+    _pytest(session, f"{PLUGINS['locmem']}/tests")
+
+
+@nox.session
+def sqlite(session: nox.Session) -> None:
+    """The kit and the SQLite-specific tests, with only the core and SQLite installed."""
+    session.install(*TEST_DEPS, CORE, PLUGINS["sqlite"])
+    _pytest(session, f"{PLUGINS['sqlite']}/tests", "-m", "not soak")
+
+
+@nox.session
+def redis(session: nox.Session) -> None:
+    """The kit against fakeredis and a real Redis, with only the core and Redis installed."""
+    session.install(*TEST_DEPS, "fakeredis[lua]>=2.20", CORE, PLUGINS["redis"])
+    _pytest(session, f"{PLUGINS['redis']}/tests", "-m", "not soak and not cluster")
+
+
+@nox.session
+def cluster(session: nox.Session) -> None:
+    """The kit against a 3-master Redis Cluster started on loopback ports."""
+    session.install(*TEST_DEPS, CORE, PLUGINS["redis"])
+    _pytest(session, f"{PLUGINS['redis']}/tests", "-m", "cluster")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff (style, and no pickle anywhere) and mypy (strict on the core)."""
+    session.install("ruff", "mypy", "pytest", "hypothesis", "redis", "fakeredis", CORE, *PLUGINS.values())
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run(
+        "mypy",
+        "alligator_core/src/alligator",
+        *(f"{path}/src" for path in PLUGINS.values()),
+    )
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Builds the documentation; any warning fails it."""
+    session.install("-r", "docs/requirements.txt", CORE, *PLUGINS.values())
+    session.run("sphinx-build", "-W", "--keep-going", "-n", "-b", "html", "docs", "docs/_build/html")
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Builds a wheel of every distribution on its own."""
+    session.install("build")
+    out = os.path.join(session.create_tmp(), "dist")
+    for path in [CORE, *PLUGINS.values()]:
+        session.run("python", "-m", "build", "--wheel", "--outdir", out, path)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The README's demo: the tutorial's flow on the embedded default backend."""
+    session.install(CORE, PLUGINS["sqlite"])
+    session.run("python", "examples/demo.py")
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """The long forms of the reliability tests (SIGKILL soaks, big concurrency runs)."""
+    session.install(*TEST_DEPS, "fakeredis[lua]>=2.20", CORE, *PLUGINS.values())
+    _pytest(session, "tests", *(f"{path}/tests" for path in PLUGINS.values()), "-m", "soak")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Throughput and memory benchmarks, ours beside Huey's and Dramatiq's."""
+    session.install(CORE, *PLUGINS.values(), "huey", "dramatiq[redis]", "psutil")
+    session.run("python", "bench/run.py", *session.posargs)

@@ -1,0 +1,254 @@
+"""An in-process, thread-safe backend: the reference implementation of the contract.
+
+``Gator("locmem://")`` keeps every queue in a dict of this process; every
+backend built from the same DSN in one process shares it (``locmem://`` is
+one store, ``locmem://other`` another). Nothing survives the process and
+nothing crosses to another one, so it serves
+development, tests and single-process scripts. It is also the backend to read
+first when writing one of your own: every rule of
+:class:`alligator.backend.Backend` is kept here in the plainest way.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from alligator.backend import Backend, DeadLetter, Reservation
+from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
+
+__all__ = ["LocmemBackend"]
+__version__ = "1.0.0"
+
+
+@dataclass
+class _Entry:
+    payload: str
+    due: float
+    seq: int
+    attempts: int = 0
+    receipt: str = ""
+    lease_end: float = 0.0
+
+
+@dataclass
+class _Queue:
+    # (due, seq, task_id) for every waiting or delayed task; entries whose
+    # seq no longer matches were cancelled or taken by get(), and are skipped.
+    heap: list[tuple[float, int, str]] = field(default_factory=list)
+    waiting: dict[str, _Entry] = field(default_factory=dict)
+    reserved: dict[str, _Entry] = field(default_factory=dict)
+    dead: dict[str, DeadLetter] = field(default_factory=dict)
+    finished: dict[str, tuple[int, float]] = field(default_factory=dict)
+
+
+class _Store:
+    def __init__(self) -> None:
+        self.queues: dict[str, _Queue] = {}
+        self.seq = itertools.count()
+        # One condition guards everything: simple, and the work under it is tiny.
+        self.cond = threading.Condition()
+
+
+_STORES: dict[str, _Store] = {}
+_STORES_LOCK = threading.Lock()
+
+
+class LocmemBackend(Backend):
+    """Queues in this process's memory; see the module docstring."""
+
+    blocking_reserve = True
+
+    def __init__(self, conn_string: str = "locmem://") -> None:
+        super().__init__(conn_string)
+        with _STORES_LOCK:
+            store = _STORES.setdefault(conn_string.rstrip("/"), _Store())
+        self._queues = store.queues
+        self._seq = store.seq
+        self._cond = store.cond
+
+    def _queue(self, name: str) -> _Queue:
+        return self._queues.setdefault(name, _Queue())
+
+    def _enqueue(self, q: _Queue, task_id: str, entry: _Entry, due: float) -> None:
+        entry.due, entry.seq = due, next(self._seq)
+        q.waiting[task_id] = entry
+        heapq.heappush(q.heap, (due, entry.seq, task_id))
+        self._cond.notify_all()
+
+    def _finish(self, q: _Queue, task_id: str, status: int, now: float) -> None:
+        q.finished[task_id] = (status, now)
+        # Forget statuses older than the TTL, oldest first (dicts keep order).
+        horizon = now - self.status_ttl
+        for old_id, (_, at) in list(q.finished.items()):
+            if at >= horizon:
+                break
+            del q.finished[old_id]
+
+    def _held(self, q: _Queue, task_id: str, receipt: str) -> _Entry | None:
+        entry = q.reserved.get(task_id)
+        if entry is None or entry.receipt != receipt:
+            return None
+        return entry
+
+    # -- producing -------------------------------------------------------
+
+    def push(self, queue: str, task_id: str, payload: str, delay: float = 0.0) -> bool:
+        with self._cond:
+            q = self._queue(queue)
+            if task_id in q.waiting or task_id in q.reserved:
+                return False
+            q.finished.pop(task_id, None)
+            self._enqueue(q, task_id, _Entry(payload, 0.0, 0), self.now() + max(delay, 0.0))
+            return True
+
+    def push_many(self, queue: str, items: Sequence[tuple[str, str, float]]) -> int:
+        with self._cond:
+            return super().push_many(queue, items)
+
+    # -- consuming -------------------------------------------------------
+
+    def _reclaim_expired(self, q: _Queue, now: float) -> None:
+        for task_id, entry in list(q.reserved.items()):
+            if entry.lease_end <= now:
+                del q.reserved[task_id]
+                self._enqueue(q, task_id, entry, entry.lease_end)
+
+    def _take_due(self, q: _Queue, lease_seconds: float, limit: int) -> list[Reservation]:
+        now = self.now()
+        self._reclaim_expired(q, now)
+        taken: list[Reservation] = []
+        while q.heap and len(taken) < limit and q.heap[0][0] <= now:
+            _, seq, task_id = heapq.heappop(q.heap)
+            entry = q.waiting.get(task_id)
+            if entry is None or entry.seq != seq:
+                continue
+            del q.waiting[task_id]
+            taken.append(self._lease(q, task_id, entry, now + lease_seconds))
+        return taken
+
+    def _lease(self, q: _Queue, task_id: str, entry: _Entry, lease_end: float) -> Reservation:
+        entry.attempts += 1
+        entry.receipt = uuid.uuid4().hex
+        entry.lease_end = lease_end
+        q.reserved[task_id] = entry
+        return Reservation(task_id, entry.payload, entry.receipt, entry.attempts)
+
+    def reserve(
+        self, queue: str, lease_seconds: float, limit: int = 1, timeout: float = 0.0
+    ) -> list[Reservation]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            q = self._queue(queue)
+            while True:
+                taken = self._take_due(q, lease_seconds, limit)
+                remaining = deadline - time.monotonic()
+                if taken or remaining <= 0:
+                    return taken
+                next_due = q.heap[0][0] - self.now() if q.heap else remaining
+                self._cond.wait(min(remaining, max(next_due, 0.001)))
+
+    def ack(self, queue: str, task_id: str, receipt: str) -> bool:
+        with self._cond:
+            q = self._queue(queue)
+            if self._held(q, task_id, receipt) is None:
+                return False
+            del q.reserved[task_id]
+            self._finish(q, task_id, SUCCESS, self.now())
+            return True
+
+    def ack_many(self, queue: str, items: Sequence[tuple[str, str]]) -> int:
+        with self._cond:
+            return super().ack_many(queue, items)
+
+    def release(
+        self, queue: str, task_id: str, receipt: str, delay: float = 0.0, attempted: bool = True
+    ) -> bool:
+        with self._cond:
+            q = self._queue(queue)
+            entry = self._held(q, task_id, receipt)
+            if entry is None:
+                return False
+            del q.reserved[task_id]
+            if not attempted:
+                entry.attempts -= 1
+            self._enqueue(q, task_id, entry, self.now() + max(delay, 0.0))
+            return True
+
+    def extend(self, queue: str, task_id: str, receipt: str, lease_seconds: float) -> bool:
+        with self._cond:
+            q = self._queue(queue)
+            entry = self._held(q, task_id, receipt)
+            now = self.now()
+            if entry is None or entry.lease_end <= now:
+                return False
+            entry.lease_end = now + lease_seconds
+            return True
+
+    def dead_letter(self, queue: str, task_id: str, receipt: str, reason: str) -> bool:
+        with self._cond:
+            q = self._queue(queue)
+            entry = self._held(q, task_id, receipt)
+            if entry is None:
+                return False
+            del q.reserved[task_id]
+            now = self.now()
+            q.dead[task_id] = DeadLetter(task_id, entry.payload, reason, entry.attempts, now)
+            self._finish(q, task_id, FAILED, now)
+            return True
+
+    # -- inspecting and managing ----------------------------------------
+
+    def get(self, queue: str, task_id: str, lease_seconds: float) -> Reservation | None:
+        with self._cond:
+            q = self._queue(queue)
+            entry = q.waiting.pop(task_id, None)
+            if entry is None:
+                return None
+            return self._lease(q, task_id, entry, self.now() + lease_seconds)
+
+    def cancel(self, queue: str, task_id: str) -> bool:
+        with self._cond:
+            return self._queue(queue).waiting.pop(task_id, None) is not None
+
+    def status(self, queue: str, task_id: str) -> int | None:
+        with self._cond:
+            q = self._queue(queue)
+            self._reclaim_expired(q, self.now())
+            if task_id in q.reserved:
+                return RUNNING
+            if task_id in q.waiting:
+                return DELAYED if q.waiting[task_id].due > self.now() else WAITING
+            finished = q.finished.get(task_id)
+            if finished is None or finished[1] < self.now() - self.status_ttl:
+                return None
+            return finished[0]
+
+    def len(self, queue: str) -> int:
+        with self._cond:
+            q = self._queue(queue)
+            self._reclaim_expired(q, self.now())
+            return len(q.waiting)
+
+    def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
+        with self._cond:
+            return list(self._queue(queue).dead.values())[:limit]
+
+    def requeue(self, queue: str, task_id: str) -> bool:
+        with self._cond:
+            q = self._queue(queue)
+            letter = q.dead.pop(task_id, None)
+            if letter is None:
+                return False
+            q.finished.pop(task_id, None)
+            self._enqueue(q, task_id, _Entry(letter.payload, 0.0, 0), self.now())
+            return True
+
+    def drop_all(self, queue: str) -> None:
+        with self._cond:
+            self._queues.pop(queue, None)
