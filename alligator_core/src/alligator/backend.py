@@ -92,6 +92,10 @@ class Backend(abc.ABC):
       clock and must be used for every decision.
     * **FIFO among due tasks.** Tasks that are due are reserved in the order
       they became due (pushed, or their delay ended).
+    * **An ended lease is ended everywhere.** Once ``now`` passes a lease's
+      end, every method treats the task as due again (``status`` says
+      WAITING, ``len`` counts it) and refuses the old receipt, whether or
+      not another worker has reserved it yet.
     * **Ids are unique within a queue.** Pushing an id that is already in the
       queue (waiting, delayed or reserved) changes nothing and returns False.
 

@@ -48,7 +48,7 @@ class Gator:
             ``"redis://localhost:6379/0"``, ``"locmem://"``. Its scheme picks
             the installed backend.
         queue_name: Which queue of that store this gator uses.
-        task_class: The :class:`Task` class tasks are built with.
+        task_class: The :class:`~alligator.tasks.Task` class tasks are built with.
         backend_class: Use this backend class instead of looking the scheme up.
     """
 
@@ -102,7 +102,7 @@ class Gator:
             **kwargs: Its keyword arguments (JSON values).
 
         Returns:
-            The queued :class:`Task`; its ``task_id`` names it.
+            The queued :class:`~alligator.tasks.Task`; its ``task_id`` names it.
 
         Raises:
             NotSerializableError: An argument JSON cannot carry; nothing is
@@ -119,7 +119,7 @@ class Gator:
             ...     task = opts.task(max, 3, 7)
 
         Args:
-            **kwargs: Any argument of :class:`Task` (``retries``,
+            **kwargs: Any argument of :class:`~alligator.tasks.Task` (``retries``,
                 ``is_async``, ``on_error``, ``depends_on``, ``delay_by``...).
 
         Returns:
@@ -273,7 +273,7 @@ class Gator:
         traceback.
 
         Args:
-            reservation: The delivery, from :meth:`Backend.reserve`.
+            reservation: The delivery, from :meth:`Backend.reserve <alligator.backend.Backend.reserve>`.
             queue: The queue it came from (default: this gator's).
             ack: False leaves the ack of a success to the caller (a worker
                 acks in batches); the task's status says SUCCESS.
@@ -440,7 +440,7 @@ class Options:
 
     Args:
         gator: The gator to queue on.
-        **kwargs: Arguments of :class:`Task`, checked now.
+        **kwargs: Arguments of :class:`~alligator.tasks.Task`, checked now.
     """
 
     def __init__(self, gator: Gator, **kwargs: Any) -> None:

@@ -16,7 +16,7 @@ from alligator.exceptions import InvalidDSNError, UnknownBackendError
 #: The entry-point group backends register under.
 NAMESPACE = "alligator.backends"
 
-#: Our own backends: which distribution to install for a scheme.
+#: Our own backends, and which distribution to install for each scheme.
 KNOWN_DISTRIBUTIONS = {
     "locmem": "alligator-locmem",
     "sqlite": "alligator-sqlite",

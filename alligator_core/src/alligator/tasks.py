@@ -49,8 +49,8 @@ def _to_timestamp(when: float | datetime.datetime | None) -> float | None:
 class Task:
     """One call of an importable function, with the options that govern it.
 
-    Build one through :meth:`Gator.task` or :meth:`Gator.options`; make one
-    directly only to :meth:`Gator.push` it or run it yourself.
+    Build one through :meth:`Gator.task <alligator.gator.Gator.task>` or :meth:`Gator.options <alligator.gator.Gator.options>`; make one
+    directly only to :meth:`Gator.push <alligator.gator.Gator.push>` it or run it yourself.
 
     Example:
         >>> task = Task(retries=3)
@@ -175,10 +175,10 @@ class Task:
         ``on_start(task)`` first; then the function; then ``on_success(task,
         result)``. If the function raises, ``on_error(task, exc)`` is called
         and the exception re-raised. Retries are not handled here but by
-        :meth:`Gator.execute` and the worker.
+        :meth:`Gator.execute <alligator.gator.Gator.execute>` and the worker.
 
         Returns:
-            What the function returned (also kept in :attr:`result`).
+            What the function returned (also kept in ``task.result``).
         """
         func = self.resolve()
         self.to_running()
@@ -362,5 +362,5 @@ class Task:
 
 
 def check_arg(value: Any, where: str) -> None:
-    """Raises :class:`NotSerializableError` unless ``value`` can cross the queue."""
+    """Raises :class:`~alligator.exceptions.NotSerializableError` unless ``value`` can cross the queue."""
     _payload.check_json(value, where)

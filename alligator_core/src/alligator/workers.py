@@ -20,7 +20,7 @@ log = logging.getLogger("alligator.worker")
 
 #: The most tasks one thread reserves in one call.
 DEFAULT_PREFETCH = 32
-#: Batches are sized so a batch runs in about this long: many tiny tasks are
+#: Batches are sized so a batch runs in about this long; many tiny tasks are
 #: fetched together, slow ones one at a time (so other workers can have them).
 TARGET_BATCH_SECONDS = 0.05
 #: Longest a finished task's ack waits to be sent with others.
@@ -45,7 +45,7 @@ class Worker:
     acknowledged in batches to save round trips; slow ones one at a time.
 
     Args:
-        gator: The :class:`Gator` whose backend to consume.
+        gator: The :class:`~alligator.gator.Gator` whose backend to consume.
         max_tasks: Stop after this many tasks (0: never).
         to_consume: The queue to consume; the default, ``ALL``, means the
             gator's own queue.

@@ -91,6 +91,7 @@ class LocmemBackend(Backend):
             del q.finished[old_id]
 
     def _held(self, q: _Queue, task_id: str, receipt: str) -> _Entry | None:
+        self._reclaim_expired(q, self.now())
         entry = q.reserved.get(task_id)
         if entry is None or entry.receipt != receipt:
             return None
@@ -184,10 +185,9 @@ class LocmemBackend(Backend):
         with self._cond:
             q = self._queue(queue)
             entry = self._held(q, task_id, receipt)
-            now = self.now()
-            if entry is None or entry.lease_end <= now:
+            if entry is None:
                 return False
-            entry.lease_end = now + lease_seconds
+            entry.lease_end = self.now() + lease_seconds
             return True
 
     def dead_letter(self, queue: str, task_id: str, receipt: str, reason: str) -> bool:
