@@ -273,7 +273,8 @@ class Gator:
         traceback.
 
         Args:
-            reservation: The delivery, from :meth:`Backend.reserve <alligator.backend.Backend.reserve>`.
+            reservation: The delivery, from
+                :meth:`Backend.reserve <alligator.backend.Backend.reserve>`.
             queue: The queue it came from (default: this gator's).
             ack: False leaves the ack of a success to the caller (a worker
                 acks in batches); the task's status says SUCCESS.

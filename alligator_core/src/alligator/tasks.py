@@ -49,8 +49,10 @@ def _to_timestamp(when: float | datetime.datetime | None) -> float | None:
 class Task:
     """One call of an importable function, with the options that govern it.
 
-    Build one through :meth:`Gator.task <alligator.gator.Gator.task>` or :meth:`Gator.options <alligator.gator.Gator.options>`; make one
-    directly only to :meth:`Gator.push <alligator.gator.Gator.push>` it or run it yourself.
+    Build one through :meth:`Gator.task <alligator.gator.Gator.task>` or
+    :meth:`Gator.options <alligator.gator.Gator.options>`; make one directly
+    only to :meth:`Gator.push <alligator.gator.Gator.push>` it or run it
+    yourself.
 
     Example:
         >>> task = Task(retries=3)
@@ -362,5 +364,10 @@ class Task:
 
 
 def check_arg(value: Any, where: str) -> None:
-    """Raises :class:`~alligator.exceptions.NotSerializableError` unless ``value`` can cross the queue."""
+    """Refuses a value that cannot cross the queue.
+
+    Raises:
+        NotSerializableError: ``value`` is not a JSON value; the message
+            names it by ``where``.
+    """
     _payload.check_json(value, where)
