@@ -1,0 +1,672 @@
+"""The SQLite backend: one file, many worker processes on one machine.
+
+``Gator("sqlite:///tasks.db")`` keeps its queues in one SQLite file that any
+number of processes on this machine share: a web app enqueues, several
+``latergator sqlite:///tasks.db`` processes work the queue. DSNs follow
+SQLAlchemy's convention: three slashes and a relative path
+(``sqlite:///tasks.db``, relative to the working directory when the backend
+is built) or four and an absolute one (``sqlite:////var/lib/app/tasks.db``).
+The file and its tables are created on first use. Two query parameters tune
+it: ``timeout`` (seconds to keep retrying while another process holds the
+write lock; default 60) and ``synchronous`` (``full``, the default, or
+``normal``: faster, and still safe when a process is killed, but the last
+commits may be lost when the machine loses power).
+
+How it keeps the contract:
+
+* **Concurrency.** The file is in WAL mode, so readers never wait for the
+  writer. Every step that changes anything is one short ``BEGIN IMMEDIATE``
+  transaction: it takes the write lock first, so two workers can never read
+  the same due task and both reserve it. While another process holds the
+  lock, SQLite's busy timeout waits and this module retries with jittered
+  backoff for up to ``timeout`` seconds, so "database is locked" never
+  reaches the user; other SQLite errors are raised as
+  :class:`~alligator.exceptions.BackendError` naming the file and the cause,
+  after the transaction rolled back (nothing half-done, nothing lost).
+* **Threads.** Each thread of each process uses its own connection.
+* **Time.** SQLite has no clock of its own that a transaction could share,
+  so due times and lease ends are taken from :meth:`SqliteBackend.now` of the
+  calling process (the system clock, or the injected :attr:`clock` in
+  tests). Every process using the file runs on this one machine and so reads
+  the same system clock; that is what makes comparing their timestamps
+  sound. Do not share the file between machines (over NFS, say): their
+  clocks differ, and SQLite's locking is not reliable there anyway.
+* **FIFO.** Due tasks are reserved in order of their due time, then of a
+  sequence number every push and release draws from a counter in the file.
+
+The schema (version 1), in tables prefixed ``alligator_`` so the file can be
+shared with an application's own tables:
+
+* ``alligator_meta(key, value)``: ``schema_version`` and ``seq`` (the
+  counter).
+* ``alligator_tasks(queue, task_id, payload, due, seq, attempts, receipt)``:
+  waiting and delayed tasks (``receipt`` NULL, ``due`` when they are due) and
+  reserved ones (``receipt`` set, ``due`` the end of the lease, so a lapsed
+  lease is simply due again). Reserve reads the index ``(queue, due, seq)``.
+* ``alligator_dead(queue, task_id, payload, reason, attempts, failed_at,
+  seq)``: dead letters.
+* ``alligator_finished(queue, task_id, status, finished_at)``: SUCCESS and
+  FAILED statuses, purged through an index on ``finished_at`` once older than
+  :attr:`~alligator.backend.Backend.status_ttl`.
+
+A file written by a newer release (a higher ``schema_version``) is refused
+with a clear error rather than misread.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+from urllib.parse import parse_qsl, urlsplit
+
+from alligator.backend import Backend, DeadLetter, Reservation
+from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
+from alligator.exceptions import BackendError, InvalidDSNError
+
+__all__ = ["SCHEMA_VERSION", "SqliteBackend"]
+__version__ = "1.0.0"
+
+#: The version of the tables this release writes and understands.
+SCHEMA_VERSION = 1
+#: Default seconds to keep retrying while other processes hold the write lock.
+DEFAULT_TIMEOUT = 60.0
+#: SQLite's own busy wait per attempt; our loop retries around it, with jitter,
+#: so that one process cannot be starved by SQLite's fixed sleep schedule.
+_BUSY_TIMEOUT_MS = 2000
+
+_T = TypeVar("_T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS alligator_meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alligator_tasks (
+    queue TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    due REAL NOT NULL,
+    seq INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    receipt TEXT,
+    PRIMARY KEY (queue, task_id)
+);
+CREATE INDEX IF NOT EXISTS alligator_tasks_due ON alligator_tasks (queue, due, seq);
+CREATE TABLE IF NOT EXISTS alligator_dead (
+    queue TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    failed_at REAL NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (queue, task_id)
+);
+CREATE INDEX IF NOT EXISTS alligator_dead_seq ON alligator_dead (queue, seq);
+CREATE TABLE IF NOT EXISTS alligator_finished (
+    queue TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    finished_at REAL NOT NULL,
+    PRIMARY KEY (queue, task_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS alligator_finished_at ON alligator_finished (finished_at);
+"""
+
+# SQLite's primary result codes that mean "someone else holds a lock: try again".
+_SQLITE_BUSY = 5
+_SQLITE_LOCKED = 6
+_HINTS = {
+    8: "the file is read-only (check its permissions and those of its directory)",
+    13: "the disk is full (or the database reached its size limit)",
+    10: "a disk I/O error occurred",
+    14: "the file or its directory cannot be opened (does the directory exist and is it writable?)",
+    11: "the file is corrupt",
+    26: "the file is not an SQLite database",
+}
+
+
+def parse_dsn(conn_string: str) -> tuple[str, dict[str, str]]:
+    """Splits an ``sqlite://`` DSN into an absolute file path and its options.
+
+    Example:
+        >>> parse_dsn("sqlite:////var/lib/app/tasks.db?timeout=5")
+        ('/var/lib/app/tasks.db', {'timeout': '5'})
+
+    Args:
+        conn_string: ``sqlite:///relative.db`` or ``sqlite:////absolute.db``,
+            optionally with ``?timeout=SECONDS&synchronous=full|normal``.
+
+    Returns:
+        The file's absolute path (a relative one is resolved against the
+        working directory now) and the query options.
+
+    Raises:
+        InvalidDSNError: Not an sqlite DSN, no path, a host, an in-memory
+            database, or an unknown option.
+    """
+    parts = urlsplit(conn_string)
+    if parts.scheme.lower() != "sqlite":
+        raise InvalidDSNError(f"{conn_string!r} is not an sqlite:// DSN")
+    if parts.netloc:
+        raise InvalidDSNError(
+            f"{conn_string!r} names a host ({parts.netloc!r}); SQLite DSNs have none: "
+            "use sqlite:///relative/path.db or sqlite:////absolute/path.db"
+        )
+    path = parts.path.removeprefix("/")
+    if not path:
+        raise InvalidDSNError(
+            f"{conn_string!r} has no database path; use e.g. sqlite:///tasks.db "
+            "(relative to the working directory) or sqlite:////var/lib/app/tasks.db (absolute)"
+        )
+    if path == ":memory:" or path.startswith("file:"):
+        raise InvalidDSNError(
+            f"{conn_string!r}: an in-memory or URI database cannot be shared between "
+            "threads and processes; use a file path, or locmem:// for an in-process queue"
+        )
+    options = dict(parse_qsl(parts.query, keep_blank_values=True))
+    unknown = sorted(set(options) - {"timeout", "synchronous"})
+    if unknown:
+        raise InvalidDSNError(
+            f"{conn_string!r}: unknown option(s) {', '.join(unknown)}; known: timeout, synchronous"
+        )
+    return os.path.abspath(path), options
+
+
+class SqliteBackend(Backend):
+    """Queues in one SQLite file shared by the processes of one machine.
+
+    See the module docstring for the DSN, the schema and how time is kept.
+
+    Example:
+        >>> from alligator import Gator
+        >>> gator = Gator("sqlite:///tasks.db")  # doctest: +SKIP
+
+    Args:
+        conn_string: ``sqlite:///relative.db`` or ``sqlite:////absolute.db``,
+            optionally with ``?timeout=SECONDS&synchronous=full|normal``.
+
+    Raises:
+        InvalidDSNError: The DSN names no usable file, or has a bad option.
+        BackendError: The file cannot be opened or created, or was written by
+            a newer release.
+    """
+
+    def __init__(self, conn_string: str) -> None:
+        super().__init__(conn_string)
+        self.path, options = parse_dsn(conn_string)
+        try:
+            self.timeout = float(options.get("timeout", DEFAULT_TIMEOUT))
+        except ValueError:
+            raise InvalidDSNError(f"{conn_string!r}: timeout must be a number of seconds") from None
+        self.synchronous = options.get("synchronous", "full").upper()
+        if self.synchronous not in ("FULL", "NORMAL"):
+            raise InvalidDSNError(f"{conn_string!r}: synchronous must be 'full' or 'normal'")
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._pid = os.getpid()
+        self._last_purge: float | None = None
+        # Connect now: a wrong path or a newer schema fails here, at Gator(...)
+        # or at latergator's start, rather than at the first task.
+        self._run(self._check_schema, write=False)
+
+    # -- connections ------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        if os.getpid() != self._pid:
+            # A forked child must not touch connections opened by its parent
+            # (SQLite forbids it); it opens its own. The parent's are left
+            # alone, not closed, as closing them here could disturb its locks.
+            self._pid = os.getpid()
+            self._local = threading.local()
+            with self._connections_lock:
+                self._connections = []
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._open()
+            self._local.conn = conn
+            with self._connections_lock:
+                self._connections.append(conn)
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        directory = os.path.dirname(self.path)
+        if not os.path.isdir(directory):
+            raise BackendError(
+                f"cannot open SQLite database {self.path}: the directory {directory} does not exist"
+            )
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so every
+        # transaction is exactly as long as we mean it to be. A connection is
+        # only used by the thread that opened it; check_same_thread=False lets
+        # close() shut them all from one thread.
+        conn = sqlite3.connect(
+            self.path,
+            timeout=_BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            # The mode is stored in the file; setting it again is a no-op.
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def close(self) -> None:
+        """Closes every connection this instance opened in this process.
+
+        The instance stays usable: a later call opens a new connection.
+        """
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        if os.getpid() == self._pid:
+            for conn in connections:
+                conn.close()
+        self._local = threading.local()
+
+    # -- transactions -----------------------------------------------------
+
+    def _run(self, body: Callable[[sqlite3.Connection], _T], write: bool = True) -> _T:
+        """Runs ``body`` in one transaction, retrying while the file is locked.
+
+        ``body`` must only touch the database (it may run more than once):
+        everything it did is rolled back before a retry or an error.
+        """
+        deadline = time.monotonic() + self.timeout
+        delay = 0.005
+        while True:
+            conn: sqlite3.Connection | None = None
+            try:
+                conn = self._connection()
+                # IMMEDIATE takes the write lock up front: a deferred
+                # transaction that reads and then writes can fail with BUSY
+                # mid-way in WAL mode, without SQLite's busy handler helping.
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                result = body(conn)
+                conn.execute("COMMIT")
+                return result
+            except sqlite3.Error as err:
+                if conn is not None and conn.in_transaction:
+                    try:
+                        conn.rollback()
+                    except sqlite3.Error:
+                        pass  # The original error is the one worth reporting.
+                if _is_busy(err) and time.monotonic() < deadline:
+                    # Jitter keeps processes that collided from colliding again.
+                    time.sleep(delay * (0.5 + random.random()))
+                    delay = min(delay * 2, 0.1)
+                    continue
+                raise self._error(err) from err
+
+    def _error(self, err: sqlite3.Error) -> BackendError:
+        code = _primary_code(err)
+        if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+            cause = f"it stayed locked by other processes for more than {self.timeout:g}s"
+        else:
+            cause = _HINTS.get(code or 0, "SQLite failed")
+        return BackendError(f"SQLite database {self.path}: {cause} ({err}); nothing was changed")
+
+    def _check_schema(self, conn: sqlite3.Connection) -> None:
+        version = _schema_version(conn)
+        if version == SCHEMA_VERSION:
+            return
+        if version is not None and version > SCHEMA_VERSION:
+            raise BackendError(
+                f"SQLite database {self.path} has schema version {version}, written by a newer "
+                f"alligator-sqlite; this one knows versions up to {SCHEMA_VERSION}: upgrade alligator-sqlite"
+            )
+        # No tables yet (or, one day, an older version to migrate): create them.
+        # Only now take the write lock, so that opening a read-only file that
+        # is already set up still works for reading.
+        conn.execute("COMMIT")
+        conn.execute("BEGIN IMMEDIATE")
+        if _schema_version(conn) is None:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(
+                "INSERT INTO alligator_meta (key, value) VALUES ('schema_version', ?), ('seq', 0)",
+                (SCHEMA_VERSION,),
+            )
+
+    # -- shared steps ------------------------------------------------------
+
+    @staticmethod
+    def _next_seqs(conn: sqlite3.Connection, count: int) -> int:
+        """Draws ``count`` sequence numbers; returns the first."""
+        row = conn.execute(
+            "UPDATE alligator_meta SET value = value + ? WHERE key = 'seq' RETURNING value", (count,)
+        ).fetchone()
+        return int(row[0]) - count + 1
+
+    def _finish(
+        self, conn: sqlite3.Connection, rows: Sequence[tuple[str, str]], status: int, now: float
+    ) -> None:
+        conn.executemany(
+            "INSERT OR REPLACE INTO alligator_finished (queue, task_id, status, finished_at) VALUES (?, ?, ?, ?)",
+            [(queue, task_id, status, now) for queue, task_id in rows],
+        )
+        interval = min(self.status_ttl / 10, 60.0)
+        if self._last_purge is None or abs(now - self._last_purge) >= interval:
+            # One index range scan, done now and then rather than on every
+            # ack: status() checks the age itself, so this only saves space.
+            # abs(): an injected test clock may run behind the real one.
+            conn.execute("DELETE FROM alligator_finished WHERE finished_at < ?", (now - self.status_ttl,))
+            self._last_purge = now
+
+    # -- producing -------------------------------------------------------
+
+    def push(self, queue: str, task_id: str, payload: str, delay: float = 0.0) -> bool:
+        """Adds a task to the end of a queue; see :meth:`Backend.push`."""
+        return self.push_many(queue, [(task_id, payload, delay)]) == 1
+
+    def push_many(self, queue: str, items: Sequence[tuple[str, str, float]]) -> int:
+        """Adds many tasks in one transaction; see :meth:`Backend.push_many`.
+
+        Returns:
+            How many were added (ids already in the queue are skipped).
+        """
+        if not items:
+            return 0
+
+        def body(conn: sqlite3.Connection) -> int:
+            now = self.now()
+            first = self._next_seqs(conn, len(items))
+            rows = [
+                (queue, task_id, payload, now + max(delay, 0.0), first + n)
+                for n, (task_id, payload, delay) in enumerate(items)
+            ]
+            cursor = conn.executemany(
+                "INSERT OR IGNORE INTO alligator_tasks (queue, task_id, payload, due, seq) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+            added = cursor.rowcount
+            # A re-pushed id starts afresh: forget how it finished last time.
+            conn.executemany(
+                "DELETE FROM alligator_finished WHERE queue = ? AND task_id = ?",
+                [(queue, task_id) for task_id, _, _ in items],
+            )
+            return added
+
+        return self._run(body)
+
+    # -- consuming -------------------------------------------------------
+
+    def reserve(
+        self, queue: str, lease_seconds: float, limit: int = 1, timeout: float = 0.0
+    ) -> list[Reservation]:
+        """Reserves up to ``limit`` due tasks in one transaction; see :meth:`Backend.reserve`.
+
+        Returns at once (``blocking_reserve`` is False): ``timeout`` is ignored.
+        """
+        if limit < 1:
+            return []
+
+        def body(conn: sqlite3.Connection) -> list[Reservation]:
+            now = self.now()
+            # Waiting tasks whose time came and reserved ones whose lease
+            # lapsed both have due <= now: one index range scan finds them.
+            rows = conn.execute(
+                "SELECT rowid, task_id, payload, attempts FROM alligator_tasks "
+                "WHERE queue = ? AND due <= ? ORDER BY due, seq LIMIT ?",
+                (queue, now, limit),
+            ).fetchall()
+            taken = [
+                Reservation(task_id, payload, uuid.uuid4().hex, attempts + 1)
+                for _, task_id, payload, attempts in rows
+            ]
+            conn.executemany(
+                "UPDATE alligator_tasks SET due = ?, attempts = ?, receipt = ? WHERE rowid = ?",
+                [(now + lease_seconds, r.attempts, r.receipt, row[0]) for r, row in zip(taken, rows)],
+            )
+            return taken
+
+        return self._run(body)
+
+    def ack(self, queue: str, task_id: str, receipt: str) -> bool:
+        """Finishes a reserved task; see :meth:`Backend.ack`."""
+        return self.ack_many(queue, [(task_id, receipt)]) == 1
+
+    def ack_many(self, queue: str, items: Sequence[tuple[str, str]]) -> int:
+        """Acks many ``(task_id, receipt)`` pairs in one transaction; see :meth:`Backend.ack_many`.
+
+        Returns:
+            How many acks took effect (stale receipts change nothing).
+        """
+        if not items:
+            return 0
+
+        def body(conn: sqlite3.Connection) -> int:
+            now = self.now()
+            done: list[tuple[str, str]] = []
+            for task_id, receipt in items:
+                cursor = conn.execute(
+                    "DELETE FROM alligator_tasks WHERE queue = ? AND task_id = ? AND receipt = ?",
+                    (queue, task_id, receipt),
+                )
+                if cursor.rowcount:
+                    done.append((queue, task_id))
+            if done:
+                self._finish(conn, done, SUCCESS, now)
+            return len(done)
+
+        return self._run(body)
+
+    def release(
+        self, queue: str, task_id: str, receipt: str, delay: float = 0.0, attempted: bool = True
+    ) -> bool:
+        """Hands a reserved task back, due after ``delay``; see :meth:`Backend.release`."""
+
+        def body(conn: sqlite3.Connection) -> bool:
+            now = self.now()
+            seq = self._next_seqs(conn, 1)
+            cursor = conn.execute(
+                "UPDATE alligator_tasks SET due = ?, seq = ?, receipt = NULL, "
+                "attempts = attempts - ? WHERE queue = ? AND task_id = ? AND receipt = ?",
+                (now + max(delay, 0.0), seq, 0 if attempted else 1, queue, task_id, receipt),
+            )
+            return cursor.rowcount == 1
+
+        return self._run(body)
+
+    def extend(self, queue: str, task_id: str, receipt: str, lease_seconds: float) -> bool:
+        """Moves a held lease's end to ``now + lease_seconds``; see :meth:`Backend.extend`."""
+        return self.extend_many(queue, [(task_id, receipt)], lease_seconds)[0]
+
+    def extend_many(self, queue: str, items: Sequence[tuple[str, str]], lease_seconds: float) -> list[bool]:
+        """Extends many leases in one transaction; see :meth:`Backend.extend_many`.
+
+        Returns:
+            One flag per item: False where the lease was lost or had run out.
+        """
+        if not items:
+            return []
+
+        def body(conn: sqlite3.Connection) -> list[bool]:
+            now = self.now()
+            flags = []
+            for task_id, receipt in items:
+                cursor = conn.execute(
+                    "UPDATE alligator_tasks SET due = ? "
+                    "WHERE queue = ? AND task_id = ? AND receipt = ? AND due > ?",
+                    (now + lease_seconds, queue, task_id, receipt, now),
+                )
+                flags.append(cursor.rowcount == 1)
+            return flags
+
+        return self._run(body)
+
+    def dead_letter(self, queue: str, task_id: str, receipt: str, reason: str) -> bool:
+        """Moves a reserved task to the dead letters; see :meth:`Backend.dead_letter`."""
+
+        def body(conn: sqlite3.Connection) -> bool:
+            now = self.now()
+            row = conn.execute(
+                "SELECT payload, attempts FROM alligator_tasks WHERE queue = ? AND task_id = ? AND receipt = ?",
+                (queue, task_id, receipt),
+            ).fetchone()
+            if row is None:
+                return False
+            conn.execute("DELETE FROM alligator_tasks WHERE queue = ? AND task_id = ?", (queue, task_id))
+            conn.execute(
+                "INSERT OR REPLACE INTO alligator_dead "
+                "(queue, task_id, payload, reason, attempts, failed_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (queue, task_id, row[0], reason, row[1], now, self._next_seqs(conn, 1)),
+            )
+            self._finish(conn, [(queue, task_id)], FAILED, now)
+            return True
+
+        return self._run(body)
+
+    # -- inspecting and managing ----------------------------------------
+
+    def get(self, queue: str, task_id: str, lease_seconds: float) -> Reservation | None:
+        """Reserves one named waiting or delayed task; see :meth:`Backend.get`."""
+
+        def body(conn: sqlite3.Connection) -> Reservation | None:
+            now = self.now()
+            row = conn.execute(
+                "SELECT rowid, payload, attempts FROM alligator_tasks "
+                "WHERE queue = ? AND task_id = ? AND (receipt IS NULL OR due <= ?)",
+                (queue, task_id, now),
+            ).fetchone()
+            if row is None:
+                return None
+            reservation = Reservation(task_id, row[1], uuid.uuid4().hex, row[2] + 1)
+            conn.execute(
+                "UPDATE alligator_tasks SET due = ?, attempts = ?, receipt = ? WHERE rowid = ?",
+                (now + lease_seconds, reservation.attempts, reservation.receipt, row[0]),
+            )
+            return reservation
+
+        return self._run(body)
+
+    def cancel(self, queue: str, task_id: str) -> bool:
+        """Removes a waiting or delayed task; see :meth:`Backend.cancel`."""
+
+        def body(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "DELETE FROM alligator_tasks WHERE queue = ? AND task_id = ? AND (receipt IS NULL OR due <= ?)",
+                (queue, task_id, self.now()),
+            )
+            return cursor.rowcount == 1
+
+        return self._run(body)
+
+    def status(self, queue: str, task_id: str) -> int | None:
+        """Tells where a task is; see :meth:`Backend.status`."""
+
+        def body(conn: sqlite3.Connection) -> int | None:
+            now = self.now()
+            row = conn.execute(
+                "SELECT due, receipt FROM alligator_tasks WHERE queue = ? AND task_id = ?",
+                (queue, task_id),
+            ).fetchone()
+            if row is not None:
+                due, receipt = row
+                if due > now:
+                    return RUNNING if receipt is not None else DELAYED
+                # A lapsed lease is due again, exactly like a waiting task.
+                return WAITING
+            row = conn.execute(
+                "SELECT status FROM alligator_finished WHERE queue = ? AND task_id = ? AND finished_at >= ?",
+                (queue, task_id, now - self.status_ttl),
+            ).fetchone()
+            return None if row is None else int(row[0])
+
+        # A read transaction: both lookups see the same snapshot, so a task
+        # moving from one table to the other in between is never missed.
+        return self._run(body, write=False)
+
+    def len(self, queue: str) -> int:
+        """Counts the waiting and delayed tasks of a queue; see :meth:`Backend.len`."""
+
+        def body(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "SELECT count(*) FROM alligator_tasks WHERE queue = ? AND (receipt IS NULL OR due <= ?)",
+                (queue, self.now()),
+            ).fetchone()
+            return int(row[0])
+
+        return self._run(body, write=False)
+
+    def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
+        """Lists up to ``limit`` dead letters, oldest first; see :meth:`Backend.dead_letters`."""
+
+        def body(conn: sqlite3.Connection) -> list[DeadLetter]:
+            rows = conn.execute(
+                "SELECT task_id, payload, reason, attempts, failed_at FROM alligator_dead "
+                "WHERE queue = ? ORDER BY seq LIMIT ?",
+                (queue, max(limit, 0)),
+            ).fetchall()
+            return [DeadLetter(*row) for row in rows]
+
+        return self._run(body, write=False)
+
+    def requeue(self, queue: str, task_id: str) -> bool:
+        """Moves a dead letter back to the end of its queue; see :meth:`Backend.requeue`."""
+
+        def body(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "DELETE FROM alligator_dead WHERE queue = ? AND task_id = ? RETURNING payload",
+                (queue, task_id),
+            ).fetchone()
+            if row is None:
+                return False
+            # If the id was pushed again meanwhile, that task stands: ids are
+            # unique within a queue, so the dead copy is dropped.
+            conn.execute(
+                "INSERT OR IGNORE INTO alligator_tasks (queue, task_id, payload, due, seq) VALUES (?, ?, ?, ?, ?)",
+                (queue, task_id, row[0], self.now(), self._next_seqs(conn, 1)),
+            )
+            conn.execute("DELETE FROM alligator_finished WHERE queue = ? AND task_id = ?", (queue, task_id))
+            return True
+
+        return self._run(body)
+
+    def drop_all(self, queue: str) -> None:
+        """Deletes everything a queue holds; see :meth:`Backend.drop_all`."""
+
+        def body(conn: sqlite3.Connection) -> None:
+            for table in ("alligator_tasks", "alligator_dead", "alligator_finished"):
+                conn.execute(f"DELETE FROM {table} WHERE queue = ?", (queue,))
+
+        self._run(body)
+
+
+def _schema_version(conn: sqlite3.Connection) -> int | None:
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alligator_meta'"
+    ).fetchone()
+    if exists is None:
+        return None
+    row = conn.execute("SELECT value FROM alligator_meta WHERE key = 'schema_version'").fetchone()
+    return None if row is None else int(row[0])
+
+
+def _primary_code(err: sqlite3.Error) -> int | None:
+    code = getattr(err, "sqlite_errorcode", None)  # Python 3.11+
+    if isinstance(code, int):
+        return code & 0xFF
+    message = str(err).lower()
+    if "locked" in message:
+        return _SQLITE_BUSY
+    if "readonly" in message or "read-only" in message:
+        return 8
+    if "full" in message:
+        return 13
+    return None
+
+
+def _is_busy(err: sqlite3.Error) -> bool:
+    return _primary_code(err) in (_SQLITE_BUSY, _SQLITE_LOCKED)
