@@ -71,11 +71,7 @@ def lint(session: nox.Session) -> None:
     session.install("ruff", "mypy", "pytest", "hypothesis", "redis", "fakeredis", CORE, *PLUGINS.values())
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run(
-        "mypy",
-        "alligator_core/src/alligator",
-        *(f"{path}/src" for path in PLUGINS.values()),
-    )
+    session.run("mypy", "-p", "alligator", *(arg for name in PLUGINS for arg in ("-p", f"alligator_{name}")))
 
 
 @nox.session

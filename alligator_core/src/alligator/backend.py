@@ -245,9 +245,7 @@ class Backend(abc.ABC):
             may be running elsewhere now).
         """
 
-    def extend_many(
-        self, queue: str, items: Sequence[tuple[str, str]], lease_seconds: float
-    ) -> list[bool]:
+    def extend_many(self, queue: str, items: Sequence[tuple[str, str]], lease_seconds: float) -> list[bool]:
         """Extends many ``(task_id, receipt)`` leases; one round trip where possible.
 
         Returns:
@@ -317,5 +315,5 @@ class Backend(abc.ABC):
     def drop_all(self, queue: str) -> None:
         """Deletes everything a queue holds: waiting, delayed, reserved, dead, statuses."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: most backends have nothing to close
         """Releases connections and files; the instance is not used afterwards."""

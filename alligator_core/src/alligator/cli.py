@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from alligator.constants import ALL
 from alligator.exceptions import AlligatorException
@@ -29,7 +29,7 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _count(minimum: int) -> type[int] | object:
+def _count(minimum: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         value = int(text)
         if value < minimum:

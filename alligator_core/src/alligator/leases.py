@@ -83,7 +83,7 @@ class LeaseKeeper:
         if not held:
             return
         flags = self.backend.extend_many(self.queue, held, self.lease_seconds)
-        for (task_id, receipt), kept in zip(held, flags):
+        for (task_id, receipt), kept in zip(held, flags, strict=True):
             if not kept:
                 with self._lock:
                     still_held = self._held.get(task_id) == receipt

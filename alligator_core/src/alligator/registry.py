@@ -8,6 +8,7 @@ one at run time, for tests and ad-hoc backends that are not packaged.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from alligator.backend import Backend
@@ -85,7 +86,7 @@ def backend_class_for(conn_string: str) -> type[Backend]:
     from stevedore.exception import NoMatches
 
     try:
-        manager = driver.DriverManager(
+        manager: Any = driver.DriverManager(
             namespace=NAMESPACE,
             name=scheme,
             invoke_on_load=False,

@@ -158,9 +158,7 @@ class Task:
             raise TypeError(f"a task needs a callable, not {func!r}")
         name = determine_name(func)
         if "<lambda>" in name or "<locals>" in name:
-            raise ValueError(
-                f"{name!r} cannot be imported by a worker; make it a module-level function"
-            )
+            raise ValueError(f"{name!r} cannot be imported by a worker; make it a module-level function")
         for index, arg in enumerate(args):
             check_arg(arg, f"positional argument {index} of {name}()")
         for key, arg in kwargs.items():
@@ -340,7 +338,9 @@ class Task:
             kind = expected_types.get(key)
             if kind is not None and not isinstance(value, kind):
                 raise TypeError(f"{key!r} is a {type(value).__name__}")
-        policy = fields.get("retry_policy", [DEFAULT_RETRY_DELAY, DEFAULT_RETRY_BACKOFF, DEFAULT_RETRY_MAX_DELAY])
+        policy = fields.get(
+            "retry_policy", [DEFAULT_RETRY_DELAY, DEFAULT_RETRY_BACKOFF, DEFAULT_RETRY_MAX_DELAY]
+        )
         if len(policy) != 3 or not all(isinstance(x, (int, float)) for x in policy):
             raise ValueError("'retry_policy' must be three numbers")
         task = cls(

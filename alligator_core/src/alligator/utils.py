@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -44,7 +45,13 @@ def determine_name(func: Callable[..., Any]) -> str:
     Returns:
         The name.
     """
-    return getattr(func, "__qualname__", None) or func.__name__
+    name = func.__name__
+    module = sys.modules.get(func.__module__)
+    # A module-level alias wins: `random.choice` is a bound method whose
+    # qualname, `Random.choice`, would import the unbound function instead.
+    if module is not None and getattr(module, name, None) == func:
+        return name
+    return getattr(func, "__qualname__", None) or name
 
 
 def import_module(module_name: str) -> ModuleType:
@@ -92,7 +99,5 @@ def import_attr(module_name: str, attr_name: str) -> Any:
         try:
             found = getattr(found, part)
         except AttributeError as err:
-            raise UnknownCallableError(
-                f"Module {module_name!r} has no attribute {attr_name!r}"
-            ) from err
+            raise UnknownCallableError(f"Module {module_name!r} has no attribute {attr_name!r}") from err
     return found

@@ -70,7 +70,14 @@ class BackendContract:
         assert b.status(queue, "nope") is None
 
     def test_payload_comes_back_unchanged(self, b: Backend, queue: str) -> None:
-        payloads = ["", "plain", '{"json": [1, 2.5, null]}', "ünïcødé ✓ 🐊", "line\nbreak\ttab", "x" * 100_000]
+        payloads = [
+            "",
+            "plain",
+            '{"json": [1, 2.5, null]}',
+            "ünïcødé ✓ 🐊",
+            "line\nbreak\ttab",
+            "x" * 100_000,
+        ]
         for index, payload in enumerate(payloads):
             b.push(queue, f"p{index}", payload)
         got = b.reserve(queue, LEASE, len(payloads))
@@ -132,7 +139,9 @@ class BackendContract:
         assert b.ack_many(queue, pairs) == 4
         assert all(b.status(queue, r.task_id) == SUCCESS for r in got)
 
-    def test_finished_status_is_forgotten_after_its_ttl(self, b: Backend, queue: str, clock: FakeClock) -> None:
+    def test_finished_status_is_forgotten_after_its_ttl(
+        self, b: Backend, queue: str, clock: FakeClock
+    ) -> None:
         b.push(queue, "t1", "x")
         [got] = b.reserve(queue, LEASE)
         b.ack(queue, "t1", got.receipt)

@@ -1,0 +1,90 @@
+"""Task functions the tests queue; importable by workers in other processes."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+#: Calls made in this process, for assertions.
+CALLS: list[tuple[str, Any]] = []
+#: How often `flaky` has been called, per key.
+ATTEMPTS: dict[str, int] = {}
+
+
+def record(value: Any) -> Any:
+    CALLS.append(("record", value))
+    return value
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def noop() -> None:
+    return None
+
+
+def echo(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    return {"args": list(args), "kwargs": kwargs}
+
+
+def always_fails(message: str = "boom") -> None:
+    raise RuntimeError(message)
+
+
+def flaky(key: str, failures: int) -> str:
+    """Fails `failures` times for this key, then succeeds."""
+    ATTEMPTS[key] = ATTEMPTS.get(key, 0) + 1
+    if ATTEMPTS[key] <= failures:
+        raise ConnectionError(f"attempt {ATTEMPTS[key]} failed")
+    return "ok"
+
+
+def sleep_then_record(seconds: float, value: Any) -> Any:
+    time.sleep(seconds)
+    CALLS.append(("slept", value))
+    return value
+
+
+def touch(path: str, seconds: float = 0.0) -> None:
+    """Appends a line to `path` (after sleeping), so other processes can see the run."""
+    time.sleep(seconds)
+    with open(path, "a") as handle:
+        handle.write(f"{os.getpid()}\n")
+
+
+def start_hook(task: Any) -> None:
+    CALLS.append(("on_start", task.task_id))
+
+
+def success_hook(task: Any, result: Any) -> None:
+    CALLS.append(("on_success", result))
+
+
+def error_hook(task: Any, exc: BaseException) -> None:
+    CALLS.append(("on_error", str(exc)))
+
+
+class Namespace:
+    @staticmethod
+    def static(value: int) -> int:
+        return value * 2
+
+
+def exits() -> None:
+    raise SystemExit(3)
+
+
+_barrier: Any = None
+
+
+def meet(parties: int) -> str:
+    """Returns only when `parties` tasks are running at once (or raises after 10 s)."""
+    import threading
+
+    global _barrier
+    if _barrier is None or _barrier.parties != parties:
+        _barrier = threading.Barrier(parties)
+    _barrier.wait(timeout=10)
+    return "met"
