@@ -246,14 +246,15 @@ class SqliteBackend(Backend):
         # transaction is exactly as long as we mean it to be. A connection is
         # only used by the thread that opened it; check_same_thread=False lets
         # close() shut them all from one thread.
+        busy_ms = max(1, int(min(_BUSY_TIMEOUT_MS, self.timeout * 1000)))
         conn = sqlite3.connect(
             self.path,
-            timeout=_BUSY_TIMEOUT_MS / 1000,
+            timeout=busy_ms / 1000,
             isolation_level=None,
             check_same_thread=False,
         )
         try:
-            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
             # The mode is stored in the file; setting it again is a no-op.
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")

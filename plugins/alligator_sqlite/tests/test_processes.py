@@ -1,0 +1,146 @@
+"""Real processes sharing one file: every task runs exactly once, and a killed worker loses nothing."""
+
+from __future__ import annotations
+
+import collections
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+import pytest
+import sqlite_tasks
+from conftest import subprocess_env
+
+from alligator import Gator
+from alligator.constants import SUCCESS
+from alligator_sqlite import SqliteBackend
+
+
+# Imported by name, not run as a script: the tasks must name "sqlite_tasks.record", not "__main__".
+PRODUCE = "import sys, sqlite_tasks; sqlite_tasks.produce(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))"
+
+
+def _start_worker(dsn: str, log: IO[bytes], *args: str) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "alligator", dsn, "--nap-time", "0.02", "--log-level", "WARNING", *args]
+    return subprocess.Popen(command, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT)
+
+
+def _ledger(ledger_dir: Path) -> collections.Counter[str]:
+    runs: collections.Counter[str] = collections.Counter()
+    for path in ledger_dir.glob("*.txt"):
+        runs.update(path.read_text().split())
+    return runs
+
+
+def _wait_for(predicate: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def run_concurrency(tmp_path: Path, producers: int, workers: int, per_producer: int, timeout: float) -> None:
+    # The file does not exist yet: the processes also race to create it.
+    db = tmp_path / "queue.db"
+    dsn = f"sqlite:///{db}"
+    ledger_dir = tmp_path / "ledger"
+    ledger_dir.mkdir()
+    total = producers * per_producer
+    logs = [open(tmp_path / f"process-{n}.log", "wb") for n in range(producers + workers)]  # noqa: SIM115
+    worker_procs = [_start_worker(dsn, logs[n], "--concurrency", "2") for n in range(workers)]
+    producer_procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", PRODUCE, dsn, str(ledger_dir), str(p), str(per_producer)],
+            env=subprocess_env(),
+            stdout=logs[workers + p],
+            stderr=subprocess.STDOUT,
+        )
+        for p in range(producers)
+    ]
+    try:
+        for proc in producer_procs:
+            assert proc.wait(timeout) == 0, "a producer failed; see its log"
+        _wait_for(lambda: sum(_ledger(ledger_dir).values()) >= total, timeout, f"{total} runs")
+    finally:
+        for proc in worker_procs:
+            proc.send_signal(signal.SIGTERM)
+        codes = [proc.wait(30) for proc in worker_procs]
+        for proc in producer_procs:
+            if proc.poll() is None:
+                proc.kill()
+        for log in logs:
+            log.close()
+    output = "\n".join((tmp_path / f"process-{n}.log").read_text() for n in range(producers + workers))
+    assert "locked" not in output, output
+    assert "Traceback" not in output and "ERROR" not in output, output
+    assert codes == [0] * workers, output
+
+    runs = _ledger(ledger_dir)
+    expected = {f"{p}-{n}" for p in range(producers) for n in range(per_producer)}
+    assert set(runs) == expected, f"missing: {sorted(expected - set(runs))[:10]}"
+    twice = sorted(label for label, count in runs.items() if count > 1)
+    assert not twice, f"{len(twice)} tasks ran more than once: {twice[:10]}"
+
+    backend = SqliteBackend(dsn)
+    try:
+        assert backend.len("all") == 0
+        assert backend.dead_letters("all") == []
+    finally:
+        backend.close()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert conn.execute("SELECT count(*) FROM alligator_tasks").fetchone() == (0,)
+    conn.close()
+
+
+@pytest.mark.timeout(120)
+def test_producers_and_workers_in_processes_run_every_task_once(tmp_path: Path) -> None:
+    run_concurrency(tmp_path, producers=2, workers=2, per_producer=300, timeout=60)
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(900)
+def test_soak_four_producers_four_workers_ten_thousand_tasks(tmp_path: Path) -> None:
+    run_concurrency(tmp_path, producers=4, workers=4, per_producer=2500, timeout=600)
+
+
+@pytest.mark.timeout(120)
+def test_a_task_whose_worker_is_killed_runs_again_elsewhere(tmp_path: Path) -> None:
+    db = tmp_path / "queue.db"
+    dsn = f"sqlite:///{db}"
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    gator = Gator(dsn)
+    # Longer than the lease: it only runs once per worker if the lease is kept alive.
+    task = gator.task(sqlite_tasks.start_then_sleep, str(signals), 3.0)
+
+    logs = [open(tmp_path / f"worker-{n}.log", "wb") for n in range(2)]  # noqa: SIM115
+    workers = [_start_worker(dsn, log, "--lease-seconds", "1", "--max-tasks", "1") for log in logs]
+    try:
+        _wait_for(lambda: any(signals.glob("started-*")), 60, "the task to start")
+        [started] = list(signals.glob("started-*"))
+        victim = next(w for w in workers if started.name == f"started-{w.pid}")
+        survivor = next(w for w in workers if w is not victim)
+        time.sleep(1.5)  # more than a lease: the victim's keeper must be renewing it
+        assert len(list(signals.glob("started-*"))) == 1, "ran twice while its worker was alive"
+        victim.send_signal(signal.SIGKILL)
+        assert victim.wait(10) == -signal.SIGKILL
+        assert survivor.wait(60) == 0
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+        for log in logs:
+            log.close()
+    assert (signals / f"started-{survivor.pid}").exists()
+    assert (signals / f"done-{survivor.pid}").exists()
+    assert not (signals / f"done-{victim.pid}").exists()
+    assert gator.status(task.task_id) == SUCCESS
+    assert gator.len() == 0 and gator.dead_letters() == []
+    gator.backend.close()
