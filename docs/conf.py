@@ -48,6 +48,8 @@ autodoc_inherit_docstrings = False
 nitpick_ignore_regex = [
     (r"py:.*", r"(collections\.abc|typing|types|datetime|argparse|abc|threading)\..*"),
     (r"py:.*", r"(Callable|Sequence|Iterable|Any|ModuleType|FrameType|TracebackType)"),
+    # Third-party libraries a plugin wraps are in the same position.
+    (r"py:.*", r"redis(\..*)?"),
     # The contract test kit is described in "Extending Alligator"; it gets an
     # API page (and this line goes) once its docstrings build cleanly.
     (r"py:mod", r"alligator\.testing"),
