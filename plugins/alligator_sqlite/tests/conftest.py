@@ -16,4 +16,6 @@ def subprocess_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (TESTS_DIR, env.get("PYTHONPATH", "")) if p)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # Workers only run tasks of modules they are told to allow.
+    env["ALLIGATOR_ALLOW"] = "sqlite_tasks"
     return env

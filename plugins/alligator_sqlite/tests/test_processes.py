@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -19,9 +20,8 @@ from alligator import Gator
 from alligator.constants import SUCCESS
 from alligator_sqlite import SqliteBackend
 
-
 # Imported by name, not run as a script: the tasks must name "sqlite_tasks.record", not "__main__".
-PRODUCE = "import sys, sqlite_tasks; sqlite_tasks.produce(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))"
+PRODUCE = "import sys, sqlite_tasks; sqlite_tasks.produce(*sys.argv[1:3], *map(int, sys.argv[3:]))"
 
 
 def _start_worker(dsn: str, log: IO[bytes], *args: str) -> subprocess.Popen[bytes]:
@@ -36,9 +36,9 @@ def _ledger(ledger_dir: Path) -> collections.Counter[str]:
     return runs
 
 
-def _wait_for(predicate: object, timeout: float, what: str) -> None:
+def _wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
+    while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.05)
@@ -51,7 +51,7 @@ def run_concurrency(tmp_path: Path, producers: int, workers: int, per_producer: 
     ledger_dir = tmp_path / "ledger"
     ledger_dir.mkdir()
     total = producers * per_producer
-    logs = [open(tmp_path / f"process-{n}.log", "wb") for n in range(producers + workers)]  # noqa: SIM115
+    logs = [open(tmp_path / f"process-{n}.log", "wb") for n in range(producers + workers)]
     worker_procs = [_start_worker(dsn, logs[n], "--concurrency", "2") for n in range(workers)]
     producer_procs = [
         subprocess.Popen(
@@ -119,7 +119,7 @@ def test_a_task_whose_worker_is_killed_runs_again_elsewhere(tmp_path: Path) -> N
     # Longer than the lease: it only runs once per worker if the lease is kept alive.
     task = gator.task(sqlite_tasks.start_then_sleep, str(signals), 3.0)
 
-    logs = [open(tmp_path / f"worker-{n}.log", "wb") for n in range(2)]  # noqa: SIM115
+    logs = [open(tmp_path / f"worker-{n}.log", "wb") for n in range(2)]
     workers = [_start_worker(dsn, log, "--lease-seconds", "1", "--max-tasks", "1") for log in logs]
     try:
         _wait_for(lambda: any(signals.glob("started-*")), 60, "the task to start")

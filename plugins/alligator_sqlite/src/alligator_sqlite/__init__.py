@@ -354,7 +354,8 @@ class SqliteBackend(Backend):
         self, conn: sqlite3.Connection, rows: Sequence[tuple[str, str]], status: int, now: float
     ) -> None:
         conn.executemany(
-            "INSERT OR REPLACE INTO alligator_finished (queue, task_id, status, finished_at) VALUES (?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO alligator_finished (queue, task_id, status, finished_at) "
+            "VALUES (?, ?, ?, ?)",
             [(queue, task_id, status, now) for queue, task_id in rows],
         )
         interval = min(self.status_ttl / 10, 60.0)
@@ -388,7 +389,8 @@ class SqliteBackend(Backend):
                 for n, (task_id, payload, delay) in enumerate(items)
             ]
             cursor = conn.executemany(
-                "INSERT OR IGNORE INTO alligator_tasks (queue, task_id, payload, due, seq) VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO alligator_tasks (queue, task_id, payload, due, seq) "
+                "VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
             added = cursor.rowcount
@@ -422,13 +424,14 @@ class SqliteBackend(Backend):
                 "WHERE queue = ? AND due <= ? ORDER BY due, seq LIMIT ?",
                 (queue, now, limit),
             ).fetchall()
-            taken = [
-                Reservation(task_id, payload, uuid.uuid4().hex, attempts + 1)
-                for _, task_id, payload, attempts in rows
-            ]
+            taken: list[Reservation] = []
+            leases: list[tuple[float, int, str, int]] = []
+            for rowid, task_id, payload, attempts in rows:
+                reservation = Reservation(task_id, payload, uuid.uuid4().hex, attempts + 1)
+                taken.append(reservation)
+                leases.append((now + lease_seconds, reservation.attempts, reservation.receipt, rowid))
             conn.executemany(
-                "UPDATE alligator_tasks SET due = ?, attempts = ?, receipt = ? WHERE rowid = ?",
-                [(now + lease_seconds, r.attempts, r.receipt, row[0]) for r, row in zip(taken, rows)],
+                "UPDATE alligator_tasks SET due = ?, attempts = ?, receipt = ? WHERE rowid = ?", leases
             )
             return taken
 
@@ -513,7 +516,8 @@ class SqliteBackend(Backend):
         def body(conn: sqlite3.Connection) -> bool:
             now = self.now()
             row = conn.execute(
-                "SELECT payload, attempts FROM alligator_tasks WHERE queue = ? AND task_id = ? AND receipt = ?",
+                "SELECT payload, attempts FROM alligator_tasks "
+                "WHERE queue = ? AND task_id = ? AND receipt = ?",
                 (queue, task_id, receipt),
             ).fetchone()
             if row is None:
@@ -557,7 +561,8 @@ class SqliteBackend(Backend):
 
         def body(conn: sqlite3.Connection) -> bool:
             cursor = conn.execute(
-                "DELETE FROM alligator_tasks WHERE queue = ? AND task_id = ? AND (receipt IS NULL OR due <= ?)",
+                "DELETE FROM alligator_tasks "
+                "WHERE queue = ? AND task_id = ? AND (receipt IS NULL OR due <= ?)",
                 (queue, task_id, self.now()),
             )
             return cursor.rowcount == 1
@@ -627,7 +632,8 @@ class SqliteBackend(Backend):
             # If the id was pushed again meanwhile, that task stands: ids are
             # unique within a queue, so the dead copy is dropped.
             conn.execute(
-                "INSERT OR IGNORE INTO alligator_tasks (queue, task_id, payload, due, seq) VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO alligator_tasks (queue, task_id, payload, due, seq) "
+                "VALUES (?, ?, ?, ?, ?)",
                 (queue, task_id, row[0], self.now(), self._next_seqs(conn, 1)),
             )
             conn.execute("DELETE FROM alligator_finished WHERE queue = ? AND task_id = ?", (queue, task_id))
