@@ -1,0 +1,193 @@
+"""Fixtures: a real Redis (the one on 6379, or a private one), private servers to
+break, and a Redis Cluster.
+
+A real server is found in this order: 127.0.0.1:6379 if it answers PING; a
+private ``redis-server`` from PATH started on a free port. Without either
+the tests that need one are skipped, except under ``CI=true``, where a
+missing service is a failure, not a reason to pass.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+HERE = Path(__file__).resolve().parent
+# The task functions the worker subprocesses run live beside the tests.
+sys.path.insert(0, str(HERE))
+
+#: The db our tests use on a shared server; queue names are unique as well.
+TEST_DB = 3
+
+
+def _no_server(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}, and CI=true: the Redis tests must run in CI")
+    pytest.skip(reason)
+
+
+def free_port(bus: bool = False) -> int:
+    """Returns a loopback port nobody listens on (and port + 10000, for a cluster bus)."""
+    for _ in range(100):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if not bus:
+            return port
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port found")
+
+
+def _answers(url: str) -> bool:
+    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=1)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+class RedisServer:
+    """A private ``redis-server`` on a loopback port, that a test may stop and start.
+
+    Nothing is saved on its own, but :meth:`stop` saves a snapshot first (the
+    default) so :meth:`start` brings the data back, as a server restarted with
+    persistence would.
+    """
+
+    def __init__(self, workdir: Path, port: int | None = None, *extra: str) -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.extra = extra
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        args += ["--appendonly", "no", "--dir", str(self.workdir), *self.extra]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not _answers(self.url):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server on port {self.port} did not start")
+            time.sleep(0.02)
+
+    def stop(self, save: bool = True) -> None:
+        if self.process is None:
+            return
+        if save:
+            client = redis.Redis.from_url(self.url)
+            try:
+                client.save()
+            finally:
+                client.close()
+        self.process.terminate()
+        self.process.wait(10)
+        self.process = None
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The DSN of a real Redis db for tests: the local server, or a private one."""
+    shared = f"redis://127.0.0.1:6379/{TEST_DB}"
+    if _answers(shared):
+        yield shared
+        return
+    if shutil.which("redis-server") is None:
+        _no_server("no Redis on 127.0.0.1:6379 and no redis-server on PATH")
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield f"redis://127.0.0.1:{server.port}/{TEST_DB}"
+    finally:
+        server.stop(save=False)
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own, to stop and start at will."""
+    if shutil.which("redis-server") is None:
+        _no_server("no redis-server on PATH to start a private server")
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop(save=False)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A 3-master Redis Cluster on loopback ports; yields a DSN with ``?cluster=true``."""
+    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
+        _no_server("redis-server and redis-cli are needed on PATH for the cluster tests")
+    workdir = tmp_path_factory.mktemp("cluster")
+    ports: list[int] = []
+    while len(ports) < 3:
+        port = free_port(bus=True)
+        if port not in ports:
+            ports.append(port)
+    servers = [
+        RedisServer(
+            workdir / str(port),
+            port,
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            f"nodes-{port}.conf",
+            "--cluster-node-timeout",
+            "5000",
+        )
+        for port in ports
+    ]
+    try:
+        for server in servers:
+            server.start()
+        subprocess.run(
+            [
+                "redis-cli",
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{p}" for p in ports),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            timeout=60,
+        )
+        deadline = time.monotonic() + 30
+        for port in ports:
+            client = redis.Redis(port=port, decode_responses=True)
+            while client.cluster("info").get("cluster_state") != "ok":
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the cluster node on {port} never reached cluster_state:ok")
+                time.sleep(0.1)
+            client.close()
+        yield f"redis://127.0.0.1:{ports[0]}/0?cluster=true"
+    finally:
+        for server in servers:
+            server.stop(save=False)

@@ -1,0 +1,29 @@
+"""The Redis backend passes the contract kit, against fakeredis and a real server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import fakeredis
+import pytest
+
+from alligator.testing import BackendContract
+from alligator_redis import RedisBackend
+
+
+class TestFakeRedisContract(BackendContract):
+    @pytest.fixture
+    def backend(self) -> Iterator[RedisBackend]:
+        client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+        backend = RedisBackend.from_client(client, "redis://fakeredis")
+        yield backend
+        backend.close()
+
+
+@pytest.mark.redis
+class TestRedisContract(BackendContract):
+    @pytest.fixture
+    def backend(self, redis_url: str) -> Iterator[RedisBackend]:
+        backend = RedisBackend(redis_url)
+        yield backend
+        backend.close()
