@@ -288,3 +288,25 @@ def test_finished_statuses_are_purged_from_the_file(tmp_path: Path) -> None:
         assert rows == [("later",)]
     finally:
         backend.close()
+
+
+def _push_from_child(backend: SqliteBackend) -> None:
+    # Uses the instance inherited through fork: it must open its own connection.
+    backend.push("q", "from-child", "x")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
+    import multiprocessing
+
+    backend = SqliteBackend(f"sqlite:///{tmp_path}/tasks.db")
+    try:
+        backend.push("q", "from-parent", "x")
+        child = multiprocessing.get_context("fork").Process(target=_push_from_child, args=(backend,))
+        child.start()
+        child.join(30)
+        assert child.exitcode == 0
+        assert backend.len("q") == 2
+        assert [r.task_id for r in backend.reserve("q", 30.0, 10)] == ["from-parent", "from-child"]
+    finally:
+        backend.close()
