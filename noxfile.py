@@ -16,17 +16,21 @@ nox.options.reuse_existing_virtualenvs = False
 nox.options.error_on_missing_interpreters = True
 nox.options.sessions = ["core", "locmem", "sqlite", "redis", "cluster", "lint", "docs", "build"]
 
-CORE = "alligator_core"
+CORE = "./alligator_core"
 PLUGINS = {
-    "locmem": "plugins/alligator_locmem",
-    "sqlite": "plugins/alligator_sqlite",
-    "redis": "plugins/alligator_redis",
+    "locmem": "./plugins/alligator_locmem",
+    "sqlite": "./plugins/alligator_sqlite",
+    "redis": "./plugins/alligator_redis",
 }
 TEST_DEPS = ["pytest>=7", "hypothesis>=6.80", "pytest-timeout"]
 
 
 def _pytest(session: nox.Session, *paths: str) -> None:
     args = session.posargs or ["-q", "-p", "no:cacheprovider", *paths]
+    reports = os.environ.get("ALLIGATOR_JUNIT_DIR")
+    if reports:
+        # .ci/run adds up these reports to say how many tests ran.
+        args = [*args, f"--junitxml={reports}/{session.name}.xml"]
     session.run("pytest", *args, env={"PYTHONDONTWRITEBYTECODE": "1"})
 
 

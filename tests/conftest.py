@@ -20,7 +20,7 @@ def _clean_sample_state() -> Iterator[None]:
 
 @pytest.fixture
 def gator() -> Iterator[Gator]:
-    """A gator on a private in-memory store."""
-    g = Gator(f"locmem://{uuid.uuid4().hex}")
+    """A gator on a private in-memory store, allowed to run the sample tasks."""
+    g = Gator(f"locmem://{uuid.uuid4().hex}", allow=["sample_tasks"])
     yield g
     g.drop_all()

@@ -20,6 +20,7 @@ HERE = Path(__file__).parent
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
+    env["ALLIGATOR_ALLOW"] = "sample_tasks"
     return env
 
 

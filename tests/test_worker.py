@@ -165,3 +165,20 @@ def test_worker_arguments_are_checked(gator: Gator) -> None:
         Worker(gator, lease_seconds=0)
     assert Worker(gator).to_consume == gator.queue_name
     assert "#" in Worker(gator).ident()
+
+
+def test_a_raising_success_hook_does_not_run_the_task_again(gator: Gator) -> None:
+    with gator.options(on_success="sample_tasks:always_fails", retries=2) as opts:
+        task = opts.task(sample_tasks.record, "once")
+    Worker(gator, max_tasks=1).run_forever()
+    assert gator.status(task.task_id) == SUCCESS
+    assert sample_tasks.CALLS == [("record", "once")]
+
+
+def test_an_unimportable_hook_is_dead_lettered_before_the_task_runs(gator: Gator) -> None:
+    with gator.options(on_error="sample_tasks:no_such_hook", retries=3) as opts:
+        task = opts.task(sample_tasks.record, "never")
+    Worker(gator, max_tasks=1).run_forever()
+    [letter] = gator.dead_letters()
+    assert letter.task_id == task.task_id and "no_such_hook" in letter.reason
+    assert sample_tasks.CALLS == []

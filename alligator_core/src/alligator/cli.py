@@ -2,7 +2,10 @@
 
 Example::
 
-    $ latergator sqlite:///tasks.db --queue emails --concurrency 4
+    $ latergator sqlite:///tasks.db --allow myapp.tasks --concurrency 4
+
+Signing secrets come from ``ALLIGATOR_SECRET`` only, never the command line
+(where ``ps`` would show them).
 
 It exits 0 after a SIGTERM or SIGINT once the tasks in hand are finished
 (tasks reserved ahead but not started are handed back), or after
@@ -66,6 +69,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="dead-letter a task after this many deliveries that never finished (default: %(default)s)",
     )
     parser.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="run tasks of this module and its submodules (repeatable; also ALLIGATOR_ALLOW); "
+        "tasks of modules not allowed are dead-lettered unimported",
+    )
+    parser.add_argument(
+        "--max-payload-bytes",
+        type=_count(1),
+        default=None,
+        help="dead-letter payloads larger than this, unread (default: 262144)",
+    )
+    parser.add_argument(
         "--nap-time", type=_positive_float, default=0.1, help="seconds to sleep on an empty queue"
     )
     parser.add_argument(
@@ -82,8 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     try:
-        gator = Gator(args.dsn, queue_name=args.queue)
-    except AlligatorException as err:
+        gator = Gator(
+            args.dsn, queue_name=args.queue, allow=args.allow, max_payload_bytes=args.max_payload_bytes
+        )
+    except (AlligatorException, ValueError) as err:
         parser.exit(2, f"latergator: error: {err}\n")
     worker = Worker(
         gator,

@@ -41,3 +41,11 @@ class BackendError(AlligatorException):
 
 class TaskNotFound(AlligatorException):
     """Raised when a task id is not in the queue."""
+
+
+class TaskRefused(AlligatorException):
+    """Raised when a payload breaks the worker's policy (module not allowed, bad signature, too big)."""
+
+
+class PayloadTooLargeError(AlligatorException, ValueError):
+    """Raised when a task's payload is over the size limit; nothing is enqueued."""

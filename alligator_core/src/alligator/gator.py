@@ -13,11 +13,13 @@ from alligator.constants import ALL, FAILED, SUCCESS
 from alligator.exceptions import (
     AlligatorException,
     InvalidPayloadError,
+    TaskRefused,
     UnknownCallableError,
     UnknownModuleError,
 )
 from alligator.leases import LeaseKeeper
 from alligator.registry import load_backend
+from alligator.security import TaskPolicy
 from alligator.tasks import Task
 
 log = logging.getLogger("alligator.worker")
@@ -58,6 +60,9 @@ class Gator:
         queue_name: str = ALL,
         task_class: type[Task] = Task,
         backend_class: type[Backend] | None = None,
+        allow: str | list[str] | tuple[str, ...] | None = None,
+        secret: str | list[str] | tuple[str, ...] | None = None,
+        max_payload_bytes: int | None = None,
     ) -> None:
         if not isinstance(queue_name, str) or not queue_name:
             raise ValueError(f"queue_name must be a non-empty string, not {queue_name!r}")
@@ -65,6 +70,7 @@ class Gator:
         self.queue_name = queue_name
         self.task_class = task_class
         self.backend_class = backend_class
+        self.policy = TaskPolicy.build(allow, secret, max_payload_bytes)
         self.backend = self.build_backend(conn_string)
 
     def __repr__(self) -> str:
@@ -169,8 +175,15 @@ class Gator:
         task.to_call(func, *args, **kwargs)
         if not task.is_async:
             return self.execute(task)
-        self.backend.push(self.queue_name, task.task_id, task.serialize(), self._delay_of(task))
+        self.backend.push(self.queue_name, task.task_id, self._seal(task), self._delay_of(task))
         return task
+
+    def _seal(self, task: Task) -> str:
+        if self.policy.allow:
+            # Fail in the producer, at once, rather than in a worker later.
+            assert task.module is not None and task.callable is not None
+            self.policy.check_allowed(task.module, task.callable)
+        return self.policy.seal(task.serialize())
 
     def _delay_of(self, task: Task, now: float | None = None) -> float:
         if task.delay_by:
@@ -219,7 +232,7 @@ class Gator:
         dead-lettered, and its ``status`` and ``exception`` say which.
 
         Example:
-            >>> gator = Gator("locmem://")
+            >>> gator = Gator("locmem://", allow=["builtins"])
             >>> _ = gator.task(sum, [1, 2, 3])
             >>> gator.pop().result
             6
@@ -234,7 +247,7 @@ class Gator:
         """Takes one named task off the queue, ahead of its turn, and runs it.
 
         Example:
-            >>> gator = Gator("locmem://")
+            >>> gator = Gator("locmem://", allow=["builtins"])
             >>> task = gator.task(len, "abc")
             >>> gator.get(task.task_id).result
             3
@@ -261,6 +274,7 @@ class Gator:
         ack: bool = True,
         max_deliveries: int = DEFAULT_MAX_DELIVERIES,
         before_dependencies: Callable[[], None] | None = None,
+        policy: TaskPolicy | None = None,
     ) -> Task | None:
         """Runs one delivery and settles it: ack, retry later, or dead letter.
 
@@ -282,16 +296,34 @@ class Gator:
                 task is dead-lettered instead of run (its retries raise it).
             before_dependencies: Called before dependencies are looked up, so
                 a caller holding unsent acks can send them first.
+            policy: The rules to apply (default: this gator's
+                :attr:`policy`). A payload over the size limit, unsigned or
+                tampered (when secrets are set), or naming a function or hook
+                whose module is not allowed, is dead-lettered before anything
+                is imported.
 
         Returns:
             The task as it ended, or None when its payload was unreadable.
         """
         queue = queue or self.queue_name
+        policy = policy or self.policy
         try:
-            task = self.task_class.deserialize(reservation.payload)
+            task = self.task_class.deserialize(policy.open(reservation.payload))
+        except TaskRefused as err:
+            self._dead_letter(queue, reservation, f"refused: {err}")
+            return None
         except InvalidPayloadError as err:
             self._dead_letter(queue, reservation, f"unreadable payload: {err}")
             return None
+        try:
+            assert task.module is not None and task.callable is not None
+            policy.check_allowed(task.module, task.callable)
+            for hook in task.hooks():
+                module, _, name = hook.partition(":")
+                policy.check_allowed(module, name, "hook")
+        except TaskRefused as err:
+            self._dead_letter(queue, reservation, f"refused: {err}", task)
+            return task
         task.attempts = reservation.attempts
         if task.task_id != reservation.task_id:
             self._dead_letter(
@@ -324,6 +356,7 @@ class Gator:
                 return task
         try:
             func = task.resolve()
+            task.resolve_hooks()
         except (UnknownModuleError, UnknownCallableError, InvalidPayloadError) as err:
             self._dead_letter(queue, reservation, str(err), task)
             return task
@@ -505,7 +538,7 @@ class Batch(Options):
         now = None
         if any(t.delay_until is not None for t in self.tasks):
             now = self.gator.backend.now()
-        items = [(t.task_id, t.serialize(), self.gator._delay_of(t, now)) for t in self.tasks]
+        items = [(t.task_id, self.gator._seal(t), self.gator._delay_of(t, now)) for t in self.tasks]
         self.tasks = []
         return self.gator.backend.push_many(self.gator.queue_name, items)
 

@@ -14,7 +14,7 @@ from alligator.exceptions import InvalidPayloadError, NotSerializableError
 MAX_DEPTH = 100
 
 
-def check_json(value: Any, where: str, depth: int = 0) -> None:
+def check_json(value: Any, where: str, path: str = "", depth: int = 0) -> None:
     """Raises unless ``value`` is a JSON value that survives a round trip.
 
     Tuples are accepted and arrive as lists. Everything else that JSON
@@ -25,6 +25,8 @@ def check_json(value: Any, where: str, depth: int = 0) -> None:
     Args:
         value: The value to check.
         where: How to name it in the error, e.g. ``"positional argument 0"``.
+        path: Where inside it the value sits, e.g. ``"[1]['when']"`` (callers
+            leave it empty).
         depth: How deep the value sits (callers leave it at 0).
 
     Raises:
@@ -32,28 +34,29 @@ def check_json(value: Any, where: str, depth: int = 0) -> None:
     """
     if value is None or isinstance(value, (bool, int, str)):
         return
+    name = f"{where}, at {path}," if path else where
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise NotSerializableError(f"{where} is {value!r}, which JSON cannot carry")
+            raise NotSerializableError(f"{name} is {value!r}, which JSON cannot carry")
         return
     if depth >= MAX_DEPTH:
-        raise NotSerializableError(f"{where} is nested more than {MAX_DEPTH} levels deep")
+        raise NotSerializableError(f"{name} is nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            check_json(item, f"{where}[{index}]", depth + 1)
+            check_json(item, where, f"{path}[{index}]", depth + 1)
         return
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise NotSerializableError(
-                    f"{where} has the key {key!r} of type {type(key).__name__}; "
+                    f"{name} has the key {key!r} of type {type(key).__name__}; "
                     "JSON object keys must be strings"
                 )
-            check_json(item, f"{where}[{key!r}]", depth + 1)
+            check_json(item, where, f"{path}[{key!r}]", depth + 1)
         return
     kind = type(value)
     raise NotSerializableError(
-        f"{where} is a {kind.__module__}.{kind.__qualname__}, which JSON cannot carry; "
+        f"{name} is a {kind.__module__}.{kind.__qualname__}, which JSON cannot carry; "
         "pass plain data instead (ids, strings, numbers, lists, dicts)"
     )
 

@@ -91,6 +91,7 @@ def backend_class_for(conn_string: str) -> type[Backend]:
             name=scheme,
             invoke_on_load=False,
             on_load_failure_callback=_reraise,
+            on_missing_entrypoints_callback=_ignore_missing,
         )
     except NoMatches:
         raise UnknownBackendError(_unknown_message(scheme)) from None
@@ -113,6 +114,12 @@ def _reraise(manager: object, entry_point: object, err: BaseException) -> None:
     # stevedore's default logs a failed import and reports "no matches",
     # which would send the user to install what is already installed.
     raise err
+
+
+def _ignore_missing(names: object) -> None:
+    # A missing scheme gets our own error, with the install hint; stevedore's
+    # log line would only repeat it less helpfully.
+    return None
 
 
 def _unknown_message(scheme: str) -> str:

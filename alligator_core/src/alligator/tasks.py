@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -17,6 +18,8 @@ from alligator.retries import (
     backoff_delay,
 )
 from alligator.utils import determine_module, determine_name, import_attr
+
+log = logging.getLogger("alligator.worker")
 
 #: Version of the payload format; bumped when old workers could not read it.
 PAYLOAD_VERSION = 1
@@ -40,9 +43,7 @@ def _hook_path(hook: HookSpec, name: str) -> str | None:
 def _to_timestamp(when: float | datetime.datetime | None) -> float | None:
     if when is None or isinstance(when, (int, float)):
         return when
-    if when.tzinfo is None:
-        # A naive datetime means local time, as datetime.timestamp() assumes.
-        return when.timestamp()
+    # A naive datetime means local time, as datetime.timestamp() assumes.
     return when.timestamp()
 
 
@@ -188,11 +189,11 @@ class Task:
         except Exception as exc:
             self.exception = exc
             self.to_failed()
-            self._call_hook(self.on_error, self, exc)
+            self._call_after_hook(self.on_error, self, exc)
             raise
         self.exception = None
         self.to_success()
-        self._call_hook(self.on_success, self, self.result)
+        self._call_after_hook(self.on_success, self, self.result)
         return self.result
 
     def resolve(self) -> Callable[..., Any]:
@@ -210,6 +211,17 @@ class Task:
                 raise InvalidPayloadError(f"{self.module}:{self.callable} is not callable")
         return self.func
 
+    def resolve_hooks(self) -> None:
+        """Imports every hook the task names, so a missing one is caught before it runs.
+
+        Raises:
+            UnknownModuleError: A hook's module cannot be imported.
+            UnknownCallableError: A hook's module lacks it.
+        """
+        for path in self.hooks():
+            module, _, name = path.partition(":")
+            import_attr(module, name)
+
     def hooks(self) -> list[str]:
         """Returns the ``module:function`` paths of the hooks this task names."""
         return [h for h in (self.on_start, self.on_success, self.on_error) if h]
@@ -219,6 +231,13 @@ class Task:
         if path:
             module, _, name = path.partition(":")
             import_attr(module, name)(*args)
+
+    @classmethod
+    def _call_after_hook(cls, path: str | None, *args: Any) -> None:
+        try:
+            cls._call_hook(path, *args)
+        except Exception:
+            log.exception("hook %s raised; the task's outcome stands", path)
 
     def next_retry_delay(self, retry: int) -> float:
         """Returns the seconds to wait before retry number ``retry`` (1-based)."""

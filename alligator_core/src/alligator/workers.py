@@ -33,7 +33,7 @@ class Worker:
     """Consumes a queue: reserves tasks, runs them, settles each.
 
     Example:
-        >>> gator = Gator("locmem://")
+        >>> gator = Gator("locmem://", allow=["builtins"])
         >>> _ = gator.task(abs, -4)
         >>> Worker(gator, max_tasks=1).run_forever()
         1
@@ -60,6 +60,7 @@ class Worker:
             is dead-lettered (its worker kept dying); a task's own
             ``retries`` raise the limit.
         prefetch: The most tasks one thread reserves at once.
+        allow: Modules to allow besides the gator's (see :class:`Gator`).
     """
 
     def __init__(
@@ -72,6 +73,7 @@ class Worker:
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         max_deliveries: int = DEFAULT_MAX_DELIVERIES,
         prefetch: int = DEFAULT_PREFETCH,
+        allow: str | list[str] | tuple[str, ...] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency!r}")
@@ -87,6 +89,7 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.max_deliveries = max_deliveries
         self.prefetch = max(1, prefetch)
+        self.policy = gator.policy.with_allowed(allow)
         #: Tasks handled so far (run, retried or dead-lettered).
         self.tasks_complete = 0
         self._claimed = 0
@@ -109,6 +112,13 @@ class Worker:
             self.concurrency,
             self.lease_seconds,
         )
+        if self.policy.allow:
+            log.info("allowed task modules: %s", ", ".join(self.policy.allow))
+        else:
+            log.warning(
+                "no task modules are allowed: every task will be dead-lettered; "
+                "allow yours with --allow MODULE or ALLIGATOR_ALLOW=MODULE"
+            )
 
     def stopping(self) -> None:
         """Logs the stop line."""
@@ -130,8 +140,10 @@ class Worker:
         Returns:
             How many tasks were handled.
         """
-        self.starting()
+        # Handlers first: a signal sent as soon as the start line shows must
+        # still mean "finish and exit 0".
         restore = self._install_signal_handlers()
+        self.starting()
         self._keeper.start()
         try:
             if self.concurrency == 1:
@@ -249,6 +261,7 @@ class Worker:
                     ack=False,
                     max_deliveries=self.max_deliveries,
                     before_dependencies=lambda: self._flush(acks),
+                    policy=self.policy,
                 )
             except Exception as err:
                 # The backend failed while settling: let the lease lapse so

@@ -1,0 +1,124 @@
+"""Deny by default, signed payloads, size limits: a queue is untrusted input."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+
+import pytest
+import sample_tasks
+
+from alligator import Gator, Worker
+from alligator.constants import SUCCESS
+from alligator.exceptions import PayloadTooLargeError, TaskRefused
+from alligator.security import SIGNED_PREFIX, TaskPolicy
+
+
+def _dsn() -> str:
+    return f"locmem://{uuid.uuid4().hex}"
+
+
+def _push_raw(gator: Gator, task_id: str, module: str, callable_: str, **extra: object) -> None:
+    body = {"task_id": task_id, "module": module, "callable": callable_, "args": [], "retries": 0, **extra}
+    gator.backend.push(gator.queue_name, task_id, json.dumps(body))
+
+
+def test_nothing_runs_unless_allowed_and_nothing_is_imported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ALLIGATOR_ALLOW", raising=False)
+    sys.modules.pop("forbidden_module", None)
+    gator = Gator(_dsn())
+    _push_raw(gator, "forbidden", "forbidden_module", "run")
+    _push_raw(gator, "os", "os", "system", args=["echo pwned"])
+    _push_raw(gator, "eval", "builtins", "eval", args=["1+1"])
+    Worker(gator, max_tasks=3).run_forever()
+    reasons = {d.task_id: d.reason for d in gator.dead_letters()}
+    assert set(reasons) == {"forbidden", "os", "eval"}
+    assert all(r.startswith("refused: task") and "not allowed" in r for r in reasons.values())
+    assert "--allow forbidden_module" in reasons["forbidden"]
+    assert "forbidden_module" not in sys.modules, "the check must come before the import"
+
+
+def test_allow_by_prefix_function_worker_argument_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    policy = TaskPolicy.build(allow=["myapp", "other.mod:fn"], environ={"ALLIGATOR_ALLOW": "envmod"})
+    assert policy.is_allowed("myapp", "f") and policy.is_allowed("myapp.tasks.deep", "f")
+    assert not policy.is_allowed("myapplication", "f")
+    assert policy.is_allowed("other.mod", "fn") and not policy.is_allowed("other.mod", "other")
+    assert policy.is_allowed("envmod.x", "f")
+    with pytest.raises(ValueError, match="not a module path"):
+        TaskPolicy.build(allow=["bad name"], environ={})
+
+    monkeypatch.setenv("ALLIGATOR_ALLOW", "sample_tasks")
+    gator = Gator(_dsn())
+    task = gator.task(sample_tasks.add, 1, 2)
+    Worker(gator, max_tasks=1).run_forever()
+    assert gator.status(task.task_id) == SUCCESS
+
+    monkeypatch.delenv("ALLIGATOR_ALLOW")
+    gator = Gator(_dsn())
+    task = gator.task(sample_tasks.add, 1, 2)
+    Worker(gator, max_tasks=1, allow=["sample_tasks:add"]).run_forever()
+    assert gator.status(task.task_id) == SUCCESS
+
+
+def test_a_gator_with_an_allow_list_refuses_other_modules_at_enqueue() -> None:
+    gator = Gator(_dsn(), allow=["myapp"])
+    with pytest.raises(TaskRefused, match="sample_tasks:add is not allowed"):
+        gator.task(sample_tasks.add, 1, 2)
+    assert gator.len() == 0
+
+
+def test_hooks_need_allowing_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ALLIGATOR_ALLOW", raising=False)
+    gator = Gator(_dsn(), allow=["sample_tasks"])
+    _push_raw(gator, "hooked", "sample_tasks", "noop", on_start="forbidden_module:run")
+    Worker(gator, max_tasks=1).run_forever()
+    [letter] = gator.dead_letters()
+    assert "hook forbidden_module:run is not allowed" in letter.reason
+
+
+def test_signed_payloads_rotation_unsigned_and_tampered() -> None:
+    dsn = _dsn()
+    old = Gator(dsn, allow=["sample_tasks"], secret="old-secret")
+    new = Gator(dsn, allow=["sample_tasks"], secret=["new-secret", "old-secret"])
+    t_old = old.task(sample_tasks.add, 1, 1)
+    t_new = new.task(sample_tasks.add, 2, 2)
+    raw = [r.payload for r in new.backend.reserve(new.queue_name, 60, 2)]
+    assert all(p.startswith(SIGNED_PREFIX) for p in raw)
+    new.drop_all()
+    new.backend.push(new.queue_name, t_old.task_id, raw[0])
+    new.backend.push(new.queue_name, t_new.task_id, raw[1])
+    tampered = raw[1].replace('"args":[2,2]', '"args":[2,3]')
+    assert tampered != raw[1]
+    new.backend.push(new.queue_name, "tampered", tampered)
+    unsigned = Gator(dsn, allow=["sample_tasks"], secret=[])
+    t_unsigned = unsigned.task(sample_tasks.add, 3, 3)
+    Worker(new, max_tasks=4).run_forever()
+    assert new.status(t_old.task_id) == SUCCESS, "an old key still verifies during rotation"
+    assert new.status(t_new.task_id) == SUCCESS
+    reasons = {d.task_id: d.reason for d in new.dead_letters()}
+    assert "signature does not match" in reasons["tampered"]
+    assert "not signed" in reasons[t_unsigned.task_id]
+
+
+def test_secret_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALLIGATOR_SECRET", "from-env")
+    gator = Gator(_dsn(), allow=["sample_tasks"])
+    gator.task(sample_tasks.noop)
+    [reservation] = gator.backend.reserve(gator.queue_name, 60)
+    assert reservation.payload.startswith(SIGNED_PREFIX)
+
+
+def test_payload_size_limit_at_enqueue_and_in_the_queue(gator: Gator) -> None:
+    small = Gator(gator.conn_string, allow=["sample_tasks"], max_payload_bytes=1024)
+    with pytest.raises(PayloadTooLargeError, match="over the limit of 1024"):
+        small.task(sample_tasks.record, "x" * 2000)
+    assert small.len() == 0
+    with pytest.raises(PayloadTooLargeError):
+        gator.task(sample_tasks.record, "é" * 200_000)  # 400 KB in UTF-8
+    small.backend.push(small.queue_name, "huge", "{" * 5000)
+    ok = small.task(sample_tasks.record, "fits")
+    Worker(small, max_tasks=2).run_forever()
+    [letter] = small.dead_letters()
+    assert letter.task_id == "huge" and "over the limit" in letter.reason
+    assert small.status(ok.task_id) == SUCCESS
