@@ -14,7 +14,18 @@ nox.options.default_venv_backend = "uv|virtualenv"
 # Fresh environments: a reused one would keep a stale copy of our packages.
 nox.options.reuse_existing_virtualenvs = False
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["core", "locmem", "sqlite", "redis", "cluster", "lint", "docs", "build"]
+nox.options.sessions = [
+    "core",
+    "locmem",
+    "sqlite",
+    "redis",
+    "cluster",
+    "reliability",
+    "lint",
+    "docs",
+    "build",
+    "demo",
+]
 
 CORE = "./alligator_core"
 PLUGINS = {
@@ -38,7 +49,14 @@ def _pytest(session: nox.Session, *paths: str) -> None:
 def core(session: nox.Session) -> None:
     """The core's tests (run against the in-memory backend) and the property tests."""
     session.install(*TEST_DEPS, "-e", CORE, "-e", PLUGINS["locmem"])
-    _pytest(session, "tests", "-m", "not soak")
+    _pytest(session, "tests", "--ignore=tests/reliability", "-m", "not soak")
+
+
+@nox.session
+def reliability(session: nox.Session) -> None:
+    """Short forms of the fault and hostile-input proofs, with real processes and servers."""
+    session.install(*TEST_DEPS, CORE, PLUGINS["sqlite"], PLUGINS["redis"])
+    _pytest(session, "tests/reliability", "-m", "not soak")
 
 
 @nox.session
