@@ -207,6 +207,7 @@ class LocmemBackend(Backend):
     def get(self, queue: str, task_id: str, lease_seconds: float) -> Reservation | None:
         with self._cond:
             q = self._queue(queue)
+            self._reclaim_expired(q, self.now())
             entry = q.waiting.pop(task_id, None)
             if entry is None:
                 return None
@@ -214,7 +215,9 @@ class LocmemBackend(Backend):
 
     def cancel(self, queue: str, task_id: str) -> bool:
         with self._cond:
-            return self._queue(queue).waiting.pop(task_id, None) is not None
+            q = self._queue(queue)
+            self._reclaim_expired(q, self.now())
+            return q.waiting.pop(task_id, None) is not None
 
     def status(self, queue: str, task_id: str) -> int | None:
         with self._cond:
