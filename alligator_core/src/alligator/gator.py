@@ -297,7 +297,7 @@ class Gator:
             before_dependencies: Called before dependencies are looked up, so
                 a caller holding unsent acks can send them first.
             policy: The rules to apply (default: this gator's
-                :attr:`policy`). A payload over the size limit, unsigned or
+                ``policy``). A payload over the size limit, unsigned or
                 tampered (when secrets are set), or naming a function or hook
                 whose module is not allowed, is dead-lettered before anything
                 is imported.

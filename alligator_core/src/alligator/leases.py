@@ -34,7 +34,7 @@ class LeaseKeeper:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        #: Ids whose lease could not be extended (it ran out: they may run twice).
+        #: Ids whose lease could not be extended (it ran out, so they may run twice).
         self.lost: set[str] = set()
 
     def hold(self, reservation: Reservation) -> None:

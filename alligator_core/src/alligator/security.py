@@ -18,13 +18,13 @@ from dataclasses import dataclass
 
 from alligator.exceptions import PayloadTooLargeError, TaskRefused
 
-#: Environment variable: comma-separated modules (or ``module:function``) to allow.
+#: The environment variable listing modules (or ``module:function``) to allow, comma-separated.
 ALLOW_ENV = "ALLIGATOR_ALLOW"
-#: Environment variable: comma-separated secrets; the first signs, all verify.
+#: The environment variable listing secrets, comma-separated; the first signs, all verify.
 SECRET_ENV = "ALLIGATOR_SECRET"
 #: Default largest payload, in bytes.
 DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
-#: Marks a signed payload: ``SIGNED_PREFIX + hexdigest + "." + json``.
+#: Marks a signed payload, laid out as ``SIGNED_PREFIX + hexdigest + "." + json``.
 SIGNED_PREFIX = "hmac-sha256:"
 
 
@@ -95,7 +95,7 @@ class TaskPolicy:
         return False
 
     def check_allowed(self, module: str, function: str, what: str = "task") -> None:
-        """Raises :class:`TaskRefused` unless ``module:function`` may run."""
+        """Raises :class:`~alligator.exceptions.TaskRefused` unless ``module:function`` may run."""
         if not self.is_allowed(module, function):
             hint = "no modules are allowed yet" if not self.allow else f"allowed: {', '.join(self.allow)}"
             raise TaskRefused(
@@ -112,7 +112,7 @@ class TaskPolicy:
         """Checks a payload's size and signs it when a secret is configured.
 
         Raises:
-            PayloadTooLargeError: It is over :attr:`max_payload_bytes`.
+            PayloadTooLargeError: It is over ``max_payload_bytes``.
         """
         # A character is at most 4 UTF-8 bytes: most payloads skip the encode.
         size = len(body) if len(body) * 4 <= self.max_payload_bytes else len(body.encode("utf-8"))

@@ -60,7 +60,7 @@ class Worker:
             is dead-lettered (its worker kept dying); a task's own
             ``retries`` raise the limit.
         prefetch: The most tasks one thread reserves at once.
-        allow: Modules to allow besides the gator's (see :class:`Gator`).
+        allow: Modules to allow besides the gator's (see :class:`~alligator.gator.Gator`).
     """
 
     def __init__(

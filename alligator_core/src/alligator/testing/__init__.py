@@ -16,9 +16,9 @@ Adopt it in one class, overriding one fixture that yields a fresh backend::
             backend.close()
 
 Every test uses queues of its own (unique names), so the fixture may hand out
-one shared store. The kit sets ``backend.clock`` to a :class:`FakeClock` so
+one shared store. The kit sets ``backend.clock`` to a :class:`~alligator.testing.clock.FakeClock` so
 delays, leases and status lifetimes are checked without sleeping; a backend
-must take every time-dependent decision from :meth:`Backend.now` (or, inside
+must take every time-dependent decision from :meth:`~alligator.backend.Backend.now` (or, inside
 a server, from the value it is passed) for the kit to pass. A test that does
 not apply to a backend can be overridden in the subclass, as in any pytest
 class; needing to do so usually means the backend breaks the contract.

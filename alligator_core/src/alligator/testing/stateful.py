@@ -40,7 +40,7 @@ class _Task:
 class BackendStateMachine(RuleBasedStateMachine):
     """Drives one backend and a model side by side; every answer must agree.
 
-    Set :attr:`backend` (a class attribute) before running, or use
+    Set ``backend`` (a class attribute) before running, or use
     :func:`run_backend_state_machine`.
     """
 

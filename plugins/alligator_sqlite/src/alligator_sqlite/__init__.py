@@ -25,9 +25,10 @@ How it keeps the contract:
   after the transaction rolled back (nothing half-done, nothing lost).
 * **Threads.** Each thread of each process uses its own connection.
 * **Time.** SQLite has no clock of its own that a transaction could share,
-  so due times and lease ends are taken from :meth:`SqliteBackend.now` of the
-  calling process (the system clock, or the injected :attr:`clock` in
-  tests). Every process using the file runs on this one machine and so reads
+  so due times and lease ends are taken from
+  :meth:`~alligator.backend.Backend.now` of the calling process (the system
+  clock, or the injected :attr:`~alligator.backend.Backend.clock` in tests).
+  Every process using the file runs on this one machine and so reads
   the same system clock; that is what makes comparing their timestamps
   sound. Do not share the file between machines (over NFS, say): their
   clocks differ, and SQLite's locking is not reliable there anyway.
@@ -369,11 +370,11 @@ class SqliteBackend(Backend):
     # -- producing -------------------------------------------------------
 
     def push(self, queue: str, task_id: str, payload: str, delay: float = 0.0) -> bool:
-        """Adds a task to the end of a queue; see :meth:`Backend.push`."""
+        """Adds a task to the end of a queue; see :meth:`~alligator.backend.Backend.push`."""
         return self.push_many(queue, [(task_id, payload, delay)]) == 1
 
     def push_many(self, queue: str, items: Sequence[tuple[str, str, float]]) -> int:
-        """Adds many tasks in one transaction; see :meth:`Backend.push_many`.
+        """Adds many tasks in one transaction; see :meth:`~alligator.backend.Backend.push_many`.
 
         Returns:
             How many were added (ids already in the queue are skipped).
@@ -408,7 +409,9 @@ class SqliteBackend(Backend):
     def reserve(
         self, queue: str, lease_seconds: float, limit: int = 1, timeout: float = 0.0
     ) -> list[Reservation]:
-        """Reserves up to ``limit`` due tasks in one transaction; see :meth:`Backend.reserve`.
+        """Reserves up to ``limit`` due tasks in one transaction.
+
+        See :meth:`~alligator.backend.Backend.reserve`.
 
         Returns at once (``blocking_reserve`` is False): ``timeout`` is ignored.
         """
@@ -438,11 +441,13 @@ class SqliteBackend(Backend):
         return self._run(body)
 
     def ack(self, queue: str, task_id: str, receipt: str) -> bool:
-        """Finishes a reserved task; see :meth:`Backend.ack`."""
+        """Finishes a reserved task; see :meth:`~alligator.backend.Backend.ack`."""
         return self.ack_many(queue, [(task_id, receipt)]) == 1
 
     def ack_many(self, queue: str, items: Sequence[tuple[str, str]]) -> int:
-        """Acks many ``(task_id, receipt)`` pairs in one transaction; see :meth:`Backend.ack_many`.
+        """Acks many ``(task_id, receipt)`` pairs in one transaction.
+
+        See :meth:`~alligator.backend.Backend.ack_many`.
 
         Returns:
             How many acks took effect (stale receipts change nothing).
@@ -469,7 +474,7 @@ class SqliteBackend(Backend):
     def release(
         self, queue: str, task_id: str, receipt: str, delay: float = 0.0, attempted: bool = True
     ) -> bool:
-        """Hands a reserved task back, due after ``delay``; see :meth:`Backend.release`."""
+        """Hands a reserved task back, due after ``delay``; see :meth:`~alligator.backend.Backend.release`."""
 
         def body(conn: sqlite3.Connection) -> bool:
             now = self.now()
@@ -484,11 +489,14 @@ class SqliteBackend(Backend):
         return self._run(body)
 
     def extend(self, queue: str, task_id: str, receipt: str, lease_seconds: float) -> bool:
-        """Moves a held lease's end to ``now + lease_seconds``; see :meth:`Backend.extend`."""
+        """Moves a held lease's end to ``now + lease_seconds``.
+
+        See :meth:`~alligator.backend.Backend.extend`.
+        """
         return self.extend_many(queue, [(task_id, receipt)], lease_seconds)[0]
 
     def extend_many(self, queue: str, items: Sequence[tuple[str, str]], lease_seconds: float) -> list[bool]:
-        """Extends many leases in one transaction; see :meth:`Backend.extend_many`.
+        """Extends many leases in one transaction; see :meth:`~alligator.backend.Backend.extend_many`.
 
         Returns:
             One flag per item: False where the lease was lost or had run out.
@@ -511,7 +519,7 @@ class SqliteBackend(Backend):
         return self._run(body)
 
     def dead_letter(self, queue: str, task_id: str, receipt: str, reason: str) -> bool:
-        """Moves a reserved task to the dead letters; see :meth:`Backend.dead_letter`."""
+        """Moves a reserved task to the dead letters; see :meth:`~alligator.backend.Backend.dead_letter`."""
 
         def body(conn: sqlite3.Connection) -> bool:
             now = self.now()
@@ -536,7 +544,7 @@ class SqliteBackend(Backend):
     # -- inspecting and managing ----------------------------------------
 
     def get(self, queue: str, task_id: str, lease_seconds: float) -> Reservation | None:
-        """Reserves one named waiting or delayed task; see :meth:`Backend.get`."""
+        """Reserves one named waiting or delayed task; see :meth:`~alligator.backend.Backend.get`."""
 
         def body(conn: sqlite3.Connection) -> Reservation | None:
             now = self.now()
@@ -557,7 +565,7 @@ class SqliteBackend(Backend):
         return self._run(body)
 
     def cancel(self, queue: str, task_id: str) -> bool:
-        """Removes a waiting or delayed task; see :meth:`Backend.cancel`."""
+        """Removes a waiting or delayed task; see :meth:`~alligator.backend.Backend.cancel`."""
 
         def body(conn: sqlite3.Connection) -> bool:
             cursor = conn.execute(
@@ -570,7 +578,7 @@ class SqliteBackend(Backend):
         return self._run(body)
 
     def status(self, queue: str, task_id: str) -> int | None:
-        """Tells where a task is; see :meth:`Backend.status`."""
+        """Tells where a task is; see :meth:`~alligator.backend.Backend.status`."""
 
         def body(conn: sqlite3.Connection) -> int | None:
             now = self.now()
@@ -595,7 +603,7 @@ class SqliteBackend(Backend):
         return self._run(body, write=False)
 
     def len(self, queue: str) -> int:
-        """Counts the waiting and delayed tasks of a queue; see :meth:`Backend.len`."""
+        """Counts the waiting and delayed tasks of a queue; see :meth:`~alligator.backend.Backend.len`."""
 
         def body(conn: sqlite3.Connection) -> int:
             row = conn.execute(
@@ -607,7 +615,10 @@ class SqliteBackend(Backend):
         return self._run(body, write=False)
 
     def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
-        """Lists up to ``limit`` dead letters, oldest first; see :meth:`Backend.dead_letters`."""
+        """Lists up to ``limit`` dead letters, oldest first.
+
+        See :meth:`~alligator.backend.Backend.dead_letters`.
+        """
 
         def body(conn: sqlite3.Connection) -> list[DeadLetter]:
             rows = conn.execute(
@@ -620,7 +631,10 @@ class SqliteBackend(Backend):
         return self._run(body, write=False)
 
     def requeue(self, queue: str, task_id: str) -> bool:
-        """Moves a dead letter back to the end of its queue; see :meth:`Backend.requeue`."""
+        """Moves a dead letter back to the end of its queue.
+
+        See :meth:`~alligator.backend.Backend.requeue`.
+        """
 
         def body(conn: sqlite3.Connection) -> bool:
             row = conn.execute(
@@ -642,7 +656,7 @@ class SqliteBackend(Backend):
         return self._run(body)
 
     def drop_all(self, queue: str) -> None:
-        """Deletes everything a queue holds; see :meth:`Backend.drop_all`."""
+        """Deletes everything a queue holds; see :meth:`~alligator.backend.Backend.drop_all`."""
 
         def body(conn: sqlite3.Connection) -> None:
             for table in ("alligator_tasks", "alligator_dead", "alligator_finished"):
