@@ -50,9 +50,8 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(Callable|Sequence|Iterable|Any|ModuleType|FrameType|TracebackType)"),
     # Third-party libraries a plugin wraps are in the same position.
     (r"py:.*", r"redis(\..*)?"),
-    # The contract test kit is described in "Extending Alligator"; it gets an
-    # API page (and this line goes) once its docstrings build cleanly.
-    (r"py:mod", r"alligator\.testing"),
+    # The test kit's pages show its bases from pytest and hypothesis.
+    (r"py:.*", r"(pytest|hypothesis)(\..*)?"),
 ]
 
 html_theme = "furo"
