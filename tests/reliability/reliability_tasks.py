@@ -1,0 +1,148 @@
+"""Task functions of the reliability tests, and the ledger they write.
+
+Every run is recorded in a LEDGER OUTSIDE THE QUEUE: a plain file named by
+the ``RELIABILITY_LEDGER`` environment variable, to which each run appends
+one line when it starts and one when it finishes::
+
+    B <task key> <pid> <time.time()>       the run started
+    E <task key> <pid> <time.time()>       the run finished (its function returned)
+    A <task key> <pid> <attempts>          (on_start hook) the delivery number of this run
+
+Each line is written with a single ``os.write`` on a file opened with
+``O_APPEND``: POSIX makes such a write atomic with respect to the other
+writers' for lines this short, so lines of concurrent workers never
+interleave, and a worker SIGKILLed mid-task leaves a ``B`` without an ``E``.
+The assertions read this file, never the queue, so they do not trust what
+they are checking.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+LEDGER_ENV = "RELIABILITY_LEDGER"
+
+
+def _write(kind: str, key: str, value: str) -> None:
+    line = f"{kind} {key} {os.getpid()} {value}\n".encode()
+    fd = os.open(os.environ[LEDGER_ENV], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def _begin(key: str) -> None:
+    _write("B", key, f"{time.time():.6f}")
+
+
+def _end(key: str) -> None:
+    _write("E", key, f"{time.time():.6f}")
+
+
+def work(key: str, milliseconds: int) -> str:
+    """A well-behaved task: sleeps a while and records its run."""
+    _begin(key)
+    time.sleep(milliseconds / 1000.0)
+    _end(key)
+    return key
+
+
+def record(key: str) -> str:
+    """The smallest well-behaved task."""
+    _begin(key)
+    _end(key)
+    return key
+
+
+def canary(key: str) -> str:
+    """Must never run in the hostile-payload test: every payload naming it is broken."""
+    _begin(key)
+    _end(key)
+    return key
+
+
+def raiser(key: str) -> None:
+    """A poison task that always raises."""
+    _begin(key)
+    raise ValueError(f"poison task {key} always raises")
+
+
+def killer(key: str) -> None:
+    """A poison task that SIGKILLs the worker running it."""
+    _begin(key)
+    os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(10)  # pragma: no cover - the signal is on its way
+
+
+def note_attempts(task: Any) -> None:
+    """on_start hook: records which delivery of the task this run is."""
+    _write("A", str(task.func_args[0]), str(task.attempts))
+
+
+# -- reading the ledger (in the test process) ---------------------------
+
+
+@dataclass
+class Run:
+    """One run of a task by one process, as the ledger tells it."""
+
+    key: str
+    pid: int
+    start: float
+    end: float | None = None
+    attempts: int | None = None
+
+
+@dataclass
+class Ledger:
+    """The ledger file, read incrementally (tests poll it while workers write)."""
+
+    path: str
+    runs: list[Run] = field(default_factory=list)
+    _offset: int = 0
+    _open: dict[tuple[str, int], Run] = field(default_factory=dict)
+    _attempts: dict[tuple[str, int], int] = field(default_factory=dict)
+    finished: set[str] = field(default_factory=set)
+
+    def refresh(self) -> Ledger:
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(self._offset)
+                data = handle.read()
+        except FileNotFoundError:
+            return self
+        cut = data.rfind(b"\n") + 1  # a line being written is read next time
+        self._offset += cut
+        for line in data[:cut].decode().splitlines():
+            kind, key, pid_text, value = line.split()
+            pid = int(pid_text)
+            if kind == "A":
+                self._attempts[(key, pid)] = int(value)
+            elif kind == "B":
+                run = Run(key, pid, float(value), attempts=self._attempts.pop((key, pid), None))
+                self.runs.append(run)
+                self._open[(key, pid)] = run
+            elif kind == "E":
+                self._open.pop((key, pid)).end = float(value)
+                self.finished.add(key)
+        return self
+
+    def by_key(self) -> dict[str, list[Run]]:
+        """Each task's runs, in the order they started."""
+        out: dict[str, list[Run]] = {}
+        for run in sorted(self.runs, key=lambda r: r.start):
+            out.setdefault(run.key, []).append(run)
+        return out
+
+    def keys(self) -> set[str]:
+        return {run.key for run in self.runs}
+
+    def missing(self, keys: Iterable[str]) -> set[str]:
+        """The keys that have not finished a run yet."""
+        return set(keys) - self.finished
