@@ -1,0 +1,101 @@
+"""Tasks three times longer than the lease run once: the lease keeper extends the lease.
+
+The control proves the test can fail: the same workers with lease extension
+disabled (a small script monkeypatches ``LeaseKeeper.extend_now`` to a
+no-op, then runs ``latergator``) must hand the task out again while it runs.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import reliability_tasks
+from conftest import Store, report, wait_for
+from reliability_tasks import Ledger
+
+from alligator.constants import SUCCESS
+from alligator.tasks import Task
+
+LEASE = 1.0
+TASK_SECONDS = 3.0
+TASKS = 3
+WORKERS = TASKS + 1  # an idle worker is always there to take a lapsed lease
+
+NO_EXTENSION = """\
+import sys
+import alligator.leases
+from alligator.cli import main
+
+alligator.leases.LeaseKeeper.extend_now = lambda self: None  # leases are never renewed
+sys.exit(main())
+"""
+
+
+def _queue_long_tasks(store: Store) -> list[str]:
+    gator = store.gator()
+    keys = [f"long{n}" for n in range(TASKS)]
+    for key in keys:
+        gator.push(Task(task_id=key), reliability_tasks.work, key, int(TASK_SECONDS * 1000))
+    return keys
+
+
+def test_long_tasks_run_exactly_once_while_their_worker_lives(store: Store, workers, ledger: Ledger) -> None:  # type: ignore[no-untyped-def]
+    pool = workers(store, "--lease-seconds", str(LEASE))
+    pool.start(WORKERS)
+    pool.wait_started()
+    started = time.monotonic()
+    keys = _queue_long_tasks(store)
+    # All done, then one more lease (and a bit) in which a lapsed lease would be handed out again.
+    wait_for(lambda: not ledger.refresh().missing(keys), TASK_SECONDS * 4, "the long tasks to finish")
+    time.sleep(LEASE * 1.5)
+    elapsed = time.monotonic() - started
+    codes = pool.stop()
+    output = pool.output()
+    runs = ledger.refresh().by_key()
+    assert {k: len(runs[k]) for k in keys} == dict.fromkeys(keys, 1), f"runs: {runs}\n{output}"
+    assert "was lost" not in output and "after their lease was lost" not in output, output
+    assert codes == [0] * WORKERS, output
+    gator = store.gator()
+    assert all(gator.status(k) == SUCCESS for k in keys)
+    assert gator.len() == 0
+    report(
+        f"long_tasks_extended[{store.name}]",
+        lease_seconds=LEASE,
+        task_seconds=TASK_SECONDS,
+        tasks=TASKS,
+        runs=sum(len(r) for r in runs.values()),
+        seconds=round(elapsed, 2),
+    )
+
+
+def test_without_lease_extension_long_tasks_are_redelivered(  # type: ignore[no-untyped-def]
+    store: Store, workers, ledger: Ledger, tmp_path: Path
+) -> None:
+    script = tmp_path / "latergator_no_extension.py"
+    script.write_text(NO_EXTENSION)
+    pool = workers(store, "--lease-seconds", str(LEASE), command=(str(script),))
+    pool.start(WORKERS)
+    pool.wait_started()
+    started = time.monotonic()
+    _queue_long_tasks(store)
+    # Every task is handed out again once its lease ends, while its first run goes on.
+    seen = wait_for(
+        lambda: any(len(r) > 1 for r in ledger.refresh().by_key().values()),
+        TASK_SECONDS * 3,
+        "a redelivery (the control must see lease expiry, or the test above proves nothing)",
+    )
+    runs = ledger.by_key()
+    redelivered = {k: len(r) for k, r in runs.items() if len(r) > 1}
+    first = runs[next(iter(redelivered))]
+    assert first[1].start < (first[0].end or float("inf")), "the second run started while the first ran"
+    pool.kill_all()  # the control has made its point; do not wait for the tasks
+    report(
+        f"long_tasks_without_extension[{store.name}]",
+        lease_seconds=LEASE,
+        task_seconds=TASK_SECONDS,
+        redelivered_tasks=len(redelivered),
+        second_run_after_first_start_s=round(first[1].start - first[0].start, 3),
+        seconds_to_first_redelivery=round(seen + 0.0, 2),
+        seconds=round(time.monotonic() - started, 2),
+    )
