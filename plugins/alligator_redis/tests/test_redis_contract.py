@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import fakeredis
 import pytest
 
 from alligator.testing import BackendContract
 from alligator_redis import RedisBackend
+
+# The cluster session installs no fakeredis; it runs only the cluster tests.
+fakeredis = pytest.importorskip("fakeredis")
 
 
 class TestFakeRedisContract(BackendContract):

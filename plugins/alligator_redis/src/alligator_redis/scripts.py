@@ -51,6 +51,12 @@ local function enqueue(pending, members, seq, id, due)
   redis.call('ZADD', pending, fmt(due), member)
   redis.call('HSET', members, id, member)
 end
+-- Is any task due now? Workers block only when none is, so a push or release
+-- needs to wake one only then; the worker it wakes passes the baton on.
+local function any_due(pending, now)
+  local first = redis.call('ZRANGE', pending, 0, 0, 'WITHSCORES')
+  return #first > 0 and tonumber(first[2]) <= now
+end
 local function wake(list, tokens)
   local room = __WAKE_CAP__ - redis.call('LLEN', list)
   if tokens > room then tokens = room end
@@ -63,27 +69,74 @@ def _script(body: str) -> str:
     return (_PRELUDE + body).replace("__WAKE_CAP__", str(WAKE_CAP))
 
 
-#: KEYS: payloads, members, pending, seq, succeeded, failed, wake.
-#: ARGV: now, then (id, payload, delay) triples. Returns how many were added.
+#: KEYS: payloads, members, pending, seq, wake.
+#: ARGV: now, id, payload, delay. Returns 1 if added, 0 if the id is queued already.
+#: The hot path of every producer: five commands when the queue is busy.
 PUSH = _script("""
+local id = ARGV[2]
 local now = clock()
-local added, due_now = 0, 0
-for i = 2, #ARGV, 3 do
-  local id = ARGV[i]
-  if redis.call('HSETNX', KEYS[1], id, ARGV[i + 1]) == 1 then
-    local delay = tonumber(ARGV[i + 2])
+local was_due = any_due(KEYS[3], now)
+if redis.call('HSETNX', KEYS[1], id, ARGV[3]) == 0 then return 0 end
+local delay = tonumber(ARGV[4])
+if delay < 0 then delay = 0 end
+enqueue(KEYS[3], KEYS[2], KEYS[4], id, now + delay)
+if delay == 0 and not was_due then wake(KEYS[5], 1) end
+return 1
+""")
+
+#: KEYS: payloads, members, pending, seq, wake.
+#: ARGV: now, then (id, payload) pairs when every delay is 0, else (id, payload,
+#: delay) triples; ARGV[2] says which ("2" or "3"). Returns how many were added.
+#: A few commands per batch, not per task: one HMGET finds the ids queued
+#: already, then one HSET, ZADD and HSET write the rest.
+PUSH_MANY = _script("""
+local now = clock()
+local width = tonumber(ARGV[2])
+local ids = {}
+for i = 3, #ARGV, width do ids[#ids + 1] = ARGV[i] end
+local present = redis.call('HMGET', KEYS[1], unpack(ids))
+local seen = {}
+local payloads, scores, members = {}, {}, {}
+local due_now = 0
+local n = 0
+local first_seq = 0
+local count = 0
+for k, id in ipairs(ids) do
+  if not present[k] and not seen[id] then
+    seen[id] = true
+    count = count + 1
+  end
+end
+if count == 0 then return 0 end
+local was_due = any_due(KEYS[3], now)
+-- One INCRBY reserves a run of sequence numbers for the whole batch.
+first_seq = redis.call('INCRBY', KEYS[4], count) - count
+seen = {}
+for k, id in ipairs(ids) do
+  if not present[k] and not seen[id] then
+    seen[id] = true
+    local at = 3 + (k - 1) * width
+    local delay = 0
+    if width == 3 then delay = tonumber(ARGV[at + 2]) end
     if delay <= 0 then
       delay = 0
       due_now = due_now + 1
     end
-    enqueue(KEYS[3], KEYS[2], KEYS[4], id, now + delay)
-    redis.call('ZREM', KEYS[5], id)
-    redis.call('ZREM', KEYS[6], id)
-    added = added + 1
+    n = n + 1
+    local member = string.format('%016d:', first_seq + n) .. id
+    payloads[#payloads + 1] = id
+    payloads[#payloads + 1] = ARGV[at + 1]
+    members[#members + 1] = id
+    members[#members + 1] = member
+    scores[#scores + 1] = fmt(now + delay)
+    scores[#scores + 1] = member
   end
 end
-if due_now > 0 then wake(KEYS[7], due_now) end
-return added
+redis.call('HSET', KEYS[1], unpack(payloads))
+redis.call('ZADD', KEYS[3], unpack(scores))
+redis.call('HSET', KEYS[2], unpack(members))
+if due_now > 0 and not was_due then wake(KEYS[5], due_now) end
+return n
 """)
 
 #: KEYS: pending, members, payloads, attempts, receipts, leases, seq, wake.
@@ -142,7 +195,7 @@ if #out == 0 then return {0} end
 return out
 """).replace("__RECLAIM__", str(RECLAIM_LIMIT))
 
-#: KEYS: receipts, leases, payloads, attempts, succeeded.
+#: KEYS: receipts, leases, payloads, attempts, succeeded, failed.
 #: ARGV: now, status_ttl, then (id, receipt) pairs. Returns how many were acked.
 ACK = _script("""
 local now = clock()
@@ -156,6 +209,9 @@ for i = 3, #ARGV, 2 do
     redis.call('HDEL', KEYS[3], id)
     redis.call('HDEL', KEYS[4], id)
     redis.call('ZADD', KEYS[5], nowf, id)
+    -- A push does not clear an old status (status looks at live states
+    -- first); a finish replaces it.
+    redis.call('ZREM', KEYS[6], id)
     acked = acked + 1
   end
 end
@@ -177,8 +233,9 @@ redis.call('ZREM', KEYS[2], id)
 if ARGV[5] == '0' then redis.call('HINCRBY', KEYS[3], id, -1) end
 local delay = tonumber(ARGV[4])
 if delay < 0 then delay = 0 end
+local was_due = any_due(KEYS[4], now)
 enqueue(KEYS[4], KEYS[5], KEYS[6], id, now + delay)
-if delay == 0 then wake(KEYS[7], 1) end
+if delay == 0 and not was_due then wake(KEYS[7], 1) end
 return 1
 """)
 
@@ -245,7 +302,7 @@ local attempts = redis.call('HINCRBY', KEYS[4], id, 1)
 return {id, redis.call('HGET', KEYS[3], id) or '', receipt, attempts}
 """)
 
-#: KEYS: members, pending, payloads, attempts, receipts, leases.
+#: KEYS: members, pending, payloads, attempts, receipts, leases, succeeded, failed.
 #: ARGV: now, id. Returns 1 or 0.
 CANCEL = _script("""
 local id = ARGV[2]
@@ -262,6 +319,9 @@ else
 end
 redis.call('HDEL', KEYS[3], id)
 redis.call('HDEL', KEYS[4], id)
+-- A status left from an earlier run of the same id must not outlive the cancel.
+redis.call('ZREM', KEYS[7], id)
+redis.call('ZREM', KEYS[8], id)
 return 1
 """)
 
@@ -332,7 +392,8 @@ local old = redis.call('HGET', KEYS[6], id)
 if old then redis.call('ZREM', KEYS[7], old) end
 redis.call('HSET', KEYS[4], id, payload)
 redis.call('HDEL', KEYS[5], id)
+local was_due = any_due(KEYS[7], now)
 enqueue(KEYS[7], KEYS[6], KEYS[8], id, now)
-wake(KEYS[9], 1)
+if not was_due then wake(KEYS[9], 1) end
 return 1
 """)

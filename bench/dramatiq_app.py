@@ -1,0 +1,22 @@
+"""The same workload for Dramatiq (RedisBroker); its CLI imports ``dramatiq_app``."""
+
+from __future__ import annotations
+
+import os
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+
+import bench_tasks
+
+dramatiq.set_broker(RedisBroker(url=os.environ["BENCH_DRAMATIQ_URL"]))
+
+
+@dramatiq.actor
+def noop() -> None:
+    bench_tasks.noop()
+
+
+@dramatiq.actor
+def stamp(key: str) -> None:
+    bench_tasks.stamp(key)
