@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 
+import bench_tasks
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
-
-import bench_tasks
 
 dramatiq.set_broker(RedisBroker(url=os.environ["BENCH_DRAMATIQ_URL"]))
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 
-from huey import RedisHuey
-
 import bench_tasks
+from huey import RedisHuey
 
 huey = RedisHuey("bench", url=os.environ["BENCH_HUEY_URL"])
 

@@ -186,9 +186,9 @@ class Harness:
 
 
 def bench_bare(h: Harness, n: int) -> Result:
-    from alligator import Task
-
     import bench_tasks
+
+    from alligator import Task
 
     task = Task()
     task.to_call(bench_tasks.noop)
@@ -208,9 +208,9 @@ def bench_bare(h: Harness, n: int) -> Result:
 
 
 def bench_alligator(h: Harness, n: int, name: str, dsn: str, reset: Callable[[], None]) -> Result:
-    from alligator import Gator
-
     import bench_tasks
+
+    from alligator import Gator
 
     result = Result(name)
     gator = Gator(dsn, queue_name=QUEUE)
@@ -239,7 +239,7 @@ def bench_alligator(h: Harness, n: int, name: str, dsn: str, reset: Callable[[],
         for _ in range(h.args.repeat):
             reset()
             batch()
-            seconds, peak = h.drain(worker + ["--max-tasks", str(n), *extra], lambda: gator.len(), n, True)
+            seconds, peak = h.drain([*worker, "--max-tasks", str(n), *extra], lambda: gator.len(), n, True)
             rates.append(rate(n, seconds))
             peaks.append(peak)
         setattr(result, label, statistics.median(rates))

@@ -155,7 +155,7 @@ def test_queue_names_with_braces_keep_one_slot(fake: RedisBackend) -> None:
 def test_push_many_over_several_chunks_keeps_order(fake: RedisBackend, queue: str) -> None:
     total = PUSH_CHUNK * 2 + 7
     items = [(f"t{n}", f"p{n}", 0.0) for n in range(total)]
-    assert fake.push_many(queue, items + [("t0", "dup", 0.0)]) == total
+    assert fake.push_many(queue, [*items, ("t0", "dup", 0.0)]) == total
     assert fake.push_many(queue, items[:5]) == 0
     got = fake.reserve(queue, LEASE, total)
     assert [r.task_id for r in got] == [f"t{n}" for n in range(total)]
@@ -206,7 +206,7 @@ def test_an_idle_reserve_wakes_within_milliseconds(real: RedisBackend, queue: st
     for n in range(5):
         got: list[float] = []
 
-        def consume() -> None:
+        def consume(got: list[float] = got) -> None:
             [r] = real.reserve(queue, LEASE, 1, timeout=5.0)
             got.append(time.perf_counter())
             real.ack(queue, r.task_id, r.receipt)
