@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,8 +21,11 @@ import pytest
 import redis
 
 HERE = Path(__file__).resolve().parent
-# The task functions the worker subprocesses run live beside the tests.
+# The task functions the worker subprocesses run, and the server helpers, live
+# beside the tests (under names no other plugin's tests use).
 sys.path.insert(0, str(HERE))
+
+from redis_servers import RedisServer, answers, free_port  # noqa: E402
 
 #: The db our tests use on a shared server; queue names are unique as well.
 TEST_DB = 3
@@ -35,83 +37,11 @@ def _no_server(reason: str) -> None:
     pytest.skip(reason)
 
 
-def free_port(bus: bool = False) -> int:
-    """Returns a loopback port nobody listens on (and port + 10000, for a cluster bus)."""
-    for _ in range(100):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if not bus:
-            return port
-        if port + 10000 > 65535:
-            continue
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port + 10000))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free port found")
-
-
-def _answers(url: str) -> bool:
-    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=1)
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
-    finally:
-        client.close()
-
-
-class RedisServer:
-    """A private ``redis-server`` on a loopback port, that a test may stop and start.
-
-    Nothing is saved on its own, but :meth:`stop` saves a snapshot first (the
-    default) so :meth:`start` brings the data back, as a server restarted with
-    persistence would.
-    """
-
-    def __init__(self, workdir: Path, port: int | None = None, *extra: str) -> None:
-        self.workdir = workdir
-        self.port = port or free_port()
-        self.extra = extra
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        args += ["--appendonly", "no", "--dir", str(self.workdir), *self.extra]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while not _answers(self.url):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server on port {self.port} did not start")
-            time.sleep(0.02)
-
-    def stop(self, save: bool = True) -> None:
-        if self.process is None:
-            return
-        if save:
-            client = redis.Redis.from_url(self.url)
-            try:
-                client.save()
-            finally:
-                client.close()
-        self.process.terminate()
-        self.process.wait(10)
-        self.process = None
-
-
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The DSN of a real Redis db for tests: the local server, or a private one."""
     shared = f"redis://127.0.0.1:6379/{TEST_DB}"
-    if _answers(shared):
+    if answers(shared):
         yield shared
         return
     if shutil.which("redis-server") is None:
