@@ -122,3 +122,37 @@ def test_payload_size_limit_at_enqueue_and_in_the_queue(gator: Gator) -> None:
     [letter] = small.dead_letters()
     assert letter.task_id == "huge" and "over the limit" in letter.reason
     assert small.status(ok.task_id) == SUCCESS
+
+
+def test_a_dotted_name_cannot_walk_out_of_an_allowed_module(tmp_path: object) -> None:
+    # sample_tasks imports `os`; `sample_tasks:os.system` is allowed by name
+    # but leads to posix.system.
+    gator = Gator(_dsn(), allow=["sample_tasks"])
+    _push_raw(gator, "walk", "sample_tasks", "os.system", args=["echo pwned"])
+    _push_raw(gator, "hook-walk", "sample_tasks", "noop", on_start="sample_tasks:os.getcwd")
+    _push_raw(gator, "nested-ok", "sample_tasks", "Namespace.static", args=[21])
+    Worker(gator, max_tasks=3).run_forever()
+    reasons = {d.task_id: d.reason for d in gator.dead_letters()}
+    assert set(reasons) == {"walk", "hook-walk"}
+    assert "leads to a function of module 'posix'" in reasons["walk"]
+    assert reasons["hook-walk"].startswith("refused: hook sample_tasks:os.getcwd")
+    assert gator.status("nested-ok") == SUCCESS
+
+
+def test_hooks_are_checked_at_enqueue_and_worker_allow_entries_are_validated() -> None:
+    gator = Gator(_dsn(), allow=["sample_tasks"])
+    with pytest.raises(TaskRefused, match="hook os:system is not allowed"):
+        with gator.options(on_error="os:system") as opts:
+            opts.task(sample_tasks.noop)
+    assert gator.len() == 0
+    with pytest.raises(ValueError, match="not a module path"):
+        Worker(gator, allow=["not a module"])
+
+
+def test_the_size_limit_counts_the_signature() -> None:
+    gator = Gator(_dsn(), allow=["sample_tasks"], secret="s", max_payload_bytes=400)
+    body_only = Gator(_dsn(), allow=["sample_tasks"], max_payload_bytes=400)
+    text = "x" * 200
+    body_only.task(sample_tasks.record, text)  # fits without a signature
+    with pytest.raises(PayloadTooLargeError):
+        gator.task(sample_tasks.record, text)  # the signature pushes it over

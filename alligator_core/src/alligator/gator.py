@@ -40,7 +40,7 @@ class Gator:
     """Puts tasks on a queue, and takes them off to run them.
 
     Example:
-        >>> gator = Gator("locmem://")
+        >>> gator = Gator("locmem://", allow=["builtins"])
         >>> task = gator.task(pow, 2, 8)
         >>> gator.pop().result
         256
@@ -52,6 +52,13 @@ class Gator:
         queue_name: Which queue of that store this gator uses.
         task_class: The :class:`~alligator.tasks.Task` class tasks are built with.
         backend_class: Use this backend class instead of looking the scheme up.
+        allow: Modules whose functions workers of this gator may run
+            (``["myapp"]`` allows ``myapp.tasks`` too; ``"module:function"``
+            allows one function). Added to ``ALLIGATOR_ALLOW``. When set, a
+            task or hook of any other module is refused at enqueue too.
+        secret: An HMAC key, or several (the first signs, all verify), to sign
+            payloads and refuse unsigned ones. Default: ``ALLIGATOR_SECRET``.
+        max_payload_bytes: The largest payload, 256 KiB by default.
     """
 
     def __init__(
@@ -183,6 +190,9 @@ class Gator:
             # Fail in the producer, at once, rather than in a worker later.
             assert task.module is not None and task.callable is not None
             self.policy.check_allowed(task.module, task.callable)
+            for hook in task.hooks():
+                module, _, name = hook.partition(":")
+                self.policy.check_allowed(module, name, "hook")
         return self.policy.seal(task.serialize())
 
     def _delay_of(self, task: Task, now: float | None = None) -> float:
@@ -356,9 +366,19 @@ class Gator:
                 return task
         try:
             func = task.resolve()
-            task.resolve_hooks()
+            hooks = task.resolve_hooks()
         except (UnknownModuleError, UnknownCallableError, InvalidPayloadError) as err:
             self._dead_letter(queue, reservation, str(err), task)
+            return task
+        try:
+            # The name was allowed; now the thing it led to must be too. A
+            # dotted name can walk out of an allowed module through what it
+            # imported (`mytasks:logging.os.system`).
+            policy.check_defined_in_allowed(func, task.module, task.callable)
+            for (module, name), hook_func in hooks:
+                policy.check_defined_in_allowed(hook_func, module, name, "hook")
+        except TaskRefused as err:
+            self._dead_letter(queue, reservation, f"refused: {err}", task)
             return task
         try:
             task.run()

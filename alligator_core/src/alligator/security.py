@@ -13,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from alligator.exceptions import PayloadTooLargeError, TaskRefused
 
@@ -33,6 +34,12 @@ def _split(value: str | Iterable[str] | None) -> tuple[str, ...]:
         return ()
     items = value.split(",") if isinstance(value, str) else value
     return tuple(item.strip() for item in items if item and item.strip())
+
+
+def _check_entries(entries: tuple[str, ...]) -> None:
+    for entry in entries:
+        if not all(part.isidentifier() for part in entry.replace(":", ".").split(".")):
+            raise ValueError(f"{entry!r} is not a module path or 'module:function'")
 
 
 @dataclass(frozen=True)
@@ -72,14 +79,17 @@ class TaskPolicy:
         limit = DEFAULT_MAX_PAYLOAD_BYTES if max_payload_bytes is None else int(max_payload_bytes)
         if limit <= 0:
             raise ValueError(f"max_payload_bytes must be positive, not {limit}")
-        for entry in allowed:
-            if not all(part.isidentifier() for part in entry.replace(":", ".").split(".")):
-                raise ValueError(f"{entry!r} is not a module path or 'module:function'")
+        _check_entries(allowed)
         return cls(tuple(dict.fromkeys(allowed)), secrets, limit)
 
     def with_allowed(self, allow: str | Iterable[str] | None) -> TaskPolicy:
-        """Returns a copy that also allows these modules."""
+        """Returns a copy that also allows these modules.
+
+        Raises:
+            ValueError: An entry is not a module path or ``module:function``.
+        """
         extra = _split(allow)
+        _check_entries(extra)
         return TaskPolicy(tuple(dict.fromkeys(self.allow + extra)), self.secrets, self.max_payload_bytes)
 
     # -- allowing --------------------------------------------------------
@@ -103,6 +113,22 @@ class TaskPolicy:
                 f"`latergator --allow {module}`, Gator(allow=[{module!r}]) or {ALLOW_ENV}={module}"
             )
 
+    def check_defined_in_allowed(
+        self, func: Callable[..., Any], module: str, name: str, what: str = "task"
+    ) -> None:
+        """Raises :class:`TaskRefused` unless what an allowed name led to is allowed too.
+
+        The function must be defined in the module it was named by, or in
+        another allowed module: a name such as ``mytasks:logging.os.system``
+        is allowed by its module but leads to ``os.system``.
+        """
+        defined_in = getattr(func, "__module__", None)
+        if defined_in == module or (isinstance(defined_in, str) and self.is_allowed(defined_in, name)):
+            return
+        raise TaskRefused(
+            f"{what} {module}:{name} leads to a function of module {defined_in!r}, which is not allowed"
+        )
+
     # -- signing ---------------------------------------------------------
 
     def _digest(self, secret: str, body: str) -> str:
@@ -114,16 +140,17 @@ class TaskPolicy:
         Raises:
             PayloadTooLargeError: It is over ``max_payload_bytes``.
         """
-        # A character is at most 4 UTF-8 bytes: most payloads skip the encode.
+        if self.secrets:
+            body = f"{SIGNED_PREFIX}{self._digest(self.secrets[0], body)}.{body}"
+        # Measured as the worker will measure it, signature included. A
+        # character is at most 4 UTF-8 bytes: most payloads skip the encode.
         size = len(body) if len(body) * 4 <= self.max_payload_bytes else len(body.encode("utf-8"))
         if size > self.max_payload_bytes:
             raise PayloadTooLargeError(
                 f"the task's payload is {size} bytes, over the limit of {self.max_payload_bytes}; "
                 "pass ids and fetch the data in the task instead"
             )
-        if not self.secrets:
-            return body
-        return f"{SIGNED_PREFIX}{self._digest(self.secrets[0], body)}.{body}"
+        return body
 
     def open(self, payload: str | bytes) -> str:
         """Returns the JSON body of a payload read from a queue, once it passes.

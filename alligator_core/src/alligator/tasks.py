@@ -183,7 +183,12 @@ class Task:
         """
         func = self.resolve()
         self.to_running()
-        self._call_hook(self.on_start, self)
+        try:
+            self._call_hook(self.on_start, self)
+        except Exception as exc:
+            self.exception = exc
+            self.to_failed()
+            raise
         try:
             self.result = func(*self.func_args, **self.func_kwargs)
         except Exception as exc:
@@ -211,16 +216,21 @@ class Task:
                 raise InvalidPayloadError(f"{self.module}:{self.callable} is not callable")
         return self.func
 
-    def resolve_hooks(self) -> None:
+    def resolve_hooks(self) -> list[tuple[tuple[str, str], Callable[..., Any]]]:
         """Imports every hook the task names, so a missing one is caught before it runs.
+
+        Returns:
+            ``((module, name), hook)`` for each hook named.
 
         Raises:
             UnknownModuleError: A hook's module cannot be imported.
             UnknownCallableError: A hook's module lacks it.
         """
+        found = []
         for path in self.hooks():
             module, _, name = path.partition(":")
-            import_attr(module, name)
+            found.append(((module, name), import_attr(module, name)))
+        return found
 
     def hooks(self) -> list[str]:
         """Returns the ``module:function`` paths of the hooks this task names."""
