@@ -151,5 +151,5 @@ def test_poison_tasks_are_dead_lettered_and_nothing_else(
 
 
 @pytest.mark.soak
-def test_poison_tasks_on_redis(workers, ledger: Ledger, store: Store) -> None:  # type: ignore[no-untyped-def]
+def test_poison_tasks_soak_on_both_backends(workers, ledger: Ledger, store: Store) -> None:  # type: ignore[no-untyped-def]
     run_poison(store, workers, ledger, seed=random.randrange(1 << 30), timeout=300)
