@@ -156,3 +156,11 @@ def test_the_size_limit_counts_the_signature() -> None:
     body_only.task(sample_tasks.record, text)  # fits without a signature
     with pytest.raises(PayloadTooLargeError):
         gator.task(sample_tasks.record, text)  # the signature pushes it over
+
+
+def test_a_signed_payload_that_is_not_valid_unicode_is_dead_lettered_once() -> None:
+    gator = Gator(_dsn(), allow=["sample_tasks"], secret="s")
+    gator.backend.push(gator.queue_name, "surrogate", SIGNED_PREFIX + 'ab.{"task_id": "\udc80"}')
+    Worker(gator, max_tasks=1).run_forever()
+    [letter] = gator.dead_letters()
+    assert letter.task_id == "surrogate" and "not valid Unicode" in letter.reason

@@ -425,16 +425,7 @@ print(gator.backend.push(sys.argv[2], "from-another-process", "{}"))
 @pytest.mark.parametrize(
     "backend_name",
     [
-        pytest.param(
-            "sqlite",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="alligator-sqlite bug: a push whose payload is not UTF-8-encodable raises "
-                "UnicodeEncodeError inside BEGIN IMMEDIATE and SqliteBackend._run only rolls back on "
-                "sqlite3.Error, so the write lock stays held: other processes wait `timeout` seconds and "
-                "fail with 'database is locked', and this connection's next call fails",
-            ),
-        ),
+        "sqlite",
         "redis",
     ],
 )
@@ -445,10 +436,9 @@ def test_an_unstorable_payload_is_refused_and_the_backend_stays_usable(
     with an exception (never stored altered, never silently dropped), and the store stays usable
     by this process and by others.
 
-    Contract question for the report: ``push`` takes ``str``, but neither backend can store a
-    str with lone surrogates; both raise ``UnicodeEncodeError`` (a ValueError), not BackendError.
-    A Gator never produces such payloads (``json.dumps`` escapes surrogates), so only a raw push
-    meets this.
+    The contract (``Backend.push``) allows a ValueError here, with nothing changed. A Gator
+    never produces such payloads (``json.dumps`` escapes surrogates), so only a raw push meets
+    this.
     """
     from conftest import _make_store
 

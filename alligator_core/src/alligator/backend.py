@@ -148,7 +148,10 @@ class Backend(abc.ABC):
         Args:
             queue: The queue's name.
             task_id: The task's id, unique within the queue.
-            payload: The string to store; never parsed by the backend.
+            payload: The string to store; never parsed by the backend. It is
+                text that UTF-8 can encode (what ``json.dumps`` makes); for a
+                string that cannot be (a lone surrogate), a backend may raise
+                ``ValueError``, changing nothing.
             delay: Seconds from now (the backend's clock) before the task is
                 due. ``0`` makes it due at once.
 

@@ -325,6 +325,11 @@ class Gator:
         except InvalidPayloadError as err:
             self._dead_letter(queue, reservation, f"unreadable payload: {err}")
             return None
+        except Exception as err:
+            # Whatever else a hostile payload trips on must end in the dead
+            # letters, or it would be delivered again and again.
+            self._dead_letter(queue, reservation, f"unreadable payload: {type(err).__name__}: {err}")
+            return None
         try:
             assert task.module is not None and task.callable is not None
             policy.check_allowed(task.module, task.callable)

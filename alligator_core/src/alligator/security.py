@@ -169,6 +169,13 @@ class TaskPolicy:
                 payload = payload.decode("utf-8")
             except UnicodeDecodeError as err:
                 raise TaskRefused(f"payload is not UTF-8: {err}") from err
+        try:
+            return self._verified(payload)
+        except UnicodeError as err:
+            # Lone surrogates and the like: not text that HMAC or JSON can take.
+            raise TaskRefused(f"payload is not valid Unicode text: {err}") from err
+
+    def _verified(self, payload: str) -> str:
         if not payload.startswith(SIGNED_PREFIX):
             if self.secrets:
                 raise TaskRefused("payload is not signed, and this worker requires signatures")

@@ -247,13 +247,14 @@ class Worker:
             if self._stopping.is_set():
                 self._hand_back([reservation, *rest])
                 break
-            if reservation.attempts > 1 and rest:
+            if reservation.attempts > 1:
                 # A redelivery may be what killed the last worker: run it
                 # alone, with everything finished before it acked, so a
                 # second crash costs only its own delivery.
                 self._flush(acks)
-                self._hand_back(rest)
-                rest = []
+                if rest:
+                    self._hand_back(rest)
+                    rest = []
             try:
                 task = self.gator.process(
                     reservation,

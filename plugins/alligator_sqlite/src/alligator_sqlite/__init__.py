@@ -309,6 +309,15 @@ class SqliteBackend(Backend):
                     delay = min(delay * 2, 0.1)
                     continue
                 raise self._error(err) from err
+            except BaseException:
+                # Anything else (a payload that cannot be encoded, a
+                # KeyboardInterrupt) must not leave the write lock held.
+                if conn is not None and conn.in_transaction:
+                    try:
+                        conn.rollback()
+                    except sqlite3.Error:
+                        pass
+                raise
 
     def _error(self, err: sqlite3.Error) -> BackendError:
         code = _primary_code(err)
