@@ -75,3 +75,17 @@ def test_worker_rides_out_an_outage_and_keeps_its_lease(private_redis: RedisServ
     tokens = [line.split()[0] for line in out.read_text().splitlines()]
     assert tokens == ["start-slow", "end-slow", "after"]
     assert not worker._keeper.lost, "the lease must survive a short outage"
+
+
+def test_a_unix_socket_dsn_connects(tmp_path: Path) -> None:
+    sock = tmp_path / "redis.sock"
+    server = RedisServer(tmp_path / "unix", None, "--unixsocket", str(sock), "--unixsocketperm", "700")
+    server.start()
+    try:
+        gator = Gator(f"unix://{sock}?db=2", queue_name="unix", allow=["builtins"])
+        gator.task(pow, 3, 3)
+        done = gator.pop()
+        assert done is not None and done.result == 27
+        gator.backend.close()
+    finally:
+        server.stop(save=False)

@@ -165,6 +165,11 @@ class RedisBackend(Backend):
         self._where = _describe(conn_string)
         self._execute: Callable[..., Any] = client.execute_command
         self._keys: dict[str, _Keys] = {}
+        self._push_packed: dict[str, bytes] = {}
+        self._direct = _direct_capable(client)
+        if self._direct:
+            self._pool = client.connection_pool  # type: ignore[union-attr]
+            self._get_connection_args = _get_connection_args(self._pool)
         self._keys_lock = threading.Lock()
         self._push = _Script(client, scripts.PUSH)
         self._push_many = _Script(client, scripts.PUSH_MANY)
@@ -212,10 +217,13 @@ class RedisBackend(Backend):
             cluster = any(k == "cluster" and v.lower() in _TRUE for k, v in query)
             rest = [(k, v) for k, v in query if k != "cluster"]
             url = urlunsplit(parts._replace(query=urlencode(rest)))
+        options = dict(DEFAULT_OPTIONS)
+        if parts.scheme == "unix":
+            options.pop("socket_keepalive")  # a TCP option; Unix socket connections refuse it
         try:
             if cluster:
-                return RedisCluster.from_url(url, decode_responses=True, **DEFAULT_OPTIONS)
-            return redis.Redis.from_url(url, decode_responses=True, **DEFAULT_OPTIONS)
+                return RedisCluster.from_url(url, decode_responses=True, **options)
+            return redis.Redis.from_url(url, decode_responses=True, **options)
         except (ValueError, TypeError) as err:
             raise InvalidDSNError(f"cannot use {_describe(conn_string)!r} as a Redis DSN: {err}") from err
         except RedisError as err:
@@ -271,11 +279,51 @@ class RedisBackend(Backend):
         Raises:
             BackendError: Redis cannot be reached; nothing was queued.
         """
-        keys = self._queue(queue).push
+        clock = self.clock
+        now = "" if clock is None else repr(float(clock()))
         try:
-            return bool(self._eval(self._push, keys, self._now_arg(), task_id, payload, delay))
+            if self._direct:
+                try:
+                    return self._push_direct(queue, now, task_id, payload, delay)
+                except (redis.ConnectionError, redis.TimeoutError):
+                    # A pooled connection gone stale (Redis restarted): the
+                    # client's own path reconnects and retries as configured.
+                    pass
+            try:
+                return bool(self._execute(*self._push_head(queue), now, task_id, payload, delay))
+            except NoScriptError:
+                return bool(self._eval(self._push, self._queue(queue).push, now, task_id, payload, delay))
         except RedisError as err:
             raise self._error(f"queue task {task_id} on {queue!r} (it was not queued)", err) from err
+
+    def _push_head(self, queue: str) -> tuple[Any, ...]:
+        keys = self._queue(queue).push
+        return ("EVALSHA", self._push.sha, len(keys), *keys)
+
+    def _push_direct(self, queue: str, now: str, task_id: str, payload: str, delay: float) -> bool:
+        """The producer's hot path on a plain client: the constant start of
+        the EVALSHA command (name, SHA, key names) is packed once per queue,
+        and the command goes straight down a pooled connection."""
+        head = self._push_packed.get(queue)
+        if head is None:
+            parts = [*self._push_head(queue), "", "", "", ""]
+            head = self._push_packed.setdefault(
+                queue, f"*{len(parts)}\r\n".encode() + b"".join(_bulk(str(p).encode()) for p in parts[:-4])
+            )
+        delay_arg = _bulk(b"%r" % delay)
+        data = b"".join(
+            (head, _bulk(now.encode()), _bulk(task_id.encode()), _bulk(payload.encode()), delay_arg)
+        )
+        pool = self._pool
+        conn = pool.get_connection(*self._get_connection_args)
+        try:
+            conn.send_packed_command([data])
+            reply = conn.read_response()
+        except NoScriptError:
+            return bool(self._eval(self._push, self._queue(queue).push, now, task_id, payload, delay))
+        finally:
+            pool.release(conn)
+        return bool(reply == 1)
 
     def push_many(self, queue: str, items: Sequence[tuple[str, str, float]]) -> int:
         """Adds many tasks in one round trip (a pipeline of scripts of up to
@@ -338,6 +386,8 @@ class RedisBackend(Backend):
         Raises:
             BackendError: Redis cannot be reached.
         """
+        if limit < 1:
+            return []
         keys = self._queue(queue)
         deadline = 0.0
         try:
@@ -540,6 +590,28 @@ class RedisBackend(Backend):
     def close(self) -> None:
         """Closes the client's connections."""
         self.client.close()
+
+
+def _bulk(value: bytes) -> bytes:
+    return b"$%d\r\n%b\r\n" % (len(value), value)
+
+
+def _direct_capable(client: Client) -> bool:
+    """Whether push may talk to the client's connections itself: only redis-py's
+    own client and connection classes, whose wire format we know."""
+    if type(client) is not redis.Redis:
+        return False
+    pool = client.connection_pool
+    known = (redis.Connection, redis.SSLConnection, redis.UnixDomainSocketConnection)
+    return pool.connection_class in known and hasattr(pool, "get_connection")
+
+
+def _get_connection_args(pool: Any) -> tuple[str, ...]:
+    # redis-py 5 wants a command name here; later versions deprecate passing one.
+    import inspect
+
+    parameter = inspect.signature(pool.get_connection).parameters.get("command_name")
+    return ("EVALSHA",) if parameter is not None and parameter.default is inspect.Parameter.empty else ()
 
 
 def _describe(conn_string: str) -> str:
