@@ -116,7 +116,7 @@ class TaskPolicy:
     def check_defined_in_allowed(
         self, func: Callable[..., Any], module: str, name: str, what: str = "task"
     ) -> None:
-        """Raises :class:`TaskRefused` unless what an allowed name led to is allowed too.
+        """Raises :class:`~alligator.exceptions.TaskRefused` unless what a name led to is allowed too.
 
         The function must be defined in the module it was named by, or in
         another allowed module: a name such as ``mytasks:logging.os.system``
