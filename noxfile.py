@@ -84,7 +84,7 @@ def redis(session: nox.Session) -> None:
 def cluster(session: nox.Session) -> None:
     """The kit against a 3-master Redis Cluster started on loopback ports."""
     session.install(*TEST_DEPS, CORE, PLUGINS["redis"])
-    _pytest(session, f"{PLUGINS['redis']}/tests", "-m", "cluster")
+    _pytest(session, f"{PLUGINS['redis']}/tests/test_redis_cluster.py", "-m", "cluster")
 
 
 @nox.session
