@@ -61,9 +61,13 @@ def check_json(value: Any, where: str, path: str = "", depth: int = 0) -> None:
     )
 
 
+# One encoder for every payload: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def dumps(data: dict[str, Any]) -> str:
     """Serializes a checked payload compactly."""
-    return json.dumps(data, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(data)
 
 
 def loads(payload: str | bytes) -> dict[str, Any]:
