@@ -49,7 +49,7 @@ __version__ = "1.0.0"
 #: The clients the backend drives.
 Client = redis.Redis | RedisCluster
 
-#: Items per script call in :meth:`RedisBackend.push_many`: a long script
+#: Items per script call in :meth:`RedisBackend.push_many`. A long script
 #: blocks every other client of the server while it runs, and Lua's unpack()
 #: takes a few thousand values at most.
 PUSH_CHUNK = 1000
@@ -274,7 +274,7 @@ class RedisBackend(Backend):
     # -- producing -------------------------------------------------------
 
     def push(self, queue: str, task_id: str, payload: str, delay: float = 0.0) -> bool:
-        """Adds a task; one EVALSHA round trip. See :meth:`Backend.push`.
+        """Adds a task; one EVALSHA round trip. See :meth:`.Backend.push`.
 
         Raises:
             BackendError: Redis cannot be reached; nothing was queued.
@@ -327,7 +327,7 @@ class RedisBackend(Backend):
 
     def push_many(self, queue: str, items: Sequence[tuple[str, str, float]]) -> int:
         """Adds many tasks in one round trip (a pipeline of scripts of up to
-        :data:`PUSH_CHUNK` tasks each). See :meth:`Backend.push_many`.
+        :data:`PUSH_CHUNK` tasks each). See :meth:`.Backend.push_many`.
 
         Raises:
             BackendError: Redis cannot be reached; tasks may or may not have
@@ -377,7 +377,7 @@ class RedisBackend(Backend):
     def reserve(
         self, queue: str, lease_seconds: float, limit: int = 1, timeout: float = 0.0
     ) -> list[Reservation]:
-        """Reserves up to ``limit`` due tasks in one script; see :meth:`Backend.reserve`.
+        """Reserves up to ``limit`` due tasks in one script; see :meth:`.Backend.reserve`.
 
         When nothing is due and ``timeout`` is positive it blocks on the
         queue's wake-up list until a task is pushed or released, the next
@@ -415,7 +415,7 @@ class RedisBackend(Backend):
             raise self._error(f"reserve tasks of {queue!r}", err) from err
 
     def ack(self, queue: str, task_id: str, receipt: str) -> bool:
-        """See :meth:`Backend.ack`.
+        """See :meth:`.Backend.ack`.
 
         Raises:
             BackendError: Redis cannot be reached.
@@ -427,7 +427,7 @@ class RedisBackend(Backend):
             raise self._error(f"acknowledge task {task_id} of {queue!r}", err) from err
 
     def ack_many(self, queue: str, items: Sequence[tuple[str, str]]) -> int:
-        """Acks many deliveries in one script; see :meth:`Backend.ack_many`.
+        """Acks many deliveries in one script; see :meth:`.Backend.ack_many`.
 
         Raises:
             BackendError: Redis cannot be reached.
@@ -446,7 +446,7 @@ class RedisBackend(Backend):
     def release(
         self, queue: str, task_id: str, receipt: str, delay: float = 0.0, attempted: bool = True
     ) -> bool:
-        """See :meth:`Backend.release`.
+        """See :meth:`.Backend.release`.
 
         Raises:
             BackendError: Redis cannot be reached.
@@ -459,7 +459,7 @@ class RedisBackend(Backend):
             raise self._error(f"release task {task_id} of {queue!r}", err) from err
 
     def extend(self, queue: str, task_id: str, receipt: str, lease_seconds: float) -> bool:
-        """See :meth:`Backend.extend`.
+        """See :meth:`.Backend.extend`.
 
         Raises:
             BackendError: Redis cannot be reached.
@@ -467,7 +467,7 @@ class RedisBackend(Backend):
         return self.extend_many(queue, [(task_id, receipt)], lease_seconds)[0]
 
     def extend_many(self, queue: str, items: Sequence[tuple[str, str]], lease_seconds: float) -> list[bool]:
-        """Extends many leases in one script; see :meth:`Backend.extend_many`.
+        """Extends many leases in one script; see :meth:`.Backend.extend_many`.
 
         Raises:
             BackendError: Redis cannot be reached.
@@ -484,7 +484,7 @@ class RedisBackend(Backend):
             raise self._error(f"extend {len(items)} leases in {queue!r}", err) from err
 
     def dead_letter(self, queue: str, task_id: str, receipt: str, reason: str) -> bool:
-        """See :meth:`Backend.dead_letter`.
+        """See :meth:`.Backend.dead_letter`.
 
         Raises:
             BackendError: Redis cannot be reached.
@@ -499,7 +499,7 @@ class RedisBackend(Backend):
     # -- inspecting and managing ----------------------------------------
 
     def get(self, queue: str, task_id: str, lease_seconds: float) -> Reservation | None:
-        """See :meth:`Backend.get`.
+        """See :meth:`.Backend.get`.
 
         Raises:
             BackendError: Redis cannot be reached.
@@ -512,7 +512,7 @@ class RedisBackend(Backend):
         return Reservation(reply[0], reply[1], reply[2], reply[3]) if reply else None
 
     def cancel(self, queue: str, task_id: str) -> bool:
-        """See :meth:`Backend.cancel`.
+        """See :meth:`.Backend.cancel`.
 
         Raises:
             BackendError: Redis cannot be reached.
@@ -524,7 +524,7 @@ class RedisBackend(Backend):
             raise self._error(f"cancel task {task_id} of {queue!r}", err) from err
 
     def status(self, queue: str, task_id: str) -> int | None:
-        """See :meth:`Backend.status`.
+        """See :meth:`.Backend.status`.
 
         Raises:
             BackendError: Redis cannot be reached.
@@ -537,7 +537,7 @@ class RedisBackend(Backend):
         return None if found < 0 else found
 
     def len(self, queue: str) -> int:
-        """See :meth:`Backend.len`.
+        """See :meth:`.Backend.len`.
 
         Raises:
             BackendError: Redis cannot be reached.
@@ -548,7 +548,7 @@ class RedisBackend(Backend):
             raise self._error(f"count the tasks of {queue!r}", err) from err
 
     def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
-        """See :meth:`Backend.dead_letters`.
+        """See :meth:`.Backend.dead_letters`.
 
         Raises:
             BackendError: Redis cannot be reached.
@@ -565,7 +565,7 @@ class RedisBackend(Backend):
         ]
 
     def requeue(self, queue: str, task_id: str) -> bool:
-        """See :meth:`Backend.requeue`.
+        """See :meth:`.Backend.requeue`.
 
         Raises:
             BackendError: Redis cannot be reached.
@@ -577,7 +577,7 @@ class RedisBackend(Backend):
             raise self._error(f"requeue task {task_id} of {queue!r}", err) from err
 
     def drop_all(self, queue: str) -> None:
-        """Deletes every key of the queue in one command; see :meth:`Backend.drop_all`.
+        """Deletes every key of the queue in one command; see :meth:`.Backend.drop_all`.
 
         Raises:
             BackendError: Redis cannot be reached.

@@ -9,7 +9,7 @@ so one clock decides every due time and deadline.
 Key layout of a queue ``Q`` (``{Q}`` is the hash tag)::
 
     alligator:{Q}:pending     zset   "<seq:16 digits>:<id>" -> due time (waiting and delayed)
-    alligator:{Q}:members     hash   id -> its member in ``pending``
+    alligator:{Q}:members     hash   id -> its member in pending
     alligator:{Q}:payloads    hash   id -> payload (waiting, delayed or reserved)
     alligator:{Q}:attempts    hash   id -> deliveries so far
     alligator:{Q}:receipts    hash   id -> receipt of the current delivery (reserved)
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 
-#: At most this many wake-up tokens wait in a queue's ``wake`` list: enough to
+#: At most this many wake-up tokens wait in a queue's ``wake`` list, enough to
 #: start that many blocked workers at once; reserve passes the baton on.
 WAKE_CAP = 16
 #: Expired leases moved back to ``pending`` by one reserve call.
