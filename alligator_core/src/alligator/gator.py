@@ -189,10 +189,7 @@ class Gator:
         if self.policy.allow:
             # Fail in the producer, at once, rather than in a worker later.
             assert task.module is not None and task.callable is not None
-            self.policy.check_allowed(task.module, task.callable)
-            for hook in task.hooks():
-                module, _, name = hook.partition(":")
-                self.policy.check_allowed(module, name, "hook")
+            self.policy.check_task(task.module, task.callable, task.hooks())
         return self.policy.seal(task.serialize())
 
     def _delay_of(self, task: Task, now: float | None = None) -> float:
@@ -332,10 +329,7 @@ class Gator:
             return None
         try:
             assert task.module is not None and task.callable is not None
-            policy.check_allowed(task.module, task.callable)
-            for hook in task.hooks():
-                module, _, name = hook.partition(":")
-                policy.check_allowed(module, name, "hook")
+            policy.check_task(task.module, task.callable, task.hooks())
         except TaskRefused as err:
             self._dead_letter(queue, reservation, f"refused: {err}", task)
             return task

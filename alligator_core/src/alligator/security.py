@@ -113,6 +113,13 @@ class TaskPolicy:
                 f"`latergator --allow {module}`, Gator(allow=[{module!r}]) or {ALLOW_ENV}={module}"
             )
 
+    def check_task(self, module: str, function: str, hooks: Iterable[tuple[str, str]] = ()) -> None:
+        """Raises :class:`~alligator.exceptions.TaskRefused` unless a task's function and
+        every ``(module, function)`` hook it names may run."""
+        self.check_allowed(module, function)
+        for hook_module, hook_name in hooks:
+            self.check_allowed(hook_module, hook_name, "hook")
+
     def check_defined_in_allowed(
         self, func: Callable[..., Any], module: str, name: str, what: str = "task"
     ) -> None:
@@ -131,6 +138,13 @@ class TaskPolicy:
 
     # -- signing ---------------------------------------------------------
 
+    def _size(self, payload: str | bytes) -> int:
+        # A character is at most 4 UTF-8 bytes, so most payloads are known to
+        # fit without being encoded; only those that might not are measured.
+        if isinstance(payload, bytes) or len(payload) * 4 <= self.max_payload_bytes:
+            return len(payload)
+        return len(payload.encode("utf-8", "replace"))
+
     def _digest(self, secret: str, body: str) -> str:
         return hmac.new(secret.encode("utf-8"), body.encode("utf-8"), hashlib.sha256).hexdigest()
 
@@ -142,9 +156,8 @@ class TaskPolicy:
         """
         if self.secrets:
             body = f"{SIGNED_PREFIX}{self._digest(self.secrets[0], body)}.{body}"
-        # Measured as the worker will measure it, signature included. A
-        # character is at most 4 UTF-8 bytes: most payloads skip the encode.
-        size = len(body) if len(body) * 4 <= self.max_payload_bytes else len(body.encode("utf-8"))
+        # Measured as the worker will measure it, signature included.
+        size = self._size(body)
         if size > self.max_payload_bytes:
             raise PayloadTooLargeError(
                 f"the task's payload is {size} bytes, over the limit of {self.max_payload_bytes}; "
@@ -159,9 +172,7 @@ class TaskPolicy:
             TaskRefused: Over the size limit (it is not parsed), unsigned or
                 tampered while secrets are configured, or not text.
         """
-        size = len(payload)
-        if not isinstance(payload, bytes) and size * 4 > self.max_payload_bytes:
-            size = len(payload.encode("utf-8", "replace"))
+        size = self._size(payload)
         if size > self.max_payload_bytes:
             raise TaskRefused(f"payload is {size} bytes, over the limit of {self.max_payload_bytes}")
         if isinstance(payload, bytes):

@@ -228,15 +228,12 @@ class Task:
             UnknownModuleError: A hook's module cannot be imported.
             UnknownCallableError: A hook's module lacks it.
         """
-        found = []
-        for path in self.hooks():
-            module, _, name = path.partition(":")
-            found.append(((module, name), import_attr(module, name)))
-        return found
+        return [((module, name), import_attr(module, name)) for module, name in self.hooks()]
 
-    def hooks(self) -> list[str]:
-        """Returns the ``module:function`` paths of the hooks this task names."""
-        return [h for h in (self.on_start, self.on_success, self.on_error) if h]
+    def hooks(self) -> list[tuple[str, str]]:
+        """Returns ``(module, function)`` for each hook this task names."""
+        paths = (self.on_start, self.on_success, self.on_error)
+        return [(module, name) for module, _, name in (p.partition(":") for p in paths if p)]
 
     @staticmethod
     def _call_hook(path: str | None, *args: Any) -> None:
