@@ -45,12 +45,17 @@ class Reservation:
         receipt: Opaque token of this delivery; ``ack``, ``release``,
             ``extend`` and ``dead_letter`` must present it.
         attempts: Deliveries so far, this one included (1 on the first).
+        failures: How many earlier deliveries ran and failed: those released
+            with ``attempted=True``. ``attempts - 1 - failures`` earlier
+            deliveries never finished (their worker died, or stalled past
+            its lease); the core caps those with ``max_deliveries``.
     """
 
     task_id: str
     payload: str
     receipt: str
     attempts: int
+    failures: int = 0
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,25 @@ class Backend(abc.ABC):
       WAITING, ``len`` counts it) and refuses the old receipt, whether or
       not another worker has reserved it yet.
     * **Ids are unique within a queue.** Pushing an id that is already in the
-      queue (waiting, delayed or reserved) changes nothing and returns False.
+      queue (waiting, delayed, reserved, or a dead letter) changes nothing and
+      returns False. An id that finished (acked) may be pushed again; its old
+      status is forgotten. So an id is never live and dead at once, and two
+      dead letters never share an id.
+    * **Strings cross unchanged.** Payloads and reasons are any ``str`` that
+      UTF-8 can encode, ``"\\x00"`` (NUL) and every other code point included;
+      a backend returns them exactly as given (a store whose text type
+      cannot hold NUL must encode them). The core never passes a reason with a
+      lone surrogate; a payload with one may be refused by :meth:`push` with
+      ``ValueError``, changing nothing. A delay that is NaN or infinite is
+      refused with ``ValueError`` before anything changes.
+    * **What cannot be read is dead-lettered, alone.** Anyone who can write to
+      the store can plant a record. :meth:`reserve` and :meth:`get` never hand
+      out a record whose stored payload is longer than
+      :attr:`max_payload_bytes` bytes, or is not valid UTF-8: in the same call
+      each such record goes to the dead letters (its delivery counted, status
+      FAILED) with the reason ``"payload is N bytes, over the limit of M"`` or
+      ``"payload is not valid UTF-8"``, an oversized payload without being
+      transferred to the caller, and the other records are reserved as usual.
 
     Optional capabilities are class attributes, so callers check a flag
     instead of guessing:
@@ -108,11 +131,17 @@ class Backend(abc.ABC):
         status_ttl: Seconds :meth:`status` keeps reporting SUCCESS or FAILED
             after a task finished.
         clock: When not None, the time source that replaces the store's own.
+        max_payload_bytes: The longest payload :meth:`reserve`, :meth:`get`
+            and :meth:`peek` hand out; longer records are dead-lettered in the
+            store (see the rules above), so a worker's memory stays bounded
+            whatever was written there. A :class:`~alligator.gator.Gator`
+            sets it from its own limit.
     """
 
     blocking_reserve: bool = False
     status_ttl: float = 3600.0
     clock: Callable[[], float] | None = None
+    max_payload_bytes: int = 256 * 1024
 
     def __init__(self, conn_string: str) -> None:
         """Connects (lazily, if it likes) to the store the DSN names.
@@ -235,6 +264,9 @@ class Backend(abc.ABC):
                 started (a worker stopping, prefetched work set aside); the
                 backend then takes this delivery off the delivery count.
 
+        With ``attempted=True`` (the task ran and failed) the backend adds
+        one to the task's ``failures`` (see :class:`Reservation`).
+
         Returns:
             True if released; False if the receipt is stale (nothing changes).
         """
@@ -278,6 +310,16 @@ class Backend(abc.ABC):
             queue (unknown, reserved by someone else, finished, dead).
         """
 
+    def peek(self, queue: str, task_id: str) -> str | None:
+        """Reads the payload of a waiting, delayed or reserved task, changing nothing.
+
+        Returns:
+            The payload as pushed; None when the id is not waiting, delayed or
+            reserved in the queue, or its payload is one :meth:`reserve` would
+            dead-letter (over :attr:`max_payload_bytes`, not UTF-8).
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement peek()")
+
     @abc.abstractmethod
     def cancel(self, queue: str, task_id: str) -> bool:
         """Removes a waiting or delayed task; it will never run.
@@ -304,14 +346,26 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
-        """Lists up to ``limit`` of a queue's dead letters, oldest first."""
+        """Lists up to ``limit`` of a queue's dead letters, oldest first.
+
+        A payload is listed as stored, except one over :attr:`max_payload_bytes`
+        (cut to that many bytes) or not valid UTF-8 (its bad bytes replaced
+        by U+FFFD): listing never transfers more than the limit per letter.
+        """
 
     @abc.abstractmethod
     def requeue(self, queue: str, task_id: str) -> bool:
-        """Moves a dead letter back to the end of its queue, its delivery count reset.
+        """Moves a dead letter back to the end of its queue, due now.
+
+        Its ``attempts`` and ``failures`` start again from 0, and it keeps
+        its payload. Since a dead letter's id cannot be pushed again (ids are
+        unique, dead letters included), requeueing never meets a live task of
+        the same id; should it anyway (a record written by hand), nothing
+        changes and it returns False: no task is ever overwritten or lost.
 
         Returns:
-            True if requeued; False if no dead letter has that id.
+            True if requeued; False if no dead letter has that id (or the id
+            is live), changing nothing.
         """
 
     @abc.abstractmethod

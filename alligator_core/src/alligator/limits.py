@@ -1,0 +1,23 @@
+"""Caps on what one task may ask for, enforced by the producer and the worker.
+
+A payload is written by whoever can write to the store, so a worker never
+takes a payload's word for how much work it may cause: every number it reads
+is checked against these caps first. The producer refuses the same values
+at enqueue, so an honest caller learns of a mistake at once.
+"""
+
+from __future__ import annotations
+
+#: Most retries a task may ask for; a payload asking for more is clamped to
+#: this by the worker (and refused by the producer).
+MAX_RETRIES = 100
+#: Longest wait before a retry, in seconds (a week); longer computed waits
+#: are cut to it.
+MAX_RETRY_DELAY = 7 * 24 * 3600.0
+#: Most task ids one task may depend on; a payload naming more is
+#: dead-lettered.
+MAX_DEPENDENCIES = 100
+#: Longest task id, in characters.
+MAX_TASK_ID_LENGTH = 200
+#: Longest reason kept in a dead letter, in characters.
+MAX_REASON_CHARS = 4000

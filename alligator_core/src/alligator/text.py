@@ -1,0 +1,73 @@
+"""Making text that came from a queue safe to log and to store.
+
+Task ids, module names and exception messages can all be chosen by whoever
+writes to the store. Logged raw, a newline in an id forges a log line; stored
+raw, a lone surrogate in an exception message makes the store refuse the
+dead letter that should record it.
+"""
+
+from __future__ import annotations
+
+from alligator.limits import MAX_REASON_CHARS
+
+#: Longest piece of untrusted text put in one log line.
+MAX_LOGGED_CHARS = 200
+
+
+def printable(value: object, limit: int = MAX_LOGGED_CHARS) -> str:
+    """Returns ``value`` as one line of text safe to put in a log line.
+
+    Control characters (newlines included), lone surrogates and other
+    unprintable characters are shown as escapes, and the text is cut to
+    ``limit`` characters, so an attacker-chosen id or name cannot forge or
+    flood log lines.
+
+    Example:
+        >>> printable("t1\\nINFO forged")
+        't1\\\\nINFO forged'
+
+    Args:
+        value: Anything; non-strings are shown with ``str()``.
+        limit: The most characters to keep.
+
+    Returns:
+        The escaped text.
+    """
+    text = value if isinstance(value, str) else str(value)
+    if not text.isprintable():
+        text = "".join(char if char.isprintable() else _escape(char) for char in text)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text
+
+
+def _escape(char: str) -> str:
+    return repr(char)[1:-1] if char in "\n\r\t" else f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}"
+
+
+def storable(reason: str, limit: int = MAX_REASON_CHARS) -> str:
+    """Returns a reason any backend can store: valid UTF-8, at most ``limit`` characters.
+
+    Lone surrogates (which UTF-8 cannot encode) become ``\\udXXX`` escapes;
+    everything else, newlines and NUL included, is kept. A long reason keeps
+    its end, where a traceback names the failing line.
+
+    Example:
+        >>> storable("bad \\udc80 byte")
+        'bad \\\\udc80 byte'
+
+    Args:
+        reason: The text.
+        limit: The most characters to keep.
+
+    Returns:
+        The storable text.
+    """
+    text = reason if isinstance(reason, str) else str(reason)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(text) > limit:
+        text = "...\n" + text[-(limit - 4) :]
+    return text
