@@ -154,6 +154,19 @@ class Backend(abc.ABC):
         """
         self.conn_string = conn_string
 
+    def describe(self) -> str:
+        """Says which store this is, for a worker's start line and error messages.
+
+        Never shows a secret. Backends override it to say more (SQLite: the
+        absolute path of the file, and whether it was just created).
+
+        Returns:
+            One line of text, e.g. ``"redis://:***@cache:6379/0"``.
+        """
+        from alligator.text import redact_dsn
+
+        return redact_dsn(self.conn_string)
+
     # -- time ------------------------------------------------------------
 
     def now(self) -> float:

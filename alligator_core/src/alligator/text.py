@@ -71,3 +71,41 @@ def storable(reason: str, limit: int = MAX_REASON_CHARS) -> str:
     if len(text) > limit:
         text = "...\n" + text[-(limit - 4) :]
     return text
+
+
+def redact_dsn(dsn: str) -> str:
+    """Returns a DSN with any password (in the userinfo or the query) hidden.
+
+    Example:
+        >>> redact_dsn("redis://user:s3cret@host:6379/0?password=x&db=1")
+        'redis://user:***@host:6379/0?password=***&db=1'
+
+    Args:
+        dsn: The DSN, as a user wrote it.
+
+    Returns:
+        The same DSN with every secret replaced by ``***``.
+    """
+    from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+    if not isinstance(dsn, str):
+        return repr(dsn)
+    try:
+        parts = urlsplit(dsn)
+    except ValueError:
+        return "<a DSN that cannot be parsed>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        netloc = f"{userinfo}@{hostport}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        secret_keys = {"password", "passwd", "pass", "secret", "token", "ssl_password"}
+        if any(key.lower() in secret_keys for key, _ in pairs):
+            query = "&".join(
+                f"{key}={'***' if key.lower() in secret_keys else value}" for key, value in pairs
+            )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
