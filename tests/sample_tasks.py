@@ -88,3 +88,38 @@ def meet(parties: int) -> str:
         _barrier = threading.Barrier(parties)
     _barrier.wait(timeout=10)
     return "met"
+
+
+class CustomStop(BaseException):
+    """A BaseException that is neither Exception nor one of Python's own."""
+
+
+def raises_base(kind: str) -> None:
+    """Raises the BaseException named by `kind`, as task code sometimes does."""
+    import asyncio
+
+    CALLS.append(("raises_base", kind))
+    errors: dict[str, BaseException] = {
+        "KeyboardInterrupt": KeyboardInterrupt(),
+        "SystemExit": SystemExit(4),
+        "GeneratorExit": GeneratorExit(),
+        "CancelledError": asyncio.CancelledError(),
+        "CustomStop": CustomStop("custom"),
+    }
+    raise errors[kind]
+
+
+def exits_on_success(task: Any, result: Any) -> None:
+    CALLS.append(("exits_on_success", result))
+    raise SystemExit(0)
+
+
+def closes_stderr() -> str:
+    import sys
+
+    sys.stderr.close()
+    return "closed"
+
+
+def fails_with(message: str) -> None:
+    raise ValueError(message)

@@ -27,7 +27,7 @@ def _push_raw(gator: Gator, task_id: str, module: str, callable_: str, **extra: 
 def test_nothing_runs_unless_allowed_and_nothing_is_imported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ALLIGATOR_ALLOW", raising=False)
     sys.modules.pop("forbidden_module", None)
-    gator = Gator(_dsn())
+    gator = Gator(_dsn(), allow=["some_other_app"])
     _push_raw(gator, "forbidden", "forbidden_module", "run")
     _push_raw(gator, "os", "os", "system", args=["echo pwned"])
     _push_raw(gator, "eval", "builtins", "eval", args=["1+1"])

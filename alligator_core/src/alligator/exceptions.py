@@ -49,3 +49,7 @@ class TaskRefused(AlligatorException):
 
 class PayloadTooLargeError(AlligatorException, ValueError):
     """Raised when a task's payload is over the size limit; nothing is enqueued."""
+
+
+class ConfigurationError(AlligatorException, ValueError):
+    """Raised when a worker is set up so that it could not run any task (no modules allowed...)."""

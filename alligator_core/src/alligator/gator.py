@@ -2,38 +2,34 @@
 
 from __future__ import annotations
 
-import logging
-import traceback
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
 from alligator.backend import Backend, DeadLetter, Reservation
-from alligator.constants import ALL, FAILED, SUCCESS
-from alligator.exceptions import (
-    AlligatorException,
-    InvalidPayloadError,
-    TaskRefused,
-    UnknownCallableError,
-    UnknownModuleError,
+from alligator.constants import ALL
+from alligator.delivery import (
+    DEFAULT_LEASE_SECONDS,
+    DEFAULT_MAX_DELIVERIES,
+    DEPENDENCY_POLL_SECONDS,
+    DeliveryRules,
+    DeliverySteps,
 )
+from alligator.exceptions import AlligatorException
 from alligator.leases import LeaseKeeper
 from alligator.registry import load_backend
 from alligator.security import TaskPolicy
 from alligator.tasks import Task
 
-log = logging.getLogger("alligator.worker")
-
-#: Default lease a worker takes on a task, in seconds; kept alive while it runs.
-DEFAULT_LEASE_SECONDS = 30.0
-#: Default cap on deliveries of one task whose runs never finish (its worker
-#: keeps dying); past it the task is dead-lettered without running again.
-DEFAULT_MAX_DELIVERIES = 5
-#: Seconds a task whose dependencies are still pending waits before it is
-#: looked at again.
-DEPENDENCY_POLL_SECONDS = 0.5
-#: Longest traceback text kept in a dead letter's reason.
-MAX_REASON_CHARS = 4000
+__all__ = [
+    "DEFAULT_LEASE_SECONDS",
+    "DEFAULT_MAX_DELIVERIES",
+    "DEPENDENCY_POLL_SECONDS",
+    "AlligatorException",
+    "Batch",
+    "Gator",
+    "Options",
+]
 
 
 class Gator:
@@ -273,172 +269,34 @@ class Gator:
             keeper.hold(reservation)
             return self.process(reservation)
 
-    def process(
-        self,
-        reservation: Reservation,
-        *,
-        queue: str | None = None,
-        ack: bool = True,
-        max_deliveries: int = DEFAULT_MAX_DELIVERIES,
-        before_dependencies: Callable[[], None] | None = None,
-        policy: TaskPolicy | None = None,
-    ) -> Task | None:
+    def process(self, reservation: Reservation) -> Task | None:
         """Runs one delivery and settles it: ack, retry later, or dead letter.
 
-        This is the one place a worker's decisions are made. It never raises
-        for a bad task: an unreadable payload, an unknown module or function,
-        arguments that do not fit, a task delivered more than
-        ``max_deliveries`` times without finishing, or a failed dependency
-        is dead-lettered with the reason; a task that raises is released with
-        a backoff while it has retries left, then dead-lettered with its
-        traceback.
+        It never raises for a bad task (see :mod:`alligator.delivery` for the
+        steps): an unreadable or refused payload, an unknown module or
+        function, one whose import raises, arguments that do not fit, a task
+        delivered more than ``max_deliveries`` times without finishing, or a
+        failed dependency is dead-lettered with the reason; a task that
+        raises anything, ``BaseException`` included, is released with a
+        backoff while it has retries left, then dead-lettered with its
+        traceback. A ``KeyboardInterrupt`` the task raised is re-raised
+        here once the delivery is settled, so Ctrl-C still stops a script.
 
         Args:
             reservation: The delivery, from
                 :meth:`Backend.reserve <alligator.backend.Backend.reserve>`.
-            queue: The queue it came from (default: this gator's).
-            ack: False leaves the ack of a success to the caller (a worker
-                acks in batches); the task's status says SUCCESS.
-            max_deliveries: Deliveries without a finished run after which a
-                task is dead-lettered instead of run (its retries raise it).
-            before_dependencies: Called before dependencies are looked up, so
-                a caller holding unsent acks can send them first.
-            policy: The rules to apply (default: this gator's
-                ``policy``). A payload over the size limit, unsigned or
-                tampered (when secrets are set), or naming a function or hook
-                whose module is not allowed, is dead-lettered before anything
-                is imported.
 
         Returns:
             The task as it ended, or None when its payload was unreadable.
         """
-        queue = queue or self.queue_name
-        policy = policy or self.policy
-        try:
-            task = self.task_class.deserialize(policy.open(reservation.payload))
-        except TaskRefused as err:
-            self._dead_letter(queue, reservation, f"refused: {err}")
-            return None
-        except InvalidPayloadError as err:
-            self._dead_letter(queue, reservation, f"unreadable payload: {err}")
-            return None
-        except Exception as err:
-            # Whatever else a hostile payload trips on must end in the dead
-            # letters, or it would be delivered again and again.
-            self._dead_letter(queue, reservation, f"unreadable payload: {type(err).__name__}: {err}")
-            return None
-        try:
-            assert task.module is not None and task.callable is not None
-            policy.check_task(task.module, task.callable, task.hooks())
-        except TaskRefused as err:
-            self._dead_letter(queue, reservation, f"refused: {err}", task)
-            return task
-        task.attempts = reservation.attempts
-        if task.task_id != reservation.task_id:
-            self._dead_letter(
-                queue,
-                reservation,
-                f"payload names task id {task.task_id!r} but was queued as {reservation.task_id!r}",
-                task,
-            )
-            return task
-        limit = max(max_deliveries, task.retries + 1)
-        if reservation.attempts > limit:
-            reason = (
-                f"delivered {reservation.attempts} times without finishing "
-                f"(limit {limit}); its worker probably died while running it"
-            )
-            self._dead_letter(queue, reservation, reason, task)
-            return task
-        if task.depends_on:
-            if before_dependencies is not None:
-                before_dependencies()
-            blocker = self._dependency_blocker(queue, task)
-            if blocker == "":
-                self.backend.release(
-                    queue, reservation.task_id, reservation.receipt, DEPENDENCY_POLL_SECONDS, False
-                )
-                task.to_waiting()
-                return task
-            if blocker is not None:
-                self._dead_letter(queue, reservation, blocker, task)
-                return task
-        try:
-            func = task.resolve()
-            hooks = task.resolve_hooks()
-        except (UnknownModuleError, UnknownCallableError, InvalidPayloadError) as err:
-            self._dead_letter(queue, reservation, str(err), task)
-            return task
-        try:
-            # The name was allowed; now the thing it led to must be too. A
-            # dotted name can walk out of an allowed module through what it
-            # imported (`mytasks:logging.os.system`).
-            policy.check_defined_in_allowed(func, task.module, task.callable)
-            for (module, name), hook_func in hooks:
-                policy.check_defined_in_allowed(hook_func, module, name, "hook")
-        except TaskRefused as err:
-            self._dead_letter(queue, reservation, f"refused: {err}", task)
-            return task
-        try:
-            task.run()
-        except (Exception, SystemExit) as exc:
-            task.exception = exc
-            if isinstance(exc, TypeError) and not _arguments_fit(func, task):
-                self._dead_letter(queue, reservation, f"arguments do not fit: {exc}", task)
-                return task
-            self._failed(queue, reservation, task, exc)
-            return task
-        if ack and not self.backend.ack(queue, reservation.task_id, reservation.receipt):
-            log.warning("task %s finished after its lease was lost; it may run again", task.task_id)
-        return task
+        delivery = self._steps().handle(reservation)
+        if delivery.interrupted is not None:
+            raise delivery.interrupted
+        return delivery.task
 
-    def _dependency_blocker(self, queue: str, task: Task) -> str | None:
-        """Returns None when every dependency succeeded, "" while one is pending,
-        or the reason the task can never run."""
-        for dependency in task.depends_on:
-            status = self.backend.status(queue, dependency)
-            if status == SUCCESS:
-                continue
-            if status == FAILED:
-                return f"dependency {dependency} failed"
-            if status is None:
-                return (
-                    f"dependency {dependency} is unknown: never queued on {queue!r}, "
-                    "cancelled, or finished too long ago to remember"
-                )
-            return ""
-        return None
-
-    def _failed(self, queue: str, reservation: Reservation, task: Task, exc: BaseException) -> None:
-        if reservation.attempts <= task.retries:
-            delay = task.next_retry_delay(reservation.attempts)
-            task.to_retrying()
-            log.warning(
-                "task %s raised %s: %s; retry %d of %d in %.1fs",
-                task.task_id,
-                type(exc).__name__,
-                exc,
-                reservation.attempts,
-                task.retries,
-                delay,
-            )
-            self.backend.release(queue, reservation.task_id, reservation.receipt, delay)
-            return
-        summary = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-8))
-        if len(summary) > MAX_REASON_CHARS:
-            summary = "...\n" + summary[-MAX_REASON_CHARS:]
-        attempts = reservation.attempts
-        reason = f"raised on attempt {attempts} of {task.retries + 1}:\n{summary}"
-        self._dead_letter(queue, reservation, reason, task)
-
-    def _dead_letter(
-        self, queue: str, reservation: Reservation, reason: str, task: Task | None = None
-    ) -> None:
-        if task is not None:
-            task.to_failed()
-        first_line = reason.strip().splitlines()[-1] if reason.strip() else reason
-        log.error("task %s dead-lettered: %s", reservation.task_id, first_line)
-        self.backend.dead_letter(queue, reservation.task_id, reservation.receipt, reason)
+    def _steps(self, queue: str | None = None, policy: TaskPolicy | None = None) -> DeliverySteps:
+        rules = DeliveryRules(policy or self.policy, DEFAULT_MAX_DELIVERIES, self.task_class)
+        return DeliverySteps(self.backend, queue or self.queue_name, rules)
 
     # -- managing --------------------------------------------------------
 
@@ -474,18 +332,6 @@ class Gator:
     def drop_all(self) -> None:
         """Deletes everything in this gator's queue, dead letters included."""
         self.backend.drop_all(self.queue_name)
-
-
-def _arguments_fit(func: Callable[..., Any], task: Task) -> bool:
-    import inspect
-
-    try:
-        inspect.signature(func).bind(*task.func_args, **task.func_kwargs)
-    except TypeError:
-        return False
-    except ValueError:  # no signature to check (some builtins): assume it fits
-        return True
-    return True
 
 
 class Options:
@@ -560,6 +406,3 @@ class Batch(Options):
         items = [(t.task_id, self.gator._seal(t), self.gator._delay_of(t, now)) for t in self.tasks]
         self.tasks = []
         return self.gator.backend.push_many(self.gator.queue_name, items)
-
-
-__all__ = ["Gator", "Options", "Batch", "AlligatorException"]

@@ -7,6 +7,7 @@ import threading
 from types import TracebackType
 
 from alligator.backend import Backend, Reservation
+from alligator.text import printable
 
 log = logging.getLogger("alligator.worker")
 
@@ -30,7 +31,8 @@ class LeaseKeeper:
         self.queue = queue
         self.lease_seconds = lease_seconds
         self.interval = max(lease_seconds / 3.0, 0.01)
-        self._held: dict[str, str] = {}
+        # task_id -> (receipt, the thread running it)
+        self._held: dict[str, tuple[str, threading.Thread]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -38,19 +40,35 @@ class LeaseKeeper:
         self.lost: set[str] = set()
 
     def hold(self, reservation: Reservation) -> None:
-        """Starts keeping a reservation's lease alive."""
+        """Starts keeping a reservation's lease alive, for as long as this thread lives."""
         with self._lock:
-            self._held[reservation.task_id] = reservation.receipt
+            self._held[reservation.task_id] = (reservation.receipt, threading.current_thread())
 
     def drop(self, task_id: str) -> None:
         """Stops keeping a task's lease alive (it was settled)."""
         with self._lock:
             self._held.pop(task_id, None)
 
-    def held(self) -> list[tuple[str, str]]:
-        """Returns the ``(task_id, receipt)`` pairs held now."""
+    def drop_thread(self, thread: threading.Thread) -> None:
+        """Stops keeping alive every lease ``thread`` held."""
         with self._lock:
-            return list(self._held.items())
+            for task_id in [t for t, (_, owner) in self._held.items() if owner is thread]:
+                del self._held[task_id]
+
+    def held(self) -> list[tuple[str, str]]:
+        """Returns the ``(task_id, receipt)`` pairs held now by live threads.
+
+        A lease whose thread died is dropped: renewing it would keep its
+        task RUNNING for ever with nobody running it.
+        """
+        with self._lock:
+            dead = [t for t, (_, owner) in self._held.items() if not owner.is_alive()]
+            for task_id in dead:
+                _, owner = self._held.pop(task_id)
+                log.error(
+                    "thread %s died holding task %s; its lease is left to end", owner.name, printable(task_id)
+                )
+            return [(task_id, receipt) for task_id, (receipt, _) in self._held.items()]
 
     def start(self) -> None:
         """Starts the background thread."""
@@ -86,10 +104,11 @@ class LeaseKeeper:
         for (task_id, receipt), kept in zip(held, flags, strict=True):
             if not kept:
                 with self._lock:
-                    still_held = self._held.get(task_id) == receipt
+                    entry = self._held.get(task_id)
+                    still_held = entry is not None and entry[0] == receipt
                 if still_held:
                     self.lost.add(task_id)
-                    log.warning("lease of task %s was lost; it may run twice", task_id)
+                    log.warning("lease of task %s was lost; it may run twice", printable(task_id))
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -42,7 +42,13 @@ def printable(value: object, limit: int = MAX_LOGGED_CHARS) -> str:
 
 
 def _escape(char: str) -> str:
-    return repr(char)[1:-1] if char in "\n\r\t" else f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}"
+    return (
+        repr(char)[1:-1]
+        if char in "\n\r\t"
+        else f"\\u{ord(char):04x}"
+        if ord(char) <= 0xFFFF
+        else f"\\U{ord(char):08x}"
+    )
 
 
 def storable(reason: str, limit: int = MAX_REASON_CHARS) -> str:
@@ -63,7 +69,7 @@ def storable(reason: str, limit: int = MAX_REASON_CHARS) -> str:
     Returns:
         The storable text.
     """
-    text = reason if isinstance(reason, str) else str(reason)
+    text = reason
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -88,8 +94,6 @@ def redact_dsn(dsn: str) -> str:
     """
     from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-    if not isinstance(dsn, str):
-        return repr(dsn)
     try:
         parts = urlsplit(dsn)
     except ValueError:

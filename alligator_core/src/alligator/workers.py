@@ -12,9 +12,20 @@ from types import FrameType
 from typing import Any
 
 from alligator.backend import Reservation
-from alligator.constants import ALL, SUCCESS, WAITING
-from alligator.gator import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_DELIVERIES, Gator
+from alligator.constants import ALL
+from alligator.delivery import (
+    DEFAULT_LEASE_SECONDS,
+    DEFAULT_MAX_DELIVERIES,
+    Delivery,
+    DeliveryRules,
+    DeliverySteps,
+    Outcome,
+)
+from alligator.exceptions import ConfigurationError
+from alligator.gator import Gator
 from alligator.leases import LeaseKeeper
+from alligator.security import ALLOW_ENV
+from alligator.text import printable
 
 log = logging.getLogger("alligator.worker")
 
@@ -90,6 +101,9 @@ class Worker:
         self.max_deliveries = max_deliveries
         self.prefetch = max(1, prefetch)
         self.policy = gator.policy.with_allowed(allow)
+        self._steps = DeliverySteps(
+            gator.backend, self.to_consume, DeliveryRules(self.policy, max_deliveries, gator.task_class)
+        )
         #: Tasks handled so far (run, retried or dead-lettered).
         self.tasks_complete = 0
         self._claimed = 0
@@ -104,20 +118,33 @@ class Worker:
         return f"Alligator Worker ({socket.gethostname()} #{os.getpid()}) on {self.to_consume!r}"
 
     def starting(self) -> None:
-        """Logs the start line."""
+        """Logs the start line: the store, the allowed modules, whether signing is on."""
         log.info(
-            "%s starting (backend %s, concurrency %d, lease %.0fs)",
+            "%s starting (store %s, concurrency %d, lease %.0fs, max deliveries %d)",
             self.ident(),
-            type(self.gator.backend).__name__,
+            self.gator.backend.describe(),
             self.concurrency,
             self.lease_seconds,
+            self.max_deliveries,
         )
-        if self.policy.allow:
-            log.info("allowed task modules: %s", ", ".join(self.policy.allow))
-        else:
-            log.warning(
-                "no task modules are allowed: every task will be dead-lettered; "
-                "allow yours with --allow MODULE or ALLIGATOR_ALLOW=MODULE"
+        log.info(
+            "allowed task modules: %s; payload signing %s",
+            ", ".join(self.policy.allow),
+            "on (unsigned payloads are refused)" if self.policy.secrets else "off",
+        )
+
+    def check(self) -> None:
+        """Raises if this worker could not run any task.
+
+        Raises:
+            ConfigurationError: No module is allowed, so every task would be
+                dead-lettered one by one; the message says how to allow some.
+        """
+        if not self.policy.allow:
+            raise ConfigurationError(
+                "no task modules are allowed, so every task would be dead-lettered: allow the "
+                "modules that hold your tasks with `latergator DSN --allow myapp.tasks`, "
+                f"Worker(gator, allow=['myapp.tasks']), Gator(dsn, allow=[...]) or {ALLOW_ENV}=myapp.tasks"
             )
 
     def stopping(self) -> None:
@@ -139,7 +166,11 @@ class Worker:
 
         Returns:
             How many tasks were handled.
+
+        Raises:
+            ConfigurationError: See :meth:`check`; raised before anything is reserved.
         """
+        self.check()
         # Handlers first: a signal sent as soon as the start line shows must
         # still mean "finish and exit 0".
         restore = self._install_signal_handlers()
@@ -147,10 +178,10 @@ class Worker:
         self._keeper.start()
         try:
             if self.concurrency == 1:
-                self._consume()
+                self._consume_guarded()
             else:
                 threads = [
-                    threading.Thread(target=self._consume, name=f"alligator-task-{n}", daemon=True)
+                    threading.Thread(target=self._consume_guarded, name=f"alligator-task-{n}", daemon=True)
                     for n in range(self.concurrency)
                 ]
                 for thread in threads:
@@ -200,6 +231,23 @@ class Worker:
         with self._count_lock:
             return bool(self.max_tasks) and self.tasks_complete >= self.max_tasks
 
+    def _consume_guarded(self) -> None:
+        """Consumes until told to stop; an error of ours is logged, never fatal to the thread."""
+        failures = 0
+        while not self._stopping.is_set() and not self._finished():
+            try:
+                self._consume()
+                return
+            except BaseException:
+                failures += 1
+                wait = min(MAX_ERROR_BACKOFF, 0.1 * 2**failures)
+                thread = threading.current_thread()
+                # Its unsent acks are lost: stop renewing what it held, so
+                # those tasks are delivered again once their leases end.
+                self._keeper.drop_thread(thread)
+                log.exception("worker thread %s failed; going on in %.1fs", thread.name, wait)
+                self._stopping.wait(wait)
+
     def _consume(self) -> None:
         backend = self.gator.backend
         acks: list[tuple[str, str]] = []
@@ -232,8 +280,11 @@ class Worker:
             for reservation in batch:
                 self._keeper.hold(reservation)
             started = time.monotonic()
-            handled = self._run_batch(batch, acks)
-            self._settle_claims(claimed, handled)
+            handled = 0
+            try:
+                handled = self._run_batch(batch, acks)
+            finally:
+                self._settle_claims(claimed, handled)
             if handled:
                 elapsed = (time.monotonic() - started) / handled
                 seconds_per_task = 0.7 * seconds_per_task + 0.3 * elapsed
@@ -255,36 +306,35 @@ class Worker:
                 if rest:
                     self._hand_back(rest)
                     rest = []
-            try:
-                task = self.gator.process(
-                    reservation,
-                    queue=self.to_consume,
-                    ack=False,
-                    max_deliveries=self.max_deliveries,
-                    before_dependencies=lambda: self._flush(acks),
-                    policy=self.policy,
-                )
-            except Exception as err:
-                # The backend failed while settling: let the lease lapse so
-                # the task is handed out again, rather than guess.
-                self._keeper.drop(reservation.task_id)
-                log.error("could not settle task %s: %s", reservation.task_id, err)
-                handled += 1
-                continue
-            if task is not None and task.status == SUCCESS:
+            delivery = self._deliver(reservation, acks)
+            if delivery.outcome is Outcome.SUCCEEDED:
                 if not acks:
                     oldest_ack = time.monotonic()
                 acks.append((reservation.task_id, reservation.receipt))
-                self.result(task.result)
+                assert delivery.task is not None
+                try:
+                    self.result(delivery.task.result)
+                except Exception:
+                    log.exception("Worker.result() raised; the task's success stands")
             else:
                 self._keeper.drop(reservation.task_id)
-            if task is None or task.status != WAITING:
+            if delivery.outcome is not Outcome.WAITING:
                 handled += 1
             if acks and time.monotonic() - oldest_ack >= ACK_FLUSH_SECONDS:
                 self._flush(acks)
             if not rest and index + 1 < len(batch):
                 break
         return handled
+
+    def _deliver(self, reservation: Reservation, acks: list[tuple[str, str]]) -> Delivery:
+        delivery = self._steps.open(reservation)
+        if delivery.settled:
+            return delivery
+        assert delivery.task is not None
+        if delivery.task.depends_on:
+            # A dependency may be among the tasks finished but not acked yet.
+            self._flush(acks)
+        return self._steps.complete(delivery)
 
     def _hand_back(self, reservations: list[Reservation]) -> None:
         for reservation in reservations:
@@ -294,7 +344,7 @@ class Worker:
                     self.to_consume, reservation.task_id, reservation.receipt, 0.0, False
                 )
             except Exception as err:
-                log.error("could not hand back task %s: %s", reservation.task_id, err)
+                log.error("could not hand back task %s: %s", printable(reservation.task_id), err)
 
     def _flush(self, acks: list[tuple[str, str]], final: bool = False) -> None:
         """Sends the buffered acks; on a backend error keeps them for the next try."""
