@@ -23,6 +23,10 @@ from alligator.exceptions import PayloadTooLargeError, TaskRefused
 ALLOW_ENV = "ALLIGATOR_ALLOW"
 #: The environment variable listing secrets, comma-separated; the first signs, all verify.
 SECRET_ENV = "ALLIGATOR_SECRET"
+#: Shortest signing key accepted, in characters. A short key can be
+#: brute-forced from a single signed payload read from the store; 32 random
+#: characters (``secrets.token_urlsafe(32)`` makes 43) are far beyond that.
+MIN_SECRET_LENGTH = 32
 #: Default largest payload, in bytes.
 DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
 #: Marks a signed payload, laid out as ``SIGNED_PREFIX + hexdigest + "." + json``.
@@ -34,6 +38,55 @@ def _split(value: str | Iterable[str] | None) -> tuple[str, ...]:
         return ()
     items = value.split(",") if isinstance(value, str) else value
     return tuple(item.strip() for item in items if item and item.strip())
+
+
+def _check_secret(key: object, where: str) -> str:
+    """Returns ``key`` if it can sign, or raises saying why it cannot."""
+    if not isinstance(key, str):
+        raise TypeError(f"{where} must be a string, not a {type(key).__name__}")
+    if key.strip() and key != key.strip():
+        # An accident (a trailing newline read from a file), and one that
+        # would make the same text two different keys in two places.
+        raise ValueError(f"{where} begins or ends with whitespace; remove it")
+    if len(key) < MIN_SECRET_LENGTH or not key.strip():
+        what = f"is {len(key)} characters long" if key.strip() else "is empty"
+        raise ValueError(
+            f"{where} {what}; a signing key must be at least {MIN_SECRET_LENGTH} characters "
+            "(make one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`), "
+            "or give no secret at all to run without signing"
+        )
+    return key
+
+
+def _secrets_from_argument(secret: str | Iterable[str]) -> tuple[str, ...]:
+    # A string is one key, whatever it contains: only the environment variable,
+    # which can hold nothing but one string, has a separator.
+    if isinstance(secret, str):
+        return (_check_secret(secret, "secret"),)
+    given: object = secret  # typed as declared, but callers may pass anything
+    if isinstance(given, (bytes, bytearray)):
+        raise TypeError("secret must be a string or a list of strings, not bytes")
+    keys = tuple(secret)
+    for index, key in enumerate(keys):
+        _check_secret(key, f"secret[{index}]")
+    return keys
+
+
+def _secrets_from_environment(value: str | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    parts = value.split(",")
+    if len(parts) == 1:
+        return (_check_secret(value.strip(), SECRET_ENV),)
+    # A comma separates keys. Every part must be a whole key, so a comma
+    # inside a key either fails here or leaves two long keys: it can never
+    # leave a short one that signs.
+    return tuple(
+        _check_secret(
+            part.strip(), f"{SECRET_ENV} key {index} of {len(parts)} (keys are separated by commas)"
+        )
+        for index, part in enumerate(parts, 1)
+    )
 
 
 def _check_entries(entries: tuple[str, ...]) -> None:
@@ -50,15 +103,33 @@ class TaskPolicy:
         allow: Module prefixes whose functions may run (``"myapp"`` allows
             ``myapp`` and ``myapp.tasks``), or single functions as
             ``"module:function"``. Empty: nothing runs.
-        secrets: HMAC keys. The first signs what is enqueued; any of them
+        secrets: HMAC keys, each at least :data:`MIN_SECRET_LENGTH`
+            characters. The first signs what is enqueued; any of them
             verifies what is run (so keys can be rotated). Empty: payloads are
             neither signed nor checked.
         max_payload_bytes: The largest payload accepted, in UTF-8 bytes.
+
+    Raises:
+        ValueError: A key is shorter than :data:`MIN_SECRET_LENGTH` or begins
+            or ends with whitespace.
     """
 
     allow: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+
+    def __post_init__(self) -> None:
+        # Every way of making a policy passes here, so no path can sign with
+        # an empty or short key.
+        if not isinstance(self.secrets, tuple):
+            raise TypeError("secrets must be a tuple of strings")
+        for index, key in enumerate(self.secrets):
+            _check_secret(key, f"secrets[{index}]")
+
+    @property
+    def signing(self) -> bool:
+        """Whether payloads are signed when queued and must be signed to run."""
+        return bool(self.secrets)
 
     @classmethod
     def build(
@@ -72,10 +143,41 @@ class TaskPolicy:
 
         ``ALLIGATOR_ALLOW`` adds to ``allow``; ``ALLIGATOR_SECRET`` is used when
         no ``secret`` is given.
+
+        Example:
+            >>> key = "k" * 32
+            >>> TaskPolicy.build(secret=key, environ={}).signing
+            True
+            >>> TaskPolicy.build(secret=[], environ={"ALLIGATOR_SECRET": key}).signing
+            False
+
+        Args:
+            allow: Module prefixes or ``module:function`` entries, as a list
+                or a comma-separated string.
+            secret: One key (a string is always one key, commas and all), or
+                a list of keys to rotate them: the first signs, all verify.
+                ``[]`` turns signing off even when ``ALLIGATOR_SECRET`` is
+                set.
+            max_payload_bytes: The largest payload, in UTF-8 bytes.
+            environ: Where to read the variables (default: ``os.environ``).
+
+        Returns:
+            The policy.
+
+        Raises:
+            ValueError: An allow entry is not a module path; a key, from
+                ``secret`` or ``ALLIGATOR_SECRET``, is empty, shorter than
+                :data:`MIN_SECRET_LENGTH` characters, or has whitespace at an
+                end (an empty ``ALLIGATOR_SECRET`` is an error, not "no
+                signing": unset it for that).
         """
         env = os.environ if environ is None else environ
         allowed = _split(allow) + _split(env.get(ALLOW_ENV))
-        secrets = _split(secret) if secret is not None else _split(env.get(SECRET_ENV))
+        secrets = (
+            _secrets_from_argument(secret)
+            if secret is not None
+            else _secrets_from_environment(env.get(SECRET_ENV))
+        )
         limit = DEFAULT_MAX_PAYLOAD_BYTES if max_payload_bytes is None else int(max_payload_bytes)
         if limit <= 0:
             raise ValueError(f"max_payload_bytes must be positive, not {limit}")
