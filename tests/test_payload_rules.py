@@ -9,13 +9,18 @@ worker dead-letters it with that reason).
 from __future__ import annotations
 
 import json
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from alligator import Task
-from alligator.exceptions import InvalidPayloadError
+from alligator import Gator, Task, Worker
+from alligator.exceptions import InvalidPayloadError, TaskRefused
 from alligator.payload import loads
+from alligator.security import TaskPolicy
 
 
 def _payload(**fields: Any) -> str:
@@ -38,3 +43,98 @@ def test_the_worker_refuses_numbers_the_producer_refuses(number: str) -> None:
 
 def test_finite_numbers_still_read() -> None:
     assert loads('{"a": [1.5, -1e308, 0, 10]}') == {"a": [1.5, -1e308, 0, 10]}
+
+
+# -- finding 8: __main__ and __init__ never run --------------------------------
+
+
+@pytest.fixture
+def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Path]]:
+    """An importable package whose ``__main__`` and ``__init__`` leave marks when their code runs."""
+    name = f"dunderpkg_{uuid.uuid4().hex[:8]}"
+    marks = tmp_path / "marks"
+    root = tmp_path / name
+    root.mkdir()
+    mark = f"open({str(marks)!r}, 'a').write(__name__ + '\\n')\n"
+    (root / "__init__.py").write_text(mark + "def hook(*args):\n    return None\n")
+    (root / "__main__.py").write_text(mark + "def run():\n    return 'ran'\n")
+    (root / "tasks.py").write_text("def run():\n    return 'ran'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name, marks
+    for module in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+        del sys.modules[module]
+
+
+@pytest.mark.parametrize(
+    ("module", "function", "hook"),
+    [
+        ("{pkg}.__main__", "run", None),
+        ("{pkg}.__init__", "hook", None),
+        ("{pkg}.tasks", "run", "{pkg}.__main__:run"),
+        ("{pkg}.tasks", "run", "{pkg}:__init__"),
+        ("{pkg}.tasks", "__class__.__init__", None),
+    ],
+)
+def test_a_dunder_module_is_refused_before_anything_is_imported(
+    package: tuple[str, Path], module: str, function: str, hook: str | None
+) -> None:
+    pkg, marks = package
+    module = module.format(pkg=pkg)
+    policy = TaskPolicy.build(allow=[pkg], environ={})
+    hooks = [tuple(hook.format(pkg=pkg).split(":"))] if hook else []
+    with pytest.raises(TaskRefused, match="__dunder__ part"):
+        policy.check_task(module, function, hooks)  # type: ignore[arg-type]
+    if hook is None:
+        assert not policy.is_allowed(module, function)
+
+    # The same through a worker: dead-lettered, and the package never ran.
+    gator = Gator(f"locmem://{uuid.uuid4().hex}", allow=[pkg])
+    extra = {"on_success": hook.format(pkg=pkg)} if hook else {}
+    gator.backend.push(gator.queue_name, "t1", _payload(module=module, callable=function, **extra))
+    Worker(gator, max_tasks=1).run_forever()
+    [letter] = gator.dead_letters()
+    assert "__main__ or __init__" in letter.reason
+    assert not marks.exists(), f"imported: {marks.read_text()}"
+
+
+def test_a_dunder_entry_cannot_be_allowed() -> None:
+    for entry in ["alligator.__main__", "myapp:__init__", "__main__"]:
+        with pytest.raises(ValueError, match="__dunder__"):
+            TaskPolicy.build(allow=[entry], environ={})
+
+
+# -- finding 14: refusals never advise allowing Python's own modules ----------
+
+
+@pytest.mark.parametrize(
+    ("module", "function"),
+    [
+        ("os", "system"),
+        ("builtins", "eval"),
+        ("subprocess", "run"),
+        ("os.path", "join"),
+        ("alligator.cli", "main"),
+    ],
+)
+def test_a_refusal_never_advises_allowing_the_standard_library(module: str, function: str) -> None:
+    policy = TaskPolicy.build(allow=["myapp"], environ={})
+    with pytest.raises(TaskRefused) as info:
+        policy.check_task(module, function)
+    message = str(info.value)
+    assert "not allowed" in message
+    assert "--allow" not in message and "ALLIGATOR_ALLOW=" not in message and "allow=[" not in message
+    assert "never be allowed" in message
+
+
+def test_a_refusal_advises_allowing_an_application_module() -> None:
+    with pytest.raises(TaskRefused, match=r"`latergator --allow myapp.tasks`"):
+        TaskPolicy.build(environ={}).check_task("myapp.tasks", "send")
+
+
+def test_names_in_a_refusal_are_escaped_and_not_advised() -> None:
+    policy = TaskPolicy.build(allow=["myapp"], environ={})
+    with pytest.raises(TaskRefused) as info:
+        policy.check_task("evil\nINFO alligator.worker: task done", "run", [("myapp", "ok\r\nforged")])
+    message = str(info.value)
+    assert "\n" not in message and "\r" not in message
+    assert "evil\\nINFO" in message and "--allow" not in message

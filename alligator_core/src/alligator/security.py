@@ -13,11 +13,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from alligator.exceptions import PayloadTooLargeError, TaskRefused
+from alligator.text import printable
 
 #: The environment variable listing modules (or ``module:function``) to allow, comma-separated.
 ALLOW_ENV = "ALLIGATOR_ALLOW"
@@ -89,10 +91,50 @@ def _secrets_from_environment(value: str | None) -> tuple[str, ...]:
     )
 
 
+def _is_dunder(part: str) -> bool:
+    return len(part) > 4 and part.startswith("__") and part.endswith("__")
+
+
+def _never_runnable(module: str, function: str) -> str | None:
+    """Says why ``module:function`` is refused whatever the allow list, or None."""
+    parts = [*module.split("."), *function.split(".")]
+    if not all(part.isidentifier() for part in parts):
+        return "it is not a dotted Python name"
+    if any(_is_dunder(part) for part in parts):
+        # `pkg.__main__` runs the package's command line and `pkg.__init__`
+        # runs the package's code a second time, as a new module: importing
+        # either is running code nobody queued.
+        return (
+            "a name with a __dunder__ part (such as __main__ or __init__) is never run; "
+            "name the module itself"
+        )
+    return None
+
+
+#: Modules no refusal ever advises allowing: Python's own (``os``,
+#: ``builtins``, ``subprocess``...) and Alligator's. Their functions act on the
+#: worker's machine; a task that needs one calls it from a function of yours.
+_NEVER_ADVISED = frozenset(sys.stdlib_module_names) | frozenset(sys.builtin_module_names) | {"alligator"}
+
+
+def _allow_advice(module: str) -> str:
+    if module.partition(".")[0] in _NEVER_ADVISED:
+        return (
+            f"; {printable(module)} is part of Python or of Alligator and should never be allowed: "
+            "call it from a task function in a module of your own, and allow that module"
+        )
+    return (
+        f"; allow its module with `latergator --allow {module}`, "
+        f"Gator(allow=[{module!r}]) or {ALLOW_ENV}={module}"
+    )
+
+
 def _check_entries(entries: tuple[str, ...]) -> None:
     for entry in entries:
-        if not all(part.isidentifier() for part in entry.replace(":", ".").split(".")):
-            raise ValueError(f"{entry!r} is not a module path or 'module:function'")
+        module, _, function = entry.partition(":")
+        problem = _never_runnable(module, function or module)
+        if problem is not None:
+            raise ValueError(f"{entry!r} is not a module path or 'module:function' that can run: {problem}")
 
 
 @dataclass(frozen=True)
@@ -197,7 +239,14 @@ class TaskPolicy:
     # -- allowing --------------------------------------------------------
 
     def is_allowed(self, module: str, function: str) -> bool:
-        """Tells whether ``module:function`` may run, without importing anything."""
+        """Tells whether ``module:function`` may run, without importing anything.
+
+        Never for a name that is not dotted Python identifiers, or that has a
+        ``__dunder__`` part (``pkg.__main__``, ``pkg.__init__``), whatever the
+        allow list says.
+        """
+        if _never_runnable(module, function) is not None:
+            return False
         for entry in self.allow:
             if ":" in entry:
                 if entry == f"{module}:{function}":
@@ -207,13 +256,22 @@ class TaskPolicy:
         return False
 
     def check_allowed(self, module: str, function: str, what: str = "task") -> None:
-        """Raises :class:`~alligator.exceptions.TaskRefused` unless ``module:function`` may run."""
-        if not self.is_allowed(module, function):
-            hint = "no modules are allowed yet" if not self.allow else f"allowed: {', '.join(self.allow)}"
-            raise TaskRefused(
-                f"{what} {module}:{function} is not allowed ({hint}); allow its module with "
-                f"`latergator --allow {module}`, Gator(allow=[{module!r}]) or {ALLOW_ENV}={module}"
-            )
+        """Raises :class:`~alligator.exceptions.TaskRefused` unless ``module:function`` may run.
+
+        The message says how to allow it, except for a module that should
+        never be allowed (Python's standard library, builtins, Alligator)
+        and a name that can never run (see :meth:`is_allowed`). Names are
+        escaped (:func:`~alligator.text.printable`): they may come from a
+        hostile payload and end up in a log line.
+        """
+        if self.is_allowed(module, function):
+            return
+        name = printable(f"{module}:{function}")
+        problem = _never_runnable(module, function)
+        if problem is not None:
+            raise TaskRefused(f"{what} {name} is refused: {problem}")
+        hint = "no modules are allowed yet" if not self.allow else f"allowed: {', '.join(self.allow)}"
+        raise TaskRefused(f"{what} {name} is not allowed ({hint}){_allow_advice(module)}")
 
     def check_task(self, module: str, function: str, hooks: Iterable[tuple[str, str]] = ()) -> None:
         """Raises :class:`~alligator.exceptions.TaskRefused` unless a task's function and
@@ -235,7 +293,8 @@ class TaskPolicy:
         if defined_in == module or (isinstance(defined_in, str) and self.is_allowed(defined_in, name)):
             return
         raise TaskRefused(
-            f"{what} {module}:{name} leads to a function of module {defined_in!r}, which is not allowed"
+            f"{what} {printable(f'{module}:{name}')} leads to a function of module "
+            f"{printable(repr(defined_in))}, which is not allowed"
         )
 
     # -- signing ---------------------------------------------------------
