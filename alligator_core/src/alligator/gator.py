@@ -21,6 +21,7 @@ from alligator.leases import LeaseKeeper
 from alligator.registry import load_backend
 from alligator.security import TaskPolicy
 from alligator.tasks import Task
+from alligator.text import printable, redact_dsn
 
 log = logging.getLogger("alligator.worker")
 
@@ -79,9 +80,13 @@ class Gator:
         self.backend_class = backend_class
         self.policy = TaskPolicy.build(allow, secret, max_payload_bytes)
         self.backend = self.build_backend(conn_string)
+        # The backend refuses to hand out longer payloads (dead-lettering them
+        # unread), so a worker's memory stays bounded by the same limit.
+        self.backend.max_payload_bytes = self.policy.max_payload_bytes
 
     def __repr__(self) -> str:
-        return f"<Gator {self.conn_string!r} queue={self.queue_name!r}>"
+        # A DSN may carry a password; a repr ends up in logs and tracebacks.
+        return f"<Gator {redact_dsn(self.conn_string)!r} queue={printable(self.queue_name)!r}>"
 
     def build_backend(self, conn_string: str) -> Backend:
         """Builds the backend a DSN names.
