@@ -5,11 +5,18 @@ Each test names the finding of issue 8 it proves.
 
 from __future__ import annotations
 
+import functools
+import random
+import sys
 import uuid
+from typing import Any
 
 import pytest
+import sample_tasks
 
-from alligator import Gator
+from alligator import Gator, Task
+from alligator.constants import SUCCESS
+from alligator.exceptions import NotImportableError, TaskArgumentsError
 from alligator.security import DEFAULT_MAX_PAYLOAD_BYTES
 
 
@@ -34,3 +41,135 @@ def test_the_gator_gives_its_payload_limit_to_its_backend() -> None:
     gator = Gator(_dsn(), max_payload_bytes=4096)
     assert gator.backend.max_payload_bytes == 4096
     assert Gator(_dsn()).backend.max_payload_bytes == DEFAULT_MAX_PAYLOAD_BYTES
+
+
+# -- finding 15: only what a worker can import back by name is accepted --------
+
+
+class Report:
+    """A class whose methods are queued (or refused) below."""
+
+    def __init__(self, title: str = "untitled") -> None:
+        self.title = title
+
+    def build(self, pages: int) -> str:
+        return f"{self.title}: {pages} pages"
+
+    @classmethod
+    def make(cls, pages: int) -> str:
+        return f"{cls.__name__}: {pages} pages"
+
+    @staticmethod
+    def count(pages: int) -> int:
+        return pages
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def _gator(**kwargs: Any) -> Gator:
+    return Gator(_dsn(), allow=["test_producer_rules", "sample_tasks"], **kwargs)
+
+
+def test_a_bound_method_is_refused_when_the_task_is_created() -> None:
+    gator = _gator()
+    with pytest.raises(NotImportableError, match="method bound to a Report object"):
+        gator.task(Report("Q3").build, 7)
+    with pytest.raises(ValueError, match="staticmethod or classmethod"):
+        Task().to_call(Report().build, 7)
+    assert gator.len() == 0
+
+
+def test_class_and_static_methods_reachable_by_name_are_accepted_and_run() -> None:
+    gator = _gator()
+    made = gator.task(Report.make, 3)
+    counted = gator.task(Report.count, 4)
+    assert (made.module, made.callable) == ("test_producer_rules", "Report.make")
+    assert gator.pop().result == "Report: 3 pages"  # type: ignore[union-attr]
+    assert gator.pop().result == 4  # type: ignore[union-attr]
+    assert gator.status(counted.task_id) == SUCCESS
+    # A module-level alias of a bound method imports back to an equal method.
+    task = Task(is_async=False)
+    task.to_call(random.choice, [5])
+    assert (task.module, task.callable) == ("random", "choice")
+
+
+@pytest.mark.parametrize("is_async", [True, False])
+def test_lambda_nested_and_partial_hooks_are_refused_when_the_task_is_created(is_async: bool) -> None:
+    def nested(task: Task, result: object) -> None:
+        return None
+
+    gator = _gator()
+    for hook, message in [
+        (lambda task, result: None, "the on_success hook is a lambda"),
+        (nested, "defined inside a function"),
+        (functools.partial(sample_tasks.success_hook), "functools.partial"),
+        (Report("x").build, "method bound to a Report object"),
+    ]:
+        with pytest.raises(NotImportableError, match=message):
+            gator.options(on_success=hook, is_async=is_async)
+        with pytest.raises(NotImportableError, match=message):
+            Task(on_success=hook, is_async=is_async)
+    assert gator.len() == 0
+
+
+def test_a_partial_task_function_is_refused_with_advice_not_an_attribute_error() -> None:
+    gator = _gator()
+    with pytest.raises(NotImportableError, match=r"functools\.partial.*pass the fixed arguments"):
+        gator.task(functools.partial(add, 1), 2)
+    with pytest.raises(NotImportableError, match="no module-level name"):
+        gator.task(Adder(), 1, 2)
+    assert gator.len() == 0
+
+
+class Adder:
+    def __call__(self, a: int, b: int) -> int:
+        return a + b
+
+
+def test_functions_of_main_are_refused_for_queued_tasks_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    def in_main(value: int) -> int:
+        return value + 1
+
+    in_main.__module__ = "__main__"
+    in_main.__qualname__ = "in_main"
+    monkeypatch.setattr(sys.modules["__main__"], "in_main", in_main, raising=False)
+    gator = _gator()
+    with pytest.raises(NotImportableError, match="defined in __main__"):
+        gator.task(in_main, 1)
+    with pytest.raises(NotImportableError, match="defined in __main__"):
+        gator.options(on_error=in_main)
+    assert gator.len() == 0
+    with gator.options(is_async=False, on_success=in_main) as opts:
+        task = opts.task(in_main, 1)
+    assert task.status == SUCCESS and task.result == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((1,), {}, "missing a required argument: 'b'"),
+        ((1, 2, 3), {}, "too many positional arguments"),
+        ((1, 2), {"c": 3}, "unexpected keyword argument 'c'"),
+        ((1,), {"a": 2}, "multiple values for argument 'a'"),
+    ],
+)
+def test_arguments_that_do_not_fit_the_signature_are_refused_at_enqueue(
+    args: tuple[Any, ...], kwargs: dict[str, Any], message: str
+) -> None:
+    gator = _gator()
+    with pytest.raises(TaskArgumentsError, match=message) as info:
+        gator.task(add, *args, **kwargs)
+    assert isinstance(info.value, TypeError)
+    assert "do not fit add(a, b): " in str(info.value)
+    with pytest.raises(TypeError, match=message):
+        with gator.batch() as batch:
+            batch.task(add, *args, **kwargs)
+    with pytest.raises(TypeError, match=message):
+        gator.push(Task(is_async=False, retries=3), add, *args, **kwargs)
+    assert gator.len() == 0
+    # Functions without a signature (some builtins) are not checked here.
+    task = Task()
+    task.to_call(max, 1, 2)
+    assert task.callable == "max"

@@ -49,3 +49,11 @@ class TaskRefused(AlligatorException):
 
 class PayloadTooLargeError(AlligatorException, ValueError):
     """Raised when a task's payload is over the size limit; nothing is enqueued."""
+
+
+class NotImportableError(AlligatorException, ValueError):
+    """Raised when a worker could not import a task's function or hook back by name; nothing is enqueued."""
+
+
+class TaskArgumentsError(AlligatorException, TypeError):
+    """Raised when a task's arguments do not fit its function's signature; nothing is enqueued."""

@@ -508,6 +508,8 @@ class Options:
         try:
             gator.task_class(**kwargs)
         except TypeError as err:
+            if "unexpected keyword argument" not in str(err):
+                raise  # a known option with a wrong value says so itself
             raise TypeError(f"unknown task option: {err}") from err
 
     def __enter__(self) -> Options:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -95,8 +96,27 @@ def _is_dunder(part: str) -> bool:
     return len(part) > 4 and part.startswith("__") and part.endswith("__")
 
 
-def _never_runnable(module: str, function: str) -> str | None:
-    """Says why ``module:function`` is refused whatever the allow list, or None."""
+#: Dotted ASCII identifiers with no double underscore anywhere: always fine.
+_PLAIN_DOTTED = re.compile(r"(?!.*__)[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
+
+
+def unrunnable_reason(module: str, function: str) -> str | None:
+    """Says why ``module:function`` is refused whatever the allow list, or None.
+
+    Example:
+        >>> unrunnable_reason("myapp.tasks", "send")
+        >>> unrunnable_reason("myapp.__main__", "run")[:30]
+        'a name with a __dunder__ part '
+
+    Args:
+        module: A module's dotted path, as a payload names it.
+        function: The name within it (dots walk into classes).
+
+    Returns:
+        The reason, or None when the allow list decides.
+    """
+    if _PLAIN_DOTTED.match(module) and _PLAIN_DOTTED.match(function):
+        return None  # the common case, decided without splitting
     parts = [*module.split("."), *function.split(".")]
     if not all(part.isidentifier() for part in parts):
         return "it is not a dotted Python name"
@@ -132,7 +152,7 @@ def _allow_advice(module: str) -> str:
 def _check_entries(entries: tuple[str, ...]) -> None:
     for entry in entries:
         module, _, function = entry.partition(":")
-        problem = _never_runnable(module, function or module)
+        problem = unrunnable_reason(module, function or module)
         if problem is not None:
             raise ValueError(f"{entry!r} is not a module path or 'module:function' that can run: {problem}")
 
@@ -245,7 +265,7 @@ class TaskPolicy:
         ``__dunder__`` part (``pkg.__main__``, ``pkg.__init__``), whatever the
         allow list says.
         """
-        if _never_runnable(module, function) is not None:
+        if unrunnable_reason(module, function) is not None:
             return False
         for entry in self.allow:
             if ":" in entry:
@@ -267,7 +287,7 @@ class TaskPolicy:
         if self.is_allowed(module, function):
             return
         name = printable(f"{module}:{function}")
-        problem = _never_runnable(module, function)
+        problem = unrunnable_reason(module, function)
         if problem is not None:
             raise TaskRefused(f"{what} {name} is refused: {problem}")
         hint = "no modules are allowed yet" if not self.allow else f"allowed: {', '.join(self.allow)}"

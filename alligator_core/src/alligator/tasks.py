@@ -10,14 +10,16 @@ from typing import Any
 
 from alligator import payload as _payload
 from alligator.constants import DELAYED, FAILED, RETRYING, RUNNING, SUCCESS, WAITING
-from alligator.exceptions import InvalidPayloadError, NotSerializableError
+from alligator.exceptions import InvalidPayloadError, NotImportableError, NotSerializableError
 from alligator.retries import (
     DEFAULT_RETRY_BACKOFF,
     DEFAULT_RETRY_DELAY,
     DEFAULT_RETRY_MAX_DELAY,
     backoff_delay,
 )
-from alligator.utils import determine_module, determine_name, import_attr
+from alligator.security import unrunnable_reason
+from alligator.text import printable
+from alligator.utils import callable_path, check_arguments_fit, import_attr
 
 log = logging.getLogger("alligator.worker")
 
@@ -28,16 +30,22 @@ Hook = Callable[..., Any]
 HookSpec = Hook | str | None
 
 
-def _hook_path(hook: HookSpec, name: str) -> str | None:
+def _hook_path(hook: HookSpec, name: str, queued: bool) -> str | None:
+    """Returns the ``"module:function"`` a hook travels as, refusing what a worker could not import."""
     if hook is None:
         return None
     if isinstance(hook, str):
         if ":" not in hook and "." not in hook:
-            raise ValueError(f"{name} must be a function or 'module:function', not {hook!r}")
-        return hook if ":" in hook else ":".join(hook.rsplit(".", 1))
-    if not callable(hook):
-        raise TypeError(f"{name} must be an importable function, not {hook!r}")
-    return f"{determine_module(hook)}:{determine_name(hook)}"
+            raise ValueError(f"{name} must be a function or 'module:function', not {printable(hook)!r}")
+        module, _, function = hook.partition(":") if ":" in hook else hook.rpartition(".")
+    else:
+        module, function = callable_path(hook, f"the {name} hook", allow_main=not queued)
+    problem = unrunnable_reason(module, function)
+    # In-process tasks may use hooks of __main__; nothing else a worker refuses.
+    if problem is not None and (queued or module != "__main__"):
+        path = printable(f"{module}:{function}")
+        raise NotImportableError(f"the {name} hook {path} can never run: {problem}")
+    return f"{module}:{function}"
 
 
 def _to_timestamp(when: float | datetime.datetime | None) -> float | None:
@@ -108,9 +116,9 @@ class Task:
             raise ValueError(f"task_id must be a non-empty string, not {task_id!r}")
         self.retries = retries
         self.is_async = bool(is_async)
-        self.on_start = _hook_path(on_start, "on_start")
-        self.on_success = _hook_path(on_success, "on_success")
-        self.on_error = _hook_path(on_error, "on_error")
+        self.on_start = _hook_path(on_start, "on_start", self.is_async)
+        self.on_success = _hook_path(on_success, "on_success", self.is_async)
+        self.on_error = _hook_path(on_error, "on_error", self.is_async)
         self.depends_on = [d.task_id if isinstance(d, Task) else str(d) for d in depends_on or ()]
         self.delay_by = float(delay_by) if delay_by is not None else None
         self.delay_until = _to_timestamp(delay_until)
@@ -139,9 +147,13 @@ class Task:
     def to_call(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Sets the function and the arguments to call it with.
 
-        The function must be importable by its module and name (no lambdas,
-        no functions defined inside functions), and the arguments must be
-        JSON values, so a worker in another process can rebuild the call.
+        The function must be importable by its module and name, and must
+        be what that name leads to: no lambdas, no functions defined inside
+        functions, no ``functools.partial``, no methods bound to an object,
+        and, for a queued task (``is_async=True``), nothing defined in
+        ``__main__``. The arguments must be JSON values and fit the
+        function's signature. So a worker in another process can rebuild the
+        call, and a mistake shows here rather than as a dead letter later.
 
         Example:
             >>> task = Task()
@@ -155,19 +167,23 @@ class Task:
         Raises:
             NotSerializableError: An argument JSON cannot carry; the message
                 names it. Nothing is queued.
-            ValueError: The function cannot be imported back by name.
+            TaskArgumentsError: The arguments do not fit the function's
+                signature (a ``TypeError``). Nothing is queued.
+            NotImportableError: The function cannot be imported back by name
+                (a ``ValueError``); the message says what to do instead.
         """
-        if not callable(func):
-            raise TypeError(f"a task needs a callable, not {func!r}")
-        name = determine_name(func)
-        if "<lambda>" in name or "<locals>" in name:
-            raise ValueError(f"{name!r} cannot be imported by a worker; make it a module-level function")
+        module, name = callable_path(func, "a task's function", allow_main=not self.is_async)
+        if self.is_async:
+            problem = unrunnable_reason(module, name)
+            if problem is not None:
+                raise NotImportableError(f"{printable(f'{module}:{name}')} can never run: {problem}")
         for index, arg in enumerate(args):
             check_arg(arg, f"positional argument {index} of {name}()")
         for key, arg in kwargs.items():
             check_arg(arg, f"keyword argument {key!r} of {name}()")
+        check_arguments_fit(func, args, kwargs, name)
         self.func = func
-        self.module = determine_module(func)
+        self.module = module
         self.callable = name
         self.func_args = list(args)
         self.func_kwargs = dict(kwargs)
