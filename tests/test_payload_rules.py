@@ -19,6 +19,7 @@ import pytest
 
 from alligator import Gator, Task, Worker
 from alligator.exceptions import InvalidPayloadError, TaskRefused
+from alligator.limits import MAX_DEPENDENCIES, MAX_RETRIES, MAX_RETRY_DELAY, MAX_TASK_ID_LENGTH
 from alligator.payload import loads
 from alligator.security import TaskPolicy
 
@@ -138,3 +139,53 @@ def test_names_in_a_refusal_are_escaped_and_not_advised() -> None:
     message = str(info.value)
     assert "\n" not in message and "\r" not in message
     assert "evil\\nINFO" in message and "--allow" not in message
+
+
+# -- finding 10: a payload cannot set its own limits ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"retry_policy": [1.0, 2.0, 1e308]}, "retry_max_delay must be from 0 to 604800"),
+        ({"retry_policy": [-5, 2.0, 600]}, "retry_delay must be from 0 to 604800"),
+        ({"retry_policy": [1.0, 0.0, 600]}, "retry_backoff must be >= 1"),
+        ({"retry_policy": [1.0, True, 600]}, "retry_backoff must be a number"),
+        ({"retry_policy": [1.0, 2.0]}, "three numbers"),
+        ({"retries": MAX_RETRIES + 1}, f"retries must be a whole number from 0 to {MAX_RETRIES}"),
+        ({"retries": 10**9}, "retries must be a whole number"),
+        ({"retries": True}, "retries must be a whole number"),
+        ({"depends_on": [f"d{n}" for n in range(MAX_DEPENDENCIES + 1)]}, f"more than {MAX_DEPENDENCIES}"),
+        ({"depends_on": ["ok", 3]}, r"depends_on\[1\] must be a non-empty string"),
+        ({"depends_on": ["ok", ["nested"]]}, r"depends_on\[1\] must be a non-empty string"),
+        ({"depends_on": ["t1"]}, "task t1 depends on itself"),
+        ({"task_id": "t1\nINFO forged line"}, "unprintable character"),
+        ({"task_id": "x" * (MAX_TASK_ID_LENGTH + 1)}, "over the limit"),
+        ({"v": True}, "version"),
+    ],
+)
+def test_a_payload_breaking_a_cap_is_refused_with_the_reason(fields: dict[str, Any], reason: str) -> None:
+    with pytest.raises(InvalidPayloadError, match=reason):
+        Task.deserialize(_payload(**fields))
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+@pytest.mark.parametrize("place", [0, 1, 2])
+def test_non_finite_numbers_in_the_retry_policy_are_refused(number: str, place: int) -> None:
+    policy = ["1.0", "2.0", "600.0"]
+    policy[place] = number
+    text = _payload(retry_policy=[]).replace('"retry_policy": []', f'"retry_policy": [{", ".join(policy)}]')
+    with pytest.raises(InvalidPayloadError, match=number.lstrip("-")):
+        Task.deserialize(text)
+
+
+def test_the_caps_themselves_are_read() -> None:
+    task = Task.deserialize(
+        _payload(
+            retries=MAX_RETRIES,
+            depends_on=[f"d{n}" for n in range(MAX_DEPENDENCIES)],
+            retry_policy=[MAX_RETRY_DELAY, 1, MAX_RETRY_DELAY],
+        )
+    )
+    assert task.retries == MAX_RETRIES and len(task.depends_on) == MAX_DEPENDENCIES
+    assert task.next_retry_delay(10**6) <= MAX_RETRY_DELAY

@@ -17,6 +17,8 @@ import sample_tasks
 from alligator import Gator, Task
 from alligator.constants import SUCCESS
 from alligator.exceptions import NotImportableError, TaskArgumentsError
+from alligator.limits import MAX_DEPENDENCIES, MAX_RETRIES, MAX_RETRY_DELAY, MAX_TASK_ID_LENGTH
+from alligator.retries import backoff_delay
 from alligator.security import DEFAULT_MAX_PAYLOAD_BYTES
 
 
@@ -173,3 +175,80 @@ def test_arguments_that_do_not_fit_the_signature_are_refused_at_enqueue(
     task = Task()
     task.to_call(max, 1, 2)
     assert task.callable == "max"
+
+
+# -- findings 5 and 10: numbers and caps are checked when a task is created ---
+
+
+@pytest.mark.parametrize(
+    "name", ["delay_by", "delay_until", "retry_delay", "retry_backoff", "retry_max_delay"]
+)
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), 10**400])
+def test_nan_and_infinite_numbers_are_refused_at_the_api(name: str, value: float) -> None:
+    gator = _gator()
+    with pytest.raises(ValueError, match=f"{name} must be a finite number"):
+        gator.options(**{name: value})
+    with pytest.raises(ValueError, match=f"{name} must be a finite number"):
+        Task(**{name: value})
+    assert gator.len() == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"delay_by": -1}, "delay_by must be >= 0"),
+        ({"retry_delay": -0.5}, "retry_delay must be from 0 to 604800"),
+        ({"retry_delay": MAX_RETRY_DELAY + 1}, "retry_delay must be from 0 to 604800"),
+        ({"retry_max_delay": 10 * MAX_RETRY_DELAY}, "retry_max_delay must be from 0 to 604800"),
+        ({"retry_backoff": 0.5}, "retry_backoff must be >= 1"),
+        ({"retry_delay": "5"}, "retry_delay must be a number"),
+        ({"delay_by": True}, "delay_by must be a number"),
+        ({"retries": MAX_RETRIES + 1}, f"retries must be a whole number from 0 to {MAX_RETRIES}"),
+        ({"retries": -1}, "retries must be a whole number"),
+        ({"task_id": "x" * (MAX_TASK_ID_LENGTH + 1)}, f"over the limit of {MAX_TASK_ID_LENGTH}"),
+        ({"task_id": "t1\nINFO alligator.worker: forged"}, "unprintable character"),
+        ({"task_id": "t1\x00"}, "unprintable character"),
+        ({"task_id": "bad\udc80"}, "unprintable character"),
+        ({"task_id": ""}, "non-empty string"),
+        ({"depends_on": [f"t{n}" for n in range(MAX_DEPENDENCIES + 1)]}, f"more than {MAX_DEPENDENCIES}"),
+        ({"task_id": "me", "depends_on": ["other", "me"]}, "task me depends on itself"),
+        ({"depends_on": ["ok", "t\r\n"]}, r"depends_on\[1\] .* unprintable character"),
+        ({"depends_on": [7]}, r"depends_on\[0\] must be a non-empty string"),
+        ({"depends_on": "parent-id"}, "list of task ids"),
+    ],
+)
+def test_out_of_bounds_options_are_refused_and_nothing_is_queued(
+    options: dict[str, Any], message: str
+) -> None:
+    gator = _gator()
+    with pytest.raises((ValueError, TypeError), match=message):
+        with gator.options(**options) as opts:
+            opts.task(add, 1, 2)
+    assert gator.len() == 0
+
+
+def test_bounds_themselves_are_accepted() -> None:
+    task = Task(
+        task_id="x" * MAX_TASK_ID_LENGTH,
+        retries=MAX_RETRIES,
+        depends_on=[f"t{n}" for n in range(MAX_DEPENDENCIES)],
+        delay_by=0,
+        retry_delay=MAX_RETRY_DELAY,
+        retry_backoff=1,
+        retry_max_delay=0,
+    )
+    assert task.retries == MAX_RETRIES and len(task.depends_on) == MAX_DEPENDENCIES
+    assert Task(task_id="rapport été 2026", delay_until=0).task_id == "rapport été 2026"
+
+
+@pytest.mark.parametrize("retry", [1, 2, 30, 1025, 5000, 10**9])
+@pytest.mark.parametrize("backoff", [1.0, 2.0, 1e300])
+def test_backoff_never_overflows_and_never_exceeds_the_cap(retry: int, backoff: float) -> None:
+    for max_delay in (600.0, MAX_RETRY_DELAY):
+        wait = backoff_delay(retry, 1.0, backoff, max_delay, jitter=False)
+        assert 0.0 <= wait <= max_delay
+        assert 0.0 <= backoff_delay(retry, 1.0, backoff, max_delay, jitter=True) <= max_delay
+    # Even asked for more, no wait is longer than a week.
+    assert backoff_delay(retry, 1.0, backoff, 1e300, jitter=False) <= MAX_RETRY_DELAY
+    task = Task(retries=MAX_RETRIES, retry_backoff=backoff, retry_max_delay=MAX_RETRY_DELAY)
+    assert 0.0 <= task.next_retry_delay(retry) <= MAX_RETRY_DELAY

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 import logging
+import math
+import numbers
 import os
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 from alligator import payload as _payload
 from alligator.constants import DELAYED, FAILED, RETRYING, RUNNING, SUCCESS, WAITING
 from alligator.exceptions import InvalidPayloadError, NotImportableError, NotSerializableError
+from alligator.limits import MAX_DEPENDENCIES, MAX_RETRIES, MAX_RETRY_DELAY, MAX_TASK_ID_LENGTH
 from alligator.retries import (
     DEFAULT_RETRY_BACKOFF,
     DEFAULT_RETRY_DELAY,
@@ -48,11 +51,64 @@ def _hook_path(hook: HookSpec, name: str, queued: bool) -> str | None:
     return f"{module}:{function}"
 
 
-def _to_timestamp(when: float | datetime.datetime | None) -> float | None:
-    if when is None or isinstance(when, (int, float)):
-        return when
-    # A naive datetime means local time, as datetime.timestamp() assumes.
-    return when.timestamp()
+def _to_timestamp(when: float | datetime.datetime) -> float:
+    if isinstance(when, datetime.datetime):
+        # A naive datetime means local time, as datetime.timestamp() assumes.
+        return when.timestamp()
+    return when
+
+
+def _show(value: object) -> str:
+    """A value from a caller or a payload, short and on one line, for an error message."""
+    return printable(repr(value), 60)
+
+
+def _number(value: object, name: str, low: float | None = None, high: float | None = None) -> float:
+    """Returns ``value`` as a float, refusing NaN, the infinities and values out of bounds."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, not {_show(value)}")
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float
+        number = math.inf
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, not {_show(value)}")
+    if (low is not None and number < low) or (high is not None and number > high):
+        bounds = f"from {low:g} to {high:g}" if high is not None else f">= {low:g}"
+        raise ValueError(f"{name} must be {bounds}, not {_show(value)}")
+    return number
+
+
+def check_task_id(task_id: object, name: str = "task_id") -> str:
+    """Returns ``task_id`` if it can be a task's id, or says why not.
+
+    An id is a non-empty string of at most
+    :data:`~alligator.limits.MAX_TASK_ID_LENGTH` printable characters: no
+    control characters, line breaks or lone surrogates, so an id is logged
+    and stored as it is, and cannot forge a log line.
+
+    Example:
+        >>> check_task_id("report-2026-11")
+        'report-2026-11'
+
+    Args:
+        task_id: The id.
+        name: How to name it in the error.
+
+    Returns:
+        The id.
+
+    Raises:
+        ValueError: It is not a string, is empty, too long, or has a
+            character that is not printable.
+    """
+    if not isinstance(task_id, str) or not task_id:
+        raise ValueError(f"{name} must be a non-empty string, not {_show(task_id)}")
+    if len(task_id) > MAX_TASK_ID_LENGTH:
+        raise ValueError(f"{name} is {len(task_id)} characters, over the limit of {MAX_TASK_ID_LENGTH}")
+    if not task_id.isprintable():
+        raise ValueError(f"{name} {_show(task_id)} has a control or other unprintable character")
+    return task_id
 
 
 class Task:
@@ -105,26 +161,27 @@ class Task:
         retry_max_delay: float = DEFAULT_RETRY_MAX_DELAY,
         retry_jitter: bool = True,
     ) -> None:
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ValueError(f"retries must be a whole number >= 0, not {retries!r}")
+        if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
+            raise ValueError(f"retries must be a whole number from 0 to {MAX_RETRIES}, not {_show(retries)}")
         if delay_by is not None and delay_until is not None:
             raise ValueError("give delay_by or delay_until, not both")
-        # 128 random bits, as a UUID4 has, at a fifth of uuid4()'s cost: the
-        # id is made on every enqueue.
-        self.task_id = task_id if task_id is not None else os.urandom(16).hex()
-        if not isinstance(self.task_id, str) or not self.task_id:
-            raise ValueError(f"task_id must be a non-empty string, not {task_id!r}")
+        if task_id is None:
+            # 128 random bits, as a UUID4 has, at a fifth of uuid4()'s cost:
+            # the id is made on every enqueue.
+            self.task_id = os.urandom(16).hex()
+        else:
+            self.task_id = check_task_id(task_id, "task_id")
         self.retries = retries
         self.is_async = bool(is_async)
         self.on_start = _hook_path(on_start, "on_start", self.is_async)
         self.on_success = _hook_path(on_success, "on_success", self.is_async)
         self.on_error = _hook_path(on_error, "on_error", self.is_async)
-        self.depends_on = [d.task_id if isinstance(d, Task) else str(d) for d in depends_on or ()]
-        self.delay_by = float(delay_by) if delay_by is not None else None
-        self.delay_until = _to_timestamp(delay_until)
-        self.retry_delay = float(retry_delay)
-        self.retry_backoff = float(retry_backoff)
-        self.retry_max_delay = float(retry_max_delay)
+        self.depends_on = self._dependencies(depends_on)
+        self.delay_by = None if delay_by is None else _number(delay_by, "delay_by", 0.0)
+        self.delay_until = None if delay_until is None else _number(_to_timestamp(delay_until), "delay_until")
+        self.retry_delay = _number(retry_delay, "retry_delay", 0.0, MAX_RETRY_DELAY)
+        self.retry_backoff = _number(retry_backoff, "retry_backoff", 1.0)
+        self.retry_max_delay = _number(retry_max_delay, "retry_max_delay", 0.0, MAX_RETRY_DELAY)
         self.retry_jitter = bool(retry_jitter)
         self.status = DELAYED if (self.delay_by or self.delay_until) else WAITING
         self.func: Callable[..., Any] | None = None
@@ -137,6 +194,23 @@ class Task:
         self.exception: BaseException | None = None
         #: Deliveries so far, when a worker ran it (1 on the first).
         self.attempts = 0
+
+    def _dependencies(self, depends_on: Iterable[str | Task] | None) -> list[str]:
+        if depends_on is None:
+            return []
+        if isinstance(depends_on, (str, Task)):
+            # A lone id would be read as one dependency per character.
+            raise TypeError("depends_on must be a list of task ids (or Tasks), not one")
+        ids: list[str] = []
+        for dependency in depends_on:
+            if len(ids) >= MAX_DEPENDENCIES:
+                raise ValueError(f"depends_on names more than {MAX_DEPENDENCIES} tasks")
+            task_id = dependency.task_id if isinstance(dependency, Task) else dependency
+            ids.append(check_task_id(task_id, f"depends_on[{len(ids)}]"))
+            if task_id == self.task_id:
+                # It could never run: it would wait for itself for ever.
+                raise ValueError(f"task {printable(task_id)} depends on itself")
+        return ids
 
     def __repr__(self) -> str:
         target = f"{self.module}:{self.callable}" if self.callable else "?"
@@ -362,8 +436,8 @@ class Task:
         if missing:
             raise ValueError(f"missing key(s) {', '.join(missing)}")
         version = fields.get("v", PAYLOAD_VERSION)
-        if version != PAYLOAD_VERSION:
-            raise ValueError(f"payload format version {version!r} is not supported")
+        if isinstance(version, bool) or version != PAYLOAD_VERSION:
+            raise ValueError(f"payload format version {_show(version)} is not supported")
         expected_types: dict[str, type | tuple[type, ...]] = {
             "task_id": str,
             "module": str,
