@@ -252,3 +252,37 @@ def test_backoff_never_overflows_and_never_exceeds_the_cap(retry: int, backoff: 
     assert backoff_delay(retry, 1.0, backoff, 1e300, jitter=False) <= MAX_RETRY_DELAY
     task = Task(retries=MAX_RETRIES, retry_backoff=backoff, retry_max_delay=MAX_RETRY_DELAY)
     assert 0.0 <= task.next_retry_delay(retry) <= MAX_RETRY_DELAY
+
+
+# -- finding 16: the caller can tell when an id was already queued -------------
+
+
+def test_a_task_says_whether_this_call_queued_it() -> None:
+    gator = _gator()
+    with gator.options(task_id="nightly-report") as opts:
+        first = opts.task(add, 1, 2)
+        second = opts.task(add, 100, 200)
+    assert first.queued is True
+    assert second.queued is False, "the id was queued already: these arguments will never run"
+    assert gator.len() == 1
+    assert gator.pop().result == 3  # type: ignore[union-attr]
+    in_process = gator.push(Task(is_async=False), add, 1, 1)
+    assert in_process.queued is False and in_process.result == 2
+
+
+def test_a_batch_says_whether_its_tasks_were_queued() -> None:
+    gator = _gator()
+    gator.push(Task(task_id="taken"), add, 0, 0)
+    with gator.batch() as batch:
+        fresh = [batch.task(add, n, n) for n in range(3)]
+    assert [t.queued for t in fresh] == [True, True, True]
+    with gator.batch(task_id="taken") as batch:
+        again = batch.task(add, 1, 1)
+    assert again.queued is False
+    batch = gator.batch()
+    mixed = [gator.task_class(task_id=i) for i in ("taken", "new-one")]
+    for task in mixed:
+        task.to_call(add, 1, 2)
+    batch.tasks.extend(mixed)
+    assert batch.flush() == 1
+    assert [t.queued for t in mixed] == [None, None], "one call cannot tell which"

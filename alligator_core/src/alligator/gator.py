@@ -120,11 +120,22 @@ class Gator:
             **kwargs: Its keyword arguments (JSON values).
 
         Returns:
-            The queued :class:`~alligator.tasks.Task`; its ``task_id`` names it.
+            The :class:`~alligator.tasks.Task`; its ``task_id`` names it. Its
+            ``queued`` says whether this call queued it: False when a task of
+            the same id (``gator.options(task_id=...)``) was already in the
+            queue (waiting, delayed, running, or a dead letter). Then
+            nothing was queued, and the returned task's arguments are not
+            the ones that will run.
 
         Raises:
             NotSerializableError: An argument JSON cannot carry; nothing is
                 queued.
+            TaskArgumentsError: The arguments do not fit the function's
+                signature; nothing is queued.
+            NotImportableError: A worker could not import the function by
+                name (a lambda, a bound method...); nothing is queued.
+            TaskRefused: This gator has an allow list, and it does not allow
+                the function or a hook; nothing is queued.
         """
         return self.push(self.task_class(), func, *args, **kwargs)
 
@@ -182,12 +193,15 @@ class Gator:
             **kwargs: Its keyword arguments.
 
         Returns:
-            The task (already run, for ``is_async=False``).
+            The task (already run, for ``is_async=False``). Its ``queued`` is
+            True if this call queued it, False if the id was already in the
+            queue (nothing was queued) or it ran in-process.
         """
         task.to_call(func, *args, **kwargs)
         if not task.is_async:
+            task.queued = False
             return self.execute(task)
-        self.backend.push(self.queue_name, task.task_id, self._seal(task), self._delay_of(task))
+        task.queued = self.backend.push(self.queue_name, task.task_id, self._seal(task), self._delay_of(task))
         return task
 
     def _seal(self, task: Task) -> str:
@@ -558,15 +572,29 @@ class Batch(Options):
             self.flush()
 
     def flush(self) -> int:
-        """Queues the tasks collected so far; returns how many were added."""
+        """Queues the tasks collected so far.
+
+        Each task's ``queued`` becomes True when all of them were added,
+        False when none was (their ids were all in the queue already), and
+        None when only some were: one call cannot tell which.
+
+        Returns:
+            How many were added; fewer than collected when some ids were
+            already in the queue.
+        """
         if not self.tasks:
             return 0
         now = None
         if any(t.delay_until is not None for t in self.tasks):
             now = self.gator.backend.now()
-        items = [(t.task_id, self.gator._seal(t), self.gator._delay_of(t, now)) for t in self.tasks]
+        tasks = self.tasks
+        items = [(t.task_id, self.gator._seal(t), self.gator._delay_of(t, now)) for t in tasks]
         self.tasks = []
-        return self.gator.backend.push_many(self.gator.queue_name, items)
+        added = self.gator.backend.push_many(self.gator.queue_name, items)
+        queued = True if added == len(items) else False if added == 0 else None
+        for task in tasks:
+            task.queued = queued
+        return added
 
 
 __all__ = ["Gator", "Options", "Batch", "AlligatorException"]

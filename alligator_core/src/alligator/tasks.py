@@ -192,8 +192,14 @@ class Task:
         self.result: Any = None
         #: The exception of the last failed run, if any.
         self.exception: BaseException | None = None
-        #: Deliveries so far, when a worker ran it (1 on the first).
+        #: Deliveries so far, when a worker ran it (1 on the first); runs so
+        #: far, when run in-process by Gator.execute.
         self.attempts = 0
+        #: Whether the call that queued this task added it: True if it did,
+        #: False if nothing was queued (the id was already in the queue, or
+        #: the task ran in-process), None before it was queued or when a
+        #: batch cannot tell (see Batch.flush).
+        self.queued: bool | None = None
 
     def _dependencies(self, depends_on: Iterable[str | Task] | None) -> list[str]:
         if depends_on is None:
