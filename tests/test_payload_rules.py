@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sample_tasks
 
 from alligator import Gator, Task, Worker
 from alligator.exceptions import InvalidPayloadError, TaskRefused
@@ -189,3 +190,64 @@ def test_the_caps_themselves_are_read() -> None:
     )
     assert task.retries == MAX_RETRIES and len(task.depends_on) == MAX_DEPENDENCIES
     assert task.next_retry_delay(10**6) <= MAX_RETRY_DELAY
+
+
+# -- finding 17: 0.5.0 payloads are read completely ---------------------------
+
+
+def _payload_050(**options: Any) -> str:
+    """A payload as Alligator 0.5.0's Task.serialize wrote it."""
+    return json.dumps(
+        {
+            "task_id": "old-1",
+            "retries": 0,
+            "async": True,
+            "module": "sample_tasks",
+            "callable": "add",
+            "args": [1, 2],
+            "kwargs": {},
+            "options": options,
+        }
+    )
+
+
+def test_a_0_5_0_payload_keeps_the_hooks_stored_under_options() -> None:
+    text = _payload_050(
+        on_start={"module": "sample_tasks", "callable": "start_hook"},
+        on_success={"module": "sample_tasks", "callable": "success_hook"},
+        on_error={"module": "sample_tasks", "callable": "error_hook"},
+    )
+    task = Task.deserialize(text)
+    assert (task.on_start, task.on_success, task.on_error) == (
+        "sample_tasks:start_hook",
+        "sample_tasks:success_hook",
+        "sample_tasks:error_hook",
+    )
+    assert task.hooks() == [
+        ("sample_tasks", "start_hook"),
+        ("sample_tasks", "success_hook"),
+        ("sample_tasks", "error_hook"),
+    ]
+    gator = Gator(f"locmem://{uuid.uuid4().hex}", allow=["sample_tasks"])
+    gator.backend.push(gator.queue_name, "old-1", text)
+    done = gator.pop()
+    assert done is not None and done.result == 3
+    assert sample_tasks.CALLS == [("on_start", "old-1"), ("on_success", 3)]
+    assert Task.deserialize(_payload_050()).hooks() == []
+
+
+def test_hooks_of_a_0_5_0_payload_are_checked_like_any_other() -> None:
+    gator = Gator(f"locmem://{uuid.uuid4().hex}", allow=["sample_tasks"])
+    gator.backend.push(
+        gator.queue_name, "old-1", _payload_050(on_error={"module": "os", "callable": "system"})
+    )
+    Worker(gator, max_tasks=1).run_forever()
+    [letter] = gator.dead_letters()
+    assert "hook os:system is not allowed" in letter.reason
+    for options, reason in [
+        ({"on_start": {"module": "sample_tasks"}}, "must name a 'module' and a 'callable'"),
+        ({"on_start": 7}, "options.on_start is a int"),
+        ({"on_start": {"module": "sample_tasks.__main__", "callable": "x"}}, "__dunder__"),
+    ]:
+        with pytest.raises(InvalidPayloadError, match=reason):
+            Task.deserialize(_payload_050(**options))

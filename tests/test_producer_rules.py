@@ -286,3 +286,36 @@ def test_a_batch_says_whether_its_tasks_were_queued() -> None:
     batch.tasks.extend(mixed)
     assert batch.flush() == 1
     assert [t.queued for t in mixed] == [None, None], "one call cannot tell which"
+
+
+# -- finding 17: in-process runs count attempts --------------------------------
+
+SEEN: list[tuple[str, int, int]] = []
+
+
+def note_error(task: Task, exc: BaseException) -> None:
+    SEEN.append(("on_error", task.attempts, task.retries))
+
+
+def note_success(task: Task, result: object) -> None:
+    SEEN.append(("on_success", task.attempts, task.retries))
+
+
+def test_execute_counts_attempts_so_on_error_can_tell_the_last_failure() -> None:
+    SEEN.clear()
+    gator = _gator()
+    task = Task(is_async=False, retries=2, on_error=note_error)
+    task.to_call(sample_tasks.always_fails, "nope")
+    with pytest.raises(RuntimeError, match="nope"):
+        gator.execute(task)
+    assert SEEN == [("on_error", 1, 2), ("on_error", 2, 2), ("on_error", 3, 2)]
+    assert task.attempts == 3
+    last = [attempts for _, attempts, retries in SEEN if attempts > retries]
+    assert last == [3], "exactly one call is the last failure"
+
+    SEEN.clear()
+    sample_tasks.ATTEMPTS.clear()
+    with gator.options(is_async=False, retries=3, on_error=note_error, on_success=note_success) as opts:
+        done = opts.task(sample_tasks.flaky, "k", 1)
+    assert done.attempts == 2
+    assert SEEN == [("on_error", 1, 3), ("on_success", 2, 3)]

@@ -233,18 +233,25 @@ class Gator:
         Args:
             task: The task to run.
 
+        ``task.attempts`` counts the runs, 1 on the first, as a worker counts
+        deliveries, so an ``on_error`` hook can tell the last failure
+        (``task.attempts > task.retries``) from earlier ones. Only an
+        ``Exception`` is retried: anything else (``KeyboardInterrupt``,
+        ``SystemExit``...) is for this process, and goes straight up.
+
         Returns:
             The completed task.
 
         Raises:
             Exception: Whatever the function raised on its last try.
         """
-        for retry in range(task.retries + 1):
+        for attempt in range(1, task.retries + 2):
+            task.attempts = attempt
             try:
                 task.run()
                 return task
             except Exception:
-                if retry >= task.retries:
+                if attempt > task.retries:
                     raise
                 task.to_retrying()
         return task  # pragma: no cover - the loop always returns or raises

@@ -458,11 +458,18 @@ class Task:
             "depends_on": list,
             "retry_policy": list,
             "retry_jitter": bool,
+            "async": bool,
+            "options": dict,
         }
         for key, value in fields.items():
             kind = expected_types.get(key)
             if kind is not None and not isinstance(value, kind):
                 raise TypeError(f"{key!r} is a {type(value).__name__}")
+        hooks = {name: fields.get(name) for name in ("on_start", "on_success", "on_error")}
+        delay_until = None
+        if "options" in fields:
+            # Alligator 0.5.0 put hooks (and later delay_until) under "options".
+            delay_until = _legacy_options(fields["options"], hooks)
         policy = fields.get(
             "retry_policy", [DEFAULT_RETRY_DELAY, DEFAULT_RETRY_BACKOFF, DEFAULT_RETRY_MAX_DELAY]
         )
@@ -472,10 +479,11 @@ class Task:
             task_id=fields["task_id"],
             retries=fields["retries"],
             is_async=fields.get("is_async", fields.get("async", True)),
-            on_start=fields.get("on_start"),
-            on_success=fields.get("on_success"),
-            on_error=fields.get("on_error"),
+            on_start=hooks["on_start"],
+            on_success=hooks["on_success"],
+            on_error=hooks["on_error"],
             depends_on=fields.get("depends_on"),
+            delay_until=delay_until,
             retry_delay=policy[0],
             retry_backoff=policy[1],
             retry_max_delay=policy[2],
@@ -486,6 +494,28 @@ class Task:
         task.func_args = fields.get("args", [])
         task.func_kwargs = fields.get("kwargs", {})
         return task
+
+
+def _legacy_options(options: dict[str, Any], hooks: dict[str, Any]) -> Any:
+    """Reads the ``"options"`` of a 0.5.0 payload into ``hooks``; returns its ``delay_until``.
+
+    0.5.0 wrote each hook as ``{"module": ..., "callable": ...}``.
+    """
+    for name in hooks:
+        spec = options.get(name)
+        if spec is None:
+            continue
+        if isinstance(spec, dict):
+            module, function = spec.get("module"), spec.get("callable")
+            if not isinstance(module, str) or not isinstance(function, str):
+                raise ValueError(f"options.{name} must name a 'module' and a 'callable'")
+            spec = f"{module}:{function}"
+        if not isinstance(spec, str):
+            raise TypeError(f"options.{name} is a {type(spec).__name__}")
+        if hooks[name] is not None and hooks[name] != spec:
+            raise ValueError(f"{name} is named twice, differently")
+        hooks[name] = spec
+    return options.get("delay_until")
 
 
 def check_arg(value: Any, where: str) -> None:
