@@ -15,7 +15,7 @@ import pytest
 import sample_tasks
 
 from alligator import Gator, Task
-from alligator.constants import SUCCESS
+from alligator.constants import FAILED, SUCCESS
 from alligator.exceptions import NotImportableError, TaskArgumentsError
 from alligator.limits import MAX_DEPENDENCIES, MAX_RETRIES, MAX_RETRY_DELAY, MAX_TASK_ID_LENGTH
 from alligator.retries import backoff_delay
@@ -319,3 +319,105 @@ def test_execute_counts_attempts_so_on_error_can_tell_the_last_failure() -> None
         done = opts.task(sample_tasks.flaky, "k", 1)
     assert done.attempts == 2
     assert SEEN == [("on_error", 1, 3), ("on_success", 2, 3)]
+
+
+# -- finding 2 (Task.run): every exception has one meaning ---------------------
+
+
+class Halt(BaseException):
+    """A BaseException a task or hook might raise (like asyncio.CancelledError)."""
+
+
+CALLED: list[str] = []
+
+
+def exits_on_success(task: Task, result: object) -> None:
+    CALLED.append("on_success")
+    sys.exit(0)
+
+
+def closes_generator_on_error(task: Task, exc: BaseException) -> None:
+    CALLED.append(f"on_error:{type(exc).__name__}")
+    raise GeneratorExit
+
+
+def halts_on_start(task: Task) -> None:
+    raise Halt("stop")
+
+
+def interrupts(task: Task, result: object) -> None:
+    raise KeyboardInterrupt
+
+
+def raise_halt() -> None:
+    CALLED.append("function")
+    raise Halt("from the task")
+
+
+def count_call() -> str:
+    CALLED.append("function")
+    return "done"
+
+
+def test_an_on_success_hook_that_exits_leaves_the_success_standing() -> None:
+    CALLED.clear()
+    gator = _gator()
+    with gator.options(is_async=False, retries=3, on_success=exits_on_success) as opts:
+        task = opts.task(count_call)
+    assert task.status == SUCCESS and task.result == "done" and task.exception is None
+    assert CALLED == ["function", "on_success"], "ran once: a hook's exit is not a failure"
+
+
+@pytest.mark.parametrize("exc_type", [Halt, SystemExit, GeneratorExit, KeyboardInterrupt])
+def test_a_task_raising_any_base_exception_fails_calls_on_error_and_re_raises(
+    exc_type: type[BaseException],
+) -> None:
+    CALLED.clear()
+    task = Task(on_error=closes_generator_on_error)
+    task.to_call(_RAISERS[exc_type])
+    with pytest.raises(exc_type):
+        task.run()
+    assert task.status == FAILED
+    assert isinstance(task.exception, exc_type)
+    assert CALLED == ["function", f"on_error:{exc_type.__name__}"], "on_error ran; its own raise was logged"
+
+
+def test_on_start_raising_a_base_exception_fails_the_task_without_running_it() -> None:
+    CALLED.clear()
+    task = Task(on_start=halts_on_start, on_error=closes_generator_on_error)
+    task.to_call(count_call)
+    with pytest.raises(Halt):
+        task.run()
+    assert task.status == FAILED and isinstance(task.exception, Halt)
+    assert CALLED == []
+
+
+def test_keyboard_interrupt_in_an_after_hook_is_not_swallowed() -> None:
+    task = Task(on_success=interrupts)
+    task.to_call(count_call)
+    with pytest.raises(KeyboardInterrupt):
+        task.run()
+    assert task.status == SUCCESS
+
+
+def raise_system_exit() -> None:
+    CALLED.append("function")
+    raise SystemExit(3)
+
+
+def raise_generator_exit() -> None:
+    CALLED.append("function")
+    raise GeneratorExit
+
+
+def raise_keyboard_interrupt() -> None:
+    CALLED.append("function")
+    raise KeyboardInterrupt
+
+
+_RAISERS = {
+    Halt: raise_halt,
+    SystemExit: raise_system_exit,
+    GeneratorExit: raise_generator_exit,
+    KeyboardInterrupt: raise_keyboard_interrupt,
+}

@@ -276,6 +276,20 @@ class Task:
         and the exception re-raised. Retries are not handled here but by
         :meth:`Gator.execute <alligator.gator.Gator.execute>` and the worker.
 
+        What counts as what, for every exception (``BaseException`` too):
+
+        * the function raises anything (``SystemExit``, ``GeneratorExit``,
+          ``asyncio.CancelledError``, ``KeyboardInterrupt`` included): the
+          task failed. ``task.exception`` is set, the status is FAILED,
+          ``on_error`` is called, and the exception is re-raised for the
+          caller to settle (a worker retries or dead-letters it);
+        * ``on_start`` raises anything: the task failed, without running;
+          re-raised the same way (``on_error`` is not called);
+        * ``on_success`` or ``on_error`` raises anything but
+          ``KeyboardInterrupt``: logged, and the outcome stands. A hook that
+          calls ``sys.exit`` after a success does not turn it into a
+          failure that would run the task again.
+
         Returns:
             What the function returned (also kept in ``task.result``).
         """
@@ -283,20 +297,20 @@ class Task:
         self.to_running()
         try:
             self._call_hook(self.on_start, self)
-        except Exception as exc:
+        except BaseException as exc:
             self.exception = exc
             self.to_failed()
             raise
         try:
             self.result = func(*self.func_args, **self.func_kwargs)
-        except Exception as exc:
+        except BaseException as exc:
             self.exception = exc
             self.to_failed()
-            self._call_after_hook(self.on_error, self, exc)
+            self._call_after_hook(self.on_error, exc)
             raise
         self.exception = None
         self.to_success()
-        self._call_after_hook(self.on_success, self, self.result)
+        self._call_after_hook(self.on_success, self.result)
         return self.result
 
     def resolve(self) -> Callable[..., Any]:
@@ -337,12 +351,19 @@ class Task:
             module, _, name = path.partition(":")
             import_attr(module, name)(*args)
 
-    @classmethod
-    def _call_after_hook(cls, path: str | None, *args: Any) -> None:
+    def _call_after_hook(self, path: str | None, outcome: Any) -> None:
         try:
-            cls._call_hook(path, *args)
-        except Exception:
-            log.exception("hook %s raised; the task's outcome stands", path)
+            self._call_hook(path, self, outcome)
+        except KeyboardInterrupt:
+            raise  # the operator's, not the task's
+        except BaseException as exc:
+            # The task has already finished; nothing a hook does changes that.
+            log.exception(
+                "hook %s of task %s raised %s; the task's outcome stands",
+                printable(path),
+                printable(self.task_id),
+                type(exc).__name__,
+            )
 
     def next_retry_delay(self, retry: int) -> float:
         """Returns the seconds to wait before retry number ``retry`` (1-based)."""
