@@ -24,7 +24,7 @@ def backoff_delay(
     """Returns the seconds to wait before retry number ``retry``.
 
     The wait grows geometrically, ``delay * backoff ** (retry - 1)``, capped at
-    ``max_delay`` and never above :data:`~alligator.limits.MAX_RETRY_DELAY`.
+    ``max_delay`` and never above ``alligator.limits.MAX_RETRY_DELAY``.
     With ``jitter`` it is drawn uniformly from the upper half of that ("equal
     jitter"), so tasks that failed together, because a mail server went
     down, do not all come back in the same instant.

@@ -281,7 +281,7 @@ class TaskPolicy:
         The message says how to allow it, except for a module that should
         never be allowed (Python's standard library, builtins, Alligator)
         and a name that can never run (see :meth:`is_allowed`). Names are
-        escaped (:func:`~alligator.text.printable`): they may come from a
+        escaped (``alligator.text.printable``): they may come from a
         hostile payload and end up in a log line.
         """
         if self.is_allowed(module, function):

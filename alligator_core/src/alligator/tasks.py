@@ -83,7 +83,7 @@ def check_task_id(task_id: object, name: str = "task_id") -> str:
     """Returns ``task_id`` if it can be a task's id, or says why not.
 
     An id is a non-empty string of at most
-    :data:`~alligator.limits.MAX_TASK_ID_LENGTH` printable characters: no
+    ``alligator.limits.MAX_TASK_ID_LENGTH`` printable characters: no
     control characters, line breaks or lone surrogates, so an id is logged
     and stored as it is, and cannot forge a log line.
 
@@ -195,9 +195,9 @@ class Task:
         #: Deliveries so far, when a worker ran it (1 on the first); runs so
         #: far, when run in-process by Gator.execute.
         self.attempts = 0
-        #: Whether the call that queued this task added it: True if it did,
+        #: Whether the call that queued this task added it. True if it did;
         #: False if nothing was queued (the id was already in the queue, or
-        #: the task ran in-process), None before it was queued or when a
+        #: the task ran in-process); None before it was queued, or when a
         #: batch cannot tell (see Batch.flush).
         self.queued: bool | None = None
 
