@@ -103,6 +103,9 @@ def test_a_dunder_entry_cannot_be_allowed() -> None:
     for entry in ["alligator.__main__", "myapp:__init__", "__main__"]:
         with pytest.raises(ValueError, match="__dunder__"):
             TaskPolicy.build(allow=[entry], environ={})
+    for entry in ["myapp:", ":run", "my app", "myapp..tasks"]:
+        with pytest.raises(ValueError, match="not a dotted Python name"):
+            TaskPolicy.build(allow=[entry], environ={})
 
 
 # -- finding 14: refusals never advise allowing Python's own modules ----------

@@ -151,8 +151,8 @@ def _allow_advice(module: str) -> str:
 
 def _check_entries(entries: tuple[str, ...]) -> None:
     for entry in entries:
-        module, _, function = entry.partition(":")
-        problem = unrunnable_reason(module, function or module)
+        module, colon, function = entry.partition(":")
+        problem = unrunnable_reason(module, function if colon else module)
         if problem is not None:
             raise ValueError(f"{entry!r} is not a module path or 'module:function' that can run: {problem}")
 
