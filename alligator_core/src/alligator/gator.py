@@ -224,6 +224,12 @@ class Gator:
     def execute(self, task: Task) -> Task:
         """Runs a task in this process now, retrying at once as it allows.
 
+        ``task.attempts`` counts the runs, 1 on the first, as a worker counts
+        deliveries, so an ``on_error`` hook can tell the last failure
+        (``task.attempts > task.retries``) from earlier ones. Only an
+        ``Exception`` is retried: anything else (``KeyboardInterrupt``,
+        ``SystemExit``...) is for this process, and goes straight up.
+
         Example:
             >>> task = Task(is_async=False, retries=5)
             >>> task.to_call(divmod, 101, 35)
@@ -232,12 +238,6 @@ class Gator:
 
         Args:
             task: The task to run.
-
-        ``task.attempts`` counts the runs, 1 on the first, as a worker counts
-        deliveries, so an ``on_error`` hook can tell the last failure
-        (``task.attempts > task.retries``) from earlier ones. Only an
-        ``Exception`` is retried: anything else (``KeyboardInterrupt``,
-        ``SystemExit``...) is for this process, and goes straight up.
 
         Returns:
             The completed task.
