@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import sys
 import uuid
@@ -12,7 +14,11 @@ import sample_tasks
 from alligator import Gator, Worker
 from alligator.constants import SUCCESS
 from alligator.exceptions import PayloadTooLargeError, TaskRefused
-from alligator.security import SIGNED_PREFIX, TaskPolicy
+from alligator.security import MIN_SECRET_LENGTH, SIGNED_PREFIX, TaskPolicy
+
+#: Keys long enough to sign (see MIN_SECRET_LENGTH).
+OLD_KEY = "old-" + "o" * 40
+NEW_KEY = "new-" + "n" * 40
 
 
 def _dsn() -> str:
@@ -79,8 +85,8 @@ def test_hooks_need_allowing_too(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_signed_payloads_rotation_unsigned_and_tampered() -> None:
     dsn = _dsn()
-    old = Gator(dsn, allow=["sample_tasks"], secret="old-secret")
-    new = Gator(dsn, allow=["sample_tasks"], secret=["new-secret", "old-secret"])
+    old = Gator(dsn, allow=["sample_tasks"], secret=OLD_KEY)
+    new = Gator(dsn, allow=["sample_tasks"], secret=[NEW_KEY, OLD_KEY])
     t_old = old.task(sample_tasks.add, 1, 1)
     t_new = new.task(sample_tasks.add, 2, 2)
     raw = [r.payload for r in new.backend.reserve(new.queue_name, 60, 2)]
@@ -102,7 +108,7 @@ def test_signed_payloads_rotation_unsigned_and_tampered() -> None:
 
 
 def test_secret_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ALLIGATOR_SECRET", "from-env")
+    monkeypatch.setenv("ALLIGATOR_SECRET", NEW_KEY)
     gator = Gator(_dsn(), allow=["sample_tasks"])
     gator.task(sample_tasks.noop)
     [reservation] = gator.backend.reserve(gator.queue_name, 60)
@@ -150,7 +156,7 @@ def test_hooks_are_checked_at_enqueue_and_worker_allow_entries_are_validated() -
 
 
 def test_the_size_limit_counts_the_signature() -> None:
-    gator = Gator(_dsn(), allow=["sample_tasks"], secret="s", max_payload_bytes=400)
+    gator = Gator(_dsn(), allow=["sample_tasks"], secret=NEW_KEY, max_payload_bytes=400)
     body_only = Gator(_dsn(), allow=["sample_tasks"], max_payload_bytes=400)
     text = "x" * 200
     body_only.task(sample_tasks.record, text)  # fits without a signature
@@ -159,8 +165,61 @@ def test_the_size_limit_counts_the_signature() -> None:
 
 
 def test_a_signed_payload_that_is_not_valid_unicode_is_dead_lettered_once() -> None:
-    gator = Gator(_dsn(), allow=["sample_tasks"], secret="s")
+    gator = Gator(_dsn(), allow=["sample_tasks"], secret=NEW_KEY)
     gator.backend.push(gator.queue_name, "surrogate", SIGNED_PREFIX + 'ab.{"task_id": "\udc80"}')
     Worker(gator, max_tasks=1).run_forever()
     [letter] = gator.dead_letters()
     assert letter.task_id == "surrogate" and "not valid Unicode" in letter.reason
+
+
+# -- signing keys (issue 8, finding 7) ----------------------------------------
+
+
+@pytest.mark.parametrize("value", ["", " ", ",", " , ", "\n"])
+def test_an_empty_alligator_secret_is_an_error_not_signing_off(value: str) -> None:
+    with pytest.raises(ValueError, match=r"ALLIGATOR_SECRET.* is empty"):
+        TaskPolicy.build(environ={"ALLIGATOR_SECRET": value})
+
+
+@pytest.mark.parametrize("secret", ["", " ", "short", "x" * (MIN_SECRET_LENGTH - 1), [""], [NEW_KEY, "s"]])
+def test_empty_and_short_keys_given_as_secret_are_refused(secret: str | list[str]) -> None:
+    with pytest.raises(ValueError, match=f"at least {MIN_SECRET_LENGTH} characters"):
+        Gator(_dsn(), secret=secret)
+
+
+def test_a_comma_in_the_environment_never_leaves_a_short_key_that_signs() -> None:
+    # Once `"Zq,<40 chars>"` signed with "Zq" alone: brute-forced from one payload.
+    with pytest.raises(ValueError, match=r"key 1 of 2 \(keys are separated by commas\) is 2 characters"):
+        TaskPolicy.build(environ={"ALLIGATOR_SECRET": "Zq," + "k" * 40})
+    policy = TaskPolicy.build(environ={"ALLIGATOR_SECRET": f" {NEW_KEY}, {OLD_KEY}\n"})
+    assert policy.secrets == (NEW_KEY, OLD_KEY)
+
+
+def test_a_string_given_as_secret_is_one_key_commas_and_all() -> None:
+    key = "Zq," + "k" * 40
+    policy = TaskPolicy.build(secret=key, environ={})
+    assert policy.secrets == (key,)
+    gator = Gator(_dsn(), allow=["sample_tasks"], secret=key)
+    gator.task(sample_tasks.noop)
+    [reservation] = gator.backend.reserve(gator.queue_name, 60)
+    digest = reservation.payload[len(SIGNED_PREFIX) :].partition(".")[0]
+    body = reservation.payload.partition(".")[2]
+    assert digest == hmac.new(key.encode(), body.encode(), hashlib.sha256).hexdigest()
+
+
+def test_keys_with_whitespace_at_an_end_are_refused_not_trimmed() -> None:
+    with pytest.raises(ValueError, match="whitespace"):
+        TaskPolicy.build(secret=NEW_KEY + "\n", environ={})
+    with pytest.raises(ValueError, match="at least"):
+        TaskPolicy(secrets=("short",))
+    with pytest.raises(TypeError, match="bytes"):
+        TaskPolicy.build(secret=b"k" * 40, environ={})  # type: ignore[arg-type]
+
+
+def test_the_policy_says_whether_signing_is_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ALLIGATOR_SECRET", raising=False)
+    assert Gator(_dsn()).policy.signing is False
+    assert Gator(_dsn(), secret=NEW_KEY).policy.signing is True
+    monkeypatch.setenv("ALLIGATOR_SECRET", NEW_KEY)
+    assert Gator(_dsn()).policy.signing is True
+    assert Gator(_dsn(), secret=[]).policy.signing is False

@@ -53,3 +53,11 @@ class PayloadTooLargeError(AlligatorException, ValueError):
 
 class ConfigurationError(AlligatorException, ValueError):
     """Raised when a worker is set up so that it could not run any task (no modules allowed...)."""
+
+
+class NotImportableError(AlligatorException, ValueError):
+    """Raised when a worker could not import a task's function or hook back by name; nothing is enqueued."""
+
+
+class TaskArgumentsError(AlligatorException, TypeError):
+    """Raised when a task's arguments do not fit its function's signature; nothing is enqueued."""

@@ -20,6 +20,7 @@ from alligator.leases import LeaseKeeper
 from alligator.registry import load_backend
 from alligator.security import TaskPolicy
 from alligator.tasks import Task
+from alligator.text import printable, redact_dsn
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
@@ -75,9 +76,13 @@ class Gator:
         self.backend_class = backend_class
         self.policy = TaskPolicy.build(allow, secret, max_payload_bytes)
         self.backend = self.build_backend(conn_string)
+        # The backend refuses to hand out longer payloads (dead-lettering them
+        # unread), so a worker's memory stays bounded by the same limit.
+        self.backend.max_payload_bytes = self.policy.max_payload_bytes
 
     def __repr__(self) -> str:
-        return f"<Gator {self.conn_string!r} queue={self.queue_name!r}>"
+        # A DSN may carry a password; a repr ends up in logs and tracebacks.
+        return f"<Gator {redact_dsn(self.conn_string)!r} queue={printable(self.queue_name)!r}>"
 
     def build_backend(self, conn_string: str) -> Backend:
         """Builds the backend a DSN names.
@@ -111,11 +116,22 @@ class Gator:
             **kwargs: Its keyword arguments (JSON values).
 
         Returns:
-            The queued :class:`~alligator.tasks.Task`; its ``task_id`` names it.
+            The :class:`~alligator.tasks.Task`; its ``task_id`` names it. Its
+            ``queued`` says whether this call queued it: False when a task of
+            the same id (``gator.options(task_id=...)``) was already in the
+            queue (waiting, delayed, running, or a dead letter). Then
+            nothing was queued, and the returned task's arguments are not
+            the ones that will run.
 
         Raises:
             NotSerializableError: An argument JSON cannot carry; nothing is
                 queued.
+            TaskArgumentsError: The arguments do not fit the function's
+                signature; nothing is queued.
+            NotImportableError: A worker could not import the function by
+                name (a lambda, a bound method...); nothing is queued.
+            TaskRefused: This gator has an allow list, and it does not allow
+                the function or a hook; nothing is queued.
         """
         return self.push(self.task_class(), func, *args, **kwargs)
 
@@ -173,12 +189,15 @@ class Gator:
             **kwargs: Its keyword arguments.
 
         Returns:
-            The task (already run, for ``is_async=False``).
+            The task (already run, for ``is_async=False``). Its ``queued`` is
+            True if this call queued it, False if the id was already in the
+            queue (nothing was queued) or it ran in-process.
         """
         task.to_call(func, *args, **kwargs)
         if not task.is_async:
+            task.queued = False
             return self.execute(task)
-        self.backend.push(self.queue_name, task.task_id, self._seal(task), self._delay_of(task))
+        task.queued = self.backend.push(self.queue_name, task.task_id, self._seal(task), self._delay_of(task))
         return task
 
     def _seal(self, task: Task) -> str:
@@ -201,6 +220,12 @@ class Gator:
     def execute(self, task: Task) -> Task:
         """Runs a task in this process now, retrying at once as it allows.
 
+        ``task.attempts`` counts the runs, 1 on the first, as a worker counts
+        deliveries, so an ``on_error`` hook can tell the last failure
+        (``task.attempts > task.retries``) from earlier ones. Only an
+        ``Exception`` is retried: anything else (``KeyboardInterrupt``,
+        ``SystemExit``...) is for this process, and goes straight up.
+
         Example:
             >>> task = Task(is_async=False, retries=5)
             >>> task.to_call(divmod, 101, 35)
@@ -216,12 +241,13 @@ class Gator:
         Raises:
             Exception: Whatever the function raised on its last try.
         """
-        for retry in range(task.retries + 1):
+        for attempt in range(1, task.retries + 2):
+            task.attempts = attempt
             try:
                 task.run()
                 return task
             except Exception:
-                if retry >= task.retries:
+                if attempt > task.retries:
                     raise
                 task.to_retrying()
         return task  # pragma: no cover - the loop always returns or raises
@@ -349,6 +375,8 @@ class Options:
         try:
             gator.task_class(**kwargs)
         except TypeError as err:
+            if "unexpected keyword argument" not in str(err):
+                raise  # a known option with a wrong value says so itself
             raise TypeError(f"unknown task option: {err}") from err
 
     def __enter__(self) -> Options:
@@ -397,12 +425,27 @@ class Batch(Options):
             self.flush()
 
     def flush(self) -> int:
-        """Queues the tasks collected so far; returns how many were added."""
+        """Queues the tasks collected so far.
+
+        Each task's ``queued`` becomes True when all of them were added,
+        False when none was (their ids were all in the queue already), and
+        None when only some were: one call cannot tell which.
+
+        Returns:
+            How many were added; fewer than collected when some ids were
+            already in the queue.
+        """
         if not self.tasks:
             return 0
         now = None
         if any(t.delay_until is not None for t in self.tasks):
             now = self.gator.backend.now()
-        items = [(t.task_id, self.gator._seal(t), self.gator._delay_of(t, now)) for t in self.tasks]
+        tasks = self.tasks
+        items = [(t.task_id, self.gator._seal(t), self.gator._delay_of(t, now)) for t in tasks]
         self.tasks = []
-        return self.gator.backend.push_many(self.gator.queue_name, items)
+        added = self.gator.backend.push_many(self.gator.queue_name, items)
+        queued = True if added == len(items) else False if added == 0 else None
+        for task in tasks:
+            task.queued = queued
+        return added
+

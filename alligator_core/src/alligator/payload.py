@@ -70,12 +70,37 @@ def dumps(data: dict[str, Any]) -> str:
     return _ENCODER.encode(data)
 
 
+def _refuse_constant(name: str) -> Any:
+    raise InvalidPayloadError(f"payload has the number {name}, which JSON does not allow")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        # `1e999` is valid JSON but parses to infinity.
+        raise InvalidPayloadError(f"payload has the number {text[:40]}, which is not finite")
+    return value
+
+
+# The producer writes strict JSON (no NaN, no Infinity: see _ENCODER), so the
+# worker reads strict JSON too: one dialect on both sides of the queue.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
 def loads(payload: str | bytes) -> dict[str, Any]:
     """Parses a payload read from a queue into a dict, or says precisely why not.
 
+    It reads the JSON that :func:`dumps` writes and nothing more:
+    ``NaN``, ``Infinity``, ``-Infinity`` and numbers too large for a float
+    (``1e999``) are refused, as the producer refuses them.
+
+    Example:
+        >>> loads('{"args": [1.5]}')
+        {'args': [1.5]}
+
     Raises:
-        InvalidPayloadError: Not UTF-8, not JSON, nested too deep, or not an
-            object.
+        InvalidPayloadError: Not UTF-8, not JSON, a number that is not
+            finite, nested too deep, or not an object.
     """
     if isinstance(payload, bytes):
         try:
@@ -85,7 +110,7 @@ def loads(payload: str | bytes) -> dict[str, Any]:
     if _nesting_exceeds(payload, MAX_DEPTH):
         raise InvalidPayloadError(f"payload is nested more than {MAX_DEPTH} levels deep")
     try:
-        data = json.loads(payload)
+        data = _DECODER.decode(payload)
     except (ValueError, RecursionError) as err:
         raise InvalidPayloadError(f"payload is not valid JSON: {err}") from err
     if not isinstance(data, dict):

@@ -13,16 +13,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from alligator.exceptions import PayloadTooLargeError, TaskRefused
+from alligator.text import printable
 
 #: The environment variable listing modules (or ``module:function``) to allow, comma-separated.
 ALLOW_ENV = "ALLIGATOR_ALLOW"
 #: The environment variable listing secrets, comma-separated; the first signs, all verify.
 SECRET_ENV = "ALLIGATOR_SECRET"
+#: Shortest signing key accepted, in characters. A short key can be
+#: brute-forced from a single signed payload read from the store; 32 random
+#: characters (``secrets.token_urlsafe(32)`` makes 43) are far beyond that.
+MIN_SECRET_LENGTH = 32
 #: Default largest payload, in bytes.
 DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
 #: Marks a signed payload, laid out as ``SIGNED_PREFIX + hexdigest + "." + json``.
@@ -36,10 +43,118 @@ def _split(value: str | Iterable[str] | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in items if item and item.strip())
 
 
+def _check_secret(key: object, where: str) -> str:
+    """Returns ``key`` if it can sign, or raises saying why it cannot."""
+    if not isinstance(key, str):
+        raise TypeError(f"{where} must be a string, not a {type(key).__name__}")
+    if key.strip() and key != key.strip():
+        # An accident (a trailing newline read from a file), and one that
+        # would make the same text two different keys in two places.
+        raise ValueError(f"{where} begins or ends with whitespace; remove it")
+    if len(key) < MIN_SECRET_LENGTH or not key.strip():
+        what = f"is {len(key)} characters long" if key.strip() else "is empty"
+        raise ValueError(
+            f"{where} {what}; a signing key must be at least {MIN_SECRET_LENGTH} characters "
+            "(make one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`), "
+            "or give no secret at all to run without signing"
+        )
+    return key
+
+
+def _secrets_from_argument(secret: str | Iterable[str]) -> tuple[str, ...]:
+    # A string is one key, whatever it contains: only the environment variable,
+    # which can hold nothing but one string, has a separator.
+    if isinstance(secret, str):
+        return (_check_secret(secret, "secret"),)
+    given: object = secret  # typed as declared, but callers may pass anything
+    if isinstance(given, (bytes, bytearray)):
+        raise TypeError("secret must be a string or a list of strings, not bytes")
+    keys = tuple(secret)
+    for index, key in enumerate(keys):
+        _check_secret(key, f"secret[{index}]")
+    return keys
+
+
+def _secrets_from_environment(value: str | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    parts = value.split(",")
+    if len(parts) == 1:
+        return (_check_secret(value.strip(), SECRET_ENV),)
+    # A comma separates keys. Every part must be a whole key, so a comma
+    # inside a key either fails here or leaves two long keys: it can never
+    # leave a short one that signs.
+    return tuple(
+        _check_secret(
+            part.strip(), f"{SECRET_ENV} key {index} of {len(parts)} (keys are separated by commas)"
+        )
+        for index, part in enumerate(parts, 1)
+    )
+
+
+def _is_dunder(part: str) -> bool:
+    return len(part) > 4 and part.startswith("__") and part.endswith("__")
+
+
+#: Dotted ASCII identifiers with no double underscore anywhere: always fine.
+_PLAIN_DOTTED = re.compile(r"(?!.*__)[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
+
+
+def unrunnable_reason(module: str, function: str) -> str | None:
+    """Says why ``module:function`` is refused whatever the allow list, or None.
+
+    Example:
+        >>> unrunnable_reason("myapp.tasks", "send")
+        >>> unrunnable_reason("myapp.__main__", "run")[:30]
+        'a name with a __dunder__ part '
+
+    Args:
+        module: A module's dotted path, as a payload names it.
+        function: The name within it (dots walk into classes).
+
+    Returns:
+        The reason, or None when the allow list decides.
+    """
+    if _PLAIN_DOTTED.match(module) and _PLAIN_DOTTED.match(function):
+        return None  # the common case, decided without splitting
+    parts = [*module.split("."), *function.split(".")]
+    if not all(part.isidentifier() for part in parts):
+        return "it is not a dotted Python name"
+    if any(_is_dunder(part) for part in parts):
+        # `pkg.__main__` runs the package's command line and `pkg.__init__`
+        # runs the package's code a second time, as a new module: importing
+        # either is running code nobody queued.
+        return (
+            "a name with a __dunder__ part (such as __main__ or __init__) is never run; "
+            "name the module itself"
+        )
+    return None
+
+
+#: Modules no refusal ever advises allowing: Python's own (``os``,
+#: ``builtins``, ``subprocess``...) and Alligator's. Their functions act on the
+#: worker's machine; a task that needs one calls it from a function of yours.
+_NEVER_ADVISED = frozenset(sys.stdlib_module_names) | frozenset(sys.builtin_module_names) | {"alligator"}
+
+
+def _allow_advice(module: str) -> str:
+    if module.partition(".")[0] in _NEVER_ADVISED:
+        return (
+            f"; {printable(module)} is part of Python or of Alligator and should never be allowed: "
+            "call it from a task function in a module of your own, and allow that module"
+        )
+    return (
+        f"; allow its module with `latergator --allow {module}`, "
+        f"Gator(allow=[{module!r}]) or {ALLOW_ENV}={module}"
+    )
+
+
 def _check_entries(entries: tuple[str, ...]) -> None:
     for entry in entries:
-        if not all(part.isidentifier() for part in entry.replace(":", ".").split(".")):
-            raise ValueError(f"{entry!r} is not a module path or 'module:function'")
+        module, colon, function = entry.partition(":")
+        problem = unrunnable_reason(module, function if colon else module)
+        if problem is not None:
+            raise ValueError(f"{entry!r} is not a module path or 'module:function' that can run: {problem}")
 
 
 @dataclass(frozen=True)
@@ -50,15 +165,33 @@ class TaskPolicy:
         allow: Module prefixes whose functions may run (``"myapp"`` allows
             ``myapp`` and ``myapp.tasks``), or single functions as
             ``"module:function"``. Empty: nothing runs.
-        secrets: HMAC keys. The first signs what is enqueued; any of them
+        secrets: HMAC keys, each at least :data:`MIN_SECRET_LENGTH`
+            characters. The first signs what is enqueued; any of them
             verifies what is run (so keys can be rotated). Empty: payloads are
             neither signed nor checked.
         max_payload_bytes: The largest payload accepted, in UTF-8 bytes.
+
+    Raises:
+        ValueError: A key is shorter than :data:`MIN_SECRET_LENGTH` or begins
+            or ends with whitespace.
     """
 
     allow: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+
+    def __post_init__(self) -> None:
+        # Every way of making a policy passes here, so no path can sign with
+        # an empty or short key.
+        if not isinstance(self.secrets, tuple):
+            raise TypeError("secrets must be a tuple of strings")
+        for index, key in enumerate(self.secrets):
+            _check_secret(key, f"secrets[{index}]")
+
+    @property
+    def signing(self) -> bool:
+        """Whether payloads are signed when queued and must be signed to run."""
+        return bool(self.secrets)
 
     @classmethod
     def build(
@@ -72,10 +205,41 @@ class TaskPolicy:
 
         ``ALLIGATOR_ALLOW`` adds to ``allow``; ``ALLIGATOR_SECRET`` is used when
         no ``secret`` is given.
+
+        Example:
+            >>> key = "k" * 32
+            >>> TaskPolicy.build(secret=key, environ={}).signing
+            True
+            >>> TaskPolicy.build(secret=[], environ={"ALLIGATOR_SECRET": key}).signing
+            False
+
+        Args:
+            allow: Module prefixes or ``module:function`` entries, as a list
+                or a comma-separated string.
+            secret: One key (a string is always one key, commas and all), or
+                a list of keys to rotate them: the first signs, all verify.
+                ``[]`` turns signing off even when ``ALLIGATOR_SECRET`` is
+                set.
+            max_payload_bytes: The largest payload, in UTF-8 bytes.
+            environ: Where to read the variables (default: ``os.environ``).
+
+        Returns:
+            The policy.
+
+        Raises:
+            ValueError: An allow entry is not a module path; a key, from
+                ``secret`` or ``ALLIGATOR_SECRET``, is empty, shorter than
+                :data:`MIN_SECRET_LENGTH` characters, or has whitespace at an
+                end (an empty ``ALLIGATOR_SECRET`` is an error, not "no
+                signing": unset it for that).
         """
         env = os.environ if environ is None else environ
         allowed = _split(allow) + _split(env.get(ALLOW_ENV))
-        secrets = _split(secret) if secret is not None else _split(env.get(SECRET_ENV))
+        secrets = (
+            _secrets_from_argument(secret)
+            if secret is not None
+            else _secrets_from_environment(env.get(SECRET_ENV))
+        )
         limit = DEFAULT_MAX_PAYLOAD_BYTES if max_payload_bytes is None else int(max_payload_bytes)
         if limit <= 0:
             raise ValueError(f"max_payload_bytes must be positive, not {limit}")
@@ -95,7 +259,14 @@ class TaskPolicy:
     # -- allowing --------------------------------------------------------
 
     def is_allowed(self, module: str, function: str) -> bool:
-        """Tells whether ``module:function`` may run, without importing anything."""
+        """Tells whether ``module:function`` may run, without importing anything.
+
+        Never for a name that is not dotted Python identifiers, or that has a
+        ``__dunder__`` part (``pkg.__main__``, ``pkg.__init__``), whatever the
+        allow list says.
+        """
+        if unrunnable_reason(module, function) is not None:
+            return False
         for entry in self.allow:
             if ":" in entry:
                 if entry == f"{module}:{function}":
@@ -105,13 +276,22 @@ class TaskPolicy:
         return False
 
     def check_allowed(self, module: str, function: str, what: str = "task") -> None:
-        """Raises :class:`~alligator.exceptions.TaskRefused` unless ``module:function`` may run."""
-        if not self.is_allowed(module, function):
-            hint = "no modules are allowed yet" if not self.allow else f"allowed: {', '.join(self.allow)}"
-            raise TaskRefused(
-                f"{what} {module}:{function} is not allowed ({hint}); allow its module with "
-                f"`latergator --allow {module}`, Gator(allow=[{module!r}]) or {ALLOW_ENV}={module}"
-            )
+        """Raises :class:`~alligator.exceptions.TaskRefused` unless ``module:function`` may run.
+
+        The message says how to allow it, except for a module that should
+        never be allowed (Python's standard library, builtins, Alligator)
+        and a name that can never run (see :meth:`is_allowed`). Names are
+        escaped (``alligator.text.printable``): they may come from a
+        hostile payload and end up in a log line.
+        """
+        if self.is_allowed(module, function):
+            return
+        name = printable(f"{module}:{function}")
+        problem = unrunnable_reason(module, function)
+        if problem is not None:
+            raise TaskRefused(f"{what} {name} is refused: {problem}")
+        hint = "no modules are allowed yet" if not self.allow else f"allowed: {', '.join(self.allow)}"
+        raise TaskRefused(f"{what} {name} is not allowed ({hint}){_allow_advice(module)}")
 
     def check_task(self, module: str, function: str, hooks: Iterable[tuple[str, str]] = ()) -> None:
         """Raises :class:`~alligator.exceptions.TaskRefused` unless a task's function and
@@ -133,7 +313,8 @@ class TaskPolicy:
         if defined_in == module or (isinstance(defined_in, str) and self.is_allowed(defined_in, name)):
             return
         raise TaskRefused(
-            f"{what} {module}:{name} leads to a function of module {defined_in!r}, which is not allowed"
+            f"{what} {printable(f'{module}:{name}')} leads to a function of module "
+            f"{printable(repr(defined_in))}, which is not allowed"
         )
 
     # -- signing ---------------------------------------------------------

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import datetime
 import logging
+import math
+import numbers
 import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from alligator import payload as _payload
 from alligator.constants import DELAYED, FAILED, RETRYING, RUNNING, SUCCESS, WAITING
-from alligator.exceptions import InvalidPayloadError, NotSerializableError
+from alligator.exceptions import InvalidPayloadError, NotImportableError, NotSerializableError
+from alligator.limits import MAX_DEPENDENCIES, MAX_RETRIES, MAX_RETRY_DELAY, MAX_TASK_ID_LENGTH
 from alligator.retries import (
     DEFAULT_RETRY_BACKOFF,
     DEFAULT_RETRY_DELAY,
     DEFAULT_RETRY_MAX_DELAY,
     backoff_delay,
 )
-from alligator.utils import determine_module, determine_name, import_attr
+from alligator.security import unrunnable_reason
+from alligator.text import printable
+from alligator.utils import callable_path, check_arguments_fit, import_attr
 
 log = logging.getLogger("alligator.worker")
 
@@ -28,23 +33,82 @@ Hook = Callable[..., Any]
 HookSpec = Hook | str | None
 
 
-def _hook_path(hook: HookSpec, name: str) -> str | None:
+def _hook_path(hook: HookSpec, name: str, queued: bool) -> str | None:
+    """Returns the ``"module:function"`` a hook travels as, refusing what a worker could not import."""
     if hook is None:
         return None
     if isinstance(hook, str):
         if ":" not in hook and "." not in hook:
-            raise ValueError(f"{name} must be a function or 'module:function', not {hook!r}")
-        return hook if ":" in hook else ":".join(hook.rsplit(".", 1))
-    if not callable(hook):
-        raise TypeError(f"{name} must be an importable function, not {hook!r}")
-    return f"{determine_module(hook)}:{determine_name(hook)}"
+            raise ValueError(f"{name} must be a function or 'module:function', not {printable(hook)!r}")
+        module, _, function = hook.partition(":") if ":" in hook else hook.rpartition(".")
+    else:
+        module, function = callable_path(hook, f"the {name} hook", allow_main=not queued)
+    problem = unrunnable_reason(module, function)
+    # In-process tasks may use hooks of __main__; nothing else a worker refuses.
+    if problem is not None and (queued or module != "__main__"):
+        path = printable(f"{module}:{function}")
+        raise NotImportableError(f"the {name} hook {path} can never run: {problem}")
+    return f"{module}:{function}"
 
 
-def _to_timestamp(when: float | datetime.datetime | None) -> float | None:
-    if when is None or isinstance(when, (int, float)):
-        return when
-    # A naive datetime means local time, as datetime.timestamp() assumes.
-    return when.timestamp()
+def _to_timestamp(when: float | datetime.datetime) -> float:
+    if isinstance(when, datetime.datetime):
+        # A naive datetime means local time, as datetime.timestamp() assumes.
+        return when.timestamp()
+    return when
+
+
+def _show(value: object) -> str:
+    """A value from a caller or a payload, short and on one line, for an error message."""
+    return printable(repr(value), 60)
+
+
+def _number(value: object, name: str, low: float | None = None, high: float | None = None) -> float:
+    """Returns ``value`` as a float, refusing NaN, the infinities and values out of bounds."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, not {_show(value)}")
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float
+        number = math.inf
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, not {_show(value)}")
+    if (low is not None and number < low) or (high is not None and number > high):
+        bounds = f"from {low:g} to {high:g}" if high is not None else f">= {low:g}"
+        raise ValueError(f"{name} must be {bounds}, not {_show(value)}")
+    return number
+
+
+def check_task_id(task_id: object, name: str = "task_id") -> str:
+    """Returns ``task_id`` if it can be a task's id, or says why not.
+
+    An id is a non-empty string of at most
+    ``alligator.limits.MAX_TASK_ID_LENGTH`` printable characters: no
+    control characters, line breaks or lone surrogates, so an id is logged
+    and stored as it is, and cannot forge a log line.
+
+    Example:
+        >>> check_task_id("report-2026-11")
+        'report-2026-11'
+
+    Args:
+        task_id: The id.
+        name: How to name it in the error.
+
+    Returns:
+        The id.
+
+    Raises:
+        ValueError: It is not a string, is empty, too long, or has a
+            character that is not printable.
+    """
+    if not isinstance(task_id, str) or not task_id:
+        raise ValueError(f"{name} must be a non-empty string, not {_show(task_id)}")
+    if len(task_id) > MAX_TASK_ID_LENGTH:
+        raise ValueError(f"{name} is {len(task_id)} characters, over the limit of {MAX_TASK_ID_LENGTH}")
+    if not task_id.isprintable():
+        raise ValueError(f"{name} {_show(task_id)} has a control or other unprintable character")
+    return task_id
 
 
 class Task:
@@ -97,26 +161,27 @@ class Task:
         retry_max_delay: float = DEFAULT_RETRY_MAX_DELAY,
         retry_jitter: bool = True,
     ) -> None:
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ValueError(f"retries must be a whole number >= 0, not {retries!r}")
+        if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
+            raise ValueError(f"retries must be a whole number from 0 to {MAX_RETRIES}, not {_show(retries)}")
         if delay_by is not None and delay_until is not None:
             raise ValueError("give delay_by or delay_until, not both")
-        # 128 random bits, as a UUID4 has, at a fifth of uuid4()'s cost: the
-        # id is made on every enqueue.
-        self.task_id = task_id if task_id is not None else os.urandom(16).hex()
-        if not isinstance(self.task_id, str) or not self.task_id:
-            raise ValueError(f"task_id must be a non-empty string, not {task_id!r}")
+        if task_id is None:
+            # 128 random bits, as a UUID4 has, at a fifth of uuid4()'s cost:
+            # the id is made on every enqueue.
+            self.task_id = os.urandom(16).hex()
+        else:
+            self.task_id = check_task_id(task_id, "task_id")
         self.retries = retries
         self.is_async = bool(is_async)
-        self.on_start = _hook_path(on_start, "on_start")
-        self.on_success = _hook_path(on_success, "on_success")
-        self.on_error = _hook_path(on_error, "on_error")
-        self.depends_on = [d.task_id if isinstance(d, Task) else str(d) for d in depends_on or ()]
-        self.delay_by = float(delay_by) if delay_by is not None else None
-        self.delay_until = _to_timestamp(delay_until)
-        self.retry_delay = float(retry_delay)
-        self.retry_backoff = float(retry_backoff)
-        self.retry_max_delay = float(retry_max_delay)
+        self.on_start = _hook_path(on_start, "on_start", self.is_async)
+        self.on_success = _hook_path(on_success, "on_success", self.is_async)
+        self.on_error = _hook_path(on_error, "on_error", self.is_async)
+        self.depends_on = self._dependencies(depends_on)
+        self.delay_by = None if delay_by is None else _number(delay_by, "delay_by", 0.0)
+        self.delay_until = None if delay_until is None else _number(_to_timestamp(delay_until), "delay_until")
+        self.retry_delay = _number(retry_delay, "retry_delay", 0.0, MAX_RETRY_DELAY)
+        self.retry_backoff = _number(retry_backoff, "retry_backoff", 1.0)
+        self.retry_max_delay = _number(retry_max_delay, "retry_max_delay", 0.0, MAX_RETRY_DELAY)
         self.retry_jitter = bool(retry_jitter)
         self.status = DELAYED if (self.delay_by or self.delay_until) else WAITING
         self.func: Callable[..., Any] | None = None
@@ -127,8 +192,31 @@ class Task:
         self.result: Any = None
         #: The exception of the last failed run, if any.
         self.exception: BaseException | None = None
-        #: Deliveries so far, when a worker ran it (1 on the first).
+        #: Deliveries so far, when a worker ran it (1 on the first); runs so
+        #: far, when run in-process by Gator.execute.
         self.attempts = 0
+        #: Whether the call that queued this task added it. True if it did;
+        #: False if nothing was queued (the id was already in the queue, or
+        #: the task ran in-process); None before it was queued, or when a
+        #: batch cannot tell (see Batch.flush).
+        self.queued: bool | None = None
+
+    def _dependencies(self, depends_on: Iterable[str | Task] | None) -> list[str]:
+        if depends_on is None:
+            return []
+        if isinstance(depends_on, (str, Task)):
+            # A lone id would be read as one dependency per character.
+            raise TypeError("depends_on must be a list of task ids (or Tasks), not one")
+        ids: list[str] = []
+        for dependency in depends_on:
+            if len(ids) >= MAX_DEPENDENCIES:
+                raise ValueError(f"depends_on names more than {MAX_DEPENDENCIES} tasks")
+            task_id = dependency.task_id if isinstance(dependency, Task) else dependency
+            ids.append(check_task_id(task_id, f"depends_on[{len(ids)}]"))
+            if task_id == self.task_id:
+                # It could never run: it would wait for itself for ever.
+                raise ValueError(f"task {printable(task_id)} depends on itself")
+        return ids
 
     def __repr__(self) -> str:
         target = f"{self.module}:{self.callable}" if self.callable else "?"
@@ -139,9 +227,13 @@ class Task:
     def to_call(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Sets the function and the arguments to call it with.
 
-        The function must be importable by its module and name (no lambdas,
-        no functions defined inside functions), and the arguments must be
-        JSON values, so a worker in another process can rebuild the call.
+        The function must be importable by its module and name, and must
+        be what that name leads to: no lambdas, no functions defined inside
+        functions, no ``functools.partial``, no methods bound to an object,
+        and, for a queued task (``is_async=True``), nothing defined in
+        ``__main__``. The arguments must be JSON values and fit the
+        function's signature. So a worker in another process can rebuild the
+        call, and a mistake shows here rather than as a dead letter later.
 
         Example:
             >>> task = Task()
@@ -155,19 +247,23 @@ class Task:
         Raises:
             NotSerializableError: An argument JSON cannot carry; the message
                 names it. Nothing is queued.
-            ValueError: The function cannot be imported back by name.
+            TaskArgumentsError: The arguments do not fit the function's
+                signature (a ``TypeError``). Nothing is queued.
+            NotImportableError: The function cannot be imported back by name
+                (a ``ValueError``); the message says what to do instead.
         """
-        if not callable(func):
-            raise TypeError(f"a task needs a callable, not {func!r}")
-        name = determine_name(func)
-        if "<lambda>" in name or "<locals>" in name:
-            raise ValueError(f"{name!r} cannot be imported by a worker; make it a module-level function")
+        module, name = callable_path(func, "a task's function", allow_main=not self.is_async)
+        if self.is_async:
+            problem = unrunnable_reason(module, name)
+            if problem is not None:
+                raise NotImportableError(f"{printable(f'{module}:{name}')} can never run: {problem}")
         for index, arg in enumerate(args):
             check_arg(arg, f"positional argument {index} of {name}()")
         for key, arg in kwargs.items():
             check_arg(arg, f"keyword argument {key!r} of {name}()")
+        check_arguments_fit(func, args, kwargs, name)
         self.func = func
-        self.module = determine_module(func)
+        self.module = module
         self.callable = name
         self.func_args = list(args)
         self.func_kwargs = dict(kwargs)
@@ -180,6 +276,20 @@ class Task:
         and the exception re-raised. Retries are not handled here but by
         :meth:`Gator.execute <alligator.gator.Gator.execute>` and the worker.
 
+        What counts as what, for every exception (``BaseException`` too):
+
+        * the function raises anything (``SystemExit``, ``GeneratorExit``,
+          ``asyncio.CancelledError``, ``KeyboardInterrupt`` included): the
+          task failed. ``task.exception`` is set, the status is FAILED,
+          ``on_error`` is called, and the exception is re-raised for the
+          caller to settle (a worker retries or dead-letters it);
+        * ``on_start`` raises anything: the task failed, without running;
+          re-raised the same way (``on_error`` is not called);
+        * ``on_success`` or ``on_error`` raises anything but
+          ``KeyboardInterrupt``: logged, and the outcome stands. A hook that
+          calls ``sys.exit`` after a success does not turn it into a
+          failure that would run the task again.
+
         Returns:
             What the function returned (also kept in ``task.result``).
         """
@@ -187,20 +297,20 @@ class Task:
         self.to_running()
         try:
             self._call_hook(self.on_start, self)
-        except Exception as exc:
+        except BaseException as exc:
             self.exception = exc
             self.to_failed()
             raise
         try:
             self.result = func(*self.func_args, **self.func_kwargs)
-        except Exception as exc:
+        except BaseException as exc:
             self.exception = exc
             self.to_failed()
-            self._call_after_hook(self.on_error, self, exc)
+            self._call_after_hook(self.on_error, exc)
             raise
         self.exception = None
         self.to_success()
-        self._call_after_hook(self.on_success, self, self.result)
+        self._call_after_hook(self.on_success, self.result)
         return self.result
 
     def resolve(self) -> Callable[..., Any]:
@@ -241,12 +351,19 @@ class Task:
             module, _, name = path.partition(":")
             import_attr(module, name)(*args)
 
-    @classmethod
-    def _call_after_hook(cls, path: str | None, *args: Any) -> None:
+    def _call_after_hook(self, path: str | None, outcome: Any) -> None:
         try:
-            cls._call_hook(path, *args)
-        except Exception:
-            log.exception("hook %s raised; the task's outcome stands", path)
+            self._call_hook(path, self, outcome)
+        except KeyboardInterrupt:
+            raise  # the operator's, not the task's
+        except BaseException as exc:
+            # The task has already finished; nothing a hook does changes that.
+            log.exception(
+                "hook %s of task %s raised %s; the task's outcome stands",
+                printable(path),
+                printable(self.task_id),
+                type(exc).__name__,
+            )
 
     def next_retry_delay(self, retry: int) -> float:
         """Returns the seconds to wait before retry number ``retry`` (1-based)."""
@@ -346,8 +463,8 @@ class Task:
         if missing:
             raise ValueError(f"missing key(s) {', '.join(missing)}")
         version = fields.get("v", PAYLOAD_VERSION)
-        if version != PAYLOAD_VERSION:
-            raise ValueError(f"payload format version {version!r} is not supported")
+        if isinstance(version, bool) or version != PAYLOAD_VERSION:
+            raise ValueError(f"payload format version {_show(version)} is not supported")
         expected_types: dict[str, type | tuple[type, ...]] = {
             "task_id": str,
             "module": str,
@@ -362,11 +479,18 @@ class Task:
             "depends_on": list,
             "retry_policy": list,
             "retry_jitter": bool,
+            "async": bool,
+            "options": dict,
         }
         for key, value in fields.items():
             kind = expected_types.get(key)
             if kind is not None and not isinstance(value, kind):
                 raise TypeError(f"{key!r} is a {type(value).__name__}")
+        hooks = {name: fields.get(name) for name in ("on_start", "on_success", "on_error")}
+        delay_until = None
+        if "options" in fields:
+            # Alligator 0.5.0 put hooks (and later delay_until) under "options".
+            delay_until = _legacy_options(fields["options"], hooks)
         policy = fields.get(
             "retry_policy", [DEFAULT_RETRY_DELAY, DEFAULT_RETRY_BACKOFF, DEFAULT_RETRY_MAX_DELAY]
         )
@@ -376,10 +500,11 @@ class Task:
             task_id=fields["task_id"],
             retries=fields["retries"],
             is_async=fields.get("is_async", fields.get("async", True)),
-            on_start=fields.get("on_start"),
-            on_success=fields.get("on_success"),
-            on_error=fields.get("on_error"),
+            on_start=hooks["on_start"],
+            on_success=hooks["on_success"],
+            on_error=hooks["on_error"],
             depends_on=fields.get("depends_on"),
+            delay_until=delay_until,
             retry_delay=policy[0],
             retry_backoff=policy[1],
             retry_max_delay=policy[2],
@@ -390,6 +515,28 @@ class Task:
         task.func_args = fields.get("args", [])
         task.func_kwargs = fields.get("kwargs", {})
         return task
+
+
+def _legacy_options(options: dict[str, Any], hooks: dict[str, Any]) -> Any:
+    """Reads the ``"options"`` of a 0.5.0 payload into ``hooks``; returns its ``delay_until``.
+
+    0.5.0 wrote each hook as ``{"module": ..., "callable": ...}``.
+    """
+    for name in hooks:
+        spec = options.get(name)
+        if spec is None:
+            continue
+        if isinstance(spec, dict):
+            module, function = spec.get("module"), spec.get("callable")
+            if not isinstance(module, str) or not isinstance(function, str):
+                raise ValueError(f"options.{name} must name a 'module' and a 'callable'")
+            spec = f"{module}:{function}"
+        if not isinstance(spec, str):
+            raise TypeError(f"options.{name} is a {type(spec).__name__}")
+        if hooks[name] is not None and hooks[name] != spec:
+            raise ValueError(f"{name} is named twice, differently")
+        hooks[name] = spec
+    return options.get("delay_until")
 
 
 def check_arg(value: Any, where: str) -> None:
