@@ -9,11 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlite_raw
 
 from alligator import Gator
 from alligator.constants import SUCCESS, WAITING
 from alligator.exceptions import BackendError, InvalidDSNError
-from alligator_sqlite import SCHEMA_VERSION, SqliteBackend, parse_dsn
+from alligator_sqlite import RESERVE_SQL, SCHEMA_VERSION, SqliteBackend, parse_dsn
 
 # -- DSNs -------------------------------------------------------------------
 
@@ -96,6 +97,47 @@ def test_tasks_survive_reopening(tmp_path: Path) -> None:
         second.close()
 
 
+def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.db"
+    sqlite_raw.make_version_1_file(path)
+    old = sqlite_raw.connect(path)
+    old.executescript(
+        """
+        INSERT INTO alligator_tasks (queue, task_id, payload, due, seq, attempts, receipt)
+            VALUES ('q', 'waiting', 'w', 0, 1, 2, NULL), ('q', 'held', 'h', 9e99, 2, 1, 'r1');
+        INSERT INTO alligator_dead (queue, task_id, payload, reason, attempts, failed_at, seq)
+            VALUES ('q', 'dead', 'd', 'broke', 3, 5.0, 3);
+        UPDATE alligator_meta SET value = 3 WHERE key = 'seq';
+        """
+    )
+    old.close()
+
+    backend = SqliteBackend(f"sqlite:///{path}")
+    try:
+        conn = sqlite_raw.connect(path)
+        assert conn.execute("SELECT value FROM alligator_meta WHERE key = 'schema_version'").fetchone() == (
+            SCHEMA_VERSION,
+        )
+        assert conn.execute("SELECT task_id, failures FROM alligator_tasks ORDER BY seq").fetchall() == [
+            ("waiting", 0),
+            ("held", 0),
+        ]
+        conn.close()
+        assert SCHEMA_VERSION == 2
+        [got] = backend.reserve("q", 30.0, 10)
+        assert (got.task_id, got.payload, got.attempts, got.failures) == ("waiting", "w", 3, 0)
+        assert backend.release("q", "held", "r1") is True, "a lease taken before the migration still holds"
+        [held] = backend.reserve("q", 30.0, 10)
+        assert (held.task_id, held.attempts, held.failures) == ("held", 2, 1)
+        letters = backend.dead_letters("q")
+        assert [(d.task_id, d.reason, d.attempts) for d in letters] == [("dead", "broke", 3)]
+        assert backend.push("q", "dead", "again") is False
+        assert backend.requeue("q", "dead") is True
+    finally:
+        backend.close()
+    SqliteBackend(f"sqlite:///{path}").close()  # opening a migrated file changes nothing
+
+
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     dsn = f"sqlite:///{tmp_path}/tasks.db"
     SqliteBackend(dsn).close()
@@ -116,11 +158,7 @@ def test_a_file_that_is_not_a_database_is_named(tmp_path: Path) -> None:
 def test_reserve_reads_the_due_index(tmp_path: Path) -> None:
     backend = SqliteBackend(f"sqlite:///{tmp_path}/tasks.db")
     try:
-        plan = backend._connection().execute(
-            "EXPLAIN QUERY PLAN SELECT rowid, task_id, payload, attempts FROM alligator_tasks "
-            "WHERE queue = ? AND due <= ? ORDER BY due, seq LIMIT ?",
-            ("q", 0.0, 10),
-        )
+        plan = backend._connection().execute(f"EXPLAIN QUERY PLAN {RESERVE_SQL}", (1000, "q", 0.0, 10))
         details = " ".join(str(row[-1]) for row in plan)
         assert "alligator_tasks_due" in details and "TEMP B-TREE" not in details, details
     finally:

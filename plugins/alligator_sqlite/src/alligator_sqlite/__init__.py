@@ -34,28 +34,40 @@ How it keeps the contract:
   clocks differ, and SQLite's locking is not reliable there anyway.
 * **FIFO.** Due tasks are reserved in order of their due time, then of a
   sequence number every push and release draws from a counter in the file.
+* **Records anyone could have written.** Whoever can write to the file can
+  plant a row. Reserve measures each payload in SQL
+  (``length(CAST(payload AS BLOB))``) and reads it as bytes: a payload over
+  :attr:`~alligator.backend.Backend.max_payload_bytes` never reaches Python,
+  and one (or a task id) that is not valid UTF-8 cannot make the read fail.
+  Such rows are moved to the dead letters by ``rowid``, in SQL, in the same
+  transaction, and the other tasks of that reserve are delivered as usual.
 
-The schema (version 1), in tables prefixed ``alligator_`` so the file can be
+The schema (version 2), in tables prefixed ``alligator_`` so the file can be
 shared with an application's own tables:
 
 * ``alligator_meta(key, value)``: ``schema_version`` and ``seq`` (the
   counter).
-* ``alligator_tasks(queue, task_id, payload, due, seq, attempts, receipt)``:
-  waiting and delayed tasks (``receipt`` NULL, ``due`` when they are due) and
-  reserved ones (``receipt`` set, ``due`` the end of the lease, so a lapsed
-  lease is simply due again). Reserve reads the index ``(queue, due, seq)``.
+* ``alligator_tasks(queue, task_id, payload, due, seq, attempts, receipt,
+  failures)``: waiting and delayed tasks (``receipt`` NULL, ``due`` when they
+  are due) and reserved ones (``receipt`` set, ``due`` the end of the lease,
+  so a lapsed lease is simply due again). Reserve reads the index
+  ``(queue, due, seq)``. ``failures`` counts releases with
+  ``attempted=True``; version 2 added it.
 * ``alligator_dead(queue, task_id, payload, reason, attempts, failed_at,
   seq)``: dead letters.
 * ``alligator_finished(queue, task_id, status, finished_at)``: SUCCESS and
   FAILED statuses, purged through an index on ``finished_at`` once older than
   :attr:`~alligator.backend.Backend.status_ttl`.
 
-A file written by a newer release (a higher ``schema_version``) is refused
-with a clear error rather than misread.
+A version-1 file is migrated in place when it is opened (one transaction
+adds the ``failures`` column, every count starting at 0). A file written by
+a newer release (a higher ``schema_version``) is refused with a clear error
+rather than misread.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import sqlite3
@@ -74,7 +86,7 @@ __all__ = ["SCHEMA_VERSION", "SqliteBackend"]
 __version__ = "1.0.0"
 
 #: The version of the tables this release writes and understands.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Default seconds to keep retrying while other processes hold the write lock.
 DEFAULT_TIMEOUT = 60.0
 #: SQLite's own busy wait per attempt; our loop retries around it, with jitter,
@@ -96,6 +108,7 @@ CREATE TABLE IF NOT EXISTS alligator_tasks (
     seq INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     receipt TEXT,
+    failures INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (queue, task_id)
 );
 CREATE INDEX IF NOT EXISTS alligator_tasks_due ON alligator_tasks (queue, due, seq);
@@ -131,6 +144,28 @@ _HINTS = {
     11: "the file is corrupt",
     26: "the file is not an SQLite database",
 }
+
+# Migrations from each older schema version to the next, run in one write
+# transaction when an older file is opened.
+_MIGRATIONS = {
+    1: ("ALTER TABLE alligator_tasks ADD COLUMN failures INTEGER NOT NULL DEFAULT 0",),
+}
+
+# Payloads and task ids are read as bytes and decoded here, so a record
+# that is not valid UTF-8 cannot make the whole read fail; a payload over the
+# limit is measured in SQL and never read (its column comes back NULL).
+_PAYLOAD_COLUMNS = (
+    "length(CAST(payload AS BLOB)), "
+    "CASE WHEN length(CAST(payload AS BLOB)) > ? THEN NULL ELSE CAST(payload AS BLOB) END"
+)
+#: The query reserve() runs: the due tasks of a queue, oldest first.
+RESERVE_SQL = (
+    f"SELECT rowid, CAST(task_id AS BLOB), attempts, failures, {_PAYLOAD_COLUMNS} "
+    "FROM alligator_tasks WHERE queue = ? AND due <= ? ORDER BY due, seq LIMIT ?"
+)
+# Reserve reads this many batches at most when bad records leave it short of
+# its limit: the write lock is never held for a whole queue of bad rows.
+_MAX_RESERVE_ROUNDS = 8
 
 
 def parse_dsn(conn_string: str) -> tuple[str, dict[str, str]]:
@@ -331,23 +366,38 @@ class SqliteBackend(Backend):
         version = _schema_version(conn)
         if version == SCHEMA_VERSION:
             return
-        if version is not None and version > SCHEMA_VERSION:
-            raise BackendError(
-                f"SQLite database {self.path} has schema version {version}, written by a newer "
-                f"alligator-sqlite; this one knows versions up to {SCHEMA_VERSION}: upgrade alligator-sqlite"
-            )
-        # No tables yet (or, one day, an older version to migrate): create them.
-        # Only now take the write lock, so that opening a read-only file that
-        # is already set up still works for reading.
+        self._refuse_newer(version)
+        # No tables yet, or an older version to migrate. Only now take the
+        # write lock, so that opening a read-only file that is already set up
+        # still works for reading.
         conn.execute("COMMIT")
         conn.execute("BEGIN IMMEDIATE")
-        if _schema_version(conn) is None:
+        # Read again under the lock: another process may have created or
+        # migrated the tables meanwhile.
+        version = _schema_version(conn)
+        self._refuse_newer(version)
+        if version is None:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
             conn.execute(
                 "INSERT INTO alligator_meta (key, value) VALUES ('schema_version', ?), ('seq', 0)",
                 (SCHEMA_VERSION,),
+            )
+            return
+        while version < SCHEMA_VERSION:
+            if version not in _MIGRATIONS:
+                raise BackendError(f"SQLite database {self.path} has an unknown schema version {version}")
+            for statement in _MIGRATIONS[version]:
+                conn.execute(statement)
+            version += 1
+        conn.execute("UPDATE alligator_meta SET value = ? WHERE key = 'schema_version'", (version,))
+
+    def _refuse_newer(self, version: int | None) -> None:
+        if version is not None and version > SCHEMA_VERSION:
+            raise BackendError(
+                f"SQLite database {self.path} has schema version {version}, written by a newer "
+                f"alligator-sqlite; this one knows versions up to {SCHEMA_VERSION}: upgrade alligator-sqlite"
             )
 
     # -- shared steps ------------------------------------------------------
@@ -368,6 +418,9 @@ class SqliteBackend(Backend):
             "VALUES (?, ?, ?, ?)",
             [(queue, task_id, status, now) for queue, task_id in rows],
         )
+        self._purge_finished(conn, now)
+
+    def _purge_finished(self, conn: sqlite3.Connection, now: float) -> None:
         interval = min(self.status_ttl / 10, 60.0)
         if self._last_purge is None or abs(now - self._last_purge) >= interval:
             # One index range scan, done now and then rather than on every
@@ -375,6 +428,33 @@ class SqliteBackend(Backend):
             # abs(): an injected test clock may run behind the real one.
             conn.execute("DELETE FROM alligator_finished WHERE finished_at < ?", (now - self.status_ttl,))
             self._last_purge = now
+
+    def _bury(
+        self, conn: sqlite3.Connection, rows: Sequence[tuple[int, str]], now: float, delivered: bool
+    ) -> None:
+        """Moves task rows to the dead letters, by ``rowid``, with a reason each.
+
+        All in SQL: the payload is copied as stored, never read into Python
+        (it may be huge or not UTF-8), and the task id need not be readable
+        either. ``delivered`` counts one more delivery: the row was reserved
+        in this very step and found unreadable.
+        """
+        if not rows:
+            return
+        first = self._next_seqs(conn, len(rows))
+        conn.executemany(
+            "INSERT OR REPLACE INTO alligator_dead "
+            "(queue, task_id, payload, reason, attempts, failed_at, seq) "
+            "SELECT queue, task_id, payload, ?, attempts + ?, ?, ? FROM alligator_tasks WHERE rowid = ?",
+            [(reason, int(delivered), now, first + n, rowid) for n, (rowid, reason) in enumerate(rows)],
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO alligator_finished (queue, task_id, status, finished_at) "
+            "SELECT queue, task_id, ?, ? FROM alligator_tasks WHERE rowid = ?",
+            [(FAILED, now, rowid) for rowid, _ in rows],
+        )
+        conn.executemany("DELETE FROM alligator_tasks WHERE rowid = ?", [(rowid,) for rowid, _ in rows])
+        self._purge_finished(conn, now)
 
     # -- producing -------------------------------------------------------
 
@@ -386,28 +466,41 @@ class SqliteBackend(Backend):
         """Adds many tasks in one transaction; see :meth:`~alligator.backend.Backend.push_many`.
 
         Returns:
-            How many were added (ids already in the queue are skipped).
+            How many were added (ids already in the queue, dead letters
+            included, are skipped).
+
+        Raises:
+            ValueError: A delay is NaN or infinite, or a payload or id
+                cannot be encoded as UTF-8 (a lone surrogate); nothing is
+                added.
         """
         if not items:
             return 0
+        for _, _, delay in items:
+            _check_delay(delay)
 
         def body(conn: sqlite3.Connection) -> int:
             now = self.now()
             first = self._next_seqs(conn, len(items))
             rows = [
-                (queue, task_id, payload, now + max(delay, 0.0), first + n)
+                (queue, task_id, payload, now + max(delay, 0.0), first + n, queue, task_id)
                 for n, (task_id, payload, delay) in enumerate(items)
             ]
+            # Ids are unique across live tasks and dead letters alike: a dead
+            # letter's id must not be taken while the letter may be requeued.
             cursor = conn.executemany(
                 "INSERT OR IGNORE INTO alligator_tasks (queue, task_id, payload, due, seq) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "SELECT ?, ?, ?, ?, ? "
+                "WHERE NOT EXISTS (SELECT 1 FROM alligator_dead WHERE queue = ? AND task_id = ?)",
                 rows,
             )
             added = cursor.rowcount
-            # A re-pushed id starts afresh: forget how it finished last time.
+            # A re-pushed id starts afresh: forget how it finished last time
+            # (but keep FAILED for an id refused because it is a dead letter).
             conn.executemany(
-                "DELETE FROM alligator_finished WHERE queue = ? AND task_id = ?",
-                [(queue, task_id) for task_id, _, _ in items],
+                "DELETE FROM alligator_finished WHERE queue = ? AND task_id = ? "
+                "AND NOT EXISTS (SELECT 1 FROM alligator_dead WHERE queue = ? AND task_id = ?)",
+                [(queue, task_id, queue, task_id) for task_id, _, _ in items],
             )
             return added
 
@@ -423,28 +516,43 @@ class SqliteBackend(Backend):
         See :meth:`~alligator.backend.Backend.reserve`.
 
         Returns at once (``blocking_reserve`` is False): ``timeout`` is ignored.
+        A record over :attr:`~alligator.backend.Backend.max_payload_bytes`,
+        or whose payload or id is not valid UTF-8, is dead-lettered in the
+        same transaction instead; further due tasks are then read to fill
+        ``limit``.
         """
         if limit < 1:
             return []
 
         def body(conn: sqlite3.Connection) -> list[Reservation]:
             now = self.now()
-            # Waiting tasks whose time came and reserved ones whose lease
-            # lapsed both have due <= now: one index range scan finds them.
-            rows = conn.execute(
-                "SELECT rowid, task_id, payload, attempts FROM alligator_tasks "
-                "WHERE queue = ? AND due <= ? ORDER BY due, seq LIMIT ?",
-                (queue, now, limit),
-            ).fetchall()
+            max_bytes = self.max_payload_bytes
             taken: list[Reservation] = []
-            leases: list[tuple[float, int, str, int]] = []
-            for rowid, task_id, payload, attempts in rows:
-                reservation = Reservation(task_id, payload, uuid.uuid4().hex, attempts + 1)
-                taken.append(reservation)
-                leases.append((now + lease_seconds, reservation.attempts, reservation.receipt, rowid))
-            conn.executemany(
-                "UPDATE alligator_tasks SET due = ?, attempts = ?, receipt = ? WHERE rowid = ?", leases
-            )
+            for _ in range(_MAX_RESERVE_ROUNDS):
+                wanted = limit - len(taken)
+                # Waiting tasks whose time came and reserved ones whose lease
+                # lapsed both have due <= now: one index range scan finds them.
+                rows = conn.execute(RESERVE_SQL, (max_bytes, queue, now, wanted)).fetchall()
+                leases: list[tuple[float, int, str, int]] = []
+                unreadable: list[tuple[int, str]] = []
+                for rowid, raw_id, attempts, failures, size, raw in rows:
+                    try:
+                        task_id = _decode_task_id(raw_id)
+                        payload = _decode_payload(size, raw, max_bytes)
+                    except _Unreadable as unreadable_record:
+                        unreadable.append((rowid, str(unreadable_record)))
+                        continue
+                    reservation = Reservation(task_id, payload, uuid.uuid4().hex, attempts + 1, failures)
+                    taken.append(reservation)
+                    leases.append((now + lease_seconds, reservation.attempts, reservation.receipt, rowid))
+                conn.executemany(
+                    "UPDATE alligator_tasks SET due = ?, attempts = ?, receipt = ? WHERE rowid = ?", leases
+                )
+                self._bury(conn, unreadable, now, delivered=True)
+                # Read on only to replace rows just dead-lettered, and only when
+                # the leases just taken cannot come due again in this step.
+                if not unreadable or len(rows) < wanted or len(taken) >= limit or lease_seconds <= 0:
+                    break
             return taken
 
         return self._run(body)
@@ -483,15 +591,24 @@ class SqliteBackend(Backend):
     def release(
         self, queue: str, task_id: str, receipt: str, delay: float = 0.0, attempted: bool = True
     ) -> bool:
-        """Hands a reserved task back, due after ``delay``; see :meth:`~alligator.backend.Backend.release`."""
+        """Hands a reserved task back, due after ``delay``; see :meth:`~alligator.backend.Backend.release`.
+
+        ``attempted=True`` adds one to the task's failures; ``False`` takes
+        this delivery off its attempts instead.
+
+        Raises:
+            ValueError: ``delay`` is NaN or infinite; nothing changes.
+        """
+        _check_delay(delay)
 
         def body(conn: sqlite3.Connection) -> bool:
             now = self.now()
             seq = self._next_seqs(conn, 1)
             cursor = conn.execute(
                 "UPDATE alligator_tasks SET due = ?, seq = ?, receipt = NULL, "
-                "attempts = attempts - ? WHERE queue = ? AND task_id = ? AND receipt = ?",
-                (now + max(delay, 0.0), seq, 0 if attempted else 1, queue, task_id, receipt),
+                "attempts = attempts - ?, failures = failures + ? "
+                "WHERE queue = ? AND task_id = ? AND receipt = ?",
+                (now + max(delay, 0.0), seq, int(not attempted), int(attempted), queue, task_id, receipt),
             )
             return cursor.rowcount == 1
 
@@ -531,21 +648,13 @@ class SqliteBackend(Backend):
         """Moves a reserved task to the dead letters; see :meth:`~alligator.backend.Backend.dead_letter`."""
 
         def body(conn: sqlite3.Connection) -> bool:
-            now = self.now()
             row = conn.execute(
-                "SELECT payload, attempts FROM alligator_tasks "
-                "WHERE queue = ? AND task_id = ? AND receipt = ?",
+                "SELECT rowid FROM alligator_tasks WHERE queue = ? AND task_id = ? AND receipt = ?",
                 (queue, task_id, receipt),
             ).fetchone()
             if row is None:
                 return False
-            conn.execute("DELETE FROM alligator_tasks WHERE queue = ? AND task_id = ?", (queue, task_id))
-            conn.execute(
-                "INSERT OR REPLACE INTO alligator_dead "
-                "(queue, task_id, payload, reason, attempts, failed_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (queue, task_id, row[0], reason, row[1], now, self._next_seqs(conn, 1)),
-            )
-            self._finish(conn, [(queue, task_id)], FAILED, now)
+            self._bury(conn, [(row[0], reason)], self.now(), delivered=False)
             return True
 
         return self._run(body)
@@ -557,21 +666,51 @@ class SqliteBackend(Backend):
 
         def body(conn: sqlite3.Connection) -> Reservation | None:
             now = self.now()
+            max_bytes = self.max_payload_bytes
             row = conn.execute(
-                "SELECT rowid, payload, attempts FROM alligator_tasks "
+                f"SELECT rowid, attempts, failures, {_PAYLOAD_COLUMNS} FROM alligator_tasks "
                 "WHERE queue = ? AND task_id = ? AND (receipt IS NULL OR due <= ?)",
-                (queue, task_id, now),
+                (max_bytes, queue, task_id, now),
             ).fetchone()
             if row is None:
                 return None
-            reservation = Reservation(task_id, row[1], uuid.uuid4().hex, row[2] + 1)
+            rowid, attempts, failures, size, raw = row
+            try:
+                payload = _decode_payload(size, raw, max_bytes)
+            except _Unreadable as unreadable:
+                self._bury(conn, [(rowid, str(unreadable))], now, delivered=True)
+                return None
+            reservation = Reservation(task_id, payload, uuid.uuid4().hex, attempts + 1, failures)
             conn.execute(
                 "UPDATE alligator_tasks SET due = ?, attempts = ?, receipt = ? WHERE rowid = ?",
-                (now + lease_seconds, reservation.attempts, reservation.receipt, row[0]),
+                (now + lease_seconds, reservation.attempts, reservation.receipt, rowid),
             )
             return reservation
 
         return self._run(body)
+
+    def peek(self, queue: str, task_id: str) -> str | None:
+        """Reads a waiting, delayed or reserved task's payload; see :meth:`~alligator.backend.Backend.peek`.
+
+        Returns:
+            The payload, or None when the id is not in the queue's tasks or
+            its payload is over the limit or not UTF-8 (such a payload is
+            not read into Python).
+        """
+
+        def body(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute(
+                f"SELECT {_PAYLOAD_COLUMNS} FROM alligator_tasks WHERE queue = ? AND task_id = ?",
+                (self.max_payload_bytes, queue, task_id),
+            ).fetchone()
+            if row is None:
+                return None
+            try:
+                return _decode_payload(row[0], row[1], self.max_payload_bytes)
+            except _Unreadable:
+                return None
+
+        return self._run(body, write=False)
 
     def cancel(self, queue: str, task_id: str) -> bool:
         """Removes a waiting or delayed task; see :meth:`~alligator.backend.Backend.cancel`."""
@@ -630,36 +769,50 @@ class SqliteBackend(Backend):
         """
 
         def body(conn: sqlite3.Connection) -> list[DeadLetter]:
+            # Bytes, cut in SQL, decoded leniently: a letter dead-lettered for
+            # being huge or not UTF-8 can still be listed.
             rows = conn.execute(
-                "SELECT task_id, payload, reason, attempts, failed_at FROM alligator_dead "
+                "SELECT CAST(task_id AS BLOB), substr(CAST(payload AS BLOB), 1, ?), "
+                "CAST(reason AS BLOB), attempts, failed_at FROM alligator_dead "
                 "WHERE queue = ? ORDER BY seq LIMIT ?",
-                (queue, max(limit, 0)),
+                (self.max_payload_bytes, queue, max(limit, 0)),
             ).fetchall()
-            return [DeadLetter(*row) for row in rows]
+            return [
+                DeadLetter(_lenient(task_id), _lenient(payload), _lenient(reason), attempts, failed_at)
+                for task_id, payload, reason, attempts, failed_at in rows
+            ]
 
         return self._run(body, write=False)
 
     def requeue(self, queue: str, task_id: str) -> bool:
-        """Moves a dead letter back to the end of its queue.
+        """Moves a dead letter back to the end of its queue, due now, its counts reset.
 
         See :meth:`~alligator.backend.Backend.requeue`.
+
+        Returns:
+            True if requeued; False, changing nothing, if there is no such
+            dead letter or the id is live in the queue.
         """
 
         def body(conn: sqlite3.Connection) -> bool:
-            row = conn.execute(
-                "DELETE FROM alligator_dead WHERE queue = ? AND task_id = ? RETURNING payload",
-                (queue, task_id),
-            ).fetchone()
-            if row is None:
+            key = (queue, task_id)
+            dead = conn.execute("SELECT 1 FROM alligator_dead WHERE queue = ? AND task_id = ?", key)
+            if dead.fetchone() is None:
                 return False
-            # If the id was pushed again meanwhile, that task stands: ids are
-            # unique within a queue, so the dead copy is dropped.
+            live = conn.execute("SELECT 1 FROM alligator_tasks WHERE queue = ? AND task_id = ?", key)
+            if live.fetchone() is not None:
+                # Only a hand-written row can be live and dead at once (push
+                # refuses a dead letter's id). Keep both: overwriting the
+                # live task or dropping the letter would lose one.
+                return False
+            # Copied in SQL: the payload stays exactly as stored.
             conn.execute(
-                "INSERT OR IGNORE INTO alligator_tasks (queue, task_id, payload, due, seq) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (queue, task_id, row[0], self.now(), self._next_seqs(conn, 1)),
+                "INSERT INTO alligator_tasks (queue, task_id, payload, due, seq) "
+                "SELECT queue, task_id, payload, ?, ? FROM alligator_dead WHERE queue = ? AND task_id = ?",
+                (self.now(), self._next_seqs(conn, 1), queue, task_id),
             )
-            conn.execute("DELETE FROM alligator_finished WHERE queue = ? AND task_id = ?", (queue, task_id))
+            conn.execute("DELETE FROM alligator_dead WHERE queue = ? AND task_id = ?", key)
+            conn.execute("DELETE FROM alligator_finished WHERE queue = ? AND task_id = ?", key)
             return True
 
         return self._run(body)
@@ -672,6 +825,44 @@ class SqliteBackend(Backend):
                 conn.execute(f"DELETE FROM {table} WHERE queue = ?", (queue,))
 
         self._run(body)
+
+
+def _check_delay(delay: float) -> None:
+    if not math.isfinite(delay):
+        raise ValueError(f"a delay must be a finite number of seconds, not {delay!r}")
+
+
+class _Unreadable(Exception):
+    """A stored record that must not be handed out; its message is the dead letter's reason."""
+
+
+def _decode_payload(size: int, raw: bytes | None, max_bytes: int) -> str:
+    """Decodes a payload read as bytes (None when SQL left it unread for its size).
+
+    Raises:
+        _Unreadable: It is over the limit, or not valid UTF-8.
+    """
+    if raw is None or size > max_bytes:
+        raise _Unreadable(f"payload is {size} bytes, over the limit of {max_bytes}")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Unreadable("payload is not valid UTF-8") from None
+
+
+def _decode_task_id(raw_id: bytes) -> str:
+    try:
+        return raw_id.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Unreadable("task id is not valid UTF-8") from None
+
+
+def _lenient(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return value.decode("utf-8", "replace")
 
 
 def _schema_version(conn: sqlite3.Connection) -> int | None:
