@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -42,14 +43,58 @@ def test_four_slashes_is_absolute() -> None:
         ("sqlite:///", "no database path"),
         ("sqlite://host/tasks.db", "names a host"),
         ("sqlite:///:memory:", "in-memory"),
-        ("sqlite:///tasks.db?colour=green", "unknown option"),
-        ("sqlite:///tasks.db?timeout=soon", "timeout"),
-        ("sqlite:///tasks.db?synchronous=sometimes", "synchronous"),
+        ("sqlite:///tasks.db?colour=green", "unknown option 'colour'; known options: timeout, synchronous"),
+        ("sqlite:///tasks.db?timeout=soon", "timeout='soon' is not a number of seconds"),
+        ("sqlite:///tasks.db?synchronous=sometimes", "synchronous='sometimes'; use 'full' or 'normal'"),
     ],
 )
 def test_unusable_dsns_are_refused(dsn: str, says: str) -> None:
-    with pytest.raises(InvalidDSNError, match=says):
+    with pytest.raises(InvalidDSNError, match=re.escape(says)):
         SqliteBackend(dsn)
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("timout=5", "unknown option 'timout' (did you mean 'timeout'?)"),
+        ("TIMEOUT=5", "unknown option 'TIMEOUT' (did you mean 'timeout'?)"),
+        ("synchronus=full", "unknown option 'synchronus' (did you mean 'synchronous'?)"),
+        ("synchronous=ful", "synchronous='ful' (did you mean 'full'?)"),
+        ("synchronous=norml", "synchronous='norml' (did you mean 'normal'?)"),
+        ("timeout=nan", "timeout='nan' is not a number of seconds"),
+        ("timeout=inf", "timeout='inf' is not a number of seconds"),
+        ("timeout=-1", "timeout='-1' is not a number of seconds"),
+        ("timeout=", "timeout='' is not a number of seconds"),
+        ("timeout=1&timeout=2", "option 'timeout' is given more than once"),
+    ],
+)
+def test_a_misspelt_option_or_a_bad_value_is_named(tmp_path: Path, query: str, says: str) -> None:
+    dsn = f"sqlite:///{tmp_path}/tasks.db?{query}"
+    with pytest.raises(InvalidDSNError, match=re.escape(says)) as info:
+        SqliteBackend(dsn)
+    assert dsn in str(info.value)
+    assert not (tmp_path / "tasks.db").exists(), "refused before the file is touched"
+
+
+def test_gator_refuses_a_misspelt_option_when_it_is_built(tmp_path: Path) -> None:
+    with pytest.raises(InvalidDSNError, match=re.escape("(did you mean 'timeout'?)")):
+        Gator(f"sqlite:///{tmp_path}/tasks.db?timout=5")
+
+
+def test_describe_names_the_absolute_path_and_a_file_created_now(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    first = SqliteBackend("sqlite:///tasks.db")
+    second = SqliteBackend("sqlite:///tasks.db")
+    try:
+        assert first.describe() == f"{elsewhere}/tasks.db (created now)"
+        assert second.describe() == f"{elsewhere}/tasks.db"
+    finally:
+        first.close()
+        second.close()
 
 
 def test_gator_finds_the_backend_by_its_scheme(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,6 +169,7 @@ def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
         ]
         conn.close()
         assert SCHEMA_VERSION == 2
+        assert not backend.created
         [got] = backend.reserve("q", 30.0, 10)
         assert (got.task_id, got.payload, got.attempts, got.failures) == ("waiting", "w", 3, 0)
         assert backend.release("q", "held", "r1") is True, "a lease taken before the migration still holds"

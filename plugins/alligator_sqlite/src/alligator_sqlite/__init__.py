@@ -6,11 +6,16 @@ number of processes on this machine share: a web app enqueues, several
 SQLAlchemy's convention: three slashes and a relative path
 (``sqlite:///tasks.db``, relative to the working directory when the backend
 is built) or four and an absolute one (``sqlite:////var/lib/app/tasks.db``).
-The file and its tables are created on first use. Two query parameters tune
-it: ``timeout`` (seconds to keep retrying while another process holds the
-write lock; default 60) and ``synchronous`` (``full``, the default, or
-``normal``: faster, and still safe when a process is killed, but the last
-commits may be lost when the machine loses power).
+The file and its tables are created on first use;
+:meth:`SqliteBackend.describe` names the absolute path and says when this
+instance had to create it (a worker started in the wrong directory would
+otherwise idle on a new, empty queue). Two query parameters tune it:
+``timeout`` (seconds to keep retrying while another process holds the write
+lock; default 60) and ``synchronous`` (``full``, the default, or ``normal``:
+faster, and still safe when a process is killed, but the last commits may be
+lost when the machine loses power). A misspelt option or a bad value is
+refused with :class:`~alligator.exceptions.InvalidDSNError`, with a
+suggestion for a near miss.
 
 How it keeps the contract:
 
@@ -67,6 +72,7 @@ rather than misread.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import random
@@ -167,6 +173,14 @@ RESERVE_SQL = (
 # its limit: the write lock is never held for a whole queue of bad rows.
 _MAX_RESERVE_ROUNDS = 8
 
+_OPTIONS = ("timeout", "synchronous")
+_SYNCHRONOUS = ("full", "normal")
+
+
+def _did_you_mean(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word.lower(), choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
 
 def parse_dsn(conn_string: str) -> tuple[str, dict[str, str]]:
     """Splits an ``sqlite://`` DSN into an absolute file path and its options.
@@ -185,7 +199,8 @@ def parse_dsn(conn_string: str) -> tuple[str, dict[str, str]]:
 
     Raises:
         InvalidDSNError: Not an sqlite DSN, no path, a host, an in-memory
-            database, or an unknown option.
+            database, an unknown or repeated option (a near miss is named:
+            ``?timout=5`` asks "did you mean 'timeout'?"), or a bad value.
     """
     parts = urlsplit(conn_string)
     if parts.scheme.lower() != "sqlite":
@@ -206,13 +221,44 @@ def parse_dsn(conn_string: str) -> tuple[str, dict[str, str]]:
             f"{conn_string!r}: an in-memory or URI database cannot be shared between "
             "threads and processes; use a file path, or locmem:// for an in-process queue"
         )
-    options = dict(parse_qsl(parts.query, keep_blank_values=True))
-    unknown = sorted(set(options) - {"timeout", "synchronous"})
-    if unknown:
-        raise InvalidDSNError(
-            f"{conn_string!r}: unknown option(s) {', '.join(unknown)}; known: timeout, synchronous"
-        )
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    options: dict[str, str] = {}
+    for name, value in pairs:
+        if name not in _OPTIONS:
+            raise InvalidDSNError(
+                f"{conn_string!r}: unknown option {name!r}{_did_you_mean(name, _OPTIONS)}; "
+                f"known options: {', '.join(_OPTIONS)}"
+            )
+        if name in options:
+            raise InvalidDSNError(f"{conn_string!r}: option {name!r} is given more than once")
+        options[name] = value
+    if "timeout" in options:
+        _parse_timeout(conn_string, options["timeout"])
+    if "synchronous" in options:
+        _parse_synchronous(conn_string, options["synchronous"])
     return os.path.abspath(path), options
+
+
+def _parse_timeout(conn_string: str, value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise InvalidDSNError(
+            f"{conn_string!r}: timeout={value!r} is not a number of seconds; "
+            "use a finite number >= 0, e.g. timeout=10"
+        )
+    return seconds
+
+
+def _parse_synchronous(conn_string: str, value: str) -> str:
+    if value.lower() not in _SYNCHRONOUS:
+        raise InvalidDSNError(
+            f"{conn_string!r}: synchronous={value!r}{_did_you_mean(value, _SYNCHRONOUS)}; "
+            "use 'full' or 'normal'"
+        )
+    return value.upper()
 
 
 class SqliteBackend(Backend):
@@ -237,13 +283,8 @@ class SqliteBackend(Backend):
     def __init__(self, conn_string: str) -> None:
         super().__init__(conn_string)
         self.path, options = parse_dsn(conn_string)
-        try:
-            self.timeout = float(options.get("timeout", DEFAULT_TIMEOUT))
-        except ValueError:
-            raise InvalidDSNError(f"{conn_string!r}: timeout must be a number of seconds") from None
-        self.synchronous = options.get("synchronous", "full").upper()
-        if self.synchronous not in ("FULL", "NORMAL"):
-            raise InvalidDSNError(f"{conn_string!r}: synchronous must be 'full' or 'normal'")
+        self.timeout = _parse_timeout(conn_string, options.get("timeout", str(DEFAULT_TIMEOUT)))
+        self.synchronous = _parse_synchronous(conn_string, options.get("synchronous", "full"))
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
@@ -251,7 +292,27 @@ class SqliteBackend(Backend):
         self._last_purge: float | None = None
         # Connect now: a wrong path or a newer schema fails here, at Gator(...)
         # or at latergator's start, rather than at the first task.
+        existed = os.path.exists(self.path)
         self._run(self._check_schema, write=False)
+        self.created = not existed
+
+    def describe(self) -> str:
+        """Names the database file, for a worker's start line and error messages.
+
+        A relative DSN is resolved against the directory the backend was
+        built in, so a worker started elsewhere would quietly open a new,
+        empty file: the absolute path, and "(created now)" when this instance
+        had to create the file, make that visible.
+
+        Example:
+            >>> SqliteBackend("sqlite:////tmp/new-queue.db").describe()  # doctest: +SKIP
+            '/tmp/new-queue.db (created now)'
+
+        Returns:
+            The file's absolute path, with `` (created now)`` appended when
+            the file did not exist before this instance opened it.
+        """
+        return f"{self.path} (created now)" if self.created else self.path
 
     # -- connections ------------------------------------------------------
 
