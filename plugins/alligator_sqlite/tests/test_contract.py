@@ -80,6 +80,20 @@ class TestSqliteContract(BackendContract):
         [letter] = b.dead_letters(queue)
         assert (letter.task_id, letter.reason) == ("id\ufffd", "task id is not valid UTF-8")
 
+    def test_counts_a_hand_written_row_garbled_do_not_stop_the_queue(
+        self, b: SqliteBackend, queue: str
+    ) -> None:
+        sqlite_raw.plant_task(b.path, queue, "odd", b"{}", due=b.now())
+        conn = sqlite_raw.connect(b.path)
+        conn.execute("UPDATE alligator_tasks SET attempts = 'many', failures = 9223372036854775807")
+        conn.close()
+        b.push(queue, "next", "{}")
+        got = b.reserve(queue, LEASE, 10)
+        assert [(r.task_id, r.attempts, r.failures) for r in got] == [("odd", 1, 1000000000), ("next", 1, 0)]
+        assert b.release(queue, "odd", got[0].receipt) is True
+        again = b.get(queue, "odd", LEASE)
+        assert again is not None and (again.attempts, again.failures) == (2, 1000000000)
+
     def test_an_oversized_payload_is_dead_lettered_without_being_read(
         self, b: SqliteBackend, queue: str
     ) -> None:

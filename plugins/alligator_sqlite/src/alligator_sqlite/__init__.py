@@ -164,9 +164,14 @@ _PAYLOAD_COLUMNS = (
     "length(CAST(payload AS BLOB)), "
     "CASE WHEN length(CAST(payload AS BLOB)) > ? THEN NULL ELSE CAST(payload AS BLOB) END"
 )
+# The counts as integers in a sane range whatever a hand-written row holds
+# (text, a real, 2**63 - 1): adding one in Python must neither fail nor overflow.
+_COUNT_COLUMNS = (
+    "min(max(CAST(attempts AS INTEGER), 0), 1000000000), min(max(CAST(failures AS INTEGER), 0), 1000000000)"
+)
 #: The query reserve() runs: the due tasks of a queue, oldest first.
 RESERVE_SQL = (
-    f"SELECT rowid, CAST(task_id AS BLOB), attempts, failures, {_PAYLOAD_COLUMNS} "
+    f"SELECT rowid, CAST(task_id AS BLOB), {_COUNT_COLUMNS}, {_PAYLOAD_COLUMNS} "
     "FROM alligator_tasks WHERE queue = ? AND due <= ? ORDER BY due, seq LIMIT ?"
 )
 # Reserve reads this many batches at most when bad records leave it short of
@@ -729,7 +734,7 @@ class SqliteBackend(Backend):
             now = self.now()
             max_bytes = self.max_payload_bytes
             row = conn.execute(
-                f"SELECT rowid, attempts, failures, {_PAYLOAD_COLUMNS} FROM alligator_tasks "
+                f"SELECT rowid, {_COUNT_COLUMNS}, {_PAYLOAD_COLUMNS} FROM alligator_tasks "
                 "WHERE queue = ? AND task_id = ? AND (receipt IS NULL OR due <= ?)",
                 (max_bytes, queue, task_id, now),
             ).fetchone()
