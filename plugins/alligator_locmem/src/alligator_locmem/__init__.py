@@ -10,9 +10,9 @@ first when writing one of your own: every rule of
 
 It stores ``str`` payloads, so "bytes" mean UTF-8 bytes here: a payload's
 size is its length in UTF-8, and one UTF-8 cannot encode (a lone surrogate)
-is "not valid UTF-8". :meth:`LocmemBackend.push` refuses such a payload
+is "not valid UTF-8". :meth:`~alligator.backend.Backend.push` refuses such a payload
 with ``ValueError``; one planted in the store by hand (as a test does) is
-dead-lettered by :meth:`LocmemBackend.reserve`, like a record of bad bytes
+dead-lettered by :meth:`~alligator.backend.Backend.reserve`, like a record of bad bytes
 in any other store.
 """
 
