@@ -167,6 +167,11 @@ def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
             ("waiting", 0),
             ("held", 0),
         ]
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(alligator_dead)")]
+        assert columns[-1] == "payload", "rebuilt with the payload last"
+        assert conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'alligator_dead_seq'"
+        ).fetchone()
         conn.close()
         assert SCHEMA_VERSION == 2
         assert not backend.created
@@ -176,7 +181,9 @@ def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
         [held] = backend.reserve("q", 30.0, 10)
         assert (held.task_id, held.attempts, held.failures) == ("held", 2, 1)
         letters = backend.dead_letters("q")
-        assert [(d.task_id, d.reason, d.attempts) for d in letters] == [("dead", "broke", 3)]
+        assert [(d.task_id, d.payload, d.reason, d.attempts, d.failed_at) for d in letters] == [
+            ("dead", "d", "broke", 3, 5.0)
+        ]
         assert backend.push("q", "dead", "again") is False
         assert backend.requeue("q", "dead") is True
     finally:

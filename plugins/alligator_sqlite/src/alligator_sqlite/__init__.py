@@ -40,12 +40,16 @@ How it keeps the contract:
 * **FIFO.** Due tasks are reserved in order of their due time, then of a
   sequence number every push and release draws from a counter in the file.
 * **Records anyone could have written.** Whoever can write to the file can
-  plant a row. Reserve measures each payload in SQL
-  (``length(CAST(payload AS BLOB))``) and reads it as bytes: a payload over
-  :attr:`~alligator.backend.Backend.max_payload_bytes` never reaches Python,
-  and one (or a task id) that is not valid UTF-8 cannot make the read fail.
-  Such rows are moved to the dead letters by ``rowid``, in SQL, in the same
+  plant a row. Reserve reads each payload as bytes, after measuring it: a
+  payload over :attr:`~alligator.backend.Backend.max_payload_bytes` is never
+  read, and one (or a task id) that is not valid UTF-8 cannot make the read
+  fail. Such rows are moved to the dead letters by ``rowid`` in the same
   transaction, and the other tasks of that reserve are delivered as usual.
+  On Python 3.11+ SQLite's blob I/O measures a payload from its row header
+  and copies an oversized one to the dead letters a piece at a time, so it
+  never sits in the process's memory whole, not even inside SQLite. On 3.10
+  SQL measures it (``length(CAST(payload AS BLOB))``) and copies it: it
+  still never becomes a Python object, but SQLite loads it while doing so.
 
 The schema (version 2), in tables prefixed ``alligator_`` so the file can be
 shared with an application's own tables:
@@ -58,14 +62,16 @@ shared with an application's own tables:
   so a lapsed lease is simply due again). Reserve reads the index
   ``(queue, due, seq)``. ``failures`` counts releases with
   ``attempted=True``; version 2 added it.
-* ``alligator_dead(queue, task_id, payload, reason, attempts, failed_at,
-  seq)``: dead letters.
+* ``alligator_dead(queue, task_id, reason, attempts, failed_at, seq,
+  payload)``: dead letters; the payload last, so that a letter can be
+  written with ``zeroblob(size)`` and filled in pieces.
 * ``alligator_finished(queue, task_id, status, finished_at)``: SUCCESS and
   FAILED statuses, purged through an index on ``finished_at`` once older than
   :attr:`~alligator.backend.Backend.status_ttl`.
 
-A version-1 file is migrated in place when it is opened (one transaction
-adds the ``failures`` column, every count starting at 0). A file written by
+A version-1 file is migrated in place when it is opened, in one
+transaction: it adds the ``failures`` column (every count starting at 0)
+and rebuilds ``alligator_dead`` with the payload last. A file written by
 a newer release (a higher ``schema_version``) is refused with a clear error
 rather than misread.
 """
@@ -77,6 +83,7 @@ import math
 import os
 import random
 import sqlite3
+import sys
 import threading
 import time
 import uuid
@@ -101,6 +108,20 @@ _BUSY_TIMEOUT_MS = 2000
 
 _T = TypeVar("_T")
 
+# The payload is the dead letters' last column: a row can then be inserted
+# with zeroblob(N) there without SQLite allocating N bytes, and the payload
+# copied in pieces (see SqliteBackend._bury).
+_DEAD_TABLE = """CREATE TABLE IF NOT EXISTS {name} (
+    queue TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    failed_at REAL NOT NULL,
+    seq INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (queue, task_id)
+)"""
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alligator_meta (
     key TEXT PRIMARY KEY,
@@ -118,16 +139,7 @@ CREATE TABLE IF NOT EXISTS alligator_tasks (
     PRIMARY KEY (queue, task_id)
 );
 CREATE INDEX IF NOT EXISTS alligator_tasks_due ON alligator_tasks (queue, due, seq);
-CREATE TABLE IF NOT EXISTS alligator_dead (
-    queue TEXT NOT NULL,
-    task_id TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    failed_at REAL NOT NULL,
-    seq INTEGER NOT NULL,
-    PRIMARY KEY (queue, task_id)
-);
+{dead_table};
 CREATE INDEX IF NOT EXISTS alligator_dead_seq ON alligator_dead (queue, seq);
 CREATE TABLE IF NOT EXISTS alligator_finished (
     queue TEXT NOT NULL,
@@ -137,7 +149,7 @@ CREATE TABLE IF NOT EXISTS alligator_finished (
     PRIMARY KEY (queue, task_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS alligator_finished_at ON alligator_finished (finished_at);
-"""
+""".replace("{dead_table}", _DEAD_TABLE.format(name="alligator_dead"))
 
 # SQLite's primary result codes that mean "someone else holds a lock: try again".
 _SQLITE_BUSY = 5
@@ -154,24 +166,47 @@ _HINTS = {
 # Migrations from each older schema version to the next, run in one write
 # transaction when an older file is opened.
 _MIGRATIONS = {
-    1: ("ALTER TABLE alligator_tasks ADD COLUMN failures INTEGER NOT NULL DEFAULT 0",),
+    1: (
+        "ALTER TABLE alligator_tasks ADD COLUMN failures INTEGER NOT NULL DEFAULT 0",
+        # Rebuilt to move the payload to the last column.
+        _DEAD_TABLE.format(name="alligator_dead_v2"),
+        "INSERT INTO alligator_dead_v2 (queue, task_id, reason, attempts, failed_at, seq, payload) "
+        "SELECT queue, task_id, reason, attempts, failed_at, seq, payload FROM alligator_dead",
+        "DROP TABLE alligator_dead",
+        "ALTER TABLE alligator_dead_v2 RENAME TO alligator_dead",
+        "CREATE INDEX IF NOT EXISTS alligator_dead_seq ON alligator_dead (queue, seq)",
+    ),
 }
 
 # Payloads and task ids are read as bytes and decoded here, so a record
-# that is not valid UTF-8 cannot make the whole read fail; a payload over the
-# limit is measured in SQL and never read (its column comes back NULL).
+# that is not valid UTF-8 cannot make the whole read fail. Python 3.11+ has
+# SQLite's incremental blob I/O: a payload's size is then read from the row
+# header, and a payload over the limit is never loaded, not even by SQLite.
+# Without it the size is measured in SQL: the payload never reaches Python,
+# but SQLite loads it once to measure it.
+# (Each use is spelt `sys.version_info >= (3, 11) and _BLOB_IO` so that mypy,
+# checking for 3.10, knows blobopen exists where it is called; tests turn
+# _BLOB_IO off to prove the SQL way.)
+_BLOB_IO = sys.version_info >= (3, 11)
 _PAYLOAD_COLUMNS = (
     "length(CAST(payload AS BLOB)), "
     "CASE WHEN length(CAST(payload AS BLOB)) > ? THEN NULL ELSE CAST(payload AS BLOB) END"
 )
+# Dead-lettered payloads are copied in pieces of this size.
+_COPY_CHUNK = 1024 * 1024
 # The counts as integers in a sane range whatever a hand-written row holds
 # (text, a real, 2**63 - 1): adding one in Python must neither fail nor overflow.
 _COUNT_COLUMNS = (
     "min(max(CAST(attempts AS INTEGER), 0), 1000000000), min(max(CAST(failures AS INTEGER), 0), 1000000000)"
 )
+# push() stores payloads as BLOBs, whose length SQLite reads from the row
+# header: such a payload within the limit comes with the row, in one query.
+# Any other (a TEXT row from version 1 or from a hand, or one over the limit)
+# comes back NULL and is measured and read on its own (_read_payload).
+_SMALL_PAYLOAD = "CASE WHEN typeof(payload) = 'blob' AND length(payload) <= ? THEN payload END"
 #: The query reserve() runs: the due tasks of a queue, oldest first.
 RESERVE_SQL = (
-    f"SELECT rowid, CAST(task_id AS BLOB), {_COUNT_COLUMNS}, {_PAYLOAD_COLUMNS} "
+    f"SELECT rowid, CAST(task_id AS BLOB), {_COUNT_COLUMNS}, {_SMALL_PAYLOAD} "
     "FROM alligator_tasks WHERE queue = ? AND due <= ? ORDER BY due, seq LIMIT ?"
 )
 # Reserve reads this many batches at most when bad records leave it short of
@@ -500,20 +535,47 @@ class SqliteBackend(Backend):
     ) -> None:
         """Moves task rows to the dead letters, by ``rowid``, with a reason each.
 
-        All in SQL: the payload is copied as stored, never read into Python
-        (it may be huge or not UTF-8), and the task id need not be readable
-        either. ``delivered`` counts one more delivery: the row was reserved
-        in this very step and found unreadable.
+        The payload is copied as stored, whatever it holds (it may be huge or
+        not UTF-8), and the task id need not be readable either. With blob
+        I/O the letter is inserted with ``zeroblob(size)`` as its payload and
+        the bytes copied a piece at a time, so a huge payload never sits in
+        memory whole; otherwise SQL copies it (and SQLite loads it).
+        ``delivered`` counts one more delivery: the row was reserved in this
+        very step and found unreadable.
         """
         if not rows:
             return
         first = self._next_seqs(conn, len(rows))
-        conn.executemany(
-            "INSERT OR REPLACE INTO alligator_dead "
-            "(queue, task_id, payload, reason, attempts, failed_at, seq) "
-            "SELECT queue, task_id, payload, ?, attempts + ?, ?, ? FROM alligator_tasks WHERE rowid = ?",
-            [(reason, int(delivered), now, first + n, rowid) for n, (rowid, reason) in enumerate(rows)],
-        )
+        for n, (rowid, reason) in enumerate(rows):
+            head = (reason, int(delivered), now, first + n)
+            if sys.version_info >= (3, 11) and _BLOB_IO:
+                # VALUES, not INSERT ... SELECT: SQLite materializes a
+                # zeroblob that comes through a SELECT.
+                queue, task_id, attempts = conn.execute(
+                    "SELECT CAST(queue AS BLOB), CAST(task_id AS BLOB), attempts + ? "
+                    "FROM alligator_tasks WHERE rowid = ?",
+                    (int(delivered), rowid),
+                ).fetchone()
+                with conn.blobopen("alligator_tasks", "payload", rowid, readonly=True) as source:
+                    size = len(source)
+                    letter = conn.execute(
+                        "INSERT OR REPLACE INTO alligator_dead "
+                        "(queue, task_id, reason, attempts, failed_at, seq, payload) "
+                        "VALUES (CAST(? AS TEXT), CAST(? AS TEXT), ?, ?, ?, ?, zeroblob(?))",
+                        (queue, task_id, reason, attempts, now, first + n, size),
+                    ).lastrowid
+                    assert letter is not None
+                    with conn.blobopen("alligator_dead", "payload", letter) as target:
+                        for _ in range(0, size, _COPY_CHUNK):
+                            target.write(source.read(_COPY_CHUNK))
+            else:
+                conn.execute(
+                    "INSERT OR REPLACE INTO alligator_dead "
+                    "(queue, task_id, reason, attempts, failed_at, seq, payload) "
+                    "SELECT queue, task_id, ?, attempts + ?, ?, ?, payload "
+                    "FROM alligator_tasks WHERE rowid = ?",
+                    (*head, rowid),
+                )
         conn.executemany(
             "INSERT OR REPLACE INTO alligator_finished (queue, task_id, status, finished_at) "
             "SELECT queue, task_id, ?, ? FROM alligator_tasks WHERE rowid = ?",
@@ -521,6 +583,37 @@ class SqliteBackend(Backend):
         )
         conn.executemany("DELETE FROM alligator_tasks WHERE rowid = ?", [(rowid,) for rowid, _ in rows])
         self._purge_finished(conn, now)
+
+    @staticmethod
+    def _read_payload(
+        conn: sqlite3.Connection, rowid: int, max_bytes: int, small: bytes | None
+    ) -> tuple[int, bytes | None]:
+        """A task row's payload size and bytes; None for bytes over ``max_bytes``, left unread.
+
+        ``small`` is the row's ``_SMALL_PAYLOAD`` column: when set, that is the payload.
+        """
+        if small is not None:
+            return len(small), small
+        if sys.version_info >= (3, 11) and _BLOB_IO:
+            with conn.blobopen("alligator_tasks", "payload", rowid, readonly=True) as blob:
+                size = len(blob)
+                return size, (blob.read() if size <= max_bytes else None)
+        row = conn.execute(
+            f"SELECT {_PAYLOAD_COLUMNS} FROM alligator_tasks WHERE rowid = ?", (max_bytes, rowid)
+        ).fetchone()
+        return int(row[0]), row[1]
+
+    @staticmethod
+    def _letter_payload(conn: sqlite3.Connection, rowid: int, max_bytes: int) -> bytes:
+        """The first ``max_bytes`` bytes of a dead letter's payload."""
+        if sys.version_info >= (3, 11) and _BLOB_IO:
+            with conn.blobopen("alligator_dead", "payload", rowid, readonly=True) as blob:
+                return blob.read(max_bytes)
+        row = conn.execute(
+            "SELECT substr(CAST(payload AS BLOB), 1, ?) FROM alligator_dead WHERE rowid = ?",
+            (max_bytes, rowid),
+        ).fetchone()
+        return bytes(row[0])
 
     # -- producing -------------------------------------------------------
 
@@ -549,7 +642,7 @@ class SqliteBackend(Backend):
             now = self.now()
             first = self._next_seqs(conn, len(items))
             rows = [
-                (queue, task_id, payload, now + max(delay, 0.0), first + n, queue, task_id)
+                (queue, task_id, payload.encode("utf-8"), now + max(delay, 0.0), first + n, queue, task_id)
                 for n, (task_id, payload, delay) in enumerate(items)
             ]
             # Ids are unique across live tasks and dead letters alike: a dead
@@ -601,9 +694,10 @@ class SqliteBackend(Backend):
                 rows = conn.execute(RESERVE_SQL, (max_bytes, queue, now, wanted)).fetchall()
                 leases: list[tuple[float, int, str, int]] = []
                 unreadable: list[tuple[int, str]] = []
-                for rowid, raw_id, attempts, failures, size, raw in rows:
+                for rowid, raw_id, attempts, failures, small in rows:
                     try:
                         task_id = _decode_task_id(raw_id)
+                        size, raw = self._read_payload(conn, rowid, max_bytes, small)
                         payload = _decode_payload(size, raw, max_bytes)
                     except _Unreadable as unreadable_record:
                         unreadable.append((rowid, str(unreadable_record)))
@@ -734,15 +828,15 @@ class SqliteBackend(Backend):
             now = self.now()
             max_bytes = self.max_payload_bytes
             row = conn.execute(
-                f"SELECT rowid, {_COUNT_COLUMNS}, {_PAYLOAD_COLUMNS} FROM alligator_tasks "
+                f"SELECT rowid, {_COUNT_COLUMNS}, {_SMALL_PAYLOAD} FROM alligator_tasks "
                 "WHERE queue = ? AND task_id = ? AND (receipt IS NULL OR due <= ?)",
                 (max_bytes, queue, task_id, now),
             ).fetchone()
             if row is None:
                 return None
-            rowid, attempts, failures, size, raw = row
+            rowid, attempts, failures, small = row
             try:
-                payload = _decode_payload(size, raw, max_bytes)
+                payload = _decode_payload(*self._read_payload(conn, rowid, max_bytes, small), max_bytes)
             except _Unreadable as unreadable:
                 self._bury(conn, [(rowid, str(unreadable))], now, delivered=True)
                 return None
@@ -765,14 +859,15 @@ class SqliteBackend(Backend):
         """
 
         def body(conn: sqlite3.Connection) -> str | None:
+            max_bytes = self.max_payload_bytes
             row = conn.execute(
-                f"SELECT {_PAYLOAD_COLUMNS} FROM alligator_tasks WHERE queue = ? AND task_id = ?",
-                (self.max_payload_bytes, queue, task_id),
+                f"SELECT rowid, {_SMALL_PAYLOAD} FROM alligator_tasks WHERE queue = ? AND task_id = ?",
+                (max_bytes, queue, task_id),
             ).fetchone()
             if row is None:
                 return None
             try:
-                return _decode_payload(row[0], row[1], self.max_payload_bytes)
+                return _decode_payload(*self._read_payload(conn, row[0], max_bytes, row[1]), max_bytes)
             except _Unreadable:
                 return None
 
@@ -835,17 +930,22 @@ class SqliteBackend(Backend):
         """
 
         def body(conn: sqlite3.Connection) -> list[DeadLetter]:
-            # Bytes, cut in SQL, decoded leniently: a letter dead-lettered for
-            # being huge or not UTF-8 can still be listed.
+            # Bytes, cut to the limit, decoded leniently: a letter dead-lettered
+            # for being huge or not UTF-8 can still be listed.
             rows = conn.execute(
-                "SELECT CAST(task_id AS BLOB), substr(CAST(payload AS BLOB), 1, ?), "
-                "CAST(reason AS BLOB), attempts, failed_at FROM alligator_dead "
-                "WHERE queue = ? ORDER BY seq LIMIT ?",
-                (self.max_payload_bytes, queue, max(limit, 0)),
+                "SELECT rowid, CAST(task_id AS BLOB), CAST(reason AS BLOB), attempts, failed_at "
+                "FROM alligator_dead WHERE queue = ? ORDER BY seq LIMIT ?",
+                (queue, max(limit, 0)),
             ).fetchall()
             return [
-                DeadLetter(_lenient(task_id), _lenient(payload), _lenient(reason), attempts, failed_at)
-                for task_id, payload, reason, attempts, failed_at in rows
+                DeadLetter(
+                    _lenient(task_id),
+                    _lenient(self._letter_payload(conn, rowid, self.max_payload_bytes)),
+                    _lenient(reason),
+                    attempts,
+                    failed_at,
+                )
+                for rowid, task_id, reason, attempts, failed_at in rows
             ]
 
         return self._run(body, write=False)
@@ -903,7 +1003,7 @@ class _Unreadable(Exception):
 
 
 def _decode_payload(size: int, raw: bytes | None, max_bytes: int) -> str:
-    """Decodes a payload read as bytes (None when SQL left it unread for its size).
+    """Decodes a payload read as bytes (None when it was left unread for its size).
 
     Raises:
         _Unreadable: It is over the limit, or not valid UTF-8.
