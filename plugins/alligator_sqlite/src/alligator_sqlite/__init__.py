@@ -45,11 +45,14 @@ How it keeps the contract:
   read, and one (or a task id) that is not valid UTF-8 cannot make the read
   fail. Such rows are moved to the dead letters by ``rowid`` in the same
   transaction, and the other tasks of that reserve are delivered as usual.
-  On Python 3.11+ SQLite's blob I/O measures a payload from its row header
-  and copies an oversized one to the dead letters a piece at a time, so it
-  never sits in the process's memory whole, not even inside SQLite. On 3.10
-  SQL measures it (``length(CAST(payload AS BLOB))``) and copies it: it
-  still never becomes a Python object, but SQLite loads it while doing so.
+  :meth:`~SqliteBackend.push` stores the payload's UTF-8 bytes as a BLOB,
+  whose length SQLite knows from the row header, so the reserve query
+  itself returns payloads within the limit. Any other row (TEXT, or over
+  the limit) is measured on its own: on Python 3.11+ through SQLite's blob
+  I/O, which also copies an oversized payload to the dead letters a piece
+  at a time, so it never sits in the process's memory whole, not even
+  inside SQLite; on 3.10 in SQL (``length(CAST(payload AS BLOB))``), which
+  keeps it out of Python but makes SQLite load it.
 
 The schema (version 2), in tables prefixed ``alligator_`` so the file can be
 shared with an application's own tables:
@@ -61,7 +64,8 @@ shared with an application's own tables:
   are due) and reserved ones (``receipt`` set, ``due`` the end of the lease,
   so a lapsed lease is simply due again). Reserve reads the index
   ``(queue, due, seq)``. ``failures`` counts releases with
-  ``attempted=True``; version 2 added it.
+  ``attempted=True``; version 2 added it. Version 2 writes payloads as
+  BLOBs of UTF-8; rows of version 1 hold TEXT, which is read as well.
 * ``alligator_dead(queue, task_id, reason, attempts, failed_at, seq,
   payload)``: dead letters; the payload last, so that a letter can be
   written with ``zeroblob(size)`` and filled in pieces.
