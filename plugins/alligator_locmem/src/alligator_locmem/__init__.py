@@ -10,10 +10,10 @@ first when writing one of your own: every rule of
 
 It stores ``str`` payloads, so "bytes" mean UTF-8 bytes here: a payload's
 size is its length in UTF-8, and one UTF-8 cannot encode (a lone surrogate)
-is "not valid UTF-8". :meth:`~alligator.backend.Backend.push` refuses such a payload
-with ``ValueError``; one planted in the store by hand (as a test does) is
-dead-lettered by :meth:`~alligator.backend.Backend.reserve`, like a record of bad bytes
-in any other store.
+is "not valid UTF-8". :meth:`~alligator.backend.Backend.push` refuses such
+a payload with ``ValueError``; one planted in the store by hand (as a test
+does) is dead-lettered by :meth:`~alligator.backend.Backend.reserve`, like a
+record of bad bytes in any other store.
 """
 
 from __future__ import annotations
@@ -73,41 +73,39 @@ def _check_delay(delay: float) -> None:
         raise ValueError(f"a delay must be a finite number of seconds, not {delay!r}")
 
 
-def _stored_bytes(payload: str) -> bytes:
-    """The bytes a payload stands for; a lone surrogate becomes the bytes it escapes, if any."""
+def _stored_bytes(payload: str) -> tuple[bytes, bool]:
+    """The bytes a payload stands for, and whether it is valid UTF-8.
+
+    A lone surrogate that ``decode("utf-8", "surrogateescape")`` made of a
+    bad byte stands for that byte; any other stands for its own encoding.
+    """
+    if payload.isascii():
+        return payload.encode("ascii"), True
     try:
-        return payload.encode("utf-8")
+        return payload.encode("utf-8"), True
     except UnicodeEncodeError:
         pass
     try:
-        # What decode("utf-8", "surrogateescape") made of bytes that were not UTF-8.
-        return payload.encode("utf-8", "surrogateescape")
+        return payload.encode("utf-8", "surrogateescape"), False
     except UnicodeEncodeError:
-        return payload.encode("utf-8", "surrogatepass")
+        return payload.encode("utf-8", "surrogatepass"), False
 
 
 def _unreadable(payload: str, max_bytes: int) -> str | None:
-    """Why reserve must not hand this payload out, or None when it may."""
-    if payload.isascii():
-        size = len(payload)
-        if size <= max_bytes:
-            return None
-        return f"payload is {size} bytes, over the limit of {max_bytes}"
-    data = _stored_bytes(payload)
+    """Why reserve must not hand this payload out (the C1 reasons), or None when it may."""
+    if payload.isascii() and len(payload) <= max_bytes:
+        return None  # the common case, without encoding anything
+    data, valid = _stored_bytes(payload)
     if len(data) > max_bytes:
         return f"payload is {len(data)} bytes, over the limit of {max_bytes}"
-    try:
-        payload.encode("utf-8")
-    except UnicodeEncodeError:
-        return "payload is not valid UTF-8"
-    return None
+    return None if valid else "payload is not valid UTF-8"
 
 
 def _listed(payload: str, max_bytes: int) -> str:
     """A dead letter's payload as listed: cut to the limit, bad bytes as U+FFFD."""
     if payload.isascii() and len(payload) <= max_bytes:
         return payload
-    return _stored_bytes(payload)[:max_bytes].decode("utf-8", "replace")
+    return _stored_bytes(payload)[0][:max_bytes].decode("utf-8", "replace")
 
 
 class LocmemBackend(Backend):
