@@ -145,6 +145,30 @@ class TestSqliteContract(BackendContract):
 
     # -- strings and numbers (C3) ------------------------------------------
 
+    @pytest.mark.parametrize("as_text", [True, False], ids=["text", "blob"])
+    def test_an_empty_payload_crosses_every_way(self, b: SqliteBackend, queue: str, as_text: bool) -> None:
+        sqlite_raw.plant_task(b.path, queue, "empty", b"", due=b.now(), as_text=as_text)
+        assert b.peek(queue, "empty") == ""
+        [got] = b.reserve(queue, LEASE)
+        assert got.payload == ""
+        assert b.dead_letter(queue, "empty", got.receipt, "")
+        [letter] = b.dead_letters(queue)
+        assert (letter.payload, letter.reason) == ("", "")
+
+    def test_an_ended_lease_refuses_its_receipt_before_anyone_reserves_it(
+        self, b: SqliteBackend, queue: str, clock: FakeClock
+    ) -> None:
+        b.push(queue, "t1", "x")
+        [got] = b.reserve(queue, 10.0)
+        clock.advance(11.0)
+        assert b.ack(queue, "t1", got.receipt) is False
+        assert b.release(queue, "t1", got.receipt) is False
+        assert b.dead_letter(queue, "t1", got.receipt, "late") is False
+        assert b.extend(queue, "t1", got.receipt, 10.0) is False
+        assert b.status(queue, "t1") == WAITING
+        [again] = b.reserve(queue, 10.0)
+        assert (again.attempts, again.failures) == (2, 0)
+
     def test_nul_in_payloads_and_reasons_round_trips(self, b: SqliteBackend, queue: str) -> None:
         payload = '{"a": "\x00"}\x00tail'
         b.push(queue, "t1", payload)

@@ -617,7 +617,7 @@ class SqliteBackend(Backend):
             "SELECT substr(CAST(payload AS BLOB), 1, ?) FROM alligator_dead WHERE rowid = ?",
             (max_bytes, rowid),
         ).fetchone()
-        return bytes(row[0])
+        return bytes(row[0] or b"")  # substr() of an empty blob is NULL
 
     # -- producing -------------------------------------------------------
 
@@ -740,9 +740,10 @@ class SqliteBackend(Backend):
             now = self.now()
             done: list[tuple[str, str]] = []
             for task_id, receipt in items:
+                # due > now: a lease that ended is ended everywhere, re-reserved or not.
                 cursor = conn.execute(
-                    "DELETE FROM alligator_tasks WHERE queue = ? AND task_id = ? AND receipt = ?",
-                    (queue, task_id, receipt),
+                    "DELETE FROM alligator_tasks WHERE queue = ? AND task_id = ? AND receipt = ? AND due > ?",
+                    (queue, task_id, receipt, now),
                 )
                 if cursor.rowcount:
                     done.append((queue, task_id))
@@ -771,8 +772,17 @@ class SqliteBackend(Backend):
             cursor = conn.execute(
                 "UPDATE alligator_tasks SET due = ?, seq = ?, receipt = NULL, "
                 "attempts = attempts - ?, failures = failures + ? "
-                "WHERE queue = ? AND task_id = ? AND receipt = ?",
-                (now + max(delay, 0.0), seq, int(not attempted), int(attempted), queue, task_id, receipt),
+                "WHERE queue = ? AND task_id = ? AND receipt = ? AND due > ?",
+                (
+                    now + max(delay, 0.0),
+                    seq,
+                    int(not attempted),
+                    int(attempted),
+                    queue,
+                    task_id,
+                    receipt,
+                    now,
+                ),
             )
             return cursor.rowcount == 1
 
@@ -812,13 +822,15 @@ class SqliteBackend(Backend):
         """Moves a reserved task to the dead letters; see :meth:`~alligator.backend.Backend.dead_letter`."""
 
         def body(conn: sqlite3.Connection) -> bool:
+            now = self.now()
             row = conn.execute(
-                "SELECT rowid FROM alligator_tasks WHERE queue = ? AND task_id = ? AND receipt = ?",
-                (queue, task_id, receipt),
+                "SELECT rowid FROM alligator_tasks "
+                "WHERE queue = ? AND task_id = ? AND receipt = ? AND due > ?",
+                (queue, task_id, receipt, now),
             ).fetchone()
             if row is None:
                 return False
-            self._bury(conn, [(row[0], reason)], self.now(), delivered=False)
+            self._bury(conn, [(row[0], reason)], now, delivered=False)
             return True
 
         return self._run(body)
@@ -1012,10 +1024,10 @@ def _decode_payload(size: int, raw: bytes | None, max_bytes: int) -> str:
     Raises:
         _Unreadable: It is over the limit, or not valid UTF-8.
     """
-    if raw is None or size > max_bytes:
+    if size > max_bytes:
         raise _Unreadable(f"payload is {size} bytes, over the limit of {max_bytes}")
     try:
-        return raw.decode("utf-8")
+        return (raw or b"").decode("utf-8")
     except UnicodeDecodeError:
         raise _Unreadable("payload is not valid UTF-8") from None
 
