@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import os
 import signal
 import sqlite3
 import subprocess
@@ -13,11 +14,12 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+import sqlite_raw
 import sqlite_tasks
 from conftest import subprocess_env
 
 from alligator import Gator
-from alligator.constants import SUCCESS
+from alligator.constants import FAILED, SUCCESS
 from alligator_sqlite import SqliteBackend
 
 # Imported by name, not run as a script: the tasks must name "sqlite_tasks.record", not "__main__".
@@ -27,6 +29,12 @@ PRODUCE = "import sys, sqlite_tasks; sqlite_tasks.produce(*sys.argv[1:3], *map(i
 def _start_worker(dsn: str, log: IO[bytes], *args: str) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "alligator", dsn, "--nap-time", "0.02", "--log-level", "WARNING", *args]
     return subprocess.Popen(command, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT)
+
+
+def _latergator() -> list[str]:
+    """The installed ``latergator`` console script, as a user runs it."""
+    script = os.path.join(os.path.dirname(sys.executable), "latergator")
+    return [script] if os.path.exists(script) else [sys.executable, "-m", "alligator"]
 
 
 def _ledger(ledger_dir: Path) -> collections.Counter[str]:
@@ -144,3 +152,39 @@ def test_a_task_whose_worker_is_killed_runs_again_elsewhere(tmp_path: Path) -> N
     assert gator.status(task.task_id) == SUCCESS
     assert gator.len() == 0 and gator.dead_letters() == []
     gator.backend.close()
+
+
+@pytest.mark.timeout(180)
+def test_a_worker_runs_every_valid_task_behind_a_record_that_is_not_utf8(tmp_path: Path) -> None:
+    # Issue 8, finding 1: one such row made every reserve fail and roll back,
+    # so none of the 20 valid tasks behind it ever ran.
+    db = tmp_path / "queue.db"
+    dsn = f"sqlite:///{db}"
+    ledger_dir = tmp_path / "ledger"
+    ledger_dir.mkdir()
+    gator = Gator(dsn)
+    try:
+        sqlite_raw.plant_task(db, gator.queue_name, "bad-text", b"\xff\xfe not UTF-8", due=0.0)
+        sqlite_raw.plant_task(db, gator.queue_name, "bad-blob", b"\x80", due=0.0, as_text=False)
+        tasks = [gator.task(sqlite_tasks.record, str(ledger_dir), f"valid-{n}") for n in range(20)]
+
+        with open(tmp_path / "worker.log", "wb") as log:
+            command = [*_latergator(), dsn, "--nap-time", "0.02", "--log-level", "WARNING"]
+            worker = subprocess.Popen(command, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT)
+            try:
+                _wait_for(lambda: sum(_ledger(ledger_dir).values()) >= 20, 90, "the 20 valid tasks to run")
+                _wait_for(lambda: gator.len() == 0, 30, "the queue to drain")
+            finally:
+                worker.send_signal(signal.SIGTERM)
+                code = worker.wait(60)
+        output = (tmp_path / "worker.log").read_text()
+        assert code == 0, output
+
+        assert _ledger(ledger_dir) == collections.Counter(f"valid-{n}" for n in range(20))
+        letters = {d.task_id: d for d in gator.dead_letters()}
+        assert set(letters) == {"bad-text", "bad-blob"}
+        assert {d.reason for d in letters.values()} == {"payload is not valid UTF-8"}
+        assert gator.status("bad-text") == gator.status("bad-blob") == FAILED
+        assert {gator.status(task.task_id) for task in tasks} == {SUCCESS}
+    finally:
+        gator.backend.close()

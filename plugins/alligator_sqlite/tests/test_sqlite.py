@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 import time
 from pathlib import Path
 
 import pytest
+import sqlite_raw
 
 from alligator import Gator
 from alligator.constants import SUCCESS, WAITING
 from alligator.exceptions import BackendError, InvalidDSNError
-from alligator_sqlite import SCHEMA_VERSION, SqliteBackend, parse_dsn
+from alligator_sqlite import RESERVE_SQL, SCHEMA_VERSION, SqliteBackend, parse_dsn
 
 # -- DSNs -------------------------------------------------------------------
 
@@ -41,14 +43,58 @@ def test_four_slashes_is_absolute() -> None:
         ("sqlite:///", "no database path"),
         ("sqlite://host/tasks.db", "names a host"),
         ("sqlite:///:memory:", "in-memory"),
-        ("sqlite:///tasks.db?colour=green", "unknown option"),
-        ("sqlite:///tasks.db?timeout=soon", "timeout"),
-        ("sqlite:///tasks.db?synchronous=sometimes", "synchronous"),
+        ("sqlite:///tasks.db?colour=green", "unknown option 'colour'; known options: timeout, synchronous"),
+        ("sqlite:///tasks.db?timeout=soon", "timeout='soon' is not a number of seconds"),
+        ("sqlite:///tasks.db?synchronous=sometimes", "synchronous='sometimes'; use 'full' or 'normal'"),
     ],
 )
 def test_unusable_dsns_are_refused(dsn: str, says: str) -> None:
-    with pytest.raises(InvalidDSNError, match=says):
+    with pytest.raises(InvalidDSNError, match=re.escape(says)):
         SqliteBackend(dsn)
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("timout=5", "unknown option 'timout' (did you mean 'timeout'?)"),
+        ("TIMEOUT=5", "unknown option 'TIMEOUT' (did you mean 'timeout'?)"),
+        ("synchronus=full", "unknown option 'synchronus' (did you mean 'synchronous'?)"),
+        ("synchronous=ful", "synchronous='ful' (did you mean 'full'?)"),
+        ("synchronous=norml", "synchronous='norml' (did you mean 'normal'?)"),
+        ("timeout=nan", "timeout='nan' is not a number of seconds"),
+        ("timeout=inf", "timeout='inf' is not a number of seconds"),
+        ("timeout=-1", "timeout='-1' is not a number of seconds"),
+        ("timeout=", "timeout='' is not a number of seconds"),
+        ("timeout=1&timeout=2", "option 'timeout' is given more than once"),
+    ],
+)
+def test_a_misspelt_option_or_a_bad_value_is_named(tmp_path: Path, query: str, says: str) -> None:
+    dsn = f"sqlite:///{tmp_path}/tasks.db?{query}"
+    with pytest.raises(InvalidDSNError, match=re.escape(says)) as info:
+        SqliteBackend(dsn)
+    assert dsn in str(info.value)
+    assert not (tmp_path / "tasks.db").exists(), "refused before the file is touched"
+
+
+def test_gator_refuses_a_misspelt_option_when_it_is_built(tmp_path: Path) -> None:
+    with pytest.raises(InvalidDSNError, match=re.escape("(did you mean 'timeout'?)")):
+        Gator(f"sqlite:///{tmp_path}/tasks.db?timout=5")
+
+
+def test_describe_names_the_absolute_path_and_a_file_created_now(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    first = SqliteBackend("sqlite:///tasks.db")
+    second = SqliteBackend("sqlite:///tasks.db")
+    try:
+        assert first.describe() == f"{elsewhere}/tasks.db (created now)"
+        assert second.describe() == f"{elsewhere}/tasks.db"
+    finally:
+        first.close()
+        second.close()
 
 
 def test_gator_finds_the_backend_by_its_scheme(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,6 +142,55 @@ def test_tasks_survive_reopening(tmp_path: Path) -> None:
         second.close()
 
 
+def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.db"
+    sqlite_raw.make_version_1_file(path)
+    old = sqlite_raw.connect(path)
+    old.executescript(
+        """
+        INSERT INTO alligator_tasks (queue, task_id, payload, due, seq, attempts, receipt)
+            VALUES ('q', 'waiting', 'w', 0, 1, 2, NULL), ('q', 'held', 'h', 9e99, 2, 1, 'r1');
+        INSERT INTO alligator_dead (queue, task_id, payload, reason, attempts, failed_at, seq)
+            VALUES ('q', 'dead', 'd', 'broke', 3, 5.0, 3);
+        UPDATE alligator_meta SET value = 3 WHERE key = 'seq';
+        """
+    )
+    old.close()
+
+    backend = SqliteBackend(f"sqlite:///{path}")
+    try:
+        conn = sqlite_raw.connect(path)
+        assert conn.execute("SELECT value FROM alligator_meta WHERE key = 'schema_version'").fetchone() == (
+            SCHEMA_VERSION,
+        )
+        assert conn.execute("SELECT task_id, failures FROM alligator_tasks ORDER BY seq").fetchall() == [
+            ("waiting", 0),
+            ("held", 0),
+        ]
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(alligator_dead)")]
+        assert columns[-1] == "payload", "rebuilt with the payload last"
+        assert conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'alligator_dead_seq'"
+        ).fetchone()
+        conn.close()
+        assert SCHEMA_VERSION == 2
+        assert not backend.created
+        [got] = backend.reserve("q", 30.0, 10)
+        assert (got.task_id, got.payload, got.attempts, got.failures) == ("waiting", "w", 3, 0)
+        assert backend.release("q", "held", "r1") is True, "a lease taken before the migration still holds"
+        [held] = backend.reserve("q", 30.0, 10)
+        assert (held.task_id, held.attempts, held.failures) == ("held", 2, 1)
+        letters = backend.dead_letters("q")
+        assert [(d.task_id, d.payload, d.reason, d.attempts, d.failed_at) for d in letters] == [
+            ("dead", "d", "broke", 3, 5.0)
+        ]
+        assert backend.push("q", "dead", "again") is False
+        assert backend.requeue("q", "dead") is True
+    finally:
+        backend.close()
+    SqliteBackend(f"sqlite:///{path}").close()  # opening a migrated file changes nothing
+
+
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     dsn = f"sqlite:///{tmp_path}/tasks.db"
     SqliteBackend(dsn).close()
@@ -116,11 +211,7 @@ def test_a_file_that_is_not_a_database_is_named(tmp_path: Path) -> None:
 def test_reserve_reads_the_due_index(tmp_path: Path) -> None:
     backend = SqliteBackend(f"sqlite:///{tmp_path}/tasks.db")
     try:
-        plan = backend._connection().execute(
-            "EXPLAIN QUERY PLAN SELECT rowid, task_id, payload, attempts FROM alligator_tasks "
-            "WHERE queue = ? AND due <= ? ORDER BY due, seq LIMIT ?",
-            ("q", 0.0, 10),
-        )
+        plan = backend._connection().execute(f"EXPLAIN QUERY PLAN {RESERVE_SQL}", (1000, "q", 0.0, 10))
         details = " ".join(str(row[-1]) for row in plan)
         assert "alligator_tasks_due" in details and "TEMP B-TREE" not in details, details
     finally:

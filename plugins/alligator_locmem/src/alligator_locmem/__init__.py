@@ -7,17 +7,25 @@ nothing crosses to another one, so it serves
 development, tests and single-process scripts. It is also the backend to read
 first when writing one of your own: every rule of
 :class:`alligator.backend.Backend` is kept here in the plainest way.
+
+It stores ``str`` payloads, so "bytes" mean UTF-8 bytes here: a payload's
+size is its length in UTF-8, and one UTF-8 cannot encode (a lone surrogate)
+is "not valid UTF-8". :meth:`~alligator.backend.Backend.push` refuses such
+a payload with ``ValueError``; one planted in the store by hand (as a test
+does) is dead-lettered by :meth:`~alligator.backend.Backend.reserve`, like a
+record of bad bytes in any other store.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from alligator.backend import Backend, DeadLetter, Reservation
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
@@ -34,6 +42,7 @@ class _Entry:
     attempts: int = 0
     receipt: str = ""
     lease_end: float = 0.0
+    failures: int = 0
 
 
 @dataclass
@@ -57,6 +66,46 @@ class _Store:
 
 _STORES: dict[str, _Store] = {}
 _STORES_LOCK = threading.Lock()
+
+
+def _check_delay(delay: float) -> None:
+    if not math.isfinite(delay):
+        raise ValueError(f"a delay must be a finite number of seconds, not {delay!r}")
+
+
+def _stored_bytes(payload: str) -> tuple[bytes, bool]:
+    """The bytes a payload stands for, and whether it is valid UTF-8.
+
+    A lone surrogate that ``decode("utf-8", "surrogateescape")`` made of a
+    bad byte stands for that byte; any other stands for its own encoding.
+    """
+    if payload.isascii():
+        return payload.encode("ascii"), True
+    try:
+        return payload.encode("utf-8"), True
+    except UnicodeEncodeError:
+        pass
+    try:
+        return payload.encode("utf-8", "surrogateescape"), False
+    except UnicodeEncodeError:
+        return payload.encode("utf-8", "surrogatepass"), False
+
+
+def _unreadable(payload: str, max_bytes: int) -> str | None:
+    """Why reserve must not hand this payload out (the C1 reasons), or None when it may."""
+    if payload.isascii() and len(payload) <= max_bytes:
+        return None  # the common case, without encoding anything
+    data, valid = _stored_bytes(payload)
+    if len(data) > max_bytes:
+        return f"payload is {len(data)} bytes, over the limit of {max_bytes}"
+    return None if valid else "payload is not valid UTF-8"
+
+
+def _listed(payload: str, max_bytes: int) -> str:
+    """A dead letter's payload as listed: cut to the limit, bad bytes as U+FFFD."""
+    if payload.isascii() and len(payload) <= max_bytes:
+        return payload
+    return _stored_bytes(payload)[0][:max_bytes].decode("utf-8", "replace")
 
 
 class LocmemBackend(Backend):
@@ -100,15 +149,24 @@ class LocmemBackend(Backend):
     # -- producing -------------------------------------------------------
 
     def push(self, queue: str, task_id: str, payload: str, delay: float = 0.0) -> bool:
+        _check_delay(delay)
+        if not payload.isascii():
+            # Refused as the other stores refuse it: UTF-8 cannot encode it.
+            payload.encode("utf-8")
         with self._cond:
             q = self._queue(queue)
-            if task_id in q.waiting or task_id in q.reserved:
+            if task_id in q.waiting or task_id in q.reserved or task_id in q.dead:
                 return False
             q.finished.pop(task_id, None)
             self._enqueue(q, task_id, _Entry(payload, 0.0, 0), self.now() + max(delay, 0.0))
             return True
 
     def push_many(self, queue: str, items: Sequence[tuple[str, str, float]]) -> int:
+        # Everything is checked before the first task is added: all or nothing.
+        for _, payload, delay in items:
+            _check_delay(delay)
+            if not payload.isascii():
+                payload.encode("utf-8")
         with self._cond:
             return super().push_many(queue, items)
 
@@ -130,15 +188,27 @@ class LocmemBackend(Backend):
             if entry is None or entry.seq != seq:
                 continue
             del q.waiting[task_id]
-            taken.append(self._lease(q, task_id, entry, now + lease_seconds))
+            reservation = self._lease(q, task_id, entry, now + lease_seconds)
+            if reservation is not None:
+                taken.append(reservation)
         return taken
 
-    def _lease(self, q: _Queue, task_id: str, entry: _Entry, lease_end: float) -> Reservation:
+    def _lease(self, q: _Queue, task_id: str, entry: _Entry, lease_end: float) -> Reservation | None:
+        """Delivers a task taken off the waiting ones, or dead-letters it if unreadable."""
         entry.attempts += 1
+        reason = _unreadable(entry.payload, self.max_payload_bytes)
+        if reason is not None:
+            self._bury(q, task_id, entry, reason)
+            return None
         entry.receipt = uuid.uuid4().hex
         entry.lease_end = lease_end
         q.reserved[task_id] = entry
-        return Reservation(task_id, entry.payload, entry.receipt, entry.attempts)
+        return Reservation(task_id, entry.payload, entry.receipt, entry.attempts, entry.failures)
+
+    def _bury(self, q: _Queue, task_id: str, entry: _Entry, reason: str) -> None:
+        now = self.now()
+        q.dead[task_id] = DeadLetter(task_id, entry.payload, reason, entry.attempts, now)
+        self._finish(q, task_id, FAILED, now)
 
     def reserve(
         self, queue: str, lease_seconds: float, limit: int = 1, timeout: float = 0.0
@@ -170,13 +240,16 @@ class LocmemBackend(Backend):
     def release(
         self, queue: str, task_id: str, receipt: str, delay: float = 0.0, attempted: bool = True
     ) -> bool:
+        _check_delay(delay)
         with self._cond:
             q = self._queue(queue)
             entry = self._held(q, task_id, receipt)
             if entry is None:
                 return False
             del q.reserved[task_id]
-            if not attempted:
+            if attempted:
+                entry.failures += 1
+            else:
                 entry.attempts -= 1
             self._enqueue(q, task_id, entry, self.now() + max(delay, 0.0))
             return True
@@ -197,9 +270,7 @@ class LocmemBackend(Backend):
             if entry is None:
                 return False
             del q.reserved[task_id]
-            now = self.now()
-            q.dead[task_id] = DeadLetter(task_id, entry.payload, reason, entry.attempts, now)
-            self._finish(q, task_id, FAILED, now)
+            self._bury(q, task_id, entry, reason)
             return True
 
     # -- inspecting and managing ----------------------------------------
@@ -212,6 +283,14 @@ class LocmemBackend(Backend):
             if entry is None:
                 return None
             return self._lease(q, task_id, entry, self.now() + lease_seconds)
+
+    def peek(self, queue: str, task_id: str) -> str | None:
+        with self._cond:
+            q = self._queue(queue)
+            entry = q.waiting.get(task_id) or q.reserved.get(task_id)
+            if entry is None or _unreadable(entry.payload, self.max_payload_bytes) is not None:
+                return None
+            return entry.payload
 
     def cancel(self, queue: str, task_id: str) -> bool:
         with self._cond:
@@ -240,11 +319,16 @@ class LocmemBackend(Backend):
 
     def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
         with self._cond:
-            return list(self._queue(queue).dead.values())[:limit]
+            letters = list(self._queue(queue).dead.values())[: max(limit, 0)]
+        return [replace(d, payload=_listed(d.payload, self.max_payload_bytes)) for d in letters]
 
     def requeue(self, queue: str, task_id: str) -> bool:
         with self._cond:
             q = self._queue(queue)
+            if task_id in q.waiting or task_id in q.reserved:
+                # Only a hand-made store can hold an id live and dead at
+                # once; keep both rather than overwrite or drop one.
+                return False
             letter = q.dead.pop(task_id, None)
             if letter is None:
                 return False

@@ -6,11 +6,16 @@ number of processes on this machine share: a web app enqueues, several
 SQLAlchemy's convention: three slashes and a relative path
 (``sqlite:///tasks.db``, relative to the working directory when the backend
 is built) or four and an absolute one (``sqlite:////var/lib/app/tasks.db``).
-The file and its tables are created on first use. Two query parameters tune
-it: ``timeout`` (seconds to keep retrying while another process holds the
-write lock; default 60) and ``synchronous`` (``full``, the default, or
-``normal``: faster, and still safe when a process is killed, but the last
-commits may be lost when the machine loses power).
+The file and its tables are created on first use;
+:meth:`SqliteBackend.describe` names the absolute path and says when this
+instance had to create it (a worker started in the wrong directory would
+otherwise idle on a new, empty queue). Two query parameters tune it:
+``timeout`` (seconds to keep retrying while another process holds the write
+lock; default 60) and ``synchronous`` (``full``, the default, or ``normal``:
+faster, and still safe when a process is killed, but the last commits may be
+lost when the machine loses power). A misspelt option or a bad value is
+refused with :class:`~alligator.exceptions.InvalidDSNError`, with a
+suggestion for a near miss.
 
 How it keeps the contract:
 
@@ -34,31 +39,55 @@ How it keeps the contract:
   clocks differ, and SQLite's locking is not reliable there anyway.
 * **FIFO.** Due tasks are reserved in order of their due time, then of a
   sequence number every push and release draws from a counter in the file.
+* **Records anyone could have written.** Whoever can write to the file can
+  plant a row. Reserve reads each payload as bytes, after measuring it: a
+  payload over :attr:`~alligator.backend.Backend.max_payload_bytes` is never
+  read, and one (or a task id) that is not valid UTF-8 cannot make the read
+  fail. Such rows are moved to the dead letters by ``rowid`` in the same
+  transaction, and the other tasks of that reserve are delivered as usual.
+  :meth:`~SqliteBackend.push` stores the payload's UTF-8 bytes as a BLOB,
+  whose length SQLite knows from the row header, so the reserve query
+  itself returns payloads within the limit. Any other row (TEXT, or over
+  the limit) is measured on its own: on Python 3.11+ through SQLite's blob
+  I/O, which also copies an oversized payload to the dead letters a piece
+  at a time, so it never sits in the process's memory whole, not even
+  inside SQLite; on 3.10 in SQL (``length(CAST(payload AS BLOB))``), which
+  keeps it out of Python but makes SQLite load it.
 
-The schema (version 1), in tables prefixed ``alligator_`` so the file can be
+The schema (version 2), in tables prefixed ``alligator_`` so the file can be
 shared with an application's own tables:
 
 * ``alligator_meta(key, value)``: ``schema_version`` and ``seq`` (the
   counter).
-* ``alligator_tasks(queue, task_id, payload, due, seq, attempts, receipt)``:
-  waiting and delayed tasks (``receipt`` NULL, ``due`` when they are due) and
-  reserved ones (``receipt`` set, ``due`` the end of the lease, so a lapsed
-  lease is simply due again). Reserve reads the index ``(queue, due, seq)``.
-* ``alligator_dead(queue, task_id, payload, reason, attempts, failed_at,
-  seq)``: dead letters.
+* ``alligator_tasks(queue, task_id, payload, due, seq, attempts, receipt,
+  failures)``: waiting and delayed tasks (``receipt`` NULL, ``due`` when they
+  are due) and reserved ones (``receipt`` set, ``due`` the end of the lease,
+  so a lapsed lease is simply due again). Reserve reads the index
+  ``(queue, due, seq)``. ``failures`` counts releases with
+  ``attempted=True``; version 2 added it. Version 2 writes payloads as
+  BLOBs of UTF-8; rows of version 1 hold TEXT, which is read as well.
+* ``alligator_dead(queue, task_id, reason, attempts, failed_at, seq,
+  payload)``: dead letters; the payload last, so that a letter can be
+  written with ``zeroblob(size)`` and filled in pieces.
 * ``alligator_finished(queue, task_id, status, finished_at)``: SUCCESS and
   FAILED statuses, purged through an index on ``finished_at`` once older than
   :attr:`~alligator.backend.Backend.status_ttl`.
 
-A file written by a newer release (a higher ``schema_version``) is refused
-with a clear error rather than misread.
+A version-1 file is migrated in place when it is opened, in one
+transaction: it adds the ``failures`` column (every count starting at 0)
+and rebuilds ``alligator_dead`` with the payload last. A file written by
+a newer release (a higher ``schema_version``) is refused with a clear error
+rather than misread.
 """
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
 import random
 import sqlite3
+import sys
 import threading
 import time
 import uuid
@@ -74,7 +103,7 @@ __all__ = ["SCHEMA_VERSION", "SqliteBackend"]
 __version__ = "1.0.0"
 
 #: The version of the tables this release writes and understands.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Default seconds to keep retrying while other processes hold the write lock.
 DEFAULT_TIMEOUT = 60.0
 #: SQLite's own busy wait per attempt; our loop retries around it, with jitter,
@@ -82,6 +111,20 @@ DEFAULT_TIMEOUT = 60.0
 _BUSY_TIMEOUT_MS = 2000
 
 _T = TypeVar("_T")
+
+# The payload is the dead letters' last column: a row can then be inserted
+# with zeroblob(N) there without SQLite allocating N bytes, and the payload
+# copied in pieces (see SqliteBackend._bury).
+_DEAD_TABLE = """CREATE TABLE IF NOT EXISTS {name} (
+    queue TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    failed_at REAL NOT NULL,
+    seq INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (queue, task_id)
+)"""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alligator_meta (
@@ -96,19 +139,11 @@ CREATE TABLE IF NOT EXISTS alligator_tasks (
     seq INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     receipt TEXT,
+    failures INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (queue, task_id)
 );
 CREATE INDEX IF NOT EXISTS alligator_tasks_due ON alligator_tasks (queue, due, seq);
-CREATE TABLE IF NOT EXISTS alligator_dead (
-    queue TEXT NOT NULL,
-    task_id TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    failed_at REAL NOT NULL,
-    seq INTEGER NOT NULL,
-    PRIMARY KEY (queue, task_id)
-);
+{dead_table};
 CREATE INDEX IF NOT EXISTS alligator_dead_seq ON alligator_dead (queue, seq);
 CREATE TABLE IF NOT EXISTS alligator_finished (
     queue TEXT NOT NULL,
@@ -118,7 +153,7 @@ CREATE TABLE IF NOT EXISTS alligator_finished (
     PRIMARY KEY (queue, task_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS alligator_finished_at ON alligator_finished (finished_at);
-"""
+""".replace("{dead_table}", _DEAD_TABLE.format(name="alligator_dead"))
 
 # SQLite's primary result codes that mean "someone else holds a lock: try again".
 _SQLITE_BUSY = 5
@@ -131,6 +166,64 @@ _HINTS = {
     11: "the file is corrupt",
     26: "the file is not an SQLite database",
 }
+
+# Migrations from each older schema version to the next, run in one write
+# transaction when an older file is opened.
+_MIGRATIONS = {
+    1: (
+        "ALTER TABLE alligator_tasks ADD COLUMN failures INTEGER NOT NULL DEFAULT 0",
+        # Rebuilt to move the payload to the last column.
+        _DEAD_TABLE.format(name="alligator_dead_v2"),
+        "INSERT INTO alligator_dead_v2 (queue, task_id, reason, attempts, failed_at, seq, payload) "
+        "SELECT queue, task_id, reason, attempts, failed_at, seq, payload FROM alligator_dead",
+        "DROP TABLE alligator_dead",
+        "ALTER TABLE alligator_dead_v2 RENAME TO alligator_dead",
+        "CREATE INDEX IF NOT EXISTS alligator_dead_seq ON alligator_dead (queue, seq)",
+    ),
+}
+
+# Payloads and task ids are read as bytes and decoded here, so a record
+# that is not valid UTF-8 cannot make the whole read fail. Python 3.11+ has
+# SQLite's incremental blob I/O: a payload's size is then read from the row
+# header, and a payload over the limit is never loaded, not even by SQLite.
+# Without it the size is measured in SQL: the payload never reaches Python,
+# but SQLite loads it once to measure it.
+# (Each use is spelt `sys.version_info >= (3, 11) and _BLOB_IO` so that mypy,
+# checking for 3.10, knows blobopen exists where it is called; tests turn
+# _BLOB_IO off to prove the SQL way.)
+_BLOB_IO = sys.version_info >= (3, 11)
+_PAYLOAD_COLUMNS = (
+    "length(CAST(payload AS BLOB)), "
+    "CASE WHEN length(CAST(payload AS BLOB)) > ? THEN NULL ELSE CAST(payload AS BLOB) END"
+)
+# Dead-lettered payloads are copied in pieces of this size.
+_COPY_CHUNK = 1024 * 1024
+# The counts as integers in a sane range whatever a hand-written row holds
+# (text, a real, 2**63 - 1): adding one in Python must neither fail nor overflow.
+_COUNT_COLUMNS = (
+    "min(max(CAST(attempts AS INTEGER), 0), 1000000000), min(max(CAST(failures AS INTEGER), 0), 1000000000)"
+)
+# push() stores payloads as BLOBs, whose length SQLite reads from the row
+# header: such a payload within the limit comes with the row, in one query.
+# Any other (a TEXT row from version 1 or from a hand, or one over the limit)
+# comes back NULL and is measured and read on its own (_read_payload).
+_SMALL_PAYLOAD = "CASE WHEN typeof(payload) = 'blob' AND length(payload) <= ? THEN payload END"
+#: The query reserve() runs: the due tasks of a queue, oldest first.
+RESERVE_SQL = (
+    f"SELECT rowid, CAST(task_id AS BLOB), {_COUNT_COLUMNS}, {_SMALL_PAYLOAD} "
+    "FROM alligator_tasks WHERE queue = ? AND due <= ? ORDER BY due, seq LIMIT ?"
+)
+# Reserve reads this many batches at most when bad records leave it short of
+# its limit: the write lock is never held for a whole queue of bad rows.
+_MAX_RESERVE_ROUNDS = 8
+
+_OPTIONS = ("timeout", "synchronous")
+_SYNCHRONOUS = ("full", "normal")
+
+
+def _did_you_mean(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word.lower(), choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def parse_dsn(conn_string: str) -> tuple[str, dict[str, str]]:
@@ -150,7 +243,8 @@ def parse_dsn(conn_string: str) -> tuple[str, dict[str, str]]:
 
     Raises:
         InvalidDSNError: Not an sqlite DSN, no path, a host, an in-memory
-            database, or an unknown option.
+            database, an unknown or repeated option (a near miss is named:
+            ``?timout=5`` asks "did you mean 'timeout'?"), or a bad value.
     """
     parts = urlsplit(conn_string)
     if parts.scheme.lower() != "sqlite":
@@ -171,13 +265,44 @@ def parse_dsn(conn_string: str) -> tuple[str, dict[str, str]]:
             f"{conn_string!r}: an in-memory or URI database cannot be shared between "
             "threads and processes; use a file path, or locmem:// for an in-process queue"
         )
-    options = dict(parse_qsl(parts.query, keep_blank_values=True))
-    unknown = sorted(set(options) - {"timeout", "synchronous"})
-    if unknown:
-        raise InvalidDSNError(
-            f"{conn_string!r}: unknown option(s) {', '.join(unknown)}; known: timeout, synchronous"
-        )
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    options: dict[str, str] = {}
+    for name, value in pairs:
+        if name not in _OPTIONS:
+            raise InvalidDSNError(
+                f"{conn_string!r}: unknown option {name!r}{_did_you_mean(name, _OPTIONS)}; "
+                f"known options: {', '.join(_OPTIONS)}"
+            )
+        if name in options:
+            raise InvalidDSNError(f"{conn_string!r}: option {name!r} is given more than once")
+        options[name] = value
+    if "timeout" in options:
+        _parse_timeout(conn_string, options["timeout"])
+    if "synchronous" in options:
+        _parse_synchronous(conn_string, options["synchronous"])
     return os.path.abspath(path), options
+
+
+def _parse_timeout(conn_string: str, value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise InvalidDSNError(
+            f"{conn_string!r}: timeout={value!r} is not a number of seconds; "
+            "use a finite number >= 0, e.g. timeout=10"
+        )
+    return seconds
+
+
+def _parse_synchronous(conn_string: str, value: str) -> str:
+    if value.lower() not in _SYNCHRONOUS:
+        raise InvalidDSNError(
+            f"{conn_string!r}: synchronous={value!r}{_did_you_mean(value, _SYNCHRONOUS)}; "
+            "use 'full' or 'normal'"
+        )
+    return value.upper()
 
 
 class SqliteBackend(Backend):
@@ -202,13 +327,8 @@ class SqliteBackend(Backend):
     def __init__(self, conn_string: str) -> None:
         super().__init__(conn_string)
         self.path, options = parse_dsn(conn_string)
-        try:
-            self.timeout = float(options.get("timeout", DEFAULT_TIMEOUT))
-        except ValueError:
-            raise InvalidDSNError(f"{conn_string!r}: timeout must be a number of seconds") from None
-        self.synchronous = options.get("synchronous", "full").upper()
-        if self.synchronous not in ("FULL", "NORMAL"):
-            raise InvalidDSNError(f"{conn_string!r}: synchronous must be 'full' or 'normal'")
+        self.timeout = _parse_timeout(conn_string, options.get("timeout", str(DEFAULT_TIMEOUT)))
+        self.synchronous = _parse_synchronous(conn_string, options.get("synchronous", "full"))
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
@@ -216,7 +336,27 @@ class SqliteBackend(Backend):
         self._last_purge: float | None = None
         # Connect now: a wrong path or a newer schema fails here, at Gator(...)
         # or at latergator's start, rather than at the first task.
+        existed = os.path.exists(self.path)
         self._run(self._check_schema, write=False)
+        self.created = not existed
+
+    def describe(self) -> str:
+        """Names the database file, for a worker's start line and error messages.
+
+        A relative DSN is resolved against the directory the backend was
+        built in, so a worker started elsewhere would quietly open a new,
+        empty file: the absolute path, and "(created now)" when this instance
+        had to create the file, make that visible.
+
+        Example:
+            >>> SqliteBackend("sqlite:////tmp/new-queue.db").describe()  # doctest: +SKIP
+            '/tmp/new-queue.db (created now)'
+
+        Returns:
+            The file's absolute path, with `` (created now)`` appended when
+            the file did not exist before this instance opened it.
+        """
+        return f"{self.path} (created now)" if self.created else self.path
 
     # -- connections ------------------------------------------------------
 
@@ -331,23 +471,38 @@ class SqliteBackend(Backend):
         version = _schema_version(conn)
         if version == SCHEMA_VERSION:
             return
-        if version is not None and version > SCHEMA_VERSION:
-            raise BackendError(
-                f"SQLite database {self.path} has schema version {version}, written by a newer "
-                f"alligator-sqlite; this one knows versions up to {SCHEMA_VERSION}: upgrade alligator-sqlite"
-            )
-        # No tables yet (or, one day, an older version to migrate): create them.
-        # Only now take the write lock, so that opening a read-only file that
-        # is already set up still works for reading.
+        self._refuse_newer(version)
+        # No tables yet, or an older version to migrate. Only now take the
+        # write lock, so that opening a read-only file that is already set up
+        # still works for reading.
         conn.execute("COMMIT")
         conn.execute("BEGIN IMMEDIATE")
-        if _schema_version(conn) is None:
+        # Read again under the lock: another process may have created or
+        # migrated the tables meanwhile.
+        version = _schema_version(conn)
+        self._refuse_newer(version)
+        if version is None:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
             conn.execute(
                 "INSERT INTO alligator_meta (key, value) VALUES ('schema_version', ?), ('seq', 0)",
                 (SCHEMA_VERSION,),
+            )
+            return
+        while version < SCHEMA_VERSION:
+            if version not in _MIGRATIONS:
+                raise BackendError(f"SQLite database {self.path} has an unknown schema version {version}")
+            for statement in _MIGRATIONS[version]:
+                conn.execute(statement)
+            version += 1
+        conn.execute("UPDATE alligator_meta SET value = ? WHERE key = 'schema_version'", (version,))
+
+    def _refuse_newer(self, version: int | None) -> None:
+        if version is not None and version > SCHEMA_VERSION:
+            raise BackendError(
+                f"SQLite database {self.path} has schema version {version}, written by a newer "
+                f"alligator-sqlite; this one knows versions up to {SCHEMA_VERSION}: upgrade alligator-sqlite"
             )
 
     # -- shared steps ------------------------------------------------------
@@ -368,6 +523,9 @@ class SqliteBackend(Backend):
             "VALUES (?, ?, ?, ?)",
             [(queue, task_id, status, now) for queue, task_id in rows],
         )
+        self._purge_finished(conn, now)
+
+    def _purge_finished(self, conn: sqlite3.Connection, now: float) -> None:
         interval = min(self.status_ttl / 10, 60.0)
         if self._last_purge is None or abs(now - self._last_purge) >= interval:
             # One index range scan, done now and then rather than on every
@@ -375,6 +533,91 @@ class SqliteBackend(Backend):
             # abs(): an injected test clock may run behind the real one.
             conn.execute("DELETE FROM alligator_finished WHERE finished_at < ?", (now - self.status_ttl,))
             self._last_purge = now
+
+    def _bury(
+        self, conn: sqlite3.Connection, rows: Sequence[tuple[int, str]], now: float, delivered: bool
+    ) -> None:
+        """Moves task rows to the dead letters, by ``rowid``, with a reason each.
+
+        The payload is copied as stored, whatever it holds (it may be huge or
+        not UTF-8), and the task id need not be readable either. With blob
+        I/O the letter is inserted with ``zeroblob(size)`` as its payload and
+        the bytes copied a piece at a time, so a huge payload never sits in
+        memory whole; otherwise SQL copies it (and SQLite loads it).
+        ``delivered`` counts one more delivery: the row was reserved in this
+        very step and found unreadable.
+        """
+        if not rows:
+            return
+        first = self._next_seqs(conn, len(rows))
+        for n, (rowid, reason) in enumerate(rows):
+            head = (reason, int(delivered), now, first + n)
+            if sys.version_info >= (3, 11) and _BLOB_IO:
+                # VALUES, not INSERT ... SELECT: SQLite materializes a
+                # zeroblob that comes through a SELECT.
+                queue, task_id, attempts = conn.execute(
+                    "SELECT CAST(queue AS BLOB), CAST(task_id AS BLOB), attempts + ? "
+                    "FROM alligator_tasks WHERE rowid = ?",
+                    (int(delivered), rowid),
+                ).fetchone()
+                with conn.blobopen("alligator_tasks", "payload", rowid, readonly=True) as source:
+                    size = len(source)
+                    letter = conn.execute(
+                        "INSERT OR REPLACE INTO alligator_dead "
+                        "(queue, task_id, reason, attempts, failed_at, seq, payload) "
+                        "VALUES (CAST(? AS TEXT), CAST(? AS TEXT), ?, ?, ?, ?, zeroblob(?))",
+                        (queue, task_id, reason, attempts, now, first + n, size),
+                    ).lastrowid
+                    assert letter is not None
+                    with conn.blobopen("alligator_dead", "payload", letter) as target:
+                        for _ in range(0, size, _COPY_CHUNK):
+                            target.write(source.read(_COPY_CHUNK))
+            else:
+                conn.execute(
+                    "INSERT OR REPLACE INTO alligator_dead "
+                    "(queue, task_id, reason, attempts, failed_at, seq, payload) "
+                    "SELECT queue, task_id, ?, attempts + ?, ?, ?, payload "
+                    "FROM alligator_tasks WHERE rowid = ?",
+                    (*head, rowid),
+                )
+        conn.executemany(
+            "INSERT OR REPLACE INTO alligator_finished (queue, task_id, status, finished_at) "
+            "SELECT queue, task_id, ?, ? FROM alligator_tasks WHERE rowid = ?",
+            [(FAILED, now, rowid) for rowid, _ in rows],
+        )
+        conn.executemany("DELETE FROM alligator_tasks WHERE rowid = ?", [(rowid,) for rowid, _ in rows])
+        self._purge_finished(conn, now)
+
+    @staticmethod
+    def _read_payload(
+        conn: sqlite3.Connection, rowid: int, max_bytes: int, small: bytes | None
+    ) -> tuple[int, bytes | None]:
+        """A task row's payload size and bytes; None for bytes over ``max_bytes``, left unread.
+
+        ``small`` is the row's ``_SMALL_PAYLOAD`` column: when set, that is the payload.
+        """
+        if small is not None:
+            return len(small), small
+        if sys.version_info >= (3, 11) and _BLOB_IO:
+            with conn.blobopen("alligator_tasks", "payload", rowid, readonly=True) as blob:
+                size = len(blob)
+                return size, (blob.read() if size <= max_bytes else None)
+        row = conn.execute(
+            f"SELECT {_PAYLOAD_COLUMNS} FROM alligator_tasks WHERE rowid = ?", (max_bytes, rowid)
+        ).fetchone()
+        return int(row[0]), row[1]
+
+    @staticmethod
+    def _letter_payload(conn: sqlite3.Connection, rowid: int, max_bytes: int) -> bytes:
+        """The first ``max_bytes`` bytes of a dead letter's payload."""
+        if sys.version_info >= (3, 11) and _BLOB_IO:
+            with conn.blobopen("alligator_dead", "payload", rowid, readonly=True) as blob:
+                return blob.read(max_bytes)
+        row = conn.execute(
+            "SELECT substr(CAST(payload AS BLOB), 1, ?) FROM alligator_dead WHERE rowid = ?",
+            (max_bytes, rowid),
+        ).fetchone()
+        return bytes(row[0] or b"")  # substr() of an empty blob is NULL
 
     # -- producing -------------------------------------------------------
 
@@ -386,28 +629,41 @@ class SqliteBackend(Backend):
         """Adds many tasks in one transaction; see :meth:`~alligator.backend.Backend.push_many`.
 
         Returns:
-            How many were added (ids already in the queue are skipped).
+            How many were added (ids already in the queue, dead letters
+            included, are skipped).
+
+        Raises:
+            ValueError: A delay is NaN or infinite, or a payload or id
+                cannot be encoded as UTF-8 (a lone surrogate); nothing is
+                added.
         """
         if not items:
             return 0
+        for _, _, delay in items:
+            _check_delay(delay)
 
         def body(conn: sqlite3.Connection) -> int:
             now = self.now()
             first = self._next_seqs(conn, len(items))
             rows = [
-                (queue, task_id, payload, now + max(delay, 0.0), first + n)
+                (queue, task_id, payload.encode("utf-8"), now + max(delay, 0.0), first + n, queue, task_id)
                 for n, (task_id, payload, delay) in enumerate(items)
             ]
+            # Ids are unique across live tasks and dead letters alike: a dead
+            # letter's id must not be taken while the letter may be requeued.
             cursor = conn.executemany(
                 "INSERT OR IGNORE INTO alligator_tasks (queue, task_id, payload, due, seq) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "SELECT ?, ?, ?, ?, ? "
+                "WHERE NOT EXISTS (SELECT 1 FROM alligator_dead WHERE queue = ? AND task_id = ?)",
                 rows,
             )
             added = cursor.rowcount
-            # A re-pushed id starts afresh: forget how it finished last time.
+            # A re-pushed id starts afresh: forget how it finished last time
+            # (but keep FAILED for an id refused because it is a dead letter).
             conn.executemany(
-                "DELETE FROM alligator_finished WHERE queue = ? AND task_id = ?",
-                [(queue, task_id) for task_id, _, _ in items],
+                "DELETE FROM alligator_finished WHERE queue = ? AND task_id = ? "
+                "AND NOT EXISTS (SELECT 1 FROM alligator_dead WHERE queue = ? AND task_id = ?)",
+                [(queue, task_id, queue, task_id) for task_id, _, _ in items],
             )
             return added
 
@@ -423,28 +679,44 @@ class SqliteBackend(Backend):
         See :meth:`~alligator.backend.Backend.reserve`.
 
         Returns at once (``blocking_reserve`` is False): ``timeout`` is ignored.
+        A record over :attr:`~alligator.backend.Backend.max_payload_bytes`,
+        or whose payload or id is not valid UTF-8, is dead-lettered in the
+        same transaction instead; further due tasks are then read to fill
+        ``limit``.
         """
         if limit < 1:
             return []
 
         def body(conn: sqlite3.Connection) -> list[Reservation]:
             now = self.now()
-            # Waiting tasks whose time came and reserved ones whose lease
-            # lapsed both have due <= now: one index range scan finds them.
-            rows = conn.execute(
-                "SELECT rowid, task_id, payload, attempts FROM alligator_tasks "
-                "WHERE queue = ? AND due <= ? ORDER BY due, seq LIMIT ?",
-                (queue, now, limit),
-            ).fetchall()
+            max_bytes = self.max_payload_bytes
             taken: list[Reservation] = []
-            leases: list[tuple[float, int, str, int]] = []
-            for rowid, task_id, payload, attempts in rows:
-                reservation = Reservation(task_id, payload, uuid.uuid4().hex, attempts + 1)
-                taken.append(reservation)
-                leases.append((now + lease_seconds, reservation.attempts, reservation.receipt, rowid))
-            conn.executemany(
-                "UPDATE alligator_tasks SET due = ?, attempts = ?, receipt = ? WHERE rowid = ?", leases
-            )
+            for _ in range(_MAX_RESERVE_ROUNDS):
+                wanted = limit - len(taken)
+                # Waiting tasks whose time came and reserved ones whose lease
+                # lapsed both have due <= now: one index range scan finds them.
+                rows = conn.execute(RESERVE_SQL, (max_bytes, queue, now, wanted)).fetchall()
+                leases: list[tuple[float, int, str, int]] = []
+                unreadable: list[tuple[int, str]] = []
+                for rowid, raw_id, attempts, failures, small in rows:
+                    try:
+                        task_id = _decode_task_id(raw_id)
+                        size, raw = self._read_payload(conn, rowid, max_bytes, small)
+                        payload = _decode_payload(size, raw, max_bytes)
+                    except _Unreadable as unreadable_record:
+                        unreadable.append((rowid, str(unreadable_record)))
+                        continue
+                    reservation = Reservation(task_id, payload, uuid.uuid4().hex, attempts + 1, failures)
+                    taken.append(reservation)
+                    leases.append((now + lease_seconds, reservation.attempts, reservation.receipt, rowid))
+                conn.executemany(
+                    "UPDATE alligator_tasks SET due = ?, attempts = ?, receipt = ? WHERE rowid = ?", leases
+                )
+                self._bury(conn, unreadable, now, delivered=True)
+                # Read on only to replace rows just dead-lettered, and only when
+                # the leases just taken cannot come due again in this step.
+                if not unreadable or len(rows) < wanted or len(taken) >= limit or lease_seconds <= 0:
+                    break
             return taken
 
         return self._run(body)
@@ -468,9 +740,10 @@ class SqliteBackend(Backend):
             now = self.now()
             done: list[tuple[str, str]] = []
             for task_id, receipt in items:
+                # due > now: a lease that ended is ended everywhere, re-reserved or not.
                 cursor = conn.execute(
-                    "DELETE FROM alligator_tasks WHERE queue = ? AND task_id = ? AND receipt = ?",
-                    (queue, task_id, receipt),
+                    "DELETE FROM alligator_tasks WHERE queue = ? AND task_id = ? AND receipt = ? AND due > ?",
+                    (queue, task_id, receipt, now),
                 )
                 if cursor.rowcount:
                     done.append((queue, task_id))
@@ -483,15 +756,33 @@ class SqliteBackend(Backend):
     def release(
         self, queue: str, task_id: str, receipt: str, delay: float = 0.0, attempted: bool = True
     ) -> bool:
-        """Hands a reserved task back, due after ``delay``; see :meth:`~alligator.backend.Backend.release`."""
+        """Hands a reserved task back, due after ``delay``; see :meth:`~alligator.backend.Backend.release`.
+
+        ``attempted=True`` adds one to the task's failures; ``False`` takes
+        this delivery off its attempts instead.
+
+        Raises:
+            ValueError: ``delay`` is NaN or infinite; nothing changes.
+        """
+        _check_delay(delay)
 
         def body(conn: sqlite3.Connection) -> bool:
             now = self.now()
             seq = self._next_seqs(conn, 1)
             cursor = conn.execute(
                 "UPDATE alligator_tasks SET due = ?, seq = ?, receipt = NULL, "
-                "attempts = attempts - ? WHERE queue = ? AND task_id = ? AND receipt = ?",
-                (now + max(delay, 0.0), seq, 0 if attempted else 1, queue, task_id, receipt),
+                "attempts = attempts - ?, failures = failures + ? "
+                "WHERE queue = ? AND task_id = ? AND receipt = ? AND due > ?",
+                (
+                    now + max(delay, 0.0),
+                    seq,
+                    int(not attempted),
+                    int(attempted),
+                    queue,
+                    task_id,
+                    receipt,
+                    now,
+                ),
             )
             return cursor.rowcount == 1
 
@@ -533,19 +824,13 @@ class SqliteBackend(Backend):
         def body(conn: sqlite3.Connection) -> bool:
             now = self.now()
             row = conn.execute(
-                "SELECT payload, attempts FROM alligator_tasks "
-                "WHERE queue = ? AND task_id = ? AND receipt = ?",
-                (queue, task_id, receipt),
+                "SELECT rowid FROM alligator_tasks "
+                "WHERE queue = ? AND task_id = ? AND receipt = ? AND due > ?",
+                (queue, task_id, receipt, now),
             ).fetchone()
             if row is None:
                 return False
-            conn.execute("DELETE FROM alligator_tasks WHERE queue = ? AND task_id = ?", (queue, task_id))
-            conn.execute(
-                "INSERT OR REPLACE INTO alligator_dead "
-                "(queue, task_id, payload, reason, attempts, failed_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (queue, task_id, row[0], reason, row[1], now, self._next_seqs(conn, 1)),
-            )
-            self._finish(conn, [(queue, task_id)], FAILED, now)
+            self._bury(conn, [(row[0], reason)], now, delivered=False)
             return True
 
         return self._run(body)
@@ -557,21 +842,52 @@ class SqliteBackend(Backend):
 
         def body(conn: sqlite3.Connection) -> Reservation | None:
             now = self.now()
+            max_bytes = self.max_payload_bytes
             row = conn.execute(
-                "SELECT rowid, payload, attempts FROM alligator_tasks "
+                f"SELECT rowid, {_COUNT_COLUMNS}, {_SMALL_PAYLOAD} FROM alligator_tasks "
                 "WHERE queue = ? AND task_id = ? AND (receipt IS NULL OR due <= ?)",
-                (queue, task_id, now),
+                (max_bytes, queue, task_id, now),
             ).fetchone()
             if row is None:
                 return None
-            reservation = Reservation(task_id, row[1], uuid.uuid4().hex, row[2] + 1)
+            rowid, attempts, failures, small = row
+            try:
+                payload = _decode_payload(*self._read_payload(conn, rowid, max_bytes, small), max_bytes)
+            except _Unreadable as unreadable:
+                self._bury(conn, [(rowid, str(unreadable))], now, delivered=True)
+                return None
+            reservation = Reservation(task_id, payload, uuid.uuid4().hex, attempts + 1, failures)
             conn.execute(
                 "UPDATE alligator_tasks SET due = ?, attempts = ?, receipt = ? WHERE rowid = ?",
-                (now + lease_seconds, reservation.attempts, reservation.receipt, row[0]),
+                (now + lease_seconds, reservation.attempts, reservation.receipt, rowid),
             )
             return reservation
 
         return self._run(body)
+
+    def peek(self, queue: str, task_id: str) -> str | None:
+        """Reads a waiting, delayed or reserved task's payload; see :meth:`~alligator.backend.Backend.peek`.
+
+        Returns:
+            The payload, or None when the id is not in the queue's tasks or
+            its payload is over the limit or not UTF-8 (such a payload is
+            not read into Python).
+        """
+
+        def body(conn: sqlite3.Connection) -> str | None:
+            max_bytes = self.max_payload_bytes
+            row = conn.execute(
+                f"SELECT rowid, {_SMALL_PAYLOAD} FROM alligator_tasks WHERE queue = ? AND task_id = ?",
+                (max_bytes, queue, task_id),
+            ).fetchone()
+            if row is None:
+                return None
+            try:
+                return _decode_payload(*self._read_payload(conn, row[0], max_bytes, row[1]), max_bytes)
+            except _Unreadable:
+                return None
+
+        return self._run(body, write=False)
 
     def cancel(self, queue: str, task_id: str) -> bool:
         """Removes a waiting or delayed task; see :meth:`~alligator.backend.Backend.cancel`."""
@@ -630,36 +946,55 @@ class SqliteBackend(Backend):
         """
 
         def body(conn: sqlite3.Connection) -> list[DeadLetter]:
+            # Bytes, cut to the limit, decoded leniently: a letter dead-lettered
+            # for being huge or not UTF-8 can still be listed.
             rows = conn.execute(
-                "SELECT task_id, payload, reason, attempts, failed_at FROM alligator_dead "
-                "WHERE queue = ? ORDER BY seq LIMIT ?",
+                "SELECT rowid, CAST(task_id AS BLOB), CAST(reason AS BLOB), attempts, failed_at "
+                "FROM alligator_dead WHERE queue = ? ORDER BY seq LIMIT ?",
                 (queue, max(limit, 0)),
             ).fetchall()
-            return [DeadLetter(*row) for row in rows]
+            return [
+                DeadLetter(
+                    _lenient(task_id),
+                    _lenient(self._letter_payload(conn, rowid, self.max_payload_bytes)),
+                    _lenient(reason),
+                    attempts,
+                    failed_at,
+                )
+                for rowid, task_id, reason, attempts, failed_at in rows
+            ]
 
         return self._run(body, write=False)
 
     def requeue(self, queue: str, task_id: str) -> bool:
-        """Moves a dead letter back to the end of its queue.
+        """Moves a dead letter back to the end of its queue, due now, its counts reset.
 
         See :meth:`~alligator.backend.Backend.requeue`.
+
+        Returns:
+            True if requeued; False, changing nothing, if there is no such
+            dead letter or the id is live in the queue.
         """
 
         def body(conn: sqlite3.Connection) -> bool:
-            row = conn.execute(
-                "DELETE FROM alligator_dead WHERE queue = ? AND task_id = ? RETURNING payload",
-                (queue, task_id),
-            ).fetchone()
-            if row is None:
+            key = (queue, task_id)
+            dead = conn.execute("SELECT 1 FROM alligator_dead WHERE queue = ? AND task_id = ?", key)
+            if dead.fetchone() is None:
                 return False
-            # If the id was pushed again meanwhile, that task stands: ids are
-            # unique within a queue, so the dead copy is dropped.
+            live = conn.execute("SELECT 1 FROM alligator_tasks WHERE queue = ? AND task_id = ?", key)
+            if live.fetchone() is not None:
+                # Only a hand-written row can be live and dead at once (push
+                # refuses a dead letter's id). Keep both: overwriting the
+                # live task or dropping the letter would lose one.
+                return False
+            # Copied in SQL: the payload stays exactly as stored.
             conn.execute(
-                "INSERT OR IGNORE INTO alligator_tasks (queue, task_id, payload, due, seq) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (queue, task_id, row[0], self.now(), self._next_seqs(conn, 1)),
+                "INSERT INTO alligator_tasks (queue, task_id, payload, due, seq) "
+                "SELECT queue, task_id, payload, ?, ? FROM alligator_dead WHERE queue = ? AND task_id = ?",
+                (self.now(), self._next_seqs(conn, 1), queue, task_id),
             )
-            conn.execute("DELETE FROM alligator_finished WHERE queue = ? AND task_id = ?", (queue, task_id))
+            conn.execute("DELETE FROM alligator_dead WHERE queue = ? AND task_id = ?", key)
+            conn.execute("DELETE FROM alligator_finished WHERE queue = ? AND task_id = ?", key)
             return True
 
         return self._run(body)
@@ -672,6 +1007,44 @@ class SqliteBackend(Backend):
                 conn.execute(f"DELETE FROM {table} WHERE queue = ?", (queue,))
 
         self._run(body)
+
+
+def _check_delay(delay: float) -> None:
+    if not math.isfinite(delay):
+        raise ValueError(f"a delay must be a finite number of seconds, not {delay!r}")
+
+
+class _Unreadable(Exception):
+    """A stored record that must not be handed out; its message is the dead letter's reason."""
+
+
+def _decode_payload(size: int, raw: bytes | None, max_bytes: int) -> str:
+    """Decodes a payload read as bytes (None when it was left unread for its size).
+
+    Raises:
+        _Unreadable: It is over the limit, or not valid UTF-8.
+    """
+    if size > max_bytes:
+        raise _Unreadable(f"payload is {size} bytes, over the limit of {max_bytes}")
+    try:
+        return (raw or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Unreadable("payload is not valid UTF-8") from None
+
+
+def _decode_task_id(raw_id: bytes) -> str:
+    try:
+        return raw_id.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Unreadable("task id is not valid UTF-8") from None
+
+
+def _lenient(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return value.decode("utf-8", "replace")
 
 
 def _schema_version(conn: sqlite3.Connection) -> int | None:
