@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from redis.cluster import RedisCluster
+from redis_raw import RedisFixtures
 
 from alligator import Gator
 from alligator.testing import BackendContract
@@ -18,7 +19,7 @@ from alligator_redis import RedisBackend
 pytestmark = pytest.mark.cluster
 
 
-class TestRedisClusterContract(BackendContract):
+class TestRedisClusterContract(RedisFixtures, BackendContract):
     @pytest.fixture
     def backend(self, redis_cluster: str) -> Iterator[RedisBackend]:
         backend = RedisBackend(redis_cluster)
