@@ -125,6 +125,40 @@ def test_get_dead_letters_an_unreadable_record_and_returns_none(backend: RedisBa
     assert backend.len(queue) == 0
 
 
+def test_a_task_id_that_is_not_utf8_is_dead_lettered_alone(backend: RedisBackend, queue: str) -> None:
+    keys = scripts.queue_keys(queue)
+    backend.push(queue, "before", "x")
+    member = b"%016d:bad\xff" % int(backend.client.incr(keys["seq"]))
+    backend.client.hset(keys["payloads"], b"bad\xff", b"x")
+    backend.client.zadd(keys["pending"], {member: backend.now()})
+    backend.push(queue, "after", "x")
+    assert [r.task_id for r in backend.reserve(queue, LEASE, 10)] == ["before", "after"]
+    [letter] = backend.dead_letters(queue)
+    assert (letter.task_id, letter.reason) == ("bad\ufffd", "task id is not valid UTF-8")
+
+
+def test_a_record_the_client_cannot_decode_is_dead_lettered_alone(backend: RedisBackend, queue: str) -> None:
+    """Should a record get past the script's check, the client dead-letters it, alone."""
+    for n in range(3):
+        backend.push(queue, f"t{n}", "fine")
+    run = backend._run
+
+    def corrupting(script: Any, *args: Any, **options: Any) -> Any:
+        reply = run(script, *args, **options)
+        if script is backend._reserve:
+            reply[6] = b"\xff"  # the second record's payload
+        return reply
+
+    backend._run = corrupting  # type: ignore[method-assign]
+    got = backend.reserve(queue, LEASE, 10)
+    backend._run = run  # type: ignore[method-assign]
+    assert [r.task_id for r in got] == ["t0", "t2"]
+    [letter] = backend.dead_letters(queue)
+    assert letter.task_id == "t1"
+    assert letter.reason.startswith("payload is not valid UTF-8: ")
+    assert backend.status(queue, "t1") == FAILED
+
+
 def test_the_scripts_utf8_check_agrees_with_python(backend: RedisBackend, queue: str) -> None:
     """The Lua check and Python's strict decoder accept exactly the same bytes."""
     samples = [b"", b"plain", "ünïcødé 🐊 \x00".encode(), b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80"]
@@ -208,7 +242,9 @@ def test_requeue_never_overwrites_a_live_task(backend: RedisBackend, queue: str)
     assert backend.requeue(queue, "t1") is False
     assert snapshot(backend, queue) == before
     assert backend.peek(queue, "t1") == "live one"
-    assert [d.task_id for d in backend.dead_letters(queue)] == ["t1"]
+    assert [(d.task_id, d.payload) for d in backend.dead_letters(queue)] == [("t1", "dead one")]
+    [live] = backend.reserve(queue, LEASE)
+    assert (live.task_id, live.payload) == ("t1", "live one")
 
 
 def test_requeue_resets_attempts_and_failures_keeps_payload(backend: RedisBackend, queue: str) -> None:
@@ -279,26 +315,30 @@ def test_nan_and_infinite_numbers_are_refused_changing_nothing(backend: RedisBac
     assert backend.release(queue, "held", held, delay=0.0) is True
 
 
-# Good arguments of every script, the positions of its numbers, and which of
-# those must be whole (a count, a size, a flag).
-_SCRIPT_CALLS: dict[str, tuple[list[Any], list[int], list[int]]] = {
-    "push": (["", "new", "x", 0], [0, 3], []),
-    "push_many": (["", 3, "new", "x", 0, "new2", "x", 5], [0, 1, 4, 7], [1]),
-    "reserve": (["", LEASE, 10, 1000, 3600], [0, 1, 2, 3, 4], [2, 3]),
-    "ack": (["", 3600, "held", "{held}"], [0, 1], []),
-    "release": (["", "held", "{held}", 0, "1"], [0, 3, 4], [4]),
-    "extend": (["", LEASE, "held", "{held}"], [0, 1], []),
-    "dead_letter": (["", 3600, "held", "{held}", "why"], [0, 1], []),
-    "get": (["", "waiting", LEASE, 1000, 3600], [0, 2, 3, 4], [3]),
-    "peek": (["", "waiting", 1000], [0, 2], [2]),
-    "cancel": (["", "waiting"], [0], []),
-    "status": (["", 3600, "waiting"], [0, 1], []),
-    "len": ([""], [0], []),
-    "dead_letters": ([10, 1000], [0, 1], [0, 1]),
-    "requeue": (["", "dead"], [0], []),
+# Good arguments of every script, and what each numeric position holds: "n" a
+# finite number, "w" a whole one (a count, a size, a flag), "t" a status_ttl
+# (infinite is fine: statuses kept for ever).
+_SCRIPT_CALLS: dict[str, tuple[list[Any], dict[int, str]]] = {
+    "push": (["", "new", "x", 0], {0: "n", 3: "n"}),
+    "push_many": (["", 3, "new", "x", 0, "new2", "x", 5], {0: "n", 1: "w", 4: "n", 7: "n"}),
+    "reserve": (["", LEASE, 10, 1000, 3600], {0: "n", 1: "n", 2: "w", 3: "w", 4: "t"}),
+    "ack": (["", 3600, "held", "{held}"], {0: "n", 1: "t"}),
+    "release": (["", "held", "{held}", 0, "1"], {0: "n", 3: "n", 4: "w"}),
+    "extend": (["", LEASE, "held", "{held}"], {0: "n", 1: "n"}),
+    "dead_letter": (["", 3600, "held", "{held}", "why"], {0: "n", 1: "t"}),
+    "get": (["", "waiting", LEASE, 1000, 3600], {0: "n", 2: "n", 3: "w", 4: "t"}),
+    "peek": (["", "waiting", 1000], {0: "n", 2: "w"}),
+    "cancel": (["", "waiting"], {0: "n"}),
+    "status": (["", 3600, "waiting"], {0: "n", 1: "t"}),
+    "len": ([""], {0: "n"}),
+    "dead_letters": ([10, 1000], {0: "w", 1: "w"}),
+    "requeue": (["", "dead"], {0: "n"}),
 }
-_NOT_FINITE = ["nan", "inf", "-inf", "1e400", "abc", "0x"]
-_NOT_WHOLE = ["0.5", "-1"]
+_BAD = {
+    "n": ["nan", "inf", "-inf", "1e400", "abc", "0x"],
+    "w": ["nan", "inf", "-inf", "1e400", "abc", "0x", "0.5", "-1"],
+    "t": ["nan", "-inf", "abc", "0x", "-1"],
+}
 
 
 def test_every_script_checks_its_arguments_before_its_first_write(backend: RedisBackend, queue: str) -> None:
@@ -310,11 +350,11 @@ def test_every_script_checks_its_arguments_before_its_first_write(backend: Redis
     keys = backend._queue(queue)
     before = snapshot(backend, queue)
     trials = 0
-    for name, (good, positions, whole) in _SCRIPT_CALLS.items():
+    for name, (good, positions) in _SCRIPT_CALLS.items():
         script = getattr(backend, f"_{name}")
         args = [held if arg == "{held}" else arg for arg in good]
-        for position in positions:
-            for bad in _NOT_FINITE + (_NOT_WHOLE if position in whole else []):
+        for position, kind in positions.items():
+            for bad in _BAD[kind]:
                 trial = list(args)
                 trial[position] = bad
                 with pytest.raises(redis.ResponseError):
@@ -322,6 +362,9 @@ def test_every_script_checks_its_arguments_before_its_first_write(backend: Redis
                 assert snapshot(backend, queue) == before, (name, position, bad)
                 trials += 1
     assert trials > 150
+    backend.status_ttl = math.inf
+    backend.ack(queue, "held", held)
+    assert backend.status(queue, "held") == SUCCESS
 
 
 # -- finding 12: queue names never share keys -------------------------------------------

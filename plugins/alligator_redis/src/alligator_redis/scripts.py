@@ -15,20 +15,21 @@ or starts with ``%``; see :func:`hash_tag`)::
 
     alligator:{T}:pending     zset   "<seq:16 digits>:<id>" -> due time (waiting and delayed)
     alligator:{T}:members     hash   id -> its member in pending
-    alligator:{T}:payloads    hash   id -> payload (waiting, delayed, reserved or dead)
-    alligator:{T}:attempts    hash   id -> deliveries so far (waiting ... dead)
+    alligator:{T}:payloads    hash   id -> payload (waiting, delayed or reserved)
+    alligator:{T}:attempts    hash   id -> deliveries so far (waiting, delayed or reserved)
     alligator:{T}:failures    hash   id -> deliveries released as failed (absent: 0)
     alligator:{T}:receipts    hash   id -> receipt of the current delivery (reserved)
     alligator:{T}:leases      zset   id -> lease deadline (reserved)
     alligator:{T}:seq         string counter: FIFO tie-breaks, receipts, dead-letter order
     alligator:{T}:succeeded   zset   id -> acked at (trimmed after status_ttl)
     alligator:{T}:failed      zset   id -> dead-lettered at (trimmed after status_ttl)
-    alligator:{T}:dead        hash   "r:<id>" reason, "t:<id>" dead-lettered at
+    alligator:{T}:dead        hash   "p:<id>" payload, "r:<id>" reason, "a:<id>" attempts,
+                                     "t:<id>" dead-lettered at
     alligator:{T}:dead_order  zset   id -> seq (the dead letters, oldest first)
     alligator:{T}:wake        list   wake-up tokens for workers blocked in reserve
 
-A dead letter keeps its payload and attempts where they were, so an id has
-one payload however it ends, and a push of a dead letter's id finds it taken.
+An id is in ``dead_order`` or in the live structures, never both: push
+refuses a dead letter's id, and requeue refuses an id that is live.
 
 Why a sequence number in front of each ``pending`` member: a sorted set
 orders equal scores by member, so the zero-padded sequence makes tasks with
@@ -43,6 +44,7 @@ checks every argument before its first write (an error then changes nothing).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
@@ -113,9 +115,10 @@ class Script:
     source: str
 
 
-# Everything a script shares. Every key name is a local (false when the script
-# does not take that key), so the helpers below can name keys too; a helper
-# that needs a key its script did not declare fails loudly, writing nothing.
+# Everything scripts share; each script gets the definitions it uses. Every key
+# name is a local (false when the script does not take that key), so the
+# helpers below can name keys too; a helper that needs a key its script did not
+# declare fails loudly.
 _PRELUDE = r"""
 -- Arguments are checked before the first write: a script that fails half-way is
 -- not rolled back, and a task must never be left in no structure at all.
@@ -130,6 +133,12 @@ end
 local function whole(value, what, least)
   local x = finite(value, what)
   if x ~= math.floor(x) or x < least then fail(what .. ' must be a whole number >= ' .. least) end
+  return x
+end
+-- How long statuses are kept: may be infinite (kept for ever), never NaN or negative.
+local function ttl_arg(value)
+  local x = tonumber(value)
+  if x == nil or x ~= x or x < 0 then fail('status_ttl must be a number >= 0, not ' .. tostring(value)) end
   return x
 end
 local function clock()
@@ -190,12 +199,16 @@ local function live(id)
   return redis.call('HEXISTS', members, id) == 1 or redis.call('HEXISTS', receipts, id) == 1
 end
 
--- Ends a task that is in neither pending nor leases any more: it keeps its
--- payload and attempts, gets a reason and joins the dead letters.
+-- Ends a task that is in neither pending nor leases any more: its payload and
+-- attempts move to the dead letters, with a reason.
 local function bury(id, reason, now, ttl)
   local nowf = fmt(now)
-  redis.call('HSET', dead, 'r:' .. id, reason, 't:' .. id, nowf)
+  local payload = redis.call('HGET', payloads, id) or ''
+  local count = redis.call('HGET', attempts, id) or '0'
+  redis.call('HSET', dead, 'p:' .. id, payload, 'r:' .. id, reason, 'a:' .. id, count, 't:' .. id, nowf)
   redis.call('ZADD', dead_order, int(next_seq(1)), id)
+  redis.call('HDEL', payloads, id)
+  redis.call('HDEL', attempts, id)
   redis.call('HDEL', failures, id)
   redis.call('ZREM', succeeded, id)
   redis.call('ZADD', failed, nowf, id)
@@ -240,13 +253,48 @@ end
 """
 
 
+def _definitions(prelude: str) -> list[tuple[str, str]]:
+    """Splits the prelude into its definitions (name, source with its comments), in order."""
+    found: list[tuple[str, str]] = []
+    comments: list[str] = []
+    for line in prelude.strip("\n").splitlines():
+        start = re.match(r"local (?:function )?(\w+)", line)
+        if start:
+            found.append((start.group(1), "\n".join([*comments, line])))
+            comments = []
+        elif line.startswith("--"):
+            comments.append(line)
+        elif line.strip():
+            name, source = found[-1]
+            found[-1] = (name, f"{source}\n{line}")
+    return found
+
+
+_DEFINITIONS = _definitions(_PRELUDE)
+
+
+def _helpers(body: str) -> str:
+    """The definitions the body uses, directly or through one another, in prelude
+    order: Lua builds every function of a script on every call, so a script
+    carries only what it needs (the push hot path stays small)."""
+    used: set[str] = set()
+    text = body
+    while True:
+        more = {name for name, source in _DEFINITIONS if name not in used and re.search(rf"\b{name}\b", text)}
+        if not more:
+            break
+        used |= more
+        text = body + "".join(source for name, source in _DEFINITIONS if name in used)
+    return "\n".join(source for name, source in _DEFINITIONS if name in used)
+
+
 def _script(name: str, keys: str, body: str, **constants: object) -> Script:
     names = tuple(keys.split())
     unknown = set(names) - set(KEY_NAMES)
     if unknown:
         raise ValueError(f"script {name} names unknown keys {sorted(unknown)}")
     bound = ", ".join(f"KEYS[{names.index(key) + 1}]" if key in names else "false" for key in KEY_NAMES)
-    source = f"local {', '.join(KEY_NAMES)} = {bound}\n" + _PRELUDE + body
+    source = f"local {', '.join(KEY_NAMES)} = {bound}\n{_helpers(body)}\n{body}"
     for constant, value in {"WAKE_CAP": WAKE_CAP, **constants}.items():
         source = source.replace(f"__{constant}__", str(value))
     return Script(name, names, source)
@@ -257,12 +305,13 @@ def _script(name: str, keys: str, body: str, **constants: object) -> Script:
 #: The hot path of every producer: five commands when the queue is busy.
 PUSH = _script(
     "push",
-    "payloads members pending seq wake",
+    "payloads members pending seq wake dead_order",
     """
 local now = clock()
 local id = ARGV[2]
 local delay = finite(ARGV[4], 'delay')
 if delay < 0 then delay = 0 end
+if redis.call('ZSCORE', dead_order, id) then return 0 end
 local was_due = any_due(now)
 if redis.call('HSETNX', payloads, id, ARGV[3]) == 0 then return 0 end
 enqueue(id, now + delay, next_seq(1))
@@ -277,7 +326,7 @@ return 1
 #: already, then one HSET, ZADD and HSET write the rest.
 PUSH_MANY = _script(
     "push_many",
-    "payloads members pending seq wake",
+    "payloads members pending seq wake dead_order",
     """
 local now = clock()
 local width = tonumber(ARGV[2])
@@ -296,6 +345,7 @@ local present = redis.call('HMGET', payloads, unpack(ids))
 local seen = {}
 local count = 0
 for k, id in ipairs(ids) do
+  if not present[k] and redis.call('ZSCORE', dead_order, id) then present[k] = true end
   if not present[k] and not seen[id] then
     seen[id] = true
     count = count + 1
@@ -344,7 +394,7 @@ local now = clock()
 local lease_for = finite(ARGV[2], 'lease_seconds')
 local limit = whole(ARGV[3], 'limit', 1)
 local max = whole(ARGV[4], 'max_payload_bytes', 0)
-local ttl = finite(ARGV[5], 'status_ttl')
+local ttl = ttl_arg(ARGV[5])
 local nowf = fmt(now)
 -- Expired leases become due again, at their deadline: that is when they became due.
 local expired = redis.call('ZRANGEBYSCORE', leases, '-inf', nowf, 'WITHSCORES', 'LIMIT', 0, __RECLAIM__)
@@ -403,7 +453,7 @@ ACK = _script(
     "receipts leases payloads attempts failures succeeded failed",
     """
 local now = clock()
-local ttl = finite(ARGV[2], 'status_ttl')
+local ttl = ttl_arg(ARGV[2])
 if (#ARGV - 2) % 2 ~= 0 then fail('ids and receipts must come in pairs') end
 local nowf = fmt(now)
 local acked = 0
@@ -482,10 +532,10 @@ return out
 #: ARGV: now, status_ttl, id, receipt, reason. Returns 1 or 0.
 DEAD_LETTER = _script(
     "dead_letter",
-    "receipts leases failures dead dead_order failed succeeded seq",
+    "receipts leases payloads attempts failures dead dead_order failed succeeded seq",
     """
 local now = clock()
-local ttl = finite(ARGV[2], 'status_ttl')
+local ttl = ttl_arg(ARGV[2])
 local id = ARGV[3]
 if not holds(id, ARGV[4]) then return 0 end
 unlease(id)
@@ -504,7 +554,7 @@ local now = clock()
 local id = ARGV[2]
 local lease_for = finite(ARGV[3], 'lease_seconds')
 local max = whole(ARGV[4], 'max_payload_bytes', 0)
-local ttl = finite(ARGV[5], 'status_ttl')
+local ttl = ttl_arg(ARGV[5])
 local member = redis.call('HGET', members, id)
 if member then
   redis.call('ZREM', pending, member)
@@ -572,7 +622,7 @@ STATUS = _script(
     "receipts leases members pending succeeded failed",
     """
 local now = clock()
-local ttl = finite(ARGV[2], 'status_ttl')
+local ttl = ttl_arg(ARGV[2])
 local id = ARGV[3]
 if redis.call('HEXISTS', receipts, id) == 1 then
   local deadline = redis.call('ZSCORE', leases, id)
@@ -614,24 +664,20 @@ return redis.call('ZCARD', pending) + redis.call('ZCOUNT', leases, '-inf', fmt(c
 #: a payload over the limit is cut to it.
 DEAD_LETTERS = _script(
     "dead_letters",
-    "dead_order dead payloads attempts",
+    "dead_order dead",
     """
 local limit = whole(ARGV[1], 'limit', 1)
 local max = whole(ARGV[2], 'max_payload_bytes', 0)
 local out = {}
 for _, id in ipairs(redis.call('ZRANGE', dead_order, 0, limit - 1)) do
-  local payload = ''
-  if redis.call('HSTRLEN', payloads, id) > max then
-    payload = string.sub(redis.call('HGET', payloads, id), 1, max)
-  else
-    payload = redis.call('HGET', payloads, id) or ''
-  end
-  local f = redis.call('HMGET', dead, 'r:' .. id, 't:' .. id)
+  local payload = redis.call('HGET', dead, 'p:' .. id) or ''
+  if #payload > max then payload = string.sub(payload, 1, max) end
+  local f = redis.call('HMGET', dead, 'r:' .. id, 'a:' .. id, 't:' .. id)
   out[#out + 1] = id
   out[#out + 1] = payload
   out[#out + 1] = f[1] or ''
-  out[#out + 1] = redis.call('HGET', attempts, id) or '0'
   out[#out + 1] = f[2] or '0'
+  out[#out + 1] = f[3] or '0'
 end
 return out
 """,
@@ -646,7 +692,8 @@ REQUEUE = _script(
 local now = clock()
 local id = ARGV[2]
 if not redis.call('ZSCORE', dead_order, id) or live(id) then return 0 end
-redis.call('HDEL', dead, 'r:' .. id, 't:' .. id)
+redis.call('HSET', payloads, id, redis.call('HGET', dead, 'p:' .. id) or '')
+redis.call('HDEL', dead, 'p:' .. id, 'r:' .. id, 'a:' .. id, 't:' .. id)
 redis.call('ZREM', dead_order, id)
 redis.call('ZREM', failed, id)
 redis.call('HDEL', attempts, id)
