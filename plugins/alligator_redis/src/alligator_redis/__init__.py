@@ -386,8 +386,9 @@ class RedisBackend(Backend):
         """Reserves up to ``limit`` due tasks in one script; see :meth:`.Backend.reserve`.
 
         A due record the caller may not have (its payload over
-        :attr:`max_payload_bytes`, or not UTF-8) is dead-lettered inside the
-        same script, its payload never sent; the others are reserved.
+        :attr:`~alligator.backend.Backend.max_payload_bytes`, or not UTF-8)
+        is dead-lettered inside the same script, its payload never sent; the
+        others are reserved.
 
         When nothing is due and ``timeout`` is positive it blocks on the
         queue's wake-up list until a task is pushed or released, the next
@@ -583,8 +584,9 @@ class RedisBackend(Backend):
     def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
         """See :meth:`.Backend.dead_letters`.
 
-        A payload over :attr:`max_payload_bytes` comes cut to that many bytes;
-        bytes that are not UTF-8 (in any field) come as U+FFFD.
+        A payload over :attr:`~alligator.backend.Backend.max_payload_bytes`
+        comes cut to that many bytes; bytes that are not UTF-8 (in any field)
+        come as U+FFFD.
 
         Raises:
             BackendError: Redis cannot be reached.

@@ -3,7 +3,7 @@ r"""The Lua scripts of the Redis backend: one script per multi-key step.
 Every script touches only the keys of one queue, passed in ``KEYS``; they all
 carry the queue's hash tag, so a script runs atomically on one node, even on
 Redis Cluster. Each script declares the names of the keys it takes once
-(:attr:`Script.keys`); the backend passes them in that order and the script
+(``Script.keys``); the backend passes them in that order and the script
 sees them as Lua locals of the same names (``pending``, ``leases``...), so no
 script addresses ``KEYS[n]`` by position. ``ARGV[1]`` of every script that
 needs the time is either empty (use the server's ``TIME``) or a number (the
