@@ -8,7 +8,8 @@ backend runs unchanged on Redis Cluster. Due times and lease deadlines come
 from the server's ``TIME``, never from the clocks of the workers.
 
 DSNs, as :meth:`redis.Redis.from_url` reads them (its query options, such as
-``socket_timeout`` or ``health_check_interval``, work too)::
+``socket_timeout`` or ``health_check_interval``, work too; :func:`check_dsn`
+refuses a typo before anything connects)::
 
     redis://[[user]:password@]host[:port][/db]
     rediss://...                            TLS
