@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from redis.cluster import RedisCluster
-from redis_raw import RedisFixtures, plant
+from redis_raw import PlantedRecords, RedisFixtures, plant
 
 from alligator import Gator
 from alligator.testing import BackendContract
@@ -19,7 +19,7 @@ from alligator_redis import RedisBackend
 pytestmark = pytest.mark.cluster
 
 
-class TestRedisClusterContract(RedisFixtures, BackendContract):
+class TestRedisClusterContract(PlantedRecords, RedisFixtures, BackendContract):
     @pytest.fixture
     def backend(self, redis_cluster: str) -> Iterator[RedisBackend]:
         backend = RedisBackend(redis_cluster)
