@@ -71,7 +71,7 @@ _TRUE = {"1", "true", "yes", "on"}
 
 
 class _Script:
-    """A registered script: its key names, its SHA and its source."""
+    """A registered script: its name, its SHA and its source."""
 
     __slots__ = ("name", "sha", "source")
 
@@ -396,10 +396,12 @@ class RedisBackend(Backend):
         delayed task or lease deadline comes, or the timeout ends.
 
         Raises:
-            ValueError: ``lease_seconds`` is NaN or infinite.
+            ValueError: ``lease_seconds`` is NaN or infinite, or ``timeout`` NaN.
             BackendError: Redis cannot be reached.
         """
         _check_seconds(lease_seconds, "lease_seconds")
+        if timeout != timeout:
+            raise ValueError("timeout must be a number of seconds, not nan")
         if limit < 1:
             return []
         keys = self._queue(queue)
