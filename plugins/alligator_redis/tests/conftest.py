@@ -27,8 +27,40 @@ sys.path.insert(0, str(HERE))
 
 from redis_servers import RedisServer, answers, free_port  # noqa: E402
 
+from alligator_redis import scripts  # noqa: E402
+
 #: The db our tests use on a shared server; queue names are unique as well.
 TEST_DB = 3
+SHARED = f"redis://127.0.0.1:6379/{TEST_DB}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_behind() -> Iterator[None]:
+    """Fails the session if a queue our tests used still has a key in the shared db.
+
+    Every queue name the backend computes keys for is noted (other helpers'
+    tests use the same db with other names, so only ours are checked).
+    """
+    used: set[str] = set()
+    queue_keys = scripts.queue_keys
+
+    def noting(queue: str) -> dict[str, str]:
+        used.add(queue)
+        return queue_keys(queue)
+
+    scripts.queue_keys = noting
+    try:
+        yield
+    finally:
+        scripts.queue_keys = queue_keys
+    if not used or not answers(SHARED):
+        return
+    client = redis.Redis.from_url(SHARED)
+    try:
+        left = [key for queue in sorted(used) for key in queue_keys(queue).values() if client.exists(key)]
+    finally:
+        client.close()
+    assert not left, f"tests left {len(left)} keys in {SHARED}, e.g. {left[:5]}"
 
 
 def _no_server(reason: str) -> None:
@@ -40,9 +72,8 @@ def _no_server(reason: str) -> None:
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The DSN of a real Redis db for tests: the local server, or a private one."""
-    shared = f"redis://127.0.0.1:6379/{TEST_DB}"
-    if answers(shared):
-        yield shared
+    if answers(SHARED):
+        yield SHARED
         return
     if shutil.which("redis-server") is None:
         _no_server("no Redis on 127.0.0.1:6379 and no redis-server on PATH")

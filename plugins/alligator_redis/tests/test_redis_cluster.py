@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from redis.cluster import RedisCluster
+from redis_raw import PlantedRecords, RedisFixtures, plant
 
 from alligator import Gator
 from alligator.testing import BackendContract
@@ -18,7 +19,7 @@ from alligator_redis import RedisBackend
 pytestmark = pytest.mark.cluster
 
 
-class TestRedisClusterContract(BackendContract):
+class TestRedisClusterContract(PlantedRecords, RedisFixtures, BackendContract):
     @pytest.fixture
     def backend(self, redis_cluster: str) -> Iterator[RedisBackend]:
         backend = RedisBackend(redis_cluster)
@@ -54,3 +55,28 @@ def test_a_gator_on_the_cluster(redis_cluster: str) -> None:
         assert done is not None and done.result == 32
     finally:
         gator.drop_all()
+
+
+def test_unreadable_records_are_dead_lettered_alone_on_the_cluster(redis_cluster: str) -> None:
+    """Raw replies and the script's checks work through the cluster client too."""
+    backend = RedisBackend(redis_cluster)
+    backend.max_payload_bytes = 100
+    name = "cluster-unreadable"
+    try:
+        backend.push(name, "ok1", "fine")
+        plant(backend, name, "bad", b"\xff")
+        plant(backend, name, "big", b"x" * 101)
+        backend.push(name, "ok2", "fine \x00 too")
+        assert [(r.task_id, r.payload) for r in backend.reserve(name, 30.0, 10)] == [
+            ("ok1", "fine"),
+            ("ok2", "fine \x00 too"),
+        ]
+        reasons = {d.task_id: d.reason for d in backend.dead_letters(name)}
+        assert reasons == {
+            "bad": "payload is not valid UTF-8",
+            "big": "payload is 101 bytes, over the limit of 100",
+        }
+        assert backend.peek(name, "bad") is None
+    finally:
+        backend.drop_all(name)
+        backend.close()

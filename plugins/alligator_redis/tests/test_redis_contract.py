@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from redis_raw import PlantedRecords, RedisFixtures
 
 from alligator.testing import BackendContract
 from alligator_redis import RedisBackend
@@ -13,7 +14,7 @@ from alligator_redis import RedisBackend
 fakeredis = pytest.importorskip("fakeredis")
 
 
-class TestFakeRedisContract(BackendContract):
+class TestFakeRedisContract(PlantedRecords, RedisFixtures, BackendContract):
     @pytest.fixture
     def backend(self) -> Iterator[RedisBackend]:
         client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
@@ -23,7 +24,7 @@ class TestFakeRedisContract(BackendContract):
 
 
 @pytest.mark.redis
-class TestRedisContract(BackendContract):
+class TestRedisContract(PlantedRecords, RedisFixtures, BackendContract):
     @pytest.fixture
     def backend(self, redis_url: str) -> Iterator[RedisBackend]:
         backend = RedisBackend(redis_url)

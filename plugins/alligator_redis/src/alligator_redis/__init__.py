@@ -8,7 +8,8 @@ backend runs unchanged on Redis Cluster. Due times and lease deadlines come
 from the server's ``TIME``, never from the clocks of the workers.
 
 DSNs, as :meth:`redis.Redis.from_url` reads them (its query options, such as
-``socket_timeout`` or ``health_check_interval``, work too)::
+``socket_timeout`` or ``health_check_interval``, work too; :func:`check_dsn`
+refuses a typo before anything connects)::
 
     redis://[[user]:password@]host[:port][/db]
     rediss://...                            TLS
@@ -29,21 +30,27 @@ caller that nothing was queued, and a worker backs off and carries on.
 
 from __future__ import annotations
 
+import difflib
+import inspect
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import redis
+from redis.client import NEVER_DECODE
 from redis.cluster import RedisCluster
+from redis.connection import URL_QUERY_ARGUMENT_PARSERS
 from redis.exceptions import NoScriptError, RedisError
 
 from alligator.backend import Backend, DeadLetter, Reservation
 from alligator.exceptions import BackendError, InvalidDSNError
+from alligator.text import redact_dsn
 from alligator_redis import scripts
 
-__all__ = ["PUSH_CHUNK", "RedisBackend"]
+__all__ = ["PUSH_CHUNK", "RedisBackend", "check_dsn"]
 __version__ = "1.0.0"
 
 #: The clients the backend drives.
@@ -64,72 +71,50 @@ _TRUE = {"1", "true", "yes", "on"}
 
 
 class _Script:
-    """A registered script and the EVALSHA call head it is sent with."""
+    """A registered script: its name, its SHA and its source."""
 
-    __slots__ = ("sha", "source")
+    __slots__ = ("name", "sha", "source")
 
-    def __init__(self, client: Client, source: str) -> None:
+    def __init__(self, client: Client, script: scripts.Script) -> None:
         # register_script computes the SHA; we send EVALSHA ourselves to keep
         # the hot path to one execute_command call.
-        self.sha: str = client.register_script(source).sha
-        self.source = source
+        self.name = script.name
+        self.sha: str = client.register_script(script.source).sha
+        self.source = script.source
 
 
 class _Keys:
-    """The key names of one queue, precomputed once per queue and script."""
+    """The key names of one queue, in each script's order, computed once per queue."""
+
+    __slots__ = ("all", "of", "wake")
 
     def __init__(self, queue: str) -> None:
-        # A brace in the name would change which part Redis hashes; hex keeps
-        # every key of such a queue in one slot.
-        tag = queue if "{" not in queue and "}" not in queue else "x" + queue.encode().hex()
-        prefix = f"alligator:{{{tag}}}:"
-        (
-            pending,
-            members,
-            payloads,
-            attempts,
-            receipts,
-            leases,
-            seq,
-            succeeded,
-            failed,
-            dead,
-            dead_order,
-            wake,
-        ) = (
-            prefix + name
-            for name in (
-                "pending",
-                "members",
-                "payloads",
-                "attempts",
-                "receipts",
-                "leases",
-                "seq",
-                "succeeded",
-                "failed",
-                "dead",
-                "dead_order",
-                "wake",
-            )
-        )
-        self.wake = wake
-        self.push = (payloads, members, pending, seq, wake)
-        self.reserve = (pending, members, payloads, attempts, receipts, leases, seq, wake)
-        self.ack = (receipts, leases, payloads, attempts, succeeded, failed)
-        self.release = (receipts, leases, attempts, pending, members, seq, wake)
-        self.extend = (receipts, leases)
-        self.dead_letter = (receipts, leases, payloads, attempts, dead, dead_order, failed, succeeded, seq)
-        self.get = (members, pending, payloads, attempts, receipts, leases, seq)
-        self.cancel = (members, pending, payloads, attempts, receipts, leases, succeeded, failed)
-        self.status = (receipts, leases, members, pending, succeeded, failed)
-        self.len = (pending, leases)
-        self.dead_letters = (dead_order, dead)
-        self.requeue = (dead, dead_order, failed, payloads, attempts, members, pending, seq, wake)
-        # The sequence counter survives drop_all, so a receipt handed out
-        # before it can never match a delivery made after it.
-        self.all: tuple[str, ...] = (pending, members, payloads, attempts, receipts, leases)
-        self.all += (succeeded, failed, dead, dead_order, wake)
+        names = scripts.queue_keys(queue)
+        self.wake = names["wake"]
+        self.of = {script.name: tuple(names[key] for key in script.keys) for script in scripts.SCRIPTS}
+        self.all = tuple(names.values())
+
+
+class _Translated:
+    """Turns a :class:`redis.RedisError` raised inside it into a :class:`BackendError`.
+
+    The message is formatted only when there is an error, so the hot path
+    pays for no string it does not show.
+    """
+
+    __slots__ = ("args", "backend", "template")
+
+    def __init__(self, backend: RedisBackend, template: str, args: tuple[object, ...]) -> None:
+        self.backend = backend
+        self.template = template
+        self.args = args
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, tb: Any) -> None:
+        if isinstance(err, RedisError):
+            raise self.backend._error(self.template.format(*self.args), err) from err
 
 
 class RedisBackend(Backend):
@@ -148,7 +133,9 @@ class RedisBackend(Backend):
             their interface), built with ``decode_responses=True``.
 
     Raises:
-        InvalidDSNError: The DSN is not one redis-py can connect with.
+        InvalidDSNError: The DSN has a part redis-py cannot use (a database
+            that is not a number, two different databases, an unknown
+            option...); the message names it.
     """
 
     blocking_reserve = True
@@ -162,7 +149,8 @@ class RedisBackend(Backend):
         elif not client.get_encoder().decode_responses:
             raise ValueError("the Redis client must be built with decode_responses=True")
         self.client: Client = client
-        self._where = _describe(conn_string)
+        self._where = self.describe()
+        self._secrets = _secrets(conn_string)
         self._execute: Callable[..., Any] = client.execute_command
         self._keys: dict[str, _Keys] = {}
         self._push_packed: dict[str, bytes] = {}
@@ -171,19 +159,21 @@ class RedisBackend(Backend):
             self._pool = client.connection_pool  # type: ignore[union-attr]
             self._get_connection_args = _get_connection_args(self._pool)
         self._keys_lock = threading.Lock()
-        self._push = _Script(client, scripts.PUSH)
-        self._push_many = _Script(client, scripts.PUSH_MANY)
-        self._reserve = _Script(client, scripts.RESERVE)
-        self._ack = _Script(client, scripts.ACK)
-        self._release = _Script(client, scripts.RELEASE)
-        self._extend = _Script(client, scripts.EXTEND)
-        self._dead_letter = _Script(client, scripts.DEAD_LETTER)
-        self._get = _Script(client, scripts.GET)
-        self._cancel = _Script(client, scripts.CANCEL)
-        self._status = _Script(client, scripts.STATUS)
-        self._len = _Script(client, scripts.LEN)
-        self._dead_letters = _Script(client, scripts.DEAD_LETTERS)
-        self._requeue = _Script(client, scripts.REQUEUE)
+        loaded = {script.name: _Script(client, script) for script in scripts.SCRIPTS}
+        self._push = loaded["push"]
+        self._push_many = loaded["push_many"]
+        self._reserve = loaded["reserve"]
+        self._ack = loaded["ack"]
+        self._release = loaded["release"]
+        self._extend = loaded["extend"]
+        self._dead_letter = loaded["dead_letter"]
+        self._get = loaded["get"]
+        self._peek = loaded["peek"]
+        self._cancel = loaded["cancel"]
+        self._status = loaded["status"]
+        self._len = loaded["len"]
+        self._dead_letters = loaded["dead_letters"]
+        self._requeue = loaded["requeue"]
         # A blocking read must end before the socket's own timeout fires.
         socket_timeout = _socket_timeout(client)
         self._max_block = max(socket_timeout - 0.5, 0.1) if socket_timeout else 60.0
@@ -209,26 +199,23 @@ class RedisBackend(Backend):
 
     @staticmethod
     def _connect(conn_string: str) -> Client:
-        url, cluster = conn_string, False
-        parts = urlsplit(conn_string)
-        query = parse_qsl(parts.query, keep_blank_values=True)
-        if any(k == "cluster" for k, _ in query):
-            # redis-py knows no such option: take it out before it sees the URL.
-            cluster = any(k == "cluster" and v.lower() in _TRUE for k, v in query)
-            rest = [(k, v) for k, v in query if k != "cluster"]
-            url = urlunsplit(parts._replace(query=urlencode(rest)))
+        url, cluster = check_dsn(conn_string)
         options = dict(DEFAULT_OPTIONS)
-        if parts.scheme == "unix":
+        if urlsplit(url).scheme == "unix":
             options.pop("socket_keepalive")  # a TCP option; Unix socket connections refuse it
         try:
             if cluster:
                 return RedisCluster.from_url(url, decode_responses=True, **options)
             return redis.Redis.from_url(url, decode_responses=True, **options)
         except (ValueError, TypeError) as err:
-            raise InvalidDSNError(f"cannot use {_describe(conn_string)!r} as a Redis DSN: {err}") from err
+            message = _scrub(str(err), _secrets(conn_string))
+            shown = redact_dsn(conn_string)
+            raise InvalidDSNError(f"cannot use {shown!r} as a Redis DSN: {message}") from err
         except RedisError as err:
             # A cluster client talks to its seed node at once.
-            raise BackendError(f"cannot reach the Redis Cluster at {_describe(conn_string)}: {err}") from err
+            message = _scrub(str(err), _secrets(conn_string))
+            shown = redact_dsn(conn_string)
+            raise BackendError(f"cannot reach the Redis Cluster at {shown}: {message}") from err
 
     def _queue(self, queue: str) -> _Keys:
         keys = self._keys.get(queue)
@@ -242,17 +229,29 @@ class RedisBackend(Backend):
         return "" if clock is None else repr(float(clock()))
 
     def _error(self, action: str, err: RedisError) -> BackendError:
+        detail = _scrub(str(err), self._secrets)
         if isinstance(err, (redis.ConnectionError, redis.TimeoutError)):
-            return BackendError(f"cannot reach Redis at {self._where} to {action}: {err}")
-        return BackendError(f"Redis at {self._where} failed to {action}: {err}")
+            return BackendError(f"cannot reach Redis at {self._where} to {action}: {detail}")
+        return BackendError(f"Redis at {self._where} failed to {action}: {detail}")
 
-    def _eval(self, script: _Script, keys: tuple[str, ...], *args: Any) -> Any:
+    def _translated(self, template: str, *args: object) -> _Translated:
+        """The one place a Redis error becomes a :class:`BackendError`: the
+        message is ``template.format(*args)``, saying what was not done."""
+        return _Translated(self, template, args)
+
+    def _eval(self, script: _Script, keys: tuple[str, ...], *args: Any, raw: bool = False) -> Any:
         """Runs a script by its SHA; on a server that lacks it (restarted,
-        failed over, flushed) sends its source once, which caches it again."""
+        failed over, flushed) sends its source once, which caches it again.
+        With ``raw`` the reply's strings stay bytes (the caller decodes them
+        one record at a time)."""
+        options = _RAW if raw else _DECODED
         try:
-            return self._execute("EVALSHA", script.sha, len(keys), *keys, *args)
+            return self._execute("EVALSHA", script.sha, len(keys), *keys, *args, **options)
         except NoScriptError:
-            return self._execute("EVAL", script.source, len(keys), *keys, *args)
+            return self._execute("EVAL", script.source, len(keys), *keys, *args, **options)
+
+    def _run(self, script: _Script, queue: str, *args: Any, raw: bool = False) -> Any:
+        return self._eval(script, self._queue(queue).of[script.name], *args, raw=raw)
 
     # -- time ------------------------------------------------------------
 
@@ -265,10 +264,8 @@ class RedisBackend(Backend):
         clock = self.clock
         if clock is not None:
             return clock()
-        try:
+        with self._translated("read its clock"):
             seconds, micros = self.client.time()
-        except RedisError as err:
-            raise self._error("read its clock", err) from err
         return seconds + micros / 1_000_000
 
     # -- producing -------------------------------------------------------
@@ -277,11 +274,14 @@ class RedisBackend(Backend):
         """Adds a task; one EVALSHA round trip. See :meth:`.Backend.push`.
 
         Raises:
+            ValueError: ``delay`` is NaN or infinite, or a string has a lone
+                surrogate; nothing was queued.
             BackendError: Redis cannot be reached; nothing was queued.
         """
+        _check_seconds(delay, "delay")
         clock = self.clock
         now = "" if clock is None else repr(float(clock()))
-        try:
+        with self._translated("queue task {} on {!r} (it was not queued)", task_id, queue):
             if self._direct:
                 try:
                     return self._push_direct(queue, now, task_id, payload, delay)
@@ -292,12 +292,10 @@ class RedisBackend(Backend):
             try:
                 return bool(self._execute(*self._push_head(queue), now, task_id, payload, delay))
             except NoScriptError:
-                return bool(self._eval(self._push, self._queue(queue).push, now, task_id, payload, delay))
-        except RedisError as err:
-            raise self._error(f"queue task {task_id} on {queue!r} (it was not queued)", err) from err
+                return bool(self._run(self._push, queue, now, task_id, payload, delay))
 
     def _push_head(self, queue: str) -> tuple[Any, ...]:
-        keys = self._queue(queue).push
+        keys = self._queue(queue).of["push"]
         return ("EVALSHA", self._push.sha, len(keys), *keys)
 
     def _push_direct(self, queue: str, now: str, task_id: str, payload: str, delay: float) -> bool:
@@ -310,9 +308,16 @@ class RedisBackend(Backend):
             head = self._push_packed.setdefault(
                 queue, f"*{len(parts)}\r\n".encode() + b"".join(_bulk(str(p).encode()) for p in parts[:-4])
             )
-        delay_arg = _bulk(b"%r" % delay)
+        # Encoded before a connection is taken: a string UTF-8 cannot encode
+        # raises here, with nothing sent.
         data = b"".join(
-            (head, _bulk(now.encode()), _bulk(task_id.encode()), _bulk(payload.encode()), delay_arg)
+            (
+                head,
+                _bulk(now.encode()),
+                _bulk(task_id.encode()),
+                _bulk(payload.encode()),
+                _bulk(b"%r" % delay),
+            )
         )
         pool = self._pool
         conn = pool.get_connection(*self._get_connection_args)
@@ -320,7 +325,7 @@ class RedisBackend(Backend):
             conn.send_packed_command([data])
             reply = conn.read_response()
         except NoScriptError:
-            return bool(self._eval(self._push, self._queue(queue).push, now, task_id, payload, delay))
+            return bool(self._run(self._push, queue, now, task_id, payload, delay))
         finally:
             pool.release(conn)
         return bool(reply == 1)
@@ -330,16 +335,20 @@ class RedisBackend(Backend):
         :data:`PUSH_CHUNK` tasks each). See :meth:`.Backend.push_many`.
 
         Raises:
+            ValueError: A delay is NaN or infinite; nothing was queued.
             BackendError: Redis cannot be reached; tasks may or may not have
                 been queued (pushing them again is safe: ids are unique).
         """
         if not items:
             return 0
-        keys = self._queue(queue).push
+        delayed = False
+        for item in items:
+            delayed = _check_seconds(item[2], "delay") > 0 or delayed
+        keys = self._queue(queue).of["push_many"]
         now = self._now_arg()
         # Delays are nearly always 0: then ids and payloads go as pairs, which
         # saves a third of the arguments to pack and parse.
-        width = 3 if any(item[2] > 0 for item in items) else 2
+        width = 3 if delayed else 2
         chunks = []
         for start in range(0, len(items), PUSH_CHUNK):
             args: list[Any] = [now, width]
@@ -350,12 +359,10 @@ class RedisBackend(Backend):
                 for item in items[start : start + PUSH_CHUNK]:
                     args += item
             chunks.append(args)
-        try:
+        with self._translated("queue {} tasks on {!r}", len(items), queue):
             if len(chunks) == 1:
                 return int(self._eval(self._push_many, keys, *chunks[0]))
             return self._push_pipelined(keys, chunks)
-        except RedisError as err:
-            raise self._error(f"queue {len(items)} tasks on {queue!r}", err) from err
 
     def _push_pipelined(self, keys: tuple[str, ...], chunks: list[list[Any]]) -> int:
         pipe = self.client.pipeline(transaction=False)
@@ -379,25 +386,40 @@ class RedisBackend(Backend):
     ) -> list[Reservation]:
         """Reserves up to ``limit`` due tasks in one script; see :meth:`.Backend.reserve`.
 
+        A due record the caller may not have (its payload over
+        :attr:`~alligator.backend.Backend.max_payload_bytes`, or not UTF-8)
+        is dead-lettered inside the same script, its payload never sent; the
+        others are reserved.
+
         When nothing is due and ``timeout`` is positive it blocks on the
         queue's wake-up list until a task is pushed or released, the next
         delayed task or lease deadline comes, or the timeout ends.
 
         Raises:
+            ValueError: ``lease_seconds`` is NaN or infinite, or ``timeout`` NaN.
             BackendError: Redis cannot be reached.
         """
+        _check_seconds(lease_seconds, "lease_seconds")
+        if timeout != timeout:
+            raise ValueError("timeout must be a number of seconds, not nan")
         if limit < 1:
             return []
         keys = self._queue(queue)
         deadline = 0.0
-        try:
+        with self._translated("reserve tasks of {!r}", queue):
             while True:
-                reply = self._eval(self._reserve, keys.reserve, self._now_arg(), lease_seconds, limit)
+                reply = self._run(
+                    self._reserve,
+                    queue,
+                    self._now_arg(),
+                    lease_seconds,
+                    limit,
+                    self.max_payload_bytes,
+                    self.status_ttl,
+                    raw=True,
+                )
                 if len(reply) != 1:
-                    return [
-                        Reservation(reply[i], reply[i + 1], reply[i + 2], reply[i + 3])
-                        for i in range(0, len(reply), 4)
-                    ]
+                    return self._reservations(queue, reply)
                 if timeout <= 0:
                     return []
                 if not deadline:
@@ -411,8 +433,25 @@ class RedisBackend(Backend):
                     wait = min(wait, FAKE_CLOCK_POLL)
                 # BLPOP's timeout 0 means forever; never send it.
                 self._execute("BLPOP", keys.wake, max(min(wait, self._max_block), 0.001))
-        except RedisError as err:
-            raise self._error(f"reserve tasks of {queue!r}", err) from err
+
+    def _reservations(self, queue: str, reply: list[Any]) -> list[Reservation]:
+        """Decodes a reserve or get reply one record at a time.
+
+        The script hands out only UTF-8 records; should one get past it
+        anyway, that record alone is dead-lettered and the others delivered.
+        """
+        out = []
+        for i in range(0, len(reply), 5):
+            task_id, payload, receipt = reply[i], reply[i + 1], reply[i + 2]
+            attempts, failures = int(reply[i + 3]), int(reply[i + 4])
+            try:
+                out.append(
+                    Reservation(task_id.decode(), payload.decode(), receipt.decode(), attempts, failures)
+                )
+            except UnicodeDecodeError as err:
+                args = (self._now_arg(), self.status_ttl, task_id, receipt, f"{UNREADABLE}: {err}")
+                self._run(self._dead_letter, queue, *args)
+        return out
 
     def ack(self, queue: str, task_id: str, receipt: str) -> bool:
         """See :meth:`.Backend.ack`.
@@ -420,11 +459,8 @@ class RedisBackend(Backend):
         Raises:
             BackendError: Redis cannot be reached.
         """
-        keys = self._queue(queue).ack
-        try:
-            return bool(self._eval(self._ack, keys, self._now_arg(), self.status_ttl, task_id, receipt))
-        except RedisError as err:
-            raise self._error(f"acknowledge task {task_id} of {queue!r}", err) from err
+        with self._translated("acknowledge task {} of {!r}", task_id, queue):
+            return bool(self._run(self._ack, queue, self._now_arg(), self.status_ttl, task_id, receipt))
 
     def ack_many(self, queue: str, items: Sequence[tuple[str, str]]) -> int:
         """Acks many deliveries in one script; see :meth:`.Backend.ack_many`.
@@ -434,34 +470,31 @@ class RedisBackend(Backend):
         """
         if not items:
             return 0
-        keys = self._queue(queue).ack
         args: list[Any] = [self._now_arg(), self.status_ttl]
         for pair in items:
             args += pair
-        try:
-            return int(self._eval(self._ack, keys, *args))
-        except RedisError as err:
-            raise self._error(f"acknowledge {len(items)} tasks of {queue!r}", err) from err
+        with self._translated("acknowledge {} tasks of {!r}", len(items), queue):
+            return int(self._run(self._ack, queue, *args))
 
     def release(
         self, queue: str, task_id: str, receipt: str, delay: float = 0.0, attempted: bool = True
     ) -> bool:
-        """See :meth:`.Backend.release`.
+        """See :meth:`.Backend.release`; ``attempted=True`` counts a failure.
 
         Raises:
+            ValueError: ``delay`` is NaN or infinite; nothing changed.
             BackendError: Redis cannot be reached.
         """
-        keys = self._queue(queue).release
-        flag = "1" if attempted else "0"
-        try:
-            return bool(self._eval(self._release, keys, self._now_arg(), task_id, receipt, delay, flag))
-        except RedisError as err:
-            raise self._error(f"release task {task_id} of {queue!r}", err) from err
+        _check_seconds(delay, "delay")
+        args = (self._now_arg(), task_id, receipt, delay, "1" if attempted else "0")
+        with self._translated("release task {} of {!r}", task_id, queue):
+            return bool(self._run(self._release, queue, *args))
 
     def extend(self, queue: str, task_id: str, receipt: str, lease_seconds: float) -> bool:
         """See :meth:`.Backend.extend`.
 
         Raises:
+            ValueError: ``lease_seconds`` is NaN or infinite.
             BackendError: Redis cannot be reached.
         """
         return self.extend_many(queue, [(task_id, receipt)], lease_seconds)[0]
@@ -470,18 +503,17 @@ class RedisBackend(Backend):
         """Extends many leases in one script; see :meth:`.Backend.extend_many`.
 
         Raises:
+            ValueError: ``lease_seconds`` is NaN or infinite.
             BackendError: Redis cannot be reached.
         """
+        _check_seconds(lease_seconds, "lease_seconds")
         if not items:
             return []
-        keys = self._queue(queue).extend
         args: list[Any] = [self._now_arg(), lease_seconds]
         for pair in items:
             args += pair
-        try:
-            return [bool(kept) for kept in self._eval(self._extend, keys, *args)]
-        except RedisError as err:
-            raise self._error(f"extend {len(items)} leases in {queue!r}", err) from err
+        with self._translated("extend {} leases in {!r}", len(items), queue):
+            return [bool(kept) for kept in self._run(self._extend, queue, *args)]
 
     def dead_letter(self, queue: str, task_id: str, receipt: str, reason: str) -> bool:
         """See :meth:`.Backend.dead_letter`.
@@ -489,27 +521,40 @@ class RedisBackend(Backend):
         Raises:
             BackendError: Redis cannot be reached.
         """
-        keys = self._queue(queue).dead_letter
         args = (self._now_arg(), self.status_ttl, task_id, receipt, reason)
-        try:
-            return bool(self._eval(self._dead_letter, keys, *args))
-        except RedisError as err:
-            raise self._error(f"dead-letter task {task_id} of {queue!r}", err) from err
+        with self._translated("dead-letter task {} of {!r}", task_id, queue):
+            return bool(self._run(self._dead_letter, queue, *args))
 
     # -- inspecting and managing ----------------------------------------
 
     def get(self, queue: str, task_id: str, lease_seconds: float) -> Reservation | None:
-        """See :meth:`.Backend.get`.
+        """See :meth:`.Backend.get`; an unreadable record is dead-lettered, and None returned.
+
+        Raises:
+            ValueError: ``lease_seconds`` is NaN or infinite.
+            BackendError: Redis cannot be reached.
+        """
+        _check_seconds(lease_seconds, "lease_seconds")
+        args = (self._now_arg(), task_id, lease_seconds, self.max_payload_bytes, self.status_ttl)
+        with self._translated("get task {} of {!r}", task_id, queue):
+            reply = self._run(self._get, queue, *args, raw=True)
+            got = self._reservations(queue, reply) if reply else []
+        return got[0] if got else None
+
+    def peek(self, queue: str, task_id: str) -> str | None:
+        """See :meth:`.Backend.peek`.
 
         Raises:
             BackendError: Redis cannot be reached.
         """
-        keys = self._queue(queue).get
+        with self._translated("read task {} of {!r}", task_id, queue):
+            payload = self._run(self._peek, queue, self._now_arg(), task_id, self.max_payload_bytes, raw=True)
+        if payload is None:
+            return None
         try:
-            reply = self._eval(self._get, keys, self._now_arg(), task_id, lease_seconds)
-        except RedisError as err:
-            raise self._error(f"get task {task_id} of {queue!r}", err) from err
-        return Reservation(reply[0], reply[1], reply[2], reply[3]) if reply else None
+            return str(payload.decode())
+        except UnicodeDecodeError:
+            return None
 
     def cancel(self, queue: str, task_id: str) -> bool:
         """See :meth:`.Backend.cancel`.
@@ -517,11 +562,8 @@ class RedisBackend(Backend):
         Raises:
             BackendError: Redis cannot be reached.
         """
-        keys = self._queue(queue).cancel
-        try:
-            return bool(self._eval(self._cancel, keys, self._now_arg(), task_id))
-        except RedisError as err:
-            raise self._error(f"cancel task {task_id} of {queue!r}", err) from err
+        with self._translated("cancel task {} of {!r}", task_id, queue):
+            return bool(self._run(self._cancel, queue, self._now_arg(), task_id))
 
     def status(self, queue: str, task_id: str) -> int | None:
         """See :meth:`.Backend.status`.
@@ -529,11 +571,8 @@ class RedisBackend(Backend):
         Raises:
             BackendError: Redis cannot be reached.
         """
-        keys = self._queue(queue).status
-        try:
-            found = int(self._eval(self._status, keys, self._now_arg(), self.status_ttl, task_id))
-        except RedisError as err:
-            raise self._error(f"read the status of task {task_id} of {queue!r}", err) from err
+        with self._translated("read the status of task {} of {!r}", task_id, queue):
+            found = int(self._run(self._status, queue, self._now_arg(), self.status_ttl, task_id))
         return None if found < 0 else found
 
     def len(self, queue: str) -> int:
@@ -542,39 +581,41 @@ class RedisBackend(Backend):
         Raises:
             BackendError: Redis cannot be reached.
         """
-        try:
-            return int(self._eval(self._len, self._queue(queue).len, self._now_arg()))
-        except RedisError as err:
-            raise self._error(f"count the tasks of {queue!r}", err) from err
+        with self._translated("count the tasks of {!r}", queue):
+            return int(self._run(self._len, queue, self._now_arg()))
 
     def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
         """See :meth:`.Backend.dead_letters`.
+
+        A payload over :attr:`~alligator.backend.Backend.max_payload_bytes`
+        comes cut to that many bytes; bytes that are not UTF-8 (in any field)
+        come as U+FFFD.
 
         Raises:
             BackendError: Redis cannot be reached.
         """
         if limit <= 0:
             return []
-        try:
-            reply = self._eval(self._dead_letters, self._queue(queue).dead_letters, limit)
-        except RedisError as err:
-            raise self._error(f"list the dead letters of {queue!r}", err) from err
-        return [
-            DeadLetter(reply[i], reply[i + 1], reply[i + 2], int(reply[i + 3]), float(reply[i + 4]))
-            for i in range(0, len(reply), 5)
-        ]
+        with self._translated("list the dead letters of {!r}", queue):
+            reply = self._run(self._dead_letters, queue, limit, self.max_payload_bytes, raw=True)
+
+        def text(value: bytes) -> str:
+            return value.decode("utf-8", "replace")
+
+        letters = []
+        for i in range(0, len(reply), 5):
+            task_id, payload, reason = text(reply[i]), text(reply[i + 1]), text(reply[i + 2])
+            letters.append(DeadLetter(task_id, payload, reason, int(reply[i + 3]), float(reply[i + 4])))
+        return letters
 
     def requeue(self, queue: str, task_id: str) -> bool:
-        """See :meth:`.Backend.requeue`.
+        """See :meth:`.Backend.requeue`: never over a live task of the same id.
 
         Raises:
             BackendError: Redis cannot be reached.
         """
-        keys = self._queue(queue).requeue
-        try:
-            return bool(self._eval(self._requeue, keys, self._now_arg(), task_id))
-        except RedisError as err:
-            raise self._error(f"requeue task {task_id} of {queue!r}", err) from err
+        with self._translated("requeue task {} of {!r}", task_id, queue):
+            return bool(self._run(self._requeue, queue, self._now_arg(), task_id))
 
     def drop_all(self, queue: str) -> None:
         """Deletes every key of the queue in one command; see :meth:`.Backend.drop_all`.
@@ -582,14 +623,27 @@ class RedisBackend(Backend):
         Raises:
             BackendError: Redis cannot be reached.
         """
-        try:
+        with self._translated("drop the queue {!r}", queue):
             self._execute("DEL", *self._queue(queue).all)
-        except RedisError as err:
-            raise self._error(f"drop the queue {queue!r}", err) from err
 
     def close(self) -> None:
         """Closes the client's connections."""
         self.client.close()
+
+
+#: The reason a record whose payload is not UTF-8 is dead-lettered with.
+UNREADABLE = "payload is not valid UTF-8"
+# execute_command options: keep a reply's strings as bytes, or let the client decode them.
+_RAW: dict[str, Any] = {NEVER_DECODE: True}
+_DECODED: dict[str, Any] = {}
+
+
+def _check_seconds(value: float, what: str) -> float:
+    """Refuses NaN and infinities before anything is sent (a script must not
+    meet them half-way through its writes)."""
+    if not math.isfinite(value):
+        raise ValueError(f"{what} must be a finite number of seconds, not {value!r}")
+    return value
 
 
 def _bulk(value: bytes) -> bytes:
@@ -608,22 +662,26 @@ def _direct_capable(client: Client) -> bool:
 
 def _get_connection_args(pool: Any) -> tuple[str, ...]:
     # redis-py 5 wants a command name here; later versions deprecate passing one.
-    import inspect
-
     parameter = inspect.signature(pool.get_connection).parameters.get("command_name")
     return ("EVALSHA",) if parameter is not None and parameter.default is inspect.Parameter.empty else ()
 
 
-def _describe(conn_string: str) -> str:
-    """The DSN without its password, for messages."""
+def _secrets(conn_string: str) -> tuple[str, ...]:
+    """The passwords a DSN holds (userinfo and query), to keep out of messages."""
     try:
         parts = urlsplit(conn_string)
-        if parts.password is None:
-            return conn_string
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-        return urlunsplit(parts._replace(netloc=netloc))
+        found = [parts.password or ""]
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        found += [value for key, value in query if key.lower() in _SECRET_OPTIONS]
     except ValueError:
-        return "<unparsable DSN>"
+        return ()
+    return tuple(sorted({secret for secret in found if secret}, key=len, reverse=True))
+
+
+def _scrub(message: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        message = message.replace(secret, "***")
+    return message
 
 
 def _socket_timeout(client: Client) -> float | None:
@@ -635,3 +693,107 @@ def _socket_timeout(client: Client) -> float | None:
         options = pool.connection_kwargs
     value = options.get("socket_timeout")
     return float(value) if value else None
+
+
+# -- DSNs ------------------------------------------------------------------------
+
+_SECRET_OPTIONS = {"password", "passwd", "pass", "secret", "token", "ssl_password"}
+_CONNECTION_CLASSES: dict[str, type[Any]] = {
+    "redis": redis.Connection,
+    "rediss": redis.SSLConnection,
+    "unix": redis.UnixDomainSocketConnection,
+}
+
+
+def _parameters(*classes: type[Any]) -> set[str]:
+    """The keyword arguments the classes' constructors (and their bases') take."""
+    names: set[str] = set()
+    for cls in classes:
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is None:
+                continue
+            try:
+                parameters = inspect.signature(init).parameters.values()
+            except (TypeError, ValueError):
+                continue
+            names |= {p.name for p in parameters if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+    names.discard("self")
+    return names
+
+
+def _known_options(scheme: str, cluster: bool) -> set[str]:
+    known = _parameters(_CONNECTION_CLASSES[scheme], redis.ConnectionPool, redis.BlockingConnectionPool)
+    known |= set(URL_QUERY_ARGUMENT_PARSERS) | {"cluster"}
+    if cluster:
+        known |= _parameters(RedisCluster)
+    return known
+
+
+def check_dsn(conn_string: str) -> tuple[str, bool]:
+    """Checks a Redis DSN before any client is built, naming a bad part.
+
+    redis-py reads some mistakes silently (``/abc`` as database 0) and others
+    only at the first command (an unknown option is a ``TypeError`` then), so
+    a typo would pass ``Gator()`` and fail at the first enqueue.
+
+    Example:
+        >>> check_dsn("redis://localhost:6379/2?cluster=false")
+        ('redis://localhost:6379/2', False)
+        >>> check_dsn("redis://localhost/0?socket_timout=3")
+        Traceback (most recent call last):
+        ...
+        alligator.exceptions.InvalidDSNError: cannot use ... (did you mean socket_timeout?)
+
+    Args:
+        conn_string: The DSN.
+
+    Returns:
+        The DSN for redis-py (without our own ``cluster`` option), and whether
+        it names a Redis Cluster.
+
+    Raises:
+        InvalidDSNError: Its scheme, port, database or an option is wrong.
+    """
+    shown = redact_dsn(conn_string)
+
+    def refuse(problem: str) -> InvalidDSNError:
+        return InvalidDSNError(f"cannot use {shown!r} as a Redis DSN: {problem}")
+
+    try:
+        parts = urlsplit(conn_string)
+        parts.port  # noqa: B018 - parsing it is the check
+    except ValueError as err:
+        raise refuse(_scrub(str(err), _secrets(conn_string))) from err
+    scheme = parts.scheme.lower()
+    if scheme not in _CONNECTION_CLASSES:
+        raise refuse(f"the scheme must be redis, rediss or unix, not {parts.scheme!r}")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    values: dict[str, str] = {}
+    for key, value in query:
+        if key in values and values[key] != value:
+            raise refuse(f"option {key!r} is given twice, as {values[key]!r} and {value!r}")
+        values[key] = value
+    cluster = values.get("cluster", "").lower() in _TRUE
+    known = _known_options(scheme, cluster)
+    for key in values:
+        if key not in known:
+            near = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            raise refuse(f"unknown option {key!r}{hint}")
+    path_db = None
+    if scheme != "unix" and parts.path not in ("", "/"):
+        text = unquote(parts.path[1:])
+        if not text.isdigit():
+            raise refuse(f"the database must be a number, not {text!r}")
+        path_db = int(text)
+    if "db" in values:
+        if not values["db"].strip().isdigit():
+            raise refuse(f"the database must be a number, not {values['db']!r}")
+        if path_db is not None and int(values["db"]) != path_db:
+            raise refuse(f"two different databases: {path_db} in the path and {values['db']} in ?db=")
+    if "cluster" in values:
+        # redis-py knows no such option: take it out before it sees the URL.
+        rest = [(k, v) for k, v in query if k != "cluster"]
+        conn_string = urlunsplit(parts._replace(query=urlencode(rest)))
+    return conn_string, cluster

@@ -1,33 +1,51 @@
-"""The Lua scripts of the Redis backend: one script per multi-key step.
+r"""The Lua scripts of the Redis backend: one script per multi-key step.
 
 Every script touches only the keys of one queue, passed in ``KEYS``; they all
 carry the queue's hash tag, so a script runs atomically on one node, even on
-Redis Cluster. ``ARGV[1]`` of every script that needs the time is either
-empty (use the server's ``TIME``) or a number (the backend's injected clock),
-so one clock decides every due time and deadline.
+Redis Cluster. Each script declares the names of the keys it takes once
+(``Script.keys``); the backend passes them in that order and the script
+sees them as Lua locals of the same names (``pending``, ``leases``...), so no
+script addresses ``KEYS[n]`` by position. ``ARGV[1]`` of every script that
+needs the time is either empty (use the server's ``TIME``) or a number (the
+backend's injected clock), so one clock decides every due time and deadline.
 
-Key layout of a queue ``Q`` (``{Q}`` is the hash tag)::
+Key layout of a queue ``Q`` (``{T}`` is the hash tag: ``T`` is ``Q`` itself,
+or ``%`` and the hex of its UTF-8 bytes when ``Q`` is empty, contains a brace
+or starts with ``%``; see :func:`hash_tag`)::
 
-    alligator:{Q}:pending     zset   "<seq:16 digits>:<id>" -> due time (waiting and delayed)
-    alligator:{Q}:members     hash   id -> its member in pending
-    alligator:{Q}:payloads    hash   id -> payload (waiting, delayed or reserved)
-    alligator:{Q}:attempts    hash   id -> deliveries so far
-    alligator:{Q}:receipts    hash   id -> receipt of the current delivery (reserved)
-    alligator:{Q}:leases      zset   id -> lease deadline (reserved)
-    alligator:{Q}:seq         string counter: FIFO tie-breaks and receipts
-    alligator:{Q}:succeeded   zset   id -> acked at (trimmed after status_ttl)
-    alligator:{Q}:failed      zset   id -> dead-lettered at (trimmed after status_ttl)
-    alligator:{Q}:dead        hash   "p:<id>" payload, "r:<id>" reason, "a:<id>" attempts,
-                                     "t:<id>" failed at
-    alligator:{Q}:dead_order  zset   id -> seq (dead letters, oldest first)
-    alligator:{Q}:wake        list   wake-up tokens for workers blocked in reserve
+    alligator:{T}:pending     zset   "<seq:16 digits>:<id>" -> due time (waiting and delayed)
+    alligator:{T}:members     hash   id -> its member in pending
+    alligator:{T}:payloads    hash   id -> payload (waiting, delayed or reserved)
+    alligator:{T}:attempts    hash   id -> deliveries so far (waiting, delayed or reserved)
+    alligator:{T}:failures    hash   id -> deliveries released as failed (absent: 0)
+    alligator:{T}:receipts    hash   id -> receipt of the current delivery (reserved)
+    alligator:{T}:leases      zset   id -> lease deadline (reserved)
+    alligator:{T}:seq         string counter: FIFO tie-breaks, receipts, dead-letter order
+    alligator:{T}:succeeded   zset   id -> acked at (trimmed after status_ttl)
+    alligator:{T}:failed      zset   id -> dead-lettered at (trimmed after status_ttl)
+    alligator:{T}:dead        hash   "p:<id>" payload, "r:<id>" reason, "a:<id>" attempts,
+                                     "t:<id>" dead-lettered at
+    alligator:{T}:dead_order  zset   id -> seq (the dead letters, oldest first)
+    alligator:{T}:wake        list   wake-up tokens for workers blocked in reserve
+
+An id is in ``dead_order`` or in the live structures, never both: push
+refuses a dead letter's id, and requeue refuses an id that is live.
 
 Why a sequence number in front of each ``pending`` member: a sorted set
 orders equal scores by member, so the zero-padded sequence makes tasks with
-the same due time (a batch pushed in one script) come out in push order.
+the same due time (a batch pushed in one script) come out in push order. A
+fresh counter (a new queue, or one emptied by ``drop_all``) starts from the
+server's time in microseconds, so a receipt handed out before ``drop_all``
+never matches one handed out after it.
+
+Redis does not roll back a script that fails half-way, so every script
+checks every argument before its first write (an error then changes nothing).
 """
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
 
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 
@@ -37,363 +55,670 @@ WAKE_CAP = 16
 #: Expired leases moved back to ``pending`` by one reserve call.
 RECLAIM_LIMIT = 1000
 
-_PRELUDE = """
+#: Every key of a queue, as the suffix after ``alligator:{T}:``.
+KEY_NAMES = (
+    "pending",
+    "members",
+    "payloads",
+    "attempts",
+    "failures",
+    "receipts",
+    "leases",
+    "seq",
+    "succeeded",
+    "failed",
+    "dead",
+    "dead_order",
+    "wake",
+)
+
+#: Marks an encoded hash tag; a name starting with it is encoded too.
+TAG_ESCAPE = "%"
+
+
+def hash_tag(queue: str) -> str:
+    """Returns the hash tag of a queue's keys: a different one for every name.
+
+    A name is used as it is unless a brace in it would change which part of
+    the key Redis Cluster hashes, it is empty (``{}`` hashes the whole key),
+    or it starts with the escape character ``%``: then the tag is ``%`` and
+    the hex of the name's UTF-8 bytes. Names used as they are never start
+    with ``%``, and hex is injective, so two names never share a key.
+
+    Example:
+        >>> hash_tag("emails"), hash_tag("ab{c"), hash_tag("%61")
+        ('emails', '%61627b63', '%253631')
+
+    Args:
+        queue: The queue's name.
+
+    Returns:
+        The text between the braces of its keys.
+    """
+    if queue and "{" not in queue and "}" not in queue and not queue.startswith(TAG_ESCAPE):
+        return queue
+    return TAG_ESCAPE + queue.encode().hex()
+
+
+def queue_keys(queue: str) -> dict[str, str]:
+    """Returns every key of a queue, by name (see the layout above)."""
+    prefix = f"alligator:{{{hash_tag(queue)}}}:"
+    return {name: prefix + name for name in KEY_NAMES}
+
+
+@dataclass(frozen=True)
+class Script:
+    """One step: the key names it takes (in ``KEYS`` order) and its Lua source."""
+
+    name: str
+    keys: tuple[str, ...]
+    source: str
+
+
+# Everything scripts share; each script gets the definitions it uses. Every key
+# name is a local (false when the script does not take that key), so the
+# helpers below can name keys too; a helper that needs a key its script did not
+# declare fails loudly.
+_PRELUDE = r"""
+-- Arguments are checked before the first write: a script that fails half-way is
+-- not rolled back, and a task must never be left in no structure at all.
+local function fail(message) error({err = 'ERR alligator: ' .. message}) end
+local function finite(value, what)
+  local x = tonumber(value)
+  if x == nil or x ~= x or x == math.huge or x == -math.huge then
+    fail(what .. ' must be a finite number, not ' .. tostring(value))
+  end
+  return x
+end
+local function whole(value, what, least)
+  local x = finite(value, what)
+  if x ~= math.floor(x) or x < least then fail(what .. ' must be a whole number >= ' .. least) end
+  return x
+end
+-- How long statuses are kept: may be infinite (kept for ever), never NaN or negative.
+local function ttl_arg(value)
+  local x = tonumber(value)
+  if x == nil or x ~= x or x < 0 then fail('status_ttl must be a number >= 0, not ' .. tostring(value)) end
+  return x
+end
 local function clock()
-  if ARGV[1] ~= '' then return tonumber(ARGV[1]) end
+  if ARGV[1] ~= '' then return finite(ARGV[1], 'now') end
   local t = redis.call('TIME')
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 -- Scores go out with every digit: Lua's own number format keeps only 14, and a
 -- rounded score could put a task due now a hair in the future.
 local function fmt(x) return string.format('%.17g', x) end
-local function enqueue(pending, members, seq, id, due)
-  local member = string.format('%016d:', redis.call('INCR', seq)) .. id
+local function int(x) return string.format('%d', x) end
+
+-- Reserves n sequence numbers; returns the last. A fresh counter starts from
+-- the server's time in microseconds (exact in a Lua number until year 2255).
+local function next_seq(n)
+  local last = redis.call('INCRBY', seq, int(n))
+  if last == n then
+    local t = redis.call('TIME')
+    last = tonumber(t[1]) * 1000000 + tonumber(t[2]) + n
+    redis.call('SET', seq, int(last))
+  end
+  return last
+end
+local function enqueue(id, due, number)
+  local member = string.format('%016d:', number) .. id
   redis.call('ZADD', pending, fmt(due), member)
   redis.call('HSET', members, id, member)
 end
 -- Is any task due now? Workers block only when none is, so a push or release
 -- needs to wake one only then; the worker it wakes passes the baton on.
-local function any_due(pending, now)
+local function any_due(now)
   local first = redis.call('ZRANGE', pending, 0, 0, 'WITHSCORES')
   return #first > 0 and tonumber(first[2]) <= now
 end
-local function wake(list, tokens)
-  local room = __WAKE_CAP__ - redis.call('LLEN', list)
+local function wake_up(tokens)
+  local room = __WAKE_CAP__ - redis.call('LLEN', wake)
   if tokens > room then tokens = room end
-  for _ = 1, tokens do redis.call('LPUSH', list, '1') end
+  for _ = 1, tokens do redis.call('LPUSH', wake, '1') end
+end
+local function trim(statuses, now, ttl)
+  redis.call('ZREMRANGEBYSCORE', statuses, '-inf', '(' .. fmt(now - ttl))
+end
+
+-- Receipts and leases.
+local function holds(id, receipt) return redis.call('HGET', receipts, id) == receipt end
+local function unlease(id)
+  redis.call('HDEL', receipts, id)
+  redis.call('ZREM', leases, id)
+end
+-- Hands out one delivery of id; returns its receipt and the delivery count.
+local function lease(id, deadline)
+  local receipt = int(next_seq(1))
+  redis.call('HSET', receipts, id, receipt)
+  redis.call('ZADD', leases, deadline, id)
+  return receipt, redis.call('HINCRBY', attempts, id, 1)
+end
+local function live(id)
+  return redis.call('HEXISTS', members, id) == 1 or redis.call('HEXISTS', receipts, id) == 1
+end
+
+-- Ends a task that is in neither pending nor leases any more: its payload and
+-- attempts move to the dead letters, with a reason.
+local function bury(id, reason, now, ttl)
+  local nowf = fmt(now)
+  local payload = redis.call('HGET', payloads, id) or ''
+  local count = redis.call('HGET', attempts, id) or '0'
+  redis.call('HSET', dead, 'p:' .. id, payload, 'r:' .. id, reason, 'a:' .. id, count, 't:' .. id, nowf)
+  redis.call('ZADD', dead_order, int(next_seq(1)), id)
+  redis.call('HDEL', payloads, id)
+  redis.call('HDEL', attempts, id)
+  redis.call('HDEL', failures, id)
+  redis.call('ZREM', succeeded, id)
+  redis.call('ZADD', failed, nowf, id)
+  trim(failed, now, ttl)
+end
+
+-- Strict UTF-8, as Python's decoder reads it (no surrogates, no overlong
+-- forms): every valid multi-byte sequence becomes an ASCII 'x'; a byte >= 128
+-- left over is one no sequence explains. The sequences never overlap, since
+-- each starts with a lead byte no continuation byte equals.
+local UTF8 = {
+  '[\194-\223][\128-\191]',
+  '\224[\160-\191][\128-\191]',
+  '[\225-\236\238\239][\128-\191][\128-\191]',
+  '\237[\128-\159][\128-\191]',
+  '\240[\144-\191][\128-\191][\128-\191]',
+  '[\241-\243][\128-\191][\128-\191][\128-\191]',
+  '\244[\128-\143][\128-\191][\128-\191]',
+}
+local function utf8(s)
+  if not string.find(s, '[\128-\255]') then return true end
+  for _, sequence in ipairs(UTF8) do s = string.gsub(s, sequence, 'x') end
+  return not string.find(s, '[\128-\255]')
+end
+-- The payload of id if a caller may have it; else false and why not. A payload
+-- over the limit is measured, never read.
+local function readable(id, max)
+  if not utf8(id) then return false, 'task id is not valid UTF-8' end
+  local size = redis.call('HSTRLEN', payloads, id)
+  if size > max then return false, 'payload is ' .. int(size) .. ' bytes, over the limit of ' .. int(max) end
+  local payload = redis.call('HGET', payloads, id)
+  if not payload then return false, 'payload is missing' end
+  if not utf8(payload) then return false, 'payload is not valid UTF-8' end
+  return payload
+end
+-- A delivery of a record no caller may have: counted, and dead-lettered.
+local function refuse(id, reason, now, ttl)
+  unlease(id)
+  redis.call('HINCRBY', attempts, id, 1)
+  bury(id, reason, now, ttl)
 end
 """
 
 
-def _script(body: str) -> str:
-    return (_PRELUDE + body).replace("__WAKE_CAP__", str(WAKE_CAP))
+def _definitions(prelude: str) -> list[tuple[str, str]]:
+    """Splits the prelude into its definitions (name, source with its comments), in order."""
+    found: list[tuple[str, str]] = []
+    comments: list[str] = []
+    for line in prelude.strip("\n").splitlines():
+        start = re.match(r"local (?:function )?(\w+)", line)
+        if start:
+            found.append((start.group(1), "\n".join([*comments, line])))
+            comments = []
+        elif line.startswith("--"):
+            comments.append(line)
+        elif line.strip():
+            name, source = found[-1]
+            found[-1] = (name, f"{source}\n{line}")
+    return found
 
 
-#: KEYS: payloads, members, pending, seq, wake.
-#: ARGV: now, id, payload, delay. Returns 1 if added, 0 if the id is queued already.
+_DEFINITIONS = _definitions(_PRELUDE)
+
+
+def _helpers(body: str) -> str:
+    """The definitions the body uses, directly or through one another, in prelude
+    order: Lua builds every function of a script on every call, so a script
+    carries only what it needs (the push hot path stays small)."""
+    used: set[str] = set()
+    text = body
+    while True:
+        more = {name for name, source in _DEFINITIONS if name not in used and re.search(rf"\b{name}\b", text)}
+        if not more:
+            break
+        used |= more
+        text = body + "".join(source for name, source in _DEFINITIONS if name in used)
+    return "\n".join(source for name, source in _DEFINITIONS if name in used)
+
+
+def _script(name: str, keys: str, body: str, **constants: object) -> Script:
+    names = tuple(keys.split())
+    unknown = set(names) - set(KEY_NAMES)
+    if unknown:
+        raise ValueError(f"script {name} names unknown keys {sorted(unknown)}")
+    bound = ", ".join(f"KEYS[{names.index(key) + 1}]" if key in names else "false" for key in KEY_NAMES)
+    source = f"local {', '.join(KEY_NAMES)} = {bound}\n{_helpers(body)}\n{body}"
+    for constant, value in {"WAKE_CAP": WAKE_CAP, **constants}.items():
+        source = source.replace(f"__{constant}__", str(value))
+    return Script(name, names, source)
+
+
+#: ARGV: now, id, payload, delay. Returns 1 if added, 0 if the id is taken
+#: (waiting, delayed, reserved or a dead letter).
 #: The hot path of every producer: five commands when the queue is busy.
-PUSH = _script("""
-local id = ARGV[2]
+PUSH = _script(
+    "push",
+    "payloads members pending seq wake dead_order",
+    """
 local now = clock()
-local was_due = any_due(KEYS[3], now)
-if redis.call('HSETNX', KEYS[1], id, ARGV[3]) == 0 then return 0 end
-local delay = tonumber(ARGV[4])
+local id = ARGV[2]
+local delay = finite(ARGV[4], 'delay')
 if delay < 0 then delay = 0 end
-enqueue(KEYS[3], KEYS[2], KEYS[4], id, now + delay)
-if delay == 0 and not was_due then wake(KEYS[5], 1) end
+if redis.call('ZSCORE', dead_order, id) then return 0 end
+local was_due = any_due(now)
+if redis.call('HSETNX', payloads, id, ARGV[3]) == 0 then return 0 end
+enqueue(id, now + delay, next_seq(1))
+if delay == 0 and not was_due then wake_up(1) end
 return 1
-""")
+""",
+)
 
-#: KEYS: payloads, members, pending, seq, wake.
 #: ARGV: now, then (id, payload) pairs when every delay is 0, else (id, payload,
 #: delay) triples; ARGV[2] says which ("2" or "3"). Returns how many were added.
-#: A few commands per batch, not per task: one HMGET finds the ids queued
+#: A few commands per batch, not per task: one HMGET finds the ids taken
 #: already, then one HSET, ZADD and HSET write the rest.
-PUSH_MANY = _script("""
+PUSH_MANY = _script(
+    "push_many",
+    "payloads members pending seq wake dead_order",
+    """
 local now = clock()
 local width = tonumber(ARGV[2])
-local ids = {}
-for i = 3, #ARGV, width do ids[#ids + 1] = ARGV[i] end
-local present = redis.call('HMGET', KEYS[1], unpack(ids))
+if width ~= 2 and width ~= 3 then fail('width must be 2 or 3') end
+if (#ARGV - 2) % width ~= 0 then fail('items must come in groups of ' .. width) end
+local ids, delays = {}, {}
+for i = 3, #ARGV, width do
+  ids[#ids + 1] = ARGV[i]
+  local delay = 0
+  if width == 3 then delay = finite(ARGV[i + 2], 'delay') end
+  if delay < 0 then delay = 0 end
+  delays[#delays + 1] = delay
+end
+if #ids == 0 then return 0 end
+local present = redis.call('HMGET', payloads, unpack(ids))
 local seen = {}
-local payloads, scores, members = {}, {}, {}
-local due_now = 0
-local n = 0
-local first_seq = 0
 local count = 0
 for k, id in ipairs(ids) do
+  if not present[k] and redis.call('ZSCORE', dead_order, id) then present[k] = true end
   if not present[k] and not seen[id] then
     seen[id] = true
     count = count + 1
   end
 end
 if count == 0 then return 0 end
-local was_due = any_due(KEYS[3], now)
+local was_due = any_due(now)
 -- One INCRBY reserves a run of sequence numbers for the whole batch.
-first_seq = redis.call('INCRBY', KEYS[4], count) - count
+local first_seq = next_seq(count) - count
+local new_payloads, scores, new_members = {}, {}, {}
+local due_now, n = 0, 0
 seen = {}
 for k, id in ipairs(ids) do
   if not present[k] and not seen[id] then
     seen[id] = true
-    local at = 3 + (k - 1) * width
-    local delay = 0
-    if width == 3 then delay = tonumber(ARGV[at + 2]) end
-    if delay <= 0 then
-      delay = 0
-      due_now = due_now + 1
-    end
+    local delay = delays[k]
+    if delay == 0 then due_now = due_now + 1 end
     n = n + 1
     local member = string.format('%016d:', first_seq + n) .. id
-    payloads[#payloads + 1] = id
-    payloads[#payloads + 1] = ARGV[at + 1]
-    members[#members + 1] = id
-    members[#members + 1] = member
+    new_payloads[#new_payloads + 1] = id
+    new_payloads[#new_payloads + 1] = ARGV[3 + (k - 1) * width + 1]
+    new_members[#new_members + 1] = id
+    new_members[#new_members + 1] = member
     scores[#scores + 1] = fmt(now + delay)
     scores[#scores + 1] = member
   end
 end
-redis.call('HSET', KEYS[1], unpack(payloads))
-redis.call('ZADD', KEYS[3], unpack(scores))
-redis.call('HSET', KEYS[2], unpack(members))
-if due_now > 0 and not was_due then wake(KEYS[5], due_now) end
+redis.call('HSET', payloads, unpack(new_payloads))
+redis.call('ZADD', pending, unpack(scores))
+redis.call('HSET', members, unpack(new_members))
+if due_now > 0 and not was_due then wake_up(due_now) end
 return n
-""")
+""",
+)
 
-#: KEYS: pending, members, payloads, attempts, receipts, leases, seq, wake.
-#: ARGV: now, lease_seconds, limit.
-#: Returns (id, payload, receipt, attempts) flattened, oldest first; or, when
-#: nothing is due, a single number: milliseconds until the next delayed task or
-#: lease deadline (-1 when there is none).
-RESERVE = _script("""
+#: ARGV: now, lease_seconds, limit, max_payload_bytes, status_ttl.
+#: Returns (id, payload, receipt, attempts, failures) flattened, oldest first;
+#: or, when nothing is due, a single number: milliseconds until the next
+#: delayed task or lease deadline (-1 when there is none; 0 when every due
+#: record was dead-lettered as unreadable).
+RESERVE = _script(
+    "reserve",
+    "pending members payloads attempts failures receipts leases seq succeeded failed dead dead_order wake",
+    """
 local now = clock()
+local lease_for = finite(ARGV[2], 'lease_seconds')
+local limit = whole(ARGV[3], 'limit', 1)
+local max = whole(ARGV[4], 'max_payload_bytes', 0)
+local ttl = ttl_arg(ARGV[5])
 local nowf = fmt(now)
 -- Expired leases become due again, at their deadline: that is when they became due.
-local expired = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', nowf, 'WITHSCORES', 'LIMIT', 0, __RECLAIM__)
+local expired = redis.call('ZRANGEBYSCORE', leases, '-inf', nowf, 'WITHSCORES', 'LIMIT', 0, __RECLAIM__)
 if #expired > 0 then
+  local first = next_seq(#expired / 2) - #expired / 2
   for i = 1, #expired, 2 do
     local id = expired[i]
-    enqueue(KEYS[1], KEYS[2], KEYS[7], id, tonumber(expired[i + 1]))
-    redis.call('HDEL', KEYS[5], id)
+    enqueue(id, tonumber(expired[i + 1]), first + (i + 1) / 2)
+    redis.call('HDEL', receipts, id)
   end
-  redis.call('ZREMRANGEBYRANK', KEYS[6], 0, #expired / 2 - 1)
+  redis.call('ZREMRANGEBYRANK', leases, 0, #expired / 2 - 1)
 end
-local limit = tonumber(ARGV[3])
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', nowf, 'LIMIT', 0, limit)
+local due = redis.call('ZRANGEBYSCORE', pending, '-inf', nowf, 'LIMIT', 0, limit)
 if #due == 0 then
   -- Nothing is due at this instant, so every token in the list is stale.
-  redis.call('DEL', KEYS[8])
+  redis.call('DEL', wake)
   local nxt = false
-  local p = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  local p = redis.call('ZRANGE', pending, 0, 0, 'WITHSCORES')
   if #p > 0 then nxt = tonumber(p[2]) end
-  local l = redis.call('ZRANGE', KEYS[6], 0, 0, 'WITHSCORES')
+  local l = redis.call('ZRANGE', leases, 0, 0, 'WITHSCORES')
   if #l > 0 and (not nxt or tonumber(l[2]) < nxt) then nxt = tonumber(l[2]) end
   if not nxt then return {-1} end
   return {math.ceil((nxt - now) * 1000)}
 end
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, #due - 1)
-local deadline = fmt(now + tonumber(ARGV[2]))
+redis.call('ZREMRANGEBYRANK', pending, 0, #due - 1)
+local deadline = fmt(now + lease_for)
 local out = {}
 for _, member in ipairs(due) do
   local id = string.sub(member, 18)
-  redis.call('HDEL', KEYS[2], id)
-  local payload = redis.call('HGET', KEYS[3], id)
+  redis.call('HDEL', members, id)
+  local payload, why = readable(id, max)
   if payload then
-    local receipt = tostring(redis.call('INCR', KEYS[7]))
-    redis.call('HSET', KEYS[5], id, receipt)
-    redis.call('ZADD', KEYS[6], deadline, id)
+    local receipt, count = lease(id, deadline)
     out[#out + 1] = id
     out[#out + 1] = payload
     out[#out + 1] = receipt
-    out[#out + 1] = redis.call('HINCRBY', KEYS[4], id, 1)
+    out[#out + 1] = count
+    out[#out + 1] = tonumber(redis.call('HGET', failures, id) or '0')
+  else
+    refuse(id, why, now, ttl)
   end
 end
-if #due == limit and #redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', nowf, 'LIMIT', 0, 1) > 0 then
+if #due == limit and #redis.call('ZRANGEBYSCORE', pending, '-inf', nowf, 'LIMIT', 0, 1) > 0 then
   -- More is due than this worker took: pass the baton to a blocked one.
-  wake(KEYS[8], 1)
+  wake_up(1)
 end
 if #out == 0 then return {0} end
 return out
-""").replace("__RECLAIM__", str(RECLAIM_LIMIT))
+""",
+    RECLAIM=RECLAIM_LIMIT,
+)
 
-#: KEYS: receipts, leases, payloads, attempts, succeeded, failed.
 #: ARGV: now, status_ttl, then (id, receipt) pairs. Returns how many were acked.
-ACK = _script("""
+ACK = _script(
+    "ack",
+    "receipts leases payloads attempts failures succeeded failed",
+    """
 local now = clock()
+local ttl = ttl_arg(ARGV[2])
+if (#ARGV - 2) % 2 ~= 0 then fail('ids and receipts must come in pairs') end
 local nowf = fmt(now)
 local acked = 0
 for i = 3, #ARGV, 2 do
   local id = ARGV[i]
-  if redis.call('HGET', KEYS[1], id) == ARGV[i + 1] then
-    redis.call('HDEL', KEYS[1], id)
-    redis.call('ZREM', KEYS[2], id)
-    redis.call('HDEL', KEYS[3], id)
-    redis.call('HDEL', KEYS[4], id)
-    redis.call('ZADD', KEYS[5], nowf, id)
+  if holds(id, ARGV[i + 1]) then
+    unlease(id)
+    redis.call('HDEL', payloads, id)
+    redis.call('HDEL', attempts, id)
+    redis.call('HDEL', failures, id)
+    redis.call('ZADD', succeeded, nowf, id)
     -- A push does not clear an old status (status looks at live states
     -- first); a finish replaces it.
-    redis.call('ZREM', KEYS[6], id)
+    redis.call('ZREM', failed, id)
     acked = acked + 1
   end
 end
 if acked > 0 then
   -- Forgetting old statuses here costs O(log n) per ack and needs no sweeper.
-  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. fmt(now - tonumber(ARGV[2])))
+  trim(succeeded, now, ttl)
 end
 return acked
-""")
+""",
+)
 
-#: KEYS: receipts, leases, attempts, pending, members, seq, wake.
 #: ARGV: now, id, receipt, delay, attempted ("1" or "0"). Returns 1 or 0.
-RELEASE = _script("""
+RELEASE = _script(
+    "release",
+    "receipts leases attempts failures pending members seq wake",
+    """
+local now = clock()
 local id = ARGV[2]
-if redis.call('HGET', KEYS[1], id) ~= ARGV[3] then return 0 end
-local now = clock()
-redis.call('HDEL', KEYS[1], id)
-redis.call('ZREM', KEYS[2], id)
-if ARGV[5] == '0' then redis.call('HINCRBY', KEYS[3], id, -1) end
-local delay = tonumber(ARGV[4])
+local delay = finite(ARGV[4], 'delay')
 if delay < 0 then delay = 0 end
-local was_due = any_due(KEYS[4], now)
-enqueue(KEYS[4], KEYS[5], KEYS[6], id, now + delay)
-if delay == 0 and not was_due then wake(KEYS[7], 1) end
+local attempted = ARGV[5]
+if attempted ~= '1' and attempted ~= '0' then fail('attempted must be 1 or 0') end
+if not holds(id, ARGV[3]) then return 0 end
+unlease(id)
+if attempted == '1' then
+  redis.call('HINCRBY', failures, id, 1)
+else
+  redis.call('HINCRBY', attempts, id, -1)
+end
+local was_due = any_due(now)
+enqueue(id, now + delay, next_seq(1))
+if delay == 0 and not was_due then wake_up(1) end
 return 1
-""")
+""",
+)
 
-#: KEYS: receipts, leases. ARGV: now, lease_seconds, then (id, receipt) pairs.
-#: Returns one 1/0 per pair.
-EXTEND = _script("""
+#: ARGV: now, lease_seconds, then (id, receipt) pairs. Returns one 1/0 per pair.
+EXTEND = _script(
+    "extend",
+    "receipts leases",
+    """
 local now = clock()
-local deadline = fmt(now + tonumber(ARGV[2]))
+local deadline = fmt(now + finite(ARGV[2], 'lease_seconds'))
+if (#ARGV - 2) % 2 ~= 0 then fail('ids and receipts must come in pairs') end
 local out = {}
 for i = 3, #ARGV, 2 do
   local id = ARGV[i]
   local kept = 0
-  if redis.call('HGET', KEYS[1], id) == ARGV[i + 1] then
-    local score = redis.call('ZSCORE', KEYS[2], id)
+  if holds(id, ARGV[i + 1]) then
+    local score = redis.call('ZSCORE', leases, id)
     if score and tonumber(score) > now then
-      redis.call('ZADD', KEYS[2], deadline, id)
+      redis.call('ZADD', leases, deadline, id)
       kept = 1
     end
   end
   out[#out + 1] = kept
 end
 return out
-""")
+""",
+)
 
-#: KEYS: receipts, leases, payloads, attempts, dead, dead_order, failed, succeeded, seq.
 #: ARGV: now, status_ttl, id, receipt, reason. Returns 1 or 0.
-DEAD_LETTER = _script("""
+DEAD_LETTER = _script(
+    "dead_letter",
+    "receipts leases payloads attempts failures dead dead_order failed succeeded seq",
+    """
+local now = clock()
+local ttl = ttl_arg(ARGV[2])
 local id = ARGV[3]
-if redis.call('HGET', KEYS[1], id) ~= ARGV[4] then return 0 end
-local now = clock()
-local nowf = fmt(now)
-redis.call('HDEL', KEYS[1], id)
-redis.call('ZREM', KEYS[2], id)
-local payload = redis.call('HGET', KEYS[3], id) or ''
-local attempts = redis.call('HGET', KEYS[4], id) or '0'
-redis.call('HDEL', KEYS[3], id)
-redis.call('HDEL', KEYS[4], id)
-redis.call('HSET', KEYS[5], 'p:' .. id, payload, 'r:' .. id, ARGV[5], 'a:' .. id, attempts, 't:' .. id, nowf)
-redis.call('ZADD', KEYS[6], redis.call('INCR', KEYS[9]), id)
-redis.call('ZREM', KEYS[8], id)
-redis.call('ZADD', KEYS[7], nowf, id)
-redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', '(' .. fmt(now - tonumber(ARGV[2])))
+if not holds(id, ARGV[4]) then return 0 end
+unlease(id)
+bury(id, ARGV[5], now, ttl)
 return 1
-""")
+""",
+)
 
-#: KEYS: members, pending, payloads, attempts, receipts, leases, seq.
-#: ARGV: now, id, lease_seconds. Returns (id, payload, receipt, attempts) or nothing.
-GET = _script("""
-local id = ARGV[2]
+#: ARGV: now, id, lease_seconds, max_payload_bytes, status_ttl.
+#: Returns (id, payload, receipt, attempts, failures), or nothing.
+GET = _script(
+    "get",
+    "members pending payloads attempts failures receipts leases seq succeeded failed dead dead_order",
+    """
 local now = clock()
-local member = redis.call('HGET', KEYS[1], id)
+local id = ARGV[2]
+local lease_for = finite(ARGV[3], 'lease_seconds')
+local max = whole(ARGV[4], 'max_payload_bytes', 0)
+local ttl = ttl_arg(ARGV[5])
+local member = redis.call('HGET', members, id)
 if member then
-  redis.call('ZREM', KEYS[2], member)
-  redis.call('HDEL', KEYS[1], id)
+  redis.call('ZREM', pending, member)
+  redis.call('HDEL', members, id)
 else
   -- A task whose lease ran out is waiting again, even before a reserve moves it.
-  local deadline = redis.call('ZSCORE', KEYS[6], id)
+  local deadline = redis.call('ZSCORE', leases, id)
   if not deadline or tonumber(deadline) > now then return {} end
 end
-local receipt = tostring(redis.call('INCR', KEYS[7]))
-redis.call('HSET', KEYS[5], id, receipt)
-redis.call('ZADD', KEYS[6], fmt(now + tonumber(ARGV[3])), id)
-local attempts = redis.call('HINCRBY', KEYS[4], id, 1)
-return {id, redis.call('HGET', KEYS[3], id) or '', receipt, attempts}
-""")
+local payload, why = readable(id, max)
+if not payload then
+  refuse(id, why, now, ttl)
+  return {}
+end
+local receipt, count = lease(id, fmt(now + lease_for))
+return {id, payload, receipt, count, tonumber(redis.call('HGET', failures, id) or '0')}
+""",
+)
 
-#: KEYS: members, pending, payloads, attempts, receipts, leases, succeeded, failed.
-#: ARGV: now, id. Returns 1 or 0.
-CANCEL = _script("""
+#: ARGV: now, id, max_payload_bytes. Returns the payload of a waiting, delayed
+#: or reserved task, or nil; changes nothing.
+PEEK = _script(
+    "peek",
+    "members receipts payloads",
+    """
+clock()
 local id = ARGV[2]
-local member = redis.call('HGET', KEYS[1], id)
+local max = whole(ARGV[3], 'max_payload_bytes', 0)
+if not live(id) then return false end
+local payload = readable(id, max)
+return payload
+""",
+)
+
+#: ARGV: now, id. Returns 1 or 0.
+CANCEL = _script(
+    "cancel",
+    "members pending payloads attempts failures receipts leases succeeded failed",
+    """
+local now = clock()
+local id = ARGV[2]
+local member = redis.call('HGET', members, id)
 if member then
-  redis.call('ZREM', KEYS[2], member)
-  redis.call('HDEL', KEYS[1], id)
+  redis.call('ZREM', pending, member)
+  redis.call('HDEL', members, id)
 else
   -- A task whose lease ran out is waiting again: it can be cancelled.
-  local deadline = redis.call('ZSCORE', KEYS[6], id)
-  if not deadline or tonumber(deadline) > clock() then return 0 end
-  redis.call('ZREM', KEYS[6], id)
-  redis.call('HDEL', KEYS[5], id)
+  local deadline = redis.call('ZSCORE', leases, id)
+  if not deadline or tonumber(deadline) > now then return 0 end
+  unlease(id)
 end
-redis.call('HDEL', KEYS[3], id)
-redis.call('HDEL', KEYS[4], id)
+redis.call('HDEL', payloads, id)
+redis.call('HDEL', attempts, id)
+redis.call('HDEL', failures, id)
 -- A status left from an earlier run of the same id must not outlive the cancel.
-redis.call('ZREM', KEYS[7], id)
-redis.call('ZREM', KEYS[8], id)
+redis.call('ZREM', succeeded, id)
+redis.call('ZREM', failed, id)
 return 1
-""")
+""",
+)
 
-#: KEYS: receipts, leases, members, pending, succeeded, failed.
 #: ARGV: now, status_ttl, id. Returns a status constant, or -1 for unknown.
-STATUS = (
-    _script("""
-local id = ARGV[3]
+STATUS = _script(
+    "status",
+    "receipts leases members pending succeeded failed",
+    """
 local now = clock()
-if redis.call('HEXISTS', KEYS[1], id) == 1 then
-  local deadline = redis.call('ZSCORE', KEYS[2], id)
+local ttl = ttl_arg(ARGV[2])
+local id = ARGV[3]
+if redis.call('HEXISTS', receipts, id) == 1 then
+  local deadline = redis.call('ZSCORE', leases, id)
   -- A lease that ran out makes the task due again, even before a reserve moves it.
   if deadline and tonumber(deadline) <= now then return __WAITING__ end
   return __RUNNING__
 end
-local member = redis.call('HGET', KEYS[3], id)
+local member = redis.call('HGET', members, id)
 if member then
-  local due = redis.call('ZSCORE', KEYS[4], member)
+  local due = redis.call('ZSCORE', pending, member)
   if due and tonumber(due) > now then return __DELAYED__ end
   return __WAITING__
 end
-local horizon = now - tonumber(ARGV[2])
-local at = redis.call('ZSCORE', KEYS[5], id)
+local horizon = now - ttl
+local at = redis.call('ZSCORE', succeeded, id)
 if at and tonumber(at) >= horizon then return __SUCCESS__ end
-at = redis.call('ZSCORE', KEYS[6], id)
+at = redis.call('ZSCORE', failed, id)
 if at and tonumber(at) >= horizon then return __FAILED__ end
 return -1
-""")
-    .replace("__WAITING__", str(WAITING))
-    .replace("__RUNNING__", str(RUNNING))
-    .replace("__DELAYED__", str(DELAYED))
-    .replace("__SUCCESS__", str(SUCCESS))
-    .replace("__FAILED__", str(FAILED))
+""",
+    WAITING=WAITING,
+    RUNNING=RUNNING,
+    DELAYED=DELAYED,
+    SUCCESS=SUCCESS,
+    FAILED=FAILED,
 )
 
-#: KEYS: pending, leases. ARGV: now. Returns waiting + delayed + expired leases.
-LEN = _script("""
-return redis.call('ZCARD', KEYS[1]) + redis.call('ZCOUNT', KEYS[2], '-inf', fmt(clock()))
-""")
+#: ARGV: now. Returns waiting + delayed + expired leases.
+LEN = _script(
+    "len",
+    "pending leases",
+    """
+return redis.call('ZCARD', pending) + redis.call('ZCOUNT', leases, '-inf', fmt(clock()))
+""",
+)
 
-#: KEYS: dead_order, dead. ARGV: limit.
-#: Returns (id, payload, reason, attempts, failed_at) flattened, oldest first.
-DEAD_LETTERS = """
+#: ARGV: limit, max_payload_bytes.
+#: Returns (id, payload, reason, attempts, failed_at) flattened, oldest first;
+#: a payload over the limit is cut to it.
+DEAD_LETTERS = _script(
+    "dead_letters",
+    "dead_order dead",
+    """
+local limit = whole(ARGV[1], 'limit', 1)
+local max = whole(ARGV[2], 'max_payload_bytes', 0)
 local out = {}
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)) do
-  local f = redis.call('HMGET', KEYS[2], 'p:' .. id, 'r:' .. id, 'a:' .. id, 't:' .. id)
+for _, id in ipairs(redis.call('ZRANGE', dead_order, 0, limit - 1)) do
+  local payload = redis.call('HGET', dead, 'p:' .. id) or ''
+  if #payload > max then payload = string.sub(payload, 1, max) end
+  local f = redis.call('HMGET', dead, 'r:' .. id, 'a:' .. id, 't:' .. id)
   out[#out + 1] = id
+  out[#out + 1] = payload
   out[#out + 1] = f[1] or ''
-  out[#out + 1] = f[2] or ''
+  out[#out + 1] = f[2] or '0'
   out[#out + 1] = f[3] or '0'
-  out[#out + 1] = f[4] or '0'
 end
 return out
-"""
+""",
+)
 
-#: KEYS: dead, dead_order, failed, payloads, attempts, members, pending, seq, wake.
-#: ARGV: now, id. Returns 1 or 0.
-REQUEUE = _script("""
-local id = ARGV[2]
-local payload = redis.call('HGET', KEYS[1], 'p:' .. id)
-if not payload then return 0 end
+#: ARGV: now, id. Returns 1, or 0 when no dead letter has that id or (a record
+#: written by hand) the id is live too: nothing is ever overwritten.
+REQUEUE = _script(
+    "requeue",
+    "dead dead_order failed payloads attempts failures members receipts pending seq wake",
+    """
 local now = clock()
-redis.call('HDEL', KEYS[1], 'p:' .. id, 'r:' .. id, 'a:' .. id, 't:' .. id)
-redis.call('ZREM', KEYS[2], id)
-redis.call('ZREM', KEYS[3], id)
--- The same id pushed again since: the dead letter replaces it.
-local old = redis.call('HGET', KEYS[6], id)
-if old then redis.call('ZREM', KEYS[7], old) end
-redis.call('HSET', KEYS[4], id, payload)
-redis.call('HDEL', KEYS[5], id)
-local was_due = any_due(KEYS[7], now)
-enqueue(KEYS[7], KEYS[6], KEYS[8], id, now)
-if not was_due then wake(KEYS[9], 1) end
+local id = ARGV[2]
+if not redis.call('ZSCORE', dead_order, id) or live(id) then return 0 end
+redis.call('HSET', payloads, id, redis.call('HGET', dead, 'p:' .. id) or '')
+redis.call('HDEL', dead, 'p:' .. id, 'r:' .. id, 'a:' .. id, 't:' .. id)
+redis.call('ZREM', dead_order, id)
+redis.call('ZREM', failed, id)
+redis.call('HDEL', attempts, id)
+redis.call('HDEL', failures, id)
+local was_due = any_due(now)
+enqueue(id, now, next_seq(1))
+if not was_due then wake_up(1) end
 return 1
-""")
+""",
+)
+
+#: Every script, for tests and tools that want to go through them all.
+SCRIPTS = (
+    PUSH,
+    PUSH_MANY,
+    RESERVE,
+    ACK,
+    RELEASE,
+    EXTEND,
+    DEAD_LETTER,
+    GET,
+    PEEK,
+    CANCEL,
+    STATUS,
+    LEN,
+    DEAD_LETTERS,
+    REQUEUE,
+)

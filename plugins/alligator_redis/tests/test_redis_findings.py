@@ -1,0 +1,492 @@
+"""Issue 8 and 9 findings about the Redis backend, each against fakeredis and a real server.
+
+Records are planted straight into Redis (as anyone with write access can);
+every failure must end as a dead letter of that record alone, and no script
+may leave a half-written state behind.
+"""
+
+from __future__ import annotations
+
+import doctest
+import math
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from redis.cluster import key_slot
+from redis_raw import plant, snapshot
+
+import alligator_redis
+from alligator import Gator
+from alligator.constants import FAILED, SUCCESS, WAITING
+from alligator.exceptions import BackendError, InvalidDSNError
+from alligator_redis import RedisBackend, scripts
+
+fakeredis = pytest.importorskip("fakeredis")
+
+LEASE = 30.0
+NOT_UTF8 = b'{"bad": "\xff\xfe"}'
+
+
+@pytest.fixture(params=["fakeredis", pytest.param("redis", marks=pytest.mark.redis)])
+def backend(request: pytest.FixtureRequest) -> Iterator[RedisBackend]:
+    if request.param == "fakeredis":
+        client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+        backend = RedisBackend.from_client(client, "redis://fakeredis")
+    else:
+        backend = RedisBackend(request.getfixturevalue("redis_url"))
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def queue(backend: RedisBackend) -> Iterator[str]:
+    name = f"finding-{uuid.uuid4().hex[:12]}"
+    yield name
+    backend.drop_all(name)
+
+
+def _size(reply: Any) -> int:
+    if isinstance(reply, (bytes, str)):
+        return len(reply)
+    if isinstance(reply, list):
+        return sum(_size(item) for item in reply)
+    return 0
+
+
+def _receipts(backend: RedisBackend, queue: str, limit: int = 100) -> dict[str, Any]:
+    return {r.task_id: r for r in backend.reserve(queue, LEASE, limit)}
+
+
+# -- finding 1 and C1: what cannot be read is dead-lettered, alone ------------------
+
+
+def test_a_non_utf8_payload_is_dead_lettered_alone(backend: RedisBackend, queue: str) -> None:
+    """Finding 1: one raw HSET of bytes that are not UTF-8 made the whole reserve
+    fail after its leases were taken; the 31 valid tasks of the batch got stuck."""
+    for n in range(16):
+        backend.push(queue, f"ok{n}", f"payload {n}")
+    plant(backend, queue, "bad", NOT_UTF8)
+    for n in range(16, 31):
+        backend.push(queue, f"ok{n}", f"payload {n}")
+    got = backend.reserve(queue, LEASE, 32)
+    assert [r.task_id for r in got] == [f"ok{n}" for n in range(31)]
+    assert [r.payload for r in got] == [f"payload {n}" for n in range(31)]
+    [letter] = backend.dead_letters(queue)
+    assert (letter.task_id, letter.reason, letter.attempts) == ("bad", "payload is not valid UTF-8", 1)
+    assert letter.payload == NOT_UTF8.decode("utf-8", "replace")
+    assert backend.status(queue, "bad") == FAILED
+    assert backend.peek(queue, "bad") is None
+    assert backend.ack_many(queue, [(r.task_id, r.receipt) for r in got]) == 31
+
+
+def test_an_oversized_payload_is_dead_lettered_without_being_sent(backend: RedisBackend, queue: str) -> None:
+    """Finding 11: the size was checked only once the payload was in the worker's memory."""
+    backend.max_payload_bytes = 1000
+    big = b"x" * 2_000_000
+    backend.push(queue, "small", "s")
+    plant(backend, queue, "big", big)
+    backend.push(queue, "edge", "e" * 1000)
+    replies: list[Any] = []
+    execute = backend._execute
+
+    def recording(*args: Any, **options: Any) -> Any:
+        reply = execute(*args, **options)
+        replies.append(reply)
+        return reply
+
+    backend._execute = recording
+    got = backend.reserve(queue, LEASE, 10)
+    assert [r.task_id for r in got] == ["small", "edge"]
+    [letter] = backend.dead_letters(queue)
+    assert letter.reason == "payload is 2000000 bytes, over the limit of 1000"
+    assert (letter.task_id, letter.attempts, letter.payload) == ("big", 1, "x" * 1000)
+    assert backend.peek(queue, "big") is None
+    received = sum(_size(reply) for reply in replies)
+    assert received < 10_000, "the oversized payload crossed the wire"
+    assert backend.status(queue, "big") == FAILED
+
+
+def test_get_dead_letters_an_unreadable_record_and_returns_none(backend: RedisBackend, queue: str) -> None:
+    backend.max_payload_bytes = 10
+    plant(backend, queue, "bad", b"\xc3")
+    plant(backend, queue, "big", b"y" * 11)
+    assert backend.get(queue, "bad", LEASE) is None
+    assert backend.get(queue, "big", LEASE) is None
+    reasons = {d.task_id: d.reason for d in backend.dead_letters(queue)}
+    assert reasons == {
+        "bad": "payload is not valid UTF-8",
+        "big": "payload is 11 bytes, over the limit of 10",
+    }
+    assert backend.len(queue) == 0
+
+
+def test_a_task_id_that_is_not_utf8_is_dead_lettered_alone(backend: RedisBackend, queue: str) -> None:
+    keys = scripts.queue_keys(queue)
+    backend.push(queue, "before", "x")
+    member = b"%016d:bad\xff" % int(backend.client.incr(keys["seq"]))
+    backend.client.hset(keys["payloads"], b"bad\xff", b"x")
+    backend.client.zadd(keys["pending"], {member: backend.now()})
+    backend.push(queue, "after", "x")
+    assert [r.task_id for r in backend.reserve(queue, LEASE, 10)] == ["before", "after"]
+    [letter] = backend.dead_letters(queue)
+    assert (letter.task_id, letter.reason) == ("bad\ufffd", "task id is not valid UTF-8")
+
+
+def test_a_record_the_client_cannot_decode_is_dead_lettered_alone(backend: RedisBackend, queue: str) -> None:
+    """Should a record get past the script's check, the client dead-letters it, alone."""
+    for n in range(3):
+        backend.push(queue, f"t{n}", "fine")
+    run = backend._run
+
+    def corrupting(script: Any, *args: Any, **options: Any) -> Any:
+        reply = run(script, *args, **options)
+        if script is backend._reserve:
+            reply[6] = b"\xff"  # the second record's payload
+        return reply
+
+    backend._run = corrupting  # type: ignore[method-assign]
+    got = backend.reserve(queue, LEASE, 10)
+    backend._run = run  # type: ignore[method-assign]
+    assert [r.task_id for r in got] == ["t0", "t2"]
+    [letter] = backend.dead_letters(queue)
+    assert letter.task_id == "t1"
+    assert letter.reason.startswith("payload is not valid UTF-8: ")
+    assert backend.status(queue, "t1") == FAILED
+
+
+def test_the_scripts_utf8_check_agrees_with_python(backend: RedisBackend, queue: str) -> None:
+    """The Lua check and Python's strict decoder accept exactly the same bytes."""
+    samples = [b"", b"plain", "ünïcødé 🐊 \x00".encode(), b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80"]
+    samples += [b"\xe2\x82", b"\x80", b"\xf0\x9f\x90\x8a", b"\xef\xbf\xbf", b"a\xc3\xa9\xa9", b"\xc3\xc3\xa9"]
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.binary(max_size=12) | st.text(max_size=6).map(lambda t: t.encode("utf-8", "surrogatepass")))
+    def check(data: bytes) -> None:
+        check_one(data)
+
+    def check_one(data: bytes) -> None:
+        plant(backend, queue, "t", data)
+        try:
+            expected: str | None = data.decode()
+        except UnicodeDecodeError:
+            expected = None
+        assert backend.peek(queue, "t") == expected, data
+        backend.drop_all(queue)
+
+    for sample in samples:
+        check_one(sample)
+    check()
+
+
+def test_peek_reads_without_changing_anything(backend: RedisBackend, queue: str) -> None:
+    backend.push(queue, "waiting", "w\x00")
+    backend.push(queue, "delayed", "d", delay=60)
+    backend.push(queue, "held", "h")
+    backend.push(queue, "done", "x")
+    got = _receipts(backend, queue)
+    backend.ack(queue, "done", got["done"].receipt)
+    backend.push(queue, "dead", "x")
+    backend.dead_letter(queue, "dead", _receipts(backend, queue)["dead"].receipt, "why")
+    before = snapshot(backend, queue)
+    assert [backend.peek(queue, t) for t in ["waiting", "delayed", "held"]] == ["w\x00", "d", "h"]
+    assert [backend.peek(queue, t) for t in ["done", "dead", "unknown"]] == [None, None, None]
+    assert snapshot(backend, queue) == before
+
+
+# -- C3 to C6 -----------------------------------------------------------------------------
+
+
+def test_nul_in_payloads_and_reasons_round_trips(backend: RedisBackend, queue: str) -> None:
+    backend.push(queue, "t\x00id", "pay\x00load")
+    [got] = backend.reserve(queue, LEASE)
+    assert (got.task_id, got.payload) == ("t\x00id", "pay\x00load")
+    backend.dead_letter(queue, got.task_id, got.receipt, "why\x00not")
+    [letter] = backend.dead_letters(queue)
+    assert (letter.payload, letter.reason) == ("pay\x00load", "why\x00not")
+
+
+def test_a_payload_with_a_lone_surrogate_is_refused(backend: RedisBackend, queue: str) -> None:
+    before = snapshot(backend, queue)
+    with pytest.raises(ValueError):
+        backend.push(queue, "t1", "bad \udc80")
+    assert snapshot(backend, queue) == before
+    assert backend.push(queue, "t1", "good") is True
+
+
+def test_a_dead_letters_id_cannot_be_pushed_again(backend: RedisBackend, queue: str) -> None:
+    """C4: ids are unique across live tasks and dead letters; an acked id may come back."""
+    backend.push(queue, "t1", "first")
+    backend.dead_letter(queue, "t1", _receipts(backend, queue)["t1"].receipt, "why")
+    before = snapshot(backend, queue)
+    assert backend.push(queue, "t1", "second") is False
+    assert backend.push_many(queue, [("t1", "third", 0.0)]) == 0
+    assert snapshot(backend, queue) == before
+    backend.push(queue, "t2", "x")
+    backend.ack(queue, "t2", _receipts(backend, queue)["t2"].receipt)
+    assert backend.push(queue, "t2", "again") is True
+    assert backend.status(queue, "t2") == WAITING
+
+
+def test_requeue_never_overwrites_a_live_task(backend: RedisBackend, queue: str) -> None:
+    """Finding 6: requeueing a dead letter whose id was queued again overwrote the live task."""
+    backend.push(queue, "t1", "dead one")
+    backend.dead_letter(queue, "t1", _receipts(backend, queue)["t1"].receipt, "why")
+    # Only a record written by hand can make the id live again.
+    plant(backend, queue, "t1", b"live one")
+    before = snapshot(backend, queue)
+    assert backend.requeue(queue, "t1") is False
+    assert snapshot(backend, queue) == before
+    assert backend.peek(queue, "t1") == "live one"
+    assert [(d.task_id, d.payload) for d in backend.dead_letters(queue)] == [("t1", "dead one")]
+    [live] = backend.reserve(queue, LEASE)
+    assert (live.task_id, live.payload) == ("t1", "live one")
+
+
+def test_requeue_resets_attempts_and_failures_keeps_payload(backend: RedisBackend, queue: str) -> None:
+    backend.push(queue, "t1", "x\x00y")
+    first = _receipts(backend, queue)["t1"]
+    backend.release(queue, "t1", first.receipt, attempted=True)
+    second = _receipts(backend, queue)["t1"]
+    assert (second.attempts, second.failures) == (2, 1)
+    backend.dead_letter(queue, "t1", second.receipt, "gave up")
+    assert backend.requeue(queue, "t1") is True
+    assert backend.requeue(queue, "t1") is False
+    third = _receipts(backend, queue)["t1"]
+    assert (third.payload, third.attempts, third.failures) == ("x\x00y", 1, 0)
+
+
+def test_failures_count_attempted_releases_only(backend: RedisBackend, queue: str) -> None:
+    """C6: release(attempted=True) counts a failure; attempted=False takes the delivery back."""
+    backend.push(queue, "t1", "x")
+    seen = []
+    for attempted in [True, False, True, True, False]:
+        got = _receipts(backend, queue)["t1"]
+        seen.append((got.attempts, got.failures))
+        backend.release(queue, "t1", got.receipt, attempted=attempted)
+    got = backend.get(queue, "t1", LEASE)
+    assert got is not None
+    seen.append((got.attempts, got.failures))
+    assert seen == [(1, 0), (2, 1), (2, 1), (3, 2), (4, 3), (4, 3)]
+    backend.ack(queue, "t1", got.receipt)
+    backend.push(queue, "t1", "again")
+    assert (_receipts(backend, queue)["t1"].failures) == 0
+
+
+# -- finding 5: no script leaves half its writes --------------------------------------
+
+
+def _populated(backend: RedisBackend, queue: str) -> dict[str, Any]:
+    """A queue with a waiting, a delayed, a reserved, an acked and a dead task."""
+    backend.push(queue, "dead", "x")
+    backend.push(queue, "done", "x")
+    backend.push(queue, "held", "x")
+    got = _receipts(backend, queue)
+    backend.dead_letter(queue, "dead", got["dead"].receipt, "why")
+    backend.ack(queue, "done", got["done"].receipt)
+    backend.push(queue, "waiting", "x")
+    backend.push(queue, "delayed", "x", delay=600)
+    return {"held": got["held"].receipt}
+
+
+def test_nan_and_infinite_numbers_are_refused_changing_nothing(backend: RedisBackend, queue: str) -> None:
+    """Finding 5: push(delay=nan) raised "not queued" but took the id; a NaN release
+    delay left the task in no structure at all."""
+    held = _populated(backend, queue)["held"]
+    before = snapshot(backend, queue)
+    calls: list[Callable[[float], object]] = [
+        lambda bad: backend.push(queue, "new", "x", delay=bad),
+        lambda bad: backend.push_many(queue, [("new", "x", 0.0), ("new2", "x", bad)]),
+        lambda bad: backend.release(queue, "held", held, delay=bad),
+        lambda bad: backend.reserve(queue, bad, 5),
+        lambda bad: backend.get(queue, "waiting", bad),
+        lambda bad: backend.extend(queue, "held", held, bad),
+        lambda bad: backend.reserve(queue, LEASE, 5, timeout=math.nan),
+    ]
+    for bad in [math.nan, math.inf, -math.inf]:
+        for call in calls:
+            with pytest.raises(ValueError, match="must be a"):
+                call(bad)
+            assert snapshot(backend, queue) == before
+    assert backend.push(queue, "new", "x") is True
+    assert backend.release(queue, "held", held, delay=0.0) is True
+
+
+# Good arguments of every script, and what each numeric position holds: "n" a
+# finite number, "w" a whole one (a count, a size, a flag), "t" a status_ttl
+# (infinite is fine: statuses kept for ever).
+_SCRIPT_CALLS: dict[str, tuple[list[Any], dict[int, str]]] = {
+    "push": (["", "new", "x", 0], {0: "n", 3: "n"}),
+    "push_many": (["", 3, "new", "x", 0, "new2", "x", 5], {0: "n", 1: "w", 4: "n", 7: "n"}),
+    "reserve": (["", LEASE, 10, 1000, 3600], {0: "n", 1: "n", 2: "w", 3: "w", 4: "t"}),
+    "ack": (["", 3600, "held", "{held}"], {0: "n", 1: "t"}),
+    "release": (["", "held", "{held}", 0, "1"], {0: "n", 3: "n", 4: "w"}),
+    "extend": (["", LEASE, "held", "{held}"], {0: "n", 1: "n"}),
+    "dead_letter": (["", 3600, "held", "{held}", "why"], {0: "n", 1: "t"}),
+    "get": (["", "waiting", LEASE, 1000, 3600], {0: "n", 2: "n", 3: "w", 4: "t"}),
+    "peek": (["", "waiting", 1000], {0: "n", 2: "w"}),
+    "cancel": (["", "waiting"], {0: "n"}),
+    "status": (["", 3600, "waiting"], {0: "n", 1: "t"}),
+    "len": ([""], {0: "n"}),
+    "dead_letters": ([10, 1000], {0: "w", 1: "w"}),
+    "requeue": (["", "dead"], {0: "n"}),
+}
+_BAD = {
+    "n": ["nan", "inf", "-inf", "1e400", "abc", "0x"],
+    "w": ["nan", "inf", "-inf", "1e400", "abc", "0x", "0.5", "-1"],
+    "t": ["nan", "-inf", "abc", "0x", "-1"],
+}
+
+
+def test_every_script_checks_its_arguments_before_its_first_write(backend: RedisBackend, queue: str) -> None:
+    """Redis does not roll back a script that fails half-way: drive every script
+    with a bad number at each of its numeric positions; each is refused, and
+    the queue's keys stay byte for byte as they were."""
+    assert set(_SCRIPT_CALLS) == {script.name for script in scripts.SCRIPTS}
+    held = _populated(backend, queue)["held"]
+    keys = backend._queue(queue)
+    before = snapshot(backend, queue)
+    trials = 0
+    for name, (good, positions) in _SCRIPT_CALLS.items():
+        script = getattr(backend, f"_{name}")
+        args = [held if arg == "{held}" else arg for arg in good]
+        for position, kind in positions.items():
+            for bad in _BAD[kind]:
+                trial = list(args)
+                trial[position] = bad
+                with pytest.raises(redis.ResponseError):
+                    backend._eval(script, keys.of[name], *trial)
+                assert snapshot(backend, queue) == before, (name, position, bad)
+                trials += 1
+    assert trials > 150
+    backend.status_ttl = math.inf
+    backend.ack(queue, "held", held)
+    assert backend.status(queue, "held") == SUCCESS
+
+
+# -- finding 12: queue names never share keys -------------------------------------------
+
+
+def test_names_that_shared_keys_do_not_any_more(backend: RedisBackend) -> None:
+    """``ab{c`` was hex-encoded as ``x61627b63``, the very name of another queue."""
+    names = ["ab{c", "x61627b63", "%61627b63", "", "%"]
+    try:
+        for name in names:
+            backend.push(name, "t1", f"payload of {name!r}")
+        for name in names:
+            [got] = backend.reserve(name, LEASE)
+            assert got.payload == f"payload of {name!r}"
+    finally:
+        for name in names:
+            backend.drop_all(name)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=12), st.text(max_size=12))
+def test_queue_key_encoding_is_injective(first: str, second: str) -> None:
+    first_keys, second_keys = scripts.queue_keys(first), scripts.queue_keys(second)
+    if first != second:
+        assert not set(first_keys.values()) & set(second_keys.values())
+    # All of a queue's keys hash to one Redis Cluster slot.
+    assert len({key_slot(key.encode("utf-8", "surrogatepass")) for key in first_keys.values()}) == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab{}%x0123456789", max_size=10), st.text(alphabet="ab{}%x0123456789", max_size=10))
+def test_queue_key_encoding_is_injective_near_the_escapes(first: str, second: str) -> None:
+    if first != second:
+        assert scripts.hash_tag(first) != scripts.hash_tag(second)
+
+
+# -- finding 13 and issue 9 item 5: DSNs --------------------------------------------------
+
+
+def test_a_query_password_never_appears_in_messages() -> None:
+    dsn = "redis://127.0.0.1:1/0?password=hunter2&socket_connect_timeout=0.5"
+    backend = RedisBackend(dsn)
+    assert "hunter2" not in backend.describe()
+    for call in [lambda: backend.push("q", "t1", "x"), lambda: backend.reserve("q", LEASE), backend.now]:
+        with pytest.raises(BackendError, match="cannot reach Redis") as caught:
+            call()
+        assert "hunter2" not in str(caught.value)
+        assert "password=***" in str(caught.value)
+    with pytest.raises(InvalidDSNError) as refused:
+        RedisBackend("redis://:hunter2@127.0.0.1:6379/abc?password=hunter2")
+    assert "hunter2" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("dsn", "named"),
+    [
+        ("redis://localhost:6379/abc", "the database must be a number, not 'abc'"),
+        ("redis://localhost:6379/2?db=3", "two different databases: 2 in the path and 3 in ?db="),
+        (
+            "redis://localhost/0?socket_timout=3",
+            "unknown option 'socket_timout' (did you mean socket_timeout?)",
+        ),
+        ("redis://localhost:6379/0?db=x", "the database must be a number, not 'x'"),
+        ("redis://localhost:port/0", "Port could not be cast"),
+        ("redis://localhost:6379/0?ssl_ca_certs=/x", "unknown option 'ssl_ca_certs'"),
+        ("redis://localhost:6379/0?cluster=true&read_from_replica=1", "did you mean read_from_replicas?"),
+        ("redis://localhost:6379/0?db=1&db=2", "option 'db' is given twice"),
+        ("redis://localhost:6379/0?socket_timeout=soon", "Invalid value for 'socket_timeout'"),
+    ],
+)
+def test_dsn_typos_are_refused_by_the_constructor(dsn: str, named: str) -> None:
+    """Issue 9 item 5: ``?socket_timout=3`` passed Gator() and raised a raw TypeError
+    at the first enqueue; ``/abc`` silently meant database 0."""
+    with pytest.raises(InvalidDSNError) as refused:
+        Gator(dsn)
+    assert named in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "redis://localhost:6379/2?db=2",
+        "redis://localhost",
+        "redis://localhost/",
+        "rediss://localhost:6380/0?ssl_cert_reqs=none",
+        "unix:///tmp/redis.sock?db=2",
+        "redis://localhost:6379/0?socket_timeout=3&health_check_interval=30&max_connections=5",
+    ],
+)
+def test_good_dsns_still_pass(dsn: str) -> None:
+    RedisBackend(dsn).close()
+
+
+# -- issue 9 item 10: drop_all leaves nothing -------------------------------------------
+
+
+def test_drop_all_deletes_every_key_of_the_queue(backend: RedisBackend, queue: str) -> None:
+    backend.max_payload_bytes = 5
+    _populated(backend, queue)
+    plant(backend, queue, "big", b"123456")
+    got = _receipts(backend, queue)
+    backend.release(queue, "waiting", got["waiting"].receipt)
+    assert backend.client.exists(*scripts.queue_keys(queue).values()) >= 10
+    backend.drop_all(queue)
+    assert backend.client.exists(*scripts.queue_keys(queue).values()) == 0
+
+
+def test_a_receipt_from_before_drop_all_is_refused_after_it(backend: RedisBackend, queue: str) -> None:
+    """The sequence counter goes with drop_all; a fresh one starts from the clock."""
+    backend.push(queue, "t1", "x")
+    [old] = backend.reserve(queue, LEASE)
+    backend.drop_all(queue)
+    backend.push(queue, "t1", "x")
+    [new] = backend.reserve(queue, LEASE)
+    assert new.receipt != old.receipt
+    assert backend.ack(queue, "t1", old.receipt) is False
+    assert backend.ack(queue, "t1", new.receipt) is True
+    assert backend.status(queue, "t1") == SUCCESS
+
+
+def test_the_docstring_examples_run() -> None:
+    for module in [alligator_redis, scripts]:
+        failed, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert failed == 0
