@@ -99,7 +99,7 @@ class ContractFixtures:
         backend.drop_all(name)
 
     @pytest.fixture
-    def plant_raw_payload(self) -> PlantRawPayload:
+    def plant_raw_payload(self) -> Callable[[str, str, bytes], None]:
         """Writes a task record straight into the store, as a hostile writer would.
 
         Override it to return a callable ``plant(queue, task_id, data)`` that
