@@ -46,7 +46,7 @@ HARD_STRINGS = [
     "é" * 40_000 + "\U0001f40a" * 10_000,
 ]
 
-#: The reasons a backend gives a record it cannot hand out (rule C1 of the contract).
+#: The reason a backend gives a stored payload that is not valid UTF-8.
 NOT_UTF8_REASON = "payload is not valid UTF-8"
 
 
