@@ -197,15 +197,22 @@ class Backend(abc.ABC):
             delay: Seconds from now (the backend's clock) before the task is
                 due. ``0`` makes it due at once.
 
+        Raises:
+            ValueError: ``delay`` is NaN or infinite (nothing changes), or the
+                payload cannot be encoded as UTF-8 (a backend may refuse it).
+
         Returns:
-            True if it was added; False if that id is already in the queue
-            (nothing changes).
+            True if it was added; False if that id is already in the queue,
+            or is a dead letter's (nothing changes).
         """
 
     def push_many(self, queue: str, items: Sequence[tuple[str, str, float]]) -> int:
         """Adds many tasks at once, in order, as :meth:`push` would one by one.
 
-        Backends override this to do it in one round trip.
+        Backends override this to do it in one round trip. A NaN or
+        infinite delay in any item is refused with ``ValueError`` before any
+        item is added; this default pushes one item at a time, so it would
+        add the items before that one: an override checks every delay first.
 
         Args:
             queue: The queue's name.
@@ -278,7 +285,12 @@ class Backend(abc.ABC):
                 backend then takes this delivery off the delivery count.
 
         With ``attempted=True`` (the task ran and failed) the backend adds
-        one to the task's ``failures`` (see :class:`Reservation`).
+        one to the task's ``failures`` (see :class:`Reservation`); with
+        ``attempted=False`` it leaves ``failures`` alone.
+
+        Raises:
+            ValueError: ``delay`` is NaN or infinite; the task stays held,
+                nothing changes.
 
         Returns:
             True if released; False if the receipt is stale (nothing changes).

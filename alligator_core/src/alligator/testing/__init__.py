@@ -1,6 +1,7 @@
 """The backend contract as reusable tests: prove a backend the way ours are proven.
 
-Adopt it in one class, overriding one fixture that yields a fresh backend::
+Adopt it in one class, overriding two fixtures: one that yields a fresh
+backend, and one that writes a raw record straight into its store::
 
     import pytest
     from alligator.testing import BackendContract
@@ -15,13 +16,23 @@ Adopt it in one class, overriding one fixture that yields a fresh backend::
             yield backend
             backend.close()
 
+        @pytest.fixture
+        def plant_raw_payload(self, backend):
+            def plant(queue, task_id, data):
+                ...  # store a waiting task, due at backend.now(), whose payload is exactly `data`
+            return plant
+
 Every test uses queues of its own (unique names), so the fixture may hand out
 one shared store. The kit sets ``backend.clock`` to a :class:`~alligator.testing.clock.FakeClock` so
 delays, leases and status lifetimes are checked without sleeping; a backend
 must take every time-dependent decision from :meth:`~alligator.backend.Backend.now` (or, inside
-a server, from the value it is passed) for the kit to pass. A test that does
-not apply to a backend can be overridden in the subclass, as in any pytest
-class; needing to do so usually means the backend breaks the contract.
+a server, from the value it is passed) for the kit to pass. The
+``plant_raw_payload`` fixture lets the kit write what a hostile writer would
+(bytes that are not UTF-8, payloads over
+:attr:`~alligator.backend.Backend.max_payload_bytes`); without it those tests
+error, saying what to provide. A test that does not apply to a backend can be
+overridden in the subclass, as in any pytest class; needing to do so usually
+means the backend breaks the contract.
 
 Needs ``pytest`` and ``hypothesis`` (``pip install alligator-core[testing]``).
 """
@@ -29,7 +40,30 @@ Needs ``pytest`` and ``hypothesis`` (``pip install alligator-core[testing]``).
 from __future__ import annotations
 
 from alligator.testing.clock import FakeClock
-from alligator.testing.contract import BackendContract
+from alligator.testing.contract import (
+    BackendContract,
+    ContractFixtures,
+    FailureCountContract,
+    IdReuseContract,
+    PayloadLimitContract,
+    PeekContract,
+    RequeueContract,
+    StringContract,
+    UnreadableRecordContract,
+)
 from alligator.testing.stateful import BackendStateMachine, run_backend_state_machine
 
-__all__ = ["BackendContract", "BackendStateMachine", "FakeClock", "run_backend_state_machine"]
+__all__ = [
+    "BackendContract",
+    "BackendStateMachine",
+    "ContractFixtures",
+    "FailureCountContract",
+    "FakeClock",
+    "IdReuseContract",
+    "PayloadLimitContract",
+    "PeekContract",
+    "RequeueContract",
+    "StringContract",
+    "UnreadableRecordContract",
+    "run_backend_state_machine",
+]

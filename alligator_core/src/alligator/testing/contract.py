@@ -1,29 +1,82 @@
-"""The contract tests, as a mixin every backend's test class inherits."""
+"""The contract tests, as mixins every backend's test class inherits.
+
+:class:`BackendContract` is the whole kit. It is made of mixins, one per group
+of rules of :class:`alligator.backend.Backend`, which an adopting class gets
+all at once; each mixin can also be adopted on its own, with
+:class:`ContractFixtures`' fixtures overridden the same way.
+"""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from alligator.backend import Backend
+from alligator.backend import Backend, DeadLetter
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 from alligator.testing.clock import FakeClock
 from alligator.testing.stateful import run_backend_state_machine
 
 LEASE = 30.0
 
+#: ``plant(queue, task_id, data)``: see :meth:`ContractFixtures.plant_raw_payload`.
+PlantRawPayload = Callable[[str, str, bytes], None]
 
-class BackendContract:
-    """Tests every rule of :class:`alligator.backend.Backend`.
+#: Strings that must cross the seam unchanged, as payloads and as reasons:
+#: NUL anywhere, line and record separators, control characters, the edges
+#: of the Basic Multilingual Plane, astral characters, text that looks like
+#: an escape (a store that escapes NUL must not unescape these), and long
+#: text of multi-byte characters (about 120 kB in UTF-8).
+HARD_STRINGS = [
+    "",
+    "\x00",
+    "nul\x00inside\x00",
+    "\x00\x00\x00leading",
+    "line\nbreak\r\ncrlf\rreturn",
+    "\t\x0b\x0c\x1b[31mescape\x7f\x01",
+    "astral \U0001f40a \U00010000 \U0010ffff",
+    "plane edges \ud7ff \ue000 \ufeff \ufffd \uffff",
+    "separators \u2028 \u2029 \x85",
+    "looks escaped: \\u0000 \\x00 \\0 %00 \\\\",
+    "quotes ' \" ` $1 %s ; -- /* */ {}",
+    "é" * 40_000 + "\U0001f40a" * 10_000,
+]
 
-    Subclasses provide the ``backend`` fixture (see :mod:`alligator.testing`).
+#: The reason a backend gives a stored payload that is not valid UTF-8.
+NOT_UTF8_REASON = "payload is not valid UTF-8"
+
+
+def oversized_reason(size: int, limit: int) -> str:
+    """The reason a backend gives an oversized record.
+
+    Args:
+        size: The stored payload's length in bytes.
+        limit: The backend's :attr:`~alligator.backend.Backend.max_payload_bytes`.
+
+    Returns:
+        ``"payload is N bytes, over the limit of M"``.
     """
+    return f"payload is {size} bytes, over the limit of {limit}"
 
-    # -- fixtures ----------------------------------------------------------
+
+def assert_reason(actual: str, expected: str) -> None:
+    """Checks a reason the backend wrote: exactly ``expected``, or it followed by ``": "`` and a detail."""
+    assert actual == expected or actual.startswith(f"{expected}: "), (
+        f"reason {actual!r}, expected {expected!r}"
+    )
+
+
+class ContractFixtures:
+    """The fixtures the contract tests use; an adopting class overrides two of them.
+
+    ``backend`` (a fresh backend instance) must be overridden, and
+    ``plant_raw_payload`` (a raw write into the store) should be: the tests of
+    unreadable records need it.
+    """
 
     @pytest.fixture
     def backend(self) -> Iterator[Backend]:
@@ -44,6 +97,508 @@ class BackendContract:
         name = f"kit-{uuid.uuid4().hex[:12]}"
         yield name
         backend.drop_all(name)
+
+    @pytest.fixture
+    def plant_raw_payload(self) -> Callable[[str, str, bytes], None]:
+        """Writes a task record straight into the store, as a hostile writer would.
+
+        Override it to return a callable ``plant(queue, task_id, data)`` that
+        stores a waiting task, due now (on the backend's clock, so
+        ``backend.now()``), whose payload is exactly the bytes ``data``,
+        bypassing :meth:`~alligator.backend.Backend.push` and any check it
+        makes. The kit plants bytes that are not UTF-8 and payloads over
+        :attr:`~alligator.backend.Backend.max_payload_bytes` this way. A store
+        that keeps text rather than bytes stores what it would hold for such
+        bytes (locmem: ``data.decode("utf-8", "surrogateescape")``).
+        """
+        raise NotImplementedError(
+            "override the 'plant_raw_payload' fixture: return plant(queue, task_id, data: bytes), "
+            "which writes a waiting task, due now, whose stored payload is exactly `data`, "
+            "straight into your store without calling push() (as anyone with write access could); "
+            "see 'Proving it: the test kit' in docs/extending.md"
+        )
+
+    @pytest.fixture
+    def payload_limit(self, backend: Backend) -> Iterator[Callable[[int], None]]:
+        """Sets :attr:`~alligator.backend.Backend.max_payload_bytes` on the instance, as a Gator does.
+
+        Whatever the instance had is put back after the test, so a fixture
+        that hands out one shared instance stays unchanged.
+        """
+        own = vars(backend)
+        saved = own.get("max_payload_bytes")
+        had_own = "max_payload_bytes" in own
+
+        def set_limit(limit: int) -> None:
+            backend.max_payload_bytes = limit
+
+        yield set_limit
+        if had_own:
+            own["max_payload_bytes"] = saved
+        else:
+            own.pop("max_payload_bytes", None)
+
+
+def _letters(backend: Backend, queue: str) -> dict[str, DeadLetter]:
+    letters = backend.dead_letters(queue, limit=1000)
+    by_id = {letter.task_id: letter for letter in letters}
+    assert len(by_id) == len(letters), f"two dead letters share an id: {[d.task_id for d in letters]}"
+    return by_id
+
+
+class FailureCountContract(ContractFixtures):
+    """``Reservation.failures``: deliveries that ran and failed, counted by ``release(attempted=True)``."""
+
+    def test_first_delivery_has_no_failures(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+        backend.push(queue, "t1", "x")
+        backend.push(queue, "t2", "x")
+        [got] = backend.reserve(queue, LEASE)
+        assert (got.attempts, got.failures) == (1, 0)
+        by_id = backend.get(queue, "t2", LEASE)
+        assert by_id is not None and (by_id.attempts, by_id.failures) == (1, 0)
+
+    def test_release_attempted_counts_a_failure(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+        backend.push(queue, "t1", "x")
+        [first] = backend.reserve(queue, LEASE)
+        assert backend.release(queue, "t1", first.receipt, attempted=True)
+        [second] = backend.reserve(queue, LEASE)
+        assert (second.attempts, second.failures) == (2, 1)
+        assert backend.release(queue, "t1", second.receipt, delay=5.0, attempted=True)
+        clock.advance(6.0)
+        [third] = backend.reserve(queue, LEASE)
+        assert (third.attempts, third.failures) == (3, 2), "a delayed release counts a failure too"
+
+    def test_release_unattempted_leaves_failures_alone(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        backend.push(queue, "t1", "x")
+        [first] = backend.reserve(queue, LEASE)
+        backend.release(queue, "t1", first.receipt, attempted=True)
+        [second] = backend.reserve(queue, LEASE)
+        assert backend.release(queue, "t1", second.receipt, attempted=False)
+        [third] = backend.reserve(queue, LEASE)
+        assert (third.attempts, third.failures) == (2, 1)
+
+    def test_expired_lease_is_not_a_failure(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+        backend.push(queue, "t1", "x")
+        [first] = backend.reserve(queue, 10.0)
+        backend.release(queue, "t1", first.receipt, attempted=True)
+        backend.reserve(queue, 10.0)
+        clock.advance(11.0)
+        [third] = backend.reserve(queue, 10.0)
+        assert (third.attempts, third.failures) == (3, 1)
+
+    def test_get_returns_failures(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+        backend.push(queue, "t1", "x")
+        [first] = backend.reserve(queue, LEASE)
+        backend.release(queue, "t1", first.receipt, delay=60.0, attempted=True)
+        got = backend.get(queue, "t1", LEASE)
+        assert got is not None and (got.attempts, got.failures) == (2, 1)
+
+    def test_requeue_resets_failures_and_attempts(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        backend.push(queue, "t1", "x")
+        for _ in range(2):
+            [got] = backend.reserve(queue, LEASE)
+            backend.release(queue, "t1", got.receipt, attempted=True)
+        [last] = backend.reserve(queue, LEASE)
+        assert (last.attempts, last.failures) == (3, 2)
+        backend.dead_letter(queue, "t1", last.receipt, "spent")
+        assert _letters(backend, queue)["t1"].attempts == 3
+        assert backend.requeue(queue, "t1") is True
+        [again] = backend.reserve(queue, LEASE)
+        assert (again.attempts, again.failures) == (1, 0)
+
+
+class IdReuseContract(ContractFixtures):
+    """Ids are unique across waiting, delayed, reserved and dead; an acked id may come back."""
+
+    def test_push_over_a_dead_letter_is_refused(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+        backend.push(queue, "t1", "first")
+        [got] = backend.reserve(queue, LEASE)
+        backend.dead_letter(queue, "t1", got.receipt, "it broke")
+        assert backend.push(queue, "t1", "second") is False
+        assert backend.push(queue, "t1", "delayed", delay=30.0) is False
+        assert backend.push_many(queue, [("t1", "third", 0.0), ("t2", "other", 0.0)]) == 1
+        assert backend.status(queue, "t1") == FAILED
+        assert backend.len(queue) == 1
+        letters = _letters(backend, queue)
+        assert (letters["t1"].payload, letters["t1"].reason) == ("first", "it broke")
+        clock.advance(60.0)
+        assert [r.task_id for r in backend.reserve(queue, LEASE, 10)] == ["t2"]
+
+    def test_acked_id_may_be_pushed_again(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+        backend.push(queue, "t1", "old")
+        [first] = backend.reserve(queue, LEASE)
+        backend.release(queue, "t1", first.receipt, attempted=True)
+        [second] = backend.reserve(queue, LEASE)
+        assert backend.ack(queue, "t1", second.receipt)
+        assert backend.push(queue, "t1", "new") is True
+        assert backend.status(queue, "t1") == WAITING, "the old SUCCESS is forgotten"
+        [again] = backend.reserve(queue, LEASE)
+        assert (again.payload, again.attempts, again.failures) == ("new", 1, 0)
+        assert again.receipt not in {first.receipt, second.receipt}
+
+    def test_an_id_is_dead_only_once(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+        backend.push(queue, "t1", "x")
+        [first] = backend.reserve(queue, LEASE)
+        backend.dead_letter(queue, "t1", first.receipt, "first time")
+        assert backend.requeue(queue, "t1")
+        [second] = backend.reserve(queue, LEASE)
+        backend.dead_letter(queue, "t1", second.receipt, "second time")
+        letters = backend.dead_letters(queue)
+        assert [(d.task_id, d.reason) for d in letters] == [("t1", "second time")]
+
+
+class RequeueContract(ContractFixtures):
+    """``requeue``: a dead letter goes to the end of its queue, due now; never over a live task."""
+
+    def test_requeue_goes_to_the_end_due_now(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+        backend.push(queue, "dead", "kept", delay=600.0)
+        got = backend.get(queue, "dead", LEASE)
+        assert got is not None
+        backend.dead_letter(queue, "dead", got.receipt, "broke")
+        backend.push(queue, "a", "x")
+        backend.push(queue, "b", "x")
+        assert backend.requeue(queue, "dead") is True
+        assert backend.status(queue, "dead") == WAITING, "a requeued task is due now, whatever its delay was"
+        assert backend.len(queue) == 3
+        assert backend.dead_letters(queue) == []
+        got_all = backend.reserve(queue, LEASE, 10)
+        assert [r.task_id for r in got_all] == ["a", "b", "dead"]
+        assert got_all[2].payload == "kept"
+
+    def test_requeue_refuses_an_id_that_is_not_dead(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        backend.push(queue, "reserved", "x")
+        backend.push(queue, "acked", "x")
+        held = {r.task_id: r for r in backend.reserve(queue, LEASE, 10)}
+        backend.ack(queue, "acked", held["acked"].receipt)
+        backend.push(queue, "waiting", "x")
+        backend.push(queue, "delayed", "x", delay=60.0)
+        ids = ("waiting", "delayed", "reserved", "acked", "never-pushed")
+        before = {task_id: backend.status(queue, task_id) for task_id in ids}
+        for task_id in ids:
+            assert backend.requeue(queue, task_id) is False, f"requeue({task_id!r}) must be refused"
+        assert {task_id: backend.status(queue, task_id) for task_id in ids} == before
+        assert backend.len(queue) == 2
+        assert backend.ack(queue, "reserved", held["reserved"].receipt), "the reserved task is still held"
+
+    def test_requeue_twice_is_refused_the_second_time(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        backend.push(queue, "t1", "x")
+        [got] = backend.reserve(queue, LEASE)
+        backend.dead_letter(queue, "t1", got.receipt, "broke")
+        assert backend.requeue(queue, "t1") is True
+        assert backend.requeue(queue, "t1") is False
+        assert backend.len(queue) == 1
+
+    def test_requeue_never_overwrites_a_live_task(
+        self, backend: Backend, clock: FakeClock, queue: str, plant_raw_payload: PlantRawPayload
+    ) -> None:
+        backend.push(queue, "t1", "dead one")
+        [got] = backend.reserve(queue, LEASE)
+        backend.dead_letter(queue, "t1", got.receipt, "broke")
+        # Only a hand-written record can make a dead id live again.
+        plant_raw_payload(queue, "t1", b"live one")
+        if "t1" not in _letters(backend, queue):
+            pytest.skip("this store keeps one record per id: a live task cannot meet its own dead letter")
+        assert backend.requeue(queue, "t1") is False
+        assert _letters(backend, queue)["t1"].payload == "dead one"
+        [live] = backend.reserve(queue, LEASE)
+        assert (live.task_id, live.payload) == ("t1", "live one")
+
+
+BAD_DELAYS = pytest.mark.parametrize("delay", [math.nan, math.inf, -math.inf], ids=["nan", "inf", "-inf"])
+
+
+class StringContract(ContractFixtures):
+    """Payloads and reasons cross unchanged, NUL included; NaN and infinite delays are refused."""
+
+    def test_hard_strings_cross_unchanged(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+        for index, text in enumerate(HARD_STRINGS):
+            assert backend.push(queue, f"s{index}", text)
+        for index, text in enumerate(HARD_STRINGS):
+            assert backend.peek(queue, f"s{index}") == text, f"peek changed HARD_STRINGS[{index}]"
+        got = backend.reserve(queue, LEASE, len(HARD_STRINGS))
+        assert [r.task_id for r in got] == [f"s{index}" for index in range(len(HARD_STRINGS))]
+        for index, reservation in enumerate(got):
+            assert reservation.payload == HARD_STRINGS[index], f"reserve changed HARD_STRINGS[{index}]"
+            # The reason of each is another hard string, so every one is also tried as a reason.
+            reason = HARD_STRINGS[-1 - index]
+            assert backend.dead_letter(queue, reservation.task_id, reservation.receipt, reason) is True
+        letters = _letters(backend, queue)
+        for index, text in enumerate(HARD_STRINGS):
+            letter = letters[f"s{index}"]
+            assert letter.payload == text, f"dead_letters changed payload HARD_STRINGS[{index}]"
+            assert letter.reason == HARD_STRINGS[-1 - index], f"dead_letters changed reason {-1 - index}"
+
+    def test_hard_strings_cross_push_many_and_get(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        items = [(f"s{index}", text, 0.0) for index, text in enumerate(HARD_STRINGS)]
+        assert backend.push_many(queue, items) == len(items)
+        for task_id, text, _ in reversed(items):
+            got = backend.get(queue, task_id, LEASE)
+            assert got is not None and got.payload == text, f"get changed the payload of {task_id}"
+            backend.release(queue, task_id, got.receipt, attempted=True)
+        got_all = backend.reserve(queue, LEASE, len(items))
+        assert sorted((r.task_id, r.payload) for r in got_all) == sorted((i, t) for i, t, _ in items)
+
+    def test_payload_with_a_lone_surrogate_is_refused_or_harmless(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        try:
+            backend.push(queue, "lone", "bad \ud800 half")
+        except ValueError:
+            assert backend.len(queue) == 0, "a refused push changes nothing"
+            assert backend.status(queue, "lone") is None
+            assert backend.push(queue, "lone", "fixed") is True, "a refused push must not take the id"
+            return
+        # Accepted: it must not stop the queue. It comes back unchanged or is
+        # dead-lettered as not UTF-8; the task behind it is delivered.
+        backend.push(queue, "after", "fine")
+        delivered = {r.task_id: r.payload for r in backend.reserve(queue, LEASE, 10)}
+        delivered.update({r.task_id: r.payload for r in backend.reserve(queue, LEASE, 10)})
+        assert delivered.get("after") == "fine"
+        if "lone" in delivered:
+            assert delivered["lone"] == "bad \ud800 half"
+        else:
+            assert_reason(_letters(backend, queue)["lone"].reason, NOT_UTF8_REASON)
+
+    @BAD_DELAYS
+    def test_push_refuses_a_nan_or_infinite_delay(
+        self, backend: Backend, clock: FakeClock, queue: str, delay: float
+    ) -> None:
+        with pytest.raises(ValueError):
+            backend.push(queue, "t1", "x", delay)
+        assert backend.len(queue) == 0
+        assert backend.status(queue, "t1") is None
+        assert backend.push(queue, "t1", "x") is True, "a refused push must not take the id"
+        assert [r.task_id for r in backend.reserve(queue, LEASE, 10)] == ["t1"]
+
+    @BAD_DELAYS
+    def test_push_many_refuses_a_nan_or_infinite_delay_before_any_change(
+        self, backend: Backend, clock: FakeClock, queue: str, delay: float
+    ) -> None:
+        items = [("before", "x", 0.0), ("bad", "x", delay), ("after", "x", 0.0)]
+        with pytest.raises(ValueError):
+            backend.push_many(queue, items)
+        assert backend.len(queue) == 0, "push_many must check every delay before it adds anything"
+        assert [backend.status(queue, task_id) for task_id, _, _ in items] == [None, None, None]
+        assert backend.push_many(queue, [("before", "x", 0.0), ("bad", "x", 0.0)]) == 2
+
+    @BAD_DELAYS
+    def test_release_refuses_a_nan_or_infinite_delay(
+        self, backend: Backend, clock: FakeClock, queue: str, delay: float
+    ) -> None:
+        backend.push(queue, "t1", "x")
+        [got] = backend.reserve(queue, LEASE)
+        with pytest.raises(ValueError):
+            backend.release(queue, "t1", got.receipt, delay=delay, attempted=True)
+        assert backend.status(queue, "t1") == RUNNING, "a refused release leaves the task held"
+        assert backend.release(queue, "t1", got.receipt, attempted=True) is True
+        [again] = backend.reserve(queue, LEASE)
+        assert (again.attempts, again.failures) == (2, 1), "the refused release counted nothing"
+
+
+class UnreadableRecordContract(ContractFixtures):
+    """Records that are not UTF-8 or over the size limit are dead-lettered alone, never handed out.
+
+    Needs the ``plant_raw_payload`` fixture.
+    """
+
+    def test_planted_record_is_delivered(
+        self, backend: Backend, clock: FakeClock, queue: str, plant_raw_payload: PlantRawPayload
+    ) -> None:
+        # Proves the fixture itself: a planted readable record is an ordinary task.
+        plant_raw_payload(queue, "planted", "café \x00 \U0001f40a".encode())
+        assert backend.status(queue, "planted") == WAITING
+        assert backend.len(queue) == 1
+        [got] = backend.reserve(queue, LEASE)
+        assert (got.task_id, got.payload, got.attempts) == ("planted", "café \x00 \U0001f40a", 1)
+
+    def test_unreadable_records_are_dead_lettered_alone(
+        self, backend: Backend, clock: FakeClock, queue: str, plant_raw_payload: PlantRawPayload
+    ) -> None:
+        limit = backend.max_payload_bytes
+        undecodable = b'{"a": "\xff\xfe"}\x80 tail'
+        oversized = b"x" * (limit + 1)
+        backend.push(queue, "v0", "valid 0")
+        plant_raw_payload(queue, "undecodable", undecodable)
+        backend.push(queue, "v1", "valid 1")
+        plant_raw_payload(queue, "oversized", oversized)
+        backend.push(queue, "v2", "valid 2")
+        got = backend.reserve(queue, LEASE, 10)
+        assert [(r.task_id, r.payload) for r in got] == [
+            ("v0", "valid 0"),
+            ("v1", "valid 1"),
+            ("v2", "valid 2"),
+        ]
+        assert backend.len(queue) == 0
+        for task_id in ("undecodable", "oversized"):
+            assert backend.status(queue, task_id) == FAILED
+            assert backend.peek(queue, task_id) is None
+        letters = _letters(backend, queue)
+        assert set(letters) == {"undecodable", "oversized"}
+        assert_reason(letters["undecodable"].reason, NOT_UTF8_REASON)
+        assert_reason(letters["oversized"].reason, oversized_reason(limit + 1, limit))
+        assert letters["undecodable"].payload == undecodable.decode("utf-8", "replace")
+        assert letters["oversized"].payload == "x" * limit, "a listed payload is cut to the limit"
+        for letter in letters.values():
+            assert letter.attempts == 1, "the refused delivery is counted"
+            assert abs(letter.failed_at - clock()) < 1.0
+        assert all(backend.ack(queue, r.task_id, r.receipt) for r in got)
+        clock.advance(LEASE * 2)
+        assert backend.reserve(queue, LEASE, 10) == []
+
+    def test_unreadable_records_never_halt_the_queue(
+        self, backend: Backend, clock: FakeClock, queue: str, plant_raw_payload: PlantRawPayload
+    ) -> None:
+        plant_raw_payload(queue, "bad0", b"\xc3\x28")
+        plant_raw_payload(queue, "bad1", b"x" * (backend.max_payload_bytes + 10))
+        plant_raw_payload(queue, "bad2", b"\xed\xa0\x80 encoded surrogate")
+        plant_raw_payload(queue, "bad3", b"overlong \xc0\xaf")
+        plant_raw_payload(queue, "bad4", b"truncated \xe2\x82")
+        backend.push(queue, "good0", "x")
+        backend.push(queue, "good1", "y")
+        delivered: list[str] = []
+        # Filling a call's limit from further records is allowed, not required:
+        # each call may dead-letter some and hand out nothing.
+        for _ in range(15):
+            delivered += [r.task_id for r in backend.reserve(queue, LEASE, 1)]
+        assert delivered == ["good0", "good1"]
+        assert set(_letters(backend, queue)) == {f"bad{n}" for n in range(5)}
+
+    def test_get_dead_letters_an_unreadable_record(
+        self, backend: Backend, clock: FakeClock, queue: str, plant_raw_payload: PlantRawPayload
+    ) -> None:
+        limit = backend.max_payload_bytes
+        plant_raw_payload(queue, "undecodable", b"\xff")
+        plant_raw_payload(queue, "oversized", b"y" * (limit + 2))
+        backend.push(queue, "valid", "fine")
+        assert backend.get(queue, "undecodable", LEASE) is None
+        assert backend.get(queue, "oversized", LEASE) is None
+        letters = _letters(backend, queue)
+        assert_reason(letters["undecodable"].reason, NOT_UTF8_REASON)
+        assert_reason(letters["oversized"].reason, oversized_reason(limit + 2, limit))
+        assert letters["undecodable"].payload == "\ufffd"
+        assert backend.status(queue, "oversized") == FAILED
+        got = backend.get(queue, "valid", LEASE)
+        assert got is not None and got.payload == "fine"
+
+    def test_peek_leaves_an_unreadable_record_alone(
+        self, backend: Backend, clock: FakeClock, queue: str, plant_raw_payload: PlantRawPayload
+    ) -> None:
+        plant_raw_payload(queue, "undecodable", b"\x80\x80")
+        plant_raw_payload(queue, "oversized", b"z" * (backend.max_payload_bytes + 1))
+        for task_id in ("undecodable", "oversized"):
+            assert backend.peek(queue, task_id) is None
+            assert backend.status(queue, task_id) == WAITING, "peek changes nothing"
+        assert backend.len(queue) == 2
+        assert backend.dead_letters(queue) == []
+
+
+class PayloadLimitContract(ContractFixtures):
+    """``max_payload_bytes`` set on the instance is honoured, counted in UTF-8 bytes."""
+
+    def test_instance_payload_limit_is_honoured(
+        self, backend: Backend, clock: FakeClock, queue: str, payload_limit: Callable[[int], None]
+    ) -> None:
+        payload_limit(64)
+        backend.push(queue, "fits", "x" * 64)
+        backend.push(queue, "over", "x" * 65)
+        backend.push(queue, "wide", "é" * 40)  # 40 characters, 80 bytes
+        assert backend.peek(queue, "fits") == "x" * 64
+        assert backend.peek(queue, "over") is None
+        assert backend.peek(queue, "wide") is None
+        got = backend.reserve(queue, LEASE, 10)
+        assert [(r.task_id, r.payload) for r in got] == [("fits", "x" * 64)]
+        letters = _letters(backend, queue)
+        assert_reason(letters["over"].reason, oversized_reason(65, 64))
+        assert_reason(letters["wide"].reason, oversized_reason(80, 64))
+        assert letters["over"].payload == "x" * 64
+        assert letters["wide"].payload == "é" * 32, "cut to 64 bytes"
+        assert backend.status(queue, "wide") == FAILED
+
+    def test_get_honours_the_instance_payload_limit(
+        self, backend: Backend, clock: FakeClock, queue: str, payload_limit: Callable[[int], None]
+    ) -> None:
+        payload_limit(10)
+        backend.push(queue, "over", "0123456789A")
+        assert backend.get(queue, "over", LEASE) is None
+        assert_reason(_letters(backend, queue)["over"].reason, oversized_reason(11, 10))
+
+    def test_dead_letters_cuts_a_long_payload_to_the_limit(
+        self, backend: Backend, clock: FakeClock, queue: str, payload_limit: Callable[[int], None]
+    ) -> None:
+        backend.push(queue, "t1", "a" * 100)
+        [got] = backend.reserve(queue, LEASE)
+        backend.dead_letter(queue, "t1", got.receipt, "broke")
+        payload_limit(40)
+        [letter] = backend.dead_letters(queue)
+        assert letter.payload == "a" * 40
+        assert letter.reason == "broke"
+        assert backend.requeue(queue, "t1")
+        assert backend.dead_letters(queue) == [] and backend.len(queue) == 1
+
+
+class PeekContract(ContractFixtures):
+    """``peek``: the payload of a waiting, delayed or reserved task, changing nothing."""
+
+    def test_peek_reads_waiting_delayed_and_reserved_tasks(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        backend.push(queue, "reserved", "r")
+        [held] = backend.reserve(queue, LEASE)
+        backend.push(queue, "waiting", "w")
+        backend.push(queue, "delayed", "d", delay=60.0)
+        assert backend.peek(queue, "reserved") == "r"
+        assert backend.peek(queue, "waiting") == "w"
+        assert backend.peek(queue, "delayed") == "d"
+        statuses = {"reserved": RUNNING, "waiting": WAITING, "delayed": DELAYED}
+        assert {task_id: backend.status(queue, task_id) for task_id in statuses} == statuses
+        assert backend.len(queue) == 2
+        [got] = backend.reserve(queue, LEASE, 10)
+        assert (got.task_id, got.attempts) == ("waiting", 1), "peek takes no lease and counts no delivery"
+        assert backend.ack(queue, "reserved", held.receipt)
+
+    def test_peek_reads_a_task_whose_lease_ended(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        backend.push(queue, "t1", "x")
+        backend.reserve(queue, 10.0)
+        clock.advance(11.0)
+        assert backend.peek(queue, "t1") == "x"
+
+    def test_peek_is_none_when_not_live(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+        for task_id in ("acked", "dead", "cancelled"):
+            backend.push(queue, task_id, "x")
+        held = {r.task_id: r for r in backend.reserve(queue, LEASE, 2)}
+        backend.ack(queue, "acked", held["acked"].receipt)
+        backend.dead_letter(queue, "dead", held["dead"].receipt, "broke")
+        backend.cancel(queue, "cancelled")
+        for task_id in ("acked", "dead", "cancelled", "never-pushed"):
+            assert backend.peek(queue, task_id) is None, f"peek({task_id!r}) must be None"
+
+
+class BackendContract(
+    FailureCountContract,
+    IdReuseContract,
+    RequeueContract,
+    StringContract,
+    UnreadableRecordContract,
+    PayloadLimitContract,
+    PeekContract,
+):
+    """Tests every rule of :class:`alligator.backend.Backend`.
+
+    Subclasses provide the ``backend`` fixture and the ``plant_raw_payload``
+    fixture (see :class:`ContractFixtures` and :mod:`alligator.testing`).
+    """
 
     @pytest.fixture
     def b(self, backend: Backend, clock: FakeClock) -> Backend:
@@ -170,6 +725,21 @@ class BackendContract:
         assert b.release(queue, "t1", first.receipt) is False
         assert b.dead_letter(queue, "t1", first.receipt, "late") is False
         assert b.ack(queue, "t1", second.receipt) is True
+
+    def test_ended_lease_refuses_its_receipt_before_anyone_reserves_it(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        backend.push(queue, "t1", "x")
+        [got] = backend.reserve(queue, 10.0)
+        clock.advance(11.0)
+        assert backend.ack(queue, "t1", got.receipt) is False, "the lease ended: its receipt is stale"
+        assert backend.extend(queue, "t1", got.receipt, 10.0) is False
+        assert backend.release(queue, "t1", got.receipt) is False
+        assert backend.dead_letter(queue, "t1", got.receipt, "late") is False
+        assert backend.status(queue, "t1") == WAITING
+        assert backend.len(queue) == 1
+        [again] = backend.reserve(queue, 10.0)
+        assert (again.task_id, again.attempts, again.failures) == ("t1", 2, 0)
 
     def test_extend_keeps_the_lease(self, b: Backend, queue: str, clock: FakeClock) -> None:
         b.push(queue, "t1", "x")

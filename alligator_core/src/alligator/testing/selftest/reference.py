@@ -1,0 +1,279 @@
+"""A plainly correct backend of the whole contract, and variants that each break one rule.
+
+:class:`ReferenceBackend` keeps every rule of :class:`alligator.backend.Backend`
+in the most direct way (a lock, three dicts per queue, a scan for the next
+due task), so a reader can check it against the docstrings line by line. It
+is slow on long queues and keeps nothing across processes: it exists so the
+kit can be proven against something known to be right, and against the
+broken variants below, each of which reproduces one bug a real backend had
+or could have.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from alligator.backend import Backend, DeadLetter, Reservation
+from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
+
+
+@dataclass
+class _Task:
+    payload: str
+    due: float
+    seq: int
+    attempts: int = 0
+    failures: int = 0
+    receipt: str = ""
+    # None while waiting or delayed; the lease's end while reserved.
+    lease_end: float | None = None
+
+
+@dataclass
+class _Queue:
+    live: dict[str, _Task] = field(default_factory=dict)
+    dead: dict[str, DeadLetter] = field(default_factory=dict)
+    finished: dict[str, tuple[int, float]] = field(default_factory=dict)
+
+
+class ReferenceBackend(Backend):
+    """Every rule of the contract, kept in the plainest way; each instance is its own store."""
+
+    def __init__(self, conn_string: str = "reference://") -> None:
+        super().__init__(conn_string)
+        self._lock = threading.RLock()
+        self._queues: dict[str, _Queue] = {}
+        self._seq = itertools.count()
+
+    # -- helpers ---------------------------------------------------------
+
+    def _queue(self, name: str) -> _Queue:
+        q = self._queues.setdefault(name, _Queue())
+        now = self.now()
+        for task in q.live.values():
+            # An ended lease makes the task due again, at the lease's end.
+            if task.lease_end is not None and task.lease_end <= now:
+                task.due, task.seq = task.lease_end, next(self._seq)
+                task.lease_end = None
+        return q
+
+    def _held(self, q: _Queue, task_id: str, receipt: str) -> _Task | None:
+        task = q.live.get(task_id)
+        if task is None or task.lease_end is None or task.receipt != receipt:
+            return None
+        return task
+
+    def _finish(self, q: _Queue, task_id: str, status: int) -> None:
+        now = self.now()
+        q.finished.pop(task_id, None)
+        q.finished[task_id] = (status, now)
+        for old_id, (_, at) in list(q.finished.items()):
+            if at >= now - self.status_ttl:
+                break
+            del q.finished[old_id]
+
+    def _check_delay(self, delay: float) -> None:
+        if not math.isfinite(delay):
+            raise ValueError(f"a delay must be a finite number of seconds, not {delay!r}")
+
+    def _stored(self, payload: str) -> bytes:
+        # Planted records hold undecodable bytes as surrogate escapes, as locmem's do.
+        return payload.encode("utf-8", "surrogateescape")
+
+    def _refusal(self, payload: str) -> str | None:
+        """Why a stored payload cannot be handed out, or None when it can."""
+        size = len(self._stored(payload))
+        if size > self.max_payload_bytes:
+            return f"payload is {size} bytes, over the limit of {self.max_payload_bytes}"
+        try:
+            payload.encode("utf-8")
+        except UnicodeEncodeError:
+            return "payload is not valid UTF-8"
+        return None
+
+    def _deliver(self, q: _Queue, task_id: str, lease_seconds: float) -> Reservation | None:
+        task = q.live[task_id]
+        task.attempts += 1
+        refusal = self._refusal(task.payload)
+        if refusal is not None:
+            del q.live[task_id]
+            q.dead[task_id] = DeadLetter(task_id, task.payload, refusal, task.attempts, self.now())
+            self._finish(q, task_id, FAILED)
+            return None
+        task.receipt = self._new_receipt(task_id, task)
+        task.lease_end = self.now() + lease_seconds
+        return Reservation(task_id, task.payload, task.receipt, task.attempts, task.failures)
+
+    def _new_receipt(self, task_id: str, task: _Task) -> str:
+        return uuid.uuid4().hex
+
+    def _add(self, q: _Queue, task_id: str, payload: str, due: float) -> None:
+        q.finished.pop(task_id, None)
+        q.live[task_id] = _Task(payload, due, next(self._seq))
+
+    def plant(self, queue: str, task_id: str, data: bytes) -> None:
+        """Writes a waiting task with these exact payload bytes, bypassing :meth:`push`'s checks."""
+        with self._lock:
+            q = self._queue(queue)
+            q.live.pop(task_id, None)
+            self._add(q, task_id, data.decode("utf-8", "surrogateescape"), self.now())
+
+    # -- producing -------------------------------------------------------
+
+    def push(self, queue: str, task_id: str, payload: str, delay: float = 0.0) -> bool:
+        self._check_delay(delay)
+        payload.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError, a ValueError
+        with self._lock:
+            q = self._queue(queue)
+            if task_id in q.live or task_id in q.dead:
+                return False
+            self._add(q, task_id, payload, self.now() + max(delay, 0.0))
+            return True
+
+    def push_many(self, queue: str, items: Sequence[tuple[str, str, float]]) -> int:
+        for _, payload, delay in items:
+            self._check_delay(delay)
+            payload.encode("utf-8")
+        with self._lock:
+            return super().push_many(queue, items)
+
+    # -- consuming -------------------------------------------------------
+
+    def reserve(
+        self, queue: str, lease_seconds: float, limit: int = 1, timeout: float = 0.0
+    ) -> list[Reservation]:
+        with self._lock:
+            q = self._queue(queue)
+            now = self.now()
+            due = sorted(
+                (task.due, task.seq, task_id)
+                for task_id, task in q.live.items()
+                if task.lease_end is None and task.due <= now
+            )
+            taken: list[Reservation] = []
+            for _, _, task_id in due:
+                if len(taken) == limit:
+                    break
+                reservation = self._deliver(q, task_id, lease_seconds)
+                if reservation is not None:
+                    taken.append(reservation)
+            return taken
+
+    def ack(self, queue: str, task_id: str, receipt: str) -> bool:
+        with self._lock:
+            q = self._queue(queue)
+            if self._held(q, task_id, receipt) is None:
+                return False
+            del q.live[task_id]
+            self._finish(q, task_id, SUCCESS)
+            return True
+
+    def release(
+        self, queue: str, task_id: str, receipt: str, delay: float = 0.0, attempted: bool = True
+    ) -> bool:
+        self._check_delay(delay)
+        with self._lock:
+            q = self._queue(queue)
+            task = self._held(q, task_id, receipt)
+            if task is None:
+                return False
+            self._count_release(task, attempted)
+            task.lease_end, task.receipt = None, ""
+            task.due, task.seq = self.now() + max(delay, 0.0), next(self._seq)
+            return True
+
+    def _count_release(self, task: _Task, attempted: bool) -> None:
+        if attempted:
+            task.failures += 1
+        else:
+            task.attempts -= 1
+
+    def extend(self, queue: str, task_id: str, receipt: str, lease_seconds: float) -> bool:
+        with self._lock:
+            task = self._held(self._queue(queue), task_id, receipt)
+            if task is None:
+                return False
+            task.lease_end = self.now() + lease_seconds
+            return True
+
+    def dead_letter(self, queue: str, task_id: str, receipt: str, reason: str) -> bool:
+        with self._lock:
+            q = self._queue(queue)
+            task = self._held(q, task_id, receipt)
+            if task is None:
+                return False
+            del q.live[task_id]
+            q.dead[task_id] = DeadLetter(task_id, task.payload, reason, task.attempts, self.now())
+            self._finish(q, task_id, FAILED)
+            return True
+
+    # -- inspecting and managing ----------------------------------------
+
+    def get(self, queue: str, task_id: str, lease_seconds: float) -> Reservation | None:
+        with self._lock:
+            q = self._queue(queue)
+            task = q.live.get(task_id)
+            if task is None or task.lease_end is not None:
+                return None
+            return self._deliver(q, task_id, lease_seconds)
+
+    def peek(self, queue: str, task_id: str) -> str | None:
+        with self._lock:
+            task = self._queue(queue).live.get(task_id)
+            if task is None or self._refusal(task.payload) is not None:
+                return None
+            return task.payload
+
+    def cancel(self, queue: str, task_id: str) -> bool:
+        with self._lock:
+            q = self._queue(queue)
+            task = q.live.get(task_id)
+            if task is None or task.lease_end is not None:
+                return False
+            del q.live[task_id]
+            return True
+
+    def status(self, queue: str, task_id: str) -> int | None:
+        with self._lock:
+            q = self._queue(queue)
+            task = q.live.get(task_id)
+            if task is not None:
+                if task.lease_end is not None:
+                    return RUNNING
+                return DELAYED if task.due > self.now() else WAITING
+            finished = q.finished.get(task_id)
+            if finished is None or finished[1] < self.now() - self.status_ttl:
+                return None
+            return finished[0]
+
+    def len(self, queue: str) -> int:
+        with self._lock:
+            return sum(1 for task in self._queue(queue).live.values() if task.lease_end is None)
+
+    def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
+        with self._lock:
+            letters = list(self._queue(queue).dead.values())[:limit]
+            return [self._listed(letter) for letter in letters]
+
+    def _listed(self, letter: DeadLetter) -> DeadLetter:
+        stored = self._stored(letter.payload)[: self.max_payload_bytes]
+        payload = stored.decode("utf-8", "replace")
+        return DeadLetter(letter.task_id, payload, letter.reason, letter.attempts, letter.failed_at)
+
+    def requeue(self, queue: str, task_id: str) -> bool:
+        with self._lock:
+            q = self._queue(queue)
+            if task_id not in q.dead or task_id in q.live:
+                return False
+            letter = q.dead.pop(task_id)
+            self._add(q, task_id, letter.payload, self.now())
+            return True
+
+    def drop_all(self, queue: str) -> None:
+        with self._lock:
+            self._queues.pop(queue, None)

@@ -1,0 +1,88 @@
+"""The kit fails every broken variant, in the tests named for the rule each breaks.
+
+The variants are adopted in ``broken_cases.py``, which one pytest of its own
+runs here (the classes there are meant to fail, so this run must not be
+their runner); its JUnit report says which kit tests failed for which class.
+That run leaves out the state machine, whose shrinking of each failure would
+take minutes; it is run here on its own, without shrinking, against the
+variants it catches in every run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis.stateful import run_state_machine_as_test
+
+import alligator
+from alligator.testing import BackendStateMachine
+from alligator.testing.selftest.broken import BROKEN, FailuresNotCounted, RepeatingReceipts
+from alligator.testing.selftest.reference import ReferenceBackend
+
+CASES = Path(__file__).with_name("broken_cases.py")
+
+
+@pytest.fixture(scope="module")
+def kit_failures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
+    """Runs the kit against every broken variant; the kit tests that failed, per variant class name."""
+    workdir = tmp_path_factory.mktemp("broken-kit")
+    report = workdir / "report.xml"
+    # The child imports this very copy of alligator, whichever way it was installed.
+    source_root = str(Path(alligator.__file__).resolve().parents[1])
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [source_root, os.environ.get("PYTHONPATH")])),
+    }
+    run = subprocess.run(
+        [
+            *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}"),
+            *(str(CASES), "-k", "not test_matches_the_model"),
+        ],
+        cwd=workdir,  # the hypothesis database goes here, so no earlier run steers this one
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert report.exists(), f"the kit did not run:\n{run.stdout}\n{run.stderr}"
+    failed: dict[str, set[str]] = {}
+    for case in ElementTree.parse(report).getroot().iter("testcase"):
+        variant = case.get("classname", "").rsplit(".", 1)[-1].removeprefix("Test")
+        failed.setdefault(variant, set())
+        if case.find("failure") is not None or case.find("error") is not None:
+            failed[variant].add(case.get("name", ""))
+    return failed
+
+
+@pytest.mark.parametrize("variant", list(BROKEN), ids=lambda variant: variant.__name__)
+def test_kit_fails_a_broken_backend(
+    variant: type[ReferenceBackend], kit_failures: dict[str, set[str]]
+) -> None:
+    assert variant.__doc__
+    failed = kit_failures.get(variant.__name__)
+    assert failed is not None, f"the kit never ran against {variant.__name__}"
+    missed = [test for test in BROKEN[variant] if test not in failed]
+    assert not missed, f"{variant.__name__} ({variant.__doc__.strip()}) passed {missed}"
+
+
+@pytest.mark.parametrize(
+    "variant", [FailuresNotCounted, RepeatingReceipts], ids=lambda variant: variant.__name__
+)
+def test_state_machine_fails_a_broken_backend(variant: type[ReferenceBackend]) -> None:
+    machine = type("Machine", (BackendStateMachine,), {"backend": variant()})
+    quick = settings(
+        max_examples=40,
+        stateful_step_count=30,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.generate],
+        database=None,
+    )
+    with pytest.raises(AssertionError):
+        run_state_machine_as_test(machine, settings=quick)
