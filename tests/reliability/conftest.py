@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -130,6 +131,14 @@ class Store:
     def gator(self, **kwargs: object) -> Gator:
         return Gator(self.dsn, queue_name=self.queue, allow=[TASKS_MODULE], **kwargs)  # type: ignore[arg-type]
 
+    @property
+    def raw(self) -> ModuleType:
+        """The module that reads and writes this store's records raw (``raw_sqlite`` or ``raw_redis``)."""
+        import raw_redis
+        import raw_sqlite
+
+        return raw_sqlite if self.name == "sqlite" else raw_redis
+
 
 def _make_store(name: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Store]:
     queue = f"rel-{uuid.uuid4().hex[:12]}"
@@ -145,6 +154,7 @@ def _make_store(name: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
         gator = Gator(url, queue_name=queue)
         gator.drop_all()
         gator.backend.close()
+        store.raw.drop(url, queue)  # keys a raw write made that drop_all may not know
 
 
 @pytest.fixture(params=["sqlite", "redis"])
