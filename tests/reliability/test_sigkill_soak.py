@@ -17,7 +17,7 @@ How soon after the lease's end depends on the machine's load, so the two
 forms bound it differently:
 
 * short form (600 tasks per backend, ``nox -s reliability``, run on busy
-  shared machines): the re-run starts within ``ORPHAN_PICKUP_SHORT`` (20 s)
+  shared machines): the re-run starts within ``ORPHAN_PICKUP_SHORT`` (30 s)
   of the lease's recorded end: generous, so that a loaded machine does not
   fail it, and still far below the test's own deadline, so an orphan that
   waits for something other than its lease fails it;
@@ -47,7 +47,7 @@ KILL_EVERY = 0.5
 #: Slack on top of the lease for an orphan's re-run after its kill, in the soak form; see _check_orphans.
 ORPHAN_SLACK = 1.0
 #: Longest wait of an orphan after the recorded end of its lease, in the short form; see _check_orphans.
-ORPHAN_PICKUP_SHORT = 20.0
+ORPHAN_PICKUP_SHORT = 30.0
 #: How often LeaseWatch reads the store's leases (seconds).
 WATCH_EVERY = 0.05
 #: Tasks the test keeps queued ahead of the workers; see _check_orphans.
@@ -231,12 +231,15 @@ def _check_orphans(
       ``ORPHAN_PICKUP_SHORT`` of that recorded end. After the end, the task
       needs a live worker to reserve it, its FIFO turn behind tasks that
       became due before it (at most ``BACKLOG``), and the gap between the
-      delivery and the ``B`` line; on an idle machine that is well under a
-      second, but on a loaded 2-core machine, with a worker killed and a new
-      Python process started every 0.5 s, it took up to 5.6 s (issue 8,
-      item 18). The bound is generous so that load cannot fail the test,
-      yet an orphan stranded for good, or until something unrelated happens,
-      still does.
+      delivery and the ``B`` line. On an idle machine that is well under a
+      second. On a loaded 2-core machine a worker is killed and a new
+      Python process started every 0.5 s, and the new ones take seconds to
+      start, so at times hardly any worker is up: with two busy loops
+      beside the test (load average 9 to 11) the re-run came up to 13.6 s
+      after the lease's end on Redis, 1.8 s on SQLite, while the whole
+      queue drained three times slower. The bound is generous so that load
+      cannot fail the test, yet well inside its 90 s deadline, so an orphan
+      stranded for good, or until something unrelated happens, still does.
     * **Soak form** (``strict=True``): the figure of ``docs/guarantees.md``:
       the re-run starts within ``LEASE + ORPHAN_SLACK`` of the kill. The
       slack of 1 s covers that worker's nap on an empty queue (``--nap-time
