@@ -41,8 +41,8 @@ package) works the queue. The proof asserts:
   one pushed by a producer while the worker runs;
 * the worker's peak RSS (``VmHWM``) stays under 64 MiB.
 
-The short form (``nox -s reliability``) has 4 oversized records and 120
-valid tasks per backend; the long form (``soak``) 8 and 1,000, with
+The short form (``nox -s reliability``) has 4 oversized records and 124
+valid tasks per backend; the long form (``soak``) 8 and 1,004, with
 ``--concurrency 3``. A failure lists every problem, grouped by kind;
 ``RELIABILITY_HOSTILE_KINDS=nul,cycle`` plants only the kinds named.
 """
@@ -309,29 +309,6 @@ def records_in_order(q: Queue, rng: random.Random) -> list[RawRecord]:
     at = rng.randrange(len(rest) // 2)
     items = rest[:at] + big + rest[at:]
     return [RawRecord(i.key, i.data, i.storage if isinstance(i, Bad) else "text") for i in items]
-
-
-#: What the worker imports that an installer such as uv leaves without bytecode.
-WORKER_PACKAGES = ["alligator", "alligator_sqlite", "alligator_redis", "redis"]
-
-
-@pytest.fixture(scope="module")
-def precompiled() -> None:
-    """Writes the bytecode of what the worker imports, as pip does when it installs.
-
-    The nox environments are made by uv, which writes none, and the workers
-    run with PYTHONDONTWRITEBYTECODE: each would compile redis-py at start,
-    which alone lifts its peak RSS from ~31 to ~48 MiB. A deployment does
-    not pay that, and the bound is about what the store holds, so the
-    proof measures a worker as deployed (as ``bench/run.py`` does).
-    """
-    import compileall
-    import importlib.util
-
-    for name in WORKER_PACKAGES:
-        spec = importlib.util.find_spec(name)
-        if spec is not None and spec.origin is not None and spec.origin.endswith("__init__.py"):
-            compileall.compile_dir(str(Path(spec.origin).parent), quiet=1, workers=0)
 
 
 def status_name(status: int | None) -> str:
