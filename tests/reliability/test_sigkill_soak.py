@@ -235,9 +235,9 @@ def _check_orphans(
       second. On a loaded 2-core machine a worker is killed and a new
       Python process started every 0.5 s, and the new ones take seconds to
       start, so at times hardly any worker is up: with two busy loops
-      beside the test (load average 9 to 11) the re-run came up to 13.6 s
-      after the lease's end on Redis, 1.8 s on SQLite, while the whole
-      queue drained three times slower. The bound is generous so that load
+      beside the test (load average 8 to 11) the re-run came up to 2.6 s
+      after the lease's end on Redis, 0.8 s on SQLite, and up to 13.6 s
+      before the workers started with bytecode. The bound is generous so that load
       cannot fail the test, yet well inside its 90 s deadline, so an orphan
       stranded for good, or until something unrelated happens, still does.
     * **Soak form** (``strict=True``): the figure of ``docs/guarantees.md``:
