@@ -208,7 +208,7 @@ def build(backend: str, rng: random.Random, big: int, valid: int) -> Queue:
     q.bad.append(Bad(key, "nul:in_function", encode(task(key, "canary\x00evil")), NUL_NAME_WORDS))
     key = q.key("bad")
     data = encode(task(key, task_id=key + "\x00"))
-    q.bad.append(Bad(key, "nul:in_task_id", data, ("task id",)))
+    q.bad.append(Bad(key, "nul:in_task_id", data, ("task id", "task_id", "control", "nul", "\\x00")))
 
     # -- NaN and Infinity in every numeric field --------------------------------
     for literal in ("NaN", "Infinity", "-Infinity", "1e999", "-1e999"):
