@@ -386,7 +386,10 @@ def run_hostile_records(  # type: ignore[no-untyped-def]
             pushed_after = True
         if worker.poll() is not None:
             return True
-        if ledger.refresh().missing([*good_keys, after] if pushed_after else good_keys):
+        if not pushed_after or ledger.refresh().missing([*good_keys, after]):
+            return False
+        # A run is in the ledger a moment before its ack reaches the store.
+        if any(backend.status(store.queue, k) != SUCCESS for k in [*good_keys, after]):
             return False
         return all(backend.status(store.queue, k) == FAILED for k in bad_keys)
 
