@@ -18,6 +18,7 @@ they are checking.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import time
@@ -78,6 +79,54 @@ def killer(key: str) -> None:
     _begin(key)
     os.kill(os.getpid(), signal.SIGKILL)
     time.sleep(10)  # pragma: no cover - the signal is on its way
+
+
+def canary_with(key: str, *values: Any, **options: Any) -> str:
+    """Like :func:`canary`, for payloads whose only fault is in an argument it would accept."""
+    _begin(key)
+    _end(key)
+    return key
+
+
+def checked(key: str, value: str, sha256: str) -> str:
+    """A well-behaved task that finishes only if ``value`` crossed the queue unchanged.
+
+    ``sha256`` is the hex digest of ``value``'s UTF-8 bytes, computed by the
+    test when it wrote the payload: NUL and every other code point must
+    arrive exactly as written.
+    """
+    _begin(key)
+    if hashlib.sha256(value.encode("utf-8")).hexdigest() != sha256:
+        raise ValueError(f"the argument of {key} changed on its way: {value!r}")
+    _end(key)
+    return key
+
+
+def mark(key: str) -> None:
+    """Records, as a run that never ends, that code which must not run did (see ``hostile_pkg``)."""
+    _begin(key)
+
+
+class HostileBaseException(BaseException):
+    """A BaseException of a task's own, not an Exception."""
+
+
+def raise_base(key: str, kind: str) -> None:
+    """A poison task that raises a BaseException that is not an Exception."""
+    _begin(key)
+    if kind == "KeyboardInterrupt":
+        raise KeyboardInterrupt(f"task {key}")
+    if kind == "SystemExit":
+        raise SystemExit(3)
+    if kind == "GeneratorExit":
+        raise GeneratorExit(f"task {key}")
+    if kind == "CancelledError":
+        import asyncio  # only here: the other workers need not pay for importing it
+
+        raise asyncio.CancelledError(f"task {key}")
+    if kind == "HostileBaseException":
+        raise HostileBaseException(f"task {key}")
+    raise ValueError(f"unknown kind {kind!r}")
 
 
 def note_attempts(task: Any) -> None:

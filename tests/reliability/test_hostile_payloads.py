@@ -442,7 +442,11 @@ def test_an_unstorable_payload_is_refused_and_the_backend_stays_usable(
     """
     from conftest import _make_store
 
-    store = next(_make_store(backend_name, tmp_path, request))
+    # Kept, and closed at the end: a generator nobody holds is closed at once,
+    # which would drop the queue before the test used it and leave its keys after.
+    stores = _make_store(backend_name, tmp_path, request)
+    store = next(stores)
+    request.addfinalizer(stores.close)
     dsn = store.dsn if backend_name == "redis" else store.dsn + "?timeout=3"
     backend = store.gator().build_backend(dsn)
     for n, payload in enumerate(UNSTORABLE):
