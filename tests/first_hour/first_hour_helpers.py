@@ -67,7 +67,12 @@ def enqueue(project: Path, dsn: str, module: str, function: str, *args: object) 
         f"print(gator.task(func, *{list(args)!r}).task_id)\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script], cwd=project, env=clean_env(), capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", script],
+        cwd=project,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()

@@ -57,10 +57,9 @@ def test_path_adds_directories_relative_or_absolute(tmp_path: Path) -> None:
     first = enqueue(project / "src", dsn, "reltasks", "record", str(tmp_path / "rel.txt"), "rel")
     second = enqueue(tmp_path / "elsewhere", dsn, "abstasks", "record", str(tmp_path / "abs.txt"), "abs")
 
+    paths = ["--path", "src", "--path", str(tmp_path / "elsewhere")]
     done = run_latergator(
-        [dsn, "--allow", "reltasks", "--allow", "abstasks", "--max-tasks", "2"]
-        + ["--path", "src", "--path", str(tmp_path / "elsewhere")],
-        cwd=project,
+        [dsn, "--allow", "reltasks", "--allow", "abstasks", "--max-tasks", "2", *paths], project
     )
 
     assert done.returncode == 0, done.stderr

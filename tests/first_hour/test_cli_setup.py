@@ -42,7 +42,9 @@ def _project(tmp_path: Path) -> tuple[Path, str, Path, str]:
 
 def test_setup_module_is_imported_before_the_first_task(tmp_path: Path) -> None:
     project, dsn, out, task_id = _project(tmp_path)
-    done = run_latergator([dsn, "--allow", "setuptasks", "--max-tasks", "1", "--setup", "worker_setup"], project)
+    done = run_latergator(
+        [dsn, "--allow", "setuptasks", "--max-tasks", "1", "--setup", "worker_setup"], project
+    )
     assert done.returncode == 0, done.stderr
     assert out.read_text() == "imported"
     assert Gator(dsn).status(task_id) == SUCCESS
@@ -58,7 +60,7 @@ def test_setup_module_colon_function_also_calls_the_function(tmp_path: Path) -> 
 
 
 def test_a_failing_setup_exits_2_with_the_reason_and_runs_nothing(tmp_path: Path) -> None:
-    project, dsn, out, task_id = _project(tmp_path)
+    project, dsn, out, _task_id = _project(tmp_path)
     write(project / "broken_setup.py", 'raise RuntimeError("DJANGO_SETTINGS_MODULE is not set")\n')
     done = run_latergator([dsn, "--allow", "setuptasks", "--setup", "broken_setup"], project)
     assert done.returncode == 2
@@ -80,7 +82,7 @@ def test_a_setup_module_that_is_not_found_says_where_it_was_looked_for(tmp_path:
 
 
 def test_a_worker_with_nothing_allowed_refuses_to_start(tmp_path: Path) -> None:
-    project, dsn, out, task_id = _project(tmp_path)
+    project, dsn, out, _task_id = _project(tmp_path)
     done = run_latergator([dsn, "--max-tasks", "1"], project)
     assert done.returncode == 2
     assert "no task modules are allowed" in done.stderr

@@ -18,7 +18,13 @@ def test_json_lines_carry_the_fields_passed_with_extra() -> None:
     logs.configure("INFO", "json", stream)
     try:
         log = logging.getLogger("alligator.worker")
-        extra = {"task_id": "t1", "function": "tasks:add", "queue": "all", "duration": 0.25, "outcome": "success"}
+        extra = {
+            "task_id": "t1",
+            "function": "tasks:add",
+            "queue": "all",
+            "duration": 0.25,
+            "outcome": "success",
+        }
         log.info("task %s succeeded", "t1", extra=extra)
         try:
             raise ValueError("boom\nsecond line")
