@@ -132,9 +132,13 @@ def first_hour(session: nox.Session) -> None:
 def django(session: nox.Session) -> None:
     """The tested Django example (examples/django): the tutorial's view, task and worker, for real."""
     session.install(*TEST_DEPS, "django>=4.2", "pytest-django>=4.5", CORE, PLUGINS["sqlite"])
-    tmp = session.create_tmp()
-    # The example keeps its queue and its database outside the checkout.
-    env = {"ALLIGATOR_DSN": f"sqlite:///{os.path.abspath(tmp)}/tasks.db", "PYTHONDONTWRITEBYTECODE": "1"}
+    tmp = os.path.abspath(session.create_tmp())
+    # The example keeps its queue and its test database outside the checkout.
+    env = {
+        "ALLIGATOR_DSN": f"sqlite:///{tmp}/tasks.db",
+        "SOSOCIAL_TEST_DB": f"{tmp}/test-db.sqlite3",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     args = session.posargs or ["-q", "-p", "no:cacheprovider"]
     reports = os.environ.get("ALLIGATOR_JUNIT_DIR")
     if reports:

@@ -1,6 +1,6 @@
-from sosocial.queue import gator
-
 from alligator.constants import SUCCESS
+
+from sosocial.queue import gator
 
 
 def test_new_post_emails_the_followers(

@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
+from alligator.constants import FAILED
 from django.conf import settings
 from django.db import connection, transaction
+
 from sosocial.models import Post
 from sosocial.queue import gator
 from sosocial.tasks import send_post_email
-
-from alligator.constants import FAILED
 
 PROJECT = Path(__file__).resolve().parents[1]
 SCRIPT = Path(sys.executable).parent / "latergator"
