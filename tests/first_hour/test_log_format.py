@@ -62,7 +62,8 @@ def test_latergator_log_format_json_writes_only_json_lines(tmp_path: Path) -> No
     lines = [json.loads(line) for line in done.stderr.splitlines()]
     assert lines, "the start and stop lines at least"
     assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
-    assert any("latergator starting" in line["message"] for line in lines)
+    [start] = [line for line in lines if "latergator starting" in line["message"]]
+    assert (start["directory"], start["allowed"], start["queue"]) == (str(project), ["jsontasks"], "all")
 
 
 def test_text_stays_the_default(tmp_path: Path) -> None:

@@ -172,6 +172,20 @@ def run_setup(spec: str) -> None:
         importlib.import_module(module)
 
 
+class _CommandWorker(Worker):
+    """The worker of ``latergator``: its start line also says where it looks and what it opened."""
+
+    start_line = ""
+    start_fields: dict[str, object] = {}
+
+    def starting(self) -> None:
+        # Logged from the start hook, once the signal handlers are in place:
+        # a SIGTERM sent as soon as this line shows still means a clean stop.
+        if self.start_line:
+            log.info("%s", self.start_line, extra=self.start_fields)
+        super().starting()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the worker command; returns its exit status."""
     parser = build_parser()
@@ -197,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         gator = Gator(
             args.dsn, queue_name=args.queue, allow=args.allow, max_payload_bytes=args.max_payload_bytes
         )
-        worker = Worker(
+        worker = _CommandWorker(
             gator,
             max_tasks=args.max_tasks,
             concurrency=args.concurrency,
@@ -216,15 +230,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             "latergator: error: no task modules are allowed, so every task would be dead-lettered; "
             f"allow yours with --allow MODULE (repeatable) or {ALLOW_ENV}=MODULE,...\n",
         )
-    log.info(
-        "latergator starting in %s: store %s, queue %r; task modules from %s and the installed packages; "
-        "allowed: %s",
-        searched[0],
-        gator.backend.describe(),
-        worker.to_consume,
-        ", ".join(searched),
-        ", ".join(worker.policy.allow),
+    worker.start_line = (
+        f"latergator starting in {searched[0]}: store {gator.backend.describe()}, "
+        f"queue {worker.to_consume!r}; task modules from {', '.join(searched)} and the installed packages; "
+        f"allowed: {', '.join(worker.policy.allow)}"
     )
+    # The same facts as fields, for --log-format json.
+    worker.start_fields = {
+        "directory": searched[0],
+        "paths": searched,
+        "store": gator.backend.describe(),
+        "queue": worker.to_consume,
+        "allowed": list(worker.policy.allow),
+    }
     worker.run_forever()
     gator.backend.close()
     return 0
