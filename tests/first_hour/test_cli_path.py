@@ -110,3 +110,9 @@ def test_python_m_alligator_keeps_the_start_directory_behind_the_installed_packa
     assert not list(tmp_path.rglob("PLANTED-WAS-IMPORTED")), done.stderr
     assert Gator(dsn).status(task_id) == SUCCESS
     assert out.read_text() == "ran"
+
+
+def test_a_path_that_is_not_a_directory_is_refused(tmp_path: Path) -> None:
+    done = run_latergator(["sqlite:///q.db", "--allow", "x", "--path", "nosuch"], cwd=tmp_path)
+    assert done.returncode == 2
+    assert f"--path nosuch: no such directory (from {tmp_path})" in done.stderr

@@ -191,6 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logs.configure(args.log_level, args.log_format)
+    for path in args.path:
+        if not os.path.isdir(path):
+            parser.error(f"--path {path}: no such directory (from {os.getcwd()})")
     searched = add_import_paths(args.path)
     if args.setup:
         try:
