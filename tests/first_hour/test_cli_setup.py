@@ -89,3 +89,10 @@ def test_a_worker_with_nothing_allowed_refuses_to_start(tmp_path: Path) -> None:
     assert "--allow MODULE" in done.stderr and "ALLIGATOR_ALLOW" in done.stderr
     assert not out.exists()
     assert Gator(dsn).len() == 1, "the queue is left alone"
+
+
+def test_nothing_allowed_refuses_before_the_store_is_opened(tmp_path: Path) -> None:
+    done = run_latergator(["sqlite:///tasks.db"], tmp_path)
+    assert done.returncode == 2
+    assert "no task modules are allowed" in done.stderr
+    assert not (tmp_path / "tasks.db").exists(), "a worker that does not start creates no database"

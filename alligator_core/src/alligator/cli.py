@@ -34,7 +34,7 @@ from alligator import logs
 from alligator.constants import ALL
 from alligator.exceptions import AlligatorException
 from alligator.gator import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_DELIVERIES, Gator
-from alligator.security import ALLOW_ENV
+from alligator.security import ALLOW_ENV, TaskPolicy
 from alligator.utils import import_attr
 from alligator.workers import Worker
 
@@ -211,6 +211,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"(modules are imported from {', '.join(searched)} and the installed packages)\n",
             )
     try:
+        # Checked before the store is opened (which may create an SQLite
+        # file), after the setup module (which may set ALLIGATOR_ALLOW).
+        allowed = TaskPolicy.build(args.allow).allow
+    except ValueError as err:
+        parser.exit(2, f"latergator: error: {err}\n")
+    if not allowed:
+        # A worker that may run nothing would dead-letter the whole queue,
+        # one task at a time: refuse to start instead.
+        parser.exit(
+            2,
+            "latergator: error: no task modules are allowed, so every task would be dead-lettered; "
+            f"allow yours with --allow MODULE (repeatable) or {ALLOW_ENV}=MODULE,...\n",
+        )
+    try:
         gator = Gator(
             args.dsn, queue_name=args.queue, allow=args.allow, max_payload_bytes=args.max_payload_bytes
         )
@@ -224,15 +238,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except (AlligatorException, ValueError) as err:
         parser.exit(2, f"latergator: error: {err}\n")
-    if not worker.policy.allow:
-        # A worker that may run nothing would dead-letter the whole queue,
-        # one task at a time: refuse to start instead.
-        gator.backend.close()
-        parser.exit(
-            2,
-            "latergator: error: no task modules are allowed, so every task would be dead-lettered; "
-            f"allow yours with --allow MODULE (repeatable) or {ALLOW_ENV}=MODULE,...\n",
-        )
     worker.start_line = (
         f"latergator starting in {searched[0]}: store {gator.backend.describe()}, "
         f"queue {worker.to_consume!r}; task modules from {', '.join(searched)} and the installed packages; "
