@@ -190,6 +190,7 @@ def test_a_worker_started_in_another_directory_shows_the_file_it_created(venv: V
     output = log.read_text()
     assert code == 0, output
     [start] = [line for line in output.splitlines() if "latergator starting" in line]
+    assert f"latergator starting in {elsewhere}" in start
     database = str(elsewhere / "tasks.db")
     if database not in start:
         # The absolute path and "(created now)" come from SqliteBackend.describe(),
