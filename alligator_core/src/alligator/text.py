@@ -42,13 +42,7 @@ def printable(value: object, limit: int = MAX_LOGGED_CHARS) -> str:
 
 
 def _escape(char: str) -> str:
-    return (
-        repr(char)[1:-1]
-        if char in "\n\r\t"
-        else f"\\u{ord(char):04x}"
-        if ord(char) <= 0xFFFF
-        else f"\\U{ord(char):08x}"
-    )
+    return repr(char)[1:-1] if char in "\n\r\t" else f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}"
 
 
 def storable(reason: str, limit: int = MAX_REASON_CHARS) -> str:
