@@ -4,8 +4,8 @@
 Loki, Elasticsearch, CloudWatch and the like read without a parsing rule::
 
     {"time": "2026-11-27T04:10:00.123Z", "level": "INFO", "logger": "alligator.worker",
-     "message": "tasks.send_post_email 3f2a... succeeded in 0.051s", "task_id": "3f2a...",
-     "function": "tasks.send_post_email", "queue": "all", "duration": 0.051, "outcome": "success"}
+     "message": "...", "task_id": "3f2a...", "function": "sosocial.tasks:send_post_email",
+     "queue": "all", "duration": 0.051, "outcome": "success"}
 
 Fields passed to a logging call with ``extra=`` (the worker passes
 ``task_id``, ``function``, ``queue``, ``duration`` and ``outcome``) become
