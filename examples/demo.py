@@ -26,7 +26,18 @@ from alligator.constants import STATUS_NAMES  # noqa: E402
 
 
 def main() -> int:
-    workdir = Path(tempfile.mkdtemp(prefix="alligator-demo-"))
+    # Everything the demo writes lives here, and goes when it ends.
+    with tempfile.TemporaryDirectory(prefix="alligator-demo-") as workdir:
+        return run(Path(workdir))
+
+
+def latergator() -> list[str]:
+    """The worker command as a user types it, from the environment running the demo."""
+    script = Path(sys.executable).parent / "latergator"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "alligator"]
+
+
+def run(workdir: Path) -> int:
     dsn = f"sqlite:///{workdir}/tasks.db"  # an absolute path: four slashes in all
     os.environ["DEMO_OUTBOX"] = str(workdir / "outbox.txt")
     # The one line that lets workers run our tasks: nothing else may run.
@@ -47,11 +58,10 @@ def main() -> int:
     elapsed = (time.perf_counter() - started) * 1000
     print(f"enqueued {len(tasks)} tasks in {elapsed:.1f} ms; waiting in the queue: {gator.len()}")
 
-    # Somewhere else, a worker: here a second process running `latergator`.
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+    # Somewhere else, a worker: here a second process running `latergator`,
+    # started in the directory of the tasks module, as the tutorial says.
     worker = subprocess.Popen(
-        [sys.executable, "-m", "alligator", dsn, "--allow", "demo_tasks", "--log-level", "WARNING"],
-        env=env,
+        [*latergator(), dsn, "--allow", "demo_tasks", "--log-level", "WARNING"], cwd=HERE
     )
     print(f"started worker process {worker.pid}: latergator {dsn}")
 
@@ -61,6 +71,7 @@ def main() -> int:
         if time.monotonic() > deadline or worker.poll() is not None:
             print("the worker did not finish the tasks in time", file=sys.stderr)
             worker.kill()
+            worker.wait()
             return 1
         time.sleep(0.1)
     worker.send_signal(signal.SIGTERM)
@@ -71,7 +82,8 @@ def main() -> int:
         status = gator.status(task.task_id)
         print(f"  {task.callable}{tuple(task.func_args)}: {STATUS_NAMES.get(status, status)}")
     print("\noutbox:")
-    print("".join(f"  {line}" for line in open(workdir / "outbox.txt")))
+    with open(workdir / "outbox.txt") as outbox:
+        print("".join(f"  {line}" for line in outbox))
     [letter] = gator.dead_letters()
     print(f"dead letter {letter.task_id} after {letter.attempts} attempt(s):")
     print("  " + letter.reason.strip().splitlines()[-1])
@@ -80,6 +92,7 @@ def main() -> int:
         and all(gator.status(t.task_id) == 1 for t in tasks if t is not broken)
         and letter.task_id == broken.task_id
     )
+    gator.backend.close()
     print("\ndemo " + ("succeeded" if ok else "FAILED"))
     return 0 if ok else 1
 

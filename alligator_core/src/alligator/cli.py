@@ -2,27 +2,43 @@
 
 Example::
 
+    $ cd myproject
     $ latergator sqlite:///tasks.db --allow myapp.tasks --concurrency 4
+
+Task modules are imported from the directory the command is started in and
+from each ``--path DIR``, as ``rq worker``, ``celery`` and ``huey_consumer``
+do; those directories come *after* the installed packages on ``sys.path``, so
+a file planted in them cannot stand in for an installed package.
+``--setup MODULE`` imports a module of yours before the worker starts (to
+call ``django.setup()``, push a Flask app context, configure logging).
 
 Signing secrets come from ``ALLIGATOR_SECRET`` only, never the command line
 (where ``ps`` would show them).
 
 It exits 0 after a SIGTERM or SIGINT once the tasks in hand are finished
 (tasks reserved ahead but not started are handed back), or after
-``--max-tasks``; 2 on a bad argument or DSN.
+``--max-tasks``; 2 on a bad argument or DSN, when no task module is allowed,
+or when the setup module fails.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 
+from alligator import logs
 from alligator.constants import ALL
 from alligator.exceptions import AlligatorException
 from alligator.gator import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_DELIVERIES, Gator
+from alligator.security import ALLOW_ENV, TaskPolicy
+from alligator.utils import import_attr
 from alligator.workers import Worker
+
+log = logging.getLogger("alligator.worker")
 
 
 def _positive_float(text: str) -> float:
@@ -86,32 +102,155 @@ def build_parser() -> argparse.ArgumentParser:
         "--nap-time", type=_positive_float, default=0.1, help="seconds to sleep on an empty queue"
     )
     parser.add_argument(
+        "--path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also import task modules from DIR (repeatable); the directory latergator is started in "
+        "is always searched; both come after the installed packages",
+    )
+    parser.add_argument(
+        "--setup",
+        metavar="MODULE",
+        help="import MODULE before the worker starts (e.g. one that calls django.setup()); "
+        "MODULE:FUNCTION also calls FUNCTION()",
+    )
+    parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="logging level"
     )
+    parser.add_argument(
+        "--log-format",
+        default="text",
+        choices=list(logs.FORMATS),
+        help="text: one line per event (default); json: one JSON object per line, for log shippers",
+    )
     return parser
+
+
+def add_import_paths(paths: Sequence[str], cwd: str | None = None) -> list[str]:
+    """Lets task modules be imported from the start directory and ``paths``.
+
+    Each directory is appended to ``sys.path``, after the installed packages,
+    unless it is on it already: a module planted there (``redis.py``,
+    ``django/``) cannot replace an installed package, only add new names.
+
+    Args:
+        paths: Directories given with ``--path``, relative to ``cwd`` or absolute.
+        cwd: The start directory; the process's working directory by default.
+
+    Returns:
+        The absolute directories searched, the start directory first.
+    """
+    start = os.path.abspath(cwd if cwd is not None else os.getcwd())
+    searched: list[str] = []
+    for path in [start, *(os.path.join(start, path) for path in paths)]:
+        path = os.path.normpath(path)
+        if path in searched:
+            continue
+        searched.append(path)
+        on_path = {os.path.abspath(entry or os.curdir) for entry in sys.path}
+        if path not in on_path:
+            sys.path.append(path)
+    return searched
+
+
+def run_setup(spec: str) -> None:
+    """Imports the ``--setup`` module; for ``module:function``, also calls ``function()``.
+
+    Args:
+        spec: ``"myproject.worker_setup"`` or ``"myproject.worker_setup:configure"``.
+
+    Raises:
+        Exception: Whatever the module or the function raised.
+    """
+    module, _, function = spec.partition(":")
+    if function:
+        import_attr(module, function)()
+    else:
+        import importlib
+
+        importlib.import_module(module)
+
+
+class _CommandWorker(Worker):
+    """The worker of ``latergator``: its start line also says where it looks and what it opened."""
+
+    start_line = ""
+    start_fields: dict[str, object] = {}
+
+    def starting(self) -> None:
+        # Logged from the start hook, once the signal handlers are in place:
+        # a SIGTERM sent as soon as this line shows still means a clean stop.
+        if self.start_line:
+            log.info("%s", self.start_line, extra=self.start_fields)
+        super().starting()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the worker command; returns its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    logs.configure(args.log_level, args.log_format)
+    for path in args.path:
+        if not os.path.isdir(path):
+            parser.error(f"--path {path}: no such directory (from {os.getcwd()})")
+    searched = add_import_paths(args.path)
+    if args.setup:
+        try:
+            run_setup(args.setup)
+        except Exception as err:
+            # The traceback says where; the last line says what, as every
+            # other reason latergator refuses to start does. A setup module
+            # that is not found at all needs no traceback.
+            missing = isinstance(err, ModuleNotFoundError) and err.name == args.setup.split(":")[0]
+            if not missing:
+                traceback.print_exc()
+            parser.exit(
+                2,
+                f"latergator: error: --setup {args.setup} failed: {type(err).__name__}: {err}\n"
+                f"(modules are imported from {', '.join(searched)} and the installed packages)\n",
+            )
+    try:
+        # Checked before the store is opened (which may create an SQLite
+        # file), after the setup module (which may set ALLIGATOR_ALLOW).
+        allowed = TaskPolicy.build(args.allow).allow
+    except ValueError as err:
+        parser.exit(2, f"latergator: error: {err}\n")
+    if not allowed:
+        # A worker that may run nothing would dead-letter the whole queue,
+        # one task at a time: refuse to start instead.
+        parser.exit(
+            2,
+            "latergator: error: no task modules are allowed, so every task would be dead-lettered; "
+            f"allow yours with --allow MODULE (repeatable) or {ALLOW_ENV}=MODULE,...\n",
+        )
     try:
         gator = Gator(
             args.dsn, queue_name=args.queue, allow=args.allow, max_payload_bytes=args.max_payload_bytes
         )
+        worker = _CommandWorker(
+            gator,
+            max_tasks=args.max_tasks,
+            concurrency=args.concurrency,
+            lease_seconds=args.lease_seconds,
+            max_deliveries=args.max_deliveries,
+            nap_time=args.nap_time,
+        )
     except (AlligatorException, ValueError) as err:
         parser.exit(2, f"latergator: error: {err}\n")
-    worker = Worker(
-        gator,
-        max_tasks=args.max_tasks,
-        concurrency=args.concurrency,
-        lease_seconds=args.lease_seconds,
-        max_deliveries=args.max_deliveries,
-        nap_time=args.nap_time,
+    worker.start_line = (
+        f"latergator starting in {searched[0]}: store {gator.backend.describe()}, "
+        f"queue {worker.to_consume!r}; task modules from {', '.join(searched)} and the installed packages; "
+        f"allowed: {', '.join(worker.policy.allow)}"
     )
+    # The same facts as fields, for --log-format json.
+    worker.start_fields = {
+        "directory": searched[0],
+        "paths": searched,
+        "store": gator.backend.describe(),
+        "queue": worker.to_consume,
+        "allowed": list(worker.policy.allow),
+    }
     worker.run_forever()
     gator.backend.close()
     return 0

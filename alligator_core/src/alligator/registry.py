@@ -8,6 +8,7 @@ one at run time, for tests and ad-hoc backends that are not packaged.
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +25,14 @@ KNOWN_DISTRIBUTIONS = {
     "redis": "alligator-redis",
     "rediss": "alligator-redis",
     "unix": "alligator-redis",
+}
+
+#: Where each of our distributions lives in a checkout of the repository,
+#: for the install hint of a user who works from one.
+CHECKOUT_FOLDERS = {
+    "alligator-locmem": "plugins/alligator_locmem",
+    "alligator-sqlite": "plugins/alligator_sqlite",
+    "alligator-redis": "plugins/alligator_redis",
 }
 
 _registered: dict[str, type[Backend]] = {}
@@ -54,10 +63,17 @@ def scheme_of(conn_string: str) -> str:
         InvalidDSNError: The DSN has no ``scheme://``.
     """
     if not isinstance(conn_string, str) or "://" not in conn_string:
-        raise InvalidDSNError(
+        message = (
             f"{conn_string!r} is not a DSN; expected e.g. 'sqlite:///tasks.db', "
             "'redis://localhost:6379/0' or 'locmem://'"
         )
+        if isinstance(conn_string, str) and ":" in conn_string:
+            # "sqlite:tasks.db", "redis:/host": a scheme without its "//".
+            typed = conn_string.split(":", 1)[0].lower()
+            suggestion = typed if typed in KNOWN_DISTRIBUTIONS else suggest_scheme(typed)
+            if suggestion:
+                message += f"; did you mean {suggestion}://...?"
+        raise InvalidDSNError(message)
     return urlsplit(conn_string).scheme.lower() or conn_string.split("://", 1)[0].lower()
 
 
@@ -80,6 +96,12 @@ def backend_class_for(conn_string: str) -> type[Backend]:
     scheme = scheme_of(conn_string)
     if scheme in _registered:
         return _registered[scheme]
+    if scheme not in installed_schemes():
+        # Decided here, before stevedore is asked: stevedore 5.x drops the
+        # DriverManager's on_missing_entrypoints_callback on its way to the
+        # base class, whose default then logs "Could not load <scheme>" above
+        # our own, clearer error.
+        raise UnknownBackendError(_unknown_message(scheme))
     # Imported here: stevedore costs a few milliseconds to import, and a
     # Gator built with backend_class= never needs it.
     from stevedore import driver
@@ -122,12 +144,55 @@ def _ignore_missing(names: object) -> None:
     return None
 
 
+def suggest_scheme(scheme: str) -> str | None:
+    """Returns the installed or known scheme a mistyped one most likely meant.
+
+    Example:
+        >>> suggest_scheme("sqlit")
+        'sqlite'
+
+    Args:
+        scheme: A scheme no backend handles.
+
+    Returns:
+        The closest scheme, or ``None`` when none is close.
+    """
+    candidates = sorted(set(installed_schemes()) | set(KNOWN_DISTRIBUTIONS))
+    matches = difflib.get_close_matches(scheme.lower(), candidates, n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def install_hint(distribution: str) -> str:
+    """Returns how to install one of our distributions, from an index or a checkout.
+
+    The checkout form matters until the distributions are published: a bare
+    ``pip install alligator-redis`` cannot resolve before then.
+
+    Args:
+        distribution: One of the values of :data:`KNOWN_DISTRIBUTIONS`.
+
+    Returns:
+        The pip command, with the checkout form in parentheses.
+    """
+    hint = f"pip install {distribution}"
+    folder = CHECKOUT_FOLDERS.get(distribution)
+    if folder:
+        hint += f" (from a checkout of Alligator: pip install ./{folder})"
+    return hint
+
+
 def _unknown_message(scheme: str) -> str:
     installed = ", ".join(installed_schemes()) or "none"
     message = f"no Alligator backend handles the scheme {scheme!r} (installed: {installed})"
     distribution = KNOWN_DISTRIBUTIONS.get(scheme)
     if distribution:
-        message += f"; install it with: pip install {distribution}"
+        message += f"; install it with: {install_hint(distribution)}"
+    else:
+        suggestion = suggest_scheme(scheme)
+        if suggestion:
+            message += f"; did you mean {suggestion!r} ({suggestion}://...)?"
+            if suggestion not in installed_schemes() and suggestion in KNOWN_DISTRIBUTIONS:
+                message += f" Install it with: {install_hint(KNOWN_DISTRIBUTIONS[suggestion])}"
     return message
 
 

@@ -1,0 +1,60 @@
+"""A mistyped DSN gets a suggestion, and nothing but our own error is printed (issue 9, item 5)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from alligator import Gator
+from alligator.exceptions import InvalidDSNError, UnknownBackendError
+from alligator.registry import install_hint, suggest_scheme
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"), [("sqlit", "sqlite"), ("SQLITE3", "sqlite"), ("redsi", "redis"), ("locmen", "locmem")]
+)
+def test_a_near_miss_scheme_is_suggested(typed: str, meant: str) -> None:
+    assert suggest_scheme(typed) == meant
+    with pytest.raises(UnknownBackendError, match=f"did you mean '{meant}'"):
+        Gator(f"{typed}:///t.db")
+
+
+def test_a_scheme_far_from_every_known_one_gets_no_guess() -> None:
+    assert suggest_scheme("postgresql") is None
+    with pytest.raises(UnknownBackendError) as info:
+        Gator("postgresql://db/x")
+    assert "did you mean" not in str(info.value)
+
+
+def test_a_scheme_without_its_slashes_is_pointed_at_the_right_form() -> None:
+    with pytest.raises(InvalidDSNError, match=r"did you mean sqlite://\.\.\.\?"):
+        Gator("sqlite:tasks.db")
+    with pytest.raises(InvalidDSNError, match=r"did you mean redis://"):
+        Gator("redis:/localhost")
+
+
+def test_the_install_hint_works_for_published_packages_and_from_a_checkout() -> None:
+    hint = install_hint("alligator-redis")
+    assert hint.startswith("pip install alligator-redis")
+    assert "from a checkout of Alligator: pip install ./plugins/alligator_redis" in hint
+
+
+def test_the_unknown_scheme_error_is_the_only_line_printed() -> None:
+    # stevedore used to log "WARNING stevedore.named: Could not load <scheme>"
+    # before latergator's own error.
+    for dsn in ["nosuchbackend://x", "sqlit:///t.db"]:
+        done = subprocess.run(
+            [sys.executable, "-m", "alligator", dsn, "--allow", "sample_tasks"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"),
+        )
+        assert done.returncode == 2
+        assert "stevedore" not in done.stderr
+        assert "Could not load" not in done.stderr
+        assert done.stderr.startswith("latergator: error: no Alligator backend handles the scheme")
+        assert done.stderr.count("\n") == 1, done.stderr
