@@ -56,7 +56,16 @@ def _pytest(session: nox.Session, *paths: str) -> None:
 def core(session: nox.Session) -> None:
     """The core's tests (run against the in-memory backend) and the property tests."""
     session.install(*TEST_DEPS, "-e", CORE, "-e", PLUGINS["locmem"])
-    _pytest(session, "tests", "--ignore=tests/reliability", "--ignore=tests/first_hour", "-m", "not soak")
+    _pytest(
+        session,
+        "tests",
+        "--ignore=tests/reliability",
+        "--ignore=tests/first_hour",
+        "-m",
+        "not soak",
+        # The kit's self-test: each deliberately broken backend fails the kit.
+        "alligator_core/src/alligator/testing/selftest",
+    )
 
 
 @nox.session

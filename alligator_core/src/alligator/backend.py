@@ -30,6 +30,7 @@ clobbering the new delivery.
 from __future__ import annotations
 
 import abc
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -211,8 +212,8 @@ class Backend(abc.ABC):
 
         Backends override this to do it in one round trip. A NaN or
         infinite delay in any item is refused with ``ValueError`` before any
-        item is added; this default pushes one item at a time, so it would
-        add the items before that one: an override checks every delay first.
+        item is added; this default checks them all, then pushes one at a time;
+        an override checks every delay first too.
 
         Args:
             queue: The queue's name.
@@ -221,6 +222,9 @@ class Backend(abc.ABC):
         Returns:
             How many were added.
         """
+        for _, _, delay in items:
+            if not math.isfinite(delay):
+                raise ValueError(f"a delay must be a finite number of seconds, not {delay!r}")
         return sum(1 for task_id, payload, delay in items if self.push(queue, task_id, payload, delay))
 
     # -- consuming -------------------------------------------------------
@@ -335,6 +339,7 @@ class Backend(abc.ABC):
             queue (unknown, reserved by someone else, finished, dead).
         """
 
+    @abc.abstractmethod
     def peek(self, queue: str, task_id: str) -> str | None:
         """Reads the payload of a waiting, delayed or reserved task, changing nothing.
 
@@ -343,7 +348,6 @@ class Backend(abc.ABC):
             reserved in the queue, or its payload is one :meth:`reserve` would
             dead-letter (over :attr:`max_payload_bytes`, not UTF-8).
         """
-        raise NotImplementedError(f"{type(self).__name__} does not implement peek()")
 
     @abc.abstractmethod
     def cancel(self, queue: str, task_id: str) -> bool:

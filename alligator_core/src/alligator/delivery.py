@@ -312,9 +312,9 @@ class DeliverySteps:
             if payload is None:
                 return []
             return list(self.rules.task_class.deserialize(self.rules.policy.open(payload)).depends_on)
-        except (NotImplementedError, TaskRefused, InvalidPayloadError):
-            # A backend that cannot peek, or a dependency that will be
-            # dead-lettered itself: no cycle can be seen through it.
+        except (TaskRefused, InvalidPayloadError):
+            # A dependency that will be dead-lettered itself: no cycle can
+            # be seen through it.
             return []
 
     def _wait_for_dependencies(self, delivery: Delivery) -> None:

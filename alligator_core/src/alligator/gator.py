@@ -448,4 +448,3 @@ class Batch(Options):
         for task in tasks:
             task.queued = queued
         return added
-

@@ -85,6 +85,8 @@ def redact_dsn(dsn: str) -> str:
     Example:
         >>> redact_dsn("redis://user:s3cret@host:6379/0?password=x&db=1")
         'redis://user:***@host:6379/0?password=***&db=1'
+        >>> redact_dsn("sqlite:///tasks.db")
+        'sqlite:///tasks.db'
 
     Args:
         dsn: The DSN, as a user wrote it.
@@ -92,7 +94,7 @@ def redact_dsn(dsn: str) -> str:
     Returns:
         The same DSN with every secret replaced by ``***``.
     """
-    from urllib.parse import parse_qsl, urlsplit, urlunsplit
+    from urllib.parse import parse_qsl, urlsplit
 
     try:
         parts = urlsplit(dsn)
@@ -112,4 +114,10 @@ def redact_dsn(dsn: str) -> str:
             query = "&".join(
                 f"{key}={'***' if key.lower() in secret_keys else value}" for key, value in pairs
             )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    # Built by hand: urlunsplit drops the "//" of "sqlite:///tasks.db".
+    text = f"{parts.scheme}://{netloc}{parts.path}" if "://" in dsn else f"{parts.scheme}:{parts.path}"
+    if query:
+        text += f"?{query}"
+    if parts.fragment:
+        text += f"#{parts.fragment}"
+    return text

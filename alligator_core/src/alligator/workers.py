@@ -232,21 +232,32 @@ class Worker:
             return bool(self.max_tasks) and self.tasks_complete >= self.max_tasks
 
     def _consume_guarded(self) -> None:
-        """Consumes until told to stop; an error of ours is logged, never fatal to the thread."""
+        """Consumes until told to stop; an error of ours is logged, never fatal to the thread.
+
+        A task's own exceptions never get here (the delivery steps settle
+        them). An ``Exception`` that does is a fault of the store or of ours:
+        logged, and consuming goes on after a pause. Anything else (an
+        interrupt aimed at the process) stops the whole worker, loudly.
+        """
         failures = 0
+        thread = threading.current_thread()
         while not self._stopping.is_set() and not self._finished():
             try:
                 self._consume()
                 return
-            except BaseException:
+            except Exception:
                 failures += 1
                 wait = min(MAX_ERROR_BACKOFF, 0.1 * 2**failures)
-                thread = threading.current_thread()
                 # Its unsent acks are lost: stop renewing what it held, so
                 # those tasks are delivered again once their leases end.
                 self._keeper.drop_thread(thread)
                 log.exception("worker thread %s failed; going on in %.1fs", thread.name, wait)
                 self._stopping.wait(wait)
+            except BaseException:
+                self._keeper.drop_thread(thread)
+                log.critical("worker thread %s was interrupted; stopping the worker", thread.name)
+                self.stop()
+                raise
 
     def _consume(self) -> None:
         backend = self.gator.backend

@@ -183,7 +183,13 @@ local function trim(statuses, now, ttl)
 end
 
 -- Receipts and leases.
-local function holds(id, receipt) return redis.call('HGET', receipts, id) == receipt end
+-- A receipt holds only while its lease has not ended: once now reaches the
+-- lease's end the old receipt is refused, re-reserved or not.
+local function holds(id, receipt, now)
+  if redis.call('HGET', receipts, id) ~= receipt then return false end
+  local deadline = redis.call('ZSCORE', leases, id)
+  return deadline ~= false and tonumber(deadline) > now
+end
 local function unlease(id)
   redis.call('HDEL', receipts, id)
   redis.call('ZREM', leases, id)
@@ -459,7 +465,7 @@ local nowf = fmt(now)
 local acked = 0
 for i = 3, #ARGV, 2 do
   local id = ARGV[i]
-  if holds(id, ARGV[i + 1]) then
+  if holds(id, ARGV[i + 1], now) then
     unlease(id)
     redis.call('HDEL', payloads, id)
     redis.call('HDEL', attempts, id)
@@ -490,7 +496,7 @@ local delay = finite(ARGV[4], 'delay')
 if delay < 0 then delay = 0 end
 local attempted = ARGV[5]
 if attempted ~= '1' and attempted ~= '0' then fail('attempted must be 1 or 0') end
-if not holds(id, ARGV[3]) then return 0 end
+if not holds(id, ARGV[3], now) then return 0 end
 unlease(id)
 if attempted == '1' then
   redis.call('HINCRBY', failures, id, 1)
@@ -516,7 +522,7 @@ local out = {}
 for i = 3, #ARGV, 2 do
   local id = ARGV[i]
   local kept = 0
-  if holds(id, ARGV[i + 1]) then
+  if holds(id, ARGV[i + 1], now) then
     local score = redis.call('ZSCORE', leases, id)
     if score and tonumber(score) > now then
       redis.call('ZADD', leases, deadline, id)
@@ -537,7 +543,7 @@ DEAD_LETTER = _script(
 local now = clock()
 local ttl = ttl_arg(ARGV[2])
 local id = ARGV[3]
-if not holds(id, ARGV[4]) then return 0 end
+if not holds(id, ARGV[4], now) then return 0 end
 unlease(id)
 bury(id, ARGV[5], now, ttl)
 return 1
