@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alligator.backend import Backend
 from alligator.testing.selftest.reference import ReferenceBackend, _Queue, _Task
 
 
@@ -88,7 +87,8 @@ class PushManyHalfApplied(ReferenceBackend):
 
     def push_many(self, queue: str, items: Sequence[tuple[str, str, float]]) -> int:
         with self._lock:
-            return Backend.push_many(self, queue, items)
+            # Each push checks its own delay: the items before a NaN are in.
+            return sum(1 for task_id, payload, delay in items if self.push(queue, task_id, payload, delay))
 
 
 class EndedLeaseReceiptAccepted(ReferenceBackend):
