@@ -71,7 +71,7 @@ class Outcome(str, enum.Enum):
     DEAD = "dead-lettered"
     #: A dependency is still pending; handed back without counting a delivery.
     WAITING = "waiting"
-    #: The store failed while settling it: left to its lease, to be delivered again.
+    #: The store failed while settling it, so it is left to its lease and delivered again.
     UNSETTLED = "unsettled"
 
 
