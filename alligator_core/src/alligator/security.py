@@ -157,6 +157,14 @@ def _check_entries(entries: tuple[str, ...]) -> None:
             raise ValueError(f"{entry!r} is not a module path or 'module:function' that can run: {problem}")
 
 
+#: Why a worker with no allowed module refuses to start, and how to allow one.
+NOTHING_ALLOWED = (
+    "no task modules are allowed, so every task would be dead-lettered: allow the modules that "
+    "hold your tasks with `latergator DSN --allow MODULE` (repeatable, e.g. --allow myapp.tasks), "
+    f"Worker(gator, allow=['myapp.tasks']), Gator(dsn, allow=[...]) or {ALLOW_ENV}=myapp.tasks,..."
+)
+
+
 @dataclass(frozen=True)
 class TaskPolicy:
     """The rules a gator and its workers apply to payloads.

@@ -24,7 +24,7 @@ from alligator.delivery import (
 from alligator.exceptions import ConfigurationError
 from alligator.gator import Gator
 from alligator.leases import LeaseKeeper
-from alligator.security import ALLOW_ENV
+from alligator.security import NOTHING_ALLOWED
 from alligator.text import printable
 
 log = logging.getLogger("alligator.worker")
@@ -141,11 +141,7 @@ class Worker:
                 dead-lettered one by one; the message says how to allow some.
         """
         if not self.policy.allow:
-            raise ConfigurationError(
-                "no task modules are allowed, so every task would be dead-lettered: allow the "
-                "modules that hold your tasks with `latergator DSN --allow myapp.tasks`, "
-                f"Worker(gator, allow=['myapp.tasks']), Gator(dsn, allow=[...]) or {ALLOW_ENV}=myapp.tasks"
-            )
+            raise ConfigurationError(NOTHING_ALLOWED)
 
     def stopping(self) -> None:
         """Logs the stop line."""
