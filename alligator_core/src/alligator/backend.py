@@ -79,6 +79,74 @@ class DeadLetter:
     failed_at: float
 
 
+#: The states :meth:`Backend.tasks` lists, in the order a task passes them.
+TASK_STATES = ("waiting", "delayed", "running", "dead")
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    """How many tasks a queue holds in each state, counted in one atomic step.
+
+    Attributes:
+        waiting: Due now (pushed, a delay ended, or a lease ran out).
+        delayed: Not due yet.
+        running: Reserved by a worker whose lease has not ended.
+        dead: Dead letters.
+    """
+
+    waiting: int = 0
+    delayed: int = 0
+    running: int = 0
+    dead: int = 0
+
+    @property
+    def total(self) -> int:
+        """Every task the queue holds, dead letters included."""
+        return self.waiting + self.delayed + self.running + self.dead
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """One task as :meth:`Backend.tasks` lists it; a snapshot, changing nothing.
+
+    Attributes:
+        task_id: The id the task was pushed with.
+        state: ``"waiting"``, ``"delayed"``, ``"running"`` or ``"dead"``.
+        payload: The payload as stored, cut to
+            :attr:`Backend.max_payload_bytes` and with bytes that are not
+            UTF-8 shown as U+FFFD, as :meth:`Backend.dead_letters` lists it.
+        attempts: Deliveries so far.
+        failures: Deliveries that ran and failed (0 for a dead letter: the
+            count is not kept there).
+        due: When a waiting or delayed task is (or became) due; for a
+            running task, when its lease ends; None for a dead letter.
+        reason: Why a dead letter failed; None for the other states.
+        failed_at: When a dead letter was dead-lettered; None otherwise.
+    """
+
+    task_id: str
+    state: str
+    payload: str
+    attempts: int
+    failures: int = 0
+    due: float | None = None
+    reason: str | None = None
+    failed_at: float | None = None
+
+
+def check_page(state: str, offset: int, limit: int) -> None:
+    """Refuses a state :meth:`Backend.tasks` does not know, or a negative page.
+
+    Raises:
+        ValueError: ``state`` is not one of :data:`TASK_STATES`, or
+            ``offset`` or ``limit`` is negative.
+    """
+    if state not in TASK_STATES:
+        raise ValueError(f"state must be one of {', '.join(TASK_STATES)}, not {state!r}")
+    if offset < 0 or limit < 0:
+        raise ValueError(f"offset and limit must be >= 0, not {offset!r} and {limit!r}")
+
+
 class Backend(abc.ABC):
     """The abstract queue store every backend implements.
 
@@ -137,12 +205,18 @@ class Backend(abc.ABC):
             store (see the rules above), so a worker's memory stays bounded
             whatever was written there. A :class:`~alligator.gator.Gator`
             sets it from its own limit.
+        max_dead_letters: The most dead letters a queue keeps; writing one
+            more drops the oldest (see :meth:`dead_letter`).
+        dead_letter_ttl: Seconds a dead letter is kept; older ones are
+            dropped when the next one is written (see :meth:`dead_letter`).
     """
 
     blocking_reserve: bool = False
     status_ttl: float = 3600.0
     clock: Callable[[], float] | None = None
     max_payload_bytes: int = 256 * 1024
+    max_dead_letters: int = 10_000
+    dead_letter_ttl: float = 7 * 24 * 3600.0
 
     def __init__(self, conn_string: str) -> None:
         """Connects (lazily, if it likes) to the store the DSN names.
@@ -324,6 +398,13 @@ class Backend(abc.ABC):
         Its payload and delivery count are kept; :meth:`status` then says
         FAILED.
 
+        Retention: in the same step, wherever a task becomes a dead letter
+        (here, and in :meth:`reserve` and :meth:`get` for an unreadable
+        record), the queue's dead letters older than :attr:`dead_letter_ttl`
+        are dropped, then the oldest beyond :attr:`max_dead_letters`, so a
+        flood of failing tasks cannot fill the store. A dropped letter is
+        gone as if :meth:`delete_dead` had removed it.
+
         Returns:
             True if moved; False if the receipt is stale (nothing changes).
         """
@@ -396,6 +477,95 @@ class Backend(abc.ABC):
             True if requeued; False if no dead letter has that id (or the id
             is live), changing nothing.
         """
+
+    def queues(self) -> list[str]:
+        """Lists the queues the store holds anything for, sorted by name.
+
+        A queue is listed while it has a task waiting, delayed, reserved or
+        dead; one holding only statuses of finished tasks is not.
+
+        Returns:
+            The names, sorted.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot list its queues")
+
+    def counts(self, queue: str) -> QueueCounts:
+        """Counts a queue's tasks per state, in one atomic step, changing nothing.
+
+        A task whose lease ended counts as waiting (see the rules above).
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot count tasks per state")
+
+    def tasks(self, queue: str, state: str, offset: int = 0, limit: int = 100) -> list[TaskInfo]:
+        """Lists one page of a queue's tasks in one state, changing nothing a caller can see.
+
+        The order is the one the tasks leave that state in: waiting in FIFO
+        order (as :meth:`reserve` takes them), delayed by due time, running
+        by the end of their lease, dead in the order they failed (as
+        :meth:`dead_letters`). Payloads are listed as :meth:`dead_letters`
+        lists them: never more than :attr:`max_payload_bytes` each.
+
+        Args:
+            queue: The queue's name.
+            state: ``"waiting"``, ``"delayed"``, ``"running"`` or ``"dead"``.
+            offset: How many tasks of that order to skip.
+            limit: The most tasks to return.
+
+        Raises:
+            ValueError: An unknown state, or a negative offset or limit.
+
+        Returns:
+            The page, in that order; empty past the end.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot list tasks per state")
+
+    def delete_dead(self, queue: str, task_id: str) -> bool:
+        """Deletes one dead letter for good; its FAILED status is forgotten too.
+
+        Returns:
+            True if it was deleted; False if no dead letter has that id
+            (live tasks are never touched).
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot delete one dead letter")
+
+    def purge_dead(self, queue: str) -> int:
+        """Deletes every dead letter of a queue, as :meth:`delete_dead` does each.
+
+        Live tasks are untouched. This default deletes them page by page;
+        backends override it to do it in one step.
+
+        Returns:
+            How many were deleted.
+        """
+        deleted = 0
+        while True:
+            letters = self.dead_letters(queue, limit=1000)
+            gone = sum(1 for letter in letters if self.delete_dead(queue, letter.task_id))
+            deleted += gone
+            if not letters or not gone:
+                return deleted
+
+    def requeue_all(self, queue: str) -> int:
+        """Requeues every dead letter of a queue in the order they failed, each as :meth:`requeue` does.
+
+        A letter :meth:`requeue` refuses (its id is live: a hand-written
+        record) stays a dead letter. This default requeues one page at a
+        time; backends may override it to do it in one step.
+
+        Returns:
+            How many were requeued.
+        """
+        requeued = 0
+        refused: set[str] = set()
+        while True:
+            letters = [d for d in self.dead_letters(queue, limit=1000 + len(refused)) if d.task_id not in refused]
+            if not letters:
+                return requeued
+            for letter in letters:
+                if self.requeue(queue, letter.task_id):
+                    requeued += 1
+                else:
+                    refused.add(letter.task_id)
 
     @abc.abstractmethod
     def drop_all(self, queue: str) -> None:

@@ -585,7 +585,12 @@ class PeekContract(ContractFixtures):
             assert backend.peek(queue, task_id) is None, f"peek({task_id!r}) must be None"
 
 
+# Here, not at the top: inspection.py builds on ContractFixtures, defined above.
+from alligator.testing.inspection import InspectionContract  # noqa: E402
+
+
 class BackendContract(
+    InspectionContract,
     FailureCountContract,
     IdReuseContract,
     RequeueContract,

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from alligator.backend import Backend, DeadLetter, Reservation
+from alligator.backend import Backend, DeadLetter, QueueCounts, Reservation, TaskInfo, check_page
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 
 __all__ = ["LocmemBackend"]
@@ -209,6 +209,20 @@ class LocmemBackend(Backend):
         now = self.now()
         q.dead[task_id] = DeadLetter(task_id, entry.payload, reason, entry.attempts, now)
         self._finish(q, task_id, FAILED, now)
+        # Retention: the letters are in the order they failed, oldest first.
+        horizon = now - self.dead_letter_ttl
+        for old_id, letter in list(q.dead.items()):
+            if letter.failed_at >= horizon and len(q.dead) <= self.max_dead_letters:
+                break
+            self._forget_dead(q, old_id)
+
+    @staticmethod
+    def _forget_dead(q: _Queue, task_id: str) -> bool:
+        if q.dead.pop(task_id, None) is None:
+            return False
+        if q.finished.get(task_id, (None,))[0] == FAILED:
+            del q.finished[task_id]
+        return True
 
     def reserve(
         self, queue: str, lease_seconds: float, limit: int = 1, timeout: float = 0.0
@@ -335,6 +349,56 @@ class LocmemBackend(Backend):
             q.finished.pop(task_id, None)
             self._enqueue(q, task_id, _Entry(letter.payload, 0.0, 0), self.now())
             return True
+
+    def queues(self) -> list[str]:
+        with self._cond:
+            return sorted(name for name, q in self._queues.items() if q.waiting or q.reserved or q.dead)
+
+    def counts(self, queue: str) -> QueueCounts:
+        with self._cond:
+            q = self._queue(queue)
+            now = self.now()
+            self._reclaim_expired(q, now)
+            delayed = sum(1 for entry in q.waiting.values() if entry.due > now)
+            return QueueCounts(len(q.waiting) - delayed, delayed, len(q.reserved), len(q.dead))
+
+    def tasks(self, queue: str, state: str, offset: int = 0, limit: int = 100) -> list[TaskInfo]:
+        check_page(state, offset, limit)
+        max_bytes = self.max_payload_bytes
+        with self._cond:
+            q = self._queue(queue)
+            now = self.now()
+            self._reclaim_expired(q, now)
+            if state == "dead":
+                letters = list(q.dead.values())[offset : offset + limit]
+                return [
+                    TaskInfo(d.task_id, state, _listed(d.payload, max_bytes), d.attempts, 0, None, d.reason, d.failed_at)
+                    for d in letters
+                ]
+            if state == "running":
+                chosen = sorted(q.reserved.items(), key=lambda item: (item[1].lease_end, item[1].seq))
+                due = [(task_id, entry, entry.lease_end) for task_id, entry in chosen]
+            else:
+                chosen = sorted(q.waiting.items(), key=lambda item: (item[1].due, item[1].seq))
+                due = [(i, e, e.due) for i, e in chosen if (e.due > now) == (state == "delayed")]
+            return [
+                TaskInfo(task_id, state, _listed(entry.payload, max_bytes), entry.attempts, entry.failures, at)
+                for task_id, entry, at in due[offset : offset + limit]
+            ]
+
+    def delete_dead(self, queue: str, task_id: str) -> bool:
+        with self._cond:
+            return self._forget_dead(self._queue(queue), task_id)
+
+    def purge_dead(self, queue: str) -> int:
+        with self._cond:
+            q = self._queue(queue)
+            return sum(1 for task_id in list(q.dead) if self._forget_dead(q, task_id))
+
+    def requeue_all(self, queue: str) -> int:
+        with self._cond:
+            q = self._queue(queue)
+            return sum(1 for task_id in list(q.dead) if self.requeue(queue, task_id))
 
     def drop_all(self, queue: str) -> None:
         with self._cond:

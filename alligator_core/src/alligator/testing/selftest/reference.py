@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from alligator.backend import Backend, DeadLetter, Reservation
+from alligator.backend import Backend, DeadLetter, QueueCounts, Reservation, TaskInfo, check_page
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 
 
@@ -102,12 +102,29 @@ class ReferenceBackend(Backend):
         refusal = self._refusal(task.payload)
         if refusal is not None:
             del q.live[task_id]
-            q.dead[task_id] = DeadLetter(task_id, task.payload, refusal, task.attempts, self.now())
-            self._finish(q, task_id, FAILED)
+            self._bury(q, task_id, task, refusal)
             return None
         task.receipt = self._new_receipt(task_id, task)
         task.lease_end = self.now() + lease_seconds
         return Reservation(task_id, task.payload, task.receipt, task.attempts, task.failures)
+
+    def _bury(self, q: _Queue, task_id: str, task: _Task, reason: str) -> None:
+        now = self.now()
+        q.dead[task_id] = DeadLetter(task_id, task.payload, reason, task.attempts, now)
+        self._finish(q, task_id, FAILED)
+        # Retention: first every letter past its time, then the oldest over the cap.
+        for old_id, letter in list(q.dead.items()):
+            if letter.failed_at < now - self.dead_letter_ttl:
+                self._forget_dead(q, old_id)
+        while len(q.dead) > self.max_dead_letters:
+            self._forget_dead(q, next(iter(q.dead)))
+
+    def _forget_dead(self, q: _Queue, task_id: str) -> bool:
+        if q.dead.pop(task_id, None) is None:
+            return False
+        if q.finished.get(task_id, (None,))[0] == FAILED:
+            del q.finished[task_id]
+        return True
 
     def _new_receipt(self, task_id: str, task: _Task) -> str:
         return uuid.uuid4().hex
@@ -208,8 +225,7 @@ class ReferenceBackend(Backend):
             if task is None:
                 return False
             del q.live[task_id]
-            q.dead[task_id] = DeadLetter(task_id, task.payload, reason, task.attempts, self.now())
-            self._finish(q, task_id, FAILED)
+            self._bury(q, task_id, task, reason)
             return True
 
     # -- inspecting and managing ----------------------------------------
@@ -273,6 +289,52 @@ class ReferenceBackend(Backend):
             letter = q.dead.pop(task_id)
             self._add(q, task_id, letter.payload, self.now())
             return True
+
+    def queues(self) -> list[str]:
+        with self._lock:
+            return sorted(name for name, q in self._queues.items() if q.live or q.dead)
+
+    def counts(self, queue: str) -> QueueCounts:
+        with self._lock:
+            return QueueCounts(*(len(self._in_state(queue, state)) for state in ("waiting", "delayed", "running", "dead")))
+
+    def _in_state(self, queue: str, state: str) -> list[TaskInfo]:
+        """Every task of the queue in that state, in the order the contract lists them."""
+        q = self._queue(queue)
+        now = self.now()
+        if state == "dead":
+            return [
+                TaskInfo(d.task_id, state, self._listed(d).payload, d.attempts, 0, None, d.reason, d.failed_at)
+                for d in q.dead.values()
+            ]
+        found = []
+        for task_id, task in q.live.items():
+            if task.lease_end is not None:
+                key, at, here = (task.lease_end, task.seq), task.lease_end, "running"
+            else:
+                key, at, here = (task.due, task.seq), task.due, "delayed" if task.due > now else "waiting"
+            if here == state:
+                payload = self._stored(task.payload)[: self.max_payload_bytes].decode("utf-8", "replace")
+                found.append((key, TaskInfo(task_id, state, payload, task.attempts, task.failures, at)))
+        return [info for _, info in sorted(found, key=lambda pair: pair[0])]
+
+    def tasks(self, queue: str, state: str, offset: int = 0, limit: int = 100) -> list[TaskInfo]:
+        check_page(state, offset, limit)
+        with self._lock:
+            return self._in_state(queue, state)[offset : offset + limit]
+
+    def delete_dead(self, queue: str, task_id: str) -> bool:
+        with self._lock:
+            return self._forget_dead(self._queue(queue), task_id)
+
+    def purge_dead(self, queue: str) -> int:
+        with self._lock:
+            q = self._queue(queue)
+            return sum(1 for task_id in list(q.dead) if self._forget_dead(q, task_id))
+
+    def requeue_all(self, queue: str) -> int:
+        with self._lock:
+            return sum(1 for task_id in list(self._queue(queue).dead) if self.requeue(queue, task_id))
 
     def drop_all(self, queue: str) -> None:
         with self._lock:
