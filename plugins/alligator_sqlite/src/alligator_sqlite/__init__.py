@@ -95,7 +95,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
-from alligator.backend import Backend, DeadLetter, Reservation
+from alligator.backend import Backend, DeadLetter, QueueCounts, Reservation, TaskInfo, check_page
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 from alligator.exceptions import BackendError, InvalidDSNError
 
@@ -196,6 +196,15 @@ _PAYLOAD_COLUMNS = (
     "length(CAST(payload AS BLOB)), "
     "CASE WHEN length(CAST(payload AS BLOB)) > ? THEN NULL ELSE CAST(payload AS BLOB) END"
 )
+# Retention looks for expired dead letters among this many of the oldest.
+_RETAIN_BATCH = 100
+# The states tasks() lists from alligator_tasks, as SQL conditions (due is the
+# lease's end for a reserved task, so an ended lease is simply due).
+_STATE_WHERE = {
+    "waiting": "due <= ?",
+    "delayed": "receipt IS NULL AND due > ?",
+    "running": "receipt IS NOT NULL AND due > ?",
+}
 # Dead-lettered payloads are copied in pieces of this size.
 _COPY_CHUNK = 1024 * 1024
 # The counts as integers in a sane range whatever a hand-written row holds
@@ -535,7 +544,12 @@ class SqliteBackend(Backend):
             self._last_purge = now
 
     def _bury(
-        self, conn: sqlite3.Connection, rows: Sequence[tuple[int, str]], now: float, delivered: bool
+        self,
+        conn: sqlite3.Connection,
+        queue: str,
+        rows: Sequence[tuple[int, str]],
+        now: float,
+        delivered: bool,
     ) -> None:
         """Moves task rows to the dead letters, by ``rowid``, with a reason each.
 
@@ -555,7 +569,7 @@ class SqliteBackend(Backend):
             if sys.version_info >= (3, 11) and _BLOB_IO:
                 # VALUES, not INSERT ... SELECT: SQLite materializes a
                 # zeroblob that comes through a SELECT.
-                queue, task_id, attempts = conn.execute(
+                raw_queue, raw_id, attempts = conn.execute(
                     "SELECT CAST(queue AS BLOB), CAST(task_id AS BLOB), attempts + ? "
                     "FROM alligator_tasks WHERE rowid = ?",
                     (int(delivered), rowid),
@@ -566,7 +580,7 @@ class SqliteBackend(Backend):
                         "INSERT OR REPLACE INTO alligator_dead "
                         "(queue, task_id, reason, attempts, failed_at, seq, payload) "
                         "VALUES (CAST(? AS TEXT), CAST(? AS TEXT), ?, ?, ?, ?, zeroblob(?))",
-                        (queue, task_id, reason, attempts, now, first + n, size),
+                        (raw_queue, raw_id, reason, attempts, now, first + n, size),
                     ).lastrowid
                     assert letter is not None
                     with conn.blobopen("alligator_dead", "payload", letter) as target:
@@ -587,6 +601,39 @@ class SqliteBackend(Backend):
         )
         conn.executemany("DELETE FROM alligator_tasks WHERE rowid = ?", [(rowid,) for rowid, _ in rows])
         self._purge_finished(conn, now)
+        self._retain(conn, queue, now)
+
+    def _retain(self, conn: sqlite3.Connection, queue: str, now: float) -> None:
+        """Drops the queue's dead letters past :attr:`dead_letter_ttl`, then the oldest over the cap.
+
+        Cheap enough for every dead letter written: the expired ones are
+        looked for among the oldest ``_RETAIN_BATCH`` only (a backlog goes a
+        batch per letter written), and counting reads the ``(queue, seq)`` index.
+        """
+        expired = conn.execute(
+            "SELECT rowid FROM (SELECT rowid, failed_at FROM alligator_dead WHERE queue = ? "
+            "ORDER BY seq LIMIT ?) WHERE failed_at < ?",
+            (queue, _RETAIN_BATCH, now - self.dead_letter_ttl),
+        ).fetchall()
+        self._drop_dead(conn, [rowid for (rowid,) in expired])
+        (count,) = conn.execute("SELECT count(*) FROM alligator_dead WHERE queue = ?", (queue,)).fetchone()
+        if count > self.max_dead_letters:
+            oldest = conn.execute(
+                "SELECT rowid FROM alligator_dead WHERE queue = ? ORDER BY seq LIMIT ?",
+                (queue, count - max(self.max_dead_letters, 0)),
+            ).fetchall()
+            self._drop_dead(conn, [rowid for (rowid,) in oldest])
+
+    @staticmethod
+    def _drop_dead(conn: sqlite3.Connection, rowids: Sequence[int]) -> int:
+        """Deletes dead letters by ``rowid``, and their FAILED statuses; returns how many."""
+        params = [(rowid,) for rowid in rowids]
+        conn.executemany(
+            "DELETE FROM alligator_finished WHERE status = ? AND (queue, task_id) IN "
+            "(SELECT queue, task_id FROM alligator_dead WHERE rowid = ?)",
+            [(FAILED, rowid) for rowid in rowids],
+        )
+        return conn.executemany("DELETE FROM alligator_dead WHERE rowid = ?", params).rowcount
 
     @staticmethod
     def _read_payload(
@@ -712,7 +759,7 @@ class SqliteBackend(Backend):
                 conn.executemany(
                     "UPDATE alligator_tasks SET due = ?, attempts = ?, receipt = ? WHERE rowid = ?", leases
                 )
-                self._bury(conn, unreadable, now, delivered=True)
+                self._bury(conn, queue, unreadable, now, delivered=True)
                 # Read on only to replace rows just dead-lettered, and only when
                 # the leases just taken cannot come due again in this step.
                 if not unreadable or len(rows) < wanted or len(taken) >= limit or lease_seconds <= 0:
@@ -830,7 +877,7 @@ class SqliteBackend(Backend):
             ).fetchone()
             if row is None:
                 return False
-            self._bury(conn, [(row[0], reason)], now, delivered=False)
+            self._bury(conn, queue, [(row[0], reason)], now, delivered=False)
             return True
 
         return self._run(body)
@@ -854,7 +901,7 @@ class SqliteBackend(Backend):
             try:
                 payload = _decode_payload(*self._read_payload(conn, rowid, max_bytes, small), max_bytes)
             except _Unreadable as unreadable:
-                self._bury(conn, [(rowid, str(unreadable))], now, delivered=True)
+                self._bury(conn, queue, [(rowid, str(unreadable))], now, delivered=True)
                 return None
             reservation = Reservation(task_id, payload, uuid.uuid4().hex, attempts + 1, failures)
             conn.execute(
@@ -996,6 +1043,131 @@ class SqliteBackend(Backend):
             conn.execute("DELETE FROM alligator_dead WHERE queue = ? AND task_id = ?", key)
             conn.execute("DELETE FROM alligator_finished WHERE queue = ? AND task_id = ?", key)
             return True
+
+        return self._run(body)
+
+    def queues(self) -> list[str]:
+        """Lists the queues holding a task or dead letter; see :meth:`~alligator.backend.Backend.queues`."""
+
+        def body(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(
+                "SELECT DISTINCT CAST(queue AS BLOB) FROM alligator_tasks "
+                "UNION SELECT DISTINCT CAST(queue AS BLOB) FROM alligator_dead"
+            ).fetchall()
+            return sorted(_lenient(name) for (name,) in rows)
+
+        return self._run(body, write=False)
+
+    def counts(self, queue: str) -> QueueCounts:
+        """Counts a queue's tasks per state in one read; see :meth:`~alligator.backend.Backend.counts`."""
+
+        def body(conn: sqlite3.Connection) -> QueueCounts:
+            now = self.now()
+            waiting, delayed, running = conn.execute(
+                "SELECT coalesce(sum(due <= ?), 0), coalesce(sum(receipt IS NULL AND due > ?), 0), "
+                "coalesce(sum(receipt IS NOT NULL AND due > ?), 0) FROM alligator_tasks WHERE queue = ?",
+                (now, now, now, queue),
+            ).fetchone()
+            (dead,) = conn.execute("SELECT count(*) FROM alligator_dead WHERE queue = ?", (queue,)).fetchone()
+            return QueueCounts(int(waiting), int(delayed), int(running), int(dead))
+
+        return self._run(body, write=False)
+
+    def tasks(self, queue: str, state: str, offset: int = 0, limit: int = 100) -> list[TaskInfo]:
+        """Lists one page of a queue's tasks in one state; see :meth:`~alligator.backend.Backend.tasks`.
+
+        Payloads are cut to the limit in SQL, so no more than that reaches Python.
+        """
+        check_page(state, offset, limit)
+        max_bytes = self.max_payload_bytes
+
+        def body(conn: sqlite3.Connection) -> list[TaskInfo]:
+            if state == "dead":
+                rows = conn.execute(
+                    "SELECT rowid, CAST(task_id AS BLOB), attempts, CAST(reason AS BLOB), failed_at "
+                    "FROM alligator_dead WHERE queue = ? ORDER BY seq LIMIT ? OFFSET ?",
+                    (queue, limit, offset),
+                ).fetchall()
+                return [
+                    TaskInfo(
+                        _lenient(task_id),
+                        state,
+                        _lenient(self._letter_payload(conn, rowid, max_bytes)),
+                        int(attempts),
+                        0,
+                        None,
+                        _lenient(reason),
+                        float(failed_at),
+                    )
+                    for rowid, task_id, attempts, reason, failed_at in rows
+                ]
+            rows = conn.execute(
+                f"SELECT CAST(task_id AS BLOB), substr(CAST(payload AS BLOB), 1, ?), {_COUNT_COLUMNS}, due "
+                f"FROM alligator_tasks WHERE queue = ? AND {_STATE_WHERE[state]} "
+                "ORDER BY due, seq LIMIT ? OFFSET ?",
+                (max_bytes, queue, self.now(), limit, offset),
+            ).fetchall()
+            return [
+                TaskInfo(_lenient(task_id), state, _lenient(payload), attempts, failures, float(due))
+                for task_id, payload, attempts, failures, due in rows
+            ]
+
+        return self._run(body, write=False)
+
+    def delete_dead(self, queue: str, task_id: str) -> bool:
+        """Deletes one dead letter; see :meth:`~alligator.backend.Backend.delete_dead`."""
+
+        def body(conn: sqlite3.Connection) -> bool:
+            rows = conn.execute(
+                "SELECT rowid FROM alligator_dead WHERE queue = ? AND task_id = ?", (queue, task_id)
+            ).fetchall()
+            return self._drop_dead(conn, [rowid for (rowid,) in rows]) == 1
+
+        return self._run(body)
+
+    def purge_dead(self, queue: str) -> int:
+        """Deletes a queue's dead letters in one transaction; see :meth:`~alligator.backend.Backend.purge_dead`."""
+
+        def body(conn: sqlite3.Connection) -> int:
+            conn.execute(
+                "DELETE FROM alligator_finished WHERE queue = ? AND status = ? AND task_id IN "
+                "(SELECT task_id FROM alligator_dead WHERE queue = ?)",
+                (queue, FAILED, queue),
+            )
+            return conn.execute("DELETE FROM alligator_dead WHERE queue = ?", (queue,)).rowcount
+
+        return self._run(body)
+
+    def requeue_all(self, queue: str) -> int:
+        """Requeues every dead letter in one transaction, in the order they failed.
+
+        See :meth:`~alligator.backend.Backend.requeue_all`: a letter whose id
+        is live (a hand-written row) stays.
+        """
+
+        def body(conn: sqlite3.Connection) -> int:
+            rows = conn.execute(
+                "SELECT d.rowid FROM alligator_dead AS d WHERE d.queue = ? AND NOT EXISTS "
+                "(SELECT 1 FROM alligator_tasks AS t WHERE t.queue = d.queue AND t.task_id = d.task_id) "
+                "ORDER BY d.seq",
+                (queue,),
+            ).fetchall()
+            if not rows:
+                return 0
+            now, first = self.now(), self._next_seqs(conn, len(rows))
+            # Copied in SQL, as requeue() does: each payload stays exactly as stored.
+            conn.executemany(
+                "INSERT INTO alligator_tasks (queue, task_id, payload, due, seq) "
+                "SELECT queue, task_id, payload, ?, ? FROM alligator_dead WHERE rowid = ?",
+                [(now, first + n, rowid) for n, (rowid,) in enumerate(rows)],
+            )
+            conn.executemany(
+                "DELETE FROM alligator_finished WHERE (queue, task_id) IN "
+                "(SELECT queue, task_id FROM alligator_dead WHERE rowid = ?)",
+                rows,
+            )
+            conn.executemany("DELETE FROM alligator_dead WHERE rowid = ?", rows)
+            return len(rows)
 
         return self._run(body)
 
