@@ -80,3 +80,20 @@ def test_unreadable_records_are_dead_lettered_alone_on_the_cluster(redis_cluster
     finally:
         backend.drop_all(name)
         backend.close()
+
+
+def test_queues_lists_the_queues_of_every_node(redis_cluster: str) -> None:
+    """``queues()`` scans every primary: queues on each node are listed."""
+    backend = RedisBackend(redis_cluster)
+    assert isinstance(backend.client, RedisCluster)
+    names = [f"listed-{n}" for n in range(12)]
+    try:
+        for name in names:
+            backend.push(name, "t1", "x")
+        nodes = {backend.client.get_node_from_key(f"alligator:{{{name}}}:payloads").name for name in names}
+        assert len(nodes) > 1, "the queues should not all live on one node"
+        assert set(names) <= set(backend.queues())
+    finally:
+        for name in names:
+            backend.drop_all(name)
+        backend.close()

@@ -45,7 +45,7 @@ from redis.cluster import RedisCluster
 from redis.connection import URL_QUERY_ARGUMENT_PARSERS
 from redis.exceptions import NoScriptError, RedisError
 
-from alligator.backend import Backend, DeadLetter, Reservation
+from alligator.backend import Backend, DeadLetter, QueueCounts, Reservation, TaskInfo, check_page
 from alligator.exceptions import BackendError, InvalidDSNError
 from alligator.text import redact_dsn
 from alligator_redis import scripts
@@ -174,6 +174,11 @@ class RedisBackend(Backend):
         self._len = loaded["len"]
         self._dead_letters = loaded["dead_letters"]
         self._requeue = loaded["requeue"]
+        self._counts = loaded["counts"]
+        self._tasks = loaded["tasks"]
+        self._delete_dead = loaded["delete_dead"]
+        self._purge_dead = loaded["purge_dead"]
+        self._requeue_all = loaded["requeue_all"]
         # A blocking read must end before the socket's own timeout fires.
         socket_timeout = _socket_timeout(client)
         self._max_block = max(socket_timeout - 0.5, 0.1) if socket_timeout else 60.0
@@ -223,6 +228,10 @@ class RedisBackend(Backend):
             with self._keys_lock:
                 keys = self._keys.setdefault(queue, _Keys(queue))
         return keys
+
+    def _retention(self) -> tuple[int, float]:
+        """The dead-letter retention arguments of every script that may write a dead letter."""
+        return self.max_dead_letters, self.dead_letter_ttl
 
     def _now_arg(self) -> str:
         clock = self.clock
@@ -416,6 +425,7 @@ class RedisBackend(Backend):
                     limit,
                     self.max_payload_bytes,
                     self.status_ttl,
+                    *self._retention(),
                     raw=True,
                 )
                 if len(reply) != 1:
@@ -449,7 +459,8 @@ class RedisBackend(Backend):
                     Reservation(task_id.decode(), payload.decode(), receipt.decode(), attempts, failures)
                 )
             except UnicodeDecodeError as err:
-                args = (self._now_arg(), self.status_ttl, task_id, receipt, f"{UNREADABLE}: {err}")
+                reason = f"{UNREADABLE}: {err}"
+                args = (self._now_arg(), self.status_ttl, task_id, receipt, reason, *self._retention())
                 self._run(self._dead_letter, queue, *args)
         return out
 
@@ -521,7 +532,7 @@ class RedisBackend(Backend):
         Raises:
             BackendError: Redis cannot be reached.
         """
-        args = (self._now_arg(), self.status_ttl, task_id, receipt, reason)
+        args = (self._now_arg(), self.status_ttl, task_id, receipt, reason, *self._retention())
         with self._translated("dead-letter task {} of {!r}", task_id, queue):
             return bool(self._run(self._dead_letter, queue, *args))
 
@@ -535,7 +546,10 @@ class RedisBackend(Backend):
             BackendError: Redis cannot be reached.
         """
         _check_seconds(lease_seconds, "lease_seconds")
-        args = (self._now_arg(), task_id, lease_seconds, self.max_payload_bytes, self.status_ttl)
+        args = (
+            *(self._now_arg(), task_id, lease_seconds, self.max_payload_bytes, self.status_ttl),
+            *self._retention(),
+        )
         with self._translated("get task {} of {!r}", task_id, queue):
             reply = self._run(self._get, queue, *args, raw=True)
             got = self._reservations(queue, reply) if reply else []
@@ -616,6 +630,93 @@ class RedisBackend(Backend):
         """
         with self._translated("requeue task {} of {!r}", task_id, queue):
             return bool(self._run(self._requeue, queue, self._now_arg(), task_id))
+
+    def queues(self) -> list[str]:
+        """Lists the queues holding a task or dead letter; see :meth:`.Backend.queues`.
+
+        Found with ``SCAN`` (on every primary of a cluster) for the keys that
+        exist only while a queue holds a live task (``payloads``) or a dead
+        letter (``dead_order``): no registry to keep, nothing to clean up. It
+        walks the whole keyspace, so it is for operators, not for hot paths.
+
+        Raises:
+            BackendError: Redis cannot be reached.
+        """
+        found: set[str] = set()
+        with self._translated("list the queues"):
+            for suffix in ("payloads", "dead_order"):
+                for key in self.client.scan_iter(match=f"alligator:{{*}}:{suffix}", count=1000):
+                    name = scripts.queue_of(key, suffix)
+                    if name is not None:
+                        found.add(name)
+        return sorted(found)
+
+    def counts(self, queue: str) -> QueueCounts:
+        """Counts a queue's tasks per state in one script; see :meth:`.Backend.counts`.
+
+        Raises:
+            BackendError: Redis cannot be reached.
+        """
+        with self._translated("count the tasks of {!r}", queue):
+            reply = self._run(self._counts, queue, self._now_arg())
+        return QueueCounts(*(int(n) for n in reply))
+
+    def tasks(self, queue: str, state: str, offset: int = 0, limit: int = 100) -> list[TaskInfo]:
+        """Lists one page of a queue's tasks in one state; see :meth:`.Backend.tasks`.
+
+        One script; payloads are cut to the limit in it, so no more than
+        that is sent, and bytes that are not UTF-8 come as U+FFFD.
+
+        Raises:
+            ValueError: An unknown state, or a negative offset or limit.
+            BackendError: Redis cannot be reached.
+        """
+        check_page(state, offset, limit)
+        if limit == 0:
+            return []
+        args = (self._now_arg(), state, offset, limit, self.max_payload_bytes)
+        with self._translated("list the {} tasks of {!r}", state, queue):
+            reply = self._run(self._tasks, queue, *args, raw=True)
+
+        def text(value: bytes) -> str:
+            return value.decode("utf-8", "replace")
+
+        infos = []
+        for i in range(0, len(reply), 6):
+            task_id, payload, at = text(reply[i]), text(reply[i + 1]), float(reply[i + 4])
+            attempts, failures = int(reply[i + 2]), int(reply[i + 3])
+            if state == "dead":
+                infos.append(TaskInfo(task_id, state, payload, attempts, 0, None, text(reply[i + 5]), at))
+            else:
+                infos.append(TaskInfo(task_id, state, payload, attempts, failures, at))
+        return infos
+
+    def delete_dead(self, queue: str, task_id: str) -> bool:
+        """Deletes one dead letter in one script; see :meth:`.Backend.delete_dead`.
+
+        Raises:
+            BackendError: Redis cannot be reached.
+        """
+        with self._translated("delete dead letter {} of {!r}", task_id, queue):
+            return bool(self._run(self._delete_dead, queue, task_id))
+
+    def purge_dead(self, queue: str) -> int:
+        """Deletes every dead letter of a queue in one script; see :meth:`.Backend.purge_dead`.
+
+        Raises:
+            BackendError: Redis cannot be reached.
+        """
+        with self._translated("purge the dead letters of {!r}", queue):
+            return int(self._run(self._purge_dead, queue))
+
+    def requeue_all(self, queue: str) -> int:
+        """Requeues every dead letter in one script; see :meth:`.Backend.requeue_all`.
+
+        Raises:
+            BackendError: Redis cannot be reached.
+        """
+        with self._translated("requeue the dead letters of {!r}", queue):
+            return int(self._run(self._requeue_all, queue, self._now_arg()))
 
     def drop_all(self, queue: str) -> None:
         """Deletes every key of the queue in one command; see :meth:`.Backend.drop_all`.

@@ -54,6 +54,9 @@ from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 WAKE_CAP = 16
 #: Expired leases moved back to ``pending`` by one reserve call.
 RECLAIM_LIMIT = 1000
+#: Dead letters past their time dropped at most per dead letter written: a
+#: backlog (after the TTL was shortened) shrinks a batch at a time.
+RETAIN_BATCH = 100
 
 #: Every key of a queue, as the suffix after ``alligator:{T}:``.
 KEY_NAMES = (
@@ -98,6 +101,32 @@ def hash_tag(queue: str) -> str:
     if queue and "{" not in queue and "}" not in queue and not queue.startswith(TAG_ESCAPE):
         return queue
     return TAG_ESCAPE + queue.encode().hex()
+
+
+def queue_of(key: str, suffix: str) -> str | None:
+    """Returns the queue whose key this is, the inverse of :func:`queue_keys`.
+
+    Example:
+        >>> queue_of("alligator:{emails}:payloads", "payloads"), queue_of("alligator:{%61627b63}:dead", "dead")
+        ('emails', 'ab{c')
+
+    Args:
+        key: A key name, as ``SCAN`` returns it.
+        suffix: The key's name after the hash tag (one of the layout's names).
+
+    Returns:
+        The queue's name; None when the key is not one of a queue's.
+    """
+    prefix, end = "alligator:{", f"}}:{suffix}"
+    if not (key.startswith(prefix) and key.endswith(end)):
+        return None
+    tag = key[len(prefix) : -len(end)]
+    if not tag.startswith(TAG_ESCAPE):
+        return None if "{" in tag or "}" in tag or not tag else tag
+    try:
+        return bytes.fromhex(tag[len(TAG_ESCAPE) :]).decode()
+    except ValueError:
+        return None
 
 
 def queue_keys(queue: str) -> dict[str, str]:
@@ -205,9 +234,39 @@ local function live(id)
   return redis.call('HEXISTS', members, id) == 1 or redis.call('HEXISTS', receipts, id) == 1
 end
 
+-- Dead-letter retention, from two arguments: the most letters a queue keeps,
+-- and the seconds one is kept (may be infinite).
+local function keep_arg(cap, age)
+  local seconds = tonumber(age)
+  if seconds == nil or seconds ~= seconds or seconds < 0 then
+    fail('dead_letter_ttl must be a number >= 0, not ' .. tostring(age))
+  end
+  return {cap = whole(cap, 'max_dead_letters', 0), age = seconds}
+end
+-- Deletes one dead letter, and its FAILED status with it.
+local function forget(id)
+  if redis.call('ZREM', dead_order, id) == 0 then return 0 end
+  redis.call('HDEL', dead, 'p:' .. id, 'r:' .. id, 'a:' .. id, 't:' .. id)
+  redis.call('ZREM', failed, id)
+  return 1
+end
+-- Drops the letters past their time (among the oldest), then the oldest over
+-- the cap, so a flood of failing tasks cannot fill the server's memory.
+local function retain(now, keep)
+  local horizon = now - keep.age
+  for _, id in ipairs(redis.call('ZRANGE', dead_order, 0, __RETAIN_BATCH__ - 1)) do
+    if tonumber(redis.call('HGET', dead, 't:' .. id) or '0') >= horizon then break end
+    forget(id)
+  end
+  local over = redis.call('ZCARD', dead_order) - keep.cap
+  if over > 0 then
+    for _, id in ipairs(redis.call('ZRANGE', dead_order, 0, over - 1)) do forget(id) end
+  end
+end
+
 -- Ends a task that is in neither pending nor leases any more: its payload and
--- attempts move to the dead letters, with a reason.
-local function bury(id, reason, now, ttl)
+-- attempts move to the dead letters, with a reason; retention follows.
+local function bury(id, reason, now, ttl, keep)
   local nowf = fmt(now)
   local payload = redis.call('HGET', payloads, id) or ''
   local count = redis.call('HGET', attempts, id) or '0'
@@ -219,6 +278,7 @@ local function bury(id, reason, now, ttl)
   redis.call('ZREM', succeeded, id)
   redis.call('ZADD', failed, nowf, id)
   trim(failed, now, ttl)
+  retain(now, keep)
 end
 
 -- Strict UTF-8, as Python's decoder reads it (no surrogates, no overlong
@@ -251,10 +311,23 @@ local function readable(id, max)
   return payload
 end
 -- A delivery of a record no caller may have: counted, and dead-lettered.
-local function refuse(id, reason, now, ttl)
+local function refuse(id, reason, now, ttl, keep)
   unlease(id)
   redis.call('HINCRBY', attempts, id, 1)
-  bury(id, reason, now, ttl)
+  bury(id, reason, now, ttl, keep)
+end
+-- Puts a dead letter back at the end of the queue, due now, its counts reset;
+-- false (changing nothing) when it is not a dead letter or its id is live.
+local function revive(id, now)
+  if not redis.call('ZSCORE', dead_order, id) or live(id) then return false end
+  redis.call('HSET', payloads, id, redis.call('HGET', dead, 'p:' .. id) or '')
+  redis.call('HDEL', dead, 'p:' .. id, 'r:' .. id, 'a:' .. id, 't:' .. id)
+  redis.call('ZREM', dead_order, id)
+  redis.call('ZREM', failed, id)
+  redis.call('HDEL', attempts, id)
+  redis.call('HDEL', failures, id)
+  enqueue(id, now, next_seq(1))
+  return true
 end
 """
 
@@ -301,7 +374,7 @@ def _script(name: str, keys: str, body: str, **constants: object) -> Script:
         raise ValueError(f"script {name} names unknown keys {sorted(unknown)}")
     bound = ", ".join(f"KEYS[{names.index(key) + 1}]" if key in names else "false" for key in KEY_NAMES)
     source = f"local {', '.join(KEY_NAMES)} = {bound}\n{_helpers(body)}\n{body}"
-    for constant, value in {"WAKE_CAP": WAKE_CAP, **constants}.items():
+    for constant, value in {"WAKE_CAP": WAKE_CAP, "RETAIN_BATCH": RETAIN_BATCH, **constants}.items():
         source = source.replace(f"__{constant}__", str(value))
     return Script(name, names, source)
 
@@ -387,7 +460,8 @@ return n
 """,
 )
 
-#: ARGV: now, lease_seconds, limit, max_payload_bytes, status_ttl.
+#: ARGV: now, lease_seconds, limit, max_payload_bytes, status_ttl,
+#: max_dead_letters, dead_letter_ttl.
 #: Returns (id, payload, receipt, attempts, failures) flattened, oldest first;
 #: or, when nothing is due, a single number: milliseconds until the next
 #: delayed task or lease deadline (-1 when there is none; 0 when every due
@@ -401,6 +475,7 @@ local lease_for = finite(ARGV[2], 'lease_seconds')
 local limit = whole(ARGV[3], 'limit', 1)
 local max = whole(ARGV[4], 'max_payload_bytes', 0)
 local ttl = ttl_arg(ARGV[5])
+local keep = keep_arg(ARGV[6], ARGV[7])
 local nowf = fmt(now)
 -- Expired leases become due again, at their deadline: that is when they became due.
 local expired = redis.call('ZRANGEBYSCORE', leases, '-inf', nowf, 'WITHSCORES', 'LIMIT', 0, __RECLAIM__)
@@ -440,7 +515,7 @@ for _, member in ipairs(due) do
     out[#out + 1] = count
     out[#out + 1] = tonumber(redis.call('HGET', failures, id) or '0')
   else
-    refuse(id, why, now, ttl)
+    refuse(id, why, now, ttl, keep)
   end
 end
 if #due == limit and #redis.call('ZRANGEBYSCORE', pending, '-inf', nowf, 'LIMIT', 0, 1) > 0 then
@@ -535,23 +610,25 @@ return out
 """,
 )
 
-#: ARGV: now, status_ttl, id, receipt, reason. Returns 1 or 0.
+#: ARGV: now, status_ttl, id, receipt, reason, max_dead_letters, dead_letter_ttl.
+#: Returns 1 or 0.
 DEAD_LETTER = _script(
     "dead_letter",
     "receipts leases payloads attempts failures dead dead_order failed succeeded seq",
     """
 local now = clock()
 local ttl = ttl_arg(ARGV[2])
+local keep = keep_arg(ARGV[6], ARGV[7])
 local id = ARGV[3]
 if not holds(id, ARGV[4], now) then return 0 end
 unlease(id)
-bury(id, ARGV[5], now, ttl)
+bury(id, ARGV[5], now, ttl, keep)
 return 1
 """,
 )
 
-#: ARGV: now, id, lease_seconds, max_payload_bytes, status_ttl.
-#: Returns (id, payload, receipt, attempts, failures), or nothing.
+#: ARGV: now, id, lease_seconds, max_payload_bytes, status_ttl, max_dead_letters,
+#: dead_letter_ttl. Returns (id, payload, receipt, attempts, failures), or nothing.
 GET = _script(
     "get",
     "members pending payloads attempts failures receipts leases seq succeeded failed dead dead_order",
@@ -561,6 +638,7 @@ local id = ARGV[2]
 local lease_for = finite(ARGV[3], 'lease_seconds')
 local max = whole(ARGV[4], 'max_payload_bytes', 0)
 local ttl = ttl_arg(ARGV[5])
+local keep = keep_arg(ARGV[6], ARGV[7])
 local member = redis.call('HGET', members, id)
 if member then
   redis.call('ZREM', pending, member)
@@ -572,7 +650,7 @@ else
 end
 local payload, why = readable(id, max)
 if not payload then
-  refuse(id, why, now, ttl)
+  refuse(id, why, now, ttl, keep)
   return {}
 end
 local receipt, count = lease(id, fmt(now + lease_for))
@@ -696,18 +774,131 @@ REQUEUE = _script(
     "dead dead_order failed payloads attempts failures members receipts pending seq wake",
     """
 local now = clock()
-local id = ARGV[2]
-if not redis.call('ZSCORE', dead_order, id) or live(id) then return 0 end
-redis.call('HSET', payloads, id, redis.call('HGET', dead, 'p:' .. id) or '')
-redis.call('HDEL', dead, 'p:' .. id, 'r:' .. id, 'a:' .. id, 't:' .. id)
-redis.call('ZREM', dead_order, id)
-redis.call('ZREM', failed, id)
-redis.call('HDEL', attempts, id)
-redis.call('HDEL', failures, id)
 local was_due = any_due(now)
-enqueue(id, now, next_seq(1))
+if not revive(ARGV[2], now) then return 0 end
 if not was_due then wake_up(1) end
 return 1
+""",
+)
+
+#: ARGV: now. Returns (waiting, delayed, running, dead); an ended lease is waiting.
+COUNTS = _script(
+    "counts",
+    "pending leases dead_order",
+    """
+local nowf = fmt(clock())
+return {
+  redis.call('ZCOUNT', pending, '-inf', nowf) + redis.call('ZCOUNT', leases, '-inf', nowf),
+  redis.call('ZCOUNT', pending, '(' .. nowf, '+inf'),
+  redis.call('ZCOUNT', leases, '(' .. nowf, '+inf'),
+  redis.call('ZCARD', dead_order),
+}
+""",
+)
+
+#: ARGV: now, state, offset, limit (>= 1), max_payload_bytes.
+#: Returns (id, payload, attempts, failures, due or failed_at, reason) flattened,
+#: in the state's order; payloads cut to the limit. Changes nothing.
+TASKS = _script(
+    "tasks",
+    "pending payloads attempts failures leases dead dead_order",
+    """
+local now = clock()
+local state = ARGV[2]
+local offset = whole(ARGV[3], 'offset', 0)
+local limit = whole(ARGV[4], 'limit', 1)
+local max = whole(ARGV[5], 'max_payload_bytes', 0)
+local nowf = fmt(now)
+local function cut(payload)
+  if payload and #payload > max then return string.sub(payload, 1, max) end
+  return payload or ''
+end
+local out = {}
+local function add(id, at)
+  out[#out + 1] = id
+  out[#out + 1] = cut(redis.call('HGET', payloads, id))
+  out[#out + 1] = redis.call('HGET', attempts, id) or '0'
+  out[#out + 1] = redis.call('HGET', failures, id) or '0'
+  out[#out + 1] = at
+  out[#out + 1] = ''
+end
+if state == 'dead' then
+  for _, id in ipairs(redis.call('ZRANGE', dead_order, offset, offset + limit - 1)) do
+    local f = redis.call('HMGET', dead, 'p:' .. id, 'a:' .. id, 't:' .. id, 'r:' .. id)
+    out[#out + 1] = id
+    out[#out + 1] = cut(f[1])
+    out[#out + 1] = f[2] or '0'
+    out[#out + 1] = '0'
+    out[#out + 1] = f[3] or '0'
+    out[#out + 1] = f[4] or ''
+  end
+elseif state == 'delayed' then
+  local found = redis.call('ZRANGEBYSCORE', pending, '(' .. nowf, '+inf', 'WITHSCORES', 'LIMIT', offset, limit)
+  for i = 1, #found, 2 do add(string.sub(found[i], 18), found[i + 1]) end
+elseif state == 'running' then
+  local found = redis.call('ZRANGEBYSCORE', leases, '(' .. nowf, '+inf', 'WITHSCORES', 'LIMIT', offset, limit)
+  for i = 1, #found, 2 do add(found[i], found[i + 1]) end
+elseif state == 'waiting' then
+  -- The due tasks, merged with the ended leases as reserve would merge them:
+  -- by due time, a lease that ended after the waiting tasks of the same time.
+  local want = offset + limit
+  local due = redis.call('ZRANGEBYSCORE', pending, '-inf', nowf, 'WITHSCORES', 'LIMIT', 0, want)
+  local ended = redis.call('ZRANGEBYSCORE', leases, '-inf', nowf, 'WITHSCORES', 'LIMIT', 0, want)
+  local i, j, n = 1, 1, 0
+  while n < want and (i <= #due or j <= #ended) do
+    local id, at
+    if j > #ended or (i <= #due and tonumber(due[i + 1]) <= tonumber(ended[j + 1])) then
+      id, at = string.sub(due[i], 18), due[i + 1]
+      i = i + 2
+    else
+      id, at = ended[j], ended[j + 1]
+      j = j + 2
+    end
+    n = n + 1
+    if n > offset then add(id, at) end
+  end
+else
+  fail('unknown state ' .. state)
+end
+return out
+""",
+)
+
+#: ARGV: id. Returns 1 if that dead letter was deleted, else 0.
+DELETE_DEAD = _script(
+    "delete_dead",
+    "dead dead_order failed",
+    """
+return forget(ARGV[1])
+""",
+)
+
+#: No ARGV. Deletes every dead letter of the queue; returns how many.
+PURGE_DEAD = _script(
+    "purge_dead",
+    "dead dead_order failed",
+    """
+local ids = redis.call('ZRANGE', dead_order, 0, -1)
+for _, id in ipairs(ids) do redis.call('ZREM', failed, id) end
+redis.call('DEL', dead, dead_order)
+return #ids
+""",
+)
+
+#: ARGV: now. Requeues every dead letter, in the order they failed, each as
+#: requeue does; returns how many (a letter whose id is live stays).
+REQUEUE_ALL = _script(
+    "requeue_all",
+    "dead dead_order failed payloads attempts failures members receipts pending seq wake",
+    """
+local now = clock()
+local was_due = any_due(now)
+local count = 0
+for _, id in ipairs(redis.call('ZRANGE', dead_order, 0, -1)) do
+  if revive(id, now) then count = count + 1 end
+end
+if count > 0 and not was_due then wake_up(count) end
+return count
 """,
 )
 
@@ -727,4 +918,9 @@ SCRIPTS = (
     LEN,
     DEAD_LETTERS,
     REQUEUE,
+    COUNTS,
+    TASKS,
+    DELETE_DEAD,
+    PURGE_DEAD,
+    REQUEUE_ALL,
 )
