@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from alligator.backend import DeadLetter, QueueCounts, TaskInfo
+from alligator.constants import FAILED
 from alligator.testing.selftest.reference import ReferenceBackend, _Queue, _Task
 
 
@@ -110,6 +112,42 @@ class RepeatingReceipts(ReferenceBackend):
         return f"{task_id}:{task.attempts}"
 
 
+class PurgeLeavesOne(ReferenceBackend):
+    """``purge_dead`` stops one short, as an off-by-one page loop would."""
+
+    def purge_dead(self, queue: str) -> int:
+        with self._lock:
+            q = self._queue(queue)
+            return sum(1 for task_id in list(q.dead)[:-1] if self._forget_dead(q, task_id))
+
+
+class RunningCountedAsWaiting(ReferenceBackend):
+    """``counts`` puts reserved tasks among the waiting ones, as a count of "not delayed" would."""
+
+    def counts(self, queue: str) -> QueueCounts:
+        counts = super().counts(queue)
+        return QueueCounts(counts.waiting + counts.running, counts.delayed, 0, counts.dead)
+
+
+class DeadLettersKeptForever(ReferenceBackend):
+    """Never drops a dead letter: a poison flood fills the store."""
+
+    def _bury(self, q: _Queue, task_id: str, task: _Task, reason: str) -> None:
+        q.dead[task_id] = DeadLetter(task_id, task.payload, reason, task.attempts, self.now())
+        self._finish(q, task_id, FAILED)
+
+
+class WaitingListedInPushOrder(ReferenceBackend):
+    """``tasks("waiting")`` lists by push order, not in the order reserve takes them."""
+
+    def tasks(self, queue: str, state: str, offset: int = 0, limit: int = 100) -> list[TaskInfo]:
+        listed = super().tasks(queue, state, 0, 1_000_000)
+        if state == "waiting":
+            live = list(self._queue(queue).live)
+            listed.sort(key=lambda info: live.index(info.task_id))
+        return listed[offset : offset + limit]
+
+
 #: Every broken variant, with the kit tests that must fail for it. The state
 #: machine catches several too, but by chance: only named tests are required.
 BROKEN: dict[type[ReferenceBackend], list[str]] = {
@@ -149,4 +187,16 @@ BROKEN: dict[type[ReferenceBackend], list[str]] = {
     ],
     EndedLeaseReceiptAccepted: ["test_ended_lease_refuses_its_receipt_before_anyone_reserves_it"],
     RepeatingReceipts: ["test_acked_id_may_be_pushed_again"],
+    PurgeLeavesOne: ["test_purge_dead_removes_every_letter_and_nothing_else"],
+    RunningCountedAsWaiting: [
+        "test_counts_each_state",
+        "test_counts_an_ended_lease_as_waiting",
+        "test_delete_dead_never_touches_a_live_task",
+    ],
+    DeadLettersKeptForever: [
+        "test_dead_letters_over_the_cap_drop_the_oldest",
+        "test_an_unreadable_record_counts_against_the_cap",
+        "test_dead_letters_past_their_ttl_are_dropped_when_one_is_written",
+    ],
+    WaitingListedInPushOrder: ["test_tasks_lists_waiting_in_fifo_order"],
 }
