@@ -9,7 +9,6 @@ import pytest
 from alligator import Gator
 from alligator.backend import QueueCounts
 
-
 INSPECTING = ["queues", "counts", "tasks", "delete_dead", "purge_dead", "requeue_all"]
 
 

@@ -558,7 +558,9 @@ class Backend(abc.ABC):
         requeued = 0
         refused: set[str] = set()
         while True:
-            letters = [d for d in self.dead_letters(queue, limit=1000 + len(refused)) if d.task_id not in refused]
+            letters = [
+                d for d in self.dead_letters(queue, limit=1000 + len(refused)) if d.task_id not in refused
+            ]
             if not letters:
                 return requeued
             for letter in letters:

@@ -322,7 +322,10 @@ def test_nan_and_infinite_numbers_are_refused_changing_nothing(backend: RedisBac
 _SCRIPT_CALLS: dict[str, tuple[list[Any], dict[int, str]]] = {
     "push": (["", "new", "x", 0], {0: "n", 3: "n"}),
     "push_many": (["", 3, "new", "x", 0, "new2", "x", 5], {0: "n", 1: "w", 4: "n", 7: "n"}),
-    "reserve": (["", LEASE, 10, 1000, 3600, 100, 3600], {0: "n", 1: "n", 2: "w", 3: "w", 4: "t", 5: "w", 6: "t"}),
+    "reserve": (
+        ["", LEASE, 10, 1000, 3600, 100, 3600],
+        {0: "n", 1: "n", 2: "w", 3: "w", 4: "t", 5: "w", 6: "t"},
+    ),
     "ack": (["", 3600, "held", "{held}"], {0: "n", 1: "t"}),
     "release": (["", "held", "{held}", 0, "1"], {0: "n", 3: "n", 4: "w"}),
     "extend": (["", LEASE, "held", "{held}"], {0: "n", 1: "n"}),

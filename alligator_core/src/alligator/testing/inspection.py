@@ -109,13 +109,17 @@ class CountsContract(InspectionFixtures):
         clock.advance(11.0)
         assert backend.counts(queue) == QueueCounts(waiting=1)
 
-    def test_counts_a_delay_that_ended_as_waiting(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+    def test_counts_a_delay_that_ended_as_waiting(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
         backend.push(queue, "t1", "x", delay=10.0)
         assert backend.counts(queue) == QueueCounts(delayed=1)
         clock.advance(11.0)
         assert backend.counts(queue) == QueueCounts(waiting=1)
 
-    def test_counts_of_an_unknown_queue_are_zero(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+    def test_counts_of_an_unknown_queue_are_zero(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
         assert backend.counts(queue) == QueueCounts()
 
     def test_counts_agree_with_len(self, backend: Backend, clock: FakeClock, queue: str) -> None:
@@ -230,7 +234,9 @@ class TaskListingContract(InspectionFixtures):
 class DeadLetterManagementContract(InspectionFixtures):
     """``delete_dead``, ``purge_dead`` and ``requeue_all`` touch dead letters only."""
 
-    def test_delete_dead_removes_that_letter_only(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+    def test_delete_dead_removes_that_letter_only(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
         for task_id in ("a", "b", "c"):
             _bury(backend, queue, task_id)
         assert backend.delete_dead(queue, "b") is True
@@ -240,7 +246,9 @@ class DeadLetterManagementContract(InspectionFixtures):
         assert backend.delete_dead(queue, "b") is False, "a second delete finds nothing"
         assert backend.push(queue, "b", "again") is True, "a deleted letter's id is free again"
 
-    def test_delete_dead_never_touches_a_live_task(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+    def test_delete_dead_never_touches_a_live_task(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
         backend.push_many(queue, [("w", "x", 0.0), ("d", "x", 60.0), ("r", "x", 0.0)])
         assert backend.get(queue, "r", LEASE) is not None
         for task_id in ("w", "d", "r", "unknown"):
@@ -262,7 +270,9 @@ class DeadLetterManagementContract(InspectionFixtures):
         assert [d.task_id for d in backend.dead_letters(neighbour)] == ["a"], "another queue's letters stay"
         assert backend.purge_dead(queue) == 0
 
-    def test_requeue_all_requeues_in_failed_order(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+    def test_requeue_all_requeues_in_failed_order(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
         backend.push(queue, "first", "x")
         for task_id in ("c", "a", "b"):
             _bury(backend, queue, task_id, payload=f"p{task_id}")
@@ -270,7 +280,12 @@ class DeadLetterManagementContract(InspectionFixtures):
         assert backend.requeue_all(queue) == 3
         assert backend.dead_letters(queue) == []
         taken = backend.reserve(queue, LEASE, limit=10)
-        assert [(r.task_id, r.payload) for r in taken] == [("first", "x"), ("c", "pc"), ("a", "pa"), ("b", "pb")]
+        assert [(r.task_id, r.payload) for r in taken] == [
+            ("first", "x"),
+            ("c", "pc"),
+            ("a", "pa"),
+            ("b", "pb"),
+        ]
         assert [(r.attempts, r.failures) for r in taken[1:]] == [(1, 0)] * 3, "each as requeue() does"
         assert backend.requeue_all(queue) == 0
 

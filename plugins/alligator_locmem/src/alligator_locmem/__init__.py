@@ -372,7 +372,16 @@ class LocmemBackend(Backend):
             if state == "dead":
                 letters = list(q.dead.values())[offset : offset + limit]
                 return [
-                    TaskInfo(d.task_id, state, _listed(d.payload, max_bytes), d.attempts, 0, None, d.reason, d.failed_at)
+                    TaskInfo(
+                        d.task_id,
+                        state,
+                        _listed(d.payload, max_bytes),
+                        d.attempts,
+                        0,
+                        None,
+                        d.reason,
+                        d.failed_at,
+                    )
                     for d in letters
                 ]
             if state == "running":
@@ -382,7 +391,9 @@ class LocmemBackend(Backend):
                 chosen = sorted(q.waiting.items(), key=lambda item: (item[1].due, item[1].seq))
                 due = [(i, e, e.due) for i, e in chosen if (e.due > now) == (state == "delayed")]
             return [
-                TaskInfo(task_id, state, _listed(entry.payload, max_bytes), entry.attempts, entry.failures, at)
+                TaskInfo(
+                    task_id, state, _listed(entry.payload, max_bytes), entry.attempts, entry.failures, at
+                )
                 for task_id, entry, at in due[offset : offset + limit]
             ]
 

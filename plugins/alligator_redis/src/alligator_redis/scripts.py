@@ -107,8 +107,10 @@ def queue_of(key: str, suffix: str) -> str | None:
     """Returns the queue whose key this is, the inverse of :func:`queue_keys`.
 
     Example:
-        >>> queue_of("alligator:{emails}:payloads", "payloads"), queue_of("alligator:{%61627b63}:dead", "dead")
-        ('emails', 'ab{c')
+        >>> queue_of("alligator:{emails}:payloads", "payloads")
+        'emails'
+        >>> queue_of("alligator:{%61627b63}:dead", "dead")
+        'ab{c'
 
     Args:
         key: A key name, as ``SCAN`` returns it.
@@ -833,10 +835,12 @@ if state == 'dead' then
     out[#out + 1] = f[4] or ''
   end
 elseif state == 'delayed' then
-  local found = redis.call('ZRANGEBYSCORE', pending, '(' .. nowf, '+inf', 'WITHSCORES', 'LIMIT', offset, limit)
+  local found = redis.call('ZRANGEBYSCORE', pending, '(' .. nowf, '+inf',
+    'WITHSCORES', 'LIMIT', offset, limit)
   for i = 1, #found, 2 do add(string.sub(found[i], 18), found[i + 1]) end
 elseif state == 'running' then
-  local found = redis.call('ZRANGEBYSCORE', leases, '(' .. nowf, '+inf', 'WITHSCORES', 'LIMIT', offset, limit)
+  local found = redis.call('ZRANGEBYSCORE', leases, '(' .. nowf, '+inf',
+    'WITHSCORES', 'LIMIT', offset, limit)
   for i = 1, #found, 2 do add(found[i], found[i + 1]) end
 elseif state == 'waiting' then
   -- The due tasks, merged with the ended leases as reserve would merge them:

@@ -1126,7 +1126,10 @@ class SqliteBackend(Backend):
         return self._run(body)
 
     def purge_dead(self, queue: str) -> int:
-        """Deletes a queue's dead letters in one transaction; see :meth:`~alligator.backend.Backend.purge_dead`."""
+        """Deletes a queue's dead letters in one transaction.
+
+        See :meth:`~alligator.backend.Backend.purge_dead`.
+        """
 
         def body(conn: sqlite3.Connection) -> int:
             conn.execute(

@@ -296,7 +296,9 @@ class ReferenceBackend(Backend):
 
     def counts(self, queue: str) -> QueueCounts:
         with self._lock:
-            return QueueCounts(*(len(self._in_state(queue, state)) for state in ("waiting", "delayed", "running", "dead")))
+            return QueueCounts(
+                *(len(self._in_state(queue, state)) for state in ("waiting", "delayed", "running", "dead"))
+            )
 
     def _in_state(self, queue: str, state: str) -> list[TaskInfo]:
         """Every task of the queue in that state, in the order the contract lists them."""
@@ -304,7 +306,9 @@ class ReferenceBackend(Backend):
         now = self.now()
         if state == "dead":
             return [
-                TaskInfo(d.task_id, state, self._listed(d).payload, d.attempts, 0, None, d.reason, d.failed_at)
+                TaskInfo(
+                    d.task_id, state, self._listed(d).payload, d.attempts, 0, None, d.reason, d.failed_at
+                )
                 for d in q.dead.values()
             ]
         found = []
