@@ -6,7 +6,7 @@ One mixin per group of rules of :meth:`~alligator.backend.Backend.queues`,
 (:meth:`~alligator.backend.Backend.delete_dead`,
 :meth:`~alligator.backend.Backend.purge_dead`,
 :meth:`~alligator.backend.Backend.requeue_all`) and dead-letter retention.
-:class:`~alligator.testing.BackendContract` inherits them all; each can be
+:class:`~alligator.testing.contract.BackendContract` inherits them all; each can be
 adopted on its own with :class:`~alligator.testing.contract.ContractFixtures`.
 """
 
@@ -344,4 +344,4 @@ class InspectionContract(
     DeadLetterManagementContract,
     DeadLetterRetentionContract,
 ):
-    """Every inspection and management rule; :class:`~alligator.testing.BackendContract` inherits it."""
+    """Every inspection and management rule; :class:`~alligator.testing.contract.BackendContract` inherits it."""
