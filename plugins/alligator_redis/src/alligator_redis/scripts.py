@@ -31,6 +31,14 @@ or starts with ``%``; see :func:`hash_tag`)::
 An id is in ``dead_order`` or in the live structures, never both: push
 refuses a dead letter's id, and requeue refuses an id that is live.
 
+Dead letters are kept within ``max_dead_letters`` per queue and
+``dead_letter_ttl`` seconds: every script that writes one (reserve, get,
+dead_letter) takes both as arguments and trims ``dead_order`` oldest first in
+the same step (``retain``), so a flood of failures cannot fill the server's
+memory. The backend lists queues with ``SCAN`` for ``payloads`` and
+``dead_order`` keys, which exist exactly while a queue holds a live task or
+a dead letter (:func:`queue_of` reads the name back from the hash tag).
+
 Why a sequence number in front of each ``pending`` member: a sorted set
 orders equal scores by member, so the zero-padded sequence makes tasks with
 the same due time (a batch pushed in one script) come out in push order. A

@@ -606,16 +606,22 @@ class SqliteBackend(Backend):
     def _retain(self, conn: sqlite3.Connection, queue: str, now: float) -> None:
         """Drops the queue's dead letters past :attr:`dead_letter_ttl`, then the oldest over the cap.
 
-        Cheap enough for every dead letter written: the expired ones are
-        looked for among the oldest ``_RETAIN_BATCH`` only (a backlog goes a
-        batch per letter written), and counting reads the ``(queue, seq)`` index.
+        Cheap enough for every dead letter written: only the oldest letter
+        is read unless it expired; then the expired ones are looked for among
+        the oldest ``_RETAIN_BATCH`` (a backlog goes a batch per letter
+        written). Counting reads the ``(queue, seq)`` index.
         """
-        expired = conn.execute(
-            "SELECT rowid FROM (SELECT rowid, failed_at FROM alligator_dead WHERE queue = ? "
-            "ORDER BY seq LIMIT ?) WHERE failed_at < ?",
-            (queue, _RETAIN_BATCH, now - self.dead_letter_ttl),
-        ).fetchall()
-        self._drop_dead(conn, [rowid for (rowid,) in expired])
+        horizon = now - self.dead_letter_ttl
+        oldest = conn.execute(
+            "SELECT failed_at FROM alligator_dead WHERE queue = ? ORDER BY seq LIMIT 1", (queue,)
+        ).fetchone()
+        if oldest is not None and oldest[0] < horizon:
+            expired = conn.execute(
+                "SELECT rowid FROM (SELECT rowid, failed_at FROM alligator_dead WHERE queue = ? "
+                "ORDER BY seq LIMIT ?) WHERE failed_at < ?",
+                (queue, _RETAIN_BATCH, horizon),
+            ).fetchall()
+            self._drop_dead(conn, [rowid for (rowid,) in expired])
         (count,) = conn.execute("SELECT count(*) FROM alligator_dead WHERE queue = ?", (queue,)).fetchone()
         if count > self.max_dead_letters:
             oldest = conn.execute(

@@ -6,8 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from alligator.backend import Backend
 from alligator.testing import BackendContract
 from alligator.testing.contract import PlantRawPayload
+from alligator.testing.inspection import DeadLetterManagementContract
 from alligator.testing.selftest.reference import ReferenceBackend
 
 
@@ -21,3 +23,31 @@ class TestReferenceBackend(BackendContract):
     @pytest.fixture
     def plant_raw_payload(self, backend: ReferenceBackend) -> PlantRawPayload:
         return backend.plant
+
+
+class _BaseClassDefaults(ReferenceBackend):
+    """The reference, with ``purge_dead`` and ``requeue_all`` left to the base class."""
+
+    purge_dead = Backend.purge_dead
+    requeue_all = Backend.requeue_all
+
+
+class TestBaseClassDefaults(DeadLetterManagementContract):
+    """A backend that implements only ``delete_dead`` and ``requeue`` gets working bulk steps."""
+
+    @pytest.fixture
+    def backend(self) -> Iterator[ReferenceBackend]:
+        backend = _BaseClassDefaults()
+        yield backend
+        backend.close()
+
+    def test_requeue_all_leaves_a_letter_requeue_refuses(self, backend: ReferenceBackend) -> None:
+        # Hand-made: the same id live and dead, which requeue refuses.
+        backend.push("q", "a", "x")
+        backend.push("q", "b", "x")
+        for task_id in ("a", "b"):
+            held = backend.get("q", task_id, 30.0)
+            assert held is not None and backend.dead_letter("q", task_id, held.receipt, "why")
+        backend.plant("q", "a", b"live")
+        assert backend.requeue_all("q") == 1
+        assert [d.task_id for d in backend.dead_letters("q")] == ["a"]
