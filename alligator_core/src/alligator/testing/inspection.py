@@ -344,4 +344,7 @@ class InspectionContract(
     DeadLetterManagementContract,
     DeadLetterRetentionContract,
 ):
-    """Every inspection and management rule; :class:`~alligator.testing.contract.BackendContract` inherits it."""
+    """Every inspection and management rule.
+
+    :class:`~alligator.testing.contract.BackendContract` inherits it.
+    """

@@ -37,7 +37,7 @@ dead_letter) takes both as arguments and trims ``dead_order`` oldest first in
 the same step (``retain``), so a flood of failures cannot fill the server's
 memory. The backend lists queues with ``SCAN`` for ``payloads`` and
 ``dead_order`` keys, which exist exactly while a queue holds a live task or
-a dead letter (:func:`queue_of` reads the name back from the hash tag).
+a dead letter (``queue_of`` reads the name back from the hash tag).
 
 Why a sequence number in front of each ``pending`` member: a sorted set
 orders equal scores by member, so the zero-padded sequence makes tasks with
