@@ -402,8 +402,10 @@ class Backend(abc.ABC):
         (here, and in :meth:`reserve` and :meth:`get` for an unreadable
         record), the queue's dead letters older than :attr:`dead_letter_ttl`
         are dropped, then the oldest beyond :attr:`max_dead_letters`, so a
-        flood of failing tasks cannot fill the store. A dropped letter is
-        gone as if :meth:`delete_dead` had removed it.
+        flood of failing tasks cannot fill the store. Listing dead letters
+        (:meth:`dead_letters`, :meth:`tasks` of ``"dead"``) drops those past
+        their time first, so a queue nothing fails on any more empties too. A
+        dropped letter is gone as if :meth:`delete_dead` had removed it.
 
         Returns:
             True if moved; False if the receipt is stale (nothing changes).

@@ -336,6 +336,20 @@ class DeadLetterRetentionContract(InspectionFixtures):
         _bury(backend, queue, "new")
         assert [d.task_id for d in backend.dead_letters(queue)] == ["mid", "new"]
 
+    def test_dead_letters_past_their_ttl_are_dropped_when_listed(
+        self, backend: Backend, clock: FakeClock, queue: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # A queue no task fails on any more must not keep its letters for ever.
+        monkeypatch.setattr(backend, "dead_letter_ttl", 100.0)
+        _bury(backend, queue, "old")
+        clock.advance(50.0)
+        _bury(backend, queue, "mid")
+        clock.advance(60.0)
+        assert [d.task_id for d in backend.dead_letters(queue)] == ["mid"]
+        clock.advance(50.0)
+        assert backend.tasks(queue, "dead") == []
+        assert backend.counts(queue).dead == 0
+
 
 class InspectionContract(
     QueueListingContract,

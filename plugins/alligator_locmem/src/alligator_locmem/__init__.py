@@ -209,6 +209,9 @@ class LocmemBackend(Backend):
         now = self.now()
         q.dead[task_id] = DeadLetter(task_id, entry.payload, reason, entry.attempts, now)
         self._finish(q, task_id, FAILED, now)
+        self._retain(q, now)
+
+    def _retain(self, q: _Queue, now: float) -> None:
         # Retention: the letters are in the order they failed, oldest first.
         horizon = now - self.dead_letter_ttl
         for old_id, letter in list(q.dead.items()):
@@ -333,7 +336,9 @@ class LocmemBackend(Backend):
 
     def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
         with self._cond:
-            letters = list(self._queue(queue).dead.values())[: max(limit, 0)]
+            q = self._queue(queue)
+            self._retain(q, self.now())
+            letters = list(q.dead.values())[: max(limit, 0)]
         return [replace(d, payload=_listed(d.payload, self.max_payload_bytes)) for d in letters]
 
     def requeue(self, queue: str, task_id: str) -> bool:
@@ -370,6 +375,7 @@ class LocmemBackend(Backend):
             now = self.now()
             self._reclaim_expired(q, now)
             if state == "dead":
+                self._retain(q, now)
                 letters = list(q.dead.values())[offset : offset + limit]
                 return [
                     TaskInfo(

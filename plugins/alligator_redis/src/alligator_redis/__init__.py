@@ -611,7 +611,8 @@ class RedisBackend(Backend):
         if limit <= 0:
             return []
         with self._translated("list the dead letters of {!r}", queue):
-            reply = self._run(self._dead_letters, queue, limit, self.max_payload_bytes, raw=True)
+            args = (self._now_arg(), limit, self.max_payload_bytes, *self._retention())
+            reply = self._run(self._dead_letters, queue, *args, raw=True)
 
         def text(value: bytes) -> str:
             return value.decode("utf-8", "replace")
@@ -674,7 +675,7 @@ class RedisBackend(Backend):
         check_page(state, offset, limit)
         if limit == 0:
             return []
-        args = (self._now_arg(), state, offset, limit, self.max_payload_bytes)
+        args = (self._now_arg(), state, offset, limit, self.max_payload_bytes, *self._retention())
         with self._translated("list the {} tasks of {!r}", state, queue):
             reply = self._run(self._tasks, queue, *args, raw=True)
 

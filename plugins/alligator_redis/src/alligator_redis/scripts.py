@@ -753,15 +753,19 @@ return redis.call('ZCARD', pending) + redis.call('ZCOUNT', leases, '-inf', fmt(c
 """,
 )
 
-#: ARGV: limit, max_payload_bytes.
-#: Returns (id, payload, reason, attempts, failed_at) flattened, oldest first;
-#: a payload over the limit is cut to it.
+#: ARGV: now, limit, max_payload_bytes, max_dead_letters, dead_letter_ttl.
+#: Drops the letters past their time first (retention), then returns
+#: (id, payload, reason, attempts, failed_at) flattened, oldest first; a
+#: payload over the limit is cut to it.
 DEAD_LETTERS = _script(
     "dead_letters",
-    "dead_order dead",
+    "dead_order dead failed",
     """
-local limit = whole(ARGV[1], 'limit', 1)
-local max = whole(ARGV[2], 'max_payload_bytes', 0)
+local now = clock()
+local limit = whole(ARGV[2], 'limit', 1)
+local max = whole(ARGV[3], 'max_payload_bytes', 0)
+local keep = keep_arg(ARGV[4], ARGV[5])
+retain(now, keep)
 local out = {}
 for _, id in ipairs(redis.call('ZRANGE', dead_order, 0, limit - 1)) do
   local payload = redis.call('HGET', dead, 'p:' .. id) or ''
@@ -806,18 +810,20 @@ return {
 """,
 )
 
-#: ARGV: now, state, offset, limit (>= 1), max_payload_bytes.
-#: Returns (id, payload, attempts, failures, due or failed_at, reason) flattened,
-#: in the state's order; payloads cut to the limit. Changes nothing.
+#: ARGV: now, state, offset, limit (>= 1), max_payload_bytes, max_dead_letters,
+#: dead_letter_ttl. Returns (id, payload, attempts, failures, due or failed_at,
+#: reason) flattened, in the state's order; payloads cut to the limit. Changes
+#: nothing, except that listing dead letters drops those past their time first.
 TASKS = _script(
     "tasks",
-    "pending payloads attempts failures leases dead dead_order",
+    "pending payloads attempts failures leases dead dead_order failed",
     """
 local now = clock()
 local state = ARGV[2]
 local offset = whole(ARGV[3], 'offset', 0)
 local limit = whole(ARGV[4], 'limit', 1)
 local max = whole(ARGV[5], 'max_payload_bytes', 0)
+local keep = keep_arg(ARGV[6], ARGV[7])
 local nowf = fmt(now)
 local function cut(payload)
   if payload and #payload > max then return string.sub(payload, 1, max) end
@@ -833,6 +839,7 @@ local function add(id, at)
   out[#out + 1] = ''
 end
 if state == 'dead' then
+  retain(now, keep)
   for _, id in ipairs(redis.call('ZRANGE', dead_order, offset, offset + limit - 1)) do
     local f = redis.call('HMGET', dead, 'p:' .. id, 'a:' .. id, 't:' .. id, 'r:' .. id)
     out[#out + 1] = id

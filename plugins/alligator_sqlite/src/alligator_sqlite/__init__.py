@@ -999,6 +999,7 @@ class SqliteBackend(Backend):
         """
 
         def body(conn: sqlite3.Connection) -> list[DeadLetter]:
+            self._retain(conn, queue, self.now())
             # Bytes, cut to the limit, decoded leniently: a letter dead-lettered
             # for being huge or not UTF-8 can still be listed.
             rows = conn.execute(
@@ -1017,7 +1018,7 @@ class SqliteBackend(Backend):
                 for rowid, task_id, reason, attempts, failed_at in rows
             ]
 
-        return self._run(body, write=False)
+        return self._run(body)  # a write: letters past their time are dropped first
 
     def requeue(self, queue: str, task_id: str) -> bool:
         """Moves a dead letter back to the end of its queue, due now, its counts reset.
@@ -1089,6 +1090,7 @@ class SqliteBackend(Backend):
 
         def body(conn: sqlite3.Connection) -> list[TaskInfo]:
             if state == "dead":
+                self._retain(conn, queue, self.now())
                 rows = conn.execute(
                     "SELECT rowid, CAST(task_id AS BLOB), attempts, CAST(reason AS BLOB), failed_at "
                     "FROM alligator_dead WHERE queue = ? ORDER BY seq LIMIT ? OFFSET ?",
@@ -1118,7 +1120,8 @@ class SqliteBackend(Backend):
                 for task_id, payload, attempts, failures, due in rows
             ]
 
-        return self._run(body, write=False)
+        # Listing dead letters drops those past their time first: a write.
+        return self._run(body, write=state == "dead")
 
     def delete_dead(self, queue: str, task_id: str) -> bool:
         """Deletes one dead letter; see :meth:`~alligator.backend.Backend.delete_dead`."""

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alligator.backend import DeadLetter, QueueCounts, TaskInfo
-from alligator.constants import FAILED
+from alligator.backend import QueueCounts, TaskInfo
 from alligator.testing.selftest.reference import ReferenceBackend, _Queue, _Task
 
 
@@ -132,9 +131,8 @@ class RunningCountedAsWaiting(ReferenceBackend):
 class DeadLettersKeptForever(ReferenceBackend):
     """Never drops a dead letter: a poison flood fills the store."""
 
-    def _bury(self, q: _Queue, task_id: str, task: _Task, reason: str) -> None:
-        q.dead[task_id] = DeadLetter(task_id, task.payload, reason, task.attempts, self.now())
-        self._finish(q, task_id, FAILED)
+    def _retain(self, q: _Queue, now: float) -> None:
+        pass
 
 
 class WaitingListedInPushOrder(ReferenceBackend):
@@ -197,6 +195,7 @@ BROKEN: dict[type[ReferenceBackend], list[str]] = {
         "test_dead_letters_over_the_cap_drop_the_oldest",
         "test_an_unreadable_record_counts_against_the_cap",
         "test_dead_letters_past_their_ttl_are_dropped_when_one_is_written",
+        "test_dead_letters_past_their_ttl_are_dropped_when_listed",
     ],
     WaitingListedInPushOrder: ["test_tasks_lists_waiting_in_fifo_order"],
 }

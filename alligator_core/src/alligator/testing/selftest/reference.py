@@ -112,6 +112,9 @@ class ReferenceBackend(Backend):
         now = self.now()
         q.dead[task_id] = DeadLetter(task_id, task.payload, reason, task.attempts, now)
         self._finish(q, task_id, FAILED)
+        self._retain(q, now)
+
+    def _retain(self, q: _Queue, now: float) -> None:
         # Retention: first every letter past its time, then the oldest over the cap.
         for old_id, letter in list(q.dead.items()):
             if letter.failed_at < now - self.dead_letter_ttl:
@@ -273,7 +276,9 @@ class ReferenceBackend(Backend):
 
     def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
         with self._lock:
-            letters = list(self._queue(queue).dead.values())[:limit]
+            q = self._queue(queue)
+            self._retain(q, self.now())
+            letters = list(q.dead.values())[:limit]
             return [self._listed(letter) for letter in letters]
 
     def _listed(self, letter: DeadLetter) -> DeadLetter:
@@ -305,6 +310,7 @@ class ReferenceBackend(Backend):
         q = self._queue(queue)
         now = self.now()
         if state == "dead":
+            self._retain(q, now)
             return [
                 TaskInfo(
                     d.task_id, state, self._listed(d).payload, d.attempts, 0, None, d.reason, d.failed_at
