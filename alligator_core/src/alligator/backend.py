@@ -499,13 +499,14 @@ class Backend(abc.ABC):
         raise NotImplementedError(f"{type(self).__name__} cannot count tasks per state")
 
     def tasks(self, queue: str, state: str, offset: int = 0, limit: int = 100) -> list[TaskInfo]:
-        """Lists one page of a queue's tasks in one state, changing nothing a caller can see.
+        """Lists one page of a queue's tasks in one state, changing no task.
 
         The order is the one the tasks leave that state in: waiting in FIFO
         order (as :meth:`reserve` takes them), delayed by due time, running
         by the end of their lease, dead in the order they failed (as
         :meth:`dead_letters`). Payloads are listed as :meth:`dead_letters`
-        lists them: never more than :attr:`max_payload_bytes` each.
+        lists them: never more than :attr:`max_payload_bytes` each. Listing
+        dead letters applies retention first, as :meth:`dead_letters` does.
 
         Args:
             queue: The queue's name.
