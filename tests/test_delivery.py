@@ -225,6 +225,7 @@ def test_one_log_line_per_task_with_its_outcome(gator: Gator, caplog: pytest.Log
     failing = [r for r in lines if r.task_id == bad.task_id]
     assert [r.levelname for r in failing] == ["WARNING", "ERROR"]
     assert "retry 1 of 1 in 0.0s" in failing[0].getMessage()
+    assert failing[0].delay == 0.01, "JSON logs get the retry delay as a field"
     assert failing[1].exc_info is not None, "a dead letter's line carries the traceback"
 
 

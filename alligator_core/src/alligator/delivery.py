@@ -498,6 +498,9 @@ def _log(
             "outcome": outcome,
             "attempt": reservation.attempts,
             "duration": round(delivery.duration, 6),
+            "delay": round(delivery.delay, 3)
+            if delivery.outcome in (Outcome.RETRYING, Outcome.WAITING)
+            else None,
         },
     )
 
