@@ -186,7 +186,6 @@ class TestLocmemContract(BackendContract):
         [got] = b.reserve(queue, LEASE)
         assert (got.task_id, got.payload) == ("t1", "live copy")
 
-
     # -- C8: task ids over the limit (round 2) ---------------------------------
 
     def test_a_task_id_over_the_limit_is_dead_lettered_under_its_cut_id(
@@ -210,7 +209,10 @@ class TestLocmemContract(BackendContract):
         _plant_str(b, queue, huge, "{}")
         assert b.get(queue, huge, LEASE) is None
         [letter] = b.dead_letters(queue)
-        assert (letter.task_id, letter.reason) == ("i" * 1024, f"task id is {len(huge)} bytes, over the limit of 1024")
+        assert (letter.task_id, letter.reason) == (
+            "i" * 1024,
+            f"task id is {len(huge)} bytes, over the limit of 1024",
+        )
         assert b.len(queue) == 0
 
     def test_dead_letters_never_list_an_id_over_the_limit(self, b: LocmemBackend, queue: str) -> None:

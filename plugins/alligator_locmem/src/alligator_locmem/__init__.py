@@ -217,8 +217,8 @@ class LocmemBackend(Backend):
         entry.attempts += 1
         max_id = self.max_task_id_bytes
         if len(task_id) * 4 > max_id and (id_size := _id_size(task_id)) > max_id:
-            reason = f"task id is {id_size} bytes, over the limit of {max_id}"
-            self._bury(q, _cut_id(task_id, max_id), entry, reason)
+            too_long = f"task id is {id_size} bytes, over the limit of {max_id}"
+            self._bury(q, _cut_id(task_id, max_id), entry, too_long)
             return None
         reason = _unreadable(entry.payload, self.max_payload_bytes)
         if reason is not None:

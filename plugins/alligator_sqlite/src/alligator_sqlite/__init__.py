@@ -252,9 +252,7 @@ RESERVE_SQL = (
 # sit at the end of a queue's part of the (queue, due, seq) index, where this
 # range (due >= +inf) finds them with one index seek; each reserve buries up
 # to _CORRUPT_PER_RESERVE of them.
-CORRUPT_DUE_SQL = (
-    f"SELECT rowid, {_CORRUPT_COLUMN} FROM alligator_tasks WHERE queue = ? AND due >= ? LIMIT ?"
-)
+CORRUPT_DUE_SQL = f"SELECT rowid, {_CORRUPT_COLUMN} FROM alligator_tasks WHERE queue = ? AND due >= ? LIMIT ?"
 _CORRUPT_PER_RESERVE = 8
 # How many characters of a corrupt value a dead letter's reason shows.
 _SHOWN_CHARS = 40
@@ -790,7 +788,10 @@ class SqliteBackend(Backend):
             taken: list[Reservation] = []
             corrupt = conn.execute(CORRUPT_DUE_SQL, (queue, math.inf, _CORRUPT_PER_RESERVE)).fetchall()
             self._bury(
-                conn, [(rowid, self._corrupt_reason(conn, rowid, field)) for rowid, field in corrupt], now, True
+                conn,
+                [(rowid, self._corrupt_reason(conn, rowid, field)) for rowid, field in corrupt],
+                now,
+                True,
             )
             for _ in range(_MAX_RESERVE_ROUNDS):
                 wanted = limit - len(taken)
@@ -966,7 +967,9 @@ class SqliteBackend(Backend):
                     raise _Unreadable(self._corrupt_reason(conn, rowid, bad_field))
                 id_size = len(task_id.encode("utf-8", "surrogatepass"))
                 if id_size > self.max_task_id_bytes:
-                    raise _Unreadable(f"task id is {id_size} bytes, over the limit of {self.max_task_id_bytes}")
+                    raise _Unreadable(
+                        f"task id is {id_size} bytes, over the limit of {self.max_task_id_bytes}"
+                    )
                 payload = _decode_payload(*self._read_payload(conn, rowid, max_bytes, small), max_bytes)
             except _Unreadable as unreadable:
                 self._bury(conn, [(rowid, str(unreadable))], now, delivered=True)
@@ -1067,8 +1070,8 @@ class SqliteBackend(Backend):
             # Bytes, cut to the limit, decoded leniently: a letter dead-lettered
             # for being huge or not UTF-8 can still be listed.
             rows = conn.execute(
-                "SELECT rowid, substr(CAST(task_id AS BLOB), 1, ?), CAST(reason AS BLOB), attempts, failed_at "
-                "FROM alligator_dead WHERE queue = ? ORDER BY seq LIMIT ?",
+                "SELECT rowid, substr(CAST(task_id AS BLOB), 1, ?), CAST(reason AS BLOB), "
+                "attempts, failed_at FROM alligator_dead WHERE queue = ? ORDER BY seq LIMIT ?",
                 (self.max_task_id_bytes, queue, max(limit, 0)),
             ).fetchall()
             return [
