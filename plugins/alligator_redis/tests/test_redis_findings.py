@@ -429,11 +429,14 @@ def test_a_query_password_never_appears_in_messages() -> None:
             "unknown option 'socket_timout' (did you mean socket_timeout?)",
         ),
         ("redis://localhost:6379/0?db=x", "the database must be a number, not 'x'"),
-        ("redis://localhost:port/0", "Port could not be cast"),
+        ("redis://localhost:port/0", "the port is not a number"),
         ("redis://localhost:6379/0?ssl_ca_certs=/x", "unknown option 'ssl_ca_certs'"),
         ("redis://localhost:6379/0?cluster=true&read_from_replica=1", "did you mean read_from_replicas?"),
         ("redis://localhost:6379/0?db=1&db=2", "option 'db' is given twice"),
-        ("redis://localhost:6379/0?socket_timeout=soon", "Invalid value for 'socket_timeout'"),
+        (
+            "redis://localhost:6379/0?socket_timeout=soon",
+            "option 'socket_timeout' must be a number, not 'soon'",
+        ),
     ],
 )
 def test_dsn_typos_are_refused_by_the_constructor(dsn: str, named: str) -> None:
@@ -490,3 +493,70 @@ def test_the_docstring_examples_run() -> None:
     for module in [alligator_redis, scripts]:
         failed, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert failed == 0
+
+
+# -- round 2: DSN values that passed the constructor --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("dsn", "named"),
+    [
+        ("redis://127.0.0.1:6379/7?socket_timeout=-1", "option 'socket_timeout' must be a number from"),
+        ("redis://127.0.0.1:6379/7?socket_timeout=nan", "option 'socket_timeout' must be a number from"),
+        ("redis://127.0.0.1:6379/7?socket_connect_timeout=inf", "option 'socket_connect_timeout'"),
+        ("redis://127.0.0.1:6379/7?socket_timeout=0", "option 'socket_timeout' must be a number from"),
+        ("redis://127.0.0.1:6379/7?health_check_interval=-5", "option 'health_check_interval'"),
+        ("redis://127.0.0.1:6379/7?max_connections=0", "option 'max_connections'"),
+        ("redis://127.0.0.1:6379/7?max_connections=1.5", "option 'max_connections' must be a number"),
+        (
+            "redis://127.0.0.1:6379/7?retry_on_timeout=maybe",
+            "option 'retry_on_timeout' must be true or false",
+        ),
+        ("redis://127.0.0.1:6379/7?socket_keepalive=", "option 'socket_keepalive' must be true or false"),
+        ("redis://127.0.0.1:6379/7?cluster=perhaps", "option 'cluster' must be true or false"),
+    ],
+)
+def test_dsn_values_out_of_range_are_refused_by_the_constructor(dsn: str, named: str) -> None:
+    """Round 2: ``?socket_timeout=-1`` (or nan) passed Gator(), then every enqueue
+    raised a raw ValueError and latergator retried for ever; ``?retry_on_timeout=maybe``
+    was read as true."""
+    with pytest.raises(InvalidDSNError) as refused:
+        Gator(dsn)
+    assert named in str(refused.value)
+
+
+def test_an_unparsable_dsn_is_an_invalid_dsn_error() -> None:
+    """Round 2: ``[::1:6379`` raised a raw ValueError "Invalid IPv6 URL" from the backend."""
+    with pytest.raises(
+        InvalidDSNError, match=r"could not be parsed \(a host in \[brackets\] is not closed\)"
+    ):
+        RedisBackend("redis://:pw@[::1:6379/7")
+
+
+@pytest.mark.parametrize("special", ["#", "?", "/"])
+@pytest.mark.parametrize("password", ["hunter{}2", "1234{}5678"])
+def test_a_password_with_an_unencoded_special_character_is_never_shown(special: str, password: str) -> None:
+    """Round 2: ``redis://:hunter#2@...`` was refused with "Port could not be cast to
+    integer value as 'hunter'", half the password; a digits-only half parsed as a port."""
+    secret = password.format(special)
+    with pytest.raises(InvalidDSNError) as refused:
+        Gator(f"redis://:{secret}@127.0.0.1:6379/7")
+    message = str(refused.value)
+    assert "could not be parsed" in message and "percent-encode" in message
+    for part in {secret, *secret.split(special)} - {"2"}:
+        assert part not in message, part
+    # Percent-encoded, the same password is a good DSN.
+    encoded = secret.replace(special, {"#": "%23", "?": "%3F", "/": "%2F"}[special])
+    RedisBackend(f"redis://:{encoded}@127.0.0.1:6379/7").close()
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "redis://127.0.0.1:6379/7?socket_timeout=2.5&retry_on_timeout=yes&socket_keepalive=False",
+        "redis://127.0.0.1:6379/7?health_check_interval=0&max_connections=10&retry_on_timeout=0",
+        "redis://127.0.0.1:6379/7?cluster=no",
+    ],
+)
+def test_good_dsn_values_still_pass(dsn: str) -> None:
+    RedisBackend(dsn).close()

@@ -67,7 +67,28 @@ FAKE_CLOCK_POLL = 0.05
 #: reported within seconds instead of hanging a producer.
 DEFAULT_OPTIONS: dict[str, Any] = {"socket_connect_timeout": 5.0, "socket_keepalive": True}
 
-_TRUE = {"1", "true", "yes", "on"}
+#: What a boolean option of a DSN may say (any case); anything else is refused,
+#: where redis-py would read it as true.
+_TRUE = {"1", "true", "yes"}
+_FALSE = {"0", "false", "no"}
+#: Numeric options and their ranges (inclusive): a timeout of 0 or less, or one
+#: too long for the socket layer, fails only at the first command otherwise.
+_RANGES: dict[str, tuple[float, float]] = {
+    "socket_timeout": (0.001, 1e9),
+    "socket_connect_timeout": (0.001, 1e9),
+    "timeout": (0.001, 1e9),
+    "health_check_interval": (0, 1e9),
+    "max_connections": (1, 2**31 - 1),
+    "socket_read_size": (1, 2**31 - 1),
+    "protocol": (2, 3),
+    "ssl_min_version": (0, 2**31 - 1),
+}
+#: What an InvalidDSNError says about a DSN urllib cannot parse: never the DSN
+#: itself, whose password is where the parse went wrong.
+_UNPARSABLE = (
+    "the Redis DSN could not be parsed ({}); if its password has special characters "
+    "such as # ? / @ :, percent-encode them (# is %23, ? is %3F, / is %2F, @ is %40, : is %3A)"
+)
 
 
 class _Script:
@@ -730,6 +751,27 @@ def _known_options(scheme: str, cluster: bool) -> set[str]:
     return known
 
 
+def _option_problem(key: str, value: str) -> str | None:
+    """What is wrong with one option's value (None: nothing we can tell)."""
+    if key in _SECRET_OPTIONS:
+        return None
+    parser = URL_QUERY_ARGUMENT_PARSERS.get(key)
+    if key == "cluster" or getattr(parser, "__name__", "") == "to_bool":
+        if value.lower() in _TRUE | _FALSE:
+            return None
+        return f"option {key!r} must be true or false (or 1/0, yes/no), not {value!r}"
+    if key not in _RANGES:
+        return None
+    low, high = _RANGES[key]
+    try:
+        number = int(value) if parser is int else float(value)
+    except ValueError:
+        return f"option {key!r} must be a number, not {value!r}"
+    if not (math.isfinite(number) and low <= number <= high):
+        return f"option {key!r} must be a number from {low:g} to {high:g}, not {value!r}"
+    return None
+
+
 def check_dsn(conn_string: str) -> tuple[str, bool]:
     """Checks a Redis DSN before any client is built, naming a bad part.
 
@@ -753,18 +795,29 @@ def check_dsn(conn_string: str) -> tuple[str, bool]:
         it names a Redis Cluster.
 
     Raises:
-        InvalidDSNError: Its scheme, port, database or an option is wrong.
+        InvalidDSNError: It cannot be parsed (the message then shows no part
+            of it, since a password with an unencoded ``#``, ``?`` or ``/``
+            is where parsing goes wrong), or its scheme, port, database or an
+            option (unknown, a number out of range, a boolean that is not
+            true/false/1/0/yes/no) is wrong; the message names the part.
     """
+    try:
+        parts = urlsplit(conn_string)
+    except ValueError as err:
+        raise InvalidDSNError(_UNPARSABLE.format("a host in [brackets] is not closed")) from err
+    try:
+        parts.port  # noqa: B018 - parsing it is the check
+    except ValueError as err:
+        raise InvalidDSNError(_UNPARSABLE.format("the port is not a number from 0 to 65535")) from err
+    # An unencoded # ? or / in a password ends the userinfo early: the rest of
+    # it (and the host) lands in the fragment, query or path, and would be shown.
+    if parts.fragment or "@" in parts.path or "@" in parts.query:
+        raise InvalidDSNError(_UNPARSABLE.format("an @ or # outside the user and password part"))
     shown = redact_dsn(conn_string)
 
     def refuse(problem: str) -> InvalidDSNError:
         return InvalidDSNError(f"cannot use {shown!r} as a Redis DSN: {problem}")
 
-    try:
-        parts = urlsplit(conn_string)
-        parts.port  # noqa: B018 - parsing it is the check
-    except ValueError as err:
-        raise refuse(_scrub(str(err), _secrets(conn_string))) from err
     scheme = parts.scheme.lower()
     if scheme not in _CONNECTION_CLASSES:
         raise refuse(f"the scheme must be redis, rediss or unix, not {parts.scheme!r}")
@@ -776,11 +829,14 @@ def check_dsn(conn_string: str) -> tuple[str, bool]:
         values[key] = value
     cluster = values.get("cluster", "").lower() in _TRUE
     known = _known_options(scheme, cluster)
-    for key in values:
+    for key, value in values.items():
         if key not in known:
             near = difflib.get_close_matches(key, sorted(known), n=1)
             hint = f" (did you mean {near[0]}?)" if near else ""
             raise refuse(f"unknown option {key!r}{hint}")
+        problem = _option_problem(key, value)
+        if problem:
+            raise refuse(problem)
     path_db = None
     if scheme != "unix" and parts.path not in ("", "/"):
         text = unquote(parts.path[1:])
