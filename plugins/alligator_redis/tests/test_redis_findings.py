@@ -560,3 +560,227 @@ def test_a_password_with_an_unencoded_special_character_is_never_shown(special: 
 )
 def test_good_dsn_values_still_pass(dsn: str) -> None:
     RedisBackend(dsn).close()
+
+
+# -- round 2, C9: stored counters and times are hostile input too -------------------------
+
+
+def _consistent(backend: RedisBackend, queue: str) -> None:
+    """Every task is in exactly one structure, whole: no script left half its writes.
+
+    Waiting and delayed: a ``members`` entry and its ``pending`` member;
+    reserved: a receipt and a lease; either way a payload. A dead letter has
+    its four fields and nothing live.
+    """
+    keys = scripts.queue_keys(queue)
+    client = backend.client
+    members = client.hgetall(keys["members"])
+    pending = set(client.zrange(keys["pending"], 0, -1))
+    assert set(members.values()) == pending
+    assert all(member[17:] == task_id for task_id, member in members.items())
+    receipts = set(client.hkeys(keys["receipts"]))
+    assert receipts == set(client.zrange(keys["leases"], 0, -1))
+    assert not receipts & set(members)
+    live = receipts | set(members)
+    assert set(client.hkeys(keys["payloads"])) == live
+    assert set(client.hkeys(keys["attempts"])) <= live
+    assert set(client.hkeys(keys["failures"])) <= live
+    dead = set(client.zrange(keys["dead_order"], 0, -1))
+    assert not dead & live
+    fields = set(client.hkeys(keys["dead"]))
+    assert fields == {f"{kind}:{task_id}" for task_id in dead for kind in "prat"}
+
+
+@pytest.mark.parametrize("field", ["attempts", "failures"])
+def test_a_corrupt_stored_counter_is_dead_lettered_alone(
+    backend: RedisBackend, queue: str, field: str
+) -> None:
+    """Round 2: ``HSET attempts <id> abc`` made every reserve fail with "hash value is
+    not an integer" after its leases were taken: the task was re-leased on every
+    reserve and never dead-lettered, and a valid task of the same batch was left
+    in no structure (WAITING for ever). With ``failures abc`` Python raised on a
+    misaligned reply."""
+    for n in range(1, 6):
+        backend.push(queue, f"t{n}", f"payload {n}")
+    backend.client.hset(scripts.queue_keys(queue)[field], "t2", "abc")
+    got = backend.reserve(queue, LEASE, 10)
+    assert [(r.task_id, r.payload, r.attempts, r.failures) for r in got] == [
+        (f"t{n}", f"payload {n}", 1, 0) for n in (1, 3, 4, 5)
+    ]
+    [letter] = backend.dead_letters(queue)
+    assert (letter.task_id, letter.reason) == ("t2", f"record is corrupt: {field} is 'abc'")
+    assert (letter.payload, letter.attempts) == ("payload 2", 1)
+    assert backend.status(queue, "t2") == FAILED
+    _consistent(backend, queue)
+    assert backend.ack_many(queue, [(r.task_id, r.receipt) for r in got]) == 4
+    assert backend.len(queue) == 0
+
+
+def test_a_corrupt_value_in_a_reason_is_shortened_and_printable(backend: RedisBackend, queue: str) -> None:
+    backend.push(queue, "t1", "x")
+    backend.client.hset(scripts.queue_keys(queue)["attempts"], "t1", "1\n" + "9" * 100)
+    assert backend.get(queue, "t1", LEASE) is None
+    [letter] = backend.dead_letters(queue)
+    assert letter.reason == "record is corrupt: attempts is '1?" + "9" * 38 + "...'"
+
+
+@pytest.mark.parametrize("field", ["attempts", "failures"])
+@pytest.mark.parametrize("attempted", [True, False])
+def test_a_reserved_task_whose_counter_was_corrupted_is_dead_lettered_at_release(
+    backend: RedisBackend, queue: str, field: str, attempted: bool
+) -> None:
+    """RELEASE unleased the task, then HINCRBY failed: the task was in no structure."""
+    backend.push(queue, "t1", "x")
+    backend.push(queue, "t2", "y")
+    got = _receipts(backend, queue)
+    backend.client.hset(scripts.queue_keys(queue)[field], "t1", "1.5")
+    assert backend.release(queue, "t1", got["t1"].receipt, attempted=attempted) is True
+    assert backend.release(queue, "t2", got["t2"].receipt, attempted=attempted) is True
+    [letter] = backend.dead_letters(queue)
+    assert (letter.task_id, letter.reason, letter.attempts) == (
+        "t1",
+        f"record is corrupt: {field} is '1.5'",
+        0,
+    )
+    assert backend.status(queue, "t1") == FAILED
+    _consistent(backend, queue)
+    [again] = backend.reserve(queue, LEASE, 10)
+    assert (again.task_id, again.failures) == ("t2", 1 if attempted else 0)
+
+
+def test_listing_dead_letters_with_corrupt_numbers_never_raises(backend: RedisBackend, queue: str) -> None:
+    """Round 2: a dead letter whose stored ``a:`` field is no number made dead_letters() raise."""
+    for task_id in ["t1", "t2", "t3"]:
+        backend.push(queue, task_id, "x")
+    for r in backend.reserve(queue, LEASE, 10):
+        backend.dead_letter(queue, r.task_id, r.receipt, "why")
+    dead = scripts.queue_keys(queue)["dead"]
+    backend.client.hset(dead, mapping={"a:t1": "abc", "t:t1": "nan", "a:t2": "-3", "t:t2": "soon"})
+    backend.client.hdel(dead, "a:t3", "t:t3")
+    letters = backend.dead_letters(queue)
+    assert [(d.task_id, d.attempts, d.failed_at) for d in letters] == [
+        ("t1", 0, 0.0),
+        ("t2", 0, 0.0),
+        ("t3", 0, 0.0),
+    ]
+
+
+_STORED = {
+    "attempts": lambda keys, ids: [("HSET", keys["attempts"], task_id, "abc") for task_id in ids],
+    "failures": lambda keys, ids: [("HSET", keys["failures"], task_id, "1e3") for task_id in ids],
+    "attempts_huge": lambda keys, ids: [("HSET", keys["attempts"], task_id, "9" * 30) for task_id in ids],
+    "seq": lambda keys, ids: [("SET", keys["seq"], "abc")],
+    "seq_huge": lambda keys, ids: [("SET", keys["seq"], "9" * 19)],
+    "dead": lambda keys, ids: [("HSET", keys["dead"], "a:dead", "abc", "t:dead", "nan")],
+}
+
+
+@pytest.mark.parametrize("stored", sorted(_STORED))
+def test_every_script_survives_corrupt_stored_numbers(backend: RedisBackend, queue: str, stored: str) -> None:
+    """C9: drive every script over a queue whose stored numbers (counters of every
+    live task, the sequence counter, a dead letter's fields) are no numbers: no
+    script fails, none leaves a task half-moved, and the Python side lists and
+    counts without raising."""
+    keys = scripts.queue_keys(queue)
+    for name, (good, _) in _SCRIPT_CALLS.items():
+        backend.drop_all(queue)
+        held = _populated(backend, queue)["held"]
+        for command in _STORED[stored](keys, ["held", "waiting", "delayed"]):
+            backend.client.execute_command(*command)
+        args = [held if arg == "{held}" else arg for arg in good]
+        if name in ("reserve", "get"):
+            args.append(1024)  # max_task_id_bytes
+        if name == "dead_letters":
+            args.append(1024)
+        try:
+            backend._eval(getattr(backend, f"_{name}"), backend._queue(queue).of[name], *args)
+        except redis.ResponseError as err:
+            pytest.fail(f"{name} failed on a corrupt {stored}: {err}")
+        _consistent(backend, queue)
+        backend.dead_letters(queue)
+        backend.len(queue)
+        for task_id in ["held", "waiting", "delayed", "dead", "done"]:
+            backend.status(queue, task_id)
+
+
+def test_the_sequence_counter_counts_on_from_a_stored_value(backend: RedisBackend, queue: str) -> None:
+    """Receipts keep counting from the stored counter (16 digits today), and only a
+    counter that is no whole number starts afresh."""
+    seq = scripts.queue_keys(queue)["seq"]
+    backend.client.set(seq, "1790000000000000")
+    backend.push(queue, "t1", "x")
+    assert backend.client.get(seq) == "1790000000000001"
+    backend.client.set(seq, "abc")
+    backend.push(queue, "t2", "x")
+    first, second = backend.reserve(queue, LEASE, 2)
+    assert int(first.receipt) + 1 == int(second.receipt) > 10**15
+
+
+# -- round 2, C8: task ids in the store are bounded too -----------------------------------
+
+
+def _recording(backend: RedisBackend) -> list[Any]:
+    """Notes every reply the backend receives from here on."""
+    replies: list[Any] = []
+    execute = backend._execute
+
+    def recording(*args: Any, **options: Any) -> Any:
+        reply = execute(*args, **options)
+        replies.append(reply)
+        return reply
+
+    backend._execute = recording
+    return replies
+
+
+def test_a_huge_task_id_is_dead_lettered_under_its_cut_without_being_sent(
+    backend: RedisBackend, queue: str
+) -> None:
+    """Round 2: one record with a 64 MiB id took a worker to 224 MiB: ids were never
+    size-checked. It is dead-lettered under its first max_task_id_bytes bytes (a
+    sequence cut in half reads as U+FFFD), and never crosses the wire."""
+    backend.max_task_id_bytes = 1001
+    huge = "é" * 1_500_000  # 3,000,000 bytes
+    cut = huge.encode()[:1001].decode("utf-8", "replace")
+    assert cut == "é" * 500 + "\ufffd"
+    backend.push(queue, "small", "s")
+    plant(backend, queue, huge, b"payload of the huge one")
+    backend.push(queue, "edge", "e")
+    plant(backend, queue, "i" * 1001, b"at the limit")
+    replies = _recording(backend)
+    got = backend.reserve(queue, LEASE, 10)
+    assert [r.task_id for r in got] == ["small", "edge", "i" * 1001]
+    letters = backend.dead_letters(queue)
+    received = sum(_size(reply) for reply in replies)
+    assert received < 20_000, "the huge id crossed the wire"
+    [letter] = letters
+    assert (letter.task_id, letter.reason) == (cut, "task id is 3000000 bytes, over the limit of 1001")
+    assert (letter.payload, letter.attempts) == ("payload of the huge one", 1)
+    assert backend.status(queue, cut) == FAILED
+    _consistent(backend, queue)
+
+
+def test_get_dead_letters_a_huge_task_id(backend: RedisBackend, queue: str) -> None:
+    backend.max_task_id_bytes = 100
+    plant(backend, queue, "h" * 101, b"x")
+    assert backend.get(queue, "h" * 101, LEASE) is None
+    [letter] = backend.dead_letters(queue)
+    assert (letter.task_id, letter.reason) == ("h" * 100, "task id is 101 bytes, over the limit of 100")
+    # A dead letter like any other: requeued, it runs under the cut id.
+    assert backend.requeue(queue, "h" * 100) is True
+    [again] = backend.reserve(queue, LEASE, 10)
+    assert (again.task_id, again.payload, again.attempts) == ("h" * 100, "x", 1)
+
+
+def test_dead_letters_never_lists_an_id_over_the_limit(backend: RedisBackend, queue: str) -> None:
+    """A dead letter written by hand with a huge id is listed cut, never sent whole."""
+    keys = scripts.queue_keys(queue)
+    huge = "d" * 2_000_000
+    backend.client.hset(
+        keys["dead"], mapping={f"p:{huge}": "x", f"r:{huge}": "why", f"a:{huge}": "1", f"t:{huge}": "5"}
+    )
+    backend.client.zadd(keys["dead_order"], {huge: 1})
+    replies = _recording(backend)
+    [letter] = backend.dead_letters(queue)
+    assert sum(_size(reply) for reply in replies) < 20_000
+    assert (letter.task_id, letter.reason, letter.attempts) == ("d" * backend.max_task_id_bytes, "why", 1)

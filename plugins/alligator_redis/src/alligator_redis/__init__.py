@@ -160,6 +160,10 @@ class RedisBackend(Backend):
     """
 
     blocking_reserve = True
+    #: The longest task id (in bytes) :meth:`reserve` and :meth:`get` hand out
+    #: (contract rule C8); a longer one is dead-lettered under its first this
+    #: many bytes, and never sent.
+    max_task_id_bytes: int = 1024
 
     def __init__(
         self, conn_string: str = "redis://localhost:6379/0", *, client: Client | None = None
@@ -437,6 +441,7 @@ class RedisBackend(Backend):
                     limit,
                     self.max_payload_bytes,
                     self.status_ttl,
+                    self.max_task_id_bytes,
                     raw=True,
                 )
                 if len(reply) != 1:
@@ -458,19 +463,28 @@ class RedisBackend(Backend):
     def _reservations(self, queue: str, reply: list[Any]) -> list[Reservation]:
         """Decodes a reserve or get reply one record at a time.
 
-        The script hands out only UTF-8 records; should one get past it
-        anyway, that record alone is dead-lettered and the others delivered.
+        The script hands out only UTF-8 records with whole counts; should one
+        get past it anyway (a fake server, a changed script), that record
+        alone is dead-lettered and the others delivered: nothing in the reply
+        is parsed before its type is checked.
         """
         out = []
-        for i in range(0, len(reply), 5):
-            task_id, payload, receipt = reply[i], reply[i + 1], reply[i + 2]
-            attempts, failures = int(reply[i + 3]), int(reply[i + 4])
-            try:
-                out.append(
-                    Reservation(task_id.decode(), payload.decode(), receipt.decode(), attempts, failures)
-                )
-            except UnicodeDecodeError as err:
-                args = (self._now_arg(), self.status_ttl, task_id, receipt, f"{UNREADABLE}: {err}")
+        for i in range(0, len(reply) - len(reply) % 5, 5):
+            task_id, payload, receipt, attempts, failures = reply[i : i + 5]
+            if not (isinstance(task_id, bytes) and isinstance(receipt, bytes)):
+                continue  # nothing names the delivery: it stays with its lease
+            reason = None
+            if not (_count(attempts) and _count(failures) and isinstance(payload, bytes)):
+                reason = f"record is corrupt: the reply held {_short(attempts)} and {_short(failures)}"
+            else:
+                try:
+                    out.append(
+                        Reservation(task_id.decode(), payload.decode(), receipt.decode(), attempts, failures)
+                    )
+                except UnicodeDecodeError as err:
+                    reason = f"{UNREADABLE}: {err}"
+            if reason is not None:
+                args = (self._now_arg(), self.status_ttl, task_id, receipt, reason)
                 self._run(self._dead_letter, queue, *args)
         return out
 
@@ -556,7 +570,14 @@ class RedisBackend(Backend):
             BackendError: Redis cannot be reached.
         """
         _check_seconds(lease_seconds, "lease_seconds")
-        args = (self._now_arg(), task_id, lease_seconds, self.max_payload_bytes, self.status_ttl)
+        args = (
+            self._now_arg(),
+            task_id,
+            lease_seconds,
+            self.max_payload_bytes,
+            self.status_ttl,
+            self.max_task_id_bytes,
+        )
         with self._translated("get task {} of {!r}", task_id, queue):
             reply = self._run(self._get, queue, *args, raw=True)
             got = self._reservations(queue, reply) if reply else []
@@ -618,15 +639,20 @@ class RedisBackend(Backend):
         if limit <= 0:
             return []
         with self._translated("list the dead letters of {!r}", queue):
-            reply = self._run(self._dead_letters, queue, limit, self.max_payload_bytes, raw=True)
+            reply = self._run(
+                self._dead_letters, queue, limit, self.max_payload_bytes, self.max_task_id_bytes, raw=True
+            )
 
-        def text(value: bytes) -> str:
-            return value.decode("utf-8", "replace")
+        def text(value: object) -> str:
+            return value.decode("utf-8", "replace") if isinstance(value, bytes) else ""
 
         letters = []
-        for i in range(0, len(reply), 5):
+        for i in range(0, len(reply) - len(reply) % 5, 5):
             task_id, payload, reason = text(reply[i]), text(reply[i + 1]), text(reply[i + 2])
-            letters.append(DeadLetter(task_id, payload, reason, int(reply[i + 3]), float(reply[i + 4])))
+            # The script checks both numbers; a field that is still none (a
+            # fake server, a changed script) is listed as 0, never raised.
+            attempts, failed_at = _number(reply[i + 3], int), _number(reply[i + 4], float)
+            letters.append(DeadLetter(task_id, payload, reason, int(attempts), failed_at))
         return letters
 
     def requeue(self, queue: str, task_id: str) -> bool:
@@ -665,6 +691,26 @@ def _check_seconds(value: float, what: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{what} must be a finite number of seconds, not {value!r}")
     return value
+
+
+def _count(value: object) -> bool:
+    """Whether a reply field is a delivery count: an int >= 0 (not a bool)."""
+    return type(value) is int and value >= 0
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
+def _number(value: object, kind: type[int] | type[float]) -> float:
+    """A number of a reply, or 0 when the field is not a finite one."""
+    try:
+        text = value.decode() if isinstance(value, bytes) else value
+        number = kind(text) if isinstance(text, (str, int, float)) else 0
+    except (TypeError, ValueError, OverflowError):
+        return 0
+    return number if math.isfinite(number) and number >= 0 else 0
 
 
 def _bulk(value: bytes) -> bytes:
