@@ -787,3 +787,22 @@ def test_dead_letters_never_lists_an_id_over_the_limit(backend: RedisBackend, qu
     [letter] = backend.dead_letters(queue)
     assert sum(_size(reply) for reply in replies) < 20_000
     assert (letter.task_id, letter.reason, letter.attempts) == ("d" * backend.max_task_id_bytes, "why", 1)
+
+
+def test_a_huge_id_whose_cut_is_taken_never_overwrites_that_task(backend: RedisBackend, queue: str) -> None:
+    """The cut of a huge id may be the id of a live task or of a dead letter: neither
+    is overwritten; the huge record, with no id of its own to keep it under, is dropped."""
+    backend.max_task_id_bytes = 10
+    backend.push(queue, "a" * 10, "live")
+    backend.push(queue, "b" * 10, "dead")
+    [got] = backend.reserve(queue, LEASE, 1)
+    [dead] = backend.reserve(queue, LEASE, 1)
+    backend.dead_letter(queue, dead.task_id, dead.receipt, "why")
+    plant(backend, queue, "a" * 11, b"huge a")
+    plant(backend, queue, "b" * 11, b"huge b")
+    assert backend.reserve(queue, LEASE, 10) == []
+    [letter] = backend.dead_letters(queue)
+    assert (letter.task_id, letter.payload, letter.reason) == ("b" * 10, "dead", "why")
+    assert backend.peek(queue, "a" * 10) == "live"
+    _consistent(backend, queue)
+    assert backend.ack(queue, got.task_id, got.receipt) is True

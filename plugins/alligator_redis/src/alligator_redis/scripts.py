@@ -311,8 +311,18 @@ end
 local function deliver(id, out, deadline, max, max_id, now, ttl)
   local count, failed_count = counters(id)
   if #id > max_id then
+    local as = cut_id(id, max_id)
+    if live(as) or redis.call('ZSCORE', dead_order, as) then
+      -- Its cut id is another task's: a dead letter under it would overwrite
+      -- that one, and no other id is the cut. The record is dropped.
+      unlease(id)
+      redis.call('HDEL', payloads, id)
+      redis.call('HDEL', attempts, id)
+      redis.call('HDEL', failures, id)
+      return
+    end
     local why = 'task id is ' .. int(#id) .. ' bytes, over the limit of ' .. int(max_id)
-    refuse(id, why, now, ttl, count or 0, cut_id(id, max_id))
+    refuse(id, why, now, ttl, count or 0, as)
     return
   end
   if not count then
