@@ -412,9 +412,10 @@ class RedisBackend(Backend):
         """Reserves up to ``limit`` due tasks in one script; see :meth:`.Backend.reserve`.
 
         A due record the caller may not have (its payload over
-        :attr:`~alligator.backend.Backend.max_payload_bytes`, or not UTF-8)
-        is dead-lettered inside the same script, its payload never sent; the
-        others are reserved.
+        :attr:`~alligator.backend.Backend.max_payload_bytes` or its id over
+        :attr:`max_task_id_bytes`, either not UTF-8, or a stored count that
+        is not a whole number) is dead-lettered inside the same script, its
+        payload and id never sent; the others are reserved.
 
         When nothing is due and ``timeout`` is positive it blocks on the
         queue's wake-up list until a task is pushed or released, the next

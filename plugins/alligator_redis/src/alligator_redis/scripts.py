@@ -40,6 +40,10 @@ never matches one handed out after it.
 
 Redis does not roll back a script that fails half-way, so every script
 checks every argument before its first write (an error then changes nothing).
+Numbers stored in a record (attempts, failures, the sequence counter) are
+input too: read and checked before any write, and written back as computed
+values, never with HINCRBY/INCRBY on a value nobody checked. A record whose
+count is no whole number is dead-lettered, alone, as corrupt.
 """
 
 from __future__ import annotations
