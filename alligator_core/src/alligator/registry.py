@@ -123,8 +123,12 @@ def backend_class_for(conn_string: str) -> type[Backend]:
     except Exception as err:
         # The entry point exists but its module failed to import (a missing
         # driver library, a broken install): say so, with the cause.
+        hint = ""
+        if isinstance(err, ModuleNotFoundError) and err.name:
+            # Usually the driver library the plugin depends on went missing.
+            hint = f"; install the missing library: pip install {err.name.partition('.')[0]}"
         raise UnknownBackendError(
-            f"the backend for {scheme!r} is installed but could not be loaded: {err}"
+            f"the backend for {scheme!r} is installed but could not be loaded: {err}{hint}"
         ) from err
     found = manager.driver
     if not (isinstance(found, type) and issubclass(found, Backend)):
