@@ -58,3 +58,18 @@ def test_the_unknown_scheme_error_is_the_only_line_printed() -> None:
         assert "Could not load" not in done.stderr
         assert done.stderr.startswith("latergator: error: no Alligator backend handles the scheme")
         assert done.stderr.count("\n") == 1, done.stderr
+
+
+def test_a_malformed_host_still_reaches_the_backend_for_its_own_error() -> None:
+    from alligator.registry import scheme_of
+
+    # urlsplit raised a raw ValueError ("Invalid IPv6 URL") here before.
+    assert scheme_of("redis://:pw@[::1:6379/7") == "redis"
+
+
+def test_a_string_that_is_not_a_dsn_never_shows_a_password() -> None:
+    from alligator.exceptions import InvalidDSNError
+
+    with pytest.raises(InvalidDSNError) as refused:
+        Gator("redis:/:s3cretpw@cache")
+    assert "s3cretpw" not in str(refused.value)

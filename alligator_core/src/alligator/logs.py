@@ -25,6 +25,8 @@ FORMATS = ("text", "json")
 
 #: The format of a text line.
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: Local time with its UTC offset, e.g. ``2026-11-27 05:02:11+0000``.
+TEXT_DATE_FORMAT = "%Y-%m-%d %H:%M:%S%z"
 
 # Every attribute a bare LogRecord has: anything else on a record came from
 # ``extra=`` and is worth shipping.
@@ -89,7 +91,10 @@ def configure(level: str = "INFO", log_format: str = "text", stream: TextIO | No
     if log_format not in FORMATS:
         raise ValueError(f"log_format must be one of {', '.join(FORMATS)}, not {log_format!r}")
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
-    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    # The offset in every timestamp: a setup module (Django's TIME_ZONE) may
+    # change the process's local time zone after start.
+    text = logging.Formatter(TEXT_FORMAT, datefmt=TEXT_DATE_FORMAT)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else text)
     # force: replace the handlers of an earlier call (main() run twice in one
     # process, in tests). A --setup module imported afterwards may still add
     # its own configuration.

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import difflib
 from typing import Any
-from urllib.parse import urlsplit
 
 from alligator.backend import Backend
 from alligator.exceptions import InvalidDSNError, UnknownBackendError
+from alligator.text import redact_dsn
 
 #: The entry-point group backends register under.
 NAMESPACE = "alligator.backends"
@@ -63,8 +63,9 @@ def scheme_of(conn_string: str) -> str:
         InvalidDSNError: The DSN has no ``scheme://``.
     """
     if not isinstance(conn_string, str) or "://" not in conn_string:
+        shown = repr(redact_dsn(conn_string) if isinstance(conn_string, str) else conn_string)
         message = (
-            f"{conn_string!r} is not a DSN; expected e.g. 'sqlite:///tasks.db', "
+            f"{shown} is not a DSN; expected e.g. 'sqlite:///tasks.db', "
             "'redis://localhost:6379/0' or 'locmem://'"
         )
         if isinstance(conn_string, str) and ":" in conn_string:
@@ -74,7 +75,9 @@ def scheme_of(conn_string: str) -> str:
             if suggestion:
                 message += f"; did you mean {suggestion}://...?"
         raise InvalidDSNError(message)
-    return urlsplit(conn_string).scheme.lower() or conn_string.split("://", 1)[0].lower()
+    # Not urlsplit(): it raises on a malformed host ("[::1") before the
+    # backend could say, as InvalidDSNError, what is wrong.
+    return conn_string.split("://", 1)[0].lower()
 
 
 def installed_schemes() -> list[str]:
@@ -120,8 +123,12 @@ def backend_class_for(conn_string: str) -> type[Backend]:
     except Exception as err:
         # The entry point exists but its module failed to import (a missing
         # driver library, a broken install): say so, with the cause.
+        hint = ""
+        if isinstance(err, ModuleNotFoundError) and err.name:
+            # Usually the driver library the plugin depends on went missing.
+            hint = f"; install the missing library: pip install {err.name.partition('.')[0]}"
         raise UnknownBackendError(
-            f"the backend for {scheme!r} is installed but could not be loaded: {err}"
+            f"the backend for {scheme!r} is installed but could not be loaded: {err}{hint}"
         ) from err
     found = manager.driver
     if not (isinstance(found, type) and issubclass(found, Backend)):

@@ -65,12 +65,15 @@ def _show(value: object) -> str:
 
 def _number(value: object, name: str, low: float | None = None, high: float | None = None) -> float:
     """Returns ``value`` as a float, refusing NaN, the infinities and values out of bounds."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if type(value) is float:  # the common case, without the slow ABC check below
+        number = value
+    elif isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, not {_show(value)}")
-    try:
-        number = float(value)
-    except OverflowError:  # an int too large for a float
-        number = math.inf
+    else:
+        try:
+            number = float(value)
+        except OverflowError:  # an int too large for a float
+            number = math.inf
     if not math.isfinite(number):
         raise ValueError(f"{name} must be a finite number, not {_show(value)}")
     if (low is not None and number < low) or (high is not None and number > high):

@@ -68,8 +68,8 @@ class Worker:
         lease_seconds: Length of the lease on a task; a crashed worker's tasks
             are handed out again this long after it last renewed them.
         max_deliveries: Deliveries without a finished run after which a task
-            is dead-lettered (its worker kept dying); a task's own
-            ``retries`` raise the limit.
+            is dead-lettered (its worker kept dying). A hard cap: runs that
+            failed do not count, and a task's ``retries`` do not raise it.
         prefetch: The most tasks one thread reserves at once.
         allow: Modules to allow besides the gator's (see :class:`~alligator.gator.Gator`).
     """

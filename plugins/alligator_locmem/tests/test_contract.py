@@ -185,3 +185,39 @@ class TestLocmemContract(BackendContract):
         assert [(d.task_id, d.payload) for d in b.dead_letters(queue)] == [("t1", "dead copy")]
         [got] = b.reserve(queue, LEASE)
         assert (got.task_id, got.payload) == ("t1", "live copy")
+
+    # -- C8: task ids over the limit (round 2) ---------------------------------
+
+    def test_a_task_id_over_the_limit_is_dead_lettered_under_its_cut_id(
+        self, b: LocmemBackend, queue: str
+    ) -> None:
+        b.max_task_id_bytes = 8
+        b.push(queue, "before", "{}")
+        _plant_str(b, queue, "a" + "\u00e9" * 5, "{}")  # 11 bytes of UTF-8, 6 chars
+        _plant_str(b, queue, "12345678", "{}")  # exactly the limit
+        b.push(queue, "after", "{}")
+        got = b.reserve(queue, LEASE, 10)
+        assert [r.task_id for r in got] == ["before", "12345678", "after"]
+        letters = b.dead_letters(queue)
+        assert [(d.task_id, d.reason, d.attempts) for d in letters] == [
+            ("a\u00e9\u00e9\u00e9\ufffd", "task id is 11 bytes, over the limit of 8", 1),
+        ]
+        assert b.status(queue, "a\u00e9\u00e9\u00e9\ufffd") == FAILED
+
+    def test_get_dead_letters_a_task_id_over_the_limit(self, b: LocmemBackend, queue: str) -> None:
+        huge = "i" * (4 * 1024 * 1024)
+        _plant_str(b, queue, huge, "{}")
+        assert b.get(queue, huge, LEASE) is None
+        [letter] = b.dead_letters(queue)
+        assert (letter.task_id, letter.reason) == (
+            "i" * 1024,
+            f"task id is {len(huge)} bytes, over the limit of 1024",
+        )
+        assert b.len(queue) == 0
+
+    def test_dead_letters_never_list_an_id_over_the_limit(self, b: LocmemBackend, queue: str) -> None:
+        b.push(queue, "a-long-id", "{}")
+        [got] = b.reserve(queue, LEASE)
+        assert b.dead_letter(queue, got.task_id, got.receipt, "gave up") is True
+        b.max_task_id_bytes = 4
+        assert [d.task_id for d in b.dead_letters(queue)] == ["a-lo"]

@@ -13,9 +13,10 @@ import redis
 from redis.cluster import key_slot
 
 from alligator import Gator
+from alligator.constants import FAILED, SUCCESS
 from alligator.exceptions import BackendError
 from alligator.registry import backend_class_for
-from alligator_redis import PUSH_CHUNK, RedisBackend
+from alligator_redis import PUSH_CHUNK, RedisBackend, scripts
 
 fakeredis = pytest.importorskip("fakeredis")
 
@@ -344,3 +345,40 @@ def test_a_worker_runs_tasks_end_to_end(redis_url: str, queue: str, tmp_path: Pa
     lines = out.read_text().split()
     assert sorted(lines[::2]) == sorted(f"t{n}" for n in range(50))
     gator.drop_all()
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("field", ["attempts", "failures"])
+def test_a_worker_runs_every_task_around_a_corrupt_counter(
+    redis_url: str, queue: str, tmp_path: Path, field: str
+) -> None:
+    """Round 2 (C9), as reported: ``HSET alligator:{Q}:attempts <task 2> abc`` made
+    every reserve of a worker fail; task 2 was re-leased on every reserve and never
+    dead-lettered, and task 3 was left WAITING in no structure, never run."""
+    import redis_test_tasks
+
+    from alligator import Worker
+
+    out = tmp_path / "runs.txt"
+    gator = Gator(redis_url, queue_name=queue, allow=["redis_test_tasks"])
+    try:
+        ids = [gator.task(redis_test_tasks.record, str(out), f"t{n}").task_id for n in range(1, 6)]
+        backend = gator.backend
+        assert isinstance(backend, RedisBackend)
+        backend.client.hset(scripts.queue_keys(queue)[field], ids[1], "abc")
+        worker = Worker(gator, concurrency=1)
+        thread = threading.Thread(target=worker.run_forever, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if out.exists() and len(out.read_text().split("\n")) > 4:
+                break
+            time.sleep(0.05)
+        worker.stop()
+        thread.join(60)
+        assert sorted(out.read_text().split()[::2]) == ["t1", "t3", "t4", "t5"]
+        [letter] = gator.dead_letters()
+        assert (letter.task_id, letter.reason) == (ids[1], f"record is corrupt: {field} is 'abc'")
+        assert [gator.status(task_id) for task_id in ids] == [SUCCESS, FAILED, SUCCESS, SUCCESS, SUCCESS]
+    finally:
+        gator.drop_all()

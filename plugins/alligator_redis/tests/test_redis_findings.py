@@ -323,19 +323,22 @@ _SCRIPT_CALLS: dict[str, tuple[list[Any], dict[int, str]]] = {
     "push": (["", "new", "x", 0], {0: "n", 3: "n"}),
     "push_many": (["", 3, "new", "x", 0, "new2", "x", 5], {0: "n", 1: "w", 4: "n", 7: "n"}),
     "reserve": (
-        ["", LEASE, 10, 1000, 3600, 100, 3600],
-        {0: "n", 1: "n", 2: "w", 3: "w", 4: "t", 5: "w", 6: "t"},
+        ["", LEASE, 10, 1000, 3600, 1024, 100, 3600],
+        {0: "n", 1: "n", 2: "w", 3: "w", 4: "t", 5: "w", 6: "w", 7: "t"},
     ),
     "ack": (["", 3600, "held", "{held}"], {0: "n", 1: "t"}),
     "release": (["", "held", "{held}", 0, "1"], {0: "n", 3: "n", 4: "w"}),
     "extend": (["", LEASE, "held", "{held}"], {0: "n", 1: "n"}),
     "dead_letter": (["", 3600, "held", "{held}", "why", 100, 3600], {0: "n", 1: "t", 5: "w", 6: "t"}),
-    "get": (["", "waiting", LEASE, 1000, 3600, 100, 3600], {0: "n", 2: "n", 3: "w", 4: "t", 5: "w", 6: "t"}),
+    "get": (
+        ["", "waiting", LEASE, 1000, 3600, 1024, 100, 3600],
+        {0: "n", 2: "n", 3: "w", 4: "t", 5: "w", 6: "w", 7: "t"},
+    ),
     "peek": (["", "waiting", 1000], {0: "n", 2: "w"}),
     "cancel": (["", "waiting"], {0: "n"}),
     "status": (["", 3600, "waiting"], {0: "n", 1: "t"}),
     "len": ([""], {0: "n"}),
-    "dead_letters": (["", 10, 1000, 100, 3600], {0: "n", 1: "w", 2: "w", 3: "w", 4: "t"}),
+    "dead_letters": (["", 10, 1000, 1024, 100, 3600], {0: "n", 1: "w", 2: "w", 3: "w", 4: "w", 5: "t"}),
     "requeue": (["", "dead"], {0: "n"}),
     "counts": ([""], {0: "n"}),
     "tasks": (["", "dead", 0, 10, 1000, 100, 3600], {0: "n", 2: "w", 3: "w", 4: "w", 5: "w", 6: "t"}),
@@ -350,12 +353,19 @@ _BAD = {
 }
 
 
-def test_every_script_checks_its_arguments_before_its_first_write(backend: RedisBackend, queue: str) -> None:
+@pytest.mark.parametrize("stored", ["", "attempts", "failures", "attempts_huge", "seq", "seq_huge", "dead"])
+def test_every_script_checks_its_arguments_before_its_first_write(
+    backend: RedisBackend, queue: str, stored: str
+) -> None:
     """Redis does not roll back a script that fails half-way: drive every script
     with a bad number at each of its numeric positions; each is refused, and
-    the queue's keys stay byte for byte as they were."""
+    the queue's keys stay byte for byte as they were. Also over a queue whose
+    stored numbers are corrupt (C9; ``stored`` names which, see ``_STORED``)."""
     assert set(_SCRIPT_CALLS) == {script.name for script in scripts.SCRIPTS}
     held = _populated(backend, queue)["held"]
+    if stored:
+        for command in _STORED[stored](scripts.queue_keys(queue), ["held", "waiting", "delayed"]):
+            backend.client.execute_command(*command)
     keys = backend._queue(queue)
     before = snapshot(backend, queue)
     trials = 0
@@ -437,11 +447,14 @@ def test_a_query_password_never_appears_in_messages() -> None:
             "unknown option 'socket_timout' (did you mean socket_timeout?)",
         ),
         ("redis://localhost:6379/0?db=x", "the database must be a number, not 'x'"),
-        ("redis://localhost:port/0", "Port could not be cast"),
+        ("redis://localhost:port/0", "the port is not a number"),
         ("redis://localhost:6379/0?ssl_ca_certs=/x", "unknown option 'ssl_ca_certs'"),
         ("redis://localhost:6379/0?cluster=true&read_from_replica=1", "did you mean read_from_replicas?"),
         ("redis://localhost:6379/0?db=1&db=2", "option 'db' is given twice"),
-        ("redis://localhost:6379/0?socket_timeout=soon", "Invalid value for 'socket_timeout'"),
+        (
+            "redis://localhost:6379/0?socket_timeout=soon",
+            "option 'socket_timeout' must be a number, not 'soon'",
+        ),
     ],
 )
 def test_dsn_typos_are_refused_by_the_constructor(dsn: str, named: str) -> None:
@@ -498,3 +511,310 @@ def test_the_docstring_examples_run() -> None:
     for module in [alligator_redis, scripts]:
         failed, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert failed == 0
+
+
+# -- round 2: DSN values that passed the constructor --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("dsn", "named"),
+    [
+        ("redis://127.0.0.1:6379/7?socket_timeout=-1", "option 'socket_timeout' must be a number from"),
+        ("redis://127.0.0.1:6379/7?socket_timeout=nan", "option 'socket_timeout' must be a number from"),
+        ("redis://127.0.0.1:6379/7?socket_connect_timeout=inf", "option 'socket_connect_timeout'"),
+        ("redis://127.0.0.1:6379/7?socket_timeout=0", "option 'socket_timeout' must be a number from"),
+        ("redis://127.0.0.1:6379/7?health_check_interval=-5", "option 'health_check_interval'"),
+        ("redis://127.0.0.1:6379/7?max_connections=0", "option 'max_connections'"),
+        ("redis://127.0.0.1:6379/7?max_connections=1.5", "option 'max_connections' must be a number"),
+        (
+            "redis://127.0.0.1:6379/7?retry_on_timeout=maybe",
+            "option 'retry_on_timeout' must be true or false",
+        ),
+        ("redis://127.0.0.1:6379/7?socket_keepalive=", "option 'socket_keepalive' must be true or false"),
+        ("redis://127.0.0.1:6379/7?cluster=perhaps", "option 'cluster' must be true or false"),
+    ],
+)
+def test_dsn_values_out_of_range_are_refused_by_the_constructor(dsn: str, named: str) -> None:
+    """Round 2: ``?socket_timeout=-1`` (or nan) passed Gator(), then every enqueue
+    raised a raw ValueError and latergator retried for ever; ``?retry_on_timeout=maybe``
+    was read as true."""
+    with pytest.raises(InvalidDSNError) as refused:
+        Gator(dsn)
+    assert named in str(refused.value)
+
+
+def test_an_unparsable_dsn_is_an_invalid_dsn_error() -> None:
+    """Round 2: ``[::1:6379`` raised a raw ValueError "Invalid IPv6 URL" from the backend."""
+    with pytest.raises(
+        InvalidDSNError, match=r"could not be parsed \(a host in \[brackets\] is not closed\)"
+    ):
+        RedisBackend("redis://:pw@[::1:6379/7")
+
+
+@pytest.mark.parametrize("special", ["#", "?", "/"])
+@pytest.mark.parametrize("password", ["hunter{}2", "1234{}5678"])
+def test_a_password_with_an_unencoded_special_character_is_never_shown(special: str, password: str) -> None:
+    """Round 2: ``redis://:hunter#2@...`` was refused with "Port could not be cast to
+    integer value as 'hunter'", half the password; a digits-only half parsed as a port."""
+    secret = password.format(special)
+    with pytest.raises(InvalidDSNError) as refused:
+        Gator(f"redis://:{secret}@127.0.0.1:6379/7")
+    message = str(refused.value)
+    assert "could not be parsed" in message and "percent-encode" in message
+    for part in {secret, *secret.split(special)} - {"2"}:
+        assert part not in message, part
+    # Percent-encoded, the same password is a good DSN.
+    encoded = secret.replace(special, {"#": "%23", "?": "%3F", "/": "%2F"}[special])
+    RedisBackend(f"redis://:{encoded}@127.0.0.1:6379/7").close()
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "redis://127.0.0.1:6379/7?socket_timeout=2.5&retry_on_timeout=yes&socket_keepalive=False",
+        "redis://127.0.0.1:6379/7?health_check_interval=0&max_connections=10&retry_on_timeout=0",
+        "redis://127.0.0.1:6379/7?cluster=no",
+    ],
+)
+def test_good_dsn_values_still_pass(dsn: str) -> None:
+    RedisBackend(dsn).close()
+
+
+# -- round 2, C9: stored counters and times are hostile input too -------------------------
+
+
+def _consistent(backend: RedisBackend, queue: str) -> None:
+    """Every task is in exactly one structure, whole: no script left half its writes.
+
+    Waiting and delayed: a ``members`` entry and its ``pending`` member;
+    reserved: a receipt and a lease; either way a payload. A dead letter has
+    its four fields and nothing live.
+    """
+    keys = scripts.queue_keys(queue)
+    client = backend.client
+    members = client.hgetall(keys["members"])
+    pending = set(client.zrange(keys["pending"], 0, -1))
+    assert set(members.values()) == pending
+    assert all(member[17:] == task_id for task_id, member in members.items())
+    receipts = set(client.hkeys(keys["receipts"]))
+    assert receipts == set(client.zrange(keys["leases"], 0, -1))
+    assert not receipts & set(members)
+    live = receipts | set(members)
+    assert set(client.hkeys(keys["payloads"])) == live
+    assert set(client.hkeys(keys["attempts"])) <= live
+    assert set(client.hkeys(keys["failures"])) <= live
+    dead = set(client.zrange(keys["dead_order"], 0, -1))
+    assert not dead & live
+    fields = set(client.hkeys(keys["dead"]))
+    assert fields == {f"{kind}:{task_id}" for task_id in dead for kind in "prat"}
+
+
+@pytest.mark.parametrize("field", ["attempts", "failures"])
+def test_a_corrupt_stored_counter_is_dead_lettered_alone(
+    backend: RedisBackend, queue: str, field: str
+) -> None:
+    """Round 2: ``HSET attempts <id> abc`` made every reserve fail with "hash value is
+    not an integer" after its leases were taken: the task was re-leased on every
+    reserve and never dead-lettered, and a valid task of the same batch was left
+    in no structure (WAITING for ever). With ``failures abc`` Python raised on a
+    misaligned reply."""
+    for n in range(1, 6):
+        backend.push(queue, f"t{n}", f"payload {n}")
+    backend.client.hset(scripts.queue_keys(queue)[field], "t2", "abc")
+    got = backend.reserve(queue, LEASE, 10)
+    assert [(r.task_id, r.payload, r.attempts, r.failures) for r in got] == [
+        (f"t{n}", f"payload {n}", 1, 0) for n in (1, 3, 4, 5)
+    ]
+    [letter] = backend.dead_letters(queue)
+    assert (letter.task_id, letter.reason) == ("t2", f"record is corrupt: {field} is 'abc'")
+    assert (letter.payload, letter.attempts) == ("payload 2", 1)
+    assert backend.status(queue, "t2") == FAILED
+    _consistent(backend, queue)
+    assert backend.ack_many(queue, [(r.task_id, r.receipt) for r in got]) == 4
+    assert backend.len(queue) == 0
+
+
+def test_a_corrupt_value_in_a_reason_is_shortened_and_printable(backend: RedisBackend, queue: str) -> None:
+    backend.push(queue, "t1", "x")
+    backend.client.hset(scripts.queue_keys(queue)["attempts"], "t1", "1\n" + "9" * 100)
+    assert backend.get(queue, "t1", LEASE) is None
+    [letter] = backend.dead_letters(queue)
+    assert letter.reason == "record is corrupt: attempts is '1?" + "9" * 38 + "...'"
+
+
+@pytest.mark.parametrize("field", ["attempts", "failures"])
+@pytest.mark.parametrize("attempted", [True, False])
+def test_a_reserved_task_whose_counter_was_corrupted_is_dead_lettered_at_release(
+    backend: RedisBackend, queue: str, field: str, attempted: bool
+) -> None:
+    """RELEASE unleased the task, then HINCRBY failed: the task was in no structure."""
+    backend.push(queue, "t1", "x")
+    backend.push(queue, "t2", "y")
+    got = _receipts(backend, queue)
+    backend.client.hset(scripts.queue_keys(queue)[field], "t1", "1.5")
+    assert backend.release(queue, "t1", got["t1"].receipt, attempted=attempted) is True
+    assert backend.release(queue, "t2", got["t2"].receipt, attempted=attempted) is True
+    [letter] = backend.dead_letters(queue)
+    assert (letter.task_id, letter.reason, letter.attempts) == (
+        "t1",
+        f"record is corrupt: {field} is '1.5'",
+        0,
+    )
+    assert backend.status(queue, "t1") == FAILED
+    _consistent(backend, queue)
+    [again] = backend.reserve(queue, LEASE, 10)
+    assert (again.task_id, again.failures) == ("t2", 1 if attempted else 0)
+
+
+def test_listing_dead_letters_with_corrupt_numbers_never_raises(backend: RedisBackend, queue: str) -> None:
+    """Round 2: a dead letter whose stored ``a:`` field is no number made dead_letters() raise."""
+    for task_id in ["t1", "t2", "t3"]:
+        backend.push(queue, task_id, "x")
+    for r in backend.reserve(queue, LEASE, 10):
+        backend.dead_letter(queue, r.task_id, r.receipt, "why")
+    dead = scripts.queue_keys(queue)["dead"]
+    backend.client.hset(dead, mapping={"a:t1": "abc", "t:t1": "nan", "a:t2": "-3", "t:t2": "soon"})
+    backend.client.hdel(dead, "a:t3", "t:t3")
+    letters = backend.dead_letters(queue)
+    assert [(d.task_id, d.attempts, d.failed_at) for d in letters] == [
+        ("t1", 0, 0.0),
+        ("t2", 0, 0.0),
+        ("t3", 0, 0.0),
+    ]
+
+
+_STORED = {
+    "attempts": lambda keys, ids: [("HSET", keys["attempts"], task_id, "abc") for task_id in ids],
+    "failures": lambda keys, ids: [("HSET", keys["failures"], task_id, "1e3") for task_id in ids],
+    "attempts_huge": lambda keys, ids: [("HSET", keys["attempts"], task_id, "9" * 30) for task_id in ids],
+    "seq": lambda keys, ids: [("SET", keys["seq"], "abc")],
+    "seq_huge": lambda keys, ids: [("SET", keys["seq"], "9" * 19)],
+    "dead": lambda keys, ids: [("HSET", keys["dead"], "a:dead", "abc", "t:dead", "nan")],
+}
+
+
+@pytest.mark.parametrize("stored", sorted(_STORED))
+def test_every_script_survives_corrupt_stored_numbers(backend: RedisBackend, queue: str, stored: str) -> None:
+    """C9: drive every script over a queue whose stored numbers (counters of every
+    live task, the sequence counter, a dead letter's fields) are no numbers: no
+    script fails, none leaves a task half-moved, and the Python side lists and
+    counts without raising."""
+    keys = scripts.queue_keys(queue)
+    for name, (good, _) in _SCRIPT_CALLS.items():
+        backend.drop_all(queue)
+        held = _populated(backend, queue)["held"]
+        for command in _STORED[stored](keys, ["held", "waiting", "delayed"]):
+            backend.client.execute_command(*command)
+        args = [held if arg == "{held}" else arg for arg in good]
+        try:
+            backend._eval(getattr(backend, f"_{name}"), backend._queue(queue).of[name], *args)
+        except redis.ResponseError as err:
+            pytest.fail(f"{name} failed on a corrupt {stored}: {err}")
+        _consistent(backend, queue)
+        backend.dead_letters(queue)
+        backend.len(queue)
+        for task_id in ["held", "waiting", "delayed", "dead", "done"]:
+            backend.status(queue, task_id)
+
+
+def test_the_sequence_counter_counts_on_from_a_stored_value(backend: RedisBackend, queue: str) -> None:
+    """Receipts keep counting from the stored counter (16 digits today), and only a
+    counter that is no whole number starts afresh."""
+    seq = scripts.queue_keys(queue)["seq"]
+    backend.client.set(seq, "1790000000000000")
+    backend.push(queue, "t1", "x")
+    assert backend.client.get(seq) == "1790000000000001"
+    backend.client.set(seq, "abc")
+    backend.push(queue, "t2", "x")
+    first, second = backend.reserve(queue, LEASE, 2)
+    assert int(first.receipt) + 1 == int(second.receipt) > 10**15
+
+
+# -- round 2, C8: task ids in the store are bounded too -----------------------------------
+
+
+def _recording(backend: RedisBackend) -> list[Any]:
+    """Notes every reply the backend receives from here on."""
+    replies: list[Any] = []
+    execute = backend._execute
+
+    def recording(*args: Any, **options: Any) -> Any:
+        reply = execute(*args, **options)
+        replies.append(reply)
+        return reply
+
+    backend._execute = recording
+    return replies
+
+
+def test_a_huge_task_id_is_dead_lettered_under_its_cut_without_being_sent(
+    backend: RedisBackend, queue: str
+) -> None:
+    """Round 2: one record with a 64 MiB id took a worker to 224 MiB: ids were never
+    size-checked. It is dead-lettered under its first max_task_id_bytes bytes (a
+    sequence cut in half reads as U+FFFD), and never crosses the wire."""
+    backend.max_task_id_bytes = 1001
+    huge = "é" * 1_500_000  # 3,000,000 bytes
+    cut = huge.encode()[:1001].decode("utf-8", "replace")
+    assert cut == "é" * 500 + "\ufffd"
+    backend.push(queue, "small", "s")
+    plant(backend, queue, huge, b"payload of the huge one")
+    backend.push(queue, "edge", "e")
+    plant(backend, queue, "i" * 1001, b"at the limit")
+    replies = _recording(backend)
+    got = backend.reserve(queue, LEASE, 10)
+    assert [r.task_id for r in got] == ["small", "edge", "i" * 1001]
+    letters = backend.dead_letters(queue)
+    received = sum(_size(reply) for reply in replies)
+    assert received < 20_000, "the huge id crossed the wire"
+    [letter] = letters
+    assert (letter.task_id, letter.reason) == (cut, "task id is 3000000 bytes, over the limit of 1001")
+    assert (letter.payload, letter.attempts) == ("payload of the huge one", 1)
+    assert backend.status(queue, cut) == FAILED
+    _consistent(backend, queue)
+
+
+def test_get_dead_letters_a_huge_task_id(backend: RedisBackend, queue: str) -> None:
+    backend.max_task_id_bytes = 100
+    plant(backend, queue, "h" * 101, b"x")
+    assert backend.get(queue, "h" * 101, LEASE) is None
+    [letter] = backend.dead_letters(queue)
+    assert (letter.task_id, letter.reason) == ("h" * 100, "task id is 101 bytes, over the limit of 100")
+    # A dead letter like any other: requeued, it runs under the cut id.
+    assert backend.requeue(queue, "h" * 100) is True
+    [again] = backend.reserve(queue, LEASE, 10)
+    assert (again.task_id, again.payload, again.attempts) == ("h" * 100, "x", 1)
+
+
+def test_dead_letters_never_lists_an_id_over_the_limit(backend: RedisBackend, queue: str) -> None:
+    """A dead letter written by hand with a huge id is listed cut, never sent whole."""
+    keys = scripts.queue_keys(queue)
+    huge = "d" * 2_000_000
+    backend.client.hset(
+        keys["dead"], mapping={f"p:{huge}": "x", f"r:{huge}": "why", f"a:{huge}": "1", f"t:{huge}": "5"}
+    )
+    backend.client.zadd(keys["dead_order"], {huge: 1})
+    backend.dead_letter_ttl = math.inf  # it failed at 5.0, in 1970: keep it
+    replies = _recording(backend)
+    [letter] = backend.dead_letters(queue)
+    assert sum(_size(reply) for reply in replies) < 20_000
+    assert (letter.task_id, letter.reason, letter.attempts) == ("d" * backend.max_task_id_bytes, "why", 1)
+
+
+def test_a_huge_id_whose_cut_is_taken_never_overwrites_that_task(backend: RedisBackend, queue: str) -> None:
+    """The cut of a huge id may be the id of a live task or of a dead letter: neither
+    is overwritten; the huge record, with no id of its own to keep it under, is dropped."""
+    backend.max_task_id_bytes = 10
+    backend.push(queue, "a" * 10, "live")
+    backend.push(queue, "b" * 10, "dead")
+    [got] = backend.reserve(queue, LEASE, 1)
+    [dead] = backend.reserve(queue, LEASE, 1)
+    backend.dead_letter(queue, dead.task_id, dead.receipt, "why")
+    plant(backend, queue, "a" * 11, b"huge a")
+    plant(backend, queue, "b" * 11, b"huge b")
+    assert backend.reserve(queue, LEASE, 10) == []
+    [letter] = backend.dead_letters(queue)
+    assert (letter.task_id, letter.payload, letter.reason) == ("b" * 10, "dead", "why")
+    assert backend.peek(queue, "a" * 10) == "live"
+    _consistent(backend, queue)
+    assert backend.ack(queue, got.task_id, got.receipt) is True

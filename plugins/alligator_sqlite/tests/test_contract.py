@@ -96,9 +96,11 @@ class TestSqliteContract(BackendContract):
     def test_counts_a_hand_written_row_garbled_do_not_stop_the_queue(
         self, b: SqliteBackend, queue: str
     ) -> None:
+        # Huge but valid counts are clamped; a count that is no number is C9's
+        # (see test_a_record_whose_numbers_are_not_numbers_is_dead_lettered_alone).
         sqlite_raw.plant_task(b.path, queue, "odd", b"{}", due=b.now())
         conn = sqlite_raw.connect(b.path)
-        conn.execute("UPDATE alligator_tasks SET attempts = 'many', failures = 9223372036854775807")
+        conn.execute("UPDATE alligator_tasks SET attempts = -5, failures = 9223372036854775807")
         conn.close()
         b.push(queue, "next", "{}")
         got = b.reserve(queue, LEASE, 10)
@@ -106,6 +108,127 @@ class TestSqliteContract(BackendContract):
         assert b.release(queue, "odd", got[0].receipt) is True
         again = b.get(queue, "odd", LEASE)
         assert again is not None and (again.attempts, again.failures) == (2, 1000000000)
+
+    # -- C9: stored numbers that are not numbers (round 2) --------------------
+
+    @pytest.mark.parametrize(
+        ("field", "sql_value", "shown"),
+        [
+            ("due", "'abc'", "'abc'"),
+            ("due", "X'00'", "b'\\x00'"),
+            ("due", "9e999", "inf"),
+            ("due", "-9e999", "-inf"),
+            ("due", "'" + "z" * 100 + "'", "'" + "z" * 40 + "'..."),
+            ("attempts", "'many'", "'many'"),
+            ("attempts", "1.5", "1.5"),
+            ("failures", "X'0102'", "b'\\x01\\x02'"),
+            ("seq", "'first'", "'first'"),
+        ],
+    )
+    def test_a_record_whose_numbers_are_not_numbers_is_dead_lettered_alone(
+        self, b: SqliteBackend, queue: str, field: str, sql_value: str, shown: str
+    ) -> None:
+        # Round 2, C9: due='abc' was never reserved nor dead-lettered, len()
+        # counted it for ever and status() raised a raw TypeError.
+        b.push_many(queue, [(f"before{n}", "{}", 0.0) for n in range(3)])
+        sqlite_raw.plant_task(b.path, queue, "corrupt", b"{}", due=b.now())
+        b.push_many(queue, [(f"after{n}", "{}", 0.0) for n in range(3)])
+        b.push(queue, "later", "{}", delay=3600.0)
+        conn = sqlite_raw.connect(b.path)
+        conn.execute(f"UPDATE alligator_tasks SET {field} = {sql_value} WHERE task_id = 'corrupt'")
+        conn.close()
+
+        # Until a reserve buries it, reading about it never raises.
+        assert b.status(queue, "corrupt") in (WAITING, DELAYED)
+        assert b.len(queue) == 8
+        assert b.peek(queue, "corrupt") == "{}"
+
+        got = b.reserve(queue, LEASE, 10)
+
+        assert [r.task_id for r in got] == [f"before{n}" for n in range(3)] + [f"after{n}" for n in range(3)]
+        assert all((r.attempts, r.failures) == (1, 0) for r in got)
+        [letter] = b.dead_letters(queue)
+        assert (letter.task_id, letter.reason) == ("corrupt", f"record is corrupt: {field} is {shown}")
+        assert letter.attempts == 1, "this delivery; a count that is no number taken as 0"
+        assert b.status(queue, "corrupt") == FAILED
+        assert b.status(queue, "later") == DELAYED
+        assert b.len(queue) == 1
+        assert b.requeue(queue, "corrupt") is True, "requeued with fresh, valid numbers"
+        assert [r.task_id for r in b.reserve(queue, LEASE, 10)] == ["corrupt"]
+
+    def test_get_dead_letters_a_record_whose_due_is_not_a_number(self, b: SqliteBackend, queue: str) -> None:
+        sqlite_raw.plant_task(b.path, queue, "corrupt", b"{}", due=b.now())
+        conn = sqlite_raw.connect(b.path)
+        conn.execute("UPDATE alligator_tasks SET due = 'abc'")
+        conn.close()
+        assert b.get(queue, "corrupt", LEASE) is None
+        [letter] = b.dead_letters(queue)
+        assert (letter.task_id, letter.reason) == ("corrupt", "record is corrupt: due is 'abc'")
+
+    def test_corrupt_dues_are_found_through_the_index(self, b: SqliteBackend, queue: str) -> None:
+        # Text and blobs sort after every number, +inf after every time: one
+        # index seek at the end of the queue's range finds them all.
+        plan = b._connection().execute(
+            f"EXPLAIN QUERY PLAN {alligator_sqlite.CORRUPT_DUE_SQL}", (queue, math.inf, 8)
+        )
+        details = " ".join(str(row[-1]) for row in plan)
+        assert "alligator_tasks_due" in details and "due>" in details, details
+
+    # -- C8: task ids over the limit (round 2) ---------------------------------
+
+    def test_a_huge_task_id_is_dead_lettered_under_its_cut_id_without_being_read(
+        self, b: SqliteBackend, queue: str
+    ) -> None:
+        # Round 2, C8: a 64 MiB id was read whole into the worker, many times over.
+        huge = "a" + "\u00e9" * (8 * 1024 * 1024)  # 16 MiB + 1 byte of UTF-8
+        b.push(queue, "small", "x")
+        sqlite_raw.plant_task(b.path, queue, huge, b"{}", due=b.now())
+        b.push(queue, "after", "z")
+        del huge
+        tracemalloc.start()
+        try:
+            got = b.reserve(queue, LEASE, 10)
+            letters = b.dead_letters(queue)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 4 * 1024 * 1024, f"{peak} bytes allocated in Python"
+        assert [r.task_id for r in got] == ["small", "after"]
+        [letter] = letters
+        # The first 1024 bytes end in half an "\u00e9": decoded leniently.
+        cut = "a" + "\u00e9" * 511 + "\ufffd"
+        assert (letter.task_id, letter.attempts) == (cut, 1)
+        assert letter.reason == f"task id is {1 + 16 * 1024 * 1024} bytes, over the limit of 1024"
+        assert b.status(queue, cut) == FAILED
+        assert b.len(queue) == 0
+
+    def test_max_task_id_bytes_counts_bytes_and_get_keeps_it(self, b: SqliteBackend, queue: str) -> None:
+        b.max_task_id_bytes = 8
+        b.push_many(queue, [("12345678", "{}", 0.0), ("\u00e9" * 5, "{}", 0.0), ("abcdefghi", "{}", 3600.0)])
+        assert [r.task_id for r in b.reserve(queue, LEASE, 10)] == ["12345678"]
+        assert b.get(queue, "abcdefghi", LEASE) is None
+        assert [(d.task_id, d.reason) for d in b.dead_letters(queue)] == [
+            ("\u00e9" * 4, "task id is 10 bytes, over the limit of 8"),
+            ("abcdefgh", "task id is 9 bytes, over the limit of 8"),
+        ]
+        assert b.len(queue) == 0
+
+    def test_dead_letters_never_list_an_id_over_the_limit(self, b: SqliteBackend, queue: str) -> None:
+        conn = sqlite_raw.connect(b.path)
+        conn.execute(
+            "INSERT INTO alligator_dead (queue, task_id, reason, attempts, failed_at, seq, payload) "
+            "VALUES (?, ?, 'planted', 1, 0, 1, '{}')",
+            (queue, "i" * (4 * 1024 * 1024)),
+        )
+        conn.close()
+        tracemalloc.start()
+        try:
+            [letter] = b.dead_letters(queue)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert letter.task_id == "i" * 1024
+        assert peak < 1024 * 1024, f"{peak} bytes allocated in Python"
 
     def test_an_oversized_payload_is_dead_lettered_without_being_read(
         self, b: SqliteBackend, queue: str

@@ -188,3 +188,98 @@ def test_a_worker_runs_every_valid_task_behind_a_record_that_is_not_utf8(tmp_pat
         assert {gator.status(task.task_id) for task in tasks} == {SUCCESS}
     finally:
         gator.backend.close()
+
+
+def _peak_mib(pid: int) -> float:
+    """A live process's peak resident memory (VmHWM), in MiB."""
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the peak RSS from /proc")
+@pytest.mark.timeout(240)
+def test_a_worker_runs_every_valid_task_past_huge_task_ids_in_bounded_memory(tmp_path: Path) -> None:
+    # Round 2, C8: one 64 MiB task id took a worker to 474 MiB (538 MiB and
+    # lost leases with two), and none of 6 valid tasks had run after 12 s.
+    db = tmp_path / "queue.db"
+    dsn = f"sqlite:///{db}"
+    ledger_dir = tmp_path / "ledger"
+    ledger_dir.mkdir()
+    gator = Gator(dsn)
+    size = 64 * 1024 * 1024
+    try:
+        for n in range(2):
+            sqlite_raw.plant_task(db, gator.queue_name, str(n) * size, b"{}", due=0.0)
+        tasks = [gator.task(sqlite_tasks.record, str(ledger_dir), f"valid-{n}") for n in range(6)]
+
+        with open(tmp_path / "worker.log", "wb") as log:
+            command = [*_latergator(), dsn, "--nap-time", "0.02", "--log-level", "WARNING"]
+            worker = subprocess.Popen(command, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT)
+            try:
+                _wait_for(lambda: sum(_ledger(ledger_dir).values()) >= 6, 120, "the 6 valid tasks to run")
+                _wait_for(lambda: len(gator.dead_letters()) == 2, 60, "the 2 huge ids to be dead-lettered")
+                peak = _peak_mib(worker.pid)
+            finally:
+                worker.send_signal(signal.SIGTERM)
+                code = worker.wait(60)
+        output = (tmp_path / "worker.log").read_text()
+        assert code == 0, output
+        assert "Traceback" not in output, output
+
+        assert _ledger(ledger_dir) == collections.Counter(f"valid-{n}" for n in range(6))
+        assert {gator.status(task.task_id) for task in tasks} == {SUCCESS}
+        letters = gator.dead_letters()
+        assert sorted(d.task_id for d in letters) == ["0" * 1024, "1" * 1024], "listed under the cut id"
+        assert {d.reason for d in letters} == {f"task id is {size} bytes, over the limit of 1024"}
+        assert gator.status("0" * 1024) == FAILED
+        # SQLite itself loads an id while measuring it (one at a time); the
+        # worker never copies it, so the peak stays far below the 474 MiB seen.
+        assert peak < 200, f"the worker's peak RSS was {peak:.0f} MiB"
+    finally:
+        gator.backend.close()
+
+
+@pytest.mark.timeout(240)
+def test_a_worker_buries_a_record_whose_due_is_not_a_number(tmp_path: Path) -> None:
+    # Round 2, C9: a row with due='abc' was never reserved nor dead-lettered,
+    # status() raised a raw TypeError, and a valid task depending on it was
+    # dead-lettered as "could not be handled".
+    db = tmp_path / "queue.db"
+    dsn = f"sqlite:///{db}"
+    ledger_dir = tmp_path / "ledger"
+    ledger_dir.mkdir()
+    gator = Gator(dsn)
+    try:
+        sqlite_raw.plant_task(db, gator.queue_name, "corrupt", b"{}", due=0.0)
+        with sqlite_raw.connect(db) as conn:
+            conn.execute("UPDATE alligator_tasks SET due = 'abc' WHERE task_id = 'corrupt'")
+        conn.close()
+        assert gator.status("corrupt") is not None
+        with gator.options(depends_on=["corrupt"]) as opts:
+            dependent = opts.task(sqlite_tasks.record, str(ledger_dir), "dependent")
+        tasks = [gator.task(sqlite_tasks.record, str(ledger_dir), f"valid-{n}") for n in range(6)]
+
+        with open(tmp_path / "worker.log", "wb") as log:
+            command = [*_latergator(), dsn, "--nap-time", "0.02", "--log-level", "WARNING"]
+            worker = subprocess.Popen(command, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT)
+            try:
+                _wait_for(lambda: sum(_ledger(ledger_dir).values()) >= 6, 90, "the 6 valid tasks to run")
+                _wait_for(lambda: len(gator.dead_letters()) == 2, 90, "the corrupt row and its dependent")
+            finally:
+                worker.send_signal(signal.SIGTERM)
+                code = worker.wait(60)
+        output = (tmp_path / "worker.log").read_text()
+        assert code == 0, output
+        assert "TypeError" not in output, output
+
+        assert _ledger(ledger_dir) == collections.Counter(f"valid-{n}" for n in range(6))
+        assert {gator.status(task.task_id) for task in tasks} == {SUCCESS}
+        reasons = {d.task_id: d.reason for d in gator.dead_letters()}
+        assert reasons["corrupt"] == "record is corrupt: due is 'abc'"
+        assert "could not be handled" not in reasons[dependent.task_id], reasons
+        assert "corrupt" in reasons[dependent.task_id] and "failed" in reasons[dependent.task_id]
+        assert gator.status("corrupt") == gator.status(dependent.task_id) == FAILED
+        assert gator.len() == 0
+    finally:
+        gator.backend.close()

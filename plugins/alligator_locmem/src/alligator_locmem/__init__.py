@@ -13,7 +13,10 @@ size is its length in UTF-8, and one UTF-8 cannot encode (a lone surrogate)
 is "not valid UTF-8". :meth:`~alligator.backend.Backend.push` refuses such
 a payload with ``ValueError``; one planted in the store by hand (as a test
 does) is dead-lettered by :meth:`~alligator.backend.Backend.reserve`, like a
-record of bad bytes in any other store.
+record of bad bytes in any other store. Likewise a task id is measured in
+UTF-8 bytes against :attr:`LocmemBackend.max_task_id_bytes`: one over it
+(only a hand-planted one can be) is dead-lettered under its id cut to the
+limit, as every backend does (C8).
 """
 
 from __future__ import annotations
@@ -101,6 +104,19 @@ def _unreadable(payload: str, max_bytes: int) -> str | None:
     return None if valid else "payload is not valid UTF-8"
 
 
+def _id_size(task_id: str) -> int:
+    """A task id's size in UTF-8 bytes (the bytes it stands for, as for payloads)."""
+    return len(task_id) if task_id.isascii() else len(_stored_bytes(task_id)[0])
+
+
+def _cut_id(task_id: str, max_bytes: int) -> str:
+    """An id as a dead letter keeps and lists it: its first ``max_bytes`` bytes, decoded leniently (C8)."""
+    # A char takes at most 4 bytes: a short id needs no encoding at all.
+    if len(task_id) * 4 <= max_bytes or _id_size(task_id) <= max_bytes:
+        return task_id
+    return _stored_bytes(task_id)[0][:max_bytes].decode("utf-8", "replace")
+
+
 def _listed(payload: str, max_bytes: int) -> str:
     """A dead letter's payload as listed: cut to the limit, bad bytes as U+FFFD."""
     if payload.isascii() and len(payload) <= max_bytes:
@@ -112,6 +128,9 @@ class LocmemBackend(Backend):
     """Queues in this process's memory; see the module docstring."""
 
     blocking_reserve = True
+    #: The longest task id, in UTF-8 bytes, that reserve() and get() hand
+    #: out (DECISIONS C8; the core's ``Backend`` default where it has one).
+    max_task_id_bytes: int = 1024
 
     def __init__(self, conn_string: str = "locmem://") -> None:
         super().__init__(conn_string)
@@ -196,6 +215,11 @@ class LocmemBackend(Backend):
     def _lease(self, q: _Queue, task_id: str, entry: _Entry, lease_end: float) -> Reservation | None:
         """Delivers a task taken off the waiting ones, or dead-letters it if unreadable."""
         entry.attempts += 1
+        max_id = self.max_task_id_bytes
+        if len(task_id) * 4 > max_id and (id_size := _id_size(task_id)) > max_id:
+            too_long = f"task id is {id_size} bytes, over the limit of {max_id}"
+            self._bury(q, _cut_id(task_id, max_id), entry, too_long)
+            return None
         reason = _unreadable(entry.payload, self.max_payload_bytes)
         if reason is not None:
             self._bury(q, task_id, entry, reason)
@@ -339,7 +363,14 @@ class LocmemBackend(Backend):
             q = self._queue(queue)
             self._retain(q, self.now())
             letters = list(q.dead.values())[: max(limit, 0)]
-        return [replace(d, payload=_listed(d.payload, self.max_payload_bytes)) for d in letters]
+        return [
+            replace(
+                d,
+                task_id=_cut_id(d.task_id, self.max_task_id_bytes),
+                payload=_listed(d.payload, self.max_payload_bytes),
+            )
+            for d in letters
+        ]
 
     def requeue(self, queue: str, task_id: str) -> bool:
         with self._cond:

@@ -67,7 +67,28 @@ FAKE_CLOCK_POLL = 0.05
 #: reported within seconds instead of hanging a producer.
 DEFAULT_OPTIONS: dict[str, Any] = {"socket_connect_timeout": 5.0, "socket_keepalive": True}
 
-_TRUE = {"1", "true", "yes", "on"}
+#: What a boolean option of a DSN may say (any case); anything else is refused,
+#: where redis-py would read it as true.
+_TRUE = {"1", "true", "yes"}
+_FALSE = {"0", "false", "no"}
+#: Numeric options and their ranges (inclusive): a timeout of 0 or less, or one
+#: too long for the socket layer, fails only at the first command otherwise.
+_RANGES: dict[str, tuple[float, float]] = {
+    "socket_timeout": (0.001, 1e9),
+    "socket_connect_timeout": (0.001, 1e9),
+    "timeout": (0.001, 1e9),
+    "health_check_interval": (0, 1e9),
+    "max_connections": (1, 2**31 - 1),
+    "socket_read_size": (1, 2**31 - 1),
+    "protocol": (2, 3),
+    "ssl_min_version": (0, 2**31 - 1),
+}
+#: What an InvalidDSNError says about a DSN urllib cannot parse: never the DSN
+#: itself, whose password is where the parse went wrong.
+_UNPARSABLE = (
+    "the Redis DSN could not be parsed ({}); if its password has special characters "
+    "such as # ? / @ :, percent-encode them (# is %23, ? is %3F, / is %2F, @ is %40, : is %3A)"
+)
 
 
 class _Script:
@@ -139,6 +160,10 @@ class RedisBackend(Backend):
     """
 
     blocking_reserve = True
+    #: The longest task id (in bytes) :meth:`reserve` and :meth:`get` hand out
+    #: (contract rule C8); a longer one is dead-lettered under its first this
+    #: many bytes, and never sent.
+    max_task_id_bytes: int = 1024
 
     def __init__(
         self, conn_string: str = "redis://localhost:6379/0", *, client: Client | None = None
@@ -396,9 +421,10 @@ class RedisBackend(Backend):
         """Reserves up to ``limit`` due tasks in one script; see :meth:`.Backend.reserve`.
 
         A due record the caller may not have (its payload over
-        :attr:`~alligator.backend.Backend.max_payload_bytes`, or not UTF-8)
-        is dead-lettered inside the same script, its payload never sent; the
-        others are reserved.
+        :attr:`~alligator.backend.Backend.max_payload_bytes` or its id over
+        :attr:`max_task_id_bytes`, either not UTF-8, or a stored count that
+        is not a whole number) is dead-lettered inside the same script, its
+        payload and id never sent; the others are reserved.
 
         When nothing is due and ``timeout`` is positive it blocks on the
         queue's wake-up list until a task is pushed or released, the next
@@ -425,6 +451,7 @@ class RedisBackend(Backend):
                     limit,
                     self.max_payload_bytes,
                     self.status_ttl,
+                    self.max_task_id_bytes,
                     *self._retention(),
                     raw=True,
                 )
@@ -447,19 +474,27 @@ class RedisBackend(Backend):
     def _reservations(self, queue: str, reply: list[Any]) -> list[Reservation]:
         """Decodes a reserve or get reply one record at a time.
 
-        The script hands out only UTF-8 records; should one get past it
-        anyway, that record alone is dead-lettered and the others delivered.
+        The script hands out only UTF-8 records with whole counts; should one
+        get past it anyway (a fake server, a changed script), that record
+        alone is dead-lettered and the others delivered: nothing in the reply
+        is parsed before its type is checked.
         """
         out = []
-        for i in range(0, len(reply), 5):
-            task_id, payload, receipt = reply[i], reply[i + 1], reply[i + 2]
-            attempts, failures = int(reply[i + 3]), int(reply[i + 4])
-            try:
-                out.append(
-                    Reservation(task_id.decode(), payload.decode(), receipt.decode(), attempts, failures)
-                )
-            except UnicodeDecodeError as err:
-                reason = f"{UNREADABLE}: {err}"
+        for i in range(0, len(reply) - len(reply) % 5, 5):
+            task_id, payload, receipt, attempts, failures = reply[i : i + 5]
+            if not (isinstance(task_id, bytes) and isinstance(receipt, bytes)):
+                continue  # nothing names the delivery: it stays with its lease
+            reason = None
+            if not (_count(attempts) and _count(failures) and isinstance(payload, bytes)):
+                reason = f"record is corrupt: the reply held {_short(attempts)} and {_short(failures)}"
+            else:
+                try:
+                    out.append(
+                        Reservation(task_id.decode(), payload.decode(), receipt.decode(), attempts, failures)
+                    )
+                except UnicodeDecodeError as err:
+                    reason = f"{UNREADABLE}: {err}"
+            if reason is not None:
                 args = (self._now_arg(), self.status_ttl, task_id, receipt, reason, *self._retention())
                 self._run(self._dead_letter, queue, *args)
         return out
@@ -547,7 +582,12 @@ class RedisBackend(Backend):
         """
         _check_seconds(lease_seconds, "lease_seconds")
         args = (
-            *(self._now_arg(), task_id, lease_seconds, self.max_payload_bytes, self.status_ttl),
+            self._now_arg(),
+            task_id,
+            lease_seconds,
+            self.max_payload_bytes,
+            self.status_ttl,
+            self.max_task_id_bytes,
             *self._retention(),
         )
         with self._translated("get task {} of {!r}", task_id, queue):
@@ -611,16 +651,19 @@ class RedisBackend(Backend):
         if limit <= 0:
             return []
         with self._translated("list the dead letters of {!r}", queue):
-            args = (self._now_arg(), limit, self.max_payload_bytes, *self._retention())
+            args = (self._now_arg(), limit, self.max_payload_bytes, self.max_task_id_bytes, *self._retention())
             reply = self._run(self._dead_letters, queue, *args, raw=True)
 
-        def text(value: bytes) -> str:
-            return value.decode("utf-8", "replace")
+        def text(value: object) -> str:
+            return value.decode("utf-8", "replace") if isinstance(value, bytes) else ""
 
         letters = []
-        for i in range(0, len(reply), 5):
+        for i in range(0, len(reply) - len(reply) % 5, 5):
             task_id, payload, reason = text(reply[i]), text(reply[i + 1]), text(reply[i + 2])
-            letters.append(DeadLetter(task_id, payload, reason, int(reply[i + 3]), float(reply[i + 4])))
+            # The script checks both numbers; a field that is still none (a
+            # fake server, a changed script) is listed as 0, never raised.
+            attempts, failed_at = _number(reply[i + 3], int), _number(reply[i + 4], float)
+            letters.append(DeadLetter(task_id, payload, reason, int(attempts), failed_at))
         return letters
 
     def requeue(self, queue: str, task_id: str) -> bool:
@@ -684,8 +727,10 @@ class RedisBackend(Backend):
 
         infos = []
         for i in range(0, len(reply), 6):
-            task_id, payload, at = text(reply[i]), text(reply[i + 1]), float(reply[i + 4])
-            attempts, failures = int(reply[i + 2]), int(reply[i + 3])
+            # Stored counts and times are shown as 0 when a hand-written record
+            # holds something else there: listing never raises for a record.
+            task_id, payload, at = text(reply[i]), text(reply[i + 1]), float(_number(reply[i + 4], float))
+            attempts, failures = int(_number(reply[i + 2], int)), int(_number(reply[i + 3], int))
             if state == "dead":
                 infos.append(TaskInfo(task_id, state, payload, attempts, 0, None, text(reply[i + 5]), at))
             else:
@@ -746,6 +791,26 @@ def _check_seconds(value: float, what: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{what} must be a finite number of seconds, not {value!r}")
     return value
+
+
+def _count(value: object) -> bool:
+    """Whether a reply field is a delivery count: an int >= 0 (not a bool)."""
+    return type(value) is int and value >= 0
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
+def _number(value: object, kind: type[int] | type[float]) -> float:
+    """A number of a reply, or 0 when the field is not a finite one."""
+    try:
+        text = value.decode() if isinstance(value, bytes) else value
+        number = kind(text) if isinstance(text, (str, int, float)) else 0
+    except (TypeError, ValueError, OverflowError):
+        return 0
+    return number if math.isfinite(number) and number >= 0 else 0
 
 
 def _bulk(value: bytes) -> bytes:
@@ -832,6 +897,27 @@ def _known_options(scheme: str, cluster: bool) -> set[str]:
     return known
 
 
+def _option_problem(key: str, value: str) -> str | None:
+    """What is wrong with one option's value (None: nothing we can tell)."""
+    if key in _SECRET_OPTIONS:
+        return None
+    parser = URL_QUERY_ARGUMENT_PARSERS.get(key)
+    if key == "cluster" or getattr(parser, "__name__", "") == "to_bool":
+        if value.lower() in _TRUE | _FALSE:
+            return None
+        return f"option {key!r} must be true or false (or 1/0, yes/no), not {value!r}"
+    if key not in _RANGES:
+        return None
+    low, high = _RANGES[key]
+    try:
+        number = int(value) if parser is int else float(value)
+    except ValueError:
+        return f"option {key!r} must be a number, not {value!r}"
+    if not (math.isfinite(number) and low <= number <= high):
+        return f"option {key!r} must be a number from {low:g} to {high:g}, not {value!r}"
+    return None
+
+
 def check_dsn(conn_string: str) -> tuple[str, bool]:
     """Checks a Redis DSN before any client is built, naming a bad part.
 
@@ -855,18 +941,29 @@ def check_dsn(conn_string: str) -> tuple[str, bool]:
         it names a Redis Cluster.
 
     Raises:
-        InvalidDSNError: Its scheme, port, database or an option is wrong.
+        InvalidDSNError: It cannot be parsed (the message then shows no part
+            of it, since a password with an unencoded ``#``, ``?`` or ``/``
+            is where parsing goes wrong), or its scheme, port, database or an
+            option (unknown, a number out of range, a boolean that is not
+            true/false/1/0/yes/no) is wrong; the message names the part.
     """
+    try:
+        parts = urlsplit(conn_string)
+    except ValueError as err:
+        raise InvalidDSNError(_UNPARSABLE.format("a host in [brackets] is not closed")) from err
+    try:
+        parts.port  # noqa: B018 - parsing it is the check
+    except ValueError as err:
+        raise InvalidDSNError(_UNPARSABLE.format("the port is not a number from 0 to 65535")) from err
+    # An unencoded # ? or / in a password ends the userinfo early: the rest of
+    # it (and the host) lands in the fragment, query or path, and would be shown.
+    if parts.fragment or "@" in parts.path or "@" in parts.query:
+        raise InvalidDSNError(_UNPARSABLE.format("an @ or # outside the user and password part"))
     shown = redact_dsn(conn_string)
 
     def refuse(problem: str) -> InvalidDSNError:
         return InvalidDSNError(f"cannot use {shown!r} as a Redis DSN: {problem}")
 
-    try:
-        parts = urlsplit(conn_string)
-        parts.port  # noqa: B018 - parsing it is the check
-    except ValueError as err:
-        raise refuse(_scrub(str(err), _secrets(conn_string))) from err
     scheme = parts.scheme.lower()
     if scheme not in _CONNECTION_CLASSES:
         raise refuse(f"the scheme must be redis, rediss or unix, not {parts.scheme!r}")
@@ -878,11 +975,14 @@ def check_dsn(conn_string: str) -> tuple[str, bool]:
         values[key] = value
     cluster = values.get("cluster", "").lower() in _TRUE
     known = _known_options(scheme, cluster)
-    for key in values:
+    for key, value in values.items():
         if key not in known:
             near = difflib.get_close_matches(key, sorted(known), n=1)
             hint = f" (did you mean {near[0]}?)" if near else ""
             raise refuse(f"unknown option {key!r}{hint}")
+        problem = _option_problem(key, value)
+        if problem:
+            raise refuse(problem)
     path_db = None
     if scheme != "unix" and parts.path not in ("", "/"):
         text = unquote(parts.path[1:])

@@ -48,6 +48,10 @@ never matches one handed out after it.
 
 Redis does not roll back a script that fails half-way, so every script
 checks every argument before its first write (an error then changes nothing).
+Numbers stored in a record (attempts, failures, the sequence counter) are
+input too: read and checked before any write, and written back as computed
+values, never with HINCRBY/INCRBY on a value nobody checked. A record whose
+count is no whole number is dead-lettered, alone, as corrupt.
 """
 
 from __future__ import annotations
@@ -192,13 +196,18 @@ local function int(x) return string.format('%d', x) end
 
 -- Reserves n sequence numbers; returns the last. A fresh counter starts from
 -- the server's time in microseconds (exact in a Lua number until year 2255).
+-- A counter that is not a whole number exact in a Lua number (written by hand)
+-- starts afresh too, never failing: INCRBY on it would stop the script after
+-- earlier writes.
 local function next_seq(n)
-  local last = redis.call('INCRBY', seq, int(n))
-  if last == n then
+  local last = redis.call('GET', seq)
+  if last and #last <= 16 and string.find(last, '^%d+$') and tonumber(last) < 2 ^ 53 - n then
+    last = tonumber(last) + n
+  else
     local t = redis.call('TIME')
     last = tonumber(t[1]) * 1000000 + tonumber(t[2]) + n
-    redis.call('SET', seq, int(last))
   end
+  redis.call('SET', seq, int(last))
   return last
 end
 local function enqueue(id, due, number)
@@ -233,25 +242,29 @@ local function unlease(id)
   redis.call('HDEL', receipts, id)
   redis.call('ZREM', leases, id)
 end
--- Hands out one delivery of id; returns its receipt and the delivery count.
-local function lease(id, deadline)
+-- Hands out delivery number count of id (its stored count, checked, + 1);
+-- returns its receipt.
+local function lease(id, deadline, count)
   local receipt = int(next_seq(1))
   redis.call('HSET', receipts, id, receipt)
   redis.call('ZADD', leases, deadline, id)
-  return receipt, redis.call('HINCRBY', attempts, id, 1)
+  redis.call('HSET', attempts, id, int(count))
+  return receipt
 end
 local function live(id)
   return redis.call('HEXISTS', members, id) == 1 or redis.call('HEXISTS', receipts, id) == 1
 end
 
--- Dead-letter retention, from two arguments: the most letters a queue keeps,
--- and the seconds one is kept (may be infinite).
-local function keep_arg(cap, age)
+-- Dead-letter retention of this script: set from its arguments by keep_args
+-- (a script that never sets it writes no dead letter).
+local retention = {cap = false, age = false}
+local function keep_args(cap, age)
   local seconds = tonumber(age)
   if seconds == nil or seconds ~= seconds or seconds < 0 then
     fail('dead_letter_ttl must be a number >= 0, not ' .. tostring(age))
   end
-  return {cap = whole(cap, 'max_dead_letters', 0), age = seconds}
+  retention.cap = whole(cap, 'max_dead_letters', 0)
+  retention.age = seconds
 end
 -- Deletes one dead letter, and its FAILED status with it.
 local function forget(id)
@@ -261,34 +274,78 @@ local function forget(id)
   return 1
 end
 -- Drops the letters past their time (among the oldest), then the oldest over
--- the cap, so a flood of failing tasks cannot fill the server's memory.
-local function retain(now, keep)
-  local horizon = now - keep.age
+-- the cap, so a flood of failing tasks cannot fill the server's memory. A
+-- letter whose time is not a number (written by hand) is not dated: kept.
+local function retain(now)
+  if not retention.cap then return end
+  local horizon = now - retention.age
   for _, id in ipairs(redis.call('ZRANGE', dead_order, 0, __RETAIN_BATCH__ - 1)) do
-    if tonumber(redis.call('HGET', dead, 't:' .. id) or '0') >= horizon then break end
+    local at = tonumber(redis.call('HGET', dead, 't:' .. id) or '')
+    if at == nil or at ~= at or at >= horizon then break end
     forget(id)
   end
-  local over = redis.call('ZCARD', dead_order) - keep.cap
+  local over = redis.call('ZCARD', dead_order) - retention.cap
   if over > 0 then
     for _, id in ipairs(redis.call('ZRANGE', dead_order, 0, over - 1)) do forget(id) end
   end
 end
-
--- Ends a task that is in neither pending nor leases any more: its payload and
--- attempts move to the dead letters, with a reason; retention follows.
-local function bury(id, reason, now, ttl, keep)
+-- A stored value shown in a reason: short, printable ASCII, quoted.
+local function shown(value)
+  local s = string.gsub(string.sub(value, 1, 40), '[^\32-\126]', '?')
+  if #value > 40 then s = s .. '...' end
+  return "'" .. s .. "'"
+end
+-- A stored counter of id (absent: 0), or false and why the record is corrupt.
+-- Only plain digits, few enough to be exact in a Lua number, are a count.
+local function stored_count(hash, id, what)
+  local value = redis.call('HGET', hash, id)
+  if not value then return 0 end
+  if #value <= 15 and string.find(value, '^%d+$') then return tonumber(value) end
+  return false, 'record is corrupt: ' .. what .. ' is ' .. shown(value)
+end
+-- Both counters of id, checked before any write touches it: attempts and
+-- failures, or false and why the record is corrupt.
+local function counters(id)
+  local count, why = stored_count(attempts, id, 'attempts')
+  if not count then return false, why end
+  local failed_count, why_failures = stored_count(failures, id, 'failures')
+  if not failed_count then return false, why_failures end
+  return count, failed_count
+end
+-- The id a dead letter of id is stored under: id itself, or its first max bytes
+-- when it is longer (an incomplete UTF-8 sequence cut at the end becomes
+-- U+FFFD, as Python's decode with "replace" reads it).
+local function cut_id(id, max)
+  if #id <= max then return id end
+  local cut = string.sub(id, 1, max)
+  for tail = 1, 3 do
+    local lead = string.byte(cut, #cut - tail + 1)
+    if lead and lead >= 192 then
+      local need = (lead >= 240 and 4) or (lead >= 224 and 3) or 2
+      if need > tail then cut = string.sub(cut, 1, #cut - tail) .. '\239\191\189' end
+      break
+    end
+    if not lead or lead < 128 then break end
+  end
+  return cut
+end
+-- Ends a task that is in neither pending nor leases any more: its payload moves
+-- to the dead letters, with a reason and count deliveries, under the id as
+-- (id itself unless it is too long to hand out).
+local function bury(id, reason, now, ttl, count, as)
+  as = as or id
   local nowf = fmt(now)
   local payload = redis.call('HGET', payloads, id) or ''
-  local count = redis.call('HGET', attempts, id) or '0'
-  redis.call('HSET', dead, 'p:' .. id, payload, 'r:' .. id, reason, 'a:' .. id, count, 't:' .. id, nowf)
-  redis.call('ZADD', dead_order, int(next_seq(1)), id)
+  redis.call('HSET', dead, 'p:' .. as, payload, 'r:' .. as, reason, 'a:' .. as, int(count), 't:' .. as, nowf)
+  redis.call('ZADD', dead_order, int(next_seq(1)), as)
   redis.call('HDEL', payloads, id)
   redis.call('HDEL', attempts, id)
   redis.call('HDEL', failures, id)
   redis.call('ZREM', succeeded, id)
-  redis.call('ZADD', failed, nowf, id)
+  redis.call('ZREM', succeeded, as)
+  redis.call('ZADD', failed, nowf, as)
   trim(failed, now, ttl)
-  retain(now, keep)
+  retain(now)
 end
 
 -- Strict UTF-8, as Python's decoder reads it (no surrogates, no overlong
@@ -320,11 +377,46 @@ local function readable(id, max)
   if not utf8(payload) then return false, 'payload is not valid UTF-8' end
   return payload
 end
--- A delivery of a record no caller may have: counted, and dead-lettered.
-local function refuse(id, reason, now, ttl, keep)
+-- A delivery of a record no caller may have (count deliveries before it):
+-- counted, and dead-lettered.
+local function refuse(id, reason, now, ttl, count, as)
   unlease(id)
-  redis.call('HINCRBY', attempts, id, 1)
-  bury(id, reason, now, ttl, keep)
+  bury(id, reason, now, ttl, count + 1, as)
+end
+-- Takes a due or expired record out for a delivery: the reply's five fields
+-- appended to out, or the record dead-lettered, alone, with why. Everything
+-- about it is read and checked before its first write.
+local function deliver(id, out, deadline, max, max_id, now, ttl)
+  local count, failed_count = counters(id)
+  if #id > max_id then
+    local as = cut_id(id, max_id)
+    if live(as) or redis.call('ZSCORE', dead_order, as) then
+      -- Its cut id is another task's: a dead letter under it would overwrite
+      -- that one, and no other id is the cut. The record is dropped.
+      unlease(id)
+      redis.call('HDEL', payloads, id)
+      redis.call('HDEL', attempts, id)
+      redis.call('HDEL', failures, id)
+      return
+    end
+    local why = 'task id is ' .. int(#id) .. ' bytes, over the limit of ' .. int(max_id)
+    refuse(id, why, now, ttl, count or 0, as)
+    return
+  end
+  if not count then
+    refuse(id, failed_count, now, ttl, 0)
+    return
+  end
+  local payload, why = readable(id, max)
+  if not payload then
+    refuse(id, why, now, ttl, count)
+    return
+  end
+  out[#out + 1] = id
+  out[#out + 1] = payload
+  out[#out + 1] = lease(id, deadline, count + 1)
+  out[#out + 1] = count + 1
+  out[#out + 1] = failed_count
 end
 -- Puts a dead letter back at the end of the queue, due now, its counts reset;
 -- false (changing nothing) when it is not a dead letter or its id is live.
@@ -470,7 +562,7 @@ return n
 """,
 )
 
-#: ARGV: now, lease_seconds, limit, max_payload_bytes, status_ttl,
+#: ARGV: now, lease_seconds, limit, max_payload_bytes, status_ttl, max_task_id_bytes,
 #: max_dead_letters, dead_letter_ttl.
 #: Returns (id, payload, receipt, attempts, failures) flattened, oldest first;
 #: or, when nothing is due, a single number: milliseconds until the next
@@ -485,7 +577,8 @@ local lease_for = finite(ARGV[2], 'lease_seconds')
 local limit = whole(ARGV[3], 'limit', 1)
 local max = whole(ARGV[4], 'max_payload_bytes', 0)
 local ttl = ttl_arg(ARGV[5])
-local keep = keep_arg(ARGV[6], ARGV[7])
+local max_id = whole(ARGV[6], 'max_task_id_bytes', 1)
+keep_args(ARGV[7], ARGV[8])
 local nowf = fmt(now)
 -- Expired leases become due again, at their deadline: that is when they became due.
 local expired = redis.call('ZRANGEBYSCORE', leases, '-inf', nowf, 'WITHSCORES', 'LIMIT', 0, __RECLAIM__)
@@ -516,17 +609,7 @@ local out = {}
 for _, member in ipairs(due) do
   local id = string.sub(member, 18)
   redis.call('HDEL', members, id)
-  local payload, why = readable(id, max)
-  if payload then
-    local receipt, count = lease(id, deadline)
-    out[#out + 1] = id
-    out[#out + 1] = payload
-    out[#out + 1] = receipt
-    out[#out + 1] = count
-    out[#out + 1] = tonumber(redis.call('HGET', failures, id) or '0')
-  else
-    refuse(id, why, now, ttl, keep)
-  end
+  deliver(id, out, deadline, max, max_id, now, ttl)
 end
 if #due == limit and #redis.call('ZRANGEBYSCORE', pending, '-inf', nowf, 'LIMIT', 0, 1) > 0 then
   -- More is due than this worker took: pass the baton to a blocked one.
@@ -573,7 +656,7 @@ return acked
 #: ARGV: now, id, receipt, delay, attempted ("1" or "0"). Returns 1 or 0.
 RELEASE = _script(
     "release",
-    "receipts leases attempts failures pending members seq wake",
+    "receipts leases attempts failures pending members seq wake payloads dead dead_order succeeded failed",
     """
 local now = clock()
 local id = ARGV[2]
@@ -582,11 +665,18 @@ if delay < 0 then delay = 0 end
 local attempted = ARGV[5]
 if attempted ~= '1' and attempted ~= '0' then fail('attempted must be 1 or 0') end
 if not holds(id, ARGV[3], now) then return 0 end
+local count, failed_count = counters(id)
 unlease(id)
+if not count then
+  -- A counter written by hand is no number: the task ends here, settled; its
+  -- status is kept for ever (release takes no status_ttl to trim by).
+  bury(id, failed_count, now, math.huge, 0)
+  return 1
+end
 if attempted == '1' then
-  redis.call('HINCRBY', failures, id, 1)
-else
-  redis.call('HINCRBY', attempts, id, -1)
+  redis.call('HSET', failures, id, int(failed_count + 1))
+elseif count > 0 then
+  redis.call('HSET', attempts, id, int(count - 1))
 end
 local was_due = any_due(now)
 enqueue(id, now + delay, next_seq(1))
@@ -628,17 +718,20 @@ DEAD_LETTER = _script(
     """
 local now = clock()
 local ttl = ttl_arg(ARGV[2])
-local keep = keep_arg(ARGV[6], ARGV[7])
+keep_args(ARGV[6], ARGV[7])
 local id = ARGV[3]
 if not holds(id, ARGV[4], now) then return 0 end
+-- A corrupt count is taken as 0: the reason the worker gives is kept.
+local count = stored_count(attempts, id, 'attempts') or 0
 unlease(id)
-bury(id, ARGV[5], now, ttl, keep)
+bury(id, ARGV[5], now, ttl, count)
 return 1
 """,
 )
 
-#: ARGV: now, id, lease_seconds, max_payload_bytes, status_ttl, max_dead_letters,
-#: dead_letter_ttl. Returns (id, payload, receipt, attempts, failures), or nothing.
+#: ARGV: now, id, lease_seconds, max_payload_bytes, status_ttl, max_task_id_bytes,
+#: max_dead_letters, dead_letter_ttl. Returns (id, payload, receipt, attempts,
+#: failures), or nothing.
 GET = _script(
     "get",
     "members pending payloads attempts failures receipts leases seq succeeded failed dead dead_order",
@@ -648,7 +741,8 @@ local id = ARGV[2]
 local lease_for = finite(ARGV[3], 'lease_seconds')
 local max = whole(ARGV[4], 'max_payload_bytes', 0)
 local ttl = ttl_arg(ARGV[5])
-local keep = keep_arg(ARGV[6], ARGV[7])
+local max_id = whole(ARGV[6], 'max_task_id_bytes', 1)
+keep_args(ARGV[7], ARGV[8])
 local member = redis.call('HGET', members, id)
 if member then
   redis.call('ZREM', pending, member)
@@ -658,13 +752,9 @@ else
   local deadline = redis.call('ZSCORE', leases, id)
   if not deadline or tonumber(deadline) > now then return {} end
 end
-local payload, why = readable(id, max)
-if not payload then
-  refuse(id, why, now, ttl, keep)
-  return {}
-end
-local receipt, count = lease(id, fmt(now + lease_for))
-return {id, payload, receipt, count, tonumber(redis.call('HGET', failures, id) or '0')}
+local out = {}
+deliver(id, out, fmt(now + lease_for), max, max_id, now, ttl)
+return out
 """,
 )
 
@@ -753,10 +843,11 @@ return redis.call('ZCARD', pending) + redis.call('ZCOUNT', leases, '-inf', fmt(c
 """,
 )
 
-#: ARGV: now, limit, max_payload_bytes, max_dead_letters, dead_letter_ttl.
-#: Drops the letters past their time first (retention), then returns
-#: (id, payload, reason, attempts, failed_at) flattened, oldest first; a
-#: payload over the limit is cut to it.
+#: ARGV: now, limit, max_payload_bytes, max_task_id_bytes, max_dead_letters,
+#: dead_letter_ttl. Drops the letters past their time first (retention), then
+#: returns (id, payload, reason, attempts, failed_at) flattened, oldest first;
+#: a payload or an id over its limit is cut to it; attempts and failed_at are
+#: numbers (0 when the stored field is not one).
 DEAD_LETTERS = _script(
     "dead_letters",
     "dead_order dead failed",
@@ -764,18 +855,23 @@ DEAD_LETTERS = _script(
 local now = clock()
 local limit = whole(ARGV[2], 'limit', 1)
 local max = whole(ARGV[3], 'max_payload_bytes', 0)
-local keep = keep_arg(ARGV[4], ARGV[5])
-retain(now, keep)
+local max_id = whole(ARGV[4], 'max_task_id_bytes', 1)
+keep_args(ARGV[5], ARGV[6])
+retain(now)
 local out = {}
 for _, id in ipairs(redis.call('ZRANGE', dead_order, 0, limit - 1)) do
   local payload = redis.call('HGET', dead, 'p:' .. id) or ''
   if #payload > max then payload = string.sub(payload, 1, max) end
   local f = redis.call('HMGET', dead, 'r:' .. id, 'a:' .. id, 't:' .. id)
-  out[#out + 1] = id
+  local count = f[2]
+  if not (count and #count <= 15 and string.find(count, '^%d+$')) then count = '0' end
+  local at = tonumber(f[3] or '0')
+  if at == nil or at ~= at or at == math.huge or at == -math.huge then at = 0 end
+  out[#out + 1] = cut_id(id, max_id)
   out[#out + 1] = payload
   out[#out + 1] = f[1] or ''
-  out[#out + 1] = f[2] or '0'
-  out[#out + 1] = f[3] or '0'
+  out[#out + 1] = count
+  out[#out + 1] = fmt(at)
 end
 return out
 """,
@@ -823,7 +919,7 @@ local state = ARGV[2]
 local offset = whole(ARGV[3], 'offset', 0)
 local limit = whole(ARGV[4], 'limit', 1)
 local max = whole(ARGV[5], 'max_payload_bytes', 0)
-local keep = keep_arg(ARGV[6], ARGV[7])
+keep_args(ARGV[6], ARGV[7])
 local nowf = fmt(now)
 local function cut(payload)
   if payload and #payload > max then return string.sub(payload, 1, max) end
@@ -839,7 +935,7 @@ local function add(id, at)
   out[#out + 1] = ''
 end
 if state == 'dead' then
-  retain(now, keep)
+  retain(now)
   for _, id in ipairs(redis.call('ZRANGE', dead_order, offset, offset + limit - 1)) do
     local f = redis.call('HMGET', dead, 'p:' .. id, 'a:' .. id, 't:' .. id, 'r:' .. id)
     out[#out + 1] = id

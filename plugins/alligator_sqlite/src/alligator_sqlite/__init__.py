@@ -53,6 +53,23 @@ How it keeps the contract:
   at a time, so it never sits in the process's memory whole, not even
   inside SQLite; on 3.10 in SQL (``length(CAST(payload AS BLOB))``), which
   keeps it out of Python but makes SQLite load it.
+* **Task ids over** :attr:`SqliteBackend.max_task_id_bytes` (1024 bytes by
+  default) are measured in SQL (``length(CAST(task_id AS BLOB))``) and never
+  selected into Python: such a row is dead-lettered under its id cut to the
+  limit (``substr``, or blob I/O on 3.11+), decoded leniently, with reason
+  ``task id is N bytes, over the limit of M``. ``dead_letters()`` never lists
+  a longer id either.
+* **Stored numbers that are not numbers.** A row whose ``due``, ``seq``,
+  ``attempts`` or ``failures`` holds text, a blob, an infinity or (for the
+  integers) a fraction is dead-lettered by the next reserve (or get) that
+  meets it, alone, with reason ``record is corrupt: due is 'abc'`` (the value
+  shortened to 40 characters; a count that is no number taken as 0). A due
+  that is not a finite number sorts after every time in the ``(queue, due,
+  seq)`` index, so each reserve looks for such rows with one index seek
+  (``due >= +inf``, at most 8 a call) rather than scanning the table; the
+  other fields are checked on the rows a reserve reads anyway. Until then
+  ``status()`` reports such a row WAITING and ``len()`` counts it;
+  ``status()``, ``len()`` and ``peek()`` never raise for it.
 
 The schema (version 2), in tables prefixed ``alligator_`` so the file can be
 shared with an application's own tables:
@@ -208,20 +225,46 @@ _STATE_WHERE = {
 # Dead-lettered payloads are copied in pieces of this size.
 _COPY_CHUNK = 1024 * 1024
 # The counts as integers in a sane range whatever a hand-written row holds
-# (text, a real, 2**63 - 1): adding one in Python must neither fail nor overflow.
-_COUNT_COLUMNS = (
-    "min(max(CAST(attempts AS INTEGER), 0), 1000000000), min(max(CAST(failures AS INTEGER), 0), 1000000000)"
-)
+# (2**63 - 1, or no integer at all, taken as 0): adding one in Python must
+# neither fail nor overflow.
+_ATTEMPTS_COLUMN = "CASE WHEN typeof(attempts) = 'integer' THEN min(max(attempts, 0), 1000000000) ELSE 0 END"
+_FAILURES_COLUMN = "CASE WHEN typeof(failures) = 'integer' THEN min(max(failures, 0), 1000000000) ELSE 0 END"
+_COUNT_COLUMNS = f"{_ATTEMPTS_COLUMN}, {_FAILURES_COLUMN}"
 # push() stores payloads as BLOBs, whose length SQLite reads from the row
 # header: such a payload within the limit comes with the row, in one query.
 # Any other (a TEXT row from version 1 or from a hand, or one over the limit)
 # comes back NULL and is measured and read on its own (_read_payload).
 _SMALL_PAYLOAD = "CASE WHEN typeof(payload) = 'blob' AND length(payload) <= ? THEN payload END"
+# A task id's bytes only when within the limit (the first parameter), else
+# NULL: a huge id is measured inside SQLite, never copied out. One column,
+# so that SQLite holds at most one copy of a huge id at a time.
+_ID_COLUMN = "CASE WHEN length(CAST(task_id AS BLOB)) <= ? THEN CAST(task_id AS BLOB) END"
+# The first stored number of a row that is not a valid one, or NULL when all
+# are. A hand-written row can hold anything (text, a blob, an infinity, a
+# fraction of an attempt); such a row is dead-lettered, never compared or
+# counted in Python. A REAL column reports 'real' even for integer values.
+_CORRUPT_COLUMN = (
+    "CASE WHEN typeof(due) != 'real' OR abs(due) > 1.7976931348623157e308 THEN 'due' "
+    "WHEN typeof(seq) != 'integer' THEN 'seq' "
+    "WHEN typeof(attempts) != 'integer' THEN 'attempts' "
+    "WHEN typeof(failures) != 'integer' THEN 'failures' END"
+)
+# The fields _CORRUPT_COLUMN may name: the only names ever put into SQL text.
+_NUMBER_FIELDS = ("due", "seq", "attempts", "failures")
 #: The query reserve() runs: the due tasks of a queue, oldest first.
 RESERVE_SQL = (
-    f"SELECT rowid, CAST(task_id AS BLOB), {_COUNT_COLUMNS}, {_SMALL_PAYLOAD} "
+    f"SELECT rowid, {_ID_COLUMN}, {_COUNT_COLUMNS}, {_SMALL_PAYLOAD}, {_CORRUPT_COLUMN} "
     "FROM alligator_tasks WHERE queue = ? AND due <= ? ORDER BY due, seq LIMIT ?"
 )
+# Rows whose due is not a finite number never meet RESERVE_SQL's range: SQLite
+# sorts TEXT and BLOB after every number, and +inf after every time. They all
+# sit at the end of a queue's part of the (queue, due, seq) index, where this
+# range (due >= +inf) finds them with one index seek; each reserve buries up
+# to _CORRUPT_PER_RESERVE of them.
+CORRUPT_DUE_SQL = f"SELECT rowid, {_CORRUPT_COLUMN} FROM alligator_tasks WHERE queue = ? AND due >= ? LIMIT ?"
+_CORRUPT_PER_RESERVE = 8
+# How many characters of a corrupt value a dead letter's reason shows.
+_SHOWN_CHARS = 40
 # Reserve reads this many batches at most when bad records leave it short of
 # its limit: the write lock is never held for a whole queue of bad rows.
 _MAX_RESERVE_ROUNDS = 8
@@ -332,6 +375,10 @@ class SqliteBackend(Backend):
         BackendError: The file cannot be opened or created, or was written by
             a newer release.
     """
+
+    #: The longest task id, in UTF-8 bytes, that reserve() and get() hand
+    #: out (DECISIONS C8; the core's ``Backend`` default where it has one).
+    max_task_id_bytes: int = 1024
 
     def __init__(self, conn_string: str) -> None:
         super().__init__(conn_string)
@@ -564,23 +611,22 @@ class SqliteBackend(Backend):
         if not rows:
             return
         first = self._next_seqs(conn, len(rows))
+        finished: list[tuple[bytes, bytes | str, int, float]] = []
         for n, (rowid, reason) in enumerate(rows):
-            head = (reason, int(delivered), now, first + n)
+            # raw_queue: the queue's name as stored (bytes); `queue` is kept for retention.
+            raw_queue, task_id, attempts = self._letter_head(conn, rowid, delivered)
+            finished.append((raw_queue, task_id, FAILED, now))
+            head = (raw_queue, task_id, reason, attempts, now, first + n)
             if sys.version_info >= (3, 11) and _BLOB_IO:
-                # VALUES, not INSERT ... SELECT: SQLite materializes a
-                # zeroblob that comes through a SELECT.
-                raw_queue, raw_id, attempts = conn.execute(
-                    "SELECT CAST(queue AS BLOB), CAST(task_id AS BLOB), attempts + ? "
-                    "FROM alligator_tasks WHERE rowid = ?",
-                    (int(delivered), rowid),
-                ).fetchone()
                 with conn.blobopen("alligator_tasks", "payload", rowid, readonly=True) as source:
                     size = len(source)
+                    # VALUES, not INSERT ... SELECT: SQLite materializes a
+                    # zeroblob that comes through a SELECT.
                     letter = conn.execute(
                         "INSERT OR REPLACE INTO alligator_dead "
                         "(queue, task_id, reason, attempts, failed_at, seq, payload) "
                         "VALUES (CAST(? AS TEXT), CAST(? AS TEXT), ?, ?, ?, ?, zeroblob(?))",
-                        (raw_queue, raw_id, reason, attempts, now, first + n, size),
+                        (*head, size),
                     ).lastrowid
                     assert letter is not None
                     with conn.blobopen("alligator_dead", "payload", letter) as target:
@@ -590,14 +636,14 @@ class SqliteBackend(Backend):
                 conn.execute(
                     "INSERT OR REPLACE INTO alligator_dead "
                     "(queue, task_id, reason, attempts, failed_at, seq, payload) "
-                    "SELECT queue, task_id, ?, attempts + ?, ?, ?, payload "
+                    "SELECT CAST(? AS TEXT), CAST(? AS TEXT), ?, ?, ?, ?, payload "
                     "FROM alligator_tasks WHERE rowid = ?",
                     (*head, rowid),
                 )
         conn.executemany(
             "INSERT OR REPLACE INTO alligator_finished (queue, task_id, status, finished_at) "
-            "SELECT queue, task_id, ?, ? FROM alligator_tasks WHERE rowid = ?",
-            [(FAILED, now, rowid) for rowid, _ in rows],
+            "VALUES (CAST(? AS TEXT), CAST(? AS TEXT), ?, ?)",
+            finished,
         )
         conn.executemany("DELETE FROM alligator_tasks WHERE rowid = ?", [(rowid,) for rowid, _ in rows])
         self._purge_finished(conn, now)
@@ -640,6 +686,55 @@ class SqliteBackend(Backend):
             [(FAILED, rowid) for rowid in rowids],
         )
         return conn.executemany("DELETE FROM alligator_dead WHERE rowid = ?", params).rowcount
+
+    def _letter_head(
+        self, conn: sqlite3.Connection, rowid: int, delivered: bool
+    ) -> tuple[bytes, bytes | str, int]:
+        """The queue, task id and attempts a task row's dead letter is written with.
+
+        An id over :attr:`max_task_id_bytes` is cut to that many bytes inside
+        SQLite (``substr``), so the whole id never reaches Python; the cut id is
+        decoded leniently (C8). A short id is kept as its stored bytes, valid
+        UTF-8 or not. Attempts that are not a sane count are taken as 0 (C9).
+        """
+        max_id = self.max_task_id_bytes
+        queue, attempts = conn.execute(
+            f"SELECT CAST(queue AS BLOB), {_ATTEMPTS_COLUMN} + ? FROM alligator_tasks WHERE rowid = ?",
+            (int(delivered), rowid),
+        ).fetchone()
+        id_size, id_head = self._id_size_and_head(conn, rowid, max_id)
+        task_id: bytes | str = id_head.decode("utf-8", "replace") if id_size > max_id else id_head
+        return bytes(queue), task_id, int(attempts)
+
+    @staticmethod
+    def _id_size_and_head(conn: sqlite3.Connection, rowid: int, max_id: int) -> tuple[int, bytes]:
+        """A task row's id size in bytes and its first ``max_id`` bytes, never the whole of a huge id.
+
+        Blob I/O reads the size from the row header and only the bytes asked
+        for; otherwise SQL measures and cuts it (SQLite loads it, once per
+        statement).
+        """
+        if sys.version_info >= (3, 11) and _BLOB_IO:
+            with conn.blobopen("alligator_tasks", "task_id", rowid, readonly=True) as blob:
+                return len(blob), blob.read(max_id)
+        (size,) = conn.execute(
+            "SELECT length(CAST(task_id AS BLOB)) FROM alligator_tasks WHERE rowid = ?", (rowid,)
+        ).fetchone()
+        (head,) = conn.execute(
+            "SELECT substr(CAST(task_id AS BLOB), 1, ?) FROM alligator_tasks WHERE rowid = ?", (max_id, rowid)
+        ).fetchone()
+        return int(size), bytes(head or b"")  # substr() of an empty blob is NULL
+
+    def _corrupt_reason(self, conn: sqlite3.Connection, rowid: int, field: str) -> str:
+        """The C9 reason for a row whose ``field`` holds no valid number: its value, shortened."""
+        assert field in _NUMBER_FIELDS  # the name goes into SQL text
+        kind, value = conn.execute(
+            f"SELECT typeof({field}), CASE WHEN typeof({field}) IN ('text', 'blob') "
+            f"THEN substr(CAST({field} AS BLOB), 1, ?) ELSE {field} END "
+            "FROM alligator_tasks WHERE rowid = ?",
+            (_SHOWN_CHARS * 4 + 1, rowid),
+        ).fetchone()
+        return f"record is corrupt: {field} is {_shown(value, text=kind == 'text')}"
 
     @staticmethod
     def _read_payload(
@@ -743,16 +838,30 @@ class SqliteBackend(Backend):
         def body(conn: sqlite3.Connection) -> list[Reservation]:
             now = self.now()
             max_bytes = self.max_payload_bytes
+            max_id = self.max_task_id_bytes
             taken: list[Reservation] = []
+            corrupt = conn.execute(CORRUPT_DUE_SQL, (queue, math.inf, _CORRUPT_PER_RESERVE)).fetchall()
+            self._bury(
+                conn,
+                queue,
+                [(rowid, self._corrupt_reason(conn, rowid, field)) for rowid, field in corrupt],
+                now,
+                True,
+            )
             for _ in range(_MAX_RESERVE_ROUNDS):
                 wanted = limit - len(taken)
                 # Waiting tasks whose time came and reserved ones whose lease
                 # lapsed both have due <= now: one index range scan finds them.
-                rows = conn.execute(RESERVE_SQL, (max_bytes, queue, now, wanted)).fetchall()
+                rows = conn.execute(RESERVE_SQL, (max_id, max_bytes, queue, now, wanted)).fetchall()
                 leases: list[tuple[float, int, str, int]] = []
                 unreadable: list[tuple[int, str]] = []
-                for rowid, raw_id, attempts, failures, small in rows:
+                for rowid, raw_id, attempts, failures, small, bad_field in rows:
                     try:
+                        if bad_field is not None:
+                            raise _Unreadable(self._corrupt_reason(conn, rowid, bad_field))
+                        if raw_id is None:
+                            size = self._id_size_and_head(conn, rowid, max_id)[0]
+                            raise _Unreadable(f"task id is {size} bytes, over the limit of {max_id}")
                         task_id = _decode_task_id(raw_id)
                         size, raw = self._read_payload(conn, rowid, max_bytes, small)
                         payload = _decode_payload(size, raw, max_bytes)
@@ -822,9 +931,11 @@ class SqliteBackend(Backend):
         def body(conn: sqlite3.Connection) -> bool:
             now = self.now()
             seq = self._next_seqs(conn, 1)
+            # The counts as read (clamped): a huge hand-written one must not
+            # overflow into a REAL, which C9 would then call corrupt.
             cursor = conn.execute(
                 "UPDATE alligator_tasks SET due = ?, seq = ?, receipt = NULL, "
-                "attempts = attempts - ?, failures = failures + ? "
+                f"attempts = {_ATTEMPTS_COLUMN} - ?, failures = {_FAILURES_COLUMN} + ? "
                 "WHERE queue = ? AND task_id = ? AND receipt = ? AND due > ?",
                 (
                     now + max(delay, 0.0),
@@ -896,15 +1007,24 @@ class SqliteBackend(Backend):
         def body(conn: sqlite3.Connection) -> Reservation | None:
             now = self.now()
             max_bytes = self.max_payload_bytes
+            # A row with a corrupt due is taken too (receipt IS NULL), to be
+            # buried; one with a receipt and a corrupt due is reserve's to bury.
             row = conn.execute(
-                f"SELECT rowid, {_COUNT_COLUMNS}, {_SMALL_PAYLOAD} FROM alligator_tasks "
+                f"SELECT rowid, {_COUNT_COLUMNS}, {_SMALL_PAYLOAD}, {_CORRUPT_COLUMN} FROM alligator_tasks "
                 "WHERE queue = ? AND task_id = ? AND (receipt IS NULL OR due <= ?)",
                 (max_bytes, queue, task_id, now),
             ).fetchone()
             if row is None:
                 return None
-            rowid, attempts, failures, small = row
+            rowid, attempts, failures, small, bad_field = row
             try:
+                if bad_field is not None:
+                    raise _Unreadable(self._corrupt_reason(conn, rowid, bad_field))
+                id_size = len(task_id.encode("utf-8", "surrogatepass"))
+                if id_size > self.max_task_id_bytes:
+                    raise _Unreadable(
+                        f"task id is {id_size} bytes, over the limit of {self.max_task_id_bytes}"
+                    )
                 payload = _decode_payload(*self._read_payload(conn, rowid, max_bytes, small), max_bytes)
             except _Unreadable as unreadable:
                 self._bury(conn, queue, [(rowid, str(unreadable))], now, delivered=True)
@@ -960,13 +1080,16 @@ class SqliteBackend(Backend):
 
         def body(conn: sqlite3.Connection) -> int | None:
             now = self.now()
+            # Compared in SQL, as a number only when it is one: a hand-written
+            # due that is not (C9) reads as WAITING until reserve buries it.
             row = conn.execute(
-                "SELECT due, receipt FROM alligator_tasks WHERE queue = ? AND task_id = ?",
-                (queue, task_id),
+                "SELECT typeof(due) = 'real' AND abs(due) <= 1.7976931348623157e308 AND due > ?, receipt "
+                "FROM alligator_tasks WHERE queue = ? AND task_id = ?",
+                (now, queue, task_id),
             ).fetchone()
             if row is not None:
-                due, receipt = row
-                if due > now:
+                later, receipt = row
+                if later:
                     return RUNNING if receipt is not None else DELAYED
                 # A lapsed lease is due again, exactly like a waiting task.
                 return WAITING
@@ -1003,9 +1126,9 @@ class SqliteBackend(Backend):
             # Bytes, cut to the limit, decoded leniently: a letter dead-lettered
             # for being huge or not UTF-8 can still be listed.
             rows = conn.execute(
-                "SELECT rowid, CAST(task_id AS BLOB), CAST(reason AS BLOB), attempts, failed_at "
-                "FROM alligator_dead WHERE queue = ? ORDER BY seq LIMIT ?",
-                (queue, max(limit, 0)),
+                "SELECT rowid, substr(CAST(task_id AS BLOB), 1, ?), CAST(reason AS BLOB), "
+                "attempts, failed_at FROM alligator_dead WHERE queue = ? ORDER BY seq LIMIT ?",
+                (self.max_task_id_bytes, queue, max(limit, 0)),
             ).fetchall()
             return [
                 DeadLetter(
@@ -1214,6 +1337,16 @@ def _decode_payload(size: int, raw: bytes | None, max_bytes: int) -> str:
         return (raw or b"").decode("utf-8")
     except UnicodeDecodeError:
         raise _Unreadable("payload is not valid UTF-8") from None
+
+
+def _shown(value: object, text: bool) -> str:
+    """A stored value as a dead letter's reason shows it: its repr, at most about 40 characters."""
+    if isinstance(value, bytes):
+        if text:
+            shown = value.decode("utf-8", "replace")
+            return repr(shown[:_SHOWN_CHARS]) + ("..." if len(shown) > _SHOWN_CHARS else "")
+        return repr(value[:_SHOWN_CHARS]) + ("..." if len(value) > _SHOWN_CHARS else "")
+    return repr(value)
 
 
 def _decode_task_id(raw_id: bytes) -> str:
