@@ -217,8 +217,9 @@ class TestSqliteContract(BackendContract):
         conn = sqlite_raw.connect(b.path)
         conn.execute(
             "INSERT INTO alligator_dead (queue, task_id, reason, attempts, failed_at, seq, payload) "
-            "VALUES (?, ?, 'planted', 1, 0, 1, '{}')",
-            (queue, "i" * (4 * 1024 * 1024)),
+            "VALUES (?, ?, 'planted', 1, ?, 1, '{}')",
+            # Failed now: one failed in 1970 would be past dead_letter_ttl, dropped when listed.
+            (queue, "i" * (4 * 1024 * 1024), b.now()),
         )
         conn.close()
         tracemalloc.start()

@@ -651,7 +651,8 @@ class RedisBackend(Backend):
         if limit <= 0:
             return []
         with self._translated("list the dead letters of {!r}", queue):
-            args = (self._now_arg(), limit, self.max_payload_bytes, self.max_task_id_bytes, *self._retention())
+            limits = (self.max_payload_bytes, self.max_task_id_bytes)
+            args = (self._now_arg(), limit, *limits, *self._retention())
             reply = self._run(self._dead_letters, queue, *args, raw=True)
 
         def text(value: object) -> str:
