@@ -8,6 +8,7 @@ of ``str``: there "bytes" are UTF-8 bytes, and a string UTF-8 cannot encode
 
 from __future__ import annotations
 
+import functools
 import math
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,11 +31,18 @@ def _plant_str(backend: LocmemBackend, queue: str, task_id: str, payload: str) -
 
 
 class TestLocmemContract(BackendContract):
+    # A locmem store lives in one process; its clients there share it by name.
+    shares_store_across_processes = False
+
     @pytest.fixture
     def backend(self) -> Iterator[LocmemBackend]:
         backend = LocmemBackend(f"locmem://kit-{uuid.uuid4().hex}")
         yield backend
         backend.close()
+
+    @pytest.fixture
+    def backend_factory(self, backend: LocmemBackend) -> Callable[[], LocmemBackend]:
+        return functools.partial(LocmemBackend, backend.conn_string)
 
     @pytest.fixture
     def plant_raw_payload(self, backend: LocmemBackend) -> Plant:

@@ -8,6 +8,7 @@ letters.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -44,6 +45,10 @@ class TestSqliteContract(BackendContract):
         backend = SqliteBackend(f"sqlite:///{tmp_path}/kit.db")
         yield backend
         backend.close()
+
+    @pytest.fixture
+    def backend_factory(self, backend: SqliteBackend) -> Callable[[], SqliteBackend]:
+        return functools.partial(SqliteBackend, backend.conn_string)
 
     @pytest.fixture
     def plant_raw_payload(self, backend: SqliteBackend) -> Plant:

@@ -8,11 +8,15 @@ all at once; each mixin can also be adopted on its own, with
 
 from __future__ import annotations
 
+import itertools
+import json
 import math
+import multiprocessing
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +26,10 @@ from alligator.testing.clock import FakeClock
 from alligator.testing.stateful import run_backend_state_machine
 
 LEASE = 30.0
+
+#: A zero-argument callable that returns a new client of the store under test:
+#: see :meth:`ContractFixtures.backend_factory`.
+BackendFactory = Callable[[], Backend]
 
 #: ``plant(queue, task_id, data)``: see :meth:`ContractFixtures.plant_raw_payload`.
 PlantRawPayload = Callable[[str, str, bytes], None]
@@ -71,12 +79,19 @@ def assert_reason(actual: str, expected: str) -> None:
 
 
 class ContractFixtures:
-    """The fixtures the contract tests use; an adopting class overrides two of them.
+    """The fixtures the contract tests use; an adopting class overrides three of them.
 
     ``backend`` (a fresh backend instance) must be overridden, and
-    ``plant_raw_payload`` (a raw write into the store) should be: the tests of
-    unreadable records need it.
+    ``plant_raw_payload`` (a raw write into the store) and ``backend_factory``
+    (another client of the same store) should be: the tests of unreadable
+    records need the first, the tests of several clients the second.
     """
+
+    #: Whether clients made by ``backend_factory`` in other processes see the
+    #: same store. An in-process store (locmem, or a server living inside the
+    #: test process such as fakeredis) sets it to False, and the test with
+    #: several processes is skipped for it.
+    shares_store_across_processes: bool = True
 
     @pytest.fixture
     def backend(self) -> Iterator[Backend]:
@@ -117,6 +132,32 @@ class ContractFixtures:
             "straight into your store without calling push() (as anyone with write access could); "
             "see 'Proving it: the test kit' in docs/extending.md"
         )
+
+    @pytest.fixture
+    def backend_factory(self, backend: Backend) -> BackendFactory:
+        """Makes another client of the store ``backend`` uses; override it.
+
+        Return a callable taking no arguments that returns a new backend
+        instance on the same store, as a second worker would open it (a new
+        connection, its own locks and caches). The kit closes every instance
+        it makes. Unless :attr:`shares_store_across_processes` is False, the
+        callable is sent to other processes, so it must pickle: a
+        ``functools.partial(MyBackend, dsn)`` or a function defined at module
+        level, never a lambda or a closure.
+        """
+        raise NotImplementedError(
+            "override the 'backend_factory' fixture: return a picklable callable with no arguments "
+            "(e.g. functools.partial(MyBackend, dsn)) that opens another client of the same store "
+            "as `backend`; set shares_store_across_processes = False on the test class if other "
+            "processes cannot reach that store; see 'Proving it: the test kit' in docs/extending.md"
+        )
+
+    @pytest.fixture
+    def other_backend(self, backend_factory: BackendFactory) -> Iterator[Backend]:
+        """Another client of the same store as ``backend``, made by ``backend_factory``."""
+        other = backend_factory()
+        yield other
+        other.close()
 
     @pytest.fixture
     def payload_limit(self, backend: Backend) -> Iterator[Callable[[int], None]]:
@@ -585,7 +626,174 @@ class PeekContract(ContractFixtures):
             assert backend.peek(queue, task_id) is None, f"peek({task_id!r}) must be None"
 
 
+#: The lease of the tests with several clients: long enough that no lease
+#: ends during a test on a busy machine, so every second delivery of a task
+#: before its ack or release is one made while its lease was held.
+SHARED_LEASE = 600.0
+
+#: How long the tests with several clients wait for their threads or processes.
+SHARED_DEADLINE = 300.0
+
+#: One delivery as the clients of those tests log it: task id, attempts,
+#: what the client did ("ack" or "release") and whether the backend agreed.
+Delivery = tuple[str, int, str, bool]
+
+
+#: How many times the clients of those tests reserve together.
+SHARED_ROUNDS = 30
+
+
+def _consume(backend: Backend, queue: str, together: threading.Barrier | None = None) -> list[Delivery]:
+    """Reserves and settles tasks, logging each delivery.
+
+    A task whose id starts with ``r`` is released (due now, attempted) on its
+    first delivery and acked on its second; every other task is acked. With
+    ``together``, a barrier all clients share, every client reserves at the
+    same moment, :data:`SHARED_ROUNDS` times: a store that lets two clients
+    read the same due tasks before either leases them shows it in every
+    round. Without it, the client reserves until the queue is empty.
+    """
+    log: list[Delivery] = []
+    limits = itertools.cycle((1, 3, 2))
+    for round_ in itertools.count():
+        if together is not None:
+            if round_ == SHARED_ROUNDS:
+                return log
+            together.wait(SHARED_DEADLINE)
+        got = backend.reserve(queue, SHARED_LEASE, next(limits))
+        if not got and together is None:
+            return log
+        for reservation in got:
+            task_id, attempts = reservation.task_id, reservation.attempts
+            if task_id.startswith("r") and attempts == 1:
+                log.append(
+                    (task_id, attempts, "release", backend.release(queue, task_id, reservation.receipt))
+                )
+            else:
+                log.append((task_id, attempts, "ack", backend.ack(queue, task_id, reservation.receipt)))
+    raise AssertionError("unreachable")
+
+
+def _consume_in_a_process(factory: BackendFactory, queue: str, together: threading.Barrier, out: str) -> None:
+    """A process's share of the test with several processes: its log goes to the file ``out``."""
+    backend = factory()
+    try:
+        log = _consume(backend, queue, together)
+    finally:
+        backend.close()
+    Path(out).write_text(json.dumps(log), encoding="utf-8")
+
+
+def _shared_work(prefix: str, total: int) -> list[tuple[str, str, float]]:
+    """``total`` tasks, one in four to be released once (ids starting with ``r``)."""
+    return [(f"{'r' if n % 4 == 0 else 'a'}{prefix}-{n}", "x", 0.0) for n in range(total)]
+
+
+def _assert_each_delivered_once_at_a_time(
+    backend: Backend, queue: str, work: list[tuple[str, str, float]], log: list[Delivery]
+) -> None:
+    """Every task acked once, released tasks released once before, nothing more, nothing left."""
+    seen: dict[str, list[tuple[int, str, bool]]] = {}
+    for task_id, attempts, action, agreed in log:
+        seen.setdefault(task_id, []).append((attempts, action, bool(agreed)))
+    twice = {}
+    lost = []
+    for task_id, _, _ in work:
+        expected = [(1, "release", True), (2, "ack", True)] if task_id.startswith("r") else [(1, "ack", True)]
+        got = sorted(seen.pop(task_id, []))
+        if not got:
+            lost.append(task_id)
+        elif got != expected:
+            twice[task_id] = got
+    assert not twice, (
+        f"{len(twice)} tasks were delivered again while a lease on them was held "
+        f"(deliveries as (attempts, action, accepted)), e.g. {dict(itertools.islice(twice.items(), 5))}"
+    )
+    assert not lost, f"{len(lost)} tasks were never delivered, e.g. {lost[:5]}"
+    assert not seen, f"tasks delivered that were never pushed: {sorted(seen)[:5]}"
+    assert backend.len(queue) == 0
+
+
+class SharedStoreContract(ContractFixtures):
+    """Several clients of one store, in threads and in processes: no task is handed out twice at once.
+
+    Needs the ``backend_factory`` fixture. A backend whose steps are
+    serialized by a lock inside one process rather than by the store (a row
+    lock, a transaction, a server-side script) fails these tests.
+    """
+
+    def test_a_second_client_sees_the_same_store(
+        self, backend: Backend, other_backend: Backend, queue: str
+    ) -> None:
+        assert backend.push(queue, "t1", "x")
+        assert other_backend.push(queue, "t1", "y") is False, "the second client must see the first's task"
+        [got] = other_backend.reserve(queue, SHARED_LEASE)
+        assert (got.task_id, got.payload) == ("t1", "x")
+        assert backend.reserve(queue, SHARED_LEASE) == []
+        assert backend.ack(queue, "t1", got.receipt), "a receipt is good with any client of the store"
+
+    def test_clients_in_threads_never_hold_a_task_at_once(
+        self, backend: Backend, other_backend: Backend, queue: str
+    ) -> None:
+        work = _shared_work("thread", 400)
+        assert backend.push_many(queue, work) == len(work)
+        clients = [backend, other_backend, backend, other_backend]
+        logs: list[list[Delivery]] = [[] for _ in clients]
+        errors: list[BaseException] = []
+        together = threading.Barrier(len(clients))
+
+        def run(index: int) -> None:
+            try:
+                logs[index] = _consume(clients[index], queue, together)
+            except BaseException as error:
+                errors.append(error)
+
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(len(clients))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(SHARED_DEADLINE)
+            assert not thread.is_alive(), "a client thread did not finish"
+        if errors:
+            raise errors[0]
+        # What the rounds left, taken by one client.
+        rest = _consume(backend, queue)
+        _assert_each_delivered_once_at_a_time(backend, queue, work, [d for log in [*logs, rest] for d in log])
+
+    def test_clients_in_processes_never_hold_a_task_at_once(
+        self, backend: Backend, backend_factory: BackendFactory, queue: str, tmp_path: Path
+    ) -> None:
+        if not self.shares_store_across_processes:
+            pytest.skip("this store is not shared across processes (shares_store_across_processes = False)")
+        work = _shared_work("process", 300)
+        assert backend.push_many(queue, work) == len(work)
+        context = multiprocessing.get_context("spawn")
+        processes = 3
+        together = context.Barrier(processes)
+        outs = [str(tmp_path / f"client-{n}.json") for n in range(processes)]
+        children = [
+            context.Process(target=_consume_in_a_process, args=(backend_factory, queue, together, out))
+            for out in outs
+        ]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join(SHARED_DEADLINE)
+            if child.is_alive():
+                child.kill()
+            assert child.exitcode == 0, f"a client process ended with {child.exitcode}"
+        # What the rounds left, taken by one client.
+        log: list[Delivery] = [
+            (str(task_id), int(attempts), str(action), bool(agreed))
+            for out in outs
+            for task_id, attempts, action, agreed in json.loads(Path(out).read_text(encoding="utf-8"))
+        ]
+        log += _consume(backend, queue)
+        _assert_each_delivered_once_at_a_time(backend, queue, work, log)
+
+
 class BackendContract(
+    SharedStoreContract,
     FailureCountContract,
     IdReuseContract,
     RequeueContract,
@@ -596,8 +804,9 @@ class BackendContract(
 ):
     """Tests every rule of :class:`alligator.backend.Backend`.
 
-    Subclasses provide the ``backend`` fixture and the ``plant_raw_payload``
-    fixture (see :class:`ContractFixtures` and :mod:`alligator.testing`).
+    Subclasses provide the ``backend``, ``plant_raw_payload`` and
+    ``backend_factory`` fixtures (see :class:`ContractFixtures` and
+    :mod:`alligator.testing`).
     """
 
     @pytest.fixture
