@@ -153,7 +153,7 @@ class ReferenceBackend(Backend):
             self._check_delay(delay)
             payload.encode("utf-8")
         with self._lock:
-            return super().push_many(queue, items)
+            return sum(1 for task_id, payload, delay in items if self.push(queue, task_id, payload, delay))
 
     # -- consuming -------------------------------------------------------
 
