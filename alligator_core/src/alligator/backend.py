@@ -97,11 +97,17 @@ class Backend(abc.ABC):
       (the test kit does it to make time deterministic) that callable *is* the
       clock and must be used for every decision.
     * **FIFO among due tasks.** Tasks that are due are reserved in the order
-      they became due (pushed, or their delay ended).
-    * **An ended lease is ended everywhere.** Once ``now`` passes a lease's
-      end, every method treats the task as due again (``status`` says
-      WAITING, ``len`` counts it) and refuses the old receipt, whether or
-      not another worker has reserved it yet.
+      they became due, whatever order they were pushed in: a pushed task at
+      its push time plus its delay, a released task at its release time
+      plus its delay (so a task released with no delay goes behind every
+      task that was due before it), a task whose lease ended at the lease's
+      end. A delay ends once ``now >= push time + delay``.
+    * **An ended lease is ended everywhere.** A lease taken at ``t`` for
+      ``s`` seconds ends at ``t + s``, and is ended once ``now >= t + s``
+      (that instant included). From then on every method treats the task as
+      due again, due since the lease's end (``status`` says WAITING, ``len``
+      counts it, :meth:`reserve` hands it out in its turn), and refuses the
+      old receipt, whether or not another worker has reserved it yet.
     * **Ids are unique within a queue.** Pushing an id that is already in the
       queue (waiting, delayed, reserved, or a dead letter) changes nothing and
       returns False. An id that finished (acked) may be pushed again; its old

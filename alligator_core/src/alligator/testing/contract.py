@@ -626,6 +626,127 @@ class PeekContract(ContractFixtures):
             assert backend.peek(queue, task_id) is None, f"peek({task_id!r}) must be None"
 
 
+class DueOrderContract(ContractFixtures):
+    """FIFO among due tasks, in the order they became due: pushed, delay ended, released, lease ended."""
+
+    def test_released_task_goes_behind_tasks_due_before_it(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        for task_id in ("first", "second", "third"):
+            backend.push(queue, task_id, "x")
+            clock.advance(1.0)
+        [got] = backend.reserve(queue, LEASE)
+        assert got.task_id == "first"
+        clock.advance(1.0)
+        backend.push(queue, "fourth", "x")  # due after the others, before the release
+        clock.advance(1.0)
+        assert backend.release(queue, "first", got.receipt)
+        order = [r.task_id for r in backend.reserve(queue, LEASE, 10)]
+        assert order == ["second", "third", "fourth", "first"], (
+            "a released task is due from its release, behind every task due before it"
+        )
+
+    def test_unattempted_release_goes_behind_too(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        backend.push(queue, "first", "x")
+        clock.advance(1.0)
+        backend.push(queue, "second", "x")
+        clock.advance(1.0)
+        [got] = backend.reserve(queue, LEASE)
+        assert backend.release(queue, "first", got.receipt, attempted=False)
+        assert [r.task_id for r in backend.reserve(queue, LEASE, 10)] == ["second", "first"]
+
+    def test_expired_lease_is_due_at_the_lease_end(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        backend.push(queue, "leased", "x")
+        [got] = backend.reserve(queue, 10.0)
+        clock.advance(5.0)
+        backend.push(queue, "due-before-the-lease-end", "x")
+        clock.advance(10.0)
+        backend.push(queue, "due-after-the-lease-end", "x")
+        order = [r.task_id for r in backend.reserve(queue, LEASE, 10)]
+        assert order == ["due-before-the-lease-end", "leased", "due-after-the-lease-end"], (
+            "a task whose lease ended is due at the lease's end, not at its push time"
+        )
+        assert got.receipt not in {r.receipt for r in backend.reserve(queue, LEASE, 10)}
+
+    def test_expired_lease_comes_back_without_anyone_touching_it(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        backend.push(queue, "t1", "x")
+        backend.reserve(queue, 10.0)
+        clock.advance(11.0)
+        assert backend.len(queue) == 1
+        assert backend.status(queue, "t1") == WAITING
+        [again] = backend.reserve(queue, 10.0)
+        assert (again.task_id, again.attempts) == ("t1", 2)
+        clock.advance(11.0)
+        [third] = backend.reserve(queue, 10.0)
+        assert (third.task_id, third.attempts) == ("t1", 3), (
+            "every ended lease comes back, not only the first"
+        )
+
+    def test_order_is_by_due_time_not_push_time(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+        backend.push(queue, "pushed-first-due-last", "x", delay=30.0)
+        clock.advance(1.0)
+        backend.push(queue, "pushed-second-due-second", "x", delay=10.0)
+        clock.advance(1.0)
+        backend.push(queue, "pushed-last-due-first", "x")
+        clock.advance(60.0)
+        assert [r.task_id for r in backend.reserve(queue, LEASE, 10)] == [
+            "pushed-last-due-first",
+            "pushed-second-due-second",
+            "pushed-first-due-last",
+        ]
+
+
+class LeaseBoundaryContract(ContractFixtures):
+    """A lease is ended once ``now >=`` its end, a delay once ``now >=`` its due time: the instant counts."""
+
+    @pytest.fixture
+    def whole_clock(self, backend: Backend, clock: FakeClock) -> FakeClock:
+        """A fake clock on a whole second, so ``now + seconds`` is exact in any store."""
+        fake = FakeClock(float(int(clock())))
+        backend.clock = fake
+        return fake
+
+    def test_a_lease_is_held_until_just_before_its_end(
+        self, backend: Backend, whole_clock: FakeClock, queue: str
+    ) -> None:
+        backend.push(queue, "t1", "x")
+        [got] = backend.reserve(queue, 10.0)
+        whole_clock.advance(9.5)
+        assert backend.reserve(queue, 10.0) == []
+        assert backend.status(queue, "t1") == RUNNING
+        assert backend.extend(queue, "t1", got.receipt, 10.0), "the lease is still held half a second before"
+
+    def test_a_lease_is_ended_at_its_end_exactly(
+        self, backend: Backend, whole_clock: FakeClock, queue: str
+    ) -> None:
+        backend.push(queue, "t1", "x")
+        backend.push(queue, "t2", "x")
+        [first, second] = backend.reserve(queue, 10.0, 2)
+        whole_clock.advance(10.0)  # now == the lease's end
+        assert backend.status(queue, "t1") == WAITING, "a lease is ended once now >= its end"
+        assert backend.len(queue) == 2
+        assert backend.ack(queue, "t1", first.receipt) is False
+        assert backend.extend(queue, "t2", second.receipt, 10.0) is False
+        [again] = backend.reserve(queue, 10.0)
+        assert (again.task_id, again.attempts) == ("t1", 2)
+
+    def test_a_delay_ends_at_its_end_exactly(
+        self, backend: Backend, whole_clock: FakeClock, queue: str
+    ) -> None:
+        backend.push(queue, "t1", "x", delay=10.0)
+        whole_clock.advance(9.5)
+        assert backend.reserve(queue, LEASE) == []
+        whole_clock.advance(0.5)
+        assert backend.status(queue, "t1") == WAITING
+        assert [r.task_id for r in backend.reserve(queue, LEASE)] == ["t1"]
+
+
 #: The lease of the tests with several clients: long enough that no lease
 #: ends during a test on a busy machine, so every second delivery of a task
 #: before its ack or release is one made while its lease was held.
@@ -794,6 +915,8 @@ class SharedStoreContract(ContractFixtures):
 
 class BackendContract(
     SharedStoreContract,
+    DueOrderContract,
+    LeaseBoundaryContract,
     FailureCountContract,
     IdReuseContract,
     RequeueContract,
