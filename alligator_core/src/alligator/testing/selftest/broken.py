@@ -137,7 +137,7 @@ class LockPerClient(ReferenceBackend):
                 for task_id, task in q.live.items()
                 if task.lease_end is None and task.due <= now
             )[:limit]
-            time.sleep(0.005)
+            time.sleep(0.02)
             # Tasks another client acked meanwhile are gone; the others are leased again.
             taken = [self._deliver(q, task_id, lease_seconds) for _, _, task_id in due if task_id in q.live]
             return [reservation for reservation in taken if reservation is not None]

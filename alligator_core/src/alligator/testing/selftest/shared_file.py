@@ -174,5 +174,5 @@ class InProcessLockOnly(SqliteFileBackend):
         with self._lock:
             now = self.now()
             ids = [row[0] for row in self._db.execute(_DUE, (queue, now, now, limit))]
-            time.sleep(0.005)
+            time.sleep(0.02)
             return self._lease(self._db, queue, ids, now + lease_seconds)
