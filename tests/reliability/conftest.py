@@ -266,7 +266,9 @@ class Workers:
         for proc in self.procs:
             log = self.logs[proc.pid]
             wait_for(
-                lambda log=log: "starting" in log.read_text(errors="replace"), timeout, f"{log} to start"
+                lambda log=log: "starting" in log.read_text(errors="replace"),  # type: ignore[misc]
+                timeout,
+                f"{log} to start",
             )
 
     def stop(self, timeout: float = 30.0) -> list[int]:

@@ -195,7 +195,9 @@ class TestLocmemContract(BackendContract):
         [got] = clocked_backend.reserve(queue, LEASE)
         assert (got.task_id, got.payload, got.attempts, got.failures) == ("t1", "kept", 1, 0)
 
-    def test_requeue_never_overwrites_a_live_task(self, clocked_backend: LocmemBackend, queue: str) -> None:
+    def test_requeue_never_overwrites_a_planted_live_task(
+        self, clocked_backend: LocmemBackend, queue: str
+    ) -> None:
         # Only a hand-made store can hold an id live and dead at once now.
         self._dead(clocked_backend, queue, "t1", "dead copy")
         _plant_str(clocked_backend, queue, "t1", "live copy")

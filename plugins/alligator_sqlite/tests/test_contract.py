@@ -308,7 +308,9 @@ class TestSqliteContract(BackendContract):
             ("t1", "kept", 1, 0),
         ]
 
-    def test_requeue_never_overwrites_a_live_task(self, clocked_backend: SqliteBackend, queue: str) -> None:
+    def test_requeue_never_overwrites_a_planted_live_task(
+        self, clocked_backend: SqliteBackend, queue: str
+    ) -> None:
         # Only a hand-written row can make an id live and dead at once now.
         self._dead(clocked_backend, queue, "t1", "dead copy")
         sqlite_raw.plant_task(clocked_backend.path, queue, "t1", b"live copy", due=clocked_backend.now())
