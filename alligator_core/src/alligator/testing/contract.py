@@ -747,15 +747,15 @@ class LeaseBoundaryContract(ContractFixtures):
         assert [r.task_id for r in backend.reserve(queue, LEASE)] == ["t1"]
 
 
-#: The lease of the tests with several clients: long enough that no lease
-#: ends during a test on a busy machine, so every second delivery of a task
+#: The lease of the tests with several clients, long enough that no lease
+#: ends during a test on a busy machine. So every second delivery of a task
 #: before its ack or release is one made while its lease was held.
 SHARED_LEASE = 600.0
 
 #: How long the tests with several clients wait for their threads or processes.
 SHARED_DEADLINE = 300.0
 
-#: One delivery as the clients of those tests log it: task id, attempts,
+#: One delivery as the clients of those tests log it. Task id, attempts,
 #: what the client did ("ack" or "release") and whether the backend agreed.
 Delivery = tuple[str, int, str, bool]
 

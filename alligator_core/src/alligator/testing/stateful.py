@@ -69,9 +69,9 @@ class BackendStateMachine(RuleBasedStateMachine):
     """
 
     backend: Backend
-    #: What the runs did, added up over every example: deliveries,
+    #: What the runs did, added up over every example (deliveries,
     #: redeliveries, expiries, acks, releases with and without delay, dead
-    #: letters, requeues. The kit's self-test checks a run does each often.
+    #: letters, requeues). The kit's self-test checks a run does each often.
     stats: ClassVar[Counter[str]] = Counter()
 
     def __init__(self) -> None:
