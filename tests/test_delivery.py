@@ -226,6 +226,7 @@ def test_one_log_line_per_task_with_its_outcome(gator: Gator, caplog: pytest.Log
     failing = [r for r in lines if r.task_id == bad.task_id]
     assert [r.levelname for r in failing] == ["WARNING", "ERROR"]
     assert "retry 1 of 1 in 0.0s" in failing[0].getMessage()
+    assert failing[0].delay == 0.01, "JSON logs get the retry delay as a field"
     assert failing[1].exc_info is not None, "a dead letter's line carries the traceback"
 
 
@@ -253,3 +254,18 @@ def test_steps_settle_an_unexpected_error_of_the_store(gator: Gator, monkeypatch
     assert delivery.outcome is Outcome.UNSETTLED
     assert gator.status(task.task_id) == RUNNING, "left to its lease, to be delivered again"
     assert isinstance(held, Reservation)
+
+
+def test_a_cycle_longer_than_the_walk_is_dead_lettered_not_polled_for_ever(gator: Gator) -> None:
+    size = 103  # more than the walk covers (100), so the walk cannot close the ring
+    for n in range(size):
+        gator.options(task_id=f"r{n}", depends_on=[f"r{(n + 1) % size}"]).task(sample_tasks.record, n)
+    assert gator.len() == size
+    Worker(gator, max_tasks=size, nap_time=0.01).run_forever()
+    letters = gator.dead_letters(limit=size)
+    assert len(letters) == size, "every member of the ring ends in the dead letters"
+    assert all(
+        "dependency cycle" in d.reason or "more than 100 tasks" in d.reason or "failed" in d.reason
+        for d in letters
+    )
+    assert sample_tasks.CALLS == []

@@ -254,3 +254,13 @@ def test_hooks_of_a_0_5_0_payload_are_checked_like_any_other() -> None:
     ]:
         with pytest.raises(InvalidPayloadError, match=reason):
             Task.deserialize(_payload_050(**options))  # type: ignore[arg-type]
+
+
+def test_a_refusal_never_advises_allowing_an_installed_library() -> None:
+    policy = TaskPolicy.build(allow=["myapp"], environ={})
+    for module in ["_pytest.config", "hypothesis.strategies"]:
+        with pytest.raises(TaskRefused) as refused:
+            policy.check_allowed(module, "main")
+        message = str(refused.value)
+        assert "--allow" not in message and "installed library" in message, message
+        assert "task function in a module of your own" in message

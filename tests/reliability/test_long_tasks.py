@@ -17,8 +17,11 @@ from reliability_tasks import Ledger
 from alligator.constants import SUCCESS
 from alligator.tasks import Task
 
-LEASE = 1.0
-TASK_SECONDS = 3.0
+# A lease long enough that a renewal (every LEASE / 3) may come two seconds
+# late on a busy 2-core machine without the lease being lost; the tasks last
+# three leases.
+LEASE = 3.0
+TASK_SECONDS = 9.0
 TASKS = 3
 WORKERS = TASKS + 1  # an idle worker is always there to take a lapsed lease
 

@@ -144,6 +144,10 @@ class Backend(abc.ABC):
       FAILED) with the reason ``"payload is N bytes, over the limit of M"`` or
       ``"payload is not valid UTF-8"``, an oversized payload without being
       transferred to the caller, and the other records are reserved as usual.
+      The same goes for a task id over :attr:`max_task_id_bytes`, and for a
+      record whose stored delivery count, failures or due time is not a valid
+      number (``"record is corrupt: FIELD is VALUE"``): no method raises for
+      it, and no step is left half done.
 
     Optional capabilities are class attributes, so callers check a flag
     instead of guessing:
@@ -164,12 +168,19 @@ class Backend(abc.ABC):
             store (see the rules above), so a worker's memory stays bounded
             whatever was written there. A :class:`~alligator.gator.Gator`
             sets it from its own limit.
+        max_task_id_bytes: The longest task id :meth:`reserve` and :meth:`get`
+            hand out. A longer id is planted, never pushed (the core makes
+            ids of at most 200 characters): its record is dead-lettered in the
+            same call with the reason ``"task id is N bytes, over the limit
+            of M"``, under the id cut to that many bytes, without the id
+            being transferred to the caller.
     """
 
     blocking_reserve: bool = False
     status_ttl: float = 3600.0
     clock: Callable[[], float] | None = None
     max_payload_bytes: int = 256 * 1024
+    max_task_id_bytes: int = 1024
 
     def __init__(self, conn_string: str) -> None:
         """Connects (lazily, if it likes) to the store the DSN names.

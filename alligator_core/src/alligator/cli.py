@@ -34,7 +34,7 @@ from alligator import logs
 from alligator.constants import ALL
 from alligator.exceptions import AlligatorException
 from alligator.gator import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_DELIVERIES, Gator
-from alligator.security import ALLOW_ENV, TaskPolicy
+from alligator.security import NOTHING_ALLOWED, TaskPolicy
 from alligator.utils import import_attr
 from alligator.workers import Worker
 
@@ -219,11 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not allowed:
         # A worker that may run nothing would dead-letter the whole queue,
         # one task at a time: refuse to start instead.
-        parser.exit(
-            2,
-            "latergator: error: no task modules are allowed, so every task would be dead-lettered; "
-            f"allow yours with --allow MODULE (repeatable) or {ALLOW_ENV}=MODULE,...\n",
-        )
+        parser.exit(2, f"latergator: error: {NOTHING_ALLOWED}\n")
     try:
         gator = Gator(
             args.dsn, queue_name=args.queue, allow=args.allow, max_payload_bytes=args.max_payload_bytes

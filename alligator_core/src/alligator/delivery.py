@@ -71,7 +71,7 @@ class Outcome(str, enum.Enum):
     DEAD = "dead-lettered"
     #: A dependency is still pending; handed back without counting a delivery.
     WAITING = "waiting"
-    #: The store failed while settling it: left to its lease, to be delivered again.
+    #: The store failed while settling it, so it is left to its lease and delivered again.
     UNSETTLED = "unsettled"
 
 
@@ -285,27 +285,45 @@ class DeliverySteps:
     def _dependency_cycle(self, task: Task) -> list[str] | None:
         """Finds a chain of pending dependencies leading back to ``task``.
 
-        Reads the payloads of pending dependencies (at most
-        :data:`~alligator.limits.MAX_DEPENDENCIES` of them), so a cycle is
-        dead-lettered instead of polled for ever.
+        Reads the payloads of pending dependencies, at most
+        :data:`~alligator.limits.MAX_DEPENDENCIES` of them, so a cycle is
+        dead-lettered instead of polled for ever. A walk that meets more
+        pending tasks than that cannot rule a cycle out, so it refuses the
+        task too: pending chains are capped at that many tasks.
+
+        Raises:
+            _Refused: The pending chain is longer than the cap.
         """
         paths: dict[str, list[str]] = {task.task_id: [task.task_id]}
         frontier = [task.task_id]
         depends = {task.task_id: task.depends_on}
-        while frontier and len(paths) <= MAX_DEPENDENCIES:
+        while frontier:
             current = frontier.pop(0)
             for dependency in depends.get(current, []):
                 if dependency == task.task_id:
                     return [*paths[current], dependency]
                 if dependency in paths:
                     continue
+                if len(paths) > MAX_DEPENDENCIES:
+                    raise _Refused(
+                        f"its pending dependencies reach more than {MAX_DEPENDENCIES} tasks: "
+                        "a cycle, or a chain too deep to wait on (queue long chains in stages)"
+                    )
                 paths[dependency] = [*paths[current], dependency]
-                depends[dependency] = self._depends_of(dependency)
+                depends[dependency] = self._depends_of(dependency, paths[dependency])
                 frontier.append(dependency)
         return None
 
-    def _depends_of(self, task_id: str) -> list[str]:
-        if self.backend.status(self.queue, task_id) not in (WAITING, DELAYED, RUNNING):
+    def _depends_of(self, task_id: str, path: list[str]) -> list[str]:
+        """The dependencies of a task the walk reached; refuses when the chain can never finish."""
+        status = self.backend.status(self.queue, task_id)
+        if status == FAILED or status is None:
+            # Everything that waits on it, directly or not, would fail in
+            # turn, one dependency poll per link: say so now.
+            chain = " -> ".join(printable(i, 40) for i in path)
+            outcome = "failed" if status == FAILED else "is unknown"
+            raise _Refused(f"dependency chain {chain} leads to a task that {outcome}")
+        if status not in (WAITING, DELAYED, RUNNING):
             return []
         try:
             payload = self.backend.peek(self.queue, task_id)
@@ -480,6 +498,9 @@ def _log(
             "outcome": outcome,
             "attempt": reservation.attempts,
             "duration": round(delivery.duration, 6),
+            "delay": round(delivery.delay, 3)
+            if delivery.outcome in (Outcome.RETRYING, Outcome.WAITING)
+            else None,
         },
     )
 

@@ -8,8 +8,8 @@ at enqueue, so an honest caller learns of a mistake at once.
 
 from __future__ import annotations
 
-#: Most retries a task may ask for; a payload asking for more is clamped to
-#: this by the worker (and refused by the producer).
+#: Most retries a task may ask for; the producer refuses more, and the worker
+#: dead-letters a payload asking for more as unreadable.
 MAX_RETRIES = 100
 #: Longest wait before a retry, in seconds (a week); longer computed waits
 #: are cut to it.

@@ -10,12 +10,13 @@ enqueue, and dead-lettered unread if one is found in a queue.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,15 +139,33 @@ _NEVER_ADVISED = frozenset(sys.stdlib_module_names) | frozenset(sys.builtin_modu
 
 
 def _allow_advice(module: str) -> str:
-    if module.partition(".")[0] in _NEVER_ADVISED:
+    top = module.partition(".")[0]
+    if top in _NEVER_ADVISED:
         return (
             f"; {printable(module)} is part of Python or of Alligator and should never be allowed: "
             "call it from a task function in a module of your own, and allow that module"
         )
+    library = _installed_distributions().get(top)
+    if library:
+        # A payload names the module: advising to allow a whole installed
+        # library (django.core.management, pip...) would hand every function
+        # of it to whoever can write to the queue.
+        return (
+            f"; {printable(module)} belongs to the installed library {printable(', '.join(library))}: "
+            "rather than allowing a library, call it from a task function in a module of your own, "
+            "and allow that module"
+        )
+    name = printable(module)
     return (
-        f"; allow its module with `latergator --allow {module}`, "
-        f"Gator(allow=[{module!r}]) or {ALLOW_ENV}={module}"
+        f"; allow its module with `latergator --allow {name}`, Gator(allow=[{name!r}]) or {ALLOW_ENV}={name}"
     )
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_distributions() -> Mapping[str, list[str]]:
+    from importlib.metadata import packages_distributions
+
+    return packages_distributions()
 
 
 def _check_entries(entries: tuple[str, ...]) -> None:
@@ -155,6 +174,14 @@ def _check_entries(entries: tuple[str, ...]) -> None:
         problem = unrunnable_reason(module, function if colon else module)
         if problem is not None:
             raise ValueError(f"{entry!r} is not a module path or 'module:function' that can run: {problem}")
+
+
+#: Why a worker with no allowed module refuses to start, and how to allow one.
+NOTHING_ALLOWED = (
+    "no task modules are allowed, so every task would be dead-lettered: allow the modules that "
+    "hold your tasks with `latergator DSN --allow MODULE` (repeatable, e.g. --allow myapp.tasks), "
+    f"Worker(gator, allow=['myapp.tasks']), Gator(dsn, allow=[...]) or {ALLOW_ENV}=myapp.tasks,..."
+)
 
 
 @dataclass(frozen=True)

@@ -82,9 +82,16 @@ def storable(reason: str, limit: int = MAX_REASON_CHARS) -> str:
 def redact_dsn(dsn: str) -> str:
     """Returns a DSN with any password (in the userinfo or the query) hidden.
 
+    The userinfo is found by the last ``@`` after ``scheme://``, not by a
+    URL parser, so a password holding an unencoded ``#``, ``?`` or ``/``
+    (which a parser takes for the start of the fragment, query or path) is
+    hidden too.
+
     Example:
         >>> redact_dsn("redis://user:s3cret@host:6379/0?password=x&db=1")
         'redis://user:***@host:6379/0?password=***&db=1'
+        >>> redact_dsn("redis://:hunter#2@host:6379/7")
+        'redis://:***@host:6379/7'
         >>> redact_dsn("sqlite:///tasks.db")
         'sqlite:///tasks.db'
 
@@ -94,19 +101,19 @@ def redact_dsn(dsn: str) -> str:
     Returns:
         The same DSN with every secret replaced by ``***``.
     """
-    from urllib.parse import parse_qsl, urlsplit
+    from urllib.parse import parse_qsl
 
-    try:
-        parts = urlsplit(dsn)
-    except ValueError:
-        return "<a DSN that cannot be parsed>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
+    scheme, sep, rest = dsn.partition("://")
+    if not sep:
+        return dsn if "@" not in dsn else "<a DSN that cannot be shown: it may hold a password>"
+    userinfo = ""
+    if "@" in rest:
+        userinfo, _, rest = rest.rpartition("@")
         if ":" in userinfo:
             userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{hostport}"
-    query = parts.query
+        userinfo += "@"
+    location, qmark, query = rest.partition("?")
+    query, hash_, fragment = query.partition("#")
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         secret_keys = {"password", "passwd", "pass", "secret", "token", "ssl_password"}
@@ -114,10 +121,4 @@ def redact_dsn(dsn: str) -> str:
             query = "&".join(
                 f"{key}={'***' if key.lower() in secret_keys else value}" for key, value in pairs
             )
-    # Built by hand: urlunsplit drops the "//" of "sqlite:///tasks.db".
-    text = f"{parts.scheme}://{netloc}{parts.path}" if "://" in dsn else f"{parts.scheme}:{parts.path}"
-    if query:
-        text += f"?{query}"
-    if parts.fragment:
-        text += f"#{parts.fragment}"
-    return text
+    return f"{scheme}://{userinfo}{location}{qmark}{query}{hash_}{fragment}"

@@ -24,7 +24,7 @@ from alligator.delivery import (
 from alligator.exceptions import ConfigurationError
 from alligator.gator import Gator
 from alligator.leases import LeaseKeeper
-from alligator.security import ALLOW_ENV
+from alligator.security import NOTHING_ALLOWED
 from alligator.text import printable
 
 log = logging.getLogger("alligator.worker")
@@ -68,8 +68,8 @@ class Worker:
         lease_seconds: Length of the lease on a task; a crashed worker's tasks
             are handed out again this long after it last renewed them.
         max_deliveries: Deliveries without a finished run after which a task
-            is dead-lettered (its worker kept dying); a task's own
-            ``retries`` raise the limit.
+            is dead-lettered (its worker kept dying). A hard cap: runs that
+            failed do not count, and a task's ``retries`` do not raise it.
         prefetch: The most tasks one thread reserves at once.
         allow: Modules to allow besides the gator's (see :class:`~alligator.gator.Gator`).
     """
@@ -141,11 +141,7 @@ class Worker:
                 dead-lettered one by one; the message says how to allow some.
         """
         if not self.policy.allow:
-            raise ConfigurationError(
-                "no task modules are allowed, so every task would be dead-lettered: allow the "
-                "modules that hold your tasks with `latergator DSN --allow myapp.tasks`, "
-                f"Worker(gator, allow=['myapp.tasks']), Gator(dsn, allow=[...]) or {ALLOW_ENV}=myapp.tasks"
-            )
+            raise ConfigurationError(NOTHING_ALLOWED)
 
     def stopping(self) -> None:
         """Logs the stop line."""
