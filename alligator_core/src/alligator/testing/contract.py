@@ -770,9 +770,10 @@ def _consume(backend: Backend, queue: str, together: threading.Barrier | None = 
     A task whose id starts with ``r`` is released (due now, attempted) on its
     first delivery and acked on its second; every other task is acked. With
     ``together``, a barrier all clients share, every client reserves at the
-    same moment, :data:`SHARED_ROUNDS` times: a store that lets two clients
-    read the same due tasks before either leases them shows it in every
-    round. Without it, the client reserves until the queue is empty.
+    same moment, and settles only once every client has reserved,
+    :data:`SHARED_ROUNDS` times: a store that lets two clients read the same
+    due tasks before either leases them shows it in every round. Without
+    it, the client reserves until the queue is empty.
     """
     log: list[Delivery] = []
     limits = itertools.cycle((1, 3, 2))
@@ -782,7 +783,11 @@ def _consume(backend: Backend, queue: str, together: threading.Barrier | None = 
                 return log
             together.wait(SHARED_DEADLINE)
         got = backend.reserve(queue, SHARED_LEASE, next(limits))
-        if not got and together is None:
+        if together is not None:
+            # Nobody settles before every client has reserved: a task two
+            # clients were handed is then held by both, and seen.
+            together.wait(SHARED_DEADLINE)
+        elif not got:
             return log
         for reservation in got:
             task_id, attempts = reservation.task_id, reservation.attempts
