@@ -63,9 +63,29 @@ def core(session: nox.Session) -> None:
         "--ignore=tests/first_hour",
         "-m",
         "not soak",
-        # The kit's self-test: each deliberately broken backend fails the kit.
-        "alligator_core/src/alligator/testing/selftest",
+        # The docstrings' examples (each on a store of its own), and the
+        # kit's self-test: each deliberately broken backend fails the kit.
+        "--doctest-modules",
+        "alligator_core/src/alligator",
     )
+
+
+@nox.session
+def fast(session: nox.Session) -> None:
+    """The inner loop: the core's tests, locmem's and SQLite's, without the kit's self-test or soaks."""
+    session.install(*TEST_DEPS, "-e", CORE, "-e", PLUGINS["locmem"], "-e", PLUGINS["sqlite"])
+    # One pytest per tree: the plugins' test directories both hold a test_contract.py.
+    for paths in (
+        ["tests", "--ignore=tests/reliability", "--ignore=tests/first_hour"],
+        [f"{PLUGINS['locmem']}/tests"],
+        # Worker processes against SQLite: the nox sqlite session runs them.
+        [f"{PLUGINS['sqlite']}/tests", f"--ignore={PLUGINS['sqlite']}/tests/test_processes.py"],
+    ):
+        session.run(
+            "pytest",
+            *(session.posargs or ["-q", "-p", "no:cacheprovider", "-x", *paths, "-m", "not soak"]),
+            env={"PYTHONDONTWRITEBYTECODE": "1"},
+        )
 
 
 @nox.session
@@ -105,11 +125,14 @@ def cluster(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff (style, and no pickle anywhere) and mypy (strict on the core)."""
+    """ruff (style, and no pickle anywhere) and mypy (strict on the packages, not strict on the tests)."""
     session.install("ruff", "mypy", "pytest", "hypothesis", "redis", "fakeredis", CORE, *PLUGINS.values())
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy", "-p", "alligator", *(arg for name in PLUGINS for arg in ("-p", f"alligator_{name}")))
+    # The tests, not strictly; one tree at a time (each has its own conftest).
+    for tests in ["tests", *(f"{path}/tests" for path in PLUGINS.values())]:
+        session.run("mypy", "--config-file", "mypy-tests.ini", tests)
 
 
 @nox.session

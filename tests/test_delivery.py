@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sample_tasks
@@ -216,7 +217,7 @@ def test_one_log_line_per_task_with_its_outcome(gator: Gator, caplog: pytest.Log
         bad = opts.task(sample_tasks.fails_with, "nope")
     with caplog.at_level(logging.INFO, logger="alligator"):
         Worker(gator, max_tasks=3, nap_time=0.01).run_forever()
-    lines = [r for r in caplog.records if getattr(r, "task_id", None)]
+    lines: list[Any] = [r for r in caplog.records if getattr(r, "task_id", None)]
     success = [r for r in lines if r.task_id == ok.task_id]
     assert [r.levelname for r in success] == ["INFO"]
     assert success[0].outcome == "succeeded" and success[0].queue == gator.queue_name

@@ -253,7 +253,7 @@ def test_hooks_of_a_0_5_0_payload_are_checked_like_any_other() -> None:
         ({"on_start": {"module": "sample_tasks.__main__", "callable": "x"}}, "__dunder__"),
     ]:
         with pytest.raises(InvalidPayloadError, match=reason):
-            Task.deserialize(_payload_050(**options))
+            Task.deserialize(_payload_050(**options))  # type: ignore[arg-type]
 
 
 def test_a_refusal_never_advises_allowing_an_installed_library() -> None:

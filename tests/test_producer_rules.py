@@ -112,7 +112,7 @@ def test_lambda_nested_and_partial_hooks_are_refused_when_the_task_is_created(is
         with pytest.raises(NotImportableError, match=message):
             gator.options(on_success=hook, is_async=is_async)
         with pytest.raises(NotImportableError, match=message):
-            Task(on_success=hook, is_async=is_async)
+            Task(on_success=hook, is_async=is_async)  # type: ignore[arg-type]
     assert gator.len() == 0
 
 
@@ -189,7 +189,7 @@ def test_nan_and_infinite_numbers_are_refused_at_the_api(name: str, value: float
     with pytest.raises(ValueError, match=f"{name} must be a finite number"):
         gator.options(**{name: value})
     with pytest.raises(ValueError, match=f"{name} must be a finite number"):
-        Task(**{name: value})
+        Task(**{name: value})  # type: ignore[arg-type]
     assert gator.len() == 0
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ if str(HERE) not in sys.path:
 from reliability_tasks import LEDGER_ENV, Ledger  # noqa: E402
 
 from alligator import Gator  # noqa: E402
+from alligator_redis.servers import RedisServer, answers  # noqa: E402
 
 #: The db of the shared server these tests use (others' tests use 0-3).
 REDIS_DB = 11
@@ -47,67 +47,10 @@ def no_service(reason: str) -> None:
     pytest.skip(reason)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def redis_answers(url: str) -> bool:
-    import redis
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=1)
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
-    finally:
-        client.close()
-
-
-class RedisServer:
-    """A private ``redis-server`` a test may SIGKILL and start again on the same port and dir."""
-
-    def __init__(self, workdir: Path, *extra: str) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self.extra = extra
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
-
-    def start(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.workdir)]
-        args += ["--save", "", *self.extra]
-        log = open(self.workdir / "redis.log", "ab")
-        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        deadline = time.monotonic() + 15
-        while not redis_answers(self.url()):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server on port {self.port} did not start")
-            time.sleep(0.02)
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no save; only what was fsynced survives."""
-        if self.process is not None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-            self.process = None
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
-
-
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Redis db for the tests: the shared server's db 11, or a private server."""
-    if redis_answers(SHARED_REDIS):
+    if answers(SHARED_REDIS):
         yield SHARED_REDIS
         return
     if shutil.which("redis-server") is None:
@@ -266,7 +209,9 @@ class Workers:
         for proc in self.procs:
             log = self.logs[proc.pid]
             wait_for(
-                lambda log=log: "starting" in log.read_text(errors="replace"), timeout, f"{log} to start"
+                lambda log=log: "starting" in log.read_text(errors="replace"),  # type: ignore[misc]
+                timeout,
+                f"{log} to start",
             )
 
     def stop(self, timeout: float = 30.0) -> list[int]:

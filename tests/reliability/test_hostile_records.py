@@ -249,7 +249,7 @@ def build(backend: str, rng: random.Random, big: int, valid: int) -> Queue:
     # -- __main__ and __init__ -----------------------------------------------------
     not_run = ("Traceback", "raised on attempt")
     for module, function, args, word in [
-        ("alligator.__main__", "main", [], "__main__"),
+        ("alligator.__main__", "main", list[str](), "__main__"),
         ("hostile_pkg.__main__", "run", None, "__main__"),
         ("hostile_pkg.__init__", "ok", None, "__init__"),
         ("alligator.__init__", "Gator", None, "__init__"),
@@ -412,7 +412,7 @@ def run_hostile_records(  # type: ignore[no-untyped-def]
     for bad in q.bad:
         letter = letters.get(bad.key)
         if letter is None:
-            issue = f"not a dead letter (status {status_name(statuses[bad.key])})"
+            issue: str | None = f"not a dead letter (status {status_name(statuses[bad.key])})"
         elif statuses[bad.key] != FAILED:
             issue = f"a dead letter, but its status is {status_name(statuses[bad.key])}"
         else:

@@ -155,21 +155,43 @@ class Backend(abc.ABC):
     of every method. Rules every implementation keeps:
 
     * **Thread-safe.** A worker calls one instance from several threads (its
-      task threads and the thread that keeps leases alive).
+      task threads and the thread that keeps leases alive): at most
+      ``concurrency + 2`` calls at once (the task threads, the lease keeper,
+      and the main thread as it starts and stops). A backend with a pool of
+      connections lets it hold that many, so a worker never waits on its own
+      pool; several workers, in threads or processes, may use one store at
+      once, each with instances of its own.
     * **Atomic.** Each method is one atomic step: no other client ever sees a
       task half-moved, and a crash of the caller between two methods loses
-      nothing.
+      nothing. The batch methods (:meth:`push_many`, :meth:`ack_many`,
+      :meth:`extend_many`) are atomic item by item, not as a whole: each item
+      is pushed, acked or extended entirely or not at all, but a batch cut
+      short (a lost connection) may have applied the items before the cut.
+      Only the checks of :meth:`push_many`'s arguments come before any item.
+      Atomicity holds across every client of the store, in every process:
+      a lock inside one process is not enough.
     * **One clock.** Due times and lease deadlines are compared against one
       clock per store (Redis: the server's ``TIME``; SQLite: the machine's),
       never against the clocks of several callers. When :attr:`clock` is set
       (the test kit does it to make time deterministic) that callable *is* the
-      clock and must be used for every decision.
+      clock and must be used for every decision: take every time-dependent
+      decision from :meth:`now` (or, inside a server-side script, from the
+      value of :meth:`now` the call passes in), never from ``time.time()`` or
+      the store's own clock directly. Every duration in this contract (delays,
+      leases, :attr:`status_ttl`) is measured on that clock, except
+      :meth:`reserve`'s ``timeout``, which is the caller's wall-clock time.
     * **FIFO among due tasks.** Tasks that are due are reserved in the order
-      they became due (pushed, or their delay ended).
-    * **An ended lease is ended everywhere.** Once ``now`` passes a lease's
-      end, every method treats the task as due again (``status`` says
-      WAITING, ``len`` counts it) and refuses the old receipt, whether or
-      not another worker has reserved it yet.
+      they became due, whatever order they were pushed in: a pushed task at
+      its push time plus its delay, a released task at its release time
+      plus its delay (so a task released with no delay goes behind every
+      task that was due before it), a task whose lease ended at the lease's
+      end. A delay ends once ``now >= push time + delay``.
+    * **An ended lease is ended everywhere.** A lease taken at ``t`` for
+      ``s`` seconds ends at ``t + s``, and is ended once ``now >= t + s``
+      (that instant included). From then on every method treats the task as
+      due again, due since the lease's end (``status`` says WAITING, ``len``
+      counts it, :meth:`reserve` hands it out in its turn), and refuses the
+      old receipt, whether or not another worker has reserved it yet.
     * **Ids are unique within a queue.** Pushing an id that is already in the
       queue (waiting, delayed, reserved, or a dead letter) changes nothing and
       returns False. An id that finished (acked) may be pushed again; its old
@@ -201,8 +223,13 @@ class Backend(abc.ABC):
     Attributes:
         blocking_reserve: True when :meth:`reserve` honours ``timeout`` by
             waiting for work; otherwise it returns at once and the worker naps.
-        status_ttl: Seconds :meth:`status` keeps reporting SUCCESS or FAILED
-            after a task finished.
+        status_ttl: Seconds :meth:`status` keeps reporting SUCCESS or
+            FAILED after a task was acked or dead-lettered: for at least that
+            long. An acked task's SUCCESS is forgotten (None) by 1.5 times
+            that long, at the latest once another task of the queue finished
+            after that (a backend may tidy lazily, on a later ack). The kit
+            checks both ends: SUCCESS at half the TTL, None after 1.5 times
+            it and another ack.
         clock: When not None, the time source that replaces the store's own.
         max_payload_bytes: The longest payload :meth:`reserve`, :meth:`get`
             and :meth:`peek` hand out; longer records are dead-lettered in the
@@ -331,8 +358,14 @@ class Backend(abc.ABC):
             lease_seconds: How long the caller may hold each task.
             limit: The most tasks to return.
             timeout: When the queue has nothing due, how long the call may
-                wait for a task before returning empty. Backends without
-                :attr:`blocking_reserve` return at once.
+                wait for a task before returning empty, in seconds of the
+                caller's wall clock (not :meth:`now`: a fake clock neither
+                shortens nor stretches the wait). A waiting call must wake
+                for a task any client pushes, releases or requeues; it need
+                not wake when a delay or a lease ends during the wait (it
+                may return empty at the timeout, and the worker calls
+                again). Backends without :attr:`blocking_reserve` return at
+                once.
 
         Returns:
             The reservations, oldest first; empty when nothing is due.

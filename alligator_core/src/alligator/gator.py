@@ -37,7 +37,7 @@ class Gator:
     """Puts tasks on a queue, and takes them off to run them.
 
     Example:
-        >>> gator = Gator("locmem://", allow=["builtins"])
+        >>> gator = Gator("locmem://example-gator", allow=["builtins"])
         >>> task = gator.task(pow, 2, 8)
         >>> gator.pop().result
         256
@@ -88,7 +88,7 @@ class Gator:
         """Builds the backend a DSN names.
 
         Example:
-            >>> backend = Gator("locmem://").build_backend("locmem://")
+            >>> backend = Gator("locmem://example-build-backend").build_backend("locmem://")
 
         Args:
             conn_string: The DSN.
@@ -107,7 +107,7 @@ class Gator:
         """Queues a call of ``func`` with these arguments, and returns at once.
 
         Example:
-            >>> gator = Gator("locmem://")
+            >>> gator = Gator("locmem://example-task")
             >>> task = gator.task(max, 3, 7)
 
         Args:
@@ -139,7 +139,7 @@ class Gator:
         """Returns a context manager that queues tasks with these options.
 
         Example:
-            >>> gator = Gator("locmem://")
+            >>> gator = Gator("locmem://example-options")
             >>> with gator.options(retries=3, delay_by=60) as opts:
             ...     task = opts.task(max, 3, 7)
 
@@ -158,7 +158,7 @@ class Gator:
         Much faster than one :meth:`task` per call when there are many.
 
         Example:
-            >>> gator = Gator("locmem://")
+            >>> gator = Gator("locmem://example-batch")
             >>> with gator.batch() as batch:
             ...     for n in range(3):
             ...         _ = batch.task(abs, -n)
@@ -177,7 +177,7 @@ class Gator:
         """Queues a task built by hand; with ``is_async=False`` runs it now instead.
 
         Example:
-            >>> gator = Gator("locmem://")
+            >>> gator = Gator("locmem://example-push")
             >>> done = gator.push(Task(is_async=False), pow, 3, 2)
             >>> done.result
             9
@@ -229,7 +229,7 @@ class Gator:
         Example:
             >>> task = Task(is_async=False, retries=5)
             >>> task.to_call(divmod, 101, 35)
-            >>> Gator("locmem://").execute(task).result
+            >>> Gator("locmem://example-execute").execute(task).result
             (2, 31)
 
         Args:
@@ -261,7 +261,7 @@ class Gator:
         dead-lettered, and its ``status`` and ``exception`` say which.
 
         Example:
-            >>> gator = Gator("locmem://", allow=["builtins"])
+            >>> gator = Gator("locmem://example-pop", allow=["builtins"])
             >>> _ = gator.task(sum, [1, 2, 3])
             >>> gator.pop().result
             6
@@ -276,7 +276,7 @@ class Gator:
         """Takes one named task off the queue, ahead of its turn, and runs it.
 
         Example:
-            >>> gator = Gator("locmem://", allow=["builtins"])
+            >>> gator = Gator("locmem://example-get", allow=["builtins"])
             >>> task = gator.task(len, "abc")
             >>> gator.get(task.task_id).result
             3

@@ -44,7 +44,7 @@ class Worker:
     """Consumes a queue: reserves tasks, runs them, settles each.
 
     Example:
-        >>> gator = Gator("locmem://", allow=["builtins"])
+        >>> gator = Gator("locmem://example-worker", allow=["builtins"])
         >>> _ = gator.task(abs, -4)
         >>> Worker(gator, max_tasks=1).run_forever()
         1

@@ -8,6 +8,7 @@ of ``str``: there "bytes" are UTF-8 bytes, and a string UTF-8 cannot encode
 
 from __future__ import annotations
 
+import functools
 import math
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,11 +31,18 @@ def _plant_str(backend: LocmemBackend, queue: str, task_id: str, payload: str) -
 
 
 class TestLocmemContract(BackendContract):
+    # A locmem store lives in one process; its clients there share it by name.
+    shares_store_across_processes = False
+
     @pytest.fixture
     def backend(self) -> Iterator[LocmemBackend]:
         backend = LocmemBackend(f"locmem://kit-{uuid.uuid4().hex}")
         yield backend
         backend.close()
+
+    @pytest.fixture
+    def backend_factory(self, backend: LocmemBackend) -> Callable[[], LocmemBackend]:
+        return functools.partial(LocmemBackend, backend.conn_string)
 
     @pytest.fixture
     def plant_raw_payload(self, backend: LocmemBackend) -> Plant:
@@ -48,176 +56,192 @@ class TestLocmemContract(BackendContract):
     # -- records push() would refuse (C1 on a store of str) -------------------
 
     def test_a_planted_payload_utf8_cannot_encode_is_dead_lettered_alone(
-        self, b: LocmemBackend, queue: str, plant_raw_payload: Plant
+        self, clocked_backend: LocmemBackend, queue: str, plant_raw_payload: Plant
     ) -> None:
-        b.push(queue, "before", "a")
+        clocked_backend.push(queue, "before", "a")
         plant_raw_payload(queue, "escaped", b'{"x": "\xff"}')
-        _plant_str(b, queue, "lone", "x\ud800y")  # not from any bytes at all
-        b.push(queue, "after", "b")
-        got = b.reserve(queue, LEASE, 10)
+        _plant_str(clocked_backend, queue, "lone", "x\ud800y")  # not from any bytes at all
+        clocked_backend.push(queue, "after", "b")
+        got = clocked_backend.reserve(queue, LEASE, 10)
         assert [r.task_id for r in got] == ["before", "after"]
-        letters = b.dead_letters(queue)
+        letters = clocked_backend.dead_letters(queue)
         assert [(d.task_id, d.reason, d.attempts) for d in letters] == [
             ("escaped", "payload is not valid UTF-8", 1),
             ("lone", "payload is not valid UTF-8", 1),
         ]
         assert letters[0].payload == '{"x": "\ufffd"}'
         assert "\ufffd" in letters[1].payload and letters[1].payload.isprintable()
-        assert b.status(queue, "escaped") == FAILED
-        assert b.peek(queue, "lone") is None
+        assert clocked_backend.status(queue, "escaped") == FAILED
+        assert clocked_backend.peek(queue, "lone") is None
 
-    def test_get_dead_letters_an_unreadable_payload(self, b: LocmemBackend, queue: str) -> None:
-        _plant_str(b, queue, "bad", "\udc80")
-        assert b.get(queue, "bad", LEASE) is None
-        [letter] = b.dead_letters(queue)
+    def test_get_dead_letters_an_unreadable_payload(self, clocked_backend: LocmemBackend, queue: str) -> None:
+        _plant_str(clocked_backend, queue, "bad", "\udc80")
+        assert clocked_backend.get(queue, "bad", LEASE) is None
+        [letter] = clocked_backend.dead_letters(queue)
         assert (letter.reason, letter.attempts) == ("payload is not valid UTF-8", 1)
 
-    def test_size_is_counted_in_utf8_bytes(self, b: LocmemBackend, queue: str) -> None:
-        b.max_payload_bytes = 10
-        b.push(queue, "fits", "é" * 5)  # 10 bytes
-        b.push(queue, "over", "é" * 6)  # 6 characters, 12 bytes
-        b.push(queue, "ascii", "x" * 11)
-        assert [r.task_id for r in b.reserve(queue, LEASE, 10)] == ["fits"]
-        letters = b.dead_letters(queue)
+    def test_size_is_counted_in_utf8_bytes(self, clocked_backend: LocmemBackend, queue: str) -> None:
+        clocked_backend.max_payload_bytes = 10
+        clocked_backend.push(queue, "fits", "é" * 5)  # 10 bytes
+        clocked_backend.push(queue, "over", "é" * 6)  # 6 characters, 12 bytes
+        clocked_backend.push(queue, "ascii", "x" * 11)
+        assert [r.task_id for r in clocked_backend.reserve(queue, LEASE, 10)] == ["fits"]
+        letters = clocked_backend.dead_letters(queue)
         assert [d.reason for d in letters] == [
             "payload is 12 bytes, over the limit of 10",
             "payload is 11 bytes, over the limit of 10",
         ]
         assert [d.payload for d in letters] == ["é" * 5, "x" * 10]
-        assert b.status(queue, "over") == FAILED
+        assert clocked_backend.status(queue, "over") == FAILED
 
-    def test_push_refuses_a_payload_utf8_cannot_encode(self, b: LocmemBackend, queue: str) -> None:
+    def test_push_refuses_a_payload_utf8_cannot_encode(
+        self, clocked_backend: LocmemBackend, queue: str
+    ) -> None:
         with pytest.raises(ValueError):
-            b.push(queue, "bad", "x\udc80")
+            clocked_backend.push(queue, "bad", "x\udc80")
         with pytest.raises(ValueError):
-            b.push_many(queue, [("ok", "fine", 0.0), ("bad", "\ud800", 0.0)])
-        assert b.len(queue) == 0
+            clocked_backend.push_many(queue, [("ok", "fine", 0.0), ("bad", "\ud800", 0.0)])
+        assert clocked_backend.len(queue) == 0
 
     # -- strings and numbers (C3) ------------------------------------------
 
-    def test_nul_in_payloads_and_reasons_round_trips(self, b: LocmemBackend, queue: str) -> None:
+    def test_nul_in_payloads_and_reasons_round_trips(
+        self, clocked_backend: LocmemBackend, queue: str
+    ) -> None:
         payload = '{"a": "\x00"}\x00tail'
-        b.push(queue, "t1", payload)
-        assert b.peek(queue, "t1") == payload
-        [got] = b.reserve(queue, LEASE)
+        clocked_backend.push(queue, "t1", payload)
+        assert clocked_backend.peek(queue, "t1") == payload
+        [got] = clocked_backend.reserve(queue, LEASE)
         assert got.payload == payload
-        assert b.dead_letter(queue, "t1", got.receipt, "why\x00not")
-        [letter] = b.dead_letters(queue)
+        assert clocked_backend.dead_letter(queue, "t1", got.receipt, "why\x00not")
+        [letter] = clocked_backend.dead_letters(queue)
         assert (letter.payload, letter.reason) == (payload, "why\x00not")
 
     @pytest.mark.parametrize("delay", [math.nan, math.inf, -math.inf])
     def test_a_delay_that_is_not_finite_is_refused_before_any_change(
-        self, b: LocmemBackend, queue: str, delay: float
+        self, clocked_backend: LocmemBackend, queue: str, delay: float
     ) -> None:
         with pytest.raises(ValueError, match="finite"):
-            b.push(queue, "t1", "x", delay)
+            clocked_backend.push(queue, "t1", "x", delay)
         with pytest.raises(ValueError, match="finite"):
-            b.push_many(queue, [("t2", "x", 0.0), ("t3", "x", delay)])
-        assert b.len(queue) == 0
-        assert b.push(queue, "t1", "x") is True
-        [got] = b.reserve(queue, LEASE)
+            clocked_backend.push_many(queue, [("t2", "x", 0.0), ("t3", "x", delay)])
+        assert clocked_backend.len(queue) == 0
+        assert clocked_backend.push(queue, "t1", "x") is True
+        [got] = clocked_backend.reserve(queue, LEASE)
         with pytest.raises(ValueError, match="finite"):
-            b.release(queue, "t1", got.receipt, delay)
-        assert b.status(queue, "t1") == RUNNING
+            clocked_backend.release(queue, "t1", got.receipt, delay)
+        assert clocked_backend.status(queue, "t1") == RUNNING
 
     # -- failures (C6), peek (C7) ------------------------------------------
 
     def test_failures_count_releases_of_attempted_deliveries(
-        self, b: LocmemBackend, queue: str, clock: FakeClock
+        self, clocked_backend: LocmemBackend, queue: str, clock: FakeClock
     ) -> None:
-        b.push(queue, "t1", "x")
-        [first] = b.reserve(queue, LEASE)
+        clocked_backend.push(queue, "t1", "x")
+        [first] = clocked_backend.reserve(queue, LEASE)
         assert (first.attempts, first.failures) == (1, 0)
-        b.release(queue, "t1", first.receipt, attempted=True)
-        [second] = b.reserve(queue, LEASE)
+        clocked_backend.release(queue, "t1", first.receipt, attempted=True)
+        [second] = clocked_backend.reserve(queue, LEASE)
         assert (second.attempts, second.failures) == (2, 1)
-        b.release(queue, "t1", second.receipt, attempted=False)
-        third = b.get(queue, "t1", LEASE)
+        clocked_backend.release(queue, "t1", second.receipt, attempted=False)
+        third = clocked_backend.get(queue, "t1", LEASE)
         assert third is not None and (third.attempts, third.failures) == (2, 1)
         clock.advance(LEASE + 1)  # that worker died
-        [fourth] = b.reserve(queue, LEASE)
+        [fourth] = clocked_backend.reserve(queue, LEASE)
         assert (fourth.attempts, fourth.failures) == (3, 1)
 
-    def test_peek_reads_without_changing_anything(self, b: LocmemBackend, queue: str) -> None:
-        b.push(queue, "waiting", "w")
-        b.push(queue, "delayed", "d", delay=60.0)
-        b.push(queue, "reserved", "r")
-        b.get(queue, "reserved", LEASE)
-        assert [b.peek(queue, t) for t in ("waiting", "delayed", "reserved")] == ["w", "d", "r"]
-        assert [b.status(queue, t) for t in ("waiting", "delayed", "reserved")] == [WAITING, DELAYED, RUNNING]
-        assert b.peek(queue, "nope") is None
-        [got] = b.reserve(queue, LEASE)
+    def test_peek_reads_without_changing_anything(self, clocked_backend: LocmemBackend, queue: str) -> None:
+        clocked_backend.push(queue, "waiting", "w")
+        clocked_backend.push(queue, "delayed", "d", delay=60.0)
+        clocked_backend.push(queue, "reserved", "r")
+        clocked_backend.get(queue, "reserved", LEASE)
+        assert [clocked_backend.peek(queue, t) for t in ("waiting", "delayed", "reserved")] == ["w", "d", "r"]
+        assert [clocked_backend.status(queue, t) for t in ("waiting", "delayed", "reserved")] == [
+            WAITING,
+            DELAYED,
+            RUNNING,
+        ]
+        assert clocked_backend.peek(queue, "nope") is None
+        [got] = clocked_backend.reserve(queue, LEASE)
         assert got.attempts == 1, "peek is no delivery"
-        b.ack(queue, "waiting", got.receipt)
-        assert b.peek(queue, "waiting") is None
-        b.max_payload_bytes = 0
-        assert b.peek(queue, "delayed") is None
+        clocked_backend.ack(queue, "waiting", got.receipt)
+        assert clocked_backend.peek(queue, "waiting") is None
+        clocked_backend.max_payload_bytes = 0
+        assert clocked_backend.peek(queue, "delayed") is None
 
     # -- ids unique across dead letters (C4), requeue (C5), finding 6 --------
 
-    def _dead(self, b: LocmemBackend, queue: str, task_id: str, payload: str) -> None:
-        b.push(queue, task_id, payload)
-        [got] = b.reserve(queue, LEASE)
-        b.release(queue, task_id, got.receipt)
-        [again] = b.reserve(queue, LEASE)
-        assert b.dead_letter(queue, task_id, again.receipt, "broke")
+    def _dead(self, clocked_backend: LocmemBackend, queue: str, task_id: str, payload: str) -> None:
+        clocked_backend.push(queue, task_id, payload)
+        [got] = clocked_backend.reserve(queue, LEASE)
+        clocked_backend.release(queue, task_id, got.receipt)
+        [again] = clocked_backend.reserve(queue, LEASE)
+        assert clocked_backend.dead_letter(queue, task_id, again.receipt, "broke")
 
-    def test_push_of_a_dead_letters_id_is_refused(self, b: LocmemBackend, queue: str) -> None:
-        self._dead(b, queue, "t1", "old")
-        assert b.push(queue, "t1", "new") is False
-        assert b.push_many(queue, [("t1", "new", 0.0), ("t2", "other", 0.0)]) == 1
-        assert b.status(queue, "t1") == FAILED
-        assert [(d.task_id, d.payload) for d in b.dead_letters(queue)] == [("t1", "old")]
-        assert [r.task_id for r in b.reserve(queue, LEASE, 10)] == ["t2"]
+    def test_push_of_a_dead_letters_id_is_refused(self, clocked_backend: LocmemBackend, queue: str) -> None:
+        self._dead(clocked_backend, queue, "t1", "old")
+        assert clocked_backend.push(queue, "t1", "new") is False
+        assert clocked_backend.push_many(queue, [("t1", "new", 0.0), ("t2", "other", 0.0)]) == 1
+        assert clocked_backend.status(queue, "t1") == FAILED
+        assert [(d.task_id, d.payload) for d in clocked_backend.dead_letters(queue)] == [("t1", "old")]
+        assert [r.task_id for r in clocked_backend.reserve(queue, LEASE, 10)] == ["t2"]
 
-    def test_requeue_resets_the_counts_and_keeps_the_payload(self, b: LocmemBackend, queue: str) -> None:
-        self._dead(b, queue, "t1", "kept")
-        assert b.requeue(queue, "t1") is True
-        assert b.push(queue, "t1", "new") is False, "requeued: live again"
-        [got] = b.reserve(queue, LEASE)
+    def test_requeue_resets_the_counts_and_keeps_the_payload(
+        self, clocked_backend: LocmemBackend, queue: str
+    ) -> None:
+        self._dead(clocked_backend, queue, "t1", "kept")
+        assert clocked_backend.requeue(queue, "t1") is True
+        assert clocked_backend.push(queue, "t1", "new") is False, "requeued: live again"
+        [got] = clocked_backend.reserve(queue, LEASE)
         assert (got.task_id, got.payload, got.attempts, got.failures) == ("t1", "kept", 1, 0)
 
-    def test_requeue_never_overwrites_a_live_task(self, b: LocmemBackend, queue: str) -> None:
+    def test_requeue_never_overwrites_a_planted_live_task(
+        self, clocked_backend: LocmemBackend, queue: str
+    ) -> None:
         # Only a hand-made store can hold an id live and dead at once now.
-        self._dead(b, queue, "t1", "dead copy")
-        _plant_str(b, queue, "t1", "live copy")
-        assert b.requeue(queue, "t1") is False
-        assert [(d.task_id, d.payload) for d in b.dead_letters(queue)] == [("t1", "dead copy")]
-        [got] = b.reserve(queue, LEASE)
+        self._dead(clocked_backend, queue, "t1", "dead copy")
+        _plant_str(clocked_backend, queue, "t1", "live copy")
+        assert clocked_backend.requeue(queue, "t1") is False
+        assert [(d.task_id, d.payload) for d in clocked_backend.dead_letters(queue)] == [("t1", "dead copy")]
+        [got] = clocked_backend.reserve(queue, LEASE)
         assert (got.task_id, got.payload) == ("t1", "live copy")
 
     # -- C8: task ids over the limit (round 2) ---------------------------------
 
     def test_a_task_id_over_the_limit_is_dead_lettered_under_its_cut_id(
-        self, b: LocmemBackend, queue: str
+        self, clocked_backend: LocmemBackend, queue: str
     ) -> None:
-        b.max_task_id_bytes = 8
-        b.push(queue, "before", "{}")
-        _plant_str(b, queue, "a" + "\u00e9" * 5, "{}")  # 11 bytes of UTF-8, 6 chars
-        _plant_str(b, queue, "12345678", "{}")  # exactly the limit
-        b.push(queue, "after", "{}")
-        got = b.reserve(queue, LEASE, 10)
+        clocked_backend.max_task_id_bytes = 8
+        clocked_backend.push(queue, "before", "{}")
+        _plant_str(clocked_backend, queue, "a" + "\u00e9" * 5, "{}")  # 11 bytes of UTF-8, 6 chars
+        _plant_str(clocked_backend, queue, "12345678", "{}")  # exactly the limit
+        clocked_backend.push(queue, "after", "{}")
+        got = clocked_backend.reserve(queue, LEASE, 10)
         assert [r.task_id for r in got] == ["before", "12345678", "after"]
-        letters = b.dead_letters(queue)
+        letters = clocked_backend.dead_letters(queue)
         assert [(d.task_id, d.reason, d.attempts) for d in letters] == [
             ("a\u00e9\u00e9\u00e9\ufffd", "task id is 11 bytes, over the limit of 8", 1),
         ]
-        assert b.status(queue, "a\u00e9\u00e9\u00e9\ufffd") == FAILED
+        assert clocked_backend.status(queue, "a\u00e9\u00e9\u00e9\ufffd") == FAILED
 
-    def test_get_dead_letters_a_task_id_over_the_limit(self, b: LocmemBackend, queue: str) -> None:
+    def test_get_dead_letters_a_task_id_over_the_limit(
+        self, clocked_backend: LocmemBackend, queue: str
+    ) -> None:
         huge = "i" * (4 * 1024 * 1024)
-        _plant_str(b, queue, huge, "{}")
-        assert b.get(queue, huge, LEASE) is None
-        [letter] = b.dead_letters(queue)
+        _plant_str(clocked_backend, queue, huge, "{}")
+        assert clocked_backend.get(queue, huge, LEASE) is None
+        [letter] = clocked_backend.dead_letters(queue)
         assert (letter.task_id, letter.reason) == (
             "i" * 1024,
             f"task id is {len(huge)} bytes, over the limit of 1024",
         )
-        assert b.len(queue) == 0
+        assert clocked_backend.len(queue) == 0
 
-    def test_dead_letters_never_list_an_id_over_the_limit(self, b: LocmemBackend, queue: str) -> None:
-        b.push(queue, "a-long-id", "{}")
-        [got] = b.reserve(queue, LEASE)
-        assert b.dead_letter(queue, got.task_id, got.receipt, "gave up") is True
-        b.max_task_id_bytes = 4
-        assert [d.task_id for d in b.dead_letters(queue)] == ["a-lo"]
+    def test_dead_letters_never_list_an_id_over_the_limit(
+        self, clocked_backend: LocmemBackend, queue: str
+    ) -> None:
+        clocked_backend.push(queue, "a-long-id", "{}")
+        [got] = clocked_backend.reserve(queue, LEASE)
+        assert clocked_backend.dead_letter(queue, got.task_id, got.receipt, "gave up") is True
+        clocked_backend.max_task_id_bytes = 4
+        assert [d.task_id for d in clocked_backend.dead_letters(queue)] == ["a-lo"]

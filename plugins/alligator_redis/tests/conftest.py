@@ -21,13 +21,13 @@ import pytest
 import redis
 
 HERE = Path(__file__).resolve().parent
-# The task functions the worker subprocesses run, and the server helpers, live
+# The task functions the worker subprocesses run live
 # beside the tests (under names no other plugin's tests use).
 sys.path.insert(0, str(HERE))
 
-from redis_servers import RedisServer, answers, free_port  # noqa: E402
 
 from alligator_redis import scripts  # noqa: E402
+from alligator_redis.servers import RedisServer, answers, free_port  # noqa: E402
 
 #: The db our tests use on a shared server; queue names are unique as well.
 TEST_DB = 3
@@ -112,13 +112,13 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     servers = [
         RedisServer(
             workdir / str(port),
-            port,
             "--cluster-enabled",
             "yes",
             "--cluster-config-file",
             f"nodes-{port}.conf",
             "--cluster-node-timeout",
             "5000",
+            port=port,
         )
         for port in ports
     ]

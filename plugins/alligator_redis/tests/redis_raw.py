@@ -56,22 +56,24 @@ class PlantedRecords:
     """What the kit will check with ``plant_raw_payload``, run here before the kit has it."""
 
     def test_planted_unreadable_records_are_dead_lettered_alone(
-        self, b: Backend, queue: str, plant_raw_payload: Callable[[str, str, bytes], None]
+        self, clocked_backend: Backend, queue: str, plant_raw_payload: Callable[[str, str, bytes], None]
     ) -> None:
-        b.max_payload_bytes = 64
-        b.push(queue, "ok1", "fine")
+        clocked_backend.max_payload_bytes = 64
+        clocked_backend.push(queue, "ok1", "fine")
         plant_raw_payload(queue, "bad", b"\xff\xfe not UTF-8")
         plant_raw_payload(queue, "big", "é".encode() * 40)
         plant_raw_payload(queue, "nul", b"a\x00b")
-        b.push(queue, "ok2", "fine")
-        got = b.reserve(queue, 30.0, 10)
+        clocked_backend.push(queue, "ok2", "fine")
+        got = clocked_backend.reserve(queue, 30.0, 10)
         assert [(r.task_id, r.payload) for r in got] == [("ok1", "fine"), ("nul", "a\x00b"), ("ok2", "fine")]
-        letters = {d.task_id: d for d in b.dead_letters(queue)}
+        letters = {d.task_id: d for d in clocked_backend.dead_letters(queue)}
         assert {key: d.reason for key, d in letters.items()} == {
             "bad": "payload is not valid UTF-8",
             "big": "payload is 80 bytes, over the limit of 64",
         }
         assert letters["bad"].payload == b"\xff\xfe not UTF-8".decode("utf-8", "replace")
         assert letters["big"].payload == "é" * 32
-        assert all(d.attempts == 1 and b.status(queue, key) == FAILED for key, d in letters.items())
-        assert b.peek(queue, "bad") is None and b.peek(queue, "big") is None
+        assert all(
+            d.attempts == 1 and clocked_backend.status(queue, key) == FAILED for key, d in letters.items()
+        )
+        assert clocked_backend.peek(queue, "bad") is None and clocked_backend.peek(queue, "big") is None

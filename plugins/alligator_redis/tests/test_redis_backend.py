@@ -145,7 +145,7 @@ def test_queue_names_with_braces_keep_one_slot(fake: RedisBackend) -> None:
     for name in ["}x", "{a}b", "we{ir}d}"]:
         fake.push(name, "t1", "x")
         keys = [k for k in fake.client.keys("alligator:*") if "pending" in k or "payloads" in k]
-        assert len({key_slot(k.encode()) for k in keys}) == 1
+        assert len({key_slot(str(k).encode()) for k in keys}) == 1
         assert fake.reserve(name, LEASE)[0].task_id == "t1"
         fake.drop_all(name)
         fake.client.flushdb()

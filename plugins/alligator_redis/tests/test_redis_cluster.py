@@ -6,7 +6,8 @@ a queue hashes to one slot, so each script runs on the node that owns it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 
 import pytest
 from redis.cluster import RedisCluster
@@ -26,6 +27,10 @@ class TestRedisClusterContract(PlantedRecords, RedisFixtures, BackendContract):
         assert isinstance(backend.client, RedisCluster)
         yield backend
         backend.close()
+
+    @pytest.fixture
+    def backend_factory(self, redis_cluster: str) -> Callable[[], RedisBackend]:
+        return functools.partial(RedisBackend, redis_cluster)
 
 
 def test_queues_spread_over_the_nodes(redis_cluster: str) -> None:

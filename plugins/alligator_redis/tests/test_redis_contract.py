@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from redis_raw import PlantedRecords, RedisFixtures
@@ -15,10 +17,24 @@ fakeredis = pytest.importorskip("fakeredis")
 
 
 class TestFakeRedisContract(PlantedRecords, RedisFixtures, BackendContract):
+    # The fake server lives in this process.
+    shares_store_across_processes = False
+
     @pytest.fixture
-    def backend(self) -> Iterator[RedisBackend]:
-        client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
-        backend = RedisBackend.from_client(client, "redis://fakeredis")
+    def server(self) -> Any:
+        return fakeredis.FakeServer()
+
+    @pytest.fixture
+    def backend_factory(self, server: Any) -> Callable[[], RedisBackend]:
+        def another_client() -> RedisBackend:
+            client = fakeredis.FakeRedis(server=server, decode_responses=True)
+            return RedisBackend.from_client(client, "redis://fakeredis")
+
+        return another_client
+
+    @pytest.fixture
+    def backend(self, backend_factory: Callable[[], RedisBackend]) -> Iterator[RedisBackend]:
+        backend = backend_factory()
         yield backend
         backend.close()
 
@@ -30,3 +46,7 @@ class TestRedisContract(PlantedRecords, RedisFixtures, BackendContract):
         backend = RedisBackend(redis_url)
         yield backend
         backend.close()
+
+    @pytest.fixture
+    def backend_factory(self, redis_url: str) -> Callable[[], RedisBackend]:
+        return functools.partial(RedisBackend, redis_url)

@@ -14,24 +14,24 @@ from pathlib import Path
 
 import pytest
 import redis_test_tasks
-from redis_servers import RedisServer
 
 from alligator import Gator, Worker
 from alligator.constants import SUCCESS
 from alligator.exceptions import BackendError
+from alligator_redis.servers import RedisServer
 
 pytestmark = pytest.mark.redis
 
 
 def _dsn(server: RedisServer) -> str:
     # Short timeouts: a test should notice the outage in well under a second.
-    return f"{server.url}?socket_connect_timeout=0.5&socket_timeout=2"
+    return f"{server.url()}?socket_connect_timeout=0.5&socket_timeout=2"
 
 
 def test_producer_is_told_nothing_was_queued(private_redis: RedisServer) -> None:
     gator = Gator(_dsn(private_redis), queue_name="faults")
     gator.task(abs, -1)
-    private_redis.stop()
+    private_redis.stop(save=True)
     with pytest.raises(BackendError, match="not queued"):
         gator.task(abs, -2)
     with pytest.raises(BackendError):
@@ -58,7 +58,7 @@ def test_worker_rides_out_an_outage_and_keeps_its_lease(private_redis: RedisServ
         while not (out.exists() and "start-slow" in out.read_text()):
             assert time.monotonic() < deadline, "the worker never started the task"
             time.sleep(0.02)
-        private_redis.stop()
+        private_redis.stop(save=True)
         time.sleep(0.7)
         private_redis.start()
         deadline = time.monotonic() + 15
@@ -79,7 +79,7 @@ def test_worker_rides_out_an_outage_and_keeps_its_lease(private_redis: RedisServ
 
 def test_a_unix_socket_dsn_connects(tmp_path: Path) -> None:
     sock = tmp_path / "redis.sock"
-    server = RedisServer(tmp_path / "unix", None, "--unixsocket", str(sock), "--unixsocketperm", "700")
+    server = RedisServer(tmp_path / "unix", "--unixsocket", str(sock), "--unixsocketperm", "700")
     server.start()
     try:
         gator = Gator(f"unix://{sock}?db=2", queue_name="unix", allow=["builtins"])

@@ -1,7 +1,10 @@
 """The backend contract as reusable tests: prove a backend the way ours are proven.
 
-Adopt it in one class, overriding two fixtures: one that yields a fresh
-backend, and one that writes a raw record straight into its store::
+Adopt it in one class, overriding three fixtures: one that yields a fresh
+backend, one that makes another client of the same store (a second worker's
+connection), and one that writes a raw record straight into the store::
+
+    import functools
 
     import pytest
     from alligator.testing import BackendContract
@@ -17,6 +20,11 @@ backend, and one that writes a raw record straight into its store::
             backend.close()
 
         @pytest.fixture
+        def backend_factory(self, backend):
+            # Sent to other processes: it must pickle (no lambda, no closure).
+            return functools.partial(MyBackend, backend.conn_string)
+
+        @pytest.fixture
         def plant_raw_payload(self, backend):
             def plant(queue, task_id, data):
                 ...  # store a waiting task, due at backend.now(), whose payload is exactly `data`
@@ -30,7 +38,12 @@ a server, from the value it is passed) for the kit to pass. The
 ``plant_raw_payload`` fixture lets the kit write what a hostile writer would
 (bytes that are not UTF-8, payloads over
 :attr:`~alligator.backend.Backend.max_payload_bytes`); without it those tests
-error, saying what to provide. A test that does not apply to a backend can be
+error, saying what to provide. The tests of several clients
+(:class:`~alligator.testing.contract.SharedStoreContract`) run clients made by
+``backend_factory`` in threads and in processes at once; a store that lives
+in one process only (as locmem's does) sets
+``shares_store_across_processes = False`` on the class, which skips the test
+with processes. A test that does not apply to a backend can be
 overridden in the subclass, as in any pytest class; needing to do so usually
 means the backend breaks the contract.
 
@@ -43,11 +56,14 @@ from alligator.testing.clock import FakeClock
 from alligator.testing.contract import (
     BackendContract,
     ContractFixtures,
+    DueOrderContract,
     FailureCountContract,
     IdReuseContract,
+    LeaseBoundaryContract,
     PayloadLimitContract,
     PeekContract,
     RequeueContract,
+    SharedStoreContract,
     StringContract,
     UnreadableRecordContract,
 )
@@ -57,12 +73,15 @@ __all__ = [
     "BackendContract",
     "BackendStateMachine",
     "ContractFixtures",
+    "DueOrderContract",
     "FailureCountContract",
     "FakeClock",
     "IdReuseContract",
+    "LeaseBoundaryContract",
     "PayloadLimitContract",
     "PeekContract",
     "RequeueContract",
+    "SharedStoreContract",
     "StringContract",
     "UnreadableRecordContract",
     "run_backend_state_machine",

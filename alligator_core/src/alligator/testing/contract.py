@@ -8,11 +8,16 @@ all at once; each mixin can also be adopted on its own, with
 
 from __future__ import annotations
 
+import itertools
+import json
 import math
+import multiprocessing
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +27,10 @@ from alligator.testing.clock import FakeClock
 from alligator.testing.stateful import run_backend_state_machine
 
 LEASE = 30.0
+
+#: A zero-argument callable that returns a new client of the store under test:
+#: see :meth:`ContractFixtures.backend_factory`.
+BackendFactory = Callable[[], Backend]
 
 #: ``plant(queue, task_id, data)``: see :meth:`ContractFixtures.plant_raw_payload`.
 PlantRawPayload = Callable[[str, str, bytes], None]
@@ -71,12 +80,28 @@ def assert_reason(actual: str, expected: str) -> None:
 
 
 class ContractFixtures:
-    """The fixtures the contract tests use; an adopting class overrides two of them.
+    """The fixtures the contract tests use; an adopting class overrides three of them.
 
     ``backend`` (a fresh backend instance) must be overridden, and
-    ``plant_raw_payload`` (a raw write into the store) should be: the tests of
-    unreadable records need it.
+    ``plant_raw_payload`` (a raw write into the store) and ``backend_factory``
+    (another client of the same store) should be: the tests of unreadable
+    records need the first, the tests of several clients the second.
     """
+
+    #: Whether clients made by ``backend_factory`` in other processes see the
+    #: same store. An in-process store (locmem, or a server living inside the
+    #: test process such as fakeredis) sets it to False, and the test with
+    #: several processes is left out of its class: not collected, rather
+    #: than skipped, so a CI that fails on any skip still passes.
+    shares_store_across_processes: bool = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.shares_store_across_processes and hasattr(
+            cls, "test_clients_in_processes_never_hold_a_task_at_once"
+        ):
+            # pytest collects only callables: None removes the inherited test.
+            cls.test_clients_in_processes_never_hold_a_task_at_once = None
 
     @pytest.fixture
     def backend(self) -> Iterator[Backend]:
@@ -117,6 +142,32 @@ class ContractFixtures:
             "straight into your store without calling push() (as anyone with write access could); "
             "see 'Proving it: the test kit' in docs/extending.md"
         )
+
+    @pytest.fixture
+    def backend_factory(self, backend: Backend) -> BackendFactory:
+        """Makes another client of the store ``backend`` uses; override it.
+
+        Return a callable taking no arguments that returns a new backend
+        instance on the same store, as a second worker would open it (a new
+        connection, its own locks and caches). The kit closes every instance
+        it makes. Unless :attr:`shares_store_across_processes` is False, the
+        callable is sent to other processes, so it must pickle: a
+        ``functools.partial(MyBackend, dsn)`` or a function defined at module
+        level, never a lambda or a closure.
+        """
+        raise NotImplementedError(
+            "override the 'backend_factory' fixture: return a picklable callable with no arguments "
+            "(e.g. functools.partial(MyBackend, dsn)) that opens another client of the same store "
+            "as `backend`; set shares_store_across_processes = False on the test class if other "
+            "processes cannot reach that store; see 'Proving it: the test kit' in docs/extending.md"
+        )
+
+    @pytest.fixture
+    def other_backend(self, backend_factory: BackendFactory) -> Iterator[Backend]:
+        """Another client of the same store as ``backend``, made by ``backend_factory``."""
+        other = backend_factory()
+        yield other
+        other.close()
 
     @pytest.fixture
     def payload_limit(self, backend: Backend) -> Iterator[Callable[[int], None]]:
@@ -585,12 +636,305 @@ class PeekContract(ContractFixtures):
             assert backend.peek(queue, task_id) is None, f"peek({task_id!r}) must be None"
 
 
+class DueOrderContract(ContractFixtures):
+    """FIFO among due tasks, in the order they became due: pushed, delay ended, released, lease ended."""
+
+    def test_released_task_goes_behind_tasks_due_before_it(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        for task_id in ("first", "second", "third"):
+            backend.push(queue, task_id, "x")
+            clock.advance(1.0)
+        [got] = backend.reserve(queue, LEASE)
+        assert got.task_id == "first"
+        clock.advance(1.0)
+        backend.push(queue, "fourth", "x")  # due after the others, before the release
+        clock.advance(1.0)
+        assert backend.release(queue, "first", got.receipt)
+        order = [r.task_id for r in backend.reserve(queue, LEASE, 10)]
+        assert order == ["second", "third", "fourth", "first"], (
+            "a released task is due from its release, behind every task due before it"
+        )
+
+    def test_unattempted_release_goes_behind_too(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        backend.push(queue, "first", "x")
+        clock.advance(1.0)
+        backend.push(queue, "second", "x")
+        clock.advance(1.0)
+        [got] = backend.reserve(queue, LEASE)
+        assert backend.release(queue, "first", got.receipt, attempted=False)
+        assert [r.task_id for r in backend.reserve(queue, LEASE, 10)] == ["second", "first"]
+
+    def test_expired_lease_is_due_at_the_lease_end(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        backend.push(queue, "leased", "x")
+        [got] = backend.reserve(queue, 10.0)
+        clock.advance(5.0)
+        backend.push(queue, "due-before-the-lease-end", "x")
+        clock.advance(10.0)
+        backend.push(queue, "due-after-the-lease-end", "x")
+        order = [r.task_id for r in backend.reserve(queue, LEASE, 10)]
+        assert order == ["due-before-the-lease-end", "leased", "due-after-the-lease-end"], (
+            "a task whose lease ended is due at the lease's end, not at its push time"
+        )
+        assert got.receipt not in {r.receipt for r in backend.reserve(queue, LEASE, 10)}
+
+    def test_expired_lease_comes_back_without_anyone_touching_it(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        backend.push(queue, "t1", "x")
+        backend.reserve(queue, 10.0)
+        clock.advance(11.0)
+        assert backend.len(queue) == 1
+        assert backend.status(queue, "t1") == WAITING
+        [again] = backend.reserve(queue, 10.0)
+        assert (again.task_id, again.attempts) == ("t1", 2)
+        clock.advance(11.0)
+        [third] = backend.reserve(queue, 10.0)
+        assert (third.task_id, third.attempts) == ("t1", 3), (
+            "every ended lease comes back, not only the first"
+        )
+
+    def test_order_is_by_due_time_not_push_time(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+        backend.push(queue, "pushed-first-due-last", "x", delay=30.0)
+        clock.advance(1.0)
+        backend.push(queue, "pushed-second-due-second", "x", delay=10.0)
+        clock.advance(1.0)
+        backend.push(queue, "pushed-last-due-first", "x")
+        clock.advance(60.0)
+        assert [r.task_id for r in backend.reserve(queue, LEASE, 10)] == [
+            "pushed-last-due-first",
+            "pushed-second-due-second",
+            "pushed-first-due-last",
+        ]
+
+
+class LeaseBoundaryContract(ContractFixtures):
+    """A lease is ended once ``now >=`` its end, a delay once ``now >=`` its due time: the instant counts."""
+
+    @pytest.fixture
+    def whole_clock(self, backend: Backend, clock: FakeClock) -> FakeClock:
+        """A fake clock on a whole second, so ``now + seconds`` is exact in any store."""
+        fake = FakeClock(float(int(clock())))
+        backend.clock = fake
+        return fake
+
+    def test_a_lease_is_held_until_just_before_its_end(
+        self, backend: Backend, whole_clock: FakeClock, queue: str
+    ) -> None:
+        backend.push(queue, "t1", "x")
+        [got] = backend.reserve(queue, 10.0)
+        whole_clock.advance(9.5)
+        assert backend.reserve(queue, 10.0) == []
+        assert backend.status(queue, "t1") == RUNNING
+        assert backend.extend(queue, "t1", got.receipt, 10.0), "the lease is still held half a second before"
+
+    def test_a_lease_is_ended_at_its_end_exactly(
+        self, backend: Backend, whole_clock: FakeClock, queue: str
+    ) -> None:
+        backend.push(queue, "t1", "x")
+        backend.push(queue, "t2", "x")
+        [first, second] = backend.reserve(queue, 10.0, 2)
+        whole_clock.advance(10.0)  # now == the lease's end
+        assert backend.status(queue, "t1") == WAITING, "a lease is ended once now >= its end"
+        assert backend.len(queue) == 2
+        assert backend.ack(queue, "t1", first.receipt) is False
+        assert backend.extend(queue, "t2", second.receipt, 10.0) is False
+        [again] = backend.reserve(queue, 10.0)
+        assert (again.task_id, again.attempts) == ("t1", 2)
+
+    def test_a_delay_ends_at_its_end_exactly(
+        self, backend: Backend, whole_clock: FakeClock, queue: str
+    ) -> None:
+        backend.push(queue, "t1", "x", delay=10.0)
+        whole_clock.advance(9.5)
+        assert backend.reserve(queue, LEASE) == []
+        whole_clock.advance(0.5)
+        assert backend.status(queue, "t1") == WAITING
+        assert [r.task_id for r in backend.reserve(queue, LEASE)] == ["t1"]
+
+
+#: The lease of the tests with several clients, long enough that no lease
+#: ends during a test on a busy machine. So every second delivery of a task
+#: before its ack or release is one made while its lease was held.
+SHARED_LEASE = 600.0
+
+#: How long the tests with several clients wait for their threads or processes.
+SHARED_DEADLINE = 300.0
+
+#: One delivery as the clients of those tests log it. Task id, attempts,
+#: what the client did ("ack" or "release") and whether the backend agreed.
+Delivery = tuple[str, int, str, bool]
+
+
+#: How many times the clients of those tests reserve together.
+SHARED_ROUNDS = 30
+
+
+def _consume(backend: Backend, queue: str, together: threading.Barrier | None = None) -> list[Delivery]:
+    """Reserves and settles tasks, logging each delivery.
+
+    A task whose id starts with ``r`` is released (due now, attempted) on its
+    first delivery and acked on its second; every other task is acked. With
+    ``together``, a barrier all clients share, every client reserves at the
+    same moment, and settles only once every client has reserved,
+    :data:`SHARED_ROUNDS` times: a store that lets two clients read the same
+    due tasks before either leases them shows it in every round. Without
+    it, the client reserves until the queue is empty.
+    """
+    log: list[Delivery] = []
+    limits = itertools.cycle((1, 3, 2))
+    for round_ in itertools.count():
+        if together is not None:
+            if round_ == SHARED_ROUNDS:
+                return log
+            together.wait(SHARED_DEADLINE)
+        got = backend.reserve(queue, SHARED_LEASE, next(limits))
+        if together is not None:
+            # Nobody settles before every client has reserved: a task two
+            # clients were handed is then held by both, and seen.
+            together.wait(SHARED_DEADLINE)
+        elif not got:
+            return log
+        for reservation in got:
+            task_id, attempts = reservation.task_id, reservation.attempts
+            if task_id.startswith("r") and attempts == 1:
+                log.append(
+                    (task_id, attempts, "release", backend.release(queue, task_id, reservation.receipt))
+                )
+            else:
+                log.append((task_id, attempts, "ack", backend.ack(queue, task_id, reservation.receipt)))
+    raise AssertionError("unreachable")
+
+
+def _consume_in_a_process(factory: BackendFactory, queue: str, together: threading.Barrier, out: str) -> None:
+    """A process's share of the test with several processes: its log goes to the file ``out``."""
+    backend = factory()
+    try:
+        log = _consume(backend, queue, together)
+    finally:
+        backend.close()
+    Path(out).write_text(json.dumps(log), encoding="utf-8")
+
+
+def _shared_work(prefix: str, total: int) -> list[tuple[str, str, float]]:
+    """``total`` tasks, one in four to be released once (ids starting with ``r``)."""
+    return [(f"{'r' if n % 4 == 0 else 'a'}{prefix}-{n}", "x", 0.0) for n in range(total)]
+
+
+def _assert_each_delivered_once_at_a_time(
+    backend: Backend, queue: str, work: list[tuple[str, str, float]], log: list[Delivery]
+) -> None:
+    """Every task acked once, released tasks released once before, nothing more, nothing left."""
+    seen: dict[str, list[tuple[int, str, bool]]] = {}
+    for task_id, attempts, action, agreed in log:
+        seen.setdefault(task_id, []).append((attempts, action, bool(agreed)))
+    twice = {}
+    lost = []
+    for task_id, _, _ in work:
+        expected = [(1, "release", True), (2, "ack", True)] if task_id.startswith("r") else [(1, "ack", True)]
+        got = sorted(seen.pop(task_id, []))
+        if not got:
+            lost.append(task_id)
+        elif got != expected:
+            twice[task_id] = got
+    assert not twice, (
+        f"{len(twice)} tasks were delivered again while a lease on them was held "
+        f"(deliveries as (attempts, action, accepted)), e.g. {dict(itertools.islice(twice.items(), 5))}"
+    )
+    assert not lost, f"{len(lost)} tasks were never delivered, e.g. {lost[:5]}"
+    assert not seen, f"tasks delivered that were never pushed: {sorted(seen)[:5]}"
+    assert backend.len(queue) == 0
+
+
+class SharedStoreContract(ContractFixtures):
+    """Several clients of one store, in threads and in processes: no task is handed out twice at once.
+
+    Needs the ``backend_factory`` fixture. A backend whose steps are
+    serialized by a lock inside one process rather than by the store (a row
+    lock, a transaction, a server-side script) fails these tests.
+    """
+
+    def test_a_second_client_sees_the_same_store(
+        self, backend: Backend, other_backend: Backend, queue: str
+    ) -> None:
+        assert backend.push(queue, "t1", "x")
+        assert other_backend.push(queue, "t1", "y") is False, "the second client must see the first's task"
+        [got] = other_backend.reserve(queue, SHARED_LEASE)
+        assert (got.task_id, got.payload) == ("t1", "x")
+        assert backend.reserve(queue, SHARED_LEASE) == []
+        assert backend.ack(queue, "t1", got.receipt), "a receipt is good with any client of the store"
+
+    def test_clients_in_threads_never_hold_a_task_at_once(
+        self, backend: Backend, other_backend: Backend, queue: str
+    ) -> None:
+        work = _shared_work("thread", 400)
+        assert backend.push_many(queue, work) == len(work)
+        clients = [backend, other_backend, backend, other_backend]
+        logs: list[list[Delivery]] = [[] for _ in clients]
+        errors: list[BaseException] = []
+        together = threading.Barrier(len(clients))
+
+        def run(index: int) -> None:
+            try:
+                logs[index] = _consume(clients[index], queue, together)
+            except BaseException as error:
+                errors.append(error)
+
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(len(clients))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(SHARED_DEADLINE)
+            assert not thread.is_alive(), "a client thread did not finish"
+        if errors:
+            raise errors[0]
+        # What the rounds left, taken by one client.
+        rest = _consume(backend, queue)
+        _assert_each_delivered_once_at_a_time(backend, queue, work, [d for log in [*logs, rest] for d in log])
+
+    def test_clients_in_processes_never_hold_a_task_at_once(
+        self, backend: Backend, backend_factory: BackendFactory, queue: str, tmp_path: Path
+    ) -> None:
+        work = _shared_work("process", 300)
+        assert backend.push_many(queue, work) == len(work)
+        context = multiprocessing.get_context("spawn")
+        processes = 3
+        together = context.Barrier(processes)
+        outs = [str(tmp_path / f"client-{n}.json") for n in range(processes)]
+        children = [
+            context.Process(target=_consume_in_a_process, args=(backend_factory, queue, together, out))
+            for out in outs
+        ]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join(SHARED_DEADLINE)
+            if child.is_alive():
+                child.kill()
+            assert child.exitcode == 0, f"a client process ended with {child.exitcode}"
+        # What the rounds left, taken by one client.
+        log: list[Delivery] = [
+            (str(task_id), int(attempts), str(action), bool(agreed))
+            for out in outs
+            for task_id, attempts, action, agreed in json.loads(Path(out).read_text(encoding="utf-8"))
+        ]
+        log += _consume(backend, queue)
+        _assert_each_delivered_once_at_a_time(backend, queue, work, log)
+
+
 # Here, not at the top: inspection.py builds on ContractFixtures, defined above.
 from alligator.testing.inspection import InspectionContract  # noqa: E402
 
 
 class BackendContract(
     InspectionContract,
+    SharedStoreContract,
+    DueOrderContract,
+    LeaseBoundaryContract,
     FailureCountContract,
     IdReuseContract,
     RequeueContract,
@@ -601,35 +945,36 @@ class BackendContract(
 ):
     """Tests every rule of :class:`alligator.backend.Backend`.
 
-    Subclasses provide the ``backend`` fixture and the ``plant_raw_payload``
-    fixture (see :class:`ContractFixtures` and :mod:`alligator.testing`).
+    Subclasses provide the ``backend``, ``plant_raw_payload`` and
+    ``backend_factory`` fixtures (see :class:`ContractFixtures` and
+    :mod:`alligator.testing`).
     """
 
     @pytest.fixture
-    def b(self, backend: Backend, clock: FakeClock) -> Backend:
+    def clocked_backend(self, backend: Backend, clock: FakeClock) -> Backend:
         """The backend, with the fake clock installed."""
         return backend
 
     # -- push, len, status -------------------------------------------------
 
-    def test_push_counts_as_waiting(self, b: Backend, queue: str) -> None:
-        assert b.len(queue) == 0
-        assert b.push(queue, "t1", "{}") is True
-        assert b.len(queue) == 1
-        assert b.status(queue, "t1") == WAITING
+    def test_push_counts_as_waiting(self, clocked_backend: Backend, queue: str) -> None:
+        assert clocked_backend.len(queue) == 0
+        assert clocked_backend.push(queue, "t1", "{}") is True
+        assert clocked_backend.len(queue) == 1
+        assert clocked_backend.status(queue, "t1") == WAITING
 
-    def test_pushing_an_id_already_queued_changes_nothing(self, b: Backend, queue: str) -> None:
-        assert b.push(queue, "t1", "first")
-        assert b.push(queue, "t1", "second") is False
-        assert b.len(queue) == 1
-        [got] = b.reserve(queue, LEASE, 5)
+    def test_pushing_an_id_already_queued_changes_nothing(self, clocked_backend: Backend, queue: str) -> None:
+        assert clocked_backend.push(queue, "t1", "first")
+        assert clocked_backend.push(queue, "t1", "second") is False
+        assert clocked_backend.len(queue) == 1
+        [got] = clocked_backend.reserve(queue, LEASE, 5)
         assert got.payload == "first"
-        assert b.push(queue, "t1", "third") is False, "a reserved id is still in the queue"
+        assert clocked_backend.push(queue, "t1", "third") is False, "a reserved id is still in the queue"
 
-    def test_unknown_id_has_no_status(self, b: Backend, queue: str) -> None:
-        assert b.status(queue, "nope") is None
+    def test_unknown_id_has_no_status(self, clocked_backend: Backend, queue: str) -> None:
+        assert clocked_backend.status(queue, "nope") is None
 
-    def test_payload_comes_back_unchanged(self, b: Backend, queue: str) -> None:
+    def test_payload_comes_back_unchanged(self, clocked_backend: Backend, queue: str) -> None:
         payloads = [
             "",
             "plain",
@@ -639,97 +984,101 @@ class BackendContract(
             "x" * 100_000,
         ]
         for index, payload in enumerate(payloads):
-            b.push(queue, f"p{index}", payload)
-        got = b.reserve(queue, LEASE, len(payloads))
+            clocked_backend.push(queue, f"p{index}", payload)
+        got = clocked_backend.reserve(queue, LEASE, len(payloads))
         assert [r.payload for r in got] == payloads
 
     # -- reserve -----------------------------------------------------------
 
-    def test_reserve_is_fifo(self, b: Backend, queue: str) -> None:
+    def test_reserve_is_fifo(self, clocked_backend: Backend, queue: str) -> None:
         for n in range(5):
-            b.push(queue, f"t{n}", f"payload {n}")
-        got = b.reserve(queue, LEASE, 3)
+            clocked_backend.push(queue, f"t{n}", f"payload {n}")
+        got = clocked_backend.reserve(queue, LEASE, 3)
         assert [r.task_id for r in got] == ["t0", "t1", "t2"]
         assert [r.payload for r in got] == ["payload 0", "payload 1", "payload 2"]
         assert all(r.attempts == 1 for r in got)
         assert len({r.receipt for r in got}) == 3
-        assert [r.task_id for r in b.reserve(queue, LEASE, 10)] == ["t3", "t4"]
+        assert [r.task_id for r in clocked_backend.reserve(queue, LEASE, 10)] == ["t3", "t4"]
 
-    def test_reserve_on_empty_queue_returns_nothing(self, b: Backend, queue: str) -> None:
-        assert b.reserve(queue, LEASE, 10) == []
+    def test_reserve_on_empty_queue_returns_nothing(self, clocked_backend: Backend, queue: str) -> None:
+        assert clocked_backend.reserve(queue, LEASE, 10) == []
 
-    def test_reserved_task_is_hidden_from_others(self, b: Backend, queue: str) -> None:
-        b.push(queue, "t1", "x")
-        [got] = b.reserve(queue, LEASE)
+    def test_reserved_task_is_hidden_from_others(self, clocked_backend: Backend, queue: str) -> None:
+        clocked_backend.push(queue, "t1", "x")
+        [got] = clocked_backend.reserve(queue, LEASE)
         assert got.task_id == "t1"
-        assert b.reserve(queue, LEASE, 10) == []
-        assert b.len(queue) == 0
-        assert b.status(queue, "t1") == RUNNING
+        assert clocked_backend.reserve(queue, LEASE, 10) == []
+        assert clocked_backend.len(queue) == 0
+        assert clocked_backend.status(queue, "t1") == RUNNING
 
-    def test_push_many_keeps_order(self, b: Backend, queue: str) -> None:
-        added = b.push_many(queue, [(f"t{n}", str(n), 0.0) for n in range(20)] + [("t0", "dup", 0.0)])
+    def test_push_many_keeps_order(self, clocked_backend: Backend, queue: str) -> None:
+        added = clocked_backend.push_many(
+            queue, [(f"t{n}", str(n), 0.0) for n in range(20)] + [("t0", "dup", 0.0)]
+        )
         assert added == 20
-        got = b.reserve(queue, LEASE, 100)
+        got = clocked_backend.reserve(queue, LEASE, 100)
         assert [r.task_id for r in got] == [f"t{n}" for n in range(20)]
 
     # -- ack ---------------------------------------------------------------
 
-    def test_ack_finishes_for_good(self, b: Backend, queue: str, clock: FakeClock) -> None:
-        b.push(queue, "t1", "x")
-        [got] = b.reserve(queue, LEASE)
-        assert b.ack(queue, "t1", got.receipt) is True
-        assert b.status(queue, "t1") == SUCCESS
-        assert b.ack(queue, "t1", got.receipt) is False
+    def test_ack_finishes_for_good(self, clocked_backend: Backend, queue: str, clock: FakeClock) -> None:
+        clocked_backend.push(queue, "t1", "x")
+        [got] = clocked_backend.reserve(queue, LEASE)
+        assert clocked_backend.ack(queue, "t1", got.receipt) is True
+        assert clocked_backend.status(queue, "t1") == SUCCESS
+        assert clocked_backend.ack(queue, "t1", got.receipt) is False
         clock.advance(LEASE * 3)
-        assert b.reserve(queue, LEASE, 10) == []
-        assert b.len(queue) == 0
+        assert clocked_backend.reserve(queue, LEASE, 10) == []
+        assert clocked_backend.len(queue) == 0
 
-    def test_ack_with_wrong_receipt_is_refused(self, b: Backend, queue: str) -> None:
-        b.push(queue, "t1", "x")
-        [got] = b.reserve(queue, LEASE)
-        assert b.ack(queue, "t1", "not-the-receipt") is False
-        assert b.status(queue, "t1") == RUNNING
-        assert b.ack(queue, "t1", got.receipt) is True
+    def test_ack_with_wrong_receipt_is_refused(self, clocked_backend: Backend, queue: str) -> None:
+        clocked_backend.push(queue, "t1", "x")
+        [got] = clocked_backend.reserve(queue, LEASE)
+        assert clocked_backend.ack(queue, "t1", "not-the-receipt") is False
+        assert clocked_backend.status(queue, "t1") == RUNNING
+        assert clocked_backend.ack(queue, "t1", got.receipt) is True
 
-    def test_ack_many(self, b: Backend, queue: str) -> None:
+    def test_ack_many(self, clocked_backend: Backend, queue: str) -> None:
         for n in range(4):
-            b.push(queue, f"t{n}", "x")
-        got = b.reserve(queue, LEASE, 4)
+            clocked_backend.push(queue, f"t{n}", "x")
+        got = clocked_backend.reserve(queue, LEASE, 4)
         pairs = [(r.task_id, r.receipt) for r in got] + [("t0", "stale")]
-        assert b.ack_many(queue, pairs) == 4
-        assert all(b.status(queue, r.task_id) == SUCCESS for r in got)
+        assert clocked_backend.ack_many(queue, pairs) == 4
+        assert all(clocked_backend.status(queue, r.task_id) == SUCCESS for r in got)
 
     def test_finished_status_is_forgotten_after_its_ttl(
-        self, b: Backend, queue: str, clock: FakeClock
+        self, clocked_backend: Backend, queue: str, clock: FakeClock
     ) -> None:
-        b.push(queue, "t1", "x")
-        [got] = b.reserve(queue, LEASE)
-        b.ack(queue, "t1", got.receipt)
-        clock.advance(b.status_ttl / 2)
-        assert b.status(queue, "t1") == SUCCESS
-        clock.advance(b.status_ttl)
+        clocked_backend.push(queue, "t1", "x")
+        [got] = clocked_backend.reserve(queue, LEASE)
+        clocked_backend.ack(queue, "t1", got.receipt)
+        clock.advance(clocked_backend.status_ttl / 2)
+        assert clocked_backend.status(queue, "t1") == SUCCESS
+        clock.advance(clocked_backend.status_ttl)
         # Another finish makes the backend tidy up, where it tidies lazily.
-        b.push(queue, "t2", "x")
-        [other] = b.reserve(queue, LEASE)
-        b.ack(queue, "t2", other.receipt)
-        assert b.status(queue, "t1") is None
+        clocked_backend.push(queue, "t2", "x")
+        [other] = clocked_backend.reserve(queue, LEASE)
+        clocked_backend.ack(queue, "t2", other.receipt)
+        assert clocked_backend.status(queue, "t1") is None
 
     # -- leases ------------------------------------------------------------
 
-    def test_expired_lease_is_delivered_again(self, b: Backend, queue: str, clock: FakeClock) -> None:
-        b.push(queue, "t1", "x")
-        [first] = b.reserve(queue, 10.0)
+    def test_expired_lease_is_delivered_again(
+        self, clocked_backend: Backend, queue: str, clock: FakeClock
+    ) -> None:
+        clocked_backend.push(queue, "t1", "x")
+        [first] = clocked_backend.reserve(queue, 10.0)
         clock.advance(9.0)
-        assert b.reserve(queue, 10.0) == []
+        assert clocked_backend.reserve(queue, 10.0) == []
         clock.advance(2.0)
-        [second] = b.reserve(queue, 10.0)
+        [second] = clocked_backend.reserve(queue, 10.0)
         assert second.task_id == "t1"
         assert second.attempts == 2
         assert second.receipt != first.receipt
-        assert b.ack(queue, "t1", first.receipt) is False, "a stale receipt must not ack"
-        assert b.release(queue, "t1", first.receipt) is False
-        assert b.dead_letter(queue, "t1", first.receipt, "late") is False
-        assert b.ack(queue, "t1", second.receipt) is True
+        assert clocked_backend.ack(queue, "t1", first.receipt) is False, "a stale receipt must not ack"
+        assert clocked_backend.release(queue, "t1", first.receipt) is False
+        assert clocked_backend.dead_letter(queue, "t1", first.receipt, "late") is False
+        assert clocked_backend.ack(queue, "t1", second.receipt) is True
 
     def test_ended_lease_refuses_its_receipt_before_anyone_reserves_it(
         self, backend: Backend, clock: FakeClock, queue: str
@@ -746,107 +1095,115 @@ class BackendContract(
         [again] = backend.reserve(queue, 10.0)
         assert (again.task_id, again.attempts, again.failures) == ("t1", 2, 0)
 
-    def test_extend_keeps_the_lease(self, b: Backend, queue: str, clock: FakeClock) -> None:
-        b.push(queue, "t1", "x")
-        [got] = b.reserve(queue, 10.0)
+    def test_extend_keeps_the_lease(self, clocked_backend: Backend, queue: str, clock: FakeClock) -> None:
+        clocked_backend.push(queue, "t1", "x")
+        [got] = clocked_backend.reserve(queue, 10.0)
         for _ in range(5):
             clock.advance(8.0)
-            assert b.extend(queue, "t1", got.receipt, 10.0) is True
-            assert b.reserve(queue, 10.0) == []
-        assert b.extend(queue, "t1", "stale", 10.0) is False
+            assert clocked_backend.extend(queue, "t1", got.receipt, 10.0) is True
+            assert clocked_backend.reserve(queue, 10.0) == []
+        assert clocked_backend.extend(queue, "t1", "stale", 10.0) is False
         clock.advance(11.0)
-        assert b.extend(queue, "t1", got.receipt, 10.0) is False, "an expired lease cannot be extended"
+        assert clocked_backend.extend(queue, "t1", got.receipt, 10.0) is False, (
+            "an expired lease cannot be extended"
+        )
 
-    def test_extend_many(self, b: Backend, queue: str, clock: FakeClock) -> None:
-        b.push(queue, "t1", "x")
-        b.push(queue, "t2", "x")
-        got = b.reserve(queue, 10.0, 2)
+    def test_extend_many(self, clocked_backend: Backend, queue: str, clock: FakeClock) -> None:
+        clocked_backend.push(queue, "t1", "x")
+        clocked_backend.push(queue, "t2", "x")
+        got = clocked_backend.reserve(queue, 10.0, 2)
         clock.advance(8.0)
-        flags = b.extend_many(queue, [(r.task_id, r.receipt) for r in got] + [("t1", "stale")], 10.0)
+        flags = clocked_backend.extend_many(
+            queue, [(r.task_id, r.receipt) for r in got] + [("t1", "stale")], 10.0
+        )
         assert flags == [True, True, False]
         clock.advance(8.0)
-        assert b.reserve(queue, 10.0, 2) == []
+        assert clocked_backend.reserve(queue, 10.0, 2) == []
 
     # -- release -----------------------------------------------------------
 
-    def test_release_puts_it_back(self, b: Backend, queue: str) -> None:
-        b.push(queue, "t1", "x")
-        [got] = b.reserve(queue, LEASE)
-        assert b.release(queue, "t1", got.receipt) is True
-        assert b.status(queue, "t1") == WAITING
-        assert b.len(queue) == 1
-        [again] = b.reserve(queue, LEASE)
+    def test_release_puts_it_back(self, clocked_backend: Backend, queue: str) -> None:
+        clocked_backend.push(queue, "t1", "x")
+        [got] = clocked_backend.reserve(queue, LEASE)
+        assert clocked_backend.release(queue, "t1", got.receipt) is True
+        assert clocked_backend.status(queue, "t1") == WAITING
+        assert clocked_backend.len(queue) == 1
+        [again] = clocked_backend.reserve(queue, LEASE)
         assert (again.task_id, again.attempts) == ("t1", 2)
 
-    def test_release_with_delay(self, b: Backend, queue: str, clock: FakeClock) -> None:
-        b.push(queue, "t1", "x")
-        [got] = b.reserve(queue, LEASE)
-        assert b.release(queue, "t1", got.receipt, delay=60.0)
-        assert b.status(queue, "t1") == DELAYED
-        assert b.len(queue) == 1
+    def test_release_with_delay(self, clocked_backend: Backend, queue: str, clock: FakeClock) -> None:
+        clocked_backend.push(queue, "t1", "x")
+        [got] = clocked_backend.reserve(queue, LEASE)
+        assert clocked_backend.release(queue, "t1", got.receipt, delay=60.0)
+        assert clocked_backend.status(queue, "t1") == DELAYED
+        assert clocked_backend.len(queue) == 1
         clock.advance(59.0)
-        assert b.reserve(queue, LEASE) == []
+        assert clocked_backend.reserve(queue, LEASE) == []
         clock.advance(2.0)
-        assert [r.task_id for r in b.reserve(queue, LEASE)] == ["t1"]
+        assert [r.task_id for r in clocked_backend.reserve(queue, LEASE)] == ["t1"]
 
-    def test_release_unattempted_does_not_count(self, b: Backend, queue: str) -> None:
-        b.push(queue, "t1", "x")
-        [got] = b.reserve(queue, LEASE)
-        assert b.release(queue, "t1", got.receipt, attempted=False)
-        [again] = b.reserve(queue, LEASE)
+    def test_release_unattempted_does_not_count(self, clocked_backend: Backend, queue: str) -> None:
+        clocked_backend.push(queue, "t1", "x")
+        [got] = clocked_backend.reserve(queue, LEASE)
+        assert clocked_backend.release(queue, "t1", got.receipt, attempted=False)
+        [again] = clocked_backend.reserve(queue, LEASE)
         assert again.attempts == 1
 
     # -- delays ------------------------------------------------------------
 
-    def test_delayed_task_waits_for_its_time(self, b: Backend, queue: str, clock: FakeClock) -> None:
-        b.push(queue, "later", "x", delay=60.0)
-        b.push(queue, "now", "y")
-        assert b.len(queue) == 2
-        assert b.status(queue, "later") == DELAYED
-        [first] = b.reserve(queue, LEASE, 10)
+    def test_delayed_task_waits_for_its_time(
+        self, clocked_backend: Backend, queue: str, clock: FakeClock
+    ) -> None:
+        clocked_backend.push(queue, "later", "x", delay=60.0)
+        clocked_backend.push(queue, "now", "y")
+        assert clocked_backend.len(queue) == 2
+        assert clocked_backend.status(queue, "later") == DELAYED
+        [first] = clocked_backend.reserve(queue, LEASE, 10)
         assert first.task_id == "now"
-        b.ack(queue, "now", first.receipt)
+        clocked_backend.ack(queue, "now", first.receipt)
         clock.advance(61.0)
-        assert b.status(queue, "later") == WAITING
-        assert [r.task_id for r in b.reserve(queue, LEASE, 10)] == ["later"]
+        assert clocked_backend.status(queue, "later") == WAITING
+        assert [r.task_id for r in clocked_backend.reserve(queue, LEASE, 10)] == ["later"]
 
-    def test_delayed_tasks_come_due_in_time_order(self, b: Backend, queue: str, clock: FakeClock) -> None:
-        b.push(queue, "ten", "x", delay=10.0)
-        b.push(queue, "five", "x", delay=5.0)
-        b.push(queue, "seven", "x", delay=7.0)
+    def test_delayed_tasks_come_due_in_time_order(
+        self, clocked_backend: Backend, queue: str, clock: FakeClock
+    ) -> None:
+        clocked_backend.push(queue, "ten", "x", delay=10.0)
+        clocked_backend.push(queue, "five", "x", delay=5.0)
+        clocked_backend.push(queue, "seven", "x", delay=7.0)
         clock.advance(11.0)
-        assert [r.task_id for r in b.reserve(queue, LEASE, 10)] == ["five", "seven", "ten"]
+        assert [r.task_id for r in clocked_backend.reserve(queue, LEASE, 10)] == ["five", "seven", "ten"]
 
     def test_task_due_earlier_goes_before_one_pushed_later(
-        self, b: Backend, queue: str, clock: FakeClock
+        self, clocked_backend: Backend, queue: str, clock: FakeClock
     ) -> None:
-        b.push(queue, "delayed", "x", delay=5.0)
+        clocked_backend.push(queue, "delayed", "x", delay=5.0)
         clock.advance(10.0)
-        b.push(queue, "fresh", "y")
-        assert [r.task_id for r in b.reserve(queue, LEASE, 10)] == ["delayed", "fresh"]
+        clocked_backend.push(queue, "fresh", "y")
+        assert [r.task_id for r in clocked_backend.reserve(queue, LEASE, 10)] == ["delayed", "fresh"]
 
     def test_delayed_task_is_not_redelivered_by_lease_expiry(
-        self, b: Backend, queue: str, clock: FakeClock
+        self, clocked_backend: Backend, queue: str, clock: FakeClock
     ) -> None:
-        b.push(queue, "hour", "x", delay=3600.0)
+        clocked_backend.push(queue, "hour", "x", delay=3600.0)
         for _ in range(10):
             clock.advance(LEASE + 1)
-            assert b.reserve(queue, LEASE, 10) == []
-        assert b.status(queue, "hour") == DELAYED
+            assert clocked_backend.reserve(queue, LEASE, 10) == []
+        assert clocked_backend.status(queue, "hour") == DELAYED
 
     # -- dead letters ------------------------------------------------------
 
     def test_dead_letter_keeps_reason_and_can_be_requeued(
-        self, b: Backend, queue: str, clock: FakeClock
+        self, clocked_backend: Backend, queue: str, clock: FakeClock
     ) -> None:
-        b.push(queue, "t1", "payload")
-        [got] = b.reserve(queue, LEASE)
-        assert b.dead_letter(queue, "t1", got.receipt, "it broke") is True
-        assert b.status(queue, "t1") == FAILED
-        assert b.len(queue) == 0
+        clocked_backend.push(queue, "t1", "payload")
+        [got] = clocked_backend.reserve(queue, LEASE)
+        assert clocked_backend.dead_letter(queue, "t1", got.receipt, "it broke") is True
+        assert clocked_backend.status(queue, "t1") == FAILED
+        assert clocked_backend.len(queue) == 0
         clock.advance(LEASE * 2)
-        assert b.reserve(queue, LEASE) == []
-        [letter] = b.dead_letters(queue)
+        assert clocked_backend.reserve(queue, LEASE) == []
+        [letter] = clocked_backend.dead_letters(queue)
         assert (letter.task_id, letter.payload, letter.reason, letter.attempts) == (
             "t1",
             "payload",
@@ -854,109 +1211,111 @@ class BackendContract(
             1,
         )
         assert abs(letter.failed_at - (clock() - LEASE * 2)) < 1.0
-        assert b.requeue(queue, "t1") is True
-        assert b.dead_letters(queue) == []
-        assert b.status(queue, "t1") == WAITING
-        [again] = b.reserve(queue, LEASE)
+        assert clocked_backend.requeue(queue, "t1") is True
+        assert clocked_backend.dead_letters(queue) == []
+        assert clocked_backend.status(queue, "t1") == WAITING
+        [again] = clocked_backend.reserve(queue, LEASE)
         assert (again.task_id, again.payload, again.attempts) == ("t1", "payload", 1)
 
     def test_dead_letters_are_listed_oldest_first_up_to_limit(
-        self, b: Backend, queue: str, clock: FakeClock
+        self, clocked_backend: Backend, queue: str, clock: FakeClock
     ) -> None:
         for n in range(5):
-            b.push(queue, f"t{n}", "x")
-        for r in b.reserve(queue, LEASE, 5):
+            clocked_backend.push(queue, f"t{n}", "x")
+        for r in clocked_backend.reserve(queue, LEASE, 5):
             clock.advance(1.0)
-            b.dead_letter(queue, r.task_id, r.receipt, f"reason {r.task_id}")
-        assert [d.task_id for d in b.dead_letters(queue)] == [f"t{n}" for n in range(5)]
-        assert [d.task_id for d in b.dead_letters(queue, limit=2)] == ["t0", "t1"]
+            clocked_backend.dead_letter(queue, r.task_id, r.receipt, f"reason {r.task_id}")
+        assert [d.task_id for d in clocked_backend.dead_letters(queue)] == [f"t{n}" for n in range(5)]
+        assert [d.task_id for d in clocked_backend.dead_letters(queue, limit=2)] == ["t0", "t1"]
 
-    def test_requeue_unknown_is_false(self, b: Backend, queue: str) -> None:
-        assert b.requeue(queue, "nope") is False
+    def test_requeue_unknown_is_false(self, clocked_backend: Backend, queue: str) -> None:
+        assert clocked_backend.requeue(queue, "nope") is False
 
     # -- get, cancel -------------------------------------------------------
 
-    def test_get_takes_a_task_out_of_turn(self, b: Backend, queue: str) -> None:
+    def test_get_takes_a_task_out_of_turn(self, clocked_backend: Backend, queue: str) -> None:
         for n in range(3):
-            b.push(queue, f"t{n}", f"p{n}")
-        got = b.get(queue, "t2", LEASE)
+            clocked_backend.push(queue, f"t{n}", f"p{n}")
+        got = clocked_backend.get(queue, "t2", LEASE)
         assert got is not None
         assert (got.task_id, got.payload, got.attempts) == ("t2", "p2", 1)
-        assert b.status(queue, "t2") == RUNNING
-        assert b.get(queue, "t2", LEASE) is None, "a reserved task cannot be got again"
-        assert b.get(queue, "nope", LEASE) is None
-        assert [r.task_id for r in b.reserve(queue, LEASE, 10)] == ["t0", "t1"]
-        assert b.ack(queue, "t2", got.receipt)
+        assert clocked_backend.status(queue, "t2") == RUNNING
+        assert clocked_backend.get(queue, "t2", LEASE) is None, "a reserved task cannot be got again"
+        assert clocked_backend.get(queue, "nope", LEASE) is None
+        assert [r.task_id for r in clocked_backend.reserve(queue, LEASE, 10)] == ["t0", "t1"]
+        assert clocked_backend.ack(queue, "t2", got.receipt)
 
-    def test_get_takes_a_delayed_task(self, b: Backend, queue: str) -> None:
-        b.push(queue, "later", "x", delay=600.0)
-        got = b.get(queue, "later", LEASE)
+    def test_get_takes_a_delayed_task(self, clocked_backend: Backend, queue: str) -> None:
+        clocked_backend.push(queue, "later", "x", delay=600.0)
+        got = clocked_backend.get(queue, "later", LEASE)
         assert got is not None and got.task_id == "later"
-        assert b.len(queue) == 0
+        assert clocked_backend.len(queue) == 0
 
-    def test_cancel(self, b: Backend, queue: str, clock: FakeClock) -> None:
-        b.push(queue, "t1", "x")
-        b.push(queue, "t2", "x", delay=30.0)
-        b.push(queue, "t3", "x")
-        assert b.cancel(queue, "t1") is True
-        assert b.cancel(queue, "t2") is True
-        assert b.cancel(queue, "t1") is False
-        assert b.status(queue, "t1") is None
-        assert b.len(queue) == 1
-        [got] = b.reserve(queue, LEASE, 10)
+    def test_cancel(self, clocked_backend: Backend, queue: str, clock: FakeClock) -> None:
+        clocked_backend.push(queue, "t1", "x")
+        clocked_backend.push(queue, "t2", "x", delay=30.0)
+        clocked_backend.push(queue, "t3", "x")
+        assert clocked_backend.cancel(queue, "t1") is True
+        assert clocked_backend.cancel(queue, "t2") is True
+        assert clocked_backend.cancel(queue, "t1") is False
+        assert clocked_backend.status(queue, "t1") is None
+        assert clocked_backend.len(queue) == 1
+        [got] = clocked_backend.reserve(queue, LEASE, 10)
         assert got.task_id == "t3"
-        assert b.cancel(queue, "t3") is False, "a reserved task cannot be cancelled"
-        assert b.cancel(queue, "nope") is False
-        b.ack(queue, "t3", got.receipt)
+        assert clocked_backend.cancel(queue, "t3") is False, "a reserved task cannot be cancelled"
+        assert clocked_backend.cancel(queue, "nope") is False
+        clocked_backend.ack(queue, "t3", got.receipt)
         clock.advance(60.0)
-        assert b.reserve(queue, LEASE, 10) == []
+        assert clocked_backend.reserve(queue, LEASE, 10) == []
 
     # -- queues ------------------------------------------------------------
 
-    def test_queues_are_isolated(self, b: Backend, queue: str) -> None:
+    def test_queues_are_isolated(self, clocked_backend: Backend, queue: str) -> None:
         other = f"{queue}-other"
         try:
-            b.push(queue, "t1", "mine")
-            b.push(other, "t1", "theirs")
-            assert b.len(queue) == 1 and b.len(other) == 1
-            [got] = b.reserve(other, LEASE)
+            clocked_backend.push(queue, "t1", "mine")
+            clocked_backend.push(other, "t1", "theirs")
+            assert clocked_backend.len(queue) == 1 and clocked_backend.len(other) == 1
+            [got] = clocked_backend.reserve(other, LEASE)
             assert got.payload == "theirs"
-            assert b.status(queue, "t1") == WAITING
-            b.drop_all(other)
-            assert b.len(queue) == 1
-            assert b.reserve(queue, LEASE)[0].payload == "mine"
+            assert clocked_backend.status(queue, "t1") == WAITING
+            clocked_backend.drop_all(other)
+            assert clocked_backend.len(queue) == 1
+            assert clocked_backend.reserve(queue, LEASE)[0].payload == "mine"
         finally:
-            b.drop_all(other)
+            clocked_backend.drop_all(other)
 
-    def test_drop_all_removes_everything(self, b: Backend, queue: str, clock: FakeClock) -> None:
+    def test_drop_all_removes_everything(
+        self, clocked_backend: Backend, queue: str, clock: FakeClock
+    ) -> None:
         for n in range(4):
-            b.push(queue, f"t{n}", "x")
-        b.push(queue, "later", "x", delay=60.0)
-        held = b.reserve(queue, LEASE, 2)
-        b.dead_letter(queue, held[0].task_id, held[0].receipt, "dead")
-        b.drop_all(queue)
-        assert b.len(queue) == 0
-        assert b.dead_letters(queue) == []
+            clocked_backend.push(queue, f"t{n}", "x")
+        clocked_backend.push(queue, "later", "x", delay=60.0)
+        held = clocked_backend.reserve(queue, LEASE, 2)
+        clocked_backend.dead_letter(queue, held[0].task_id, held[0].receipt, "dead")
+        clocked_backend.drop_all(queue)
+        assert clocked_backend.len(queue) == 0
+        assert clocked_backend.dead_letters(queue) == []
         clock.advance(LEASE * 3)
-        assert b.reserve(queue, LEASE, 10) == []
-        assert b.status(queue, "t3") is None
+        assert clocked_backend.reserve(queue, LEASE, 10) == []
+        assert clocked_backend.status(queue, "t3") is None
 
     # -- concurrency -------------------------------------------------------
 
-    def test_threads_never_share_a_task(self, b: Backend, queue: str) -> None:
+    def test_threads_never_share_a_task(self, clocked_backend: Backend, queue: str) -> None:
         total = 200
-        b.push_many(queue, [(f"t{n}", "x", 0.0) for n in range(total)])
+        clocked_backend.push_many(queue, [(f"t{n}", "x", 0.0) for n in range(total)])
         seen: list[str] = []
         lock = threading.Lock()
 
         def consume() -> None:
             while True:
-                got = b.reserve(queue, LEASE, 3)
+                got = clocked_backend.reserve(queue, LEASE, 3)
                 if not got:
                     return
                 with lock:
                     seen.extend(r.task_id for r in got)
-                b.ack_many(queue, [(r.task_id, r.receipt) for r in got])
+                clocked_backend.ack_many(queue, [(r.task_id, r.receipt) for r in got])
 
         threads = [threading.Thread(target=consume) for _ in range(4)]
         for thread in threads:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
+from typing import ClassVar
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -20,11 +24,18 @@ from alligator.backend import Backend, Reservation
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 from alligator.testing.clock import FakeClock
 
+#: ``ALLIGATOR_KIT_PROFILE=long`` runs the state machine for longer (about
+#: ten times the examples, twice the steps): for a plugin author's CI, or a
+#: night run. The default profile takes seconds.
+PROFILE_VARIABLE = "ALLIGATOR_KIT_PROFILE"
+PROFILES = {"default": (60, 50), "long": (600, 100)}
+
 IDS = [f"task-{n}" for n in range(6)]
 ids = st.sampled_from(IDS)
-# The clock moves in whole seconds and every lease and delay ends half-way
-# through one, so no step lands exactly on a deadline: what a backend does
-# at the instant a lease ends is not what this machine tests.
+# The clock moves in whole seconds and leases and delays end half-way
+# through one, except when a rule moves it to the very end of the held
+# leases: there the contract's boundary (a lease is ended once now >= its
+# end) is tested too.
 delays = st.sampled_from([0.0, 0.0, 5.5, 20.5])
 leases = st.sampled_from([5.5, 10.5, 30.5])
 advances = st.sampled_from([1.0, 4.0, 11.0, 31.0])
@@ -58,10 +69,15 @@ class BackendStateMachine(RuleBasedStateMachine):
     """
 
     backend: Backend
+    #: What the runs did, added up over every example (deliveries,
+    #: redeliveries, expiries, acks, releases with and without delay, dead
+    #: letters, requeues). The kit's self-test checks a run does each often.
+    stats: ClassVar[Counter[str]] = Counter()
 
     def __init__(self) -> None:
         super().__init__()
-        self.clock = FakeClock()
+        # On a whole second, so sums of halves of seconds are exact.
+        self.clock = FakeClock(float(int(time.time())))
         self.backend.clock = self.clock
         self.queue = f"model-{uuid.uuid4().hex[:12]}"
         self.model: dict[str, _Task] = {}
@@ -83,6 +99,7 @@ class BackendStateMachine(RuleBasedStateMachine):
             if task.state == "reserved" and task.lease_end <= now:
                 task.state, task.due = "waiting", task.lease_end
                 self.ended.append((task_id, task.receipt))
+                self.stats["expiry"] += 1
 
     def _in(self, state: str) -> list[str]:
         self._reclaim()
@@ -95,7 +112,9 @@ class BackendStateMachine(RuleBasedStateMachine):
     #
     # Hypothesis picks among the rules that apply with equal chances, so the
     # rules that make deliveries happen (reserve, a failed run's release) are
-    # given twice, and every run starts with work that is due.
+    # given twice, the clock has a rule that ends every lease, requeue has
+    # a rule that always finds a dead letter, and every run starts with work
+    # that is due. The self-test checks the counts in ``stats``.
 
     @initialize()
     def fill(self) -> None:
@@ -150,6 +169,9 @@ class BackendStateMachine(RuleBasedStateMachine):
 
     def _check_delivery(self, reservation: Reservation) -> None:
         task = self.model[reservation.task_id]
+        self.stats["delivery"] += 1
+        if reservation.attempts > 1 or reservation.failures:
+            self.stats["redelivery"] += 1
         assert reservation.payload == task.payload
         assert reservation.attempts == task.attempts + 1, (
             f"{reservation.task_id}: attempts {reservation.attempts}, model says {task.attempts + 1}"
@@ -165,8 +187,14 @@ class BackendStateMachine(RuleBasedStateMachine):
         task_id = data.draw(st.sampled_from(self._held()))
         task = self.model[task_id]
         assert self.backend.ack(self.queue, task_id, task.receipt) is True
+        self.stats["ack"] += 1
         task.state, task.finished_at = "done", self.clock()
         self.ended.append((task_id, task.receipt))
+
+    @precondition(lambda self: bool(self._held()))
+    @rule(data=st.data())
+    def ack_again(self, data: st.DataObject) -> None:
+        self.ack(data)
 
     @rule(data=st.data(), method=st.sampled_from(["ack", "release", "extend", "dead_letter"]))
     def use_a_stale_receipt(self, data: st.DataObject, method: str) -> None:
@@ -192,6 +220,7 @@ class BackendStateMachine(RuleBasedStateMachine):
         task_id = data.draw(st.sampled_from(self._held()))
         task = self.model[task_id]
         assert self.backend.release(self.queue, task_id, task.receipt, delay, attempted) is True
+        self.stats["release with delay" if delay else "release now"] += 1
         task.state, task.due = "waiting", self.clock() + delay
         self.ended.append((task_id, task.receipt))
         if attempted:
@@ -203,6 +232,11 @@ class BackendStateMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def release_after_a_failure(self, data: st.DataObject) -> None:
         self.release(data, 0.0, True)
+
+    @precondition(lambda self: bool(self._held()))
+    @rule(data=st.data(), delay=st.sampled_from([5.5, 20.5]))
+    def release_for_later(self, data: st.DataObject, delay: float) -> None:
+        self.release(data, delay, True)
 
     @precondition(lambda self: bool(self._held()))
     @rule(data=st.data(), lease=leases)
@@ -218,6 +252,7 @@ class BackendStateMachine(RuleBasedStateMachine):
         task_id = data.draw(st.sampled_from(self._held()))
         task = self.model[task_id]
         assert self.backend.dead_letter(self.queue, task_id, task.receipt, "model says so") is True
+        self.stats["dead letter"] += 1
         task.state, task.finished_at = "dead", self.clock()
         self.dead_order.append(task_id)
         self.ended.append((task_id, task.receipt))
@@ -229,8 +264,14 @@ class BackendStateMachine(RuleBasedStateMachine):
         expected = task is not None and task.state == "dead"
         assert self.backend.requeue(self.queue, task_id) is expected
         if task is not None and expected:
+            self.stats["requeue"] += 1
             task.state, task.due, task.attempts, task.failures = "waiting", self.clock(), 0, 0
             self.dead_order.remove(task_id)
+
+    @precondition(lambda self: bool(self.dead_order))
+    @rule(data=st.data())
+    def requeue_a_dead_letter(self, data: st.DataObject) -> None:
+        self.requeue(data)
 
     @rule(task_id=ids)
     def cancel(self, task_id: str) -> None:
@@ -266,6 +307,14 @@ class BackendStateMachine(RuleBasedStateMachine):
     def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)
 
+    @precondition(lambda self: bool(self._held()))
+    @rule()
+    def outlive_every_lease(self) -> None:
+        # Workers that died: the clock moves to the instant the last held
+        # lease ends, which ends every one of them (now >= its end).
+        self.stats["clock at a lease's end"] += 1
+        self.clock.advance(max(self.model[task_id].lease_end for task_id in self._held()) - self.clock())
+
     # -- invariants ------------------------------------------------------------
 
     @invariant()
@@ -298,17 +347,35 @@ class BackendStateMachine(RuleBasedStateMachine):
             assert letter.reason == "model says so"
 
 
-def run_backend_state_machine(backend: Backend, max_examples: int = 40, steps: int = 30) -> None:
+def run_backend_state_machine(
+    backend: Backend, max_examples: int | None = None, steps: int | None = None
+) -> Counter[str]:
     """Runs :class:`BackendStateMachine` against one backend instance.
 
-    Each example works in a queue of its own and drops it afterwards.
+    Each example works in a queue of its own and drops it afterwards. The
+    environment variable ``ALLIGATOR_KIT_PROFILE`` picks the length of the
+    run when the arguments do not: ``default`` (60 examples of up to 50
+    steps) or ``long`` (600 of up to 100).
 
     Args:
         backend: The backend under test.
         max_examples: How many random sequences to try.
         steps: The most operations in one sequence.
+
+    Returns:
+        What the run did, counted (see :attr:`BackendStateMachine.stats`).
+
+    Raises:
+        ValueError: ``ALLIGATOR_KIT_PROFILE`` names no profile.
     """
-    machine = type("Machine", (BackendStateMachine,), {"backend": backend})
+    profile = os.environ.get(PROFILE_VARIABLE, "default") or "default"
+    if profile not in PROFILES:
+        raise ValueError(f"{PROFILE_VARIABLE}={profile!r}: the profiles are {', '.join(PROFILES)}")
+    default_examples, default_steps = PROFILES[profile]
+    max_examples = default_examples if max_examples is None else max_examples
+    steps = default_steps if steps is None else steps
+    stats: Counter[str] = Counter()
+    machine = type("Machine", (BackendStateMachine,), {"backend": backend, "stats": stats})
     run_state_machine_as_test(
         machine,
         settings=settings(
@@ -318,3 +385,4 @@ def run_backend_state_machine(backend: Backend, max_examples: int = 40, steps: i
             suppress_health_check=list(HealthCheck),
         ),
     )
+    return stats

@@ -7,10 +7,13 @@ every one of them, naming the tests that must catch it.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 
-from alligator.backend import QueueCounts, TaskInfo
-from alligator.testing.selftest.reference import ReferenceBackend, _Queue, _Task
+from alligator.backend import Backend, QueueCounts, Reservation, TaskInfo
+from alligator.testing.selftest.reference import ReferenceBackend, _Queue, _Store, _Task
+from alligator.testing.selftest.shared_file import InProcessLockOnly
 
 
 class FailuresNotCounted(ReferenceBackend):
@@ -146,9 +149,110 @@ class WaitingListedInPushOrder(ReferenceBackend):
         return listed[offset : offset + limit]
 
 
+class LockPerClient(ReferenceBackend):
+    """Each client serializes with a lock of its own, not the store's (issue 10, item 1, in threads).
+
+    One client alone keeps every rule; two clients of one store read the
+    same due tasks and both lease them. The sleep stands for the round trip
+    between a store's read and its write.
+    """
+
+    def __init__(self, conn_string: str = "reference://", store: _Store | None = None) -> None:
+        super().__init__(conn_string, store)
+        self._lock = threading.RLock()
+
+    def reserve(
+        self, queue: str, lease_seconds: float, limit: int = 1, timeout: float = 0.0
+    ) -> list[Reservation]:
+        with self._lock:
+            q = self._queue(queue)
+            now = self.now()
+            due = sorted(
+                (task.due, task.seq, task_id)
+                for task_id, task in q.live.items()
+                if task.lease_end is None and task.due <= now
+            )[:limit]
+            time.sleep(0.02)
+            # Tasks another client acked meanwhile are gone; the others are leased again.
+            taken = [self._deliver(q, task_id, lease_seconds) for _, _, task_id in due if task_id in q.live]
+            return [reservation for reservation in taken if reservation is not None]
+
+
+class ReleaseKeepsItsPlace(ReferenceBackend):
+    """A released task keeps its old place, ahead of tasks that became due before it (issue 10, item 2)."""
+
+    def release(
+        self, queue: str, task_id: str, receipt: str, delay: float = 0.0, attempted: bool = True
+    ) -> bool:
+        with self._lock:
+            task = self._held(self._queue(queue), task_id, receipt)
+            due, seq = (task.due, task.seq) if task is not None else (0.0, 0)
+            released = super().release(queue, task_id, receipt, delay, attempted)
+            if task is not None and released and delay <= 0:
+                task.due, task.seq = due, seq
+            return released
+
+
+class _LeaseEnds(ReferenceBackend):
+    def _ended(self, task: _Task, now: float) -> bool:
+        return task.lease_end is not None and task.lease_end <= now
+
+    def _due_again_at(self, task: _Task) -> float:
+        assert task.lease_end is not None
+        return task.lease_end
+
+    def _queue(self, name: str) -> _Queue:
+        q = self._queues.setdefault(name, _Queue())
+        now = self.now()
+        for task in q.live.values():
+            if self._ended(task, now):
+                task.due, task.seq = self._due_again_at(task), next(self._seq)
+                task.lease_end = None
+        return q
+
+
+class ExpiredLeaseDueAtPushTime(_LeaseEnds):
+    """A task whose lease ended is due at its old due time, not at the lease's end (issue 10, item 3)."""
+
+    def _due_again_at(self, task: _Task) -> float:
+        return task.due
+
+
+class ExpiredLeaseNeverReturns(_LeaseEnds):
+    """A lease that ends leaves its task reserved for good (issue 10, item 6)."""
+
+    def _ended(self, task: _Task, now: float) -> bool:
+        return False
+
+
+class LeaseEndsAfterItsEnd(_LeaseEnds):
+    """A lease ends once ``now`` *passes* its end, as the old words said, not at it (issue 10, item 7)."""
+
+    def _ended(self, task: _Task, now: float) -> bool:
+        return task.lease_end is not None and task.lease_end < now
+
+
+class OrderByPushTime(ReferenceBackend):
+    """Reserves due tasks in push order, ignoring when each became due (issue 10, item 6)."""
+
+    def reserve(
+        self, queue: str, lease_seconds: float, limit: int = 1, timeout: float = 0.0
+    ) -> list[Reservation]:
+        with self._lock:
+            q = self._queue(queue)
+            now = self.now()
+            due = [
+                task_id
+                for task_id, task in q.live.items()  # insertion order: push order
+                if task.lease_end is None and task.due <= now
+            ]
+            taken = [self._deliver(q, task_id, lease_seconds) for task_id in due[:limit]]
+            return [reservation for reservation in taken if reservation is not None]
+
+
 #: Every broken variant, with the kit tests that must fail for it. The state
 #: machine catches several too, but by chance: only named tests are required.
-BROKEN: dict[type[ReferenceBackend], list[str]] = {
+BROKEN: dict[type[Backend], list[str]] = {
     FailuresNotCounted: [
         "test_release_attempted_counts_a_failure",
         "test_release_unattempted_leaves_failures_alone",
@@ -198,4 +302,21 @@ BROKEN: dict[type[ReferenceBackend], list[str]] = {
         "test_dead_letters_past_their_ttl_are_dropped_when_listed",
     ],
     WaitingListedInPushOrder: ["test_tasks_lists_waiting_in_fifo_order"],
+    LockPerClient: ["test_clients_in_threads_never_hold_a_task_at_once"],
+    InProcessLockOnly: ["test_clients_in_processes_never_hold_a_task_at_once"],
+    ReleaseKeepsItsPlace: [
+        "test_released_task_goes_behind_tasks_due_before_it",
+        "test_unattempted_release_goes_behind_too",
+    ],
+    ExpiredLeaseDueAtPushTime: ["test_expired_lease_is_due_at_the_lease_end"],
+    ExpiredLeaseNeverReturns: [
+        "test_expired_lease_comes_back_without_anyone_touching_it",
+        "test_expired_lease_is_delivered_again",
+        "test_a_lease_is_ended_at_its_end_exactly",
+    ],
+    LeaseEndsAfterItsEnd: ["test_a_lease_is_ended_at_its_end_exactly"],
+    OrderByPushTime: [
+        "test_order_is_by_due_time_not_push_time",
+        "test_delayed_tasks_come_due_in_time_order",
+    ],
 }

@@ -41,14 +41,27 @@ class _Queue:
     finished: dict[str, tuple[int, float]] = field(default_factory=dict)
 
 
-class ReferenceBackend(Backend):
-    """Every rule of the contract, kept in the plainest way; each instance is its own store."""
+@dataclass
+class _Store:
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    queues: dict[str, _Queue] = field(default_factory=dict)
+    seq: itertools.count[int] = field(default_factory=itertools.count)
 
-    def __init__(self, conn_string: str = "reference://") -> None:
+
+class ReferenceBackend(Backend):
+    """Every rule of the contract, kept in the plainest way; a store of its own, or ``store``'s."""
+
+    def __init__(self, conn_string: str = "reference://", store: _Store | None = None) -> None:
         super().__init__(conn_string)
-        self._lock = threading.RLock()
-        self._queues: dict[str, _Queue] = {}
-        self._seq = itertools.count()
+        self._store = store if store is not None else _Store()
+        # The store's lock, which every client of the store takes.
+        self._lock = self._store.lock
+        self._queues = self._store.queues
+        self._seq = self._store.seq
+
+    def another_client(self) -> ReferenceBackend:
+        """A new instance of this class on the same store, as a second worker in this process opens it."""
+        return type(self)(self.conn_string, self._store)
 
     # -- helpers ---------------------------------------------------------
 

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,19 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 import alligator
-from alligator.testing import BackendStateMachine
-from alligator.testing.selftest.broken import BROKEN, FailuresNotCounted, RepeatingReceipts
+from alligator.backend import Backend
+from alligator.testing import BackendStateMachine, run_backend_state_machine
+from alligator.testing.selftest.broken import (
+    BROKEN,
+    ExpiredLeaseDueAtPushTime,
+    ExpiredLeaseNeverReturns,
+    FailuresNotCounted,
+    LeaseEndsAfterItsEnd,
+    OrderByPushTime,
+    RepeatingReceipts,
+)
 from alligator.testing.selftest.reference import ReferenceBackend
+from alligator.testing.stateful import PROFILE_VARIABLE, PROFILES
 
 CASES = Path(__file__).with_name("broken_cases.py")
 
@@ -61,9 +72,7 @@ def kit_failures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]
 
 
 @pytest.mark.parametrize("variant", list(BROKEN), ids=lambda variant: variant.__name__)
-def test_kit_fails_a_broken_backend(
-    variant: type[ReferenceBackend], kit_failures: dict[str, set[str]]
-) -> None:
+def test_kit_fails_a_broken_backend(variant: type[Backend], kit_failures: dict[str, set[str]]) -> None:
     assert variant.__doc__
     failed = kit_failures.get(variant.__name__)
     assert failed is not None, f"the kit never ran against {variant.__name__}"
@@ -72,13 +81,23 @@ def test_kit_fails_a_broken_backend(
 
 
 @pytest.mark.parametrize(
-    "variant", [FailuresNotCounted, RepeatingReceipts], ids=lambda variant: variant.__name__
+    "variant",
+    [
+        FailuresNotCounted,
+        RepeatingReceipts,
+        ExpiredLeaseDueAtPushTime,
+        ExpiredLeaseNeverReturns,
+        LeaseEndsAfterItsEnd,
+        OrderByPushTime,
+    ],
+    ids=lambda variant: variant.__name__,
 )
 def test_state_machine_fails_a_broken_backend(variant: type[ReferenceBackend]) -> None:
-    machine = type("Machine", (BackendStateMachine,), {"backend": variant()})
+    examples, steps = PROFILES["default"]
+    machine = type("Machine", (BackendStateMachine,), {"backend": variant(), "stats": Counter()})
     quick = settings(
-        max_examples=40,
-        stateful_step_count=30,
+        max_examples=examples,
+        stateful_step_count=steps,
         deadline=None,
         suppress_health_check=list(HealthCheck),
         phases=[Phase.generate],
@@ -86,3 +105,31 @@ def test_state_machine_fails_a_broken_backend(variant: type[ReferenceBackend]) -
     )
     with pytest.raises(AssertionError):
         run_state_machine_as_test(machine, settings=quick)
+
+
+#: The least a run of the default profile does of each thing (a run of the
+#: reference backend does about twice these at its quietest).
+MINIMUMS = {
+    "delivery": 100,
+    "redelivery": 40,
+    "expiry": 20,
+    "clock at a lease's end": 10,
+    "ack": 10,
+    "release now": 15,
+    "release with delay": 5,
+    "dead letter": 5,
+    "requeue": 4,
+}
+
+
+def test_a_default_run_exercises_every_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(PROFILE_VARIABLE, raising=False)
+    stats = run_backend_state_machine(ReferenceBackend())
+    short = {name: stats[name] for name, least in MINIMUMS.items() if stats[name] < least}
+    assert not short, f"the state machine did too little of {short} (all counts: {dict(stats)})"
+
+
+def test_the_profile_variable_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PROFILE_VARIABLE, "longer")
+    with pytest.raises(ValueError, match="default, long"):
+        run_backend_state_machine(ReferenceBackend())

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from alligator.backend import Backend
-from alligator.testing import BackendContract
-from alligator.testing.contract import PlantRawPayload
+from alligator.testing import BackendContract, SharedStoreContract
+from alligator.testing.contract import BackendFactory, PlantRawPayload
 from alligator.testing.inspection import DeadLetterManagementContract
 from alligator.testing.selftest.reference import ReferenceBackend
+from alligator.testing.selftest.shared_file import SqliteFileBackend
 
 
 class TestReferenceBackend(BackendContract):
+    # Each store lives in this process only.
+    shares_store_across_processes = False
+
     @pytest.fixture
     def backend(self) -> Iterator[ReferenceBackend]:
         backend = ReferenceBackend()
@@ -23,6 +29,24 @@ class TestReferenceBackend(BackendContract):
     @pytest.fixture
     def plant_raw_payload(self, backend: ReferenceBackend) -> PlantRawPayload:
         return backend.plant
+
+    @pytest.fixture
+    def backend_factory(self, backend: ReferenceBackend) -> BackendFactory:
+        return backend.another_client
+
+
+class TestSqliteFileBackend(SharedStoreContract):
+    """The store shared by processes passes the tests of several clients (its broken variant does not)."""
+
+    @pytest.fixture
+    def backend_factory(self, tmp_path: Path) -> BackendFactory:
+        return functools.partial(SqliteFileBackend, str(tmp_path / "store.db"))
+
+    @pytest.fixture
+    def backend(self, backend_factory: BackendFactory) -> Iterator[Backend]:
+        backend = backend_factory()
+        yield backend
+        backend.close()
 
 
 class _BaseClassDefaults(ReferenceBackend):
