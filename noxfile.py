@@ -74,18 +74,28 @@ def core(session: nox.Session) -> None:
 def fast(session: nox.Session) -> None:
     """The inner loop: the core's tests, locmem's and SQLite's, without the kit's self-test or soaks."""
     session.install(*TEST_DEPS, "-e", CORE, "-e", PLUGINS["locmem"], "-e", PLUGINS["sqlite"])
-    # One pytest per tree: the plugins' test directories both hold a test_contract.py.
-    for paths in (
-        ["tests", "--ignore=tests/reliability", "--ignore=tests/first_hour"],
-        [f"{PLUGINS['locmem']}/tests"],
-        # Worker processes against SQLite: the nox sqlite session runs them.
-        [f"{PLUGINS['sqlite']}/tests", f"--ignore={PLUGINS['sqlite']}/tests/test_processes.py"],
-    ):
-        session.run(
-            "pytest",
-            *(session.posargs or ["-q", "-p", "no:cacheprovider", "-x", *paths, "-m", "not soak"]),
-            env={"PYTHONDONTWRITEBYTECODE": "1"},
-        )
+    session.run(
+        "pytest",
+        *(
+            session.posargs
+            or [
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-x",
+                "tests",
+                "--ignore=tests/reliability",
+                "--ignore=tests/first_hour",
+                f"{PLUGINS['locmem']}/tests",
+                # Worker processes against SQLite: the nox sqlite session runs them.
+                f"{PLUGINS['sqlite']}/tests",
+                f"--ignore={PLUGINS['sqlite']}/tests/test_processes.py",
+                "-m",
+                "not soak",
+            ]
+        ),
+        env={"PYTHONDONTWRITEBYTECODE": "1"},
+    )
 
 
 @nox.session
@@ -188,9 +198,7 @@ def django(session: nox.Session) -> None:
 def soak(session: nox.Session) -> None:
     """The long forms of the reliability tests (SIGKILL soaks, big concurrency runs)."""
     session.install(*TEST_DEPS, "fakeredis[lua]>=2.20", CORE, *PLUGINS.values())
-    # One pytest per tree: each tree's helpers import their own `conftest`.
-    for tree in ["tests/reliability", f"{PLUGINS['sqlite']}/tests"]:
-        _pytest(session, tree, "-m", "soak")
+    _pytest(session, "tests/reliability", f"{PLUGINS['sqlite']}/tests", "-m", "soak")
 
 
 @nox.session

@@ -1,8 +1,9 @@
 """Fixtures of the reliability tests: real worker processes, real servers, a ledger.
 
-* ``reliability_tasks`` (the task functions) is importable here and, through
-  PYTHONPATH, in every worker process; workers allow only that module
-  (``ALLIGATOR_ALLOW=reliability_tasks``).
+* ``reliability_tasks`` (the task functions) is importable here (``pytest.ini``
+  puts this folder on the path) and, through PYTHONPATH, in every worker
+  process; workers allow only that module (``ALLIGATOR_ALLOW=reliability_tasks``).
+* What the tests import besides fixtures lives in ``reliability_helpers``.
 * Redis: 127.0.0.1:6379 db 11 if it answers, otherwise a private
   ``redis-server`` on a free port. Without either the Redis tests skip,
   except under ``CI=true``, where they fail. Each test uses its own queue
@@ -11,40 +12,23 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from reliability_helpers import (
+    REDIS_DB,
+    SHARED_REDIS,
+    WORKER_PACKAGES,
+    Store,
+    Workers,
+    make_store,
+    no_service,
+)
+from reliability_tasks import Ledger
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
-from reliability_tasks import LEDGER_ENV, Ledger  # noqa: E402
-
-from alligator import Gator  # noqa: E402
-from alligator_redis.servers import RedisServer, answers  # noqa: E402
-
-#: The db of the shared server these tests use (others' tests use 0-3).
-REDIS_DB = 11
-SHARED_REDIS = f"redis://127.0.0.1:6379/{REDIS_DB}"
-TASKS_MODULE = "reliability_tasks"
-
-
-def no_service(reason: str) -> None:
-    """Skips, or fails under CI=true: a missing server must never make CI pass."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason}, and CI=true: the reliability tests must run in CI")
-    pytest.skip(reason)
+from alligator_redis.servers import RedisServer, answers
 
 
 @pytest.fixture(scope="session")
@@ -61,10 +45,6 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url(REDIS_DB)
     finally:
         server.stop()
-
-
-#: What the worker imports that an installer such as uv leaves without bytecode.
-WORKER_PACKAGES = ["alligator", "alligator_sqlite", "alligator_redis", "redis"]
 
 
 @pytest.fixture(scope="session")
@@ -87,154 +67,20 @@ def precompiled() -> None:
             compileall.compile_dir(str(Path(spec.origin).parent), quiet=1, workers=0)
 
 
-@dataclass
-class Store:
-    """Where a test's queue lives: a DSN and a queue name of its own."""
-
-    name: str
-    dsn: str
-    queue: str
-
-    def gator(self, **kwargs: object) -> Gator:
-        return Gator(self.dsn, queue_name=self.queue, allow=[TASKS_MODULE], **kwargs)  # type: ignore[arg-type]
-
-    @property
-    def raw(self) -> ModuleType:
-        """The module that reads and writes this store's records raw (``raw_sqlite`` or ``raw_redis``)."""
-        import raw_redis
-        import raw_sqlite
-
-        return raw_sqlite if self.name == "sqlite" else raw_redis
-
-
-def _make_store(name: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Store]:
-    queue = f"rel-{uuid.uuid4().hex[:12]}"
-    if name == "sqlite":
-        # tmp_path is absolute: sqlite:/// + /abs/path is the four-slash form.
-        yield Store(name, f"sqlite:///{tmp_path / 'queue.db'}", queue)
-        return
-    url = request.getfixturevalue("redis_url")
-    store = Store(name, url, queue)
-    try:
-        yield store
-    finally:
-        gator = Gator(url, queue_name=queue)
-        gator.drop_all()
-        gator.backend.close()
-        store.raw.drop(url, queue)  # keys a raw write made that drop_all may not know
-
-
 @pytest.fixture(params=["sqlite", "redis"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """The queue store of a test that runs against both backends."""
-    yield from _make_store(request.param, tmp_path, request)
+    yield from make_store(request.param, tmp_path, request)
 
 
 @pytest.fixture
 def sqlite_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    yield from _make_store("sqlite", tmp_path, request)
+    yield from make_store("sqlite", tmp_path, request)
 
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Ledger:
     return Ledger(str(tmp_path / "ledger.txt"))
-
-
-def worker_env(ledger: Ledger, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), env.get("PYTHONPATH", "")) if p)
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env["ALLIGATOR_ALLOW"] = TASKS_MODULE
-    env[LEDGER_ENV] = ledger.path
-    env.pop("ALLIGATOR_SECRET", None)
-    env.update(extra)
-    return env
-
-
-@dataclass
-class Workers:
-    """Worker processes (``python -m alligator``) of one test, each logging to its own file."""
-
-    store: Store
-    ledger: Ledger
-    logdir: Path
-    args: tuple[str, ...] = ()
-    env: dict[str, str] = field(default_factory=dict)
-    command: tuple[str, ...] = ("-m", "alligator")
-    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    dead: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    logs: dict[int, Path] = field(default_factory=dict)
-
-    def start(self, count: int = 1) -> list[subprocess.Popen[bytes]]:
-        started = []
-        for _ in range(count):
-            n = len(self.procs) + len(self.dead)
-            log = open(self.logdir / f"worker-{n}.log", "wb")
-            command = [sys.executable, *self.command, self.store.dsn, "--queue", self.store.queue]
-            # INFO: the start line says the worker is up (and its SIGTERM handler installed).
-            command += ["--nap-time", "0.05", "--log-level", "INFO", *self.args]
-            proc = subprocess.Popen(
-                command, env=worker_env(self.ledger, **self.env), stdout=log, stderr=subprocess.STDOUT
-            )
-            log.close()
-            self.logs[proc.pid] = self.logdir / f"worker-{n}.log"
-            self.procs.append(proc)
-            started.append(proc)
-        return started
-
-    def reap(self) -> list[subprocess.Popen[bytes]]:
-        """Moves the processes that exited to :attr:`dead`; returns them."""
-        gone = [p for p in self.procs if p.poll() is not None]
-        for proc in gone:
-            self.procs.remove(proc)
-            self.dead.append(proc)
-        return gone
-
-    def sigkill(self, proc: subprocess.Popen[bytes]) -> float:
-        """SIGKILLs one worker; returns the time just before the signal (the kill time)."""
-        when = time.time()
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-        self.procs.remove(proc)
-        self.dead.append(proc)
-        return when
-
-    def wait_started(self, timeout: float = 30.0) -> None:
-        """Waits until every live worker logged its start line.
-
-        A SIGTERM that lands while Python is still importing kills the
-        process (-15) before the worker could install its handler; the
-        worker only promises a clean exit once it said it is starting.
-        """
-        for proc in self.procs:
-            log = self.logs[proc.pid]
-            wait_for(
-                lambda log=log: "starting" in log.read_text(errors="replace"),  # type: ignore[misc]
-                timeout,
-                f"{log} to start",
-            )
-
-    def stop(self, timeout: float = 30.0) -> list[int]:
-        """SIGTERMs every live worker (once it started); returns their exit statuses."""
-        self.wait_started()
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        codes = [proc.wait(timeout) for proc in self.procs]
-        self.dead.extend(self.procs)
-        self.procs = []
-        return codes
-
-    def kill_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
-        self.dead.extend(self.procs)
-        self.procs = []
-
-    def output(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in sorted(self.logdir.glob("worker-*.log")))
 
 
 @pytest.fixture
@@ -252,26 +98,3 @@ def workers(tmp_path: Path, ledger: Ledger) -> Iterator[Callable[..., Workers]]:
     yield make
     for pool in pools:
         pool.kill_all()
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str, poll: float = 0.05) -> float:
-    """Polls until ``predicate()``; returns the seconds it took, or fails naming ``what``."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(poll)
-    return time.monotonic() - start
-
-
-def report(test: str, **figures: object) -> None:
-    """Prints a test's measured figures (shown with ``pytest -rP``), and appends them as a JSON line to
-    the file named by ``RELIABILITY_FIGURES`` when set: the numbers of the "Guarantees" page."""
-    import json
-
-    line = json.dumps({"test": test, **figures}, sort_keys=True)
-    print(f"RELIABILITY {line}")
-    path = os.environ.get("RELIABILITY_FIGURES")
-    if path:
-        with open(path, "a") as handle:
-            handle.write(line + "\n")

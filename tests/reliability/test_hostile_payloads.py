@@ -36,9 +36,9 @@ from typing import Any
 
 import pytest
 import reliability_tasks
-from conftest import HERE, Store, report, wait_for, worker_env
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
+from reliability_helpers import HERE, Store, report, wait_for, worker_env
 from reliability_tasks import Ledger
 
 from alligator.constants import FAILED, SUCCESS
@@ -469,11 +469,11 @@ def test_an_unstorable_payload_is_refused_and_the_backend_stays_usable(
     never produces such payloads (``json.dumps`` escapes surrogates), so only a raw push meets
     this.
     """
-    from conftest import _make_store
+    from reliability_helpers import make_store
 
     # Kept, and closed at the end: a generator nobody holds is closed at once,
     # which would drop the queue before the test used it and leave its keys after.
-    stores = _make_store(backend_name, tmp_path, request)
+    stores = make_store(backend_name, tmp_path, request)
     store = next(stores)
     request.addfinalizer(stores.close)
     dsn = store.dsn if backend_name == "redis" else store.dsn + "?timeout=3"

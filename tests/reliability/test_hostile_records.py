@@ -63,8 +63,8 @@ from typing import Any
 
 import pytest
 import reliability_tasks
-from conftest import Store, report, wait_for
 from raw_sqlite import RawRecord
+from reliability_helpers import Store, report, wait_for
 from reliability_tasks import Ledger
 
 from alligator import constants

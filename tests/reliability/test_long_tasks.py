@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import reliability_tasks
-from conftest import Store, report, wait_for
+from reliability_helpers import Store, report, wait_for
 from reliability_tasks import Ledger
 
 from alligator.constants import SUCCESS

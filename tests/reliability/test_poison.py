@@ -17,7 +17,7 @@ import time
 
 import pytest
 import reliability_tasks
-from conftest import Store, report, wait_for
+from reliability_helpers import Store, report, wait_for
 from reliability_tasks import Ledger, Run
 
 from alligator.constants import SUCCESS

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import reliability_tasks
-from conftest import HERE, Store, no_service, report, wait_for, worker_env
+from reliability_helpers import HERE, Store, no_service, report, wait_for, worker_env
 from reliability_tasks import Ledger
 
 from alligator import Gator

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 import reliability_tasks
-from conftest import Store, Workers, report, wait_for
+from reliability_helpers import Store, Workers, report, wait_for
 from reliability_tasks import Ledger, Run
 
 from alligator.constants import SUCCESS

@@ -5,6 +5,10 @@ A real server is found in this order: 127.0.0.1:6379 if it answers PING; a
 private ``redis-server`` from PATH started on a free port. Without either
 the tests that need one are skipped, except under ``CI=true``, where a
 missing service is a failure, not a reason to pass.
+
+The task functions the worker subprocesses run (``redis_test_tasks``) and the
+raw-record helpers live beside the tests; ``pytest.ini`` puts this folder on
+the tests' path, and the process tests put it on the workers' ``PYTHONPATH``.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,14 +23,8 @@ from pathlib import Path
 import pytest
 import redis
 
-HERE = Path(__file__).resolve().parent
-# The task functions the worker subprocesses run live
-# beside the tests (under names no other plugin's tests use).
-sys.path.insert(0, str(HERE))
-
-
-from alligator_redis import scripts  # noqa: E402
-from alligator_redis.servers import RedisServer, answers, free_port  # noqa: E402
+from alligator_redis import scripts
+from alligator_redis.servers import RedisServer, answers, free_port
 
 #: The db our tests use on a shared server; queue names are unique as well.
 TEST_DB = 3

@@ -16,7 +16,7 @@ from typing import IO
 import pytest
 import sqlite_raw
 import sqlite_tasks
-from conftest import subprocess_env
+from sqlite_helpers import subprocess_env
 
 from alligator import Gator
 from alligator.constants import FAILED, SUCCESS

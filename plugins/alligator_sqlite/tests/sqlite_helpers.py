@@ -1,14 +1,15 @@
-"""Makes the helper task module importable here and in the worker processes the tests start."""
+"""What the SQLite tests share besides fixtures: the environment of the processes they start.
+
+A plain module (``pytest.ini`` puts this folder on the tests' path), so one
+pytest run can collect every test tree.
+"""
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 TESTS_DIR = str(Path(__file__).resolve().parent)
-if TESTS_DIR not in sys.path:
-    sys.path.insert(0, TESTS_DIR)
 
 
 def subprocess_env() -> dict[str, str]:
