@@ -117,6 +117,11 @@ class ContractFixtures:
         backend.clock = None
 
     @pytest.fixture
+    def clocked_backend(self, backend: Backend, clock: FakeClock) -> Backend:
+        """The backend, with the fake clock installed."""
+        return backend
+
+    @pytest.fixture
     def queue(self, backend: Backend) -> Iterator[str]:
         """A queue name no other test uses, emptied afterwards."""
         name = f"kit-{uuid.uuid4().hex[:12]}"
@@ -930,32 +935,14 @@ class SharedStoreContract(ContractFixtures):
 from alligator.testing.inspection import InspectionContract  # noqa: E402
 
 
-class BackendContract(
-    InspectionContract,
-    SharedStoreContract,
-    DueOrderContract,
-    LeaseBoundaryContract,
-    FailureCountContract,
-    IdReuseContract,
-    RequeueContract,
-    StringContract,
-    UnreadableRecordContract,
-    PayloadLimitContract,
-    PeekContract,
-):
-    """Tests every rule of :class:`alligator.backend.Backend`.
+class DeliveryContract(ContractFixtures):
+    """Push, reserve, ack and release: each task is handed out once, in order, and finished for good.
 
-    Subclasses provide the ``backend``, ``plant_raw_payload`` and
-    ``backend_factory`` fixtures (see :class:`ContractFixtures` and
-    :mod:`alligator.testing`).
+    Push counts a task as waiting and ignores an id already queued; reserve
+    hands out due tasks oldest first and hides them from others; ack needs
+    the lease's receipt and finishes the task; release puts it back; a
+    finished task's status is forgotten after ``status_ttl``.
     """
-
-    @pytest.fixture
-    def clocked_backend(self, backend: Backend, clock: FakeClock) -> Backend:
-        """The backend, with the fake clock installed."""
-        return backend
-
-    # -- push, len, status -------------------------------------------------
 
     def test_push_counts_as_waiting(self, clocked_backend: Backend, queue: str) -> None:
         assert clocked_backend.len(queue) == 0
@@ -988,8 +975,6 @@ class BackendContract(
         got = clocked_backend.reserve(queue, LEASE, len(payloads))
         assert [r.payload for r in got] == payloads
 
-    # -- reserve -----------------------------------------------------------
-
     def test_reserve_is_fifo(self, clocked_backend: Backend, queue: str) -> None:
         for n in range(5):
             clocked_backend.push(queue, f"t{n}", f"payload {n}")
@@ -1018,8 +1003,6 @@ class BackendContract(
         assert added == 20
         got = clocked_backend.reserve(queue, LEASE, 100)
         assert [r.task_id for r in got] == [f"t{n}" for n in range(20)]
-
-    # -- ack ---------------------------------------------------------------
 
     def test_ack_finishes_for_good(self, clocked_backend: Backend, queue: str, clock: FakeClock) -> None:
         clocked_backend.push(queue, "t1", "x")
@@ -1061,7 +1044,25 @@ class BackendContract(
         clocked_backend.ack(queue, "t2", other.receipt)
         assert clocked_backend.status(queue, "t1") is None
 
-    # -- leases ------------------------------------------------------------
+    def test_release_puts_it_back(self, clocked_backend: Backend, queue: str) -> None:
+        clocked_backend.push(queue, "t1", "x")
+        [got] = clocked_backend.reserve(queue, LEASE)
+        assert clocked_backend.release(queue, "t1", got.receipt) is True
+        assert clocked_backend.status(queue, "t1") == WAITING
+        assert clocked_backend.len(queue) == 1
+        [again] = clocked_backend.reserve(queue, LEASE)
+        assert (again.task_id, again.attempts) == ("t1", 2)
+
+    def test_release_unattempted_does_not_count(self, clocked_backend: Backend, queue: str) -> None:
+        clocked_backend.push(queue, "t1", "x")
+        [got] = clocked_backend.reserve(queue, LEASE)
+        assert clocked_backend.release(queue, "t1", got.receipt, attempted=False)
+        [again] = clocked_backend.reserve(queue, LEASE)
+        assert again.attempts == 1
+
+
+class LeaseContract(ContractFixtures):
+    """Leases: an ended lease delivers the task again, its receipt is refused, extend keeps a lease."""
 
     def test_expired_lease_is_delivered_again(
         self, clocked_backend: Backend, queue: str, clock: FakeClock
@@ -1120,16 +1121,9 @@ class BackendContract(
         clock.advance(8.0)
         assert clocked_backend.reserve(queue, 10.0, 2) == []
 
-    # -- release -----------------------------------------------------------
 
-    def test_release_puts_it_back(self, clocked_backend: Backend, queue: str) -> None:
-        clocked_backend.push(queue, "t1", "x")
-        [got] = clocked_backend.reserve(queue, LEASE)
-        assert clocked_backend.release(queue, "t1", got.receipt) is True
-        assert clocked_backend.status(queue, "t1") == WAITING
-        assert clocked_backend.len(queue) == 1
-        [again] = clocked_backend.reserve(queue, LEASE)
-        assert (again.task_id, again.attempts) == ("t1", 2)
+class DelayContract(ContractFixtures):
+    """Delays: a delayed task (pushed or released with a delay) waits for its time, then goes in due order."""
 
     def test_release_with_delay(self, clocked_backend: Backend, queue: str, clock: FakeClock) -> None:
         clocked_backend.push(queue, "t1", "x")
@@ -1141,15 +1135,6 @@ class BackendContract(
         assert clocked_backend.reserve(queue, LEASE) == []
         clock.advance(2.0)
         assert [r.task_id for r in clocked_backend.reserve(queue, LEASE)] == ["t1"]
-
-    def test_release_unattempted_does_not_count(self, clocked_backend: Backend, queue: str) -> None:
-        clocked_backend.push(queue, "t1", "x")
-        [got] = clocked_backend.reserve(queue, LEASE)
-        assert clocked_backend.release(queue, "t1", got.receipt, attempted=False)
-        [again] = clocked_backend.reserve(queue, LEASE)
-        assert again.attempts == 1
-
-    # -- delays ------------------------------------------------------------
 
     def test_delayed_task_waits_for_its_time(
         self, clocked_backend: Backend, queue: str, clock: FakeClock
@@ -1191,7 +1176,9 @@ class BackendContract(
             assert clocked_backend.reserve(queue, LEASE, 10) == []
         assert clocked_backend.status(queue, "hour") == DELAYED
 
-    # -- dead letters ------------------------------------------------------
+
+class DeadLetterContract(ContractFixtures):
+    """Dead letters: kept with their reason, listed oldest first, and requeued."""
 
     def test_dead_letter_keeps_reason_and_can_be_requeued(
         self, clocked_backend: Backend, queue: str, clock: FakeClock
@@ -1231,7 +1218,9 @@ class BackendContract(
     def test_requeue_unknown_is_false(self, clocked_backend: Backend, queue: str) -> None:
         assert clocked_backend.requeue(queue, "nope") is False
 
-    # -- get, cancel -------------------------------------------------------
+
+class GetAndCancelContract(ContractFixtures):
+    """Taking one task by id out of its turn (``get``), and removing a waiting one (``cancel``)."""
 
     def test_get_takes_a_task_out_of_turn(self, clocked_backend: Backend, queue: str) -> None:
         for n in range(3):
@@ -1268,7 +1257,9 @@ class BackendContract(
         clock.advance(60.0)
         assert clocked_backend.reserve(queue, LEASE, 10) == []
 
-    # -- queues ------------------------------------------------------------
+
+class QueueIsolationContract(ContractFixtures):
+    """Queues: each queue is apart from the others, and ``drop_all`` empties one for good."""
 
     def test_queues_are_isolated(self, clocked_backend: Backend, queue: str) -> None:
         other = f"{queue}-other"
@@ -1300,7 +1291,12 @@ class BackendContract(
         assert clocked_backend.reserve(queue, LEASE, 10) == []
         assert clocked_backend.status(queue, "t3") is None
 
-    # -- concurrency -------------------------------------------------------
+
+class ConcurrencyContract(ContractFixtures):
+    """One client used from several threads, and a blocking reserve that wakes up for new work.
+
+    (Several clients of one store: :class:`SharedStoreContract`.)
+    """
 
     def test_threads_never_share_a_task(self, clocked_backend: Backend, queue: str) -> None:
         total = 200
@@ -1342,7 +1338,42 @@ class BackendContract(
         assert backend.reserve(queue, LEASE, 1, timeout=0.3) == []
         assert time.monotonic() - started < 3.0
 
-    # -- random operation sequences against a model -------------------------
+
+class ModelContract(ContractFixtures):
+    """Random sequences of operations, checked step by step against a model of the contract.
+
+    See :class:`~alligator.testing.stateful.BackendStateMachine` (and its
+    longer profile for a plugin author's CI).
+    """
 
     def test_matches_the_model(self, backend: Backend) -> None:
         run_backend_state_machine(backend)
+
+
+class BackendContract(
+    DeliveryContract,
+    LeaseContract,
+    DelayContract,
+    DeadLetterContract,
+    GetAndCancelContract,
+    QueueIsolationContract,
+    ConcurrencyContract,
+    ModelContract,
+    InspectionContract,
+    SharedStoreContract,
+    DueOrderContract,
+    LeaseBoundaryContract,
+    FailureCountContract,
+    IdReuseContract,
+    RequeueContract,
+    StringContract,
+    UnreadableRecordContract,
+    PayloadLimitContract,
+    PeekContract,
+):
+    """Tests every rule of :class:`alligator.backend.Backend`.
+
+    Subclasses provide the ``backend``, ``plant_raw_payload`` and
+    ``backend_factory`` fixtures (see :class:`ContractFixtures` and
+    :mod:`alligator.testing`).
+    """
