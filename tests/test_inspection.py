@@ -1,24 +1,15 @@
-"""Inspection from Python: the ``Gator`` methods over the backend's, and their docstring examples."""
+"""Inspection from Python: the ``Gator`` methods over the backend's.
+
+Their docstring examples run once, in the core session's ``--doctest-modules``
+(each on a locmem store of its own, which a second run would find full).
+"""
 
 from __future__ import annotations
-
-import doctest
 
 import pytest
 
 from alligator import Gator
 from alligator.backend import QueueCounts
-
-INSPECTING = ["queues", "counts", "tasks", "delete_dead", "purge_dead", "requeue_all"]
-
-
-@pytest.mark.parametrize("method", INSPECTING)
-def test_the_gator_docstring_examples_run(method: str) -> None:
-    # Each example has a locmem store of its own, so they run in any order.
-    [test] = doctest.DocTestFinder().find(getattr(Gator, method), f"Gator.{method}", globs={"Gator": Gator})
-    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
-    runner.run(test)
-    assert test.examples and runner.failures == 0
 
 
 @pytest.fixture

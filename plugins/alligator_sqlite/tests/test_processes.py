@@ -73,8 +73,8 @@ def run_concurrency(tmp_path: Path, producers: int, workers: int, per_producer: 
     try:
         for n, proc in enumerate(producer_procs):
             if proc.wait(timeout) != 0:
-                written = (tmp_path / f"process-{workers + n}.log").read_text()
-                raise AssertionError(f"producer {n} exited {proc.returncode}:\n{written[-3000:]}")
+                failed = (tmp_path / f"process-{workers + n}.log").read_text()
+                raise AssertionError(f"producer {n} exited {proc.returncode}:\n{failed[-3000:]}")
         _wait_for(lambda: sum(_ledger(ledger_dir).values()) >= total, timeout, f"{total} runs")
     finally:
         for proc in worker_procs:
