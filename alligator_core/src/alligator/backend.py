@@ -134,6 +134,49 @@ class TaskInfo:
     failed_at: float | None = None
 
 
+@dataclass(frozen=True)
+class Ack:
+    """One finished task to acknowledge, with the return value to keep.
+
+    Attributes:
+        task_id: The reserved task.
+        receipt: The receipt of the delivery being acked.
+        result: The task's return value as JSON text, to keep for
+            ``result_ttl`` seconds in the same atomic step as the ack; None
+            keeps nothing (results are off for this task).
+        result_ttl: Seconds to keep ``result``, on the backend's clock.
+    """
+
+    task_id: str
+    receipt: str
+    result: str | None = None
+    result_ttl: float = 3600.0
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What the store remembers of a task that finished, as :meth:`Backend.finished` reads it.
+
+    Attributes:
+        task_id: The task's id.
+        status: ``SUCCESS`` (acked) or ``FAILED`` (a dead letter).
+        result: For SUCCESS, the JSON text stored with the ack, or None when
+            none was kept (results off, past its TTL, or unreadable: see
+            ``reason``). Always None for FAILED.
+        reason: For FAILED, the dead letter's reason. For SUCCESS, None, or
+            why a stored result cannot be handed out (``"result is N bytes,
+            over the limit of M"``, ``"result is not valid UTF-8"``).
+        finished_at: When it was acked or dead-lettered, on the backend's
+            clock; None when the store did not keep it.
+    """
+
+    task_id: str
+    status: int
+    result: str | None = None
+    reason: str | None = None
+    finished_at: float | None = None
+
+
 def check_page(state: str, offset: int, limit: int) -> None:
     """Refuses a state :meth:`Backend.tasks` does not know, or a negative page.
 
@@ -223,6 +266,11 @@ class Backend(abc.ABC):
     Attributes:
         blocking_reserve: True when :meth:`reserve` honours ``timeout`` by
             waiting for work; otherwise it returns at once and the worker naps.
+        stores_results: True when :meth:`ack_results` keeps return values
+            (and :meth:`finished` hands them back); otherwise results are
+            dropped and ``Gator.result`` says the store cannot keep them.
+        waits_for_finish: True when :meth:`wait_finished` is woken by the
+            ack or dead letter it waits for instead of polling.
         status_ttl: Seconds :meth:`status` keeps reporting SUCCESS or
             FAILED after a task was acked or dead-lettered: for at least that
             long. An acked task's SUCCESS is forgotten (None) by 1.5 times
@@ -240,6 +288,7 @@ class Backend(abc.ABC):
             more drops the oldest (see :meth:`dead_letter`).
         dead_letter_ttl: Seconds a dead letter is kept; older ones are
             dropped when the next one is written (see :meth:`dead_letter`).
+        max_workers: The most live workers :meth:`heartbeat` keeps.
         max_task_id_bytes: The longest task id :meth:`reserve` and :meth:`get`
             hand out. A longer id is planted, never pushed (the core makes
             ids of at most 200 characters): its record is dead-lettered in the
@@ -249,12 +298,15 @@ class Backend(abc.ABC):
     """
 
     blocking_reserve: bool = False
+    stores_results: bool = False
+    waits_for_finish: bool = False
     status_ttl: float = 3600.0
     clock: Callable[[], float] | None = None
     max_payload_bytes: int = 256 * 1024
     max_dead_letters: int = 10_000
     dead_letter_ttl: float = 7 * 24 * 3600.0
     max_task_id_bytes: int = 1024
+    max_workers: int = 1000
 
     def __init__(self, conn_string: str) -> None:
         """Connects (lazily, if it likes) to the store the DSN names.
@@ -390,6 +442,158 @@ class Backend(abc.ABC):
             How many acks took effect.
         """
         return sum(1 for task_id, receipt in items if self.ack(queue, task_id, receipt))
+
+    def ack_results(self, queue: str, acks: Sequence[Ack]) -> int:
+        """Acks many tasks, keeping each one's result, in one round trip or transaction.
+
+        Each item is acked as :meth:`ack` would, and, when the ack takes
+        effect and ``result`` is not None, its result is kept for
+        ``result_ttl`` seconds *in the same atomic step* (a stale receipt
+        keeps no result). A result replaces any older one of the same id.
+        Atomic item by item, like :meth:`ack_many`. This default, for
+        backends without :attr:`stores_results`, acks and keeps nothing.
+
+        Returns:
+            How many acks took effect.
+        """
+        return self.ack_many(queue, [(a.task_id, a.receipt) for a in acks])
+
+    def finished(self, queue: str, task_id: str) -> Finished | None:
+        """Reads what the store remembers of a finished task, changing nothing.
+
+        SUCCESS while its result is kept or its status remembered (see
+        :attr:`status_ttl`), whichever lasts longer; FAILED while it is a dead
+        letter (with the dead letter's reason). A stored result over
+        :attr:`max_payload_bytes` or not valid UTF-8 is never transferred:
+        ``result`` is None and ``reason`` says why.
+
+        Returns:
+            What it knows; None when the task is waiting, delayed, running,
+            unknown, or forgotten.
+        """
+        from alligator.constants import FAILED, SUCCESS
+
+        status = self.status(queue, task_id)
+        if status == SUCCESS:
+            return Finished(task_id, SUCCESS)
+        if status == FAILED:
+            offset = 0
+            while True:
+                page = self.tasks(queue, "dead", offset, 1000)
+                for info in page:
+                    if info.task_id == task_id:
+                        return Finished(task_id, FAILED, None, info.reason, info.failed_at)
+                if len(page) < 1000:
+                    return None
+                offset += len(page)
+        return None
+
+    def wait_finished(self, queue: str, task_id: str, timeout: float) -> Finished | None:
+        """Waits up to ``timeout`` seconds (wall clock) for a task to finish.
+
+        Backends with :attr:`waits_for_finish` are woken by the ack or dead
+        letter itself; this default polls :meth:`finished`, starting at 10 ms
+        and backing off to 250 ms between looks.
+
+        Returns:
+            As :meth:`finished`, as soon as it is not None; None at the timeout.
+        """
+        deadline = time.monotonic() + max(timeout, 0.0)
+        pause = 0.01
+        while True:
+            found = self.finished(queue, task_id)
+            left = deadline - time.monotonic()
+            if found is not None or left <= 0:
+                return found
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.25)
+
+    # -- several queues --------------------------------------------------
+
+    def reserve_first(
+        self, queues: Sequence[str], lease_seconds: float, limit: int = 1, timeout: float = 0.0
+    ) -> tuple[str, list[Reservation]]:
+        """Reserves from the first of ``queues`` (in priority order) that has due work.
+
+        Each queue is asked as :meth:`reserve` would; the first non-empty
+        answer wins, so a due task of an earlier queue always goes before any
+        task of a later one. When none has due work and ``timeout`` is
+        positive, waits (see :meth:`wait_for_work`) and asks once more.
+
+        Returns:
+            The queue the tasks came from and the reservations; ``("", [])``
+            when none had work.
+        """
+        if len(queues) == 1:
+            return queues[0], self.reserve(queues[0], lease_seconds, limit, timeout)
+        for attempt in range(2):
+            for queue in queues:
+                batch = self.reserve(queue, lease_seconds, limit, 0.0)
+                if batch:
+                    return queue, batch
+            if attempt or timeout <= 0:
+                break
+            self.wait_for_work(queues, timeout)
+        return "", []
+
+    def wait_for_work(self, queues: Sequence[str], timeout: float) -> bool:
+        """Waits until a task may be due in one of ``queues``, or ``timeout`` passes.
+
+        Backends that can block (:attr:`blocking_reserve`) override it to be
+        woken by any push, release or requeue on any of the queues, without
+        polling. This default sleeps a short nap (at most 0.1 s).
+
+        Returns:
+            True when woken by work (it may be gone already); False otherwise.
+        """
+        time.sleep(min(max(timeout, 0.0), 0.1))
+        return False
+
+    # -- live workers ----------------------------------------------------
+
+    def heartbeat(self, worker_id: str, record: str, ttl: float) -> None:
+        """Writes (or refreshes) a live worker's record, kept ``ttl`` seconds.
+
+        The registry is bounded: a record is gone ``ttl`` seconds after its
+        last heartbeat, and when more than :attr:`max_workers` are live the
+        ones with the oldest heartbeats are dropped. ``record`` is opaque
+        text (the core's JSON); ``worker_id`` at most 200 characters.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot keep a registry of workers")
+
+    def forget_worker(self, worker_id: str) -> bool:
+        """Removes a worker's record (it stopped cleanly).
+
+        Returns:
+            True if there was one.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot keep a registry of workers")
+
+    def worker_records(self) -> list[tuple[str, str]]:
+        """Lists the live workers' ``(worker_id, record)``, oldest heartbeat first.
+
+        Expired records are never listed (and may be dropped by this call).
+        A record over :attr:`max_payload_bytes` or not valid UTF-8 is never
+        transferred; it is skipped (the core treats what it cannot parse as
+        absent, so a hostile record cannot break a listing).
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot keep a registry of workers")
+
+    # -- deployment checks -----------------------------------------------
+
+    def diagnose(self) -> list[tuple[str, str, str]]:
+        """Checks the store's own settings for what would lose or stall tasks.
+
+        Used by ``alligator doctor``. Each finding is ``(level, problem,
+        what_to_do)`` with level ``"error"``, ``"warning"`` or ``"ok"``.
+        Redis reports its persistence and ``maxmemory-policy``; SQLite its
+        journal mode and file system. The store being unreachable raises
+        (the caller reports it).
+
+        Returns:
+            The findings; this default has none.
+        """
+        return []
 
     @abc.abstractmethod
     def release(

@@ -61,3 +61,11 @@ class NotImportableError(AlligatorException, ValueError):
 
 class TaskArgumentsError(AlligatorException, TypeError):
     """Raised when a task's arguments do not fit its function's signature; nothing is enqueued."""
+
+
+class ResultTimeout(AlligatorException, TimeoutError):
+    """Raised by ``Gator.result`` and ``Task.wait`` when the task has not finished in time."""
+
+
+class TimeLimitExceeded(AlligatorException):
+    """Raised inside a task that ran past its time limit, so its ``finally`` blocks run."""

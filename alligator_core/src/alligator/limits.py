@@ -21,3 +21,7 @@ MAX_DEPENDENCIES = 100
 MAX_TASK_ID_LENGTH = 200
 #: Longest reason kept in a dead letter, in characters.
 MAX_REASON_CHARS = 4000
+#: Longest time limit a task may ask for, in seconds (a week).
+MAX_TIME_LIMIT = 7 * 24 * 3600.0
+#: Longest a result is kept, in seconds (30 days).
+MAX_RESULT_TTL = 30 * 24 * 3600.0
