@@ -1,0 +1,218 @@
+"""``alligator``: see into a queue store and steer it from a shell.
+
+Example::
+
+    $ alligator info redis://localhost:6379/0
+    $ alligator tasks sqlite:///tasks.db --queue emails --state dead
+    $ alligator requeue sqlite:///tasks.db --queue emails --all --yes
+    $ alligator doctor redis://localhost:6379/0 --allow myapp
+
+Every subcommand takes the store's DSN first; it may be left out when
+``ALLIGATOR_DSN`` is set. ``--json`` prints one stable JSON document instead
+of a table (see ``docs/operating.md`` for the shapes). ``--queue`` defaults
+to the queue a :class:`~alligator.gator.Gator` uses by default, ``"all"``.
+
+Exit status: 0 when it did what was asked (``doctor``: nothing is wrong); 1
+when a task was not found or not in a state the command acts on, a result is
+not there, ``doctor`` has findings, the store failed, or a confirmation was
+declined; 2 on a usage error (bad arguments, a DSN no backend handles, a
+destructive command without ``--yes`` and no terminal to confirm on).
+
+Nothing read from the store reaches the terminal unescaped
+(:func:`alligator.text.printable`), and no DSN is shown with its password
+(:func:`alligator.text.redact_dsn`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from alligator.backend import TASK_STATES
+from alligator.constants import ALL
+from alligator.text import printable, redact_dsn
+
+__all__ = ["DSN_ENV", "build_parser", "main"]
+
+#: The environment variable read when no DSN is given.
+DSN_ENV = "ALLIGATOR_DSN"
+#: Where ``alligator dashboard`` listens unless ``--bind`` says otherwise.
+DEFAULT_BIND = "127.0.0.1:8765"
+#: The environment variable holding the dashboard's password (never a flag: ``ps`` shows flags).
+DASHBOARD_PASSWORD_ENV = "ALLIGATOR_DASHBOARD_PASSWORD"
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, not {text}")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, not {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Returns the argument parser of ``alligator`` and its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="alligator",
+        description="See into an Alligator queue store and steer it. "
+        f"Each subcommand takes the DSN first, or reads {DSN_ENV}.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(
+        name: str, help_text: str, queue: bool = False, destructive: bool = False
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument(
+            "dsn",
+            nargs="?",
+            metavar="DSN",
+            help=f"the queue store, e.g. sqlite:///tasks.db (default: ${DSN_ENV})",
+        )
+        sub.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
+        if queue:
+            sub.add_argument("--queue", "-q", default=ALL, help="the queue (default: %(default)s)")
+        if destructive:
+            sub.add_argument("--yes", "-y", action="store_true", help="do it without asking for confirmation")
+        return sub
+
+    info = command("info", "every queue with its counts per state, and the live workers")
+    info.add_argument(
+        "--watch",
+        nargs="?",
+        type=_positive,
+        const=2.0,
+        default=None,
+        metavar="SECONDS",
+        help="refresh every SECONDS (default 2) until Ctrl-C; with --json, one line of JSON each time",
+    )
+
+    tasks = command("tasks", "list one page of a queue's tasks in one state", queue=True)
+    tasks.add_argument("--state", "-s", choices=TASK_STATES, default="waiting", help="(default: %(default)s)")
+    tasks.add_argument("--offset", type=_non_negative, default=0, help="tasks to skip (default: 0)")
+    tasks.add_argument("--limit", type=_non_negative, default=50, help="most tasks to list (default: 50)")
+
+    show = command("show", "one task: status, call, options, attempts, result or reason", queue=True)
+    show.add_argument("task_id", metavar="TASK_ID")
+
+    requeue = command("requeue", "put dead letters back on the queue", queue=True, destructive=True)
+    requeue.add_argument("task_ids", nargs="*", metavar="TASK_ID", help="the dead letters to requeue")
+    requeue.add_argument("--all", action="store_true", help="requeue every dead letter of the queue")
+
+    delete = command("delete", "delete dead letters for good", queue=True, destructive=True)
+    delete.add_argument("task_ids", nargs="*", metavar="TASK_ID", help="the dead letters to delete")
+
+    purge = command(
+        "purge",
+        "delete everything a queue holds (waiting, delayed, running, dead); "
+        "with --dead only its dead letters",
+        queue=True,
+        destructive=True,
+    )
+    purge.add_argument("--dead", action="store_true", help="delete only the dead letters; live tasks stay")
+
+    cancel = command(
+        "cancel", "remove a waiting or delayed task so it never runs", queue=True, destructive=True
+    )
+    cancel.add_argument("task_id", metavar="TASK_ID")
+
+    result = command("result", "a finished task's return value (JSON), or why it failed", queue=True)
+    result.add_argument("task_id", metavar="TASK_ID")
+    result.add_argument(
+        "--wait", type=_seconds, default=0.0, metavar="SECONDS", help="wait up to SECONDS for it to finish"
+    )
+
+    command("workers", "the live workers and the tasks they are running")
+
+    doctor = command("doctor", "check a deployment for what would lose or stall tasks")
+    doctor.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="a task module the workers allow, to check it imports here (repeatable; also ALLIGATOR_ALLOW)",
+    )
+
+    dashboard = command("dashboard", "serve the web dashboard (needs alligator-core[dashboard])")
+    dashboard.add_argument(
+        "--bind", default=DEFAULT_BIND, metavar="HOST:PORT", help="where to listen (default: %(default)s)"
+    )
+    return parser
+
+
+def _resolve_dsn(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
+    """Takes the DSN from the first positional, or from ``ALLIGATOR_DSN``.
+
+    With ``ALLIGATOR_DSN`` set the DSN may be left out; a first positional
+    without ``://`` is then the first task id, not a DSN.
+    """
+    env = os.environ.get(DSN_ENV, "")
+    dsn: str | None = args.dsn
+    if dsn is not None and "://" not in dsn and env:
+        ids = getattr(args, "task_ids", None)
+        if ids is not None:
+            ids.insert(0, dsn)
+            dsn = None
+    if dsn is None:
+        if not env:
+            parser.error(f"give the DSN of the store first, or set {DSN_ENV}")
+        dsn = env
+    return dsn
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs ``alligator``; returns its exit status."""
+    from alligator.command import _commands
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    dsn = _resolve_dsn(args, parser)
+    if args.command in ("requeue",) and bool(args.task_ids) == bool(args.all):
+        parser.error("requeue takes TASK_ID... or --all (one of them)")
+    if args.command == "delete" and not args.task_ids:
+        parser.error("delete takes one TASK_ID or more (purge --dead deletes them all)")
+    if args.command == "dashboard":
+        return _commands.dashboard(dsn, args)
+    if args.command == "doctor":
+        return _commands.doctor(dsn, args)
+    from alligator.exceptions import AlligatorException
+    from alligator.registry import load_backend
+
+    try:
+        backend = load_backend(dsn)
+    except (AlligatorException, ValueError) as err:
+        # A DSN no backend handles is a usage error, as latergator says it.
+        sys.stderr.write(f"alligator: error: {printable(err, 500)}\n")
+        return 2
+    try:
+        handler = getattr(_commands, args.command)
+        return int(handler(backend, args))
+    except KeyboardInterrupt:
+        return 130
+    except NotImplementedError as err:
+        sys.stderr.write(f"alligator: error: this store cannot do it: {printable(err, 500)}\n")
+        return 1
+    except Exception as err:
+        # The store failed (unreachable, refused...): say which store, never its password.
+        sys.stderr.write(
+            f"alligator: error: the store {printable(redact_dsn(dsn))} failed: "
+            f"{type(err).__name__}: {printable(err, 500)}\n"
+        )
+        return 1
+    finally:
+        backend.close()

@@ -1,0 +1,618 @@
+"""The subcommands of ``alligator``, each ``(backend, args) -> exit status``."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import time
+from dataclasses import asdict
+from typing import Any, TextIO
+
+from alligator.backend import Backend, TaskInfo
+from alligator.command._render import (
+    call_text,
+    decode_payload,
+    dump_json,
+    lines,
+    since,
+    table,
+)
+from alligator.constants import DELAYED, FAILED, RUNNING, STATUS_NAMES, SUCCESS, WAITING
+from alligator.presence import WorkerInfo, decode
+from alligator.text import printable
+
+#: Pages of 1000 :func:`show` reads at most to find a task's attempts and times.
+SHOW_SCAN_PAGES = 20
+#: The state :meth:`Backend.tasks` lists a task of this status under.
+STATE_OF = {WAITING: "waiting", DELAYED: "delayed", RUNNING: "running", FAILED: "dead"}
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"alligator: {message}\n")
+
+
+def _queue(args: argparse.Namespace) -> str:
+    return str(args.queue)
+
+
+def _q(name: str) -> str:
+    """A queue name or id as it appears in a message: escaped and quoted."""
+    return repr(printable(name))
+
+
+# -- live workers ------------------------------------------------------------
+
+
+def read_workers(backend: Backend) -> tuple[list[WorkerInfo] | None, str | None]:
+    """Reads the live workers' records; hostile or corrupt ones are left out.
+
+    Returns:
+        ``(workers, None)``, or ``(None, why)`` when the store keeps no
+        registry of workers.
+    """
+    try:
+        records = backend.worker_records()
+    except NotImplementedError as err:
+        return None, str(err)
+    workers = [info for worker_id, record in records if (info := decode(worker_id, record)) is not None]
+    return workers, None
+
+
+def worker_json(info: WorkerInfo) -> dict[str, Any]:
+    """A worker as ``--json`` shows it."""
+    data = asdict(info)
+    data["queues"] = list(info.queues)
+    data["current"] = [asdict(task) for task in info.current]
+    return data
+
+
+def _worker_rows(workers: list[WorkerInfo], now: float) -> list[list[object]]:
+    return [
+        [
+            w.worker_id,
+            w.host,
+            w.pid,
+            ",".join(w.queues),
+            w.concurrency,
+            w.tasks_handled,
+            len(w.current),
+            since(w.started_at, now),
+            since(w.heartbeat_at, now),
+        ]
+        for w in workers
+    ]
+
+
+WORKER_HEADERS = ["WORKER", "HOST", "PID", "QUEUES", "THREADS", "HANDLED", "BUSY", "STARTED", "HEARTBEAT"]
+
+
+# -- info ----------------------------------------------------------------------
+
+
+def _info_data(backend: Backend) -> tuple[dict[str, Any], list[WorkerInfo]]:
+    queues = []
+    for name in backend.queues():
+        counts = backend.counts(name)
+        queues.append({"name": name, **asdict(counts), "total": counts.total})
+    workers, why = read_workers(backend)
+    data = {
+        "store": backend.describe(),
+        "queues": queues,
+        "workers": None if workers is None else [worker_json(w) for w in workers],
+        "workers_unavailable": why,
+    }
+    return data, workers or []
+
+
+def _info_text(data: dict[str, Any], workers: list[WorkerInfo], out: TextIO) -> None:
+    out.write(f"store {printable(data['store'])}\n\n")
+    queues = data["queues"]
+    if queues:
+        table(
+            ["QUEUE", "WAITING", "DELAYED", "RUNNING", "DEAD"],
+            [[q["name"], q["waiting"], q["delayed"], q["running"], q["dead"]] for q in queues],
+            out,
+        )
+    total = sum(q["total"] for q in queues)
+    out.write(
+        f"{len(queues)} queue{'s' if len(queues) != 1 else ''}, {total} task{'s' if total != 1 else ''}\n\n"
+    )
+    if data["workers"] is None:
+        out.write(f"live workers unknown: {printable(data['workers_unavailable'])}\n")
+        return
+    if workers:
+        table(WORKER_HEADERS, _worker_rows(workers, time.time()), out)
+    count = len(data["workers"])
+    out.write(f"{count} live worker{'s' if count != 1 else ''}\n")
+
+
+def info(backend: Backend, args: argparse.Namespace) -> int:
+    """``alligator info``: queues with their counts per state, and the live workers."""
+    if args.watch is None:
+        data, found = _info_data(backend)
+        if args.json:
+            dump_json(data)
+        else:
+            _info_text(data, found, sys.stdout)
+        return 0
+    terminal = sys.stdout.isatty()
+    try:
+        while True:
+            data, found = _info_data(backend)
+            if args.json:
+                # One line per refresh (JSON Lines), so a script can read them as they come.
+                sys.stdout.write(json.dumps(data, sort_keys=True, ensure_ascii=True) + "\n")
+            else:
+                buffer = io.StringIO()
+                _info_text(data, found, buffer)
+                stamp = time.strftime("%H:%M:%S")
+                # On a terminal, redraw in place; into a pipe, one block after another.
+                prefix = "\x1b[H\x1b[J" if terminal else ""
+                sys.stdout.write(
+                    f"{prefix}every {args.watch:g}s, at {stamp} (Ctrl-C to stop)\n{buffer.getvalue()}\n"
+                )
+            sys.stdout.flush()
+            time.sleep(args.watch)
+    except KeyboardInterrupt:
+        return 0
+
+
+# -- workers -------------------------------------------------------------------
+
+
+def workers(backend: Backend, args: argparse.Namespace) -> int:
+    """``alligator workers``: the live workers and what each is running."""
+    found, why = read_workers(backend)
+    if args.json:
+        dump_json(
+            {
+                "workers": None if found is None else [worker_json(w) for w in found],
+                "workers_unavailable": why,
+            }
+        )
+        return 0 if found is not None else 1
+    if found is None:
+        _error(f"live workers unknown: {printable(why)}")
+        return 1
+    now = time.time()
+    if found:
+        table(WORKER_HEADERS, _worker_rows(found, now))
+    sys.stdout.write(f"{len(found)} live worker{'s' if len(found) != 1 else ''}\n")
+    running = [(w, t) for w in found for t in w.current]
+    if running:
+        sys.stdout.write("\n")
+        table(
+            ["WORKER", "TASK", "FUNCTION", "QUEUE", "STARTED"],
+            [[w.worker_id, t.task_id, t.function, t.queue, since(t.since, now)] for w, t in running],
+        )
+    return 0
+
+
+# -- tasks ---------------------------------------------------------------------
+
+
+def task_json(info: TaskInfo) -> dict[str, Any]:
+    """A listed task as ``--json`` shows it: the stored fields and the decoded call."""
+    decoded = decode_payload(info.payload)
+    return {
+        "task_id": info.task_id,
+        "state": info.state,
+        "attempts": info.attempts,
+        "failures": info.failures,
+        "due": info.due,
+        "reason": info.reason,
+        "failed_at": info.failed_at,
+        "function": decoded["function"],
+        "args": decoded["args"],
+        "kwargs": decoded["kwargs"],
+        "options": decoded["options"],
+        "signed": decoded["signed"],
+        "payload_error": decoded["error"],
+    }
+
+
+def _last_line(reason: str | None) -> str | None:
+    """The line of a reason that says what happened: a traceback's last non-empty line."""
+    if reason is None:
+        return None
+    kept = [line for line in reason.split("\n") if line.strip()]
+    return kept[-1] if kept else reason
+
+
+def tasks(backend: Backend, args: argparse.Namespace) -> int:
+    """``alligator tasks``: one page of a queue's tasks in one state."""
+    queue = _queue(args)
+    page = backend.tasks(queue, args.state, args.offset, args.limit)
+    if args.json:
+        dump_json(
+            {
+                "queue": queue,
+                "state": args.state,
+                "offset": args.offset,
+                "limit": args.limit,
+                "tasks": [task_json(info) for info in page],
+            }
+        )
+        return 0
+    now = backend.now()
+    if args.state == "dead":
+        headers = ["TASK", "CALL", "ATTEMPTS", "FAILED", "REASON"]
+        rows: list[list[object]] = [
+            [
+                i.task_id,
+                call_text(decode_payload(i.payload)),
+                i.attempts,
+                since(i.failed_at, now),
+                _last_line(i.reason),
+            ]
+            for i in page
+        ]
+    else:
+        when = {"waiting": "DUE", "delayed": "DUE", "running": "LEASE ENDS"}[args.state]
+        headers = ["TASK", "CALL", "ATTEMPTS", when]
+        rows = [
+            [i.task_id, call_text(decode_payload(i.payload)), i.attempts, since(i.due, now)] for i in page
+        ]
+    if page:
+        table(headers, rows)
+    first = args.offset + 1
+    shown = f"{first}-{args.offset + len(page)}" if page else "none"
+    sys.stdout.write(f"{args.state} tasks of queue {_q(queue)}: {shown}")
+    try:
+        total = getattr(backend.counts(queue), args.state)
+        sys.stdout.write(f" of {total}")
+    except NotImplementedError:
+        pass
+    sys.stdout.write("\n")
+    return 0
+
+
+# -- one task ------------------------------------------------------------------
+
+
+def find_info(backend: Backend, queue: str, state: str, task_id: str) -> TaskInfo | None:
+    """Finds one task in a state's listing (its attempts and times are only there).
+
+    Reads at most :data:`SHOW_SCAN_PAGES` pages of 1000, so a huge queue
+    costs a bounded number of round trips; None when not found in them.
+    """
+    for page_number in range(SHOW_SCAN_PAGES):
+        page = backend.tasks(queue, state, page_number * 1000, 1000)
+        for info in page:
+            if info.task_id == task_id:
+                return info
+        if len(page) < 1000:
+            return None
+    return None
+
+
+def show(backend: Backend, args: argparse.Namespace) -> int:
+    """``alligator show``: everything the store knows of one task."""
+    queue, task_id = _queue(args), args.task_id
+    status = backend.status(queue, task_id)
+    data: dict[str, Any] = {
+        "queue": queue,
+        "task_id": task_id,
+        "status": "unknown" if status is None else STATUS_NAMES.get(status, str(status)),
+        "function": None,
+        "args": None,
+        "kwargs": None,
+        "options": None,
+        "signed": None,
+        "payload_error": None,
+        "attempts": None,
+        "failures": None,
+        "due": None,
+        "reason": None,
+        "failed_at": None,
+        "finished_at": None,
+        "result": None,
+    }
+    info = None
+    if status in STATE_OF:
+        info = find_info(backend, queue, STATE_OF[status], task_id)
+        payload = info.payload if info is not None else backend.peek(queue, task_id)
+        if payload is not None:
+            decoded = decode_payload(payload)
+            for key in ("function", "args", "kwargs", "options", "signed"):
+                data[key] = decoded[key]
+            data["payload_error"] = decoded["error"]
+        if info is not None:
+            data.update(
+                attempts=info.attempts,
+                failures=info.failures,
+                due=info.due,
+                reason=info.reason,
+                failed_at=info.failed_at,
+            )
+    if status in (SUCCESS, FAILED):
+        finished = backend.finished(queue, task_id)
+        if finished is not None:
+            data["finished_at"] = finished.finished_at
+            if finished.status == SUCCESS:
+                data["result"] = _json_or_text(finished.result)
+                data["reason"] = finished.reason
+            elif data["reason"] is None:
+                data["reason"] = finished.reason
+    if args.json:
+        dump_json(data)
+        return 0 if status is not None else 1
+    if status is None:
+        _error(
+            f"no task {_q(task_id)} in queue {_q(queue)} (never pushed, cancelled, or finished and forgotten)"
+        )
+        return 1
+    now = backend.now()
+    rows: list[tuple[str, object]] = [("task", task_id), ("queue", queue), ("status", data["status"])]
+    if data["payload_error"] is not None:
+        rows.append(("payload", f"unreadable: {data['payload_error']}"))
+    elif data["function"] is not None:
+        rows += [
+            ("function", data["function"]),
+            ("args", json.dumps(data["args"], ensure_ascii=False)),
+            ("kwargs", json.dumps(data["kwargs"], ensure_ascii=False)),
+            ("options", json.dumps(data["options"], ensure_ascii=False, sort_keys=True)),
+            ("signed", "yes" if data["signed"] else "no"),
+        ]
+    if data["attempts"] is not None:
+        rows.append(("attempts", f"{data['attempts']} ({data['failures']} failed)"))
+    if data["due"] is not None:
+        rows.append(("lease ends" if status == RUNNING else "due", since(data["due"], now)))
+    if data["failed_at"] is not None:
+        rows.append(("failed", since(data["failed_at"], now)))
+    if data["finished_at"] is not None and status == SUCCESS:
+        rows.append(("finished", since(data["finished_at"], now)))
+    if status == SUCCESS:
+        stored = backend.finished(queue, task_id)
+        text = stored.result if stored is not None else None
+        rows.append(("result", text if text is not None else "(none kept)"))
+    width = max(len(key) for key, _ in rows)
+    for key, value in rows:
+        sys.stdout.write(f"{key.ljust(width)}  {printable(value, 2000)}\n")
+    if data["reason"] is not None:
+        sys.stdout.write("reason:\n")
+        for line in lines(data["reason"]):
+            sys.stdout.write(f"  {line}\n")
+    return 0
+
+
+def _json_or_text(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+# -- result --------------------------------------------------------------------
+
+
+def result(backend: Backend, args: argparse.Namespace) -> int:
+    """``alligator result``: a finished task's stored return value, as JSON text.
+
+    It mirrors :meth:`Gator.result <alligator.gator.Gator.result>` on the
+    backend contract (:meth:`~alligator.backend.Backend.finished`,
+    :meth:`~alligator.backend.Backend.wait_finished`), printing the stored
+    JSON as it is instead of decoding it.
+    """
+    queue, task_id = _queue(args), args.task_id
+    finished = backend.finished(queue, task_id)
+    status = None if finished is not None else backend.status(queue, task_id)
+    if finished is None and status is not None and args.wait > 0:
+        finished = backend.wait_finished(queue, task_id, args.wait)
+        status = None if finished is not None else backend.status(queue, task_id)
+    data: dict[str, Any] = {"queue": queue, "task_id": task_id, "result": None, "reason": None}
+    if finished is None:
+        data["status"] = "unknown" if status is None else "pending"
+        if status is not None:
+            data["state"] = STATUS_NAMES.get(status, str(status))
+    elif finished.status == SUCCESS:
+        data["status"] = "success"
+        data["result"] = _json_or_text(finished.result)
+        data["reason"] = finished.reason
+        data["stored"] = finished.result is not None
+    else:
+        data["status"] = "failed"
+        data["reason"] = finished.reason
+    data.setdefault("state", data["status"])
+    data.setdefault("stored", False)
+    ok = data["status"] == "success" and finished is not None and finished.reason is None
+    if args.json:
+        dump_json(data)
+        return 0 if ok else 1
+    if data["status"] == "unknown":
+        _error(f"no task {_q(task_id)} in queue {_q(queue)} (never pushed, cancelled, or forgotten)")
+    elif data["status"] == "pending":
+        waited = f" after waiting {args.wait:g}s" if args.wait > 0 else " (--wait SECONDS waits for it)"
+        _error(f"task {_q(task_id)} has not finished: it is {data['state']}{waited}")
+    elif data["status"] == "failed":
+        _error(f"task {_q(task_id)} failed:")
+        for line in lines(data["reason"] or ""):
+            sys.stderr.write(f"  {line}\n")
+    elif finished is not None and finished.reason is not None:
+        _error(f"task {_q(task_id)} succeeded, but its result cannot be read: {printable(finished.reason)}")
+    elif finished is not None and finished.result is None:
+        sys.stdout.write("null\n")
+        _error(f"task {_q(task_id)} succeeded; no result was kept (results off, or past their time)")
+    elif finished is not None and finished.result is not None:
+        sys.stdout.write(printable(finished.result, len(finished.result) + 16) + "\n")
+    return 0 if ok else 1
+
+
+# -- steering ------------------------------------------------------------------
+
+
+def confirm(args: argparse.Namespace, question: str) -> int | None:
+    """Asks before a destructive step; None to go on, else the exit status.
+
+    ``--yes`` skips the question. With no terminal to ask on (a script, a
+    pipe) and no ``--yes`` it refuses (exit 2): a script that forgot
+    ``--yes`` must not delete tasks because nobody could be asked.
+    """
+    if args.yes:
+        return None
+    if not sys.stdin.isatty():
+        _error(f"error: {args.command} changes the store and there is no terminal to confirm on; pass --yes")
+        return 2
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline().strip().lower()
+    if answer in ("y", "yes"):
+        return None
+    _error("not confirmed; nothing changed")
+    return 1
+
+
+def _store(backend: Backend) -> str:
+    return printable(backend.describe())
+
+
+def _each(backend: Backend, args: argparse.Namespace, verb: str, step: Any) -> int:
+    """Runs ``step(queue, task_id)`` on each id; reports which were done and which not found."""
+    queue = _queue(args)
+    ids = [printable(i) for i in args.task_ids]
+    refused = confirm(
+        args, f"{verb} {len(ids)} dead letter(s) of queue {_q(queue)} in {_store(backend)}: {', '.join(ids)}?"
+    )
+    if refused is not None:
+        return refused
+    done: list[str] = []
+    missing: list[str] = []
+    for task_id in args.task_ids:
+        (done if step(queue, task_id) else missing).append(task_id)
+    if args.json:
+        dump_json({"queue": queue, "count": len(done), "done": done, "missing": missing})
+    else:
+        for task_id in done:
+            sys.stdout.write(f"{printable(task_id)}  {verb}d\n")
+        for task_id in missing:
+            sys.stdout.write(f"{printable(task_id)}  not a dead letter of queue {_q(queue)}: nothing done\n")
+    return 0 if not missing else 1
+
+
+def requeue(backend: Backend, args: argparse.Namespace) -> int:
+    """``alligator requeue``: dead letters back on the queue, due now, their counts reset."""
+    if not args.all:
+        return _each(backend, args, "requeue", backend.requeue)
+    queue = _queue(args)
+    dead = backend.counts(queue).dead
+    refused = confirm(args, f"requeue all {dead} dead letters of queue {_q(queue)} in {_store(backend)}?")
+    if refused is not None:
+        return refused
+    count = backend.requeue_all(queue)
+    if args.json:
+        dump_json({"queue": queue, "count": count, "done": None, "missing": []})
+    else:
+        sys.stdout.write(f"requeued {count} dead letter{'s' if count != 1 else ''} of queue {_q(queue)}\n")
+    return 0
+
+
+def delete(backend: Backend, args: argparse.Namespace) -> int:
+    """``alligator delete``: dead letters deleted for good."""
+    return _each(backend, args, "delete", backend.delete_dead)
+
+
+def purge(backend: Backend, args: argparse.Namespace) -> int:
+    """``alligator purge``: every task of a queue (``drop_all``), or with ``--dead`` its dead letters."""
+    queue = _queue(args)
+    counts = backend.counts(queue)
+    if args.dead:
+        question = f"delete all {counts.dead} dead letters of queue {_q(queue)} in {_store(backend)}?"
+    else:
+        question = (
+            f"delete EVERYTHING queue {_q(queue)} holds in {_store(backend)}: {counts.waiting} waiting, "
+            f"{counts.delayed} delayed, {counts.running} running, {counts.dead} dead?"
+        )
+    refused = confirm(args, question)
+    if refused is not None:
+        return refused
+    if args.dead:
+        count = backend.purge_dead(queue)
+    else:
+        backend.drop_all(queue)
+        count = counts.total
+    if args.json:
+        dump_json({"queue": queue, "dead_only": bool(args.dead), "count": count})
+    elif args.dead:
+        sys.stdout.write(f"deleted {count} dead letter{'s' if count != 1 else ''} of queue {_q(queue)}\n")
+    else:
+        sys.stdout.write(f"deleted everything queue {_q(queue)} held ({count} tasks counted before)\n")
+    return 0
+
+
+def cancel(backend: Backend, args: argparse.Namespace) -> int:
+    """``alligator cancel``: a waiting or delayed task removed; it never runs."""
+    queue, task_id = _queue(args), args.task_id
+    refused = confirm(args, f"cancel task {_q(task_id)} of queue {_q(queue)} in {_store(backend)}?")
+    if refused is not None:
+        return refused
+    cancelled = backend.cancel(queue, task_id)
+    if args.json:
+        dump_json({"queue": queue, "task_id": task_id, "cancelled": cancelled})
+    elif cancelled:
+        sys.stdout.write(f"{printable(task_id)}  cancelled\n")
+    else:
+        _error(
+            f"task {_q(task_id)} is not waiting or delayed in queue {_q(queue)} "
+            "(running, finished, or unknown): nothing done"
+        )
+    return 0 if cancelled else 1
+
+
+# -- doctor and dashboard ------------------------------------------------------
+
+
+def doctor(dsn: str, args: argparse.Namespace) -> int:
+    """``alligator doctor``: see :mod:`alligator.doctor`."""
+    from alligator.doctor import examine, report
+
+    findings = examine(dsn, args.allow)
+    if args.json:
+        dump_json(
+            {
+                "store": printable(_redacted(dsn)),
+                "ok": not any(f.failing for f in findings),
+                "findings": [asdict(f) for f in findings],
+            }
+        )
+    else:
+        report(dsn, findings, sys.stdout)
+    return 1 if any(f.failing for f in findings) else 0
+
+
+def _redacted(dsn: str) -> str:
+    from alligator.text import redact_dsn
+
+    return redact_dsn(dsn)
+
+
+def dashboard(dsn: str, args: argparse.Namespace) -> int:
+    """``alligator dashboard``: hands over to :func:`alligator.dashboard.serve`, imported only now."""
+    import importlib
+
+    password = os.environ.get("ALLIGATOR_DASHBOARD_PASSWORD") or None
+    try:
+        # Imported only here: the dashboard's dependencies are an extra.
+        web = importlib.import_module("alligator.dashboard")
+        serve = web.serve
+    except (ImportError, AttributeError) as err:
+        _error(
+            f"error: the dashboard is not installed ({printable(err)}): "
+            "pip install 'alligator-core[dashboard]'"
+        )
+        return 2
+    try:
+        serve(dsn, args.bind, password)
+    except ImportError as err:
+        _error(
+            f"error: the dashboard's dependencies are missing ({printable(err)}): "
+            "pip install 'alligator-core[dashboard]'"
+        )
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -1,0 +1,405 @@
+"""``alligator doctor``: checks a deployment for what would lose or stall tasks.
+
+Each check gives :class:`Finding` s, each with a level and what to do:
+
+- **store**: the store answers at all (an *error* stops the other checks);
+- **store settings**: whatever :meth:`Backend.diagnose
+  <alligator.backend.Backend.diagnose>` reports (Redis persistence and
+  ``maxmemory-policy``; SQLite's journal mode and file system);
+- **clock**: this machine's clock against the store's, off by more than
+  :data:`MAX_CLOCK_SKEW` seconds is a *warning* (delays and ``delay_until``
+  are measured on the store's clock; worker heartbeats on the workers');
+- **modules**: each allowed module (``--allow``, ``ALLIGATOR_ALLOW``) imports
+  here, as a worker started here would import it (an *error* otherwise:
+  its tasks would be dead-lettered);
+- **signing**: whether ``ALLIGATOR_SECRET`` signs payloads here (*info*; a
+  malformed secret is an *error*), and whether waiting payloads are signed
+  the same way (a *warning* when a worker with this setting would refuse
+  them);
+- **workers**: every queue with waiting tasks has a live worker consuming
+  it (a *warning* otherwise: the tasks stall);
+- **dead letters**: more than :data:`DEAD_LETTERS_WARNING` in a queue is a
+  *warning* (something fails for good, over and over), and so is nearing the
+  backend's cap, past which the oldest are dropped.
+
+*error* and *warning* make ``alligator doctor`` exit 1; *info* and *ok* do
+not.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TextIO
+
+from alligator.backend import Backend
+from alligator.text import printable, redact_dsn
+
+#: Seconds this machine's clock may be off the store's before it is a warning.
+MAX_CLOCK_SKEW = 2.0
+#: Dead letters in one queue above which doctor warns.
+DEAD_LETTERS_WARNING = 100
+#: Waiting payloads per queue doctor reads to compare their signing with this machine's.
+SIGNING_SAMPLE = 20
+#: Levels, worst first.
+LEVELS = ("error", "warning", "info", "ok")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing doctor found.
+
+    Attributes:
+        level: ``"error"`` (tasks are or will be lost or stuck), ``"warning"``
+            (they may be), ``"info"`` (worth knowing) or ``"ok"``.
+        check: Which check found it: ``store``, ``store settings``,
+            ``clock``, ``modules``, ``signing``, ``workers``, ``dead letters``.
+        problem: What is wrong (or right), in a sentence.
+        what_to_do: What to do about it; empty when nothing.
+    """
+
+    level: str
+    check: str
+    problem: str
+    what_to_do: str = ""
+
+    @property
+    def failing(self) -> bool:
+        """Whether it makes doctor exit 1 (an error or a warning)."""
+        return self.level in ("error", "warning")
+
+
+def examine(
+    dsn: str,
+    allow: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+    clock: Callable[[], float] = time.time,
+) -> list[Finding]:
+    """Runs every check against the store a DSN names.
+
+    Args:
+        dsn: The store's DSN.
+        allow: Modules the workers allow (added to ``ALLIGATOR_ALLOW``).
+        environ: Where to read ``ALLIGATOR_ALLOW`` and ``ALLIGATOR_SECRET``
+            (default: ``os.environ``).
+        clock: This machine's clock, compared with the store's.
+
+    Returns:
+        The findings, in the order the checks ran.
+    """
+    from alligator.registry import load_backend
+
+    env = dict(os.environ if environ is None else environ)
+    try:
+        backend = load_backend(dsn)
+    except Exception as err:
+        return [
+            Finding(
+                "error",
+                "store",
+                f"the DSN cannot be used: {err}",
+                "check the DSN and that the backend is installed",
+            )
+        ]
+    try:
+        return _examine(backend, allow, env, clock)
+    finally:
+        try:
+            backend.close()
+        except Exception:  # closing a store that failed must not hide the findings
+            pass
+
+
+def _examine(
+    backend: Backend, allow: Sequence[str], env: dict[str, str], clock: Callable[[], float]
+) -> list[Finding]:
+    findings: list[Finding] = []
+    where = backend.describe()
+    try:
+        before = clock()
+        store_now = backend.now()
+        after = clock()
+        queues = backend.queues()
+    except NotImplementedError:
+        queues = None
+    except Exception as err:
+        return [
+            Finding(
+                "error",
+                "store",
+                f"the store {where} cannot be reached: {type(err).__name__}: {err}",
+                "start it, or fix the DSN (host, port, path, password); "
+                "workers cannot take or settle tasks meanwhile",
+            )
+        ]
+    findings.append(Finding("ok", "store", f"the store {where} answers"))
+    findings += _settings(backend)
+    findings.append(_clock(before, store_now, after))
+    findings += _modules(allow, env)
+    signing = _signing(env)
+    findings.append(signing[0])
+    if queues is None:
+        findings.append(
+            Finding("info", "workers", "this store cannot list its queues: the per-queue checks were skipped")
+        )
+        return findings
+    counts = {}
+    for queue in queues:
+        try:
+            counts[queue] = backend.counts(queue)
+        except NotImplementedError:
+            continue
+    if signing[1] is not None:
+        findings += _payload_signing(backend, counts, signing[1])
+    findings += _workers(backend, counts)
+    findings += _dead_letters(backend, counts)
+    return findings
+
+
+def _settings(backend: Backend) -> list[Finding]:
+    try:
+        found = backend.diagnose()
+    except Exception as err:
+        return [
+            Finding(
+                "warning",
+                "store settings",
+                f"the store's settings could not be read: {type(err).__name__}: {err}",
+                "check that the DSN's user may read the server's configuration",
+            )
+        ]
+    return [
+        Finding(level if level in LEVELS else "warning", "store settings", problem, what_to_do)
+        for level, problem, what_to_do in found
+    ]
+
+
+def _clock(before: float, store_now: float, after: float) -> Finding:
+    # The store's time was read somewhere between before and after: the
+    # round trip bounds how precisely the skew is known.
+    skew = store_now - (before + after) / 2
+    slack = (after - before) / 2
+    if abs(skew) - slack > MAX_CLOCK_SKEW:
+        way = "ahead of" if skew < 0 else "behind"
+        return Finding(
+            "warning",
+            "clock",
+            f"this machine's clock is {abs(skew):.1f}s {way} the store's",
+            "run NTP (chrony, systemd-timesyncd) on this machine and the store's: delays are measured on the "
+            "store's clock, worker heartbeats and 'started' times on the workers'",
+        )
+    return Finding(
+        "ok", "clock", f"this machine's clock is within {MAX_CLOCK_SKEW:g}s of the store's ({skew:+.3f}s)"
+    )
+
+
+def _modules(allow: Sequence[str], env: dict[str, str]) -> list[Finding]:
+    from alligator.cli import add_import_paths
+    from alligator.security import TaskPolicy
+
+    try:
+        entries = TaskPolicy.build(list(allow), secret=[], environ=env).allow
+    except ValueError as err:
+        return [
+            Finding("error", "modules", f"the allow list is invalid: {err}", "fix --allow / ALLIGATOR_ALLOW")
+        ]
+    if not entries:
+        return [
+            Finding(
+                "info",
+                "modules",
+                "no allowed modules given (--allow, ALLIGATOR_ALLOW): the import check was skipped",
+                "run doctor where the workers run, with the worker's --allow flags",
+            )
+        ]
+    # A worker started here searches this directory too (after the installed packages).
+    add_import_paths([])
+    findings = []
+    for entry in entries:
+        module, _, function = entry.partition(":")
+        try:
+            imported = importlib.import_module(module)
+        except Exception as err:
+            findings.append(
+                Finding(
+                    "error",
+                    "modules",
+                    f"allowed module {module} does not import here: {type(err).__name__}: {err}",
+                    "install the project where the workers run, start them from its directory, or pass "
+                    "--path; its tasks would be dead-lettered",
+                )
+            )
+            continue
+        if function and not callable(getattr(imported, function, None)):
+            findings.append(
+                Finding(
+                    "error",
+                    "modules",
+                    f"allowed function {entry} does not exist",
+                    "fix the --allow entry, or deploy the code that defines it",
+                )
+            )
+            continue
+        findings.append(Finding("ok", "modules", f"allowed {entry} imports here"))
+    return findings
+
+
+def _signing(env: dict[str, str]) -> tuple[Finding, bool | None]:
+    from alligator.security import SECRET_ENV, TaskPolicy
+
+    try:
+        signing = TaskPolicy.build(environ=env).signing
+    except ValueError as err:
+        return (
+            Finding(
+                "error",
+                "signing",
+                f"{SECRET_ENV} is invalid: {err}",
+                f"set {SECRET_ENV} to one or more keys of at least 32 characters, comma-separated, "
+                "or unset it",
+            ),
+            None,
+        )
+    if signing:
+        return Finding("ok", "signing", f"payloads are signed and checked ({SECRET_ENV} is set)"), True
+    return (
+        Finding(
+            "info",
+            "signing",
+            f"signing is off ({SECRET_ENV} is not set): anyone who can write to the store can queue any "
+            "allowed function with any arguments",
+            f"set {SECRET_ENV} (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))') for "
+            "producers and workers alike",
+        ),
+        False,
+    )
+
+
+def _payload_signing(backend: Backend, counts: Mapping[str, object], signing: bool) -> list[Finding]:
+    from alligator.security import SECRET_ENV, SIGNED_PREFIX
+
+    findings = []
+    for queue in counts:
+        try:
+            page = backend.tasks(queue, "waiting", 0, SIGNING_SAMPLE)
+        except NotImplementedError:
+            return []
+        odd = [info for info in page if info.payload.startswith(SIGNED_PREFIX) != signing]
+        if not odd:
+            continue
+        if signing:
+            findings.append(
+                Finding(
+                    "warning",
+                    "signing",
+                    f"{len(odd)} of the first {len(page)} waiting tasks of queue {printable(queue)!r} "
+                    "are not signed: a worker with this secret dead-letters them",
+                    f"give the producers the same {SECRET_ENV}",
+                )
+            )
+        else:
+            findings.append(
+                Finding(
+                    "info",
+                    "signing",
+                    f"{len(odd)} of the first {len(page)} waiting tasks of queue {printable(queue)!r} "
+                    "are signed, but signing is off here: their signatures are not checked",
+                    f"give the workers the producers' {SECRET_ENV}",
+                )
+            )
+    return findings
+
+
+def _workers(backend: Backend, counts: Mapping[str, object]) -> list[Finding]:
+    from alligator.presence import decode
+
+    try:
+        records = backend.worker_records()
+    except NotImplementedError as err:
+        return [
+            Finding(
+                "info",
+                "workers",
+                f"the registry of live workers is unavailable ({err}): "
+                "whether queues are consumed was not checked",
+            )
+        ]
+    live = [info for worker_id, record in records if (info := decode(worker_id, record)) is not None]
+    consumed = {queue for info in live for queue in info.queues}
+    findings = []
+    for queue, count in counts.items():
+        waiting = getattr(count, "waiting", 0)
+        if waiting and queue not in consumed:
+            findings.append(
+                Finding(
+                    "warning",
+                    "workers",
+                    f"queue {printable(queue)!r} has {waiting} waiting "
+                    f"task{'s' if waiting != 1 else ''} and no live worker consuming it",
+                    f"start one: latergator DSN --queue {printable(queue)} --allow ...",
+                )
+            )
+    if not findings:
+        findings.append(
+            Finding(
+                "ok",
+                "workers",
+                f"{len(live)} live worker{'s' if len(live) != 1 else ''}; no queue waits unconsumed",
+            )
+        )
+    return findings
+
+
+def _dead_letters(backend: Backend, counts: Mapping[str, object]) -> list[Finding]:
+    findings = []
+    for queue, count in counts.items():
+        dead = getattr(count, "dead", 0)
+        name = printable(queue)
+        if dead >= backend.max_dead_letters * 0.9:
+            findings.append(
+                Finding(
+                    "warning",
+                    "dead letters",
+                    f"queue {name!r} has {dead} dead letters, at or near the cap of "
+                    f"{backend.max_dead_letters}: the oldest are being dropped",
+                    f"read why (alligator tasks DSN --queue {name} --state dead), fix the task, "
+                    "then requeue or purge them",
+                )
+            )
+        elif dead > DEAD_LETTERS_WARNING:
+            findings.append(
+                Finding(
+                    "warning",
+                    "dead letters",
+                    f"queue {name!r} has {dead} dead letters (more than {DEAD_LETTERS_WARNING})",
+                    f"read why (alligator tasks DSN --queue {name} --state dead), fix the task, then "
+                    f"alligator requeue DSN --queue {name} --all, or purge --dead",
+                )
+            )
+    if not findings:
+        findings.append(
+            Finding("ok", "dead letters", f"no queue holds more than {DEAD_LETTERS_WARNING} dead letters")
+        )
+    return findings
+
+
+def report(dsn: str, findings: Sequence[Finding], out: TextIO) -> None:
+    """Prints findings for a person: one block each, worst level first, then a summary line."""
+    out.write(f"alligator doctor: {printable(redact_dsn(dsn))}\n\n")
+    ordered = sorted(findings, key=lambda f: LEVELS.index(f.level) if f.level in LEVELS else 0)
+    for finding in ordered:
+        out.write(
+            f"{finding.level.upper():<8} {printable(finding.check)}: {printable(finding.problem, 1000)}\n"
+        )
+        if finding.what_to_do and finding.level != "ok":
+            out.write(f"         what to do: {printable(finding.what_to_do, 1000)}\n")
+    errors = sum(1 for f in findings if f.level == "error")
+    warnings = sum(1 for f in findings if f.level == "warning")
+    verdict = "nothing wrong found" if not errors and not warnings else "problems found"
+    out.write(
+        f"\n{errors} error{'s' if errors != 1 else ''}, "
+        f"{warnings} warning{'s' if warnings != 1 else ''}: {verdict}\n"
+    )
