@@ -65,6 +65,27 @@ def _seconds(text: str) -> float:
     return value
 
 
+class _Intermixed(argparse.ArgumentParser):
+    """A subcommand's parser that takes options between positionals (``requeue DSN -q Q a b --yes c``).
+
+    Plain argparse gives a ``nargs="*"`` positional only the words before
+    the first option; the intermixed parse collects them all.
+    """
+
+    _inner = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._inner:
+            return super().parse_known_args(args, namespace)
+        self._inner = True
+        try:
+            return super().parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inner = False
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Returns the argument parser of ``alligator`` and its subcommands."""
     parser = argparse.ArgumentParser(
@@ -72,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="See into an Alligator queue store and steer it. "
         f"Each subcommand takes the DSN first, or reads {DSN_ENV}.",
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_Intermixed
+    )
 
     def command(
         name: str, help_text: str, queue: bool = False, destructive: bool = False
