@@ -149,7 +149,7 @@ def _on_a_terminal(argv: list[str], answer: bytes) -> tuple[int, str]:
         deadline = time.monotonic() + 60
         while b"[y/N]" not in asked:
             assert time.monotonic() < deadline, asked
-            chunk = process.stderr.read1(1024)
+            chunk = os.read(process.stderr.fileno(), 1024)
             assert chunk, f"no question asked: {asked!r}"
             asked += chunk
         os.write(main, answer)
