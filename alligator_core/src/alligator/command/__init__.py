@@ -38,10 +38,8 @@ __all__ = ["DSN_ENV", "build_parser", "main"]
 
 #: The environment variable read when no DSN is given.
 DSN_ENV = "ALLIGATOR_DSN"
-#: Where ``alligator dashboard`` listens unless ``--bind`` says otherwise.
+#: Where ``alligator dashboard`` listens unless ``--bind`` says otherwise (as ``alligator.dashboard``).
 DEFAULT_BIND = "127.0.0.1:8765"
-#: The environment variable holding the dashboard's password (never a flag: ``ps`` shows flags).
-DASHBOARD_PASSWORD_ENV = "ALLIGATOR_DASHBOARD_PASSWORD"
 
 
 def _non_negative(text: str) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import sys
 import time
 from dataclasses import asdict
@@ -591,10 +590,13 @@ def _redacted(dsn: str) -> str:
 
 
 def dashboard(dsn: str, args: argparse.Namespace) -> int:
-    """``alligator dashboard``: hands over to :func:`alligator.dashboard.serve`, imported only now."""
+    """``alligator dashboard``: hands over to :func:`alligator.dashboard.serve`, imported only now.
+
+    The password is left to ``serve``, which reads it from the environment
+    (never from the command line, where ``ps`` shows it).
+    """
     import importlib
 
-    password = os.environ.get("ALLIGATOR_DASHBOARD_PASSWORD") or None
     try:
         # Imported only here: the dashboard's dependencies are an extra.
         web = importlib.import_module("alligator.dashboard")
@@ -606,7 +608,7 @@ def dashboard(dsn: str, args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        serve(dsn, args.bind, password)
+        return int(serve(dsn, args.bind, None))
     except ImportError as err:
         _error(
             f"error: the dashboard's dependencies are missing ({printable(err)}): "
@@ -614,5 +616,4 @@ def dashboard(dsn: str, args: argparse.Namespace) -> int:
         )
         return 2
     except KeyboardInterrupt:
-        pass
-    return 0
+        return 0
