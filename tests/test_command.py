@@ -1,0 +1,147 @@
+"""``alligator`` in-process, on the in-memory store: the parser, the rendering, and each subcommand's output.
+
+The same commands as a user runs them (subprocesses, SQLite files, Redis, a
+real worker) are tested in ``tests/operating``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+
+import pytest
+import sample_tasks
+
+from alligator import Gator
+from alligator.command import build_parser, main
+from alligator.command._render import call_text, decode_payload, since, table
+from alligator.security import TaskPolicy
+
+
+@pytest.fixture
+def dsn() -> str:
+    return f"locmem://{uuid.uuid4().hex}"
+
+
+def _gator(dsn: str, queue: str = "q") -> Gator:
+    return Gator(dsn, queue_name=queue, allow=["sample_tasks"], secret=[])
+
+
+def test_queue_defaults_to_the_gators_default_queue() -> None:
+    args = build_parser().parse_args(["tasks", "locmem://"])
+    assert args.queue == Gator("locmem://").queue_name == "all"
+
+
+def test_table_aligns_numbers_right_and_text_left() -> None:
+    out = io.StringIO()
+    table(["NAME", "COUNT"], [["a", 1], ["long-name", 1234]], out)
+    assert out.getvalue().splitlines() == [
+        "NAME       COUNT",
+        "a              1",
+        "long-name   1234",
+    ]
+
+
+def test_since_says_ago_and_ahead() -> None:
+    assert since(100.0, 142.0) == "42s ago"
+    assert since(400.0, 100.0) == "in 5m"
+    assert since(None, 1.0) == "-"
+    assert since(0.0, 3 * 86400.0) == "3d ago"
+
+
+def test_a_signed_payload_is_decoded_without_checking_its_signature() -> None:
+    task = _gator("locmem://sig").task(sample_tasks.add, 1, 2)
+    sealed = TaskPolicy(secrets=("k" * 40,)).seal(task.serialize())
+    decoded = decode_payload(sealed)
+    assert (decoded["signed"], decoded["function"], decoded["args"]) == (True, "sample_tasks:add", [1, 2])
+    assert call_text(decoded) == "sample_tasks:add(1, 2)"
+
+
+def test_an_unreadable_payload_is_described_not_raised() -> None:
+    decoded = decode_payload("\x1b[2J{not json")
+    assert decoded["function"] is None
+    assert decoded["error"].startswith("payload is not valid JSON")
+    assert "\x1b" not in call_text(decoded)
+
+
+def test_call_text_escapes_and_shortens() -> None:
+    decoded = decode_payload(json.dumps({"module": "m", "callable": "f", "args": ["\x1b[31m" + "x" * 100]}))
+    text = call_text(decoded)
+    assert "\x1b" not in text
+    assert len(text) <= 60
+    assert "..." in text
+
+
+def test_info_tasks_and_show_on_the_in_memory_store(dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
+    gator = _gator(dsn)
+    gator.options(task_id="a").task(sample_tasks.add, 1, 2)
+    gator.options(task_id="bad", retries=0).task(sample_tasks.fails_with, "boom")
+    gator.get("bad")
+    capsys.readouterr()
+
+    assert main(["info", dsn]) == 0
+    out = capsys.readouterr().out
+    assert [line.split() for line in out.splitlines() if line.startswith("q ")] == [["q", "1", "0", "0", "1"]]
+    assert "1 queue, 2 tasks" in out
+
+    assert main(["tasks", dsn, "-q", "q", "--state", "dead", "--json"]) == 0
+    (task,) = json.loads(capsys.readouterr().out)["tasks"]
+    assert (task["task_id"], task["function"], task["reason"].splitlines()[-1]) == (
+        "bad",
+        "sample_tasks:fails_with",
+        "ValueError: boom",
+    )
+
+    assert main(["show", dsn, "a", "-q", "q"]) == 0
+    out = capsys.readouterr().out
+    assert "status    waiting\n" in out
+    assert "args      [1, 2]\n" in out
+
+
+def test_steering_with_yes_on_the_in_memory_store(dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
+    gator = _gator(dsn)
+    for task_id in ("d1", "d2", "d3"):
+        gator.options(task_id=task_id, retries=0).task(sample_tasks.fails_with, "boom")
+        gator.get(task_id)
+    gator.options(task_id="later", delay_by=600).task(sample_tasks.add, 1, 2)
+    capsys.readouterr()
+
+    assert main(["requeue", dsn, "-q", "q", "d1", "--yes"]) == 0
+    assert main(["delete", dsn, "-q", "q", "d2", "--yes"]) == 0
+    assert main(["cancel", dsn, "-q", "q", "later", "--yes"]) == 0
+    assert main(["purge", dsn, "-q", "q", "--dead", "--yes", "--json"]) == 0
+    assert capsys.readouterr().out.splitlines()[:3] == ["d1  requeued", "d2  deleted", "later  cancelled"]
+    counts = gator.counts()
+    assert (counts.waiting, counts.delayed, counts.dead) == (1, 0, 0)
+
+
+def test_a_destructive_command_on_a_terminal_asks(
+    dsn: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gator = _gator(dsn)
+    gator.options(task_id="later", delay_by=600).task(sample_tasks.add, 1, 2)
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("sys.stdin", Terminal("no\n"))
+    assert main(["purge", dsn, "-q", "q"]) == 1
+    err = capsys.readouterr().err
+    assert "delete EVERYTHING queue 'q' holds in " in err
+    assert "0 waiting, 1 delayed, 0 running, 0 dead? [y/N] " in err
+    assert gator.counts().delayed == 1
+
+    monkeypatch.setattr("sys.stdin", Terminal("y\n"))
+    assert main(["purge", dsn, "-q", "q"]) == 0
+    assert gator.counts().total == 0
+
+
+def test_doctor_on_the_in_memory_store(dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["doctor", dsn, "--allow", "sample_tasks", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert status == (0 if data["ok"] else 1)
+    checks = {(f["check"], f["level"]) for f in data["findings"]}
+    assert ("store", "ok") in checks
+    assert ("modules", "ok") in checks
