@@ -171,3 +171,27 @@ def test_info_watch_refreshes_until_interrupted(store: Store) -> None:
     process.send_signal(signal.SIGINT)
     _out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
+
+
+def test_a_hostile_worker_record_never_reaches_the_terminal_raw(store: Store, alligator: Alligator) -> None:
+    backend = store.gator().backend
+    worker_id = f"evil-{store.queue}{CLEAR}"
+    record = {
+        "host": f"host{TITLE}",
+        "pid": 1,
+        "queues": [f"{store.queue}{CLEAR}"],
+        "concurrency": 1,
+        "started_at": time.time(),
+        "heartbeat_at": time.time(),
+        "tasks_handled": 0,
+        "current": [{"task_id": f"t{CLEAR}", "function": f"f{TITLE}", "queue": "q", "since": time.time()}],
+    }
+    backend.heartbeat(worker_id, json.dumps(record), 60.0)
+    try:
+        for argv in (["workers", store.dsn], ["info", store.dsn], ["workers", store.dsn, "--json"]):
+            ran = alligator(*argv)
+            assert ran.returncode == 0, ran.stderr
+            _assert_inert(ran.stdout + ran.stderr)
+            assert "evil-" in ran.stdout
+    finally:
+        backend.forget_worker(worker_id)
