@@ -106,3 +106,15 @@ def test_result_of_a_failed_pending_or_unknown_task_exits_1(
     unknown = alligator("result", store.dsn, "nope", "-q", store.queue)
     assert unknown.returncode == 1
     assert "no task 'nope' in queue" in unknown.stderr
+
+
+def test_show_a_finished_task_shows_its_result(store: Store, worker: Worker, alligator: Alligator) -> None:
+    store.gator().options(task_id="r2").task(sample_tasks.add, 2, 3)
+    assert alligator("result", store.dsn, "r2", "-q", store.queue, "--wait", "60").stdout == "5\n"
+    shown = alligator("show", store.dsn, "r2", "-q", store.queue)
+    assert shown.returncode == 0, shown.stderr
+    fields = shown.fields()
+    assert (fields["status"], fields["result"]) == ("success", "5")
+    data = json.loads(alligator("show", store.dsn, "r2", "-q", store.queue, "--json").stdout)
+    assert (data["status"], data["result"]) == ("success", 5)
+    assert data["finished_at"] is not None

@@ -311,6 +311,7 @@ def show(backend: Backend, args: argparse.Namespace) -> int:
         "result": None,
     }
     info = None
+    stored_text: str | None = None
     if status in STATE_OF:
         info = find_info(backend, queue, STATE_OF[status], task_id)
         payload = info.payload if info is not None else backend.peek(queue, task_id)
@@ -332,6 +333,7 @@ def show(backend: Backend, args: argparse.Namespace) -> int:
         if finished is not None:
             data["finished_at"] = finished.finished_at
             if finished.status == SUCCESS:
+                stored_text = finished.result
                 data["result"] = _json_or_text(finished.result)
                 data["reason"] = finished.reason
             elif data["reason"] is None:
@@ -365,9 +367,7 @@ def show(backend: Backend, args: argparse.Namespace) -> int:
     if data["finished_at"] is not None and status == SUCCESS:
         rows.append(("finished", since(data["finished_at"], now)))
     if status == SUCCESS:
-        stored = backend.finished(queue, task_id)
-        text = stored.result if stored is not None else None
-        rows.append(("result", text if text is not None else "(none kept)"))
+        rows.append(("result", stored_text if stored_text is not None else "(none kept)"))
     width = max(len(key) for key, _ in rows)
     for key, value in rows:
         sys.stdout.write(f"{key.ljust(width)}  {printable(value, 2000)}\n")
