@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="alligator",
         description="See into an Alligator queue store and steer it. "
         f"Each subcommand takes the DSN first, or reads {DSN_ENV}.",
+        epilog="exit status: 0 done (doctor: nothing wrong); 1 not found, failed or pending, doctor "
+        "findings, the store failed, or not confirmed; 2 usage error (including a destructive "
+        "command without --yes and no terminal to confirm on)",
     )
     commands = parser.add_subparsers(
         dest="command", metavar="COMMAND", required=True, parser_class=_Intermixed
@@ -109,7 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
         if queue:
             sub.add_argument("--queue", "-q", default=ALL, help="the queue (default: %(default)s)")
         if destructive:
-            sub.add_argument("--yes", "-y", action="store_true", help="do it without asking for confirmation")
+            sub.add_argument(
+                "--yes",
+                "-y",
+                action="store_true",
+                help="do it without asking (needed when stdin is not a terminal)",
+            )
         return sub
 
     info = command("info", "every queue with its counts per state, and the live workers")
