@@ -193,3 +193,30 @@ def test_a_clock_far_from_the_stores_is_a_warning(tmp_path: Path) -> None:
     near = examine(dsn, environ={})
     (clock,) = [f for f in near if f.check == "clock"]
     assert clock.level == "ok"
+
+
+def _poison(dsn: str, queue: str, count: int, clock: Any = None) -> None:
+    backend = Gator(dsn).backend
+    backend.clock = clock
+    for n in range(count):
+        backend.push(queue, f"{queue}-{n}", "{}", 0.0)
+    for held in backend.reserve(queue, 60.0, count):
+        backend.dead_letter(queue, held.task_id, held.receipt, "poisoned")
+    backend.close()
+
+
+def test_dead_letters_piling_up_in_the_last_hour_are_a_warning(tmp_path: Path, alligator: Alligator) -> None:
+    dsn = f"sqlite:///{tmp_path / 'tasks.db'}"
+    two_hours_ago = time.time() - 7200
+    _poison(dsn, "old", 12, clock=lambda: two_hours_ago)
+    status, data = _doctor(alligator, dsn)
+    assert status == 0, _failing(data)
+
+    _poison(dsn, "new", 12)
+    status, data = _doctor(alligator, dsn)
+    assert status == 1
+    (finding,) = _failing(data)
+    assert (finding["check"], finding["problem"]) == (
+        "dead letters",
+        "queue 'new' is piling up dead letters: 12 in the last hour",
+    )

@@ -19,8 +19,10 @@ Each check gives :class:`Finding` s, each with a level and what to do:
 - **workers**: every queue with waiting tasks has a live worker consuming
   it (a *warning* otherwise: the tasks stall);
 - **dead letters**: more than :data:`DEAD_LETTERS_WARNING` in a queue is a
-  *warning* (something fails for good, over and over), and so is nearing the
-  backend's cap, past which the oldest are dropped.
+  *warning* (something fails for good, over and over), and so are
+  :data:`DEAD_LETTERS_PER_HOUR` or more written in the last hour (they are
+  piling up now) and nearing the backend's cap, past which the oldest are
+  dropped.
 
 *error* and *warning* make ``alligator doctor`` exit 1; *info* and *ok* do
 not.
@@ -42,6 +44,8 @@ from alligator.text import printable, redact_dsn
 MAX_CLOCK_SKEW = 2.0
 #: Dead letters in one queue above which doctor warns.
 DEAD_LETTERS_WARNING = 100
+#: Dead letters written in the last hour, in one queue, from which doctor warns that they pile up.
+DEAD_LETTERS_PER_HOUR = 10
 #: Waiting payloads per queue doctor reads to compare their signing with this machine's.
 SIGNING_SAMPLE = 20
 #: Levels, worst first.
@@ -379,11 +383,38 @@ def _dead_letters(backend: Backend, counts: Mapping[str, object]) -> list[Findin
                     f"alligator requeue DSN --queue {name} --all, or purge --dead",
                 )
             )
+        elif dead >= DEAD_LETTERS_PER_HOUR:
+            recent = _recent_dead(backend, queue, dead)
+            if recent >= DEAD_LETTERS_PER_HOUR:
+                findings.append(
+                    Finding(
+                        "warning",
+                        "dead letters",
+                        f"queue {name!r} is piling up dead letters: {recent} in the last hour",
+                        f"read why (alligator tasks DSN --queue {name} --state dead) and fix the task "
+                        "before more fail",
+                    )
+                )
     if not findings:
         findings.append(
-            Finding("ok", "dead letters", f"no queue holds more than {DEAD_LETTERS_WARNING} dead letters")
+            Finding(
+                "ok",
+                "dead letters",
+                f"no queue holds more than {DEAD_LETTERS_WARNING} dead letters, "
+                f"nor gained {DEAD_LETTERS_PER_HOUR} in the last hour",
+            )
         )
     return findings
+
+
+def _recent_dead(backend: Backend, queue: str, dead: int) -> int:
+    """Counts the dead letters of the last hour among the newest ones (listed oldest first)."""
+    try:
+        newest = backend.tasks(queue, "dead", max(dead - DEAD_LETTERS_WARNING, 0), DEAD_LETTERS_WARNING)
+    except NotImplementedError:
+        return 0
+    since = backend.now() - 3600.0
+    return sum(1 for info in newest if info.failed_at is not None and info.failed_at >= since)
 
 
 def report(dsn: str, findings: Sequence[Finding], out: TextIO) -> None:
