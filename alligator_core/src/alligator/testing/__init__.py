@@ -76,6 +76,14 @@ from alligator.testing.contract import (
     UnreadableRecordContract,
 )
 from alligator.testing.inspection import InspectionContract
+from alligator.testing.priority import PriorityContract
+from alligator.testing.registry import DiagnoseContract, WorkerRegistryContract
+from alligator.testing.results import (
+    FinishedContract,
+    ResultLifetimeContract,
+    ResultsContract,
+    WaitFinishedContract,
+)
 from alligator.testing.stateful import BackendStateMachine, run_backend_state_machine
 
 __all__ = [
@@ -86,9 +94,11 @@ __all__ = [
     "DeadLetterContract",
     "DelayContract",
     "DeliveryContract",
+    "DiagnoseContract",
     "DueOrderContract",
     "FailureCountContract",
     "FakeClock",
+    "FinishedContract",
     "GetAndCancelContract",
     "IdReuseContract",
     "InspectionContract",
@@ -97,10 +107,15 @@ __all__ = [
     "ModelContract",
     "PayloadLimitContract",
     "PeekContract",
+    "PriorityContract",
     "QueueIsolationContract",
     "RequeueContract",
+    "ResultLifetimeContract",
+    "ResultsContract",
     "SharedStoreContract",
     "StringContract",
     "UnreadableRecordContract",
+    "WaitFinishedContract",
+    "WorkerRegistryContract",
     "run_backend_state_machine",
 ]
