@@ -56,6 +56,18 @@ class TestLocmemContract(BackendContract):
 
         return plant
 
+    @pytest.fixture
+    def plant_raw_result(self, backend: LocmemBackend) -> Plant:
+        """Replaces a kept result by the str locmem would hold for ``data``, keeping its TTL."""
+
+        def plant(queue: str, task_id: str, data: bytes) -> None:
+            with backend._cond:
+                q = backend._queue(queue)
+                _, until, at = q.results[task_id]
+                q.results[task_id] = (data.decode("utf-8", "surrogateescape"), until, at)
+
+        return plant
+
     # -- records push() would refuse (C1 on a store of str) -------------------
 
     def test_a_planted_payload_utf8_cannot_encode_is_dead_lettered_alone(

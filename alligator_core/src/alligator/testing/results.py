@@ -16,13 +16,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from alligator.backend import Ack, Backend, Finished
 from alligator.constants import FAILED, SUCCESS
 from alligator.testing.clock import FakeClock
-from alligator.testing.contract import LEASE, ContractFixtures, assert_reason
+from alligator.testing.contract import LEASE, ContractFixtures, PlantRawPayload, assert_reason
 
 #: Wall-clock seconds a test lets a waiting call take before it calls the
 #: wait lost: generous, for a busy CI machine; a correct backend takes a
@@ -168,7 +169,47 @@ def _at(backend: Backend, task_id: str, queue: str) -> float | None:
 
 
 class ResultLifetimeContract(ContractFixtures):
-    """A result is kept ``result_ttl`` seconds on the backend's clock, never handed out over the limit."""
+    """A result is kept ``result_ttl`` seconds on the backend's clock, never handed out over the limit.
+
+    A class that overrides the ``plant_raw_result`` fixture also gets
+    ``test_finished_never_hands_out_a_result_that_is_not_utf8``; without
+    it, that test is left out of the class (not collected, never skipped).
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        owner = next(klass for klass in cls.__mro__ if "plant_raw_result" in vars(klass))
+        # pytest collects only callables: None leaves the test out.
+        cls.test_finished_never_hands_out_a_result_that_is_not_utf8 = (  # type: ignore[attr-defined]
+            None if owner is ResultLifetimeContract else ResultLifetimeContract._result_not_utf8
+        )
+
+    @pytest.fixture
+    def plant_raw_result(self) -> PlantRawPayload:
+        """Overwrites a kept result's stored bytes, as a hostile writer would; optional.
+
+        Override it to return ``plant(queue, task_id, data)``, which replaces
+        the stored result of a task just acked with a result (kept for an
+        hour) by exactly the bytes ``data``, leaving its TTL alone. A store of
+        text stores what it would hold for such bytes (locmem:
+        ``data.decode("utf-8", "surrogateescape")``).
+        """
+        raise NotImplementedError("override the 'plant_raw_result' fixture")
+
+    def _result_not_utf8(
+        self, backend: Backend, clock: FakeClock, queue: str, plant_raw_result: PlantRawPayload
+    ) -> None:
+        receipt = _held(backend, queue, "bad")
+        good = _held(backend, queue, "good")
+        assert backend.ack_results(queue, [Ack("bad", receipt, '"x"'), Ack("good", good, '"fine"')]) == 2
+        plant_raw_result(queue, "bad", b'"\xff\xfe"')
+        found = backend.finished(queue, "bad")
+        assert found is not None and (found.status, found.result) == (SUCCESS, None)
+        if backend.stores_results:
+            assert found.reason is not None
+            assert_reason(found.reason, "result is not valid UTF-8")
+        fine = backend.finished(queue, "good")
+        assert fine is not None and fine.result == _kept(backend, '"fine"'), "the others are unharmed"
 
     def test_result_is_kept_for_its_ttl_on_the_backend_clock(
         self, backend: Backend, clock: FakeClock, queue: str

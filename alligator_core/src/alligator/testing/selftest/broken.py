@@ -293,6 +293,16 @@ class OversizedResultHandedOut(ReferenceBackend):
         return None
 
 
+class NotUtf8ResultHandedOut(ReferenceBackend):
+    """``finished`` checks a stored result's size but hands out bytes that are not UTF-8."""
+
+    def _result_refusal(self, result: str) -> str | None:
+        size = len(self._stored(result))
+        if size > self.max_payload_bytes:
+            return f"result is {size} bytes, over the limit of {self.max_payload_bytes}"
+        return None
+
+
 class FinishedIgnoresLiveTasks(ReferenceBackend):
     """``finished`` reads the last result without looking whether the id was pushed again."""
 
@@ -450,6 +460,7 @@ BROKEN: dict[type[Backend], list[str]] = {
     ResultStoredAfterTheAck: ["test_a_reader_never_sees_success_without_its_result"],
     ResultNeverExpires: ["test_result_is_kept_for_its_ttl_on_the_backend_clock"],
     OversizedResultHandedOut: ["test_finished_never_hands_out_a_result_over_the_limit"],
+    NotUtf8ResultHandedOut: ["test_finished_never_hands_out_a_result_that_is_not_utf8"],
     FinishedIgnoresLiveTasks: ["test_a_new_result_replaces_the_old_one"],
     WaitFinishedLooksOnce: [
         "test_wait_finished_wakes_when_another_client_acks",

@@ -173,6 +173,13 @@ class ReferenceBackend(Backend):
             q.live.pop(task_id, None)
             self._add(q, task_id, data.decode("utf-8", "surrogateescape"), self.now())
 
+    def plant_result(self, queue: str, task_id: str, data: bytes) -> None:
+        """Replaces a kept result by these exact bytes, leaving its TTL alone."""
+        with self._lock:
+            q = self._queue(queue)
+            _, until, at = q.results[task_id]
+            q.results[task_id] = (data.decode("utf-8", "surrogateescape"), until, at)
+
     # -- producing -------------------------------------------------------
 
     def push(self, queue: str, task_id: str, payload: str, delay: float = 0.0) -> bool:
