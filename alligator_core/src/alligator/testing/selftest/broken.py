@@ -12,7 +12,13 @@ import time
 from collections.abc import Sequence
 
 from alligator.backend import Ack, Backend, Finished, QueueCounts, Reservation, TaskInfo
-from alligator.testing.selftest.reference import ReferenceBackend, _Queue, _Store, _Task
+from alligator.testing.selftest.reference import (
+    BlockingReferenceBackend,
+    ReferenceBackend,
+    _Queue,
+    _Store,
+    _Task,
+)
 from alligator.testing.selftest.shared_file import InProcessLockOnly
 
 
@@ -352,6 +358,23 @@ class PriorityByAge(ReferenceBackend):
             return queue, self.reserve(queue, lease_seconds, limit)
 
 
+class WakeLooksAtTheFirstQueueOnly(BlockingReferenceBackend):
+    """``wait_for_work`` wakes for work anywhere but reports it only when it is in the first queue."""
+
+    def wait_for_work(self, queues: Sequence[str], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._store.work:
+            while not self._has_due(queues[0]):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                if not self._store.work.wait(remaining):
+                    return False
+                if not self._has_due(queues[0]):
+                    return False  # woken, but looked at the first queue only
+            return True
+
+
 class WorkersNeverExpire(ReferenceBackend):
     """Keeps a worker's record until it is forgotten: a killed worker is listed for ever."""
 
@@ -467,6 +490,9 @@ BROKEN: dict[type[Backend], list[str]] = {
         "test_wait_finished_wakes_for_a_dead_letter",
     ],
     PriorityByAge: ["test_reserve_first_takes_the_first_queue_with_due_work"],
+    WakeLooksAtTheFirstQueueOnly: [
+        f"test_wait_for_work_wakes_for_work_in_any_queue[{how}]" for how in ("push", "release", "requeue")
+    ],
     WorkersNeverExpire: ["test_a_worker_record_expires_after_its_ttl_on_the_backend_clock"],
     WorkersUnbounded: ["test_the_registry_keeps_at_most_max_workers"],
     ForgetAlwaysTrue: ["test_forget_worker_removes_its_record"],

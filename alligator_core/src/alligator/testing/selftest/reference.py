@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,11 @@ class _Store:
     seq: itertools.count[int] = field(default_factory=itertools.count)
     # worker_id -> (record, last heartbeat, kept until): one registry per store.
     workers: dict[str, tuple[str, float, float]] = field(default_factory=dict)
+    # Notified on the store's lock wherever work appears (push, release, requeue).
+    work: threading.Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.work = threading.Condition(self.lock)
 
 
 class ReferenceBackend(Backend):
@@ -460,3 +466,59 @@ class ReferenceBackend(Backend):
     def drop_all(self, queue: str) -> None:
         with self._lock:
             self._queues.pop(queue, None)
+
+
+class BlockingReferenceBackend(ReferenceBackend):
+    """The reference, whose ``reserve`` and ``wait_for_work`` wait for work instead of returning at once.
+
+    A condition on the store's lock is notified wherever work appears (a
+    push, a release, a requeue), so a waiting call wakes for any client's
+    work, in any queue.
+    """
+
+    blocking_reserve = True
+
+    def _add(self, q: _Queue, task_id: str, payload: str, due: float) -> None:
+        super()._add(q, task_id, payload, due)
+        self._notify_work()
+
+    def release(
+        self, queue: str, task_id: str, receipt: str, delay: float = 0.0, attempted: bool = True
+    ) -> bool:
+        with self._lock:
+            released = super().release(queue, task_id, receipt, delay, attempted)
+            if released:
+                self._notify_work()
+            return released
+
+    def _notify_work(self) -> None:
+        with self._store.work:
+            self._store.work.notify_all()
+
+    def _has_due(self, queue: str) -> bool:
+        q, now = self._queue(queue), self.now()
+        return any(task.lease_end is None and task.due <= now for task in q.live.values())
+
+    def reserve(
+        self, queue: str, lease_seconds: float, limit: int = 1, timeout: float = 0.0
+    ) -> list[Reservation]:
+        deadline = time.monotonic() + timeout
+        with self._store.work:
+            while True:
+                taken = super().reserve(queue, lease_seconds, limit)
+                remaining = deadline - time.monotonic()
+                if taken or remaining <= 0:
+                    return taken
+                # Short naps too: a delay or a lease may end meanwhile.
+                self._store.work.wait(min(remaining, 0.05))
+
+    def wait_for_work(self, queues: Sequence[str], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._store.work:
+            while True:
+                if any(self._has_due(queue) for queue in queues):
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._store.work.wait(min(remaining, 0.05))

@@ -12,7 +12,7 @@ from alligator.backend import Backend
 from alligator.testing import BackendContract, SharedStoreContract
 from alligator.testing.contract import BackendFactory, PlantRawPayload
 from alligator.testing.inspection import DeadLetterManagementContract
-from alligator.testing.selftest.reference import ReferenceBackend
+from alligator.testing.selftest.reference import BlockingReferenceBackend, ReferenceBackend
 from alligator.testing.selftest.shared_file import SqliteFileBackend
 
 
@@ -37,6 +37,16 @@ class TestReferenceBackend(BackendContract):
     @pytest.fixture
     def backend_factory(self, backend: ReferenceBackend) -> BackendFactory:
         return backend.another_client
+
+
+class TestBlockingReferenceBackend(TestReferenceBackend):
+    """The reference whose waits wait: the kit's tests of blocking calls take their other branch."""
+
+    @pytest.fixture
+    def backend(self) -> Iterator[ReferenceBackend]:
+        backend = BlockingReferenceBackend()
+        yield backend
+        backend.close()
 
 
 class TestSqliteFileBackend(SharedStoreContract):
