@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from alligator.backend import Ack
+from alligator.backend import Ack, Finished
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 from alligator.testing import BackendContract, FakeClock
 from alligator_locmem import LocmemBackend, _Entry
@@ -342,3 +342,18 @@ class TestLocmemContract(BackendContract):
         assert level == "warning"
         assert "lost when it exits" in problem
         assert "sqlite://" in what_to_do and "redis://" in what_to_do
+
+    def test_wait_finished_reads_a_subclass_s_finished(self, backend: LocmemBackend, queue: str) -> None:
+        class Marked(LocmemBackend):
+            def finished(self, queue: str, task_id: str) -> Finished | None:
+                found = super().finished(queue, task_id)
+                return None if found is None else Finished(task_id, found.status, '"marked"')
+
+        marked = Marked(backend.conn_string)
+        backend.push(queue, "t1", "x")
+        [held] = backend.reserve(queue, LEASE)
+        acker = threading.Timer(0.2, backend.ack, (queue, "t1", held.receipt))
+        acker.start()
+        found = marked.wait_finished(queue, "t1", 30.0)
+        acker.join()
+        assert found is not None and found.result == '"marked"'

@@ -364,8 +364,9 @@ class LocmemBackend(Backend):
         deadline = time.monotonic() + max(timeout, 0.0)
         with self._cond:
             while True:
-                # Looked up each time: drop_all may have replaced the queue.
-                found = self._finished(self._queue(queue), task_id)
+                # finished(), not its insides: a subclass that overrides it is
+                # waited for by it (the lock is reentrant).
+                found = self.finished(queue, task_id)
                 remaining = deadline - time.monotonic()
                 if found is not None or remaining <= 0:
                     return found
