@@ -71,7 +71,34 @@ How it keeps the contract:
   ``status()`` reports such a row WAITING and ``len()`` counts it;
   ``status()``, ``len()`` and ``peek()`` never raise for it.
 
-The schema (version 2), in tables prefixed ``alligator_`` so the file can be
+* **Results ride the ack.** :meth:`~SqliteBackend.ack_results` writes each
+  return value in the very transaction that acks its task (the one
+  :meth:`~SqliteBackend.ack_many` runs; no transaction is added per task), so
+  a task is never acked without its result nor the other way round. A
+  result is kept until ``expires_at``, a time on the backend's clock (so an
+  injected test clock expires it too); expired ones are deleted by later
+  acks, through an index, and never handed out meanwhile.
+  :meth:`~SqliteBackend.finished` measures a stored result with ``length()``
+  in SQL and selects it only when within
+  :attr:`~alligator.backend.Backend.max_payload_bytes`.
+* **Several queues.** :meth:`~SqliteBackend.reserve_first` tries the queues
+  in priority order inside one write transaction. SQLite cannot wake a
+  process when another one commits, so ``wait_for_work`` and
+  ``wait_finished`` keep the core's polling defaults (``blocking_reserve``
+  and ``waits_for_finish`` are False).
+* **Live workers** are rows with an expiry on the backend's clock; each
+  heartbeat deletes the expired ones and, beyond
+  :attr:`~alligator.backend.Backend.max_workers`, those with the oldest
+  heartbeats, so the registry stays bounded.
+* **Deployment checks.** :meth:`~SqliteBackend.diagnose` reports the file's
+  journal mode (an error when it is not WAL) and its file system (an error
+  on NFS, SMB and the other network file systems, where SQLite's locking
+  cannot be trusted).
+* **Hand-written rows in the new tables** never make a read raise: a time
+  that is no number is taken as unknown (an expiry as past), a result or
+  record that is too long or not UTF-8 is never read into Python.
+
+The schema (version 3), in tables prefixed ``alligator_`` so the file can be
 shared with an application's own tables:
 
 * ``alligator_meta(key, value)``: ``schema_version`` and ``seq`` (the
@@ -89,12 +116,18 @@ shared with an application's own tables:
 * ``alligator_finished(queue, task_id, status, finished_at)``: SUCCESS and
   FAILED statuses, purged through an index on ``finished_at`` once older than
   :attr:`~alligator.backend.Backend.status_ttl`.
+* ``alligator_results(queue, task_id, finished_at, expires_at, result)``
+  (version 3): return values as BLOBs of UTF-8, with an index on
+  ``expires_at``.
+* ``alligator_workers(worker_id, heartbeat_at, expires_at, seq, record)``
+  (version 3): the live workers' records, with an index on ``expires_at``.
 
-A version-1 file is migrated in place when it is opened, in one
-transaction: it adds the ``failures`` column (every count starting at 0)
-and rebuilds ``alligator_dead`` with the payload last. A file written by
-a newer release (a higher ``schema_version``) is refused with a clear error
-rather than misread.
+An older file is migrated in place when it is opened, in one transaction,
+one version at a time: version 1 to 2 adds the ``failures`` column (every
+count starting at 0) and rebuilds ``alligator_dead`` with the payload last;
+version 2 to 3 adds the results and workers tables, leaving every row as it
+is. A file written by a newer release (a higher ``schema_version``) is
+refused with a clear error rather than misread.
 """
 
 from __future__ import annotations
