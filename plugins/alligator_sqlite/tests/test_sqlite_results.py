@@ -9,6 +9,7 @@ checks ``alligator doctor`` reads.
 from __future__ import annotations
 
 import math
+import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -257,6 +258,48 @@ def test_finished_is_none_for_a_task_not_finished(backend: SqliteBackend) -> Non
     backend.push("q", "waiting", "x")
     backend.push("q", "delayed", "x", delay=60.0)
     assert [backend.finished("q", t) for t in ("running", "waiting", "delayed", "unknown")] == [None] * 4
+
+
+def test_wait_finished_reads_only_after_a_commit(
+    backend: SqliteBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [(task_id, receipt)] = _reserved(backend, "q", "t")
+    reads: list[str] = []
+    finished = backend.finished
+
+    def counted(queue: str, task_id: str) -> object:
+        reads.append(task_id)
+        return finished(queue, task_id)
+
+    monkeypatch.setattr(backend, "finished", counted)
+    assert backend.wait_finished("q", "t", 0.5) is None
+    assert reads == ["t"], "no commit during the wait: one read, not one per poll"
+
+    other = SqliteBackend(backend.conn_string)
+    other.clock = backend.clock
+    acker = threading.Timer(0.2, lambda: other.ack_results("q", [Ack(task_id, receipt, '"done"')]))
+    acker.start()
+    try:
+        found = backend.wait_finished("q", "t", 60.0)
+    finally:
+        acker.join()
+        other.close()
+    assert found is not None and (found.status, found.result) == (SUCCESS, '"done"')
+
+
+def test_finished_reads_a_hand_written_dead_letter_without_raising(backend: SqliteBackend) -> None:
+    backend.max_payload_bytes = 64
+    conn = sqlite_raw.connect(backend.path)
+    conn.execute(
+        "INSERT INTO alligator_dead (queue, task_id, reason, attempts, failed_at, seq, payload) "
+        "VALUES ('q', 'd', CAST(? AS TEXT), 1, 'last tuesday', 1, 'x')",
+        (b"\xff" + b"r" * 500,),
+    )
+    conn.close()
+    found = backend.finished("q", "d")
+    assert found is not None
+    assert (found.status, found.result, found.finished_at) == (FAILED, None, None)
+    assert found.reason == "\ufffd" + "r" * 63, "cut to the limit, decoded leniently"
 
 
 # -- results a hostile hand wrote -------------------------------------------

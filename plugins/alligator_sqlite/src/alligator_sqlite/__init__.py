@@ -1370,6 +1370,39 @@ class SqliteBackend(Backend):
 
         return self._run(body, write=False)
 
+    def wait_finished(self, queue: str, task_id: str, timeout: float) -> Finished | None:
+        """Waits up to ``timeout`` seconds (wall clock) for a task to finish, reading only after commits.
+
+        See :meth:`~alligator.backend.Backend.wait_finished`. SQLite cannot
+        wake a process when another one commits (``waits_for_finish`` is
+        False), so this polls, but cheaply: every few milliseconds (backing
+        off to 50 ms) it asks ``PRAGMA data_version``, which changes only
+        when another connection committed, and reads :meth:`finished` only
+        then. A task can only become finished through a commit (an ack or a
+        dead letter), so nothing is missed, and an idle wait costs no read
+        transactions.
+
+        Returns:
+            As :meth:`finished`, as soon as it is not None; None at the timeout.
+        """
+        deadline = time.monotonic() + max(timeout, 0.0)
+        pause = 0.005
+        seen: int | None = None
+        while True:
+            version = self._run(_data_version, write=False)
+            if version != seen:
+                # Read the version first: a commit landing between the two
+                # reads changes it again, so the next look reads once more.
+                seen = version
+                found = self.finished(queue, task_id)
+                if found is not None:
+                    return found
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.05)
+
     def len(self, queue: str) -> int:
         """Counts the waiting and delayed tasks of a queue; see :meth:`~alligator.backend.Backend.len`."""
 
@@ -1828,6 +1861,12 @@ def _lenient(value: bytes | str | None) -> str:
     if isinstance(value, str):
         return value
     return value.decode("utf-8", "replace")
+
+
+def _data_version(conn: sqlite3.Connection) -> int:
+    """SQLite's count of commits by other connections, as this connection saw them."""
+    (version,) = conn.execute("PRAGMA data_version").fetchone()
+    return int(version)
 
 
 def _schema_version(conn: sqlite3.Connection) -> int | None:
