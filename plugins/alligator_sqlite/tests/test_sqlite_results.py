@@ -203,6 +203,19 @@ def test_results_expire_on_the_backend_clock_and_are_trimmed_later(
     assert keys == [("other",)]
 
 
+def test_plain_acks_trim_expired_results_a_batch_at_a_time(
+    backend: SqliteBackend, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(alligator_sqlite, "_TRIM_BATCH", 2)
+    for n in range(5):
+        _plant_result(backend, f"old{n}", '"x"', clock(), clock() + 1.0)
+    clock.advance(2.0)
+    for expected_left in (3, 1, 0):
+        [(task_id, receipt)] = _reserved(backend, "q", f"t{expected_left}")
+        assert backend.ack_many("q", [(task_id, receipt)]) == 1, "results off: an ack without one"
+        assert _rows(backend, "alligator_results") == expected_left
+
+
 def test_a_result_is_replaced_when_its_id_runs_again(backend: SqliteBackend) -> None:
     [(task_id, receipt)] = _reserved(backend, "q", "t")
     backend.ack_results("q", [Ack(task_id, receipt, '"first"')])

@@ -77,15 +77,18 @@ How it keeps the contract:
   a task is never acked without its result nor the other way round. A
   result is kept until ``expires_at``, a time on the backend's clock (so an
   injected test clock expires it too); expired ones are deleted by later
-  acks, through an index, and never handed out meanwhile.
+  acks, a bounded batch each through an index, and never handed out
+  meanwhile.
   :meth:`~SqliteBackend.finished` measures a stored result with ``length()``
   in SQL and selects it only when within
   :attr:`~alligator.backend.Backend.max_payload_bytes`.
 * **Several queues.** :meth:`~SqliteBackend.reserve_first` tries the queues
   in priority order inside one write transaction. SQLite cannot wake a
-  process when another one commits, so ``wait_for_work`` and
-  ``wait_finished`` keep the core's polling defaults (``blocking_reserve``
-  and ``waits_for_finish`` are False).
+  process when another one commits (``blocking_reserve`` and
+  ``waits_for_finish`` are False): ``wait_for_work`` keeps the core's short
+  nap, and :meth:`~SqliteBackend.wait_finished` polls ``PRAGMA
+  data_version``, reading the task only after some other connection
+  committed.
 * **Live workers** are rows with an expiry on the backend's clock; each
   heartbeat deletes the expired ones and, beyond
   :attr:`~alligator.backend.Backend.max_workers`, those with the oldest
@@ -335,6 +338,8 @@ RESERVE_SQL = (
 # to _CORRUPT_PER_RESERVE of them.
 CORRUPT_DUE_SQL = f"SELECT rowid, {_CORRUPT_COLUMN} FROM alligator_tasks WHERE queue = ? AND due >= ? LIMIT ?"
 _CORRUPT_PER_RESERVE = 8
+# Each ack deletes at most this many expired results.
+_TRIM_BATCH = 1000
 # How many characters of a corrupt value a dead letter's reason shows.
 _SHOWN_CHARS = 40
 # Reserve reads this many batches at most when bad records leave it short of
@@ -1102,6 +1107,7 @@ class SqliteBackend(Backend):
                         kept.append((queue, task_id, now, now + ttl, result))
             if done:
                 self._finish(conn, done, SUCCESS, now)
+                self._trim_results(conn, now)
             if kept:
                 # OR REPLACE: a result replaces an older one of the same id.
                 conn.executemany(
@@ -1109,21 +1115,28 @@ class SqliteBackend(Backend):
                     "(queue, task_id, finished_at, expires_at, result) VALUES (?, ?, ?, ?, ?)",
                     kept,
                 )
-                self._trim_results(conn, now)
             return len(done)
 
         return self._run(body)
 
     @staticmethod
     def _trim_results(conn: sqlite3.Connection, now: float) -> None:
-        """Deletes the results that expired, and a few whose expiry is no number at all.
+        """Deletes some results that expired, and a few whose expiry is no number at all.
 
-        One range scan of the ``expires_at`` index, on acks that keep a
-        result: finished() checks the expiry itself, so this only saves
-        space. A hand-written expiry that is not a number (text, a blob)
-        sorts after every number: a seek to +inf finds such rows.
+        Run by every ack that takes effect, results or not, so expired
+        results go even once none are kept any more: a seek in the
+        ``expires_at`` index, deleting at most ``_TRIM_BATCH`` rows, so a
+        backlog (a burst of results expiring together) is spread over many
+        acks instead of holding the write lock for one long delete.
+        finished() checks the expiry itself, so this only saves space. A
+        hand-written expiry that is not a number (text, a blob) sorts after
+        every number: a seek to +inf finds such rows.
         """
-        conn.execute("DELETE FROM alligator_results WHERE expires_at <= ?", (now,))
+        conn.execute(
+            "DELETE FROM alligator_results WHERE rowid IN "
+            "(SELECT rowid FROM alligator_results WHERE expires_at <= ? LIMIT ?)",
+            (now, _TRIM_BATCH),
+        )
         conn.execute(
             "DELETE FROM alligator_results WHERE rowid IN (SELECT rowid FROM alligator_results "
             "WHERE expires_at >= ? AND typeof(expires_at) != 'real' LIMIT ?)",
