@@ -70,7 +70,6 @@ How it keeps the contract:
   other fields are checked on the rows a reserve reads anyway. Until then
   ``status()`` reports such a row WAITING and ``len()`` counts it;
   ``status()``, ``len()`` and ``peek()`` never raise for it.
-
 * **Results ride the ack.** :meth:`~SqliteBackend.ack_results` writes each
   return value in the very transaction that acks its task (the one
   :meth:`~SqliteBackend.ack_many` runs; no transaction is added per task), so
@@ -78,8 +77,7 @@ How it keeps the contract:
   result is kept until ``expires_at``, a time on the backend's clock (so an
   injected test clock expires it too); expired ones are deleted by later
   acks, a bounded batch each through an index, and never handed out
-  meanwhile.
-  :meth:`~SqliteBackend.finished` measures a stored result with ``length()``
+  meanwhile. :meth:`~SqliteBackend.finished` measures a stored result with ``length()``
   in SQL and selects it only when within
   :attr:`~alligator.backend.Backend.max_payload_bytes`.
 * **Several queues.** :meth:`~SqliteBackend.reserve_first` tries the queues
