@@ -45,7 +45,8 @@ The live workers' registry is not a queue's: it lives under the hash tag
 ``{%workers}``, which :func:`hash_tag` never makes (an escaped tag is ``%``
 and hex digits), so no queue can share its keys::
 
-    alligator:{%workers}:records  hash  "r:<id>" record, "e:<id>" expires at
+    alligator:{%workers}:records  hash  "r:<id>" record, "e:<id>" expires at,
+                                        "n:<id>" heartbeat number ("seq": the last)
     alligator:{%workers}:beats    zset  id -> last heartbeat (oldest first)
 
 An id is in ``dead_order`` or in the live structures, never both: push
@@ -1209,8 +1210,25 @@ _WORKER_PRELUDE = r"""
 -- registry never grows without bound. A record whose expiry is not a number
 -- (written by hand) is dropped too.
 local function drop(id)
-  redis.call('HDEL', records, 'r:' .. id, 'e:' .. id)
+  redis.call('HDEL', records, 'r:' .. id, 'e:' .. id, 'n:' .. id)
   redis.call('ZREM', beats, id)
+  -- The last one gone: the counter (and anything planted) goes too.
+  if redis.call('EXISTS', beats) == 0 then redis.call('DEL', records) end
+end
+-- Every id, oldest heartbeat first; equal times (one fake clock) in the order
+-- the heartbeats came, by their sequence number.
+local function ordered()
+  local flat = redis.call('ZRANGE', beats, 0, -1, 'WITHSCORES')
+  local list = {}
+  for i = 1, #flat, 2 do
+    local n = tonumber(redis.call('HGET', records, 'n:' .. flat[i]) or '') or 0
+    list[#list + 1] = {id = flat[i], at = tonumber(flat[i + 1]), n = n}
+  end
+  table.sort(list, function(a, b)
+    if a.at ~= b.at then return a.at < b.at end
+    return a.n < b.n
+  end)
+  return list
 end
 local function sweep(now, cap, all)
   local ids = redis.call('ZRANGE', beats, 0, all and -1 or __SWEEP__ - 1)
@@ -1220,7 +1238,8 @@ local function sweep(now, cap, all)
   end
   local over = redis.call('ZCARD', beats) - cap
   if over > 0 then
-    for _, id in ipairs(redis.call('ZRANGE', beats, 0, over - 1)) do drop(id) end
+    local list = ordered()
+    for i = 1, over do drop(list[i].id) end
   end
 end
 """
@@ -1253,7 +1272,12 @@ local id = ARGV[2]
 local ttl = finite(ARGV[4], 'ttl')
 if ttl < 0 then ttl = 0 end
 local cap = whole(ARGV[5], 'max_workers', 0)
-redis.call('HSET', records, 'r:' .. id, ARGV[3], 'e:' .. id, fmt(now + ttl))
+-- The tie-break of equal heartbeat times; a counter written by hand restarts.
+local last = redis.call('HGET', records, 'seq') or ''
+if #last > 15 or not string.find(last, '^%d+$') then last = '0' end
+local n = tonumber(last) + 1
+redis.call('HSET', records, 'seq', int(n))
+redis.call('HSET', records, 'r:' .. id, ARGV[3], 'e:' .. id, fmt(now + ttl), 'n:' .. id, int(n))
 redis.call('ZADD', beats, fmt(now), id)
 sweep(now, cap, false)
 local ms = math.ceil((ttl + __RESULT_GRACE__) * 1000)
@@ -1270,9 +1294,10 @@ FORGET_WORKER = _worker_script(
     "forget_worker",
     """
 local id = ARGV[1]
-local had = redis.call('ZREM', beats, id)
-if redis.call('HDEL', records, 'r:' .. id, 'e:' .. id) > 0 then had = 1 end
-return had
+local had = redis.call('ZSCORE', beats, id) or redis.call('HEXISTS', records, 'r:' .. id) == 1
+drop(id)
+if had then return 1 end
+return 0
 """,
 )
 
@@ -1287,7 +1312,8 @@ local max = whole(ARGV[2], 'max_payload_bytes', 0)
 local cap = whole(ARGV[3], 'max_workers', 0)
 sweep(now, cap, true)
 local out = {}
-for _, id in ipairs(redis.call('ZRANGE', beats, 0, -1)) do
+for _, entry in ipairs(ordered()) do
+  local id = entry.id
   local field = 'r:' .. id
   if #id <= max and utf8(id) and redis.call('HSTRLEN', records, field) <= max then
     local record = redis.call('HGET', records, field)
