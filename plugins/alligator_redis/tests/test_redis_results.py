@@ -379,3 +379,29 @@ def test_the_registry_keys_share_a_slot_no_queue_has() -> None:
     assert len(slots) == 1
     for name in ("workers", "%workers", "{workers}", ""):
         assert not set(scripts.queue_keys(name).values()) & set(scripts.WORKER_KEYS.values())
+
+
+def test_a_wake_up_taken_for_one_queue_is_passed_on_when_another_is_served(
+    backend: RedisBackend, queues: list[str]
+) -> None:
+    """Woken by a push to ``low``, the waiter finds ``high`` has work by then and
+    takes that: ``low``'s wake-up token goes back, for a worker waiting on
+    ``low`` alone (it would sleep until its timeout otherwise)."""
+    high, _, low = queues
+    execute = backend._execute
+
+    def racing(*args: Any, **options: Any) -> Any:
+        if args[0] == "BLPOP":
+            backend.push(low, "l1", "x")  # its wake-up token is what BLPOP takes
+            popped = execute(*args, **options)
+            backend.push(high, "h1", "x")  # and by the next look, high has work
+            return popped
+        return execute(*args, **options)
+
+    backend._execute = racing
+    queue, got = backend.reserve_first([high, low], LEASE, 1, 30.0)
+    backend._execute = execute
+    assert (queue, [r.task_id for r in got]) == (high, ["h1"])
+    wake = scripts.queue_keys(low)["wake"]
+    assert backend.client.llen(wake) == 1
+    assert [r.task_id for r in backend.reserve(low, LEASE, 1, 5.0)] == ["l1"]
