@@ -405,3 +405,14 @@ def test_a_wake_up_taken_for_one_queue_is_passed_on_when_another_is_served(
     wake = scripts.queue_keys(low)["wake"]
     assert backend.client.llen(wake) == 1
     assert [r.task_id for r in backend.reserve(low, LEASE, 1, 5.0)] == ["l1"]
+
+
+def test_an_enormous_ttl_is_kept_and_its_safety_net_capped(backend: RedisBackend, queue: str) -> None:
+    """PEXPIRE refuses a time Redis cannot hold; the script must not stop after its writes."""
+    held = _held(backend, queue, "t1")
+    assert backend.ack_results(queue, [Ack("t1", held["t1"], '"long"', 1e300)]) == 1
+    got = backend.finished(queue, "t1")
+    assert got is not None and got.result == '"long"'
+    assert 0 < backend.client.pttl(scripts.queue_keys(queue)["results"]) <= scripts.NET_CAP_MS
+    backend.heartbeat(f"w-{queue}", "{}", 1e300)
+    assert backend.forget_worker(f"w-{queue}")

@@ -95,6 +95,9 @@ RESULT_TRIM = 100
 #: Seconds the native expiry of the result keys (and of the worker registry)
 #: reaches past the longest TTL written: a safety net, never what decides.
 RESULT_GRACE = 86400
+#: The longest native expiry of that safety net, in milliseconds (about 30
+#: years): a TTL longer than that (or one PEXPIRE cannot hold) gets this.
+NET_CAP_MS = 10**12
 
 #: Every key of a queue, as the suffix after ``alligator:{T}:``.
 KEY_NAMES = (
@@ -731,10 +734,12 @@ if acked > 0 then
   if longest then
     -- The safety net: a native expiry well past the longest result kept, only
     -- ever lengthened, so the keys vanish even if no ack ever trims them.
-    local ms = math.ceil((longest + __RESULT_GRACE__) * 1000)
+    -- Capped: PEXPIRE refuses a time past what Redis can hold, and would stop
+    -- the script after its writes.
+    local ms = int(math.min(math.ceil((longest + __RESULT_GRACE__) * 1000), __NET_CAP__))
     for _, key in ipairs({results, result_expiry}) do
       local left = redis.call('PTTL', key)
-      if left == -1 or (left >= 0 and left < ms) then redis.call('PEXPIRE', key, ms) end
+      if left == -1 or (left >= 0 and left < tonumber(ms)) then redis.call('PEXPIRE', key, ms) end
     end
   end
   announce(ids)
@@ -743,6 +748,7 @@ return acked
 """,
     RESULT_TRIM=RESULT_TRIM,
     RESULT_GRACE=RESULT_GRACE,
+    NET_CAP=NET_CAP_MS,
 )
 
 #: ARGV: now, id, receipt, delay, attempted ("1" or "0"). Returns 1 or 0.
@@ -1253,7 +1259,11 @@ def _worker_script(name: str, body: str) -> Script:
     if "utf8" in body:
         helpers += "\n" + "\n".join(source for key, source in _DEFINITIONS if key in ("UTF8", "utf8"))
     source = f"local records, beats = KEYS[1], KEYS[2]\n{helpers}\n{_WORKER_PRELUDE}\n{body}"
-    for constant, value in {"SWEEP": WORKER_SWEEP, "RESULT_GRACE": RESULT_GRACE}.items():
+    for constant, value in {
+        "SWEEP": WORKER_SWEEP,
+        "RESULT_GRACE": RESULT_GRACE,
+        "NET_CAP": NET_CAP_MS,
+    }.items():
         source = source.replace(f"__{constant}__", str(value))
     return Script(name, ("records", "beats"), source)
 
@@ -1280,10 +1290,10 @@ redis.call('HSET', records, 'seq', int(n))
 redis.call('HSET', records, 'r:' .. id, ARGV[3], 'e:' .. id, fmt(now + ttl), 'n:' .. id, int(n))
 redis.call('ZADD', beats, fmt(now), id)
 sweep(now, cap, false)
-local ms = math.ceil((ttl + __RESULT_GRACE__) * 1000)
+local ms = int(math.min(math.ceil((ttl + __RESULT_GRACE__) * 1000), __NET_CAP__))
 for _, key in ipairs({records, beats}) do
   local left = redis.call('PTTL', key)
-  if left == -1 or (left >= 0 and left < ms) then redis.call('PEXPIRE', key, ms) end
+  if left == -1 or (left >= 0 and left < tonumber(ms)) then redis.call('PEXPIRE', key, ms) end
 end
 return 1
 """,
