@@ -22,7 +22,7 @@ import results_tasks
 from alligator import Gator, Task, Worker
 from alligator.backend import Ack, Backend, Finished
 from alligator.constants import DELAYED, FAILED, SUCCESS, WAITING
-from alligator.delivery import DEFAULT_RESULT_TTL
+from alligator.delivery import DEFAULT_RESULT_TTL, DeliveryRules, DeliverySteps, Outcome
 from alligator.exceptions import (
     AlligatorException,
     InvalidPayloadError,
@@ -182,6 +182,37 @@ def test_a_worker_sends_results_with_its_batched_acks(gator: Gator) -> None:
     acks = {ack.task_id: ack for ack in keeping(gator).acks}
     assert [acks[t.task_id].result for t in tasks] == ["0", "2", "4", "6", "8"]
     assert [gator.result(t.task_id) for t in tasks] == [0, 2, 4, 6, 8]
+
+
+def test_a_delivery_carries_its_ack_for_the_caller_to_send(gator: Gator) -> None:
+    task = gator.options(result_ttl=12).task(results_tasks.add, 1, 2)
+    [reservation] = gator.backend.reserve(gator.queue_name, 30.0)
+    steps = DeliverySteps(gator.backend, gator.queue_name, DeliveryRules(gator.policy))
+    delivery = steps.handle(reservation, ack=False)
+    assert delivery.outcome is Outcome.SUCCEEDED
+    assert delivery.ack == Ack(task.task_id, reservation.receipt, "3", 12.0)
+    assert keeping(gator).acks == []  # not sent: the caller batches it
+    assert steps.ack(delivery)
+    assert gator.result(task.task_id) == 3
+
+
+def test_an_ack_after_the_lease_was_lost_keeps_no_result(gator: Gator) -> None:
+    now = [1000.0]
+    gator.backend.clock = lambda: now[0]
+    task = gator.task(results_tasks.add, 1, 2)
+    [reservation] = gator.backend.reserve(gator.queue_name, 30.0)
+    steps = DeliverySteps(gator.backend, gator.queue_name, DeliveryRules(gator.policy))
+    delivery = steps.handle(reservation, ack=False)
+    now[0] += 31  # the lease ended: the task is due again, the receipt stale
+    assert not steps.ack(delivery)
+    with pytest.raises(ResultTimeout, match="it is waiting"):
+        gator.result(task.task_id)
+
+
+def test_rules_default_to_an_hour_and_take_the_gators_ttl(store: str) -> None:
+    gator = Gator(store, allow=["results_tasks"], backend_class=KeepingBackend, result_ttl=5)
+    assert DeliveryRules(gator.policy).result_ttl == 3600.0
+    assert gator._steps().rules.result_ttl == 5.0
 
 
 # -- store_result=False --------------------------------------------------
