@@ -40,3 +40,7 @@ def fail(message: str = "boom") -> None:
 
 def give_snowmen(count: int) -> str:
     return "\u2603" * count
+
+
+def give_int_keys() -> dict[int, str]:
+    return {1: "one", 2: "two"}

@@ -128,6 +128,12 @@ def test_a_tuple_comes_back_as_a_list(gator: Gator) -> None:
     assert gator.result(task.task_id) == [1, "a"]
 
 
+def test_integer_keys_come_back_as_strings(gator: Gator) -> None:
+    task = gator.task(results_tasks.give_int_keys)
+    run_one(gator)
+    assert gator.result(task.task_id) == {"1": "one", "2": "two"}
+
+
 def test_the_result_rides_the_ack_as_compact_json_with_the_default_ttl(gator: Gator) -> None:
     task = gator.task(results_tasks.give, {"a": [1, 2]})
     run_one(gator)

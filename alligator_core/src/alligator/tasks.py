@@ -424,7 +424,9 @@ class Task:
         that queued it (see :meth:`Gator.result
         <alligator.gator.Gator.result>`), so a caller can write
         ``gator.task(add, 1, 2).wait(5)``. A task that ran in-process
-        (``is_async=False``) returns its ``result`` at once.
+        (``is_async=False``) returns its ``result`` at once. A task that was
+        not queued because its id was in the queue already (``queued`` is
+        False) waits for the task of that id.
 
         Example:
             >>> from alligator import Gator
