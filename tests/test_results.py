@@ -428,6 +428,27 @@ def test_a_result_kept_past_its_status_is_still_found(gator: Gator) -> None:
     assert gator.result("old") == "kept"
 
 
+def test_a_task_finishing_as_the_wait_ends_gives_its_result(store: str) -> None:
+    class Racing(KeepingBackend):
+        # finished() misses it, wait_finished() times out, then status() sees it done.
+        looks = 0
+
+        def finished(self, queue: str, task_id: str) -> Finished | None:
+            self.looks += 1
+            return Finished(task_id, SUCCESS, '"late"') if self.looks > 1 else None
+
+        def status(self, queue: str, task_id: str) -> int | None:
+            return SUCCESS if self.waits else WAITING
+
+        def wait_finished(self, queue: str, task_id: str, timeout: float) -> Finished | None:
+            self.waits.append(timeout)
+            return None
+
+    gator = Gator(store, backend_class=Racing)
+    assert gator.result("t1", timeout=1) == "late"
+    assert keeping(gator).waits == [1.0]
+
+
 def test_a_finished_task_whose_result_is_forgotten_gives_none(store: str) -> None:
     class Forgetful(KeepingBackend):
         def finished(self, queue: str, task_id: str) -> Finished | None:

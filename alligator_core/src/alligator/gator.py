@@ -434,19 +434,18 @@ class Gator:
         found = self.backend.finished(queue, task_id)
         if found is None:
             status = self.backend.status(queue, task_id)
-            if status in (SUCCESS, FAILED):
-                # It finished between the two looks.
-                found = self.backend.finished(queue, task_id)
-            elif status is None:
-                raise TaskNotFound(_not_found(task_id, queue))
-            elif wait > 0:
+            if status not in (SUCCESS, FAILED, None) and wait > 0:
                 found = self.backend.wait_finished(queue, task_id, wait)
+                if found is None:
+                    status = self.backend.status(queue, task_id)
+            if found is None and status in (SUCCESS, FAILED):
+                # It finished between two looks: read what it left.
+                found = self.backend.finished(queue, task_id)
             if found is None:
-                status = self.backend.status(queue, task_id)
                 if status is None:
                     raise TaskNotFound(_not_found(task_id, queue))
                 if status == SUCCESS:
-                    return None  # its result is not kept (any more)
+                    return None  # no result kept (any more)
                 if status == FAILED:
                     raise TaskFailed(
                         "it failed; its dead letter, and its reason, are no longer kept", task_id
