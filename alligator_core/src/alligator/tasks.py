@@ -227,8 +227,9 @@ class Task:
         retry_max_delay: The longest wait between retries.
         retry_jitter: Randomize each wait within its upper half.
         time_limit: Seconds the function may run before it is stopped and
-            counted as failed (above 0, at most a week); None for no limit
-            (the worker's own limit, if it has one, still applies).
+            counted as a failed try (above 0, at most a week); None for no
+            limit of its own (a worker may set one for every task it runs:
+            ``latergator --time-limit``).
         result_ttl: Seconds the store keeps the return value (0 to 30
             days); None for the gator's ``result_ttl`` (an hour by default).
         store_result: False keeps no return value (``Gator.result`` then
