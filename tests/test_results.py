@@ -173,13 +173,22 @@ def test_result_ttl_per_gator_is_sent_with_the_ack(store: str) -> None:
     assert [ack.result_ttl for ack in keeping(gator).acks] == [60.0, 7.5]
 
 
-def test_the_workers_gator_sets_the_default_ttl(store: str) -> None:
+def test_the_producers_gator_ttl_travels_with_its_tasks(store: str) -> None:
     producer = Gator(store, allow=["results_tasks"], backend_class=KeepingBackend, result_ttl=10)
+    plain = Gator(store, allow=["results_tasks"], backend_class=KeepingBackend)
     consumer = Gator(store, allow=["results_tasks"], backend_class=KeepingBackend, result_ttl=99)
-    producer.task(results_tasks.add, 1, 1)
-    assert Worker(consumer, max_tasks=1).run_forever() == 1
-    [ack] = keeping(consumer).acks
-    assert (ack.result, ack.result_ttl) == ("2", 99.0)
+    sent = producer.task(results_tasks.add, 1, 1)
+    assert json.loads(sent.serialize())["result_ttl"] == 10.0
+    assert "result_ttl" not in plain.task(results_tasks.add, 1, 2).serialize()
+    with producer.batch() as batch:
+        batch.task(results_tasks.add, 1, 3)
+    assert Worker(consumer, max_tasks=3).run_forever() == 3
+    # The producer's own value, then the worker's for a task that says nothing.
+    assert sorted((ack.result, ack.result_ttl) for ack in keeping(consumer).acks) == [
+        ("2", 10.0),
+        ("3", 99.0),
+        ("4", 10.0),
+    ]
 
 
 def test_a_worker_sends_results_with_its_batched_acks(gator: Gator) -> None:

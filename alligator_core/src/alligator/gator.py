@@ -69,10 +69,11 @@ class Gator:
             payloads and refuse unsigned ones. Default: ``ALLIGATOR_SECRET``.
         max_payload_bytes: The largest payload, 256 KiB by default; a task's
             stored return value has the same limit.
-        result_ttl: Seconds the store keeps a task's return value, unless
-            the task says otherwise (``gator.options(result_ttl=...)``): an
-            hour by default, at most 30 days. Workers apply their own
-            gator's value, so give workers and producers the same one.
+        result_ttl: Seconds the store keeps the return value of a task this
+            gator queues, unless the task says otherwise
+            (``gator.options(result_ttl=...)``): an hour by default, at most
+            30 days. A value other than the default travels with each task;
+            a worker applies its own gator's value to tasks that carry none.
     """
 
     def __init__(
@@ -227,6 +228,10 @@ class Gator:
         return task
 
     def _seal(self, task: Task) -> str:
+        if task.result_ttl is None and self.result_ttl != DEFAULT_RESULT_TTL:
+            # This gator's choice travels with the task, so the worker (often
+            # a plain `latergator`, with the default) keeps the result that long.
+            task.result_ttl = self.result_ttl
         if self.policy.allow:
             # Fail in the producer, at once, rather than in a worker later.
             assert task.module is not None and task.callable is not None
