@@ -8,6 +8,8 @@ that what the core sends with the ack comes back from each real backend
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -20,6 +22,8 @@ import results_tasks
 from alligator import Gator, Worker
 from alligator.constants import SUCCESS
 from alligator.exceptions import ResultTimeout, TaskFailed, TaskNotFound
+
+TESTS = Path(__file__).parent
 
 
 @pytest.fixture(params=["locmem", "sqlite"])
@@ -118,3 +122,42 @@ def test_a_result_outlives_neither_its_ttl_nor_the_backends_clock(gator: Gator) 
     now[0] += 10  # 15 s on: past the first's TTL, within the status TTL (an hour)
     assert gator.result(short.task_id) is None
     assert gator.result(long.task_id) == 4
+
+
+def test_a_producer_waits_on_a_latergator_process(tmp_path: Path) -> None:
+    dsn = f"sqlite:///{tmp_path / 'tasks.db'}"
+    gator = Gator(dsn, queue_name="numbers", allow=["results_tasks"])
+    # This interpreter and its path, so the worker runs the code under test.
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from alligator.cli import main; sys.exit(main())",
+            dsn,
+            "--queue",
+            "numbers",
+            "--max-tasks",
+            "3",
+            "--path",
+            str(TESTS),
+            "--allow",
+            "results_tasks",
+            "--nap-time",
+            "0.05",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert gator.task(results_tasks.add, 1, 2).wait(120) == 3
+        assert gator.options(result_ttl=60).task(results_tasks.give, {"a": [1]}).wait(120) == {"a": [1]}
+        with pytest.raises(TaskFailed, match="RuntimeError: in a process"):
+            gator.task(results_tasks.fail, "in a process").wait(120)
+        output, _ = worker.communicate(timeout=120)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.communicate()
+        gator.backend.close()
+    assert worker.returncode == 0, output
