@@ -19,8 +19,8 @@ UTF-8 bytes against :attr:`LocmemBackend.max_task_id_bytes`: one over it
 limit, as every backend does (C8).
 
 Results are kept with the ack, under the store's lock, for their
-``result_ttl`` on the backend's clock; :meth:`LocmemBackend.wait_finished`
-and :meth:`LocmemBackend.wait_for_work` are woken by a condition the acks,
+``result_ttl`` on the backend's clock; :meth:`~alligator.backend.Backend.wait_finished`
+and :meth:`~alligator.backend.Backend.wait_for_work` are woken by a condition the acks,
 dead letters, pushes, releases and requeues notify, so neither polls. The
 registry of live workers is one per store, bounded by its TTLs and by
 :attr:`~alligator.backend.Backend.max_workers`. :meth:`LocmemBackend.diagnose`
