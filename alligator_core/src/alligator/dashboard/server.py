@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
+from alligator.dashboard.sampler import INTERVAL
 from alligator.text import redact_dsn
 
 log = logging.getLogger("alligator.dashboard")
@@ -100,7 +101,9 @@ def check_bind(bind: str, password: str | None) -> tuple[str, int, bool]:
     return host, port, loopback
 
 
-def serve(dsn: str, bind: str = DEFAULT_BIND, password: str | None = None) -> int:
+def serve(
+    dsn: str, bind: str = DEFAULT_BIND, password: str | None = None, *, sample_seconds: float = INTERVAL
+) -> int:
     """Serves the dashboard of the store ``dsn`` until SIGINT or SIGTERM.
 
     Args:
@@ -109,6 +112,8 @@ def serve(dsn: str, bind: str = DEFAULT_BIND, password: str | None = None) -> in
             address needs a password.
         password: The password (login form) and token (``Authorization:
             Bearer``); by default :data:`TOKEN_ENV` from the environment.
+        sample_seconds: Seconds between the samples the overview's charts
+            draw (an hour of them is kept).
 
     Returns:
         The exit status: 0 after a clean stop, 2 when it refuses to start
@@ -123,12 +128,17 @@ def serve(dsn: str, bind: str = DEFAULT_BIND, password: str | None = None) -> in
         return 2
     try:
         waitress: Any = importlib.import_module("waitress")
+        from alligator.dashboard.data import Store
+        from alligator.dashboard.sampler import Sampler
         from alligator.dashboard.web import create_app
     except ImportError:
         print(f"alligator dashboard: error: {MISSING_EXTRA}", file=sys.stderr)
         return 2
     try:
-        app = create_app(dsn, password=password, loopback_only=loopback)
+        store = Store(dsn)
+        sampler = Sampler(store, interval=sample_seconds, keep=max(1, int(3600 / sample_seconds)))
+        app = create_app(store, password=password, loopback_only=loopback, sampler=sampler)
+        sampler.start()
     except Exception as err:
         print(f"alligator dashboard: error: cannot open {redact_dsn(dsn)}: {err}", file=sys.stderr)
         return 2
@@ -139,7 +149,6 @@ def serve(dsn: str, bind: str = DEFAULT_BIND, password: str | None = None) -> in
         return 2
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{server.effective_port}/"
-    store = app.extensions["alligator"]["store"]
     access = (
         f"password required (login form; scrapers: Authorization: Bearer ${TOKEN_ENV})"
         if password
@@ -157,7 +166,7 @@ def serve(dsn: str, bind: str = DEFAULT_BIND, password: str | None = None) -> in
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
-        app.extensions["alligator"]["sampler"].stop()
+        sampler.stop()
         store.close()
     return 0
 
@@ -172,8 +181,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help=f"require this password (better: set {TOKEN_ENV}, which ps cannot show)",
     )
+    parser.add_argument(
+        "--sample-seconds",
+        type=float,
+        default=INTERVAL,
+        help="seconds between the samples of the overview's charts (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
+    if not 0.1 <= args.sample_seconds <= 3600:
+        parser.error("--sample-seconds must be between 0.1 and 3600")
     if not args.dsn:
         parser.error("give the DSN (or set ALLIGATOR_DSN)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    return serve(args.dsn, args.bind, args.password)
+    return serve(args.dsn, args.bind, args.password, sample_seconds=args.sample_seconds)

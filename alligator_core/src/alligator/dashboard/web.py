@@ -14,7 +14,7 @@ Security, in one place:
 - templates escape everything (autoescape), and pages send a strict
   Content-Security-Policy (scripts and styles only from ``/static``, no
   inline script, no framing), ``X-Content-Type-Options: nosniff`` and
-  ``Referrer-Policy: no-referrer``;
+  ``Referrer-Policy: same-origin``;
 - when bound to loopback, requests whose ``Host`` is not a loopback name are
   refused, so a web page cannot reach the dashboard through DNS rebinding;
 - the DSN is shown with its secrets hidden.
@@ -204,7 +204,9 @@ def create_app(
         response.headers["Content-Security-Policy"] = CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        # "same-origin", not "no-referrer": with no-referrer browsers send
+        # "Origin: null" on form posts, which the origin check must refuse.
+        response.headers["Referrer-Policy"] = "same-origin"
         if request.endpoint != "static":
             response.headers["Cache-Control"] = "no-store"
         return response
@@ -220,7 +222,10 @@ def create_app(
         workers = the_store.workers()
         history = the_sampler.history()
         end = time.time()
-        start = end - 3600
+        # The last hour, or less while the dashboard has not run that long:
+        # a few minutes of samples drawn across an hour would be a sliver.
+        start = max(end - 3600, history[0].at) if history else end - 3600
+        since = datetime.fromtimestamp(start, tz=timezone.utc).strftime("%H:%M:%SZ")
         depth = {}
         for queue in counts:
             points = [
@@ -242,6 +247,7 @@ def create_app(
             "depth_total": Markup(charts.spark(total, start, end, "all queues: waiting, delayed, running")),
             "throughput": Markup(charts.spark(per_minute, start, end, "tasks finished per minute")),
             "interval": the_sampler.interval,
+            "since": since,
             "relative": relative,
         }
 
