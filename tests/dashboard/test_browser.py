@@ -78,7 +78,11 @@ def start(args: list[str], env: dict[str, str] | None = None) -> subprocess.Pope
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(HERE), **(env or {})},
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
+            **(env or {}),
+        },
     )
 
 
