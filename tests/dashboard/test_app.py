@@ -243,3 +243,25 @@ def test_browsers_send_their_origin_on_form_posts(client: Any, queue_gator: Gato
     assert queue_gator.counts().dead == 2
     assert client.post("/action", data=form, headers={"Origin": "http://localhost"}).status_code == 303
     assert queue_gator.counts().dead == 0
+
+
+def test_the_overview_says_how_many_queues_it_left_out(queue_gator: Gator, monkeypatch: Any) -> None:
+    from alligator.dashboard import data
+
+    monkeypatch.setattr(data, "MAX_QUEUES", 1)
+    Gator(queue_gator.conn_string, queue_name="zzz", allow=["builtins"]).task(abs, -1)
+    client = make_client(queue_gator)
+    html = text(client.get("/"))
+    assert 'data-queue="emails"' in html and 'data-queue="zzz"' not in html
+    assert "1 more queue(s)" in html
+
+
+def test_dead_letter_payloads_are_cut_in_the_list(queue_gator: Gator) -> None:
+    import sample_tasks
+
+    queue_gator.options(task_id="big", retries=0).task(sample_tasks.always_fails, "x" * 10_000)
+    queue_gator.get("big")
+    client = make_client(queue_gator)
+    html = text(client.get("/dead?queue=emails"))
+    assert "the whole payload is on the task page" in html
+    assert "x" * 10_000 in text(client.get("/task?queue=emails&id=big"))

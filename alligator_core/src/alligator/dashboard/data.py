@@ -155,6 +155,10 @@ class Store:
         """Counts per state of every queue :meth:`queues` lists."""
         return {queue: self.backend.counts(queue) for queue in self.queues()}
 
+    def queues_left_out(self) -> int:
+        """How many queues the store holds past the first :data:`MAX_QUEUES`."""
+        return max(0, len(self.backend.queues()) - MAX_QUEUES)
+
     def counts(self, queue: str) -> QueueCounts:
         """Counts per state of one queue."""
         return self.backend.counts(queue)

@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from alligator.backend import TASK_STATES
-from alligator.dashboard import charts
+from alligator.dashboard import charts, data
 from alligator.dashboard.data import ACTIONS, Store, view_payload
 from alligator.dashboard.sampler import Sampler
 from alligator.text import printable
@@ -242,6 +242,7 @@ def create_app(
         return {
             "now": now,
             "counts": counts,
+            "left_out": the_store.queues_left_out() if len(counts) >= data.MAX_QUEUES else 0,
             "workers": workers,
             "depth": depth,
             "depth_total": Markup(charts.spark(total, start, end, "all queues: waiting, delayed, running")),
