@@ -265,3 +265,21 @@ def test_dead_letter_payloads_are_cut_in_the_list(queue_gator: Gator) -> None:
     html = text(client.get("/dead?queue=emails"))
     assert "the whole payload is on the task page" in html
     assert "x" * 10_000 in text(client.get("/task?queue=emails&id=big"))
+
+
+def test_task_view_shows_a_stored_result_escaped(queue_gator: Gator, monkeypatch: Any) -> None:
+    from alligator.backend import Finished
+    from alligator.constants import SUCCESS
+
+    queue_gator.get("plain")  # ran: SUCCESS
+    backend = queue_gator.backend
+    result = '{"html": "<script>window.x=1</script>"}'
+    monkeypatch.setattr(
+        backend, "finished", lambda queue, task_id: Finished(task_id, SUCCESS, result, None, 0.0)
+    )
+    html = text(make_client(queue_gator).get("/task?queue=emails&id=plain"))
+    assert ">success<" in html
+    assert (
+        '<pre id="result">{&#34;html&#34;: &#34;&lt;script&gt;window.x=1&lt;/script&gt;&#34;}</pre>' in html
+    )
+    assert "1970-01-01 00:00:00Z" in html  # when it finished

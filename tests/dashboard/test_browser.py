@@ -27,6 +27,7 @@ from typing import Any
 import dashboard_tasks
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -125,12 +126,21 @@ def dashboard(dsn: str, processes: list[subprocess.Popen[str]], token: str | Non
 
 
 def wait(driver: WebDriver, condition: Callable[[WebDriver], Any], what: str) -> Any:
-    return WebDriverWait(driver, WAIT, poll_frequency=0.2).until(condition, f"waited {WAIT} s for {what}")
+    waiter = WebDriverWait(
+        driver, WAIT, poll_frequency=0.2, ignored_exceptions=[StaleElementReferenceException]
+    )
+    return waiter.until(condition, f"waited {WAIT} s for {what}")
 
 
 def count(driver: WebDriver, queue: str, state: str) -> int:
-    cell = driver.find_element(By.CSS_SELECTOR, f'td[data-queue="{queue}"][data-state="{state}"]')
-    return int(cell.text.strip())
+    # Read in one script: the page's refresh may replace the cell between a
+    # find_element and a .text, which would make the element stale.
+    text = driver.execute_script(
+        "const cell = document.querySelector(arguments[0]); return cell ? cell.textContent : null;",
+        f'td[data-queue="{queue}"][data-state="{state}"]',
+    )
+    assert text is not None, f"no {state} count for {queue} on the page"
+    return int(text.strip())
 
 
 def shoot(driver: WebDriver, name: str, save: bool) -> None:
