@@ -173,8 +173,10 @@ def test_with_a_password_pages_need_a_login(queue_gator: Gator) -> None:
     client = make_client(queue_gator, password="correct horse battery", loopback_only=False)
     response = client.get("/dead?queue=emails")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
-    assert client.get("/partials/overview").status_code == 401
-    assert client.get("/metrics").status_code == 401
+    refresh = client.get("/partials/overview")
+    assert refresh.status_code == 401 and "WWW-Authenticate" not in refresh.headers  # no dialog
+    scrape = client.get("/metrics")
+    assert scrape.status_code == 401 and scrape.headers["WWW-Authenticate"].startswith("Basic")
     login = text(client.get(response.headers["Location"]))
     assert "locmem://" not in login  # which store it is, is for those let in
     token = csrf_of(login)

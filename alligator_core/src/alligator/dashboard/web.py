@@ -195,9 +195,12 @@ def create_app(
             return None
         if request.method == "GET" and request.endpoint not in ("metrics", "overview_partial"):
             return redirect(url_for("login", next=request.full_path.rstrip("?")))
-        return Response(
-            "authentication required\n", 401, {"WWW-Authenticate": 'Basic realm="alligator dashboard"'}
+        # Only /metrics invites HTTP Basic: on the page's own refresh the
+        # header would make the browser pop up a password dialog.
+        challenge = (
+            {"WWW-Authenticate": 'Basic realm="alligator dashboard"'} if request.endpoint == "metrics" else {}
         )
+        return Response("authentication required\n", 401, challenge)
 
     @app.after_request
     def headers(response: Response) -> Response:
