@@ -195,6 +195,17 @@ def django(session: nox.Session) -> None:
 
 
 @nox.session
+def browser(session: nox.Session) -> None:
+    """The dashboard and the metrics: the web app, real processes, and headless Debian Chromium driving it."""
+    for path in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
+        # Debian's packages (.ci/run installs them): nothing downloads a browser at run time.
+        if not os.path.exists(path):
+            session.error(f"{path} is missing: apt-get install chromium chromium-driver")
+    session.install(*TEST_DEPS, "selenium>=4.11", f"{CORE}[dashboard,metrics]", *PLUGINS.values())
+    _pytest(session, "tests/dashboard")
+
+
+@nox.session
 def soak(session: nox.Session) -> None:
     """The long forms of the reliability tests (SIGKILL soaks, big concurrency runs)."""
     session.install(*TEST_DEPS, "fakeredis[lua]>=2.20", CORE, *PLUGINS.values())
