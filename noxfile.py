@@ -32,6 +32,7 @@ nox.options.sessions = [
     "demo",
     "first_hour",
     "django",
+    "browser",
 ]
 
 CORE = "./alligator_core"
@@ -61,6 +62,7 @@ def core(session: nox.Session) -> None:
         "tests",
         "--ignore=tests/reliability",
         "--ignore=tests/first_hour",
+        "--ignore=tests/dashboard",
         "-m",
         "not soak",
         # The docstrings' examples (each on a store of its own), and the
@@ -86,6 +88,7 @@ def fast(session: nox.Session) -> None:
                 "tests",
                 "--ignore=tests/reliability",
                 "--ignore=tests/first_hour",
+                "--ignore=tests/dashboard",
                 f"{PLUGINS['locmem']}/tests",
                 # Worker processes against SQLite: the nox sqlite session runs them.
                 f"{PLUGINS['sqlite']}/tests",
@@ -136,7 +139,17 @@ def cluster(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff (style, and no pickle anywhere) and mypy (strict on the packages, not strict on the tests)."""
-    session.install("ruff", "mypy", "pytest", "hypothesis", "redis", "fakeredis", CORE, *PLUGINS.values())
+    session.install(
+        "ruff",
+        "mypy",
+        "pytest",
+        "hypothesis",
+        "redis",
+        "fakeredis",
+        "selenium",
+        f"{CORE}[dashboard,metrics]",
+        *PLUGINS.values(),
+    )
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy", "-p", "alligator", *(arg for name in PLUGINS for arg in ("-p", f"alligator_{name}")))
