@@ -32,6 +32,7 @@ nox.options.sessions = [
     "demo",
     "first_hour",
     "django",
+    "browser",
 ]
 
 CORE = "./alligator_core"
@@ -61,6 +62,7 @@ def core(session: nox.Session) -> None:
         "tests",
         "--ignore=tests/reliability",
         "--ignore=tests/first_hour",
+        "--ignore=tests/dashboard",
         "-m",
         "not soak",
         # The docstrings' examples (each on a store of its own), and the
@@ -86,6 +88,7 @@ def fast(session: nox.Session) -> None:
                 "tests",
                 "--ignore=tests/reliability",
                 "--ignore=tests/first_hour",
+                "--ignore=tests/dashboard",
                 f"{PLUGINS['locmem']}/tests",
                 # Worker processes against SQLite: the nox sqlite session runs them.
                 f"{PLUGINS['sqlite']}/tests",
@@ -136,7 +139,17 @@ def cluster(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff (style, and no pickle anywhere) and mypy (strict on the packages, not strict on the tests)."""
-    session.install("ruff", "mypy", "pytest", "hypothesis", "redis", "fakeredis", CORE, *PLUGINS.values())
+    session.install(
+        "ruff",
+        "mypy",
+        "pytest",
+        "hypothesis",
+        "redis",
+        "fakeredis",
+        "selenium",
+        f"{CORE}[dashboard,metrics]",
+        *PLUGINS.values(),
+    )
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy", "-p", "alligator", *(arg for name in PLUGINS for arg in ("-p", f"alligator_{name}")))
@@ -192,6 +205,17 @@ def django(session: nox.Session) -> None:
         args = [*args, f"--junitxml={reports}/{session.name}.xml"]
     with session.chdir("examples/django"):
         session.run("pytest", *args, env=env)
+
+
+@nox.session
+def browser(session: nox.Session) -> None:
+    """The dashboard and the metrics: the web app, real processes, and headless Debian Chromium driving it."""
+    for path in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
+        # Debian's packages (.ci/run installs them): nothing downloads a browser at run time.
+        if not os.path.exists(path):
+            session.error(f"{path} is missing: apt-get install chromium chromium-driver")
+    session.install(*TEST_DEPS, "selenium>=4.11", f"{CORE}[dashboard,metrics]", *PLUGINS.values())
+    _pytest(session, "tests/dashboard")
 
 
 @nox.session

@@ -17,5 +17,10 @@ def noop() -> None:
 
 
 @dramatiq.actor
+def roundtrip() -> None:
+    bench_tasks.roundtrip()
+
+
+@dramatiq.actor
 def stamp(key: str) -> None:
     bench_tasks.stamp(key)

@@ -16,5 +16,10 @@ def noop() -> None:
 
 
 @huey.task()
+def roundtrip() -> None:
+    bench_tasks.roundtrip()
+
+
+@huey.task()
 def stamp(key: str) -> None:
     bench_tasks.stamp(key)

@@ -10,6 +10,10 @@ flushed before every run:
 * drain: one worker process (started on the filled queue) takes them all off;
   the clock runs from its first task to its last, median of ``--repeat``
   runs, at concurrency 1 and with each worker's defaults;
+* workloads: each drain runs twice, with a no-op task and with a task making
+  one Redis round trip of its own; Alligator's also with results off, and
+  under ``--processes 2`` (timed until the store holds no task), with the
+  supervisor's own RSS;
 * idle start: the median delay from enqueueing a task to a worker that sat
   idle starting it;
 * peak RSS of the worker process (with its children, for Dramatiq's forks).
@@ -46,6 +50,9 @@ QUEUE = "bench"
 #: many calls each, plus one whole batch.
 ENQUEUE_CHUNK = 1000
 ENQUEUE_ROUNDS = 9
+#: The drained workloads: a no-op, and a task making one Redis round trip of
+#: its own (as a real task touching a store does).
+WORKLOADS = ("noop", "roundtrip")
 
 
 @dataclass
@@ -61,6 +68,10 @@ class Result:
     batch_vs_single: float | None = None
     drain_1: float | None = None
     drain_defaults: float | None = None
+    #: Drain rates by (workload, variant): "c=1", "defaults", and for
+    #: Alligator "c=1, results off" and "processes 2".
+    drains: dict[tuple[str, str], float] = field(default_factory=dict)
+    supervisor_rss_mib: float | None = None
     idle_start_ms: float | None = None
     peak_rss_mib: float | None = None
     notes: list[str] = field(default_factory=list)
@@ -140,6 +151,19 @@ class Harness:
             {k: self.env[k] for k in ("BENCH_STAMPS_URL", "BENCH_HUEY_URL", "BENCH_DRAMATIQ_URL")}
         )
         self.stamps = redis.Redis.from_url(self.url(DB_STAMPS))
+        #: Peak RSS of the last drained command's own process, without its children.
+        self.last_parent_rss = 0
+        helptext = subprocess.run(
+            [str(BIN / "latergator"), "--help"], capture_output=True, text=True, env=self.env
+        ).stdout
+        self.supports_processes = "--processes" in helptext
+        from alligator import Gator
+
+        try:
+            Gator("locmem://bench-probe").options(store_result=False)
+            self.supports_results = True
+        except TypeError:
+            self.supports_results = False
 
     def url(self, db: int) -> str:
         return f"{self.redis_base}/{db}"
@@ -160,11 +184,16 @@ class Harness:
         proc = subprocess.Popen(command, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         ps = psutil.Process(proc.pid)
         peak = 0
+        self.last_parent_rss = 0
         started = finished = 0.0
         deadline = time.monotonic() + self.args.drain_timeout
         try:
             while time.monotonic() < deadline:
                 peak = max(peak, tree_rss(ps))
+                try:
+                    self.last_parent_rss = max(self.last_parent_rss, ps.memory_info().rss)
+                except psutil.Error:
+                    pass
                 left = remaining()
                 now = time.perf_counter()
                 if not started and left < total:
@@ -217,6 +246,12 @@ class Harness:
 # -- the systems -------------------------------------------------------------
 
 
+def unfinished(gator: Any) -> int:
+    """Tasks the store still holds: waiting, delayed or running (reserved, not acked)."""
+    counts = gator.counts()
+    return int(counts.waiting + counts.delayed + counts.running)
+
+
 def bench_bare(h: Harness, n: int) -> Result:
     import bench_tasks
 
@@ -234,6 +269,7 @@ def bench_bare(h: Harness, n: int) -> Result:
         pops.append(rate(n, timed(lambda: [client.rpop("bare") for _ in range(n)])))
     result.enqueue = statistics.median(pushes)
     result.drain_1 = result.drain_defaults = statistics.median(pops)
+    result.drains[("noop", "c=1")] = result.drain_1
     result.notes.append("in-process loops, no worker: the ceiling")
     client.close()
     return result
@@ -304,15 +340,41 @@ def bench_alligator(h: Harness, n: int, name: str, dsn: str, reset: Callable[[],
 
     worker = [str(BIN / "latergator"), dsn, "--queue", QUEUE, "--log-level", "WARNING"]
     peaks = []
-    for label, extra in (("drain_1", ["--concurrency", "1"]), ("drain_defaults", [])):
-        rates = []
-        for _ in range(h.args.repeat):
-            reset()
-            batch()
-            seconds, peak = h.drain([*worker, "--max-tasks", str(n), *extra], lambda: gator.len(), n, True)
-            rates.append(rate(n, seconds))
-            peaks.append(peak)
-        setattr(result, label, statistics.median(rates))
+    variants: list[tuple[str, list[str], dict[str, Any]]] = [
+        ("c=1", ["--concurrency", "1"], {}),
+        ("c=1, results off", ["--concurrency", "1"], {"store_result": False}),
+        ("defaults", [], {}),
+        ("processes 2", ["--processes", "2"], {}),
+    ]
+    for workload in WORKLOADS:
+        func = getattr(bench_tasks, workload)
+        for label, extra, options in variants:
+            if label == "processes 2" and not h.supports_processes:
+                continue
+            if options and not h.supports_results:
+                continue
+            rates = []
+            for _ in range(h.args.repeat):
+                reset()
+                with gator.batch(**options) as filling:
+                    for _ in range(n):
+                        filling.task(func)
+                if label == "processes 2":
+                    # The supervisor keeps its children going: time until the
+                    # store holds no task, then stop it.
+                    seconds, peak = h.drain([*worker, *extra], lambda: unfinished(gator), n, False)
+                else:
+                    command = [*worker, *extra, "--max-tasks", str(n)]
+                    seconds, peak = h.drain(command, lambda: gator.len(), n, True)
+                rates.append(rate(n, seconds))
+                if label == "processes 2":
+                    parent = h.last_parent_rss / 2**20
+                    result.supervisor_rss_mib = max(result.supervisor_rss_mib or 0.0, parent)
+                else:
+                    peaks.append(peak)
+            result.drains[(workload, label)] = statistics.median(rates)
+    result.drain_1 = result.drains.get(("noop", "c=1"))
+    result.drain_defaults = result.drains.get(("noop", "defaults"))
     reset()
     delay, peak = h.idle_start(worker, lambda key: gator.task(bench_tasks.stamp, key) and None)
     result.idle_start_ms, result.peak_rss_mib = delay, max([*peaks, peak]) / 2**20
@@ -332,15 +394,18 @@ def bench_huey(h: Harness, n: int) -> Result:
         singles.append(rate(n, timed(lambda: [huey_app.noop() for _ in range(n)])))
     result.enqueue = statistics.median(singles)
     consumer = [str(BIN / "huey_consumer"), "huey_app.huey", "-w", "1", "-k", "thread", "-q"]
-    rates, peaks = [], []
-    for _ in range(h.args.repeat):
-        h.flush(DB_HUEY)
-        for _ in range(n):
-            huey_app.noop()
-        seconds, peak = h.drain(consumer, huey_app.huey.pending_count, n, False)
-        rates.append(rate(n, seconds))
-        peaks.append(peak)
-    result.drain_1 = result.drain_defaults = statistics.median(rates)
+    peaks = []
+    for workload in WORKLOADS:
+        rates = []
+        for _ in range(h.args.repeat):
+            h.flush(DB_HUEY)
+            for _ in range(n):
+                getattr(huey_app, workload)()
+            seconds, peak = h.drain(consumer, huey_app.huey.pending_count, n, False)
+            rates.append(rate(n, seconds))
+            peaks.append(peak)
+        result.drains[(workload, "c=1")] = result.drains[(workload, "defaults")] = statistics.median(rates)
+    result.drain_1 = result.drain_defaults = result.drains[("noop", "c=1")]
     h.flush(DB_HUEY)
     delay, peak = h.idle_start(consumer, lambda key: huey_app.stamp(key) and None)
     result.idle_start_ms, result.peak_rss_mib = delay, max([*peaks, peak]) / 2**20
@@ -365,16 +430,20 @@ def bench_dramatiq(h: Harness, n: int) -> Result:
     result.enqueue = statistics.median(singles)
     base = [str(BIN / "dramatiq"), "dramatiq_app", "--path", str(HERE)]
     peaks = []
-    for label, extra in (("drain_1", ["--processes", "1", "--threads", "1"]), ("drain_defaults", [])):
-        rates = []
-        for _ in range(h.args.repeat):
-            h.flush(DB_DRAMATIQ)
-            for _ in range(n):
-                dramatiq_app.noop.send()
-            seconds, peak = h.drain(base + extra, remaining, n, False)
-            rates.append(rate(n, seconds))
-            peaks.append(peak)
-        setattr(result, label, statistics.median(rates))
+    for workload in WORKLOADS:
+        actor = getattr(dramatiq_app, workload)
+        for label, extra in (("c=1", ["--processes", "1", "--threads", "1"]), ("defaults", [])):
+            rates = []
+            for _ in range(h.args.repeat):
+                h.flush(DB_DRAMATIQ)
+                for _ in range(n):
+                    actor.send()
+                seconds, peak = h.drain(base + extra, remaining, n, False)
+                rates.append(rate(n, seconds))
+                peaks.append(peak)
+            result.drains[(workload, label)] = statistics.median(rates)
+    result.drain_1 = result.drains[("noop", "c=1")]
+    result.drain_defaults = result.drains[("noop", "defaults")]
     h.flush(DB_DRAMATIQ)
     delay, peak = h.idle_start(base, lambda key: dramatiq_app.stamp.send(key) and None)
     result.idle_start_ms, result.peak_rss_mib = delay, max([*peaks, peak]) / 2**20
@@ -395,7 +464,7 @@ def fmt(value: float | None, digits: int = 0) -> str:
 
 
 def report(results: list[Result], n: int) -> None:
-    print(f"\n{n:,} no-op tasks; rates in tasks/s (median of runs), idle start in ms, RSS in MiB\n")
+    print(f"\n{n:,} tasks per run; rates in tasks/s (median of runs), idle start in ms, RSS in MiB\n")
     head = [
         "system",
         "enqueue 1-by-1",
@@ -430,6 +499,20 @@ def report(results: list[Result], n: int) -> None:
         for note in r.notes:
             print(f"  {r.name}: {note}")
 
+    labels = sorted({label for r in results for (_, label) in r.drains})
+    for workload in WORKLOADS:
+        print(f"\ndrain, {workload} task (tasks/s, median of runs):")
+        head2 = ["system", *labels]
+        rows2 = [[r.name, *(fmt(r.drains.get((workload, label))) for label in labels)] for r in results]
+        widths2 = [max(len(str(row[i])) for row in [head2, *rows2]) for i in range(len(head2))]
+        for row in [head2, ["-" * w for w in widths2], *rows2]:
+            print(
+                "  ".join(
+                    str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                    for i, (c, w) in enumerate(zip(row, widths2, strict=True))
+                )
+            )
+
     by = {r.name.split(" (")[0]: r for r in results}
     ours = by.get("Alligator Redis")
     huey, dramatiq = by.get("Huey"), by.get("Dramatiq")
@@ -440,12 +523,49 @@ def report(results: list[Result], n: int) -> None:
         checks.append(("(backend.push alone vs bare LPUSH)", ours.backend_vs_bare, 0.9, "x"))
     if ours and ours.batch_vs_single:
         checks.append(("batch enqueue vs 1-by-1 (paired runs)", ours.batch_vs_single, 10.0, "x"))
-    if ours and huey and ours.drain_1 and huey.drain_1:
-        checks.append(("drain c=1 vs Huey", ours.drain_1 / huey.drain_1, 2.0, "x"))
-    if ours and dramatiq and ours.drain_defaults and dramatiq.drain_defaults:
+
+    def ratio(
+        a: Result | None, a_key: tuple[str, str], b: Result | None, b_key: tuple[str, str]
+    ) -> float | None:
+        if a is None or b is None or a_key not in a.drains or b_key not in b.drains:
+            return None
+        return a.drains[a_key] / b.drains[b_key]
+
+    for workload in WORKLOADS:
         checks.append(
-            ("drain defaults vs Dramatiq defaults", ours.drain_defaults / dramatiq.drain_defaults, 1.5, "x")
+            (
+                f"{workload}: drain c=1 vs Huey",
+                ratio(ours, (workload, "c=1"), huey, (workload, "c=1")),
+                2.0,
+                "x",
+            )
         )
+        checks.append(
+            (
+                f"{workload}: drain defaults vs Dramatiq defaults",
+                ratio(ours, (workload, "defaults"), dramatiq, (workload, "defaults")),
+                1.5,
+                "x",
+            )
+        )
+        checks.append(
+            (
+                f"{workload}: --processes 2 vs one process",
+                ratio(ours, (workload, "processes 2"), ours, (workload, "defaults")),
+                1.6,
+                "x",
+            )
+        )
+        checks.append(
+            (
+                f"{workload}: results on vs off (c=1)",
+                ratio(ours, (workload, "c=1"), ours, (workload, "c=1, results off")),
+                0.9,
+                "x",
+            )
+        )
+    if ours and ours.supervisor_rss_mib is not None:
+        checks.append(("supervisor's own RSS (MiB, at most)", ours.supervisor_rss_mib, 15.0, "<="))
     if ours and ours.idle_start_ms is not None:
         checks.append(("idle start (ms, at most)", ours.idle_start_ms, 10.0, "<="))
     if ours and ours.peak_rss_mib is not None:

@@ -8,20 +8,30 @@ reservation to :class:`DeliverySteps`, which takes it through named steps::
     depend    every dependency succeeded (else wait, or dead-letter)
     resolve   import the function and its hooks; check where they live
     run       call it
-    settle    success (the caller acks), retry later, or dead letter
+    settle    success (its return value encoded for the ack), retry later,
+              or dead letter
 
 Each step either passes or ends the delivery with a verdict; nothing that
 happens inside one (a hostile payload, a task raising ``KeyboardInterrupt``,
 a module whose import raises ``KeyError``) can leave these steps without the
 delivery being settled, or, when the store itself fails, deliberately left to
 its lease so it is delivered again. Acknowledging a success is the caller's:
-a worker batches acks, ``Gator.pop`` sends its one at once.
+a worker batches acks, ``Gator.pop`` sends its one at once. Either way it
+sends the delivery's :attr:`Delivery.ack` with
+:meth:`Backend.ack_results <alligator.backend.Backend.ack_results>`, so the
+return value is kept in the same atomic step as the ack.
+
+A return value is stored as JSON. One JSON cannot carry (a set, an object,
+NaN) or longer than the payload limit fails the task at once, without a
+retry: running it again would return the same thing. A task queued with
+``store_result=False`` keeps nothing, and may return anything.
 """
 
 from __future__ import annotations
 
 import contextlib
 import enum
+import json
 import logging
 import os
 import sys
@@ -31,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from alligator.backend import Backend, Reservation
+from alligator.backend import Ack, Backend, Reservation
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 from alligator.exceptions import (
     BackendError,
@@ -58,6 +68,13 @@ DEFAULT_MAX_DELIVERIES = 5
 DEPENDENCY_POLL_SECONDS = 0.5
 #: Frames of a task's traceback kept in its dead letter.
 TRACEBACK_FRAMES = 8
+#: Default seconds a task's return value is kept (``Gator(result_ttl=...)``).
+DEFAULT_RESULT_TTL = 3600.0
+
+# One encoder for every result, as for payloads: compact, strict JSON (no
+# NaN or infinities, which other languages' parsers refuse), ASCII so its
+# length is its size in bytes.
+_RESULT_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
 class Outcome(str, enum.Enum):
@@ -84,11 +101,14 @@ class DeliveryRules:
         max_deliveries: Deliveries that never finished after which a task is
             dead-lettered instead of run again.
         task_class: The :class:`~alligator.tasks.Task` class payloads are read into.
+        result_ttl: Seconds to keep a return value when the task does not
+            say (its ``result_ttl`` is None): the gator's ``result_ttl``.
     """
 
     policy: TaskPolicy
     max_deliveries: int = DEFAULT_MAX_DELIVERIES
     task_class: type[Task] = Task
+    result_ttl: float = DEFAULT_RESULT_TTL
 
 
 @dataclass
@@ -105,6 +125,10 @@ class Delivery:
         duration: Seconds the function ran.
         interrupted: A ``KeyboardInterrupt`` the task raised: settled as a
             failure, and kept so an in-process caller can re-raise it.
+        ack: For a success, the :class:`~alligator.backend.Ack` to send
+            with :meth:`Backend.ack_results
+            <alligator.backend.Backend.ack_results>`: the return value as
+            JSON (None when the task keeps no result) and how long to keep it.
     """
 
     reservation: Reservation
@@ -115,6 +139,7 @@ class Delivery:
     delay: float = 0.0
     duration: float = 0.0
     interrupted: BaseException | None = field(default=None, repr=False)
+    ack: Ack | None = None
 
     @property
     def settled(self) -> bool:
@@ -214,13 +239,14 @@ class DeliverySteps:
         return delivery
 
     def ack(self, delivery: Delivery) -> bool:
-        """Acknowledges a success now (a worker batches acks instead).
+        """Acknowledges a success now, keeping its result (a worker batches acks instead).
 
         Returns:
             False when the lease had been lost first (it may run again).
         """
         reservation = delivery.reservation
-        if self.backend.ack(self.queue, reservation.task_id, reservation.receipt):
+        assert delivery.ack is not None, "only a success is acknowledged"
+        if self.backend.ack_results(self.queue, [delivery.ack]) == 1:
             return True
         log.warning(
             "task %s finished after its lease was lost; it may run again", printable(reservation.task_id)
@@ -401,6 +427,32 @@ class DeliverySteps:
     # -- settling --------------------------------------------------------
 
     def _succeeded(self, delivery: Delivery) -> None:
+        task, reservation = delivery.task, delivery.reservation
+        assert task is not None
+        result: str | None = None
+        if task.store_result:
+            try:
+                result = _RESULT_ENCODER.encode(task.result)
+            except Exception as err:  # TypeError, ValueError (NaN, huge int), RecursionError...
+                # A bug in the task, as a non-JSON argument is: it would return
+                # the same thing on every retry, so no retry.
+                self._dead_letter(
+                    delivery,
+                    f"returned a value JSON cannot carry: {type(err).__name__}: {err}; "
+                    "return dicts, lists, strings, numbers, booleans or None",
+                    err,
+                )
+                return
+            limit = self.rules.policy.max_payload_bytes
+            if len(result) > limit:  # ASCII (see _RESULT_ENCODER): characters are bytes
+                self._dead_letter(
+                    delivery,
+                    f"returned {len(result)} bytes, over the limit of {limit}; keep large data "
+                    "elsewhere and return where it is, or queue the task with store_result=False",
+                )
+                return
+        ttl = self.rules.result_ttl if task.result_ttl is None else task.result_ttl
+        delivery.ack = Ack(reservation.task_id, reservation.receipt, result, ttl)
         delivery.outcome = Outcome.SUCCEEDED
         _log(logging.INFO, delivery, "succeeded in %.3fs", delivery.duration)
 

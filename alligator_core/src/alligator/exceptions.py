@@ -8,7 +8,20 @@ class AlligatorException(Exception):
 
 
 class TaskFailed(AlligatorException):
-    """Raised when a task fails."""
+    """Raised when a task failed for good: ``Gator.result`` and ``Task.wait`` of a dead letter.
+
+    Its message is the dead letter's reason (for a task that raised, the
+    traceback of its last attempt).
+
+    Attributes:
+        reason: The dead letter's reason, as the store keeps it.
+        task_id: The failed task's id, when known.
+    """
+
+    def __init__(self, reason: str = "", task_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.task_id = task_id
 
 
 class UnknownCallableError(AlligatorException):
@@ -40,7 +53,7 @@ class BackendError(AlligatorException):
 
 
 class TaskNotFound(AlligatorException):
-    """Raised when a task id is not in the queue."""
+    """Raised when a task id is not in the queue (never queued there, cancelled, or forgotten)."""
 
 
 class TaskRefused(AlligatorException):
@@ -64,7 +77,11 @@ class TaskArgumentsError(AlligatorException, TypeError):
 
 
 class ResultTimeout(AlligatorException, TimeoutError):
-    """Raised by ``Gator.result`` and ``Task.wait`` when the task has not finished in time."""
+    """Raised by ``Gator.result`` and ``Task.wait`` when the task has not finished in time.
+
+    It is a ``TimeoutError`` too. The task is still waiting, delayed or
+    running; asking again later may find it finished.
+    """
 
 
 class TimeLimitExceeded(AlligatorException):

@@ -2,29 +2,41 @@
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from alligator.backend import Backend, DeadLetter, QueueCounts, Reservation, TaskInfo
-from alligator.constants import ALL
+from alligator import presence
+from alligator.backend import Backend, DeadLetter, Finished, QueueCounts, Reservation, TaskInfo
+from alligator.constants import ALL, FAILED, STATUS_NAMES, SUCCESS
 from alligator.delivery import (
     DEFAULT_LEASE_SECONDS,
     DEFAULT_MAX_DELIVERIES,
+    DEFAULT_RESULT_TTL,
     DEPENDENCY_POLL_SECONDS,
     DeliveryRules,
     DeliverySteps,
 )
-from alligator.exceptions import AlligatorException
+from alligator.exceptions import (
+    AlligatorException,
+    InvalidPayloadError,
+    ResultTimeout,
+    TaskFailed,
+    TaskNotFound,
+)
 from alligator.leases import LeaseKeeper
+from alligator.presence import WorkerInfo
 from alligator.registry import load_backend
 from alligator.security import TaskPolicy
-from alligator.tasks import Task
+from alligator.tasks import Task, check_result_ttl, check_task_id
 from alligator.text import printable, redact_dsn
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
     "DEFAULT_MAX_DELIVERIES",
+    "DEFAULT_RESULT_TTL",
     "DEPENDENCY_POLL_SECONDS",
     "AlligatorException",
     "Batch",
@@ -55,7 +67,13 @@ class Gator:
             task or hook of any other module is refused at enqueue too.
         secret: An HMAC key, or several (the first signs, all verify), to sign
             payloads and refuse unsigned ones. Default: ``ALLIGATOR_SECRET``.
-        max_payload_bytes: The largest payload, 256 KiB by default.
+        max_payload_bytes: The largest payload, 256 KiB by default; a task's
+            stored return value has the same limit.
+        result_ttl: Seconds the store keeps the return value of a task this
+            gator queues, unless the task says otherwise
+            (``gator.options(result_ttl=...)``): an hour by default, at most
+            30 days. A value other than the default travels with each task;
+            a worker applies its own gator's value to tasks that carry none.
     """
 
     def __init__(
@@ -67,9 +85,15 @@ class Gator:
         allow: str | list[str] | tuple[str, ...] | None = None,
         secret: str | list[str] | tuple[str, ...] | None = None,
         max_payload_bytes: int | None = None,
+        result_ttl: float = DEFAULT_RESULT_TTL,
     ) -> None:
         if not isinstance(queue_name, str) or not queue_name:
             raise ValueError(f"queue_name must be a non-empty string, not {queue_name!r}")
+        ttl = check_result_ttl(result_ttl)
+        if ttl is None:
+            raise TypeError("a Gator's result_ttl must be a number of seconds (from 0 to 30 days), not None")
+        #: Seconds a return value is kept when the task does not say.
+        self.result_ttl = ttl
         self.conn_string = conn_string
         self.queue_name = queue_name
         self.task_class = task_class
@@ -145,7 +169,9 @@ class Gator:
 
         Args:
             **kwargs: Any argument of :class:`~alligator.tasks.Task` (``retries``,
-                ``is_async``, ``on_error``, ``depends_on``, ``delay_by``...).
+                ``is_async``, ``on_error``, ``depends_on``, ``delay_by``,
+                ``time_limit``, ``result_ttl``, ``store_result``...). A
+                misspelt name or a bad value is refused here.
 
         Returns:
             An :class:`Options`.
@@ -194,6 +220,7 @@ class Gator:
             queue (nothing was queued) or it ran in-process.
         """
         task.to_call(func, *args, **kwargs)
+        task._gator = self
         if not task.is_async:
             task.queued = False
             return self.execute(task)
@@ -201,6 +228,10 @@ class Gator:
         return task
 
     def _seal(self, task: Task) -> str:
+        if task.result_ttl is None and self.result_ttl != DEFAULT_RESULT_TTL:
+            # This gator's choice travels with the task, so the worker (often
+            # a plain `latergator`, with the default) keeps the result that long.
+            task.result_ttl = self.result_ttl
         if self.policy.allow:
             # Fail in the producer, at once, rather than in a worker later.
             assert task.module is not None and task.callable is not None
@@ -321,7 +352,7 @@ class Gator:
         return delivery.task
 
     def _steps(self, queue: str | None = None, policy: TaskPolicy | None = None) -> DeliverySteps:
-        rules = DeliveryRules(policy or self.policy, DEFAULT_MAX_DELIVERIES, self.task_class)
+        rules = DeliveryRules(policy or self.policy, DEFAULT_MAX_DELIVERIES, self.task_class, self.result_ttl)
         return DeliverySteps(self.backend, queue or self.queue_name, rules)
 
     # -- managing --------------------------------------------------------
@@ -358,6 +389,105 @@ class Gator:
     def drop_all(self) -> None:
         """Deletes everything in this gator's queue, dead letters included."""
         self.backend.drop_all(self.queue_name)
+
+    # -- results ---------------------------------------------------------
+
+    def result(self, task_id: str, timeout: float | None = None) -> Any:
+        """Returns a finished task's stored return value, waiting for it if asked to.
+
+        A worker stores what the function returned, as JSON, in the same step
+        as it acknowledges the task, and the store keeps it for the task's
+        ``result_ttl`` (this gator's by default: an hour).
+
+        Example:
+            >>> gator = Gator("locmem://example-result", allow=["builtins"])
+            >>> task = gator.task(divmod, 17, 5)
+            >>> done = gator.pop()  # a worker would do this, in another process
+            >>> gator.result(task.task_id)
+            [3, 2]
+
+        Args:
+            task_id: The task's id (``task.task_id``).
+            timeout: Seconds to wait for a task still waiting, delayed or
+                running. None or 0 looks once, without waiting. Stores that
+                can (Redis, locmem) wake the caller as the task finishes;
+                others look again every quarter of a second at most.
+
+        Returns:
+            The return value decoded from JSON: tuples come back as lists,
+            and dict keys as strings. None when the task succeeded but no
+            value was kept: it was queued with ``store_result=False``, its
+            result outlived its ``result_ttl``, or the store keeps no results
+            (its backend's ``stores_results`` is False).
+
+        Raises:
+            TaskFailed: The task failed for good (it is a dead letter); the
+                message and ``.reason`` are the dead letter's reason.
+            ResultTimeout: It is still waiting, delayed or running after
+                ``timeout`` (at once without one). Also a ``TimeoutError``.
+            TaskNotFound: The store does not know the id in this gator's
+                queue: never queued there, cancelled, or finished so long ago
+                that neither its result nor its status is remembered.
+            InvalidPayloadError: A result is stored but cannot be read (not
+                JSON, too large, not UTF-8: written by something else).
+            ValueError: ``task_id`` cannot be a task's id, or ``timeout`` is
+                negative or not finite.
+        """
+        check_task_id(task_id)
+        wait = _check_timeout(timeout)
+        queue = self.queue_name
+        found = self.backend.finished(queue, task_id)
+        if found is None:
+            status = self.backend.status(queue, task_id)
+            if status not in (SUCCESS, FAILED, None) and wait > 0:
+                found = self.backend.wait_finished(queue, task_id, wait)
+                if found is None:
+                    status = self.backend.status(queue, task_id)
+            if found is None and status in (SUCCESS, FAILED):
+                # It finished between two looks: read what it left.
+                found = self.backend.finished(queue, task_id)
+            if found is None:
+                if status is None:
+                    raise TaskNotFound(_not_found(task_id, queue))
+                if status == SUCCESS:
+                    return None  # no result kept (any more)
+                if status == FAILED:
+                    raise TaskFailed(
+                        "it failed; its dead letter, and its reason, are no longer kept", task_id
+                    )
+                state = STATUS_NAMES.get(status, str(status))
+                waited = f" after {wait:g}s" if wait > 0 else ""
+                raise ResultTimeout(
+                    f"task {printable(task_id)} has not finished{waited}: it is {state}; "
+                    "wait longer (timeout=...) or ask again later"
+                )
+        return _finished_value(found)
+
+    def workers(self) -> list[WorkerInfo]:
+        """Lists the live workers of this gator's store, whatever queues they consume.
+
+        Each running worker keeps a record in the store, refreshed every few
+        seconds; one that stops cleanly removes it, and a killed one's
+        vanishes about 30 seconds after its last heartbeat. Records the
+        core cannot read (written by something else) are left out.
+
+        Example:
+            >>> gator = Gator("locmem://example-workers")
+            >>> gator.workers()
+            []
+
+        Returns:
+            :class:`~alligator.presence.WorkerInfo` for each, oldest
+            heartbeat first.
+
+        Raises:
+            NotImplementedError: The store keeps no registry of workers (a
+                third-party backend that does not implement one), as
+                :meth:`queues` and :meth:`counts` raise for what a store
+                cannot do.
+        """
+        listed = (presence.decode(worker_id, record) for worker_id, record in self.backend.worker_records())
+        return [info for info in listed if info is not None]
 
     # -- inspecting --------------------------------------------------------
 
@@ -472,6 +602,51 @@ class Gator:
         return self.backend.requeue_all(self.queue_name)
 
 
+def _check_timeout(timeout: float | None) -> float:
+    """A result's timeout as seconds to wait (0: look once), refusing nonsense."""
+    if timeout is None:
+        return 0.0
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds or None, not {printable(repr(timeout), 60)}")
+    if not math.isfinite(timeout) or timeout < 0:
+        raise ValueError(f"timeout must be a finite number of seconds >= 0, or None; not {timeout!r}")
+    return float(timeout)
+
+
+def _not_found(task_id: str, queue: str) -> str:
+    return (
+        f"task {printable(task_id)} is unknown on queue {printable(queue)!r}: never queued there, "
+        "cancelled, or finished too long ago for its result or status to be kept"
+    )
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"the number {name} is not JSON")
+
+
+# Results are written strict (no NaN, no infinities); read them the same way.
+_RESULT_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def _finished_value(found: Finished) -> Any:
+    """The value a finished task hands out; raises TaskFailed for a failed one."""
+    task_id = found.task_id
+    if found.status == FAILED:
+        raise TaskFailed(found.reason or "it failed (no reason was kept)", task_id)
+    if found.reason is not None:
+        raise InvalidPayloadError(
+            f"the stored result of task {printable(task_id)} cannot be read: {printable(found.reason)}"
+        )
+    if found.result is None:
+        return None
+    try:
+        return _RESULT_DECODER.decode(found.result)
+    except (ValueError, RecursionError) as err:
+        raise InvalidPayloadError(
+            f"the stored result of task {printable(task_id)} is not valid JSON: {printable(err)}"
+        ) from err
+
+
 class Options:
     """Queues tasks with a set of options; made by :meth:`Gator.options`.
 
@@ -524,6 +699,7 @@ class Batch(Options):
         if not task.is_async:
             return self.gator.push(task, func, *args, **kwargs)
         task.to_call(func, *args, **kwargs)
+        task._gator = self.gator
         self.tasks.append(task)
         return task
 

@@ -8,12 +8,24 @@ import math
 import numbers
 import os
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alligator import payload as _payload
 from alligator.constants import DELAYED, FAILED, RETRYING, RUNNING, SUCCESS, WAITING
-from alligator.exceptions import InvalidPayloadError, NotImportableError, NotSerializableError
-from alligator.limits import MAX_DEPENDENCIES, MAX_RETRIES, MAX_RETRY_DELAY, MAX_TASK_ID_LENGTH
+from alligator.exceptions import (
+    AlligatorException,
+    InvalidPayloadError,
+    NotImportableError,
+    NotSerializableError,
+)
+from alligator.limits import (
+    MAX_DEPENDENCIES,
+    MAX_RESULT_TTL,
+    MAX_RETRIES,
+    MAX_RETRY_DELAY,
+    MAX_TASK_ID_LENGTH,
+    MAX_TIME_LIMIT,
+)
 from alligator.retries import (
     DEFAULT_RETRY_BACKOFF,
     DEFAULT_RETRY_DELAY,
@@ -23,6 +35,9 @@ from alligator.retries import (
 from alligator.security import unrunnable_reason
 from alligator.text import printable
 from alligator.utils import callable_path, check_arguments_fit, import_attr
+
+if TYPE_CHECKING:
+    from alligator.gator import Gator
 
 log = logging.getLogger("alligator.worker")
 
@@ -79,6 +94,74 @@ def _number(value: object, name: str, low: float | None = None, high: float | No
     if (low is not None and number < low) or (high is not None and number > high):
         bounds = f"from {low:g} to {high:g}" if high is not None else f">= {low:g}"
         raise ValueError(f"{name} must be {bounds}, not {_show(value)}")
+    return number
+
+
+def _as_float(value: numbers.Real) -> float:
+    """A real number as a float; NaN for one a float cannot hold (a huge int), so bounds refuse it."""
+    try:
+        return float(value)
+    except (OverflowError, ValueError):
+        return math.nan
+
+
+def check_time_limit(value: object, name: str = "time_limit") -> float | None:
+    """Returns a task's time limit as a float, or None for no limit, or says what is wrong.
+
+    Example:
+        >>> check_time_limit(90)
+        90.0
+
+    Args:
+        value: Seconds the task may run, above 0 and at most
+            ``alligator.limits.MAX_TIME_LIMIT`` (a week); or None.
+        name: How to name it in the error.
+
+    Raises:
+        TypeError: It is not a number (``True`` is not one either).
+        ValueError: It is NaN, infinite, 0 or less, or over a week.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number of seconds, or None for no limit; not {_show(value)}")
+    number = _as_float(value)
+    if not (0.0 < number <= MAX_TIME_LIMIT):
+        raise ValueError(
+            f"{name} must be above 0 and at most {MAX_TIME_LIMIT:.0f} seconds (a week), "
+            f"or None for no limit; not {_show(value)}"
+        )
+    return number
+
+
+def check_result_ttl(value: object, name: str = "result_ttl") -> float | None:
+    """Returns how long a task's result is kept, as a float, or None for the gator's default.
+
+    Example:
+        >>> check_result_ttl(600)
+        600.0
+
+    Args:
+        value: Seconds to keep the result, from 0 to
+            ``alligator.limits.MAX_RESULT_TTL`` (30 days); or None.
+        name: How to name it in the error.
+
+    Raises:
+        TypeError: It is not a number (``True`` is not one either).
+        ValueError: It is NaN, infinite, negative, or over 30 days.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name} must be a number of seconds, or None for the gator's default; not {_show(value)}"
+        )
+    number = _as_float(value)
+    if not (0.0 <= number <= MAX_RESULT_TTL):
+        raise ValueError(
+            f"{name} must be from 0 to {MAX_RESULT_TTL:.0f} seconds (30 days), "
+            f"or None for the gator's default; not {_show(value)}"
+        )
     return number
 
 
@@ -143,6 +226,15 @@ class Task:
         retry_backoff: Growth factor of the wait per retry.
         retry_max_delay: The longest wait between retries.
         retry_jitter: Randomize each wait within its upper half.
+        time_limit: Seconds the function may run before it is stopped and
+            counted as a failed try (above 0, at most a week); None for no
+            limit of its own (a worker may set one for every task it runs:
+            ``latergator --time-limit``).
+        result_ttl: Seconds the store keeps the return value (0 to 30
+            days); None for the gator's ``result_ttl`` (an hour by default).
+        store_result: False keeps no return value (``Gator.result`` then
+            returns None once the task succeeded), and does not require
+            the value to be JSON.
 
     Hooks are importable functions (or ``"module:function"`` strings): they
     travel in the payload by name, like the task's function.
@@ -163,6 +255,9 @@ class Task:
         retry_backoff: float = DEFAULT_RETRY_BACKOFF,
         retry_max_delay: float = DEFAULT_RETRY_MAX_DELAY,
         retry_jitter: bool = True,
+        time_limit: float | None = None,
+        result_ttl: float | None = None,
+        store_result: bool = True,
     ) -> None:
         if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
             raise ValueError(f"retries must be a whole number from 0 to {MAX_RETRIES}, not {_show(retries)}")
@@ -186,6 +281,11 @@ class Task:
         self.retry_backoff = _number(retry_backoff, "retry_backoff", 1.0)
         self.retry_max_delay = _number(retry_max_delay, "retry_max_delay", 0.0, MAX_RETRY_DELAY)
         self.retry_jitter = bool(retry_jitter)
+        self.time_limit = check_time_limit(time_limit)
+        self.result_ttl = check_result_ttl(result_ttl)
+        if not isinstance(store_result, bool):
+            raise TypeError(f"store_result must be True or False, not {_show(store_result)}")
+        self.store_result = store_result
         self.status = DELAYED if (self.delay_by or self.delay_until) else WAITING
         self.func: Callable[..., Any] | None = None
         self.module: str | None = None
@@ -203,6 +303,8 @@ class Task:
         #: the task ran in-process); None before it was queued, or when a
         #: batch cannot tell (see Batch.flush).
         self.queued: bool | None = None
+        # The gator that queued it, for wait(); never serialized.
+        self._gator: Gator | None = None
 
     def _dependencies(self, depends_on: Iterable[str | Task] | None) -> list[str]:
         if depends_on is None:
@@ -315,6 +417,52 @@ class Task:
         self.to_success()
         self._call_after_hook(self.on_success, self.result)
         return self.result
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """Waits for this queued task to finish and returns its stored return value.
+
+        The same as ``gator.result(task.task_id, timeout)`` on the gator
+        that queued it (see :meth:`Gator.result
+        <alligator.gator.Gator.result>`), so a caller can write
+        ``gator.task(add, 1, 2).wait(5)``. A task that ran in-process
+        (``is_async=False``) returns its ``result`` at once. A task that was
+        not queued because its id was in the queue already (``queued`` is
+        False) waits for the task of that id.
+
+        Example:
+            >>> from alligator import Gator
+            >>> gator = Gator("locmem://example-task-wait", allow=["builtins"])
+            >>> task = gator.task(pow, 2, 5)
+            >>> done = gator.pop()  # a worker would do this, in another process
+            >>> task.wait(timeout=5)
+            32
+
+        Args:
+            timeout: Seconds to wait for it to finish; None (or 0) looks
+                once and does not wait.
+
+        Returns:
+            The function's return value, decoded from JSON (a tuple comes
+            back as a list); None when it succeeded without a stored result.
+
+        Raises:
+            TaskFailed: It failed for good; ``.reason`` is the dead
+                letter's reason.
+            ResultTimeout: It has not finished yet (by the timeout).
+            TaskNotFound: The store does not know the id (never queued
+                there, cancelled, or finished too long ago).
+            AlligatorException: This task was not queued through a
+                :class:`~alligator.gator.Gator` (built by hand, or read by a
+                worker), so there is no store to wait on.
+        """
+        if not self.is_async and self.status == SUCCESS:
+            return self.result
+        if self._gator is None:
+            raise AlligatorException(
+                f"task {printable(self.task_id)} was not queued by a Gator, so it has no store to "
+                "wait on; call gator.result(task_id, timeout) on the gator of its queue instead"
+            )
+        return self._gator.result(self.task_id, timeout)
 
     def resolve(self) -> Callable[..., Any]:
         """Returns the function, importing it by name if it came from a queue.
@@ -434,6 +582,15 @@ class Task:
             data["retry_policy"] = list(retry_policy)
         if not self.retry_jitter:
             data["retry_jitter"] = False
+        # Checked again: an attribute may have been changed since __init__.
+        if self.time_limit is not None:
+            data["time_limit"] = check_time_limit(self.time_limit)
+        if self.result_ttl is not None:
+            data["result_ttl"] = check_result_ttl(self.result_ttl)
+        if self.store_result is not True:
+            if self.store_result is not False:
+                raise TypeError(f"store_result must be True or False, not {_show(self.store_result)}")
+            data["store_result"] = False
         return _payload.dumps(data)
 
     @classmethod
@@ -484,6 +641,9 @@ class Task:
             "retry_jitter": bool,
             "async": bool,
             "options": dict,
+            "time_limit": (int, float),
+            "result_ttl": (int, float),
+            "store_result": bool,
         }
         for key, value in fields.items():
             kind = expected_types.get(key)
@@ -512,6 +672,9 @@ class Task:
             retry_backoff=policy[1],
             retry_max_delay=policy[2],
             retry_jitter=fields.get("retry_jitter", True),
+            time_limit=fields.get("time_limit"),
+            result_ttl=fields.get("result_ttl"),
+            store_result=fields.get("store_result", True),
         )
         task.module = fields["module"]
         task.callable = fields["callable"]

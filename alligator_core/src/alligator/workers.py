@@ -11,7 +11,7 @@ import time
 from types import FrameType
 from typing import Any
 
-from alligator.backend import Reservation
+from alligator.backend import Ack, Reservation
 from alligator.constants import ALL
 from alligator.delivery import (
     DEFAULT_LEASE_SECONDS,
@@ -102,7 +102,9 @@ class Worker:
         self.prefetch = max(1, prefetch)
         self.policy = gator.policy.with_allowed(allow)
         self._steps = DeliverySteps(
-            gator.backend, self.to_consume, DeliveryRules(self.policy, max_deliveries, gator.task_class)
+            gator.backend,
+            self.to_consume,
+            DeliveryRules(self.policy, max_deliveries, gator.task_class, gator.result_ttl),
         )
         #: Tasks handled so far (run, retried or dead-lettered).
         self.tasks_complete = 0
@@ -257,7 +259,7 @@ class Worker:
 
     def _consume(self) -> None:
         backend = self.gator.backend
-        acks: list[tuple[str, str]] = []
+        acks: list[Ack] = []
         seconds_per_task = TARGET_BATCH_SECONDS
         errors = 0
         while not self._stopping.is_set() and not self._finished():
@@ -297,7 +299,7 @@ class Worker:
                 seconds_per_task = 0.7 * seconds_per_task + 0.3 * elapsed
         self._flush(acks, final=True)
 
-    def _run_batch(self, batch: list[Reservation], acks: list[tuple[str, str]]) -> int:
+    def _run_batch(self, batch: list[Reservation], acks: list[Ack]) -> int:
         handled = 0
         oldest_ack = time.monotonic()
         for index, reservation in enumerate(batch):
@@ -317,8 +319,8 @@ class Worker:
             if delivery.outcome is Outcome.SUCCEEDED:
                 if not acks:
                     oldest_ack = time.monotonic()
-                acks.append((reservation.task_id, reservation.receipt))
-                assert delivery.task is not None
+                assert delivery.task is not None and delivery.ack is not None
+                acks.append(delivery.ack)
                 try:
                     self.result(delivery.task.result)
                 except Exception:
@@ -333,7 +335,7 @@ class Worker:
                 break
         return handled
 
-    def _deliver(self, reservation: Reservation, acks: list[tuple[str, str]]) -> Delivery:
+    def _deliver(self, reservation: Reservation, acks: list[Ack]) -> Delivery:
         delivery = self._steps.open(reservation)
         if delivery.settled:
             return delivery
@@ -353,12 +355,12 @@ class Worker:
             except Exception as err:
                 log.error("could not hand back task %s: %s", printable(reservation.task_id), err)
 
-    def _flush(self, acks: list[tuple[str, str]], final: bool = False) -> None:
+    def _flush(self, acks: list[Ack], final: bool = False) -> None:
         """Sends the buffered acks; on a backend error keeps them for the next try."""
         if not acks:
             return
         try:
-            done = self.gator.backend.ack_many(self.to_consume, acks)
+            done = self.gator.backend.ack_results(self.to_consume, acks)
         except Exception as err:
             if not final:
                 # The leases stay held (and renewed) until the acks get through.
@@ -368,6 +370,6 @@ class Worker:
             done = len(acks)
         if done < len(acks):
             log.warning("%d task(s) finished after their lease was lost", len(acks) - done)
-        for task_id, _ in acks:
-            self._keeper.drop(task_id)
+        for ack in acks:
+            self._keeper.drop(ack.task_id)
         acks.clear()

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from alligator.constants import DELAYED, FAILED, RUNNING, WAITING
+from alligator.backend import Ack, Finished
+from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 from alligator.testing import BackendContract, FakeClock
 from alligator_locmem import LocmemBackend, _Entry
 
@@ -50,6 +53,18 @@ class TestLocmemContract(BackendContract):
 
         def plant(queue: str, task_id: str, data: bytes) -> None:
             _plant_str(backend, queue, task_id, data.decode("utf-8", "surrogateescape"))
+
+        return plant
+
+    @pytest.fixture
+    def plant_raw_result(self, backend: LocmemBackend) -> Plant:
+        """Replaces a kept result by the str locmem would hold for ``data``, keeping its TTL."""
+
+        def plant(queue: str, task_id: str, data: bytes) -> None:
+            with backend._cond:
+                q = backend._queue(queue)
+                _, until, at = q.results[task_id]
+                q.results[task_id] = (data.decode("utf-8", "surrogateescape"), until, at)
 
         return plant
 
@@ -245,3 +260,100 @@ class TestLocmemContract(BackendContract):
         assert clocked_backend.dead_letter(queue, got.task_id, got.receipt, "gave up") is True
         clocked_backend.max_task_id_bytes = 4
         assert [d.task_id for d in clocked_backend.dead_letters(queue)] == ["a-lo"]
+
+    # -- results, waits and workers (issues 11 and 12) -------------------------
+
+    def test_says_it_keeps_results_and_waits_for_finishes(self, backend: LocmemBackend) -> None:
+        flags = (backend.stores_results, backend.waits_for_finish, backend.blocking_reserve)
+        assert flags == (True, True, True)
+
+    def test_old_results_do_not_pile_up(
+        self, clocked_backend: LocmemBackend, queue: str, clock: FakeClock
+    ) -> None:
+        clocked_backend.push_many(queue, [(f"t{n}", "x", 0.0) for n in range(50)])
+        held = clocked_backend.reserve(queue, LEASE, 50)
+        acks = [Ack(r.task_id, r.receipt, '"v"', result_ttl=10.0) for r in held]
+        assert clocked_backend.ack_results(queue, acks) == 50
+        clock.advance(11.0)
+        clocked_backend.push(queue, "last", "x")
+        [last] = clocked_backend.reserve(queue, LEASE)
+        assert clocked_backend.ack_results(queue, [Ack("last", last.receipt, '"v"')]) == 1
+        q = clocked_backend._queue(queue)
+        assert list(q.results) == ["last"], "results past their TTL are dropped by the next ack"
+        assert len(q.result_ends) == 1
+
+    def test_a_newer_result_outlives_the_end_of_an_older_one(
+        self, clocked_backend: LocmemBackend, queue: str, clock: FakeClock
+    ) -> None:
+        for ttl in (10.0, 1000.0):
+            clocked_backend.push(queue, "t1", "x")
+            [held] = clocked_backend.reserve(queue, LEASE)
+            assert clocked_backend.ack_results(queue, [Ack("t1", held.receipt, f'"{ttl}"', ttl)]) == 1
+        clock.advance(11.0)
+        clocked_backend.push(queue, "t2", "x")
+        [other] = clocked_backend.reserve(queue, LEASE)
+        clocked_backend.ack_results(queue, [Ack("t2", other.receipt, None)])
+        found = clocked_backend.finished(queue, "t1")
+        assert found is not None and found.result == '"1000.0"'
+
+    def test_a_planted_result_utf8_cannot_encode_is_never_handed_out(
+        self, clocked_backend: LocmemBackend, queue: str
+    ) -> None:
+        clocked_backend.push(queue, "t1", "x")
+        [held] = clocked_backend.reserve(queue, LEASE)
+        assert clocked_backend.ack_results(queue, [Ack("t1", held.receipt, '"v"')]) == 1
+        q = clocked_backend._queue(queue)
+        _, until, at = q.results["t1"]
+        q.results["t1"] = (b'"\xff"'.decode("utf-8", "surrogateescape"), until, at)
+        found = clocked_backend.finished(queue, "t1")
+        assert found is not None
+        assert (found.status, found.result, found.reason) == (SUCCESS, None, "result is not valid UTF-8")
+
+    def test_wait_finished_is_woken_by_a_client_of_the_same_store(
+        self, backend: LocmemBackend, queue: str
+    ) -> None:
+        other = LocmemBackend(backend.conn_string)
+        backend.push(queue, "t1", "x")
+        [held] = backend.reserve(queue, LEASE)
+        acker = threading.Timer(0.2, other.ack_results, (queue, [Ack("t1", held.receipt, "42")]))
+        acker.start()
+        found = backend.wait_finished(queue, "t1", 30.0)
+        acker.join()
+        assert found is not None and found.result == "42"
+        assert LocmemBackend("locmem://another-store").wait_finished(queue, "t1", 0.1) is None
+
+    def test_wait_for_work_wakes_when_a_delay_ends(self, backend: LocmemBackend, queue: str) -> None:
+        # Beyond the contract: locmem also wakes for a delay ending during the wait.
+        backend.push(queue, "soon", "x", delay=0.3)
+        started = time.monotonic()
+        assert backend.wait_for_work([f"{queue}-empty", queue], 30.0) is True
+        assert time.monotonic() - started < 20.0
+        got_queue, got = backend.reserve_first([f"{queue}-empty", queue], LEASE, timeout=30.0)
+        assert (got_queue, [r.task_id for r in got]) == (queue, ["soon"])
+
+    def test_the_registry_is_one_per_store(self, backend: LocmemBackend) -> None:
+        backend.heartbeat("w1", "record", 30.0)
+        assert LocmemBackend(backend.conn_string).worker_records() == [("w1", "record")]
+        assert LocmemBackend(f"{backend.conn_string}-other").worker_records() == []
+        assert backend.forget_worker("w1") is True
+
+    def test_diagnose_warns_that_tasks_live_in_this_process_only(self, backend: LocmemBackend) -> None:
+        [(level, problem, what_to_do)] = backend.diagnose()
+        assert level == "warning"
+        assert "lost when it exits" in problem
+        assert "sqlite://" in what_to_do and "redis://" in what_to_do
+
+    def test_wait_finished_reads_a_subclass_s_finished(self, backend: LocmemBackend, queue: str) -> None:
+        class Marked(LocmemBackend):
+            def finished(self, queue: str, task_id: str) -> Finished | None:
+                found = super().finished(queue, task_id)
+                return None if found is None else Finished(task_id, found.status, '"marked"')
+
+        marked = Marked(backend.conn_string)
+        backend.push(queue, "t1", "x")
+        [held] = backend.reserve(queue, LEASE)
+        acker = threading.Timer(0.2, backend.ack, (queue, "t1", held.receipt))
+        acker.start()
+        found = marked.wait_finished(queue, "t1", 30.0)
+        acker.join()
+        assert found is not None and found.result == '"marked"'

@@ -51,6 +51,15 @@ class RedisFixtures:
 
         return plant_in_backend
 
+    @pytest.fixture
+    def plant_raw_result(self, backend: RedisBackend) -> Callable[[str, str, bytes], None]:
+        """``plant(queue, task_id, data)``: a kept result's stored bytes replaced, its TTL left alone."""
+
+        def plant_result(queue: str, task_id: str, data: bytes) -> None:
+            backend.client.hset(queue_keys(queue)["results"], f"v:{task_id}", data)
+
+        return plant_result
+
 
 class PlantedRecords:
     """What the kit will check with ``plant_raw_payload``, run here before the kit has it."""

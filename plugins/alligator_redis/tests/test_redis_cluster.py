@@ -7,6 +7,9 @@ a queue hashes to one slot, so each script runs on the node that owns it.
 from __future__ import annotations
 
 import functools
+import threading
+import time
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -14,8 +17,10 @@ from redis.cluster import RedisCluster
 from redis_raw import PlantedRecords, RedisFixtures, plant
 
 from alligator import Gator
+from alligator.backend import Ack
+from alligator.constants import FAILED, SUCCESS
 from alligator.testing import BackendContract
-from alligator_redis import RedisBackend
+from alligator_redis import RedisBackend, scripts
 
 pytestmark = pytest.mark.cluster
 
@@ -101,4 +106,95 @@ def test_queues_lists_the_queues_of_every_node(redis_cluster: str) -> None:
     finally:
         for name in names:
             backend.drop_all(name)
+        backend.close()
+
+
+def _on_other_nodes(backend: RedisBackend, count: int) -> list[str]:
+    """Queue names whose keys live on ``count`` different nodes."""
+    assert isinstance(backend.client, RedisCluster)
+    names: dict[str, str] = {}
+    n = 0
+    while len(names) < count:
+        name = f"multi-{n}-{uuid.uuid4().hex[:6]}"
+        node = backend.client.get_node_from_key(scripts.queue_keys(name)["wake"]).name
+        names.setdefault(node, name)
+        n += 1
+    return list(names.values())
+
+
+def test_a_waiter_on_queues_of_several_nodes_is_woken_by_a_push(redis_cluster: str) -> None:
+    """One BLPOP cannot watch wake keys of several slots (CROSSSLOT): the
+    waiter subscribes to the queues' work channels, which every push of a due
+    task to an idle queue publishes on."""
+    backend = RedisBackend(redis_cluster)
+    queues = _on_other_nodes(backend, 3)
+    try:
+        for target in (queues[2], queues[0]):
+
+            def push(where: str = target) -> None:
+                time.sleep(0.5)
+                backend.push(where, "t-" + where, "x")
+
+            thread = threading.Thread(target=push, daemon=True)
+            thread.start()
+            start = time.monotonic()
+            queue, got = backend.reserve_first(queues, 30.0, 5, 30.0)
+            thread.join()
+            assert (queue, [r.task_id for r in got]) == (target, ["t-" + target])
+            assert time.monotonic() - start < 10.0
+
+        def push_w() -> None:
+            time.sleep(0.5)
+            backend.push(queues[1], "w", "x")
+
+        thread = threading.Thread(target=push_w, daemon=True)
+        thread.start()
+        assert backend.wait_for_work(queues, 30.0) is True
+        thread.join()
+        assert backend.wait_for_work(queues, 0.2) is True  # "w" is due: no wait at all
+        backend.push_many(queues[2], [(f"l{n}", "x", 0.0) for n in range(20)])
+        backend.push(queues[0], "urgent", "x")
+        assert backend.reserve_first(queues, 30.0, 5)[0] == queues[0]
+        assert backend.reserve_first(queues, 30.0, 5)[0] == queues[1]
+        assert backend.reserve_first(queues, 30.0, 5)[0] == queues[2]
+        start = time.monotonic()
+        empty = [q + "-empty" for q in queues]
+        assert backend.reserve_first(empty, 30.0, 5, 0.3) == ("", [])
+        assert backend.wait_for_work(empty, 0.3) is False
+        assert time.monotonic() - start >= 0.6
+    finally:
+        for name in queues:
+            backend.drop_all(name)
+            backend.drop_all(name + "-empty")
+        backend.close()
+
+
+def test_results_and_wait_finished_on_the_cluster(redis_cluster: str) -> None:
+    backend = RedisBackend(redis_cluster)
+    name = f"cluster-results-{uuid.uuid4().hex[:6]}"
+    try:
+        backend.push(name, "t1", "x")
+        backend.push(name, "t2", "x")
+        held = {r.task_id: r.receipt for r in backend.reserve(name, 30.0, 2)}
+
+        def ack() -> None:
+            time.sleep(0.5)
+            backend.ack_results(name, [Ack("t1", held["t1"], '"one"', 60.0)])
+            time.sleep(0.3)
+            backend.dead_letter(name, "t2", held["t2"], "no")
+
+        thread = threading.Thread(target=ack, daemon=True)
+        thread.start()
+        got = backend.wait_finished(name, "t1", 30.0)
+        assert got is not None and (got.status, got.result) == (SUCCESS, '"one"')
+        failed = backend.wait_finished(name, "t2", 30.0)
+        thread.join()
+        assert failed is not None and (failed.status, failed.reason) == (FAILED, "no")
+        backend.heartbeat("cluster-w1", "{}", 30.0)
+        assert ("cluster-w1", "{}") in backend.worker_records()
+        assert backend.forget_worker("cluster-w1")
+        nodes = {problem.split(": ")[0] for _, problem, _ in backend.diagnose()}
+        assert len(nodes) == 3, "every primary is checked and named"
+    finally:
+        backend.drop_all(name)
         backend.close()

@@ -326,7 +326,7 @@ _SCRIPT_CALLS: dict[str, tuple[list[Any], dict[int, str]]] = {
         ["", LEASE, 10, 1000, 3600, 1024, 100, 3600],
         {0: "n", 1: "n", 2: "w", 3: "w", 4: "t", 5: "w", 6: "w", 7: "t"},
     ),
-    "ack": (["", 3600, "held", "{held}"], {0: "n", 1: "t"}),
+    "ack": (["", 3600, "held", "{held}", 60, "[1]"], {0: "n", 1: "t", 4: "n"}),
     "release": (["", "held", "{held}", 0, "1"], {0: "n", 3: "n", 4: "w"}),
     "extend": (["", LEASE, "held", "{held}"], {0: "n", 1: "n"}),
     "dead_letter": (["", 3600, "held", "{held}", "why", 100, 3600], {0: "n", 1: "t", 5: "w", 6: "t"}),
@@ -345,6 +345,8 @@ _SCRIPT_CALLS: dict[str, tuple[list[Any], dict[int, str]]] = {
     "delete_dead": (["dead"], {}),
     "purge_dead": ([], {}),
     "requeue_all": ([""], {0: "n"}),
+    "finished": (["", 3600, "held", 1000], {0: "n", 1: "t", 3: "w"}),
+    "due": ([""], {0: "n"}),
 }
 _BAD = {
     "n": ["nan", "inf", "-inf", "1e400", "abc", "0x"],

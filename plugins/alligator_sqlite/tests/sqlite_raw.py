@@ -50,6 +50,47 @@ CREATE INDEX IF NOT EXISTS alligator_finished_at ON alligator_finished (finished
 """
 
 
+#: The tables as alligator-sqlite created them at schema version 2 (before
+#: results and the worker registry), kept verbatim for the migration to 3.
+SCHEMA_V2 = """
+CREATE TABLE IF NOT EXISTS alligator_meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alligator_tasks (
+    queue TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    due REAL NOT NULL,
+    seq INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    receipt TEXT,
+    failures INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (queue, task_id)
+);
+CREATE INDEX IF NOT EXISTS alligator_tasks_due ON alligator_tasks (queue, due, seq);
+CREATE TABLE IF NOT EXISTS alligator_dead (
+    queue TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    failed_at REAL NOT NULL,
+    seq INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (queue, task_id)
+);
+CREATE INDEX IF NOT EXISTS alligator_dead_seq ON alligator_dead (queue, seq);
+CREATE TABLE IF NOT EXISTS alligator_finished (
+    queue TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    finished_at REAL NOT NULL,
+    PRIMARY KEY (queue, task_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS alligator_finished_at ON alligator_finished (finished_at);
+"""
+
+
 def connect(path: str | Path) -> sqlite3.Connection:
     """A connection of our own, committing each statement, waiting for the backend's locks."""
     return sqlite3.connect(path, isolation_level=None, timeout=60)
@@ -99,5 +140,16 @@ def make_version_1_file(path: str | Path) -> None:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.executescript(SCHEMA_V1)
         conn.execute("INSERT INTO alligator_meta (key, value) VALUES ('schema_version', 1), ('seq', 0)")
+    finally:
+        conn.close()
+
+
+def make_version_2_file(path: str | Path) -> None:
+    """Creates a database file exactly as schema version 2 laid it out, with no rows."""
+    conn = connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.executescript(SCHEMA_V2)
+        conn.execute("INSERT INTO alligator_meta (key, value) VALUES ('schema_version', 2), ('seq', 0)")
     finally:
         conn.close()

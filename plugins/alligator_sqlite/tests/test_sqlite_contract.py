@@ -59,6 +59,23 @@ class TestSqliteContract(BackendContract):
 
         return plant
 
+    @pytest.fixture
+    def plant_raw_result(self, backend: SqliteBackend) -> Plant:
+        """Replaces a kept result's stored bytes with exactly ``data`` (as TEXT), its expiry untouched."""
+
+        def plant(queue: str, task_id: str, data: bytes) -> None:
+            conn = sqlite_raw.connect(backend.path)
+            try:
+                changed = conn.execute(
+                    "UPDATE alligator_results SET result = CAST(? AS TEXT) WHERE queue = ? AND task_id = ?",
+                    (data, queue, task_id),
+                ).rowcount
+            finally:
+                conn.close()
+            assert changed == 1, f"no result kept for {task_id!r} in {queue!r}"
+
+        return plant
+
     # -- records only a hostile writer makes (finding 1, finding 11) ---------
 
     @pytest.mark.parametrize("as_text", [True, False], ids=["text", "blob"])

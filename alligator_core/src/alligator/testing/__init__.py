@@ -42,9 +42,13 @@ error, saying what to provide. The tests of several clients
 (:class:`~alligator.testing.contract.SharedStoreContract`) run clients made by
 ``backend_factory`` in threads and in processes at once; a store that lives
 in one process only (as locmem's does) sets
-``shares_store_across_processes = False`` on the class, which skips the test
-with processes. A test that does not apply to a backend can be
-overridden in the subclass, as in any pytest class; needing to do so usually
+``shares_store_across_processes = False`` on the class, which leaves the
+test with processes out of it (not collected, never skipped). One more
+fixture is optional: ``plant_raw_result(queue, task_id, data)`` replaces a
+kept result's stored bytes, and a class that provides it also gets the test
+that a result that is not UTF-8 is never handed out (see
+:class:`~alligator.testing.results.ResultLifetimeContract`). A test that does
+not apply to a backend can be overridden in the subclass, as in any pytest class; needing to do so usually
 means the backend breaks the contract.
 
 Needs ``pytest`` and ``hypothesis`` (``pip install alligator-core[testing]``).
@@ -76,6 +80,14 @@ from alligator.testing.contract import (
     UnreadableRecordContract,
 )
 from alligator.testing.inspection import InspectionContract
+from alligator.testing.priority import PriorityContract
+from alligator.testing.registry import DiagnoseContract, WorkerRegistryContract
+from alligator.testing.results import (
+    FinishedContract,
+    ResultLifetimeContract,
+    ResultsContract,
+    WaitFinishedContract,
+)
 from alligator.testing.stateful import BackendStateMachine, run_backend_state_machine
 
 __all__ = [
@@ -86,9 +98,11 @@ __all__ = [
     "DeadLetterContract",
     "DelayContract",
     "DeliveryContract",
+    "DiagnoseContract",
     "DueOrderContract",
     "FailureCountContract",
     "FakeClock",
+    "FinishedContract",
     "GetAndCancelContract",
     "IdReuseContract",
     "InspectionContract",
@@ -97,10 +111,15 @@ __all__ = [
     "ModelContract",
     "PayloadLimitContract",
     "PeekContract",
+    "PriorityContract",
     "QueueIsolationContract",
     "RequeueContract",
+    "ResultLifetimeContract",
+    "ResultsContract",
     "SharedStoreContract",
     "StringContract",
     "UnreadableRecordContract",
+    "WaitFinishedContract",
+    "WorkerRegistryContract",
     "run_backend_state_machine",
 ]

@@ -931,8 +931,16 @@ class SharedStoreContract(ContractFixtures):
         _assert_each_delivered_once_at_a_time(backend, queue, work, log)
 
 
-# Here, not at the top: inspection.py builds on ContractFixtures, defined above.
+# Here, not at the top: these modules build on ContractFixtures, defined above.
 from alligator.testing.inspection import InspectionContract  # noqa: E402
+from alligator.testing.priority import PriorityContract  # noqa: E402
+from alligator.testing.registry import DiagnoseContract, WorkerRegistryContract  # noqa: E402
+from alligator.testing.results import (  # noqa: E402
+    FinishedContract,
+    ResultLifetimeContract,
+    ResultsContract,
+    WaitFinishedContract,
+)
 
 
 class DeliveryContract(ContractFixtures):
@@ -1370,6 +1378,13 @@ class BackendContract(
     UnreadableRecordContract,
     PayloadLimitContract,
     PeekContract,
+    ResultsContract,
+    ResultLifetimeContract,
+    FinishedContract,
+    WaitFinishedContract,
+    PriorityContract,
+    WorkerRegistryContract,
+    DiagnoseContract,
 ):
     """Tests every rule of :class:`alligator.backend.Backend`.
 

@@ -17,6 +17,14 @@ record of bad bytes in any other store. Likewise a task id is measured in
 UTF-8 bytes against :attr:`LocmemBackend.max_task_id_bytes`: one over it
 (only a hand-planted one can be) is dead-lettered under its id cut to the
 limit, as every backend does (C8).
+
+Results are kept with the ack, under the store's lock, for their
+``result_ttl`` on the backend's clock; :meth:`~alligator.backend.Backend.wait_finished`
+and :meth:`~alligator.backend.Backend.wait_for_work` are woken by a condition the acks,
+dead letters, pushes, releases and requeues notify, so neither polls. The
+registry of live workers is one per store, bounded by its TTLs and by
+:attr:`~alligator.backend.Backend.max_workers`. :meth:`LocmemBackend.diagnose`
+always warns: what a locmem store holds is gone when its process exits.
 """
 
 from __future__ import annotations
@@ -30,7 +38,16 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from alligator.backend import Backend, DeadLetter, QueueCounts, Reservation, TaskInfo, check_page
+from alligator.backend import (
+    Ack,
+    Backend,
+    DeadLetter,
+    Finished,
+    QueueCounts,
+    Reservation,
+    TaskInfo,
+    check_page,
+)
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 
 __all__ = ["LocmemBackend"]
@@ -57,14 +74,24 @@ class _Queue:
     reserved: dict[str, _Entry] = field(default_factory=dict)
     dead: dict[str, DeadLetter] = field(default_factory=dict)
     finished: dict[str, tuple[int, float]] = field(default_factory=dict)
+    # task_id -> (result, kept until, acked at) for acks that kept a result,
+    # and (kept until, task_id) for each, to drop the old ones without a scan.
+    results: dict[str, tuple[str, float, float]] = field(default_factory=dict)
+    result_ends: list[tuple[float, str]] = field(default_factory=list)
 
 
 class _Store:
     def __init__(self) -> None:
         self.queues: dict[str, _Queue] = {}
         self.seq = itertools.count()
-        # One condition guards everything: simple, and the work under it is tiny.
-        self.cond = threading.Condition()
+        # One lock guards everything: simple, and the work under it is tiny.
+        # Two conditions on it, so an ack wakes those waiting for a finish
+        # and a push those waiting for work, not every waiter each time.
+        lock = threading.RLock()
+        self.cond = threading.Condition(lock)
+        self.done = threading.Condition(lock)
+        # worker_id -> (record, last heartbeat, kept until); one per store.
+        self.workers: dict[str, tuple[str, float, float]] = {}
 
 
 _STORES: dict[str, _Store] = {}
@@ -128,6 +155,8 @@ class LocmemBackend(Backend):
     """Queues in this process's memory; see the module docstring."""
 
     blocking_reserve = True
+    stores_results = True
+    waits_for_finish = True
     #: The longest task id, in UTF-8 bytes, that reserve() and get() hand
     #: out (DECISIONS C8; the core's ``Backend`` default where it has one).
     max_task_id_bytes: int = 1024
@@ -139,6 +168,8 @@ class LocmemBackend(Backend):
         self._queues = store.queues
         self._seq = store.seq
         self._cond = store.cond
+        self._done = store.done
+        self._workers = store.workers
 
     def _queue(self, name: str) -> _Queue:
         return self._queues.setdefault(name, _Queue())
@@ -151,6 +182,7 @@ class LocmemBackend(Backend):
 
     def _finish(self, q: _Queue, task_id: str, status: int, now: float) -> None:
         q.finished[task_id] = (status, now)
+        self._done.notify_all()
         # Forget statuses older than the TTL, oldest first (dicts keep order).
         horizon = now - self.status_ttl
         for old_id, (_, at) in list(q.finished.items()):
@@ -176,7 +208,9 @@ class LocmemBackend(Backend):
             q = self._queue(queue)
             if task_id in q.waiting or task_id in q.reserved or task_id in q.dead:
                 return False
+            # A pushed id's old status and result are forgotten together.
             q.finished.pop(task_id, None)
+            q.results.pop(task_id, None)
             self._enqueue(q, task_id, _Entry(payload, 0.0, 0), self.now() + max(delay, 0.0))
             return True
 
@@ -274,6 +308,70 @@ class LocmemBackend(Backend):
             self._finish(q, task_id, SUCCESS, self.now())
             return True
 
+    def ack_results(self, queue: str, acks: Sequence[Ack]) -> int:
+        with self._cond:
+            q = self._queue(queue)
+            now = self.now()
+            self._drop_old_results(q, now)
+            done = 0
+            for item in acks:
+                if self._held(q, item.task_id, item.receipt) is None:
+                    continue
+                # The ack and its result in one step, under the store's lock.
+                del q.reserved[item.task_id]
+                if item.result is not None:
+                    until = now + item.result_ttl
+                    q.results[item.task_id] = (item.result, until, now)
+                    heapq.heappush(q.result_ends, (until, item.task_id))
+                self._finish(q, item.task_id, SUCCESS, now)
+                done += 1
+            return done
+
+    @staticmethod
+    def _drop_old_results(q: _Queue, now: float) -> None:
+        while q.result_ends and q.result_ends[0][0] <= now:
+            until, task_id = heapq.heappop(q.result_ends)
+            kept = q.results.get(task_id)
+            # A newer result of the same id has an end of its own.
+            if kept is not None and kept[1] == until:
+                del q.results[task_id]
+
+    def _finished(self, q: _Queue, task_id: str) -> Finished | None:
+        """What ``finished`` says; the caller holds the lock."""
+        now = self.now()
+        self._reclaim_expired(q, now)
+        if task_id in q.waiting or task_id in q.reserved:
+            return None
+        letter = q.dead.get(task_id)
+        if letter is not None:
+            return Finished(task_id, FAILED, None, letter.reason, letter.failed_at)
+        kept = q.results.get(task_id)
+        if kept is not None and kept[1] > now:
+            reason = _unreadable(kept[0], self.max_payload_bytes)
+            if reason is not None:
+                return Finished(task_id, SUCCESS, None, reason.replace("payload", "result", 1), kept[2])
+            return Finished(task_id, SUCCESS, kept[0], None, kept[2])
+        status = q.finished.get(task_id)
+        if status is not None and status[0] == SUCCESS and status[1] >= now - self.status_ttl:
+            return Finished(task_id, SUCCESS, None, None, status[1])
+        return None
+
+    def finished(self, queue: str, task_id: str) -> Finished | None:
+        with self._cond:
+            return self._finished(self._queue(queue), task_id)
+
+    def wait_finished(self, queue: str, task_id: str, timeout: float) -> Finished | None:
+        deadline = time.monotonic() + max(timeout, 0.0)
+        with self._cond:
+            while True:
+                # finished(), not its insides: a subclass that overrides it is
+                # waited for by it (the lock is reentrant).
+                found = self.finished(queue, task_id)
+                remaining = deadline - time.monotonic()
+                if found is not None or remaining <= 0:
+                    return found
+                self._done.wait(remaining)
+
     def ack_many(self, queue: str, items: Sequence[tuple[str, str]]) -> int:
         with self._cond:
             return super().ack_many(queue, items)
@@ -313,6 +411,94 @@ class LocmemBackend(Backend):
             del q.reserved[task_id]
             self._bury(q, task_id, entry, reason)
             return True
+
+    # -- several queues --------------------------------------------------
+
+    def _next_due(self, queues: Sequence[str], now: float) -> float | None:
+        """The earliest due time among the queues' waiting and delayed tasks; the caller holds the lock."""
+        ends = []
+        for name in queues:
+            q = self._queue(name)
+            self._reclaim_expired(q, now)
+            if q.heap:
+                ends.append(q.heap[0][0])
+        return min(ends, default=None)
+
+    def reserve_first(
+        self, queues: Sequence[str], lease_seconds: float, limit: int = 1, timeout: float = 0.0
+    ) -> tuple[str, list[Reservation]]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for name in queues:
+                    taken = self._take_due(self._queue(name), lease_seconds, limit)
+                    if taken:
+                        return name, taken
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return "", []
+                self._wait_for_work(queues, remaining)
+
+    def wait_for_work(self, queues: Sequence[str], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                next_due = self._next_due(queues, self.now())
+                if next_due is not None and next_due <= self.now():
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._wait_for_work(queues, remaining)
+
+    def _wait_for_work(self, queues: Sequence[str], remaining: float) -> None:
+        """Sleeps until a push, release or requeue, a delay's end, or ``remaining`` seconds; lock held."""
+        next_due = self._next_due(queues, self.now())
+        # A skipped heap entry (cancelled, taken by get) may wake it early: harmless.
+        until_due = next_due - self.now() if next_due is not None else remaining
+        self._cond.wait(min(remaining, max(until_due, 0.001)))
+
+    # -- live workers ----------------------------------------------------
+
+    def heartbeat(self, worker_id: str, record: str, ttl: float) -> None:
+        with self._cond:
+            now = self.now()
+            self._workers.pop(worker_id, None)
+            self._workers[worker_id] = (record, now, now + ttl)
+            self._expire_workers(now)
+            while len(self._workers) > self.max_workers:
+                oldest = min(self._workers, key=lambda worker: self._workers[worker][1])
+                del self._workers[oldest]
+
+    def _expire_workers(self, now: float) -> None:
+        for worker, (_, _, until) in list(self._workers.items()):
+            if until <= now:
+                del self._workers[worker]
+
+    def forget_worker(self, worker_id: str) -> bool:
+        with self._cond:
+            return self._workers.pop(worker_id, None) is not None
+
+    def worker_records(self) -> list[tuple[str, str]]:
+        with self._cond:
+            self._expire_workers(self.now())
+            listed = sorted(self._workers.items(), key=lambda item: item[1][1])
+        # A record too long or not UTF-8 is skipped, never handed out.
+        limit = self.max_payload_bytes
+        return [(worker, record) for worker, (record, _, _) in listed if _unreadable(record, limit) is None]
+
+    # -- deployment checks -----------------------------------------------
+
+    def diagnose(self) -> list[tuple[str, str, str]]:
+        """Always one warning: a locmem store is lost with its process and seen by no other."""
+        return [
+            (
+                "warning",
+                "locmem keeps tasks in this process's memory only: they are lost when it exits, "
+                "and workers in other processes never see them",
+                "use sqlite:// or redis:// for tasks that must survive a restart or reach other processes",
+            )
+        ]
 
     # -- inspecting and managing ----------------------------------------
 
@@ -383,6 +569,7 @@ class LocmemBackend(Backend):
             if letter is None:
                 return False
             q.finished.pop(task_id, None)
+            q.results.pop(task_id, None)
             self._enqueue(q, task_id, _Entry(letter.payload, 0.0, 0), self.now())
             return True
 

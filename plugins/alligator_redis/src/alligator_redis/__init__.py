@@ -45,7 +45,17 @@ from redis.cluster import RedisCluster
 from redis.connection import URL_QUERY_ARGUMENT_PARSERS
 from redis.exceptions import NoScriptError, RedisError
 
-from alligator.backend import Backend, DeadLetter, QueueCounts, Reservation, TaskInfo, check_page
+from alligator.backend import (
+    Ack,
+    Backend,
+    DeadLetter,
+    Finished,
+    QueueCounts,
+    Reservation,
+    TaskInfo,
+    check_page,
+)
+from alligator.constants import FAILED, SUCCESS
 from alligator.exceptions import BackendError, InvalidDSNError
 from alligator.text import redact_dsn
 from alligator_redis import scripts
@@ -107,11 +117,13 @@ class _Script:
 class _Keys:
     """The key names of one queue, in each script's order, computed once per queue."""
 
-    __slots__ = ("all", "of", "wake")
+    __slots__ = ("all", "done", "of", "wake", "work")
 
     def __init__(self, queue: str) -> None:
         names = scripts.queue_keys(queue)
         self.wake = names["wake"]
+        self.done = names["done"]
+        self.work = names["work"]
         self.of = {script.name: tuple(names[key] for key in script.keys) for script in scripts.SCRIPTS}
         self.all = tuple(names.values())
 
@@ -160,6 +172,8 @@ class RedisBackend(Backend):
     """
 
     blocking_reserve = True
+    stores_results = True
+    waits_for_finish = True
     #: The longest task id (in bytes) :meth:`reserve` and :meth:`get` hand out
     #: (contract rule C8); a longer one is dead-lettered under its first this
     #: many bytes, and never sent.
@@ -204,6 +218,14 @@ class RedisBackend(Backend):
         self._delete_dead = loaded["delete_dead"]
         self._purge_dead = loaded["purge_dead"]
         self._requeue_all = loaded["requeue_all"]
+        self._finished = loaded["finished"]
+        self._due = loaded["due"]
+        workers = {script.name: _Script(client, script) for script in scripts.WORKER_SCRIPTS}
+        self._heartbeat = workers["heartbeat"]
+        self._forget_worker = workers["forget_worker"]
+        self._worker_records = workers["worker_records"]
+        self._worker_keys = tuple(scripts.WORKER_KEYS[name] for name in scripts.HEARTBEAT.keys)
+        self._cluster = isinstance(client, RedisCluster)
         # A blocking read must end before the socket's own timeout fires.
         socket_timeout = _socket_timeout(client)
         self._max_block = max(socket_timeout - 0.5, 0.1) if socket_timeout else 60.0
@@ -443,18 +465,7 @@ class RedisBackend(Backend):
         deadline = 0.0
         with self._translated("reserve tasks of {!r}", queue):
             while True:
-                reply = self._run(
-                    self._reserve,
-                    queue,
-                    self._now_arg(),
-                    lease_seconds,
-                    limit,
-                    self.max_payload_bytes,
-                    self.status_ttl,
-                    self.max_task_id_bytes,
-                    *self._retention(),
-                    raw=True,
-                )
+                reply = self._reserve_once(queue, lease_seconds, limit)
                 if len(reply) != 1:
                     return self._reservations(queue, reply)
                 if timeout <= 0:
@@ -470,6 +481,143 @@ class RedisBackend(Backend):
                     wait = min(wait, FAKE_CLOCK_POLL)
                 # BLPOP's timeout 0 means forever; never send it.
                 self._execute("BLPOP", keys.wake, max(min(wait, self._max_block), 0.001))
+
+    def _reserve_once(self, queue: str, lease_seconds: float, limit: int) -> Any:
+        """One run of the reserve script: the raw reply (records, or a one-item hint)."""
+        return self._run(
+            self._reserve,
+            queue,
+            self._now_arg(),
+            lease_seconds,
+            limit,
+            self.max_payload_bytes,
+            self.status_ttl,
+            self.max_task_id_bytes,
+            *self._retention(),
+            raw=True,
+        )
+
+    def reserve_first(
+        self, queues: Sequence[str], lease_seconds: float, limit: int = 1, timeout: float = 0.0
+    ) -> tuple[str, list[Reservation]]:
+        """Reserves from the first of ``queues`` with due work; see :meth:`.Backend.reserve_first`.
+
+        Each round asks every queue in priority order (one script each), so
+        a task pushed to an earlier queue is taken before any backlog of a
+        later one. When none has work it waits, without polling, for a push,
+        release or requeue on any of them (or the next delayed task or
+        lease end the scripts report), then asks again, until ``timeout``:
+
+        * on one Redis server, one ``BLPOP`` on every queue's wake-up list;
+          a token taken for a queue the call then does not reserve from is
+          put back, so a worker blocked on that queue alone is not left
+          asleep;
+        * on Redis Cluster, where one ``BLPOP`` cannot watch keys of several
+          slots, a subscription to every queue's ``work`` channel, on which
+          each script that pushes a wake-up token also publishes. The
+          subscription is made, and confirmed, before the queues are asked
+          again, so no push between the look and the wait is missed.
+
+        Raises:
+            ValueError: ``lease_seconds`` is NaN or infinite, or ``timeout`` NaN.
+            BackendError: Redis cannot be reached.
+        """
+        _check_seconds(lease_seconds, "lease_seconds")
+        if timeout != timeout:
+            raise ValueError("timeout must be a number of seconds, not nan")
+        if len(queues) == 1:
+            return queues[0], self.reserve(queues[0], lease_seconds, limit, timeout)
+        if limit < 1 or not queues:
+            return "", []
+        deadline = time.monotonic() + max(timeout, 0.0)
+        subscription: Any = None
+        token: str | None = None
+        try:
+            with self._translated("reserve tasks of {}", ", ".join(repr(q) for q in queues)):
+                while True:
+                    hint = -1
+                    for queue in queues:
+                        reply = self._reserve_once(queue, lease_seconds, limit)
+                        if len(reply) != 1:
+                            got = self._reservations(queue, reply)
+                            if got:
+                                if token is not None and token != self._queue(queue).wake:
+                                    # Pass on the wake-up this call took for another queue.
+                                    self._execute("LPUSH", token, "1")
+                                return queue, got
+                        elif reply[0] >= 0:
+                            hint = reply[0] if hint < 0 else min(hint, reply[0])
+                    token = None
+                    wait = self._wait_for(deadline, hint)
+                    if wait <= 0:
+                        return "", []
+                    if not self._cluster:
+                        popped = self._execute("BLPOP", *(self._queue(q).wake for q in queues), wait)
+                        token = popped[0] if popped else None
+                    elif subscription is None:
+                        # Subscribe, then look again before waiting: see above.
+                        subscription = self._subscribe([self._queue(q).work for q in queues], deadline)
+                    else:
+                        _next_message(subscription, wait)
+        finally:
+            if subscription is not None:
+                subscription.close()
+
+    def _wait_for(self, deadline: float, hint: int) -> float:
+        """Seconds a waiter may block now: to ``deadline`` (monotonic), the
+        scripts' hint (ms to the next due time, -1 for none), the socket's
+        limit and, with an injected clock, a short poll (the fake clock may be
+        moved while it waits); 0 when the deadline has passed."""
+        wait = deadline - time.monotonic()
+        if wait <= 0:
+            return 0.0
+        if hint >= 0:
+            wait = min(wait, hint / 1000 + 0.001)
+        if self.clock is not None:
+            wait = min(wait, FAKE_CLOCK_POLL)
+        # BLPOP's timeout 0 means forever; never send it.
+        return max(min(wait, self._max_block), 0.001)
+
+    def wait_for_work(self, queues: Sequence[str], timeout: float) -> bool:
+        """Waits until a task may be due in one of ``queues``; see :meth:`.Backend.wait_for_work`.
+
+        Looks first (one small script per queue: is anything due, and when
+        is the next delayed task or lease end); when nothing is, waits as
+        :meth:`reserve_first` does: one ``BLPOP`` on every wake-up list, or,
+        on Redis Cluster, on a subscription to every queue's ``work`` channel
+        made before the look.
+
+        Raises:
+            ValueError: ``timeout`` is NaN.
+            BackendError: Redis cannot be reached.
+        """
+        if timeout != timeout:
+            raise ValueError("timeout must be a number of seconds, not nan")
+        if not queues:
+            time.sleep(min(max(timeout, 0.0), 0.1))
+            return False
+        deadline = time.monotonic() + max(timeout, 0.0)
+        subscription: Any = None
+        try:
+            with self._translated("wait for work on {}", ", ".join(repr(q) for q in queues)):
+                if self._cluster and timeout > 0:
+                    subscription = self._subscribe([self._queue(q).work for q in queues], deadline)
+                hint = -1
+                for queue in queues:
+                    found = int(self._run(self._due, queue, self._now_arg()))
+                    if found == 0:
+                        return True
+                    if found > 0:
+                        hint = found if hint < 0 else min(hint, found)
+                wait = self._wait_for(deadline, hint)
+                if wait <= 0:
+                    return False
+                if subscription is not None:
+                    return _next_message(subscription, wait)
+                return bool(self._execute("BLPOP", *(self._queue(q).wake for q in queues), wait))
+        finally:
+            if subscription is not None:
+                subscription.close()
 
     def _reservations(self, queue: str, reply: list[Any]) -> list[Reservation]:
         """Decodes a reserve or get reply one record at a time.
@@ -506,7 +654,9 @@ class RedisBackend(Backend):
             BackendError: Redis cannot be reached.
         """
         with self._translated("acknowledge task {} of {!r}", task_id, queue):
-            return bool(self._run(self._ack, queue, self._now_arg(), self.status_ttl, task_id, receipt))
+            return bool(
+                self._run(self._ack, queue, self._now_arg(), self.status_ttl, task_id, receipt, "", "")
+            )
 
     def ack_many(self, queue: str, items: Sequence[tuple[str, str]]) -> int:
         """Acks many deliveries in one script; see :meth:`.Backend.ack_many`.
@@ -517,10 +667,135 @@ class RedisBackend(Backend):
         if not items:
             return 0
         args: list[Any] = [self._now_arg(), self.status_ttl]
-        for pair in items:
-            args += pair
+        for task_id, receipt in items:
+            args += (task_id, receipt, "", "")
         with self._translated("acknowledge {} tasks of {!r}", len(items), queue):
             return int(self._run(self._ack, queue, *args))
+
+    def ack_results(self, queue: str, acks: Sequence[Ack]) -> int:
+        """Acks many tasks and keeps their results, in one script; see :meth:`.Backend.ack_results`.
+
+        One round trip for the whole batch, like :meth:`ack_many`: each
+        result is written by the same script that acks its task, only when
+        that ack takes effect, with its expiry on the backend's clock. The
+        acked ids are published on the queue's ``done`` channel, which wakes
+        :meth:`wait_finished`.
+
+        Raises:
+            ValueError: A ``result_ttl`` is NaN or infinite; nothing changed.
+            BackendError: Redis cannot be reached.
+        """
+        if not acks:
+            return 0
+        args: list[Any] = [self._now_arg(), self.status_ttl]
+        for ack in acks:
+            if ack.result is None:
+                args += (ack.task_id, ack.receipt, "", "")
+            else:
+                args += (
+                    ack.task_id,
+                    ack.receipt,
+                    repr(float(_check_seconds(ack.result_ttl, "result_ttl"))),
+                    ack.result,
+                )
+        with self._translated("acknowledge {} tasks of {!r}", len(acks), queue):
+            return int(self._run(self._ack, queue, *args))
+
+    def finished(self, queue: str, task_id: str) -> Finished | None:
+        """Reads a finished task's outcome in one script; see :meth:`.Backend.finished`.
+
+        A stored result over :attr:`~alligator.backend.Backend.max_payload_bytes`
+        is measured in the script, never sent; one that is not UTF-8 is
+        refused there too. A record written by hand never makes it raise.
+
+        Raises:
+            BackendError: Redis cannot be reached.
+        """
+        args = (self._now_arg(), self.status_ttl, task_id, self.max_payload_bytes)
+        with self._translated("read the outcome of task {} of {!r}", task_id, queue):
+            reply = self._run(self._finished, queue, *args, raw=True)
+        if not isinstance(reply, list) or len(reply) != 4:
+            return None
+        kind, value, why, at = reply
+
+        def text(field: object) -> str:
+            return field.decode("utf-8", "replace") if isinstance(field, bytes) else ""
+
+        finished_at = float(_number(at, float)) if at else None
+        if kind == b"F":
+            return Finished(task_id, FAILED, None, text(why), finished_at)
+        result = None
+        reason = text(why) or None
+        if kind == b"R" and isinstance(value, bytes):
+            try:
+                result = value.decode()
+            except UnicodeDecodeError:
+                reason = "result is not valid UTF-8"
+        return Finished(task_id, SUCCESS, result, reason, finished_at)
+
+    def wait_finished(self, queue: str, task_id: str, timeout: float) -> Finished | None:
+        """Waits for a task to finish, woken by the script that acks or dead-letters it.
+
+        Subscribes to the queue's ``done`` channel first, then reads
+        :meth:`finished` (so an outcome that came before the subscription is
+        seen), then waits for a message naming the task: no polling. With an
+        injected clock it still waits on the channel (the clock decides
+        expiry, not the wait).
+
+        Returns:
+            As :meth:`.Backend.wait_finished`.
+
+        Raises:
+            BackendError: Redis cannot be reached.
+        """
+        if timeout != timeout:
+            raise ValueError("timeout must be a number of seconds, not nan")
+        deadline = time.monotonic() + max(timeout, 0.0)
+        channel = self._queue(queue).done
+        wanted = task_id.encode("utf-8", "surrogatepass")
+        with self._translated("wait for task {} of {!r}", task_id, queue):
+            subscription = self._subscribe([channel], deadline)
+            try:
+                found = self.finished(queue, task_id)
+                while found is None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    try:
+                        message = subscription.get_message(timeout=min(left, self._max_block))
+                    except UnicodeDecodeError:
+                        # Bytes published by hand: not ours to read, but a
+                        # look at the store costs one round trip.
+                        found = self.finished(queue, task_id)
+                        continue
+                    if message is None or message.get("type") != "message":
+                        continue
+                    if wanted in _announced(message.get("data")):
+                        found = self.finished(queue, task_id)
+            finally:
+                subscription.close()
+        return found
+
+    def _subscribe(self, channels: list[str], deadline: float) -> Any:
+        """A pub/sub connection subscribed to ``channels``, once the server has
+        confirmed every one (a message published before that would be lost;
+        the callers look at the store after this returns)."""
+        subscription = self.client.pubsub()  # type: ignore[no-untyped-call]
+        try:
+            subscription.subscribe(*channels)
+            confirmed = 0
+            limit = max(deadline, time.monotonic() + SUBSCRIBE_DEADLINE)
+            while confirmed < len(channels):
+                left = limit - time.monotonic()
+                if left <= 0:
+                    raise redis.TimeoutError(f"the server did not confirm {len(channels)} subscriptions")
+                message = subscription.get_message(timeout=left)
+                if message is not None and message.get("type") == "subscribe":
+                    confirmed += 1
+        except BaseException:
+            subscription.close()
+            raise
+        return subscription
 
     def release(
         self, queue: str, task_id: str, receipt: str, delay: float = 0.0, attempted: bool = True
@@ -765,6 +1040,84 @@ class RedisBackend(Backend):
         with self._translated("requeue the dead letters of {!r}", queue):
             return int(self._run(self._requeue_all, queue, self._now_arg()))
 
+    # -- live workers ----------------------------------------------------
+
+    def heartbeat(self, worker_id: str, record: str, ttl: float) -> None:
+        """Writes a live worker's record in one script; see :meth:`.Backend.heartbeat`.
+
+        The registry's keys share one hash tag (``{%workers}``, one slot on
+        a cluster). Expiry is data (each record's end on the backend's
+        clock), trimmed by every heartbeat along with the oldest over
+        :attr:`~alligator.backend.Backend.max_workers`; the keys also carry
+        a native expiry a day past the TTL, so they vanish when every
+        worker is gone.
+
+        Raises:
+            ValueError: ``ttl`` is NaN or infinite.
+            BackendError: Redis cannot be reached.
+        """
+        _check_seconds(ttl, "ttl")
+        args = (self._now_arg(), worker_id, record, repr(float(ttl)), self.max_workers)
+        with self._translated("write the heartbeat of worker {}", worker_id):
+            self._eval(self._heartbeat, self._worker_keys, *args)
+
+    def forget_worker(self, worker_id: str) -> bool:
+        """Removes a worker's record; see :meth:`.Backend.forget_worker`.
+
+        Raises:
+            BackendError: Redis cannot be reached.
+        """
+        with self._translated("remove the record of worker {}", worker_id):
+            return bool(self._eval(self._forget_worker, self._worker_keys, worker_id))
+
+    def worker_records(self) -> list[tuple[str, str]]:
+        """Lists the live workers, oldest heartbeat first; see :meth:`.Backend.worker_records`.
+
+        The script drops the expired records first and skips (never sends)
+        a record over :attr:`~alligator.backend.Backend.max_payload_bytes`
+        or one that is not UTF-8.
+
+        Raises:
+            BackendError: Redis cannot be reached.
+        """
+        args = (self._now_arg(), self.max_payload_bytes, self.max_workers)
+        with self._translated("list the live workers"):
+            reply = self._eval(self._worker_records, self._worker_keys, *args, raw=True)
+        found = []
+        for i in range(0, len(reply) - len(reply) % 2, 2):
+            worker_id, record = reply[i], reply[i + 1]
+            if not (isinstance(worker_id, bytes) and isinstance(record, bytes)):
+                continue
+            try:
+                found.append((worker_id.decode(), record.decode()))
+            except UnicodeDecodeError:
+                continue  # the script checks UTF-8; a fake server might not
+        return found
+
+    # -- deployment checks -----------------------------------------------
+
+    def diagnose(self) -> list[tuple[str, str, str]]:
+        """Checks persistence and ``maxmemory-policy``; see :meth:`.Backend.diagnose`.
+
+        Reads ``INFO persistence`` and ``INFO memory`` (and ``CONFIG GET
+        save`` for the RDB schedule; managed servers and ACLs often refuse
+        CONFIG, and then INFO alone decides). On a cluster every primary is
+        checked and named. A server that answers but refuses INFO (a fake
+        one, an ACL) gives a warning, not an error.
+
+        Raises:
+            BackendError: Redis cannot be reached.
+        """
+        findings: list[tuple[str, str, str]] = []
+        with self._translated("check its settings"):
+            if isinstance(self.client, RedisCluster):
+                for node in self.client.get_primaries():  # type: ignore[no-untyped-call]
+                    where = f"Redis node {node.name}: "
+                    findings += _diagnose_server(node.redis_connection, where)
+            else:
+                findings += _diagnose_server(self.client, "Redis: ")
+        return findings
+
     def drop_all(self, queue: str) -> None:
         """Deletes every key of the queue in one command; see :meth:`.Backend.drop_all`.
 
@@ -777,6 +1130,138 @@ class RedisBackend(Backend):
     def close(self) -> None:
         """Closes the client's connections."""
         self.client.close()
+
+
+#: How long a subscription may take to be confirmed by the server (seconds).
+SUBSCRIBE_DEADLINE = 10.0
+
+
+def _announced(data: object) -> set[bytes]:
+    """The task ids of one ``done`` message: ``"<bytes>:<id>"`` one after the
+    other. Whatever does not parse (published by hand) ends the list."""
+    if isinstance(data, str):
+        raw = data.encode("utf-8", "surrogatepass")
+    elif isinstance(data, bytes):
+        raw = data
+    else:
+        return set()
+    ids: set[bytes] = set()
+    at = 0
+    while at < len(raw):
+        colon = raw.find(b":", at)
+        if colon < 0 or not raw[at:colon].isdigit() or colon - at > 12:
+            break
+        end = colon + 1 + int(raw[at:colon])
+        if end > len(raw):
+            break
+        ids.add(raw[colon + 1 : end])
+        at = end
+    return ids
+
+
+def _next_message(subscription: Any, wait: float) -> bool:
+    """Waits up to ``wait`` seconds for one message on a subscription.
+
+    Returns:
+        True when a message came (bytes published by hand count too: they
+        only make the caller look again).
+    """
+    try:
+        message = subscription.get_message(timeout=wait)
+    except UnicodeDecodeError:
+        return True
+    return message is not None and message.get("type") == "message"
+
+
+#: What ``diagnose`` tells to do when a restart would lose the queues.
+_PERSIST = (
+    "turn on AOF (appendonly yes, appendfsync everysec) or RDB snapshots "
+    "(e.g. save 60 1000), or use a managed Redis with persistence on"
+)
+
+
+def _diagnose_server(client: redis.Redis, where: str) -> list[tuple[str, str, str]]:
+    """The findings of one server: persistence, then eviction."""
+    try:
+        persistence = client.info("persistence")
+        memory = client.info("memory")
+    except redis.ResponseError as err:
+        # A refusal (an ACL, a fake server), not an unreachable store.
+        return [
+            (
+                "warning",
+                f"{where}cannot read INFO ({err}), so persistence and eviction are unchecked",
+                "allow INFO for this user, or check appendonly, save and maxmemory-policy by hand",
+            )
+        ]
+    findings: list[tuple[str, str, str]] = []
+    aof = str(persistence.get("aof_enabled", "0")) == "1"
+    save: str | None
+    try:
+        save = str(client.config_get("save").get("save", ""))
+    except redis.ResponseError:
+        save = None  # CONFIG refused (ACL, managed Redis): INFO has to do
+    if aof:
+        status = str(persistence.get("aof_last_write_status", "ok"))
+        if status != "ok":
+            findings.append(
+                (
+                    "error",
+                    f"{where}AOF is on but its last write failed ({status}): tasks may not survive a restart",
+                    "check the server's disk space and log",
+                )
+            )
+        else:
+            findings.append(("ok", f"{where}persistence: AOF is on", ""))
+    elif save == "":
+        findings.append(
+            (
+                "error",
+                f"{where}neither AOF nor RDB persistence is on: a restart loses every queued task",
+                _PERSIST,
+            )
+        )
+    elif save is None:
+        changes = persistence.get("rdb_changes_since_last_save", "?")
+        findings.append(
+            (
+                "warning",
+                f"{where}AOF is off and CONFIG GET save is refused, so whether RDB snapshots are on is "
+                f"unknown ({changes} changes since the last save): without them a restart loses every "
+                "queued task",
+                _PERSIST + "; confirm the snapshot schedule with your provider",
+            )
+        )
+    else:
+        findings.append(
+            (
+                "ok",
+                f"{where}persistence: RDB snapshots only (save {save}): a crash loses the tasks queued "
+                "since the last snapshot",
+                "for at most a second of loss, turn on AOF (appendonly yes, appendfsync everysec)",
+            )
+        )
+    if not aof and save != "" and str(persistence.get("rdb_last_bgsave_status", "ok")) != "ok":
+        findings.append(
+            (
+                "error",
+                f"{where}the last RDB snapshot failed: a restart loses what was queued since the one before",
+                "check the server's disk space and log (MISCONF errors follow)",
+            )
+        )
+    policy = str(memory.get("maxmemory_policy", "noeviction"))
+    if policy != "noeviction":
+        findings.append(
+            (
+                "error",
+                f"{where}maxmemory-policy is {policy}: eviction silently drops tasks",
+                "set maxmemory-policy noeviction (a full Redis then refuses new tasks, "
+                "and producers see the error), and give it enough memory",
+            )
+        )
+    else:
+        findings.append(("ok", f"{where}maxmemory-policy is noeviction", ""))
+    return findings
 
 
 #: The reason a record whose payload is not UTF-8 is dead-lettered with.

@@ -27,6 +27,27 @@ or starts with ``%``; see :func:`hash_tag`)::
                                      "t:<id>" dead-lettered at
     alligator:{T}:dead_order  zset   id -> seq (the dead letters, oldest first)
     alligator:{T}:wake        list   wake-up tokens for workers blocked in reserve
+    alligator:{T}:results     hash   "v:<id>" result (JSON text), "t:<id>" acked at
+    alligator:{T}:result_expiry zset id -> when its result expires (trimmed lazily)
+    alligator:{T}:done        channel  ids of finished tasks, published by the scripts
+                                       that ack or dead-letter ("<bytes>:<id>" each)
+    alligator:{T}:work        channel  "1" whenever a wake-up token is pushed, for
+                                       waiters on several queues of a Redis Cluster
+
+The two channels are never stored; they are named here so that every name a
+script uses comes in ``KEYS`` and carries the queue's hash tag. Results are
+kept for their own TTL on the backend's clock (``result_expiry`` is trimmed by
+every ack that takes effect, ``finished`` ignores a result past its time), and
+both result keys carry a native expiry as a safety net: at least a day past
+the longest result TTL written, so memory is bounded even if nothing trims.
+
+The live workers' registry is not a queue's: it lives under the hash tag
+``{%workers}``, which :func:`hash_tag` never makes (an escaped tag is ``%``
+and hex digits), so no queue can share its keys::
+
+    alligator:{%workers}:records  hash  "r:<id>" record, "e:<id>" expires at,
+                                        "n:<id>" heartbeat number ("seq": the last)
+    alligator:{%workers}:beats    zset  id -> last heartbeat (oldest first)
 
 An id is in ``dead_order`` or in the live structures, never both: push
 refuses a dead letter's id, and requeue refuses an id that is live.
@@ -69,6 +90,14 @@ RECLAIM_LIMIT = 1000
 #: Dead letters past their time dropped at most per dead letter written: a
 #: backlog (after the TTL was shortened) shrinks a batch at a time.
 RETAIN_BATCH = 100
+#: Expired results dropped at most per ack script.
+RESULT_TRIM = 100
+#: Seconds the native expiry of the result keys (and of the worker registry)
+#: reaches past the longest TTL written: a safety net, never what decides.
+RESULT_GRACE = 86400
+#: The longest native expiry of that safety net, in milliseconds (about 30
+#: years): a TTL longer than that (or one PEXPIRE cannot hold) gets this.
+NET_CAP_MS = 10**12
 
 #: Every key of a queue, as the suffix after ``alligator:{T}:``.
 KEY_NAMES = (
@@ -85,6 +114,10 @@ KEY_NAMES = (
     "dead",
     "dead_order",
     "wake",
+    "results",
+    "result_expiry",
+    "done",
+    "work",
 )
 
 #: Marks an encoded hash tag; a name starting with it is encoded too.
@@ -225,6 +258,9 @@ local function wake_up(tokens)
   local room = __WAKE_CAP__ - redis.call('LLEN', wake)
   if tokens > room then tokens = room end
   for _ = 1, tokens do redis.call('LPUSH', wake, '1') end
+  -- Waiters on several queues of a Redis Cluster cannot BLPOP keys of several
+  -- slots: they subscribe to the queues' work channels instead.
+  redis.call('PUBLISH', work, '1')
 end
 local function trim(statuses, now, ttl)
   redis.call('ZREMRANGEBYSCORE', statuses, '-inf', '(' .. fmt(now - ttl))
@@ -329,25 +365,6 @@ local function cut_id(id, max)
   end
   return cut
 end
--- Ends a task that is in neither pending nor leases any more: its payload moves
--- to the dead letters, with a reason and count deliveries, under the id as
--- (id itself unless it is too long to hand out).
-local function bury(id, reason, now, ttl, count, as)
-  as = as or id
-  local nowf = fmt(now)
-  local payload = redis.call('HGET', payloads, id) or ''
-  redis.call('HSET', dead, 'p:' .. as, payload, 'r:' .. as, reason, 'a:' .. as, int(count), 't:' .. as, nowf)
-  redis.call('ZADD', dead_order, int(next_seq(1)), as)
-  redis.call('HDEL', payloads, id)
-  redis.call('HDEL', attempts, id)
-  redis.call('HDEL', failures, id)
-  redis.call('ZREM', succeeded, id)
-  redis.call('ZREM', succeeded, as)
-  redis.call('ZADD', failed, nowf, as)
-  trim(failed, now, ttl)
-  retain(now)
-end
-
 -- Strict UTF-8, as Python's decoder reads it (no surrogates, no overlong
 -- forms): every valid multi-byte sequence becomes an ASCII 'x'; a byte >= 128
 -- left over is one no sequence explains. The sequences never overlap, since
@@ -366,6 +383,39 @@ local function utf8(s)
   for _, sequence in ipairs(UTF8) do s = string.gsub(s, sequence, 'x') end
   return not string.find(s, '[\128-\255]')
 end
+-- Publishes the ids of tasks that just finished on the queue's done channel,
+-- each as "<bytes>:<id>", for wait_finished. An id that is not UTF-8 is left
+-- out: no caller can wait for it (the client decodes messages as UTF-8).
+local function announce(ids)
+  local parts = {}
+  for _, id in ipairs(ids) do
+    if utf8(id) then parts[#parts + 1] = int(#id) .. ':' .. id end
+  end
+  if #parts > 0 then redis.call('PUBLISH', done, table.concat(parts)) end
+end
+-- Ends a task that is in neither pending nor leases any more: its payload moves
+-- to the dead letters, with a reason and count deliveries, under the id as
+-- (id itself unless it is too long to hand out).
+local function bury(id, reason, now, ttl, count, as)
+  as = as or id
+  local nowf = fmt(now)
+  local payload = redis.call('HGET', payloads, id) or ''
+  redis.call('HSET', dead, 'p:' .. as, payload, 'r:' .. as, reason, 'a:' .. as, int(count), 't:' .. as, nowf)
+  redis.call('ZADD', dead_order, int(next_seq(1)), as)
+  redis.call('HDEL', payloads, id)
+  redis.call('HDEL', attempts, id)
+  redis.call('HDEL', failures, id)
+  redis.call('ZREM', succeeded, id)
+  redis.call('ZREM', succeeded, as)
+  redis.call('ZADD', failed, nowf, as)
+  -- A result of an earlier run of the same id is not this task's.
+  redis.call('HDEL', results, 'v:' .. as, 't:' .. as)
+  redis.call('ZREM', result_expiry, as)
+  trim(failed, now, ttl)
+  retain(now)
+  announce({as})
+end
+
 -- The payload of id if a caller may have it; else false and why not. A payload
 -- over the limit is measured, never read.
 local function readable(id, max)
@@ -486,7 +536,7 @@ def _script(name: str, keys: str, body: str, **constants: object) -> Script:
 #: The hot path of every producer: five commands when the queue is busy.
 PUSH = _script(
     "push",
-    "payloads members pending seq wake dead_order",
+    "payloads members pending seq wake dead_order work",
     """
 local now = clock()
 local id = ARGV[2]
@@ -507,7 +557,7 @@ return 1
 #: already, then one HSET, ZADD and HSET write the rest.
 PUSH_MANY = _script(
     "push_many",
-    "payloads members pending seq wake dead_order",
+    "payloads members pending seq wake dead_order work",
     """
 local now = clock()
 local width = tonumber(ARGV[2])
@@ -570,7 +620,8 @@ return n
 #: record was dead-lettered as unreadable).
 RESERVE = _script(
     "reserve",
-    "pending members payloads attempts failures receipts leases seq succeeded failed dead dead_order wake",
+    "pending members payloads attempts failures receipts leases seq succeeded failed dead dead_order wake"
+    " results result_expiry done work",
     """
 local now = clock()
 local lease_for = finite(ARGV[2], 'lease_seconds')
@@ -621,17 +672,31 @@ return out
     RECLAIM=RECLAIM_LIMIT,
 )
 
-#: ARGV: now, status_ttl, then (id, receipt) pairs. Returns how many were acked.
+#: ARGV: now, status_ttl, then (id, receipt, result_ttl, result) groups;
+#: result_ttl is empty when no result is kept (result is then empty too).
+#: Returns how many were acked. Acks and results of the whole batch are one
+#: script: one round trip, and a result is kept exactly when its ack takes
+#: effect. The ids acked are published on the done channel, in one message.
 ACK = _script(
     "ack",
-    "receipts leases payloads attempts failures succeeded failed",
+    "receipts leases payloads attempts failures succeeded failed results result_expiry done",
     """
 local now = clock()
 local ttl = ttl_arg(ARGV[2])
-if (#ARGV - 2) % 2 ~= 0 then fail('ids and receipts must come in pairs') end
+if (#ARGV - 2) % 4 ~= 0 then fail('acks must come as (id, receipt, result_ttl, result)') end
+-- Every result TTL is checked before the first write.
+local keep_for = {}
+for i = 3, #ARGV, 4 do
+  if ARGV[i + 2] ~= '' then
+    local seconds = finite(ARGV[i + 2], 'result_ttl')
+    if seconds < 0 then seconds = 0 end
+    keep_for[i] = seconds
+  end
+end
 local nowf = fmt(now)
-local acked = 0
-for i = 3, #ARGV, 2 do
+local had_results = redis.call('EXISTS', result_expiry) == 1
+local acked, ids, longest = 0, {}, false
+for i = 3, #ARGV, 4 do
   local id = ARGV[i]
   if holds(id, ARGV[i + 1], now) then
     unlease(id)
@@ -642,21 +707,55 @@ for i = 3, #ARGV, 2 do
     -- A push does not clear an old status (status looks at live states
     -- first); a finish replaces it.
     redis.call('ZREM', failed, id)
+    local seconds = keep_for[i]
+    if seconds then
+      -- A result replaces any older one of the same id.
+      redis.call('HSET', results, 'v:' .. id, ARGV[i + 3], 't:' .. id, nowf)
+      redis.call('ZADD', result_expiry, fmt(now + seconds), id)
+      if not longest or seconds > longest then longest = seconds end
+    elseif had_results then
+      -- An earlier run's result is not this run's.
+      redis.call('HDEL', results, 'v:' .. id, 't:' .. id)
+      redis.call('ZREM', result_expiry, id)
+    end
+    ids[#ids + 1] = id
     acked = acked + 1
   end
 end
 if acked > 0 then
-  -- Forgetting old statuses here costs O(log n) per ack and needs no sweeper.
+  -- Forgetting old statuses and results here costs O(log n) per ack and
+  -- needs no sweeper.
   trim(succeeded, now, ttl)
+  if had_results or longest then
+    local gone = redis.call('ZRANGEBYSCORE', result_expiry, '-inf', nowf, 'LIMIT', 0, __RESULT_TRIM__)
+    for _, id in ipairs(gone) do redis.call('HDEL', results, 'v:' .. id, 't:' .. id) end
+    if #gone > 0 then redis.call('ZREM', result_expiry, unpack(gone)) end
+  end
+  if longest then
+    -- The safety net: a native expiry well past the longest result kept, only
+    -- ever lengthened, so the keys vanish even if no ack ever trims them.
+    -- Capped: PEXPIRE refuses a time past what Redis can hold, and would stop
+    -- the script after its writes.
+    local ms = int(math.min(math.ceil((longest + __RESULT_GRACE__) * 1000), __NET_CAP__))
+    for _, key in ipairs({results, result_expiry}) do
+      local left = redis.call('PTTL', key)
+      if left == -1 or (left >= 0 and left < tonumber(ms)) then redis.call('PEXPIRE', key, ms) end
+    end
+  end
+  announce(ids)
 end
 return acked
 """,
+    RESULT_TRIM=RESULT_TRIM,
+    RESULT_GRACE=RESULT_GRACE,
+    NET_CAP=NET_CAP_MS,
 )
 
 #: ARGV: now, id, receipt, delay, attempted ("1" or "0"). Returns 1 or 0.
 RELEASE = _script(
     "release",
-    "receipts leases attempts failures pending members seq wake payloads dead dead_order succeeded failed",
+    "receipts leases attempts failures pending members seq wake payloads dead dead_order succeeded failed"
+    " results result_expiry done work",
     """
 local now = clock()
 local id = ARGV[2]
@@ -714,7 +813,8 @@ return out
 #: Returns 1 or 0.
 DEAD_LETTER = _script(
     "dead_letter",
-    "receipts leases payloads attempts failures dead dead_order failed succeeded seq",
+    "receipts leases payloads attempts failures dead dead_order failed succeeded seq"
+    " results result_expiry done",
     """
 local now = clock()
 local ttl = ttl_arg(ARGV[2])
@@ -734,7 +834,8 @@ return 1
 #: failures), or nothing.
 GET = _script(
     "get",
-    "members pending payloads attempts failures receipts leases seq succeeded failed dead dead_order",
+    "members pending payloads attempts failures receipts leases seq succeeded failed dead dead_order"
+    " results result_expiry done",
     """
 local now = clock()
 local id = ARGV[2]
@@ -776,7 +877,7 @@ return payload
 #: ARGV: now, id. Returns 1 or 0.
 CANCEL = _script(
     "cancel",
-    "members pending payloads attempts failures receipts leases succeeded failed",
+    "members pending payloads attempts failures receipts leases succeeded failed results result_expiry",
     """
 local now = clock()
 local id = ARGV[2]
@@ -796,6 +897,8 @@ redis.call('HDEL', failures, id)
 -- A status left from an earlier run of the same id must not outlive the cancel.
 redis.call('ZREM', succeeded, id)
 redis.call('ZREM', failed, id)
+redis.call('HDEL', results, 'v:' .. id, 't:' .. id)
+redis.call('ZREM', result_expiry, id)
 return 1
 """,
 )
@@ -881,7 +984,7 @@ return out
 #: written by hand) the id is live too: nothing is ever overwritten.
 REQUEUE = _script(
     "requeue",
-    "dead dead_order failed payloads attempts failures members receipts pending seq wake",
+    "dead dead_order failed payloads attempts failures members receipts pending seq wake work",
     """
 local now = clock()
 local was_due = any_due(now)
@@ -1004,7 +1107,7 @@ return #ids
 #: requeue does; returns how many (a letter whose id is live stays).
 REQUEUE_ALL = _script(
     "requeue_all",
-    "dead dead_order failed payloads attempts failures members receipts pending seq wake",
+    "dead dead_order failed payloads attempts failures members receipts pending seq wake work",
     """
 local now = clock()
 local was_due = any_due(now)
@@ -1014,6 +1117,66 @@ for _, id in ipairs(redis.call('ZRANGE', dead_order, 0, -1)) do
 end
 if count > 0 and not was_due then wake_up(count) end
 return count
+""",
+)
+
+#: ARGV: now, status_ttl, id, max_payload_bytes. Returns nothing when the task
+#: is live or unknown; else (kind, result, reason, finished_at) with kind "R"
+#: (succeeded, result handed out), "S" (succeeded, no result; reason says why
+#: when one is kept but cannot be handed out) or "F" (a dead letter). A result
+#: over the limit is measured, never read. Changes nothing.
+FINISHED = _script(
+    "finished",
+    "members receipts dead dead_order results result_expiry succeeded",
+    """
+local now = clock()
+local ttl = ttl_arg(ARGV[2])
+local id = ARGV[3]
+local max = whole(ARGV[4], 'max_payload_bytes', 0)
+if live(id) then return {} end
+if redis.call('ZSCORE', dead_order, id) then
+  local f = redis.call('HMGET', dead, 'r:' .. id, 't:' .. id)
+  local reason = f[1] or ''
+  -- A reason is the core's text; one planted by hand is cut to the limit.
+  if #reason > max then reason = string.sub(reason, 1, max) end
+  return {'F', '', reason, f[2] or ''}
+end
+local at = redis.call('ZSCORE', succeeded, id)
+local remembered = at and tonumber(at) >= now - ttl
+local expires = redis.call('ZSCORE', result_expiry, id)
+if expires and tonumber(expires) > now then
+  local stored_at = redis.call('HGET', results, 't:' .. id) or at or ''
+  local size = redis.call('HSTRLEN', results, 'v:' .. id)
+  if size > max then
+    return {'S', '', 'result is ' .. int(size) .. ' bytes, over the limit of ' .. int(max), stored_at}
+  end
+  local value = redis.call('HGET', results, 'v:' .. id)
+  if value then
+    if not utf8(value) then return {'S', '', 'result is not valid UTF-8', stored_at} end
+    return {'R', value, '', stored_at}
+  end
+end
+if remembered then return {'S', '', '', at} end
+return {}
+""",
+)
+
+#: ARGV: now. Returns 0 when a task is due now (waiting, or a lease ended);
+#: else milliseconds until the next delayed task or lease deadline, or -1 when
+#: there is none. Changes nothing: a waiter on several queues asks it first.
+DUE = _script(
+    "due",
+    "pending leases",
+    """
+local now = clock()
+local nxt = false
+local p = redis.call('ZRANGE', pending, 0, 0, 'WITHSCORES')
+if #p > 0 then nxt = tonumber(p[2]) end
+local l = redis.call('ZRANGE', leases, 0, 0, 'WITHSCORES')
+if #l > 0 and (not nxt or tonumber(l[2]) < nxt) then nxt = tonumber(l[2]) end
+if not nxt then return -1 end
+if nxt <= now then return 0 end
+return math.max(math.ceil((nxt - now) * 1000), 1)
 """,
 )
 
@@ -1038,4 +1201,141 @@ SCRIPTS = (
     DELETE_DEAD,
     PURGE_DEAD,
     REQUEUE_ALL,
+    FINISHED,
+    DUE,
 )
+
+
+# -- the live workers' registry ---------------------------------------------------
+
+#: The registry's keys, by name: under a hash tag no queue's keys can have.
+WORKER_KEYS = {name: f"alligator:{{{TAG_ESCAPE}workers}}:{name}" for name in ("records", "beats")}
+
+_WORKER_PRELUDE = r"""
+-- Drops the records past their time, and then the oldest beyond the cap: the
+-- registry never grows without bound. A record whose expiry is not a number
+-- (written by hand) is dropped too.
+local function drop(id)
+  redis.call('HDEL', records, 'r:' .. id, 'e:' .. id, 'n:' .. id)
+  redis.call('ZREM', beats, id)
+  -- The last one gone: the counter (and anything planted) goes too.
+  if redis.call('EXISTS', beats) == 0 then redis.call('DEL', records) end
+end
+-- Every id, oldest heartbeat first; equal times (one fake clock) in the order
+-- the heartbeats came, by their sequence number.
+local function ordered()
+  local flat = redis.call('ZRANGE', beats, 0, -1, 'WITHSCORES')
+  local list = {}
+  for i = 1, #flat, 2 do
+    local n = tonumber(redis.call('HGET', records, 'n:' .. flat[i]) or '') or 0
+    list[#list + 1] = {id = flat[i], at = tonumber(flat[i + 1]), n = n}
+  end
+  table.sort(list, function(a, b)
+    if a.at ~= b.at then return a.at < b.at end
+    return a.n < b.n
+  end)
+  return list
+end
+local function sweep(now, cap, all)
+  local ids = redis.call('ZRANGE', beats, 0, all and -1 or __SWEEP__ - 1)
+  for _, id in ipairs(ids) do
+    local at = tonumber(redis.call('HGET', records, 'e:' .. id) or '')
+    if at == nil or at ~= at or at <= now then drop(id) end
+  end
+  local over = redis.call('ZCARD', beats) - cap
+  if over > 0 then
+    local list = ordered()
+    for i = 1, over do drop(list[i].id) end
+  end
+end
+"""
+
+
+def _worker_script(name: str, body: str) -> Script:
+    """A script of the registry: its two keys as locals, the helpers it uses."""
+    helpers = "\n".join(
+        source for key, source in _DEFINITIONS if key in ("fail", "finite", "whole", "clock", "fmt", "int")
+    )
+    if "utf8" in body:
+        helpers += "\n" + "\n".join(source for key, source in _DEFINITIONS if key in ("UTF8", "utf8"))
+    source = f"local records, beats = KEYS[1], KEYS[2]\n{helpers}\n{_WORKER_PRELUDE}\n{body}"
+    for constant, value in {
+        "SWEEP": WORKER_SWEEP,
+        "RESULT_GRACE": RESULT_GRACE,
+        "NET_CAP": NET_CAP_MS,
+    }.items():
+        source = source.replace(f"__{constant}__", str(value))
+    return Script(name, ("records", "beats"), source)
+
+
+#: Expired worker records dropped at most per heartbeat.
+WORKER_SWEEP = 100
+
+#: ARGV: now, worker_id, record, ttl, max_workers. Writes the record, drops the
+#: expired and the oldest over the cap, and keeps a native expiry a day past
+#: the TTL as a safety net. Returns 1.
+HEARTBEAT = _worker_script(
+    "heartbeat",
+    """
+local now = clock()
+local id = ARGV[2]
+local ttl = finite(ARGV[4], 'ttl')
+if ttl < 0 then ttl = 0 end
+local cap = whole(ARGV[5], 'max_workers', 0)
+-- The tie-break of equal heartbeat times; a counter written by hand restarts.
+local last = redis.call('HGET', records, 'seq') or ''
+if #last > 15 or not string.find(last, '^%d+$') then last = '0' end
+local n = tonumber(last) + 1
+redis.call('HSET', records, 'seq', int(n))
+redis.call('HSET', records, 'r:' .. id, ARGV[3], 'e:' .. id, fmt(now + ttl), 'n:' .. id, int(n))
+redis.call('ZADD', beats, fmt(now), id)
+sweep(now, cap, false)
+local ms = int(math.min(math.ceil((ttl + __RESULT_GRACE__) * 1000), __NET_CAP__))
+for _, key in ipairs({records, beats}) do
+  local left = redis.call('PTTL', key)
+  if left == -1 or (left >= 0 and left < tonumber(ms)) then redis.call('PEXPIRE', key, ms) end
+end
+return 1
+""",
+)
+
+#: ARGV: worker_id. Returns 1 if it had a record, else 0.
+FORGET_WORKER = _worker_script(
+    "forget_worker",
+    """
+local id = ARGV[1]
+local had = redis.call('ZSCORE', beats, id) or redis.call('HEXISTS', records, 'r:' .. id) == 1
+drop(id)
+if had then return 1 end
+return 0
+""",
+)
+
+#: ARGV: now, max_payload_bytes, max_workers. Drops the expired records, then
+#: returns (id, record) flattened, oldest heartbeat first; a record over the
+#: limit, or an id or record that is not UTF-8, is skipped (never sent).
+WORKER_RECORDS = _worker_script(
+    "worker_records",
+    """
+local now = clock()
+local max = whole(ARGV[2], 'max_payload_bytes', 0)
+local cap = whole(ARGV[3], 'max_workers', 0)
+sweep(now, cap, true)
+local out = {}
+for _, entry in ipairs(ordered()) do
+  local id = entry.id
+  local field = 'r:' .. id
+  if #id <= max and utf8(id) and redis.call('HSTRLEN', records, field) <= max then
+    local record = redis.call('HGET', records, field)
+    if record and utf8(record) then
+      out[#out + 1] = id
+      out[#out + 1] = record
+    end
+  end
+end
+return out
+""",
+)
+
+#: The registry's scripts.
+WORKER_SCRIPTS = (HEARTBEAT, FORGET_WORKER, WORKER_RECORDS)

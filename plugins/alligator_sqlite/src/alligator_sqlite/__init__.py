@@ -70,8 +70,36 @@ How it keeps the contract:
   other fields are checked on the rows a reserve reads anyway. Until then
   ``status()`` reports such a row WAITING and ``len()`` counts it;
   ``status()``, ``len()`` and ``peek()`` never raise for it.
+* **Results ride the ack.** :meth:`~SqliteBackend.ack_results` writes each
+  return value in the very transaction that acks its task (the one
+  :meth:`~SqliteBackend.ack_many` runs; no transaction is added per task), so
+  a task is never acked without its result nor the other way round. A
+  result is kept until ``expires_at``, a time on the backend's clock (so an
+  injected test clock expires it too); expired ones are deleted by later
+  acks, a bounded batch each through an index, and never handed out
+  meanwhile. :meth:`~SqliteBackend.finished` measures a stored result with ``length()``
+  in SQL and selects it only when within
+  :attr:`~alligator.backend.Backend.max_payload_bytes`.
+* **Several queues.** :meth:`~SqliteBackend.reserve_first` tries the queues
+  in priority order inside one write transaction. SQLite cannot wake a
+  process when another one commits (``blocking_reserve`` and
+  ``waits_for_finish`` are False): ``wait_for_work`` keeps the core's short
+  nap, and :meth:`~SqliteBackend.wait_finished` polls ``PRAGMA
+  data_version``, reading the task only after some other connection
+  committed.
+* **Live workers** are rows with an expiry on the backend's clock; each
+  heartbeat deletes the expired ones and, beyond
+  :attr:`~alligator.backend.Backend.max_workers`, those with the oldest
+  heartbeats, so the registry stays bounded.
+* **Deployment checks.** :meth:`~SqliteBackend.diagnose` reports the file's
+  journal mode (an error when it is not WAL) and its file system (an error
+  on NFS, SMB and the other network file systems, where SQLite's locking
+  cannot be trusted).
+* **Hand-written rows in the new tables** never make a read raise: a time
+  that is no number is taken as unknown (an expiry as past), a result or
+  record that is too long or not UTF-8 is never read into Python.
 
-The schema (version 2), in tables prefixed ``alligator_`` so the file can be
+The schema (version 3), in tables prefixed ``alligator_`` so the file can be
 shared with an application's own tables:
 
 * ``alligator_meta(key, value)``: ``schema_version`` and ``seq`` (the
@@ -89,12 +117,18 @@ shared with an application's own tables:
 * ``alligator_finished(queue, task_id, status, finished_at)``: SUCCESS and
   FAILED statuses, purged through an index on ``finished_at`` once older than
   :attr:`~alligator.backend.Backend.status_ttl`.
+* ``alligator_results(queue, task_id, finished_at, expires_at, result)``
+  (version 3): return values as BLOBs of UTF-8, with an index on
+  ``expires_at``.
+* ``alligator_workers(worker_id, heartbeat_at, expires_at, seq, record)``
+  (version 3): the live workers' records, with an index on ``expires_at``.
 
-A version-1 file is migrated in place when it is opened, in one
-transaction: it adds the ``failures`` column (every count starting at 0)
-and rebuilds ``alligator_dead`` with the payload last. A file written by
-a newer release (a higher ``schema_version``) is refused with a clear error
-rather than misread.
+An older file is migrated in place when it is opened, in one transaction,
+one version at a time: version 1 to 2 adds the ``failures`` column (every
+count starting at 0) and rebuilds ``alligator_dead`` with the payload last;
+version 2 to 3 adds the results and workers tables, leaving every row as it
+is. A file written by a newer release (a higher ``schema_version``) is
+refused with a clear error rather than misread.
 """
 
 from __future__ import annotations
@@ -103,6 +137,7 @@ import difflib
 import math
 import os
 import random
+import re
 import sqlite3
 import sys
 import threading
@@ -112,7 +147,16 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
-from alligator.backend import Backend, DeadLetter, QueueCounts, Reservation, TaskInfo, check_page
+from alligator.backend import (
+    Ack,
+    Backend,
+    DeadLetter,
+    Finished,
+    QueueCounts,
+    Reservation,
+    TaskInfo,
+    check_page,
+)
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 from alligator.exceptions import BackendError, InvalidDSNError
 
@@ -120,7 +164,7 @@ __all__ = ["SCHEMA_VERSION", "SqliteBackend"]
 __version__ = "1.0.0"
 
 #: The version of the tables this release writes and understands.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Default seconds to keep retrying while other processes hold the write lock.
 DEFAULT_TIMEOUT = 60.0
 #: SQLite's own busy wait per attempt; our loop retries around it, with jitter,
@@ -142,6 +186,30 @@ _DEAD_TABLE = """CREATE TABLE IF NOT EXISTS {name} (
     payload TEXT NOT NULL,
     PRIMARY KEY (queue, task_id)
 )"""
+
+# Version 3: return values kept with the ack, and the registry of live workers.
+# A result's and a worker's lifetimes are stored (expires_at, on the backend's
+# clock), so expiry follows the injected test clock too; the indexes on
+# expires_at let the lazy trims find what ended with one range scan.
+_V3_TABLES = (
+    """CREATE TABLE IF NOT EXISTS alligator_results (
+    queue TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    finished_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    result TEXT NOT NULL,
+    PRIMARY KEY (queue, task_id)
+)""",
+    "CREATE INDEX IF NOT EXISTS alligator_results_expires ON alligator_results (expires_at)",
+    """CREATE TABLE IF NOT EXISTS alligator_workers (
+    worker_id TEXT PRIMARY KEY,
+    heartbeat_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    seq INTEGER NOT NULL,
+    record TEXT NOT NULL
+)""",
+    "CREATE INDEX IF NOT EXISTS alligator_workers_expires ON alligator_workers (expires_at)",
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alligator_meta (
@@ -170,7 +238,10 @@ CREATE TABLE IF NOT EXISTS alligator_finished (
     PRIMARY KEY (queue, task_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS alligator_finished_at ON alligator_finished (finished_at);
-""".replace("{dead_table}", _DEAD_TABLE.format(name="alligator_dead"))
+{results_tables};
+""".replace("{dead_table}", _DEAD_TABLE.format(name="alligator_dead")).replace(
+    "{results_tables}", ";\n".join(_V3_TABLES)
+)
 
 # SQLite's primary result codes that mean "someone else holds a lock: try again".
 _SQLITE_BUSY = 5
@@ -197,6 +268,8 @@ _MIGRATIONS = {
         "ALTER TABLE alligator_dead_v2 RENAME TO alligator_dead",
         "CREATE INDEX IF NOT EXISTS alligator_dead_seq ON alligator_dead (queue, seq)",
     ),
+    # Only new tables: the rows of version 2 are kept as they are.
+    2: _V3_TABLES,
 }
 
 # Payloads and task ids are read as bytes and decoded here, so a record
@@ -263,11 +336,42 @@ RESERVE_SQL = (
 # to _CORRUPT_PER_RESERVE of them.
 CORRUPT_DUE_SQL = f"SELECT rowid, {_CORRUPT_COLUMN} FROM alligator_tasks WHERE queue = ? AND due >= ? LIMIT ?"
 _CORRUPT_PER_RESERVE = 8
+# Each ack deletes at most this many expired results.
+_TRIM_BATCH = 1000
 # How many characters of a corrupt value a dead letter's reason shows.
 _SHOWN_CHARS = 40
 # Reserve reads this many batches at most when bad records leave it short of
 # its limit: the write lock is never held for a whole queue of bad rows.
 _MAX_RESERVE_ROUNDS = 8
+
+# A result's size in bytes and its bytes, selected only when within the limit
+# (the parameter). A BLOB's length comes from the row header; a TEXT row (a
+# hand-written one) is measured inside SQLite, never copied out when too big.
+_RESULT_SIZE = (
+    "coalesce(CASE WHEN typeof(result) = 'blob' THEN length(result) ELSE length(CAST(result AS BLOB)) END, 0)"
+)
+_RESULT_COLUMNS = f"{_RESULT_SIZE}, CASE WHEN {_RESULT_SIZE} <= ? THEN CAST(result AS BLOB) END"
+
+# A result or worker record is live while its expiry, a number, is later than
+# now (the parameter); +inf (an infinite ttl) never expires. An expiry that is
+# no number (a hand wrote text or a blob there) counts as past.
+_LIVE = "(typeof(expires_at) = 'real' AND expires_at > ?)"
+
+
+def _finite(column: str) -> str:
+    """A REAL column's value when it holds a finite number, else NULL (what a hand may have written)."""
+    return (
+        f"(CASE WHEN typeof({column}) = 'real' AND abs({column}) <= 1.7976931348623157e308 THEN {column} END)"
+    )
+
+
+#: Where diagnose() reads the mounted file systems.
+MOUNTS_FILE = "/proc/self/mounts"
+#: File system types diagnose() reports as network ones, where SQLite's
+#: locking (and the shared memory of WAL) cannot be relied on.
+NETWORK_FILE_SYSTEMS = frozenset(
+    ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "fuse.sshfs", "glusterfs", "ceph", "lustre", "afs")
+)
 
 _OPTIONS = ("timeout", "synchronous")
 _SYNCHRONOUS = ("full", "normal")
@@ -379,6 +483,8 @@ class SqliteBackend(Backend):
     #: The longest task id, in UTF-8 bytes, that reserve() and get() hand
     #: out (DECISIONS C8; the core's ``Backend`` default where it has one).
     max_task_id_bytes: int = 1024
+    #: Results ride the ack, in its transaction (see :meth:`ack_results`).
+    stores_results = True
 
     def __init__(self, conn_string: str) -> None:
         super().__init__(conn_string)
@@ -808,10 +914,17 @@ class SqliteBackend(Backend):
             added = cursor.rowcount
             # A re-pushed id starts afresh: forget how it finished last time
             # (but keep FAILED for an id refused because it is a dead letter).
+            forgotten = [(queue, task_id, queue, task_id) for task_id, _, _ in items]
             conn.executemany(
                 "DELETE FROM alligator_finished WHERE queue = ? AND task_id = ? "
                 "AND NOT EXISTS (SELECT 1 FROM alligator_dead WHERE queue = ? AND task_id = ?)",
-                [(queue, task_id, queue, task_id) for task_id, _, _ in items],
+                forgotten,
+            )
+            # Its old result too: finished() must not hand out last time's value.
+            conn.executemany(
+                "DELETE FROM alligator_results WHERE queue = ? AND task_id = ? "
+                "AND NOT EXISTS (SELECT 1 FROM alligator_dead WHERE queue = ? AND task_id = ?)",
+                forgotten,
             )
             return added
 
@@ -834,54 +947,93 @@ class SqliteBackend(Backend):
         """
         if limit < 1:
             return []
+        return self._run(lambda conn: self._reserve_in(conn, queue, lease_seconds, limit, self.now()))
 
-        def body(conn: sqlite3.Connection) -> list[Reservation]:
+    def reserve_first(
+        self, queues: Sequence[str], lease_seconds: float, limit: int = 1, timeout: float = 0.0
+    ) -> tuple[str, list[Reservation]]:
+        """Reserves from the first of ``queues`` with due work, in one transaction.
+
+        See :meth:`~alligator.backend.Backend.reserve_first`. The queues are
+        tried in priority order inside one write transaction, as
+        :meth:`reserve` tries one (unreadable records of a queue tried on
+        the way are dead-lettered as reserve would), so a worker with
+        several queues takes the write lock once per call, not once per
+        queue. When none has due work and ``timeout`` is positive, it naps
+        (:meth:`~alligator.backend.Backend.wait_for_work`: SQLite cannot
+        be woken by another process) and tries once more; one queue is
+        simply :meth:`reserve`.
+
+        Returns:
+            The queue the tasks came from and the reservations; ``("", [])``
+            when none had work.
+        """
+        if len(queues) == 1:
+            return queues[0], self.reserve(queues[0], lease_seconds, limit, timeout)
+        if limit < 1 or not queues:
+            return "", []
+
+        def body(conn: sqlite3.Connection) -> tuple[str, list[Reservation]]:
             now = self.now()
-            max_bytes = self.max_payload_bytes
-            max_id = self.max_task_id_bytes
-            taken: list[Reservation] = []
-            corrupt = conn.execute(CORRUPT_DUE_SQL, (queue, math.inf, _CORRUPT_PER_RESERVE)).fetchall()
-            self._bury(
-                conn,
-                queue,
-                [(rowid, self._corrupt_reason(conn, rowid, field)) for rowid, field in corrupt],
-                now,
-                True,
-            )
-            for _ in range(_MAX_RESERVE_ROUNDS):
-                wanted = limit - len(taken)
-                # Waiting tasks whose time came and reserved ones whose lease
-                # lapsed both have due <= now: one index range scan finds them.
-                rows = conn.execute(RESERVE_SQL, (max_id, max_bytes, queue, now, wanted)).fetchall()
-                leases: list[tuple[float, int, str, int]] = []
-                unreadable: list[tuple[int, str]] = []
-                for rowid, raw_id, attempts, failures, small, bad_field in rows:
-                    try:
-                        if bad_field is not None:
-                            raise _Unreadable(self._corrupt_reason(conn, rowid, bad_field))
-                        if raw_id is None:
-                            size = self._id_size_and_head(conn, rowid, max_id)[0]
-                            raise _Unreadable(f"task id is {size} bytes, over the limit of {max_id}")
-                        task_id = _decode_task_id(raw_id)
-                        size, raw = self._read_payload(conn, rowid, max_bytes, small)
-                        payload = _decode_payload(size, raw, max_bytes)
-                    except _Unreadable as unreadable_record:
-                        unreadable.append((rowid, str(unreadable_record)))
-                        continue
-                    reservation = Reservation(task_id, payload, uuid.uuid4().hex, attempts + 1, failures)
-                    taken.append(reservation)
-                    leases.append((now + lease_seconds, reservation.attempts, reservation.receipt, rowid))
-                conn.executemany(
-                    "UPDATE alligator_tasks SET due = ?, attempts = ?, receipt = ? WHERE rowid = ?", leases
-                )
-                self._bury(conn, queue, unreadable, now, delivered=True)
-                # Read on only to replace rows just dead-lettered, and only when
-                # the leases just taken cannot come due again in this step.
-                if not unreadable or len(rows) < wanted or len(taken) >= limit or lease_seconds <= 0:
-                    break
-            return taken
+            for queue in queues:
+                taken = self._reserve_in(conn, queue, lease_seconds, limit, now)
+                if taken:
+                    return queue, taken
+            return "", []
 
+        found = self._run(body)
+        if found[1] or timeout <= 0:
+            return found
+        self.wait_for_work(queues, timeout)
         return self._run(body)
+
+    def _reserve_in(
+        self, conn: sqlite3.Connection, queue: str, lease_seconds: float, limit: int, now: float
+    ) -> list[Reservation]:
+        """Reserves up to ``limit`` due tasks of one queue inside the caller's write transaction."""
+        max_bytes = self.max_payload_bytes
+        max_id = self.max_task_id_bytes
+        taken: list[Reservation] = []
+        corrupt = conn.execute(CORRUPT_DUE_SQL, (queue, math.inf, _CORRUPT_PER_RESERVE)).fetchall()
+        self._bury(
+            conn,
+            queue,
+            [(rowid, self._corrupt_reason(conn, rowid, field)) for rowid, field in corrupt],
+            now,
+            True,
+        )
+        for _ in range(_MAX_RESERVE_ROUNDS):
+            wanted = limit - len(taken)
+            # Waiting tasks whose time came and reserved ones whose lease
+            # lapsed both have due <= now: one index range scan finds them.
+            rows = conn.execute(RESERVE_SQL, (max_id, max_bytes, queue, now, wanted)).fetchall()
+            leases: list[tuple[float, int, str, int]] = []
+            unreadable: list[tuple[int, str]] = []
+            for rowid, raw_id, attempts, failures, small, bad_field in rows:
+                try:
+                    if bad_field is not None:
+                        raise _Unreadable(self._corrupt_reason(conn, rowid, bad_field))
+                    if raw_id is None:
+                        size = self._id_size_and_head(conn, rowid, max_id)[0]
+                        raise _Unreadable(f"task id is {size} bytes, over the limit of {max_id}")
+                    task_id = _decode_task_id(raw_id)
+                    size, raw = self._read_payload(conn, rowid, max_bytes, small)
+                    payload = _decode_payload(size, raw, max_bytes)
+                except _Unreadable as unreadable_record:
+                    unreadable.append((rowid, str(unreadable_record)))
+                    continue
+                reservation = Reservation(task_id, payload, uuid.uuid4().hex, attempts + 1, failures)
+                taken.append(reservation)
+                leases.append((now + lease_seconds, reservation.attempts, reservation.receipt, rowid))
+            conn.executemany(
+                "UPDATE alligator_tasks SET due = ?, attempts = ?, receipt = ? WHERE rowid = ?", leases
+            )
+            self._bury(conn, queue, unreadable, now, delivered=True)
+            # Read on only to replace rows just dead-lettered, and only when
+            # the leases just taken cannot come due again in this step.
+            if not unreadable or len(rows) < wanted or len(taken) >= limit or lease_seconds <= 0:
+                break
+        return taken
 
     def ack(self, queue: str, task_id: str, receipt: str) -> bool:
         """Finishes a reserved task; see :meth:`~alligator.backend.Backend.ack`."""
@@ -895,13 +1047,53 @@ class SqliteBackend(Backend):
         Returns:
             How many acks took effect (stale receipts change nothing).
         """
+        return self._ack(queue, [(task_id, receipt, None, 0.0) for task_id, receipt in items])
+
+    def ack_results(self, queue: str, acks: Sequence[Ack]) -> int:
+        """Acks many tasks and keeps their results, all in one transaction.
+
+        See :meth:`~alligator.backend.Backend.ack_results`. Each result is
+        written in the transaction that acks its task (the same one
+        :meth:`ack_many` would run: no transaction is added per task), as
+        UTF-8 bytes, with the time it expires on the backend's clock. A
+        result whose ``result_ttl`` is not positive is not kept (it would be
+        expired at once). Results that expired are deleted by later acks.
+
+        Raises:
+            ValueError: A ``result_ttl`` is NaN; nothing is acked.
+
+        Returns:
+            How many acks took effect (a stale receipt keeps no result).
+        """
+        for ack in acks:
+            if math.isnan(ack.result_ttl):
+                raise ValueError(f"a result_ttl must be a number of seconds, not {ack.result_ttl!r}")
+        return self._ack(
+            queue,
+            [
+                # surrogatepass: a result that UTF-8 cannot encode is kept as
+                # it comes, and finished() then says it is not valid UTF-8;
+                # the task still succeeded, so its ack must not fail.
+                (
+                    a.task_id,
+                    a.receipt,
+                    None if a.result is None else a.result.encode("utf-8", "surrogatepass"),
+                    a.result_ttl,
+                )
+                for a in acks
+            ],
+        )
+
+    def _ack(self, queue: str, items: Sequence[tuple[str, str, bytes | None, float]]) -> int:
+        """Acks ``(task_id, receipt, result, result_ttl)`` items in one transaction, keeping the results."""
         if not items:
             return 0
 
         def body(conn: sqlite3.Connection) -> int:
             now = self.now()
             done: list[tuple[str, str]] = []
-            for task_id, receipt in items:
+            kept: list[tuple[str, str, float, float, bytes]] = []
+            for task_id, receipt, result, ttl in items:
                 # due > now: a lease that ended is ended everywhere, re-reserved or not.
                 cursor = conn.execute(
                     "DELETE FROM alligator_tasks WHERE queue = ? AND task_id = ? AND receipt = ? AND due > ?",
@@ -909,11 +1101,45 @@ class SqliteBackend(Backend):
                 )
                 if cursor.rowcount:
                     done.append((queue, task_id))
+                    if result is not None and ttl > 0:
+                        kept.append((queue, task_id, now, now + ttl, result))
             if done:
                 self._finish(conn, done, SUCCESS, now)
+                self._trim_results(conn, now)
+            if kept:
+                # OR REPLACE: a result replaces an older one of the same id.
+                conn.executemany(
+                    "INSERT OR REPLACE INTO alligator_results "
+                    "(queue, task_id, finished_at, expires_at, result) VALUES (?, ?, ?, ?, ?)",
+                    kept,
+                )
             return len(done)
 
         return self._run(body)
+
+    @staticmethod
+    def _trim_results(conn: sqlite3.Connection, now: float) -> None:
+        """Deletes some results that expired, and a few whose expiry is no number at all.
+
+        Run by every ack that takes effect, results or not, so expired
+        results go even once none are kept any more: a seek in the
+        ``expires_at`` index, deleting at most ``_TRIM_BATCH`` rows, so a
+        backlog (a burst of results expiring together) is spread over many
+        acks instead of holding the write lock for one long delete.
+        finished() checks the expiry itself, so this only saves space. A
+        hand-written expiry that is not a number (text, a blob) sorts after
+        every number: a seek to +inf finds such rows.
+        """
+        conn.execute(
+            "DELETE FROM alligator_results WHERE rowid IN "
+            "(SELECT rowid FROM alligator_results WHERE expires_at <= ? LIMIT ?)",
+            (now, _TRIM_BATCH),
+        )
+        conn.execute(
+            "DELETE FROM alligator_results WHERE rowid IN (SELECT rowid FROM alligator_results "
+            "WHERE expires_at >= ? AND typeof(expires_at) != 'real' LIMIT ?)",
+            (math.inf, _CORRUPT_PER_RESERVE),
+        )
 
     def release(
         self, queue: str, task_id: str, receipt: str, delay: float = 0.0, attempted: bool = True
@@ -1103,6 +1329,91 @@ class SqliteBackend(Backend):
         # moving from one table to the other in between is never missed.
         return self._run(body, write=False)
 
+    def finished(self, queue: str, task_id: str) -> Finished | None:
+        """Reads what the file remembers of a finished task, in one read transaction.
+
+        See :meth:`~alligator.backend.Backend.finished`. A result is measured
+        in SQL (``length()``) and selected only when within
+        :attr:`~alligator.backend.Backend.max_payload_bytes`, so a huge one
+        never reaches Python. Rows anyone could have written cannot make it
+        raise: a time that is not a finite number is taken as unknown (an
+        expiry as already past), a result that is not valid UTF-8 or too long
+        is withheld with the reason.
+        """
+
+        def body(conn: sqlite3.Connection) -> Finished | None:
+            now = self.now()
+            key = (queue, task_id)
+            if conn.execute("SELECT 1 FROM alligator_tasks WHERE queue = ? AND task_id = ?", key).fetchone():
+                return None  # waiting, delayed or running (again)
+            dead = conn.execute(
+                f"SELECT substr(CAST(reason AS BLOB), 1, ?), {_finite('failed_at')} "
+                "FROM alligator_dead WHERE queue = ? AND task_id = ?",
+                (self.max_payload_bytes, *key),
+            ).fetchone()
+            if dead is not None:
+                return Finished(task_id, FAILED, None, _lenient(dead[0]), dead[1])
+            status = conn.execute(
+                f"SELECT {_finite('finished_at')} FROM alligator_finished "
+                f"WHERE queue = ? AND task_id = ? AND status = ? AND {_finite('finished_at')} >= ?",
+                (*key, SUCCESS, now - self.status_ttl),
+            ).fetchone()
+            kept = conn.execute(
+                f"SELECT {_finite('finished_at')}, {_RESULT_COLUMNS} FROM alligator_results "
+                f"WHERE queue = ? AND task_id = ? AND {_LIVE}",
+                (self.max_payload_bytes, *key, now),
+            ).fetchone()
+            if kept is None:
+                return None if status is None else Finished(task_id, SUCCESS, None, None, status[0])
+            finished_at, size, raw = kept
+            if finished_at is None and status is not None:
+                finished_at = status[0]
+            result: str | None = None
+            reason: str | None = None
+            if size > self.max_payload_bytes:
+                reason = f"result is {size} bytes, over the limit of {self.max_payload_bytes}"
+            else:
+                try:
+                    result = bytes(raw or b"").decode("utf-8")
+                except UnicodeDecodeError:
+                    reason = "result is not valid UTF-8"
+            return Finished(task_id, SUCCESS, result, reason, finished_at)
+
+        return self._run(body, write=False)
+
+    def wait_finished(self, queue: str, task_id: str, timeout: float) -> Finished | None:
+        """Waits up to ``timeout`` seconds (wall clock) for a task to finish, reading only after commits.
+
+        See :meth:`~alligator.backend.Backend.wait_finished`. SQLite cannot
+        wake a process when another one commits (``waits_for_finish`` is
+        False), so this polls, but cheaply: every few milliseconds (backing
+        off to 50 ms) it asks ``PRAGMA data_version``, which changes only
+        when another connection committed, and reads :meth:`finished` only
+        then. A task can only become finished through a commit (an ack or a
+        dead letter), so nothing is missed, and an idle wait costs no read
+        transactions.
+
+        Returns:
+            As :meth:`finished`, as soon as it is not None; None at the timeout.
+        """
+        deadline = time.monotonic() + max(timeout, 0.0)
+        pause = 0.005
+        seen: int | None = None
+        while True:
+            version = self._run(_data_version, write=False)
+            if version != seen:
+                # Read the version first: a commit landing between the two
+                # reads changes it again, so the next look reads once more.
+                seen = version
+                found = self.finished(queue, task_id)
+                if found is not None:
+                    return found
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.05)
+
     def len(self, queue: str) -> int:
         """Counts the waiting and delayed tasks of a queue; see :meth:`~alligator.backend.Backend.len`."""
 
@@ -1172,6 +1483,7 @@ class SqliteBackend(Backend):
             )
             conn.execute("DELETE FROM alligator_dead WHERE queue = ? AND task_id = ?", key)
             conn.execute("DELETE FROM alligator_finished WHERE queue = ? AND task_id = ?", key)
+            conn.execute("DELETE FROM alligator_results WHERE queue = ? AND task_id = ?", key)
             return True
 
         return self._run(body)
@@ -1306,14 +1618,212 @@ class SqliteBackend(Backend):
 
         return self._run(body)
 
+    # -- live workers ----------------------------------------------------
+
+    def heartbeat(self, worker_id: str, record: str, ttl: float) -> None:
+        """Writes or refreshes a worker's record, in one transaction that also bounds the registry.
+
+        See :meth:`~alligator.backend.Backend.heartbeat`. The record expires
+        ``ttl`` seconds from now on the backend's clock; in the same
+        transaction the expired records are deleted (one range scan of the
+        ``expires_at`` index), then, while more than
+        :attr:`~alligator.backend.Backend.max_workers` remain, those with the
+        oldest heartbeats (hand-written ones whose heartbeat is no number
+        first).
+
+        Raises:
+            ValueError: ``ttl`` is NaN; nothing is written.
+        """
+        if math.isnan(ttl):
+            raise ValueError(f"a ttl must be a number of seconds, not {ttl!r}")
+        data = record.encode("utf-8", "surrogatepass")
+
+        def body(conn: sqlite3.Connection) -> None:
+            now = self.now()
+            conn.execute(
+                "INSERT OR REPLACE INTO alligator_workers (worker_id, heartbeat_at, expires_at, seq, record) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (worker_id, now, now + ttl, self._next_seqs(conn, 1), data),
+            )
+            conn.execute("DELETE FROM alligator_workers WHERE expires_at <= ?", (now,))
+            # Expiries that are no number (text, a blob) sort after +inf.
+            conn.execute(
+                "DELETE FROM alligator_workers WHERE expires_at >= ? AND typeof(expires_at) != 'real'",
+                (math.inf,),
+            )
+            (count,) = conn.execute("SELECT count(*) FROM alligator_workers").fetchone()
+            if count > self.max_workers:
+                conn.execute(
+                    "DELETE FROM alligator_workers WHERE rowid IN (SELECT rowid FROM alligator_workers "
+                    f"ORDER BY {_finite('heartbeat_at')} IS NOT NULL, heartbeat_at, seq LIMIT ?)",
+                    (count - max(self.max_workers, 0),),
+                )
+
+        self._run(body)
+
+    def forget_worker(self, worker_id: str) -> bool:
+        """Removes a worker's record; see :meth:`~alligator.backend.Backend.forget_worker`.
+
+        Returns:
+            True if it had a live (unexpired) record.
+        """
+
+        def body(conn: sqlite3.Connection) -> bool:
+            live = conn.execute(
+                f"SELECT {_LIVE} FROM alligator_workers WHERE worker_id = ?",
+                (self.now(), worker_id),
+            ).fetchone()
+            conn.execute("DELETE FROM alligator_workers WHERE worker_id = ?", (worker_id,))
+            return bool(live is not None and live[0])
+
+        return self._run(body)
+
+    def worker_records(self) -> list[tuple[str, str]]:
+        """Lists the live workers' records, oldest heartbeat first, in one read.
+
+        See :meth:`~alligator.backend.Backend.worker_records`. At most
+        :attr:`~alligator.backend.Backend.max_workers`, those with the
+        newest heartbeats. A row anyone could have written never makes it
+        raise: one whose expiry or heartbeat is no finite number is not
+        live; an id over :attr:`~alligator.backend.Backend.max_task_id_bytes`
+        or a record over :attr:`~alligator.backend.Backend.max_payload_bytes`
+        is measured in SQL and never read; either not valid UTF-8 is
+        skipped.
+        """
+
+        def body(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+            rows = conn.execute(
+                "SELECT raw_id, raw_record FROM (SELECT heartbeat_at, seq, "
+                "CASE WHEN length(CAST(worker_id AS BLOB)) <= ? THEN CAST(worker_id AS BLOB) END AS raw_id, "
+                "CASE WHEN (CASE WHEN typeof(record) = 'blob' THEN length(record) "
+                "ELSE length(CAST(record AS BLOB)) END) <= ? THEN CAST(record AS BLOB) END AS raw_record "
+                f"FROM alligator_workers WHERE {_LIVE} "
+                f"AND {_finite('heartbeat_at')} IS NOT NULL "
+                "ORDER BY heartbeat_at DESC, seq DESC LIMIT ?) ORDER BY heartbeat_at, seq",
+                (self.max_task_id_bytes, self.max_payload_bytes, self.now(), max(self.max_workers, 0)),
+            ).fetchall()
+            found: list[tuple[str, str]] = []
+            for raw_id, raw_record in rows:
+                if raw_id is None or raw_record is None:
+                    continue  # over a limit (or NULL)
+                try:
+                    found.append((bytes(raw_id).decode("utf-8"), bytes(raw_record).decode("utf-8")))
+                except UnicodeDecodeError:
+                    continue
+            return found
+
+        return self._run(body, write=False)
+
+    # -- deployment checks -----------------------------------------------
+
+    def diagnose(self) -> list[tuple[str, str, str]]:
+        """Checks the file's journal mode and file system; see :meth:`~alligator.backend.Backend.diagnose`.
+
+        The journal mode is read through a plain connection of its own,
+        which (unlike this backend's) does not turn WAL on: it reports the
+        mode the file is in. Not WAL is an error (readers and the writer
+        block each other and the file may have been switched back by another
+        program). The file system is the one mounted at the longest mount
+        point of ``/proc/self/mounts`` that holds the file: a network file
+        system is an error, as SQLite's locking is not reliable there.
+
+        Returns:
+            ``(level, problem, what_to_do)`` findings; ``what_to_do`` is empty
+            for an ``"ok"`` one.
+
+        Raises:
+            BackendError: The file cannot be read.
+        """
+        findings: list[tuple[str, str, str]] = []
+        try:
+            conn = sqlite3.connect(self.path, timeout=min(self.timeout, 5.0), isolation_level=None)
+            try:
+                (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
+                files = [
+                    str(row[2] or "") for row in conn.execute("PRAGMA database_list") if row[1] == "main"
+                ]
+            finally:
+                conn.close()
+        except sqlite3.Error as err:
+            raise self._error(err) from err
+        mode = str(mode).lower()
+        if mode == "memory" or files == [""]:
+            findings.append(
+                (
+                    "warning",
+                    f"{self.path}: the database is in memory: its tasks are lost when the process ends "
+                    "and no other process sees them",
+                    "Use a file: sqlite:////absolute/path/tasks.db",
+                )
+            )
+            return findings  # no file, so no file system to check
+        if mode == "wal":
+            findings.append(("ok", f"{self.path}: journal mode is WAL", ""))
+        else:
+            findings.append(
+                (
+                    "error",
+                    f"{self.path}: journal mode is {mode.upper()}, not WAL: workers and producers block "
+                    "each other, and reads wait for every write",
+                    "Keep the file on a local disk in a writable directory, make sure no other "
+                    "program sets another journal mode, then run: "
+                    f"sqlite3 {self.path} 'PRAGMA journal_mode=WAL'",
+                )
+            )
+        findings.append(self._file_system_finding())
+        return findings
+
+    def _file_system_finding(self) -> tuple[str, str, str]:
+        """Says which file system holds the file, an error when it is a network one."""
+        mounts = _read_mounts()
+        if mounts is None:
+            return ("ok", f"{self.path}: file system not checked (no /proc/self/mounts here)", "")
+        where = os.path.realpath(self.path)
+        best: tuple[str, str] | None = None
+        for line in mounts.splitlines():
+            fields = line.split()
+            if len(fields) < 3:
+                continue
+            point, fstype = _unescape_mount(fields[1]), fields[2]
+            inside = point == "/" or where == point or where.startswith(point.rstrip("/") + "/")
+            if inside and (best is None or len(point) >= len(best[0])):
+                best = (point, fstype)  # a later mount over the same point hides the earlier
+        if best is None:
+            return ("ok", f"{self.path}: no mount point found for it in /proc/self/mounts", "")
+        point, fstype = best
+        if fstype.lower() in NETWORK_FILE_SYSTEMS:
+            return (
+                "error",
+                f"{self.path} is on a network file system ({fstype}, mounted at {point}): SQLite's "
+                "locking is not reliable there, so two workers can take the same task or corrupt the "
+                "file, and WAL needs memory shared by every process using the file",
+                "Move the file to a local disk of the one machine that runs the workers and producers, "
+                "or use Redis (redis://...) to share queues between machines",
+            )
+        return ("ok", f"{self.path}: on a local file system ({fstype}, mounted at {point})", "")
+
     def drop_all(self, queue: str) -> None:
         """Deletes everything a queue holds; see :meth:`~alligator.backend.Backend.drop_all`."""
 
         def body(conn: sqlite3.Connection) -> None:
-            for table in ("alligator_tasks", "alligator_dead", "alligator_finished"):
+            for table in ("alligator_tasks", "alligator_dead", "alligator_finished", "alligator_results"):
                 conn.execute(f"DELETE FROM {table} WHERE queue = ?", (queue,))
 
         self._run(body)
+
+
+def _read_mounts() -> str | None:
+    """The text of ``/proc/self/mounts``, or None where there is none (not Linux)."""
+    try:
+        with open(MOUNTS_FILE, encoding="utf-8", errors="replace") as mounts:
+            return mounts.read()
+    except OSError:
+        return None
+
+
+def _unescape_mount(point: str) -> str:
+    """Decodes the octal escapes (``\\040`` for a space) of a mount point in ``/proc/self/mounts``."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), point)
 
 
 def _check_delay(delay: float) -> None:
@@ -1362,6 +1872,12 @@ def _lenient(value: bytes | str | None) -> str:
     if isinstance(value, str):
         return value
     return value.decode("utf-8", "replace")
+
+
+def _data_version(conn: sqlite3.Connection) -> int:
+    """SQLite's count of commits by other connections, as this connection saw them."""
+    (version,) = conn.execute("PRAGMA data_version").fetchone()
+    return int(version)
 
 
 def _schema_version(conn: sqlite3.Connection) -> int | None:

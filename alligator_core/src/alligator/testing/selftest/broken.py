@@ -11,8 +11,14 @@ import threading
 import time
 from collections.abc import Sequence
 
-from alligator.backend import Backend, QueueCounts, Reservation, TaskInfo
-from alligator.testing.selftest.reference import ReferenceBackend, _Queue, _Store, _Task
+from alligator.backend import Ack, Backend, Finished, QueueCounts, Reservation, TaskInfo
+from alligator.testing.selftest.reference import (
+    BlockingReferenceBackend,
+    ReferenceBackend,
+    _Queue,
+    _Store,
+    _Task,
+)
 from alligator.testing.selftest.shared_file import InProcessLockOnly
 
 
@@ -250,6 +256,157 @@ class OrderByPushTime(ReferenceBackend):
             return [reservation for reservation in taken if reservation is not None]
 
 
+class ResultKeptOnRefusedAck(ReferenceBackend):
+    """``ack_results`` keeps the result even when the ack is refused (a stale or forged receipt)."""
+
+    def _ack_result(self, queue: str, item: Ack) -> bool:
+        acked = self.ack(queue, item.task_id, item.receipt)
+        self._keep_result(self._queue(queue), item)
+        return acked
+
+
+class ResultStoredAfterTheAck(ReferenceBackend):
+    """Acks, then keeps the result in a second step: a reader sees SUCCESS with no result in between.
+
+    The sleep stands for the second round trip of a store that does not
+    keep both in one script or transaction.
+    """
+
+    def ack_results(self, queue: str, acks: Sequence[Ack]) -> int:
+        done = 0
+        for item in acks:
+            if self.ack(queue, item.task_id, item.receipt):
+                done += 1
+                time.sleep(0.01)
+                with self._lock:
+                    self._keep_result(self._queue(queue), item)
+        return done
+
+
+class ResultNeverExpires(ReferenceBackend):
+    """Keeps every result for ever, whatever its ``result_ttl`` (a store's native TTL on the wrong clock)."""
+
+    def _keep_result(self, q: _Queue, item: Ack) -> None:
+        if item.result is not None:
+            now = self.now()
+            q.results[item.task_id] = (item.result, float("inf"), now)
+
+
+class OversizedResultHandedOut(ReferenceBackend):
+    """``finished`` hands out a stored result of any size."""
+
+    def _result_refusal(self, result: str) -> str | None:
+        return None
+
+
+class NotUtf8ResultHandedOut(ReferenceBackend):
+    """``finished`` checks a stored result's size but hands out bytes that are not UTF-8."""
+
+    def _result_refusal(self, result: str) -> str | None:
+        size = len(self._stored(result))
+        if size > self.max_payload_bytes:
+            return f"result is {size} bytes, over the limit of {self.max_payload_bytes}"
+        return None
+
+
+class FinishedIgnoresLiveTasks(ReferenceBackend):
+    """``finished`` reads the last result without looking whether the id was pushed again."""
+
+    def finished(self, queue: str, task_id: str) -> Finished | None:
+        with self._lock:
+            q = self._queue(queue)
+            live = q.live.pop(task_id, None)
+            try:
+                return super().finished(queue, task_id)
+            finally:
+                if live is not None:
+                    q.live[task_id] = live
+
+    def _add(self, q: _Queue, task_id: str, payload: str, due: float) -> None:
+        kept = q.results.get(task_id)
+        super()._add(q, task_id, payload, due)
+        if kept is not None:
+            q.results[task_id] = kept
+
+
+class WaitFinishedLooksOnce(ReferenceBackend):
+    """``wait_finished`` looks once and returns, never waiting for the task to finish."""
+
+    def wait_finished(self, queue: str, task_id: str, timeout: float) -> Finished | None:
+        return self.finished(queue, task_id)
+
+
+class PriorityByAge(ReferenceBackend):
+    """``reserve_first`` takes from the queue whose due task is oldest, not from the first queue with work."""
+
+    def reserve_first(
+        self, queues: Sequence[str], lease_seconds: float, limit: int = 1, timeout: float = 0.0
+    ) -> tuple[str, list[Reservation]]:
+        with self._lock:
+            now = self.now()
+            oldest: list[tuple[float, int, str]] = []
+            for queue in queues:
+                due = [
+                    (task.due, task.seq, queue)
+                    for task in self._queue(queue).live.values()
+                    if task.lease_end is None and task.due <= now
+                ]
+                oldest += sorted(due)[:1]
+            if not oldest:
+                return "", []
+            queue = min(oldest)[2]
+            return queue, self.reserve(queue, lease_seconds, limit)
+
+
+class WakeLooksAtTheFirstQueueOnly(BlockingReferenceBackend):
+    """``wait_for_work`` wakes for work anywhere but reports it only when it is in the first queue."""
+
+    def wait_for_work(self, queues: Sequence[str], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._store.work:
+            while not self._has_due(queues[0]):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                if not self._store.work.wait(remaining):
+                    return False
+                if not self._has_due(queues[0]):
+                    return False  # woken, but looked at the first queue only
+            return True
+
+
+class WorkersNeverExpire(ReferenceBackend):
+    """Keeps a worker's record until it is forgotten: a killed worker is listed for ever."""
+
+    def _expire_workers(self, now: float) -> None:
+        pass
+
+
+class WorkersUnbounded(ReferenceBackend):
+    """Never drops a record for ``max_workers``: the registry grows without limit."""
+
+    def heartbeat(self, worker_id: str, record: str, ttl: float) -> None:
+        with self._lock:
+            now = self.now()
+            self._store.workers.pop(worker_id, None)
+            self._store.workers[worker_id] = (record, now, now + ttl)
+
+
+class ForgetAlwaysTrue(ReferenceBackend):
+    """``forget_worker`` says True whether or not there was a record."""
+
+    def forget_worker(self, worker_id: str) -> bool:
+        super().forget_worker(worker_id)
+        return True
+
+
+class DiagnoseUnknownLevel(ReferenceBackend):
+    """``diagnose`` reports a level the doctor does not know."""
+
+    def diagnose(self) -> list[tuple[str, str, str]]:
+        return [("info", "all fine", "")]
+
+
 #: Every broken variant, with the kit tests that must fail for it. The state
 #: machine catches several too, but by chance: only named tests are required.
 BROKEN: dict[type[Backend], list[str]] = {
@@ -319,4 +476,25 @@ BROKEN: dict[type[Backend], list[str]] = {
         "test_order_is_by_due_time_not_push_time",
         "test_delayed_tasks_come_due_in_time_order",
     ],
+    ResultKeptOnRefusedAck: [
+        "test_ack_results_with_a_stale_receipt_keeps_nothing",
+        "test_ack_results_counts_only_the_acks_that_took_effect",
+    ],
+    ResultStoredAfterTheAck: ["test_a_reader_never_sees_success_without_its_result"],
+    ResultNeverExpires: ["test_result_is_kept_for_its_ttl_on_the_backend_clock"],
+    OversizedResultHandedOut: ["test_finished_never_hands_out_a_result_over_the_limit"],
+    NotUtf8ResultHandedOut: ["test_finished_never_hands_out_a_result_that_is_not_utf8"],
+    FinishedIgnoresLiveTasks: ["test_a_new_result_replaces_the_old_one"],
+    WaitFinishedLooksOnce: [
+        "test_wait_finished_wakes_when_another_client_acks",
+        "test_wait_finished_wakes_for_a_dead_letter",
+    ],
+    PriorityByAge: ["test_reserve_first_takes_the_first_queue_with_due_work"],
+    WakeLooksAtTheFirstQueueOnly: [
+        f"test_wait_for_work_wakes_for_work_in_any_queue[{how}]" for how in ("push", "release", "requeue")
+    ],
+    WorkersNeverExpire: ["test_a_worker_record_expires_after_its_ttl_on_the_backend_clock"],
+    WorkersUnbounded: ["test_the_registry_keeps_at_most_max_workers"],
+    ForgetAlwaysTrue: ["test_forget_worker_removes_its_record"],
+    DiagnoseUnknownLevel: ["test_diagnose_returns_findings_with_known_levels"],
 }

@@ -34,6 +34,10 @@ class _Adoption(BackendContract):
         return backend.plant
 
     @pytest.fixture
+    def plant_raw_result(self, backend: ReferenceBackend) -> PlantRawPayload:
+        return backend.plant_result
+
+    @pytest.fixture
     def backend_factory(self, backend: ReferenceBackend) -> BackendFactory:
         return backend.another_client
 

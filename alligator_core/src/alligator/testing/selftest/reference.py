@@ -14,11 +14,21 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from alligator.backend import Backend, DeadLetter, QueueCounts, Reservation, TaskInfo, check_page
+from alligator.backend import (
+    Ack,
+    Backend,
+    DeadLetter,
+    Finished,
+    QueueCounts,
+    Reservation,
+    TaskInfo,
+    check_page,
+)
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 
 
@@ -39,6 +49,8 @@ class _Queue:
     live: dict[str, _Task] = field(default_factory=dict)
     dead: dict[str, DeadLetter] = field(default_factory=dict)
     finished: dict[str, tuple[int, float]] = field(default_factory=dict)
+    # task_id -> (result, kept until, acked at), for acks that kept a result.
+    results: dict[str, tuple[str, float, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -46,10 +58,19 @@ class _Store:
     lock: threading.RLock = field(default_factory=threading.RLock)
     queues: dict[str, _Queue] = field(default_factory=dict)
     seq: itertools.count[int] = field(default_factory=itertools.count)
+    # worker_id -> (record, last heartbeat, kept until): one registry per store.
+    workers: dict[str, tuple[str, float, float]] = field(default_factory=dict)
+    # Notified on the store's lock wherever work appears (push, release, requeue).
+    work: threading.Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.work = threading.Condition(self.lock)
 
 
 class ReferenceBackend(Backend):
     """Every rule of the contract, kept in the plainest way; a store of its own, or ``store``'s."""
+
+    stores_results = True
 
     def __init__(self, conn_string: str = "reference://", store: _Store | None = None) -> None:
         super().__init__(conn_string)
@@ -146,7 +167,9 @@ class ReferenceBackend(Backend):
         return uuid.uuid4().hex
 
     def _add(self, q: _Queue, task_id: str, payload: str, due: float) -> None:
+        # A pushed id's old status and result are forgotten together.
         q.finished.pop(task_id, None)
+        q.results.pop(task_id, None)
         q.live[task_id] = _Task(payload, due, next(self._seq))
 
     def plant(self, queue: str, task_id: str, data: bytes) -> None:
@@ -155,6 +178,13 @@ class ReferenceBackend(Backend):
             q = self._queue(queue)
             q.live.pop(task_id, None)
             self._add(q, task_id, data.decode("utf-8", "surrogateescape"), self.now())
+
+    def plant_result(self, queue: str, task_id: str, data: bytes) -> None:
+        """Replaces a kept result by these exact bytes, leaving its TTL alone."""
+        with self._lock:
+            q = self._queue(queue)
+            _, until, at = q.results[task_id]
+            q.results[task_id] = (data.decode("utf-8", "surrogateescape"), until, at)
 
     # -- producing -------------------------------------------------------
 
@@ -205,6 +235,48 @@ class ReferenceBackend(Backend):
             del q.live[task_id]
             self._finish(q, task_id, SUCCESS)
             return True
+
+    def ack_results(self, queue: str, acks: Sequence[Ack]) -> int:
+        with self._lock:
+            return sum(1 for item in acks if self._ack_result(queue, item))
+
+    def _ack_result(self, queue: str, item: Ack) -> bool:
+        """One ack and its result, in one step under the store's lock."""
+        if not self.ack(queue, item.task_id, item.receipt):
+            return False
+        self._keep_result(self._queue(queue), item)
+        return True
+
+    def _keep_result(self, q: _Queue, item: Ack) -> None:
+        now = self.now()
+        for old_id, (_, until, _) in list(q.results.items()):
+            if until <= now:
+                del q.results[old_id]
+        if item.result is not None:
+            q.results[item.task_id] = (item.result, now + item.result_ttl, now)
+
+    def _result_refusal(self, result: str) -> str | None:
+        """Why a stored result cannot be handed out, or None when it can."""
+        refusal = self._refusal(result)
+        return None if refusal is None else refusal.replace("payload", "result", 1)
+
+    def finished(self, queue: str, task_id: str) -> Finished | None:
+        with self._lock:
+            q = self._queue(queue)
+            now = self.now()
+            if task_id in q.live:
+                return None
+            letter = q.dead.get(task_id)
+            if letter is not None:
+                return Finished(task_id, FAILED, None, letter.reason, letter.failed_at)
+            kept = q.results.get(task_id)
+            if kept is not None and kept[1] > now:
+                refusal = self._result_refusal(kept[0])
+                return Finished(task_id, SUCCESS, None if refusal else kept[0], refusal, kept[2])
+            status = q.finished.get(task_id)
+            if status is not None and status[0] == SUCCESS and status[1] >= now - self.status_ttl:
+                return Finished(task_id, SUCCESS, None, None, status[1])
+            return None
 
     def release(
         self, queue: str, task_id: str, receipt: str, delay: float = 0.0, attempted: bool = True
@@ -359,6 +431,94 @@ class ReferenceBackend(Backend):
         with self._lock:
             return sum(1 for task_id in list(self._queue(queue).dead) if self.requeue(queue, task_id))
 
+    # -- live workers ----------------------------------------------------
+
+    def heartbeat(self, worker_id: str, record: str, ttl: float) -> None:
+        with self._lock:
+            now = self.now()
+            workers = self._store.workers
+            workers.pop(worker_id, None)
+            workers[worker_id] = (record, now, now + ttl)
+            self._expire_workers(now)
+            while len(workers) > self.max_workers:
+                oldest = min(workers, key=lambda worker: workers[worker][1])
+                del workers[oldest]
+
+    def _expire_workers(self, now: float) -> None:
+        workers = self._store.workers
+        for worker, (_, _, until) in list(workers.items()):
+            if until <= now:
+                del workers[worker]
+
+    def forget_worker(self, worker_id: str) -> bool:
+        with self._lock:
+            return self._store.workers.pop(worker_id, None) is not None
+
+    def worker_records(self) -> list[tuple[str, str]]:
+        with self._lock:
+            self._expire_workers(self.now())
+            listed = sorted(self._store.workers.items(), key=lambda item: item[1][1])
+            return [(worker, record) for worker, (record, _, _) in listed if self._refusal(record) is None]
+
+    def diagnose(self) -> list[tuple[str, str, str]]:
+        return [("ok", "the reference store lives in this process only", "nothing: it proves the kit")]
+
     def drop_all(self, queue: str) -> None:
         with self._lock:
             self._queues.pop(queue, None)
+
+
+class BlockingReferenceBackend(ReferenceBackend):
+    """The reference, whose ``reserve`` and ``wait_for_work`` wait for work instead of returning at once.
+
+    A condition on the store's lock is notified wherever work appears (a
+    push, a release, a requeue), so a waiting call wakes for any client's
+    work, in any queue.
+    """
+
+    blocking_reserve = True
+
+    def _add(self, q: _Queue, task_id: str, payload: str, due: float) -> None:
+        super()._add(q, task_id, payload, due)
+        self._notify_work()
+
+    def release(
+        self, queue: str, task_id: str, receipt: str, delay: float = 0.0, attempted: bool = True
+    ) -> bool:
+        with self._lock:
+            released = super().release(queue, task_id, receipt, delay, attempted)
+            if released:
+                self._notify_work()
+            return released
+
+    def _notify_work(self) -> None:
+        with self._store.work:
+            self._store.work.notify_all()
+
+    def _has_due(self, queue: str) -> bool:
+        q, now = self._queue(queue), self.now()
+        return any(task.lease_end is None and task.due <= now for task in q.live.values())
+
+    def reserve(
+        self, queue: str, lease_seconds: float, limit: int = 1, timeout: float = 0.0
+    ) -> list[Reservation]:
+        deadline = time.monotonic() + timeout
+        with self._store.work:
+            while True:
+                taken = super().reserve(queue, lease_seconds, limit)
+                remaining = deadline - time.monotonic()
+                if taken or remaining <= 0:
+                    return taken
+                # Short naps too: a delay or a lease may end meanwhile.
+                self._store.work.wait(min(remaining, 0.05))
+
+    def wait_for_work(self, queues: Sequence[str], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._store.work:
+            while True:
+                if any(self._has_due(queue) for queue in queues):
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._store.work.wait(min(remaining, 0.05))

@@ -12,7 +12,7 @@ from alligator.backend import Backend
 from alligator.testing import BackendContract, SharedStoreContract
 from alligator.testing.contract import BackendFactory, PlantRawPayload
 from alligator.testing.inspection import DeadLetterManagementContract
-from alligator.testing.selftest.reference import ReferenceBackend
+from alligator.testing.selftest.reference import BlockingReferenceBackend, ReferenceBackend
 from alligator.testing.selftest.shared_file import SqliteFileBackend
 
 
@@ -31,8 +31,22 @@ class TestReferenceBackend(BackendContract):
         return backend.plant
 
     @pytest.fixture
+    def plant_raw_result(self, backend: ReferenceBackend) -> PlantRawPayload:
+        return backend.plant_result
+
+    @pytest.fixture
     def backend_factory(self, backend: ReferenceBackend) -> BackendFactory:
         return backend.another_client
+
+
+class TestBlockingReferenceBackend(TestReferenceBackend):
+    """The reference whose waits wait: the kit's tests of blocking calls take their other branch."""
+
+    @pytest.fixture
+    def backend(self) -> Iterator[ReferenceBackend]:
+        backend = BlockingReferenceBackend()
+        yield backend
+        backend.close()
 
 
 class TestSqliteFileBackend(SharedStoreContract):

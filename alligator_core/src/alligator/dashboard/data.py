@@ -1,0 +1,234 @@
+"""What the dashboard reads from the store and does to it; no web code here.
+
+Everything goes through the backend's inspection methods with a queue
+argument, so the dashboard works on every backend that passes the kit, and
+sees every queue of the store at once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from alligator.backend import Backend, Finished, QueueCounts, TaskInfo
+from alligator.constants import STATUS_NAMES
+from alligator.gator import Gator
+from alligator.presence import WorkerInfo, decode
+from alligator.security import SIGNED_PREFIX
+from alligator.text import redact_dsn
+
+#: Most queues the overview lists (and the sampler follows).
+MAX_QUEUES = 200
+#: How far the task view looks through a queue's waiting, delayed or running
+#: tasks for a task's attempts (its payload is read directly): a store with a
+#: million waiting tasks must not be read whole for one page.
+MAX_SCAN = 5000
+#: Characters of a task's arguments shown in a list.
+ARGS_CHARS = 80
+
+#: What each dead-letter action does, for its confirmation page and its log line.
+ACTIONS = {
+    "requeue": "Requeue dead letter",
+    "delete": "Delete dead letter",
+    "requeue_all": "Requeue every dead letter",
+    "purge": "Delete every dead letter",
+}
+
+
+@dataclass(frozen=True)
+class PayloadView:
+    """A payload as the dashboard shows it.
+
+    Attributes:
+        function: ``module:callable``, or "" when the payload is not a task.
+        args: The arguments, shortened to :data:`ARGS_CHARS` characters.
+        pretty: The whole payload, indented when it is JSON.
+        signed: Whether it carries a signature.
+    """
+
+    function: str
+    args: str
+    pretty: str
+    signed: bool = False
+
+
+def view_payload(payload: str) -> PayloadView:
+    """Reads a stored payload for display, never raising.
+
+    Example:
+        >>> view_payload('{"module": "m", "callable": "f", "args": [1, "<b>"], "kwargs": {}}').args
+        '1, "<b>"'
+
+    Args:
+        payload: The stored text (possibly signed, possibly garbage).
+
+    Returns:
+        The :class:`PayloadView`; text is returned unescaped (templates escape it).
+    """
+    body, signed = payload, False
+    if payload.startswith(SIGNED_PREFIX):
+        _, _, body = payload.partition(".")
+        signed = True
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return PayloadView("", _shorten(payload), payload, signed)
+    if not isinstance(data, dict):
+        return PayloadView("", _shorten(body), body, signed)
+    module, name = data.get("module"), data.get("callable")
+    function = f"{module}:{name}" if isinstance(module, str) and isinstance(name, str) else ""
+    parts: list[str] = []
+    args, kwargs = data.get("args"), data.get("kwargs")
+    if isinstance(args, list):
+        parts.extend(json.dumps(arg, ensure_ascii=False) for arg in args)
+    if isinstance(kwargs, dict):
+        parts.extend(f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in kwargs.items())
+    try:
+        pretty = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True)
+    except (ValueError, RecursionError):  # pragma: no cover - it was just parsed
+        pretty = body
+    return PayloadView(function, _shorten(", ".join(parts)), pretty, signed)
+
+
+def _shorten(text: str, limit: int = ARGS_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class TaskDetail:
+    """One task as the task view shows it.
+
+    Attributes:
+        queue: Its queue.
+        task_id: Its id.
+        status: ``waiting``, ``delayed``, ``running``, ``success``,
+            ``failed`` or ``unknown``.
+        info: Its listing (attempts, due, reason), when found.
+        payload: Its payload, when the store still has it.
+        finished: What the store remembers of its end (result or reason).
+    """
+
+    queue: str
+    task_id: str
+    status: str
+    info: TaskInfo | None
+    payload: PayloadView | None
+    finished: Finished | None
+
+
+class Store:
+    """The dashboard's view of one queue store.
+
+    Args:
+        dsn: The store's DSN (its secrets never leave this object: see
+            :attr:`shown_dsn`).
+        gator: A gator on that store, to share (tests); by default one is made.
+    """
+
+    def __init__(self, dsn: str, gator: Gator | None = None) -> None:
+        self.gator = gator if gator is not None else Gator(dsn)
+        self.backend: Backend = self.gator.backend
+        #: The DSN with its passwords hidden, for the page header.
+        self.shown_dsn = redact_dsn(dsn)
+
+    def describe(self) -> str:
+        """Says which store this is, without secrets."""
+        try:
+            return self.backend.describe()
+        except Exception:  # pragma: no cover - a backend's own description failed
+            return self.shown_dsn
+
+    def now(self) -> float:
+        """The store's clock (due times and lease ends are on it)."""
+        try:
+            return self.backend.now()
+        except Exception:  # pragma: no cover - the store is down; the page says so elsewhere
+            return time.time()
+
+    def queues(self) -> list[str]:
+        """The store's queues, at most :data:`MAX_QUEUES`."""
+        return self.backend.queues()[:MAX_QUEUES]
+
+    def all_counts(self) -> dict[str, QueueCounts]:
+        """Counts per state of every queue :meth:`queues` lists."""
+        return {queue: self.backend.counts(queue) for queue in self.queues()}
+
+    def queues_left_out(self) -> int:
+        """How many queues the store holds past the first :data:`MAX_QUEUES`."""
+        return max(0, len(self.backend.queues()) - MAX_QUEUES)
+
+    def counts(self, queue: str) -> QueueCounts:
+        """Counts per state of one queue."""
+        return self.backend.counts(queue)
+
+    def tasks(self, queue: str, state: str, offset: int, limit: int) -> list[TaskInfo]:
+        """One page of a queue's tasks in one state."""
+        return self.backend.tasks(queue, state, offset, limit)
+
+    def workers(self) -> list[WorkerInfo] | None:
+        """The live workers; None when this store keeps no registry of workers."""
+        method = getattr(self.gator, "workers", None)
+        try:
+            if method is not None:
+                found: list[WorkerInfo] = method()
+                return found
+            infos = (decode(worker_id, record) for worker_id, record in self.backend.worker_records())
+            return [info for info in infos if info is not None]
+        except (NotImplementedError, AttributeError):
+            return None
+
+    def task(self, queue: str, task_id: str) -> TaskDetail:
+        """Finds one task by id, changing nothing."""
+        status = self.backend.status(queue, task_id)
+        name = STATUS_NAMES.get(status, "unknown") if status is not None else "unknown"
+        info = None
+        if name in ("waiting", "delayed", "running"):
+            info = self._find(queue, name, task_id, MAX_SCAN)
+        elif name == "failed":
+            # Dead letters are bounded by the backend's max_dead_letters.
+            info = self._find(queue, "dead", task_id, None)
+        payload_text = info.payload if info is not None else None
+        if payload_text is None and name in ("waiting", "delayed", "running"):
+            payload_text = self.backend.peek(queue, task_id)
+        finished = None
+        if name in ("success", "failed"):
+            try:
+                finished = self.backend.finished(queue, task_id)
+            except NotImplementedError:  # pragma: no cover - a backend without results
+                finished = None
+        payload = view_payload(payload_text) if payload_text is not None else None
+        return TaskDetail(queue, task_id, name, info, payload, finished)
+
+    def _find(self, queue: str, state: str, task_id: str, most: int | None) -> TaskInfo | None:
+        offset, page = 0, 1000
+        while most is None or offset < most:
+            infos = self.backend.tasks(queue, state, offset, page)
+            for info in infos:
+                if info.task_id == task_id:
+                    return info
+            if len(infos) < page:
+                return None
+            offset += len(infos)
+        return None
+
+    def act(self, action: str, queue: str, task_id: str = "") -> Any:
+        """Does one dead-letter action (a key of :data:`ACTIONS`).
+
+        Returns:
+            The backend's answer: True/False for one letter, a count for all.
+        """
+        if action == "requeue":
+            return self.backend.requeue(queue, task_id)
+        if action == "delete":
+            return self.backend.delete_dead(queue, task_id)
+        if action == "requeue_all":
+            return self.backend.requeue_all(queue)
+        if action == "purge":
+            return self.backend.purge_dead(queue)
+        raise ValueError(f"unknown action {action!r}")
+
+    def close(self) -> None:
+        """Closes the store's connections."""
+        self.backend.close()

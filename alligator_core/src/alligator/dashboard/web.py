@@ -1,0 +1,437 @@
+"""The dashboard's web application (Flask, Jinja2 templates with autoescape).
+
+Flask is imported inside :func:`create_app`, so this module (and the package)
+can be imported, and its documentation built, without the ``dashboard`` extra.
+
+Security, in one place:
+
+- with a password, every page but ``/login`` and the static files needs a
+  session (a login form sets an HttpOnly, SameSite=Strict cookie) or, for
+  scrapers and scripts, ``Authorization: Bearer TOKEN`` (or HTTP Basic with
+  any user name and the token as password);
+- every change is a POST carrying the session's CSRF token; a POST without
+  it, or from another origin, gets 403; a GET changes nothing;
+- templates escape everything (autoescape), and pages send a strict
+  Content-Security-Policy (scripts and styles only from ``/static``, no
+  inline script, no framing), ``X-Content-Type-Options: nosniff`` and
+  ``Referrer-Policy: same-origin``;
+- when bound to loopback, requests whose ``Host`` is not a loopback name are
+  refused, so a web page cannot reach the dashboard through DNS rebinding;
+- the DSN is shown with its secrets hidden.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from alligator.backend import TASK_STATES
+from alligator.dashboard import charts, data
+from alligator.dashboard.data import ACTIONS, Store, view_payload
+from alligator.dashboard.sampler import Sampler
+from alligator.text import printable
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+log = logging.getLogger("alligator.dashboard")
+
+#: Tasks per page in the queue and dead-letter views.
+PAGE = 50
+#: Host names accepted when the dashboard is bound to loopback.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+#: The Content-Security-Policy every response carries.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def when(at: float | None) -> str:
+    """Formats a time as UTC, to the second.
+
+    Example:
+        >>> when(0.0)
+        '1970-01-01 00:00:00Z'
+    """
+    if at is None:
+        return "-"
+    return datetime.fromtimestamp(at, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def relative(at: float | None, now: float) -> str:
+    """Says how far a time is from ``now``: ``"in 5s"``, ``"3m ago"``.
+
+    Example:
+        >>> relative(100.0, 40.0), relative(40.0, 3640.0)
+        ('in 1m', '1h ago')
+    """
+    if at is None:
+        return "-"
+    delta = at - now
+    span = abs(delta)
+    text = (
+        f"{span:.0f}s"
+        if span < 60
+        else f"{span // 60:.0f}m"
+        if span < 3600
+        else f"{span // 3600:.0f}h"
+        if span < 86400
+        else f"{span // 86400:.0f}d"
+    )
+    return f"in {text}" if delta > 0 else f"{text} ago"
+
+
+def _host_name(host: str) -> str:
+    """The name part of a Host header (``[::1]:8765`` -> ``[::1]``)."""
+    if host.startswith("["):
+        return host[: host.find("]") + 1] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _token_from(header: str | None) -> str | None:
+    """The token of an ``Authorization`` header (Bearer, or Basic's password)."""
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[2]
+    return None
+
+
+def create_app(
+    store: Store | str,
+    password: str | None = None,
+    loopback_only: bool = True,
+    sampler: Sampler | None = None,
+    sample: bool = True,
+) -> Flask:
+    """Builds the dashboard's WSGI application.
+
+    Args:
+        store: The store, or its DSN.
+        password: Require this password (login form) or token (Authorization
+            header); None lets every request in (loopback only!).
+        loopback_only: Refuse requests whose Host is not a loopback name
+            (DNS rebinding); :func:`~alligator.dashboard.serve` sets it when
+            bound to loopback.
+        sampler: The sampler whose history the charts draw; by default a new
+            one, started unless ``sample`` is False.
+        sample: Start the default sampler's thread.
+
+    Returns:
+        The Flask application (a WSGI callable); its ``extensions["alligator"]``
+        holds the store and the sampler.
+    """
+    from flask import Flask, Response, abort, flash, redirect, render_template, request, session, url_for
+    from markupsafe import Markup
+
+    if isinstance(store, str):
+        store = Store(store)
+    if sampler is None:
+        sampler = Sampler(store)
+        if sample:
+            sampler.start()
+    the_store, the_sampler = store, sampler
+
+    app = Flask(__name__)
+    app.secret_key = secrets.token_bytes(32)  # sessions end when the dashboard stops
+    app.config.update(
+        SESSION_COOKIE_NAME="alligator_dashboard",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    app.jinja_env.autoescape = True
+    app.jinja_env.filters["when"] = when
+    app.jinja_env.globals["STATES"] = TASK_STATES
+    app.jinja_env.globals["ACTIONS"] = ACTIONS
+    app.extensions["alligator"] = {"store": the_store, "sampler": the_sampler}
+    metrics_registry = _metrics_registry(the_store)
+
+    def authenticated() -> bool:
+        if password is None:
+            return True
+        if session.get("auth") is True:
+            return True
+        token = _token_from(request.headers.get("Authorization"))
+        return token is not None and hmac.compare_digest(token.encode(), password.encode())
+
+    def csrf_token() -> str:
+        token = session.get("csrf")
+        if not isinstance(token, str):
+            token = secrets.token_urlsafe(32)
+            session["csrf"] = token
+        return token
+
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.globals["has_password"] = password is not None
+
+    @app.before_request
+    def guard() -> Any:
+        if loopback_only and _host_name(request.host) not in LOOPBACK_HOSTS:
+            abort(400, "this dashboard only answers requests for a loopback host name")
+        if request.method == "POST":
+            origin = request.headers.get("Origin")
+            if origin and origin != request.host_url.rstrip("/"):
+                abort(403, "cross-origin POST refused")
+            sent = request.form.get("csrf_token", "")
+            kept = session.get("csrf")
+            if not isinstance(kept, str) or not hmac.compare_digest(sent.encode(), kept.encode()):
+                abort(403, "missing or wrong CSRF token: reload the page and try again")
+        if request.endpoint in ("login", "static") or authenticated():
+            return None
+        if request.method == "GET" and request.endpoint not in ("metrics", "overview_partial"):
+            return redirect(url_for("login", next=request.full_path.rstrip("?")))
+        # Only /metrics invites HTTP Basic: on the page's own refresh the
+        # header would make the browser pop up a password dialog.
+        challenge = (
+            {"WWW-Authenticate": 'Basic realm="alligator dashboard"'} if request.endpoint == "metrics" else {}
+        )
+        return Response("authentication required\n", 401, challenge)
+
+    @app.after_request
+    def headers(response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        # "same-origin", not "no-referrer": with no-referrer browsers send
+        # "Origin: null" on form posts, which the origin check must refuse.
+        response.headers["Referrer-Policy"] = "same-origin"
+        if request.endpoint != "static":
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def page_args() -> dict[str, Any]:
+        if not authenticated():
+            return {"store_name": "", "dsn": ""}  # which store it is, is for those let in
+        return {"store_name": the_store.describe(), "dsn": the_store.shown_dsn}
+
+    def overview_context() -> dict[str, Any]:
+        now = the_store.now()
+        counts = the_store.all_counts()
+        workers = the_store.workers()
+        history = the_sampler.history()
+        end = time.time()
+        # The last hour, or less while the dashboard has not run that long:
+        # a few minutes of samples drawn across an hour would be a sliver.
+        start = max(end - 3600, history[0].at) if history else end - 3600
+        since = datetime.fromtimestamp(start, tz=timezone.utc).strftime("%H:%M:%SZ")
+        depth = {}
+        for queue in counts:
+            points = [
+                (s.at, float(c.waiting + c.delayed + c.running) if (c := s.counts.get(queue)) else None)
+                for s in history
+            ]
+            label = f"{queue}: tasks waiting, delayed, running"
+            depth[queue] = Markup(charts.spark(points, start, end, label))
+        total = [
+            (s.at, float(sum(c.waiting + c.delayed + c.running for c in s.counts.values()))) for s in history
+        ]
+        rate = 60.0 / the_sampler.interval
+        per_minute = [(s.at, s.finished * rate if s.finished is not None else None) for s in history]
+        return {
+            "now": now,
+            "counts": counts,
+            "left_out": the_store.queues_left_out() if len(counts) >= data.MAX_QUEUES else 0,
+            "workers": workers,
+            "depth": depth,
+            "depth_total": Markup(charts.spark(total, start, end, "all queues: waiting, delayed, running")),
+            "throughput": Markup(charts.spark(per_minute, start, end, "tasks finished per minute")),
+            "interval": the_sampler.interval,
+            "since": since,
+            "relative": relative,
+        }
+
+    @app.get("/")
+    def overview() -> str:
+        return render_template("overview.html", **page_args(), **overview_context())
+
+    @app.get("/partials/overview")
+    def overview_partial() -> str:
+        return render_template("_overview.html", **overview_context())
+
+    def offset_arg() -> int:
+        try:
+            return min(max(int(request.args.get("offset", "0")), 0), 10**9)
+        except ValueError:
+            return 0
+
+    @app.get("/queue")
+    def queue() -> Any:
+        name = request.args.get("name", "")
+        state = request.args.get("state", "waiting")
+        if state not in TASK_STATES:
+            abort(400, "unknown state")
+        if state == "dead":
+            return redirect(url_for("dead", queue=name))
+        offset = offset_arg()
+        infos = the_store.tasks(name, state, offset, PAGE + 1)
+        return render_template(
+            "queue.html",
+            **page_args(),
+            queue=name,
+            state=state,
+            counts=the_store.counts(name),
+            rows=[(info, view_payload(info.payload)) for info in infos[:PAGE]],
+            offset=offset,
+            more=len(infos) > PAGE,
+            page=PAGE,
+            now=the_store.now(),
+            relative=relative,
+        )
+
+    @app.get("/dead")
+    def dead() -> str:
+        name = request.args.get("queue", "")
+        offset = offset_arg()
+        infos = the_store.tasks(name, "dead", offset, PAGE + 1)
+        return render_template(
+            "dead.html",
+            **page_args(),
+            queue=name,
+            state="dead",
+            counts=the_store.counts(name),
+            rows=[(info, view_payload(info.payload)) for info in infos[:PAGE]],
+            offset=offset,
+            more=len(infos) > PAGE,
+            page=PAGE,
+            now=the_store.now(),
+            relative=relative,
+        )
+
+    @app.get("/task")
+    def task() -> str:
+        name = request.args.get("queue", "")
+        task_id = request.args.get("id", "")
+        detail = the_store.task(name, task_id)
+        return render_template(
+            "task.html", **page_args(), detail=detail, now=the_store.now(), relative=relative
+        )
+
+    @app.get("/confirm")
+    def confirm() -> str:
+        action = request.args.get("action", "")
+        if action not in ACTIONS:
+            abort(400, "unknown action")
+        name = request.args.get("queue", "")
+        task_id = request.args.get("id", "")
+        return render_template(
+            "confirm.html",
+            **page_args(),
+            action=action,
+            title=ACTIONS[action],
+            queue=name,
+            task_id=task_id,
+            counts=the_store.counts(name),
+        )
+
+    @app.post("/action")
+    def action() -> Any:
+        action = request.form.get("action", "")
+        if action not in ACTIONS:
+            abort(400, "unknown action")
+        name = request.form.get("queue", "")
+        task_id = request.form.get("id", "")
+        if action in ("requeue", "delete") and not task_id:
+            abort(400, "which dead letter?")
+        done = the_store.act(action, name, task_id)
+        log.info(
+            "dashboard: %s on queue %s%s -> %s",
+            action,
+            printable(name),
+            f" task {printable(task_id)}" if task_id else "",
+            done,
+        )
+        if action == "requeue":
+            flash(f"Requeued {task_id}." if done else f"{task_id} is not a dead letter any more.")
+        elif action == "delete":
+            flash(f"Deleted {task_id}." if done else f"{task_id} is not a dead letter any more.")
+        elif action == "requeue_all":
+            flash(f"Requeued {done} dead letter(s).")
+        else:
+            flash(f"Deleted {done} dead letter(s).")
+        return redirect(url_for("dead", queue=name), 303)
+
+    @app.route("/login", methods=["GET", "POST"])
+    def login() -> Any:
+        target = request.values.get("next", "/")
+        if not target.startswith("/") or target.startswith("//") or "\\" in target:
+            target = "/"
+        error = ""
+        if request.method == "POST":
+            sent = request.form.get("password", "")
+            if password is not None and hmac.compare_digest(sent.encode(), password.encode()):
+                session.clear()
+                session["auth"] = True
+                session["csrf"] = secrets.token_urlsafe(32)
+                return redirect(target, 303)
+            time.sleep(0.5)  # slows guessing down a little
+            error = "Wrong password."
+        return render_template("login.html", target=target, error=error, **page_args())
+
+    @app.post("/logout")
+    def logout() -> Any:
+        session.clear()
+        return redirect(url_for("login"), 303)
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return Response(generate_latest(metrics_registry), 200, {"Content-Type": CONTENT_TYPE_LATEST})
+
+    @app.errorhandler(Exception)
+    def failed(err: Exception) -> Any:
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(err, HTTPException):
+            code = err.code or 500
+            message = err.description or err.name
+        elif isinstance(err, ValueError):
+            code, message = 400, str(err)
+        else:
+            log.exception("dashboard: a request failed")
+            code, message = 500, f"the store failed: {type(err).__name__}: {err}"
+        return render_template("error.html", code=code, message=message, **page_args()), code
+
+    return app
+
+
+def _metrics_registry(store: Store) -> Any:
+    """A registry of its own with the store's view: queue depth per state, live workers."""
+    try:
+        from prometheus_client import CollectorRegistry
+        from prometheus_client.core import GaugeMetricFamily
+        from prometheus_client.registry import Collector
+    except ImportError:  # pragma: no cover - the dashboard extra brings it
+        return None
+
+    class StoreCollector(Collector):
+        def collect(self) -> Iterator[Any]:
+            tasks = GaugeMetricFamily(
+                "alligator_queue_tasks", "Tasks in each queue, per state.", labels=["queue", "state"]
+            )
+            for queue, counts in store.all_counts().items():
+                for state in TASK_STATES:
+                    tasks.add_metric([queue, state], getattr(counts, state))
+            yield tasks
+            workers = store.workers()
+            if workers is not None:
+                yield GaugeMetricFamily("alligator_workers", "Live workers.", value=len(workers))
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector())
+    return registry

@@ -1,0 +1,369 @@
+"""Prometheus metrics of a worker: what it ran, how it ended, how long it took.
+
+Needs the ``metrics`` extra (``pip install 'alligator-core[metrics]'``, which
+brings ``prometheus_client``); it is imported only when a function here is
+called, so the core stays free of it.
+
+One process::
+
+    from alligator import metrics
+    metrics.install(worker, port=9108)   # serves http://127.0.0.1:9108/metrics
+    worker.run_forever()
+
+Several processes (``latergator --processes N``) share one endpoint through
+prometheus_client's multiprocess mode: the supervisor calls
+:func:`prepare_multiprocess` before it starts any child (the children inherit
+``PROMETHEUS_MULTIPROC_DIR``) and :func:`serve_multiprocess`; each child calls
+``install(worker)`` without a port; the supervisor calls
+:func:`process_exited` for each child that ends and :func:`cleanup_multiprocess`
+when it stops. Counters of children that exited stay in the totals, so a child
+replaced after ``--max-tasks-per-child`` does not make them go backwards.
+
+Label values come from payloads, which anyone who can write to the store
+chooses: each process keeps at most :data:`MAX_FUNCTIONS` function names and
+:data:`MAX_QUEUES` queue names as label values, and counts the rest under
+``"other"``, so a flood of made-up names cannot blow up Prometheus.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from alligator.events import FINISHED, STARTED, TaskEvent
+from alligator.text import printable
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
+    from prometheus_client import CollectorRegistry
+
+__all__ = [
+    "DURATION_BUCKETS",
+    "MAX_FUNCTIONS",
+    "MAX_QUEUES",
+    "MULTIPROC_ENV",
+    "WorkerMetrics",
+    "cleanup_multiprocess",
+    "install",
+    "prepare_multiprocess",
+    "process_exited",
+    "serve_multiprocess",
+]
+
+#: The environment variable prometheus_client's multiprocess mode reads.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+#: Most distinct ``function`` label values per process; the rest are ``"other"``.
+MAX_FUNCTIONS = 100
+#: Most distinct ``queue`` label values per process; the rest are ``"other"``.
+MAX_QUEUES = 50
+#: Longest label value kept (longer ones are cut).
+MAX_LABEL_CHARS = 200
+#: Buckets of the duration histogram, in seconds: from a quick call to a long job.
+DURATION_BUCKETS = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+    900.0,
+    3600.0,
+)
+#: The label value standing for every name past the limits.
+OTHER = "other"
+
+_MISSING_EXTRA = "alligator.metrics needs prometheus_client: pip install 'alligator-core[metrics]'"
+
+
+class Listenable(Protocol):
+    """Anything events can be listened to on: a :class:`~alligator.workers.Worker`."""
+
+    def add_listener(self, listener: Callable[[TaskEvent], None]) -> None:
+        """Calls ``listener`` with every :class:`~alligator.events.TaskEvent`."""
+
+
+def _prometheus() -> Any:
+    try:
+        import prometheus_client
+    except ImportError as err:  # pragma: no cover - the metrics extra is missing
+        raise ImportError(_MISSING_EXTRA) from err
+    return prometheus_client
+
+
+class _Bounded:
+    """Maps untrusted names to label values, at most ``limit`` distinct ones."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.seen: set[str] = set()
+        self.lock = threading.Lock()
+
+    def __call__(self, name: str) -> str:
+        value = printable(name, MAX_LABEL_CHARS) if name else "(unknown)"
+        with self.lock:
+            if value in self.seen:
+                return value
+            if len(self.seen) >= self.limit:
+                return OTHER
+            self.seen.add(value)
+            return value
+
+
+class WorkerMetrics:
+    """The metrics of one worker process, fed by its task events.
+
+    Made by :func:`install`. Its counters, for each ``queue`` and
+    ``function``:
+
+    - ``alligator_tasks_started_total``: deliveries whose function was about
+      to be called;
+    - ``alligator_tasks_succeeded_total``: deliveries that returned;
+    - ``alligator_tasks_failed_total``: deliveries that failed (raised, timed
+      out, or could not be run), whether retried or dead-lettered;
+    - ``alligator_tasks_retried_total``: failed deliveries put back for
+      another try;
+    - ``alligator_tasks_dead_lettered_total``: deliveries dead-lettered;
+
+    and ``alligator_task_duration_seconds`` (a histogram, by ``queue`` and
+    ``function``), ``alligator_tasks_in_progress`` (by ``queue``) and
+    ``alligator_worker_uptime_seconds``.
+
+    Args:
+        registry: Where the metrics are registered. In multiprocess mode the
+            values go to the shared directory whatever the registry.
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        prom = _prometheus()
+        self.registry = registry if registry is not None else prom.CollectorRegistry()
+        self.started_at = time.time()
+        self.functions = _Bounded(MAX_FUNCTIONS)
+        self.queues = _Bounded(MAX_QUEUES)
+        labels = ("queue", "function")
+        reg = self.registry
+        self.started = prom.Counter(
+            "alligator_tasks_started",
+            "Deliveries whose function was about to be called.",
+            labels,
+            registry=reg,
+        )
+        self.succeeded = prom.Counter(
+            "alligator_tasks_succeeded", "Deliveries whose function returned.", labels, registry=reg
+        )
+        self.failed = prom.Counter(
+            "alligator_tasks_failed",
+            "Deliveries that failed (raised, timed out or could not run), retried or dead-lettered.",
+            labels,
+            registry=reg,
+        )
+        self.retried = prom.Counter(
+            "alligator_tasks_retried", "Failed deliveries put back for another try.", labels, registry=reg
+        )
+        self.dead_lettered = prom.Counter(
+            "alligator_tasks_dead_lettered", "Deliveries that ended as dead letters.", labels, registry=reg
+        )
+        self.duration = prom.Histogram(
+            "alligator_task_duration_seconds",
+            "Seconds task functions ran.",
+            labels,
+            buckets=DURATION_BUCKETS,
+            registry=reg,
+        )
+        self.in_progress = prom.Gauge(
+            "alligator_tasks_in_progress",
+            "Tasks running now.",
+            ("queue",),
+            registry=reg,
+            multiprocess_mode="livesum",
+        )
+        self.start_time = prom.Gauge(
+            "alligator_worker_start_time_seconds",
+            "When the worker process started, in seconds since the epoch.",
+            registry=reg,
+            multiprocess_mode="livemin",
+        )
+        self.start_time.set(self.started_at)
+        if not os.environ.get(MULTIPROC_ENV):
+            # A gauge computed at scrape time cannot be shared through
+            # multiprocess files: there the endpoint adds the supervisor's
+            # up time under this name instead (see serve_multiprocess).
+            self.uptime = prom.Gauge(
+                "alligator_worker_uptime_seconds", "Seconds since the worker started.", registry=reg
+            )
+            self.uptime.set_function(lambda: time.time() - self.started_at)
+        #: The HTTP server :func:`install` started, or None.
+        self.server: WSGIServer | None = None
+        # Which deliveries are running, so a FINISHED event without its
+        # STARTED (a payload that could not be read) does not drive the gauge
+        # below zero.
+        self._running: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, event: TaskEvent) -> None:
+        """Counts one task event; a worker calls it as a listener."""
+        queue = self.queues(event.queue)
+        function = self.functions(event.function)
+        key = (event.queue, event.receipt or event.task_id)
+        if event.kind == STARTED:
+            self.started.labels(queue, function).inc()
+            with self._lock:
+                self._running.add(key)
+            self.in_progress.labels(queue).inc()
+            return
+        if event.kind != FINISHED:
+            return
+        with self._lock:
+            was_running = key in self._running
+            self._running.discard(key)
+        if was_running:
+            self.in_progress.labels(queue).dec()
+        if event.duration is not None:
+            self.duration.labels(queue, function).observe(max(event.duration, 0.0))
+        outcome = event.outcome
+        if outcome == "succeeded":
+            self.succeeded.labels(queue, function).inc()
+        elif outcome == "retrying":
+            self.failed.labels(queue, function).inc()
+            self.retried.labels(queue, function).inc()
+        elif outcome == "dead-lettered":
+            self.failed.labels(queue, function).inc()
+            self.dead_lettered.labels(queue, function).inc()
+
+
+def install(
+    worker: Listenable,
+    port: int | None = None,
+    addr: str = "127.0.0.1",
+    registry: CollectorRegistry | None = None,
+) -> WorkerMetrics:
+    """Counts a worker's tasks, and serves the counts on ``port`` if given.
+
+    Example::
+
+        metrics.install(worker, port=9108)          # one process
+        metrics.install(worker)                     # a child under a supervisor
+
+    Args:
+        worker: The worker (anything with ``add_listener``).
+        port: Serve ``/metrics`` (Prometheus text format) on this port, in a
+            daemon thread; 0 picks a free one (see
+            :attr:`WorkerMetrics.server`). None serves nothing: under
+            ``--processes`` the supervisor serves every child's values.
+        addr: The address to listen on; loopback by default. Give
+            ``"0.0.0.0"`` for a Prometheus on another machine.
+        registry: A registry of your own; by default a new one (with the
+            process's CPU and memory metrics when not in multiprocess mode).
+
+    Returns:
+        The :class:`WorkerMetrics`; its ``server`` attribute is the HTTP
+        server (``server.server_port``, ``server.shutdown()``) or None.
+    """
+    prom = _prometheus()
+    multiprocess = bool(os.environ.get(MULTIPROC_ENV))
+    if registry is None:
+        registry = prom.CollectorRegistry()
+        if not multiprocess:
+            prom.ProcessCollector(registry=registry)
+    metrics = WorkerMetrics(registry)
+    worker.add_listener(metrics)
+    if port is not None:
+        server, _thread = prom.start_http_server(port, addr=addr, registry=registry)
+        metrics.server = server
+    return metrics
+
+
+def prepare_multiprocess(directory: str | None = None) -> str:
+    """Readies multiprocess mode in a supervisor, before it starts any child.
+
+    Makes (or empties) the directory the children write their values to,
+    and sets ``PROMETHEUS_MULTIPROC_DIR`` in this process's environment so
+    every child inherits it. Call it before the first child starts.
+
+    Args:
+        directory: Where to keep the values; a new temporary directory by default.
+
+    Returns:
+        The directory.
+    """
+    if directory is None:
+        directory = tempfile.mkdtemp(prefix="alligator-metrics-")
+    else:
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            if name.endswith(".db"):
+                os.remove(os.path.join(directory, name))
+    os.environ[MULTIPROC_ENV] = directory
+    prom = _prometheus()
+    # prometheus_client picks its value class when first imported: should it
+    # already have been imported here, pick again now that the variable is set.
+    prom.values.ValueClass = prom.values.get_value_class()
+    return directory
+
+
+def serve_multiprocess(port: int, directory: str, addr: str = "127.0.0.1") -> WSGIServer:
+    """Serves the values every child wrote to ``directory`` as one endpoint.
+
+    ``alligator_worker_uptime_seconds`` is the supervisor's up time, measured
+    from this call; ``alligator_worker_start_time_seconds`` is the earliest
+    start of the children alive.
+
+    Args:
+        port: The port; 0 picks a free one (``server.server_port``).
+        directory: What :func:`prepare_multiprocess` returned.
+        addr: The address to listen on; loopback by default.
+
+    Returns:
+        The HTTP server, serving in a daemon thread; ``shutdown()`` stops it.
+    """
+    prom = _prometheus()
+    multiprocess: Any = importlib.import_module("prometheus_client.multiprocess")
+    from prometheus_client.core import GaugeMetricFamily
+    from prometheus_client.registry import Collector
+
+    started = time.time()
+
+    class _Uptime(Collector):
+        def collect(self) -> Any:
+            yield GaugeMetricFamily(
+                "alligator_worker_uptime_seconds",
+                "Seconds since the supervisor started serving its workers' metrics.",
+                value=time.time() - started,
+            )
+
+    registry = prom.CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=directory)
+    registry.register(_Uptime())
+    server, _thread = prom.start_http_server(port, addr=addr, registry=registry)
+    return server  # type: ignore[no-any-return]
+
+
+def process_exited(pid: int, directory: str | None = None) -> None:
+    """Tells multiprocess mode a child is gone, so its live gauges stop counting.
+
+    Its counters and histograms stay in the totals.
+    """
+    _prometheus()
+    multiprocess: Any = importlib.import_module("prometheus_client.multiprocess")
+    multiprocess.mark_process_dead(pid, directory or os.environ.get(MULTIPROC_ENV))
+
+
+def cleanup_multiprocess(directory: str) -> None:
+    """Removes the directory :func:`prepare_multiprocess` made, when the supervisor stops."""
+    shutil.rmtree(directory, ignore_errors=True)
+    if os.environ.get(MULTIPROC_ENV) == directory:
+        del os.environ[MULTIPROC_ENV]
