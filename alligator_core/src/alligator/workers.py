@@ -415,10 +415,10 @@ class Worker:
                     self.stop()
                     raise
         finally:
-            if thread is not threading.main_thread():
-                from alligator import aio
+            # The thread's event loop (made by its first async task) ends with it.
+            from alligator import aio
 
-                aio.close_thread_loop()
+            aio.close_thread_loop()
 
     def _consume(self) -> None:
         while not self._stopping.is_set() and not self._finished():
