@@ -65,7 +65,7 @@ class LeaseKeeper:
             self._held.pop((queue or self.queue, task_id), None)
 
     def every(self, seconds: float, chore: Callable[[], None]) -> None:
-        """Also calls ``chore()`` from the keeper's thread: once at start, then every ``seconds``.
+        """Also calls ``chore()`` from the keeper's thread every ``seconds`` (first after ``seconds``).
 
         Call before :meth:`start`. Exceptions are logged; the chore runs again
         next time.
@@ -100,6 +100,7 @@ class LeaseKeeper:
     def start(self) -> None:
         """Starts the background thread."""
         if self._thread is None:
+            self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="alligator-leases", daemon=True)
             self._thread.start()
 
@@ -141,7 +142,7 @@ class LeaseKeeper:
     def _run(self) -> None:
         now = time.monotonic()
         next_extend = now + self.interval
-        due = [now] * len(self._chores)
+        due = [now + seconds for seconds, _ in self._chores]
         while True:
             for index, (seconds, chore) in enumerate(self._chores):
                 if time.monotonic() >= due[index]:

@@ -210,6 +210,7 @@ class Worker:
         # Thread ident -> the task it runs now, for heartbeats.
         self._running: dict[int, presence.RunningTask] = {}
         self._registry = True
+        self._beating = False
         self._started_at = time.time()
 
     # -- the 0.5.0 hooks ---------------------------------------------------
@@ -320,7 +321,12 @@ class Worker:
         # still mean "finish and exit 0".
         restore = self._install_signal_handlers()
         self.starting()
-        self._keeper.every(self.heartbeat_seconds, self.heartbeat)
+        # The first record is written before any task is taken, so the
+        # worker is listed as soon as it works.
+        self._safe_heartbeat()
+        if not self._beating:
+            self._beating = True
+            self._keeper.every(self.heartbeat_seconds, self._safe_heartbeat)
         self._keeper.start()
         housekeeper = threading.Thread(target=self._housekeep, name="alligator-dispatch", daemon=True)
         housekeeper.start()
@@ -678,6 +684,13 @@ class Worker:
         except NotImplementedError:
             self._registry = False
             log.debug("%s keeps no registry of workers; heartbeats are off", self.gator.backend.describe())
+
+    def _safe_heartbeat(self) -> None:
+        try:
+            self.heartbeat()
+        except Exception as err:
+            # The next beat tries again; the record lives WORKER_TTL seconds.
+            log.warning("could not write this worker's heartbeat: %s", err)
 
     def _forget(self) -> None:
         if not self._registry:
