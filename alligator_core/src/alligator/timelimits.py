@@ -47,19 +47,29 @@ def _raise_in_thread(ident: int, exc: type[BaseException] | None) -> bool:
 
 
 @dataclass
-class _Running:
-    """One limited run: its thread, its deadline, and how far the watchdog went."""
+class LimitedRun:
+    """One run under a time limit, as the watchdog sees it.
+
+    Attributes:
+        ident: The thread running it.
+        limit: Its limit, in seconds.
+        deadline: When it is due to end (``time.monotonic()``).
+        cancel: Set while an async task runs: cancels it on its loop
+            (thread-safe), tried before raising into the thread.
+        cancelled_at: When the watchdog cancelled it, if it did.
+        raised: Whether the watchdog raised the exception into its thread.
+    """
 
     ident: int
     limit: float
     deadline: float
-    #: Set while an async task runs: cancels it on its loop (thread-safe).
     cancel: Callable[[], None] | None = None
     cancelled_at: float | None = None
     raised: bool = False
 
     @property
     def expired(self) -> bool:
+        """Whether the watchdog acted on it (its limit passed)."""
         return self.cancelled_at is not None or self.raised
 
 
@@ -72,11 +82,11 @@ class Watchdog:
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._runs: dict[int, _Running] = {}
+        self._runs: dict[int, LimitedRun] = {}
         self._thread: threading.Thread | None = None
 
     @contextmanager
-    def limit(self, seconds: float) -> Iterator[_Running]:
+    def limit(self, seconds: float) -> Iterator[LimitedRun]:
         """Runs the ``with`` body under a limit of ``seconds``; past it, raises inside it.
 
         Raises:
@@ -84,7 +94,7 @@ class Watchdog:
                 inside it, or at the latest as the block ends).
         """
         ident = threading.get_ident()
-        run = _Running(ident, seconds, time.monotonic() + seconds)
+        run = LimitedRun(ident, seconds, time.monotonic() + seconds)
         with self._cond:
             self._runs[ident] = run
             if self._thread is None:
@@ -106,7 +116,7 @@ class Watchdog:
             # still failed, so retries and dead letters see the limit.
             raise TimeLimitExceeded(limit_reason(seconds))
 
-    def _end(self, run: _Running) -> None:
+    def _end(self, run: LimitedRun) -> None:
         with self._cond:
             if self._runs.get(run.ident) is run:
                 del self._runs[run.ident]
@@ -115,7 +125,7 @@ class Watchdog:
                 # it, or it would hit the worker's own code.
                 _raise_in_thread(run.ident, None)
 
-    def current(self) -> _Running | None:
+    def current(self) -> LimitedRun | None:
         """The limited run of the calling thread, if any."""
         with self._cond:
             return self._runs.get(threading.get_ident())
@@ -129,7 +139,7 @@ class Watchdog:
                     wake = min(wake, self._check(run, now))
                 self._cond.wait(max(wake - time.monotonic(), 0.001))
 
-    def _check(self, run: _Running, now: float) -> float:
+    def _check(self, run: LimitedRun, now: float) -> float:
         """Acts on one run (under the lock); returns when to look at it again."""
         if run.raised:
             return now + 60.0

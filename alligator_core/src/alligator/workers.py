@@ -37,7 +37,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
@@ -192,7 +192,7 @@ class Worker:
         self._count_lock = threading.Lock()
         self._stopping = threading.Event()
         self._keeper = LeaseKeeper(gator.backend, self.to_consume, lease_seconds)
-        self._listeners: list[events.Listener] = []
+        self._listeners: list[Callable[[events.TaskEvent], None]] = []
         # The dispatch state, under one condition: the buffer of reserved,
         # unstarted tasks; whether a thread is reserving; the acks to send.
         self._cond = threading.Condition()
@@ -259,7 +259,7 @@ class Worker:
 
     # -- listening ---------------------------------------------------------
 
-    def add_listener(self, listener: events.Listener) -> None:
+    def add_listener(self, listener: Callable[[events.TaskEvent], None]) -> None:
         """Calls ``listener(event)`` with a :class:`~alligator.events.TaskEvent` as tasks run.
 
         STARTED comes just before a task's function is called (with its
