@@ -195,7 +195,7 @@ class Worker:
         self._listeners: list[Callable[[events.TaskEvent], None]] = []
         # The dispatch state, under one condition: the buffer of reserved,
         # unstarted tasks; whether a thread is reserving; the acks to send.
-        self._cond = threading.Condition()
+        self._cond = threading.Condition(threading.Lock())
         self._buffer: collections.deque[tuple[str, Reservation, float]] = collections.deque()
         self._reserving = False
         self._idle = 0
@@ -470,7 +470,8 @@ class Worker:
         finally:
             with self._cond:
                 self._reserving = False
-                self._cond.notify_all()
+                if self._idle:
+                    self._cond.notify_all()
 
     def _batch_size(self) -> int:
         with self._cond:
@@ -510,7 +511,9 @@ class Worker:
         now = time.monotonic()
         with self._cond:
             self._buffer.extend((queue, reservation, now) for reservation in batch[1:])
-            self._cond.notify_all()
+            if len(batch) > 1:
+                # Idle threads take them; the housekeeper watches their age.
+                self._cond.notify_all()
         return queue, batch[0]
 
     def _hand_back_buffered(self, older_than: float | None = None) -> int:
@@ -563,10 +566,12 @@ class Worker:
             if not isinstance(ack, Ack):
                 ack = Ack(reservation.task_id, reservation.receipt)
             with self._cond:
-                if self._acks_since is None:
-                    self._acks_since = time.monotonic()
                 self._acks.setdefault(queue, []).append(ack)
-                self._cond.notify_all()
+                if self._acks_since is None:
+                    # The first pending ack: the housekeeper sends it (and
+                    # those that join it) within ACK_FLUSH_SECONDS.
+                    self._acks_since = time.monotonic()
+                    self._cond.notify_all()
             assert delivery.task is not None
             try:
                 self.result(delivery.task.result)
