@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -11,7 +12,9 @@ import sample_tasks
 import worker_tasks
 
 from alligator import Gator, Worker, cli, events
+from alligator.backend import Reservation
 from alligator.constants import SUCCESS
+from alligator_locmem import LocmemBackend
 
 
 @pytest.fixture(autouse=True)
@@ -117,3 +120,29 @@ def test_latergator_takes_repeated_queues_in_priority_order(
     argv = [low.conn_string, "--queue", "high", "--queue", "low", "--max-tasks", "2", "--concurrency", "1"]
     assert cli.main([*argv, "--allow", "sample_tasks", "--time-limit", "5"]) == 0
     assert sample_tasks.CALLS == [("record", "first"), ("record", "second")]
+
+
+class _NonBlocking(LocmemBackend):
+    """A store that cannot wait for work (as SQLite): reserve returns at once."""
+
+    blocking_reserve = False
+    calls = 0
+
+    def reserve(
+        self, queue: str, lease_seconds: float, limit: int = 1, timeout: float = 0.0
+    ) -> list[Reservation]:
+        type(self).calls += 1
+        return super().reserve(queue, lease_seconds, limit, 0.0)
+
+
+def test_an_idle_worker_on_several_queues_of_a_store_that_cannot_wait_naps() -> None:
+    gator = Gator(f"locmem://{uuid.uuid4().hex}", allow=["worker_tasks"], backend_class=_NonBlocking)
+    _NonBlocking.calls = 0
+    worker = Worker(gator, queues=["high", "low"], nap_time=0.1)
+    thread = threading.Thread(target=worker.run_forever, daemon=True)
+    thread.start()
+    time.sleep(1.0)
+    worker.stop()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert _NonBlocking.calls < 100, f"{_NonBlocking.calls} looks at the queues in 1 s: a busy loop"

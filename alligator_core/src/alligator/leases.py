@@ -49,15 +49,18 @@ class LeaseKeeper:
         #: Ids whose lease could not be extended (it ran out, so they may run twice).
         self.lost: set[str] = set()
 
-    def hold(self, reservation: Reservation, queue: str | None = None) -> None:
-        """Starts keeping a reservation's lease alive, for as long as this thread lives.
+    def hold(
+        self, reservation: Reservation, queue: str | None = None, owner: threading.Thread | None = None
+    ) -> None:
+        """Starts keeping a reservation's lease alive, for as long as its owner thread lives.
 
-        Holding it again from another thread (a buffered task a thread
-        starts) makes that thread its owner.
+        The owner is the calling thread unless given. Holding it again from
+        another thread (a buffered task a thread starts) makes that thread
+        its owner.
         """
         key = (queue or self.queue, reservation.task_id)
         with self._lock:
-            self._held[key] = (reservation.receipt, threading.current_thread())
+            self._held[key] = (reservation.receipt, owner or threading.current_thread())
 
     def drop(self, task_id: str, queue: str | None = None) -> None:
         """Stops keeping a task's lease alive (it was settled)."""

@@ -207,6 +207,7 @@ class Worker:
         self._ack_retry_at = 0.0
         self._flush_lock = threading.Lock()
         self._housekeeping_done = threading.Event()
+        self._dispatcher: threading.Thread | None = None
         # Thread ident -> the task it runs now, for heartbeats.
         self._running: dict[int, presence.RunningTask] = {}
         self._registry = True
@@ -328,7 +329,9 @@ class Worker:
             self._beating = True
             self._keeper.every(self.heartbeat_seconds, self._safe_heartbeat)
         self._keeper.start()
-        housekeeper = threading.Thread(target=self._housekeep, name="alligator-dispatch", daemon=True)
+        housekeeper = self._dispatcher = threading.Thread(
+            target=self._housekeep, name="alligator-dispatch", daemon=True
+        )
         housekeeper.start()
         try:
             if self.concurrency == 1:
@@ -499,12 +502,14 @@ class Worker:
         if len(batch) < claimed:
             self._settle_claims(claimed - len(batch), 0)
         if not batch:
-            if not backend.blocking_reserve and len(self.queues) == 1:
-                # reserve_first waited already when there are several queues.
+            if not backend.blocking_reserve:
                 self._stopping.wait(self.nap_time)
             return None
-        for reservation in batch:
-            self._keeper.hold(reservation, queue)
+        self._keeper.hold(batch[0], queue)
+        for reservation in batch[1:]:
+            # Buffered: kept alive on the worker's behalf (the dispatch
+            # thread lives as long as the worker) until a thread starts it.
+            self._keeper.hold(reservation, queue, owner=self._dispatcher)
         if self._stopping.is_set():
             self._hand_back([(queue, r) for r in batch])
             return None
