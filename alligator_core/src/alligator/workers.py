@@ -489,6 +489,11 @@ class Worker:
             self._stopping.wait(0.01)
             return None
         try:
+            if self._acks_since is not None:
+                # The buffer ran dry: send what finished now rather than
+                # after the wait for more work (a producer may be waiting on
+                # a result).
+                self._flush_acks()
             timeout = max(self.nap_time, 1.0) if backend.blocking_reserve else 0.0
             queue, batch = backend.reserve_first(self.queues, self.lease_seconds, claimed, timeout)
             self._reserve_errors = 0
