@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import worker_tasks
 
-from alligator import Gator, Worker
+from alligator import Gator, Worker, workers
 from alligator.constants import RUNNING, SUCCESS, WAITING
 
 
@@ -114,3 +114,18 @@ def test_idle_threads_share_one_reservation_stream(gator: Gator) -> None:
 def test_prefetch_must_be_a_count(gator: Gator) -> None:
     assert Worker(gator, prefetch=0).prefetch == 1
     assert Worker(gator).prefetch == 32
+
+
+def test_a_lone_task_is_acked_before_the_worker_waits_for_more(
+    gator: Gator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Were the ack left to the housekeeping thread's timer, it would wait a minute.
+    monkeypatch.setattr(workers, "ACK_FLUSH_SECONDS", 60.0)
+    task = gator.task(worker_tasks.sleep, 0.001, "lone")
+    worker = Worker(gator)
+    thread = _start(worker)
+    try:
+        _wait_for(lambda: gator.status(task.task_id) == SUCCESS, 5, "the lone task's ack")
+    finally:
+        worker.stop()
+        thread.join(10)
