@@ -129,3 +129,14 @@ def test_a_lone_task_is_acked_before_the_worker_waits_for_more(
     finally:
         worker.stop()
         thread.join(10)
+
+
+def test_stop_never_blocks_on_the_dispatch_lock(gator: Gator) -> None:
+    """stop() runs in signal handlers, possibly while the interrupted thread holds that lock."""
+    worker = Worker(gator)
+    with worker._cond:
+        stopper = threading.Thread(target=worker.stop)
+        stopper.start()
+        stopper.join(5)
+        assert not stopper.is_alive(), "stop() waited for the lock"
+    assert worker.run_forever() == 0

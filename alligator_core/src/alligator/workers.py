@@ -305,8 +305,14 @@ class Worker:
     def stop(self) -> None:
         """Asks the worker to stop: the tasks in hand finish, the rest go back."""
         self._stopping.set()
-        with self._cond:
-            self._cond.notify_all()
+        # Called from a signal handler too, maybe while this very thread
+        # holds the (non-reentrant) lock: never block on it. Waiters that
+        # miss the wake-up see the flag within their wait's timeout.
+        if self._cond.acquire(blocking=False):
+            try:
+                self._cond.notify_all()
+            finally:
+                self._cond.release()
 
     def run_forever(self) -> int:
         """Consumes until :meth:`stop`, a SIGTERM/SIGINT, or ``max_tasks``.
@@ -318,6 +324,7 @@ class Worker:
             ConfigurationError: See :meth:`check`; raised before anything is reserved.
         """
         self.check()
+        self._housekeeping_done.clear()
         # Handlers first: a signal sent as soon as the start line shows must
         # still mean "finish and exit 0".
         restore = self._install_signal_handlers()
@@ -466,7 +473,7 @@ class Worker:
                     break
                 # Another thread is reserving; it will share what it gets.
                 self._idle += 1
-                self._cond.wait(0.5)
+                self._cond.wait(0.2)
                 self._idle -= 1
         try:
             return self._reserve_batch()
