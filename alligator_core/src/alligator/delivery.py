@@ -31,7 +31,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from alligator import timelimits
 from alligator.backend import Backend, Reservation
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 from alligator.exceptions import (
@@ -406,6 +405,9 @@ class DeliverySteps:
             if limit is None:
                 task.run()
             else:
+                # Imported here: only limited tasks need the watchdog.
+                from alligator import timelimits
+
                 with timelimits.watchdog().limit(limit):
                     task.run()
         except BaseException as exc:
@@ -439,6 +441,8 @@ class DeliverySteps:
         if isinstance(exc, TypeError) and not _arguments_fit(func, task):
             raise _Refused(f"arguments do not fit: {exc}")
         over_time = isinstance(exc, TimeLimitExceeded) and delivery.time_limit is not None
+        from alligator.timelimits import limit_reason  # as in _run: loaded when first needed
+
         if reservation.attempts <= task.retries:
             delivery.delay = task.next_retry_delay(reservation.attempts)
             task.to_retrying()
@@ -449,7 +453,7 @@ class DeliverySteps:
                 delivery,
                 "raised %s: %s; retry %d of %d in %.1fs",
                 type(exc).__name__,
-                timelimits.limit_reason(delivery.time_limit)
+                limit_reason(delivery.time_limit)
                 if over_time and delivery.time_limit is not None
                 else printable(exc),
                 reservation.attempts,
@@ -460,7 +464,7 @@ class DeliverySteps:
         if over_time:
             assert delivery.time_limit is not None
             raise _Refused(
-                f"{timelimits.limit_reason(delivery.time_limit)} on attempt {reservation.attempts} of "
+                f"{limit_reason(delivery.time_limit)} on attempt {reservation.attempts} of "
                 f"{task.retries + 1}:\n{_traceback_text(exc)}",
                 exc,
             )
