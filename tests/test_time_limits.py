@@ -136,6 +136,17 @@ def test_the_watchdog_is_one_thread_for_every_limited_run() -> None:
 
 
 def test_time_limit_is_checked(gator: Gator) -> None:
-    for bad in (0, -1, float("nan"), float("inf"), 10**9):
+    for bad in (0, -1, float("nan"), float("inf"), 10**9, True):
         with pytest.raises(ValueError, match="time_limit"):
             Worker(gator, time_limit=bad)
+
+
+def test_gator_pop_enforces_a_task_s_limit_too() -> None:
+    own = worker_tasks.fresh_gator(task_class=worker_tasks.LimitedTask)
+    own.task(worker_tasks.spin, "popped")
+    done = own.pop()
+    assert done is not None and done.status == FAILED
+    [letter] = own.dead_letters()
+    assert letter.reason.startswith("time limit of 0.4 s exceeded")
+    assert worker_tasks.names("finally") == ["popped"]
+    own.drop_all()

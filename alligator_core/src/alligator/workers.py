@@ -147,6 +147,7 @@ class Worker:
             raise ValueError(f"max_tasks must be 0 (no limit) or more, not {max_tasks!r}")
         if time_limit is not None and not (
             isinstance(time_limit, (int, float))
+            and not isinstance(time_limit, bool)
             and 0 < time_limit <= MAX_TIME_LIMIT
             and math.isfinite(time_limit)
         ):
