@@ -449,9 +449,10 @@ class Worker:
                 handled = self._execute(queue, reservation)
             finally:
                 self._settle_claims(1, handled)
-            with self._cond:
-                self._running.pop(threading.get_ident(), None)
-                self._seconds_per_task = 0.7 * self._seconds_per_task + 0.3 * (time.monotonic() - started)
+                with self._cond:
+                    self._running.pop(threading.get_ident(), None)
+                    elapsed = time.monotonic() - started
+                    self._seconds_per_task = 0.7 * self._seconds_per_task + 0.3 * elapsed
 
     # -- dispatch ------------------------------------------------------------
 
