@@ -21,6 +21,7 @@ from alligator.delivery import (
     DeliverySteps,
     Outcome,
 )
+from alligator.events import FINISHED, STARTED, Listener, TaskEvent  # wt-proc: minimal listeners
 from alligator.exceptions import ConfigurationError
 from alligator.gator import Gator
 from alligator.leases import LeaseKeeper
@@ -110,6 +111,20 @@ class Worker:
         self._count_lock = threading.Lock()
         self._stopping = threading.Event()
         self._keeper = LeaseKeeper(gator.backend, self.to_consume, lease_seconds)
+        self._listeners: list[Listener] = []  # wt-proc: minimal listeners (wt-worker owns these)
+
+    # -- wt-proc: minimal listeners, for the supervisor; wt-worker's version replaces this --
+
+    def add_listener(self, listener: Listener) -> None:
+        """Calls ``listener`` with a :class:`~alligator.events.TaskEvent` as each task starts and finishes."""
+        self._listeners.append(listener)
+
+    def _emit(self, event: TaskEvent) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("a task listener raised; ignored")
 
     # -- the 0.5.0 hooks ---------------------------------------------------
 
@@ -341,7 +356,15 @@ class Worker:
         if delivery.task.depends_on:
             # A dependency may be among the tasks finished but not acked yet.
             self._flush(acks)
-        return self._steps.complete(delivery)
+        # wt-proc: minimal STARTED/FINISHED events (wt-worker's version replaces this)
+        limit = getattr(delivery.task, "time_limit", None) or getattr(self, "time_limit", None)
+        common = (self.to_consume, reservation.task_id, delivery.function, reservation.attempts)
+        self._emit(TaskEvent(STARTED, *common, receipt=reservation.receipt, time_limit=limit))
+        try:
+            return self._steps.complete(delivery)
+        finally:
+            outcome = delivery.outcome.value if delivery.outcome is not None else None
+            self._emit(TaskEvent(FINISHED, *common, receipt=reservation.receipt, outcome=outcome))
 
     def _hand_back(self, reservations: list[Reservation]) -> None:
         for reservation in reservations:
