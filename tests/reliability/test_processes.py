@@ -212,3 +212,28 @@ def test_a_child_that_dies_at_start_up_is_restarted_after_growing_pauses(
     supervisor.send_signal(signal.SIGTERM)
     assert supervisor.wait(60) == 0, pool.output()
     pool.reap()
+
+
+PYTHON_ENTRY_POINT = """\
+import sys
+from alligator import logs
+from alligator.supervisor import Supervisor
+
+logs.configure("INFO")
+sys.exit(Supervisor(sys.argv[1:], processes=2).run())
+"""
+
+
+def test_the_python_entry_point_supervises_the_same_way(
+    sqlite_store: Store, workers: Callable[..., Workers], ledger: Ledger
+) -> None:
+    pool = workers(sqlite_store, command=("-c", PYTHON_ENTRY_POINT))
+    [supervisor] = pool.start()
+    _children_started(pool, 2)
+    gator = sqlite_store.gator()
+    keys = [f"p{n}" for n in range(4)]
+    for key in keys:
+        gator.push(Task(task_id=key), reliability_tasks.record, key)
+    wait_for(lambda: not ledger.refresh().missing(keys), 120, "every task to run")
+    assert supervisor.pid not in {run.pid for run in ledger.runs}
+    assert pool.stop() == [0], pool.output()

@@ -49,8 +49,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     import argparse
 
+    import alligator.workers
     from alligator.events import TaskEvent
-    from alligator.workers import Worker
 
 log = logging.getLogger("alligator.supervisor")
 
@@ -175,8 +175,9 @@ class Supervisor:
         code = Supervisor(["redis://localhost:6379/0", "--allow", "myapp.tasks"], processes=4).run()
 
     Args:
-        argv: The ``latergator`` arguments of every child, the DSN first
-            (without ``--processes``, ``--max-tasks-per-child`` or ``--max-tasks``).
+        argv: The ``latergator`` arguments of every child, the DSN first. A
+            child started by a supervisor ignores ``--processes``; give
+            ``--max-tasks-per-child`` here rather than ``--max-tasks``.
         processes: How many children to keep running.
         max_tasks_per_child: Replace a child after it handled this many tasks (0: never).
         grace: Seconds past a task's time limit before its child is killed.
@@ -289,13 +290,15 @@ class Supervisor:
 
         return restore
 
-    def _drain(self, signum: int) -> None:
+    def _drain(self, signum: int | None) -> None:
+        """Stops restarting and asks every child to finish; ``signum`` is the signal received, if any."""
         self._draining = True
         self._restart_at.clear()
-        log.info(
-            "received %s; the worker processes finish the tasks in hand (send it again to stop at once)",
-            signal.Signals(signum).name,
-        )
+        if signum is not None:
+            log.info(
+                "received %s; the worker processes finish the tasks in hand (send it again to stop at once)",
+                signal.Signals(signum).name,
+            )
         for child in self._children.values():
             if child.proc.poll() is None:
                 child.proc.send_signal(signal.SIGTERM)
@@ -346,8 +349,7 @@ class Supervisor:
             self._startup_deaths[slot] = deaths
             delay = min(MAX_RESTART_DELAY, FIRST_RESTART_DELAY * 2 ** (deaths - 1))
             log.error(
-                "worker process %d %s at start-up (%d time(s) in a row; see its log above); "
-                "restarting it in %.1fs",
+                "worker process %d %s (%d time(s) in a row; see its log above); restarting it in %.1fs",
                 slot,
                 what,
                 deaths,
@@ -474,9 +476,15 @@ class Supervisor:
                     slot,
                 )
                 self._exit_code = BAD_CONFIGURATION
-                self._drain(signal.SIGTERM)
-            elif not child.up or uptime < STARTUP_SECONDS:
-                self._schedule_restart(slot, _describe_exit(code), startup=True)
+                self._drain(None)
+            elif not child.up:
+                self._schedule_restart(slot, f"{_describe_exit(code)} at start-up", startup=True)
+            elif uptime < STARTUP_SECONDS:
+                # Up, then dead within seconds (a task that crashes it, again and
+                # again): paused like a start-up death, so it cannot spin either.
+                self._schedule_restart(
+                    slot, f"{_describe_exit(code)} {uptime:.1f}s after it started", startup=True
+                )
             else:
                 log.warning(
                     "worker process %d (pid %d) %s after %.0fs; its tasks run again once their leases end; "
@@ -602,7 +610,7 @@ def child_channel() -> int | None:
     return int(fd_text)
 
 
-def report_events(worker: Worker, fd: int) -> None:
+def report_events(worker: alligator.workers.Worker, fd: int) -> None:
     """Reports the worker's start and each task it starts and finishes on ``fd``, one JSON line each."""
     from alligator.events import STARTED
 
@@ -667,12 +675,17 @@ def run_from_command(
     # Each child gets the arguments as given: under a supervisor latergator
     # runs as a worker, ignoring --processes.
     children = list(argv)
-    if replace and sys.executable:
+    here = os.path.abspath(__file__)
+    if replace and sys.executable and os.path.isfile(here):
         sys.stdout.flush()
         sys.stderr.flush()
-        os.execv(
-            sys.executable, [sys.executable, "-I", "-S", os.path.abspath(__file__), *own, "--", *children]
-        )
+        try:
+            os.execv(sys.executable, [sys.executable, "-I", "-S", here, *own, "--", *children])
+        except OSError as err:  # pragma: no cover - then it supervises from here, only bigger
+            print(
+                f"latergator: could not start a bare supervisor ({err}); supervising from here",
+                file=sys.stderr,
+            )
     supervisor = Supervisor(children, processes, args.max_tasks_per_child)
     supervisor.log_level, supervisor.log_format = args.log_level, args.log_format
     from alligator import logs
