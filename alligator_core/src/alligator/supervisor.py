@@ -59,8 +59,10 @@ log = logging.getLogger("alligator.supervisor")
 DEFAULT_GRACE_SECONDS = 5.0
 #: A child that dies sooner than this after it started is "dying at start-up".
 STARTUP_SECONDS = 10.0
-#: First and longest pause before restarting a child that keeps dying at start-up.
+#: First pause before restarting a child that died at start-up; it doubles
+#: with each death in a row...
 FIRST_RESTART_DELAY = 0.5
+#: ...up to this many seconds.
 MAX_RESTART_DELAY = 30.0
 #: How often the supervisor looks at its children when nothing happens.
 TICK_SECONDS = 0.2

@@ -8,6 +8,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable  # wt-proc: minimal listeners
 from types import FrameType
 from typing import Any
 
@@ -115,8 +116,8 @@ class Worker:
 
     # -- wt-proc: minimal listeners, for the supervisor; wt-worker's version replaces this --
 
-    def add_listener(self, listener: Listener) -> None:
-        """Calls ``listener`` with a :class:`~alligator.events.TaskEvent` as each task starts and finishes."""
+    def add_listener(self, listener: Callable[..., None]) -> None:
+        """Calls ``listener`` with a ``TaskEvent`` (``alligator.events``) as each task starts and finishes."""
         self._listeners.append(listener)
 
     def _emit(self, event: TaskEvent) -> None:
