@@ -14,6 +14,7 @@ import signal
 import time
 from collections.abc import Callable
 
+import pytest
 import reliability_tasks
 import test_processes_tasks
 from reliability_helpers import Store, Workers, report, wait_for
@@ -132,6 +133,8 @@ def test_sigterm_drains_the_tasks_in_hand_and_exits_0(
     assert _child_pids(pool) == children, pool.output()
     assert not any(_alive(pid) for pid in children)
     assert all(gator.status(key) == SUCCESS for key in keys)
+    # The budget: the supervisor adds at most 15 MiB over its children.
+    assert rss <= 15 * 1024, f"supervisor RSS {rss} KiB"
     report(f"supervisor_drain[{store.name}]", supervisor_rss_mib=round(rss / 1024, 1))
 
 
@@ -237,3 +240,22 @@ def test_the_python_entry_point_supervises_the_same_way(
     wait_for(lambda: not ledger.refresh().missing(keys), 120, "every task to run")
     assert supervisor.pid not in {run.pid for run in ledger.runs}
     assert pool.stop() == [0], pool.output()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--processes", "2", "--max-tasks", "3"], "with --processes use --max-tasks-per-child"),
+        (["--processes", "0"], "--processes: must be at least 1, not 0"),
+        (["--max-tasks-per-child", "-1"], "--max-tasks-per-child: must be at least 0, not -1"),
+    ],
+)
+def test_supervisor_arguments_that_cannot_work_are_refused(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from alligator.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["locmem://refused", "--allow", "reliability_tasks", *argv])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

@@ -129,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--processes",
         type=_count(1),
         default=None,
+        metavar="N",
         help="run N worker processes under a supervisor that restarts them and kills tasks past "
         "their time limit (default: one worker process, no supervisor)",
     )
@@ -136,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-tasks-per-child",
         type=_count(0),
         default=0,
+        metavar="N",
         help="replace each worker process after N tasks (implies a supervisor; default: 0, never)",
     )
     return parser
