@@ -556,12 +556,17 @@ def settle_killed(order: dict[str, Any]) -> str:
         already left the queue.
     """
     from alligator.backend import Reservation
-    from alligator.cli import build_parser
+    from alligator.cli import add_import_paths, build_parser, run_setup
     from alligator.delivery import DeliveryRules, DeliverySteps
     from alligator.exceptions import TimeLimitExceeded
     from alligator.gator import Gator
 
     args = build_parser().parse_args(order["argv"])
+    # As in the children: a setup module may set ALLIGATOR_ALLOW or the secret
+    # the payload is opened with (the task's own code is never imported).
+    add_import_paths(args.path)
+    if args.setup:
+        run_setup(args.setup)
     queue, task_id = order["queue"], order["task_id"]
     gator = Gator(args.dsn, queue_name=queue, allow=args.allow, max_payload_bytes=args.max_payload_bytes)
     try:
@@ -613,37 +618,51 @@ def child_channel() -> int | None:
 
 
 def report_events(worker: alligator.workers.Worker, fd: int) -> None:
-    """Reports the worker's start and each task it starts and finishes on ``fd``, one JSON line each."""
+    """Reports the worker's start, and each task with a time limit as it starts and finishes, on ``fd``.
+
+    One JSON line each. Tasks without a time limit are not reported: the
+    supervisor has nothing to watch in them, and tiny tasks run by the
+    thousand a second would only make it busy.
+    """
     from alligator.events import STARTED
 
     lock = threading.Lock()
+    watched: set[tuple[str, str]] = set()
 
     def send(message: dict[str, Any]) -> None:
+        # Under the lock: lines of two threads must not interleave.
         data = json.dumps(message, separators=(",", ":")).encode() + b"\n"
-        with lock:
-            while data:
-                try:
-                    data = data[os.write(fd, data) :]
-                except BrokenPipeError:
-                    return  # the supervisor is gone; the worker goes on as a plain one
+        while data:
+            try:
+                data = data[os.write(fd, data) :]
+            except BrokenPipeError:
+                return  # the supervisor is gone; the worker goes on as a plain one
 
     def on_event(event: TaskEvent) -> None:
-        if event.kind == STARTED:
-            message: dict[str, Any] = {
-                "e": "started",
-                "q": event.queue,
-                "t": event.task_id,
-                "r": event.receipt,
-                "a": event.attempt,
-                "l": event.time_limit,
-                "f": event.function,
-            }
-        else:
-            message = {"e": "finished", "t": event.task_id, "r": event.receipt}
-        send(message)
+        key = (event.task_id, event.receipt)
+        with lock:
+            if event.kind == STARTED:
+                if event.time_limit is None:
+                    return
+                watched.add(key)
+                send(
+                    {
+                        "e": "started",
+                        "q": event.queue,
+                        "t": event.task_id,
+                        "r": event.receipt,
+                        "a": event.attempt,
+                        "l": event.time_limit,
+                        "f": event.function,
+                    }
+                )
+            elif key in watched:
+                watched.discard(key)
+                send({"e": "finished", "t": event.task_id, "r": event.receipt})
 
     worker.add_listener(on_event)
-    send({"e": "up", "pid": os.getpid()})
+    with lock:
+        send({"e": "up", "pid": os.getpid()})
 
 
 # -- from the command line ---------------------------------------------------
