@@ -31,7 +31,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from alligator import logs
+from alligator import logs, supervisor
 from alligator.constants import ALL
 from alligator.exceptions import AlligatorException
 from alligator.gator import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_DELIVERIES, Gator
@@ -163,6 +163,22 @@ def build_parser() -> argparse.ArgumentParser:
         choices=list(logs.FORMATS),
         help="text: one line per event (default); json: one JSON object per line, for log shippers",
     )
+    # The supervisor's options
+    parser.add_argument(
+        "--processes",
+        type=_count(1),
+        default=None,
+        metavar="N",
+        help="run N worker processes under a supervisor that restarts them and kills tasks past "
+        "their time limit (default: one worker process, no supervisor)",
+    )
+    parser.add_argument(
+        "--max-tasks-per-child",
+        type=_count(0),
+        default=0,
+        metavar="N",
+        help="replace each worker process after N tasks (implies a supervisor; default: 0, never)",
+    )
     return parser
 
 
@@ -229,6 +245,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs the worker command; returns its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # --processes runs a supervisor; the children it starts are plain workers.
+    channel = supervisor.child_channel()
+    if channel is None and (args.processes is not None or args.max_tasks_per_child):
+        given = list(sys.argv[1:] if argv is None else argv)
+        return supervisor.run_from_command(parser, args, given, replace=argv is None)
     logs.configure(args.log_level, args.log_format)
     for path in args.path:
         if not os.path.isdir(path):
@@ -266,7 +287,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         worker = _CommandWorker(
             gator,
-            max_tasks=args.max_tasks,
+            max_tasks=args.max_tasks_per_child
+            if channel is not None and args.max_tasks_per_child
+            else args.max_tasks,
             concurrency=args.concurrency,
             lease_seconds=args.lease_seconds,
             max_deliveries=args.max_deliveries,
@@ -292,6 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "queues": list(worker.queues),
         "allowed": list(worker.policy.allow),
     }
+    if channel is not None:
+        supervisor.report_events(worker, channel)
     worker.run_forever()
     gator.backend.close()
     return 0
