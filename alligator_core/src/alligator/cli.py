@@ -179,6 +179,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="replace each worker process after N tasks (implies a supervisor; default: 0, never)",
     )
+    parser.add_argument(
+        "--metrics-port",
+        type=_count(0),
+        default=None,
+        metavar="PORT",
+        help="serve Prometheus metrics on 127.0.0.1:PORT/metrics (needs alligator-core[metrics]); "
+        "under --processes one endpoint serves every worker process",
+    )
     return parser
 
 
@@ -239,6 +247,21 @@ class _CommandWorker(Worker):
         if self.start_line:
             log.info("%s", self.start_line, extra=self.start_fields)
         super().starting()
+
+
+def install_metrics(parser: argparse.ArgumentParser, worker: Worker, port: int | None) -> None:
+    """Counts the worker's tasks for Prometheus; serves them on ``port`` (None: the supervisor serves them).
+
+    Exits with status 2 when the ``metrics`` extra is missing or the port is taken.
+    """
+    try:
+        from alligator import metrics
+
+        metrics.install(worker, port)
+    except ImportError as err:
+        parser.exit(2, f"latergator: error: --metrics-port: {err}\n")
+    except OSError as err:
+        parser.exit(2, f"latergator: error: --metrics-port {port}: cannot listen there: {err}\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -317,6 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     if channel is not None:
         supervisor.report_events(worker, channel)
+    if args.metrics_port is not None:
+        install_metrics(parser, worker, None if channel is not None else args.metrics_port)
     worker.run_forever()
     gator.backend.close()
     return 0

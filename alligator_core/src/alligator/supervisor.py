@@ -68,6 +68,8 @@ MAX_RESTART_DELAY = 30.0
 TICK_SECONDS = 0.2
 #: The environment variable that tells a child which pipe to report on.
 CHILD_ENV = "ALLIGATOR_SUPERVISOR"
+#: prometheus_client's multiprocess directory, set for the children under --metrics-port.
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 #: latergator's exit status for a bad argument, DSN or setup module.
 BAD_CONFIGURATION = 2
 
@@ -193,6 +195,7 @@ class Supervisor:
         max_tasks_per_child: int = 0,
         grace: float = DEFAULT_GRACE_SECONDS,
         python: str | None = None,
+        metrics_port: int | None = None,
     ) -> None:
         if processes < 1:
             raise ValueError(f"processes must be at least 1, not {processes!r}")
@@ -205,6 +208,9 @@ class Supervisor:
         self.max_tasks_per_child = max_tasks_per_child
         self.grace = grace
         self.python = python or sys.executable
+        self.metrics_port = metrics_port
+        self._metrics: _Process | None = None
+        self._metrics_dir = ""
         self._children: dict[int, _Child] = {}
         #: slot -> (monotonic time it may restart, consecutive start-up deaths)
         self._restart_at: dict[int, float] = {}
@@ -245,6 +251,8 @@ class Supervisor:
                 else "",
                 self.grace,
             )
+            if self.metrics_port is not None:
+                self._start_metrics(self.metrics_port)
             for slot in range(self.processes):
                 self._spawn(slot)
             while True:
@@ -260,6 +268,7 @@ class Supervisor:
                 self._reap()
                 self._restart_due()
                 self._reap_settlers()
+                self._check_metrics()
                 if self._draining and not self._children:
                     self._wait_settlers()
                     log.info("supervisor %d stopping: every worker process exited", os.getpid())
@@ -271,6 +280,7 @@ class Supervisor:
                     child.proc.kill()
                 child.proc.wait()
                 self._close(child)
+            self._stop_metrics()
             restore()
             self._selector.close()
 
@@ -319,6 +329,64 @@ class Supervisor:
         self._children.clear()
         self._wait_settlers()
         return 128 + signum
+
+    # -- one metrics endpoint for every child -------------------------------
+
+    def _start_metrics(self, port: int) -> None:
+        """Starts the process serving every child's metrics (prometheus_client's multiprocess mode).
+
+        A process of its own: serving them here would import prometheus_client
+        into the supervisor, which stays a bare interpreter.
+        """
+        import tempfile
+
+        self._metrics_dir = tempfile.mkdtemp(prefix="alligator-metrics-")
+        # Every child started from now on writes its values there.
+        os.environ[METRICS_DIR_ENV] = self._metrics_dir
+        self._metrics = _Process(
+            [self.python, "-m", "alligator.metrics", str(port), self._metrics_dir], dict(os.environ)
+        )
+        log.info("serving every worker process's metrics on 127.0.0.1:%d/metrics", port)
+
+    def _check_metrics(self) -> None:
+        if self._metrics is None or self._metrics.poll() is None:
+            return
+        code = self._metrics.returncode
+        self._metrics = None
+        if self._draining:
+            return
+        log.error(
+            "the metrics endpoint exited (%s; see its log above); stopping: --metrics-port cannot be served",
+            _describe_exit(code or 0),
+        )
+        self._exit_code = BAD_CONFIGURATION
+        self._drain(None)
+
+    def _forget_metrics_of(self, pid: int) -> None:
+        """Drops a dead child's live gauges (tasks in progress), as prometheus_client's mark_process_dead."""
+        if not self._metrics_dir:
+            return
+        import glob
+
+        for path in glob.glob(os.path.join(self._metrics_dir, f"gauge_live*_{pid}.db")):
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+
+    def _stop_metrics(self) -> None:
+        if self._metrics is not None:
+            self._metrics.send_signal(signal.SIGTERM)
+            if self._metrics.wait(10) is None:
+                self._metrics.kill()
+                self._metrics.wait()
+            self._metrics = None
+        if self._metrics_dir:
+            import shutil
+
+            shutil.rmtree(self._metrics_dir, ignore_errors=True)
+            os.environ.pop(METRICS_DIR_ENV, None)
+            self._metrics_dir = ""
 
     # -- children --------------------------------------------------------
 
@@ -453,6 +521,7 @@ class Supervisor:
             self._read_child(child)
             self._close(child)
             del self._children[slot]
+            self._forget_metrics_of(child.proc.pid)
             uptime = time.monotonic() - child.started
             for running in child.expired:
                 self._settle(running)
@@ -693,6 +762,9 @@ def run_from_command(
     own = ["--processes", str(processes), "--log-level", args.log_level, "--log-format", args.log_format]
     if args.max_tasks_per_child:
         own += ["--max-tasks-per-child", str(args.max_tasks_per_child)]
+    metrics_port = getattr(args, "metrics_port", None)
+    if metrics_port is not None:
+        own += ["--metrics-port", str(metrics_port)]
     # Each child gets the arguments as given: under a supervisor latergator
     # runs as a worker, ignoring --processes.
     children = list(argv)
@@ -707,7 +779,7 @@ def run_from_command(
                 f"latergator: could not start a bare supervisor ({err}); supervising from here",
                 file=sys.stderr,
             )
-    supervisor = Supervisor(children, processes, args.max_tasks_per_child)
+    supervisor = Supervisor(children, processes, args.max_tasks_per_child, metrics_port=metrics_port)
     supervisor.log_level, supervisor.log_format = args.log_level, args.log_format
     from alligator import logs
 
@@ -751,6 +823,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args[split + 1 :],
         int(own.get("--processes", "1")),
         int(own.get("--max-tasks-per-child", "0")),
+        metrics_port=int(own["--metrics-port"]) if "--metrics-port" in own else None,
     )
     supervisor.log_level = own.get("--log-level", "INFO")
     supervisor.log_format = own.get("--log-format", "text")
