@@ -29,14 +29,15 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from alligator import logs
+from alligator import logs, supervisor
 from alligator.constants import ALL
 from alligator.exceptions import AlligatorException
 from alligator.gator import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_DELIVERIES, Gator
 from alligator.security import NOTHING_ALLOWED, TaskPolicy
 from alligator.utils import import_attr
-from alligator.workers import Worker
+from alligator.workers import DEFAULT_PREFETCH, Worker
 
 log = logging.getLogger("alligator.worker")
 
@@ -58,6 +59,21 @@ def _count(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+class _QueueAction(argparse.Action):
+    """``--queue`` may be repeated: ``queues`` lists them in order; ``queue`` is the first."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        queues = [*(getattr(namespace, "queues", None) or []), values]
+        namespace.queues = queues
+        namespace.queue = queues[0]
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Returns the argument parser of ``latergator``."""
     parser = argparse.ArgumentParser(
@@ -65,12 +81,35 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run an Alligator worker: take tasks off a queue and run them.",
     )
     parser.add_argument("dsn", help="the queue store, e.g. sqlite:///tasks.db or redis://localhost:6379/0")
-    parser.add_argument("--queue", default=ALL, help="the queue to consume (default: %(default)s)")
+    parser.add_argument(
+        "--queue",
+        action=_QueueAction,
+        default=ALL,
+        metavar="NAME",
+        help=f"a queue to consume (default: {ALL}); repeat it for several, in strict priority order: "
+        "due work of the first queue that has some is always taken first",
+    )
     parser.add_argument(
         "--max-tasks", type=_count(0), default=0, help="stop after N tasks (default: 0, never)"
     )
     parser.add_argument(
         "--concurrency", type=_count(1), default=1, help="tasks run at once, in threads (default: 1)"
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=_positive_float,
+        default=None,
+        metavar="S",
+        help="seconds a task may run unless it sets its own time_limit; past it TimeLimitExceeded "
+        "is raised inside it (default: no limit)",
+    )
+    parser.add_argument(
+        "--prefetch",
+        type=_count(1),
+        default=DEFAULT_PREFETCH,
+        metavar="N",
+        help="most tasks reserved in one call; batches are sized by the tasks' speed, so only tiny "
+        "tasks fill it (default: %(default)s; 1 reserves only what a free thread starts)",
     )
     parser.add_argument(
         "--lease-seconds",
@@ -123,6 +162,30 @@ def build_parser() -> argparse.ArgumentParser:
         default="text",
         choices=list(logs.FORMATS),
         help="text: one line per event (default); json: one JSON object per line, for log shippers",
+    )
+    # The supervisor's options
+    parser.add_argument(
+        "--processes",
+        type=_count(1),
+        default=None,
+        metavar="N",
+        help="run N worker processes under a supervisor that restarts them and kills tasks past "
+        "their time limit (default: one worker process, no supervisor)",
+    )
+    parser.add_argument(
+        "--max-tasks-per-child",
+        type=_count(0),
+        default=0,
+        metavar="N",
+        help="replace each worker process after N tasks (implies a supervisor; default: 0, never)",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=_count(0),
+        default=None,
+        metavar="PORT",
+        help="serve Prometheus metrics on 127.0.0.1:PORT/metrics (needs alligator-core[metrics]); "
+        "under --processes one endpoint serves every worker process",
     )
     return parser
 
@@ -186,10 +249,30 @@ class _CommandWorker(Worker):
         super().starting()
 
 
+def install_metrics(parser: argparse.ArgumentParser, worker: Worker, port: int | None) -> None:
+    """Counts the worker's tasks for Prometheus; serves them on ``port`` (None: the supervisor serves them).
+
+    Exits with status 2 when the ``metrics`` extra is missing or the port is taken.
+    """
+    try:
+        from alligator import metrics
+
+        metrics.install(worker, port)
+    except ImportError as err:
+        parser.exit(2, f"latergator: error: --metrics-port: {err}\n")
+    except OSError as err:
+        parser.exit(2, f"latergator: error: --metrics-port {port}: cannot listen there: {err}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the worker command; returns its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # --processes runs a supervisor; the children it starts are plain workers.
+    channel = supervisor.child_channel()
+    if channel is None and (args.processes is not None or args.max_tasks_per_child):
+        given = list(sys.argv[1:] if argv is None else argv)
+        return supervisor.run_from_command(parser, args, given, replace=argv is None)
     logs.configure(args.log_level, args.log_format)
     for path in args.path:
         if not os.path.isdir(path):
@@ -221,22 +304,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         # one task at a time: refuse to start instead.
         parser.exit(2, f"latergator: error: {NOTHING_ALLOWED}\n")
     try:
+        queues = getattr(args, "queues", None) or [args.queue]
         gator = Gator(
-            args.dsn, queue_name=args.queue, allow=args.allow, max_payload_bytes=args.max_payload_bytes
+            args.dsn, queue_name=queues[0], allow=args.allow, max_payload_bytes=args.max_payload_bytes
         )
         worker = _CommandWorker(
             gator,
-            max_tasks=args.max_tasks,
+            max_tasks=args.max_tasks_per_child
+            if channel is not None and args.max_tasks_per_child
+            else args.max_tasks,
             concurrency=args.concurrency,
             lease_seconds=args.lease_seconds,
             max_deliveries=args.max_deliveries,
             nap_time=args.nap_time,
+            prefetch=args.prefetch,
+            queues=queues,
+            time_limit=args.time_limit,
         )
     except (AlligatorException, ValueError) as err:
         parser.exit(2, f"latergator: error: {err}\n")
     worker.start_line = (
         f"latergator starting in {searched[0]}: store {gator.backend.describe()}, "
-        f"queue {worker.to_consume!r}; task modules from {', '.join(searched)} and the installed packages; "
+        f"queue{'s' if len(worker.queues) > 1 else ''} {', '.join(repr(q) for q in worker.queues)}; "
+        f"task modules from {', '.join(searched)} and the installed packages; "
         f"allowed: {', '.join(worker.policy.allow)}"
     )
     # The same facts as fields, for --log-format json.
@@ -245,8 +335,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "paths": searched,
         "store": gator.backend.describe(),
         "queue": worker.to_consume,
+        "queues": list(worker.queues),
         "allowed": list(worker.policy.allow),
     }
+    if channel is not None:
+        supervisor.report_events(worker, channel)
+    if args.metrics_port is not None:
+        install_metrics(parser, worker, None if channel is not None else args.metrics_port)
     worker.run_forever()
     gator.backend.close()
     return 0

@@ -47,10 +47,11 @@ from alligator.exceptions import (
     BackendError,
     InvalidPayloadError,
     TaskRefused,
+    TimeLimitExceeded,
     UnknownCallableError,
     UnknownModuleError,
 )
-from alligator.limits import MAX_DEPENDENCIES
+from alligator.limits import MAX_DEPENDENCIES, MAX_TIME_LIMIT
 from alligator.security import TaskPolicy
 from alligator.tasks import Task
 from alligator.text import printable, storable
@@ -123,6 +124,8 @@ class Delivery:
         reason: Why it was dead-lettered, or what failed.
         delay: Seconds until a retry or a dependency check.
         duration: Seconds the function ran.
+        time_limit: The limit it ran under (its own, else the consumer's),
+            in seconds; None when unlimited. Set as the run step starts.
         interrupted: A ``KeyboardInterrupt`` the task raised: settled as a
             failure, and kept so an in-process caller can re-raise it.
         ack: For a success, the :class:`~alligator.backend.Ack` to send
@@ -138,6 +141,7 @@ class Delivery:
     reason: str | None = None
     delay: float = 0.0
     duration: float = 0.0
+    time_limit: float | None = None
     interrupted: BaseException | None = field(default=None, repr=False)
     ack: Ack | None = None
 
@@ -182,12 +186,21 @@ class DeliverySteps:
         backend: The backend the reservations came from.
         queue: Their queue.
         rules: What to apply to each.
+
+    Attributes:
+        time_limit: Seconds a task without a limit of its own may run
+            (None: no limit); see :mod:`alligator.timelimits`.
+        before_run: Called with the delivery just before its function is
+            called (a worker's STARTED event); exceptions are the caller's
+            to handle.
     """
 
     def __init__(self, backend: Backend, queue: str, rules: DeliveryRules) -> None:
         self.backend = backend
         self.queue = queue
         self.rules = rules
+        self.time_limit: float | None = None
+        self.before_run: Callable[[Delivery], None] | None = None
 
     # -- the whole -------------------------------------------------------
 
@@ -399,12 +412,30 @@ class DeliverySteps:
             raise _Refused(f"refused: {err}") from err
         return func
 
+    def effective_time_limit(self, task: Task) -> float | None:
+        """The limit ``task`` runs under: its own, else this consumer's, at most a week."""
+        own = getattr(task, "time_limit", None)
+        limit = own if own is not None else self.time_limit
+        if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0:
+            return None  # unset, or nonsense from a payload: no limit rather than an instant failure
+        return float(min(limit, MAX_TIME_LIMIT))
+
     def _run(self, delivery: Delivery, func: Callable[..., Any]) -> None:
         task = delivery.task
         assert task is not None
+        delivery.time_limit = limit = self.effective_time_limit(task)
+        if self.before_run is not None:
+            self.before_run(delivery)
         started = time.monotonic()
         try:
-            task.run()
+            if limit is None:
+                task.run()
+            else:
+                # Imported here: only limited tasks need the watchdog.
+                from alligator import timelimits
+
+                with timelimits.watchdog().limit(limit):
+                    task.run()
         except BaseException as exc:
             _mend_standard_streams()
             delivery.duration = time.monotonic() - started
@@ -461,6 +492,9 @@ class DeliverySteps:
         assert task is not None
         if isinstance(exc, TypeError) and not _arguments_fit(func, task):
             raise _Refused(f"arguments do not fit: {exc}")
+        over_time = isinstance(exc, TimeLimitExceeded) and delivery.time_limit is not None
+        from alligator.timelimits import limit_reason  # as in _run: loaded when first needed
+
         if reservation.attempts <= task.retries:
             delivery.delay = task.next_retry_delay(reservation.attempts)
             task.to_retrying()
@@ -471,12 +505,21 @@ class DeliverySteps:
                 delivery,
                 "raised %s: %s; retry %d of %d in %.1fs",
                 type(exc).__name__,
-                printable(exc),
+                limit_reason(delivery.time_limit)
+                if over_time and delivery.time_limit is not None
+                else printable(exc),
                 reservation.attempts,
                 task.retries,
                 delivery.delay,
             )
             return
+        if over_time:
+            assert delivery.time_limit is not None
+            raise _Refused(
+                f"{limit_reason(delivery.time_limit)} on attempt {reservation.attempts} of "
+                f"{task.retries + 1}:\n{_traceback_text(exc)}",
+                exc,
+            )
         raise _Refused(
             f"raised on attempt {reservation.attempts} of {task.retries + 1}:\n{_traceback_text(exc)}", exc
         )

@@ -367,3 +367,40 @@ def cleanup_multiprocess(directory: str) -> None:
     shutil.rmtree(directory, ignore_errors=True)
     if os.environ.get(MULTIPROC_ENV) == directory:
         del os.environ[MULTIPROC_ENV]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m alligator.metrics PORT DIRECTORY [ADDR]``: the supervisor's metrics endpoint.
+
+    ``latergator --processes N --metrics-port PORT`` starts this as a process
+    of its own, so the supervisor itself stays small (it imports nothing but
+    the standard library). It serves what every child wrote to DIRECTORY
+    until SIGTERM. Exit status 2 when prometheus_client is missing or the
+    port cannot be bound.
+    """
+    import signal
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) not in (2, 3):
+        print("usage: python -m alligator.metrics PORT DIRECTORY [ADDR]", file=sys.stderr)
+        return 2
+    os.environ[MULTIPROC_ENV] = args[1]
+    try:
+        server = serve_multiprocess(int(args[0]), args[1], *(args[2:] or ["127.0.0.1"]))
+    except ImportError as err:
+        print(f"latergator: error: --metrics-port: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"latergator: error: --metrics-port {args[0]}: cannot listen there: {err}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    server.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

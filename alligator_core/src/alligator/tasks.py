@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import inspect
 import logging
 import math
 import numbers
@@ -407,7 +408,14 @@ class Task:
             self.to_failed()
             raise
         try:
-            self.result = func(*self.func_args, **self.func_kwargs)
+            result = func(*self.func_args, **self.func_kwargs)
+            if inspect.iscoroutine(result):
+                # An async def function: await it here, on this thread's loop
+                # (imported only now: asyncio is heavy to import).
+                from alligator import aio
+
+                result = aio.run(result)
+            self.result = result
         except BaseException as exc:
             self.exception = exc
             self.to_failed()

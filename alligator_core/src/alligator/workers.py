@@ -1,16 +1,47 @@
-"""The :class:`Worker`: takes tasks off a queue and runs them, until told to stop."""
+"""The :class:`Worker`: takes tasks off its queues and runs them, until told to stop.
+
+How work moves through a worker (``concurrency`` threads)::
+
+    store ──reserve_first──► buffer ──► idle thread runs it ──► acks ──ack_results──► store
+             (one thread at a time,        (any thread)           (sent by the housekeeping
+              a batch sized to ~50 ms)                              thread within 50 ms)
+
+* **Fair dispatch.** Threads share one small in-process buffer. A thread
+  with nothing to run takes the next buffered task; only when the buffer is
+  empty does one thread (one at a time) reserve a new batch, sized so the
+  batch runs in about :data:`TARGET_BATCH_SECONDS` by the measured speed of
+  recent tasks (never more than ``prefetch``, never less than the threads
+  waiting for work). So no buffered task waits while a thread is idle, and
+  slow tasks are reserved one at a time.
+* **Truthful status.** A buffered task is reserved (the store says
+  RUNNING), so it may stay buffered only :data:`BUFFER_HOLD_SECONDS`: a
+  batch that turned out slower than measured (a slow task among tiny ones,
+  every thread busy) hands the rest back, unstarted, and they say WAITING
+  again (and other workers can have them). ``prefetch=1`` reserves only what
+  a free thread starts at once.
+* **Acks.** A finished task's ack is queued for the housekeeping thread,
+  which sends all pending acks (with their results, ``Backend.ack_results``)
+  within :data:`ACK_FLUSH_SECONDS`, whatever the task threads are running.
+* **Priority.** ``queues`` are asked in order at every reservation
+  (``Backend.reserve_first``): due work of an earlier queue always goes
+  first; an idle worker waits with the backend's blocking wait, not a loop.
+"""
 
 from __future__ import annotations
 
+import collections
 import logging
+import math
 import os
 import signal
 import socket
 import threading
 import time
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
+from alligator import events, presence
 from alligator.backend import Ack, Reservation
 from alligator.constants import ALL
 from alligator.delivery import (
@@ -24,24 +55,33 @@ from alligator.delivery import (
 from alligator.exceptions import ConfigurationError
 from alligator.gator import Gator
 from alligator.leases import LeaseKeeper
+from alligator.limits import MAX_TIME_LIMIT
 from alligator.security import NOTHING_ALLOWED
 from alligator.text import printable
 
 log = logging.getLogger("alligator.worker")
 
-#: The most tasks one thread reserves in one call.
+#: The most tasks a worker reserves in one call (``--prefetch``). Batches are
+#: sized by speed (see TARGET_BATCH_SECONDS): only tiny tasks fill one.
 DEFAULT_PREFETCH = 32
 #: Batches are sized so a batch runs in about this long; many tiny tasks are
 #: fetched together, slow ones one at a time (so other workers can have them).
 TARGET_BATCH_SECONDS = 0.05
 #: Longest a finished task's ack waits to be sent with others.
 ACK_FLUSH_SECONDS = 0.05
+#: Longest a reserved task waits in the buffer unstarted before it is handed
+#: back to the queue (where it says WAITING again).
+BUFFER_HOLD_SECONDS = 0.25
 #: Longest wait between retries when the backend cannot be reached.
 MAX_ERROR_BACKOFF = 5.0
 
 
+def _worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
+
+
 class Worker:
-    """Consumes a queue: reserves tasks, runs them, settles each.
+    """Consumes queues: reserves tasks, runs them, settles each.
 
     Example:
         >>> gator = Gator("locmem://example-worker", allow=["builtins"])
@@ -54,25 +94,36 @@ class Worker:
     a worker killed at any instant loses nothing (its tasks run again
     elsewhere once their leases end). Tiny tasks are reserved and
     acknowledged in batches to save round trips; slow ones one at a time.
+    See the module's documentation for how tasks move through the threads.
 
     Args:
         gator: The :class:`~alligator.gator.Gator` whose backend to consume.
         max_tasks: Stop after this many tasks (0: never).
         to_consume: The queue to consume; the default, ``ALL``, means the
-            gator's own queue.
+            gator's own queue. Ignored when ``queues`` is given.
         nap_time: Seconds to sleep when the queue is empty (backends that
             can wait for work do that instead).
         concurrency: How many tasks run at once, each in its own thread.
             Threads suit the I/O-bound work tasks usually do; run more
-            ``latergator`` processes for CPU-bound work.
+            processes (``latergator --processes``) for CPU-bound work.
         lease_seconds: Length of the lease on a task; a crashed worker's tasks
             are handed out again this long after it last renewed them.
         max_deliveries: Deliveries without a finished run after which a task
             is dead-lettered (its worker kept dying). A hard cap: runs that
             failed do not count, and a task's ``retries`` do not raise it.
-        prefetch: The most tasks one thread reserves at once.
+        prefetch: The most tasks reserved in one call (at least 1). Batches
+            are sized by the tasks' speed, so only tiny tasks fill it.
         allow: Modules to allow besides the gator's (see :class:`~alligator.gator.Gator`).
+        queues: Queues to consume, in strict priority order: due work of the
+            first queue that has some is always taken first. Default:
+            ``[to_consume]``.
+        time_limit: Seconds a task may run when it sets no limit of its own
+            (``gator.options(time_limit=...)``); None (the default): no limit.
+            See :mod:`alligator.timelimits` for what a thread can enforce.
     """
+
+    #: Seconds between heartbeats (the live-worker record); see :mod:`alligator.presence`.
+    heartbeat_seconds: float = presence.HEARTBEAT_SECONDS
 
     def __init__(
         self,
@@ -85,6 +136,8 @@ class Worker:
         max_deliveries: int = DEFAULT_MAX_DELIVERIES,
         prefetch: int = DEFAULT_PREFETCH,
         allow: str | list[str] | tuple[str, ...] | None = None,
+        queues: Sequence[str] | None = None,
+        time_limit: float | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency!r}")
@@ -92,42 +145,95 @@ class Worker:
             raise ValueError(f"lease_seconds must be positive, not {lease_seconds!r}")
         if max_tasks < 0:
             raise ValueError(f"max_tasks must be 0 (no limit) or more, not {max_tasks!r}")
+        if time_limit is not None and not (
+            isinstance(time_limit, (int, float))
+            and not isinstance(time_limit, bool)
+            and 0 < time_limit <= MAX_TIME_LIMIT
+            and math.isfinite(time_limit)
+        ):
+            raise ValueError(
+                f"time_limit must be None or seconds from 0 to {MAX_TIME_LIMIT:g}, not {time_limit!r}"
+            )
+        if queues is not None:
+            if isinstance(queues, str) or not queues:
+                raise ValueError(f"queues must be a non-empty list of queue names, not {queues!r}")
+            for name in queues:
+                if not isinstance(name, str) or not name:
+                    raise ValueError(f"a queue name must be a non-empty string, not {name!r}")
+            if len(set(queues)) != len(queues):
+                raise ValueError(f"queues names a queue twice: {list(queues)!r}")
         self.gator = gator
         self.max_tasks = max_tasks
-        self.to_consume = gator.queue_name if to_consume == ALL else to_consume
+        self.queues: tuple[str, ...] = (
+            tuple(queues) if queues else (gator.queue_name if to_consume == ALL else to_consume,)
+        )
+        #: The first (highest-priority) queue.
+        self.to_consume = self.queues[0]
         self.nap_time = nap_time
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
         self.max_deliveries = max_deliveries
         self.prefetch = max(1, prefetch)
+        self.time_limit = None if time_limit is None else float(time_limit)
         self.policy = gator.policy.with_allowed(allow)
-        self._steps = DeliverySteps(
-            gator.backend,
-            self.to_consume,
-            DeliveryRules(self.policy, max_deliveries, gator.task_class, gator.result_ttl),
-        )
+        rules = DeliveryRules(self.policy, max_deliveries, gator.task_class, gator.result_ttl)
+        self._steps: dict[str, DeliverySteps] = {}
+        for queue in self.queues:
+            steps = DeliverySteps(gator.backend, queue, rules)
+            steps.time_limit = self.time_limit
+            steps.before_run = self._starting_task
+            self._steps[queue] = steps
+        #: Unique id of this worker (``host:pid:random``), its key in the live-worker registry.
+        self.worker_id = _worker_id()
+        #: The supervisor's worker id when one runs this worker (``--processes``), else "".
+        self.supervisor = ""
         #: Tasks handled so far (run, retried or dead-lettered).
         self.tasks_complete = 0
         self._claimed = 0
         self._count_lock = threading.Lock()
         self._stopping = threading.Event()
         self._keeper = LeaseKeeper(gator.backend, self.to_consume, lease_seconds)
+        self._listeners: list[Callable[[events.TaskEvent], None]] = []
+        # The dispatch state, under one condition: the buffer of reserved,
+        # unstarted tasks; whether a thread is reserving; the acks to send.
+        self._cond = threading.Condition(threading.Lock())
+        self._buffer: collections.deque[tuple[str, Reservation, float]] = collections.deque()
+        self._reserving = False
+        self._idle = 0
+        self._seconds_per_task = TARGET_BATCH_SECONDS
+        self._reserve_errors = 0
+        self._acks: dict[str, list[Ack]] = {}
+        self._acks_since: float | None = None
+        self._ack_errors = 0
+        self._ack_retry_at = 0.0
+        self._flush_lock = threading.Lock()
+        self._housekeeping_done = threading.Event()
+        self._dispatcher: threading.Thread | None = None
+        # Thread ident -> the task it runs now, for heartbeats.
+        self._running: dict[int, presence.RunningTask] = {}
+        self._registry = True
+        self._beating = False
+        self._started_at = time.time()
 
     # -- the 0.5.0 hooks ---------------------------------------------------
 
     def ident(self) -> str:
         """Returns a string that identifies this worker in logs: host, pid, queue."""
-        return f"Alligator Worker ({socket.gethostname()} #{os.getpid()}) on {self.to_consume!r}"
+        queues = ", ".join(repr(q) for q in self.queues)
+        return f"Alligator Worker ({socket.gethostname()} #{os.getpid()}) on {queues}"
 
     def starting(self) -> None:
         """Logs the start line: the store, the allowed modules, whether signing is on."""
         log.info(
-            "%s starting (store %s, concurrency %d, lease %.0fs, max deliveries %d)",
+            "%s starting (store %s, concurrency %d, prefetch %d, lease %.0fs, max deliveries %d, "
+            "time limit %s)",
             self.ident(),
             self.gator.backend.describe(),
             self.concurrency,
+            self.prefetch,
             self.lease_seconds,
             self.max_deliveries,
+            "none" if self.time_limit is None else f"{self.time_limit:g}s",
         )
         log.info(
             "allowed task modules: %s; payload signing %s",
@@ -153,11 +259,61 @@ class Worker:
         """Receives the result of each task that succeeded (logged at DEBUG)."""
         log.debug("result: %r", result)
 
+    # -- listening ---------------------------------------------------------
+
+    def add_listener(self, listener: Callable[[events.TaskEvent], None]) -> None:
+        """Calls ``listener(event)`` with a :class:`~alligator.events.TaskEvent` as tasks run.
+
+        STARTED comes just before a task's function is called (with its
+        receipt and effective time limit); FINISHED once its delivery ended
+        (with the outcome and the seconds it ran), also for a delivery that
+        never ran (an unreadable payload: no STARTED before it). Listeners
+        run in the task's thread and must be quick; an exception in one is
+        logged and ignored.
+        """
+        self._listeners.append(listener)
+
+    def _emit(self, event: events.TaskEvent) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("a worker listener raised on %s of task %s; ignored", event.kind, event.task_id)
+
+    def _starting_task(self, delivery: Delivery) -> None:
+        """The run step's call just before the function runs: note it, tell the listeners."""
+        reservation = delivery.reservation
+        function = delivery.function if delivery.task is not None and delivery.task.callable else ""
+        with self._cond:
+            self._running[threading.get_ident()] = presence.RunningTask(
+                reservation.task_id, function, delivery.queue, time.time()
+            )
+        if self._listeners:
+            self._emit(
+                events.TaskEvent(
+                    events.STARTED,
+                    delivery.queue,
+                    reservation.task_id,
+                    function,
+                    reservation.attempts,
+                    reservation.receipt,
+                    delivery.time_limit,
+                )
+            )
+
     # -- running -----------------------------------------------------------
 
     def stop(self) -> None:
         """Asks the worker to stop: the tasks in hand finish, the rest go back."""
         self._stopping.set()
+        # Called from a signal handler too, maybe while this very thread
+        # holds the (non-reentrant) lock: never block on it. Waiters that
+        # miss the wake-up see the flag within their wait's timeout.
+        if self._cond.acquire(blocking=False):
+            try:
+                self._cond.notify_all()
+            finally:
+                self._cond.release()
 
     def run_forever(self) -> int:
         """Consumes until :meth:`stop`, a SIGTERM/SIGINT, or ``max_tasks``.
@@ -169,11 +325,22 @@ class Worker:
             ConfigurationError: See :meth:`check`; raised before anything is reserved.
         """
         self.check()
+        self._housekeeping_done.clear()
         # Handlers first: a signal sent as soon as the start line shows must
         # still mean "finish and exit 0".
         restore = self._install_signal_handlers()
         self.starting()
+        # The first record is written before any task is taken, so the
+        # worker is listed as soon as it works.
+        self._safe_heartbeat()
+        if not self._beating:
+            self._beating = True
+            self._keeper.every(self.heartbeat_seconds, self._safe_heartbeat)
         self._keeper.start()
+        housekeeper = self._dispatcher = threading.Thread(
+            target=self._housekeep, name="alligator-dispatch", daemon=True
+        )
+        housekeeper.start()
         try:
             if self.concurrency == 1:
                 self._consume_guarded()
@@ -189,7 +356,14 @@ class Worker:
                     while thread.is_alive():
                         thread.join(0.2)
         finally:
+            self._housekeeping_done.set()
+            with self._cond:
+                self._cond.notify_all()
+            housekeeper.join()
+            self._hand_back_buffered()
+            self._flush_acks(final=True)
             self._keeper.stop()
+            self._forget()
             restore()
             self.stopping()
         return self.tasks_complete
@@ -239,137 +413,315 @@ class Worker:
         """
         failures = 0
         thread = threading.current_thread()
-        while not self._stopping.is_set() and not self._finished():
-            try:
-                self._consume()
-                return
-            except Exception:
-                failures += 1
-                wait = min(MAX_ERROR_BACKOFF, 0.1 * 2**failures)
-                # Its unsent acks are lost: stop renewing what it held, so
-                # those tasks are delivered again once their leases end.
-                self._keeper.drop_thread(thread)
-                log.exception("worker thread %s failed; going on in %.1fs", thread.name, wait)
-                self._stopping.wait(wait)
-            except BaseException:
-                self._keeper.drop_thread(thread)
-                log.critical("worker thread %s was interrupted; stopping the worker", thread.name)
-                self.stop()
-                raise
+        try:
+            while not self._stopping.is_set() and not self._finished():
+                try:
+                    self._consume()
+                    return
+                except Exception:
+                    failures += 1
+                    wait = min(MAX_ERROR_BACKOFF, 0.1 * 2**failures)
+                    # Stop renewing what it held: those tasks are delivered
+                    # again once their leases end.
+                    self._keeper.drop_thread(thread)
+                    log.exception("worker thread %s failed; going on in %.1fs", thread.name, wait)
+                    self._stopping.wait(wait)
+                except BaseException:
+                    self._keeper.drop_thread(thread)
+                    log.critical("worker thread %s was interrupted; stopping the worker", thread.name)
+                    self.stop()
+                    raise
+        finally:
+            # The thread's event loop (made by its first async task) ends with it.
+            from alligator import aio
+
+            aio.close_thread_loop()
 
     def _consume(self) -> None:
-        backend = self.gator.backend
-        acks: list[Ack] = []
-        seconds_per_task = TARGET_BATCH_SECONDS
-        errors = 0
         while not self._stopping.is_set() and not self._finished():
-            size = max(1, min(self.prefetch, int(TARGET_BATCH_SECONDS / max(seconds_per_task, 1e-6))))
-            claimed = self._claim(size)
-            if not claimed:
-                # Other threads hold the rest of max_tasks; wait for them.
-                self._stopping.wait(0.01)
+            job = self._next_job()
+            if job is None:
                 continue
-            try:
-                self._flush(acks)
-                timeout = max(self.nap_time, 1.0) if backend.blocking_reserve else 0.0
-                batch = backend.reserve(self.to_consume, self.lease_seconds, claimed, timeout)
-                errors = 0
-            except Exception as err:
-                self._settle_claims(claimed, 0)
-                errors += 1
-                wait = min(MAX_ERROR_BACKOFF, 0.1 * 2**errors)
-                log.error("backend error: %s; retrying in %.1fs", err, wait)
-                self._stopping.wait(wait)
-                continue
-            if not batch:
-                self._settle_claims(claimed, 0)
-                if not backend.blocking_reserve:
-                    self._stopping.wait(self.nap_time)
-                continue
-            for reservation in batch:
-                self._keeper.hold(reservation)
+            queue, reservation = job
             started = time.monotonic()
             handled = 0
             try:
-                handled = self._run_batch(batch, acks)
+                handled = self._execute(queue, reservation)
             finally:
-                self._settle_claims(claimed, handled)
-            if handled:
-                elapsed = (time.monotonic() - started) / handled
-                seconds_per_task = 0.7 * seconds_per_task + 0.3 * elapsed
-        self._flush(acks, final=True)
+                self._settle_claims(1, handled)
+                with self._cond:
+                    self._running.pop(threading.get_ident(), None)
+                    elapsed = time.monotonic() - started
+                    self._seconds_per_task = 0.7 * self._seconds_per_task + 0.3 * elapsed
 
-    def _run_batch(self, batch: list[Reservation], acks: list[Ack]) -> int:
-        handled = 0
-        oldest_ack = time.monotonic()
-        for index, reservation in enumerate(batch):
-            rest = batch[index + 1 :]
-            if self._stopping.is_set():
-                self._hand_back([reservation, *rest])
-                break
-            if reservation.attempts > 1:
-                # A redelivery may be what killed the last worker: run it
-                # alone, with everything finished before it acked, so a
-                # second crash costs only its own delivery.
-                self._flush(acks)
-                if rest:
-                    self._hand_back(rest)
-                    rest = []
-            delivery = self._deliver(reservation, acks)
-            if delivery.outcome is Outcome.SUCCEEDED:
-                if not acks:
-                    oldest_ack = time.monotonic()
-                assert delivery.task is not None and delivery.ack is not None
-                acks.append(delivery.ack)
-                try:
-                    self.result(delivery.task.result)
-                except Exception:
-                    log.exception("Worker.result() raised; the task's success stands")
+    # -- dispatch ------------------------------------------------------------
+
+    def _next_job(self) -> tuple[str, Reservation] | None:
+        """The next task this thread runs: a buffered one, else the first of a new batch.
+
+        Returns:
+            ``(queue, reservation)``; None when there is nothing yet (the
+            caller checks whether to stop and asks again).
+        """
+        with self._cond:
+            while True:
+                if self._stopping.is_set() or self._finished():
+                    return None
+                if self._buffer:
+                    queue, reservation, _ = self._buffer.popleft()
+                    return queue, reservation
+                if not self._reserving:
+                    self._reserving = True
+                    break
+                # Another thread is reserving; it will share what it gets.
+                self._idle += 1
+                self._cond.wait(0.2)
+                self._idle -= 1
+        try:
+            return self._reserve_batch()
+        finally:
+            with self._cond:
+                self._reserving = False
+                if self._idle:
+                    self._cond.notify_all()
+
+    def _batch_size(self) -> int:
+        with self._cond:
+            by_speed = int(TARGET_BATCH_SECONDS * self.concurrency / max(self._seconds_per_task, 1e-6))
+            return max(1, min(self.prefetch, max(by_speed, self._idle + 1)))
+
+    def _reserve_batch(self) -> tuple[str, Reservation] | None:
+        backend = self.gator.backend
+        claimed = self._claim(self._batch_size())
+        if not claimed:
+            # Other threads hold the rest of max_tasks; wait for them.
+            self._stopping.wait(0.01)
+            return None
+        try:
+            if self._acks_since is not None:
+                # The buffer ran dry: send what finished now rather than
+                # after the wait for more work (a producer may be waiting on
+                # a result).
+                self._flush_acks()
+            timeout = max(self.nap_time, 1.0) if backend.blocking_reserve else 0.0
+            queue, batch = backend.reserve_first(self.queues, self.lease_seconds, claimed, timeout)
+            self._reserve_errors = 0
+        except Exception as err:
+            self._settle_claims(claimed, 0)
+            self._reserve_errors += 1
+            wait = min(MAX_ERROR_BACKOFF, 0.1 * 2**self._reserve_errors)
+            log.error("backend error: %s; retrying in %.1fs", err, wait)
+            self._stopping.wait(wait)
+            return None
+        if len(batch) < claimed:
+            self._settle_claims(claimed - len(batch), 0)
+        if not batch:
+            if not backend.blocking_reserve:
+                self._stopping.wait(self.nap_time)
+            return None
+        self._keeper.hold(batch[0], queue)
+        for reservation in batch[1:]:
+            # Buffered: kept alive on the worker's behalf (the dispatch
+            # thread lives as long as the worker) until a thread starts it.
+            self._keeper.hold(reservation, queue, owner=self._dispatcher)
+        if self._stopping.is_set():
+            self._hand_back([(queue, r) for r in batch])
+            return None
+        now = time.monotonic()
+        with self._cond:
+            self._buffer.extend((queue, reservation, now) for reservation in batch[1:])
+            if len(batch) > 1:
+                # Idle threads take them; the housekeeper watches their age.
+                self._cond.notify_all()
+        return queue, batch[0]
+
+    def _hand_back_buffered(self, older_than: float | None = None) -> int:
+        """Hands back buffered tasks (those buffered before ``older_than``, or all)."""
+        with self._cond:
+            if older_than is None:
+                items = [(queue, reservation) for queue, reservation, _ in self._buffer]
+                self._buffer.clear()
             else:
-                self._keeper.drop(reservation.task_id)
-            if delivery.outcome is not Outcome.WAITING:
-                handled += 1
-            if acks and time.monotonic() - oldest_ack >= ACK_FLUSH_SECONDS:
-                self._flush(acks)
-            if not rest and index + 1 < len(batch):
-                break
-        return handled
+                items = []
+                while self._buffer and self._buffer[0][2] < older_than:
+                    queue, reservation, _ = self._buffer.popleft()
+                    items.append((queue, reservation))
+        if items:
+            self._hand_back(items)
+        return len(items)
 
-    def _deliver(self, reservation: Reservation, acks: list[Ack]) -> Delivery:
-        delivery = self._steps.open(reservation)
-        if delivery.settled:
-            return delivery
-        assert delivery.task is not None
-        if delivery.task.depends_on:
-            # A dependency may be among the tasks finished but not acked yet.
-            self._flush(acks)
-        return self._steps.complete(delivery)
-
-    def _hand_back(self, reservations: list[Reservation]) -> None:
-        for reservation in reservations:
-            self._keeper.drop(reservation.task_id)
+    def _hand_back(self, items: list[tuple[str, Reservation]]) -> None:
+        """Releases unstarted reservations, uncounted (``attempted=False``); they are due at once."""
+        for queue, reservation in items:
+            self._keeper.drop(reservation.task_id, queue)
             try:
-                self.gator.backend.release(
-                    self.to_consume, reservation.task_id, reservation.receipt, 0.0, False
-                )
+                self.gator.backend.release(queue, reservation.task_id, reservation.receipt, 0.0, False)
             except Exception as err:
                 log.error("could not hand back task %s: %s", printable(reservation.task_id), err)
+        self._settle_claims(len(items), 0)
 
-    def _flush(self, acks: list[Ack], final: bool = False) -> None:
-        """Sends the buffered acks; on a backend error keeps them for the next try."""
-        if not acks:
+    # -- one task ------------------------------------------------------------
+
+    def _execute(self, queue: str, reservation: Reservation) -> int:
+        """Runs one reservation through the delivery steps; returns 1 if it was handled."""
+        # This thread runs it now: renew its lease for as long as this thread lives.
+        self._keeper.hold(reservation, queue)
+        if reservation.attempts > 1:
+            # A redelivery may be what killed the last worker: send the acks
+            # of everything finished before it, and hand back what is
+            # buffered, so a second crash costs only its own delivery.
+            self._flush_acks()
+            self._hand_back_buffered()
+        steps = self._steps[queue]
+        delivery = steps.open(reservation)
+        if not delivery.settled:
+            assert delivery.task is not None
+            if delivery.task.depends_on:
+                # A dependency may be among the tasks finished but not acked yet.
+                self._flush_acks()
+            steps.complete(delivery)
+        if delivery.outcome is Outcome.SUCCEEDED:
+            ack = getattr(delivery, "ack", None)
+            if not isinstance(ack, Ack):
+                ack = Ack(reservation.task_id, reservation.receipt)
+            with self._cond:
+                self._acks.setdefault(queue, []).append(ack)
+                if self._acks_since is None:
+                    # The first pending ack: the housekeeper sends it (and
+                    # those that join it) within ACK_FLUSH_SECONDS.
+                    self._acks_since = time.monotonic()
+                    self._cond.notify_all()
+            assert delivery.task is not None
+            try:
+                self.result(delivery.task.result)
+            except Exception:
+                log.exception("Worker.result() raised; the task's success stands")
+        else:
+            self._keeper.drop(reservation.task_id, queue)
+        if self._listeners:
+            outcome = delivery.outcome.value if delivery.outcome is not None else None
+            self._emit(
+                events.TaskEvent(
+                    events.FINISHED,
+                    queue,
+                    reservation.task_id,
+                    delivery.function if delivery.function != "?" else "",
+                    reservation.attempts,
+                    reservation.receipt,
+                    delivery.time_limit,
+                    outcome,
+                    delivery.duration,
+                )
+            )
+        return 0 if delivery.outcome is Outcome.WAITING else 1
+
+    # -- housekeeping: acks and the buffer -----------------------------------
+
+    def _housekeep(self) -> None:
+        """Sends acks within ACK_FLUSH_SECONDS and hands back stale buffered tasks."""
+        while True:
+            with self._cond:
+                now = time.monotonic()
+                wake = now + 1.0
+                if self._acks_since is not None:
+                    wake = min(wake, max(self._acks_since + ACK_FLUSH_SECONDS, self._ack_retry_at))
+                if self._buffer:
+                    wake = min(wake, self._buffer[0][2] + BUFFER_HOLD_SECONDS)
+                if wake > now and not self._housekeeping_done.is_set():
+                    self._cond.wait(wake - now)
+                ack_due = self._acks_since is not None and time.monotonic() >= max(
+                    self._acks_since + ACK_FLUSH_SECONDS, self._ack_retry_at
+                )
+            if self._housekeeping_done.is_set():
+                return
+            try:
+                if ack_due:
+                    self._flush_acks()
+                self._hand_back_buffered(older_than=time.monotonic() - BUFFER_HOLD_SECONDS)
+            except Exception:
+                log.exception("worker housekeeping failed; trying again")
+                self._housekeeping_done.wait(0.1)
+
+    def _flush_acks(self, final: bool = False) -> None:
+        """Sends every pending ack now; on a backend error keeps them for a later try."""
+        with self._flush_lock:
+            with self._cond:
+                pending, self._acks, self._acks_since = self._acks, {}, None
+            for queue, acks in pending.items():
+                try:
+                    done = self.gator.backend.ack_results(queue, acks)
+                    self._ack_errors = 0
+                except Exception as err:
+                    if not final:
+                        # The leases stay held (and renewed) until the acks get through.
+                        self._ack_errors += 1
+                        wait = min(MAX_ERROR_BACKOFF, 0.1 * 2**self._ack_errors)
+                        log.error(
+                            "could not acknowledge %d task(s) yet: %s; retrying in %.1fs",
+                            len(acks),
+                            err,
+                            wait,
+                        )
+                        with self._cond:
+                            self._acks[queue] = acks + self._acks.get(queue, [])
+                            self._acks_since = self._acks_since or time.monotonic()
+                            self._ack_retry_at = time.monotonic() + wait
+                        continue
+                    log.error("could not acknowledge %d task(s): %s; they will run again", len(acks), err)
+                    done = len(acks)
+                if done < len(acks):
+                    log.warning("%d task(s) finished after their lease was lost", len(acks) - done)
+                for ack in acks:
+                    self._keeper.drop(ack.task_id, queue)
+
+    # -- the live-worker registry ------------------------------------------
+
+    def info(self) -> presence.WorkerInfo:
+        """This worker as its heartbeat record describes it."""
+        with self._cond:
+            current = tuple(self._running.values())
+        with self._count_lock:
+            handled = self.tasks_complete
+        return presence.WorkerInfo(
+            worker_id=self.worker_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            queues=self.queues,
+            concurrency=self.concurrency,
+            started_at=self._started_at,
+            heartbeat_at=time.time(),
+            tasks_handled=handled,
+            current=current,
+            supervisor=self.supervisor,
+        )
+
+    def heartbeat(self) -> None:
+        """Writes this worker's record to the store's live-worker registry (the keeper calls it).
+
+        A backend without a registry (``NotImplementedError``) turns it off
+        for this worker.
+        """
+        if not self._registry:
             return
         try:
-            done = self.gator.backend.ack_results(self.to_consume, acks)
+            self.gator.backend.heartbeat(self.worker_id, presence.encode(self.info()), presence.WORKER_TTL)
+        except NotImplementedError:
+            self._registry = False
+            log.debug("%s keeps no registry of workers; heartbeats are off", self.gator.backend.describe())
+
+    def _safe_heartbeat(self) -> None:
+        try:
+            self.heartbeat()
         except Exception as err:
-            if not final:
-                # The leases stay held (and renewed) until the acks get through.
-                log.error("could not acknowledge %d task(s) yet: %s", len(acks), err)
-                return
-            log.error("could not acknowledge %d task(s): %s; they will run again", len(acks), err)
-            done = len(acks)
-        if done < len(acks):
-            log.warning("%d task(s) finished after their lease was lost", len(acks) - done)
-        for ack in acks:
-            self._keeper.drop(ack.task_id)
-        acks.clear()
+            # The next beat tries again; the record lives WORKER_TTL seconds.
+            log.warning("could not write this worker's heartbeat: %s", err)
+
+    def _forget(self) -> None:
+        if not self._registry:
+            return
+        try:
+            self.gator.backend.forget_worker(self.worker_id)
+        except NotImplementedError:
+            pass
+        except Exception as err:
+            log.warning("could not remove this worker's record (it expires on its own): %s", err)
