@@ -16,7 +16,9 @@ Exit status: 0 when it did what was asked (``doctor``: nothing is wrong); 1
 when a task was not found or not in a state the command acts on, a result is
 not there, ``doctor`` has findings, the store failed, or a confirmation was
 declined; 2 on a usage error (bad arguments, a DSN no backend handles, a
-destructive command without ``--yes`` and no terminal to confirm on).
+destructive command without ``--yes`` and no terminal to confirm on, the
+dashboard without its extra); 130 when interrupted (``info --watch`` exits
+0 on Ctrl-C).
 
 Nothing read from the store reaches the terminal unescaped
 (:func:`alligator.text.printable`), and no DSN is shown with its password
