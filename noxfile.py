@@ -26,6 +26,7 @@ nox.options.sessions = [
     "redis",
     "cluster",
     "reliability",
+    "operating",
     "lint",
     "docs",
     "build",
@@ -63,6 +64,7 @@ def core(session: nox.Session) -> None:
         "--ignore=tests/reliability",
         "--ignore=tests/first_hour",
         "--ignore=tests/dashboard",
+        "--ignore=tests/operating",
         "-m",
         "not soak",
         # The docstrings' examples (each on a store of its own), and the
@@ -89,6 +91,7 @@ def fast(session: nox.Session) -> None:
                 "--ignore=tests/reliability",
                 "--ignore=tests/first_hour",
                 "--ignore=tests/dashboard",
+                "--ignore=tests/operating",
                 f"{PLUGINS['locmem']}/tests",
                 # Worker processes against SQLite: the nox sqlite session runs them.
                 f"{PLUGINS['sqlite']}/tests",
@@ -106,6 +109,13 @@ def reliability(session: nox.Session) -> None:
     """Short forms of the fault and hostile-input proofs, with real processes and servers."""
     session.install(*TEST_DEPS, CORE, PLUGINS["sqlite"], PLUGINS["redis"])
     _pytest(session, "tests/reliability", "-m", "not soak")
+
+
+@nox.session
+def operating(session: nox.Session) -> None:
+    """The `alligator` command and its doctor, as a user runs them, on real stores, beside a real worker."""
+    session.install(*TEST_DEPS, CORE, PLUGINS["sqlite"], PLUGINS["redis"])
+    _pytest(session, "tests/operating")
 
 
 @nox.session

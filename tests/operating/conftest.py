@@ -13,13 +13,18 @@ import pytest
 from operating_helpers import SHARED_REDIS, Alligator, Ran, Store, Worker, command_env, wait_for
 
 
+#: The console script the core installs beside this interpreter, as a user runs it.
+SCRIPT = Path(sys.executable).with_name("alligator")
+
+
 @pytest.fixture
 def alligator() -> Alligator:
-    """Runs ``alligator`` (as ``python -m alligator.command``) with these arguments."""
+    """Runs the installed ``alligator`` console script with these arguments."""
+    assert SCRIPT.exists(), f"{SCRIPT} is missing: install alligator_core into this environment"
 
     def run(*args: str, stdin: str = "", env: dict[str, str] | None = None, timeout: float = 120) -> Ran:
         done = subprocess.run(
-            [sys.executable, "-m", "alligator.command", *args],
+            [str(SCRIPT), *args],
             input=stdin,
             capture_output=True,
             text=True,

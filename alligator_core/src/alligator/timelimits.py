@@ -1,4 +1,4 @@
-"""Soft time limits: one watchdog thread raises :class:`TimeLimitExceeded` inside a late task.
+"""Soft time limits: a watchdog raises :class:`~alligator.exceptions.TimeLimitExceeded` in a late task.
 
 A task running past its limit gets the exception raised in its own thread
 (``PyThreadState_SetAsyncExc``, as Dramatiq's worker does), at the next
