@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from operating_helpers import SHARED_REDIS, Alligator, Ran, Store, Worker, command_env, wait_for
 
-
 #: The console script the core installs beside this interpreter, as a user runs it.
 SCRIPT = Path(sys.executable).with_name("alligator")
 
