@@ -26,7 +26,7 @@ nox.options.sessions = [
     "redis",
     "cluster",
     "reliability",
-    "operating",
+    "integration",
     "lint",
     "docs",
     "build",
@@ -65,6 +65,7 @@ def core(session: nox.Session) -> None:
         "--ignore=tests/first_hour",
         "--ignore=tests/dashboard",
         "--ignore=tests/operating",
+        "--ignore=tests/integration",
         "-m",
         "not soak",
         # The docstrings' examples (each on a store of its own), and the
@@ -92,6 +93,7 @@ def fast(session: nox.Session) -> None:
                 "--ignore=tests/first_hour",
                 "--ignore=tests/dashboard",
                 "--ignore=tests/operating",
+                "--ignore=tests/integration",
                 f"{PLUGINS['locmem']}/tests",
                 # Worker processes against SQLite: the nox sqlite session runs them.
                 f"{PLUGINS['sqlite']}/tests",
@@ -112,10 +114,10 @@ def reliability(session: nox.Session) -> None:
 
 
 @nox.session
-def operating(session: nox.Session) -> None:
-    """The `alligator` command and its doctor, as a user runs them, on real stores, beside a real worker."""
-    session.install(*TEST_DEPS, CORE, PLUGINS["sqlite"], PLUGINS["redis"])
-    _pytest(session, "tests/operating")
+def integration(session: nox.Session) -> None:
+    """Core features on real stores (SQLite files, Redis), and the `alligator` command as a user runs it."""
+    session.install(*TEST_DEPS, CORE, PLUGINS["locmem"], PLUGINS["sqlite"], PLUGINS["redis"])
+    _pytest(session, "tests/integration", "tests/operating")
 
 
 @nox.session
