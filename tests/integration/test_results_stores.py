@@ -23,7 +23,7 @@ from alligator import Gator, Worker
 from alligator.constants import SUCCESS
 from alligator.exceptions import ResultTimeout, TaskFailed, TaskNotFound
 
-TESTS = Path(__file__).parent
+TESTS = Path(__file__).resolve().parents[1]  # tests/, where results_tasks lives
 
 
 @pytest.fixture(params=["locmem", "sqlite"])
