@@ -190,11 +190,14 @@ class Harness:
         try:
             while time.monotonic() < deadline:
                 peak = max(peak, tree_rss(ps))
-                try:
-                    self.last_parent_rss = max(self.last_parent_rss, ps.memory_info().rss)
-                except psutil.Error:
-                    pass
                 left = remaining()
+                if left < total:
+                    # Once work started: latergator --processes first runs as
+                    # a full latergator, then execs the bare supervisor.
+                    try:
+                        self.last_parent_rss = max(self.last_parent_rss, ps.memory_info().rss)
+                    except psutil.Error:
+                        pass
                 now = time.perf_counter()
                 if not started and left < total:
                     started = now
