@@ -348,7 +348,7 @@ class BackendStateMachine(RuleBasedStateMachine):
 
 
 def run_backend_state_machine(
-    backend: Backend, max_examples: int | None = None, steps: int | None = None
+    backend: Backend, max_examples: int | None = None, steps: int | None = None, derandomize: bool = False
 ) -> Counter[str]:
     """Runs :class:`BackendStateMachine` against one backend instance.
 
@@ -361,6 +361,9 @@ def run_backend_state_machine(
         backend: The backend under test.
         max_examples: How many random sequences to try.
         steps: The most operations in one sequence.
+        derandomize: Draw the same sequences on every run (Hypothesis's
+            ``derandomize``), for a check of what a run covers that must
+            not depend on luck.
 
     Returns:
         What the run did, counted (see :attr:`BackendStateMachine.stats`).
@@ -383,6 +386,9 @@ def run_backend_state_machine(
             stateful_step_count=steps,
             deadline=None,
             suppress_health_check=list(HealthCheck),
+            derandomize=derandomize,
+            # A fixed run replays nothing saved by earlier ones either.
+            **({"database": None} if derandomize else {}),
         ),
     )
     return stats

@@ -124,7 +124,9 @@ MINIMUMS = {
 
 def test_a_default_run_exercises_every_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(PROFILE_VARIABLE, raising=False)
-    stats = run_backend_state_machine(ReferenceBackend())
+    # The same sequences every run: coverage of random ones varies (once in
+    # about ten runs "delivery" fell short), and a flaky check proves nothing.
+    stats = run_backend_state_machine(ReferenceBackend(), derandomize=True)
     short = {name: stats[name] for name, least in MINIMUMS.items() if stats[name] < least}
     assert not short, f"the state machine did too little of {short} (all counts: {dict(stats)})"
 
