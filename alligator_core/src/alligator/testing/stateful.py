@@ -388,7 +388,7 @@ def run_backend_state_machine(
             suppress_health_check=list(HealthCheck),
             derandomize=derandomize,
             # A fixed run replays nothing saved by earlier ones either.
-            **({"database": None} if derandomize else {}),
+            database=None if derandomize else settings().database,
         ),
     )
     return stats
