@@ -76,6 +76,22 @@ def test_a_task_s_own_limit_wins_over_the_worker_s(gator: Gator) -> None:
     own.drop_all()
 
 
+def test_gator_options_time_limit_travels_with_the_task(gator: Gator) -> None:
+    with gator.options(time_limit=0.3) as limited:
+        late = limited.task(worker_tasks.spin, "limited")
+    free = gator.task(worker_tasks.spin_for, 0.5, "free")
+    seen: list[events.TaskEvent] = []
+    # No worker default: only the task's own option can stop the first one.
+    worker = Worker(gator, max_tasks=2)
+    worker.add_listener(seen.append)
+    assert worker.run_forever() == 2
+    [letter] = gator.dead_letters()
+    assert letter.task_id == late.task_id
+    assert letter.reason.startswith("time limit of 0.3 s exceeded on attempt 1 of 1")
+    assert gator.status(free.task_id) == SUCCESS
+    assert [e.time_limit for e in seen if e.kind == events.STARTED] == [0.3, None]
+
+
 def test_without_a_limit_a_task_runs_as_long_as_it_likes(gator: Gator) -> None:
     task = gator.task(worker_tasks.spin_for, 0.4, "free")
     worker = Worker(gator, max_tasks=1)
