@@ -35,7 +35,18 @@ from alligator_redis.servers import RedisServer, answers
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Redis db for the tests: the shared server's db 11, or a private server."""
     if answers(SHARED_REDIS):
-        yield SHARED_REDIS
+        try:
+            yield SHARED_REDIS
+        finally:
+            # Workers these proofs kill leave their live-worker records
+            # behind (they expire, but the keys would outlive the session).
+            import redis
+
+            from alligator_redis.scripts import WORKER_KEYS
+
+            client = redis.Redis.from_url(SHARED_REDIS)
+            client.delete(*WORKER_KEYS.values())
+            client.close()
         return
     if shutil.which("redis-server") is None:
         no_service("no Redis on 127.0.0.1:6379 and no redis-server on PATH")

@@ -70,7 +70,14 @@ def _no_server(reason: str) -> None:
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The DSN of a real Redis db for tests: the local server, or a private one."""
     if answers(SHARED):
-        yield SHARED
+        try:
+            yield SHARED
+        finally:
+            # The live-worker registry is one per db, not per queue: the
+            # registry tests' workers are forgotten with the session.
+            client = redis.Redis.from_url(SHARED)
+            client.delete(*scripts.WORKER_KEYS.values())
+            client.close()
         return
     if shutil.which("redis-server") is None:
         _no_server("no Redis on 127.0.0.1:6379 and no redis-server on PATH")
