@@ -277,10 +277,14 @@ def create_app(
             abort(400, "unknown state")
         if state == "dead":
             return redirect(url_for("dead", queue=name))
+        return task_page("queue.html", name, state)
+
+    def task_page(template: str, name: str, state: str) -> str:
+        """One page of a queue's tasks in one state (the queue view and the dead letters)."""
         offset = offset_arg()
         infos = the_store.tasks(name, state, offset, PAGE + 1)
         return render_template(
-            "queue.html",
+            template,
             **page_args(),
             queue=name,
             state=state,
@@ -295,22 +299,7 @@ def create_app(
 
     @app.get("/dead")
     def dead() -> str:
-        name = request.args.get("queue", "")
-        offset = offset_arg()
-        infos = the_store.tasks(name, "dead", offset, PAGE + 1)
-        return render_template(
-            "dead.html",
-            **page_args(),
-            queue=name,
-            state="dead",
-            counts=the_store.counts(name),
-            rows=[(info, view_payload(info.payload)) for info in infos[:PAGE]],
-            offset=offset,
-            more=len(infos) > PAGE,
-            page=PAGE,
-            now=the_store.now(),
-            relative=relative,
-        )
+        return task_page("dead.html", request.args.get("queue", ""), "dead")
 
     @app.get("/task")
     def task() -> str:
