@@ -16,9 +16,11 @@ Signing secrets come from ``ALLIGATOR_SECRET`` only, never the command line
 (where ``ps`` would show them).
 
 It exits 0 after a SIGTERM or SIGINT once the tasks in hand are finished
-(tasks reserved ahead but not started are handed back), or after
-``--max-tasks``; 2 on a bad argument or DSN, when no task module is allowed,
-or when the setup module fails.
+(tasks reserved ahead but not started are handed back, and those still
+running after ``--shutdown-timeout`` too), or after ``--max-tasks``; 128 + the
+signal's number when a second signal (or SIGQUIT) made it hand back the
+tasks in hand at once; 2 on a bad argument or DSN, when no task module is
+allowed, or when the setup module fails.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from alligator.exceptions import AlligatorException
 from alligator.gator import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_DELIVERIES, Gator
 from alligator.security import NOTHING_ALLOWED, TaskPolicy
 from alligator.utils import import_attr
-from alligator.workers import DEFAULT_PREFETCH, Worker
+from alligator.workers import DEFAULT_PREFETCH, DEFAULT_SHUTDOWN_TIMEOUT, Worker
 
 log = logging.getLogger("alligator.worker")
 
@@ -46,6 +48,13 @@ def _positive_float(text: str) -> float:
     value = float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    return value
+
+
+def _count_seconds(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be seconds from 0 up, not {text}")
     return value
 
 
@@ -102,6 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds a task may run unless it sets its own time_limit; past it TimeLimitExceeded "
         "is raised inside it (default: no limit)",
+    )
+    parser.add_argument(
+        "--shutdown-timeout",
+        type=_count_seconds,
+        default=DEFAULT_SHUTDOWN_TIMEOUT,
+        metavar="S",
+        help="on SIGTERM/SIGINT, seconds the tasks in hand may take to finish; what still runs then is "
+        "handed back to the queue (default: %(default)g; a second signal hands it back at once)",
     )
     parser.add_argument(
         "--prefetch",
@@ -320,6 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             prefetch=args.prefetch,
             queues=queues,
             time_limit=args.time_limit,
+            shutdown_timeout=args.shutdown_timeout,
         )
     except (AlligatorException, ValueError) as err:
         parser.exit(2, f"latergator: error: {err}\n")
@@ -343,8 +361,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.metrics_port is not None:
         install_metrics(parser, worker, None if channel is not None else args.metrics_port)
     worker.run_forever()
+    if worker.abandoned and argv is None:
+        # Tasks handed back may still run in their threads (blocked in C, or
+        # in threads of their own that are not daemons): end the process now.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(worker.exit_status)
     gator.backend.close()
-    return 0
+    return worker.exit_status
 
 
 if __name__ == "__main__":  # pragma: no cover

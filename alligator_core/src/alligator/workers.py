@@ -74,6 +74,14 @@ ACK_FLUSH_SECONDS = 0.05
 BUFFER_HOLD_SECONDS = 0.25
 #: Longest wait between retries when the backend cannot be reached.
 MAX_ERROR_BACKOFF = 5.0
+#: Seconds a stopping worker lets its running tasks finish before it hands
+#: them back to the queue and exits: under Kubernetes' default grace of 30 s
+#: and systemd's 90 s, as Sidekiq's 25 s is.
+DEFAULT_SHUTDOWN_TIMEOUT = 25.0
+#: How often the main thread looks at signals, the shutdown timeout and the parent process.
+TICK_SECONDS = 0.2
+#: While a stopping worker waits for its tasks, it says which every this many seconds.
+WAITING_LOG_SECONDS = 10.0
 
 
 def _worker_id() -> str:
@@ -120,6 +128,10 @@ class Worker:
         time_limit: Seconds a task may run when it sets no limit of its own
             (``gator.options(time_limit=...)``); None (the default): no limit.
             See :mod:`alligator.timelimits` for what a thread can enforce.
+        shutdown_timeout: Seconds a stopping worker lets the tasks in hand
+            finish; those still running then are handed back to the queue
+            (due at once, not counted as a delivery) and the worker stops
+            without them. None waits for them however long they take.
     """
 
     #: Seconds between heartbeats (the live-worker record); see :mod:`alligator.presence`.
@@ -138,7 +150,14 @@ class Worker:
         allow: str | list[str] | tuple[str, ...] | None = None,
         queues: Sequence[str] | None = None,
         time_limit: float | None = None,
+        shutdown_timeout: float | None = DEFAULT_SHUTDOWN_TIMEOUT,
     ) -> None:
+        if shutdown_timeout is not None and not (
+            isinstance(shutdown_timeout, (int, float))
+            and not isinstance(shutdown_timeout, bool)
+            and 0 <= shutdown_timeout < math.inf
+        ):
+            raise ValueError(f"shutdown_timeout must be None or seconds from 0 up, not {shutdown_timeout!r}")
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency!r}")
         if lease_seconds <= 0:
@@ -175,6 +194,15 @@ class Worker:
         self.max_deliveries = max_deliveries
         self.prefetch = max(1, prefetch)
         self.time_limit = None if time_limit is None else float(time_limit)
+        self.shutdown_timeout = None if shutdown_timeout is None else float(shutdown_timeout)
+        #: Under a supervisor, its pid: the worker stops when it is no longer this
+        #: process's parent (the supervisor died: nobody enforces hard time limits).
+        self.parent_pid: int | None = None
+        #: 0, or 128 + the signal's number when a second signal (or SIGQUIT)
+        #: made it hand back its tasks and stop at once.
+        self.exit_status = 0
+        #: Whether it stopped without tasks still running in its threads (handed back).
+        self.abandoned = False
         self.policy = gator.policy.with_allowed(allow)
         rules = DeliveryRules(self.policy, max_deliveries, gator.task_class, gator.result_ttl)
         self._steps: dict[str, DeliverySteps] = {}
@@ -211,6 +239,13 @@ class Worker:
         self._dispatcher: threading.Thread | None = None
         # Thread ident -> the task it runs now, for heartbeats.
         self._running: dict[int, presence.RunningTask] = {}
+        # Thread ident -> the reservation it runs now (queue, reservation, monotonic start),
+        # for handing it back when the worker stops without waiting for it.
+        self._in_hand: dict[int, tuple[str, Reservation, float]] = {}
+        self._signals: list[int] = []
+        self._signals_seen = 0
+        self._stop_began: float | None = None
+        self._waiting_logged = 0.0
         self._registry = True
         self._beating = False
         self._started_at = time.time()
@@ -254,6 +289,8 @@ class Worker:
     def stopping(self) -> None:
         """Logs the stop line."""
         log.info("%s stopping after %d task(s)", self.ident(), self.tasks_complete)
+        if self.abandoned:
+            log.warning("tasks that were handed back may still be running in this process's threads")
 
     def result(self, result: Any) -> None:
         """Receives the result of each task that succeeded (logged at DEBUG)."""
@@ -342,19 +379,21 @@ class Worker:
         )
         housekeeper.start()
         try:
-            if self.concurrency == 1:
-                self._consume_guarded()
-            else:
-                threads = [
-                    threading.Thread(target=self._consume_guarded, name=f"alligator-task-{n}", daemon=True)
-                    for n in range(self.concurrency)
-                ]
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    # A timed join keeps the main thread able to take signals.
-                    while thread.is_alive():
-                        thread.join(0.2)
+            # Tasks run in threads of their own, even one at a time: the
+            # calling thread watches signals, the shutdown timeout and the
+            # supervisor, and can stop the worker while a task hangs.
+            threads = [
+                threading.Thread(target=self._consume_guarded, name=f"alligator-task-{n}", daemon=True)
+                for n in range(self.concurrency)
+            ]
+            for thread in threads:
+                thread.start()
+            while not self.abandoned:
+                alive = [thread for thread in threads if thread.is_alive()]
+                if not alive:
+                    break
+                alive[0].join(TICK_SECONDS)
+                self._tick()
         finally:
             self._housekeeping_done.set()
             with self._cond:
@@ -371,10 +410,12 @@ class Worker:
     def _install_signal_handlers(self) -> Any:
         if threading.current_thread() is not threading.main_thread():
             return lambda: None
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)}
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
-            log.info("received %s; finishing the task in hand", signal.Signals(signum).name)
+            # Only noted here (the main thread may hold any lock now): the
+            # main thread's tick acts on it, within TICK_SECONDS.
+            self._signals.append(signum)
             self.stop()
 
         for sig in previous:
@@ -385,6 +426,122 @@ class Worker:
                 signal.signal(sig, handler)
 
         return restore
+
+    # -- stopping ------------------------------------------------------------
+
+    def _tick(self) -> None:
+        """The main thread's round: signals, the supervisor's death, the shutdown timeout."""
+        while len(self._signals) > self._signals_seen and not self.abandoned:
+            self._signals_seen += 1
+            self._on_signal(self._signals[self._signals_seen - 1])
+        if self.abandoned:
+            return
+        if self.parent_pid is not None and not self._stopping.is_set() and os.getppid() != self.parent_pid:
+            log.error(
+                "the supervisor (pid %d) is gone, so nobody enforces hard time limits or restarts this "
+                "process; stopping: %s",
+                self.parent_pid,
+                self._describe_in_hand(),
+            )
+            self.stop()
+        now = time.monotonic()
+        if self._stopping.is_set() and self._stop_began is None:
+            self._stop_began = self._waiting_logged = now
+        if self._stop_began is None:
+            return
+        with self._cond:
+            in_hand = bool(self._in_hand)
+        if not in_hand:
+            return
+        if self.shutdown_timeout is not None and now - self._stop_began >= self.shutdown_timeout:
+            log.warning(
+                "tasks still running %gs after the worker was told to stop (the shutdown timeout); "
+                "handing them back to the queue",
+                self.shutdown_timeout,
+            )
+            self._give_up(None)
+        elif now - self._waiting_logged >= WAITING_LOG_SECONDS:
+            self._waiting_logged = now
+            log.info("stopping: still %s", self._describe_in_hand())
+
+    def _on_signal(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        if self._stop_began is None:
+            self._stop_began = self._waiting_logged = time.monotonic()
+        if signum == signal.SIGQUIT or (self._signals_seen > 1 and self.parent_pid is None):
+            log.warning("received %s%s; handing back the tasks in hand now", name, self._again(signum))
+            self._give_up(signum)
+        elif self._signals_seen > 1:
+            # A child may get the first signal twice (from its supervisor and
+            # from systemd's KillMode=control-group): only SIGQUIT hurries it.
+            log.info(
+                "received %s again; still %s (under a supervisor, SIGQUIT or a second signal to the "
+                "supervisor hands them back now)",
+                name,
+                self._describe_in_hand(),
+            )
+        else:
+            log.info(
+                "received %s; %s%s",
+                name,
+                self._describe_in_hand(),
+                f" (send {name} again to hand them back now)" if self.parent_pid is None else "",
+            )
+
+    def _again(self, signum: int) -> str:
+        return " again" if self._signals.count(signum) > 1 else ""
+
+    def _describe_in_hand(self) -> str:
+        """What a stopping worker waits for: each task, its function and how long it has run."""
+        now = time.monotonic()
+        with self._cond:
+            tasks = [
+                (self._running.get(ident), reservation.task_id, now - started)
+                for ident, (_, reservation, started) in self._in_hand.items()
+            ]
+        if not tasks:
+            return "no task in hand"
+        listed = ", ".join(
+            f"{printable(running.function if running is not None else '?', 200)} "
+            f"[{printable(task_id, 100)}] running {seconds:.0f}s"
+            for running, task_id, seconds in tasks[:10]
+        )
+        more = f" and {len(tasks) - 10} more" if len(tasks) > 10 else ""
+        if self.shutdown_timeout is None:
+            until = "waiting for them however long they take"
+        else:
+            left = self.shutdown_timeout - (now - (self._stop_began or now))
+            until = f"handing back what still runs in {max(left, 0.0):.0f}s"
+        return f"finishing {len(tasks)} task(s) in hand: {listed}{more}; {until}"
+
+    def _give_up(self, signum: int | None) -> None:
+        """Hands every task in hand back to the queue now (due at once, uncounted); the worker then stops.
+
+        The threads running them are left behind (daemon threads: a task
+        blocked in C cannot be stopped from Python); ``latergator`` exits the
+        process right after.
+        """
+        self._stopping.set()
+        self.exit_status = 128 + signum if signum is not None else 0
+        self._hand_back_buffered()
+        # Finished tasks are acked first: they must not run again.
+        self._flush_acks(final=True)
+        now = time.monotonic()
+        with self._cond:
+            items = [(self._running.get(ident), *held) for ident, held in self._in_hand.items()]
+            self._in_hand.clear()
+        for running, queue, reservation, started in items:
+            self._keeper.drop(reservation.task_id, queue)
+            what = f"{running.function if running is not None else '?'} [{printable(reservation.task_id)}]"
+            try:
+                self.gator.backend.release(queue, reservation.task_id, reservation.receipt, 0.0, False)
+            except Exception as err:
+                log.error("could not hand back task %s: %s; it runs again once its lease ends", what, err)
+                continue
+            log.warning(
+                "handed back task %s after %.0fs running; it is due again at once", what, now - started
+            )
+        self.abandoned = True
 
     def _claim(self, wanted: int) -> int:
         with self._count_lock:
@@ -451,6 +608,7 @@ class Worker:
                 self._settle_claims(1, handled)
                 with self._cond:
                     self._running.pop(threading.get_ident(), None)
+                    self._in_hand.pop(threading.get_ident(), None)
                     elapsed = time.monotonic() - started
                     self._seconds_per_task = 0.7 * self._seconds_per_task + 0.3 * elapsed
 
@@ -566,6 +724,8 @@ class Worker:
         """Runs one reservation through the delivery steps; returns 1 if it was handled."""
         # This thread runs it now: renew its lease for as long as this thread lives.
         self._keeper.hold(reservation, queue)
+        with self._cond:
+            self._in_hand[threading.get_ident()] = (queue, reservation, time.monotonic())
         if reservation.attempts > 1:
             # A redelivery may be what killed the last worker: send the acks
             # of everything finished before it, and hand back what is
