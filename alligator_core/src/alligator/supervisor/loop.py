@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from . import metricsdir, protocol
+from .children import Child, shutdown_timeout_in
 from .processes import Process, describe_exit
 
 log = logging.getLogger("alligator.supervisor")
@@ -38,66 +39,11 @@ TICK_SECONDS = 0.2
 QUIT_SECONDS = 10.0
 #: A child whose pipe ended and that is still alive this long after is not exiting: it closed the pipe.
 EOF_GRACE_SECONDS = 2.0
-#: Seconds between two warnings about a child's unreadable reports.
-BAD_REPORT_LOG_SECONDS = 10.0
 #: latergator's exit status for a bad argument, DSN or setup module.
 BAD_CONFIGURATION = 2
 #: Kept for the children and the settling process: the pipe's variable (see :mod:`.protocol`).
 CHILD_ENV = protocol.CHILD_ENV
 METRICS_DIR_ENV = metricsdir.METRICS_DIR_ENV
-
-
-def _shutdown_timeout_in(argv: Sequence[str]) -> float:
-    """The ``--shutdown-timeout`` the children are given (the last one wins, as in argparse)."""
-    found = DEFAULT_SHUTDOWN_TIMEOUT
-    for index, arg in enumerate(argv):
-        text = None
-        if arg == "--shutdown-timeout" and index + 1 < len(argv):
-            text = argv[index + 1]
-        elif arg.startswith("--shutdown-timeout="):
-            text = arg.partition("=")[2]
-        if text is not None:
-            try:
-                found = float(text)
-            except ValueError:
-                pass  # the child refuses it, with status 2
-    return found
-
-
-class _Child:
-    """One worker process and what it reported."""
-
-    __slots__ = (
-        "bad_logged_at",
-        "bad_reports",
-        "cut_at",
-        "eof_at",
-        "expired",
-        "proc",
-        "read_fd",
-        "reader",
-        "running",
-        "slot",
-        "started",
-        "up",
-    )
-
-    def __init__(self, slot: int, proc: Process, read_fd: int) -> None:
-        self.slot = slot
-        self.proc = proc
-        self.read_fd = read_fd
-        self.reader = protocol.LineReader()
-        self.started = time.monotonic()
-        self.up = False
-        self.running: dict[tuple[str, str], protocol.Running] = {}
-        #: Tasks past their hard limit, for which the child was killed.
-        self.expired: list[protocol.Running] = []
-        #: When its pipe ended (None: open).
-        self.eof_at: float | None = None
-        #: When it was told to stop because it can no longer be watched.
-        self.cut_at: float | None = None
-        self.bad_reports = 0
-        self.bad_logged_at: float | None = None
 
 
 class Supervisor:
@@ -134,7 +80,7 @@ class Supervisor:
         shutdown_timeout: float | None = None,
     ) -> None:
         if shutdown_timeout is None:
-            shutdown_timeout = _shutdown_timeout_in(argv)
+            shutdown_timeout = shutdown_timeout_in(argv, DEFAULT_SHUTDOWN_TIMEOUT)
         if processes < 1:
             raise ValueError(f"processes must be at least 1, not {processes!r}")
         if max_tasks_per_child < 0:
@@ -152,7 +98,7 @@ class Supervisor:
         self.metrics_port = metrics_port
         self._metrics: Process | None = None
         self._metrics_dir = ""
-        self._children: dict[int, _Child] = {}
+        self._children: dict[int, Child] = {}
         #: slot -> (monotonic time it may restart, consecutive start-up deaths)
         self._restart_at: dict[int, float] = {}
         self._startup_deaths: dict[int, int] = {}
@@ -352,7 +298,7 @@ class Supervisor:
             return
         os.close(write_fd)
         os.set_blocking(read_fd, False)
-        child = _Child(slot, proc, read_fd)
+        child = Child(slot, proc, read_fd)
         self._children[slot] = child
         self._selector.register(read_fd, selectors.EVENT_READ, child)
         log.info("worker process %d started (pid %d)", slot, proc.pid)
@@ -383,7 +329,7 @@ class Supervisor:
                 del self._restart_at[slot]
                 self._spawn(slot)
 
-    def _close(self, child: _Child) -> None:
+    def _close(self, child: Child) -> None:
         try:
             self._selector.unregister(child.read_fd)
         except (KeyError, ValueError):
@@ -398,67 +344,17 @@ class Supervisor:
     def _read(self, timeout: float) -> None:
         for key, _ in self._selector.select(timeout):
             child = key.data
-            assert isinstance(child, _Child)
+            assert isinstance(child, Child)
             self._read_child(child)
 
-    def _read_child(self, child: _Child) -> None:
-        while child.eof_at is None:
+    def _read_child(self, child: Child) -> None:
+        if child.eof_at is None and child.read_reports():
+            # The child closed its end: it is exiting, or a task closed it
+            # (see _watch_pipes). Stop selecting on it.
             try:
-                data = os.read(child.read_fd, 65536)
-            except BlockingIOError:
-                return
-            except OSError:
-                data = b""
-            if not data:
-                # The child closed its end: it is exiting, or a task closed it
-                # (see _watch_pipes). Stop selecting on it.
-                child.eof_at = time.monotonic()
-                try:
-                    self._selector.unregister(child.read_fd)
-                except (KeyError, ValueError):
-                    pass
-                return
-            lines, dropped = child.reader.feed(data)
-            for _ in range(dropped):
-                self._bad_report(child, f"a line longer than {protocol.MAX_LINE_BYTES} bytes", b"")
-            for line in lines:
-                self._on_message(child, line)
-
-    def _on_message(self, child: _Child, line: bytes) -> None:
-        # Task code runs in the child and may write here: nothing read is trusted.
-        try:
-            message = protocol.parse(line)
-            kind = message["event"]
-            if kind == protocol.UP:
-                child.up = True
-            elif kind == protocol.STARTED:
-                if len(child.running) >= protocol.MAX_WATCHED:
-                    raise protocol.BadReport(f"more than {protocol.MAX_WATCHED} tasks running at once")
-                running = protocol.Running(message, time.monotonic())
-                child.running[(running.task_id, running.receipt)] = running
-            elif kind == protocol.FINISHED:
-                child.running.pop(protocol.key_of(message), None)
-            else:
-                raise protocol.BadReport(f"unknown event {kind[:50]!r}")
-        except protocol.BadReport as err:
-            self._bad_report(child, str(err), line)
-
-    def _bad_report(self, child: _Child, why: str, line: bytes) -> None:
-        """Logs an unreadable report (the first, then at most one per BAD_REPORT_LOG_SECONDS); ignores it."""
-        child.bad_reports += 1
-        now = time.monotonic()
-        if child.bad_logged_at is not None and now - child.bad_logged_at < BAD_REPORT_LOG_SECONDS:
-            return
-        child.bad_logged_at = now
-        log.warning(
-            "worker process %d (pid %d) sent an unreadable report (%s), ignored (%d so far; is a task "
-            "writing to the supervisor's pipe?): %r",
-            child.slot,
-            child.proc.pid,
-            why,
-            child.bad_reports,
-            line[:200],
-        )
+                self._selector.unregister(child.read_fd)
+            except (KeyError, ValueError):
+                pass
 
     def _watch_pipes(self) -> None:
         """Stops a child whose pipe ended while it lives on: what its tasks start can no longer be watched.
@@ -534,7 +430,7 @@ class Supervisor:
                 self._settle(running)
             self._after_exit(slot, child, code)
 
-    def _after_exit(self, slot: int, child: _Child, code: int) -> None:
+    def _after_exit(self, slot: int, child: Child, code: int) -> None:
         """Logs a child's exit and schedules its replacement, as the way it ended calls for."""
         uptime = time.monotonic() - child.started
         if self._draining:

@@ -27,10 +27,10 @@ def settle_killed(order: dict[str, Any]) -> str:
         already left the queue.
     """
     from alligator.backend import Reservation
-    from alligator.cli import add_import_paths, build_parser, run_setup
     from alligator.delivery import DeliveryRules, DeliverySteps
     from alligator.exceptions import TimeLimitExceeded
     from alligator.gator import Gator
+    from alligator.worker_arguments import add_import_paths, build_parser, run_setup
 
     args = build_parser().parse_args(order["argv"])
     # As in the children: a setup module may set ALLIGATOR_ALLOW or the secret
