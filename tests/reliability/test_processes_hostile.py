@@ -68,44 +68,46 @@ def test_unreadable_reports_are_logged_and_ignored(
     assert pool.stop() == [0], pool.output()
 
 
-def test_a_task_that_closes_the_pipe_still_meets_its_hard_limit_and_its_child_is_replaced(
+def test_a_task_that_closes_the_pipe_cannot_switch_off_the_hard_limit_of_the_next(
     store: Store, workers: Callable[..., Workers], ledger: Ledger
 ) -> None:
-    pool = workers(store, *TASKS, "--processes", "1", "--time-limit", "1")
+    pool = workers(store, *TASKS, "--processes", "1", "--time-limit", "1", "--lease-seconds", "2")
     [supervisor] = pool.start()
     _children_started(pool, 1)
     gator = _gator(store)
-    gator.push(Task(task_id="closer"), test_processes_tasks.close_pipe_and_hang, "closer", 600.0)
-    wait_for(lambda: "closer" in ledger.refresh().keys(), 60, "the task to start")
+    gator.push(Task(task_id="closer"), test_processes_tasks.close_pipe, "closer")
+    # Ignores its 1 s limit for 600 s, in C code: only a kill ends it in time.
+    gator.push(Task(task_id="stuck"), test_processes_tasks.stubborn, "stuck", 600.0)
+    wait_for(lambda: "closer" in ledger.refresh().finished, 60, "the closer to run")
     first = _child_pids(pool)[0]
-    # Killed at its hard limit (1 s + 5 s of grace), and settled as failed, as if the pipe were there.
-    wait_for(lambda: gator.status("closer") == FAILED, 60, "the task to be killed and settled as failed")
-    wait_for(lambda: not _alive(first), 30, "its worker process to be gone")
-    wait_for(lambda: len(_child_pids(pool)) >= 2, 60, "a new worker process")
-    gator.push(Task(task_id="after"), reliability_tasks.record, "after")
-    wait_for(lambda: "after" in ledger.refresh().finished, 120, "the next task to run")
+    wait_for(
+        lambda: gator.status("stuck") == FAILED, 120, "the stuck task to be killed and settled as failed"
+    )
+    [letter] = [d for d in gator.backend.dead_letters(store.queue) if d.task_id == "stuck"]
+    assert "the process was killed" in letter.reason, letter.reason
+    output = pool.output()
+    assert "closed its pipe to the supervisor" in output, output
+    assert not _alive(first)
     assert supervisor.poll() is None
     assert pool.stop() == [0], pool.output()
 
 
-def test_a_child_that_lost_its_pipe_is_stopped_and_replaced(
+def test_a_task_that_closes_the_pipe_every_time_is_dead_lettered_not_cycled_for_ever(
     store: Store, workers: Callable[..., Workers], ledger: Ledger
 ) -> None:
-    # No time limit: the task is not watched, but the child's next tasks could not be either.
-    pool = workers(store, *TASKS, "--processes", "1", "--shutdown-timeout", "1")
+    pool = workers(store, *TASKS, "--processes", "1", "--lease-seconds", "2", "--max-deliveries", "2")
     [supervisor] = pool.start()
     _children_started(pool, 1)
     gator = _gator(store)
     gator.push(Task(task_id="closer"), test_processes_tasks.close_pipe_and_hang, "closer", 600.0)
-    wait_for(lambda: "closer" in ledger.refresh().keys(), 60, "the task to start")
-    first = _child_pids(pool)[0]
-    wait_for(lambda: "closed its pipe to the supervisor" in pool.output(), 60, "the supervisor to notice")
-    wait_for(lambda: not _alive(first), 60, "the worker process to stop")
-    wait_for(lambda: len(_child_pids(pool)) >= 2, 60, "a new worker process")
-    # Handed back at its shutdown timeout: the new child takes it at once, long before a lease would end.
-    wait_for(lambda: len(ledger.refresh().by_key()["closer"]) >= 2, 60, "the task to run again")
+    # Each child that ran it was killed and replaced; its deliveries counted as a crash's do.
+    wait_for(lambda: gator.status("closer") == FAILED, 120, "the task to be dead-lettered")
+    wait_for(lambda: len(_child_pids(pool)) >= 3, 60, "the children to be replaced")
+    assert len(ledger.refresh().by_key()["closer"]) == 2
+    gator.push(Task(task_id="after"), reliability_tasks.record, "after")
+    wait_for(lambda: "after" in ledger.refresh().finished, 120, "the next task to run")
     assert supervisor.poll() is None
-    pool.kill_all()
+    assert pool.stop() == [0], pool.output()
 
 
 def test_the_pipe_is_out_of_reach_of_what_a_task_starts(

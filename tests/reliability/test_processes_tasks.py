@@ -55,6 +55,14 @@ def poison_pipe(key: str, line: str) -> str:
     return key
 
 
+def close_pipe(key: str) -> str:
+    """Closes the supervisor's pipe and returns: the tasks after it in its process are not watched."""
+    _begin(key)
+    os.close(_supervisor_pipe())
+    _end(key)
+    return key
+
+
 def close_pipe_and_hang(key: str, seconds: float) -> None:
     """Closes the supervisor's pipe, then ignores its time limit (see :func:`stubborn`)."""
     os.close(_supervisor_pipe())

@@ -192,11 +192,12 @@ class Worker(Stopping):
         self.prefetch = max(1, prefetch)
         self.time_limit = None if time_limit is None else float(time_limit)
         self.shutdown_timeout = None if shutdown_timeout is None else float(shutdown_timeout)
-        #: Under a supervisor, its pid: the worker stops when it is no longer this
-        #: process's parent (the supervisor died: nobody enforces hard time limits).
+        #: The supervisor's pid when one started this worker, else None. The
+        #: worker stops when the supervisor is no longer its parent (it died, and
+        #: nobody enforces hard time limits any more).
         self.parent_pid: int | None = None
-        #: 0, or 128 + the signal's number when a second signal (or SIGQUIT)
-        #: made it hand back its tasks and stop at once.
+        #: The exit status ``latergator`` gives: 0, or 128 + the signal's number
+        #: when a second signal (or SIGQUIT) made it hand back its tasks at once.
         self.exit_status = 0
         #: Whether it stopped without tasks still running in its threads (handed back).
         self.abandoned = False

@@ -9,22 +9,32 @@ The supervisor starts N children, each an ordinary ``latergator`` worker
 ``--concurrency``, logging and everything else apply in each), and then:
 
 * restarts a child that dies, at once if it had been running a while, after
-  a growing pause (up to :data:`MAX_RESTART_DELAY`) if it keeps dying at
-  start-up, and says so in its log;
+  a growing pause (up to :data:`~alligator.supervisor.loop.MAX_RESTART_DELAY`)
+  if it keeps dying at start-up, and says so in its log;
 * passes SIGTERM/SIGINT on: the first lets the children finish the tasks in
-  hand, and the supervisor exits 0 once they have; a second one kills them
-  at once (their tasks go back to the queue when their leases end; nothing
-  is lost) and exits 128 + the signal's number;
+  hand (handing back what still runs at their ``--shutdown-timeout``), and
+  the supervisor exits 0 once they have; a second one is sent on as
+  SIGQUIT, so every child hands its tasks back at once and exits, and the
+  supervisor exits 128 + the signal's number;
 * with ``--max-tasks-per-child N``, lets each child exit after N tasks (the
   worker's ``max_tasks``) and starts a fresh one in its place;
 * enforces hard time limits: every child reports each task it starts and
-  finishes over a pipe; a task still running :data:`DEFAULT_GRACE_SECONDS`
-  after its time limit (the worker's own exception was ignored: the task is
-  blocked in C code, or swallowed it) gets its child SIGKILLed, and is
+  finishes over a pipe (read as untrusted); a task still running
+  :data:`~alligator.supervisor.loop.DEFAULT_GRACE_SECONDS` after its time
+  limit (the worker's own exception was ignored: the task is blocked in C
+  code, or swallowed it) gets its child's process group SIGKILLed, and is
   settled as a failure, "time limit of S s exceeded; the process was
   killed", through the same rules as any failure (a retry after its backoff
   while it has retries left, else the dead letters), so it is not handed
-  out again and again as a crash.
+  out again and again as a crash; a child whose pipe ends while it runs is
+  stopped and replaced;
+* is watched by its children: if it dies on its own (SIGKILL), each child
+  stops as on SIGTERM, and the metrics endpoint exits.
+
+Modules: :mod:`~alligator.supervisor.loop` (the loop),
+``children`` (what it knows of each child), ``protocol`` (the pipe),
+``processes`` (spawning, process groups), ``metricsdir`` (``--metrics-port``'s
+directory), ``settle`` (the settling process), ``command`` (its command line).
 
 The supervisor holds no task and imports no task code. Started from the
 command line it replaces itself (``exec``) with a bare interpreter running

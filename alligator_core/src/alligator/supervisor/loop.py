@@ -37,7 +37,7 @@ MAX_RESTART_DELAY = 30.0
 TICK_SECONDS = 0.2
 #: After a second signal, seconds the children have to hand their tasks back before they are killed.
 QUIT_SECONDS = 10.0
-#: A child whose pipe ended and that is still alive this long after is not exiting: it closed the pipe.
+#: Seconds a child may live on after its pipe ended (it is exiting) before it is taken to have closed it.
 EOF_GRACE_SECONDS = 2.0
 #: latergator's exit status for a bad argument, DSN or setup module.
 BAD_CONFIGURATION = 2
@@ -357,27 +357,32 @@ class Supervisor:
                 pass
 
     def _watch_pipes(self) -> None:
-        """Stops a child whose pipe ended while it lives on: what its tasks start can no longer be watched.
+        """Kills a child whose pipe ended while it lives on, and a stopping child past its time.
 
-        The tasks it reported are still watched (and killed at their hard
-        limit); it is told to stop as on SIGTERM (the tasks in hand finish,
-        or are handed back after its shutdown timeout), killed if it is
-        still running after that and the grace, and replaced once it exited.
+        A child whose pipe ended (a task closed it) could not report the
+        tasks it starts next, whose hard limits would then go unenforced. It
+        is killed with its process group and replaced, as a crash is: its
+        tasks come back when their leases end, and the delivery counts, so a
+        task that closes the pipe every time is dead-lettered after
+        ``--max-deliveries`` instead of cycling for ever (a hand-back would
+        not count). A child told to stop that is still running
+        ``shutdown_timeout`` plus the grace later is killed too.
         """
         now = time.monotonic()
         for child in self._children.values():
             if child.proc.poll() is not None:
                 continue
-            if child.cut_at is None and child.eof_at is not None and now - child.eof_at > EOF_GRACE_SECONDS:
+            if child.eof_at is not None and now - child.eof_at > EOF_GRACE_SECONDS:
                 log.error(
                     "worker process %d (pid %d) closed its pipe to the supervisor but is still running (a "
-                    "task's doing?); the time limits of its next tasks could not be enforced: stopping it "
-                    "and starting a new one",
+                    "task's doing?); the time limits of its next tasks could not be enforced: killing it "
+                    "(its tasks run again once their leases end) and starting a new one",
                     child.slot,
                     child.proc.pid,
                 )
-                child.cut_at = now
-                child.proc.send_signal(signal.SIGTERM)
+                child.cut_at = float("inf")
+                child.eof_at = None
+                child.proc.kill()
             elif child.cut_at is not None and now - child.cut_at > self.shutdown_timeout + self.grace:
                 log.error(
                     "worker process %d (pid %d) is still running %gs after it was told to stop; killing it: "
@@ -441,7 +446,7 @@ class Supervisor:
         elif child.cut_at is not None:
             # Replaced only now: its slot is its own until it is gone.
             log.info(
-                "worker process %d (pid %d) that closed its pipe %s; starting a new one",
+                "worker process %d (pid %d) that could not be watched %s; starting a new one",
                 slot,
                 child.proc.pid,
                 describe_exit(code),
