@@ -40,6 +40,7 @@ import hashlib
 import importlib
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -424,7 +425,7 @@ def serve_multiprocess(port: int, directory: str, addr: str = "127.0.0.1") -> WS
 
         def collect(self) -> Any:
             with _FOLD_LOCK:
-                fold_dead(directory)
+                _fold_safely(directory)
                 files = glob.glob(os.path.join(directory, "*.db"))
                 return list(multiprocess.MultiProcessCollector.merge(files, accumulate=True))
 
@@ -452,6 +453,14 @@ def process_exited(pid: int, directory: str | None = None) -> None:
     os.makedirs(os.path.join(directory, DEAD), exist_ok=True)
     with open(os.path.join(directory, DEAD, str(int(pid))), "w"):
         pass
+
+
+def _fold_safely(directory: str) -> None:
+    """:func:`fold_dead`, whose failure (a file that cannot be read) must not stop the endpoint."""
+    try:
+        fold_dead(directory)
+    except Exception as err:
+        print(f"latergator: metrics: could not fold a dead process's values in: {err!r}", file=sys.stderr)
 
 
 def fold_dead(directory: str) -> int:
@@ -510,7 +519,6 @@ def main(argv: list[str] | None = None) -> int:
     prometheus_client is missing or the port cannot be bound.
     """
     import signal
-    import sys
 
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) not in (2, 3, 4):
@@ -537,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             break
         with _FOLD_LOCK:
-            fold_dead(args[1])
+            _fold_safely(args[1])
     server.shutdown()
     server.server_close()
     return 0
