@@ -16,7 +16,7 @@ import sample_tasks
 from alligator import Gator
 from alligator.command import build_parser, main
 from alligator.command._render import call_text, decode_payload, since, table
-from alligator.security import TaskPolicy
+from alligator.security import SIGNED_PREFIX, TaskPolicy
 
 
 @pytest.fixture
@@ -97,6 +97,26 @@ def test_info_tasks_and_show_on_the_in_memory_store(dsn: str, capsys: pytest.Cap
     out = capsys.readouterr().out
     assert "status    waiting\n" in out
     assert "args      [1, 2]\n" in out
+
+
+def test_signed_results_and_reasons_are_shown_without_their_signatures(
+    dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gator = Gator(dsn, queue_name="q", allow=["sample_tasks"], secret="k" * 40)
+    gator.options(task_id="ok").task(sample_tasks.add, 1, 2)
+    gator.options(task_id="bad", retries=0).task(sample_tasks.fails_with, "boom")
+    gator.get("ok"), gator.get("bad")
+    stored = gator.backend.finished("q", "ok")
+    assert stored is not None and stored.result is not None and stored.result.startswith(SIGNED_PREFIX)
+    capsys.readouterr()
+
+    assert main(["result", dsn, "ok", "-q", "q"]) == 0
+    assert capsys.readouterr().out == "3\n"
+    assert main(["show", dsn, "bad", "-q", "q", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["reason"].startswith("raised on attempt 1 of 1")
+    assert main(["tasks", dsn, "-q", "q", "--state", "dead", "--json"]) == 0
+    (task,) = json.loads(capsys.readouterr().out)["tasks"]
+    assert task["reason"].startswith("raised on attempt 1 of 1")
 
 
 def test_steering_with_yes_on_the_in_memory_store(dsn: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -66,7 +66,9 @@ def test_a_result_acked_by_a_writer_without_the_secret_is_refused(store: Store) 
     task = gator.task(reliability_tasks.record, "never-ran")
     writer = _writer(store)
     (reservation,) = writer.backend.reserve(store.queue, 60.0)
-    assert writer.backend.ack_results(store.queue, [Ack(reservation.task_id, reservation.receipt, PLANTED)]) == 1
+    assert (
+        writer.backend.ack_results(store.queue, [Ack(reservation.task_id, reservation.receipt, PLANTED)]) == 1
+    )
     try:
         assert gator.status(task.task_id) == SUCCESS  # the store believes it
         assert "not signed" in _refused(gator, task.task_id)

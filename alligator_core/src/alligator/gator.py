@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 from alligator import presence
 from alligator.backend import Backend, DeadLetter, Finished, QueueCounts, Reservation, TaskInfo
@@ -30,7 +29,7 @@ from alligator.exceptions import (
 from alligator.leases import LeaseKeeper
 from alligator.presence import WorkerInfo
 from alligator.registry import load_backend
-from alligator.security import TaskPolicy, unsigned_text
+from alligator.security import TaskPolicy, without_signatures
 from alligator.tasks import Task, check_result_ttl, check_task_id
 from alligator.text import printable, redact_dsn
 
@@ -381,7 +380,7 @@ class Gator:
         A reason is shown without the signature a worker with a secret adds
         to it; it is not checked here (:meth:`result` checks it).
         """
-        return [_plain_reason(letter) for letter in self.backend.dead_letters(self.queue_name, limit)]
+        return [without_signatures(letter) for letter in self.backend.dead_letters(self.queue_name, limit)]
 
     def requeue(self, task_id: str) -> bool:
         """Puts a dead letter back at the end of the queue, its deliveries reset.
@@ -557,7 +556,9 @@ class Gator:
         Raises:
             ValueError: An unknown state, or a negative offset or limit.
         """
-        return [_plain_reason(info) for info in self.backend.tasks(self.queue_name, state, offset, limit)]
+        return [
+            without_signatures(info) for info in self.backend.tasks(self.queue_name, state, offset, limit)
+        ]
 
     def delete_dead(self, task_id: str) -> bool:
         """Deletes one dead letter of this gator's queue for good.
@@ -611,16 +612,6 @@ class Gator:
             How many were requeued.
         """
         return self.backend.requeue_all(self.queue_name)
-
-
-_Listed = TypeVar("_Listed", DeadLetter, TaskInfo)
-
-
-def _plain_reason(item: _Listed) -> _Listed:
-    """A listed task with its reason shown as written, without a worker's signature."""
-    if not item.reason:
-        return item
-    return dataclasses.replace(item, reason=unsigned_text(item.reason))
 
 
 def _check_timeout(timeout: float | None) -> float:

@@ -12,6 +12,7 @@ enqueue, and dead-lettered unread if one is found in a queue.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import hmac
@@ -21,7 +22,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from alligator.exceptions import PayloadTooLargeError, ResultSignatureError, TaskRefused
 from alligator.text import printable
@@ -535,6 +536,32 @@ def unsigned_text(stored: str) -> str:
         '[1, 2]'
     """
     return _split_signed(stored)[1]
+
+
+_Shown = TypeVar("_Shown")
+
+
+def without_signatures(item: _Shown) -> _Shown:
+    """A copy of a stored record (a dataclass) whose ``reason`` and ``result`` lose their signatures.
+
+    For listings and pages that show what the store holds (``Gator.tasks``,
+    ``alligator show``, the dashboard): nothing is checked, as in
+    :func:`unsigned_text`.
+
+    Args:
+        item: A :class:`~alligator.backend.TaskInfo`,
+            :class:`~alligator.backend.DeadLetter` or
+            :class:`~alligator.backend.Finished`, or None.
+
+    Returns:
+        The same kind of record; ``item`` itself when nothing was signed.
+    """
+    changes = {
+        name: unsigned_text(value)
+        for name in ("reason", "result")
+        if isinstance(value := getattr(item, name, None), str) and value.startswith(SIGNED_PREFIX)
+    }
+    return dataclasses.replace(item, **changes) if changes else item  # type: ignore[type-var]
 
 
 def _split_signed(stored: str) -> tuple[str | None, str]:

@@ -21,6 +21,7 @@ from alligator.command._render import (
 )
 from alligator.constants import DELAYED, FAILED, RUNNING, STATUS_NAMES, SUCCESS, WAITING
 from alligator.presence import WorkerInfo, decode
+from alligator.security import without_signatures
 from alligator.text import printable
 
 #: Pages of 1000 :func:`show` reads at most to find a task's attempts and times.
@@ -224,7 +225,7 @@ def _last_line(reason: str | None) -> str | None:
 def tasks(backend: Backend, args: argparse.Namespace) -> int:
     """``alligator tasks``: one page of a queue's tasks in one state."""
     queue = _queue(args)
-    page = backend.tasks(queue, args.state, args.offset, args.limit)
+    page = [without_signatures(info) for info in backend.tasks(queue, args.state, args.offset, args.limit)]
     if args.json:
         dump_json(
             {
@@ -313,7 +314,7 @@ def show(backend: Backend, args: argparse.Namespace) -> int:
     info = None
     stored_text: str | None = None
     if status in STATE_OF:
-        info = find_info(backend, queue, STATE_OF[status], task_id)
+        info = without_signatures(find_info(backend, queue, STATE_OF[status], task_id))
         payload = info.payload if info is not None else backend.peek(queue, task_id)
         if payload is not None:
             decoded = decode_payload(payload)
@@ -329,7 +330,7 @@ def show(backend: Backend, args: argparse.Namespace) -> int:
                 failed_at=info.failed_at,
             )
     if status in (SUCCESS, FAILED):
-        finished = backend.finished(queue, task_id)
+        finished = without_signatures(backend.finished(queue, task_id))
         if finished is not None:
             data["finished_at"] = finished.finished_at
             if finished.status == SUCCESS:
@@ -399,10 +400,12 @@ def result(backend: Backend, args: argparse.Namespace) -> int:
     JSON as it is instead of decoding it.
     """
     queue, task_id = _queue(args), args.task_id
-    finished = backend.finished(queue, task_id)
+    # Shown as stored, without a worker's signature (not checked here:
+    # Gator.result checks it).
+    finished = without_signatures(backend.finished(queue, task_id))
     status = None if finished is not None else backend.status(queue, task_id)
     if finished is None and status is not None and args.wait > 0:
-        finished = backend.wait_finished(queue, task_id, args.wait)
+        finished = without_signatures(backend.wait_finished(queue, task_id, args.wait))
         status = None if finished is not None else backend.status(queue, task_id)
     data: dict[str, Any] = {"queue": queue, "task_id": task_id, "result": None, "reason": None}
     if finished is None:
