@@ -235,7 +235,8 @@ def test_the_policy_says_whether_signing_is_on(monkeypatch: pytest.MonkeyPatch) 
 def test_a_results_signature_binds_its_task_queue_and_outcome() -> None:
     policy = TaskPolicy(secrets=(NEW_KEY,))
     sealed = policy.seal_result("q", "t1", "[1,2]")
-    assert sealed.startswith(SIGNED_PREFIX) and len(sealed) == len("[1,2]") + OUTCOME_SIGNATURE_BYTES
+    assert sealed.startswith("[1,2]\n" + SIGNED_PREFIX)
+    assert len(sealed) == len("[1,2]") + OUTCOME_SIGNATURE_BYTES
     assert policy.open_result("q", "t1", sealed) == "[1,2]"
     for queue, task_id in (("q", "t2"), ("other", "t1")):
         with pytest.raises(ResultSignatureError, match="does not match"):
@@ -247,8 +248,9 @@ def test_a_results_signature_binds_its_task_queue_and_outcome() -> None:
     with pytest.raises(ResultSignatureError, match="does not match"):
         policy.open_result("q", "t1", reason)
     # A payload's signature over the same text is no result's signature.
-    with pytest.raises(ResultSignatureError):
-        policy.open_result("q", "t1", policy.seal("[1,2]").replace(".", "\n", 1))
+    digest = policy.seal("[1,2]")[len(SIGNED_PREFIX) :].partition(".")[0]
+    with pytest.raises(ResultSignatureError, match="does not match"):
+        policy.open_result("q", "t1", f"[1,2]\n{SIGNED_PREFIX}{digest}")
 
 
 def test_results_signed_with_an_old_key_verify_while_it_is_listed() -> None:

@@ -39,8 +39,8 @@ MIN_SECRET_LENGTH = 32
 DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
 #: Marks a signed payload, laid out as ``SIGNED_PREFIX + hexdigest + "." + json``.
 SIGNED_PREFIX = "hmac-sha256:"
-#: Bytes a signature adds to a stored result or reason: the prefix, 64 hex
-#: digits and a newline (``SIGNED_PREFIX + hexdigest + "\n" + text``).
+#: Bytes a signature adds to a stored result or reason: a newline, the
+#: prefix and 64 hex digits (``text + "\n" + SIGNED_PREFIX + hexdigest``).
 OUTCOME_SIGNATURE_BYTES = len(SIGNED_PREFIX) + 64 + 1
 #: The outcomes a stored signature is bound to.
 SUCCEEDED, FAILED = "succeeded", "failed"
@@ -426,8 +426,9 @@ class TaskPolicy:
     # whoever asks for it, through a store anyone with access can write. Its
     # signature covers the text, the task id, the queue and the outcome, so
     # one task's signed result cannot be planted as another's, nor a failure
-    # reason passed off as a return value. The text is kept as it was, after
-    # a newline: a listing that shows a reason's last line still shows it.
+    # reason passed off as a return value. The signature follows the text on
+    # a line of its own, so what reads a reason from its start (a log, a
+    # check for "refused:") reads it as it was.
 
     def seal_result(self, queue: str, task_id: str, result: str) -> str:
         """Signs a task's return value (JSON text) for the store, when a secret is configured.
@@ -502,7 +503,7 @@ class TaskPolicy:
     def _seal_outcome(self, outcome: str, queue: str, task_id: str, text: str) -> str:
         if not self.secrets:
             return text
-        return f"{SIGNED_PREFIX}{_outcome_digest(self.secrets[0], outcome, queue, task_id, text)}\n{text}"
+        return f"{text}\n{SIGNED_PREFIX}{_outcome_digest(self.secrets[0], outcome, queue, task_id, text)}"
 
     def _open_outcome(self, outcome: str, queue: str, task_id: str, stored: str) -> str:
         digest, text = _split_signed(stored)
@@ -530,7 +531,7 @@ def unsigned_text(stored: str) -> str:
     :meth:`TaskPolicy.open_result` is what to trust.
 
     Example:
-        >>> unsigned_text("hmac-sha256:" + "0" * 64 + "\\n[1, 2]")
+        >>> unsigned_text("[1, 2]\\nhmac-sha256:" + "0" * 64)
         '[1, 2]'
         >>> unsigned_text("[1, 2]")
         '[1, 2]'
@@ -559,18 +560,18 @@ def without_signatures(item: _Shown) -> _Shown:
     changes = {
         name: unsigned_text(value)
         for name in ("reason", "result")
-        if isinstance(value := getattr(item, name, None), str) and value.startswith(SIGNED_PREFIX)
+        if isinstance(value := getattr(item, name, None), str) and _split_signed(value)[0] is not None
     }
     return dataclasses.replace(item, **changes) if changes else item  # type: ignore[type-var]
 
 
 def _split_signed(stored: str) -> tuple[str | None, str]:
     """The digest of a stored signed text and the text; (None, stored) when not signed."""
-    end = OUTCOME_SIGNATURE_BYTES - 1
-    if stored.startswith(SIGNED_PREFIX) and stored[end : end + 1] == "\n":
-        digest = stored[len(SIGNED_PREFIX) : end]
+    text, newline, last = stored.rpartition("\n")
+    if newline and len(last) == OUTCOME_SIGNATURE_BYTES - 1 and last.startswith(SIGNED_PREFIX):
+        digest = last[len(SIGNED_PREFIX) :]
         if all(char in "0123456789abcdef" for char in digest):
-            return digest, stored[end + 1 :]
+            return digest, text
     return None, stored
 
 
