@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any, TextIO
 
-from alligator.backend import Backend, TaskInfo
+from alligator.backend import Backend, Finished, TaskInfo
 from alligator.command._render import (
     call_text,
     decode_payload,
@@ -20,8 +21,9 @@ from alligator.command._render import (
     table,
 )
 from alligator.constants import DELAYED, FAILED, RUNNING, STATUS_NAMES, SUCCESS, WAITING
+from alligator.exceptions import ResultSignatureError
 from alligator.presence import WorkerInfo, decode
-from alligator.security import without_signatures
+from alligator.security import SECRET_ENV, TaskPolicy, without_signatures
 from alligator.text import printable
 
 #: Pages of 1000 :func:`show` reads at most to find a task's attempts and times.
@@ -397,15 +399,20 @@ def result(backend: Backend, args: argparse.Namespace) -> int:
     It mirrors :meth:`Gator.result <alligator.gator.Gator.result>` on the
     backend contract (:meth:`~alligator.backend.Backend.finished`,
     :meth:`~alligator.backend.Backend.wait_finished`), printing the stored
-    JSON as it is instead of decoding it.
+    JSON as it is instead of decoding it. With ``ALLIGATOR_SECRET`` set, it
+    checks a result's or reason's signature as ``Gator.result`` does, and
+    says so instead of printing one that fails.
     """
     queue, task_id = _queue(args), args.task_id
-    # Shown as stored, without a worker's signature (not checked here:
-    # Gator.result checks it).
-    finished = without_signatures(backend.finished(queue, task_id))
+    try:
+        policy = TaskPolicy.build(environ={k: v for k, v in os.environ.items() if k == SECRET_ENV})
+    except ValueError as err:
+        _error(f"{SECRET_ENV} is invalid: {printable(err, 500)}")
+        return 2
+    finished = _checked(policy, queue, backend.finished(queue, task_id))
     status = None if finished is not None else backend.status(queue, task_id)
     if finished is None and status is not None and args.wait > 0:
-        finished = without_signatures(backend.wait_finished(queue, task_id, args.wait))
+        finished = _checked(policy, queue, backend.wait_finished(queue, task_id, args.wait))
         status = None if finished is not None else backend.status(queue, task_id)
     data: dict[str, Any] = {"queue": queue, "task_id": task_id, "result": None, "reason": None}
     if finished is None:
@@ -443,6 +450,25 @@ def result(backend: Backend, args: argparse.Namespace) -> int:
     elif finished is not None and finished.result is not None:
         sys.stdout.write(printable(finished.result, len(finished.result) + 16) + "\n")
     return 0 if ok else 1
+
+
+def _checked(policy: TaskPolicy, queue: str, found: Finished | None) -> Finished | None:
+    """What a task left, its signature checked as ``Gator.result`` checks it.
+
+    With ``ALLIGATOR_SECRET`` set, a result or reason that fails the check
+    is not shown: the refusal takes the reason's place (nothing is checked
+    without it, and the signature is taken off).
+    """
+    if found is None:
+        return None
+    try:
+        if found.status == SUCCESS and found.result is not None:
+            return replace(found, result=policy.open_result(queue, found.task_id, found.result))
+        if found.status == FAILED:
+            return replace(found, reason=policy.open_reason(queue, found.task_id, found.reason or ""))
+    except ResultSignatureError as err:
+        return replace(found, result=None, reason=str(err))
+    return found
 
 
 # -- steering ------------------------------------------------------------------
