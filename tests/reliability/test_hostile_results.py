@@ -103,8 +103,9 @@ def test_a_signed_result_replayed_for_another_task_or_queue_is_refused(
     other = Gator(store.dsn, queue_name=f"{store.queue}-other", allow=["reliability_tasks"], secret=SECRET)
     writer = _writer(store)
     try:
-        assert gator.pop().task_id == first.task_id
-        assert gator.pop().task_id == second.task_id
+        for expected in (first, second):
+            ran = gator.pop()
+            assert ran is not None and ran.task_id == expected.task_id
         assert gator.result(first.task_id) == "first"
         stored = writer.backend.finished(store.queue, first.task_id)
         assert stored is not None and stored.result is not None
@@ -170,3 +171,33 @@ def test_a_real_worker_signs_results_and_reasons_and_they_read_back(
     finally:
         for each in (gator, rotated, unsigned):
             each.backend.close()
+
+
+def test_what_a_signature_does_not_stop(
+    store: Store, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The limits docs/security.md states: a store writer may still replay or settle a whole task."""
+    monkeypatch.setenv(LEDGER_ENV, ledger.path)
+    gator = _signed(store)
+    acked = gator.task(reliability_tasks.record, "acked-unrun")
+    replayed = gator.task(reliability_tasks.record, "replayed")
+    writer = _writer(store)
+    try:
+        # Acked without a result: the task looks done, with no value kept.
+        (reservation,) = writer.backend.reserve(store.queue, 60.0)
+        assert reservation.task_id == acked.task_id
+        writer.backend.ack_results(store.queue, [Ack(reservation.task_id, reservation.receipt)])
+        assert gator.result(acked.task_id) is None
+        # A signed payload read from the store and queued again runs again.
+        payload = writer.backend.peek(store.queue, replayed.task_id)
+        assert payload is not None
+        first_run = gator.pop()
+        assert first_run is not None and first_run.task_id == replayed.task_id
+        writer.backend.push(store.queue, replayed.task_id, payload)
+        second_run = gator.pop()
+        assert second_run is not None and second_run.task_id == replayed.task_id
+        assert gator.result(replayed.task_id) == "replayed"
+        assert len(ledger.refresh().by_key()["replayed"]) == 2
+    finally:
+        gator.backend.close()
+        writer.backend.close()

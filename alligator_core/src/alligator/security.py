@@ -39,8 +39,9 @@ MIN_SECRET_LENGTH = 32
 DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
 #: Marks a signed payload, laid out as ``SIGNED_PREFIX + hexdigest + "." + json``.
 SIGNED_PREFIX = "hmac-sha256:"
-#: Bytes a signature adds to a stored result or reason: a newline, the
-#: prefix and 64 hex digits (``text + "\n" + SIGNED_PREFIX + hexdigest``).
+#: How many bytes a signature adds to a stored result or reason, laid out
+#: as ``text + "\n" + SIGNED_PREFIX + hexdigest`` (a newline, the prefix and
+#: 64 hex digits).
 OUTCOME_SIGNATURE_BYTES = len(SIGNED_PREFIX) + 64 + 1
 #: The outcomes a stored signature is bound to.
 SUCCEEDED, FAILED = "succeeded", "failed"
@@ -539,10 +540,11 @@ def unsigned_text(stored: str) -> str:
     return _split_signed(stored)[1]
 
 
-_Shown = TypeVar("_Shown")
+#: Any record :func:`without_signatures` takes, and gives back.
+StoredRecord = TypeVar("StoredRecord")
 
 
-def without_signatures(item: _Shown) -> _Shown:
+def without_signatures(item: StoredRecord) -> StoredRecord:
     """A copy of a stored record (a dataclass) whose ``reason`` and ``result`` lose their signatures.
 
     For listings and pages that show what the store holds (``Gator.tasks``,
