@@ -36,9 +36,9 @@ def keys(queue: str) -> dict[str, str]:
     # Queue names the tests use have no braces: the tag is the name itself.
     assert "{" not in queue and "}" not in queue, queue
     prefix = f"alligator:{{{queue}}}:"
-    roles: tuple[str, ...] = ("pending", "members", "payloads", "attempts", "receipts", "leases", "seq", "wake")
-    roles += ("succeeded", "results", "result_expiry")
-    return {role: prefix + role for role in roles}
+    roles = ("pending", "members", "payloads", "attempts", "receipts", "leases", "seq", "wake")
+    results = ("succeeded", "results", "result_expiry")
+    return {role: prefix + role for role in (*roles, *results)}
 
 
 def _client(url: str) -> redis.Redis:
