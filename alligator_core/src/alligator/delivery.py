@@ -24,9 +24,9 @@ return value is kept in the same atomic step as the ack.
 A return value is stored as JSON; with a secret configured, it and a dead
 letter's reason are signed for the task, its queue and the outcome (see
 :meth:`TaskPolicy.seal_result <alligator.security.TaskPolicy.seal_result>`).
-One JSON cannot carry (a set, an object,
-NaN) or longer than the payload limit fails the task at once, without a
-retry: running it again would return the same thing. A task queued with
+One JSON cannot carry (a set, an object, NaN) or longer than the payload
+limit fails the task at once, without a retry: running it again would
+return the same thing. A task queued with
 ``store_result=False`` keeps nothing, and may return anything.
 """
 

@@ -6,8 +6,9 @@ only when its module is *allowed*, and checks that before importing anything.
 With a secret configured, producers sign payloads (HMAC-SHA256) and workers
 refuse unsigned or tampered ones; workers sign what they leave in the store
 (a return value, a dead letter's reason), bound to the task, its queue and
-the outcome, and ``Gator.result`` refuses what is not so signed. Payloads over a size limit are refused at
-enqueue, and dead-lettered unread if one is found in a queue.
+the outcome, and ``Gator.result`` refuses what is not so signed. Payloads
+over a size limit are refused at enqueue, and dead-lettered unread if one is
+found in a queue.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ SIGNED_PREFIX = "hmac-sha256:"
 #: as ``text + "\n" + SIGNED_PREFIX + hexdigest`` (a newline, the prefix and
 #: 64 hex digits).
 OUTCOME_SIGNATURE_BYTES = len(SIGNED_PREFIX) + 64 + 1
-#: The outcomes a stored signature is bound to.
-SUCCEEDED, FAILED = "succeeded", "failed"
+# The outcomes a stored signature is bound to.
+_SUCCEEDED, _FAILED = "succeeded", "failed"
 
 
 def _split(value: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -443,7 +444,7 @@ class TaskPolicy:
             ``result`` unchanged without a secret; else it signed with the
             first key, :data:`OUTCOME_SIGNATURE_BYTES` longer.
         """
-        return self._seal_outcome(SUCCEEDED, queue, task_id, result)
+        return self._seal_outcome(_SUCCEEDED, queue, task_id, result)
 
     def seal_reason(self, queue: str, task_id: str, reason: str) -> str:
         """Signs a dead letter's reason for the store, when a secret is configured.
@@ -468,7 +469,7 @@ class TaskPolicy:
             reason = "...\n" + encoded[-(room - 4) :].decode("utf-8", "ignore")
         else:
             reason = encoded.decode("utf-8")
-        return self._seal_outcome(FAILED, queue, task_id, reason)
+        return self._seal_outcome(_FAILED, queue, task_id, reason)
 
     def open_result(self, queue: str, task_id: str, stored: str) -> str:
         """Returns a stored return value's JSON text once its signature is checked.
@@ -487,7 +488,7 @@ class TaskPolicy:
                 unsigned, or signed for another task, queue or outcome, or
                 with no key of this policy.
         """
-        return self._open_outcome(SUCCEEDED, queue, task_id, stored)
+        return self._open_outcome(_SUCCEEDED, queue, task_id, stored)
 
     def open_reason(self, queue: str, task_id: str, stored: str) -> str:
         """Returns a dead letter's stored reason once its signature is checked.
@@ -499,7 +500,7 @@ class TaskPolicy:
                 not signed by a worker holding one of its keys for this task,
                 queue and outcome.
         """
-        return self._open_outcome(FAILED, queue, task_id, stored)
+        return self._open_outcome(_FAILED, queue, task_id, stored)
 
     def _seal_outcome(self, outcome: str, queue: str, task_id: str, text: str) -> str:
         if not self.secrets:
@@ -588,7 +589,7 @@ def _outcome_digest(secret: str, outcome: str, queue: str, task_id: str, text: s
 
 def _refusal(outcome: str, queue: str, task_id: str, why: str) -> str:
     where = f"task {printable(task_id)} on queue {printable(queue)!r}"
-    if outcome == SUCCEEDED:
+    if outcome == _SUCCEEDED:
         return (
             f"the stored result of {where} failed its signature check: {why}. It is not handed out: "
             "a writer to the store may have forged it, or a worker without this gator's secret "
