@@ -16,7 +16,7 @@ from alligator.backend import Backend, Finished, QueueCounts, TaskInfo
 from alligator.constants import STATUS_NAMES
 from alligator.gator import Gator
 from alligator.presence import WorkerInfo, decode
-from alligator.security import SIGNED_PREFIX
+from alligator.security import SIGNED_PREFIX, without_signatures
 from alligator.text import redact_dsn
 
 #: Most queues the overview lists (and the sampler follows).
@@ -165,7 +165,7 @@ class Store:
 
     def tasks(self, queue: str, state: str, offset: int, limit: int) -> list[TaskInfo]:
         """One page of a queue's tasks in one state."""
-        return self.backend.tasks(queue, state, offset, limit)
+        return [without_signatures(info) for info in self.backend.tasks(queue, state, offset, limit)]
 
     def workers(self) -> list[WorkerInfo] | None:
         """The live workers; None when this store keeps no registry of workers."""
@@ -199,7 +199,10 @@ class Store:
             except NotImplementedError:  # pragma: no cover - a backend without results
                 finished = None
         payload = view_payload(payload_text) if payload_text is not None else None
-        return TaskDetail(queue, task_id, name, info, payload, finished)
+        # Reasons and results are shown without a worker's signature (unchecked).
+        return TaskDetail(
+            queue, task_id, name, without_signatures(info), payload, without_signatures(finished)
+        )
 
     def _find(self, queue: str, state: str, task_id: str, most: int | None) -> TaskInfo | None:
         offset, page = 0, 1000
