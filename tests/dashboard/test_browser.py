@@ -137,7 +137,7 @@ def count(driver: WebDriver, queue: str, state: str) -> int:
     # find_element and a .text, which would make the element stale.
     text = driver.execute_script(
         "const cell = document.querySelector(arguments[0]); return cell ? cell.textContent : null;",
-        f'td[data-queue="{queue}"][data-state="{state}"]',
+        f'tr[data-queue="{queue}"] td[data-state="{state}"]',
     )
     assert text is not None, f"no {state} count for {queue} on the page"
     return int(text.strip())
