@@ -31,7 +31,9 @@ def running_dashboard(dsn: str, token: str | None = None, sample_seconds: float 
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
     args = [sys.executable, "-m", "alligator.dashboard", dsn, "--bind", "127.0.0.1:0"]
     args += ["--sample-seconds", str(sample_seconds)]
-    process = subprocess.Popen(args, cwd=HERE, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        args, cwd=HERE, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+    )
     try:
         assert process.stderr is not None
         line = process.stderr.readline()

@@ -183,7 +183,12 @@ def safe_target(target: str) -> str:
     """
     from werkzeug.urls import iri_to_uri
 
-    if not target.isprintable() or any(char.isspace() for char in target):
+    if (
+        not target.isprintable()
+        or any(char.isspace() for char in target)
+        or target.startswith("//")
+        or "\\" in target
+    ):
         return "/"
     try:
         sent = iri_to_uri(target)
