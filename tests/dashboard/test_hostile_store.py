@@ -78,9 +78,11 @@ def test_planted_records_do_not_take_the_pages_down(tmp_path: Path) -> None:
     backend = gator.backend
     backend.heartbeat("honest", record(host="honest-host"), 300)
     backend.heartbeat("far-future", record(heartbeat_at=1e300, host="planted-a"), 300)
-    backend.heartbeat("huge-count", record(tasks_handled=10**4000, host="planted-b"), 300)
     with running_dashboard(dsn, sample_seconds=0.2) as url:
         client = Client(url)
+        time.sleep(0.5)  # a first sample or two, then a "new worker" with a count no float holds
+        now = time.time()
+        backend.heartbeat("huge-count", record(tasks_handled=10**4000, started_at=now, host="planted-b"), 300)
         for _ in range(10):  # across several samples, so the sampler has read the records too
             for path in ("", "partials/overview", "metrics"):
                 status, _, body = client.request(path)
