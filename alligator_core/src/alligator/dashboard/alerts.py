@@ -23,7 +23,7 @@ from alligator.security import ALLOW_ENV
 log = logging.getLogger("alligator.dashboard")
 
 #: Fewest seconds between two runs of the checks.
-CHECK_SECONDS = 15.0
+CHECK_SECONDS = 10.0
 #: Levels shown as alerts, worst first.
 ALERT_LEVELS = ("error", "warning")
 

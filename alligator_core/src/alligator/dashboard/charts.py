@@ -54,15 +54,24 @@ def compact(value: float) -> str:
     return f"{value:.3g}"
 
 
-def time_ticks(start: float, end: float, most: int) -> list[float]:
-    """Round clock times between ``start`` and ``end``, at most ``most`` of them.
+def time_step(start: float, end: float, most: int) -> int:
+    """The round step (seconds) that puts at most ``most`` ticks between ``start`` and ``end``.
 
     Example:
-        >>> time_ticks(0, 3600, 5)
-        [0, 900, 1800, 2700, 3600]
+        >>> time_step(0, 3600, 5), time_step(0, 20, 5)
+        (900, 5)
     """
     span = max(end - start, 1.0)
-    step = next((s for s in TIME_STEPS if span / s <= most - 1), TIME_STEPS[-1])
+    return next((s for s in TIME_STEPS if span / s <= most - 1), TIME_STEPS[-1])
+
+
+def time_ticks(start: float, end: float, step: int) -> list[float]:
+    """The multiples of ``step`` seconds between ``start`` and ``end``.
+
+    Example:
+        >>> time_ticks(0, 3600, 900)
+        [0, 900, 1800, 2700, 3600]
+    """
     first = math.ceil(start / step) * step
     return [first + n * step for n in range(int((end - first) // step) + 1)]
 
@@ -125,8 +134,8 @@ def line_chart(
             f'<text class="tick y" x="{left - 4}" y="{y + FONT_PX / 2 - 1:.1f}" '
             f'text-anchor="end">{compact(value)}</text>'
         )
-    ticks = time_ticks(start, end, 3 if small else 5)
-    close = len(ticks) > 1 and ticks[1] - ticks[0] < 60
+    step = time_step(start, end, 3 if small else 5)
+    ticks, close = time_ticks(start, end, step), step < 60
     baseline = above + plot_h
     for at in ticks:
         x = x_of(at)

@@ -329,6 +329,7 @@ def create_app(
             "running_shown": MAX_RUNNING_SHOWN,
             "queues_shown": MAX_QUEUES_SHOWN,
             "checkup": the_doctor.checkup(),
+            "wall": end,  # this machine's clock, which the checkup's time is on
             "depth": depth,
             "depth_total": Markup(
                 charts.line_chart(total, start, end, "all queues: waiting, delayed, running")
