@@ -106,9 +106,10 @@ def test_thousands_of_planted_records_make_a_bounded_page(redis_dsn: str) -> Non
     for name in long_names:
         Gator(redis_dsn, queue_name=name, allow=["builtins"]).task(abs, -1)
     host = "h" * 290  # within the bounds: listed, but not 3,000 times
-    current = [{"task_id": "t" * 150, "function": "m:" + "f" * 150, "queue": long_names[0], "since": time.time()}]
+    running = {"task_id": "t" * 150, "function": "m:f", "queue": long_names[0], "since": time.time()}
+    planted = record(host=host, queues=long_names[:20], current=[running] * 20)
     for n in range(3000):
-        gator.backend.heartbeat(f"planted-{n}", record(host=host, queues=long_names[:20], current=current * 20), 300)
+        gator.backend.heartbeat(f"planted-{n}", planted, 300)
     with running_dashboard(redis_dsn) as url:
         status, _, body = Client(url).request("partials/overview")
     assert status == 200

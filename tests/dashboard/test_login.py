@@ -103,9 +103,9 @@ def test_a_wrong_password_flood_is_locked_out_and_the_dashboard_keeps_answering(
 
     def flood() -> None:
         client = Client(url)
-        token = client.csrf()
+        form = {"csrf_token": client.csrf(), "password": "guess", "next": "/"}
         while not stop.is_set():
-            status, headers, _ = client.request("login", {"csrf_token": token, "password": "guess", "next": "/"})
+            status, headers, _ = client.request("login", form)
             if status == 429:
                 assert int(headers["Retry-After"]) > 0
             with lock:

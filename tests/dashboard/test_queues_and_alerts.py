@@ -41,7 +41,8 @@ def test_an_empty_queue_a_live_worker_consumes_stays_listed_and_an_unconsumed_on
     stalled = Gator(dsn, queue_name="stalled", allow=["builtins"])
     for n in range(3):
         stalled.task(abs, -n)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])))
+    path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, PYTHONPATH=path)
     worker = subprocess.Popen(
         [sys.executable, "-m", "alligator", dsn, "--queue", "idle", "--allow", "dashboard_tasks"],
         cwd=HERE,
@@ -69,10 +70,12 @@ def test_an_empty_queue_a_live_worker_consumes_stays_listed_and_an_unconsumed_on
             _, _, metrics = client.request("metrics")
             assert 'alligator_queue_tasks{queue="idle",state="waiting"} 0.0' in metrics
             # doctor's finding, as an alert (its checks run in the background, a moment later).
-            alert = wait_for(
-                lambda: (body := client.request("partials/overview")[2]) and 'data-check="workers"' in body and body,
-                "doctor's alert",
-            )
+
+            def alerted() -> str:
+                body = client.request("partials/overview")[2]
+                return body if 'data-check="workers"' in body else ""
+
+            alert = wait_for(alerted, "doctor's alert")
             assert "queue &#39;stalled&#39; has 3 waiting tasks and no live worker consuming it" in alert
     finally:
         worker.terminate()

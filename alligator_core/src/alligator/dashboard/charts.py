@@ -127,30 +127,30 @@ def line_chart(
         f'role="img" aria-label="{title}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{title}</title>",
     ]
-    for value in (0.0, top) if small else (0.0, top / 2, top):
-        y = y_of(value)
+    for level in (0.0, top) if small else (0.0, top / 2, top):
+        y = y_of(level)
         parts.append(f'<line class="grid" x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}"/>')
         parts.append(
             f'<text class="tick y" x="{left - 4}" y="{y + FONT_PX / 2 - 1:.1f}" '
-            f'text-anchor="end">{compact(value)}</text>'
+            f'text-anchor="end">{compact(level)}</text>'
         )
     step = time_step(start, end, 3 if small else 5)
     ticks, close = time_ticks(start, end, step), step < 60
     baseline = above + plot_h
-    for at in ticks:
-        x = x_of(at)
+    for tick in ticks:
+        x = x_of(tick)
         parts.append(f'<line class="axis" x1="{x:.1f}" y1="{baseline}" x2="{x:.1f}" y2="{baseline + 3}"/>')
         anchor = "start" if x - left < 20 else "end" if width - right - x < 20 else "middle"
-        text = clock(at, close)
+        text = clock(tick, close)
         y = height - 3
         parts.append(f'<text class="tick x" x="{x:.1f}" y="{y}" text-anchor="{anchor}">{text}</text>')
     parts.append(f'<line class="axis" x1="{left}" y1="{baseline}" x2="{width - right}" y2="{baseline}"/>')
     lines: list[list[str]] = [[]]
-    for at, value in points:
+    for when, value in points:
         if value is None or not math.isfinite(value):
             lines.append([])
             continue
-        lines[-1].append(f"{x_of(at):.1f},{y_of(value):.1f}")
+        lines[-1].append(f"{x_of(when):.1f},{y_of(value):.1f}")
     for line in lines:
         if len(line) == 1:
             cx, cy = line[0].split(",")
