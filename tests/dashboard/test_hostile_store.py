@@ -64,6 +64,7 @@ def record(**changes: Any) -> str:
         ("host", "h" * 900),
         ("current", [{"task_id": "t", "function": "m:f", "queue": "q", "since": 1e300}]),
     ],
+    ids=["far-future", "before-1970", "huge-count", "huge-pid", "negative", "long-host", "running-since"],
 )
 def test_a_field_out_of_bounds_makes_the_record_no_workers(field: str, value: Any) -> None:
     assert decode("w", record()) is not None
