@@ -22,7 +22,7 @@ from servers import Client, running_dashboard
 from alligator import Gator
 from alligator.dashboard.data import MAX_WORKERS, Store
 from alligator.dashboard.sampler import MAX_DRAWN, Sampler
-from alligator.presence import WorkerInfo, decode, known_queues
+from alligator.presence import MAX_WORKER_QUEUES, WorkerInfo, decode, known_queues
 from alligator_redis.servers import RedisServer
 
 
@@ -151,4 +151,10 @@ def test_known_queues_are_the_stores_and_the_live_workers(tmp_path: Path) -> Non
     assert gator.queues() == ["busy"]
     assert known_queues(gator.backend) == ["busy", "idle"]
     assert known_queues(gator.backend, []) == ["busy"]
+    # Planted records cannot make the list endless.
+    planted = [
+        WorkerInfo(f"w{n}", "h", 1, tuple(f"q{n}-{k}" for k in range(100)), 1, 0.0, 0.0) for n in range(50)
+    ]
+    listed = known_queues(gator.backend, planted)
+    assert len(listed) == MAX_WORKER_QUEUES + 1 and "busy" in listed
     gator.backend.close()

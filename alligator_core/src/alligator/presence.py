@@ -40,6 +40,8 @@ MAX_TEXT_CHARS = 1000
 MAX_TIME = 1e10
 #: Largest count a record may hold (tasks handled, pid, concurrency).
 MAX_COUNT = 10**15
+#: Most queues :func:`known_queues` adds from the workers' records (the first by name).
+MAX_WORKER_QUEUES = 500
 
 
 @dataclass(frozen=True)
@@ -193,11 +195,16 @@ def known_queues(backend: Backend, workers: Sequence[WorkerInfo] | None = None) 
             registry).
 
     Returns:
-        The queue names, sorted, each once.
+        The queue names, sorted, each once: every queue of the store, and
+        at most :data:`MAX_WORKER_QUEUES` more from the workers' records.
     """
     if workers is None:
         try:
             workers = read_workers(backend)
         except NotImplementedError:
             workers = []
-    return sorted(set(backend.queues()).union(queue for info in workers for queue in info.queues))
+    stored = set(backend.queues())
+    # Records are anyone's to write: at most MAX_WORKER_QUEUES names come
+    # from them, or planted ones could make every view count 100,000 queues.
+    consumed = sorted({queue for info in workers for queue in info.queues} - stored)[:MAX_WORKER_QUEUES]
+    return sorted(stored.union(consumed))
