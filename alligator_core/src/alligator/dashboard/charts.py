@@ -22,7 +22,7 @@ ROW_WIDTH, ROW_HEIGHT = 260, 64
 FONT_PX = 11
 #: Steps the time axis may use, in seconds: the first that gives at most
 #: the ticks asked for wins.
-TIME_STEPS = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400)
+TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400)
 
 
 def nice_top(value: float) -> float:
