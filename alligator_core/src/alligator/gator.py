@@ -495,8 +495,7 @@ class Gator:
                 :meth:`queues` and :meth:`counts` raise for what a store
                 cannot do.
         """
-        listed = (presence.decode(worker_id, record) for worker_id, record in self.backend.worker_records())
-        return [info for info in listed if info is not None]
+        return presence.read_workers(self.backend)
 
     # -- inspecting --------------------------------------------------------
 

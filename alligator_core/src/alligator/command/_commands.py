@@ -11,6 +11,7 @@ import time
 from dataclasses import asdict, replace
 from typing import Any, TextIO
 
+from alligator import presence
 from alligator.backend import Backend, Finished, TaskInfo
 from alligator.command._render import (
     call_text,
@@ -22,7 +23,7 @@ from alligator.command._render import (
 )
 from alligator.constants import DELAYED, FAILED, RUNNING, STATUS_NAMES, SUCCESS, WAITING
 from alligator.exceptions import ResultSignatureError
-from alligator.presence import WorkerInfo, decode
+from alligator.presence import WorkerInfo
 from alligator.security import SECRET_ENV, TaskPolicy, without_signatures
 from alligator.text import printable
 
@@ -56,11 +57,9 @@ def read_workers(backend: Backend) -> tuple[list[WorkerInfo] | None, str | None]
         registry of workers.
     """
     try:
-        records = backend.worker_records()
+        return presence.read_workers(backend), None
     except NotImplementedError as err:
         return None, str(err)
-    workers = [info for worker_id, record in records if (info := decode(worker_id, record)) is not None]
-    return workers, None
 
 
 def worker_json(info: WorkerInfo) -> dict[str, Any]:
@@ -95,11 +94,11 @@ WORKER_HEADERS = ["WORKER", "HOST", "PID", "QUEUES", "THREADS", "HANDLED", "BUSY
 
 
 def _info_data(backend: Backend) -> tuple[dict[str, Any], list[WorkerInfo]]:
+    workers, why = read_workers(backend)
     queues = []
-    for name in backend.queues():
+    for name in presence.known_queues(backend, workers or []):
         counts = backend.counts(name)
         queues.append({"name": name, **asdict(counts), "total": counts.total})
-    workers, why = read_workers(backend)
     data = {
         "store": backend.describe(),
         "queues": queues,
