@@ -82,10 +82,10 @@ def check_target(kind: str, name: str) -> None:
 
     Example:
         >>> check_target("function", "myapp.tasks:send_email")
-        >>> check_target("function", "send_email")
+        >>> check_target("queue", "")
         Traceback (most recent call last):
         ...
-        ValueError: a function to pause is named 'module:name' (like 'myapp.tasks:send_email'), not 'send_email'
+        ValueError: the queue to pause must be named by a non-empty string, not ''
 
     Args:
         kind: ``"queue"`` or ``"function"``.
@@ -135,9 +135,7 @@ def target(queue: str | None, function: Callable[..., Any] | str | None) -> tupl
             by name (so no task of it can be queued either).
     """
     if (queue is None) == (function is None):
-        raise ValueError(
-            "give queue= or function= (one of them); a paused function is paused in every queue"
-        )
+        raise ValueError("give queue= or function= (one of them); a paused function is paused in every queue")
     if queue is not None:
         check_target("queue", queue)
         return "queue", queue
@@ -218,7 +216,9 @@ class PauseWatch:
                 return self._paused
             except Exception as err:
                 if not self._failing:
-                    log.warning("could not read the paused queues and functions (keeping the last known): %s", err)
+                    log.warning(
+                        "could not read the paused queues and functions (keeping the last known): %s", err
+                    )
                 self._failing = True
                 return self._paused
             self._failing = False
@@ -228,7 +228,10 @@ class PauseWatch:
 
     @staticmethod
     def _announce(old: Paused, new: Paused) -> None:
-        for kind, before, after in (("queue", old.queues, new.queues), ("function", old.functions, new.functions)):
+        for kind, before, after in (
+            ("queue", old.queues, new.queues),
+            ("function", old.functions, new.functions),
+        ):
             for name in sorted(after - before):
                 log.info("%s %r is paused: its tasks are left waiting", kind, printable(name))
             for name in sorted(before - after):

@@ -11,6 +11,7 @@ from dataclasses import asdict
 from typing import Any, TextIO
 
 from alligator.backend import Backend, TaskInfo
+from alligator.command._pausing import paused_json, paused_line, read_paused
 from alligator.command._render import (
     call_text,
     decode_payload,
@@ -97,9 +98,14 @@ def _info_data(backend: Backend) -> tuple[dict[str, Any], list[WorkerInfo]]:
         counts = backend.counts(name)
         queues.append({"name": name, **asdict(counts), "total": counts.total})
     workers, why = read_workers(backend)
+    pauses, _ = read_paused(backend)
+    paused_queues = {name for kind, name in pauses or () if kind == "queue"}
+    for queue in queues:
+        queue["paused"] = queue["name"] in paused_queues
     data = {
         "store": backend.describe(),
         "queues": queues,
+        "paused": paused_json(pauses),
         "workers": None if workers is None else [worker_json(w) for w in workers],
         "workers_unavailable": why,
     }
@@ -117,8 +123,9 @@ def _info_text(data: dict[str, Any], workers: list[WorkerInfo], out: TextIO) -> 
         )
     total = sum(q["total"] for q in queues)
     out.write(
-        f"{len(queues)} queue{'s' if len(queues) != 1 else ''}, {total} task{'s' if total != 1 else ''}\n\n"
+        f"{len(queues)} queue{'s' if len(queues) != 1 else ''}, {total} task{'s' if total != 1 else ''}\n"
     )
+    out.write(paused_line([(p["kind"], p["name"]) for p in data["paused"] or ()]) + "\n")
     if data["workers"] is None:
         out.write(f"live workers unknown: {printable(data['workers_unavailable'])}\n")
         return

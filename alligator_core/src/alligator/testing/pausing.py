@@ -63,7 +63,9 @@ class PauseContract(ContractFixtures):
         assert backend.set_paused("function", function, True) is True
         assert self._my_pauses(backend, [queue, function]) == [("function", function), ("queue", queue)]
         assert backend.set_paused("queue", queue, False) is True
-        assert backend.set_paused("queue", queue, False) is False, "resuming what is not paused changes nothing"
+        assert backend.set_paused("queue", queue, False) is False, (
+            "resuming what is not paused changes nothing"
+        )
         assert self._my_pauses(backend, [queue, function]) == [("function", function)]
 
     def test_a_queue_and_a_function_of_the_same_name_are_apart(

@@ -29,7 +29,9 @@ PAUSES_KEY = f"alligator:{{{TAG_ESCAPE}paused}}:pauses"
 
 
 def _pause_script(name: str, body: str) -> Script:
-    helpers = "\n".join(source for key, source in _DEFINITIONS if key in ("fail", "finite", "whole", "UTF8", "utf8"))
+    helpers = "\n".join(
+        source for key, source in _DEFINITIONS if key in ("fail", "finite", "whole", "UTF8", "utf8")
+    )
     return Script(name, ("pauses",), f"local pauses = KEYS[1]\n{helpers}\n{body}")
 
 

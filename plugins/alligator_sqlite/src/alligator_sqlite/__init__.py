@@ -129,8 +129,9 @@ An older file is migrated in place when it is opened, in one transaction,
 one version at a time: version 1 to 2 adds the ``failures`` column (every
 count starting at 0) and rebuilds ``alligator_dead`` with the payload last;
 version 2 to 3 adds the results and workers tables, leaving every row as it
-is; version 3 to 4 adds the paused table, empty. A file written by a newer release (a higher ``schema_version``) is
-refused with a clear error rather than misread.
+is; version 3 to 4 adds the paused table, empty. A file written by a newer
+release (a higher ``schema_version``) is refused with a clear error rather
+than misread.
 """
 
 from __future__ import annotations
@@ -221,7 +222,8 @@ _V4_TABLE = """CREATE TABLE IF NOT EXISTS alligator_paused (
     PRIMARY KEY (kind, name)
 ) WITHOUT ROWID"""
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS alligator_meta (
     key TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -250,9 +252,10 @@ CREATE TABLE IF NOT EXISTS alligator_finished (
 CREATE INDEX IF NOT EXISTS alligator_finished_at ON alligator_finished (finished_at);
 {results_tables};
 {paused_table};
-""".replace("{dead_table}", _DEAD_TABLE.format(name="alligator_dead")).replace(
-    "{results_tables}", ";\n".join(_V3_TABLES)
-).replace("{paused_table}", _V4_TABLE)
+""".replace("{dead_table}", _DEAD_TABLE.format(name="alligator_dead"))
+    .replace("{results_tables}", ";\n".join(_V3_TABLES))
+    .replace("{paused_table}", _V4_TABLE)
+)
 
 # SQLite's primary result codes that mean "someone else holds a lock: try again".
 _SQLITE_BUSY = 5
@@ -1736,8 +1739,15 @@ class SqliteBackend(Backend):
 
         def body(conn: sqlite3.Connection) -> bool:
             if not paused:
-                return conn.execute("DELETE FROM alligator_paused WHERE kind = ? AND name = ?", (kind, name)).rowcount > 0
-            if conn.execute("SELECT 1 FROM alligator_paused WHERE kind = ? AND name = ?", (kind, name)).fetchone():
+                return (
+                    conn.execute(
+                        "DELETE FROM alligator_paused WHERE kind = ? AND name = ?", (kind, name)
+                    ).rowcount
+                    > 0
+                )
+            if conn.execute(
+                "SELECT 1 FROM alligator_paused WHERE kind = ? AND name = ?", (kind, name)
+            ).fetchone():
                 return False
             (count,) = conn.execute("SELECT count(*) FROM alligator_paused").fetchone()
             if count >= self.max_pauses:
