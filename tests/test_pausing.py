@@ -10,6 +10,7 @@ Real ``latergator`` processes on SQLite and Redis are in
 from __future__ import annotations
 
 import collections
+import logging
 import sqlite3
 import threading
 import time
@@ -158,6 +159,24 @@ def test_a_worker_leaves_a_paused_queue_waiting_then_runs_it_once_resumed(
     gator.resume()
     wait_for(lambda: len(sample_tasks.CALLS) == 3, "the resumed queue to run")
     assert [value for _, value in sample_tasks.CALLS] == [0, 1, 2], "in their order in line"
+
+
+def test_a_running_worker_notices_a_pause_and_a_resume(
+    gator: Gator, running: Callable[[Worker], None], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="alligator.worker")
+    running(Worker(gator))
+    gator.task(sample_tasks.record, "before")
+    wait_for(lambda: len(sample_tasks.CALLS) == 1, "the worker to run a task")
+    gator.pause()
+    wait_for(lambda: f"queue '{gator.queue_name}' is paused" in caplog.text, "the worker to notice the pause")
+    gator.options(task_id="during").task(sample_tasks.record, "during")
+    time.sleep(2.0)  # two more reads of the pauses
+    assert [value for _, value in sample_tasks.CALLS] == ["before"]
+    assert gator.status("during") == WAITING
+    gator.resume()
+    wait_for(lambda: gator.status("during") == SUCCESS, "the resumed queue to run")
+    assert f"queue '{gator.queue_name}' is resumed" in caplog.text
 
 
 def test_a_paused_function_is_set_aside_uncounted_while_others_run(
