@@ -305,6 +305,8 @@ class Backend(abc.ABC):
         supports_pause: True when :meth:`set_paused` and :meth:`paused`
             keep pauses in the store (an optional capability: the defaults
             raise ``NotImplementedError``, and workers then never pause).
+        max_pauses: The most pauses :meth:`set_paused` keeps and
+            :meth:`paused` lists.
     """
 
     blocking_reserve: bool = False
