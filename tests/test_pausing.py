@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import collections
 import logging
-import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,10 +25,6 @@ from alligator.backend import Backend
 from alligator.constants import DELAYED, SUCCESS, WAITING
 from alligator.pausing import MAX_PAUSE_NAME_BYTES, SET_ASIDE_SECONDS
 from alligator_locmem import LocmemBackend
-from alligator_redis import RedisBackend
-from alligator_redis.pauses import PAUSES_KEY
-from alligator_redis.servers import RedisServer
-from alligator_sqlite import SqliteBackend
 
 WAIT = 60.0
 
@@ -211,7 +205,7 @@ def test_a_paused_function_is_set_aside_uncounted_while_others_run(
     assert gator.dead_letters() == []
 
 
-# -- hostile records ---------------------------------------------------------------
+# -- hostile records (SQLite's and Redis's are in their plugins' tests) -----------
 
 
 GOOD = [("function", "mod.tasks:fn"), ("queue", "emails")]
@@ -229,80 +223,3 @@ def test_locmem_skips_hostile_pauses() -> None:
         {("topic", "x"), ("queue", ""), ("queue", "x" * 300), ("queue", "bad\udcff"), ("function", "nocolon")}
     )
     _hostile_listing(backend)
-
-
-def test_sqlite_skips_hostile_pauses(tmp_path: Path) -> None:
-    backend = SqliteBackend(f"sqlite:///{tmp_path / 'tasks.db'}")
-    with sqlite3.connect(tmp_path / "tasks.db") as conn:
-        conn.executemany(
-            "INSERT INTO alligator_paused (kind, name) VALUES (?, ?)",
-            [
-                ("topic", "x"),
-                ("queue", b"\xff\xfe"),
-                ("queue", "x" * 300),
-                ("queue", b"y" * 10_000_000),
-                ("function", "nocolon"),
-                ("queue", ""),
-                (b"queue", "blob-kind"),
-            ],
-        )
-    try:
-        _hostile_listing(backend)
-    finally:
-        backend.close()
-
-
-def test_a_version_3_sqlite_file_is_migrated_with_nothing_paused(tmp_path: Path) -> None:
-    path = tmp_path / "tasks.db"
-    SqliteBackend(f"sqlite:///{path}").close()
-    with sqlite3.connect(path) as conn:
-        conn.execute("DROP TABLE alligator_paused")
-        conn.execute("UPDATE alligator_meta SET value = 3 WHERE key = 'schema_version'")
-    backend = SqliteBackend(f"sqlite:///{path}")
-    try:
-        assert backend.paused() == []
-        assert backend.set_paused("queue", "emails", True) is True
-        with sqlite3.connect(path) as conn:
-            (version,) = conn.execute(
-                "SELECT value FROM alligator_meta WHERE key = 'schema_version'"
-            ).fetchone()
-        assert version == 4
-    finally:
-        backend.close()
-
-
-@pytest.fixture(scope="module")
-def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    try:
-        yield server.url(0)
-    finally:
-        server.stop()
-
-
-def test_redis_skips_hostile_pauses(private_redis: str) -> None:
-    backend = RedisBackend(private_redis)
-    try:
-        raw = backend.client
-        raw.delete(PAUSES_KEY)
-        raw.execute_command(
-            "ZADD",
-            PAUSES_KEY,
-            0,
-            "topic:x",
-            0,
-            "queue:",
-            0,
-            "queue:" + "x" * 300,
-            0,
-            b"queue:\xff\xfe",
-            0,
-            "function:nocolon",
-            0,
-            "a-member-before-every-kind",
-        )
-        _hostile_listing(backend)
-    finally:
-        backend.client.delete(PAUSES_KEY)
-        backend.close()
