@@ -25,6 +25,10 @@ How work moves through a worker (``concurrency`` threads)::
 * **Priority.** ``queues`` are asked in order at every reservation
   (``Backend.reserve_first``): due work of an earlier queue always goes
   first; an idle worker waits with the backend's blocking wait, not a loop.
+* **Pauses.** A paused queue is left out of every reservation; a task of a
+  paused function is handed back unstarted and uncounted, due again a few
+  seconds later. The pauses are read at most once a second, for all threads
+  (:class:`~alligator.pausing.PauseWatch`).
 """
 
 from __future__ import annotations
