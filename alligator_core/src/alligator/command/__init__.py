@@ -6,6 +6,7 @@ Example::
     $ alligator tasks sqlite:///tasks.db --queue emails --state dead
     $ alligator requeue sqlite:///tasks.db --queue emails --all --yes
     $ alligator doctor redis://localhost:6379/0 --allow myapp
+    $ alligator pause sqlite:///tasks.db --queue emails
 
 Every subcommand takes the store's DSN first; it may be left out when
 ``ALLIGATOR_DSN`` is set. ``--json`` prints one stable JSON document instead
