@@ -223,3 +223,39 @@ def test_locmem_skips_hostile_pauses() -> None:
         {("topic", "x"), ("queue", ""), ("queue", "x" * 300), ("queue", "bad\udcff"), ("function", "nocolon")}
     )
     _hostile_listing(backend)
+
+
+# -- the worker's view of the pauses -------------------------------------------------
+
+
+def test_the_pause_watch_keeps_the_last_known_pauses_while_the_store_fails(
+    gator: Gator, caplog: pytest.LogCaptureFixture
+) -> None:
+    from alligator.exceptions import BackendError
+    from alligator.pausing import PauseWatch
+
+    gator.pause(queue="emails")
+    watch = PauseWatch(gator.backend, refresh=0.0)
+    assert watch.current().queues == {"emails"}
+    real = gator.backend.paused
+
+    def failing() -> list[tuple[str, str]]:
+        raise BackendError("the store is down")
+
+    gator.backend.paused = failing  # type: ignore[method-assign]
+    assert watch.current().queues == {"emails"}, "the last known pauses stay in force"
+    assert watch.current().queues == {"emails"}
+    assert caplog.text.count("could not read the paused queues") == 1, "said once, not at every read"
+    gator.backend.paused = real  # type: ignore[method-assign]
+    gator.resume(queue="emails")
+    assert watch.current().queues == frozenset()
+
+
+def test_the_pause_watch_reads_the_store_at_most_once_per_refresh(gator: Gator) -> None:
+    from alligator.pausing import PauseWatch
+
+    counted = Counted(gator.backend, ("paused",))
+    watch = PauseWatch(gator.backend, refresh=3600.0)
+    for _ in range(1000):
+        watch.current()
+    assert counted.calls["paused"] == 1

@@ -204,7 +204,14 @@ class PauseWatch:
         """The pauses in force, read from the store at most once per ``refresh`` seconds."""
         if not self._enabled:
             return self._paused
-        with self._lock:
+        read_at = self._read_at
+        if read_at is not None and time.monotonic() - read_at < self.refresh:
+            return self._paused
+        # One thread reads; the others go on with the last known set rather
+        # than wait on a slow store.
+        if not self._lock.acquire(blocking=False):
+            return self._paused
+        try:
             now = time.monotonic()
             if self._read_at is not None and now - self._read_at < self.refresh:
                 return self._paused
@@ -225,6 +232,8 @@ class PauseWatch:
             self._announce(self._paused, fresh)
             self._paused = fresh
             return fresh
+        finally:
+            self._lock.release()
 
     @staticmethod
     def _announce(old: Paused, new: Paused) -> None:
