@@ -394,6 +394,70 @@ class Gator:
         """Deletes everything in this gator's queue, dead letters included."""
         self.backend.drop_all(self.queue_name)
 
+    # -- pausing ---------------------------------------------------------
+
+    def pause(self, queue: str | None = None, function: Callable[..., Any] | str | None = None) -> bool:
+        """Pauses a queue or a function for every worker of the store, until :meth:`resume`.
+
+        Workers see it within about a second. They reserve nothing from a
+        paused queue: its tasks stay waiting, in their place in line. A task
+        of a paused function (in any queue) is handed back unstarted,
+        without counting an attempt, and is due again every few seconds
+        until the function is resumed. Tasks already running finish.
+
+        Example:
+            >>> gator = Gator("locmem://doc-pause", allow=["builtins"])
+            >>> gator.pause()
+            True
+            >>> gator.pause(function=abs), gator.paused()
+            (True, [('function', 'builtins:abs'), ('queue', 'all')])
+
+        Args:
+            queue: The queue to pause; this gator's own when neither
+                argument is given.
+            function: The function to pause: a callable, or
+                ``"module:name"`` as ``alligator pause --function`` takes it.
+
+        Returns:
+            True if it was not paused yet.
+
+        Raises:
+            ValueError: Both ``queue`` and ``function`` given, or a name a
+                store cannot keep (see :func:`alligator.pausing.check_target`).
+            NotImplementedError: The store cannot pause (see
+                :attr:`Backend.supports_pause <alligator.backend.Backend.supports_pause>`).
+        """
+        return self.backend.set_paused(*self._pause_target(queue, function), True)
+
+    def resume(self, queue: str | None = None, function: Callable[..., Any] | str | None = None) -> bool:
+        """Resumes what :meth:`pause` paused; takes the same arguments.
+
+        Workers see it within about a second; a resumed function's tasks run
+        again within a few seconds more (they were set aside for that long).
+
+        Returns:
+            True if it was paused.
+        """
+        return self.backend.set_paused(*self._pause_target(queue, function), False)
+
+    def paused(self) -> list[tuple[str, str]]:
+        """Lists what is paused in this gator's store, as ``(kind, name)`` sorted.
+
+        ``kind`` is ``"queue"`` or ``"function"``; a function's name is
+        ``"module:name"``.
+
+        Raises:
+            NotImplementedError: The store cannot pause.
+        """
+        return self.backend.paused()
+
+    def _pause_target(self, queue: str | None, function: Callable[..., Any] | str | None) -> tuple[str, str]:
+        from alligator.pausing import target
+
+        if queue is None and function is None:
+            queue = self.queue_name
+        return target(queue, function)
+
     # -- results ---------------------------------------------------------
 
     def result(self, task_id: str, timeout: float | None = None) -> Any:

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 from alligator import presence
 from alligator.backend import Backend, Finished, TaskInfo
+from alligator.command._pausing import paused_json, paused_line, read_paused
 from alligator.command._render import (
     call_text,
     decode_payload,
@@ -99,9 +100,14 @@ def _info_data(backend: Backend) -> tuple[dict[str, Any], list[WorkerInfo]]:
     for name in presence.known_queues(backend, workers or []):
         counts = backend.counts(name)
         queues.append({"name": name, **asdict(counts), "total": counts.total})
+    pauses, _ = read_paused(backend)
+    paused_queues = {name for kind, name in pauses or () if kind == "queue"}
+    for queue in queues:
+        queue["paused"] = queue["name"] in paused_queues
     data = {
         "store": backend.describe(),
         "queues": queues,
+        "paused": paused_json(pauses),
         "workers": None if workers is None else [worker_json(w) for w in workers],
         "workers_unavailable": why,
     }
@@ -119,8 +125,9 @@ def _info_text(data: dict[str, Any], workers: list[WorkerInfo], out: TextIO) -> 
         )
     total = sum(q["total"] for q in queues)
     out.write(
-        f"{len(queues)} queue{'s' if len(queues) != 1 else ''}, {total} task{'s' if total != 1 else ''}\n\n"
+        f"{len(queues)} queue{'s' if len(queues) != 1 else ''}, {total} task{'s' if total != 1 else ''}\n"
     )
+    out.write(paused_line([(p["kind"], p["name"]) for p in data["paused"] or ()]) + "\n")
     if data["workers"] is None:
         out.write(f"live workers unknown: {printable(data['workers_unavailable'])}\n")
         return

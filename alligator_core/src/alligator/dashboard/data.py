@@ -196,6 +196,23 @@ class Store:
         """One page of a queue's tasks in one state."""
         return [without_signatures(info) for info in self.backend.tasks(queue, state, offset, limit)]
 
+    def paused(self) -> list[tuple[str, str]] | None:
+        """What is paused, as ``(kind, name)``; None when this store cannot pause."""
+        try:
+            return self.backend.paused()
+        except NotImplementedError:
+            return None
+
+    def set_paused(self, kind: str, name: str, paused: bool) -> bool:
+        """Pauses or resumes a queue or a function (see :meth:`Backend.set_paused
+        <alligator.backend.Backend.set_paused>`); True if it changed anything.
+
+        Raises:
+            ValueError: A name the store cannot keep.
+            NotImplementedError: The store cannot pause.
+        """
+        return self.backend.set_paused(kind, name, paused)
+
     def workers(self) -> list[WorkerInfo] | None:
         """The live workers; None when this store keeps no registry of workers."""
         try:

@@ -32,7 +32,7 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -316,6 +316,7 @@ def create_app(
         ]
         rate = 60.0 / the_sampler.interval
         per_minute = [(s.at, s.finished * rate if s.finished is not None else None) for s in history]
+        paused = the_store.paused()
         return {
             "now": now,
             "counts": counts,
@@ -330,6 +331,8 @@ def create_app(
             "queues_shown": MAX_QUEUES_SHOWN,
             "checkup": the_doctor.checkup(),
             "wall": end,  # this machine's clock, which the checkup's time is on
+            "paused": paused,
+            "paused_queues": {name for kind, name in paused or () if kind == "queue"},
             "depth": depth,
             "depth_total": Markup(
                 charts.line_chart(total, start, end, "all queues: waiting, delayed, running")
@@ -368,10 +371,13 @@ def create_app(
         """One page of a queue's tasks in one state (the queue view and the dead letters)."""
         offset = offset_arg()
         infos = the_store.tasks(name, state, offset, PAGE + 1)
+        paused = the_store.paused()
         return render_template(
             template,
             **page_args(),
             queue=name,
+            can_pause=paused is not None,
+            queue_paused=("queue", name) in (paused or ()),
             state=state,
             counts=the_store.counts(name),
             rows=[(info, view_payload(info.payload)) for info in infos[:PAGE]],
@@ -452,6 +458,30 @@ def create_app(
             flash(f"Deleted {plural(done, 'dead letter')}.")
         return redirect(url_for("dead", queue=name), 303)
 
+    @app.post("/pause")
+    def pause() -> Any:
+        kind = request.form.get("kind", "")
+        name = request.form.get("name", "")
+        wanted = request.form.get("paused", "")
+        if wanted not in ("1", "0"):
+            abort(400, "pause or resume?")
+        pausing = wanted == "1"
+        try:
+            changed = the_store.set_paused(kind, name, pausing)
+        except NotImplementedError as err:
+            abort(400, str(err))
+        log.info(
+            "dashboard: %s %s %s -> %s", "pause" if pausing else "resume", kind, printable(name), changed
+        )
+        verb = "Paused" if pausing else "Resumed"
+        if changed:
+            flash(f"{verb} {kind} {name}.")
+        else:
+            flash(f"{kind.capitalize()} {name} was {'paused already' if pausing else 'not paused'}.")
+        if kind == "queue":
+            return redirect(url_for("queue", name=name), 303)
+        return redirect(url_for("overview"), 303)
+
     @app.route("/login", methods=["GET", "POST"])
     def login() -> Any:
         target = safe_target(request.values.get("next", "/"))
@@ -515,13 +545,35 @@ def _metrics_registry(store: Store) -> Any:
                 "alligator_queue_tasks", "Tasks in each queue, per state.", labels=["queue", "state"]
             )
             seen = store.overview()
-            for queue, counts in seen.counts.items():
+            counts = seen.counts
+            for queue, queue_counts in counts.items():
                 for state in TASK_STATES:
-                    tasks.add_metric([queue, state], getattr(counts, state))
+                    tasks.add_metric([queue, state], getattr(queue_counts, state))
             yield tasks
             workers = seen.workers
             if workers is not None:
                 yield GaugeMetricFamily("alligator_workers", "Live workers.", value=len(workers))
+            yield from _pause_gauges(store, counts.keys())
+
+    def _pause_gauges(store: Store, queues: Iterable[str]) -> Iterator[Any]:
+        """1 for each paused queue (0 for every other listed one) and each paused function."""
+        paused = store.paused()
+        if paused is None:
+            return
+        queue_gauge = GaugeMetricFamily(
+            "alligator_queue_paused", "1 while a queue is paused (alligator pause), else 0.", labels=["queue"]
+        )
+        function_gauge = GaugeMetricFamily(
+            "alligator_function_paused", "1 for each paused function (module:name).", labels=["function"]
+        )
+        paused_queues = {name for kind, name in paused if kind == "queue"}
+        for queue in sorted(set(queues) | paused_queues):
+            queue_gauge.add_metric([queue], 1.0 if queue in paused_queues else 0.0)
+        for kind, name in paused:
+            if kind == "function":
+                function_gauge.add_metric([name], 1.0)
+        yield queue_gauge
+        yield function_gauge
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector())
