@@ -80,6 +80,7 @@ from alligator.testing.contract import (
     UnreadableRecordContract,
 )
 from alligator.testing.inspection import InspectionContract
+from alligator.testing.pausing import PauseContract
 from alligator.testing.priority import PriorityContract
 from alligator.testing.registry import DiagnoseContract, WorkerRegistryContract
 from alligator.testing.results import (
@@ -109,6 +110,7 @@ __all__ = [
     "LeaseBoundaryContract",
     "LeaseContract",
     "ModelContract",
+    "PauseContract",
     "PayloadLimitContract",
     "PeekContract",
     "PriorityContract",
