@@ -77,7 +77,7 @@ def test_a_healthy_server_has_no_error(tmp_path: Path) -> None:
 
 def _fill(client: redis.Redis, until: float) -> None:
     """Writes 4 KiB values until used_memory reaches ``until`` of maxmemory."""
-    limit = int(client.config_get("maxmemory")["maxmemory"])
+    limit = int(str(client.config_get("maxmemory")["maxmemory"]))
     n = 0
     while int(client.info("memory")["used_memory"]) < until * limit:
         client.set(f"filler:{n}", "x" * 4096)

@@ -213,8 +213,8 @@ def _whole(client: redis.Redis, replicas: int) -> bool:
     replica, has copied its master (a replica that never synced cannot take over)."""
     if client.cluster("info").get("cluster_state") != "ok":
         return False
-    lines = str(client.execute_command("CLUSTER", "NODES")).splitlines()
-    if sum(1 for line in lines if "slave" in line.split()[2].split(",")) != replicas:
+    nodes = client.cluster("nodes")
+    if sum(1 for node in nodes.values() if "slave" in str(node.get("flags", "")).split(",")) != replicas:
         return False
     replication = client.info("replication")
     return replication.get("role") != "slave" or replication.get("master_link_status") == "up"
