@@ -1,6 +1,6 @@
 """``alligator doctor``: checks a deployment for what would lose or stall tasks.
 
-Each check gives :class:`Finding` s, each with a level and what to do:
+Each check gives :class:`~alligator.findings.Finding` s, each with a level and what to do:
 
 - **store**: the store opens and answers at all (an *error* stops the other
   checks; what the store's own checks can still tell is added);
@@ -48,8 +48,6 @@ from alligator.exceptions import BackendError
 from alligator.findings import LEVELS, Finding
 from alligator.text import printable, redact_dsn
 from alligator.worker_checks import check_workers
-
-__all__ = ["LEVELS", "Finding", "examine", "report"]
 
 #: Seconds this machine's clock may be off the store's before it is a warning.
 MAX_CLOCK_SKEW = 2.0

@@ -8,10 +8,12 @@ queued task when it restarts. :meth:`Backend.task_loss_risks
 
 - A producer (:class:`~alligator.gator.Gator`) looks once per store and
   process, before its first task, never again (no round trip per task). It
-  refuses to enqueue on a store that evicts (:class:`EvictingStoreError`,
-  nothing is queued) unless it was built with ``allow_eviction=True``, and
-  warns once per store of what it accepts: :class:`TaskLossWarning`
-  (eviction allowed) or :class:`NoPersistenceWarning`, and a logged WARNING.
+  refuses to enqueue on a store that evicts
+  (:class:`~alligator.exceptions.EvictingStoreError`, nothing is queued)
+  unless it was built with ``allow_eviction=True``, and warns once per store
+  of what it accepts: :class:`~alligator.exceptions.TaskLossWarning`
+  (eviction allowed) or :class:`~alligator.exceptions.NoPersistenceWarning`,
+  and a logged WARNING.
 - A worker looks as it starts: its start line says the store may lose tasks,
   and a WARNING says what and what to do.
 

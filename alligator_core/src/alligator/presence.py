@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 HEARTBEAT_SECONDS = 5.0
 #: Seconds a worker's record outlives its last heartbeat.
 WORKER_TTL = 30.0
-#: Seconds without a heartbeat after which a record is stale: three beats
-#: missed, so a busy machine's late beat is not taken for a dead worker, while
+#: Seconds without a heartbeat after which a record is stale (three beats
+#: missed), so a busy machine's late beat is not taken for a dead worker, while
 #: a killed one is seen as such well before its record expires.
 STALE_SECONDS = 3 * HEARTBEAT_SECONDS
 #: Most running tasks one record lists (a worker's concurrency may be larger).
