@@ -129,19 +129,18 @@ def _stale(stale: Sequence[WorkerInfo], now: float, store_failing: bool) -> list
     )
     more = f" and {len(stale) - NAMED_STALE} more" if len(stale) > NAMED_STALE else ""
     held = sum(len(info.current) for info in stale)
-    why = (
-        "cannot write to the store (see its errors), was killed, or hangs"
-        if store_failing
-        else ("was killed, hangs, or cannot write to the store")
-    )
+    if store_failing:
+        why = "cannot write to the store (see its errors), was killed, or hangs"
+    else:
+        why = "was killed, hangs, or cannot write to the store"
     return [
         Finding(
             "warning",
             "workers",
             f"{len(stale)} worker record{'s are' if len(stale) != 1 else ' is'} stale, not counted as "
             f"live (no heartbeat for more than {STALE_SECONDS:g}s): {named}{more}; each {why}",
-            f"a killed worker's record vanishes {WORKER_TTL:g}s after its last heartbeat and the "
-            f"{held} task{'s' if held != 1 else ''} it listed as running are handed out again when "
-            "their leases end; otherwise look at that worker's log (alligator workers DSN lists it)",
+            f"a killed worker's record vanishes {WORKER_TTL:g}s after its last heartbeat, and the "
+            f"task{'s' if held != 1 else ''} listed as running ({held}) are handed out again when "
+            "their leases end; otherwise read that worker's log (alligator workers DSN lists it)",
         )
     ]
