@@ -140,7 +140,7 @@ def _stale(stale: Sequence[WorkerInfo], now: float, store_failing: bool) -> list
             f"{len(stale)} worker record{'s are' if len(stale) != 1 else ' is'} stale, not counted as "
             f"live (no heartbeat for more than {STALE_SECONDS:g}s): {named}{more}; each {why}",
             f"a killed worker's record vanishes {WORKER_TTL:g}s after its last heartbeat, and the "
-            f"task{'s' if held != 1 else ''} listed as running ({held}) are handed out again when "
-            "their leases end; otherwise read that worker's log (alligator workers DSN lists it)",
+            f"tasks it was running ({held}) are handed out again when their leases end;"
+            " otherwise read that worker's log (alligator workers DSN lists it)",
         )
     ]
