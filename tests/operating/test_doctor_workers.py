@@ -135,3 +135,17 @@ def test_a_sigkilled_workers_record_is_reported_stale_not_counted_live(
         == "warning"
     )
     assert gator.workers(), "the store still lists the record: doctor, not the store, calls it stale"
+
+
+def test_a_paused_queues_waiting_tasks_are_no_stall(dsn: str, alligator: Alligator) -> None:
+    """Paused on purpose (alligator pause): its waiting tasks are reported, not failed on."""
+    gator = Gator(dsn, queue_name="held", allow=["sample_tasks"], secret=[])
+    gator.task(sample_tasks.add, 1, 2)
+    gator.pause()
+    status, findings = _doctor(alligator, dsn)
+    workers = [(f["level"], f["problem"]) for f in findings if f["check"] == "workers"]
+    assert workers == [("info", "queue 'held' is paused: its 1 waiting task stays until it is resumed")]
+    assert status == 0
+    gator.resume()
+    status, findings = _doctor(alligator, dsn)
+    assert status == 1, "resumed, the task waits for a worker that is not there"

@@ -45,7 +45,10 @@ from typing import TextIO
 
 from alligator.backend import Backend, QueueCounts
 from alligator.exceptions import BackendError
-from alligator.findings import LEVELS, Finding
+
+# Re-exported: Finding and LEVELS were defined here first, and callers import them from here.
+from alligator.findings import LEVELS as LEVELS
+from alligator.findings import Finding as Finding
 from alligator.text import printable, redact_dsn
 from alligator.worker_checks import check_workers
 

@@ -13,7 +13,8 @@ Three things stall a queue while every worker looks alive:
   or cannot write to the store) is reported and not counted as live, though
   the store lists it until it expires.
 
-Each is a *warning*. Heartbeats and the ``since`` of running tasks are
+Each is a *warning*, except for a paused queue (``alligator pause``), whose
+waiting tasks are an *info*. Heartbeats and the ``since`` of running tasks are
 written on the workers' clocks; they are compared with ``now``, this
 machine's clock (the clock check warns when it is off the store's).
 """
@@ -25,6 +26,7 @@ from collections.abc import Mapping, Sequence
 
 from alligator.backend import Backend, QueueCounts
 from alligator.findings import Finding
+from alligator.pausing import listed
 from alligator.presence import MAX_CURRENT, STALE_SECONDS, WORKER_TTL, WorkerInfo, decode, is_stale
 from alligator.text import printable
 
@@ -62,8 +64,21 @@ def check_workers(
     stale = [info for info in listed if is_stale(info, now)]
     live = [info for info in listed if not is_stale(info, now)]
     findings = _stale(stale, now, store_failing)
+    paused = _paused_queues(backend)
     for queue, count in counts.items():
         if not count.waiting:
+            continue
+        if queue in paused:
+            # Its tasks wait on purpose (alligator pause): not a stall.
+            findings.append(
+                Finding(
+                    "info",
+                    "workers",
+                    f"queue {printable(queue)!r} is paused: its {count.waiting} waiting "
+                    f"task{'s stay' if count.waiting != 1 else ' stays'} until it is resumed",
+                    f"alligator resume DSN --queue {printable(queue)}",
+                )
+            )
             continue
         consumers = [info for info in live if queue in info.queues]
         if not consumers:
@@ -80,6 +95,16 @@ def check_workers(
             )
         )
     return findings
+
+
+def _paused_queues(backend: Backend) -> set[str]:
+    """The queues paused in the store (none when it cannot pause or the read fails)."""
+    if not backend.supports_pause:
+        return set()
+    try:
+        return {name for kind, name in listed(backend.paused()) if kind == "queue"}
+    except Exception:  # the pause check is a nicety: the other checks go on
+        return set()
 
 
 def _busy(info: WorkerInfo) -> bool:
