@@ -45,7 +45,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
-from alligator import events, pausing, presence
+from alligator import events, loss_risks, pausing, presence
 from alligator.backend import Ack, Reservation
 from alligator.constants import ALL
 from alligator.delivery import (
@@ -262,12 +262,20 @@ class Worker(Stopping):
         return f"Alligator Worker ({socket.gethostname()} #{os.getpid()}) on {queues}"
 
     def starting(self) -> None:
-        """Logs the start line: the store, the allowed modules, whether signing is on."""
+        """Logs the start line: the store, the allowed modules, whether signing is on.
+
+        A store whose settings lose accepted tasks (see :mod:`alligator.loss_risks`)
+        is flagged in the start line, and each setting logged as a WARNING.
+        """
+        risks = loss_risks.worker_notices(self.gator.backend)
         log.info(
-            "%s starting (store %s, concurrency %d, prefetch %d, lease %.0fs, max deliveries %d, "
+            "%s starting (store %s%s, concurrency %d, prefetch %d, lease %.0fs, max deliveries %d, "
             "time limit %s)",
             self.ident(),
             self.gator.backend.describe(),
+            f" WHICH MAY LOSE TASKS ({len(risks)} setting{'s' if len(risks) != 1 else ''}: see below)"
+            if risks
+            else "",
             self.concurrency,
             self.prefetch,
             self.lease_seconds,
@@ -279,6 +287,8 @@ class Worker(Stopping):
             ", ".join(self.policy.allow),
             "on (unsigned payloads are refused)" if self.policy.secrets else "off",
         )
+        for notice in risks:
+            log.warning("the store may lose tasks: %s", notice)
 
     def check(self) -> None:
         """Raises if this worker could not run any task.
