@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
+from alligator import payload as _payload
 from alligator import presence
 from alligator.backend import Backend, DeadLetter, Finished, QueueCounts, Reservation, TaskInfo
 from alligator.constants import ALL, FAILED, STATUS_NAMES, SUCCESS
@@ -620,14 +620,6 @@ def _not_found(task_id: str, queue: str) -> str:
     )
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"the number {name} is not JSON")
-
-
-# Results are written strict (no NaN, no infinities); read them the same way.
-_RESULT_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
-
-
 def _finished_value(found: Finished) -> Any:
     """The value a finished task hands out; raises TaskFailed for a failed one."""
     task_id = found.task_id
@@ -640,11 +632,9 @@ def _finished_value(found: Finished) -> Any:
     if found.result is None:
         return None
     try:
-        return _RESULT_DECODER.decode(found.result)
-    except (ValueError, RecursionError) as err:
-        raise InvalidPayloadError(
-            f"the stored result of task {printable(task_id)} is not valid JSON: {printable(err)}"
-        ) from err
+        return _payload.decode_result(found.result)
+    except InvalidPayloadError as err:
+        raise InvalidPayloadError(f"the stored result of task {printable(task_id)} {printable(err)}") from err
 
 
 class Options:

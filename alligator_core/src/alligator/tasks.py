@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from alligator import payload as _payload
+from alligator import values
 from alligator.constants import DELAYED, FAILED, RETRYING, RUNNING, SUCCESS, WAITING
 from alligator.exceptions import (
     AlligatorException,
@@ -42,8 +43,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("alligator.worker")
 
-#: Version of the payload format; bumped when old workers could not read it.
-PAYLOAD_VERSION = 1
+#: Version of the payload format of a plain JSON call; a call with a tagged
+#: argument (a tuple, a datetime...) is written as version 2
+#: (:data:`alligator.payload.TAGGED_VERSION`), which older workers refuse.
+PAYLOAD_VERSION = _payload.PLAIN_VERSION
 
 Hook = Callable[..., Any]
 HookSpec = Hook | str | None
@@ -566,13 +569,15 @@ class Task:
         """
         if not self.callable:
             raise ValueError("call to_call(func, ...) before serializing a task")
+        args, kwargs = _encode_call(self.func_args, self.func_kwargs, self.callable)
+        tagged = args is not self.func_args or kwargs is not self.func_kwargs
         data: dict[str, Any] = {
-            "v": PAYLOAD_VERSION,
+            "v": _payload.TAGGED_VERSION if tagged else PAYLOAD_VERSION,
             "task_id": self.task_id,
             "module": self.module,
             "callable": self.callable,
-            "args": self.func_args,
-            "kwargs": self.func_kwargs,
+            "args": args,
+            "kwargs": kwargs,
             "retries": self.retries,
             "is_async": self.is_async,
         }
@@ -631,7 +636,7 @@ class Task:
         if missing:
             raise ValueError(f"missing key(s) {', '.join(missing)}")
         version = fields.get("v", PAYLOAD_VERSION)
-        if isinstance(version, bool) or version != PAYLOAD_VERSION:
+        if isinstance(version, bool) or version not in (PAYLOAD_VERSION, _payload.TAGGED_VERSION):
             raise ValueError(f"payload format version {_show(version)} is not supported")
         expected_types: dict[str, type | tuple[type, ...]] = {
             "task_id": str,
@@ -688,6 +693,8 @@ class Task:
         task.callable = fields["callable"]
         task.func_args = fields.get("args", [])
         task.func_kwargs = fields.get("kwargs", {})
+        if version == _payload.TAGGED_VERSION:
+            task.func_args, task.func_kwargs = _decode_call(task.func_args, task.func_kwargs)
         return task
 
 
@@ -714,10 +721,43 @@ def _legacy_options(options: dict[str, Any], hooks: dict[str, Any]) -> Any:
 
 
 def check_arg(value: Any, where: str) -> None:
-    """Refuses a value that cannot cross the queue.
+    """Refuses a value that cannot cross the queue (see :mod:`alligator.values`).
 
     Raises:
-        NotSerializableError: ``value`` is not a JSON value; the message
-            names it by ``where``.
+        NotSerializableError: ``value`` cannot be carried; the message
+            names it by ``where``, and the type.
     """
-    _payload.check_json(value, where)
+    values.encode(value, where)
+
+
+def _encode_call(args: list[Any], kwargs: dict[str, Any], name: str) -> tuple[list[Any], dict[str, Any]]:
+    """A call's arguments as JSON data; the very same objects when no value needed a tag."""
+    encoded_args = args
+    for index, arg in enumerate(args):
+        new = values.encode(arg, f"positional argument {index} of {name}()")
+        if new is not arg:
+            if encoded_args is args:
+                encoded_args = list(args)
+            encoded_args[index] = new
+    encoded_kwargs = kwargs
+    for key, arg in kwargs.items():
+        new = values.encode(arg, f"keyword argument {key!r} of {name}()")
+        if new is not arg:
+            if encoded_kwargs is kwargs:
+                encoded_kwargs = dict(kwargs)
+            encoded_kwargs[key] = new
+    return encoded_args, encoded_kwargs
+
+
+def _decode_call(args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """Reads the arguments of a version 2 payload, which must hold a tagged value."""
+    decoded_args = values.decode(args)
+    # The keyword arguments' object is the call's, not a value: its keys are names, never a tag.
+    decoded_kwargs = {key: values.decode(arg) for key, arg in kwargs.items()}
+    if values.identical(decoded_args, args) and values.identical(decoded_kwargs, kwargs):
+        # One spelling per call: version 2 is written only when a tag is needed.
+        raise ValueError(
+            f"payload format version {_payload.TAGGED_VERSION} is written only for arguments "
+            "with tagged values, and this payload has none"
+        )
+    return decoded_args, decoded_kwargs
