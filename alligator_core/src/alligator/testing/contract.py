@@ -603,6 +603,20 @@ class PayloadLimitContract(ContractFixtures):
         assert backend.dead_letters(queue) == [] and backend.len(queue) == 1
 
 
+    @pytest.mark.parametrize("char", ["\u00e9", "\u20ac", "\U0001f40a"])  # 2, 3 and 4 bytes of UTF-8
+    def test_a_character_the_cut_splits_is_listed_as_one_replacement_character(
+        self, backend: Backend, clock: FakeClock, queue: str, payload_limit: Callable[[int], None], char: str
+    ) -> None:
+        # Cut to 10 bytes, the last character's first byte is the 10th: the
+        # bytes before it whole, the part of it as one U+FFFD, nothing after.
+        backend.push(queue, "t1", "a" * 9 + char + "b")
+        [got] = backend.reserve(queue, LEASE)
+        backend.dead_letter(queue, "t1", got.receipt, "broke")
+        payload_limit(10)
+        [letter] = backend.dead_letters(queue)
+        assert letter.payload == "a" * 9 + "\ufffd", "the split character is one U+FFFD"
+
+
 class PeekContract(ContractFixtures):
     """``peek``: the payload of a waiting, delayed or reserved task, changing nothing."""
 
