@@ -71,7 +71,8 @@ def loads(payload: str | bytes) -> dict[str, Any]:
     return data
 
 
-#: The payload format a plain JSON call is written in (0.5.0 wrote none: read as 1).
+#: The payload format of a call whose arguments are plain JSON; a payload of
+#: Alligator 0.5.0, which has no version, is read as this one.
 PLAIN_VERSION = 1
 #: The payload format of a call with a tagged value in its arguments
 #: (:mod:`alligator.values`); written only then, so a worker older than the

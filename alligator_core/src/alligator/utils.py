@@ -88,7 +88,7 @@ def import_attr(module_name: str, attr_name: str) -> Any:
 
     Dots walk into modules and classes only (``Outer.method``,
     ``submodule.function``), and each step reads the attribute as it is
-    stored (:func:`inspect.getattr_static`): no property getter, module
+    stored (``inspect.getattr_static``): no property getter, module
     ``__getattr__`` or other descriptor runs, so a refused name such as
     ``mod:settings.lazy.system`` runs nothing of the allowed module before it
     is refused. A static or class method at the end is returned as

@@ -20,7 +20,7 @@ a dict with the key ``"$t"``  dict        the dict itself (so no user dict is mi
 
 A ``datetime`` or ``time`` whose ``fold`` is 1 carries ``"fold": 1`` too. No
 other class is ever built from a payload: the tags are the allow list.
-Anything else is refused when the task is created (:class:`NotSerializableError`
+Anything else is refused when the task is created (:class:`~alligator.exceptions.NotSerializableError`
 naming the argument and the type), and so is a value the encoding would not
 give back exactly (a subclass of one of these types, which would arrive as its
 base; a time zone other than ``datetime.timezone`` or ``zoneinfo.ZoneInfo``).
@@ -50,9 +50,10 @@ MAX_DEPTH = 100
 #: argument may nest this much less than :data:`MAX_DEPTH`, so that every
 #: payload the producer writes is one the worker reads.
 ARGUMENT_DEPTH = 2
-#: Most digits and largest exponent (either way) a Decimal may have: Python's
-#: own limit on converting long numbers (``sys.int_info.default_max_str_digits``);
-#: ``int()`` of a Decimal with a huge exponent runs for minutes.
+#: The most digits, and the largest exponent either way, a Decimal may have.
+#: It is Python's own limit on converting long numbers
+#: (``sys.int_info.default_max_str_digits``), since ``int()`` of a Decimal
+#: with a huge exponent runs for minutes.
 MAX_DECIMAL_DIGITS = 4300
 
 #: How an argument's or a return value's refusal is named (see :func:`encode`).

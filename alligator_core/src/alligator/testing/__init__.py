@@ -51,8 +51,9 @@ that a result that is not UTF-8 is never handed out (see
 not apply to a backend can be overridden in the subclass, as in any pytest class; needing to do so usually
 means the backend breaks the contract.
 
-For a task's own tests: :func:`assert_round_trips` checks that a call
-reaches a worker exactly as it was made, :func:`assert_result_round_trips`
+For a task's own tests: :func:`~alligator.testing.roundtrip.assert_round_trips`
+checks that a call reaches a worker exactly as it was made,
+:func:`~alligator.testing.roundtrip.assert_result_round_trips`
 the same for a return value, and :mod:`alligator.testing.strategies` draws
 every value a task may take, for Hypothesis.
 
