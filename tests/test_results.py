@@ -286,8 +286,10 @@ def test_a_value_json_cannot_carry_fails_the_task_at_once(gator: Gator, function
     assert letter.attempts == 1  # no retry, though it had three
     assert letter.reason.startswith(f"returned a value JSON cannot carry: {error}")
     if function is not results_tasks.give_nan:
-        assert letter.reason.endswith("return plain data instead (ids, strings, numbers, lists, dicts, tuples, "
-                                      "datetimes, dates, times, timedeltas, UUIDs, Decimals)")
+        assert letter.reason.endswith(
+            "return plain data instead (ids, strings, numbers, lists, dicts, tuples, "
+            "datetimes, dates, times, timedeltas, UUIDs, Decimals)"
+        )
     assert not keeping(gator).acks
     with pytest.raises(TaskFailed) as caught:
         gator.result(task.task_id)

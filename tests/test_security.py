@@ -282,8 +282,9 @@ def test_a_refused_dotted_name_runs_no_code_of_the_allowed_module(
     assert not ran.exists(), f"code of the allowed module ran: {ran.read_text()}"
     reasons = {d.task_id: d.reason for d in gator.dead_letters()}
     assert set(reasons) == {f"walk-{index}" for index in range(len(names))}
-    assert "walks into settings, a Lazy object; a task's name may lead through modules and classes only" in (
-        reasons["walk-0"]
+    assert (
+        "walks into settings, a Lazy object; a task's name may lead through modules and classes only"
+        in (reasons["walk-0"])
     )
     assert "walks into settings, a Lazy object" in reasons["walk-1"]
     assert "walks into Config.lazy, a property object" in reasons["walk-2"]

@@ -1,4 +1,4 @@
-"""Typed values: tuples, datetimes, dates, times, timedeltas, UUIDs and Decimals cross the queue as themselves.
+"""Typed values: tuples, datetimes, dates, times, timedeltas, UUIDs and Decimals arrive as themselves.
 
 The encoding (``alligator.values``) is property-tested with the strategies
 Alligator ships for users' own tests (``alligator.testing.strategies``); the
@@ -141,7 +141,9 @@ def test_a_call_with_a_typed_value_is_version_2() -> None:
 @pytest.mark.parametrize("version", [{"v": 1}, {}])  # today's format, and 0.5.0's (no "v")
 def test_tag_shaped_dicts_in_old_payloads_stay_dicts(version: dict[str, Any]) -> None:
     tagged = {"$t": "datetime", "v": "2026-12-06T20:00:00+00:00"}
-    task = Task.deserialize(_call_payload(args=[tagged, [1, 2]], kwargs={"k": {"$t": "tuple", "v": [1]}}, **version))
+    task = Task.deserialize(
+        _call_payload(args=[tagged, [1, 2]], kwargs={"k": {"$t": "tuple", "v": [1]}}, **version)
+    )
     assert task.func_args == [tagged, [1, 2]]
     assert task.func_kwargs == {"k": {"$t": "tuple", "v": [1]}}
 
@@ -161,7 +163,10 @@ def test_top_level_keyword_names_are_names_not_tags() -> None:
 # -- hostile tagged values -----------------------------------------------------
 
 HOSTILE = [
-    ({"$t": "datetime", "v": "2026-13-45T99:00:00"}, "the 'datetime' value '2026-13-45T99:00:00' at [0] cannot be read"),
+    (
+        {"$t": "datetime", "v": "2026-13-45T99:00:00"},
+        "the 'datetime' value '2026-13-45T99:00:00' at [0] cannot be read",
+    ),
     ({"$t": "date", "v": 20261206}, "'v' must be a string"),
     ({"$t": "decimal", "v": "1E+999999999999999999"}, "more than 4300 digits or an exponent beyond"),
     ({"$t": "decimal", "v": "NaN"}, "only finite numbers"),
@@ -197,10 +202,14 @@ def test_a_hostile_tagged_value_is_refused_with_the_reason(value: Any, reason: s
 def test_hostile_tagged_values_are_dead_lettered_and_the_worker_carries_on() -> None:
     gator = Gator(f"locmem://{uuid.uuid4().hex}", allow=["sample_tasks"])
     for index, (value, _) in enumerate(HOSTILE):
-        gator.backend.push(gator.queue_name, f"bad-{index}", _call_payload(task_id=f"bad-{index}", v=2, args=[value]))
+        gator.backend.push(
+            gator.queue_name, f"bad-{index}", _call_payload(task_id=f"bad-{index}", v=2, args=[value])
+        )
     deep = '{"$t":"tuple","v":[' * 60 + "1" + "]}" * 60
     gator.backend.push(
-        gator.queue_name, "deep", _call_payload(task_id="deep", v=2).replace('"retries"', f'"args":[{deep}],"retries"')
+        gator.queue_name,
+        "deep",
+        _call_payload(task_id="deep", v=2).replace('"retries"', f'"args":[{deep}],"retries"'),
     )
     good = gator.task(sample_tasks.add, 1, 2)
     Worker(gator, max_tasks=len(HOSTILE) + 2).run_forever()
@@ -230,8 +239,14 @@ def test_a_value_nested_as_deep_as_a_worker_reads_is_accepted_and_one_deeper_is_
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ({1, 2}, "positional argument 0 of echo(), at [1]['when'], is a builtins.set, which JSON cannot carry"),
-        (object(), "positional argument 0 of echo(), at [1]['when'], is a builtins.object, which JSON cannot carry"),
+        (
+            {1, 2},
+            "positional argument 0 of echo(), at [1]['when'], is a builtins.set, which JSON cannot carry",
+        ),
+        (
+            object(),
+            "positional argument 0 of echo(), at [1]['when'], is a builtins.object, which JSON cannot carry",
+        ),
     ],
 )
 def test_refusals_still_name_the_argument_the_place_and_the_type(value: Any, message: str) -> None:
@@ -241,7 +256,9 @@ def test_refusals_still_name_the_argument_the_place_and_the_type(value: Any, mes
 
 
 def test_a_result_that_cannot_be_stored_names_the_place_and_the_type() -> None:
-    with pytest.raises(NotSerializableError, match=r"the return value, at \[0\], is a builtins.set.*; return plain data"):
+    with pytest.raises(
+        NotSerializableError, match=r"the return value, at \[0\], is a builtins.set.*; return plain data"
+    ):
         encode_result(({1},))
     assert decode_result(encode_result((1, decimal.Decimal("2.50")))) == (1, decimal.Decimal("2.50"))
     with pytest.raises(InvalidPayloadError, match=r"holds a value that cannot be read: the 'date' value"):

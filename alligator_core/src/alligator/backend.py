@@ -278,11 +278,12 @@ class Backend(abc.ABC):
             FAILED after a task was acked or dead-lettered: for at least that
             long, and longer while :meth:`finished` still reports it (a
             result kept longer, a dead letter not yet past
-            :attr:`dead_letter_ttl`): the two always agree. An acked task's SUCCESS is forgotten (None) by 1.5 times
-            that long, at the latest once another task of the queue finished
-            after that (a backend may tidy lazily, on a later ack). The kit
-            checks both ends: SUCCESS at half the TTL, None after 1.5 times
-            it and another ack.
+            :attr:`dead_letter_ttl`): the two always agree. An acked
+            task's SUCCESS with no result kept is forgotten (None) by 1.5
+            times that long, at the latest once another task of the queue
+            finished after that (a backend may tidy lazily, on a later ack).
+            The kit checks both ends: SUCCESS at half the TTL, None after 1.5
+            times it and another ack.
         clock: When not None, the time source that replaces the store's own.
         max_payload_bytes: The longest payload :meth:`reserve`, :meth:`get`
             and :meth:`peek` hand out; longer records are dead-lettered in the

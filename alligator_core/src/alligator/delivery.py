@@ -44,9 +44,9 @@ from alligator import payload as _payload
 from alligator.backend import Ack, Backend, Reservation
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 from alligator.exceptions import (
-    NotSerializableError,
     BackendError,
     InvalidPayloadError,
+    NotSerializableError,
     TaskRefused,
     TimeLimitExceeded,
     UnknownCallableError,
@@ -72,6 +72,7 @@ DEPENDENCY_POLL_SECONDS = 0.5
 TRACEBACK_FRAMES = 8
 #: Default seconds a task's return value is kept (``Gator(result_ttl=...)``).
 DEFAULT_RESULT_TTL = 3600.0
+
 
 class Outcome(str, enum.Enum):
     """How one delivery ended."""

@@ -379,7 +379,9 @@ def _decode(data: Any, path: str) -> Any:
     try:
         return _decode_scalar(data)
     except ValueError as err:
-        raise ValueError(f"the {_short(tag)} value {_short(body)} at {path or 'the top'} cannot be read: {err}") from err
+        raise ValueError(
+            f"the {_short(tag)} value {_short(body)} at {path or 'the top'} cannot be read: {err}"
+        ) from err
 
 
 def _decode_scalar(data: dict[str, Any]) -> Any:
@@ -423,13 +425,13 @@ def identical(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(identical(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(identical(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict):
         return list(a) == list(b) and all(identical(a[key], b[key]) for key in a)
     if isinstance(a, float):
         return a == b and math.copysign(1, a) == math.copysign(1, b)
     if isinstance(a, decimal.Decimal):
-        return a.as_tuple() == b.as_tuple()
+        return bool(a.as_tuple() == b.as_tuple())
     if isinstance(a, (datetime.datetime, datetime.time)):
         return (
             a == b

@@ -88,13 +88,13 @@ from alligator.testing.contract import (
 from alligator.testing.inspection import InspectionContract
 from alligator.testing.priority import PriorityContract
 from alligator.testing.registry import DiagnoseContract, WorkerRegistryContract
-from alligator.testing.roundtrip import assert_result_round_trips, assert_round_trips
 from alligator.testing.results import (
     FinishedContract,
     ResultLifetimeContract,
     ResultsContract,
     WaitFinishedContract,
 )
+from alligator.testing.roundtrip import assert_result_round_trips, assert_round_trips
 from alligator.testing.stateful import BackendStateMachine, run_backend_state_machine
 
 __all__ = [

@@ -602,7 +602,6 @@ class PayloadLimitContract(ContractFixtures):
         assert backend.requeue(queue, "t1")
         assert backend.dead_letters(queue) == [] and backend.len(queue) == 1
 
-
     @pytest.mark.parametrize("char", ["\u00e9", "\u20ac", "\U0001f40a"])  # 2, 3 and 4 bytes of UTF-8
     def test_a_character_the_cut_splits_is_listed_as_one_replacement_character(
         self, backend: Backend, clock: FakeClock, queue: str, payload_limit: Callable[[int], None], char: str
@@ -688,9 +687,12 @@ class DueOrderContract(ContractFixtures):
         backend.push(queue, "third", "x")
         assert backend.release(queue, "first", got.receipt)
         backend.push(queue, "fourth", "x")
-        assert [r.task_id for r in backend.reserve(queue, LEASE, 10)] == ["second", "third", "first", "fourth"], (
-            "a task released at the instant others are due goes behind them, ahead of later pushes"
-        )
+        assert [r.task_id for r in backend.reserve(queue, LEASE, 10)] == [
+            "second",
+            "third",
+            "first",
+            "fourth",
+        ], "a task released at the instant others are due goes behind them, ahead of later pushes"
 
     def test_a_delayed_release_due_with_others_goes_behind_them(
         self, backend: Backend, clock: FakeClock, queue: str
@@ -984,7 +986,9 @@ class SharedStoreContract(ContractFixtures):
                 child.kill()
         raised = [Path(f"{out}.error").read_text("utf-8") for out in outs if Path(f"{out}.error").exists()]
         # The first cause, not the broken barrier it left the other clients.
-        causes = [text for text in raised if "BrokenBarrierError" not in text.strip().splitlines()[-1]] or raised
+        causes = [
+            text for text in raised if "BrokenBarrierError" not in text.strip().splitlines()[-1]
+        ] or raised
         assert not causes, f"a client process raised:\n{causes[0]}"
         for child in children:
             assert child.exitcode == 0, f"a client process ended with {child.exitcode}"

@@ -350,7 +350,6 @@ class DeadLetterRetentionContract(InspectionFixtures):
         assert backend.tasks(queue, "dead") == []
         assert backend.counts(queue).dead == 0
 
-
     def test_a_letter_past_its_ttl_is_gone_for_every_reader_before_it_is_dropped(
         self, backend: Backend, clock: FakeClock, queue: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:

@@ -340,7 +340,9 @@ class FinishedContract(ContractFixtures):
         assert backend.ack(queue, "t2", other)
         found = backend.finished(queue, "t1")
         assert found is not None and found.status == FAILED
-        assert backend.status(queue, "t1") == FAILED, "status() says what finished() says, past status_ttl too"
+        assert backend.status(queue, "t1") == FAILED, (
+            "status() says what finished() says, past status_ttl too"
+        )
 
     def test_a_dead_letter_after_an_older_success_says_failed(
         self, backend: Backend, clock: FakeClock, queue: str

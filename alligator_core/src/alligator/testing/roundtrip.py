@@ -49,12 +49,16 @@ def assert_round_trips(func: Callable[..., Any], *args: Any, **kwargs: Any) -> T
         f"the payload is {size} bytes, over the default limit of {DEFAULT_MAX_PAYLOAD_BYTES}"
     )
     back = Task.deserialize(text)
-    for index, (sent, arrived) in enumerate(zip(args, back.func_args)):
-        assert values.identical(arrived, sent), f"positional argument {index} arrives as {arrived!r}, not {sent!r}"
+    for index, (sent, arrived) in enumerate(zip(args, back.func_args, strict=False)):
+        assert values.identical(arrived, sent), (
+            f"positional argument {index} arrives as {arrived!r}, not {sent!r}"
+        )
     assert len(back.func_args) == len(args)
     for key, sent in kwargs.items():
         arrived = back.func_kwargs.get(key)
-        assert values.identical(arrived, sent), f"keyword argument {key!r} arrives as {arrived!r}, not {sent!r}"
+        assert values.identical(arrived, sent), (
+            f"keyword argument {key!r} arrives as {arrived!r}, not {sent!r}"
+        )
     assert list(back.func_kwargs) == list(kwargs)
     return back
 

@@ -58,7 +58,9 @@ def carryable_scalars() -> st.SearchStrategy[Any]:
         st.timedeltas(),
         st.uuids(),
         st.decimals(allow_nan=False, allow_infinity=False).filter(
-            lambda d: abs(d.adjusted()) <= MAX_DECIMAL_DIGITS and len(d.as_tuple().digits) <= MAX_DECIMAL_DIGITS
+            lambda d: (
+                abs(d.adjusted()) <= MAX_DECIMAL_DIGITS and len(d.as_tuple().digits) <= MAX_DECIMAL_DIGITS
+            )
         ),
     )
 

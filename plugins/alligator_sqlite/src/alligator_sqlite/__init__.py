@@ -1323,7 +1323,9 @@ class SqliteBackend(Backend):
             found = self._finished_in(conn, queue, task_id, now)
             if found is not None:
                 return found.status
-            if conn.execute("SELECT 1 FROM alligator_dead WHERE queue = ? AND task_id = ?", (queue, task_id)).fetchone():
+            if conn.execute(
+                "SELECT 1 FROM alligator_dead WHERE queue = ? AND task_id = ?", (queue, task_id)
+            ).fetchone():
                 return None  # a dead letter past its time, not dropped yet
             row = conn.execute(
                 "SELECT status FROM alligator_finished WHERE queue = ? AND task_id = ? AND finished_at >= ?",

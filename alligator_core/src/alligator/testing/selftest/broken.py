@@ -200,7 +200,7 @@ class ReleaseKeepsItsPlace(ReferenceBackend):
 
 
 class ReleaseKeepsItsTurn(ReferenceBackend):
-    """A released task is due from its release, but keeps its old turn among tasks due at that instant (issue 17, point 9).
+    """A released task is due from its release but keeps its old turn among tasks due then (issue 17).
 
     Its due time is right, its tie-break is not: a store ordering by ``(due,
     push sequence)`` and updating only the due time on release. It passes

@@ -23,8 +23,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 import alligator
 from alligator.backend import Backend
-from alligator.testing import BackendStateMachine, run_backend_state_machine
-from alligator.testing import contract
+from alligator.testing import BackendStateMachine, contract, run_backend_state_machine
 from alligator.testing.contract import SharedStoreContract
 from alligator.testing.selftest.broken import (
     BROKEN,
