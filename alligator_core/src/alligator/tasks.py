@@ -8,7 +8,7 @@ import logging
 import math
 import numbers
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from alligator import payload as _payload
@@ -296,6 +296,9 @@ class Task:
         self.callable: str | None = None
         self.func_args: list[Any] = []
         self.func_kwargs: dict[str, Any] = {}
+        # (func_args, func_kwargs) as to_call checked them, when no value
+        # needed a tag: serialize writes those very objects without a second walk.
+        self._plain_call: tuple[list[Any], dict[str, Any]] | None = None
         self.result: Any = None
         #: The exception of the last failed run, if any.
         self.exception: BaseException | None = None
@@ -366,16 +369,15 @@ class Task:
             problem = unrunnable_reason(module, name)
             if problem is not None:
                 raise NotImportableError(f"{printable(f'{module}:{name}')} can never run: {problem}")
-        for index, arg in enumerate(args):
-            check_arg(arg, f"positional argument {index} of {name}()")
-        for key, arg in kwargs.items():
-            check_arg(arg, f"keyword argument {key!r} of {name}()")
+        encoded_args, encoded_kwargs = _encode_call(args, kwargs, name)
         check_arguments_fit(func, args, kwargs, name)
         self.func = func
         self.module = module
         self.callable = name
         self.func_args = list(args)
         self.func_kwargs = dict(kwargs)
+        plain = encoded_args is args and encoded_kwargs is kwargs
+        self._plain_call = (self.func_args, self.func_kwargs) if plain else None
 
     def run(self) -> Any:
         """Runs the task once, with its hooks, and returns the function's result.
@@ -569,7 +571,12 @@ class Task:
         """
         if not self.callable:
             raise ValueError("call to_call(func, ...) before serializing a task")
-        args, kwargs = _encode_call(self.func_args, self.func_kwargs, self.callable)
+        checked = self._plain_call
+        args: Sequence[Any]
+        if checked is not None and checked[0] is self.func_args and checked[1] is self.func_kwargs:
+            args, kwargs = self.func_args, self.func_kwargs
+        else:
+            args, kwargs = _encode_call(self.func_args, self.func_kwargs, self.callable)
         tagged = args is not self.func_args or kwargs is not self.func_kwargs
         data: dict[str, Any] = {
             "v": _payload.TAGGED_VERSION if tagged else PAYLOAD_VERSION,
@@ -730,15 +737,23 @@ def check_arg(value: Any, where: str) -> None:
     values.encode(value, where)
 
 
-def _encode_call(args: list[Any], kwargs: dict[str, Any], name: str) -> tuple[list[Any], dict[str, Any]]:
-    """A call's arguments as JSON data; the very same objects when no value needed a tag."""
-    encoded_args = args
+def _encode_call(
+    args: Sequence[Any], kwargs: dict[str, Any], name: str
+) -> tuple[Sequence[Any], dict[str, Any]]:
+    """A call's arguments as JSON data; the very same objects when no value needed a tag.
+
+    Raises:
+        NotSerializableError: An argument cannot be carried; the message
+            names it by position or keyword, and the type.
+    """
+    copied: list[Any] | None = None
     for index, arg in enumerate(args):
         new = values.encode(arg, f"positional argument {index} of {name}()")
         if new is not arg:
-            if encoded_args is args:
-                encoded_args = list(args)
-            encoded_args[index] = new
+            if copied is None:
+                copied = list(args)
+            copied[index] = new
+    encoded_args = args if copied is None else copied
     encoded_kwargs = kwargs
     for key, arg in kwargs.items():
         new = values.encode(arg, f"keyword argument {key!r} of {name}()")

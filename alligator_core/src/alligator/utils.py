@@ -124,7 +124,11 @@ def _walk(found: Any, module_name: str, attr_name: str) -> Any:
                 "a task's name may lead through modules and classes only"
             )
         try:
-            attr = inspect.getattr_static(found, part)
+            # A module's own names are its __dict__: what getattr_static finds
+            # there, without its search of the type (dunder names never get here).
+            attr = vars(found)[part] if isinstance(found, ModuleType) and part in vars(found) else None
+            if attr is None:
+                attr = inspect.getattr_static(found, part)
         except AttributeError as err:
             raise UnknownCallableError(f"Module {module_name!r} has no attribute {attr_name!r}") from err
         # These two built-in descriptors are unwrapped as getattr would; they run no user code.

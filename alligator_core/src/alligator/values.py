@@ -93,8 +93,10 @@ def encode(
     Raises:
         NotSerializableError: Naming the offending place and its type.
     """
+    if value is None or isinstance(value, (bool, int, str)):
+        return value  # the common case, without building an encoder
     try:
-        return _Encoder(where, json_keys).encode(value, "", max_depth)
+        return _Encoder(where, json_keys).encode(value, None, max_depth)
     except _TooDeep as deep:
         raise NotSerializableError(
             f"{_place(where, deep.path)} is nested more than {max_depth} levels deep "
@@ -102,8 +104,13 @@ def encode(
         ) from None
 
 
+#: Where a value sits inside an argument, built only for an error message:
+#: ``(parent, key or index)`` links, None at the top.
+_Path = tuple[Any, Any] | None
+
+
 class _TooDeep(Exception):
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: _Path) -> None:
         super().__init__(path)
         self.path = path
 
@@ -115,7 +122,7 @@ class _Encoder:
         self.where = where
         self.json_keys = json_keys
 
-    def encode(self, value: Any, path: str, room: int) -> Any:
+    def encode(self, value: Any, path: _Path, room: int) -> Any:
         where = self.where
         if value is None or isinstance(value, (bool, int, str)):
             return value
@@ -142,10 +149,10 @@ class _Encoder:
             return _encode_scalar(value, scalar, where, path)
         raise NotSerializableError(_refusal(value, where, path))
 
-    def items(self, items: list[Any] | tuple[Any, ...], path: str, room: int) -> Any:
+    def items(self, items: list[Any] | tuple[Any, ...], path: _Path, room: int) -> Any:
         encoded = None
         for index, item in enumerate(items):
-            new = self.encode(item, f"{path}[{index}]", room)
+            new = self.encode(item, (path, index), room)
             if new is not item and encoded is None:
                 encoded = list(items[:index])
             if encoded is not None:
@@ -153,7 +160,7 @@ class _Encoder:
         # Plain data stays the very object it was: no copy on the common path.
         return items if encoded is None else encoded
 
-    def mapping(self, value: dict[Any, Any], path: str, room: int) -> Any:
+    def mapping(self, value: dict[Any, Any], path: _Path, room: int) -> Any:
         escaped = TAG in value
         levels = 2 if escaped else 1
         if room < levels:
@@ -161,7 +168,7 @@ class _Encoder:
         encoded: dict[str, Any] | None = None
         for index, (key, item) in enumerate(value.items()):
             name = key if isinstance(key, str) else self.key(key, path)
-            new = self.encode(item, f"{path}[{key!r}]", room - levels)
+            new = self.encode(item, (path, key), room - levels)
             if (new is not item or name is not key) and encoded is None:
                 encoded = dict(list(value.items())[:index])
             if encoded is not None:
@@ -170,7 +177,7 @@ class _Encoder:
         # A user dict that has the tag key is escaped, so it is never read as a tag.
         return {TAG: "dict", "v": body} if escaped else body
 
-    def key(self, key: Any, path: str) -> str:
+    def key(self, key: Any, path: _Path) -> str:
         if self.json_keys and (key is None or isinstance(key, (bool, int, float))):
             return str(_KEY_ENCODER.encode(key))
         raise NotSerializableError(
@@ -182,11 +189,17 @@ class _Encoder:
 _KEY_ENCODER = json.JSONEncoder(allow_nan=False)
 
 
-def _place(where: str, path: str) -> str:
-    return f"{where}, at {path}," if path else where
+def _place(where: str, path: _Path) -> str:
+    if path is None:
+        return where
+    steps = []
+    while path is not None:
+        path, step = path
+        steps.append(f"[{step!r}]")
+    return f"{where}, at {''.join(reversed(steps))},"
 
 
-def _refusal(value: Any, where: str, path: str) -> str:
+def _refusal(value: Any, where: str, path: _Path) -> str:
     kind = type(value)
     name = f"{kind.__module__}.{kind.__qualname__}"
     for base in (tuple, *_SCALARS):
@@ -310,7 +323,7 @@ _SCALARS: dict[type, _Scalar] = {
 _BY_TAG = {scalar.tag: scalar for scalar in _SCALARS.values()}
 
 
-def _encode_scalar(value: Any, scalar: _Scalar, where: str, path: str) -> dict[str, Any]:
+def _encode_scalar(value: Any, scalar: _Scalar, where: str, path: _Path) -> dict[str, Any]:
     try:
         tagged: dict[str, Any] = {TAG: scalar.tag, "v": scalar.dump(value)}
     except ValueError as err:
