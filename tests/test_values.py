@@ -153,6 +153,22 @@ def test_version_2_without_a_tag_is_refused() -> None:
         Task.deserialize(_call_payload(v=2, args=[1, [2]], kwargs={"a": {"b": 1}}))
 
 
+def test_arguments_changed_after_to_call_are_encoded_or_refused_when_written() -> None:
+    task = Task()
+    task.to_call(sample_tasks.echo, 1, key="x")
+    task.func_args = [(1, 2)]
+    assert json.loads(task.serialize())["args"] == [{"$t": "tuple", "v": [1, 2]}]
+    task.func_args.append(datetime.date(2026, 1, 1))  # in place, after the last check
+    assert Task.deserialize(task.serialize()).func_args == [(1, 2), datetime.date(2026, 1, 1)]
+    plain = Task()
+    plain.to_call(sample_tasks.echo, 1)
+    plain.func_args.append(uuid.UUID(int=1))
+    assert Task.deserialize(plain.serialize()).func_args == [1, uuid.UUID(int=1)]
+    plain.func_kwargs["bad"] = {1, 2}
+    with pytest.raises(NotSerializableError, match=r"keyword argument 'bad' of echo\(\) is a builtins.set"):
+        plain.serialize()
+
+
 def test_top_level_keyword_names_are_names_not_tags() -> None:
     task = Task()
     task.to_call(sample_tasks.echo, (1,), **{"$t": "tuple", "v": 3})

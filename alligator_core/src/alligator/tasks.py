@@ -611,7 +611,14 @@ class Task:
             if self.store_result is not False:
                 raise TypeError(f"store_result must be True or False, not {_show(self.store_result)}")
             data["store_result"] = False
-        return _payload.dumps(data)
+        try:
+            return _payload.dumps(data)
+        except (TypeError, ValueError):
+            if self._plain_call is None:
+                raise
+            # A value put into func_args in place after to_call: check it all again.
+            self._plain_call = None
+            return self.serialize()
 
     @classmethod
     def deserialize(cls, data: str | bytes) -> Task:
