@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any, TextIO
 
-from alligator.backend import Backend, TaskInfo
+from alligator import presence
+from alligator.backend import Backend, Finished, TaskInfo
+from alligator.command._pausing import paused_json, paused_line, read_paused
 from alligator.command._render import (
     call_text,
     decode_payload,
@@ -20,7 +23,9 @@ from alligator.command._render import (
     table,
 )
 from alligator.constants import DELAYED, FAILED, RUNNING, STATUS_NAMES, SUCCESS, WAITING
-from alligator.presence import WorkerInfo, decode
+from alligator.exceptions import ResultSignatureError
+from alligator.presence import WorkerInfo
+from alligator.security import SECRET_ENV, TaskPolicy, without_signatures
 from alligator.text import printable
 
 #: Pages of 1000 :func:`show` reads at most to find a task's attempts and times.
@@ -53,11 +58,9 @@ def read_workers(backend: Backend) -> tuple[list[WorkerInfo] | None, str | None]
         registry of workers.
     """
     try:
-        records = backend.worker_records()
+        return presence.read_workers(backend), None
     except NotImplementedError as err:
         return None, str(err)
-    workers = [info for worker_id, record in records if (info := decode(worker_id, record)) is not None]
-    return workers, None
 
 
 def worker_json(info: WorkerInfo) -> dict[str, Any]:
@@ -92,14 +95,19 @@ WORKER_HEADERS = ["WORKER", "HOST", "PID", "QUEUES", "THREADS", "HANDLED", "BUSY
 
 
 def _info_data(backend: Backend) -> tuple[dict[str, Any], list[WorkerInfo]]:
+    workers, why = read_workers(backend)
     queues = []
-    for name in backend.queues():
+    for name in presence.known_queues(backend, workers or []):
         counts = backend.counts(name)
         queues.append({"name": name, **asdict(counts), "total": counts.total})
-    workers, why = read_workers(backend)
+    pauses, _ = read_paused(backend)
+    paused_queues = {name for kind, name in pauses or () if kind == "queue"}
+    for queue in queues:
+        queue["paused"] = queue["name"] in paused_queues
     data = {
         "store": backend.describe(),
         "queues": queues,
+        "paused": paused_json(pauses),
         "workers": None if workers is None else [worker_json(w) for w in workers],
         "workers_unavailable": why,
     }
@@ -117,8 +125,9 @@ def _info_text(data: dict[str, Any], workers: list[WorkerInfo], out: TextIO) -> 
         )
     total = sum(q["total"] for q in queues)
     out.write(
-        f"{len(queues)} queue{'s' if len(queues) != 1 else ''}, {total} task{'s' if total != 1 else ''}\n\n"
+        f"{len(queues)} queue{'s' if len(queues) != 1 else ''}, {total} task{'s' if total != 1 else ''}\n"
     )
+    out.write(paused_line([(p["kind"], p["name"]) for p in data["paused"] or ()]) + "\n")
     if data["workers"] is None:
         out.write(f"live workers unknown: {printable(data['workers_unavailable'])}\n")
         return
@@ -224,7 +233,7 @@ def _last_line(reason: str | None) -> str | None:
 def tasks(backend: Backend, args: argparse.Namespace) -> int:
     """``alligator tasks``: one page of a queue's tasks in one state."""
     queue = _queue(args)
-    page = backend.tasks(queue, args.state, args.offset, args.limit)
+    page = [without_signatures(info) for info in backend.tasks(queue, args.state, args.offset, args.limit)]
     if args.json:
         dump_json(
             {
@@ -313,7 +322,7 @@ def show(backend: Backend, args: argparse.Namespace) -> int:
     info = None
     stored_text: str | None = None
     if status in STATE_OF:
-        info = find_info(backend, queue, STATE_OF[status], task_id)
+        info = without_signatures(find_info(backend, queue, STATE_OF[status], task_id))
         payload = info.payload if info is not None else backend.peek(queue, task_id)
         if payload is not None:
             decoded = decode_payload(payload)
@@ -329,7 +338,7 @@ def show(backend: Backend, args: argparse.Namespace) -> int:
                 failed_at=info.failed_at,
             )
     if status in (SUCCESS, FAILED):
-        finished = backend.finished(queue, task_id)
+        finished = without_signatures(backend.finished(queue, task_id))
         if finished is not None:
             data["finished_at"] = finished.finished_at
             if finished.status == SUCCESS:
@@ -396,13 +405,20 @@ def result(backend: Backend, args: argparse.Namespace) -> int:
     It mirrors :meth:`Gator.result <alligator.gator.Gator.result>` on the
     backend contract (:meth:`~alligator.backend.Backend.finished`,
     :meth:`~alligator.backend.Backend.wait_finished`), printing the stored
-    JSON as it is instead of decoding it.
+    JSON as it is instead of decoding it. With ``ALLIGATOR_SECRET`` set, it
+    checks a result's or reason's signature as ``Gator.result`` does, and
+    says so instead of printing one that fails.
     """
     queue, task_id = _queue(args), args.task_id
-    finished = backend.finished(queue, task_id)
+    try:
+        policy = TaskPolicy.build(environ={k: v for k, v in os.environ.items() if k == SECRET_ENV})
+    except ValueError as err:
+        _error(f"{SECRET_ENV} is invalid: {printable(err, 500)}")
+        return 2
+    finished = _checked(policy, queue, backend.finished(queue, task_id))
     status = None if finished is not None else backend.status(queue, task_id)
     if finished is None and status is not None and args.wait > 0:
-        finished = backend.wait_finished(queue, task_id, args.wait)
+        finished = _checked(policy, queue, backend.wait_finished(queue, task_id, args.wait))
         status = None if finished is not None else backend.status(queue, task_id)
     data: dict[str, Any] = {"queue": queue, "task_id": task_id, "result": None, "reason": None}
     if finished is None:
@@ -440,6 +456,25 @@ def result(backend: Backend, args: argparse.Namespace) -> int:
     elif finished is not None and finished.result is not None:
         sys.stdout.write(printable(finished.result, len(finished.result) + 16) + "\n")
     return 0 if ok else 1
+
+
+def _checked(policy: TaskPolicy, queue: str, found: Finished | None) -> Finished | None:
+    """What a task left, its signature checked as ``Gator.result`` checks it.
+
+    With ``ALLIGATOR_SECRET`` set, a result or reason that fails the check
+    is not shown: the refusal takes the reason's place (nothing is checked
+    without it, and the signature is taken off).
+    """
+    if found is None:
+        return None
+    try:
+        if found.status == SUCCESS and found.result is not None:
+            return replace(found, result=policy.open_result(queue, found.task_id, found.result))
+        if found.status == FAILED:
+            return replace(found, reason=policy.open_reason(queue, found.task_id, found.reason or ""))
+    except ResultSignatureError as err:
+        return replace(found, result=None, reason=str(err))
+    return found
 
 
 # -- steering ------------------------------------------------------------------
