@@ -463,16 +463,18 @@ class Gator:
     def result(self, task_id: str, timeout: float | None = None) -> Any:
         """Returns a finished task's stored return value, waiting for it if asked to.
 
-        A worker stores what the function returned, as JSON, in the same step
-        as it acknowledges the task, and the store keeps it for the task's
-        ``result_ttl`` (this gator's by default: an hour).
+        A worker stores what the function returned, as JSON (a tuple, a
+        datetime or a Decimal tagged as in arguments: see
+        :mod:`alligator.values`), in the same step as it acknowledges the
+        task, and the store keeps it for the task's ``result_ttl`` (this
+        gator's by default: an hour).
 
         Example:
             >>> gator = Gator("locmem://example-result", allow=["builtins"])
             >>> task = gator.task(divmod, 17, 5)
             >>> done = gator.pop()  # a worker would do this, in another process
             >>> gator.result(task.task_id)
-            [3, 2]
+            (3, 2)
 
         Args:
             task_id: The task's id (``task.task_id``).
