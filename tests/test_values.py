@@ -13,7 +13,6 @@ import decimal
 import json
 import uuid
 import zoneinfo
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -101,8 +100,10 @@ def test_the_strategies_draw_only_what_the_encoding_carries(value: Any) -> None:
     assert_round_trips(sample_tasks.echo, value)
 
 
-def test_values_reach_the_function_and_come_back_through_a_worker(tmp_path: Path) -> None:
-    gator = Gator(f"sqlite:///{tmp_path / 'values.db'}", allow=["sample_tasks"])
+def test_values_reach_the_function_and_come_back_through_a_worker() -> None:
+    # In this process; tests/integration/test_values_stores.py does it with a
+    # worker process on SQLite and Redis.
+    gator = Gator(f"locmem://{uuid.uuid4().hex}", allow=["sample_tasks"])
     task = gator.task(sample_tasks.echo, *EVERYDAY, when=EVERYDAY[1])
     done = gator.pop()
     assert done is not None
