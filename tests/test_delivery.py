@@ -140,7 +140,11 @@ def test_import_time_errors_are_dead_lettered_at_once_with_the_traceback(
     assert worker.run_forever() == 1
     [letter] = gator.dead_letters()
     assert letter.attempts == 1, "dead-lettered on the first delivery, not after max deliveries"
-    assert "Traceback" in letter.reason and f"importing {module}" in letter.reason
+    if name == "property_raises":
+        # The walk runs no getter (issue 17, point 9): the name is refused as it stands.
+        assert "holder.job walks into holder, a _Walk object" in letter.reason
+    else:
+        assert "Traceback" in letter.reason and f"importing {module}" in letter.reason
     assert "worker probably died" not in letter.reason
 
 

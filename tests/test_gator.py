@@ -195,8 +195,10 @@ def test_batch_enqueues_nothing_when_the_block_raises(gator: Gator) -> None:
 
 
 def test_arguments_json_cannot_carry_are_refused_and_nothing_is_queued(gator: Gator) -> None:
-    with pytest.raises(NotSerializableError, match=r"keyword argument 'when' of record\(\) is a datetime"):
-        gator.task(sample_tasks.record, when=datetime.datetime.now())
+    with pytest.raises(
+        NotSerializableError, match=r"keyword argument 'when' of record\(\) is a builtins.bytes"
+    ):
+        gator.task(sample_tasks.record, when=b"2026-12-06")
     with pytest.raises(NotSerializableError, match=r"positional argument 0 of record\(\), at \[1\],"):
         gator.task(sample_tasks.record, [1, {2, 3}])
     with pytest.raises(NotSerializableError, match="key 1 of type int"):

@@ -7,6 +7,7 @@ import hmac
 import json
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 import sample_tasks
@@ -230,6 +231,66 @@ def test_the_policy_says_whether_signing_is_on(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("ALLIGATOR_SECRET", NEW_KEY)
     assert Gator(_dsn()).policy.signing is True
     assert Gator(_dsn(), secret=[]).policy.signing is False
+
+
+def test_a_refused_dotted_name_runs_no_code_of_the_allowed_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`mod:settings.lazy.system` walks through an instance's property: refused, and the getter never runs."""
+    name = f"lazymod_{uuid.uuid4().hex[:8]}"
+    ran = tmp_path / "ran"
+    (tmp_path / f"{name}.py").write_text(
+        "import os\n"
+        f"RAN = {str(ran)!r}\n"
+        "def _mark(what):\n"
+        "    open(RAN, 'a').write(what + '\\n')\n"
+        "class Lazy:\n"
+        "    @property\n"
+        "    def lazy(self):\n"
+        "        _mark('instance property')\n"
+        "        return os\n"
+        "    def __getattr__(self, name):\n"
+        "        _mark('instance __getattr__')\n"
+        "        return os\n"
+        "class Meta(type):\n"
+        "    @property\n"
+        "    def lazy(cls):\n"
+        "        _mark('class property')\n"
+        "        return os\n"
+        "class Config(metaclass=Meta):\n"
+        "    @staticmethod\n"
+        "    def static(x):\n"
+        "        return x * 2\n"
+        "    @classmethod\n"
+        "    def klass(cls, x):\n"
+        "        return (cls.__name__, x)\n"
+        "settings = Lazy()\n"
+        "def __getattr__(name):\n"
+        "    _mark('module __getattr__')\n"
+        "    return os\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    gator = Gator(_dsn(), allow=[name])
+    names = ["settings.lazy.system", "settings.other.system", "Config.lazy.system", "nothing_here.system"]
+    for index, dotted in enumerate(names):
+        _push_raw(gator, f"walk-{index}", name, dotted, args=["echo pwned"])
+    _push_raw(gator, "static", name, "Config.static", args=[21])
+    _push_raw(gator, "klass", name, "Config.klass", args=[1])
+    try:
+        Worker(gator, max_tasks=len(names) + 2).run_forever()
+    finally:
+        sys.modules.pop(name, None)
+    assert not ran.exists(), f"code of the allowed module ran: {ran.read_text()}"
+    reasons = {d.task_id: d.reason for d in gator.dead_letters()}
+    assert set(reasons) == {f"walk-{index}" for index in range(len(names))}
+    assert (
+        "walks into settings, a Lazy object; a task's name may lead through modules and classes only"
+        in (reasons["walk-0"])
+    )
+    assert "walks into settings, a Lazy object" in reasons["walk-1"]
+    assert "walks into Config.lazy, a property object" in reasons["walk-2"]
+    assert "has no attribute 'nothing_here.system'" in reasons["walk-3"]
+    assert gator.status("static") == SUCCESS and gator.status("klass") == SUCCESS
 
 
 def test_a_results_signature_binds_its_task_queue_and_outcome() -> None:

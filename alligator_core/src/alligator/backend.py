@@ -114,7 +114,8 @@ class TaskInfo:
         state: ``"waiting"``, ``"delayed"``, ``"running"`` or ``"dead"``.
         payload: The payload as stored, cut to
             :attr:`Backend.max_payload_bytes` and with bytes that are not
-            UTF-8 shown as U+FFFD, as :meth:`Backend.dead_letters` lists it.
+            UTF-8 shown as U+FFFD, as :meth:`Backend.dead_letters` lists it
+            (a character the cut splits is one U+FFFD).
         attempts: Deliveries so far.
         failures: Deliveries that ran and failed (0 for a dead letter: the
             count is not kept there).
@@ -244,9 +245,11 @@ class Backend(abc.ABC):
       old receipt, whether or not another worker has reserved it yet.
     * **Ids are unique within a queue.** Pushing an id that is already in the
       queue (waiting, delayed, reserved, or a dead letter) changes nothing and
-      returns False. An id that finished (acked) may be pushed again; its old
-      status is forgotten. So an id is never live and dead at once, and two
-      dead letters never share an id.
+      returns False. An id that finished (acked) may be pushed again; the
+      push forgets its old status and its kept result at once (cancelled, or
+      run again without a result, the id never hands out the old value). So
+      an id is never live and dead at once, and two dead letters never share
+      an id.
     * **Strings cross unchanged.** Payloads and reasons are any ``str`` that
       UTF-8 can encode, ``"\\x00"`` (NUL) and every other code point included;
       a backend returns them exactly as given (a store whose text type
@@ -280,11 +283,14 @@ class Backend(abc.ABC):
             ack or dead letter it waits for instead of polling.
         status_ttl: Seconds :meth:`status` keeps reporting SUCCESS or
             FAILED after a task was acked or dead-lettered: for at least that
-            long. An acked task's SUCCESS is forgotten (None) by 1.5 times
-            that long, at the latest once another task of the queue finished
-            after that (a backend may tidy lazily, on a later ack). The kit
-            checks both ends: SUCCESS at half the TTL, None after 1.5 times
-            it and another ack.
+            long, and longer while :meth:`finished` still reports it (a
+            result kept longer, a dead letter not yet past
+            :attr:`dead_letter_ttl`): the two always agree. An acked
+            task's SUCCESS with no result kept is forgotten (None) by 1.5
+            times that long, at the latest once another task of the queue
+            finished after that (a backend may tidy lazily, on a later ack).
+            The kit checks both ends: SUCCESS at half the TTL, None after 1.5
+            times it and another ack.
         clock: When not None, the time source that replaces the store's own.
         max_payload_bytes: The longest payload :meth:`reserve`, :meth:`get`
             and :meth:`peek` hand out; longer records are dead-lettered in the
@@ -295,6 +301,9 @@ class Backend(abc.ABC):
             more drops the oldest (see :meth:`dead_letter`).
         dead_letter_ttl: Seconds a dead letter is kept; older ones are
             dropped when the next one is written (see :meth:`dead_letter`).
+            Past it a letter is gone for every reader whether or not it was
+            dropped yet: :meth:`counts` does not count it, :meth:`status`
+            and :meth:`finished` say None, listing drops it.
         max_workers: The most live workers :meth:`heartbeat` keeps.
         max_task_id_bytes: The longest task id :meth:`reserve` and :meth:`get`
             hand out. A longer id is planted, never pushed (the core makes
@@ -477,7 +486,9 @@ class Backend(abc.ABC):
 
         SUCCESS while its result is kept or its status remembered (see
         :attr:`status_ttl`), whichever lasts longer; FAILED while it is a dead
-        letter (with the dead letter's reason). A stored result over
+        letter (with the dead letter's reason), until the letter is dropped or
+        past :attr:`dead_letter_ttl`. :meth:`status` says the same. A push of
+        the same id forgets the old outcome at once (None while it is live). A stored result over
         :attr:`max_payload_bytes` or not valid UTF-8 is never transferred:
         ``result`` is None and ``reason`` says why.
 
@@ -555,7 +566,11 @@ class Backend(abc.ABC):
 
         Backends that can block (:attr:`blocking_reserve`) override it to be
         woken by any push, release or requeue on any of the queues, without
-        polling. This default sleeps a short nap (at most 0.1 s).
+        polling; and when work is already due in one of them as it is called
+        (pushed, released or requeued before, or a lease that ended), they
+        return True at once: a wait never sleeps through work it could take.
+        This default does not look: it sleeps a short nap (at most 0.1 s)
+        and returns False, and its caller reserves again.
 
         Returns:
             True when woken by work (it may be gone already); False otherwise.
@@ -779,6 +794,11 @@ class Backend(abc.ABC):
     def status(self, queue: str, task_id: str) -> int | None:
         """Tells where a task is.
 
+        It agrees with :meth:`finished` for a finished task: ``SUCCESS``
+        while its status is remembered (:attr:`status_ttl`) or its result
+        kept, whichever lasts longer; ``FAILED`` while it is a dead letter
+        (until dropped or past :attr:`dead_letter_ttl`).
+
         Returns:
             ``WAITING``, ``DELAYED``, ``RUNNING`` (reserved), ``SUCCESS``
             (acked, for at least :attr:`status_ttl` seconds), ``FAILED``
@@ -797,6 +817,9 @@ class Backend(abc.ABC):
         A payload is listed as stored, except one over :attr:`max_payload_bytes`
         (cut to that many bytes) or not valid UTF-8 (its bad bytes replaced
         by U+FFFD): listing never transfers more than the limit per letter.
+        A character the cut splits is listed as one U+FFFD, after the whole
+        characters before it (so the text, encoded again, may be up to two
+        bytes longer than the limit).
         """
 
     @abc.abstractmethod
@@ -828,7 +851,9 @@ class Backend(abc.ABC):
     def counts(self, queue: str) -> QueueCounts:
         """Counts a queue's tasks per state, in one atomic step, changing nothing.
 
-        A task whose lease ended counts as waiting (see the rules above).
+        A task whose lease ended counts as waiting (see the rules above). A
+        dead letter past :attr:`dead_letter_ttl` is not counted, dropped yet
+        or not: the counts agree with what listing shows.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot count tasks per state")
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import json
 import logging
 import os
 import sys
@@ -44,11 +43,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from alligator import payload as _payload
 from alligator.backend import Ack, Backend, Reservation
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 from alligator.exceptions import (
     BackendError,
     InvalidPayloadError,
+    NotSerializableError,
     TaskRefused,
     TimeLimitExceeded,
     UnknownCallableError,
@@ -74,11 +75,6 @@ DEPENDENCY_POLL_SECONDS = 0.5
 TRACEBACK_FRAMES = 8
 #: Default seconds a task's return value is kept (``Gator(result_ttl=...)``).
 DEFAULT_RESULT_TTL = 3600.0
-
-# One encoder for every result, as for payloads: compact, strict JSON (no
-# NaN or infinities, which other languages' parsers refuse), ASCII so its
-# length is its size in bytes.
-_RESULT_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
 class Outcome(str, enum.Enum):
@@ -466,20 +462,15 @@ class DeliverySteps:
         result: str | None = None
         if task.store_result:
             try:
-                result = _RESULT_ENCODER.encode(task.result)
-            except Exception as err:  # TypeError, ValueError (NaN, huge int), RecursionError...
+                result = _payload.encode_result(task.result)
+            except Exception as err:  # NotSerializableError, ValueError (a huge int)...
                 # A bug in the task, as a non-JSON argument is: it would return
                 # the same thing on every retry, so no retry.
-                self._dead_letter(
-                    delivery,
-                    f"returned a value JSON cannot carry: {type(err).__name__}: {err}; "
-                    "return dicts, lists, strings, numbers, booleans or None",
-                    err,
-                )
+                self._dead_letter(delivery, _unstorable_reason(err), err)
                 return
             result = self._signed_result(reservation.task_id, result)
             limit = self.rules.policy.max_payload_bytes
-            if len(result) > limit:  # ASCII (see _RESULT_ENCODER): characters are bytes
+            if len(result) > limit:  # ASCII (see encode_result): characters are bytes
                 self._dead_letter(
                     delivery,
                     f"returned {len(result)} bytes, over the limit of {limit}; keep large data "
@@ -648,3 +639,9 @@ def _mend_standard_streams() -> None:
                     # Not setStream(): it flushes the closed stream first, and raises.
                     with handler.lock or contextlib.nullcontext():
                         handler.stream = fresh
+
+
+def _unstorable_reason(err: Exception) -> str:
+    """The dead letter's reason for a return value that cannot be stored as a result."""
+    detail = str(err) if isinstance(err, NotSerializableError) else f"{type(err).__name__}: {err}"
+    return f"returned a value JSON cannot carry: {detail}"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
 from alligator import loss_risks, presence
+from alligator import payload as _payload
 from alligator.backend import Backend, DeadLetter, Finished, QueueCounts, Reservation, TaskInfo
 from alligator.constants import ALL, FAILED, STATUS_NAMES, SUCCESS
 from alligator.delivery import (
@@ -473,16 +473,18 @@ class Gator:
     def result(self, task_id: str, timeout: float | None = None) -> Any:
         """Returns a finished task's stored return value, waiting for it if asked to.
 
-        A worker stores what the function returned, as JSON, in the same step
-        as it acknowledges the task, and the store keeps it for the task's
-        ``result_ttl`` (this gator's by default: an hour).
+        A worker stores what the function returned, as JSON (a tuple, a
+        datetime or a Decimal tagged as in arguments: see
+        :mod:`alligator.values`), in the same step as it acknowledges the
+        task, and the store keeps it for the task's ``result_ttl`` (this
+        gator's by default: an hour).
 
         Example:
             >>> gator = Gator("locmem://example-result", allow=["builtins"])
             >>> task = gator.task(divmod, 17, 5)
             >>> done = gator.pop()  # a worker would do this, in another process
             >>> gator.result(task.task_id)
-            [3, 2]
+            (3, 2)
 
         Args:
             task_id: The task's id (``task.task_id``).
@@ -705,14 +707,6 @@ def _not_found(task_id: str, queue: str) -> str:
     )
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"the number {name} is not JSON")
-
-
-# Results are written strict (no NaN, no infinities); read them the same way.
-_RESULT_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
-
-
 def _finished_value(found: Finished, policy: TaskPolicy, queue: str) -> Any:
     """The value a finished task hands out; raises TaskFailed for a failed one.
 
@@ -731,11 +725,9 @@ def _finished_value(found: Finished, policy: TaskPolicy, queue: str) -> Any:
         return None
     text = policy.open_result(queue, task_id, found.result)
     try:
-        return _RESULT_DECODER.decode(text)
-    except (ValueError, RecursionError) as err:
-        raise InvalidPayloadError(
-            f"the stored result of task {printable(task_id)} is not valid JSON: {printable(err)}"
-        ) from err
+        return _payload.decode_result(text)
+    except InvalidPayloadError as err:
+        raise InvalidPayloadError(f"the stored result of task {printable(task_id)} {printable(err)}") from err
 
 
 class Options:

@@ -1,4 +1,8 @@
-"""What may cross the queue: JSON values only, checked before anything is enqueued."""
+"""The texts that cross the queue: a task's payload and a task's stored result, strict JSON.
+
+The values inside them (arguments, return values) are encoded by
+:mod:`alligator.values`; this module writes and reads the JSON around them.
+"""
 
 from __future__ import annotations
 
@@ -6,60 +10,9 @@ import json
 import math
 from typing import Any
 
-from alligator.exceptions import InvalidPayloadError, NotSerializableError
-
-#: Deepest nesting of lists and objects a payload may have. Python's json
-#: module recurses, so a hostile payload nested a million deep would raise
-#: RecursionError inside the worker; refusing early keeps the error ours.
-MAX_DEPTH = 100
-
-
-def check_json(value: Any, where: str, path: str = "", depth: int = 0) -> None:
-    """Raises unless ``value`` is a JSON value that survives a round trip.
-
-    Tuples are accepted and arrive as lists. Everything else that JSON
-    would change or cannot hold is refused: sets, bytes, datetimes, objects,
-    non-string object keys (JSON would turn ``1`` into ``"1"``), NaN and the
-    infinities.
-
-    Args:
-        value: The value to check.
-        where: How to name it in the error, e.g. ``"positional argument 0"``.
-        path: Where inside it the value sits, e.g. ``"[1]['when']"`` (callers
-            leave it empty).
-        depth: How deep the value sits (callers leave it at 0).
-
-    Raises:
-        NotSerializableError: Naming the offending place and its type.
-    """
-    if value is None or isinstance(value, (bool, int, str)):
-        return
-    name = f"{where}, at {path}," if path else where
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise NotSerializableError(f"{name} is {value!r}, which JSON cannot carry")
-        return
-    if depth >= MAX_DEPTH:
-        raise NotSerializableError(f"{name} is nested more than {MAX_DEPTH} levels deep")
-    if isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            check_json(item, where, f"{path}[{index}]", depth + 1)
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise NotSerializableError(
-                    f"{name} has the key {key!r} of type {type(key).__name__}; "
-                    "JSON object keys must be strings"
-                )
-            check_json(item, where, f"{path}[{key!r}]", depth + 1)
-        return
-    kind = type(value)
-    raise NotSerializableError(
-        f"{name} is a {kind.__module__}.{kind.__qualname__}, which JSON cannot carry; "
-        "pass plain data instead (ids, strings, numbers, lists, dicts)"
-    )
-
+from alligator import values
+from alligator.exceptions import InvalidPayloadError
+from alligator.values import MAX_DEPTH
 
 # One encoder for every payload: json.dumps with options builds a new one per call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
@@ -116,6 +69,59 @@ def loads(payload: str | bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidPayloadError(f"payload is a JSON {type(data).__name__}, not an object")
     return data
+
+
+#: The payload format of a call whose arguments are plain JSON; a payload of
+#: Alligator 0.5.0, which has no version, is read as this one.
+PLAIN_VERSION = 1
+#: The payload format of a call with a tagged value in its arguments
+#: (:mod:`alligator.values`); written only then, so a worker older than the
+#: tags refuses exactly the tasks it would misread, and runs every other.
+TAGGED_VERSION = 2
+
+
+def encode_result(value: Any) -> str:
+    """Returns a task's return value as the text its result is stored as.
+
+    The same encoding as arguments (:mod:`alligator.values`): a returned
+    tuple, datetime or Decimal comes back as itself. One difference, kept
+    from before the tags: dict keys that are numbers, booleans or None come
+    back as strings, as ``json.dumps`` writes them (an argument refuses
+    them). Compact ASCII, so the text's length is its size in bytes.
+
+    Raises:
+        NotSerializableError: The value cannot be carried; the message names
+            where in it and the type.
+    """
+    return _ENCODER.encode(values.encode(value, values.RETURN_VALUE, max_depth=MAX_DEPTH, json_keys=True))
+
+
+def decode_result(text: str) -> Any:
+    """Returns the value a stored result holds (what :func:`encode_result` was given).
+
+    Raises:
+        InvalidPayloadError: Not strict JSON, nested too deep, or a tagged
+            value that is malformed; the message says which, and reads
+            after the result's name (``"is not valid JSON: ..."``).
+    """
+    if _nesting_exceeds(text, MAX_DEPTH):
+        raise InvalidPayloadError(f"is nested more than {MAX_DEPTH} levels deep")
+    try:
+        data = _RESULT_DECODER.decode(text)
+    except (ValueError, RecursionError) as err:
+        raise InvalidPayloadError(f"is not valid JSON: {err}") from err
+    try:
+        return values.decode(data)
+    except ValueError as err:
+        raise InvalidPayloadError(f"holds a value that cannot be read: {err}") from err
+
+
+def _refuse_result_constant(name: str) -> Any:
+    raise ValueError(f"the number {name} is not JSON")
+
+
+# Results are written strict (no NaN, no infinities); read them the same way.
+_RESULT_DECODER = json.JSONDecoder(parse_constant=_refuse_result_constant)
 
 
 def _nesting_exceeds(text: str, limit: int) -> bool:

@@ -8,10 +8,11 @@ import logging
 import math
 import numbers
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from alligator import payload as _payload
+from alligator import values
 from alligator.constants import DELAYED, FAILED, RETRYING, RUNNING, SUCCESS, WAITING
 from alligator.exceptions import (
     AlligatorException,
@@ -42,8 +43,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("alligator.worker")
 
-#: Version of the payload format; bumped when old workers could not read it.
-PAYLOAD_VERSION = 1
+#: Version of the payload format of a plain JSON call; a call with a tagged
+#: argument (a tuple, a datetime...) is written as version 2
+#: (:data:`alligator.payload.TAGGED_VERSION`), which older workers refuse.
+PAYLOAD_VERSION = _payload.PLAIN_VERSION
 
 Hook = Callable[..., Any]
 HookSpec = Hook | str | None
@@ -293,6 +296,9 @@ class Task:
         self.callable: str | None = None
         self.func_args: list[Any] = []
         self.func_kwargs: dict[str, Any] = {}
+        # (func_args, func_kwargs) as to_call checked them, when no value
+        # needed a tag: serialize writes those very objects without a second walk.
+        self._plain_call: tuple[list[Any], dict[str, Any]] | None = None
         self.result: Any = None
         #: The exception of the last failed run, if any.
         self.exception: BaseException | None = None
@@ -363,16 +369,15 @@ class Task:
             problem = unrunnable_reason(module, name)
             if problem is not None:
                 raise NotImportableError(f"{printable(f'{module}:{name}')} can never run: {problem}")
-        for index, arg in enumerate(args):
-            check_arg(arg, f"positional argument {index} of {name}()")
-        for key, arg in kwargs.items():
-            check_arg(arg, f"keyword argument {key!r} of {name}()")
+        encoded_args, encoded_kwargs = _encode_call(args, kwargs, name)
         check_arguments_fit(func, args, kwargs, name)
         self.func = func
         self.module = module
         self.callable = name
         self.func_args = list(args)
         self.func_kwargs = dict(kwargs)
+        plain = encoded_args is args and encoded_kwargs is kwargs
+        self._plain_call = (self.func_args, self.func_kwargs) if plain else None
 
     def run(self) -> Any:
         """Runs the task once, with its hooks, and returns the function's result.
@@ -569,13 +574,20 @@ class Task:
         """
         if not self.callable:
             raise ValueError("call to_call(func, ...) before serializing a task")
+        checked = self._plain_call
+        args: Sequence[Any]
+        if checked is not None and checked[0] is self.func_args and checked[1] is self.func_kwargs:
+            args, kwargs = self.func_args, self.func_kwargs
+        else:
+            args, kwargs = _encode_call(self.func_args, self.func_kwargs, self.callable)
+        tagged = args is not self.func_args or kwargs is not self.func_kwargs
         data: dict[str, Any] = {
-            "v": PAYLOAD_VERSION,
+            "v": _payload.TAGGED_VERSION if tagged else PAYLOAD_VERSION,
             "task_id": self.task_id,
             "module": self.module,
             "callable": self.callable,
-            "args": self.func_args,
-            "kwargs": self.func_kwargs,
+            "args": args,
+            "kwargs": kwargs,
             "retries": self.retries,
             "is_async": self.is_async,
         }
@@ -602,7 +614,14 @@ class Task:
             if self.store_result is not False:
                 raise TypeError(f"store_result must be True or False, not {_show(self.store_result)}")
             data["store_result"] = False
-        return _payload.dumps(data)
+        try:
+            return _payload.dumps(data)
+        except (TypeError, ValueError):
+            if self._plain_call is None:
+                raise
+            # A value put into func_args in place after to_call: check it all again.
+            self._plain_call = None
+            return self.serialize()
 
     @classmethod
     def deserialize(cls, data: str | bytes) -> Task:
@@ -634,7 +653,7 @@ class Task:
         if missing:
             raise ValueError(f"missing key(s) {', '.join(missing)}")
         version = fields.get("v", PAYLOAD_VERSION)
-        if isinstance(version, bool) or version != PAYLOAD_VERSION:
+        if isinstance(version, bool) or version not in (PAYLOAD_VERSION, _payload.TAGGED_VERSION):
             raise ValueError(f"payload format version {_show(version)} is not supported")
         expected_types: dict[str, type | tuple[type, ...]] = {
             "task_id": str,
@@ -691,6 +710,8 @@ class Task:
         task.callable = fields["callable"]
         task.func_args = fields.get("args", [])
         task.func_kwargs = fields.get("kwargs", {})
+        if version == _payload.TAGGED_VERSION:
+            task.func_args, task.func_kwargs = _decode_call(task.func_args, task.func_kwargs)
         return task
 
 
@@ -717,10 +738,51 @@ def _legacy_options(options: dict[str, Any], hooks: dict[str, Any]) -> Any:
 
 
 def check_arg(value: Any, where: str) -> None:
-    """Refuses a value that cannot cross the queue.
+    """Refuses a value that cannot cross the queue (see :mod:`alligator.values`).
 
     Raises:
-        NotSerializableError: ``value`` is not a JSON value; the message
-            names it by ``where``.
+        NotSerializableError: ``value`` cannot be carried; the message
+            names it by ``where``, and the type.
     """
-    _payload.check_json(value, where)
+    values.encode(value, where)
+
+
+def _encode_call(
+    args: Sequence[Any], kwargs: dict[str, Any], name: str
+) -> tuple[Sequence[Any], dict[str, Any]]:
+    """A call's arguments as JSON data; the very same objects when no value needed a tag.
+
+    Raises:
+        NotSerializableError: An argument cannot be carried; the message
+            names it by position or keyword, and the type.
+    """
+    copied: list[Any] | None = None
+    for index, arg in enumerate(args):
+        new = values.encode(arg, f"positional argument {index} of {name}()")
+        if new is not arg:
+            if copied is None:
+                copied = list(args)
+            copied[index] = new
+    encoded_args = args if copied is None else copied
+    encoded_kwargs = kwargs
+    for key, arg in kwargs.items():
+        new = values.encode(arg, f"keyword argument {key!r} of {name}()")
+        if new is not arg:
+            if encoded_kwargs is kwargs:
+                encoded_kwargs = dict(kwargs)
+            encoded_kwargs[key] = new
+    return encoded_args, encoded_kwargs
+
+
+def _decode_call(args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """Reads the arguments of a version 2 payload, which must hold a tagged value."""
+    decoded_args = values.decode(args)
+    # The keyword arguments' object is the call's, not a value: its keys are names, never a tag.
+    decoded_kwargs = {key: values.decode(arg) for key, arg in kwargs.items()}
+    if values.identical(decoded_args, args) and values.identical(decoded_kwargs, kwargs):
+        # One spelling per call: version 2 is written only when a tag is needed.
+        raise ValueError(
+            f"payload format version {_payload.TAGGED_VERSION} is written only for arguments "
+            "with tagged values, and this payload has none"
+        )
+    return decoded_args, decoded_kwargs

@@ -7,7 +7,7 @@ import importlib
 import inspect
 import sys
 from collections.abc import Callable
-from types import ModuleType
+from types import MethodType, ModuleType
 from typing import Any
 
 from alligator.exceptions import (
@@ -84,7 +84,15 @@ def import_module(module_name: str) -> ModuleType:
 
 
 def import_attr(module_name: str, attr_name: str) -> Any:
-    """Imports a module and returns one of its attributes.
+    """Imports a module and returns one of its attributes, running no code on the way.
+
+    Dots walk into modules and classes only (``Outer.method``,
+    ``submodule.function``), and each step reads the attribute as it is
+    stored (``inspect.getattr_static``): no property getter, module
+    ``__getattr__`` or other descriptor runs, so a refused name such as
+    ``mod:settings.lazy.system`` runs nothing of the allowed module before it
+    is refused. A static or class method at the end is returned as
+    ``getattr`` would (the function; the method bound to its class).
 
     Example:
         >>> import_attr('random', 'choice').__name__
@@ -92,21 +100,43 @@ def import_attr(module_name: str, attr_name: str) -> Any:
 
     Args:
         module_name: The dotted path of the module.
-        attr_name: The attribute's name; dots walk into classes.
+        attr_name: The attribute's name; dots walk into modules and classes.
 
     Returns:
         The attribute.
 
     Raises:
         UnknownModuleError: The module cannot be imported.
-        UnknownCallableError: The module has no such attribute.
+        UnknownCallableError: The module has no such attribute, or the name
+            walks through something that is neither a module nor a class.
     """
-    found: Any = import_module(module_name)
-    for part in attr_name.split("."):
+    return _walk(import_module(module_name), module_name, attr_name)
+
+
+def _walk(found: Any, module_name: str, attr_name: str) -> Any:
+    """Follows ``attr_name``'s dots from a module, as :func:`import_attr` describes."""
+    parts = attr_name.split(".")
+    for index, part in enumerate(parts):
+        if index and not isinstance(found, (ModuleType, type)):
+            walked = ".".join(parts[:index])
+            raise UnknownCallableError(
+                f"{module_name}:{attr_name} walks into {walked}, a {type(found).__name__} object; "
+                "a task's name may lead through modules and classes only"
+            )
         try:
-            found = getattr(found, part)
+            # A module's own names are its __dict__: what getattr_static finds
+            # there, without its search of the type (dunder names never get here).
+            attr = vars(found)[part] if isinstance(found, ModuleType) and part in vars(found) else None
+            if attr is None:
+                attr = inspect.getattr_static(found, part)
         except AttributeError as err:
             raise UnknownCallableError(f"Module {module_name!r} has no attribute {attr_name!r}") from err
+        # These two built-in descriptors are unwrapped as getattr would; they run no user code.
+        if isinstance(attr, staticmethod):
+            attr = attr.__func__
+        elif isinstance(attr, classmethod) and isinstance(found, type):
+            attr = MethodType(attr.__func__, found)
+        found = attr
     return found
 
 
@@ -188,9 +218,8 @@ def callable_path(func: Any, what: str = "a task's function", allow_main: bool =
 def _imports_back(func: Any, module: str, name: str) -> bool:
     try:
         # Already imported, nearly always: skip importlib's machinery.
-        found: Any = sys.modules.get(module) or import_module(module)
-        for part in name.split("."):
-            found = getattr(found, part)
+        # The worker's own walk (import_attr), so what is queued is what it finds.
+        found = _walk(sys.modules.get(module) or import_module(module), module, name)
     except Exception:
         # The name leads nowhere (any error at all): not importable.
         return False

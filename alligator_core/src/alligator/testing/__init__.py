@@ -51,6 +51,12 @@ that a result that is not UTF-8 is never handed out (see
 not apply to a backend can be overridden in the subclass, as in any pytest class; needing to do so usually
 means the backend breaks the contract.
 
+For a task's own tests: :func:`~alligator.testing.roundtrip.assert_round_trips`
+checks that a call reaches a worker exactly as it was made,
+:func:`~alligator.testing.roundtrip.assert_result_round_trips`
+the same for a return value, and :mod:`alligator.testing.strategies` draws
+every value a task may take, for Hypothesis.
+
 Needs ``pytest`` and ``hypothesis`` (``pip install alligator-core[testing]``).
 """
 
@@ -89,6 +95,7 @@ from alligator.testing.results import (
     ResultsContract,
     WaitFinishedContract,
 )
+from alligator.testing.roundtrip import assert_result_round_trips, assert_round_trips
 from alligator.testing.stateful import BackendStateMachine, run_backend_state_machine
 
 __all__ = [
@@ -123,5 +130,7 @@ __all__ = [
     "UnreadableRecordContract",
     "WaitFinishedContract",
     "WorkerRegistryContract",
+    "assert_result_round_trips",
+    "assert_round_trips",
     "run_backend_state_machine",
 ]

@@ -14,6 +14,7 @@ import math
 import multiprocessing
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -601,6 +602,19 @@ class PayloadLimitContract(ContractFixtures):
         assert backend.requeue(queue, "t1")
         assert backend.dead_letters(queue) == [] and backend.len(queue) == 1
 
+    @pytest.mark.parametrize("char", ["\u00e9", "\u20ac", "\U0001f40a"])  # 2, 3 and 4 bytes of UTF-8
+    def test_a_character_the_cut_splits_is_listed_as_one_replacement_character(
+        self, backend: Backend, clock: FakeClock, queue: str, payload_limit: Callable[[int], None], char: str
+    ) -> None:
+        # Cut to 10 bytes, the last character's first byte is the 10th: the
+        # bytes before it whole, the part of it as one U+FFFD, nothing after.
+        backend.push(queue, "t1", "a" * 9 + char + "b")
+        [got] = backend.reserve(queue, LEASE)
+        backend.dead_letter(queue, "t1", got.receipt, "broke")
+        payload_limit(10)
+        [letter] = backend.dead_letters(queue)
+        assert letter.payload == "a" * 9 + "\ufffd", "the split character is one U+FFFD"
+
 
 class PeekContract(ContractFixtures):
     """``peek``: the payload of a waiting, delayed or reserved task, changing nothing."""
@@ -660,6 +674,36 @@ class DueOrderContract(ContractFixtures):
         assert order == ["second", "third", "fourth", "first"], (
             "a released task is due from its release, behind every task due before it"
         )
+
+    def test_a_release_at_the_instant_others_are_due_goes_behind_them(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        # Equal due times: the tie is broken by when each became due, and a
+        # released task became due at its release, after the tasks pushed
+        # (or released) before it at the same instant.
+        backend.push(queue, "first", "x")
+        [got] = backend.reserve(queue, LEASE)
+        backend.push(queue, "second", "x")
+        backend.push(queue, "third", "x")
+        assert backend.release(queue, "first", got.receipt)
+        backend.push(queue, "fourth", "x")
+        assert [r.task_id for r in backend.reserve(queue, LEASE, 10)] == [
+            "second",
+            "third",
+            "first",
+            "fourth",
+        ], "a task released at the instant others are due goes behind them, ahead of later pushes"
+
+    def test_a_delayed_release_due_with_others_goes_behind_them(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        backend.push(queue, "first", "x")
+        [got] = backend.reserve(queue, LEASE)
+        backend.push(queue, "second", "x", delay=5.0)
+        assert backend.release(queue, "first", got.receipt, delay=5.0)
+        backend.push(queue, "third", "x", delay=5.0)
+        clock.advance(5.0)
+        assert [r.task_id for r in backend.reserve(queue, LEASE, 10)] == ["second", "first", "third"]
 
     def test_unattempted_release_goes_behind_too(
         self, backend: Backend, clock: FakeClock, queue: str
@@ -816,13 +860,31 @@ def _consume(backend: Backend, queue: str, together: threading.Barrier | None = 
 
 
 def _consume_in_a_process(factory: BackendFactory, queue: str, together: threading.Barrier, out: str) -> None:
-    """A process's share of the test with several processes: its log goes to the file ``out``."""
-    backend = factory()
+    """A process's share of the test with several processes: its log goes to the file ``out``.
+
+    If it raises, it frees the other processes from the barrier at once and
+    leaves its traceback in ``out + ".error"`` for the test to show.
+    """
     try:
-        log = _consume(backend, queue, together)
-    finally:
-        backend.close()
+        backend = factory()
+        try:
+            log = _consume(backend, queue, together)
+        finally:
+            backend.close()
+    except BaseException:
+        together.abort()
+        Path(out + ".error").write_text(traceback.format_exc(), encoding="utf-8")
+        raise
     Path(out).write_text(json.dumps(log), encoding="utf-8")
+
+
+def _raise_the_first_error(errors: list[tuple[int, BaseException]]) -> None:
+    """Re-raises what a client raised first; the others' broken barrier only follows from it."""
+    if not errors:
+        return
+    causes = [(n, e) for n, e in errors if not isinstance(e, threading.BrokenBarrierError)] or errors
+    index, error = causes[0]
+    raise AssertionError(f"client {index} raised {type(error).__name__}: {error}") from error
 
 
 def _shared_work(prefix: str, total: int) -> list[tuple[str, str, float]]:
@@ -880,23 +942,25 @@ class SharedStoreContract(ContractFixtures):
         assert backend.push_many(queue, work) == len(work)
         clients = [backend, other_backend, backend, other_backend]
         logs: list[list[Delivery]] = [[] for _ in clients]
-        errors: list[BaseException] = []
+        errors: list[tuple[int, BaseException]] = []
         together = threading.Barrier(len(clients))
 
         def run(index: int) -> None:
             try:
                 logs[index] = _consume(clients[index], queue, together)
             except BaseException as error:
-                errors.append(error)
+                errors.append((index, error))
+                # The others wait on the barrier for this client: free them now,
+                # so the test fails at once with this error, not at the deadline.
+                together.abort()
 
-        threads = [threading.Thread(target=run, args=(n,)) for n in range(len(clients))]
+        threads = [threading.Thread(target=run, args=(n,), daemon=True) for n in range(len(clients))]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(SHARED_DEADLINE)
-            assert not thread.is_alive(), "a client thread did not finish"
-        if errors:
-            raise errors[0]
+            assert not thread.is_alive(), f"a client thread did not finish in {SHARED_DEADLINE:g}s"
+        _raise_the_first_error(errors)
         # What the rounds left, taken by one client.
         rest = _consume(backend, queue)
         _assert_each_delivered_once_at_a_time(backend, queue, work, [d for log in [*logs, rest] for d in log])
@@ -920,6 +984,13 @@ class SharedStoreContract(ContractFixtures):
             child.join(SHARED_DEADLINE)
             if child.is_alive():
                 child.kill()
+        raised = [Path(f"{out}.error").read_text("utf-8") for out in outs if Path(f"{out}.error").exists()]
+        # The first cause, not the broken barrier it left the other clients.
+        causes = [
+            text for text in raised if "BrokenBarrierError" not in text.strip().splitlines()[-1]
+        ] or raised
+        assert not causes, f"a client process raised:\n{causes[0]}"
+        for child in children:
             assert child.exitcode == 0, f"a client process ended with {child.exitcode}"
         # What the rounds left, taken by one client.
         log: list[Delivery] = [

@@ -350,6 +350,23 @@ class DeadLetterRetentionContract(InspectionFixtures):
         assert backend.tasks(queue, "dead") == []
         assert backend.counts(queue).dead == 0
 
+    def test_a_letter_past_its_ttl_is_gone_for_every_reader_before_it_is_dropped(
+        self, backend: Backend, clock: FakeClock, queue: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Reads change nothing, so the letter may still be stored; no reader
+        # may tell: counts() agrees with what listing would show.
+        monkeypatch.setattr(backend, "dead_letter_ttl", 100.0)
+        _bury(backend, queue, "old")
+        clock.advance(50.0)
+        _bury(backend, queue, "mid")
+        assert backend.counts(queue).dead == 2
+        clock.advance(60.0)
+        assert backend.counts(queue).dead == 1, "a letter past its TTL is not counted"
+        assert backend.status(queue, "old") is None
+        assert backend.status(queue, "mid") == FAILED
+        assert [d.task_id for d in backend.dead_letters(queue)] == ["mid"]
+        assert backend.counts(queue).dead == 1
+
 
 class InspectionContract(
     QueueListingContract,

@@ -149,6 +149,24 @@ class PriorityContract(InspectionFixtures):
             assert woken is True, f"a {how} on one of the queues must wake it"
         assert [r.task_id for r in backend.reserve(target, LEASE)] == ["t1"]
 
+    @pytest.mark.parametrize("how", ["pushed", "lease ended"])
+    def test_wait_for_work_returns_at_once_when_work_is_already_due(
+        self, backend: Backend, clock: FakeClock, queue: str, other_queue: Callable[[str], str], how: str
+    ) -> None:
+        # Work that is due before the wait starts wakes it as a push would:
+        # the wait never sleeps through work it could take.
+        queues = self._queues(queue, other_queue)
+        assert backend.push(queues[1], "t1", "x")
+        if how == "lease ended":
+            assert backend.reserve(queues[1], LEASE)
+            clock.advance(LEASE)
+        started = time.monotonic()
+        woken = backend.wait_for_work(queues, WAIT_DEADLINE if backend.blocking_reserve else 5.0)
+        assert time.monotonic() - started < WAIT_DEADLINE - 1.0, "it waited for its timeout with work due"
+        if backend.blocking_reserve:
+            assert woken is True, "work already due must wake it at once"
+        assert [r.task_id for r in backend.reserve(queues[1], LEASE)] == ["t1"]
+
     def test_wait_for_work_returns_false_at_its_timeout(
         self, backend: Backend, queue: str, other_queue: Callable[[str], str]
     ) -> None:

@@ -105,6 +105,22 @@ class ResultsContract(ContractFixtures):
         found = backend.finished(queue, "t1")
         assert found is not None and found.result == _kept(backend, '"new"')
 
+    def test_an_acked_id_pushed_again_forgets_its_kept_result(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        receipt = _held(backend, queue, "t1")
+        assert backend.ack_results(queue, [Ack("t1", receipt, '"old"')]) == 1
+        # The push forgets the old run's result at once: cancelled, or run
+        # again without a result, the id never hands out the old value.
+        assert backend.push(queue, "t1", "again")
+        assert backend.cancel(queue, "t1")
+        assert backend.finished(queue, "t1") is None, "the push forgot the old result"
+        assert backend.status(queue, "t1") is None
+        receipt = _held(backend, queue, "t1")
+        assert backend.ack_results(queue, [Ack("t1", receipt, None)]) == 1
+        found = backend.finished(queue, "t1")
+        assert found is not None and (found.status, found.result) == (SUCCESS, None)
+
     def test_results_cross_unchanged(self, backend: Backend, clock: FakeClock, queue: str) -> None:
         texts = ['"nul \\u0000 escaped"', '["é", "\U0001f40a"]', "null", '""', "[" + "1," * 20_000 + "1]"]
         acks = [Ack(f"t{n}", _held(backend, queue, f"t{n}"), text) for n, text in enumerate(texts)]
@@ -241,6 +257,22 @@ class ResultLifetimeContract(ContractFixtures):
         else:
             assert found is None, "with no result kept, the status alone is remembered"
 
+    def test_status_agrees_with_finished_while_a_result_outlives_the_status(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        ttl = backend.status_ttl
+        receipt = _held(backend, queue, "t1")
+        assert backend.ack_results(queue, [Ack("t1", receipt, '"long"', result_ttl=ttl * 4)]) == 1
+        clock.advance(ttl * 2)
+        other = _held(backend, queue, "t2")
+        assert backend.ack_results(queue, [Ack("t2", other, None)]) == 1
+        found = backend.finished(queue, "t1")
+        assert backend.status(queue, "t1") == (None if found is None else found.status), (
+            "status() says what finished() says: SUCCESS while the result is kept"
+        )
+        clock.advance(ttl * 3)
+        assert backend.finished(queue, "t1") is None and backend.status(queue, "t1") is None
+
     def test_a_finished_task_is_forgotten_once_result_and_status_are_gone(
         self, backend: Backend, clock: FakeClock, queue: str
     ) -> None:
@@ -297,6 +329,20 @@ class FinishedContract(ContractFixtures):
             "it broke: \x00 é",
         )
         assert found.finished_at == pytest.approx(failed_at), "when it was dead-lettered, not now"
+
+    def test_status_says_failed_while_the_dead_letter_is_kept(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        receipt = _held(backend, queue, "t1")
+        assert backend.dead_letter(queue, "t1", receipt, "broke")
+        clock.advance(backend.status_ttl * 2)
+        other = _held(backend, queue, "t2")
+        assert backend.ack(queue, "t2", other)
+        found = backend.finished(queue, "t1")
+        assert found is not None and found.status == FAILED
+        assert backend.status(queue, "t1") == FAILED, (
+            "status() says what finished() says, past status_ttl too"
+        )
 
     def test_a_dead_letter_after_an_older_success_says_failed(
         self, backend: Backend, clock: FakeClock, queue: str

@@ -349,6 +349,9 @@ class LocmemBackend(Backend):
             return None
         letter = q.dead.get(task_id)
         if letter is not None:
+            # Past its time a letter is gone for every reader, dropped yet or not.
+            if letter.failed_at < now - self.dead_letter_ttl:
+                return None
             return Finished(task_id, FAILED, None, letter.reason, letter.failed_at)
         kept = q.results.get(task_id)
         if kept is not None and kept[1] > now:
@@ -556,6 +559,10 @@ class LocmemBackend(Backend):
                 return RUNNING
             if task_id in q.waiting:
                 return DELAYED if q.waiting[task_id].due > self.now() else WAITING
+            # What finished() says, so a kept result or a dead letter keeps its status.
+            outcome = self._finished(q, task_id)
+            if outcome is not None or task_id in q.dead:
+                return None if outcome is None else outcome.status
             finished = q.finished.get(task_id)
             if finished is None or finished[1] < self.now() - self.status_ttl:
                 return None
@@ -606,7 +613,10 @@ class LocmemBackend(Backend):
             now = self.now()
             self._reclaim_expired(q, now)
             delayed = sum(1 for entry in q.waiting.values() if entry.due > now)
-            return QueueCounts(len(q.waiting) - delayed, delayed, len(q.reserved), len(q.dead))
+            # Letters past their time are not counted: listing would drop them.
+            horizon = now - self.dead_letter_ttl
+            dead = sum(1 for letter in q.dead.values() if letter.failed_at >= horizon)
+            return QueueCounts(len(q.waiting) - delayed, delayed, len(q.reserved), dead)
 
     def tasks(self, queue: str, state: str, offset: int = 0, limit: int = 100) -> list[TaskInfo]:
         check_page(state, offset, limit)

@@ -715,7 +715,7 @@ class RedisBackend(Backend):
         Raises:
             BackendError: Redis cannot be reached.
         """
-        args = (self._now_arg(), self.status_ttl, task_id, self.max_payload_bytes)
+        args = (self._now_arg(), self.status_ttl, task_id, self.max_payload_bytes, self.dead_letter_ttl)
         with self._translated("read the outcome of task {} of {!r}", task_id, queue):
             reply = self._run(self._finished, queue, *args, raw=True)
         if not isinstance(reply, list) or len(reply) != 4:
@@ -908,7 +908,8 @@ class RedisBackend(Backend):
             BackendError: Redis cannot be reached.
         """
         with self._translated("read the status of task {} of {!r}", task_id, queue):
-            found = int(self._run(self._status, queue, self._now_arg(), self.status_ttl, task_id))
+            args = (self._now_arg(), self.status_ttl, task_id, self.dead_letter_ttl)
+            found = int(self._run(self._status, queue, *args))
         return None if found < 0 else found
 
     def len(self, queue: str) -> int:
@@ -985,7 +986,7 @@ class RedisBackend(Backend):
             BackendError: Redis cannot be reached.
         """
         with self._translated("count the tasks of {!r}", queue):
-            reply = self._run(self._counts, queue, self._now_arg())
+            reply = self._run(self._counts, queue, self._now_arg(), self.dead_letter_ttl)
         return QueueCounts(*(int(n) for n in reply))
 
     def tasks(self, queue: str, state: str, offset: int = 0, limit: int = 100) -> list[TaskInfo]:

@@ -212,9 +212,11 @@ local function whole(value, what, least)
   return x
 end
 -- How long statuses are kept: may be infinite (kept for ever), never NaN or negative.
-local function ttl_arg(value)
+local function ttl_arg(value, what)
   local x = tonumber(value)
-  if x == nil or x ~= x or x < 0 then fail('status_ttl must be a number >= 0, not ' .. tostring(value)) end
+  if x == nil or x ~= x or x < 0 then
+    fail((what or 'status_ttl') .. ' must be a number >= 0, not ' .. tostring(value))
+  end
   return x
 end
 local function clock()
@@ -308,6 +310,12 @@ local function forget(id)
   redis.call('HDEL', dead, 'p:' .. id, 'r:' .. id, 'a:' .. id, 't:' .. id)
   redis.call('ZREM', failed, id)
   return 1
+end
+-- Whether the dead letter id is past its time (dead_letter_ttl = age): gone for
+-- every reader, dropped yet or not. A time that is not a number: kept.
+local function past_its_time(id, now, age)
+  local at = tonumber(redis.call('HGET', dead, 't:' .. id) or '')
+  return at ~= nil and at == at and at < now - age
 end
 -- Drops the letters past their time (among the oldest), then the oldest over
 -- the cap, so a flood of failing tasks cannot fill the server's memory. A
@@ -903,14 +911,17 @@ return 1
 """,
 )
 
-#: ARGV: now, status_ttl, id. Returns a status constant, or -1 for unknown.
+#: ARGV: now, status_ttl, id, dead_letter_ttl. Returns a status constant, or -1
+#: for unknown. Agrees with FINISHED: a dead letter is FAILED until its time is
+#: past, a kept result SUCCESS until it expires, whatever status_ttl says.
 STATUS = _script(
     "status",
-    "receipts leases members pending succeeded failed",
+    "receipts leases members pending succeeded failed dead dead_order results result_expiry",
     """
 local now = clock()
 local ttl = ttl_arg(ARGV[2])
 local id = ARGV[3]
+local age = ttl_arg(ARGV[4], 'dead_letter_ttl')
 if redis.call('HEXISTS', receipts, id) == 1 then
   local deadline = redis.call('ZSCORE', leases, id)
   -- A lease that ran out makes the task due again, even before a reserve moves it.
@@ -922,6 +933,14 @@ if member then
   local due = redis.call('ZSCORE', pending, member)
   if due and tonumber(due) > now then return __DELAYED__ end
   return __WAITING__
+end
+if redis.call('ZSCORE', dead_order, id) then
+  if past_its_time(id, now, age) then return -1 end
+  return __FAILED__
+end
+local expires = redis.call('ZSCORE', result_expiry, id)
+if expires and tonumber(expires) > now and redis.call('HEXISTS', results, 'v:' .. id) == 1 then
+  return __SUCCESS__
 end
 local horizon = now - ttl
 local at = redis.call('ZSCORE', succeeded, id)
@@ -994,17 +1013,34 @@ return 1
 """,
 )
 
-#: ARGV: now. Returns (waiting, delayed, running, dead); an ended lease is waiting.
+#: ARGV: now, dead_letter_ttl. Returns (waiting, delayed, running, dead); an
+#: ended lease is waiting; a dead letter past its time is not counted (listing
+#: would drop it). The letters are in the order they failed: the expired ones
+#: are the oldest, counted until the first that is not.
 COUNTS = _script(
     "counts",
-    "pending leases dead_order",
+    "pending leases dead_order dead",
     """
-local nowf = fmt(clock())
+local now = clock()
+local nowf = fmt(now)
+local age = ttl_arg(ARGV[2], 'dead_letter_ttl')
+local expired = 0
+local first = 0
+while true do
+  local batch = redis.call('ZRANGE', dead_order, first, first + __RETAIN_BATCH__ - 1)
+  local stop = #batch == 0
+  for _, id in ipairs(batch) do
+    if not past_its_time(id, now, age) then stop = true break end
+    expired = expired + 1
+  end
+  if stop then break end
+  first = first + #batch
+end
 return {
   redis.call('ZCOUNT', pending, '-inf', nowf) + redis.call('ZCOUNT', leases, '-inf', nowf),
   redis.call('ZCOUNT', pending, '(' .. nowf, '+inf'),
   redis.call('ZCOUNT', leases, '(' .. nowf, '+inf'),
-  redis.call('ZCARD', dead_order),
+  redis.call('ZCARD', dead_order) - expired,
 }
 """,
 )
@@ -1120,7 +1156,7 @@ return count
 """,
 )
 
-#: ARGV: now, status_ttl, id, max_payload_bytes. Returns nothing when the task
+#: ARGV: now, status_ttl, id, max_payload_bytes, dead_letter_ttl. Returns nothing when the task
 #: is live or unknown; else (kind, result, reason, finished_at) with kind "R"
 #: (succeeded, result handed out), "S" (succeeded, no result; reason says why
 #: when one is kept but cannot be handed out) or "F" (a dead letter). A result
@@ -1133,8 +1169,11 @@ local now = clock()
 local ttl = ttl_arg(ARGV[2])
 local id = ARGV[3]
 local max = whole(ARGV[4], 'max_payload_bytes', 0)
+local age = ttl_arg(ARGV[5], 'dead_letter_ttl')
 if live(id) then return {} end
 if redis.call('ZSCORE', dead_order, id) then
+  -- Past its time a letter is gone for every reader, dropped yet or not.
+  if past_its_time(id, now, age) then return {} end
   local f = redis.call('HMGET', dead, 'r:' .. id, 't:' .. id)
   local reason = f[1] or ''
   -- A reason is the core's text; one planted by hand is cut to the limit.

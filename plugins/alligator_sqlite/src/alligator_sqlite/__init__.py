@@ -1329,14 +1329,22 @@ class SqliteBackend(Backend):
                     return RUNNING if receipt is not None else DELAYED
                 # A lapsed lease is due again, exactly like a waiting task.
                 return WAITING
+            # What finished() says, so a kept result or a dead letter keeps its status.
+            found = self._finished_in(conn, queue, task_id, now)
+            if found is not None:
+                return found.status
+            if conn.execute(
+                "SELECT 1 FROM alligator_dead WHERE queue = ? AND task_id = ?", (queue, task_id)
+            ).fetchone():
+                return None  # a dead letter past its time, not dropped yet
             row = conn.execute(
                 "SELECT status FROM alligator_finished WHERE queue = ? AND task_id = ? AND finished_at >= ?",
                 (queue, task_id, now - self.status_ttl),
             ).fetchone()
             return None if row is None else int(row[0])
 
-        # A read transaction: both lookups see the same snapshot, so a task
-        # moving from one table to the other in between is never missed.
+        # A read transaction: the lookups see the same snapshot, so a task
+        # moving from one table to another in between is never missed.
         return self._run(body, write=False)
 
     def finished(self, queue: str, task_id: str) -> Finished | None:
@@ -1351,45 +1359,46 @@ class SqliteBackend(Backend):
         is withheld with the reason.
         """
 
-        def body(conn: sqlite3.Connection) -> Finished | None:
-            now = self.now()
-            key = (queue, task_id)
-            if conn.execute("SELECT 1 FROM alligator_tasks WHERE queue = ? AND task_id = ?", key).fetchone():
-                return None  # waiting, delayed or running (again)
-            dead = conn.execute(
-                f"SELECT substr(CAST(reason AS BLOB), 1, ?), {_finite('failed_at')} "
-                "FROM alligator_dead WHERE queue = ? AND task_id = ?",
-                (self.max_payload_bytes, *key),
-            ).fetchone()
-            if dead is not None:
-                return Finished(task_id, FAILED, None, _lenient(dead[0]), dead[1])
-            status = conn.execute(
-                f"SELECT {_finite('finished_at')} FROM alligator_finished "
-                f"WHERE queue = ? AND task_id = ? AND status = ? AND {_finite('finished_at')} >= ?",
-                (*key, SUCCESS, now - self.status_ttl),
-            ).fetchone()
-            kept = conn.execute(
-                f"SELECT {_finite('finished_at')}, {_RESULT_COLUMNS} FROM alligator_results "
-                f"WHERE queue = ? AND task_id = ? AND {_LIVE}",
-                (self.max_payload_bytes, *key, now),
-            ).fetchone()
-            if kept is None:
-                return None if status is None else Finished(task_id, SUCCESS, None, None, status[0])
-            finished_at, size, raw = kept
-            if finished_at is None and status is not None:
-                finished_at = status[0]
-            result: str | None = None
-            reason: str | None = None
-            if size > self.max_payload_bytes:
-                reason = f"result is {size} bytes, over the limit of {self.max_payload_bytes}"
-            else:
-                try:
-                    result = bytes(raw or b"").decode("utf-8")
-                except UnicodeDecodeError:
-                    reason = "result is not valid UTF-8"
-            return Finished(task_id, SUCCESS, result, reason, finished_at)
+        return self._run(lambda conn: self._finished_in(conn, queue, task_id, self.now()), write=False)
 
-        return self._run(body, write=False)
+    def _finished_in(self, conn: sqlite3.Connection, queue: str, task_id: str, now: float) -> Finished | None:
+        """What :meth:`finished` says, read in the caller's transaction."""
+        key = (queue, task_id)
+        if conn.execute("SELECT 1 FROM alligator_tasks WHERE queue = ? AND task_id = ?", key).fetchone():
+            return None  # waiting, delayed or running (again)
+        dead = conn.execute(
+            f"SELECT substr(CAST(reason AS BLOB), 1, ?), {_finite('failed_at')}, "
+            "coalesce(failed_at < ?, 0) FROM alligator_dead WHERE queue = ? AND task_id = ?",
+            (self.max_payload_bytes, now - self.dead_letter_ttl, *key),
+        ).fetchone()
+        if dead is not None:
+            # Past its time a letter is gone for every reader, dropped yet or not.
+            return None if dead[2] else Finished(task_id, FAILED, None, _lenient(dead[0]), dead[1])
+        status = conn.execute(
+            f"SELECT {_finite('finished_at')} FROM alligator_finished "
+            f"WHERE queue = ? AND task_id = ? AND status = ? AND {_finite('finished_at')} >= ?",
+            (*key, SUCCESS, now - self.status_ttl),
+        ).fetchone()
+        kept = conn.execute(
+            f"SELECT {_finite('finished_at')}, {_RESULT_COLUMNS} FROM alligator_results "
+            f"WHERE queue = ? AND task_id = ? AND {_LIVE}",
+            (self.max_payload_bytes, *key, now),
+        ).fetchone()
+        if kept is None:
+            return None if status is None else Finished(task_id, SUCCESS, None, None, status[0])
+        finished_at, size, raw = kept
+        if finished_at is None and status is not None:
+            finished_at = status[0]
+        result: str | None = None
+        reason: str | None = None
+        if size > self.max_payload_bytes:
+            reason = f"result is {size} bytes, over the limit of {self.max_payload_bytes}"
+        else:
+            try:
+                result = bytes(raw or b"").decode("utf-8")
+            except UnicodeDecodeError:
+                reason = "result is not valid UTF-8"
+        return Finished(task_id, SUCCESS, result, reason, finished_at)
 
     def wait_finished(self, queue: str, task_id: str, timeout: float) -> Finished | None:
         """Waits up to ``timeout`` seconds (wall clock) for a task to finish, reading only after commits.
@@ -1520,7 +1529,11 @@ class SqliteBackend(Backend):
                 "coalesce(sum(receipt IS NOT NULL AND due > ?), 0) FROM alligator_tasks WHERE queue = ?",
                 (now, now, now, queue),
             ).fetchone()
-            (dead,) = conn.execute("SELECT count(*) FROM alligator_dead WHERE queue = ?", (queue,)).fetchone()
+            # Letters past their time are not counted: listing would drop them.
+            (dead,) = conn.execute(
+                "SELECT count(*) FROM alligator_dead WHERE queue = ? AND coalesce(failed_at < ?, 0) = 0",
+                (queue, now - self.dead_letter_ttl),
+            ).fetchone()
             return QueueCounts(int(waiting), int(delayed), int(running), int(dead))
 
         return self._run(body, write=False)

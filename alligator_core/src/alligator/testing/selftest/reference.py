@@ -268,6 +268,9 @@ class ReferenceBackend(Backend):
                 return None
             letter = q.dead.get(task_id)
             if letter is not None:
+                # Past its time a letter is gone for every reader, dropped yet or not.
+                if letter.failed_at < now - self.dead_letter_ttl:
+                    return None
                 return Finished(task_id, FAILED, None, letter.reason, letter.failed_at)
             kept = q.results.get(task_id)
             if kept is not None and kept[1] > now:
@@ -350,6 +353,10 @@ class ReferenceBackend(Backend):
                 if task.lease_end is not None:
                     return RUNNING
                 return DELAYED if task.due > self.now() else WAITING
+            # What finished() says: a dead letter or a kept result keeps its status.
+            found = self.finished(queue, task_id)
+            if found is not None or task_id in q.dead:
+                return None if found is None else found.status
             finished = q.finished.get(task_id)
             if finished is None or finished[1] < self.now() - self.status_ttl:
                 return None

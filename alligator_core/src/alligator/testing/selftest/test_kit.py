@@ -23,9 +23,11 @@ from hypothesis.stateful import run_state_machine_as_test
 
 import alligator
 from alligator.backend import Backend
-from alligator.testing import BackendStateMachine, run_backend_state_machine
+from alligator.testing import BackendStateMachine, contract, run_backend_state_machine
+from alligator.testing.contract import SharedStoreContract
 from alligator.testing.selftest.broken import (
     BROKEN,
+    ClientRaisesMidway,
     ExpiredLeaseDueAtPushTime,
     ExpiredLeaseNeverReturns,
     FailuresNotCounted,
@@ -148,3 +150,15 @@ def test_the_profile_variable_is_checked(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv(PROFILE_VARIABLE, "longer")
     with pytest.raises(ValueError, match="default, long"):
         run_backend_state_machine(ReferenceBackend())
+
+
+def test_a_client_thread_that_raises_fails_the_test_at_once_with_its_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Generous, and far below the kit's own deadline: the other clients must
+    # not wait on the barrier for a client that is gone.
+    monkeypatch.setattr(contract, "SHARED_DEADLINE", 60.0)
+    backend = ClientRaisesMidway()
+    kit = SharedStoreContract()
+    with pytest.raises(AssertionError, match=r"client [13] raised ConnectionError: the store went away"):
+        kit.test_clients_in_threads_never_hold_a_task_at_once(backend, backend.another_client(), "q")
