@@ -289,6 +289,10 @@ class Backend(abc.ABC):
         dead_letter_ttl: Seconds a dead letter is kept; older ones are
             dropped when the next one is written (see :meth:`dead_letter`).
         max_workers: The most live workers :meth:`heartbeat` keeps.
+        created: True when building this instance created the store (SQLite:
+            the file did not exist), so it is new and empty. A worker
+            warns then: a relative path or a mistyped DSN opens a store
+            nobody pushes to. Stores that cannot tell leave it False.
         max_task_id_bytes: The longest task id :meth:`reserve` and :meth:`get`
             hand out. A longer id is planted, never pushed (the core makes
             ids of at most 200 characters): its record is dead-lettered in the
@@ -307,6 +311,7 @@ class Backend(abc.ABC):
     dead_letter_ttl: float = 7 * 24 * 3600.0
     max_task_id_bytes: int = 1024
     max_workers: int = 1000
+    created: bool = False
 
     def __init__(self, conn_string: str) -> None:
         """Connects (lazily, if it likes) to the store the DSN names.

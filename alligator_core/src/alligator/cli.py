@@ -15,10 +15,13 @@ call ``django.setup()``, push a Flask app context, configure logging).
 Signing secrets come from ``ALLIGATOR_SECRET`` only, never the command line
 (where ``ps`` would show them).
 
+The DSN may be left out when ``ALLIGATOR_DSN`` is set, as for ``alligator``.
+
 It exits 0 after a SIGTERM or SIGINT once the tasks in hand are finished
 (tasks reserved ahead but not started are handed back), or after
 ``--max-tasks``; 2 on a bad argument or DSN, when no task module is allowed,
-or when the setup module fails.
+when an allowed module does not import (it names the module, the error and
+the directories searched), or when the setup module fails.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from alligator import logs, supervisor
 from alligator.constants import ALL
 from alligator.exceptions import AlligatorException
 from alligator.gator import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_DELIVERIES, Gator
+from alligator.importcheck import check_allowed
+from alligator.registry import DSN_ENV, dsn_or_env
 from alligator.security import NOTHING_ALLOWED, TaskPolicy
 from alligator.utils import import_attr
 from alligator.workers import DEFAULT_PREFETCH, Worker
@@ -80,7 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="latergator",
         description="Run an Alligator worker: take tasks off a queue and run them.",
     )
-    parser.add_argument("dsn", help="the queue store, e.g. sqlite:///tasks.db or redis://localhost:6379/0")
+    parser.add_argument(
+        "dsn",
+        nargs="?",
+        help="the queue store, e.g. sqlite:///tasks.db or redis://localhost:6379/0 "
+        f"(default: ${DSN_ENV}, as the alligator command reads it)",
+    )
     parser.add_argument(
         "--queue",
         action=_QueueAction,
@@ -268,6 +278,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs the worker command; returns its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.dsn = dsn_or_env(args.dsn)
+    if args.dsn is None:
+        parser.error(f"give the DSN of the store (e.g. sqlite:///tasks.db), or set {DSN_ENV}")
     # --processes runs a supervisor; the children it starts are plain workers.
     channel = supervisor.child_channel()
     if channel is None and (args.processes is not None or args.max_tasks_per_child):
@@ -303,6 +316,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A worker that may run nothing would dead-letter the whole queue,
         # one task at a time: refuse to start instead.
         parser.exit(2, f"latergator: error: {NOTHING_ALLOWED}\n")
+    # A module that does not import here (a typo, the wrong directory) would
+    # have every one of its tasks dead-lettered: refuse to start instead.
+    broken = [check for check in check_allowed(allowed) if check.problem is not None]
+    if broken:
+        parser.exit(
+            2,
+            "".join(f"latergator: error: --allow {check.entry}: {check.problem}\n" for check in broken)
+            + f"(modules are imported from {', '.join(searched)} and the installed packages; "
+            f"started in {searched[0]}: {broken[0].what_to_do})\n",
+        )
     try:
         queues = getattr(args, "queues", None) or [args.queue]
         gator = Gator(

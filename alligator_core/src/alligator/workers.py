@@ -223,7 +223,11 @@ class Worker:
         return f"Alligator Worker ({socket.gethostname()} #{os.getpid()}) on {queues}"
 
     def starting(self) -> None:
-        """Logs the start line: the store, the allowed modules, whether signing is on."""
+        """Logs the start line: the store, the allowed modules, whether signing is on.
+
+        Warns when the store was created by this worker's backend (see
+        :attr:`Backend.created <alligator.backend.Backend.created>`).
+        """
         log.info(
             "%s starting (store %s, concurrency %d, prefetch %d, lease %.0fs, max deliveries %d, "
             "time limit %s)",
@@ -240,6 +244,13 @@ class Worker:
             ", ".join(self.policy.allow),
             "on (unsigned payloads are refused)" if self.policy.secrets else "off",
         )
+        if self.gator.backend.created:
+            log.warning(
+                "the store %s is new and empty: if the producers use another one (a relative DSN "
+                "resolved in another directory, a typo), this worker waits for tasks that never come "
+                "here: give it the producers' DSN, with an absolute path",
+                self.gator.backend.describe(),
+            )
 
     def check(self) -> None:
         """Raises if this worker could not run any task.

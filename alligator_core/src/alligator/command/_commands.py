@@ -11,6 +11,7 @@ from dataclasses import asdict
 from typing import Any, TextIO
 
 from alligator.backend import Backend, TaskInfo
+from alligator.command._lookup import looked_where, task_queue
 from alligator.command._render import (
     call_text,
     decode_payload,
@@ -289,8 +290,8 @@ def find_info(backend: Backend, queue: str, state: str, task_id: str) -> TaskInf
 
 
 def show(backend: Backend, args: argparse.Namespace) -> int:
-    """``alligator show``: everything the store knows of one task."""
-    queue, task_id = _queue(args), args.task_id
+    """``alligator show``: everything the store knows of one task, in whichever queue holds it."""
+    queue, task_id = task_queue(backend, args), args.task_id
     status = backend.status(queue, task_id)
     data: dict[str, Any] = {
         "queue": queue,
@@ -323,7 +324,8 @@ def show(backend: Backend, args: argparse.Namespace) -> int:
         if info is not None:
             data.update(
                 attempts=info.attempts,
-                failures=info.failures,
+                # A dead letter does not keep its count of failed runs (see TaskInfo).
+                failures=None if info.state == "dead" else info.failures,
                 due=info.due,
                 reason=info.reason,
                 failed_at=info.failed_at,
@@ -343,7 +345,8 @@ def show(backend: Backend, args: argparse.Namespace) -> int:
         return 0 if status is not None else 1
     if status is None:
         _error(
-            f"no task {_q(task_id)} in queue {_q(queue)} (never pushed, cancelled, or finished and forgotten)"
+            f"no task {_q(task_id)} in {looked_where(args, queue)} "
+            "(never pushed, cancelled, or finished and forgotten)"
         )
         return 1
     now = backend.now()
@@ -358,8 +361,10 @@ def show(backend: Backend, args: argparse.Namespace) -> int:
             ("options", json.dumps(data["options"], ensure_ascii=False, sort_keys=True)),
             ("signed", "yes" if data["signed"] else "no"),
         ]
-    if data["attempts"] is not None:
+    if data["attempts"] is not None and data["failures"] is not None:
         rows.append(("attempts", f"{data['attempts']} ({data['failures']} failed)"))
+    elif data["attempts"] is not None:
+        rows.append(("attempts", data["attempts"]))
     if data["due"] is not None:
         rows.append(("lease ends" if status == RUNNING else "due", since(data["due"], now)))
     if data["failed_at"] is not None:
@@ -398,7 +403,7 @@ def result(backend: Backend, args: argparse.Namespace) -> int:
     :meth:`~alligator.backend.Backend.wait_finished`), printing the stored
     JSON as it is instead of decoding it.
     """
-    queue, task_id = _queue(args), args.task_id
+    queue, task_id = task_queue(backend, args), args.task_id
     finished = backend.finished(queue, task_id)
     status = None if finished is not None else backend.status(queue, task_id)
     if finished is None and status is not None and args.wait > 0:
@@ -424,7 +429,9 @@ def result(backend: Backend, args: argparse.Namespace) -> int:
         dump_json(data)
         return 0 if ok else 1
     if data["status"] == "unknown":
-        _error(f"no task {_q(task_id)} in queue {_q(queue)} (never pushed, cancelled, or forgotten)")
+        _error(
+            f"no task {_q(task_id)} in {looked_where(args, queue)} (never pushed, cancelled, or forgotten)"
+        )
     elif data["status"] == "pending":
         waited = f" after waiting {args.wait:g}s" if args.wait > 0 else " (--wait SECONDS waits for it)"
         _error(f"task {_q(task_id)} has not finished: it is {data['state']}{waited}")
@@ -544,8 +551,8 @@ def purge(backend: Backend, args: argparse.Namespace) -> int:
 
 
 def cancel(backend: Backend, args: argparse.Namespace) -> int:
-    """``alligator cancel``: a waiting or delayed task removed; it never runs."""
-    queue, task_id = _queue(args), args.task_id
+    """``alligator cancel``: a waiting or delayed task removed, in whichever queue holds it; it never runs."""
+    queue, task_id = task_queue(backend, args), args.task_id
     refused = confirm(args, f"cancel task {_q(task_id)} of queue {_q(queue)} in {_store(backend)}?")
     if refused is not None:
         return refused
@@ -556,7 +563,7 @@ def cancel(backend: Backend, args: argparse.Namespace) -> int:
         sys.stdout.write(f"{printable(task_id)}  cancelled\n")
     else:
         _error(
-            f"task {_q(task_id)} is not waiting or delayed in queue {_q(queue)} "
+            f"task {_q(task_id)} is not waiting or delayed in {looked_where(args, queue)} "
             "(running, finished, or unknown): nothing done"
         )
     return 0 if cancelled else 1
@@ -592,28 +599,26 @@ def _redacted(dsn: str) -> str:
 def dashboard(dsn: str, args: argparse.Namespace) -> int:
     """``alligator dashboard``: hands over to :func:`alligator.dashboard.serve`, imported only now.
 
-    The password is left to ``serve``, which reads it from the environment
-    (never from the command line, where ``ps`` shows it).
+    ``--password`` is passed on; without it ``serve`` reads the password
+    from ``ALLIGATOR_DASHBOARD_TOKEN`` (better: ``ps`` shows a command line
+    to every user of the machine, not another process's environment).
     """
     import importlib
+
+    from alligator.registry import extra_hint
 
     try:
         # Imported only here: the dashboard's dependencies are an extra.
         web = importlib.import_module("alligator.dashboard")
         serve = web.serve
     except (ImportError, AttributeError) as err:
-        _error(
-            f"error: the dashboard is not installed ({printable(err)}): "
-            "pip install 'alligator-core[dashboard]'"
-        )
+        _error(f"error: the dashboard is not installed ({printable(err)}): {extra_hint('dashboard')}")
         return 2
     try:
-        return int(serve(dsn, args.bind, None))
+        return int(serve(dsn, args.bind, args.password or None))
     except ImportError as err:
-        _error(
-            f"error: the dashboard's dependencies are missing ({printable(err)}): "
-            "pip install 'alligator-core[dashboard]'"
-        )
+        missing = printable(err)
+        _error(f"error: the dashboard's dependencies are missing ({missing}): {extra_hint('dashboard')}")
         return 2
     except KeyboardInterrupt:
         return 0
