@@ -214,8 +214,8 @@ def dsn_or_env(dsn: str | None, environ: Mapping[str, str] | None = None) -> str
 def extra_hint(extra: str) -> str:
     """Returns how to install one of the core's extras (``dashboard``, ``metrics``).
 
-    The checkout form only: ``pip install 'alligator-core[dashboard]'``
-    finds no distribution until the core is published.
+    The checkout form only: the index form (the distribution's name with
+    the extra) finds no distribution until the core is published.
 
     Args:
         extra: The extra's name, e.g. ``"dashboard"``.

@@ -51,7 +51,8 @@ that a result that is not UTF-8 is never handed out (see
 not apply to a backend can be overridden in the subclass, as in any pytest class; needing to do so usually
 means the backend breaks the contract.
 
-Needs ``pytest`` and ``hypothesis`` (``pip install alligator-core[testing]``).
+Needs ``pytest`` and ``hypothesis`` (``pip install './alligator_core[testing]'`` at the
+top of a checkout of Alligator).
 """
 
 from __future__ import annotations
