@@ -7,11 +7,14 @@ of the store, and the shared Redis holds other tests' queues at once.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import uuid
 from pathlib import Path
 
+import pytest
+import redis
 import sample_tasks
 from conftest import SCRIPT
 from operating_helpers import Alligator, Store, Worker, command_env, wait_for
@@ -156,3 +159,87 @@ def test_dashboard_takes_the_password_its_refusal_asks_for_and_no_json(
         process.send_signal(signal.SIGTERM)
         code = process.wait(60)
     assert code == 0, log.read_text()
+
+
+LATERGATOR = SCRIPT.with_name("latergator")
+#: A database the shared server does not have (it has 16).
+NO_SUCH_DB = "redis://127.0.0.1:6379/99"
+
+
+def _redis() -> redis.Redis:
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/0", decode_responses=True)
+    try:
+        client.ping()
+    except redis.ConnectionError as err:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no Redis on 127.0.0.1:6379: {err}")
+    return client
+
+
+def test_latergator_stops_at_start_when_the_store_refuses_for_good(tmp_path: Path) -> None:
+    # Issue 17, 7.10: "DB index is out of range" was retried for ever, like an outage.
+    _redis()
+    done = subprocess.run(
+        [str(LATERGATOR), NO_SUCH_DB, "--allow", "sample_tasks"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=command_env(),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "DB index is out of range; retrying cannot help" in done.stderr
+    assert "fix the /DB number of the DSN" in done.stderr
+
+
+def test_the_command_calls_a_refusal_for_good_a_configuration_error(alligator: Alligator) -> None:
+    _redis()
+    ran = alligator("info", NO_SUCH_DB)
+    assert ran.returncode == 2
+    assert ran.stderr.startswith(
+        "alligator: error: Redis at redis://127.0.0.1:6379/99 refuses to list the queues"
+    )
+    assert "retrying cannot help" in ran.stderr
+
+
+def test_a_running_worker_whose_credentials_stop_working_stops_with_the_reason(tmp_path: Path) -> None:
+    # The user is deleted under a running worker: its connections are dropped,
+    # and reconnecting fails with WRONGPASS, which no wait can fix.
+    client = _redis()
+    user, password = f"alligator-test-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    client.execute_command("ACL", "SETUSER", user, "on", f">{password}", "~*", "&*", "+@all")
+    log = tmp_path / "worker.log"
+    try:
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                [
+                    str(LATERGATOR),
+                    f"redis://{user}:{password}@127.0.0.1:6379/0",
+                    "--queue",
+                    _id("acl"),
+                    "--allow",
+                    "sample_tasks",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=command_env(),
+                cwd=tmp_path,
+            )
+        wait_for(
+            lambda: "latergator starting" in log.read_text() or process.poll() is not None, what="the start"
+        )
+        client.execute_command("ACL", "DELUSER", user)
+        try:
+            code = process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise AssertionError(f"the worker kept retrying: {log.read_text()}") from None
+    finally:
+        client.execute_command("ACL", "DELUSER", user)
+        client.close()
+    output = log.read_text()
+    assert code == 2, output
+    assert "retrying cannot help: fix the user and password in the DSN" in output
+    assert password not in output

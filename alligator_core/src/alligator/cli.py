@@ -21,7 +21,9 @@ It exits 0 after a SIGTERM or SIGINT once the tasks in hand are finished
 (tasks reserved ahead but not started are handed back), or after
 ``--max-tasks``; 2 on a bad argument or DSN, when no task module is allowed,
 when an allowed module does not import (it names the module, the error and
-the directories searched), or when the setup module fails.
+the directories searched), when the setup module fails, or when the store
+refuses for a reason retrying cannot fix (a database it does not have, a
+wrong password: at start or later); an outage is waited out instead.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from typing import Any
 
 from alligator import logs, supervisor
 from alligator.constants import ALL
-from alligator.exceptions import AlligatorException
+from alligator.exceptions import AlligatorException, PermanentBackendError
 from alligator.gator import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_DELIVERIES, Gator
 from alligator.importcheck import check_allowed
 from alligator.registry import DSN_ENV, dsn_or_env
@@ -361,11 +363,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         "queues": list(worker.queues),
         "allowed": list(worker.policy.allow),
     }
+    try:
+        # One look at the store before the worker reports itself up: a
+        # database it does not have or a wrong password stops it here (exit 2,
+        # which a supervisor does not retry); an outage is waited out as ever.
+        gator.backend.len(worker.to_consume)
+    except PermanentBackendError as err:
+        parser.exit(2, f"latergator: error: {err}\n")
+    except Exception:  # the worker reports and retries an outage itself
+        pass
     if channel is not None:
         supervisor.report_events(worker, channel)
     if args.metrics_port is not None:
         install_metrics(parser, worker, None if channel is not None else args.metrics_port)
-    worker.run_forever()
+    try:
+        worker.run_forever()
+    except PermanentBackendError as err:
+        gator.backend.close()
+        parser.exit(2, f"latergator: error: {err}\n")
     gator.backend.close()
     return 0
 

@@ -52,7 +52,7 @@ from alligator.delivery import (
     DeliverySteps,
     Outcome,
 )
-from alligator.exceptions import ConfigurationError
+from alligator.exceptions import ConfigurationError, PermanentBackendError
 from alligator.gator import Gator
 from alligator.leases import LeaseKeeper
 from alligator.limits import MAX_TIME_LIMIT
@@ -214,6 +214,8 @@ class Worker:
         self._registry = True
         self._beating = False
         self._started_at = time.time()
+        #: The error that stopped the worker: one the store will repeat however long it waits.
+        self.fatal: PermanentBackendError | None = None
 
     # -- the 0.5.0 hooks ---------------------------------------------------
 
@@ -334,6 +336,9 @@ class Worker:
 
         Raises:
             ConfigurationError: See :meth:`check`; raised before anything is reserved.
+            PermanentBackendError: The store refused for a reason retrying
+                cannot fix (no such database, bad credentials); raised once
+                the tasks in hand are settled. An outage is retried instead.
         """
         self.check()
         self._housekeeping_done.clear()
@@ -377,6 +382,8 @@ class Worker:
             self._forget()
             restore()
             self.stopping()
+        if self.fatal is not None:
+            raise self.fatal
         return self.tasks_complete
 
     def _install_signal_handlers(self) -> Any:
@@ -519,6 +526,12 @@ class Worker:
             self._reserve_errors = 0
         except Exception as err:
             self._settle_claims(claimed, 0)
+            if isinstance(err, PermanentBackendError):
+                # Waiting cannot fix a wrong database or password: stop, and say why.
+                log.critical("the store refuses, and retrying cannot help: %s; stopping", err)
+                self.fatal = err
+                self.stop()
+                return None
             self._reserve_errors += 1
             wait = min(MAX_ERROR_BACKOFF, 0.1 * 2**self._reserve_errors)
             log.error("backend error: %s; retrying in %.1fs", err, wait)

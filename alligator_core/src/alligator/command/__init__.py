@@ -19,7 +19,8 @@ when a task was not found or not in a state the command acts on, a result is
 not there, ``doctor`` has findings, the store failed, or a confirmation was
 declined; 2 on a usage error (bad arguments, a DSN no backend handles, a
 destructive command without ``--yes`` and no terminal to confirm on, the
-dashboard without its extra); 130 when interrupted (``info --watch`` exits
+dashboard without its extra, a store that refuses for good: no such
+database, bad credentials); 130 when interrupted (``info --watch`` exits
 0 on Ctrl-C); 141, quietly, when the reader of its output went away
 (``alligator tasks DSN | head``), as for any command a closed pipe stops.
 
@@ -258,6 +259,7 @@ def _run(argv: Sequence[str] | None) -> int:
     """Parses the arguments and runs one subcommand; returns its exit status."""
     from alligator.command import _commands
     from alligator.command._lookup import Ambiguous
+    from alligator.exceptions import PermanentBackendError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -295,6 +297,10 @@ def _run(argv: Sequence[str] | None) -> int:
     except NotImplementedError as err:
         sys.stderr.write(f"alligator: error: this store cannot do it: {printable(err, 500)}\n")
         return 1
+    except PermanentBackendError as err:
+        # A wrong database or password: the DSN or the server needs fixing, not another try.
+        sys.stderr.write(f"alligator: error: {printable(err, 1000)}\n")
+        return 2
     except Exception as err:
         # The store failed (unreachable, refused...): say which store, never its password.
         sys.stderr.write(

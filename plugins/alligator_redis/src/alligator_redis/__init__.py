@@ -25,7 +25,11 @@ a new task within a millisecond or so, and an empty queue costs no polling.
 
 When Redis cannot be reached every method raises
 :class:`alligator.exceptions.BackendError`, so ``gator.task()`` tells its
-caller that nothing was queued, and a worker backs off and carries on.
+caller that nothing was queued, and a worker backs off and carries on. When
+Redis refuses for a reason waiting cannot fix (a database it does not have,
+bad credentials, a command it lacks: see :mod:`alligator_redis.errors`) the
+error is :class:`~alligator.exceptions.PermanentBackendError`, and a worker
+stops with it.
 """
 
 from __future__ import annotations
@@ -56,9 +60,10 @@ from alligator.backend import (
     check_page,
 )
 from alligator.constants import FAILED, SUCCESS
-from alligator.exceptions import BackendError, InvalidDSNError
+from alligator.exceptions import BackendError, InvalidDSNError, PermanentBackendError
 from alligator.text import redact_dsn
 from alligator_redis import scripts
+from alligator_redis.errors import permanent_hint
 
 __all__ = ["PUSH_CHUNK", "RedisBackend", "check_dsn"]
 __version__ = "1.0.0"
@@ -286,6 +291,12 @@ class RedisBackend(Backend):
 
     def _error(self, action: str, err: RedisError) -> BackendError:
         detail = _scrub(str(err), self._secrets)
+        hint = permanent_hint(err)
+        if hint is not None:
+            # Checked first: a failed AUTH is a ConnectionError to redis-py, yet no outage.
+            return PermanentBackendError(
+                f"Redis at {self._where} refuses to {action}: {detail}; retrying cannot help: {hint}"
+            )
         if isinstance(err, (redis.ConnectionError, redis.TimeoutError)):
             return BackendError(f"cannot reach Redis at {self._where} to {action}: {detail}")
         return BackendError(f"Redis at {self._where} failed to {action}: {detail}")
