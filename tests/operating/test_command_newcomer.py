@@ -243,3 +243,23 @@ def test_a_running_worker_whose_credentials_stop_working_stops_with_the_reason(t
     assert code == 2, output
     assert "retrying cannot help: fix the user and password in the DSN" in output
     assert password not in output
+
+
+def test_tasks_lists_the_succeeded_tasks_with_their_results(
+    store: Store, worker: Worker, alligator: Alligator
+) -> None:
+    # Issue 17, 7.9: there was no state to list finished tasks in (RQ and Flower show them).
+    gator = store.gator()
+    first, second = _id("first"), _id("second")
+    gator.options(task_id=first).task(sample_tasks.add, 1, 2)
+    wait_for(lambda: gator.status(first) == SUCCESS, what=f"the worker to run it:\n{worker.output()}")
+    gator.options(task_id=second).task(sample_tasks.echo, "hi")
+    wait_for(lambda: gator.status(second) == SUCCESS, what=f"the worker to run it:\n{worker.output()}")
+    ran = alligator("tasks", store.dsn, "-q", store.queue, "--state", "succeeded", "--json")
+    assert ran.returncode == 0, ran.stderr
+    listed = [(t["task_id"], t["result"]) for t in json.loads(ran.stdout)["tasks"]]
+    assert listed == [(second, {"args": ["hi"], "kwargs": {}}), (first, 3)]
+    table = alligator("tasks", store.dsn, "-q", store.queue, "--state", "succeeded")
+    assert table.returncode == 0, table.stderr
+    assert table.row(first)[-1] == "3"
+    assert table.lines()[-1] == f"succeeded tasks of queue '{store.queue}', newest first: 1-2"

@@ -152,7 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     tasks = command("tasks", "list one page of a queue's tasks in one state", queue=True)
-    tasks.add_argument("--state", "-s", choices=TASK_STATES, default="waiting", help="(default: %(default)s)")
+    tasks.add_argument(
+        "--state",
+        "-s",
+        choices=[*TASK_STATES, "failed", "succeeded"],
+        default="waiting",
+        help="failed is dead (failed for good); succeeded lists the tasks finished within the store's "
+        "status TTL, newest first, with their results, where the store keeps results (default: %(default)s)",
+    )
     tasks.add_argument("--offset", type=_non_negative, default=0, help="tasks to skip (default: 0)")
     tasks.add_argument("--limit", type=_non_negative, default=50, help="most tasks to list (default: 50)")
 
@@ -257,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: Sequence[str] | None) -> int:
     """Parses the arguments and runs one subcommand; returns its exit status."""
-    from alligator.command import _commands
+    from alligator.command import _commands, _one_task
     from alligator.command._lookup import Ambiguous
     from alligator.exceptions import PermanentBackendError
 
@@ -282,7 +289,7 @@ def _run(argv: Sequence[str] | None) -> int:
         sys.stderr.write(f"alligator: error: {printable(err, 500)}\n")
         return 2
     try:
-        handler = getattr(_commands, args.command)
+        handler = getattr(_commands, args.command, None) or getattr(_one_task, args.command)
         status = int(handler(backend, args))
         # Flushed here, not at exit: a reader that left (| head) is seen in main().
         sys.stdout.flush()

@@ -87,6 +87,7 @@ from alligator.testing.results import (
     FinishedContract,
     ResultLifetimeContract,
     ResultsContract,
+    SucceededListingContract,
     WaitFinishedContract,
 )
 from alligator.testing.stateful import BackendStateMachine, run_backend_state_machine
@@ -119,6 +120,7 @@ __all__ = [
     "ResultsContract",
     "SharedStoreContract",
     "StringContract",
+    "SucceededListingContract",
     "UnreadableRecordContract",
     "WaitFinishedContract",
     "WorkerRegistryContract",

@@ -939,6 +939,7 @@ from alligator.testing.results import (  # noqa: E402
     FinishedContract,
     ResultLifetimeContract,
     ResultsContract,
+    SucceededListingContract,
     WaitFinishedContract,
 )
 
@@ -1381,6 +1382,7 @@ class BackendContract(
     ResultsContract,
     ResultLifetimeContract,
     FinishedContract,
+    SucceededListingContract,
     WaitFinishedContract,
     PriorityContract,
     WorkerRegistryContract,

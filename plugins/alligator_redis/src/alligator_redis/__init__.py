@@ -58,6 +58,7 @@ from alligator.backend import (
     Reservation,
     TaskInfo,
     check_page,
+    check_window,
 )
 from alligator.constants import FAILED, SUCCESS
 from alligator.exceptions import BackendError, InvalidDSNError, PermanentBackendError
@@ -224,6 +225,7 @@ class RedisBackend(Backend):
         self._purge_dead = loaded["purge_dead"]
         self._requeue_all = loaded["requeue_all"]
         self._finished = loaded["finished"]
+        self._succeeded = loaded["succeeded"]
         self._due = loaded["due"]
         workers = {script.name: _Script(client, script) for script in scripts.WORKER_SCRIPTS}
         self._heartbeat = workers["heartbeat"]
@@ -743,6 +745,40 @@ class RedisBackend(Backend):
             except UnicodeDecodeError:
                 reason = "result is not valid UTF-8"
         return Finished(task_id, SUCCESS, result, reason, finished_at)
+
+    def succeeded(self, queue: str, offset: int = 0, limit: int = 100) -> list[Finished]:
+        """Lists one page of a queue's succeeded tasks in one script; see :meth:`.Backend.succeeded`.
+
+        The page is read from the queue's ``succeeded`` sorted set (acked at,
+        trimmed after ``status_ttl``), newest first, each with its kept result
+        measured in the script as :meth:`finished` measures it.
+
+        Raises:
+            ValueError: A negative offset or limit.
+            BackendError: Redis cannot be reached.
+        """
+        check_window(offset, limit)
+        if limit == 0:
+            return []
+        args = (
+            self._now_arg(),
+            self.status_ttl,
+            offset,
+            limit,
+            self.max_payload_bytes,
+            self.max_task_id_bytes,
+        )
+        with self._translated("list the succeeded tasks of {!r}", queue):
+            reply = self._run(self._succeeded, queue, *args, raw=True)
+        page = []
+        for i in range(0, len(reply), 5):
+            task_id, kind, value, why, at = (field.decode("utf-8", "replace") for field in reply[i : i + 5])
+            page.append(
+                Finished(
+                    task_id, SUCCESS, value if kind == "R" else None, why or None, float(_number(at, float))
+                )
+            )
+        return page
 
     def wait_finished(self, queue: str, task_id: str, timeout: float) -> Finished | None:
         """Waits for a task to finish, woken by the script that acks or dead-letters it.
