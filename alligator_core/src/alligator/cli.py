@@ -41,7 +41,7 @@ from alligator.constants import ALL
 from alligator.exceptions import AlligatorException, PermanentBackendError
 from alligator.gator import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_DELIVERIES, Gator
 from alligator.importcheck import check_allowed
-from alligator.registry import DSN_ENV, dsn_or_env
+from alligator.registry import DSN_ENV, backend_class_for, dsn_or_env
 from alligator.security import NOTHING_ALLOWED, TaskPolicy
 from alligator.utils import import_attr
 from alligator.workers import DEFAULT_PREFETCH, Worker
@@ -318,6 +318,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A worker that may run nothing would dead-letter the whole queue,
         # one task at a time: refuse to start instead.
         parser.exit(2, f"latergator: error: {NOTHING_ALLOWED}\n")
+    try:
+        # The DSN's scheme first (nothing is opened yet): a mistyped scheme is
+        # what to fix before anything else.
+        backend_class_for(args.dsn)
+    except AlligatorException as err:
+        parser.exit(2, f"latergator: error: {err}\n")
     # A module that does not import here (a typo, the wrong directory) would
     # have every one of its tasks dead-lettered: refuse to start instead.
     broken = [check for check in check_allowed(allowed) if check.problem is not None]
