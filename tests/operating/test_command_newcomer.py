@@ -65,6 +65,23 @@ def test_show_result_and_cancel_find_a_task_in_any_queue(
     assert f"no task '{done}' in queue '{other}'" in pinned.stderr
 
 
+def test_show_and_result_find_a_task_whose_queue_holds_nothing_else(
+    store: Store, alligator: Alligator
+) -> None:
+    # No worker runs and the queue is empty once the task ran: queues() does
+    # not list it, finished_queues() does.
+    queue = store.queue + "-other"
+    gator = store.gator(queue)
+    done = _id("done")
+    gator.options(task_id=done).task(sample_tasks.add, 2, 2)
+    assert gator.pop() is not None
+    shown = alligator("show", store.dsn, done)
+    assert shown.returncode == 0, shown.stderr
+    assert (shown.fields()["queue"], shown.fields()["status"]) == (queue, "success")
+    result = alligator("result", store.dsn, done)
+    assert (result.returncode, result.stdout) == (0, "4\n"), result.stderr
+
+
 def test_an_id_found_nowhere_says_any_queue(store: Store, alligator: Alligator) -> None:
     missing = _id("missing")
     for command in ("show", "result"):

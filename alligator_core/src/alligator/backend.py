@@ -782,6 +782,20 @@ class Backend(abc.ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} cannot list its queues")
 
+    def finished_queues(self) -> list[str]:
+        """Lists the queues that remember a finished task: a SUCCESS or FAILED status, or a kept result.
+
+        For finding a task by id alone (``alligator show DSN ID``): a queue
+        whose tasks have all finished is not in :meth:`queues`, yet still
+        answers :meth:`status` and :meth:`finished` for them. It may list a
+        queue whose statuses have just expired. This default lists none
+        (the lookup then asks the queues it knows otherwise).
+
+        Returns:
+            The names, sorted.
+        """
+        return []
+
     def counts(self, queue: str) -> QueueCounts:
         """Counts a queue's tasks per state, in one atomic step, changing nothing.
 

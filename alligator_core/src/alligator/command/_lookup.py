@@ -5,10 +5,11 @@ Task ids are made unique (``uuid4``), so ``alligator show DSN ID`` needs no
 looked up. The store keeps each task under its queue, so the lookup asks
 :meth:`~alligator.backend.Backend.status` in each queue it can name: the
 default queue ``all``, every queue :meth:`~alligator.backend.Backend.queues`
-lists (those holding a live task or a dead letter), and every queue a live
-worker consumes (which also covers a queue whose tasks have all finished,
-while a worker works it). One round trip per queue, bounded by the number of
-queues; ``--queue`` skips the lookup.
+lists (those holding a live task or a dead letter), every queue
+:meth:`~alligator.backend.Backend.finished_queues` lists (those remembering
+a finished task: where every task finished, the queue is in no other
+listing) and every queue a live worker consumes. One round trip per queue,
+bounded by the number of queues; ``--queue`` skips the lookup.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def candidate_queues(backend: Backend) -> list[str]:
         names += backend.queues()
     except NotImplementedError:
         pass
+    # Where every task finished, the queue is in no listing above.
+    names += backend.finished_queues()
     try:
         records = backend.worker_records()
     except NotImplementedError:

@@ -600,6 +600,10 @@ class LocmemBackend(Backend):
         with self._cond:
             return sorted(name for name, q in self._queues.items() if q.waiting or q.reserved or q.dead)
 
+    def finished_queues(self) -> list[str]:
+        with self._cond:
+            return sorted(name for name, q in self._queues.items() if q.finished or q.results)
+
     def counts(self, queue: str) -> QueueCounts:
         with self._cond:
             q = self._queue(queue)

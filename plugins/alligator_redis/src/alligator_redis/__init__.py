@@ -1009,9 +1009,26 @@ class RedisBackend(Backend):
         Raises:
             BackendError: Redis cannot be reached.
         """
+        return self._scan_queues(("payloads", "dead_order"), "list the queues")
+
+    def finished_queues(self) -> list[str]:
+        """Lists the queues remembering a finished task; see :meth:`.Backend.finished_queues`.
+
+        ``SCAN`` for the ``succeeded``, ``failed`` and ``result_expiry`` keys,
+        as :meth:`queues` scans for its own.
+
+        Raises:
+            BackendError: Redis cannot be reached.
+        """
+        return self._scan_queues(
+            ("succeeded", "failed", "result_expiry"), "list the queues of finished tasks"
+        )
+
+    def _scan_queues(self, suffixes: Sequence[str], action: str) -> list[str]:
+        """The queues that have a key of one of these kinds, found with ``SCAN``."""
         found: set[str] = set()
-        with self._translated("list the queues"):
-            for suffix in ("payloads", "dead_order"):
+        with self._translated(action):
+            for suffix in suffixes:
                 for key in self.client.scan_iter(match=f"alligator:{{*}}:{suffix}", count=1000):
                     name = scripts.queue_of(key, suffix)
                     if name is not None:

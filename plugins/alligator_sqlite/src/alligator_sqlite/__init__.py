@@ -1542,6 +1542,18 @@ class SqliteBackend(Backend):
 
         return self._run(body, write=False)
 
+    def finished_queues(self) -> list[str]:
+        """Lists the queues remembering a finished task; see :meth:`.Backend.finished_queues`."""
+
+        def body(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(
+                "SELECT DISTINCT CAST(queue AS BLOB) FROM alligator_finished "
+                "UNION SELECT DISTINCT CAST(queue AS BLOB) FROM alligator_results"
+            ).fetchall()
+            return sorted(_lenient(name) for (name,) in rows)
+
+        return self._run(body, write=False)
+
     def counts(self, queue: str) -> QueueCounts:
         """Counts a queue's tasks per state in one read; see :meth:`~alligator.backend.Backend.counts`."""
 

@@ -279,6 +279,10 @@ class ReferenceBackend(Backend):
                 return Finished(task_id, SUCCESS, None, None, status[1])
             return None
 
+    def finished_queues(self) -> list[str]:
+        with self._lock:
+            return sorted(name for name, q in self._queues.items() if q.finished or q.results)
+
     def succeeded(self, queue: str, offset: int = 0, limit: int = 100) -> list[Finished]:
         check_window(offset, limit)
         with self._lock:
