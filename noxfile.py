@@ -43,6 +43,17 @@ PLUGINS = {
     "redis": "./plugins/alligator_redis",
 }
 TEST_DEPS = ["pytest>=7", "hypothesis>=6.80", "pytest-timeout"]
+# Every default session installs under these pins (compiled from
+# requirements/ci.in by `nox -s lock`), so a release elsewhere cannot turn CI
+# red; `nox -s latest` runs the checks against the newest releases instead.
+CONSTRAINTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "requirements", "ci.txt")
+# uv builds our packages (hatchling) in isolated environments: pinned too.
+os.environ.setdefault("UV_BUILD_CONSTRAINT", CONSTRAINTS)
+
+
+def _install(session: nox.Session, *args: str) -> None:
+    """Installs ``args`` under the project's pinned constraints."""
+    session.install("-c", CONSTRAINTS, *args)
 
 
 def _pytest(session: nox.Session, *paths: str) -> None:
@@ -57,7 +68,7 @@ def _pytest(session: nox.Session, *paths: str) -> None:
 @nox.session
 def core(session: nox.Session) -> None:
     """The core's tests (run against the in-memory backend) and the property tests."""
-    session.install(*TEST_DEPS, "-e", CORE, "-e", PLUGINS["locmem"])
+    _install(session, *TEST_DEPS, "-e", CORE, "-e", PLUGINS["locmem"])
     _pytest(
         session,
         "tests",
@@ -78,7 +89,7 @@ def core(session: nox.Session) -> None:
 @nox.session
 def fast(session: nox.Session) -> None:
     """The inner loop: the core's tests, locmem's and SQLite's, without the kit's self-test or soaks."""
-    session.install(*TEST_DEPS, "-e", CORE, "-e", PLUGINS["locmem"], "-e", PLUGINS["sqlite"])
+    _install(session, *TEST_DEPS, "-e", CORE, "-e", PLUGINS["locmem"], "-e", PLUGINS["sqlite"])
     session.run(
         "pytest",
         *(
@@ -109,49 +120,50 @@ def fast(session: nox.Session) -> None:
 @nox.session
 def reliability(session: nox.Session) -> None:
     """Short forms of the fault and hostile-input proofs, with real processes and servers."""
-    session.install(*TEST_DEPS, CORE, PLUGINS["sqlite"], PLUGINS["redis"])
+    _install(session, *TEST_DEPS, CORE, PLUGINS["sqlite"], PLUGINS["redis"])
     _pytest(session, "tests/reliability", "-m", "not soak")
 
 
 @nox.session
 def integration(session: nox.Session) -> None:
     """Core features on real stores (SQLite files, Redis), and the `alligator` command as a user runs it."""
-    session.install(*TEST_DEPS, CORE, PLUGINS["locmem"], PLUGINS["sqlite"], PLUGINS["redis"])
+    _install(session, *TEST_DEPS, CORE, PLUGINS["locmem"], PLUGINS["sqlite"], PLUGINS["redis"])
     _pytest(session, "tests/integration", "tests/operating")
 
 
 @nox.session
 def locmem(session: nox.Session) -> None:
     """The contract kit against locmem, with only the core and locmem installed."""
-    session.install(*TEST_DEPS, CORE, PLUGINS["locmem"])
+    _install(session, *TEST_DEPS, CORE, PLUGINS["locmem"])
     _pytest(session, f"{PLUGINS['locmem']}/tests")
 
 
 @nox.session
 def sqlite(session: nox.Session) -> None:
     """The kit and the SQLite-specific tests, with only the core and SQLite installed."""
-    session.install(*TEST_DEPS, CORE, PLUGINS["sqlite"])
+    _install(session, *TEST_DEPS, CORE, PLUGINS["sqlite"])
     _pytest(session, f"{PLUGINS['sqlite']}/tests", "-m", "not soak")
 
 
 @nox.session
 def redis(session: nox.Session) -> None:
     """The kit against fakeredis and a real Redis, with only the core and Redis installed."""
-    session.install(*TEST_DEPS, "fakeredis[lua]>=2.20", CORE, PLUGINS["redis"])
+    _install(session, *TEST_DEPS, "fakeredis[lua]>=2.20", CORE, PLUGINS["redis"])
     _pytest(session, f"{PLUGINS['redis']}/tests", "-m", "not soak and not cluster")
 
 
 @nox.session
 def cluster(session: nox.Session) -> None:
     """The kit against a 3-master Redis Cluster started on loopback ports."""
-    session.install(*TEST_DEPS, CORE, PLUGINS["redis"])
+    _install(session, *TEST_DEPS, CORE, PLUGINS["redis"])
     _pytest(session, f"{PLUGINS['redis']}/tests/test_redis_cluster.py", "-m", "cluster")
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff (style, and no pickle anywhere) and mypy (strict on the packages, not strict on the tests)."""
-    session.install(
+    _install(
+        session,
         "ruff",
         "mypy",
         "pytest",
@@ -173,37 +185,39 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """Builds the documentation; any warning fails it."""
-    session.install("-r", "docs/requirements.txt", CORE, *PLUGINS.values())
+    _install(session, "-r", "docs/requirements.txt", CORE, *PLUGINS.values())
     session.run("sphinx-build", "-W", "--keep-going", "-n", "-b", "html", "docs", "docs/_build/html")
 
 
 @nox.session
 def build(session: nox.Session) -> None:
     """Builds a wheel of every distribution on its own."""
-    session.install("build")
+    _install(session, "build")
     out = os.path.join(session.create_tmp(), "dist")
     for path in [CORE, *PLUGINS.values()]:
-        session.run("python", "-m", "build", "--wheel", "--outdir", out, path)
+        session.run(
+            "python", "-m", "build", "--wheel", "--outdir", out, path, env={"PIP_CONSTRAINT": CONSTRAINTS}
+        )
 
 
 @nox.session
 def demo(session: nox.Session) -> None:
     """The README's demo: the tutorial's flow on the embedded default backend."""
-    session.install(CORE, PLUGINS["sqlite"])
+    _install(session, CORE, PLUGINS["sqlite"])
     session.run("python", "examples/demo.py")
 
 
 @nox.session(name="first_hour")
 def first_hour(session: nox.Session) -> None:
     """A new user's first hour with real processes: a fresh virtualenv, the README's install, latergator."""
-    session.install(*TEST_DEPS, CORE, PLUGINS["locmem"], PLUGINS["sqlite"])
+    _install(session, *TEST_DEPS, CORE, PLUGINS["locmem"], PLUGINS["sqlite"])
     _pytest(session, "tests/first_hour")
 
 
 @nox.session
 def django(session: nox.Session) -> None:
     """The tested Django example (examples/django): the tutorial's view, task and worker, for real."""
-    session.install(*TEST_DEPS, "django>=4.2", "pytest-django>=4.5", CORE, PLUGINS["sqlite"])
+    _install(session, *TEST_DEPS, "django>=4.2", "pytest-django>=4.5", CORE, PLUGINS["sqlite"])
     tmp = os.path.abspath(session.create_tmp())
     # The example keeps its queue and its test database outside the checkout.
     env = {
@@ -226,19 +240,71 @@ def browser(session: nox.Session) -> None:
         # Debian's packages (.ci/run installs them): nothing downloads a browser at run time.
         if not os.path.exists(path):
             session.error(f"{path} is missing: apt-get install chromium chromium-driver")
-    session.install(*TEST_DEPS, "selenium>=4.11", f"{CORE}[dashboard,metrics]", *PLUGINS.values())
+    _install(session, *TEST_DEPS, "selenium>=4.11", f"{CORE}[dashboard,metrics]", *PLUGINS.values())
     _pytest(session, "tests/dashboard")
 
 
 @nox.session
 def soak(session: nox.Session) -> None:
     """The long forms of the reliability tests (SIGKILL soaks, big concurrency runs)."""
-    session.install(*TEST_DEPS, "fakeredis[lua]>=2.20", CORE, *PLUGINS.values())
+    _install(session, *TEST_DEPS, "fakeredis[lua]>=2.20", CORE, *PLUGINS.values())
     _pytest(session, "tests/reliability", f"{PLUGINS['sqlite']}/tests", "-m", "soak")
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
     """Throughput and memory benchmarks, ours beside Huey's and Dramatiq's."""
-    session.install(CORE, *PLUGINS.values(), "huey", "dramatiq[redis]", "psutil")
+    _install(session, CORE, *PLUGINS.values(), "huey", "dramatiq[redis]", "psutil")
     session.run("python", "bench/run.py", *session.posargs)
+
+
+@nox.session
+def lock(session: nox.Session) -> None:
+    """Recompiles requirements/ci.txt (the pins CI installs under) from requirements/ci.in."""
+    session.install("uv")
+    session.run(
+        "uv",
+        "pip",
+        "compile",
+        "--universal",
+        "--python-version",
+        "3.10",
+        "--upgrade",
+        "requirements/ci.in",
+        "-o",
+        "requirements/ci.txt",
+    )
+
+
+@nox.session
+def latest(session: nox.Session) -> None:
+    """Lint, types and the core's tests against the newest releases, without the pins: shows drift early.
+
+    Not a default session: a release elsewhere must not block landing; run it
+    on purpose (or on a schedule) and refresh the pins with `nox -s lock`.
+    """
+    session.install(
+        "--upgrade",
+        "-r",
+        "requirements/ci.in",
+        f"{CORE}[dashboard,metrics]",
+        *PLUGINS.values(),
+        env={"UV_BUILD_CONSTRAINT": ""},
+    )
+    session.run("ruff", "check", ".")
+    session.run("mypy", "-p", "alligator", *(arg for name in PLUGINS for arg in ("-p", f"alligator_{name}")))
+    session.run(
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests",
+        "--ignore=tests/reliability",
+        "--ignore=tests/first_hour",
+        "--ignore=tests/dashboard",
+        "--ignore=tests/operating",
+        "--ignore=tests/integration",
+        "-m",
+        "not soak",
+        env={"PYTHONDONTWRITEBYTECODE": "1"},
+    )

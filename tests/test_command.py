@@ -14,11 +14,11 @@ import pytest
 import sample_tasks
 
 from alligator import Gator
-from alligator.backend import Backend
+from alligator.backend import Ack, Backend
 from alligator.command import build_parser, main
 from alligator.command._render import call_text, decode_payload, since, table
 from alligator.registry import register
-from alligator.security import TaskPolicy
+from alligator.security import SIGNED_PREFIX, TaskPolicy
 from alligator_locmem import LocmemBackend
 
 
@@ -100,6 +100,53 @@ def test_info_tasks_and_show_on_the_in_memory_store(dsn: str, capsys: pytest.Cap
     out = capsys.readouterr().out
     assert "status    waiting\n" in out
     assert "args      [1, 2]\n" in out
+
+
+def test_signed_results_and_reasons_are_shown_without_their_signatures(
+    dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gator = Gator(dsn, queue_name="q", allow=["sample_tasks"], secret="k" * 40)
+    gator.options(task_id="ok").task(sample_tasks.add, 1, 2)
+    gator.options(task_id="bad", retries=0).task(sample_tasks.fails_with, "boom")
+    gator.get("ok"), gator.get("bad")
+    stored = gator.backend.finished("q", "ok")
+    assert stored is not None and stored.result is not None and f"\n{SIGNED_PREFIX}" in stored.result
+    capsys.readouterr()
+
+    assert main(["result", dsn, "ok", "-q", "q"]) == 0
+    assert capsys.readouterr().out == "3\n"
+    assert main(["show", dsn, "bad", "-q", "q", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["reason"].startswith("raised on attempt 1 of 1")
+    assert main(["tasks", dsn, "-q", "q", "--state", "dead", "--json"]) == 0
+    (task,) = json.loads(capsys.readouterr().out)["tasks"]
+    assert task["reason"].startswith("raised on attempt 1 of 1")
+
+
+def test_result_checks_signatures_when_the_secret_is_set(
+    dsn: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = "k" * 40
+    gator = Gator(dsn, queue_name="q", allow=["sample_tasks"], secret=key)
+    gator.options(task_id="ok").task(sample_tasks.add, 1, 2)
+    gator.options(task_id="forged").task(sample_tasks.add, 2, 2)
+    gator.get("ok")
+    (reservation,) = gator.backend.reserve("q", 30.0)
+    gator.backend.ack_results("q", [Ack(reservation.task_id, reservation.receipt, '{"approved":true}')])
+    capsys.readouterr()
+
+    monkeypatch.setenv("ALLIGATOR_SECRET", key)
+    assert main(["result", dsn, "ok", "-q", "q"]) == 0
+    assert capsys.readouterr().out == "3\n"
+    assert main(["result", dsn, "forged", "-q", "q"]) == 1
+    out, err = capsys.readouterr()
+    assert "approved" not in out + err and "failed its signature check" in err
+    assert main(["result", dsn, "forged", "-q", "q", "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["result"] is None and "failed its signature check" in data["reason"]
+    # Without the secret nothing is checked, as Gator.result without one.
+    monkeypatch.delenv("ALLIGATOR_SECRET")
+    assert main(["result", dsn, "forged", "-q", "q"]) == 0
+    assert capsys.readouterr().out == '{"approved":true}\n'
 
 
 def test_steering_with_yes_on_the_in_memory_store(dsn: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,9 +12,10 @@ import pytest
 import sample_tasks
 
 from alligator import Gator, Worker
+from alligator.backend import Ack
 from alligator.constants import SUCCESS
-from alligator.exceptions import PayloadTooLargeError, TaskRefused
-from alligator.security import MIN_SECRET_LENGTH, SIGNED_PREFIX, TaskPolicy
+from alligator.exceptions import PayloadTooLargeError, ResultSignatureError, TaskFailed, TaskRefused
+from alligator.security import MIN_SECRET_LENGTH, OUTCOME_SIGNATURE_BYTES, SIGNED_PREFIX, TaskPolicy
 
 #: Keys long enough to sign (see MIN_SECRET_LENGTH).
 OLD_KEY = "old-" + "o" * 40
@@ -229,3 +230,64 @@ def test_the_policy_says_whether_signing_is_on(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("ALLIGATOR_SECRET", NEW_KEY)
     assert Gator(_dsn()).policy.signing is True
     assert Gator(_dsn(), secret=[]).policy.signing is False
+
+
+def test_a_results_signature_binds_its_task_queue_and_outcome() -> None:
+    policy = TaskPolicy(secrets=(NEW_KEY,))
+    sealed = policy.seal_result("q", "t1", "[1,2]")
+    assert sealed.startswith("[1,2]\n" + SIGNED_PREFIX)
+    assert len(sealed) == len("[1,2]") + OUTCOME_SIGNATURE_BYTES
+    assert policy.open_result("q", "t1", sealed) == "[1,2]"
+    for queue, task_id in (("q", "t2"), ("other", "t1")):
+        with pytest.raises(ResultSignatureError, match="does not match"):
+            policy.open_result(queue, task_id, sealed)
+    with pytest.raises(ResultSignatureError, match="does not match"):
+        policy.open_reason("q", "t1", sealed)  # a return value is not a failure reason
+    reason = policy.seal_reason("q", "t1", "raised: boom")
+    assert policy.open_reason("q", "t1", reason) == "raised: boom"
+    with pytest.raises(ResultSignatureError, match="does not match"):
+        policy.open_result("q", "t1", reason)
+    # A payload's signature over the same text is no result's signature.
+    digest = policy.seal("[1,2]")[len(SIGNED_PREFIX) :].partition(".")[0]
+    with pytest.raises(ResultSignatureError, match="does not match"):
+        policy.open_result("q", "t1", f"[1,2]\n{SIGNED_PREFIX}{digest}")
+
+
+def test_results_signed_with_an_old_key_verify_while_it_is_listed() -> None:
+    old = TaskPolicy(secrets=(OLD_KEY,))
+    sealed = old.seal_result("q", "t", "true")
+    assert TaskPolicy(secrets=(NEW_KEY, OLD_KEY)).open_result("q", "t", sealed) == "true"
+    with pytest.raises(ResultSignatureError, match="does not match"):
+        TaskPolicy(secrets=(NEW_KEY,)).open_result("q", "t", sealed)
+    # Without a secret nothing is checked; the signature is taken off.
+    assert TaskPolicy().open_result("q", "t", sealed) == "true"
+    assert TaskPolicy().open_result("q", "t", "true") == "true"
+
+
+def test_a_long_reason_is_cut_to_fit_the_limit_with_its_signature() -> None:
+    policy = TaskPolicy(secrets=(NEW_KEY,), max_payload_bytes=400)
+    sealed = policy.seal_reason("q", "t", "x" * 1000 + "\nValueError: the end")
+    assert len(sealed.encode()) <= 400
+    opened = policy.open_reason("q", "t", sealed)
+    assert opened.startswith("...\n") and opened.endswith("ValueError: the end")
+
+
+def test_a_signed_gator_reads_its_workers_results_and_refuses_a_forged_one() -> None:
+    gator = Gator(_dsn(), allow=["sample_tasks"], secret=NEW_KEY)
+    done = gator.task(sample_tasks.add, 1, 2)
+    failed = gator.options(retries=0).task(sample_tasks.fails_with, "boom")
+    Worker(gator, max_tasks=2).run_forever()
+    assert gator.result(done.task_id) == 3
+    with pytest.raises(TaskFailed, match="ValueError: boom") as caught:
+        gator.result(failed.task_id)
+    assert SIGNED_PREFIX not in caught.value.reason
+    (letter,) = gator.dead_letters()
+    assert letter.reason.startswith("raised on attempt 1") and SIGNED_PREFIX not in letter.reason
+    (info,) = gator.tasks("dead")
+    assert info.reason == letter.reason
+
+    forged = gator.task(sample_tasks.add, 2, 2)
+    (reservation,) = gator.backend.reserve(gator.queue_name, 30.0)
+    gator.backend.ack_results(gator.queue_name, [Ack(reservation.task_id, reservation.receipt, "5")])
+    with pytest.raises(ResultSignatureError, match=f"task {forged.task_id} .* failed its signature check"):
+        gator.result(forged.task_id)

@@ -137,7 +137,7 @@ def count(driver: WebDriver, queue: str, state: str) -> int:
     # find_element and a .text, which would make the element stale.
     text = driver.execute_script(
         "const cell = document.querySelector(arguments[0]); return cell ? cell.textContent : null;",
-        f'td[data-queue="{queue}"][data-state="{state}"]',
+        f'tr[data-queue="{queue}"] td[data-state="{state}"]',
     )
     assert text is not None, f"no {state} count for {queue} on the page"
     return int(text.strip())
@@ -210,6 +210,16 @@ def test_the_dashboard_in_a_real_browser(
         lambda d: d.find_elements(By.CSS_SELECTOR, "figure svg polyline"),
         "the charts to draw samples",
     )
+    readable_charts(browser)
+    # doctor's alert about the queue no worker consumed clears once one does (its checks rerun).
+    wait(
+        browser,
+        lambda d: (
+            d.find_elements(By.ID, "checks")
+            and not d.find_elements(By.CSS_SELECTOR, '#alerts .alert[data-check="workers"]')
+        ),
+        "doctor's alert to clear",
+    )
     shoot(browser, "overview", save)
 
     # A hostile payload renders as text and runs nothing.
@@ -281,4 +291,64 @@ def test_the_dashboard_in_a_real_browser(
     browser.find_element(By.ID, "login").click()
     wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f'tr[data-queue="{queue}"]'), "the overview")
     gator.drop_all()
+    gator.backend.close()
+
+
+def readable_charts(driver: WebDriver) -> None:
+    """Every chart has a time axis and value labels drawn at least 10 px tall (they were about 6)."""
+    labels = driver.execute_script(
+        """return Array.from(document.querySelectorAll('svg.chart text.tick')).map(function (t) {
+            return [t.textContent, t.getBoundingClientRect().height, t.classList.contains('x')]; });"""
+    )
+    assert labels, "no chart labels"
+    for text, height, _ in labels:
+        assert height >= 10, f"the chart label {text!r} is {height:.1f} px tall"
+    times = [text for text, _, is_time in labels if is_time]
+    assert times and all(re.fullmatch(r"\d\d:\d\d(:\d\d)?", text) for text in times), times
+    charts = driver.execute_script("return document.querySelectorAll('svg.chart').length")
+    assert charts == len(driver.find_elements(By.CSS_SELECTOR, "tr[data-queue]")) + 2
+
+
+def test_cancel_a_waiting_task_and_log_in_without_leaving_the_site(
+    browser: WebDriver, processes: list[subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    dsn = f"sqlite:///{tmp_path / 'tasks.db'}"
+    gator = Gator(dsn, queue_name="orders", allow=["dashboard_tasks"])
+    gator.options(task_id="keep").task(dashboard_tasks.echo, "kept")
+    gator.options(task_id="drop").task(dashboard_tasks.echo, "dropped")
+    gator.options(task_id="later", delay_by=3600).task(dashboard_tasks.echo, "later")
+    url = dashboard(dsn, processes, token="a password for the browser test")
+
+    # The login redirect the red team found (/%09/evil.example/phish) lands on the dashboard.
+    browser.get(url + "login?next=/%09/evil.example/phish")
+    wait(browser, lambda d: d.find_elements(By.ID, "password"), "the login page")
+    browser.find_element(By.ID, "password").send_keys("a password for the browser test")
+    browser.find_element(By.ID, "login").click()
+    wait(browser, lambda d: d.find_elements(By.ID, "overview"), "the overview after the login")
+    assert browser.current_url.startswith(url), browser.current_url
+
+    # Cancel a waiting task from the queue view: it asks first, on a page of its own.
+    browser.get(url + "queue?" + urllib.parse.urlencode({"name": "orders", "state": "waiting"}))
+    browser.find_element(By.CSS_SELECTOR, 'tr[data-task="drop"] a.cancel').click()
+    wait(browser, lambda d: d.find_elements(By.ID, "confirm"), "the confirmation page")
+    assert gator.status("drop") is not None  # asking changed nothing
+    shoot(browser, "confirm-cancel", True)
+    browser.find_element(By.ID, "confirm").click()
+    wait(browser, lambda d: "Cancelled drop" in d.page_source, "the cancel message")
+    assert gator.status("drop") is None and gator.status("keep") is not None
+    assert not browser.find_elements(By.CSS_SELECTOR, 'tr[data-task="drop"]')
+
+    # And a delayed one from its task page; "No, keep it" first changes nothing.
+    browser.get(url + "task?" + urllib.parse.urlencode({"queue": "orders", "id": "later"}))
+    browser.find_element(By.ID, "cancel-task").click()
+    wait(browser, lambda d: d.find_elements(By.ID, "confirm"), "the confirmation page")
+    browser.find_element(By.ID, "cancel").click()
+    wait(browser, lambda d: d.find_elements(By.ID, "status"), "the task page again")
+    assert gator.status("later") is not None
+    browser.find_element(By.ID, "cancel-task").click()
+    wait(browser, lambda d: d.find_elements(By.ID, "confirm"), "the confirmation page")
+    browser.find_element(By.ID, "confirm").click()
+    wait(browser, lambda d: "Cancelled later" in d.page_source, "the cancel message")
+    assert gator.status("later") is None
+    assert (gator.counts().waiting, gator.counts().delayed) == (1, 0)
     gator.backend.close()

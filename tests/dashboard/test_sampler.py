@@ -6,7 +6,7 @@ import uuid
 
 from alligator import Gator
 from alligator.dashboard import charts
-from alligator.dashboard.data import Store
+from alligator.dashboard.data import Overview, Store
 from alligator.dashboard.sampler import Sampler
 from alligator.presence import WorkerInfo
 
@@ -51,7 +51,7 @@ def test_throughput_comes_from_the_workers_counters() -> None:
 
 def test_a_failing_store_does_not_stop_the_sampler() -> None:
     class Broken(Store):
-        def all_counts(self) -> dict:  # type: ignore[type-arg]
+        def overview(self) -> Overview:
             raise ConnectionError("down")
 
     gator = Gator(f"locmem://{uuid.uuid4().hex}")
@@ -60,8 +60,8 @@ def test_a_failing_store_does_not_stop_the_sampler() -> None:
 
 
 def test_charts_are_plain_svg_with_escaped_labels() -> None:
-    svg = charts.spark([(0, 1.0), (10, None), (20, 4.0), (30, 2.0)], 0, 60, "<script>x</script>")
+    svg = charts.line_chart([(0, 1.0), (10, None), (20, 4.0), (30, 2.0)], 0, 60, "<script>x</script>")
     assert "<script>" not in svg and "&lt;script&gt;" in svg
     assert svg.count("<polyline") == 1 and svg.count("<circle") == 1  # the gap splits the line
-    assert ">4<" in svg  # the maximum is labelled
-    assert "no data yet" in charts.spark([], 0, 60, "empty")
+    assert ">5<" in svg  # the top of the value axis: a round number over the maximum
+    assert "no data yet" in charts.line_chart([], 0, 60, "empty")

@@ -49,7 +49,7 @@ def test_info_shows_each_queue_with_its_counts(scene: Scene, alligator: Alligato
     as_json = alligator("info", store.dsn, "--json")
     assert as_json.returncode == 0, as_json.stderr
     data = json.loads(as_json.stdout)
-    assert set(data) == {"store", "queues", "workers", "workers_unavailable"}
+    assert set(data) == {"store", "queues", "paused", "workers", "workers_unavailable"}
     mine = {q["name"]: q for q in data["queues"] if q["name"] in (store.queue, scene.other)}
     assert mine[store.queue] == {
         "name": store.queue,
@@ -58,6 +58,7 @@ def test_info_shows_each_queue_with_its_counts(scene: Scene, alligator: Alligato
         "running": 0,
         "dead": 1,
         "total": 2,
+        "paused": False,
     }
     assert mine[scene.other]["waiting"] == 1
 

@@ -16,6 +16,9 @@ Layout of a queue ``Q`` (``{Q}`` is the hash tag)::
     alligator:{Q}:receipts   hash  id -> receipt (reserved)
     alligator:{Q}:leases     zset  id -> lease deadline (reserved)
     alligator:{Q}:seq        string counter
+    alligator:{Q}:succeeded  zset  id -> acked at
+    alligator:{Q}:results    hash  "v:<id>" result text, "t:<id>" acked at
+    alligator:{Q}:result_expiry zset id -> when its result expires
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from collections.abc import Sequence
 import redis
 from raw_sqlite import RawRecord
 
-__all__ = ["Leases", "RawRecord", "drop", "keys", "plant"]
+__all__ = ["Leases", "RawRecord", "drop", "keys", "plant", "plant_result"]
 
 
 def keys(queue: str) -> dict[str, str]:
@@ -34,7 +37,8 @@ def keys(queue: str) -> dict[str, str]:
     assert "{" not in queue and "}" not in queue, queue
     prefix = f"alligator:{{{queue}}}:"
     roles = ("pending", "members", "payloads", "attempts", "receipts", "leases", "seq", "wake")
-    return {role: prefix + role for role in roles}
+    results = ("succeeded", "results", "result_expiry")
+    return {role: prefix + role for role in (*roles, *results)}
 
 
 def _client(url: str) -> redis.Redis:
@@ -63,6 +67,22 @@ def plant(url: str, queue: str, records: Sequence[RawRecord]) -> None:
             pipe.zadd(names["pending"], {member: now})
             pipe.execute()
         client.lpush(names["wake"], b"1")
+    finally:
+        client.close()
+
+
+def plant_result(url: str, queue: str, task_id: str, result: str) -> None:
+    """Writes a succeeded task with this stored result text, as if a worker had acked it."""
+    names = keys(queue)
+    client = _client(url)
+    try:
+        seconds, micros = client.time()
+        now = seconds + micros / 1_000_000
+        pipe = client.pipeline(transaction=True)
+        pipe.zadd(names["succeeded"], {task_id: now})
+        pipe.hset(names["results"], mapping={f"v:{task_id}": result, f"t:{task_id}": repr(now)})
+        pipe.zadd(names["result_expiry"], {task_id: now + 3600})
+        pipe.execute()
     finally:
         client.close()
 

@@ -10,6 +10,9 @@ this one place. :func:`check_layout` tells when the two disagree.
 * ``alligator_tasks(queue, task_id, payload, due, seq, attempts, receipt)``:
   waiting tasks have ``receipt`` NULL and ``due`` <= now; a reserved one has
   ``receipt`` set and ``due`` = the end of its lease.
+* ``alligator_finished(queue, task_id, status, finished_at)`` and
+  ``alligator_results(queue, task_id, finished_at, expires_at, result)``: a
+  task acked with a result (status 1, SUCCESS), kept until ``expires_at``.
 """
 
 from __future__ import annotations
@@ -83,6 +86,32 @@ def plant(dsn: str, queue: str, records: Sequence[RawRecord]) -> None:
             raise
 
 
+def plant_result(dsn: str, queue: str, task_id: str, result: str) -> None:
+    """Writes a succeeded task with this stored result text, as if a worker had acked it.
+
+    The tables must exist (build the backend once first: it creates them).
+    """
+    now = time.time()
+    with closing(_connect(dsn)) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("DELETE FROM alligator_tasks WHERE queue = ? AND task_id = ?", (queue, task_id))
+            conn.execute(
+                "INSERT OR REPLACE INTO alligator_finished (queue, task_id, status, finished_at) "
+                "VALUES (?, ?, 1, ?)",
+                (queue, task_id, now),
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO alligator_results (queue, task_id, finished_at, expires_at, result) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (queue, task_id, now, now + 3600, result),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
 class Leases:
     """The store's view of every lease of a queue, read again on each call.
 
@@ -115,5 +144,5 @@ class Leases:
 def drop(dsn: str, queue: str) -> None:
     """Deletes every row of the queue (the file itself goes with the test's tmp_path)."""
     with closing(_connect(dsn)) as conn:
-        for table in ("alligator_tasks", "alligator_dead", "alligator_finished"):
+        for table in ("alligator_tasks", "alligator_dead", "alligator_finished", "alligator_results"):
             conn.execute(f"DELETE FROM {table} WHERE queue = ?", (queue,))

@@ -177,6 +177,13 @@ class Finished:
     finished_at: float | None = None
 
 
+#: What a store without :attr:`Backend.supports_pause` says when asked to pause.
+_CANNOT_PAUSE = (
+    "this store cannot pause queues or functions ({} has no supports_pause); "
+    "use a store that can (sqlite, redis, locmem), or stop the workers of what must wait"
+)
+
+
 def check_page(state: str, offset: int, limit: int) -> None:
     """Refuses a state :meth:`Backend.tasks` does not know, or a negative page.
 
@@ -308,6 +315,11 @@ class Backend(abc.ABC):
             same call with the reason ``"task id is N bytes, over the limit
             of M"``, under the id cut to that many bytes, without the id
             being transferred to the caller.
+        supports_pause: True when :meth:`set_paused` and :meth:`paused`
+            keep pauses in the store (an optional capability: the defaults
+            raise ``NotImplementedError``, and workers then never pause).
+        max_pauses: The most pauses :meth:`set_paused` keeps and
+            :meth:`paused` lists.
     """
 
     blocking_reserve: bool = False
@@ -320,6 +332,8 @@ class Backend(abc.ABC):
     dead_letter_ttl: float = 7 * 24 * 3600.0
     max_task_id_bytes: int = 1024
     max_workers: int = 1000
+    supports_pause: bool = False
+    max_pauses: int = 1000
     created: bool = False
 
     def __init__(self, conn_string: str) -> None:
@@ -621,6 +635,52 @@ class Backend(abc.ABC):
         absent, so a hostile record cannot break a listing).
         """
         raise NotImplementedError(f"{type(self).__name__} cannot keep a registry of workers")
+
+    # -- pausing (optional: supports_pause) ------------------------------
+
+    def set_paused(self, kind: str, name: str, paused: bool) -> bool:
+        """Pauses or resumes one queue or one function, for every worker of the store.
+
+        Workers read :meth:`paused` about once a second and leave a paused
+        queue's tasks waiting, untouched, and hand a paused function's tasks
+        back unstarted (see :mod:`alligator.pausing`). Pauses are one set
+        per store, not per queue: a paused function is paused in every
+        queue. Idempotent: pausing what is paused, or resuming what is not,
+        changes nothing and returns False. Call
+        :func:`alligator.pausing.check_target` first, before any write; at
+        most :attr:`max_pauses` pauses are kept.
+
+        Args:
+            kind: ``"queue"`` or ``"function"``.
+            name: The queue's name, or the function as ``module:name``.
+            paused: True to pause, False to resume.
+
+        Raises:
+            ValueError: ``kind`` or ``name`` is refused by
+                :func:`~alligator.pausing.check_target`, or pausing one
+                more would keep more than :attr:`max_pauses`; nothing
+                changes.
+            NotImplementedError: The store cannot pause (:attr:`supports_pause`
+                is False).
+
+        Returns:
+            True if something changed.
+        """
+        raise NotImplementedError(_CANNOT_PAUSE.format(type(self).__name__))
+
+    def paused(self) -> list[tuple[str, str]]:
+        """Lists the pauses in force as ``(kind, name)``, sorted by kind then name.
+
+        One read, at most :attr:`max_pauses` entries. A
+        record that :func:`~alligator.pausing.readable` refuses (a name too
+        long, not UTF-8, a function not ``module:name``: anyone who can
+        write to the store can plant one) is skipped, never handed out;
+        :func:`alligator.pausing.listed` does the checking and sorting.
+
+        Raises:
+            NotImplementedError: The store cannot pause.
+        """
+        raise NotImplementedError(_CANNOT_PAUSE.format(type(self).__name__))
 
     # -- deployment checks -----------------------------------------------
 

@@ -21,9 +21,12 @@ sends the delivery's :attr:`Delivery.ack` with
 :meth:`Backend.ack_results <alligator.backend.Backend.ack_results>`, so the
 return value is kept in the same atomic step as the ack.
 
-A return value is stored as JSON. One JSON cannot carry (a set, an object,
-NaN) or longer than the payload limit fails the task at once, without a
-retry: running it again would return the same thing. A task queued with
+A return value is stored as JSON; with a secret configured, it and a dead
+letter's reason are signed for the task, its queue and the outcome (see
+:meth:`TaskPolicy.seal_result <alligator.security.TaskPolicy.seal_result>`).
+One JSON cannot carry (a set, an object, NaN) or longer than the payload
+limit fails the task at once, without a retry: running it again would
+return the same thing. A task queued with
 ``store_result=False`` keeps nothing, and may return anything.
 """
 
@@ -474,6 +477,7 @@ class DeliverySteps:
                     err,
                 )
                 return
+            result = self._signed_result(reservation.task_id, result)
             limit = self.rules.policy.max_payload_bytes
             if len(result) > limit:  # ASCII (see _RESULT_ENCODER): characters are bytes
                 self._dead_letter(
@@ -486,6 +490,11 @@ class DeliverySteps:
         delivery.ack = Ack(reservation.task_id, reservation.receipt, result, ttl)
         delivery.outcome = Outcome.SUCCEEDED
         _log(logging.INFO, delivery, "succeeded in %.3fs", delivery.duration)
+
+    def _signed_result(self, task_id: str, result: str) -> str:
+        # Measured signed, as the store will hold it; the signature ties it to
+        # this task and queue, so a writer to the store cannot plant one.
+        return self.rules.policy.seal_result(self.queue, task_id, result)
 
     def _failed(self, delivery: Delivery, func: Callable[..., Any], exc: BaseException) -> None:
         task, reservation = delivery.task, delivery.reservation
@@ -547,8 +556,10 @@ class DeliverySteps:
         if delivery.task is not None:
             delivery.task.to_failed()
         delivery.reason = storable(reason)
+        # Signed for the store (when a secret is set); logs show it plain.
+        stored = self.rules.policy.seal_reason(self.queue, reservation.task_id, delivery.reason)
         try:
-            self.backend.dead_letter(self.queue, reservation.task_id, reservation.receipt, delivery.reason)
+            self.backend.dead_letter(self.queue, reservation.task_id, reservation.receipt, stored)
         except Exception as err:
             self._unsettled(delivery, err)
             return

@@ -48,6 +48,10 @@ class InvalidPayloadError(AlligatorException):
     """Raised when a payload read from a queue is not a task Alligator can run."""
 
 
+class ResultSignatureError(InvalidPayloadError):
+    """Raised when a stored result or failure reason fails its signature check while signing is on."""
+
+
 class BackendError(AlligatorException):
     """Raised when a backend cannot do what was asked (connection lost, disk full...)."""
 

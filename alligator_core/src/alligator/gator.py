@@ -30,7 +30,7 @@ from alligator.exceptions import (
 from alligator.leases import LeaseKeeper
 from alligator.presence import WorkerInfo
 from alligator.registry import load_backend
-from alligator.security import TaskPolicy
+from alligator.security import TaskPolicy, without_signatures
 from alligator.tasks import Task, check_result_ttl, check_task_id
 from alligator.text import printable, redact_dsn, unknown_names
 
@@ -376,8 +376,12 @@ class Gator:
         return self.backend.status(self.queue_name, task_id)
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
-        """Lists the queue's dead letters, oldest first, each with its reason."""
-        return self.backend.dead_letters(self.queue_name, limit)
+        """Lists the queue's dead letters, oldest first, each with its reason.
+
+        A reason is shown without the signature a worker with a secret adds
+        to it; it is not checked here (:meth:`result` checks it).
+        """
+        return [without_signatures(letter) for letter in self.backend.dead_letters(self.queue_name, limit)]
 
     def requeue(self, task_id: str) -> bool:
         """Puts a dead letter back at the end of the queue, its deliveries reset.
@@ -390,6 +394,70 @@ class Gator:
     def drop_all(self) -> None:
         """Deletes everything in this gator's queue, dead letters included."""
         self.backend.drop_all(self.queue_name)
+
+    # -- pausing ---------------------------------------------------------
+
+    def pause(self, queue: str | None = None, function: Callable[..., Any] | str | None = None) -> bool:
+        """Pauses a queue or a function for every worker of the store, until :meth:`resume`.
+
+        Workers see it within about a second. They reserve nothing from a
+        paused queue: its tasks stay waiting, in their place in line. A task
+        of a paused function (in any queue) is handed back unstarted,
+        without counting an attempt, and is due again every few seconds
+        until the function is resumed. Tasks already running finish.
+
+        Example:
+            >>> gator = Gator("locmem://doc-pause", allow=["builtins"])
+            >>> gator.pause()
+            True
+            >>> gator.pause(function=abs), gator.paused()
+            (True, [('function', 'builtins:abs'), ('queue', 'all')])
+
+        Args:
+            queue: The queue to pause; this gator's own when neither
+                argument is given.
+            function: The function to pause: a callable, or
+                ``"module:name"`` as ``alligator pause --function`` takes it.
+
+        Returns:
+            True if it was not paused yet.
+
+        Raises:
+            ValueError: Both ``queue`` and ``function`` given, or a name a
+                store cannot keep (see :func:`alligator.pausing.check_target`).
+            NotImplementedError: The store cannot pause (see
+                :attr:`Backend.supports_pause <alligator.backend.Backend.supports_pause>`).
+        """
+        return self.backend.set_paused(*self._pause_target(queue, function), True)
+
+    def resume(self, queue: str | None = None, function: Callable[..., Any] | str | None = None) -> bool:
+        """Resumes what :meth:`pause` paused; takes the same arguments.
+
+        Workers see it within about a second; a resumed function's tasks run
+        again within a few seconds more (they were set aside for that long).
+
+        Returns:
+            True if it was paused.
+        """
+        return self.backend.set_paused(*self._pause_target(queue, function), False)
+
+    def paused(self) -> list[tuple[str, str]]:
+        """Lists what is paused in this gator's store, as ``(kind, name)`` sorted.
+
+        ``kind`` is ``"queue"`` or ``"function"``; a function's name is
+        ``"module:name"``.
+
+        Raises:
+            NotImplementedError: The store cannot pause.
+        """
+        return self.backend.paused()
+
+    def _pause_target(self, queue: str | None, function: Callable[..., Any] | str | None) -> tuple[str, str]:
+        from alligator.pausing import target
+
+        if queue is None and function is None:
+            queue = self.queue_name
+        return target(queue, function)
 
     # -- results ---------------------------------------------------------
 
@@ -431,6 +499,11 @@ class Gator:
                 that neither its result nor its status is remembered.
             InvalidPayloadError: A result is stored but cannot be read (not
                 JSON, too large, not UTF-8: written by something else).
+            ResultSignatureError: This gator signs (it has a secret), and the
+                stored result or failure reason is unsigned or not signed
+                for this task and queue by one of its keys: forged by a
+                writer to the store, or left by a worker without the secret.
+                Nothing stored is handed out. Also an ``InvalidPayloadError``.
             ValueError: ``task_id`` cannot be a task's id, or ``timeout`` is
                 negative or not finite.
         """
@@ -462,7 +535,7 @@ class Gator:
                     f"task {printable(task_id)} has not finished{waited}: it is {state}; "
                     "wait longer (timeout=...) or ask again later"
                 )
-        return _finished_value(found)
+        return _finished_value(found, self.policy, queue)
 
     def workers(self) -> list[WorkerInfo]:
         """Lists the live workers of this gator's store, whatever queues they consume.
@@ -487,8 +560,7 @@ class Gator:
                 :meth:`queues` and :meth:`counts` raise for what a store
                 cannot do.
         """
-        listed = (presence.decode(worker_id, record) for worker_id, record in self.backend.worker_records())
-        return [info for info in listed if info is not None]
+        return presence.read_workers(self.backend)
 
     # -- inspecting --------------------------------------------------------
 
@@ -542,12 +614,15 @@ class Gator:
 
         Returns:
             :class:`~alligator.backend.TaskInfo` snapshots; their payloads
-            are the stored JSON, cut to ``max_payload_bytes``.
+            are the stored JSON, cut to ``max_payload_bytes``; a dead
+            letter's reason is shown without its signature, unchecked.
 
         Raises:
             ValueError: An unknown state, or a negative offset or limit.
         """
-        return self.backend.tasks(self.queue_name, state, offset, limit)
+        return [
+            without_signatures(info) for info in self.backend.tasks(self.queue_name, state, offset, limit)
+        ]
 
     def delete_dead(self, task_id: str) -> bool:
         """Deletes one dead letter of this gator's queue for good.
@@ -629,19 +704,25 @@ def _refuse_constant(name: str) -> Any:
 _RESULT_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
-def _finished_value(found: Finished) -> Any:
-    """The value a finished task hands out; raises TaskFailed for a failed one."""
+def _finished_value(found: Finished, policy: TaskPolicy, queue: str) -> Any:
+    """The value a finished task hands out; raises TaskFailed for a failed one.
+
+    With a secret, a return value or a failure reason is handed out only
+    when a worker holding one of its keys signed it for this task and queue.
+    """
     task_id = found.task_id
     if found.status == FAILED:
-        raise TaskFailed(found.reason or "it failed (no reason was kept)", task_id)
+        reason = policy.open_reason(queue, task_id, found.reason or "")
+        raise TaskFailed(reason or "it failed (no reason was kept)", task_id)
     if found.reason is not None:
         raise InvalidPayloadError(
             f"the stored result of task {printable(task_id)} cannot be read: {printable(found.reason)}"
         )
     if found.result is None:
         return None
+    text = policy.open_result(queue, task_id, found.result)
     try:
-        return _RESULT_DECODER.decode(found.result)
+        return _RESULT_DECODER.decode(text)
     except (ValueError, RecursionError) as err:
         raise InvalidPayloadError(
             f"the stored result of task {printable(task_id)} is not valid JSON: {printable(err)}"

@@ -4,16 +4,25 @@ A worker writes its :class:`WorkerInfo` with :meth:`Backend.heartbeat
 <alligator.backend.Backend.heartbeat>` every :data:`HEARTBEAT_SECONDS`, kept
 for :data:`WORKER_TTL` seconds: a worker that stops cleanly removes it, a
 killed one vanishes when it expires. Anyone who can write to the store can
-write a record, so :func:`decode` checks every field and turns what it cannot
-read into None instead of raising.
+write a record, so :func:`decode` checks every field, within bounds a real
+worker never reaches (:data:`MAX_TIME`, :data:`MAX_COUNT`,
+:data:`MAX_NAME_CHARS`, ...), and turns what it cannot read into None instead
+of raising: one planted record cannot overflow a page, a chart or a sum.
+
+:func:`known_queues` is the one list of queues the ``alligator info``
+command, the dashboard and its ``/metrics`` show: the store's queues and the
+queues live workers consume, so an empty queue a worker waits on stays listed.
 """
 
 from __future__ import annotations
 
 import json
-import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from alligator.backend import Backend
 
 #: Seconds between a worker's heartbeats.
 HEARTBEAT_SECONDS = 5.0
@@ -21,6 +30,18 @@ HEARTBEAT_SECONDS = 5.0
 WORKER_TTL = 30.0
 #: Most running tasks one record lists (a worker's concurrency may be larger).
 MAX_CURRENT = 100
+#: Longest record read at all, in characters (a real one is a few kilobytes).
+MAX_RECORD_CHARS = 256 * 1024
+#: Longest worker id, host name and supervisor id (host names have at most 253).
+MAX_NAME_CHARS = 300
+#: Longest queue name, function name or task id in a record.
+MAX_TEXT_CHARS = 1000
+#: Latest time a record may hold, in seconds since the epoch (the year 2286).
+MAX_TIME = 1e10
+#: Largest count a record may hold (tasks handled, pid, concurrency).
+MAX_COUNT = 10**15
+#: Most queues :func:`known_queues` adds from the workers' records (the first by name).
+MAX_WORKER_QUEUES = 500
 
 
 @dataclass(frozen=True)
@@ -78,20 +99,22 @@ def encode(info: WorkerInfo) -> str:
     return json.dumps(data, separators=(",", ":"), sort_keys=True)
 
 
-def _text(value: Any, limit: int = 1000) -> str:
+def _text(value: Any, limit: int = MAX_TEXT_CHARS) -> str:
     if not isinstance(value, str) or len(value) > limit:
         raise ValueError("not a short string")
     return value
 
 
-def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError("not a finite number")
+def _time(value: Any) -> float:
+    # Within [0, MAX_TIME] only (NaN and infinities fail the comparison):
+    # 1e300 is finite, but no page can show it as a date and no worker wrote it.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_TIME:
+        raise ValueError("not a time")
     return float(value)
 
 
 def _count(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
         raise ValueError("not a count")
     return value
 
@@ -100,8 +123,13 @@ def decode(worker_id: str, record: str) -> WorkerInfo | None:
     """Reads a stored record; None when it is not one (hostile or corrupt).
 
     The id the store lists it under wins over the one inside the record, so
-    one record cannot pose as another worker.
+    one record cannot pose as another worker. A record with a field out of
+    its bounds (a time past :data:`MAX_TIME`, a count past :data:`MAX_COUNT`,
+    a name longer than :data:`MAX_NAME_CHARS` or :data:`MAX_TEXT_CHARS`) is
+    no worker's: it is refused whole rather than shown cut.
     """
+    if not isinstance(worker_id, str) or len(worker_id) > MAX_NAME_CHARS or len(record) > MAX_RECORD_CHARS:
+        return None
     try:
         data = json.loads(record)
         if not isinstance(data, dict):
@@ -112,24 +140,71 @@ def decode(worker_id: str, record: str) -> WorkerInfo | None:
             return None
         return WorkerInfo(
             worker_id=worker_id,
-            host=_text(data.get("host")),
+            host=_text(data.get("host"), MAX_NAME_CHARS),
             pid=_count(data.get("pid")),
             queues=tuple(_text(q) for q in queues[:MAX_CURRENT]),
             concurrency=_count(data.get("concurrency")),
-            started_at=_number(data.get("started_at")),
-            heartbeat_at=_number(data.get("heartbeat_at")),
+            started_at=_time(data.get("started_at")),
+            heartbeat_at=_time(data.get("heartbeat_at")),
             tasks_handled=_count(data.get("tasks_handled", 0)),
             current=tuple(
                 RunningTask(
                     task_id=_text(t.get("task_id")),
                     function=_text(t.get("function")),
                     queue=_text(t.get("queue")),
-                    since=_number(t.get("since")),
+                    since=_time(t.get("since")),
                 )
                 for t in current[:MAX_CURRENT]
                 if isinstance(t, dict)
             ),
-            supervisor=_text(data.get("supervisor", "")),
+            supervisor=_text(data.get("supervisor", ""), MAX_NAME_CHARS),
         )
     except (ValueError, TypeError, AttributeError, RecursionError):
         return None
+
+
+def read_workers(backend: Backend) -> list[WorkerInfo]:
+    """Reads the live workers' records; hostile or corrupt ones are left out.
+
+    Raises:
+        NotImplementedError: The store keeps no registry of workers.
+    """
+    listed = (decode(worker_id, record) for worker_id, record in backend.worker_records())
+    return [info for info in listed if info is not None]
+
+
+def known_queues(backend: Backend, workers: Sequence[WorkerInfo] | None = None) -> list[str]:
+    """Lists the queues worth showing: the store's, and those live workers consume.
+
+    A store lists a queue only while it holds a task, so an empty queue would
+    vanish from every view while workers wait on it; the workers' records
+    keep it listed. ``alligator info``, the dashboard and its ``/metrics``
+    all list queues through this function.
+
+    Example:
+        >>> from alligator import Gator
+        >>> gator = Gator("locmem://doc-known-queues", allow=["builtins"])
+        >>> worker = WorkerInfo("w1", "host", 1, ("emails",), 1, 0.0, 0.0)
+        >>> known_queues(gator.backend, [worker])
+        ['emails']
+
+    Args:
+        backend: The store.
+        workers: The live workers, when the caller has read them already;
+            by default they are read here (none when the store keeps no
+            registry).
+
+    Returns:
+        The queue names, sorted, each once: every queue of the store, and
+        at most :data:`MAX_WORKER_QUEUES` more from the workers' records.
+    """
+    if workers is None:
+        try:
+            workers = read_workers(backend)
+        except NotImplementedError:
+            workers = []
+    stored = set(backend.queues())
+    # Records are anyone's to write: at most MAX_WORKER_QUEUES names come
+    # from them, or planted ones could make every view count 100,000 queues.
+    consumed = sorted({queue for info in workers for queue in info.queues} - stored)[:MAX_WORKER_QUEUES]
+    return sorted(stored.union(consumed))

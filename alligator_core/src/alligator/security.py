@@ -4,23 +4,28 @@ A queue is an input like any other: whoever can write to it chooses which
 function a worker imports and calls. So a worker runs a task, or calls a hook,
 only when its module is *allowed*, and checks that before importing anything.
 With a secret configured, producers sign payloads (HMAC-SHA256) and workers
-refuse unsigned or tampered ones. Payloads over a size limit are refused at
-enqueue, and dead-lettered unread if one is found in a queue.
+refuse unsigned or tampered ones; workers sign what they leave in the store
+(a return value, a dead letter's reason), bound to the task, its queue and
+the outcome, and ``Gator.result`` refuses what is not so signed. Payloads
+over a size limit are refused at enqueue, and dead-lettered unread if one is
+found in a queue.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import hmac
+import json
 import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from alligator.exceptions import PayloadTooLargeError, TaskRefused
+from alligator.exceptions import PayloadTooLargeError, ResultSignatureError, TaskRefused
 from alligator.text import printable
 
 #: The environment variable listing modules (or ``module:function``) to allow, comma-separated.
@@ -35,6 +40,12 @@ MIN_SECRET_LENGTH = 32
 DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
 #: Marks a signed payload, laid out as ``SIGNED_PREFIX + hexdigest + "." + json``.
 SIGNED_PREFIX = "hmac-sha256:"
+#: How many bytes a signature adds to a stored result or reason, laid out
+#: as ``text + "\n" + SIGNED_PREFIX + hexdigest`` (a newline, the prefix and
+#: 64 hex digits).
+OUTCOME_SIGNATURE_BYTES = len(SIGNED_PREFIX) + 64 + 1
+# The outcomes a stored signature is bound to.
+_SUCCEEDED, _FAILED = "succeeded", "failed"
 
 
 def _split(value: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -410,3 +421,183 @@ class TaskPolicy:
         ):
             raise TaskRefused("payload signature does not match: tampered, or signed with an unknown secret")
         return body
+
+    # -- signing what a task left ----------------------------------------
+    #
+    # A result or a dead letter's reason is written by a worker and read by
+    # whoever asks for it, through a store anyone with access can write. Its
+    # signature covers the text, the task id, the queue and the outcome, so
+    # one task's signed result cannot be planted as another's, nor a failure
+    # reason passed off as a return value. The signature follows the text on
+    # a line of its own, so what reads a reason from its start (a log, a
+    # check for "refused:") reads it as it was.
+
+    def seal_result(self, queue: str, task_id: str, result: str) -> str:
+        """Signs a task's return value (JSON text) for the store, when a secret is configured.
+
+        Args:
+            queue: The queue the task was delivered from.
+            task_id: The task's id.
+            result: The return value as JSON text.
+
+        Returns:
+            ``result`` unchanged without a secret; else it signed with the
+            first key, :data:`OUTCOME_SIGNATURE_BYTES` longer.
+        """
+        return self._seal_outcome(_SUCCEEDED, queue, task_id, result)
+
+    def seal_reason(self, queue: str, task_id: str, reason: str) -> str:
+        """Signs a dead letter's reason for the store, when a secret is configured.
+
+        A store hands a reason back cut to ``max_payload_bytes``, so a signed
+        reason is first cut (keeping its end, where a traceback names the
+        failing line) to fit there with its signature.
+
+        Args:
+            queue: The queue the task was delivered from.
+            task_id: The task's id.
+            reason: Why the task failed, as :func:`alligator.text.storable` made it.
+
+        Returns:
+            ``reason`` unchanged without a secret; else it signed.
+        """
+        if not self.secrets:
+            return reason
+        room = max(self.max_payload_bytes - OUTCOME_SIGNATURE_BYTES, 16)
+        encoded = reason.encode("utf-8", "backslashreplace")
+        if len(encoded) > room:
+            reason = "...\n" + encoded[-(room - 4) :].decode("utf-8", "ignore")
+        else:
+            reason = encoded.decode("utf-8")
+        return self._seal_outcome(_FAILED, queue, task_id, reason)
+
+    def open_result(self, queue: str, task_id: str, stored: str) -> str:
+        """Returns a stored return value's JSON text once its signature is checked.
+
+        Without a secret nothing is checked: a signed value is handed out
+        without its signature, as a worker without a secret runs signed
+        payloads.
+
+        Args:
+            queue: The queue asked about.
+            task_id: The task asked about.
+            stored: The text the store holds.
+
+        Raises:
+            ResultSignatureError: A secret is configured, and the text is
+                unsigned, or signed for another task, queue or outcome, or
+                with no key of this policy.
+        """
+        return self._open_outcome(_SUCCEEDED, queue, task_id, stored)
+
+    def open_reason(self, queue: str, task_id: str, stored: str) -> str:
+        """Returns a dead letter's stored reason once its signature is checked.
+
+        As :meth:`open_result`, for the reason of a task that failed.
+
+        Raises:
+            ResultSignatureError: A secret is configured, and the reason is
+                not signed by a worker holding one of its keys for this task,
+                queue and outcome.
+        """
+        return self._open_outcome(_FAILED, queue, task_id, stored)
+
+    def _seal_outcome(self, outcome: str, queue: str, task_id: str, text: str) -> str:
+        if not self.secrets:
+            return text
+        return f"{text}\n{SIGNED_PREFIX}{_outcome_digest(self.secrets[0], outcome, queue, task_id, text)}"
+
+    def _open_outcome(self, outcome: str, queue: str, task_id: str, stored: str) -> str:
+        digest, text = _split_signed(stored)
+        if not self.secrets:
+            return text
+        if digest is None:
+            why = "it is not signed, and this gator requires signatures"
+        elif any(
+            hmac.compare_digest(digest, _outcome_digest(key, outcome, queue, task_id, text))
+            for key in self.secrets
+        ):
+            return text
+        else:
+            why = (
+                "its signature does not match: it was signed for another task, queue or outcome, "
+                "tampered with, or signed with an unknown secret"
+            )
+        raise ResultSignatureError(_refusal(outcome, queue, task_id, why))
+
+
+def unsigned_text(stored: str) -> str:
+    """Returns a stored result or reason without its signature, checking nothing.
+
+    For showing what the store holds (``alligator show``, the dashboard);
+    :meth:`TaskPolicy.open_result` is what to trust.
+
+    Example:
+        >>> unsigned_text("[1, 2]\\nhmac-sha256:" + "0" * 64)
+        '[1, 2]'
+        >>> unsigned_text("[1, 2]")
+        '[1, 2]'
+    """
+    return _split_signed(stored)[1]
+
+
+#: Any record :func:`without_signatures` takes, and gives back.
+StoredRecord = TypeVar("StoredRecord")
+
+
+def without_signatures(item: StoredRecord) -> StoredRecord:
+    """A copy of a stored record (a dataclass) whose ``reason`` and ``result`` lose their signatures.
+
+    For listings and pages that show what the store holds (``Gator.tasks``,
+    ``alligator show``, the dashboard): nothing is checked, as in
+    :func:`unsigned_text`.
+
+    Args:
+        item: A :class:`~alligator.backend.TaskInfo`,
+            :class:`~alligator.backend.DeadLetter` or
+            :class:`~alligator.backend.Finished`, or None.
+
+    Returns:
+        The same kind of record; ``item`` itself when nothing was signed.
+    """
+    changes = {
+        name: unsigned_text(value)
+        for name in ("reason", "result")
+        if isinstance(value := getattr(item, name, None), str) and _split_signed(value)[0] is not None
+    }
+    return dataclasses.replace(item, **changes) if changes else item  # type: ignore[type-var]
+
+
+def _split_signed(stored: str) -> tuple[str | None, str]:
+    """The digest of a stored signed text and the text; (None, stored) when not signed."""
+    text, newline, last = stored.rpartition("\n")
+    if newline and len(last) == OUTCOME_SIGNATURE_BYTES - 1 and last.startswith(SIGNED_PREFIX):
+        digest = last[len(SIGNED_PREFIX) :]
+        if all(char in "0123456789abcdef" for char in digest):
+            return digest, text
+    return None, stored
+
+
+def _outcome_digest(secret: str, outcome: str, queue: str, task_id: str, text: str) -> str:
+    # The header is JSON, so no queue name or id can shift its fields, and it
+    # starts with "[" where every payload starts with "{": a payload's
+    # signature never passes for an outcome's, nor the reverse.
+    header = json.dumps(["alligator-outcome", outcome, queue, task_id])
+    message = f"{header}\n{text}".encode("utf-8", "surrogatepass")
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def _refusal(outcome: str, queue: str, task_id: str, why: str) -> str:
+    where = f"task {printable(task_id)} on queue {printable(queue)!r}"
+    if outcome == _SUCCEEDED:
+        return (
+            f"the stored result of {where} failed its signature check: {why}. It is not handed out: "
+            "a writer to the store may have forged it, or a worker without this gator's secret "
+            "(ALLIGATOR_SECRET) ran the task; give every worker the secret"
+        )
+    return (
+        f"{where} is a dead letter whose reason failed its signature check: {why}. The reason is "
+        "not handed out: a writer to the store may have forged it, a worker without this gator's "
+        "secret (ALLIGATOR_SECRET) dead-lettered the task, or the store did, for a record it could "
+        "not deliver; see the dead letter with `alligator show`"
+    )

@@ -459,6 +459,9 @@ class Task:
             ResultTimeout: It has not finished yet (by the timeout).
             TaskNotFound: The store does not know the id (never queued
                 there, cancelled, or finished too long ago).
+            ResultSignatureError: The gator signs, and the stored result or
+                reason is not signed for this task (see :meth:`Gator.result
+                <alligator.gator.Gator.result>`).
             AlligatorException: This task was not queued through a
                 :class:`~alligator.gator.Gator` (built by hand, or read by a
                 worker), so there is no store to wait on.

@@ -25,6 +25,10 @@ How work moves through a worker (``concurrency`` threads)::
 * **Priority.** ``queues`` are asked in order at every reservation
   (``Backend.reserve_first``): due work of an earlier queue always goes
   first; an idle worker waits with the backend's blocking wait, not a loop.
+* **Pauses.** A paused queue is left out of every reservation; a task of a
+  paused function is handed back unstarted and uncounted, due again a few
+  seconds later. The pauses are read at most once a second, for all threads
+  (:class:`~alligator.pausing.PauseWatch`).
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
-from alligator import events, presence
+from alligator import events, pausing, presence
 from alligator.backend import Ack, Reservation
 from alligator.constants import ALL
 from alligator.delivery import (
@@ -193,6 +197,8 @@ class Worker:
         self._count_lock = threading.Lock()
         self._stopping = threading.Event()
         self._keeper = LeaseKeeper(gator.backend, self.to_consume, lease_seconds)
+        #: The store's paused queues and functions, read at most once a second.
+        self._pauses = pausing.PauseWatch(gator.backend)
         self._listeners: list[Callable[[events.TaskEvent], None]] = []
         # The dispatch state, under one condition: the buffer of reserved,
         # unstarted tasks; whether a thread is reserving; the acks to send.
@@ -510,6 +516,12 @@ class Worker:
 
     def _reserve_batch(self) -> tuple[str, Reservation] | None:
         backend = self.gator.backend
+        paused = self._pauses.current().queues
+        queues = [queue for queue in self.queues if queue not in paused] if paused else self.queues
+        if not queues:
+            # Every queue is paused: look again when the pauses are next read.
+            self._stopping.wait(self._pauses.refresh)
+            return None
         claimed = self._claim(self._batch_size())
         if not claimed:
             # Other threads hold the rest of max_tasks; wait for them.
@@ -522,7 +534,7 @@ class Worker:
                 # a result).
                 self._flush_acks()
             timeout = max(self.nap_time, 1.0) if backend.blocking_reserve else 0.0
-            queue, batch = backend.reserve_first(self.queues, self.lease_seconds, claimed, timeout)
+            queue, batch = backend.reserve_first(queues, self.lease_seconds, claimed, timeout)
             self._reserve_errors = 0
         except Exception as err:
             self._settle_claims(claimed, 0)
@@ -598,6 +610,8 @@ class Worker:
             self._hand_back_buffered()
         steps = self._steps[queue]
         delivery = steps.open(reservation)
+        if not delivery.settled and self._set_aside_if_paused(queue, delivery):
+            return 0
         if not delivery.settled:
             assert delivery.task is not None
             if delivery.task.depends_on:
@@ -638,6 +652,36 @@ class Worker:
                 )
             )
         return 0 if delivery.outcome is Outcome.WAITING else 1
+
+    def _set_aside_if_paused(self, queue: str, delivery: Delivery) -> bool:
+        """Hands a task of a paused queue or function back unstarted and uncounted.
+
+        A paused queue's task (reserved before the pause was seen) is due
+        again at once: nothing reserves from that queue meanwhile. A paused
+        function's is due again after :data:`~alligator.pausing.SET_ASIDE_SECONDS`,
+        so the worker meets it again only that often (not a busy loop).
+
+        Returns:
+            True if it was handed back.
+        """
+        paused = self._pauses.current()
+        task = delivery.task
+        if queue in paused.queues:
+            delay = 0.0
+        elif task is not None and f"{task.module}:{task.callable}" in paused.functions:
+            delay = pausing.SET_ASIDE_SECONDS
+        else:
+            return False
+        reservation = delivery.reservation
+        self._keeper.drop(reservation.task_id, queue)
+        try:
+            self.gator.backend.release(queue, reservation.task_id, reservation.receipt, delay, False)
+        except Exception as err:
+            log.error("could not hand back paused task %s: %s", printable(reservation.task_id), err)
+        log.debug(
+            "task %s of paused %s set aside for %gs", printable(reservation.task_id), delivery.function, delay
+        )
+        return True
 
     # -- housekeeping: acks and the buffer -----------------------------------
 

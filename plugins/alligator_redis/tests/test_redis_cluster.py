@@ -19,13 +19,13 @@ from redis_raw import PlantedRecords, RedisFixtures, plant
 from alligator import Gator
 from alligator.backend import Ack
 from alligator.constants import FAILED, SUCCESS
-from alligator.testing import BackendContract
+from alligator.testing import BackendContract, PauseContract
 from alligator_redis import RedisBackend, scripts
 
 pytestmark = pytest.mark.cluster
 
 
-class TestRedisClusterContract(PlantedRecords, RedisFixtures, BackendContract):
+class TestRedisClusterContract(PlantedRecords, RedisFixtures, BackendContract, PauseContract):
     @pytest.fixture
     def backend(self, redis_cluster: str) -> Iterator[RedisBackend]:
         backend = RedisBackend(redis_cluster)

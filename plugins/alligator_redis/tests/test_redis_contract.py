@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 from redis_raw import PlantedRecords, RedisFixtures
 
-from alligator.testing import BackendContract
+from alligator.testing import BackendContract, PauseContract
 from alligator_redis import RedisBackend
 
 # The cluster session installs no fakeredis; it runs only the cluster tests.
 fakeredis = pytest.importorskip("fakeredis")
 
 
-class TestFakeRedisContract(PlantedRecords, RedisFixtures, BackendContract):
+class TestFakeRedisContract(PlantedRecords, RedisFixtures, BackendContract, PauseContract):
     # The fake server lives in this process.
     shares_store_across_processes = False
 
@@ -40,7 +40,7 @@ class TestFakeRedisContract(PlantedRecords, RedisFixtures, BackendContract):
 
 
 @pytest.mark.redis
-class TestRedisContract(PlantedRecords, RedisFixtures, BackendContract):
+class TestRedisContract(PlantedRecords, RedisFixtures, BackendContract, PauseContract):
     @pytest.fixture
     def backend(self, redis_url: str) -> Iterator[RedisBackend]:
         backend = RedisBackend(redis_url)

@@ -25,14 +25,14 @@ import sqlite_raw
 import alligator_sqlite
 from alligator.backend import Backend
 from alligator.constants import DELAYED, FAILED, RUNNING, WAITING
-from alligator.testing import BackendContract, FakeClock
+from alligator.testing import BackendContract, FakeClock, PauseContract
 from alligator_sqlite import SqliteBackend
 
 LEASE = 30.0
 Plant = Callable[[str, str, bytes], None]
 
 
-class TestSqliteContract(BackendContract):
+class TestSqliteContract(BackendContract, PauseContract):
     @pytest.fixture(params=["blob-io", "sql"])
     def backend(
         self, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch

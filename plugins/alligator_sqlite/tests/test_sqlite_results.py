@@ -68,7 +68,7 @@ def _rows(backend: SqliteBackend, table: str) -> int:
 # -- schema version 3 -------------------------------------------------------
 
 
-def test_a_version_2_file_is_migrated_to_version_3_in_place(tmp_path: Path) -> None:
+def test_a_version_2_file_is_migrated_in_place(tmp_path: Path) -> None:
     path = tmp_path / "tasks.db"
     sqlite_raw.make_version_2_file(path)
     old = sqlite_raw.connect(path)
@@ -88,7 +88,7 @@ def test_a_version_2_file_is_migrated_to_version_3_in_place(tmp_path: Path) -> N
     try:
         conn = sqlite_raw.connect(path)
         assert conn.execute("SELECT value FROM alligator_meta WHERE key = 'schema_version'").fetchone() == (
-            3,
+            SCHEMA_VERSION,
         )
         names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
         assert {
@@ -98,7 +98,7 @@ def test_a_version_2_file_is_migrated_to_version_3_in_place(tmp_path: Path) -> N
             "alligator_workers_expires",
         } <= names
         conn.close()
-        assert SCHEMA_VERSION == 3
+        assert SCHEMA_VERSION == 4
         # Every row of version 2 reads as before.
         assert backend.status("q", "done") == SUCCESS
         assert backend.finished("q", "done") is not None

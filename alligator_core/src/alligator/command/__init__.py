@@ -6,6 +6,7 @@ Example::
     $ alligator tasks sqlite:///tasks.db --queue emails --state dead
     $ alligator requeue sqlite:///tasks.db --queue emails --all --yes
     $ alligator doctor redis://localhost:6379/0 --allow myapp
+    $ alligator pause sqlite:///tasks.db --queue emails
 
 Every subcommand takes the store's DSN first; it may be left out when
 ``ALLIGATOR_DSN`` is set. ``--json`` prints one stable JSON document instead
@@ -195,6 +196,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("workers", "the live workers and the tasks they are running")
 
+    for name, help_text in (
+        ("pause", "pause a queue or a function for every worker; with neither, list what is paused"),
+        ("resume", "resume a paused queue or function"),
+    ):
+        sub = command(name, help_text)
+        sub.add_argument("--queue", "-q", default=None, help="the queue")
+        sub.add_argument(
+            "--function", "-f", default=None, metavar="MODULE:NAME", help="the function, in every queue"
+        )
+
     doctor = command("doctor", "check a deployment for what would lose or stall tasks")
     doctor.add_argument(
         "--allow",
@@ -289,7 +300,10 @@ def _run(argv: Sequence[str] | None) -> int:
         sys.stderr.write(f"alligator: error: {printable(err, 500)}\n")
         return 2
     try:
-        handler = getattr(_commands, args.command, None) or getattr(_one_task, args.command)
+        from alligator.command import _pausing
+
+        module = _pausing if args.command in _pausing.COMMANDS else _commands
+        handler = getattr(module, args.command, None) or getattr(_one_task, args.command)
         status = int(handler(backend, args))
         # Flushed here, not at exit: a reader that left (| head) is seen in main().
         sys.stdout.flush()

@@ -13,8 +13,10 @@ import time
 from dataclasses import asdict
 from typing import Any, TextIO
 
+from alligator import presence
 from alligator.backend import Backend, TaskInfo
 from alligator.command._lookup import looked_where, task_queue
+from alligator.command._pausing import paused_json, paused_line, read_paused
 from alligator.command._render import (
     call_text,
     decode_payload,
@@ -23,7 +25,8 @@ from alligator.command._render import (
     since,
     table,
 )
-from alligator.presence import WorkerInfo, decode
+from alligator.presence import WorkerInfo
+from alligator.security import without_signatures
 from alligator.text import printable
 
 
@@ -51,11 +54,9 @@ def read_workers(backend: Backend) -> tuple[list[WorkerInfo] | None, str | None]
         registry of workers.
     """
     try:
-        records = backend.worker_records()
+        return presence.read_workers(backend), None
     except NotImplementedError as err:
         return None, str(err)
-    workers = [info for worker_id, record in records if (info := decode(worker_id, record)) is not None]
-    return workers, None
 
 
 def worker_json(info: WorkerInfo) -> dict[str, Any]:
@@ -90,14 +91,19 @@ WORKER_HEADERS = ["WORKER", "HOST", "PID", "QUEUES", "THREADS", "HANDLED", "BUSY
 
 
 def _info_data(backend: Backend) -> tuple[dict[str, Any], list[WorkerInfo]]:
+    workers, why = read_workers(backend)
     queues = []
-    for name in backend.queues():
+    for name in presence.known_queues(backend, workers or []):
         counts = backend.counts(name)
         queues.append({"name": name, **asdict(counts), "total": counts.total})
-    workers, why = read_workers(backend)
+    pauses, _ = read_paused(backend)
+    paused_queues = {name for kind, name in pauses or () if kind == "queue"}
+    for queue in queues:
+        queue["paused"] = queue["name"] in paused_queues
     data = {
         "store": backend.describe(),
         "queues": queues,
+        "paused": paused_json(pauses),
         "workers": None if workers is None else [worker_json(w) for w in workers],
         "workers_unavailable": why,
     }
@@ -115,8 +121,9 @@ def _info_text(data: dict[str, Any], workers: list[WorkerInfo], out: TextIO) -> 
         )
     total = sum(q["total"] for q in queues)
     out.write(
-        f"{len(queues)} queue{'s' if len(queues) != 1 else ''}, {total} task{'s' if total != 1 else ''}\n\n"
+        f"{len(queues)} queue{'s' if len(queues) != 1 else ''}, {total} task{'s' if total != 1 else ''}\n"
     )
+    out.write(paused_line([(p["kind"], p["name"]) for p in data["paused"] or ()]) + "\n")
     if data["workers"] is None:
         out.write(f"live workers unknown: {printable(data['workers_unavailable'])}\n")
         return
@@ -225,7 +232,7 @@ def tasks(backend: Backend, args: argparse.Namespace) -> int:
         return succeeded(backend, args)
     queue = _queue(args)
     state = "dead" if args.state == "failed" else args.state
-    page = backend.tasks(queue, state, args.offset, args.limit)
+    page = [without_signatures(info) for info in backend.tasks(queue, state, args.offset, args.limit)]
     if args.json:
         dump_json(
             {
@@ -279,7 +286,7 @@ def succeeded(backend: Backend, args: argparse.Namespace) -> int:
     id, when it finished and its result: not its call.
     """
     queue = _queue(args)
-    page = backend.succeeded(queue, args.offset, args.limit)
+    page = [without_signatures(found) for found in backend.succeeded(queue, args.offset, args.limit)]
     if args.json:
         dump_json(
             {

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from dataclasses import replace
 from typing import Any
 
-from alligator.backend import Backend, TaskInfo
+from alligator.backend import Backend, Finished, TaskInfo
 from alligator.command._commands import _error, _q
 from alligator.command._lookup import looked_where, task_queue
 from alligator.command._render import decode_payload, dump_json, json_or_text, lines, since
 from alligator.constants import DELAYED, FAILED, RUNNING, STATUS_NAMES, SUCCESS, WAITING
+from alligator.exceptions import ResultSignatureError
+from alligator.security import SECRET_ENV, TaskPolicy, without_signatures
 from alligator.text import printable
 
 #: Pages of 1000 :func:`show` reads at most to find a task's attempts and times.
@@ -69,7 +73,7 @@ def show(backend: Backend, args: argparse.Namespace) -> int:
     info = None
     stored_text: str | None = None
     if status in STATE_OF:
-        info = find_info(backend, queue, STATE_OF[status], task_id)
+        info = without_signatures(find_info(backend, queue, STATE_OF[status], task_id))
         payload = info.payload if info is not None else backend.peek(queue, task_id)
         if payload is not None:
             decoded = decode_payload(payload)
@@ -86,7 +90,7 @@ def show(backend: Backend, args: argparse.Namespace) -> int:
                 failed_at=info.failed_at,
             )
     if status in (SUCCESS, FAILED):
-        finished = backend.finished(queue, task_id)
+        finished = without_signatures(backend.finished(queue, task_id))
         if finished is not None:
             data["finished_at"] = finished.finished_at
             if finished.status == SUCCESS:
@@ -147,13 +151,20 @@ def result(backend: Backend, args: argparse.Namespace) -> int:
     It mirrors :meth:`Gator.result <alligator.gator.Gator.result>` on the
     backend contract (:meth:`~alligator.backend.Backend.finished`,
     :meth:`~alligator.backend.Backend.wait_finished`), printing the stored
-    JSON as it is instead of decoding it.
+    JSON as it is instead of decoding it. With ``ALLIGATOR_SECRET`` set, it
+    checks a result's or reason's signature as ``Gator.result`` does, and
+    says so instead of printing one that fails.
     """
     queue, task_id = task_queue(backend, args), args.task_id
-    finished = backend.finished(queue, task_id)
+    try:
+        policy = TaskPolicy.build(environ={k: v for k, v in os.environ.items() if k == SECRET_ENV})
+    except ValueError as err:
+        _error(f"{SECRET_ENV} is invalid: {printable(err, 500)}")
+        return 2
+    finished = _checked(policy, queue, backend.finished(queue, task_id))
     status = None if finished is not None else backend.status(queue, task_id)
     if finished is None and status is not None and args.wait > 0:
-        finished = backend.wait_finished(queue, task_id, args.wait)
+        finished = _checked(policy, queue, backend.wait_finished(queue, task_id, args.wait))
         status = None if finished is not None else backend.status(queue, task_id)
     data: dict[str, Any] = {"queue": queue, "task_id": task_id, "result": None, "reason": None}
     if finished is None:
@@ -175,9 +186,8 @@ def result(backend: Backend, args: argparse.Namespace) -> int:
         dump_json(data)
         return 0 if ok else 1
     if data["status"] == "unknown":
-        _error(
-            f"no task {_q(task_id)} in {looked_where(args, queue)} (never pushed, cancelled, or forgotten)"
-        )
+        where = looked_where(args, queue)
+        _error(f"no task {_q(task_id)} in {where} (never pushed, cancelled, or forgotten)")
     elif data["status"] == "pending":
         waited = f" after waiting {args.wait:g}s" if args.wait > 0 else " (--wait SECONDS waits for it)"
         _error(f"task {_q(task_id)} has not finished: it is {data['state']}{waited}")
@@ -193,3 +203,22 @@ def result(backend: Backend, args: argparse.Namespace) -> int:
     elif finished is not None and finished.result is not None:
         sys.stdout.write(printable(finished.result, len(finished.result) + 16) + "\n")
     return 0 if ok else 1
+
+
+def _checked(policy: TaskPolicy, queue: str, found: Finished | None) -> Finished | None:
+    """What a task left, its signature checked as ``Gator.result`` checks it.
+
+    With ``ALLIGATOR_SECRET`` set, a result or reason that fails the check
+    is not shown: the refusal takes the reason's place (nothing is checked
+    without it, and the signature is taken off).
+    """
+    if found is None:
+        return None
+    try:
+        if found.status == SUCCESS and found.result is not None:
+            return replace(found, result=policy.open_result(queue, found.task_id, found.result))
+        if found.status == FAILED:
+            return replace(found, reason=policy.open_reason(queue, found.task_id, found.reason or ""))
+    except ResultSignatureError as err:
+        return replace(found, result=None, reason=str(err))
+    return found

@@ -12,15 +12,18 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from alligator import presence
 from alligator.backend import Backend, Finished, QueueCounts, TaskInfo
 from alligator.constants import STATUS_NAMES
 from alligator.gator import Gator
-from alligator.presence import WorkerInfo, decode
-from alligator.security import SIGNED_PREFIX
+from alligator.presence import WorkerInfo
+from alligator.security import SIGNED_PREFIX, without_signatures
 from alligator.text import redact_dsn
 
-#: Most queues the overview lists (and the sampler follows).
-MAX_QUEUES = 200
+#: Most queues the overview lists (and the sampler follows); the page says how many more.
+MAX_QUEUES = 100
+#: Most live workers the overview lists; the page says how many more.
+MAX_WORKERS = 50
 #: How far the task view looks through a queue's waiting, delayed or running
 #: tasks for a task's attempts (its payload is read directly): a store with a
 #: million waiting tasks must not be read whole for one page.
@@ -28,13 +31,17 @@ MAX_SCAN = 5000
 #: Characters of a task's arguments shown in a list.
 ARGS_CHARS = 80
 
-#: What each dead-letter action does, for its confirmation page and its log line.
+#: What each action does, for its confirmation page and its log line: the
+#: dead-letter actions, and cancelling a waiting or delayed task.
 ACTIONS = {
     "requeue": "Requeue dead letter",
     "delete": "Delete dead letter",
     "requeue_all": "Requeue every dead letter",
     "purge": "Delete every dead letter",
+    "cancel": "Cancel task",
 }
+#: The actions that need a task id.
+ONE_TASK_ACTIONS = frozenset({"requeue", "delete", "cancel"})
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,23 @@ class TaskDetail:
     finished: Finished | None
 
 
+@dataclass(frozen=True)
+class Overview:
+    """What the overview shows, read in one pass.
+
+    Attributes:
+        counts: Each listed queue's counts (at most :data:`MAX_QUEUES`, by name).
+        left_out: Queues past those.
+        workers: The live workers; None when the store keeps no registry.
+        consumed: The queues some live worker consumes.
+    """
+
+    counts: dict[str, QueueCounts]
+    left_out: int
+    workers: list[WorkerInfo] | None
+    consumed: frozenset[str]
+
+
 class Store:
     """The dashboard's view of one queue store.
 
@@ -130,6 +154,8 @@ class Store:
     def __init__(self, dsn: str, gator: Gator | None = None) -> None:
         self.gator = gator if gator is not None else Gator(dsn)
         self.backend: Backend = self.gator.backend
+        #: The DSN itself, for doctor's checks (never shown: see :attr:`shown_dsn`).
+        self.dsn = dsn
         #: The DSN with its passwords hidden, for the page header.
         self.shown_dsn = redact_dsn(dsn)
 
@@ -147,17 +173,20 @@ class Store:
         except Exception:  # pragma: no cover - the store is down; the page says so elsewhere
             return time.time()
 
-    def queues(self) -> list[str]:
-        """The store's queues, at most :data:`MAX_QUEUES`."""
-        return self.backend.queues()[:MAX_QUEUES]
+    def overview(self) -> Overview:
+        """Reads the live workers and the counts of every known queue.
 
-    def all_counts(self) -> dict[str, QueueCounts]:
-        """Counts per state of every queue :meth:`queues` lists."""
-        return {queue: self.backend.counts(queue) for queue in self.queues()}
-
-    def queues_left_out(self) -> int:
-        """How many queues the store holds past the first :data:`MAX_QUEUES`."""
-        return max(0, len(self.backend.queues()) - MAX_QUEUES)
+        The queues are :func:`alligator.presence.known_queues`: the store's
+        and those live workers consume, the first :data:`MAX_QUEUES` by name.
+        """
+        workers = self.workers()
+        names = presence.known_queues(self.backend, workers or [])
+        return Overview(
+            counts={queue: self.backend.counts(queue) for queue in names[:MAX_QUEUES]},
+            left_out=max(0, len(names) - MAX_QUEUES),
+            workers=workers,
+            consumed=frozenset(queue for info in workers or [] for queue in info.queues),
+        )
 
     def counts(self, queue: str) -> QueueCounts:
         """Counts per state of one queue."""
@@ -165,18 +194,30 @@ class Store:
 
     def tasks(self, queue: str, state: str, offset: int, limit: int) -> list[TaskInfo]:
         """One page of a queue's tasks in one state."""
-        return self.backend.tasks(queue, state, offset, limit)
+        return [without_signatures(info) for info in self.backend.tasks(queue, state, offset, limit)]
+
+    def paused(self) -> list[tuple[str, str]] | None:
+        """What is paused, as ``(kind, name)``; None when this store cannot pause."""
+        try:
+            return self.backend.paused()
+        except NotImplementedError:
+            return None
+
+    def set_paused(self, kind: str, name: str, paused: bool) -> bool:
+        """Pauses or resumes a queue or a function (see :meth:`Backend.set_paused
+        <alligator.backend.Backend.set_paused>`); True if it changed anything.
+
+        Raises:
+            ValueError: A name the store cannot keep.
+            NotImplementedError: The store cannot pause.
+        """
+        return self.backend.set_paused(kind, name, paused)
 
     def workers(self) -> list[WorkerInfo] | None:
         """The live workers; None when this store keeps no registry of workers."""
-        method = getattr(self.gator, "workers", None)
         try:
-            if method is not None:
-                found: list[WorkerInfo] = method()
-                return found
-            infos = (decode(worker_id, record) for worker_id, record in self.backend.worker_records())
-            return [info for info in infos if info is not None]
-        except (NotImplementedError, AttributeError):
+            return presence.read_workers(self.backend)
+        except NotImplementedError:
             return None
 
     def task(self, queue: str, task_id: str) -> TaskDetail:
@@ -199,7 +240,10 @@ class Store:
             except NotImplementedError:  # pragma: no cover - a backend without results
                 finished = None
         payload = view_payload(payload_text) if payload_text is not None else None
-        return TaskDetail(queue, task_id, name, info, payload, finished)
+        # Reasons and results are shown without a worker's signature (unchecked).
+        return TaskDetail(
+            queue, task_id, name, without_signatures(info), payload, without_signatures(finished)
+        )
 
     def _find(self, queue: str, state: str, task_id: str, most: int | None) -> TaskInfo | None:
         offset, page = 0, 1000
@@ -214,11 +258,13 @@ class Store:
         return None
 
     def act(self, action: str, queue: str, task_id: str = "") -> Any:
-        """Does one dead-letter action (a key of :data:`ACTIONS`).
+        """Does one action (a key of :data:`ACTIONS`).
 
         Returns:
-            The backend's answer: True/False for one letter, a count for all.
+            The backend's answer: True/False for one task, a count for all.
         """
+        if action == "cancel":
+            return self.backend.cancel(queue, task_id)
         if action == "requeue":
             return self.backend.requeue(queue, task_id)
         if action == "delete":

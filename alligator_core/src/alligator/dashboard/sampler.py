@@ -12,6 +12,7 @@ history that outlives it, let Prometheus scrape ``/metrics``.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -27,6 +28,9 @@ log = logging.getLogger("alligator.dashboard")
 INTERVAL = 10.0
 #: Samples kept: one hour at :data:`INTERVAL`.
 KEEP = 360
+#: Largest number a sample may hold (a count, or tasks finished in one
+#: interval): far past any real store, well inside what a float draws.
+MAX_DRAWN = 10**12
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,19 @@ def finished_between(before: dict[str, WorkerInfo], now: list[WorkerInfo], since
     return total
 
 
+def drawable(sample: Sample) -> bool:
+    """Whether every number of a sample is one the charts can draw.
+
+    Example:
+        >>> drawable(Sample(0.0, {}, 10**20))
+        False
+    """
+    numbers = [n for c in sample.counts.values() for n in (c.waiting, c.delayed, c.running, c.dead)]
+    if sample.finished is not None:
+        numbers.append(sample.finished)
+    return math.isfinite(sample.at) and all(isinstance(n, int) and 0 <= n <= MAX_DRAWN for n in numbers)
+
+
 class Sampler:
     """Samples a store every ``interval`` seconds in a daemon thread, keeping ``keep`` samples.
 
@@ -88,21 +105,29 @@ class Sampler:
         self._lock = threading.Lock()
 
     def sample(self) -> Sample | None:
-        """Takes one sample now and keeps it; None (logged) if the store failed."""
+        """Takes one sample now and keeps it; None (logged) if the store failed.
+
+        A sample with a number no chart can draw (past
+        :data:`MAX_DRAWN`) is dropped, not kept: a planted
+        record must not break the charts for the hour the buffer holds it.
+        """
         at = time.time()
         try:
-            counts = self.store.all_counts()
-            workers = self.store.workers()
+            overview = self.store.overview()
         except Exception as err:  # a store that is down must not stop the sampling
             log.warning("dashboard: could not sample the store: %s: %s", type(err).__name__, err)
             return None
+        workers = overview.workers
         finished = None
         with self._lock:
             if workers is not None:
                 if self._workers is not None and self.samples:
                     finished = finished_between(self._workers, workers, self.samples[-1].at)
                 self._workers = {info.worker_id: info for info in workers}
-            sample = Sample(at, counts, finished)
+            sample = Sample(at, overview.counts, finished)
+            if not drawable(sample):
+                log.warning("dashboard: a sample held a number out of bounds (a hostile record?); dropped")
+                return None
             self.samples.append(sample)
         return sample
 

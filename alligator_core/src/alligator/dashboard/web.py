@@ -6,9 +6,14 @@ can be imported, and its documentation built, without the ``dashboard`` extra.
 Security, in one place:
 
 - with a password, every page but ``/login`` and the static files needs a
-  session (a login form sets an HttpOnly, SameSite=Strict cookie) or, for
-  scrapers and scripts, ``Authorization: Bearer TOKEN`` (or HTTP Basic with
-  any user name and the token as password);
+  session (a login form sets an HttpOnly, SameSite=Strict cookie naming a
+  session the server keeps: logging out ends it, and it ends by itself after
+  :data:`~alligator.dashboard.auth.SESSION_SECONDS`) or, for scrapers and
+  scripts, ``Authorization: Bearer TOKEN`` (or HTTP Basic with any user name
+  and the token as password);
+- wrong passwords and tokens are counted per client address and overall;
+  past a limit the answer is 429 with ``Retry-After`` at once (no thread is
+  held); after a login the browser goes only to a path of this dashboard;
 - every change is a POST carrying the session's CSRF token; a POST without
   it, or from another origin, gets 403; a GET changes nothing;
 - templates escape everything (autoescape), and pages send a strict
@@ -27,13 +32,15 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from alligator.backend import TASK_STATES
 from alligator.dashboard import charts, data
-from alligator.dashboard.data import ACTIONS, Store, view_payload
+from alligator.dashboard.alerts import Doctor
+from alligator.dashboard.auth import Sessions, Throttle, safe_target
+from alligator.dashboard.data import ACTIONS, ONE_TASK_ACTIONS, Store, view_payload
 from alligator.dashboard.sampler import Sampler
 from alligator.text import printable
 
@@ -44,6 +51,12 @@ log = logging.getLogger("alligator.dashboard")
 
 #: Tasks per page in the queue and dead-letter views.
 PAGE = 50
+#: Running tasks listed per worker on the overview; the page says how many more.
+MAX_RUNNING_SHOWN = 3
+#: Queues listed per worker on the overview; the page says how many more.
+MAX_QUEUES_SHOWN = 5
+#: Characters of a name (queue, host, function) shown in a list; the rest is cut.
+NAME_CHARS = 60
 #: Host names accepted when the dashboard is bound to loopback.
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 #: The Content-Security-Policy every response carries.
@@ -88,6 +101,26 @@ def relative(at: float | None, now: float) -> str:
     return f"in {text}" if delta > 0 else f"{text} ago"
 
 
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """Says how many: ``1 attempt``, ``2 attempts``.
+
+    Example:
+        >>> plural(1, "attempt"), plural(3, "attempt"), plural(2, "queue", "queues")
+        ('1 attempt', '3 attempts', '2 queues')
+    """
+    return f"{count} {word if count == 1 else words or word + 's'}"
+
+
+def cut(text: str, limit: int = NAME_CHARS) -> str:
+    """Shortens a name for a list, marking the cut with ``…``.
+
+    Example:
+        >>> cut("a" * 100, 5)
+        'aaaa…'
+    """
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _host_name(host: str) -> str:
     """The name part of a Host header (``[::1]:8765`` -> ``[::1]``)."""
     if host.startswith("["):
@@ -117,6 +150,7 @@ def create_app(
     loopback_only: bool = True,
     sampler: Sampler | None = None,
     sample: bool = True,
+    doctor: Doctor | None = None,
 ) -> Flask:
     """Builds the dashboard's WSGI application.
 
@@ -130,12 +164,15 @@ def create_app(
         sampler: The sampler whose history the charts draw; by default a new
             one, started unless ``sample`` is False.
         sample: Start the default sampler's thread.
+        doctor: What runs ``alligator doctor``'s checks for the overview's
+            alerts; by default one on the store's DSN, run at most every
+            :data:`~alligator.dashboard.alerts.CHECK_SECONDS`.
 
     Returns:
         The Flask application (a WSGI callable); its ``extensions["alligator"]``
         holds the store and the sampler.
     """
-    from flask import Flask, Response, abort, flash, redirect, render_template, request, session, url_for
+    from flask import Flask, Response, abort, flash, g, redirect, render_template, request, session, url_for
     from markupsafe import Markup
 
     if isinstance(store, str):
@@ -145,6 +182,8 @@ def create_app(
         if sample:
             sampler.start()
     the_store, the_sampler = store, sampler
+    the_doctor = doctor if doctor is not None else Doctor(store.dsn)
+    sessions, throttle = Sessions(), Throttle()
 
     app = Flask(__name__)
     app.secret_key = secrets.token_bytes(32)  # sessions end when the dashboard stops
@@ -156,18 +195,47 @@ def create_app(
     )
     app.jinja_env.autoescape = True
     app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["cut"] = cut
+    app.jinja_env.globals["plural"] = plural
     app.jinja_env.globals["STATES"] = TASK_STATES
     app.jinja_env.globals["ACTIONS"] = ACTIONS
-    app.extensions["alligator"] = {"store": the_store, "sampler": the_sampler}
+    app.extensions["alligator"] = {
+        "store": the_store,
+        "sampler": the_sampler,
+        "doctor": the_doctor,
+        "sessions": sessions,
+        "throttle": throttle,
+    }
     metrics_registry = _metrics_registry(the_store)
+
+    def client() -> str:
+        return request.remote_addr or "?"
+
+    def right_password(sent: str) -> bool:
+        """Compares in constant time, and counts a wrong one against the client."""
+        assert password is not None
+        if hmac.compare_digest(sent.encode(), password.encode()):
+            throttle.succeeded(client())
+            return True
+        throttle.failed(client())
+        return False
 
     def authenticated() -> bool:
         if password is None:
             return True
-        if session.get("auth") is True:
-            return True
-        token = _token_from(request.headers.get("Authorization"))
-        return token is not None and hmac.compare_digest(token.encode(), password.encode())
+        if "authenticated" not in g:  # once a request: a wrong token counts once
+            token = _token_from(request.headers.get("Authorization"))
+            g.authenticated = sessions.valid(session.get("sid")) or (
+                token is not None and throttle.retry_after(client()) == 0 and right_password(token)
+            )
+        return bool(g.authenticated)
+
+    def logged_in() -> bool:
+        return password is not None and sessions.valid(session.get("sid"))
+
+    def too_many(wait: int) -> Response:
+        message = f"too many wrong passwords from here: try again in {wait} s"
+        return Response(message + "\n", 429, {"Retry-After": str(wait)})
 
     def csrf_token() -> str:
         token = session.get("csrf")
@@ -177,7 +245,7 @@ def create_app(
         return token
 
     app.jinja_env.globals["csrf_token"] = csrf_token
-    app.jinja_env.globals["has_password"] = password is not None
+    app.jinja_env.globals["logged_in"] = logged_in
 
     @app.before_request
     def guard() -> Any:
@@ -193,6 +261,10 @@ def create_app(
                 abort(403, "missing or wrong CSRF token: reload the page and try again")
         if request.endpoint in ("login", "static") or authenticated():
             return None
+        if _token_from(request.headers.get("Authorization")) is not None:
+            wait = throttle.retry_after(client())
+            if wait:
+                return too_many(wait)
         if request.method == "GET" and request.endpoint not in ("metrics", "overview_partial"):
             return redirect(url_for("login", next=request.full_path.rstrip("?")))
         # Only /metrics invites HTTP Basic: on the page's own refresh the
@@ -221,8 +293,8 @@ def create_app(
 
     def overview_context() -> dict[str, Any]:
         now = the_store.now()
-        counts = the_store.all_counts()
-        workers = the_store.workers()
+        seen = the_store.overview()
+        counts, workers = seen.counts, seen.workers
         history = the_sampler.history()
         end = time.time()
         # The last hour, or less while the dashboard has not run that long:
@@ -235,21 +307,37 @@ def create_app(
                 (s.at, float(c.waiting + c.delayed + c.running) if (c := s.counts.get(queue)) else None)
                 for s in history
             ]
-            label = f"{queue}: tasks waiting, delayed, running"
-            depth[queue] = Markup(charts.spark(points, start, end, label))
+            label = f"{cut(queue)}: tasks waiting, delayed, running"
+            depth[queue] = Markup(
+                charts.line_chart(points, start, end, label, charts.ROW_WIDTH, charts.ROW_HEIGHT)
+            )
         total = [
             (s.at, float(sum(c.waiting + c.delayed + c.running for c in s.counts.values()))) for s in history
         ]
         rate = 60.0 / the_sampler.interval
         per_minute = [(s.at, s.finished * rate if s.finished is not None else None) for s in history]
+        paused = the_store.paused()
         return {
             "now": now,
             "counts": counts,
-            "left_out": the_store.queues_left_out() if len(counts) >= data.MAX_QUEUES else 0,
-            "workers": workers,
+            "left_out": seen.left_out,
+            # A queue with waiting tasks that no live worker consumes stalls.
+            "unconsumed": {q for q, c in counts.items() if c.waiting and q not in seen.consumed}
+            if workers is not None
+            else set(),
+            "workers": None if workers is None else workers[: data.MAX_WORKERS],
+            "workers_left_out": max(0, len(workers or []) - data.MAX_WORKERS),
+            "running_shown": MAX_RUNNING_SHOWN,
+            "queues_shown": MAX_QUEUES_SHOWN,
+            "checkup": the_doctor.checkup(),
+            "wall": end,  # this machine's clock, which the checkup's time is on
+            "paused": paused,
+            "paused_queues": {name for kind, name in paused or () if kind == "queue"},
             "depth": depth,
-            "depth_total": Markup(charts.spark(total, start, end, "all queues: waiting, delayed, running")),
-            "throughput": Markup(charts.spark(per_minute, start, end, "tasks finished per minute")),
+            "depth_total": Markup(
+                charts.line_chart(total, start, end, "all queues: waiting, delayed, running")
+            ),
+            "throughput": Markup(charts.line_chart(per_minute, start, end, "tasks finished per minute")),
             "interval": the_sampler.interval,
             "since": since,
             "relative": relative,
@@ -283,10 +371,13 @@ def create_app(
         """One page of a queue's tasks in one state (the queue view and the dead letters)."""
         offset = offset_arg()
         infos = the_store.tasks(name, state, offset, PAGE + 1)
+        paused = the_store.paused()
         return render_template(
             template,
             **page_args(),
             queue=name,
+            can_pause=paused is not None,
+            queue_paused=("queue", name) in (paused or ()),
             state=state,
             counts=the_store.counts(name),
             rows=[(info, view_payload(info.payload)) for info in infos[:PAGE]],
@@ -324,8 +415,14 @@ def create_app(
             title=ACTIONS[action],
             queue=name,
             task_id=task_id,
+            state=task_state(),
             counts=the_store.counts(name),
         )
+
+    def task_state() -> str:
+        """The state a task to cancel was listed in (where to go back to)."""
+        state = request.values.get("state", "waiting")
+        return state if state in ("waiting", "delayed") else "waiting"
 
     @app.post("/action")
     def action() -> Any:
@@ -334,8 +431,8 @@ def create_app(
             abort(400, "unknown action")
         name = request.form.get("queue", "")
         task_id = request.form.get("id", "")
-        if action in ("requeue", "delete") and not task_id:
-            abort(400, "which dead letter?")
+        if action in ONE_TASK_ACTIONS and not task_id:
+            abort(400, "which task? (the form carries no id)")
         done = the_store.act(action, name, task_id)
         log.info(
             "dashboard: %s on queue %s%s -> %s",
@@ -348,31 +445,65 @@ def create_app(
             flash(f"Requeued {task_id}." if done else f"{task_id} is not a dead letter any more.")
         elif action == "delete":
             flash(f"Deleted {task_id}." if done else f"{task_id} is not a dead letter any more.")
+        elif action == "cancel":
+            flash(
+                f"Cancelled {task_id}: it will never run."
+                if done
+                else f"{task_id} was not waiting or delayed any more (a worker took it, or it is gone)."
+            )
+            return redirect(url_for("queue", name=name, state=task_state()), 303)
         elif action == "requeue_all":
-            flash(f"Requeued {done} dead letter(s).")
+            flash(f"Requeued {plural(done, 'dead letter')}.")
         else:
-            flash(f"Deleted {done} dead letter(s).")
+            flash(f"Deleted {plural(done, 'dead letter')}.")
         return redirect(url_for("dead", queue=name), 303)
+
+    @app.post("/pause")
+    def pause() -> Any:
+        kind = request.form.get("kind", "")
+        name = request.form.get("name", "")
+        wanted = request.form.get("paused", "")
+        if wanted not in ("1", "0"):
+            abort(400, "pause or resume?")
+        pausing = wanted == "1"
+        try:
+            changed = the_store.set_paused(kind, name, pausing)
+        except NotImplementedError as err:
+            abort(400, str(err))
+        log.info(
+            "dashboard: %s %s %s -> %s", "pause" if pausing else "resume", kind, printable(name), changed
+        )
+        verb = "Paused" if pausing else "Resumed"
+        if changed:
+            flash(f"{verb} {kind} {name}.")
+        else:
+            flash(f"{kind.capitalize()} {name} was {'paused already' if pausing else 'not paused'}.")
+        if kind == "queue":
+            return redirect(url_for("queue", name=name), 303)
+        return redirect(url_for("overview"), 303)
 
     @app.route("/login", methods=["GET", "POST"])
     def login() -> Any:
-        target = request.values.get("next", "/")
-        if not target.startswith("/") or target.startswith("//") or "\\" in target:
-            target = "/"
-        error = ""
-        if request.method == "POST":
-            sent = request.form.get("password", "")
-            if password is not None and hmac.compare_digest(sent.encode(), password.encode()):
-                session.clear()
-                session["auth"] = True
-                session["csrf"] = secrets.token_urlsafe(32)
-                return redirect(target, 303)
-            time.sleep(0.5)  # slows guessing down a little
-            error = "Wrong password."
-        return render_template("login.html", target=target, error=error, **page_args())
+        target = safe_target(request.values.get("next", "/"))
+        if request.method == "GET" or password is None:
+            return render_template("login.html", target=target, error="", **page_args())
+        wait = throttle.retry_after(client())
+        if wait:
+            # Answered at once, the password unread: guessing waits, no thread does.
+            error = f"Too many wrong passwords from here: try again in {wait} s."
+            page = render_template("login.html", target=target, error=error, **page_args())
+            return page, 429, {"Retry-After": str(wait)}
+        if right_password(request.form.get("password", "")):
+            sessions.end(session.get("sid"))
+            session.clear()
+            session["sid"] = sessions.start()
+            session["csrf"] = secrets.token_urlsafe(32)
+            return redirect(target, 303)
+        return render_template("login.html", target=target, error="Wrong password.", **page_args())
 
     @app.post("/logout")
     def logout() -> Any:
+        sessions.end(session.get("sid"))  # a copy of the cookie lets no one in any more
         session.clear()
         return redirect(url_for("login"), 303)
 
@@ -413,13 +544,36 @@ def _metrics_registry(store: Store) -> Any:
             tasks = GaugeMetricFamily(
                 "alligator_queue_tasks", "Tasks in each queue, per state.", labels=["queue", "state"]
             )
-            for queue, counts in store.all_counts().items():
+            seen = store.overview()
+            counts = seen.counts
+            for queue, queue_counts in counts.items():
                 for state in TASK_STATES:
-                    tasks.add_metric([queue, state], getattr(counts, state))
+                    tasks.add_metric([queue, state], getattr(queue_counts, state))
             yield tasks
-            workers = store.workers()
+            workers = seen.workers
             if workers is not None:
                 yield GaugeMetricFamily("alligator_workers", "Live workers.", value=len(workers))
+            yield from _pause_gauges(store, counts.keys())
+
+    def _pause_gauges(store: Store, queues: Iterable[str]) -> Iterator[Any]:
+        """1 for each paused queue (0 for every other listed one) and each paused function."""
+        paused = store.paused()
+        if paused is None:
+            return
+        queue_gauge = GaugeMetricFamily(
+            "alligator_queue_paused", "1 while a queue is paused (alligator pause), else 0.", labels=["queue"]
+        )
+        function_gauge = GaugeMetricFamily(
+            "alligator_function_paused", "1 for each paused function (module:name).", labels=["function"]
+        )
+        paused_queues = {name for kind, name in paused if kind == "queue"}
+        for queue in sorted(set(queues) | paused_queues):
+            queue_gauge.add_metric([queue], 1.0 if queue in paused_queues else 0.0)
+        for kind, name in paused:
+            if kind == "function":
+                function_gauge.add_metric([name], 1.0)
+        yield queue_gauge
+        yield function_gauge
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector())

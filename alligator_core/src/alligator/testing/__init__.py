@@ -81,6 +81,7 @@ from alligator.testing.contract import (
     UnreadableRecordContract,
 )
 from alligator.testing.inspection import InspectionContract
+from alligator.testing.pausing import PauseContract
 from alligator.testing.priority import PriorityContract
 from alligator.testing.registry import DiagnoseContract, WorkerRegistryContract
 from alligator.testing.results import (
@@ -111,6 +112,7 @@ __all__ = [
     "LeaseBoundaryContract",
     "LeaseContract",
     "ModelContract",
+    "PauseContract",
     "PayloadLimitContract",
     "PeekContract",
     "PriorityContract",

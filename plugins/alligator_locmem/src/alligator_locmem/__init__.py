@@ -23,7 +23,7 @@ Results are kept with the ack, under the store's lock, for their
 and :meth:`~alligator.backend.Backend.wait_for_work` are woken by a condition the acks,
 dead letters, pushes, releases and requeues notify, so neither polls. The
 registry of live workers is one per store, bounded by its TTLs and by
-:attr:`~alligator.backend.Backend.max_workers`. :meth:`LocmemBackend.diagnose`
+:attr:`~alligator.backend.Backend.max_workers`, and so is the set of pauses. :meth:`LocmemBackend.diagnose`
 always warns: what a locmem store holds is gone when its process exits.
 """
 
@@ -50,6 +50,7 @@ from alligator.backend import (
     check_window,
 )
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
+from alligator.pausing import check_target, listed
 
 __all__ = ["LocmemBackend"]
 __version__ = "1.0.0"
@@ -93,6 +94,8 @@ class _Store:
         self.done = threading.Condition(lock)
         # worker_id -> (record, last heartbeat, kept until); one per store.
         self.workers: dict[str, tuple[str, float, float]] = {}
+        # The paused (kind, name) pairs; one set per store.
+        self.paused: set[tuple[str, str]] = set()
 
 
 _STORES: dict[str, _Store] = {}
@@ -158,6 +161,7 @@ class LocmemBackend(Backend):
     blocking_reserve = True
     stores_results = True
     waits_for_finish = True
+    supports_pause = True
     #: The longest task id, in UTF-8 bytes, that reserve() and get() hand
     #: out (DECISIONS C8; the core's ``Backend`` default where it has one).
     max_task_id_bytes: int = 1024
@@ -171,6 +175,7 @@ class LocmemBackend(Backend):
         self._cond = store.cond
         self._done = store.done
         self._workers = store.workers
+        self._paused = store.paused
 
     def _queue(self, name: str) -> _Queue:
         return self._queues.setdefault(name, _Queue())
@@ -509,6 +514,24 @@ class LocmemBackend(Backend):
         # A record too long or not UTF-8 is skipped, never handed out.
         limit = self.max_payload_bytes
         return [(worker, record) for worker, (record, _, _) in listed if _unreadable(record, limit) is None]
+
+    # -- pausing ---------------------------------------------------------
+
+    def set_paused(self, kind: str, name: str, paused: bool) -> bool:
+        check_target(kind, name)
+        with self._cond:
+            entry = (kind, name)
+            if paused == (entry in self._paused):
+                return False
+            if paused and len(self._paused) >= self.max_pauses:
+                raise ValueError(f"this store keeps at most {self.max_pauses} pauses; resume some first")
+            (self._paused.add if paused else self._paused.discard)(entry)
+            return True
+
+    def paused(self) -> list[tuple[str, str]]:
+        with self._cond:
+            entries = list(self._paused)
+        return listed(entries, self.max_pauses)
 
     # -- deployment checks -----------------------------------------------
 

@@ -40,7 +40,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import redis
@@ -62,8 +62,9 @@ from alligator.backend import (
 )
 from alligator.constants import FAILED, SUCCESS
 from alligator.exceptions import BackendError, InvalidDSNError, PermanentBackendError
+from alligator.pausing import MAX_PAUSE_NAME_BYTES, check_target, listed
 from alligator.text import redact_dsn
-from alligator_redis import scripts
+from alligator_redis import pauses, scripts
 from alligator_redis.errors import permanent_hint
 
 __all__ = ["PUSH_CHUNK", "RedisBackend", "check_dsn"]
@@ -180,6 +181,7 @@ class RedisBackend(Backend):
     blocking_reserve = True
     stores_results = True
     waits_for_finish = True
+    supports_pause = True
     #: The longest task id (in bytes) :meth:`reserve` and :meth:`get` hand out
     #: (contract rule C8); a longer one is dead-lettered under its first this
     #: many bytes, and never sent.
@@ -232,6 +234,8 @@ class RedisBackend(Backend):
         self._forget_worker = workers["forget_worker"]
         self._worker_records = workers["worker_records"]
         self._worker_keys = tuple(scripts.WORKER_KEYS[name] for name in scripts.HEARTBEAT.keys)
+        self._set_paused = _Script(client, pauses.SET_PAUSED)
+        self._paused = _Script(client, pauses.PAUSED)
         self._cluster = isinstance(client, RedisCluster)
         # A blocking read must end before the socket's own timeout fires.
         socket_timeout = _socket_timeout(client)
@@ -827,7 +831,10 @@ class RedisBackend(Backend):
         """A pub/sub connection subscribed to ``channels``, once the server has
         confirmed every one (a message published before that would be lost;
         the callers look at the store after this returns)."""
-        subscription = self.client.pubsub()  # type: ignore[no-untyped-call]
+        # redis-py types pubsub() only from 8.2 on: a cast keeps this line
+        # right (and free of an ignore that one version or the other flags).
+        open_pubsub = cast("Callable[[], Any]", self.client.pubsub)
+        subscription = open_pubsub()
         try:
             subscription.subscribe(*channels)
             confirmed = 0
@@ -1157,6 +1164,46 @@ class RedisBackend(Backend):
             except UnicodeDecodeError:
                 continue  # the script checks UTF-8; a fake server might not
         return found
+
+    # -- pausing ---------------------------------------------------------
+
+    def set_paused(self, kind: str, name: str, paused: bool) -> bool:
+        """Pauses or resumes one queue or function in one script; see :meth:`.Backend.set_paused`.
+
+        Every pause of the store is a member of one key (see
+        :mod:`alligator_redis.pauses` for why one key suits Redis Cluster).
+
+        Raises:
+            ValueError: A refused name, or past the cap; nothing is written.
+            BackendError: Redis cannot be reached.
+        """
+        check_target(kind, name)
+        args = (f"{kind}:{name}", "1" if paused else "0", self.max_pauses)
+        with self._translated("{} the {} {!r}", "pause" if paused else "resume", kind, name):
+            changed = int(self._eval(self._set_paused, (pauses.PAUSES_KEY,), *args))
+        if changed < 0:
+            raise ValueError(f"this store keeps at most {self.max_pauses} pauses; resume some first")
+        return changed > 0
+
+    def paused(self) -> list[tuple[str, str]]:
+        """Lists the pauses in one script; see :meth:`.Backend.paused`.
+
+        Raises:
+            BackendError: Redis cannot be reached.
+        """
+        longest = len("function:") + MAX_PAUSE_NAME_BYTES
+        with self._translated("list the paused queues and functions"):
+            reply = self._eval(self._paused, (pauses.PAUSES_KEY,), longest, self.max_pauses, raw=True)
+        found = []
+        for member in reply:
+            if not isinstance(member, bytes):
+                continue
+            try:
+                kind, _, name = member.decode().partition(":")
+            except UnicodeDecodeError:
+                continue  # the script checks UTF-8; a fake server might not
+            found.append((kind, name))
+        return listed(found, self.max_pauses)
 
     # -- deployment checks -----------------------------------------------
 

@@ -99,7 +99,7 @@ How it keeps the contract:
   that is no number is taken as unknown (an expiry as past), a result or
   record that is too long or not UTF-8 is never read into Python.
 
-The schema (version 3), in tables prefixed ``alligator_`` so the file can be
+The schema (version 4), in tables prefixed ``alligator_`` so the file can be
 shared with an application's own tables:
 
 * ``alligator_meta(key, value)``: ``schema_version`` and ``seq`` (the
@@ -122,13 +122,16 @@ shared with an application's own tables:
   ``expires_at``.
 * ``alligator_workers(worker_id, heartbeat_at, expires_at, seq, record)``
   (version 3): the live workers' records, with an index on ``expires_at``.
+* ``alligator_paused(kind, name)`` (version 4): the paused queues and
+  functions (see :meth:`SqliteBackend.set_paused`).
 
 An older file is migrated in place when it is opened, in one transaction,
 one version at a time: version 1 to 2 adds the ``failures`` column (every
 count starting at 0) and rebuilds ``alligator_dead`` with the payload last;
 version 2 to 3 adds the results and workers tables, leaving every row as it
-is. A file written by a newer release (a higher ``schema_version``) is
-refused with a clear error rather than misread.
+is; version 3 to 4 adds the paused table, empty. A file written by a newer
+release (a higher ``schema_version``) is refused with a clear error rather
+than misread.
 """
 
 from __future__ import annotations
@@ -160,12 +163,13 @@ from alligator.backend import (
 )
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 from alligator.exceptions import BackendError, InvalidDSNError
+from alligator.pausing import MAX_PAUSE_NAME_BYTES, check_target, listed
 
 __all__ = ["SCHEMA_VERSION", "SqliteBackend"]
 __version__ = "1.0.0"
 
 #: The version of the tables this release writes and understands.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Default seconds to keep retrying while other processes hold the write lock.
 DEFAULT_TIMEOUT = 60.0
 #: SQLite's own busy wait per attempt; our loop retries around it, with jitter,
@@ -212,7 +216,15 @@ _V3_TABLES = (
     "CREATE INDEX IF NOT EXISTS alligator_workers_expires ON alligator_workers (expires_at)",
 )
 
-_SCHEMA = """
+# Version 4: the paused queues and functions, one set per file (see set_paused).
+_V4_TABLE = """CREATE TABLE IF NOT EXISTS alligator_paused (
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (kind, name)
+) WITHOUT ROWID"""
+
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS alligator_meta (
     key TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -240,8 +252,10 @@ CREATE TABLE IF NOT EXISTS alligator_finished (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS alligator_finished_at ON alligator_finished (finished_at);
 {results_tables};
-""".replace("{dead_table}", _DEAD_TABLE.format(name="alligator_dead")).replace(
-    "{results_tables}", ";\n".join(_V3_TABLES)
+{paused_table};
+""".replace("{dead_table}", _DEAD_TABLE.format(name="alligator_dead"))
+    .replace("{results_tables}", ";\n".join(_V3_TABLES))
+    .replace("{paused_table}", _V4_TABLE)
 )
 
 # SQLite's primary result codes that mean "someone else holds a lock: try again".
@@ -271,6 +285,8 @@ _MIGRATIONS = {
     ),
     # Only new tables: the rows of version 2 are kept as they are.
     2: _V3_TABLES,
+    # One new table: nothing is paused after the upgrade.
+    3: (_V4_TABLE,),
 }
 
 # Payloads and task ids are read as bytes and decoded here, so a record
@@ -486,6 +502,7 @@ class SqliteBackend(Backend):
     max_task_id_bytes: int = 1024
     #: Results ride the ack, in its transaction (see :meth:`ack_results`).
     stores_results = True
+    supports_pause = True
 
     def __init__(self, conn_string: str) -> None:
         super().__init__(conn_string)
@@ -1765,6 +1782,55 @@ class SqliteBackend(Backend):
                 except UnicodeDecodeError:
                     continue
             return found
+
+        return self._run(body, write=False)
+
+    # -- pausing ---------------------------------------------------------
+
+    def set_paused(self, kind: str, name: str, paused: bool) -> bool:
+        """Pauses or resumes one queue or function in one transaction; see :meth:`.Backend.set_paused`."""
+        check_target(kind, name)
+
+        def body(conn: sqlite3.Connection) -> bool:
+            if not paused:
+                return (
+                    conn.execute(
+                        "DELETE FROM alligator_paused WHERE kind = ? AND name = ?", (kind, name)
+                    ).rowcount
+                    > 0
+                )
+            if conn.execute(
+                "SELECT 1 FROM alligator_paused WHERE kind = ? AND name = ?", (kind, name)
+            ).fetchone():
+                return False
+            (count,) = conn.execute("SELECT count(*) FROM alligator_paused").fetchone()
+            if count >= self.max_pauses:
+                raise ValueError(f"this store keeps at most {self.max_pauses} pauses; resume some first")
+            conn.execute("INSERT INTO alligator_paused (kind, name) VALUES (?, ?)", (kind, name))
+            return True
+
+        return self._run(body)
+
+    def paused(self) -> list[tuple[str, str]]:
+        """Lists the pauses in one read; see :meth:`.Backend.paused`.
+
+        A name over :data:`~alligator.pausing.MAX_PAUSE_NAME_BYTES` is
+        measured in SQL and never read; rows of another kind are not read.
+        """
+
+        def body(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+            rows = conn.execute(
+                "SELECT kind, CASE WHEN length(CAST(name AS BLOB)) <= ? THEN CAST(name AS BLOB) END "
+                "FROM alligator_paused WHERE kind IN ('queue', 'function') ORDER BY kind, name LIMIT ?",
+                (MAX_PAUSE_NAME_BYTES, self.max_pauses),
+            ).fetchall()
+            found = []
+            for kind, raw in rows:
+                try:
+                    found.append((kind, bytes(raw).decode("utf-8")))
+                except (TypeError, UnicodeDecodeError):
+                    continue  # over the limit (NULL), or not UTF-8
+            return listed(found, self.max_pauses)
 
         return self._run(body, write=False)
 
