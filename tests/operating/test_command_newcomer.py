@@ -10,17 +10,20 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
 import redis
 import sample_tasks
-from conftest import SCRIPT
 from operating_helpers import Alligator, Store, Worker, command_env, wait_for
 
 from alligator import Gator
 from alligator.constants import FAILED, SUCCESS
+
+#: The console scripts beside this interpreter, as a user runs them.
+SCRIPT = Path(sys.executable).with_name("alligator")
 
 
 def _id(name: str) -> str:
