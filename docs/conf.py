@@ -47,6 +47,7 @@ autodoc_inherit_docstrings = False
 # to; nitpicky mode would report each one. Builtins resolve on their own.
 nitpick_ignore_regex = [
     (r"py:.*", r"(collections(\.abc)?|typing|types|datetime|argparse|abc|threading|logging|enum)\..*"),
+    (r"py:.*", r"sqlite3\..*"),
     (r"py:.*", r"(Callable|Sequence|Iterable|Any|ModuleType|FrameType|TracebackType)"),
     # Third-party libraries a plugin wraps are in the same position.
     (r"py:.*", r"redis(\..*)?"),

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sample_tasks
-from operating_helpers import Alligator, command_env
+from disk_faults import fill, immutable, small_tmpfs
+from operating_helpers import Alligator, command_env, wait_for
 
 from alligator import Gator
 from alligator.doctor import MAX_CLOCK_SKEW, examine
+from alligator.exceptions import BackendError
 from alligator_redis.servers import RedisServer, free_port
 
 
@@ -34,6 +38,37 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Redi
     finally:
         for server in made.values():
             server.stop()
+
+
+WorkerProcess = Callable[[str, Path], None]
+
+
+@pytest.fixture
+def worker_process(tmp_path: Path) -> Iterator[WorkerProcess]:
+    """``worker_process(dsn, cwd)``: a real latergator on the store, SIGKILLed afterwards."""
+    started: list[subprocess.Popen[bytes]] = []
+    log = tmp_path / "worker.log"
+
+    def start(dsn: str, cwd: Path) -> None:
+        with open(log, "ab") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "alligator", dsn, "--allow", "sample_tasks"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=command_env(),
+                cwd=cwd,
+            )
+        started.append(process)
+        wait_for(
+            lambda: "latergator starting" in log.read_text() or process.poll() is not None,
+            what="worker start",
+        )
+        assert process.poll() is None, log.read_text()
+
+    yield start
+    for process in started:
+        process.kill()
+        process.wait(30)
 
 
 def _doctor(
@@ -220,3 +255,48 @@ def test_dead_letters_piling_up_in_the_last_hour_are_a_warning(tmp_path: Path, a
         "dead letters",
         "queue 'new' is piling up dead letters: 12 in the last hour",
     )
+
+
+# -- the store's own health: a read-only file, a full disk --------------------------
+
+
+def test_a_sqlite_file_that_cannot_be_written_is_an_error(tmp_path: Path, alligator: Alligator) -> None:
+    """The drill: files made read-only, every enqueue failed, and doctor found nothing wrong."""
+    path = tmp_path / "tasks.db"
+    dsn = f"sqlite:///{path}"
+    Gator(dsn).backend.close()
+    status, data = _doctor(alligator, dsn, "--allow", "sample_tasks")
+    assert status == 0, _failing(data)
+    with immutable([path]):
+        with pytest.raises(BackendError, match="read-only"):
+            Gator(dsn, allow=["sample_tasks"], secret=[]).task(sample_tasks.add, 1, 2)
+        status, data = _doctor(alligator, dsn, "--allow", "sample_tasks")
+    assert status == 1
+    (finding,) = _failing(data)
+    assert (finding["level"], finding["check"]) == ("error", "store settings")
+    assert finding["problem"] == (
+        f"{path}: the store refuses writes (attempt to write a readonly database): "
+        "every enqueue, reservation and heartbeat fails"
+    )
+    assert "chattr -i" in finding["what_to_do"]
+
+
+def test_a_full_disk_under_a_running_worker_is_an_error(
+    tmp_path: Path, alligator: Alligator, worker_process: WorkerProcess
+) -> None:
+    """The drill: a full disk under a SQLite store; doctor said the store answers, and blamed the workers."""
+    with small_tmpfs(tmp_path / "small", "8m") as disk:
+        dsn = f"sqlite:///{disk / 'tasks.db'}"
+        worker_process(dsn, disk)
+        fill(disk)
+        with pytest.raises(BackendError, match="disk is full"):
+            gator = Gator(dsn, allow=["sample_tasks"], secret=[])
+            with gator.batch() as batch:
+                for n in range(2000):
+                    batch.task(sample_tasks.echo, "x" * 1000, n)
+        status, data = _doctor(alligator, dsn, "--allow", "sample_tasks")
+    assert status == 1
+    errors = [f for f in data["findings"] if f["level"] == "error"]
+    assert [f["check"] for f in errors] == ["store settings"]
+    assert errors[0]["problem"].startswith(f"{disk / 'tasks.db'}: only 0 bytes free on its disk")
+    assert "free space on the disk holding" in errors[0]["what_to_do"]

@@ -49,8 +49,11 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     # A zombie still answers; its parent (the supervisor) has not reaped it yet.
-    with open(f"/proc/{pid}/stat") as handle:
-        return handle.read().split(") ")[-1][:1] != "Z"
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(") ")[-1][:1] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def _rss_kib(pid: int) -> int:

@@ -685,16 +685,42 @@ class Backend(abc.ABC):
     # -- deployment checks -----------------------------------------------
 
     def diagnose(self) -> list[tuple[str, str, str]]:
-        """Checks the store's own settings for what would lose or stall tasks.
+        """Checks the store's own settings and health for what would lose or stall tasks.
 
         Used by ``alligator doctor``. Each finding is ``(level, problem,
-        what_to_do)`` with level ``"error"``, ``"warning"`` or ``"ok"``.
-        Redis reports its persistence and ``maxmemory-policy``; SQLite its
-        journal mode and file system. The store being unreachable raises
-        (the caller reports it).
+        what_to_do)`` with level ``"error"``, ``"warning"`` or ``"ok"``. A
+        backend checks at least that the store accepts a write
+        (and leaves nothing behind: a write rolled back, or a probe key
+        deleted at once and expiring on its own), and what it knows can fail:
+        Redis reports its persistence, ``maxmemory-policy``, memory used
+        against ``maxmemory`` and, on a Cluster, its state, failed nodes and
+        masters without a replica; SQLite its journal mode, file system and
+        the free disk space. The store being unreachable raises (the caller
+        reports it).
 
         Returns:
             The findings; this default has none.
+        """
+        return []
+
+    def task_loss_risks(self) -> list[tuple[str, str]]:
+        """Says which of the store's settings lose tasks it accepted, in one quick look.
+
+        A producer asks once per store before its first task, a worker as it
+        starts; neither asks again. Each risk is ``(kind, problem)``, where
+        ``kind`` is ``"eviction"`` (the store may drop queued tasks to make
+        room, e.g. Redis ``maxmemory-policy allkeys-lru``: a
+        :class:`~alligator.gator.Gator` refuses to enqueue there unless
+        built with ``allow_eviction=True``) or ``"no-persistence"`` (a
+        restart of the store loses every queued task: a warning), and
+        ``problem`` says what was found, naming the server. What cannot be
+        read (a refused INFO) is not a risk; :meth:`diagnose` reports it.
+
+        Returns:
+            The risks found; this default finds none.
+
+        Raises:
+            BackendError: The store cannot be reached.
         """
         return []
 

@@ -18,12 +18,14 @@ Signing secrets come from ``ALLIGATOR_SECRET`` only, never the command line
 The DSN may be left out when ``ALLIGATOR_DSN`` is set, as for ``alligator``.
 
 It exits 0 after a SIGTERM or SIGINT once the tasks in hand are finished
-(tasks reserved ahead but not started are handed back), or after
-``--max-tasks``; 2 on a bad argument or DSN, when no task module is allowed,
-when an allowed module does not import (it names the module, the error and
-the directories searched), when the setup module fails, or when the store
-refuses for a reason retrying cannot fix (a database it does not have, a
-wrong password: at start or later); an outage is waited out instead.
+(tasks reserved ahead but not started are handed back, and those still
+running after ``--shutdown-timeout`` too), or after ``--max-tasks``; 128 + the
+signal's number when a second signal (or SIGQUIT) made it hand back the
+tasks in hand at once; 2 on a bad argument or DSN, when no task module is
+allowed, when an allowed module does not import (it names the module, the
+error and the directories searched), when the setup module fails, or when
+the store refuses for a reason retrying cannot fix (a database it does not
+have, a wrong password: at start or later); an outage is waited out instead.
 """
 
 from __future__ import annotations
@@ -33,218 +35,22 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from alligator import logs, supervisor
-from alligator.constants import ALL
 from alligator.exceptions import AlligatorException, PermanentBackendError
-from alligator.gator import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_DELIVERIES, Gator
+from alligator.gator import Gator
 from alligator.importcheck import check_allowed
 from alligator.registry import DSN_ENV, backend_class_for, dsn_or_env
 from alligator.security import NOTHING_ALLOWED, TaskPolicy
-from alligator.utils import import_attr
-from alligator.workers import DEFAULT_PREFETCH, Worker
+
+# Re-exported: they lived here before worker_arguments, and callers (doctor) import them from here.
+from alligator.worker_arguments import add_import_paths as add_import_paths
+from alligator.worker_arguments import build_parser as build_parser
+from alligator.worker_arguments import run_setup as run_setup
+from alligator.workers import Worker
 
 log = logging.getLogger("alligator.worker")
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
-    return value
-
-
-def _count(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {text}")
-        return value
-
-    return parse
-
-
-class _QueueAction(argparse.Action):
-    """``--queue`` may be repeated: ``queues`` lists them in order; ``queue`` is the first."""
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        queues = [*(getattr(namespace, "queues", None) or []), values]
-        namespace.queues = queues
-        namespace.queue = queues[0]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """Returns the argument parser of ``latergator``."""
-    parser = argparse.ArgumentParser(
-        prog="latergator",
-        description="Run an Alligator worker: take tasks off a queue and run them.",
-    )
-    parser.add_argument(
-        "dsn",
-        nargs="?",
-        help="the queue store, e.g. sqlite:///tasks.db or redis://localhost:6379/0 "
-        f"(default: ${DSN_ENV}, as the alligator command reads it)",
-    )
-    parser.add_argument(
-        "--queue",
-        action=_QueueAction,
-        default=ALL,
-        metavar="NAME",
-        help=f"a queue to consume (default: {ALL}); repeat it for several, in strict priority order: "
-        "due work of the first queue that has some is always taken first",
-    )
-    parser.add_argument(
-        "--max-tasks", type=_count(0), default=0, help="stop after N tasks (default: 0, never)"
-    )
-    parser.add_argument(
-        "--concurrency", type=_count(1), default=1, help="tasks run at once, in threads (default: 1)"
-    )
-    parser.add_argument(
-        "--time-limit",
-        type=_positive_float,
-        default=None,
-        metavar="S",
-        help="seconds a task may run unless it sets its own time_limit; past it TimeLimitExceeded "
-        "is raised inside it (default: no limit)",
-    )
-    parser.add_argument(
-        "--prefetch",
-        type=_count(1),
-        default=DEFAULT_PREFETCH,
-        metavar="N",
-        help="most tasks reserved in one call; batches are sized by the tasks' speed, so only tiny "
-        "tasks fill it (default: %(default)s; 1 reserves only what a free thread starts)",
-    )
-    parser.add_argument(
-        "--lease-seconds",
-        type=_positive_float,
-        default=DEFAULT_LEASE_SECONDS,
-        help="lease on each task, renewed while it runs (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--max-deliveries",
-        type=_count(1),
-        default=DEFAULT_MAX_DELIVERIES,
-        help="dead-letter a task after this many deliveries that never finished (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--allow",
-        action="append",
-        default=[],
-        metavar="MODULE",
-        help="run tasks of this module and its submodules (repeatable; also ALLIGATOR_ALLOW); "
-        "tasks of modules not allowed are dead-lettered unimported",
-    )
-    parser.add_argument(
-        "--max-payload-bytes",
-        type=_count(1),
-        default=None,
-        help="dead-letter payloads larger than this, unread (default: 262144)",
-    )
-    parser.add_argument(
-        "--nap-time", type=_positive_float, default=0.1, help="seconds to sleep on an empty queue"
-    )
-    parser.add_argument(
-        "--path",
-        action="append",
-        default=[],
-        metavar="DIR",
-        help="also import task modules from DIR (repeatable); the directory latergator is started in "
-        "is always searched; both come after the installed packages",
-    )
-    parser.add_argument(
-        "--setup",
-        metavar="MODULE",
-        help="import MODULE before the worker starts (e.g. one that calls django.setup()); "
-        "MODULE:FUNCTION also calls FUNCTION()",
-    )
-    parser.add_argument(
-        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="logging level"
-    )
-    parser.add_argument(
-        "--log-format",
-        default="text",
-        choices=list(logs.FORMATS),
-        help="text: one line per event (default); json: one JSON object per line, for log shippers",
-    )
-    # The supervisor's options
-    parser.add_argument(
-        "--processes",
-        type=_count(1),
-        default=None,
-        metavar="N",
-        help="run N worker processes under a supervisor that restarts them and kills tasks past "
-        "their time limit (default: one worker process, no supervisor)",
-    )
-    parser.add_argument(
-        "--max-tasks-per-child",
-        type=_count(0),
-        default=0,
-        metavar="N",
-        help="replace each worker process after N tasks (implies a supervisor; default: 0, never)",
-    )
-    parser.add_argument(
-        "--metrics-port",
-        type=_count(0),
-        default=None,
-        metavar="PORT",
-        help="serve Prometheus metrics on 127.0.0.1:PORT/metrics (needs alligator-core[metrics]); "
-        "under --processes one endpoint serves every worker process",
-    )
-    return parser
-
-
-def add_import_paths(paths: Sequence[str], cwd: str | None = None) -> list[str]:
-    """Lets task modules be imported from the start directory and ``paths``.
-
-    Each directory is appended to ``sys.path``, after the installed packages,
-    unless it is on it already: a module planted there (``redis.py``,
-    ``django/``) cannot replace an installed package, only add new names.
-
-    Args:
-        paths: Directories given with ``--path``, relative to ``cwd`` or absolute.
-        cwd: The start directory; the process's working directory by default.
-
-    Returns:
-        The absolute directories searched, the start directory first.
-    """
-    start = os.path.abspath(cwd if cwd is not None else os.getcwd())
-    searched: list[str] = []
-    for path in [start, *(os.path.join(start, path) for path in paths)]:
-        path = os.path.normpath(path)
-        if path in searched:
-            continue
-        searched.append(path)
-        on_path = {os.path.abspath(entry or os.curdir) for entry in sys.path}
-        if path not in on_path:
-            sys.path.append(path)
-    return searched
-
-
-def run_setup(spec: str) -> None:
-    """Imports the ``--setup`` module; for ``module:function``, also calls ``function()``.
-
-    Args:
-        spec: ``"myproject.worker_setup"`` or ``"myproject.worker_setup:configure"``.
-
-    Raises:
-        Exception: Whatever the module or the function raised.
-    """
-    module, _, function = spec.partition(":")
-    if function:
-        import_attr(module, function)()
-    else:
-        import importlib
-
-        importlib.import_module(module)
 
 
 class _CommandWorker(Worker):
@@ -351,6 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             prefetch=args.prefetch,
             queues=queues,
             time_limit=args.time_limit,
+            shutdown_timeout=args.shutdown_timeout,
         )
     except (AlligatorException, ValueError) as err:
         parser.exit(2, f"latergator: error: {err}\n")
@@ -387,8 +194,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PermanentBackendError as err:
         gator.backend.close()
         parser.exit(2, f"latergator: error: {err}\n")
+    if worker.abandoned and argv is None:
+        # Tasks handed back may still run in their threads (blocked in C, or
+        # in threads of their own that are not daemons): end the process now.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(worker.exit_status)
     gator.backend.close()
-    return 0
+    return worker.exit_status
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,11 +1,15 @@
 """``alligator doctor``: checks a deployment for what would lose or stall tasks.
 
-Each check gives :class:`Finding` s, each with a level and what to do:
+Each check gives :class:`~alligator.findings.Finding` s, each with a level and what to do:
 
-- **store**: the store answers at all (an *error* stops the other checks);
+- **store**: the store opens and answers at all (an *error* stops the other
+  checks; what the store's own checks can still tell is added);
 - **store settings**: whatever :meth:`Backend.diagnose
-  <alligator.backend.Backend.diagnose>` reports (Redis persistence and
-  ``maxmemory-policy``; SQLite's journal mode and file system);
+  <alligator.backend.Backend.diagnose>` reports: that the store accepts a
+  write (nothing is left behind), and its own settings and health (Redis:
+  persistence, ``maxmemory-policy``, memory used against ``maxmemory``, a
+  Cluster's state, failed nodes and slots without a replica; SQLite: the
+  journal mode, the file system and the free disk space);
 - **clock**: this machine's clock against the store's, off by more than
   :data:`MAX_CLOCK_SKEW` seconds is a *warning* (delays and ``delay_until``
   are measured on the store's clock; worker heartbeats on the workers');
@@ -16,8 +20,11 @@ Each check gives :class:`Finding` s, each with a level and what to do:
   malformed secret is an *error*), and whether waiting payloads are signed
   the same way (a *warning* when a worker with this setting would refuse
   them);
-- **workers**: every queue with waiting tasks has a live worker consuming
-  it (a *warning* otherwise: the tasks stall);
+- **workers** (:mod:`alligator.worker_checks`): every queue with waiting
+  tasks has a live worker consuming it, with a free thread (a *warning*
+  otherwise: the tasks stall; a saturated queue's finding names the oldest
+  running task and its age), and no worker record is stale (its heartbeats
+  stopped: a *warning*, and it is not counted as live);
 - **dead letters**: more than :data:`DEAD_LETTERS_WARNING` in a queue is a
   *warning* (something fails for good, over and over), and so are
   :data:`DEAD_LETTERS_PER_HOUR` or more written in the last hour (they are
@@ -33,11 +40,16 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TextIO
 
-from alligator.backend import Backend
+from alligator.backend import Backend, QueueCounts
+from alligator.exceptions import BackendError
+
+# Re-exported: Finding and LEVELS were defined here first, and callers import them from here.
+from alligator.findings import LEVELS as LEVELS
+from alligator.findings import Finding as Finding
 from alligator.text import printable, redact_dsn
+from alligator.worker_checks import check_workers
 
 #: Seconds this machine's clock may be off the store's before it is a warning.
 MAX_CLOCK_SKEW = 2.0
@@ -47,32 +59,6 @@ DEAD_LETTERS_WARNING = 100
 DEAD_LETTERS_PER_HOUR = 10
 #: Waiting payloads per queue doctor reads to compare their signing with this machine's.
 SIGNING_SAMPLE = 20
-#: Levels, worst first.
-LEVELS = ("error", "warning", "info", "ok")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing doctor found.
-
-    Attributes:
-        level: ``"error"`` (tasks are or will be lost or stuck), ``"warning"``
-            (they may be), ``"info"`` (worth knowing) or ``"ok"``.
-        check: Which check found it: ``store``, ``store settings``,
-            ``clock``, ``modules``, ``signing``, ``workers``, ``dead letters``.
-        problem: What is wrong (or right), in a sentence.
-        what_to_do: What to do about it; empty when nothing.
-    """
-
-    level: str
-    check: str
-    problem: str
-    what_to_do: str = ""
-
-    @property
-    def failing(self) -> bool:
-        """Whether it makes doctor exit 1 (an error or a warning)."""
-        return self.level in ("error", "warning")
 
 
 def examine(
@@ -98,6 +84,17 @@ def examine(
     env = dict(os.environ if environ is None else environ)
     try:
         backend = load_backend(dsn)
+    except BackendError as err:
+        # The DSN is fine: the store is not (a full disk, a read-only file).
+        return [
+            Finding(
+                "error",
+                "store",
+                f"the store cannot be opened: {err}",
+                "fix what the error names (free disk space, file permissions, the server); "
+                "workers and producers cannot use the store meanwhile",
+            )
+        ]
     except Exception as err:
         return [
             Finding(
@@ -129,17 +126,22 @@ def _examine(
     except NotImplementedError:
         queues = None
     except Exception as err:
-        return [
-            Finding(
-                "error",
-                "store",
-                f"the store {where} cannot be reached: {type(err).__name__}: {err}",
-                "start it, or fix the DSN (host, port, path, password); "
-                "workers cannot take or settle tasks meanwhile",
-            )
-        ]
+        unreachable = Finding(
+            "error",
+            "store",
+            f"the store {where} cannot be reached: {type(err).__name__}: {err}",
+            "start it, or fix the DSN (host, port, path, password); "
+            "workers cannot take or settle tasks meanwhile",
+        )
+        # What the store's own checks can still tell (a cluster whose state
+        # is fail answers on its other nodes) says why.
+        try:
+            return [unreachable, *(f for f in _diagnosed(backend) if f.failing)]
+        except Exception:
+            return [unreachable]
     findings.append(Finding("ok", "store", f"the store {where} answers"))
-    findings += _settings(backend)
+    settings = _settings(backend)
+    findings += settings
     findings.append(_clock(before, store_now, after))
     findings += _modules(allow, env)
     signing = _signing(env)
@@ -149,7 +151,7 @@ def _examine(
             Finding("info", "workers", "this store cannot list its queues: the per-queue checks were skipped")
         )
         return findings
-    counts = {}
+    counts: dict[str, QueueCounts] = {}
     for queue in queues:
         try:
             counts[queue] = backend.counts(queue)
@@ -157,14 +159,15 @@ def _examine(
             continue
     if signing[1] is not None:
         findings += _payload_signing(backend, counts, signing[1])
-    findings += _workers(backend, counts)
+    failing = any(f.level == "error" for f in settings)
+    findings += check_workers(backend, counts, clock(), store_failing=failing)
     findings += _dead_letters(backend, counts)
     return findings
 
 
 def _settings(backend: Backend) -> list[Finding]:
     try:
-        found = backend.diagnose()
+        return _diagnosed(backend)
     except Exception as err:
         return [
             Finding(
@@ -174,9 +177,13 @@ def _settings(backend: Backend) -> list[Finding]:
                 "check that the DSN's user may read the server's configuration",
             )
         ]
+
+
+def _diagnosed(backend: Backend) -> list[Finding]:
+    """The backend's own findings (it raises when the store cannot be read)."""
     return [
         Finding(level if level in LEVELS else "warning", "store settings", problem, what_to_do)
-        for level, problem, what_to_do in found
+        for level, problem, what_to_do in backend.diagnose()
     ]
 
 
@@ -293,46 +300,6 @@ def _payload_signing(backend: Backend, counts: Mapping[str, object], signing: bo
                     f"give the workers the producers' {SECRET_ENV}",
                 )
             )
-    return findings
-
-
-def _workers(backend: Backend, counts: Mapping[str, object]) -> list[Finding]:
-    from alligator.presence import decode
-
-    try:
-        records = backend.worker_records()
-    except NotImplementedError as err:
-        return [
-            Finding(
-                "info",
-                "workers",
-                f"the registry of live workers is unavailable ({err}): "
-                "whether queues are consumed was not checked",
-            )
-        ]
-    live = [info for worker_id, record in records if (info := decode(worker_id, record)) is not None]
-    consumed = {queue for info in live for queue in info.queues}
-    findings = []
-    for queue, count in counts.items():
-        waiting = getattr(count, "waiting", 0)
-        if waiting and queue not in consumed:
-            findings.append(
-                Finding(
-                    "warning",
-                    "workers",
-                    f"queue {printable(queue)!r} has {waiting} waiting "
-                    f"task{'s' if waiting != 1 else ''} and no live worker consuming it",
-                    f"start one: latergator DSN --queue {printable(queue)} --allow ...",
-                )
-            )
-    if not findings:
-        findings.append(
-            Finding(
-                "ok",
-                "workers",
-                f"{len(live)} live worker{'s' if len(live) != 1 else ''}; no queue waits unconsumed",
-            )
-        )
     return findings
 
 

@@ -94,3 +94,15 @@ class ResultTimeout(AlligatorException, TimeoutError):
 
 class TimeLimitExceeded(AlligatorException):
     """Raised inside a task that ran past its time limit, so its ``finally`` blocks run."""
+
+
+class EvictingStoreError(AlligatorException):
+    """Raised when a gator not built with ``allow_eviction`` would enqueue on a store that evicts tasks."""
+
+
+class TaskLossWarning(UserWarning):
+    """Warned once per store and process when its settings may lose accepted tasks (eviction allowed)."""
+
+
+class NoPersistenceWarning(TaskLossWarning):
+    """Warned once per store and process when a restart of it loses every queued task (no persistence)."""

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from alligator import presence
+from alligator import loss_risks, presence
 from alligator.backend import Backend, DeadLetter, Finished, QueueCounts, Reservation, TaskInfo
 from alligator.constants import ALL, FAILED, STATUS_NAMES, SUCCESS
 from alligator.delivery import (
@@ -75,6 +75,12 @@ class Gator:
             (``gator.options(result_ttl=...)``): an hour by default, at most
             30 days. A value other than the default travels with each task;
             a worker applies its own gator's value to tasks that carry none.
+        allow_eviction: Accept a store that may evict queued tasks (Redis
+            with an ``allkeys-*`` ``maxmemory-policy``). Without it, the
+            first task on such a store raises
+            :class:`~alligator.exceptions.EvictingStoreError` and nothing is
+            queued; with it, a :class:`~alligator.exceptions.TaskLossWarning`
+            says so once. See :mod:`alligator.loss_risks`.
     """
 
     def __init__(
@@ -87,6 +93,7 @@ class Gator:
         secret: str | list[str] | tuple[str, ...] | None = None,
         max_payload_bytes: int | None = None,
         result_ttl: float = DEFAULT_RESULT_TTL,
+        allow_eviction: bool = False,
     ) -> None:
         if not isinstance(queue_name, str) or not queue_name:
             raise ValueError(f"queue_name must be a non-empty string, not {queue_name!r}")
@@ -96,6 +103,8 @@ class Gator:
         #: Seconds a return value is kept when the task does not say.
         self.result_ttl = ttl
         self.conn_string = conn_string
+        #: Whether this gator enqueues on a store that may evict queued tasks.
+        self.allow_eviction = allow_eviction
         self.queue_name = queue_name
         self.task_class = task_class
         self.backend_class = backend_class
@@ -225,6 +234,7 @@ class Gator:
         if not task.is_async:
             task.queued = False
             return self.execute(task)
+        loss_risks.check_enqueue(self.backend, self.allow_eviction)
         task.queued = self.backend.push(self.queue_name, task.task_id, self._seal(task), self._delay_of(task))
         return task
 
@@ -819,6 +829,7 @@ class Batch(Options):
         """
         if not self.tasks:
             return 0
+        loss_risks.check_enqueue(self.gator.backend, self.gator.allow_eviction)
         now = None
         if any(t.delay_until is not None for t in self.tasks):
             now = self.gator.backend.now()

@@ -17,19 +17,30 @@ prometheus_client's multiprocess mode: the supervisor calls
 ``install(worker)`` without a port; the supervisor calls
 :func:`process_exited` for each child that ends and :func:`cleanup_multiprocess`
 when it stops. Counters of children that exited stay in the totals, so a child
-replaced after ``--max-tasks-per-child`` does not make them go backwards.
+replaced after ``--max-tasks-per-child`` does not make them go backwards: the
+endpoint folds each dead child's counter and histogram files into one file
+of the sums (``counter_merged.db``, ``histogram_merged.db``), under the same
+lock as a scrape, so no scrape sees a value twice or not at all, and the
+directory holds the files of the live children and those two, however many
+children came and went.
 
 Label values come from payloads, which anyone who can write to the store
-chooses: each process keeps at most :data:`MAX_FUNCTIONS` function names and
-:data:`MAX_QUEUES` queue names as label values, and counts the rest under
-``"other"``, so a flood of made-up names cannot blow up Prometheus.
+chooses: at most :data:`MAX_FUNCTIONS` function names and :data:`MAX_QUEUES`
+queue names become label values, and the rest are counted under ``"other"``,
+so a flood of made-up names cannot blow up Prometheus. Under a supervisor
+the budget is shared by all its children, however many are started: each
+admitted value takes one of the numbered slot files in the directory's
+``labels/`` folder, claimed with ``O_EXCL``.
 """
 
 from __future__ import annotations
 
+import glob
+import hashlib
 import importlib
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -125,6 +136,63 @@ class _Bounded:
             return value
 
 
+class _SharedBounded:
+    """Like :class:`_Bounded`, with one budget for every process writing to ``directory``.
+
+    An admitted value holds a slot file (``slot-N``, N below ``limit``,
+    created with ``O_EXCL``, so two processes never take the same one) and a
+    marker named after its hash, which tells the other processes it is in.
+    """
+
+    #: Most rejected values remembered per process (past it, each costs a stat).
+    MAX_REMEMBERED = 10_000
+
+    def __init__(self, directory: str, kind: str, limit: int) -> None:
+        self.directory = os.path.join(directory, "labels", kind)
+        os.makedirs(self.directory, exist_ok=True)
+        self.limit = limit
+        self.known: dict[str, str] = {}
+        self.full = False
+        self.lock = threading.Lock()
+
+    def __call__(self, name: str) -> str:
+        value = printable(name, MAX_LABEL_CHARS) if name else "(unknown)"
+        with self.lock:
+            label = self.known.get(value)
+            if label is None:
+                try:
+                    label = self._admit(value)
+                except OSError:
+                    label = OTHER  # the directory is gone (the supervisor stopping): stay bounded
+                if label != OTHER or (self.full and len(self.known) < self.MAX_REMEMBERED):
+                    self.known[value] = label
+            return label
+
+    def _admit(self, value: str) -> str:
+        marker = os.path.join(self.directory, "v-" + hashlib.sha256(value.encode()).hexdigest())
+        if os.path.exists(marker):
+            return value
+        if self.full:
+            return OTHER
+        for number in range(self.limit):
+            slot = os.path.join(self.directory, f"slot-{number}")
+            try:
+                fd = os.open(slot, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            except FileExistsError:
+                continue
+            try:
+                os.write(fd, value.encode())
+            finally:
+                os.close(fd)
+            try:
+                os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            except FileExistsError:
+                os.remove(slot)  # another process admitted the same value meanwhile
+            return value
+        self.full = True
+        return OTHER
+
+
 class WorkerMetrics:
     """The metrics of one worker process, fed by its task events.
 
@@ -153,8 +221,15 @@ class WorkerMetrics:
         prom = _prometheus()
         self.registry = registry if registry is not None else prom.CollectorRegistry()
         self.started_at = time.time()
-        self.functions = _Bounded(MAX_FUNCTIONS)
-        self.queues = _Bounded(MAX_QUEUES)
+        shared = os.environ.get(MULTIPROC_ENV)
+        self.functions: Callable[[str], str]
+        self.queues: Callable[[str], str]
+        if shared:
+            self.functions = _SharedBounded(shared, "function", MAX_FUNCTIONS)
+            self.queues = _SharedBounded(shared, "queue", MAX_QUEUES)
+        else:
+            self.functions = _Bounded(MAX_FUNCTIONS)
+            self.queues = _Bounded(MAX_QUEUES)
         labels = ("queue", "function")
         reg = self.registry
         self.started = prom.Counter(
@@ -346,21 +421,84 @@ def serve_multiprocess(port: int, directory: str, addr: str = "127.0.0.1") -> WS
                 value=time.time() - started,
             )
 
+    class _Folding(Collector):
+        """prometheus_client's MultiProcessCollector, folding dead children's files in first."""
+
+        def collect(self) -> Any:
+            with _FOLD_LOCK:
+                _fold_safely(directory)
+                files = glob.glob(os.path.join(directory, "*.db"))
+                return list(multiprocess.MultiProcessCollector.merge(files, accumulate=True))
+
     registry = prom.CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, path=directory)
+    registry.register(_Folding())
     registry.register(_Uptime())
     server, _thread = prom.start_http_server(port, addr=addr, registry=registry)
     return server  # type: ignore[no-any-return]
 
 
+#: Held while dead children's files are folded in, and while a scrape reads the files.
+_FOLD_LOCK = threading.Lock()
+#: The subdirectory where dead children are listed, one empty file named by pid
+#: (what ``alligator.supervisor.metricsdir.mark_dead`` writes).
+DEAD = "dead"
+
+
 def process_exited(pid: int, directory: str | None = None) -> None:
     """Tells multiprocess mode a child is gone, so its live gauges stop counting.
 
-    Its counters and histograms stay in the totals.
+    Its counters and histograms stay in the totals: the endpoint folds them
+    into the merged files at its next scrape (or within a second).
     """
-    _prometheus()
-    multiprocess: Any = importlib.import_module("prometheus_client.multiprocess")
-    multiprocess.mark_process_dead(pid, directory or os.environ.get(MULTIPROC_ENV))
+    directory = directory or os.environ.get(MULTIPROC_ENV) or ""
+    os.makedirs(os.path.join(directory, DEAD), exist_ok=True)
+    with open(os.path.join(directory, DEAD, str(int(pid))), "w"):
+        pass
+
+
+def _fold_safely(directory: str) -> None:
+    """:func:`fold_dead`, whose failure (a file that cannot be read) must not stop the endpoint."""
+    try:
+        fold_dead(directory)
+    except Exception as err:
+        print(f"latergator: metrics: could not fold a dead process's values in: {err!r}", file=sys.stderr)
+
+
+def fold_dead(directory: str) -> int:
+    """Folds the files of the children listed as dead into the merged files; returns how many.
+
+    Counters and histograms are sums, so adding a dead child's values to
+    ``counter_merged.db`` / ``histogram_merged.db`` and removing its file
+    keeps every total where it was; its live gauges are simply removed. Call
+    it under :data:`_FOLD_LOCK`, which a scrape holds too.
+    """
+    # Untyped in prometheus_client: held as Any, as the multiprocess module is.
+    MmapedDict: Any = importlib.import_module("prometheus_client.mmap_dict").MmapedDict
+
+    dead = os.path.join(directory, DEAD)
+    try:
+        pids = os.listdir(dead)
+    except FileNotFoundError:
+        return 0
+    for pid in pids:
+        if pid.isdigit():
+            for kind in ("counter", "histogram"):
+                path = os.path.join(directory, f"{kind}_{pid}.db")
+                if not os.path.exists(path):
+                    continue
+                values = list(MmapedDict.read_all_values_from_file(path))
+                merged = MmapedDict(os.path.join(directory, f"{kind}_merged.db"))
+                try:
+                    for key, value, timestamp, _ in values:
+                        total, _ = merged.read_value(key)
+                        merged.write_value(key, total + value, timestamp)
+                finally:
+                    merged.close()
+                os.remove(path)
+            for path in glob.glob(os.path.join(directory, f"gauge_*_{pid}.db")):
+                os.remove(path)
+        os.remove(os.path.join(dead, pid))
+    return len(pids)
 
 
 def cleanup_multiprocess(directory: str) -> None:
@@ -371,24 +509,26 @@ def cleanup_multiprocess(directory: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m alligator.metrics PORT DIRECTORY [ADDR]``: the supervisor's metrics endpoint.
+    """``python -m alligator.metrics PORT DIR [ADDR [SUPERVISOR_PID]]``: the supervisor's metrics endpoint.
 
     ``latergator --processes N --metrics-port PORT`` starts this as a process
     of its own, so the supervisor itself stays small (it imports nothing but
     the standard library). It serves what every child wrote to DIRECTORY
-    until SIGTERM. Exit status 2 when prometheus_client is missing or the
-    port cannot be bound.
+    until SIGTERM, or until SUPERVISOR_PID is no longer its parent (the
+    supervisor was killed: the port is freed for the next one), and folds
+    dead children's files in every second. Exit status 2 when
+    prometheus_client is missing or the port cannot be bound.
     """
     import signal
-    import sys
 
     args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) not in (2, 3):
-        print("usage: python -m alligator.metrics PORT DIRECTORY [ADDR]", file=sys.stderr)
+    if len(args) not in (2, 3, 4):
+        print("usage: python -m alligator.metrics PORT DIRECTORY [ADDR [SUPERVISOR_PID]]", file=sys.stderr)
         return 2
+    parent = int(args[3]) if len(args) == 4 else None
     os.environ[MULTIPROC_ENV] = args[1]
     try:
-        server = serve_multiprocess(int(args[0]), args[1], *(args[2:] or ["127.0.0.1"]))
+        server = serve_multiprocess(int(args[0]), args[1], args[2] if len(args) > 2 else "127.0.0.1")
     except ImportError as err:
         print(f"latergator: error: --metrics-port: {err}", file=sys.stderr)
         return 2
@@ -398,8 +538,17 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+    while not stop.wait(1.0):
+        if parent is not None and os.getppid() != parent:
+            print(
+                f"latergator: the supervisor (pid {parent}) is gone; the metrics endpoint stops",
+                file=sys.stderr,
+            )
+            break
+        with _FOLD_LOCK:
+            _fold_safely(args[1])
     server.shutdown()
+    server.server_close()
     return 0
 
 

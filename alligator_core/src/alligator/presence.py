@@ -3,9 +3,11 @@
 A worker writes its :class:`WorkerInfo` with :meth:`Backend.heartbeat
 <alligator.backend.Backend.heartbeat>` every :data:`HEARTBEAT_SECONDS`, kept
 for :data:`WORKER_TTL` seconds: a worker that stops cleanly removes it, a
-killed one vanishes when it expires. Anyone who can write to the store can
-write a record, so :func:`decode` checks every field, within bounds a real
-worker never reaches (:data:`MAX_TIME`, :data:`MAX_COUNT`,
+killed one vanishes when it expires. Until then its record is still listed:
+:func:`is_stale` tells a record whose heartbeats stopped (the worker was
+killed, hangs, or cannot write to the store) from a live one. Anyone who can
+write to the store can write a record, so :func:`decode` checks every field,
+within bounds a real worker never reaches (:data:`MAX_TIME`, :data:`MAX_COUNT`,
 :data:`MAX_NAME_CHARS`, ...), and turns what it cannot read into None instead
 of raising: one planted record cannot overflow a page, a chart or a sum.
 
@@ -28,6 +30,10 @@ if TYPE_CHECKING:
 HEARTBEAT_SECONDS = 5.0
 #: Seconds a worker's record outlives its last heartbeat.
 WORKER_TTL = 30.0
+#: Seconds without a heartbeat after which a record is stale (three beats
+#: missed), so a busy machine's late beat is not taken for a dead worker, while
+#: a killed one is seen as such well before its record expires.
+STALE_SECONDS = 3 * HEARTBEAT_SECONDS
 #: Most running tasks one record lists (a worker's concurrency may be larger).
 MAX_CURRENT = 100
 #: Longest record read at all, in characters (a real one is a few kilobytes).
@@ -208,3 +214,23 @@ def known_queues(backend: Backend, workers: Sequence[WorkerInfo] | None = None) 
     # from them, or planted ones could make every view count 100,000 queues.
     consumed = sorted({queue for info in workers for queue in info.queues} - stored)[:MAX_WORKER_QUEUES]
     return sorted(stored.union(consumed))
+
+
+def is_stale(info: WorkerInfo, now: float) -> bool:
+    """Whether a record's last heartbeat is more than :data:`STALE_SECONDS` old.
+
+    A stale record's worker was killed (its record outlives it by up to
+    :data:`WORKER_TTL` seconds), hangs, or cannot write to the store: it is
+    not counted as a live worker.
+
+    Args:
+        info: The record.
+        now: The current time, in seconds since the epoch (heartbeats are
+            written on the workers' clocks).
+
+    Example:
+        >>> info = WorkerInfo("h:1:x", "h", 1, ("all",), 1, started_at=0.0, heartbeat_at=100.0)
+        >>> is_stale(info, 110.0), is_stale(info, 100.0 + STALE_SECONDS + 1)
+        (False, True)
+    """
+    return now - info.heartbeat_at > STALE_SECONDS

@@ -45,7 +45,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
-from alligator import events, pausing, presence
+from alligator import events, loss_risks, pausing, presence
 from alligator.backend import Ack, Reservation
 from alligator.constants import ALL
 from alligator.delivery import (
@@ -61,6 +61,7 @@ from alligator.gator import Gator
 from alligator.leases import LeaseKeeper
 from alligator.limits import MAX_TIME_LIMIT
 from alligator.security import NOTHING_ALLOWED
+from alligator.stopping import TICK_SECONDS, Stopping
 from alligator.text import printable
 
 log = logging.getLogger("alligator.worker")
@@ -78,13 +79,17 @@ ACK_FLUSH_SECONDS = 0.05
 BUFFER_HOLD_SECONDS = 0.25
 #: Longest wait between retries when the backend cannot be reached.
 MAX_ERROR_BACKOFF = 5.0
+#: Seconds a stopping worker lets its running tasks finish before it hands
+#: them back to the queue and exits: under Kubernetes' default grace of 30 s
+#: and systemd's 90 s, as Sidekiq's 25 s is.
+DEFAULT_SHUTDOWN_TIMEOUT = 25.0
 
 
 def _worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
 
 
-class Worker:
+class Worker(Stopping):
     """Consumes queues: reserves tasks, runs them, settles each.
 
     Example:
@@ -124,6 +129,10 @@ class Worker:
         time_limit: Seconds a task may run when it sets no limit of its own
             (``gator.options(time_limit=...)``); None (the default): no limit.
             See :mod:`alligator.timelimits` for what a thread can enforce.
+        shutdown_timeout: Seconds a stopping worker lets the tasks in hand
+            finish; those still running then are handed back to the queue
+            (due at once, not counted as a delivery) and the worker stops
+            without them. None waits for them however long they take.
     """
 
     #: Seconds between heartbeats (the live-worker record); see :mod:`alligator.presence`.
@@ -142,7 +151,14 @@ class Worker:
         allow: str | list[str] | tuple[str, ...] | None = None,
         queues: Sequence[str] | None = None,
         time_limit: float | None = None,
+        shutdown_timeout: float | None = DEFAULT_SHUTDOWN_TIMEOUT,
     ) -> None:
+        if shutdown_timeout is not None and not (
+            isinstance(shutdown_timeout, (int, float))
+            and not isinstance(shutdown_timeout, bool)
+            and 0 <= shutdown_timeout < math.inf
+        ):
+            raise ValueError(f"shutdown_timeout must be None or seconds from 0 up, not {shutdown_timeout!r}")
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency!r}")
         if lease_seconds <= 0:
@@ -179,6 +195,16 @@ class Worker:
         self.max_deliveries = max_deliveries
         self.prefetch = max(1, prefetch)
         self.time_limit = None if time_limit is None else float(time_limit)
+        self.shutdown_timeout = None if shutdown_timeout is None else float(shutdown_timeout)
+        #: The supervisor's pid when one started this worker, else None. The
+        #: worker stops when the supervisor is no longer its parent (it died, and
+        #: nobody enforces hard time limits any more).
+        self.parent_pid: int | None = None
+        #: The exit status ``latergator`` gives: 0, or 128 + the signal's number
+        #: when a second signal (or SIGQUIT) made it hand back its tasks at once.
+        self.exit_status = 0
+        #: Whether it stopped without tasks still running in its threads (handed back).
+        self.abandoned = False
         self.policy = gator.policy.with_allowed(allow)
         rules = DeliveryRules(self.policy, max_deliveries, gator.task_class, gator.result_ttl)
         self._steps: dict[str, DeliverySteps] = {}
@@ -217,6 +243,13 @@ class Worker:
         self._dispatcher: threading.Thread | None = None
         # Thread ident -> the task it runs now, for heartbeats.
         self._running: dict[int, presence.RunningTask] = {}
+        # Thread ident -> the reservation it runs now (queue, reservation, monotonic start),
+        # for handing it back when the worker stops without waiting for it.
+        self._in_hand: dict[int, tuple[str, Reservation, float]] = {}
+        self._signals: list[int] = []
+        self._signals_seen = 0
+        self._stop_began: float | None = None
+        self._waiting_logged = 0.0
         self._registry = True
         self._beating = False
         self._started_at = time.time()
@@ -233,14 +266,20 @@ class Worker:
     def starting(self) -> None:
         """Logs the start line: the store, the allowed modules, whether signing is on.
 
-        Warns when the store was created by this worker's backend (see
+        A store whose settings lose accepted tasks (see :mod:`alligator.loss_risks`)
+        is flagged in the start line, and each setting logged as a WARNING; so
+        is a store this worker's backend just created (see
         :attr:`Backend.created <alligator.backend.Backend.created>`).
         """
+        risks = loss_risks.worker_notices(self.gator.backend)
         log.info(
-            "%s starting (store %s, concurrency %d, prefetch %d, lease %.0fs, max deliveries %d, "
+            "%s starting (store %s%s, concurrency %d, prefetch %d, lease %.0fs, max deliveries %d, "
             "time limit %s)",
             self.ident(),
             self.gator.backend.describe(),
+            f" WHICH MAY LOSE TASKS ({len(risks)} setting{'s' if len(risks) != 1 else ''}: see below)"
+            if risks
+            else "",
             self.concurrency,
             self.prefetch,
             self.lease_seconds,
@@ -252,6 +291,8 @@ class Worker:
             ", ".join(self.policy.allow),
             "on (unsigned payloads are refused)" if self.policy.secrets else "off",
         )
+        for notice in risks:
+            log.warning("the store may lose tasks: %s", notice)
         if self.gator.backend.created:
             log.warning(
                 "the store %s is new and empty: if the producers use another one (a relative DSN "
@@ -273,6 +314,8 @@ class Worker:
     def stopping(self) -> None:
         """Logs the stop line."""
         log.info("%s stopping after %d task(s)", self.ident(), self.tasks_complete)
+        if self.abandoned:
+            log.warning("tasks that were handed back may still be running in this process's threads")
 
     def result(self, result: Any) -> None:
         """Receives the result of each task that succeeded (logged at DEBUG)."""
@@ -323,7 +366,11 @@ class Worker:
     # -- running -----------------------------------------------------------
 
     def stop(self) -> None:
-        """Asks the worker to stop: the tasks in hand finish, the rest go back."""
+        """Asks the worker to stop: the tasks in hand finish, the rest go back.
+
+        Tasks still running ``shutdown_timeout`` seconds later are handed
+        back too (see :mod:`alligator.stopping`).
+        """
         self._stopping.set()
         # Called from a signal handler too, maybe while this very thread
         # holds the (non-reentrant) lock: never block on it. Waiters that
@@ -364,19 +411,21 @@ class Worker:
         )
         housekeeper.start()
         try:
-            if self.concurrency == 1:
-                self._consume_guarded()
-            else:
-                threads = [
-                    threading.Thread(target=self._consume_guarded, name=f"alligator-task-{n}", daemon=True)
-                    for n in range(self.concurrency)
-                ]
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    # A timed join keeps the main thread able to take signals.
-                    while thread.is_alive():
-                        thread.join(0.2)
+            # Tasks run in threads of their own, even one at a time: the
+            # calling thread watches signals, the shutdown timeout and the
+            # supervisor, and can stop the worker while a task hangs.
+            threads = [
+                threading.Thread(target=self._consume_guarded, name=f"alligator-task-{n}", daemon=True)
+                for n in range(self.concurrency)
+            ]
+            for thread in threads:
+                thread.start()
+            while not self.abandoned:
+                alive = [thread for thread in threads if thread.is_alive()]
+                if not alive:
+                    break
+                alive[0].join(TICK_SECONDS)
+                self._tick()
         finally:
             self._housekeeping_done.set()
             with self._cond:
@@ -395,10 +444,12 @@ class Worker:
     def _install_signal_handlers(self) -> Any:
         if threading.current_thread() is not threading.main_thread():
             return lambda: None
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)}
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
-            log.info("received %s; finishing the task in hand", signal.Signals(signum).name)
+            # Only noted here (the main thread may hold any lock now): the
+            # main thread's tick acts on it, within TICK_SECONDS.
+            self._signals.append(signum)
             self.stop()
 
         for sig in previous:
@@ -475,6 +526,7 @@ class Worker:
                 self._settle_claims(1, handled)
                 with self._cond:
                     self._running.pop(threading.get_ident(), None)
+                    self._in_hand.pop(threading.get_ident(), None)
                     elapsed = time.monotonic() - started
                     self._seconds_per_task = 0.7 * self._seconds_per_task + 0.3 * elapsed
 
@@ -602,6 +654,8 @@ class Worker:
         """Runs one reservation through the delivery steps; returns 1 if it was handled."""
         # This thread runs it now: renew its lease for as long as this thread lives.
         self._keeper.hold(reservation, queue)
+        with self._cond:
+            self._in_hand[threading.get_ident()] = (queue, reservation, time.monotonic())
         if reservation.attempts > 1:
             # A redelivery may be what killed the last worker: send the acks
             # of everything finished before it, and hand back what is

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +22,7 @@ import pytest
 import redis
 
 from alligator_redis import scripts
-from alligator_redis.servers import RedisServer, answers, free_port
+from alligator_redis.servers import RedisServer, answers, start_cluster
 
 #: The db our tests use on a shared server; queue names are unique as well.
 TEST_DB = 3
@@ -107,52 +105,9 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A 3-master Redis Cluster on loopback ports; yields a DSN with ``?cluster=true``."""
     if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
         _no_server("redis-server and redis-cli are needed on PATH for the cluster tests")
-    workdir = tmp_path_factory.mktemp("cluster")
-    ports: list[int] = []
-    while len(ports) < 3:
-        port = free_port(bus=True)
-        if port not in ports:
-            ports.append(port)
-    servers = [
-        RedisServer(
-            workdir / str(port),
-            "--cluster-enabled",
-            "yes",
-            "--cluster-config-file",
-            f"nodes-{port}.conf",
-            "--cluster-node-timeout",
-            "5000",
-            port=port,
-        )
-        for port in ports
-    ]
+    servers = start_cluster(tmp_path_factory.mktemp("cluster"))
     try:
-        for server in servers:
-            server.start()
-        subprocess.run(
-            [
-                "redis-cli",
-                "--cluster",
-                "create",
-                *(f"127.0.0.1:{p}" for p in ports),
-                "--cluster-replicas",
-                "0",
-                "--cluster-yes",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-            timeout=60,
-        )
-        deadline = time.monotonic() + 30
-        for port in ports:
-            client = redis.Redis(port=port, decode_responses=True)
-            while client.cluster("info").get("cluster_state") != "ok":
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the cluster node on {port} never reached cluster_state:ok")
-                time.sleep(0.1)
-            client.close()
-        yield f"redis://127.0.0.1:{ports[0]}/0?cluster=true"
+        yield f"redis://127.0.0.1:{servers[0].port}/0?cluster=true"
     finally:
         for server in servers:
             server.stop(save=False)

@@ -7,12 +7,19 @@ a queue hashes to one slot, so each script runs on the node that owns it.
 from __future__ import annotations
 
 import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+import redis
 from redis.cluster import RedisCluster
 from redis_raw import PlantedRecords, RedisFixtures, plant
 
@@ -21,6 +28,7 @@ from alligator.backend import Ack
 from alligator.constants import FAILED, SUCCESS
 from alligator.testing import BackendContract, PauseContract
 from alligator_redis import RedisBackend, scripts
+from alligator_redis.servers import RedisServer, start_cluster
 
 pytestmark = pytest.mark.cluster
 
@@ -193,8 +201,101 @@ def test_results_and_wait_finished_on_the_cluster(redis_cluster: str) -> None:
         backend.heartbeat("cluster-w1", "{}", 30.0)
         assert ("cluster-w1", "{}") in backend.worker_records()
         assert backend.forget_worker("cluster-w1")
-        nodes = {problem.split(": ")[0] for _, problem, _ in backend.diagnose()}
+        findings = backend.diagnose()
+        nodes = {problem.split(": ")[0] for _, problem, _ in findings if problem.startswith("Redis node ")}
         assert len(nodes) == 3, "every primary is checked and named"
+        assert (
+            "ok",
+            "Redis Cluster: state ok, 3 masters, none with a replica (a failed master stops the "
+            "queues on its slots until it is back)",
+            "",
+        ) in findings
     finally:
         backend.drop_all(name)
         backend.close()
+
+
+# -- doctor on a degraded cluster ---------------------------------------------
+
+
+@pytest.fixture
+def cluster_with_replicas(tmp_path: Path) -> Iterator[list[RedisServer]]:
+    """A cluster of its own, 3 masters with a replica each, persistent, failing over within seconds."""
+    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("redis-server and redis-cli are needed on PATH for the cluster tests, and CI=true")
+        pytest.skip("redis-server and redis-cli are needed on PATH for the cluster tests")
+    servers = start_cluster(tmp_path, replicas=1, node_timeout_ms=1000, extra=("--appendonly", "yes"))
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def _view(server: RedisServer) -> tuple[str, list[list[str]]]:
+    """``cluster_state`` and the CLUSTER NODES lines (split) as one node sees them."""
+    client = redis.Redis(port=server.port, decode_responses=True)
+    try:
+        state = client.cluster("info")["cluster_state"]
+        return state, [line.split() for line in client.execute_command("CLUSTER", "NODES").splitlines()]
+    finally:
+        client.close()
+
+
+def _wait(predicate: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def _doctor(dsn: str) -> tuple[int, list[tuple[str, str]]]:
+    done = subprocess.run(
+        [sys.executable, "-m", "alligator.command", "doctor", dsn, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    findings = json.loads(done.stdout)["findings"]
+    return done.returncode, [(f["level"], f["problem"]) for f in findings]
+
+
+def _master_of(view: list[list[str]], port: int) -> bool:
+    return any(f[1].startswith(f"127.0.0.1:{port}@") and "master" in f[2] and len(f) > 8 for f in view)
+
+
+def test_doctor_reports_a_failed_master_and_slots_left_without_a_replica(
+    cluster_with_replicas: list[RedisServer],
+) -> None:
+    """The drill: after a master failed over, doctor said 'nothing wrong found'."""
+    servers = cluster_with_replicas
+    seed = servers[0]
+    dsn = f"redis://127.0.0.1:{seed.port}/0?cluster=true"
+    status, findings = _doctor(dsn)
+    assert status == 0, findings
+    assert ("ok", "Redis Cluster: state ok, 3 masters, each with a replica") in findings
+
+    _, view = _view(seed)
+    masters = {s.port for s in servers if _master_of(view, s.port)}
+    victim = next(s for s in servers[1:] if s.port in masters)
+    victim.kill()
+
+    def failed_over() -> bool:
+        state, view = _view(seed)
+        return state == "ok" and not _master_of(view, victim.port)
+
+    _wait(failed_over, "a replica to take over the killed master's slots")
+    _, view = _view(seed)
+    [promoted] = [s for s in servers if _master_of(view, s.port) and s.port not in masters]
+    status, findings = _doctor(dsn)
+    assert status == 1, findings
+    failed = f"Redis Cluster: 1 node is marked failed: 127.0.0.1:{victim.port} (master, fail)"
+    assert ("warning", failed) in findings
+    [alone] = [problem for level, problem in findings if "no replica left" in problem]
+    assert f"(node 127.0.0.1:{promoted.port})" in alone
+
+    promoted.kill()
+    _wait(lambda: _view(seed)[0] == "fail", "the cluster to lose the slots nobody serves")
+    status, findings = _doctor(dsn)
+    assert status == 1, findings
+    errors = [problem for level, problem in findings if level == "error"]
+    assert any("cluster_state is fail" in problem for problem in errors), findings

@@ -29,6 +29,8 @@ PAST = 30 * 24 * 3600.0
 
 #: The levels a finding of :meth:`~alligator.backend.Backend.diagnose` may have.
 LEVELS = ("error", "warning", "ok")
+#: The kinds a risk of :meth:`~alligator.backend.Backend.task_loss_risks` may have.
+RISK_KINDS = ("eviction", "no-persistence")
 
 
 class WorkerRegistryContract(ContractFixtures):
@@ -156,7 +158,17 @@ class WorkerRegistryContract(ContractFixtures):
 
 
 class DiagnoseContract(ContractFixtures):
-    """``diagnose()`` returns ``(level, problem, what_to_do)`` findings with a known level."""
+    """``diagnose()`` returns ``(level, problem, what_to_do)`` findings with a known level;
+    ``task_loss_risks()`` returns ``(kind, problem)`` risks of a known kind."""
+
+    def test_task_loss_risks_are_of_known_kinds(self, backend: Backend) -> None:
+        risks = backend.task_loss_risks()
+        assert isinstance(risks, list)
+        for risk in risks:
+            assert isinstance(risk, tuple) and len(risk) == 2, risk
+            kind, problem = risk
+            assert kind in RISK_KINDS, f"kind {kind!r} is not one of {RISK_KINDS}"
+            assert isinstance(problem, str) and problem.strip(), "a risk says what was found"
 
     def test_diagnose_returns_findings_with_known_levels(self, backend: Backend) -> None:
         findings = backend.diagnose()

@@ -64,7 +64,7 @@ from alligator.constants import FAILED, SUCCESS
 from alligator.exceptions import BackendError, InvalidDSNError, PermanentBackendError
 from alligator.pausing import MAX_PAUSE_NAME_BYTES, check_target, listed
 from alligator.text import redact_dsn
-from alligator_redis import pauses, scripts
+from alligator_redis import diagnosis, pauses, scripts
 from alligator_redis.errors import permanent_hint
 
 __all__ = ["PUSH_CHUNK", "RedisBackend", "check_dsn"]
@@ -1208,26 +1208,31 @@ class RedisBackend(Backend):
     # -- deployment checks -----------------------------------------------
 
     def diagnose(self) -> list[tuple[str, str, str]]:
-        """Checks persistence and ``maxmemory-policy``; see :meth:`.Backend.diagnose`.
+        """Checks persistence, eviction, memory, writes and a Cluster's health; see :mod:`.diagnosis`.
 
         Reads ``INFO persistence`` and ``INFO memory`` (and ``CONFIG GET
         save`` for the RDB schedule; managed servers and ACLs often refuse
-        CONFIG, and then INFO alone decides). On a cluster every primary is
-        checked and named. A server that answers but refuses INFO (a fake
-        one, an ACL) gives a warning, not an error.
+        CONFIG, and then INFO alone decides), writes and deletes a probe key.
+        On a cluster every primary is checked and named, after the cluster's
+        own state. A server that answers but refuses INFO (a fake one, an
+        ACL) gives a warning, not an error.
 
         Raises:
             BackendError: Redis cannot be reached.
         """
-        findings: list[tuple[str, str, str]] = []
         with self._translated("check its settings"):
-            if isinstance(self.client, RedisCluster):
-                for node in self.client.get_primaries():  # type: ignore[no-untyped-call]
-                    where = f"Redis node {node.name}: "
-                    findings += _diagnose_server(node.redis_connection, where)
-            else:
-                findings += _diagnose_server(self.client, "Redis: ")
-        return findings
+            return diagnosis.diagnose(self.client)
+
+    def task_loss_risks(self) -> list[tuple[str, str]]:
+        """An evicting ``maxmemory-policy``, or no persistence; see :meth:`.Backend.task_loss_risks`.
+
+        Two INFO sections and ``CONFIG GET save``, on each primary of a cluster.
+
+        Raises:
+            BackendError: Redis cannot be reached.
+        """
+        with self._translated("check its settings"):
+            return diagnosis.loss_risks(self.client)
 
     def drop_all(self, queue: str) -> None:
         """Deletes every key of the queue in one command; see :meth:`.Backend.drop_all`.
@@ -1282,97 +1287,6 @@ def _next_message(subscription: Any, wait: float) -> bool:
     except UnicodeDecodeError:
         return True
     return message is not None and message.get("type") == "message"
-
-
-#: What ``diagnose`` tells to do when a restart would lose the queues.
-_PERSIST = (
-    "turn on AOF (appendonly yes, appendfsync everysec) or RDB snapshots "
-    "(e.g. save 60 1000), or use a managed Redis with persistence on"
-)
-
-
-def _diagnose_server(client: redis.Redis, where: str) -> list[tuple[str, str, str]]:
-    """The findings of one server: persistence, then eviction."""
-    try:
-        persistence = client.info("persistence")
-        memory = client.info("memory")
-    except redis.ResponseError as err:
-        # A refusal (an ACL, a fake server), not an unreachable store.
-        return [
-            (
-                "warning",
-                f"{where}cannot read INFO ({err}), so persistence and eviction are unchecked",
-                "allow INFO for this user, or check appendonly, save and maxmemory-policy by hand",
-            )
-        ]
-    findings: list[tuple[str, str, str]] = []
-    aof = str(persistence.get("aof_enabled", "0")) == "1"
-    save: str | None
-    try:
-        save = str(client.config_get("save").get("save", ""))
-    except redis.ResponseError:
-        save = None  # CONFIG refused (ACL, managed Redis): INFO has to do
-    if aof:
-        status = str(persistence.get("aof_last_write_status", "ok"))
-        if status != "ok":
-            findings.append(
-                (
-                    "error",
-                    f"{where}AOF is on but its last write failed ({status}): tasks may not survive a restart",
-                    "check the server's disk space and log",
-                )
-            )
-        else:
-            findings.append(("ok", f"{where}persistence: AOF is on", ""))
-    elif save == "":
-        findings.append(
-            (
-                "error",
-                f"{where}neither AOF nor RDB persistence is on: a restart loses every queued task",
-                _PERSIST,
-            )
-        )
-    elif save is None:
-        changes = persistence.get("rdb_changes_since_last_save", "?")
-        findings.append(
-            (
-                "warning",
-                f"{where}AOF is off and CONFIG GET save is refused, so whether RDB snapshots are on is "
-                f"unknown ({changes} changes since the last save): without them a restart loses every "
-                "queued task",
-                _PERSIST + "; confirm the snapshot schedule with your provider",
-            )
-        )
-    else:
-        findings.append(
-            (
-                "ok",
-                f"{where}persistence: RDB snapshots only (save {save}): a crash loses the tasks queued "
-                "since the last snapshot",
-                "for at most a second of loss, turn on AOF (appendonly yes, appendfsync everysec)",
-            )
-        )
-    if not aof and save != "" and str(persistence.get("rdb_last_bgsave_status", "ok")) != "ok":
-        findings.append(
-            (
-                "error",
-                f"{where}the last RDB snapshot failed: a restart loses what was queued since the one before",
-                "check the server's disk space and log (MISCONF errors follow)",
-            )
-        )
-    policy = str(memory.get("maxmemory_policy", "noeviction"))
-    if policy != "noeviction":
-        findings.append(
-            (
-                "error",
-                f"{where}maxmemory-policy is {policy}: eviction silently drops tasks",
-                "set maxmemory-policy noeviction (a full Redis then refuses new tasks, "
-                "and producers see the error), and give it enough memory",
-            )
-        )
-    else:
-        findings.append(("ok", f"{where}maxmemory-policy is noeviction", ""))
-    return findings
 
 
 #: The reason a record whose payload is not UTF-8 is dead-lettered with.

@@ -1,8 +1,9 @@
-"""Private ``redis-server`` processes for tests: free ports, start, stop, SIGKILL.
+"""Private ``redis-server`` processes for tests: free ports, start, stop, SIGKILL, clusters.
 
 The Redis plugin's tests and the reliability proofs both start servers of
-their own (to stop, restart or kill them, or to build a cluster); this is
-the one helper they import. It needs ``redis-server`` on ``PATH``.
+their own (to stop, restart or kill them, or to build a cluster with
+:func:`start_cluster`); this is the one helper they import. It needs
+``redis-server`` on ``PATH`` (and ``redis-cli`` for a cluster).
 
 Example::
 
@@ -21,6 +22,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import redis
@@ -132,3 +134,87 @@ class RedisServer:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
             self.process = None
+
+
+def start_cluster(
+    workdir: Path, masters: int = 3, replicas: int = 0, node_timeout_ms: int = 5000, extra: Sequence[str] = ()
+) -> list[RedisServer]:
+    """Starts a Redis Cluster on loopback ports and waits until every node agrees it is whole.
+
+    Args:
+        workdir: Where each node keeps its files (a folder per port).
+        masters: How many masters share the 16384 slots.
+        replicas: Replicas per master.
+        node_timeout_ms: ``cluster-node-timeout``: how long a node may be
+            silent before the others fail it over.
+        extra: More ``redis-server`` arguments for every node.
+
+    Returns:
+        The nodes, masters first (as ``redis-cli --cluster create`` assigns
+        them); the caller stops them.
+
+    Raises:
+        RuntimeError: The cluster did not come together within
+            :data:`START_DEADLINE` seconds.
+    """
+    count = masters * (1 + replicas)
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port(bus=True)
+        if port not in ports:
+            ports.append(port)
+    servers = [
+        RedisServer(
+            workdir / str(port),
+            # A new replica copies its master at once, not after the default 5 s.
+            "--repl-diskless-sync-delay",
+            "0",
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            f"nodes-{port}.conf",
+            "--cluster-node-timeout",
+            str(node_timeout_ms),
+            *extra,
+            port=port,
+        )
+        for port in ports
+    ]
+    try:
+        for server in servers:
+            server.start()
+        create = ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports)]
+        subprocess.run(
+            [*create, "--cluster-replicas", str(replicas), "--cluster-yes"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            timeout=60,
+        )
+        deadline = time.monotonic() + START_DEADLINE
+        for port in ports:
+            client = redis.Redis(port=port, decode_responses=True)
+            try:
+                while not _whole(client, masters * replicas):
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"the cluster node on {port} never saw the whole cluster")
+                    time.sleep(0.1)
+            finally:
+                client.close()
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    return servers
+
+
+def _whole(client: redis.Redis, replicas: int) -> bool:
+    """Whether a node sees cluster_state ok and every replica attached, and, if it is a
+    replica, has copied its master (a replica that never synced cannot take over)."""
+    if client.cluster("info").get("cluster_state") != "ok":
+        return False
+    nodes = client.cluster("nodes")
+    if sum(1 for node in nodes.values() if "slave" in str(node.get("flags", "")).split(",")) != replicas:
+        return False
+    replication = client.info("replication")
+    return replication.get("role") != "slave" or replication.get("master_link_status") == "up"

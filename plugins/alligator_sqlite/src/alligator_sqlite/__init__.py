@@ -92,9 +92,10 @@ How it keeps the contract:
   :attr:`~alligator.backend.Backend.max_workers`, those with the oldest
   heartbeats, so the registry stays bounded.
 * **Deployment checks.** :meth:`~SqliteBackend.diagnose` reports the file's
-  journal mode (an error when it is not WAL) and its file system (an error
-  on NFS, SMB and the other network file systems, where SQLite's locking
-  cannot be trusted).
+  journal mode (an error when it is not WAL), whether it accepts a write
+  (rolled back), its file system (an error on NFS, SMB and the other network
+  file systems, where SQLite's locking cannot be trusted) and the free disk
+  space (see :mod:`alligator_sqlite.diagnosis`).
 * **Hand-written rows in the new tables** never make a read raise: a time
   that is no number is taken as unknown (an expiry as past), a result or
   record that is too long or not UTF-8 is never read into Python.
@@ -140,7 +141,6 @@ import difflib
 import math
 import os
 import random
-import re
 import sqlite3
 import sys
 import threading
@@ -164,6 +164,7 @@ from alligator.backend import (
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 from alligator.exceptions import BackendError, InvalidDSNError
 from alligator.pausing import MAX_PAUSE_NAME_BYTES, check_target, listed
+from alligator_sqlite import diagnosis
 
 __all__ = ["SCHEMA_VERSION", "SqliteBackend"]
 __version__ = "1.0.0"
@@ -381,14 +382,6 @@ def _finite(column: str) -> str:
         f"(CASE WHEN typeof({column}) = 'real' AND abs({column}) <= 1.7976931348623157e308 THEN {column} END)"
     )
 
-
-#: Where diagnose() reads the mounted file systems.
-MOUNTS_FILE = "/proc/self/mounts"
-#: File system types diagnose() reports as network ones, where SQLite's
-#: locking (and the shared memory of WAL) cannot be relied on.
-NETWORK_FILE_SYSTEMS = frozenset(
-    ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "fuse.sshfs", "glusterfs", "ceph", "lustre", "afs")
-)
 
 _OPTIONS = ("timeout", "synchronous")
 _SYNCHRONOUS = ("full", "normal")
@@ -1837,15 +1830,7 @@ class SqliteBackend(Backend):
     # -- deployment checks -----------------------------------------------
 
     def diagnose(self) -> list[tuple[str, str, str]]:
-        """Checks the file's journal mode and file system; see :meth:`~alligator.backend.Backend.diagnose`.
-
-        The journal mode is read through a plain connection of its own,
-        which (unlike this backend's) does not turn WAL on: it reports the
-        mode the file is in. Not WAL is an error (readers and the writer
-        block each other and the file may have been switched back by another
-        program). The file system is the one mounted at the longest mount
-        point of ``/proc/self/mounts`` that holds the file: a network file
-        system is an error, as SQLite's locking is not reliable there.
+        """Checks the file's journal mode, writes, file system and disk space; see :mod:`.diagnosis`.
 
         Returns:
             ``(level, problem, what_to_do)`` findings; ``what_to_do`` is empty
@@ -1854,73 +1839,10 @@ class SqliteBackend(Backend):
         Raises:
             BackendError: The file cannot be read.
         """
-        findings: list[tuple[str, str, str]] = []
         try:
-            conn = sqlite3.connect(self.path, timeout=min(self.timeout, 5.0), isolation_level=None)
-            try:
-                (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
-                files = [
-                    str(row[2] or "") for row in conn.execute("PRAGMA database_list") if row[1] == "main"
-                ]
-            finally:
-                conn.close()
+            return diagnosis.diagnose(self.path, min(self.timeout, 5.0))
         except sqlite3.Error as err:
             raise self._error(err) from err
-        mode = str(mode).lower()
-        if mode == "memory" or files == [""]:
-            findings.append(
-                (
-                    "warning",
-                    f"{self.path}: the database is in memory: its tasks are lost when the process ends "
-                    "and no other process sees them",
-                    "Use a file: sqlite:////absolute/path/tasks.db",
-                )
-            )
-            return findings  # no file, so no file system to check
-        if mode == "wal":
-            findings.append(("ok", f"{self.path}: journal mode is WAL", ""))
-        else:
-            findings.append(
-                (
-                    "error",
-                    f"{self.path}: journal mode is {mode.upper()}, not WAL: workers and producers block "
-                    "each other, and reads wait for every write",
-                    "Keep the file on a local disk in a writable directory, make sure no other "
-                    "program sets another journal mode, then run: "
-                    f"sqlite3 {self.path} 'PRAGMA journal_mode=WAL'",
-                )
-            )
-        findings.append(self._file_system_finding())
-        return findings
-
-    def _file_system_finding(self) -> tuple[str, str, str]:
-        """Says which file system holds the file, an error when it is a network one."""
-        mounts = _read_mounts()
-        if mounts is None:
-            return ("ok", f"{self.path}: file system not checked (no /proc/self/mounts here)", "")
-        where = os.path.realpath(self.path)
-        best: tuple[str, str] | None = None
-        for line in mounts.splitlines():
-            fields = line.split()
-            if len(fields) < 3:
-                continue
-            point, fstype = _unescape_mount(fields[1]), fields[2]
-            inside = point == "/" or where == point or where.startswith(point.rstrip("/") + "/")
-            if inside and (best is None or len(point) >= len(best[0])):
-                best = (point, fstype)  # a later mount over the same point hides the earlier
-        if best is None:
-            return ("ok", f"{self.path}: no mount point found for it in /proc/self/mounts", "")
-        point, fstype = best
-        if fstype.lower() in NETWORK_FILE_SYSTEMS:
-            return (
-                "error",
-                f"{self.path} is on a network file system ({fstype}, mounted at {point}): SQLite's "
-                "locking is not reliable there, so two workers can take the same task or corrupt the "
-                "file, and WAL needs memory shared by every process using the file",
-                "Move the file to a local disk of the one machine that runs the workers and producers, "
-                "or use Redis (redis://...) to share queues between machines",
-            )
-        return ("ok", f"{self.path}: on a local file system ({fstype}, mounted at {point})", "")
 
     def drop_all(self, queue: str) -> None:
         """Deletes everything a queue holds; see :meth:`~alligator.backend.Backend.drop_all`."""
@@ -1930,20 +1852,6 @@ class SqliteBackend(Backend):
                 conn.execute(f"DELETE FROM {table} WHERE queue = ?", (queue,))
 
         self._run(body)
-
-
-def _read_mounts() -> str | None:
-    """The text of ``/proc/self/mounts``, or None where there is none (not Linux)."""
-    try:
-        with open(MOUNTS_FILE, encoding="utf-8", errors="replace") as mounts:
-            return mounts.read()
-    except OSError:
-        return None
-
-
-def _unescape_mount(point: str) -> str:
-    """Decodes the octal escapes (``\\040`` for a space) of a mount point in ``/proc/self/mounts``."""
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), point)
 
 
 def _check_delay(delay: float) -> None:

@@ -1,0 +1,72 @@
+"""Settling a task whose child was killed for its time limit (``python -m alligator.supervisor --settle``).
+
+The supervisor never opens the store; this short-lived process does, once
+per killed task, and exits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def settle_killed(order: dict[str, Any]) -> str:
+    """Settles a task whose process was killed for its time limit, as a failure.
+
+    Runs in the short-lived ``python -m alligator.supervisor --settle``
+    process: the supervisor itself never opens the store. The failure goes
+    through the delivery steps' own rules, so the task is retried after its
+    backoff while it has retries left and dead-lettered after, like a task
+    that raised; its kill is not counted as a crash.
+
+    Args:
+        order: ``argv`` (the children's arguments), ``queue``, ``task_id``,
+            ``receipt``, ``attempt`` and ``reason``.
+
+    Returns:
+        The outcome (an ``Outcome`` value), or ``"gone"`` when the task had
+        already left the queue.
+    """
+    from alligator.backend import Reservation
+    from alligator.delivery import DeliveryRules, DeliverySteps
+    from alligator.exceptions import TimeLimitExceeded
+    from alligator.gator import Gator
+    from alligator.worker_arguments import add_import_paths, build_parser, run_setup
+
+    args = build_parser().parse_args(order["argv"])
+    # As in the children: a setup module may set ALLIGATOR_ALLOW or the secret
+    # the payload is opened with (the task's own code is never imported).
+    add_import_paths(args.path)
+    if args.setup:
+        run_setup(args.setup)
+    queue, task_id = order["queue"], order["task_id"]
+    gator = Gator(args.dsn, queue_name=queue, allow=args.allow, max_payload_bytes=args.max_payload_bytes)
+    try:
+        payload = gator.backend.peek(queue, task_id)
+        if payload is None:
+            return "gone"
+        attempt = int(order["attempt"])
+        # The child admitted this delivery before it ran it: count the earlier
+        # ones as failures, so the unfinished-deliveries cap is not tripped here.
+        reservation = Reservation(task_id, payload, order["receipt"], attempt, max(0, attempt - 1))
+        steps = DeliverySteps(
+            gator.backend, queue, DeliveryRules(gator.policy, args.max_deliveries, gator.task_class)
+        )
+        delivery = steps.open(reservation)
+        if not delivery.settled:
+            assert delivery.task is not None
+            delivery.duration = 0.0
+            error = TimeLimitExceeded(order["reason"])
+            delivery.task.exception = error
+            try:
+                # The rules a task that raised goes through: retry with
+                # backoff while it has retries left, else the dead letters.
+                steps._failed(delivery, _no_function, error)
+            except BaseException as exc:
+                steps._end_on(delivery, exc)
+        return delivery.outcome.value if delivery.outcome is not None else "unsettled"
+    finally:
+        gator.backend.close()
+
+
+def _no_function() -> None:  # pragma: no cover - never called, only inspected
+    """Stands in for the task's function, which the settling process does not import."""
