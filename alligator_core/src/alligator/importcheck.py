@@ -7,7 +7,7 @@ every task of that module and dead-letter it. ``latergator`` runs
 ``alligator doctor`` reports the same problems as findings.
 
 Both import from ``sys.path`` as it stands: the caller puts the worker's
-directories on it first (:func:`alligator.cli.add_import_paths`).
+directories on it first (:func:`alligator.worker_arguments.add_import_paths`).
 """
 
 from __future__ import annotations

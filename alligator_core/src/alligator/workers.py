@@ -253,7 +253,7 @@ class Worker(Stopping):
         self._registry = True
         self._beating = False
         self._started_at = time.time()
-        #: The error that stopped the worker: one the store will repeat however long it waits.
+        #: The error that stopped the worker, one the store would repeat however long it waited.
         self.fatal: PermanentBackendError | None = None
 
     # -- the 0.5.0 hooks ---------------------------------------------------

@@ -13,7 +13,7 @@ Every subcommand takes the store's DSN first; it may be left out when
 of a table (see ``docs/operating.md`` for the shapes). ``--queue`` defaults
 to the queue a :class:`~alligator.gator.Gator` uses by default, ``"all"``;
 ``show``, ``result`` and ``cancel`` find the queue holding the task instead
-(ids are unique; see :mod:`alligator.command._lookup`).
+(ids are unique; see ``alligator.command._lookup``).
 
 Exit status: 0 when it did what was asked (``doctor``: nothing is wrong); 1
 when a task was not found or not in a state the command acts on, a result is
