@@ -151,7 +151,8 @@ def test_two_sigints_stop_at_once_and_nothing_is_lost(
     slow = ["s0", "s1"]
     quick = [f"q{n}" for n in range(10)]
     for key in slow:
-        gator.push(Task(task_id=key), reliability_tasks.work, key, 30000)
+        # 30 s on the first run, at once when run again after the stop.
+        gator.push(Task(task_id=key), reliability_tasks.slow_first_time, key, 30000)
     for key in quick:
         gator.push(Task(task_id=key), reliability_tasks.work, key, 10)
     wait_for(lambda: set(slow) <= ledger.refresh().keys(), 60, "the slow tasks to start")
