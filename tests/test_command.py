@@ -14,10 +14,12 @@ import pytest
 import sample_tasks
 
 from alligator import Gator
-from alligator.backend import Ack
+from alligator.backend import Ack, Backend
 from alligator.command import build_parser, main
 from alligator.command._render import call_text, decode_payload, since, table
+from alligator.registry import register
 from alligator.security import SIGNED_PREFIX, TaskPolicy
+from alligator_locmem import LocmemBackend
 
 
 @pytest.fixture
@@ -193,3 +195,45 @@ def test_doctor_on_the_in_memory_store(dsn: str, capsys: pytest.CaptureFixture[s
     checks = {(f["check"], f["level"]) for f in data["findings"]}
     assert ("store", "ok") in checks
     assert ("modules", "ok") in checks
+
+
+class _NoResults(LocmemBackend):
+    """A store that keeps no results: the contract's default ``succeeded``."""
+
+    stores_results = False
+    succeeded = Backend.succeeded
+
+
+def test_tasks_succeeded_lists_newest_first_with_results(
+    dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 17, 7.9: succeeded tasks could not be listed at all.
+    gator = _gator(dsn)
+    for n in (1, 2):
+        gator.options(task_id=f"t{n}").task(sample_tasks.add, n, 10)
+        assert gator.pop() is not None
+    assert main(["tasks", dsn, "-q", "q", "--state", "succeeded", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(t["task_id"], t["result"], t["state"]) for t in data["tasks"]] == [
+        ("t2", 12, "succeeded"),
+        ("t1", 11, "succeeded"),
+    ]
+    assert main(["tasks", dsn, "-q", "q", "--state", "succeeded", "--limit", "1", "--offset", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["TASK", "FINISHED", "RESULT"]
+    assert out[1].split()[0] == "t1" and out[1].split()[-1] == "11"
+    assert out[-1] == "succeeded tasks of queue 'q', newest first: 2-2"
+
+
+def test_tasks_failed_is_the_dead_letters(dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
+    gator = _gator(dsn)
+    gator.options(task_id="bad", retries=0).task(sample_tasks.fails_with, "boom")
+    gator.pop()
+    assert main(["tasks", dsn, "-q", "q", "--state", "failed", "--json"]) == 0
+    assert [t["task_id"] for t in json.loads(capsys.readouterr().out)["tasks"]] == ["bad"]
+
+
+def test_tasks_succeeded_on_a_store_without_results_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    register("noresults", _NoResults)
+    assert main(["tasks", f"noresults://{uuid.uuid4().hex}", "--state", "succeeded"]) == 1
+    assert "keeps no results" in capsys.readouterr().err

@@ -83,6 +83,17 @@ def test_misspelt_option_fails_early(gator: Gator) -> None:
         gator.options(retires=3)
 
 
+def test_misspelt_option_names_the_option_meant(gator: Gator) -> None:
+    # Issue 17, 7.10: "unexpected keyword argument 'retry'" and no more.
+    with pytest.raises(TypeError) as info:
+        gator.options(retry=3)
+    assert str(info.value).startswith(
+        "unknown task option 'retry' (did you mean 'retries'?); the task options are"
+    )
+    with pytest.raises(TypeError, match=r"'delayby' \(did you mean 'delay_by'\?\), 'zzz';"):
+        gator.batch(delayby=1, zzz=2)
+
+
 def test_is_async_false_runs_now_with_hooks(gator: Gator) -> None:
     with gator.options(
         is_async=False,

@@ -145,7 +145,9 @@ def test_dashboard_without_its_extra_says_what_to_install(tmp_path: Path) -> Non
         cwd=tmp_path,
     )
     assert done.returncode == 2
-    assert "pip install 'alligator-core[dashboard]'" in done.stderr
+    # The checkout form: the core is not on an index yet (issue 17, 7.1).
+    assert "pip install './alligator_core[dashboard]'" in done.stderr
+    assert "alligator-core[dashboard]" not in done.stderr
 
 
 def test_info_watch_refreshes_until_interrupted(store: Store) -> None:

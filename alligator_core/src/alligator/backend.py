@@ -194,6 +194,15 @@ def check_page(state: str, offset: int, limit: int) -> None:
     """
     if state not in TASK_STATES:
         raise ValueError(f"state must be one of {', '.join(TASK_STATES)}, not {state!r}")
+    check_window(offset, limit)
+
+
+def check_window(offset: int, limit: int) -> None:
+    """Refuses a negative page (:meth:`Backend.tasks`, :meth:`Backend.succeeded`).
+
+    Raises:
+        ValueError: ``offset`` or ``limit`` is negative.
+    """
     if offset < 0 or limit < 0:
         raise ValueError(f"offset and limit must be >= 0, not {offset!r} and {limit!r}")
 
@@ -305,6 +314,10 @@ class Backend(abc.ABC):
             dropped yet: :meth:`counts` does not count it, :meth:`status`
             and :meth:`finished` say None, listing drops it.
         max_workers: The most live workers :meth:`heartbeat` keeps.
+        created: True when building this instance created the store (SQLite:
+            the file did not exist), so it is new and empty. A worker
+            warns then: a relative path or a mistyped DSN opens a store
+            nobody pushes to. Stores that cannot tell leave it False.
         max_task_id_bytes: The longest task id :meth:`reserve` and :meth:`get`
             hand out. A longer id is planted, never pushed (the core makes
             ids of at most 200 characters): its record is dead-lettered in the
@@ -330,6 +343,7 @@ class Backend(abc.ABC):
     max_workers: int = 1000
     supports_pause: bool = False
     max_pauses: int = 1000
+    created: bool = False
 
     def __init__(self, conn_string: str) -> None:
         """Connects (lazily, if it likes) to the store the DSN names.
@@ -512,6 +526,35 @@ class Backend(abc.ABC):
                     return None
                 offset += len(page)
         return None
+
+    def succeeded(self, queue: str, offset: int = 0, limit: int = 100) -> list[Finished]:
+        """Lists one page of a queue's succeeded tasks, the most recently acked first, changing nothing.
+
+        Part of the results capability (:attr:`stores_results`). A task is
+        listed exactly while :meth:`status` says SUCCESS for it: acked within
+        :attr:`status_ttl` and not pushed again since (a result kept longer
+        than that is still handed out by :meth:`finished`, but no longer
+        listed). Each comes as :meth:`finished` reads it: ``result`` the kept
+        return value, or None (none kept, past its TTL, or withheld, with
+        ``reason`` saying why, as :meth:`finished` says it); ``finished_at``
+        when it was acked. Tasks acked at the same instant are listed by
+        task id, the greater (in UTF-8 bytes) first, so pages never overlap.
+        Failed tasks are the dead letters: :meth:`tasks` of ``"dead"``.
+
+        Args:
+            queue: The queue's name.
+            offset: How many tasks of that order to skip.
+            limit: The most tasks to return.
+
+        Raises:
+            ValueError: A negative offset or limit.
+            NotImplementedError: The store keeps no results (this default).
+
+        Returns:
+            The page, in that order; empty past the end.
+        """
+        check_window(offset, limit)
+        raise NotImplementedError(f"{type(self).__name__} keeps no results: it cannot list succeeded tasks")
 
     def wait_finished(self, queue: str, task_id: str, timeout: float) -> Finished | None:
         """Waits up to ``timeout`` seconds (wall clock) for a task to finish.
@@ -847,6 +890,20 @@ class Backend(abc.ABC):
             The names, sorted.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot list its queues")
+
+    def finished_queues(self) -> list[str]:
+        """Lists the queues that remember a finished task: a SUCCESS or FAILED status, or a kept result.
+
+        For finding a task by id alone (``alligator show DSN ID``): a queue
+        whose tasks have all finished is not in :meth:`queues`, yet still
+        answers :meth:`status` and :meth:`finished` for them. It may list a
+        queue whose statuses have just expired. This default lists none
+        (the lookup then asks the queues it knows otherwise).
+
+        Returns:
+            The names, sorted.
+        """
+        return []
 
     def counts(self, queue: str) -> QueueCounts:
         """Counts a queue's tasks per state, in one atomic step, changing nothing.

@@ -15,12 +15,17 @@ call ``django.setup()``, push a Flask app context, configure logging).
 Signing secrets come from ``ALLIGATOR_SECRET`` only, never the command line
 (where ``ps`` would show them).
 
+The DSN may be left out when ``ALLIGATOR_DSN`` is set, as for ``alligator``.
+
 It exits 0 after a SIGTERM or SIGINT once the tasks in hand are finished
 (tasks reserved ahead but not started are handed back, and those still
 running after ``--shutdown-timeout`` too), or after ``--max-tasks``; 128 + the
 signal's number when a second signal (or SIGQUIT) made it hand back the
 tasks in hand at once; 2 on a bad argument or DSN, when no task module is
-allowed, or when the setup module fails.
+allowed, when an allowed module does not import (it names the module, the
+error and the directories searched), when the setup module fails, or when
+the store refuses for a reason retrying cannot fix (a database it does not
+have, a wrong password: at start or later); an outage is waited out instead.
 """
 
 from __future__ import annotations
@@ -33,8 +38,10 @@ import traceback
 from collections.abc import Sequence
 
 from alligator import logs, supervisor
-from alligator.exceptions import AlligatorException
+from alligator.exceptions import AlligatorException, PermanentBackendError
 from alligator.gator import Gator
+from alligator.importcheck import check_allowed
+from alligator.registry import DSN_ENV, backend_class_for, dsn_or_env
 from alligator.security import NOTHING_ALLOWED, TaskPolicy
 
 # Re-exported: they lived here before worker_arguments, and callers (doctor) import them from here.
@@ -79,6 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs the worker command; returns its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.dsn = dsn_or_env(args.dsn)
+    if args.dsn is None:
+        parser.error(f"give the DSN of the store (e.g. sqlite:///tasks.db), or set {DSN_ENV}")
     # --processes runs a supervisor; the children it starts are plain workers.
     channel = supervisor.child_channel()
     if channel is None and (args.processes is not None or args.max_tasks_per_child):
@@ -115,6 +125,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         # one task at a time: refuse to start instead.
         parser.exit(2, f"latergator: error: {NOTHING_ALLOWED}\n")
     try:
+        # The DSN's scheme first (nothing is opened yet): a mistyped scheme is
+        # what to fix before anything else.
+        backend_class_for(args.dsn)
+    except AlligatorException as err:
+        parser.exit(2, f"latergator: error: {err}\n")
+    # A module that does not import here (a typo, the wrong directory) would
+    # have every one of its tasks dead-lettered: refuse to start instead.
+    broken = [check for check in check_allowed(allowed) if check.problem is not None]
+    if broken:
+        parser.exit(
+            2,
+            "".join(f"latergator: error: --allow {check.entry}: {check.problem}\n" for check in broken)
+            + f"(modules are imported from {', '.join(searched)} and the installed packages; "
+            f"started in {searched[0]}: {broken[0].what_to_do})\n",
+        )
+    try:
         queues = getattr(args, "queues", None) or [args.queue]
         gator = Gator(
             args.dsn, queue_name=queues[0], allow=args.allow, max_payload_bytes=args.max_payload_bytes
@@ -150,11 +176,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         "queues": list(worker.queues),
         "allowed": list(worker.policy.allow),
     }
+    try:
+        # One look at the store before the worker reports itself up: a
+        # database it does not have or a wrong password stops it here (exit 2,
+        # which a supervisor does not retry); an outage is waited out as ever.
+        gator.backend.len(worker.to_consume)
+    except PermanentBackendError as err:
+        parser.exit(2, f"latergator: error: {err}\n")
+    except Exception:  # the worker reports and retries an outage itself
+        pass
     if channel is not None:
         supervisor.report_events(worker, channel)
     if args.metrics_port is not None:
         install_metrics(parser, worker, None if channel is not None else args.metrics_port)
-    worker.run_forever()
+    try:
+        worker.run_forever()
+    except PermanentBackendError as err:
+        gator.backend.close()
+        parser.exit(2, f"latergator: error: {err}\n")
     if worker.abandoned and argv is None:
         # Tasks handed back may still run in their threads (blocked in C, or
         # in threads of their own that are not daemons): end the process now.

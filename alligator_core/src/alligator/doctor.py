@@ -37,7 +37,6 @@ not.
 
 from __future__ import annotations
 
-import importlib
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -209,6 +208,7 @@ def _clock(before: float, store_now: float, after: float) -> Finding:
 
 def _modules(allow: Sequence[str], env: dict[str, str]) -> list[Finding]:
     from alligator.cli import add_import_paths
+    from alligator.importcheck import check_allowed
     from alligator.security import TaskPolicy
 
     try:
@@ -228,34 +228,13 @@ def _modules(allow: Sequence[str], env: dict[str, str]) -> list[Finding]:
         ]
     # A worker started here searches this directory too (after the installed packages).
     add_import_paths([])
-    findings = []
-    for entry in entries:
-        module, _, function = entry.partition(":")
-        try:
-            imported = importlib.import_module(module)
-        except Exception as err:
-            findings.append(
-                Finding(
-                    "error",
-                    "modules",
-                    f"allowed module {module} does not import here: {type(err).__name__}: {err}",
-                    "install the project where the workers run, start them from its directory, or pass "
-                    "--path; its tasks would be dead-lettered",
-                )
-            )
-            continue
-        if function and not callable(getattr(imported, function, None)):
-            findings.append(
-                Finding(
-                    "error",
-                    "modules",
-                    f"allowed function {entry} does not exist",
-                    "fix the --allow entry, or deploy the code that defines it",
-                )
-            )
-            continue
-        findings.append(Finding("ok", "modules", f"allowed {entry} imports here"))
-    return findings
+    # The check latergator runs at start, reported here as findings.
+    return [
+        Finding("error", "modules", check.problem, check.what_to_do)
+        if check.problem is not None
+        else Finding("ok", "modules", f"allowed {check.entry} imports here")
+        for check in check_allowed(entries)
+    ]
 
 
 def _signing(env: dict[str, str]) -> tuple[Finding, bool | None]:

@@ -56,6 +56,10 @@ class BackendError(AlligatorException):
     """Raised when a backend cannot do what was asked (connection lost, disk full...)."""
 
 
+class PermanentBackendError(BackendError):
+    """Raised when the store refuses for a reason retrying cannot fix (no such database, bad credentials)."""
+
+
 class TaskNotFound(AlligatorException):
     """Raised when a task id is not in the queue (never queued there, cancelled, or forgotten)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from types import TracebackType
@@ -31,7 +32,7 @@ from alligator.presence import WorkerInfo
 from alligator.registry import load_backend
 from alligator.security import TaskPolicy, without_signatures
 from alligator.tasks import Task, check_result_ttl, check_task_id
-from alligator.text import printable, redact_dsn
+from alligator.text import printable, redact_dsn, unknown_names
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
@@ -730,6 +731,16 @@ def _finished_value(found: Finished, policy: TaskPolicy, queue: str) -> Any:
         raise InvalidPayloadError(f"the stored result of task {printable(task_id)} {printable(err)}") from err
 
 
+def _unknown_options(task_class: type[Task], given: dict[str, Any]) -> str | None:
+    """Names the options ``task_class`` does not take, each with the nearest one it does."""
+    try:
+        parameters = inspect.signature(task_class).parameters
+    except (TypeError, ValueError):
+        return None  # the caller keeps Python's own message
+    known = [name for name, p in parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return unknown_names("task option", given, known)
+
+
 class Options:
     """Queues tasks with a set of options; made by :meth:`Gator.options`.
 
@@ -747,7 +758,9 @@ class Options:
         except TypeError as err:
             if "unexpected keyword argument" not in str(err):
                 raise  # a known option with a wrong value says so itself
-            raise TypeError(f"unknown task option: {err}") from err
+            raise TypeError(
+                _unknown_options(gator.task_class, kwargs) or f"unknown task option: {err}"
+            ) from err
 
     def __enter__(self) -> Options:
         return self

@@ -1,6 +1,6 @@
 """Prometheus metrics of a worker: what it ran, how it ended, how long it took.
 
-Needs the ``metrics`` extra (``pip install 'alligator-core[metrics]'``, which
+Needs the ``metrics`` extra (``pip install './alligator_core[metrics]'`` from a checkout, which
 brings ``prometheus_client``); it is imported only when a function here is
 called, so the core stays free of it.
 
@@ -48,6 +48,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from alligator.events import FINISHED, STARTED, TaskEvent
+from alligator.registry import extra_hint
 from alligator.text import printable
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ DURATION_BUCKETS = (
 #: The label value standing for every name past the limits.
 OTHER = "other"
 
-_MISSING_EXTRA = "alligator.metrics needs prometheus_client: pip install 'alligator-core[metrics]'"
+_MISSING_EXTRA = f"alligator.metrics needs prometheus_client: {extra_hint('metrics')}"
 
 
 class Listenable(Protocol):

@@ -9,6 +9,8 @@ one at run time, for tests and ad-hoc backends that are not packaged.
 from __future__ import annotations
 
 import difflib
+import os
+from collections.abc import Mapping
 from typing import Any
 
 from alligator.backend import Backend
@@ -17,6 +19,9 @@ from alligator.text import redact_dsn
 
 #: The entry-point group backends register under.
 NAMESPACE = "alligator.backends"
+
+#: The environment variable ``latergator`` and ``alligator`` read when no DSN is given.
+DSN_ENV = "ALLIGATOR_DSN"
 
 #: Our own backends, and which distribution to install for each scheme.
 KNOWN_DISTRIBUTIONS = {
@@ -186,6 +191,42 @@ def install_hint(distribution: str) -> str:
     if folder:
         hint += f" (from a checkout of Alligator: pip install ./{folder})"
     return hint
+
+
+def dsn_or_env(dsn: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The one rule for where a command's DSN comes from: the argument, else :data:`DSN_ENV`.
+
+    ``latergator`` and ``alligator`` both follow it, so a deployment that sets
+    ``ALLIGATOR_DSN`` once reaches the same store with either.
+
+    Args:
+        dsn: The DSN given on the command line, or None.
+        environ: The environment (``os.environ`` by default).
+
+    Returns:
+        ``dsn`` when given; else the variable's value; None when neither is set.
+    """
+    if dsn:
+        return dsn
+    return (os.environ if environ is None else environ).get(DSN_ENV) or None
+
+
+def extra_hint(extra: str) -> str:
+    """Returns how to install one of the core's extras (``dashboard``, ``metrics``).
+
+    The checkout form only: the index form (the distribution's name with
+    the extra) finds no distribution until the core is published.
+
+    Args:
+        extra: The extra's name, e.g. ``"dashboard"``.
+
+    Returns:
+        The pip command, and where to run it.
+    """
+    return (
+        f"pip install './alligator_core[{extra}]' (at the top of a checkout of Alligator; "
+        "docs/installing.md shows the git-URL form for a requirements file)"
+    )
 
 
 def _unknown_message(scheme: str) -> str:

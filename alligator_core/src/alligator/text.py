@@ -8,10 +8,40 @@ dead letter that should record it.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable, Sequence
+
 from alligator.limits import MAX_REASON_CHARS
 
 #: Longest piece of untrusted text put in one log line.
 MAX_LOGGED_CHARS = 200
+
+
+def unknown_names(kind: str, given: Iterable[str], known: Sequence[str]) -> str | None:
+    """Says which of ``given`` are not ``known``, each with the nearest known name.
+
+    Example:
+        >>> unknown_names("task option", ["retry", "delay_by"], ["delay_by", "retries"])
+        "unknown task option 'retry' (did you mean 'retries'?); the task options are delay_by, retries"
+
+    Args:
+        kind: What the names are, for the message (``"task option"``).
+        given: The names given.
+        known: The names accepted.
+
+    Returns:
+        The message, or None when every name is known.
+    """
+    unknown = [name for name in given if name not in known]
+    if not unknown:
+        return None
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        parts.append(f"{printable(repr(name), 80)}{hint}")
+    plural = "s" if len(unknown) > 1 else ""
+    return f"unknown {kind}{plural} {', '.join(parts)}; the {kind}s are {', '.join(sorted(known))}"
 
 
 def printable(value: object, limit: int = MAX_LOGGED_CHARS) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from alligator import logs
 from alligator.constants import ALL
 from alligator.gator import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_DELIVERIES
+from alligator.registry import DSN_ENV
 from alligator.utils import import_attr
 from alligator.workers import DEFAULT_PREFETCH, DEFAULT_SHUTDOWN_TIMEOUT
 
@@ -65,7 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="latergator",
         description="Run an Alligator worker: take tasks off a queue and run them.",
     )
-    parser.add_argument("dsn", help="the queue store, e.g. sqlite:///tasks.db or redis://localhost:6379/0")
+    parser.add_argument(
+        "dsn",
+        nargs="?",
+        help="the queue store, e.g. sqlite:///tasks.db or redis://localhost:6379/0 "
+        f"(default: ${DSN_ENV}, as the alligator command reads it)",
+    )
     parser.add_argument(
         "--queue",
         action=_QueueAction,

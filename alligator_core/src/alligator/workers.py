@@ -56,7 +56,7 @@ from alligator.delivery import (
     DeliverySteps,
     Outcome,
 )
-from alligator.exceptions import ConfigurationError
+from alligator.exceptions import ConfigurationError, PermanentBackendError
 from alligator.gator import Gator
 from alligator.leases import LeaseKeeper
 from alligator.limits import MAX_TIME_LIMIT
@@ -253,6 +253,8 @@ class Worker(Stopping):
         self._registry = True
         self._beating = False
         self._started_at = time.time()
+        #: The error that stopped the worker, one the store would repeat however long it waited.
+        self.fatal: PermanentBackendError | None = None
 
     # -- the 0.5.0 hooks ---------------------------------------------------
 
@@ -265,7 +267,9 @@ class Worker(Stopping):
         """Logs the start line: the store, the allowed modules, whether signing is on.
 
         A store whose settings lose accepted tasks (see :mod:`alligator.loss_risks`)
-        is flagged in the start line, and each setting logged as a WARNING.
+        is flagged in the start line, and each setting logged as a WARNING; so
+        is a store this worker's backend just created (see
+        :attr:`Backend.created <alligator.backend.Backend.created>`).
         """
         risks = loss_risks.worker_notices(self.gator.backend)
         log.info(
@@ -289,6 +293,13 @@ class Worker(Stopping):
         )
         for notice in risks:
             log.warning("the store may lose tasks: %s", notice)
+        if self.gator.backend.created:
+            log.warning(
+                "the store %s is new and empty: if the producers use another one (a relative DSN "
+                "resolved in another directory, a typo), this worker waits for tasks that never come "
+                "here: give it the producers' DSN, with an absolute path",
+                self.gator.backend.describe(),
+            )
 
     def check(self) -> None:
         """Raises if this worker could not run any task.
@@ -378,6 +389,9 @@ class Worker(Stopping):
 
         Raises:
             ConfigurationError: See :meth:`check`; raised before anything is reserved.
+            PermanentBackendError: The store refused for a reason retrying
+                cannot fix (no such database, bad credentials); raised once
+                the tasks in hand are settled. An outage is retried instead.
         """
         self.check()
         self._housekeeping_done.clear()
@@ -423,6 +437,8 @@ class Worker(Stopping):
             self._forget()
             restore()
             self.stopping()
+        if self.fatal is not None:
+            raise self.fatal
         return self.tasks_complete
 
     def _install_signal_handlers(self) -> Any:
@@ -574,6 +590,12 @@ class Worker(Stopping):
             self._reserve_errors = 0
         except Exception as err:
             self._settle_claims(claimed, 0)
+            if isinstance(err, PermanentBackendError):
+                # Waiting cannot fix a wrong database or password: stop, and say why.
+                log.critical("the store refuses, and retrying cannot help: %s; stopping", err)
+                self.fatal = err
+                self.stop()
+                return None
             self._reserve_errors += 1
             wait = min(MAX_ERROR_BACKOFF, 0.1 * 2**self._reserve_errors)
             log.error("backend error: %s; retrying in %.1fs", err, wait)

@@ -11,15 +11,19 @@ Example::
 Every subcommand takes the store's DSN first; it may be left out when
 ``ALLIGATOR_DSN`` is set. ``--json`` prints one stable JSON document instead
 of a table (see ``docs/operating.md`` for the shapes). ``--queue`` defaults
-to the queue a :class:`~alligator.gator.Gator` uses by default, ``"all"``.
+to the queue a :class:`~alligator.gator.Gator` uses by default, ``"all"``;
+``show``, ``result`` and ``cancel`` find the queue holding the task instead
+(ids are unique; see ``alligator.command._lookup``).
 
 Exit status: 0 when it did what was asked (``doctor``: nothing is wrong); 1
 when a task was not found or not in a state the command acts on, a result is
 not there, ``doctor`` has findings, the store failed, or a confirmation was
 declined; 2 on a usage error (bad arguments, a DSN no backend handles, a
 destructive command without ``--yes`` and no terminal to confirm on, the
-dashboard without its extra); 130 when interrupted (``info --watch`` exits
-0 on Ctrl-C).
+dashboard without its extra, a store that refuses for good: no such
+database, bad credentials); 130 when interrupted (``info --watch`` exits
+0 on Ctrl-C); 141, quietly, when the reader of its output went away
+(``alligator tasks DSN | head``), as for any command a closed pipe stops.
 
 Nothing read from the store reaches the terminal unescaped
 (:func:`alligator.text.printable`), and no DSN is shown with its password
@@ -35,12 +39,15 @@ from collections.abc import Sequence
 
 from alligator.backend import TASK_STATES
 from alligator.constants import ALL
+from alligator.registry import DSN_ENV, dsn_or_env
 from alligator.text import printable, redact_dsn
 
 __all__ = ["DSN_ENV", "build_parser", "main"]
 
-#: The environment variable read when no DSN is given.
-DSN_ENV = "ALLIGATOR_DSN"
+#: The exit status when the reader of stdout went away (``| head``): 128 + SIGPIPE, as shells report it.
+PIPE_CLOSED = 141
+#: Where ``alligator dashboard`` reads its password (as ``alligator.dashboard``, which needs an extra).
+DASHBOARD_TOKEN_ENV = "ALLIGATOR_DASHBOARD_TOKEN"
 #: Where ``alligator dashboard`` listens unless ``--bind`` says otherwise (as ``alligator.dashboard``).
 DEFAULT_BIND = "127.0.0.1:8765"
 
@@ -95,14 +102,19 @@ def build_parser() -> argparse.ArgumentParser:
         f"Each subcommand takes the DSN first, or reads {DSN_ENV}.",
         epilog="exit status: 0 done (doctor: nothing wrong); 1 not found, failed or pending, doctor "
         "findings, the store failed, or not confirmed; 2 usage error (including a destructive "
-        "command without --yes and no terminal to confirm on)",
+        "command without --yes and no terminal to confirm on); 141 the reader of the output left "
+        "(| head)",
     )
     commands = parser.add_subparsers(
         dest="command", metavar="COMMAND", required=True, parser_class=_Intermixed
     )
 
     def command(
-        name: str, help_text: str, queue: bool = False, destructive: bool = False
+        name: str,
+        help_text: str,
+        queue: bool | str = False,
+        destructive: bool = False,
+        json: bool = True,
     ) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.add_argument(
@@ -111,8 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="DSN",
             help=f"the queue store, e.g. sqlite:///tasks.db (default: ${DSN_ENV})",
         )
-        sub.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
-        if queue:
+        if json:
+            sub.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
+        if queue == "find":
+            # Ids are unique: the queue holding the task is looked up (command/_lookup.py).
+            sub.add_argument(
+                "--queue", "-q", default=None, help="the queue (default: the one holding the task)"
+            )
+        elif queue:
             sub.add_argument("--queue", "-q", default=ALL, help="the queue (default: %(default)s)")
         if destructive:
             sub.add_argument(
@@ -135,11 +153,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     tasks = command("tasks", "list one page of a queue's tasks in one state", queue=True)
-    tasks.add_argument("--state", "-s", choices=TASK_STATES, default="waiting", help="(default: %(default)s)")
+    tasks.add_argument(
+        "--state",
+        "-s",
+        choices=[*TASK_STATES, "failed", "succeeded"],
+        default="waiting",
+        help="failed is dead (failed for good); succeeded lists the tasks finished within the store's "
+        "status TTL, newest first, with their results, where the store keeps results (default: %(default)s)",
+    )
     tasks.add_argument("--offset", type=_non_negative, default=0, help="tasks to skip (default: 0)")
     tasks.add_argument("--limit", type=_non_negative, default=50, help="most tasks to list (default: 50)")
 
-    show = command("show", "one task: status, call, options, attempts, result or reason", queue=True)
+    show = command("show", "one task: status, call, options, attempts, result or reason", queue="find")
     show.add_argument("task_id", metavar="TASK_ID")
 
     requeue = command("requeue", "put dead letters back on the queue", queue=True, destructive=True)
@@ -159,11 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--dead", action="store_true", help="delete only the dead letters; live tasks stay")
 
     cancel = command(
-        "cancel", "remove a waiting or delayed task so it never runs", queue=True, destructive=True
+        "cancel", "remove a waiting or delayed task so it never runs", queue="find", destructive=True
     )
     cancel.add_argument("task_id", metavar="TASK_ID")
 
-    result = command("result", "a finished task's return value (JSON), or why it failed", queue=True)
+    result = command("result", "a finished task's return value (JSON), or why it failed", queue="find")
     result.add_argument("task_id", metavar="TASK_ID")
     result.add_argument(
         "--wait", type=_seconds, default=0.0, metavar="SECONDS", help="wait up to SECONDS for it to finish"
@@ -190,9 +215,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="a task module the workers allow, to check it imports here (repeatable; also ALLIGATOR_ALLOW)",
     )
 
-    dashboard = command("dashboard", "serve the web dashboard (needs alligator-core[dashboard])")
+    # A web server prints no document: no --json.
+    dashboard = command("dashboard", "serve the web dashboard (needs the core's dashboard extra)", json=False)
     dashboard.add_argument(
         "--bind", default=DEFAULT_BIND, metavar="HOST:PORT", help="where to listen (default: %(default)s)"
+    )
+    dashboard.add_argument(
+        "--password",
+        default=None,
+        metavar="PASSWORD",
+        help=f"require this password; better set {DASHBOARD_TOKEN_ENV}: a password on the command line "
+        "shows in ps to every user of the machine",
     )
     return parser
 
@@ -203,23 +236,48 @@ def _resolve_dsn(args: argparse.Namespace, parser: argparse.ArgumentParser) -> s
     With ``ALLIGATOR_DSN`` set the DSN may be left out; a first positional
     without ``://`` is then the first task id, not a DSN.
     """
-    env = os.environ.get(DSN_ENV, "")
     dsn: str | None = args.dsn
-    if dsn is not None and "://" not in dsn and env:
+    if dsn is not None and "://" not in dsn and dsn_or_env(None):
         ids = getattr(args, "task_ids", None)
         if ids is not None:
             ids.insert(0, dsn)
             dsn = None
+    dsn = dsn_or_env(dsn)
     if dsn is None:
-        if not env:
-            parser.error(f"give the DSN of the store first, or set {DSN_ENV}")
-        dsn = env
+        parser.error(f"give the DSN of the store first, or set {DSN_ENV}")
     return dsn
+
+
+def _reader_gone() -> int:
+    """What a closed pipe on stdout (``alligator info | head -2``) ends in: quietly, status 141.
+
+    Not a failure of the store, and nothing to print: the reader chose to
+    stop. 141 (128 + SIGPIPE) is what a shell reports for a command a
+    closed pipe stopped, so scripts see what ``cat`` or ``grep`` would give
+    them. stdout is pointed at /dev/null so the interpreter's last flush of
+    what is still buffered fails no more.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return PIPE_CLOSED
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs ``alligator``; returns its exit status."""
-    from alligator.command import _commands
+    try:
+        status = _run(argv)
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    """Parses the arguments and runs one subcommand; returns its exit status."""
+    from alligator.command import _commands, _one_task
+    from alligator.command._lookup import Ambiguous
+    from alligator.exceptions import PermanentBackendError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -244,13 +302,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from alligator.command import _pausing
 
-        handler = getattr(_pausing if args.command in _pausing.COMMANDS else _commands, args.command)
-        return int(handler(backend, args))
+        module = _pausing if args.command in _pausing.COMMANDS else _commands
+        handler = getattr(module, args.command, None) or getattr(_one_task, args.command)
+        status = int(handler(backend, args))
+        # Flushed here, not at exit: a reader that left (| head) is seen in main().
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        raise
     except KeyboardInterrupt:
         return 130
+    except Ambiguous as err:
+        sys.stderr.write(f"alligator: error: {err}\n")
+        return 2
     except NotImplementedError as err:
         sys.stderr.write(f"alligator: error: this store cannot do it: {printable(err, 500)}\n")
         return 1
+    except PermanentBackendError as err:
+        # A wrong database or password: the DSN or the server needs fixing, not another try.
+        sys.stderr.write(f"alligator: error: {printable(err, 1000)}\n")
+        return 2
     except Exception as err:
         # The store failed (unreachable, refused...): say which store, never its password.
         sys.stderr.write(

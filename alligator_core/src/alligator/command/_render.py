@@ -139,3 +139,13 @@ def _short(value: Any) -> str:
 def lines(text: str) -> list[str]:
     """Splits multi-line text (a traceback) into lines, each escaped on its own."""
     return [printable(line, 1000) for line in text.rstrip("\n").split("\n")]
+
+
+def json_or_text(text: str | None) -> Any:
+    """A stored result as JSON shows it: the decoded value, or the text itself when it is not JSON."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text

@@ -1,6 +1,6 @@
 """A web dashboard of a queue store: queues, tasks, dead letters, workers.
 
-Needs the ``dashboard`` extra (``pip install 'alligator-core[dashboard]'``:
+Needs the ``dashboard`` extra (``pip install './alligator_core[dashboard]'`` from a checkout:
 Flask, waitress, prometheus_client). Start it with ``alligator dashboard
 DSN`` or :func:`serve`; build the WSGI application (to test it, or to mount
 it in a server of your own) with :func:`create_app`. See docs/dashboard.md.

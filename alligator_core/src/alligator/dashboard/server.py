@@ -14,6 +14,7 @@ from types import FrameType
 from typing import Any
 
 from alligator.dashboard.sampler import INTERVAL
+from alligator.registry import extra_hint
 from alligator.text import redact_dsn
 
 log = logging.getLogger("alligator.dashboard")
@@ -25,7 +26,7 @@ DEFAULT_BIND = "127.0.0.1:8765"
 #: Shortest password accepted when the dashboard listens beyond loopback.
 MIN_PASSWORD = 12
 
-MISSING_EXTRA = "the dashboard needs its extra: pip install 'alligator-core[dashboard]'"
+MISSING_EXTRA = f"the dashboard needs its extra: {extra_hint('dashboard')}"
 
 
 class BindRefused(ValueError):

@@ -57,7 +57,8 @@ checks that a call reaches a worker exactly as it was made,
 the same for a return value, and :mod:`alligator.testing.strategies` draws
 every value a task may take, for Hypothesis.
 
-Needs ``pytest`` and ``hypothesis`` (``pip install alligator-core[testing]``).
+Needs ``pytest`` and ``hypothesis`` (``pip install './alligator_core[testing]'`` at the
+top of a checkout of Alligator).
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ from alligator.testing.results import (
     FinishedContract,
     ResultLifetimeContract,
     ResultsContract,
+    SucceededListingContract,
     WaitFinishedContract,
 )
 from alligator.testing.roundtrip import assert_result_round_trips, assert_round_trips
@@ -127,6 +129,7 @@ __all__ = [
     "ResultsContract",
     "SharedStoreContract",
     "StringContract",
+    "SucceededListingContract",
     "UnreadableRecordContract",
     "WaitFinishedContract",
     "WorkerRegistryContract",

@@ -1010,6 +1010,7 @@ from alligator.testing.results import (  # noqa: E402
     FinishedContract,
     ResultLifetimeContract,
     ResultsContract,
+    SucceededListingContract,
     WaitFinishedContract,
 )
 
@@ -1452,6 +1453,7 @@ class BackendContract(
     ResultsContract,
     ResultLifetimeContract,
     FinishedContract,
+    SucceededListingContract,
     WaitFinishedContract,
     PriorityContract,
     WorkerRegistryContract,

@@ -1,6 +1,7 @@
 """The kit's tests of inspection and management: listing queues and tasks, counting, steering dead letters.
 
 One mixin per group of rules of :meth:`~alligator.backend.Backend.queues`,
+:meth:`~alligator.backend.Backend.finished_queues`,
 :meth:`~alligator.backend.Backend.counts`,
 :meth:`~alligator.backend.Backend.tasks`, the dead-letter steps
 (:meth:`~alligator.backend.Backend.delete_dead`,
@@ -90,6 +91,27 @@ class QueueListingContract(InspectionFixtures):
         for name in odd:
             backend.push(name, "t1", "x")
         assert set(odd) <= set(backend.queues())
+
+
+class FinishedQueuesContract(InspectionFixtures):
+    """``finished_queues()`` lists the queues remembering a finished task, which ``queues()`` leaves out."""
+
+    def test_finished_queues_lists_a_queue_whose_tasks_all_finished(
+        self, backend: Backend, clock: FakeClock, other_queue: Callable[[str], str]
+    ) -> None:
+        done, failed, live = other_queue("done"), other_queue("failed"), other_queue("live")
+        backend.push(done, "t1", "x")
+        [held] = backend.reserve(done, LEASE)
+        assert backend.ack(done, "t1", held.receipt)
+        _bury(backend, failed, "t1")
+        backend.push(live, "t1", "x")
+        listed = backend.finished_queues()
+        if type(backend).finished_queues is Backend.finished_queues:
+            assert listed == [], "the default lists none"
+            return
+        assert {done, failed} <= set(listed)
+        assert live not in listed, "a queue that finished nothing"
+        assert listed == sorted(listed), "finished_queues() must be sorted by name"
 
 
 class CountsContract(InspectionFixtures):
@@ -370,6 +392,7 @@ class DeadLetterRetentionContract(InspectionFixtures):
 
 class InspectionContract(
     QueueListingContract,
+    FinishedQueuesContract,
     CountsContract,
     TaskListingContract,
     DeadLetterManagementContract,

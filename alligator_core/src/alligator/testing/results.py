@@ -1,7 +1,8 @@
 """The kit's tests of finished tasks: results kept with the ack, ``finished()``, ``wait_finished()``.
 
 One mixin per group of rules of :meth:`~alligator.backend.Backend.ack_results`,
-:meth:`~alligator.backend.Backend.finished` and
+:meth:`~alligator.backend.Backend.finished`,
+:meth:`~alligator.backend.Backend.succeeded` and
 :meth:`~alligator.backend.Backend.wait_finished`.
 :class:`~alligator.testing.contract.BackendContract` inherits them all.
 
@@ -298,6 +299,119 @@ class ResultLifetimeContract(ContractFixtures):
             assert_reason(found.reason, "result is 62 bytes, over the limit of 40")
         fits = backend.finished(queue, "small")
         assert fits is not None and fits.result == _kept(backend, '"ok"')
+
+
+def _listed(backend: Backend, queue: str, offset: int = 0, limit: int = 100) -> list[Finished] | None:
+    """``backend.succeeded(...)``; None for a store that keeps the default, which must say why."""
+    if type(backend).succeeded is Backend.succeeded:
+        with pytest.raises(NotImplementedError, match="keeps no results"):
+            backend.succeeded(queue, offset, limit)
+        return None
+    return backend.succeeded(queue, offset, limit)
+
+
+class SucceededListingContract(ContractFixtures):
+    """``succeeded()`` pages the tasks ``status()`` calls SUCCESS, newest first, as ``finished()`` reads them.
+
+    A store that keeps the default (no results) must refuse with
+    ``NotImplementedError`` saying it keeps no results; each test checks that
+    instead.
+    """
+
+    def test_succeeded_lists_acked_tasks_newest_first_with_their_results(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        times = {}
+        for task_id, result in (("t1", '"one"'), ("t2", None), ("t3", '{"n": 3}')):
+            receipt = _held(backend, queue, task_id)
+            times[task_id] = backend.now()
+            assert backend.ack_results(queue, [Ack(task_id, receipt, result)]) == 1
+            clock.advance(1.0)
+        listed = _listed(backend, queue)
+        if listed is None:
+            return
+        assert [found.task_id for found in listed] == ["t3", "t2", "t1"]
+        assert [found.result for found in listed] == [
+            _kept(backend, '{"n": 3}'),
+            None,
+            _kept(backend, '"one"'),
+        ]
+        for found in listed:
+            assert (found.status, found.reason) == (SUCCESS, None)
+            assert found.finished_at == pytest.approx(times[found.task_id]), "when it was acked"
+            assert found == backend.finished(queue, found.task_id), "as finished() reads it"
+
+    def test_succeeded_pages_with_offset_and_limit_the_greater_id_first_on_a_tie(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        held = [(task_id, _held(backend, queue, task_id)) for task_id in ("b", "é", "a", "c")]
+        assert backend.ack_many(queue, held) == 4  # all at one instant
+        everything = _listed(backend, queue)
+        if everything is None:
+            return
+        assert [found.task_id for found in everything] == ["é", "c", "b", "a"], (
+            "by UTF-8 bytes, greatest first"
+        )
+        pages = [backend.succeeded(queue, offset, 2) for offset in (0, 2, 4)]
+        assert [[found.task_id for found in page] for page in pages] == [["é", "c"], ["b", "a"], []]
+        assert backend.succeeded(queue, 1, 0) == []
+
+    def test_succeeded_lists_only_what_status_calls_success(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        receipt = _held(backend, queue, "old")
+        assert backend.ack(queue, "old", receipt)
+        clock.advance(backend.status_ttl * 1.5 + 1.0)
+        receipt = _held(backend, queue, "again")
+        assert backend.ack(queue, "again", receipt)
+        assert backend.push(queue, "again", "x"), "pushed again: live, its success forgotten"
+        receipt = _held(backend, queue, "done")
+        assert backend.ack_results(queue, [Ack("done", receipt, '"v"')]) == 1
+        receipt = _held(backend, queue, "dead")
+        assert backend.dead_letter(queue, "dead", receipt, "broke")
+        backend.push(queue, "waiting", "x")
+        backend.push(queue, "delayed", "x", delay=60.0)
+        _held(backend, queue, "running")
+        listed = _listed(backend, queue)
+        if listed is None:
+            return
+        assert [found.task_id for found in listed] == ["done"]
+        for task_id in ("old", "again", "dead", "waiting", "delayed", "running"):
+            assert backend.status(queue, task_id) != SUCCESS, task_id
+        neighbour = f"{queue}-neighbour"
+        try:
+            assert backend.succeeded(neighbour) == [], "another queue's successes are its own"
+        finally:
+            backend.drop_all(neighbour)
+
+    def test_succeeded_withholds_a_result_over_the_limit_as_finished_does(
+        self, backend: Backend, clock: FakeClock, queue: str, payload_limit: Callable[[int], None]
+    ) -> None:
+        receipt = _held(backend, queue, "wide")
+        assert backend.ack_results(queue, [Ack("wide", receipt, '"' + "é" * 30 + '"')]) == 1
+        payload_limit(40)
+        listed = _listed(backend, queue)
+        if listed is None:
+            return
+        [found] = listed
+        assert (found.task_id, found.result) == ("wide", None)
+        if backend.stores_results:
+            assert found.reason is not None
+            assert_reason(found.reason, "result is 62 bytes, over the limit of 40")
+
+    def test_succeeded_refuses_a_negative_page_and_changes_nothing(
+        self, backend: Backend, clock: FakeClock, queue: str
+    ) -> None:
+        receipt = _held(backend, queue, "done")
+        assert backend.ack_results(queue, [Ack("done", receipt, '"v"')]) == 1
+        if _listed(backend, queue) is None:
+            return
+        for offset, limit in ((-1, 10), (0, -1)):
+            with pytest.raises(ValueError, match="offset and limit must be >= 0"):
+                backend.succeeded(queue, offset, limit)
+        assert backend.succeeded(queue) == backend.succeeded(queue)
+        assert backend.status(queue, "done") == SUCCESS
+        assert backend.finished(queue, "done") == backend.succeeded(queue)[0]
 
 
 class FinishedContract(ContractFixtures):

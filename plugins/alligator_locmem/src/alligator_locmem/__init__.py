@@ -47,6 +47,7 @@ from alligator.backend import (
     Reservation,
     TaskInfo,
     check_page,
+    check_window,
 )
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 from alligator.pausing import check_target, listed
@@ -368,6 +369,28 @@ class LocmemBackend(Backend):
         with self._cond:
             return self._finished(self._queue(queue), task_id)
 
+    def succeeded(self, queue: str, offset: int = 0, limit: int = 100) -> list[Finished]:
+        check_window(offset, limit)
+        with self._cond:
+            q = self._queue(queue)
+            now = self.now()
+            self._reclaim_expired(q, now)
+            horizon = now - self.status_ttl
+            # What status() says SUCCESS for: acked within the TTL, not live again.
+            done = sorted(
+                (
+                    (at, task_id.encode("utf-8", "surrogatepass"), task_id)
+                    for task_id, (status, at) in q.finished.items()
+                    if status == SUCCESS
+                    and at >= horizon
+                    and task_id not in q.waiting
+                    and task_id not in q.reserved
+                ),
+                reverse=True,
+            )
+            page = [self._finished(q, task_id) for _, _, task_id in done[offset : offset + limit]]
+        return [found for found in page if found is not None]
+
     def wait_finished(self, queue: str, task_id: str, timeout: float) -> Finished | None:
         deadline = time.monotonic() + max(timeout, 0.0)
         with self._cond:
@@ -606,6 +629,10 @@ class LocmemBackend(Backend):
     def queues(self) -> list[str]:
         with self._cond:
             return sorted(name for name, q in self._queues.items() if q.waiting or q.reserved or q.dead)
+
+    def finished_queues(self) -> list[str]:
+        with self._cond:
+            return sorted(name for name, q in self._queues.items() if q.finished or q.results)
 
     def counts(self, queue: str) -> QueueCounts:
         with self._cond:

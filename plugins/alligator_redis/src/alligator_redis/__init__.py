@@ -25,7 +25,11 @@ a new task within a millisecond or so, and an empty queue costs no polling.
 
 When Redis cannot be reached every method raises
 :class:`alligator.exceptions.BackendError`, so ``gator.task()`` tells its
-caller that nothing was queued, and a worker backs off and carries on.
+caller that nothing was queued, and a worker backs off and carries on. When
+Redis refuses for a reason waiting cannot fix (a database it does not have,
+bad credentials, a command it lacks: see :mod:`alligator_redis.errors`) the
+error is :class:`~alligator.exceptions.PermanentBackendError`, and a worker
+stops with it.
 """
 
 from __future__ import annotations
@@ -54,12 +58,14 @@ from alligator.backend import (
     Reservation,
     TaskInfo,
     check_page,
+    check_window,
 )
 from alligator.constants import FAILED, SUCCESS
-from alligator.exceptions import BackendError, InvalidDSNError
+from alligator.exceptions import BackendError, InvalidDSNError, PermanentBackendError
 from alligator.pausing import MAX_PAUSE_NAME_BYTES, check_target, listed
 from alligator.text import redact_dsn
 from alligator_redis import diagnosis, pauses, scripts
+from alligator_redis.errors import permanent_hint
 
 __all__ = ["PUSH_CHUNK", "RedisBackend", "check_dsn"]
 __version__ = "1.0.0"
@@ -221,6 +227,7 @@ class RedisBackend(Backend):
         self._purge_dead = loaded["purge_dead"]
         self._requeue_all = loaded["requeue_all"]
         self._finished = loaded["finished"]
+        self._succeeded = loaded["succeeded"]
         self._due = loaded["due"]
         workers = {script.name: _Script(client, script) for script in scripts.WORKER_SCRIPTS}
         self._heartbeat = workers["heartbeat"]
@@ -290,6 +297,12 @@ class RedisBackend(Backend):
 
     def _error(self, action: str, err: RedisError) -> BackendError:
         detail = _scrub(str(err), self._secrets)
+        hint = permanent_hint(err)
+        if hint is not None:
+            # Checked first: a failed AUTH is a ConnectionError to redis-py, yet no outage.
+            return PermanentBackendError(
+                f"Redis at {self._where} refuses to {action}: {detail}; retrying cannot help: {hint}"
+            )
         if isinstance(err, (redis.ConnectionError, redis.TimeoutError)):
             return BackendError(f"cannot reach Redis at {self._where} to {action}: {detail}")
         return BackendError(f"Redis at {self._where} failed to {action}: {detail}")
@@ -737,6 +750,40 @@ class RedisBackend(Backend):
                 reason = "result is not valid UTF-8"
         return Finished(task_id, SUCCESS, result, reason, finished_at)
 
+    def succeeded(self, queue: str, offset: int = 0, limit: int = 100) -> list[Finished]:
+        """Lists one page of a queue's succeeded tasks in one script; see :meth:`.Backend.succeeded`.
+
+        The page is read from the queue's ``succeeded`` sorted set (acked at,
+        trimmed after ``status_ttl``), newest first, each with its kept result
+        measured in the script as :meth:`finished` measures it.
+
+        Raises:
+            ValueError: A negative offset or limit.
+            BackendError: Redis cannot be reached.
+        """
+        check_window(offset, limit)
+        if limit == 0:
+            return []
+        args = (
+            self._now_arg(),
+            self.status_ttl,
+            offset,
+            limit,
+            self.max_payload_bytes,
+            self.max_task_id_bytes,
+        )
+        with self._translated("list the succeeded tasks of {!r}", queue):
+            reply = self._run(self._succeeded, queue, *args, raw=True)
+        page = []
+        for i in range(0, len(reply), 5):
+            task_id, kind, value, why, at = (field.decode("utf-8", "replace") for field in reply[i : i + 5])
+            page.append(
+                Finished(
+                    task_id, SUCCESS, value if kind == "R" else None, why or None, float(_number(at, float))
+                )
+            )
+        return page
+
     def wait_finished(self, queue: str, task_id: str, timeout: float) -> Finished | None:
         """Waits for a task to finish, woken by the script that acks or dead-letters it.
 
@@ -970,9 +1017,26 @@ class RedisBackend(Backend):
         Raises:
             BackendError: Redis cannot be reached.
         """
+        return self._scan_queues(("payloads", "dead_order"), "list the queues")
+
+    def finished_queues(self) -> list[str]:
+        """Lists the queues remembering a finished task; see :meth:`.Backend.finished_queues`.
+
+        ``SCAN`` for the ``succeeded``, ``failed`` and ``result_expiry`` keys,
+        as :meth:`queues` scans for its own.
+
+        Raises:
+            BackendError: Redis cannot be reached.
+        """
+        return self._scan_queues(
+            ("succeeded", "failed", "result_expiry"), "list the queues of finished tasks"
+        )
+
+    def _scan_queues(self, suffixes: Sequence[str], action: str) -> list[str]:
+        """The queues that have a key of one of these kinds, found with ``SCAN``."""
         found: set[str] = set()
-        with self._translated("list the queues"):
-            for suffix in ("payloads", "dead_order"):
+        with self._translated(action):
+            for suffix in suffixes:
                 for key in self.client.scan_iter(match=f"alligator:{{*}}:{suffix}", count=1000):
                     name = scripts.queue_of(key, suffix)
                     if name is not None:

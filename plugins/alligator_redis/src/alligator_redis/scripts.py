@@ -21,7 +21,7 @@ or starts with ``%``; see :func:`hash_tag`)::
     alligator:{T}:receipts    hash   id -> receipt of the current delivery (reserved)
     alligator:{T}:leases      zset   id -> lease deadline (reserved)
     alligator:{T}:seq         string counter: FIFO tie-breaks, receipts, dead-letter order
-    alligator:{T}:succeeded   zset   id -> acked at (trimmed after status_ttl)
+    alligator:{T}:succeeded   zset   id -> acked at (trimmed after status_ttl; SUCCEEDED pages it)
     alligator:{T}:failed      zset   id -> dead-lettered at (trimmed after status_ttl)
     alligator:{T}:dead        hash   "p:<id>" payload, "r:<id>" reason, "a:<id>" attempts,
                                      "t:<id>" dead-lettered at
@@ -390,6 +390,23 @@ local function utf8(s)
   if not string.find(s, '[\128-\255]') then return true end
   for _, sequence in ipairs(UTF8) do s = string.gsub(s, sequence, 'x') end
   return not string.find(s, '[\128-\255]')
+end
+-- A succeeded task's kept result as finished() hands it out: {kind, value,
+-- reason, stored at} with kind 'R' (handed out) or 'S' (withheld: the reason
+-- says why); nil when none is kept or it expired. Measured, never read, when
+-- over max bytes.
+local function kept_result(id, now, max)
+  local expires = redis.call('ZSCORE', result_expiry, id)
+  if not (expires and tonumber(expires) > now) then return nil end
+  local stored_at = redis.call('HGET', results, 't:' .. id) or ''
+  local size = redis.call('HSTRLEN', results, 'v:' .. id)
+  if size > max then
+    return {'S', '', 'result is ' .. int(size) .. ' bytes, over the limit of ' .. int(max), stored_at}
+  end
+  local value = redis.call('HGET', results, 'v:' .. id)
+  if not value then return nil end
+  if not utf8(value) then return {'S', '', 'result is not valid UTF-8', stored_at} end
+  return {'R', value, '', stored_at}
 end
 -- Publishes the ids of tasks that just finished on the queue's done channel,
 -- each as "<bytes>:<id>", for wait_finished. An id that is not UTF-8 is left
@@ -1182,21 +1199,55 @@ if redis.call('ZSCORE', dead_order, id) then
 end
 local at = redis.call('ZSCORE', succeeded, id)
 local remembered = at and tonumber(at) >= now - ttl
-local expires = redis.call('ZSCORE', result_expiry, id)
-if expires and tonumber(expires) > now then
-  local stored_at = redis.call('HGET', results, 't:' .. id) or at or ''
-  local size = redis.call('HSTRLEN', results, 'v:' .. id)
-  if size > max then
-    return {'S', '', 'result is ' .. int(size) .. ' bytes, over the limit of ' .. int(max), stored_at}
-  end
-  local value = redis.call('HGET', results, 'v:' .. id)
-  if value then
-    if not utf8(value) then return {'S', '', 'result is not valid UTF-8', stored_at} end
-    return {'R', value, '', stored_at}
-  end
+local kept = kept_result(id, now, max)
+if kept then
+  if kept[4] == '' then kept[4] = at or '' end
+  return kept
 end
 if remembered then return {'S', '', '', at} end
 return {}
+""",
+)
+
+#: ARGV: now, status_ttl, offset, limit, max_payload_bytes, max_task_id_bytes.
+#: Returns (id, kind, result, reason, acked at) flattened, for the succeeded
+#: tasks status() says SUCCESS for, newest first (equal times: the greater id
+#: first, as ZREVRANGEBYSCORE orders them); kind as FINISHED says it.
+SUCCEEDED = _script(
+    "succeeded",
+    "succeeded results result_expiry members receipts",
+    """
+local now = clock()
+local ttl = ttl_arg(ARGV[2])
+local offset = whole(ARGV[3], 'offset', 0)
+local limit = whole(ARGV[4], 'limit', 1)
+local max = whole(ARGV[5], 'max_payload_bytes', 0)
+local max_id = whole(ARGV[6], 'max_task_id_bytes', 1)
+local horizon = fmt(now - ttl)
+-- An id pushed again keeps its old score until it finishes again, but status()
+-- no longer calls it SUCCESS: skipped, and not counted in the offset either.
+local out, skip, want, start = {}, offset, limit, 0
+local chunk = math.max(limit, 100)
+while want > 0 do
+  local page = redis.call('ZREVRANGEBYSCORE', succeeded, '+inf', horizon, 'WITHSCORES', 'LIMIT', start, chunk)
+  for i = 1, #page, 2 do
+    local id = page[i]
+    if want > 0 and not live(id) then
+      if skip > 0 then
+        skip = skip - 1
+      else
+        local kept = kept_result(id, now, max) or {'S', '', ''}
+        for _, field in ipairs({cut_id(id, max_id), kept[1], kept[2], kept[3], page[i + 1]}) do
+          out[#out + 1] = field
+        end
+        want = want - 1
+      end
+    end
+  end
+  if #page < chunk * 2 then break end
+  start = start + chunk
+end
+return out
 """,
 )
 
@@ -1241,6 +1292,7 @@ SCRIPTS = (
     PURGE_DEAD,
     REQUEUE_ALL,
     FINISHED,
+    SUCCEEDED,
     DUE,
 )
 

@@ -159,6 +159,7 @@ from alligator.backend import (
     Reservation,
     TaskInfo,
     check_page,
+    check_window,
 )
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 from alligator.exceptions import BackendError, InvalidDSNError
@@ -1400,6 +1401,47 @@ class SqliteBackend(Backend):
                 reason = "result is not valid UTF-8"
         return Finished(task_id, SUCCESS, result, reason, finished_at)
 
+    def succeeded(self, queue: str, offset: int = 0, limit: int = 100) -> list[Finished]:
+        """Lists one page of a queue's succeeded tasks in one read; see :meth:`.Backend.succeeded`.
+
+        The SUCCESS statuses of ``alligator_finished`` (a push of the same id
+        deletes its row, so a listed task is never live), newest first, each
+        with its live result, measured in SQL as :meth:`finished` measures it.
+        """
+        check_window(offset, limit)
+        if limit == 0:
+            return []
+
+        def body(conn: sqlite3.Connection) -> list[Finished]:
+            now = self.now()
+            acked = _finite("f.finished_at")
+            horizon = now - self.status_ttl
+            rows = conn.execute(
+                f"SELECT substr(CAST(f.task_id AS BLOB), 1, ?), {acked}, r.rowid IS NOT NULL, "
+                f"{_RESULT_COLUMNS} FROM alligator_finished AS f LEFT JOIN alligator_results AS r "
+                f"ON r.queue = f.queue AND r.task_id = f.task_id AND {_LIVE} "
+                f"WHERE f.queue = ? AND f.status = ? AND {acked} >= ? "
+                "ORDER BY f.finished_at DESC, CAST(f.task_id AS BLOB) DESC LIMIT ? OFFSET ?",
+                (self.max_task_id_bytes, self.max_payload_bytes, now, queue, SUCCESS, horizon, limit, offset),
+            ).fetchall()
+            return [self._succeeded_row(*row) for row in rows]
+
+        return self._run(body, write=False)
+
+    def _succeeded_row(
+        self, task_id: bytes, acked: float, kept: int, size: int, raw: bytes | None
+    ) -> Finished:
+        """One row of :meth:`succeeded`: the result handed out, or withheld with the reason."""
+        if not kept:
+            return Finished(_lenient(task_id), SUCCESS, None, None, acked)
+        if size > self.max_payload_bytes:
+            reason = f"result is {size} bytes, over the limit of {self.max_payload_bytes}"
+            return Finished(_lenient(task_id), SUCCESS, None, reason, acked)
+        try:
+            return Finished(_lenient(task_id), SUCCESS, bytes(raw or b"").decode("utf-8"), None, acked)
+        except UnicodeDecodeError:
+            return Finished(_lenient(task_id), SUCCESS, None, "result is not valid UTF-8", acked)
+
     def wait_finished(self, queue: str, task_id: str, timeout: float) -> Finished | None:
         """Waits up to ``timeout`` seconds (wall clock) for a task to finish, reading only after commits.
 
@@ -1514,6 +1556,18 @@ class SqliteBackend(Backend):
             rows = conn.execute(
                 "SELECT DISTINCT CAST(queue AS BLOB) FROM alligator_tasks "
                 "UNION SELECT DISTINCT CAST(queue AS BLOB) FROM alligator_dead"
+            ).fetchall()
+            return sorted(_lenient(name) for (name,) in rows)
+
+        return self._run(body, write=False)
+
+    def finished_queues(self) -> list[str]:
+        """Lists the queues remembering a finished task; see :meth:`.Backend.finished_queues`."""
+
+        def body(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(
+                "SELECT DISTINCT CAST(queue AS BLOB) FROM alligator_finished "
+                "UNION SELECT DISTINCT CAST(queue AS BLOB) FROM alligator_results"
             ).fetchall()
             return sorted(_lenient(name) for (name,) in rows)
 

@@ -28,6 +28,7 @@ from alligator.backend import (
     Reservation,
     TaskInfo,
     check_page,
+    check_window,
 )
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 
@@ -280,6 +281,26 @@ class ReferenceBackend(Backend):
             if status is not None and status[0] == SUCCESS and status[1] >= now - self.status_ttl:
                 return Finished(task_id, SUCCESS, None, None, status[1])
             return None
+
+    def finished_queues(self) -> list[str]:
+        with self._lock:
+            return sorted(name for name, q in self._queues.items() if q.finished or q.results)
+
+    def succeeded(self, queue: str, offset: int = 0, limit: int = 100) -> list[Finished]:
+        check_window(offset, limit)
+        with self._lock:
+            q = self._queue(queue)
+            # Exactly what status() calls SUCCESS, newest first, the greater id first on a tie.
+            listed = sorted(
+                (
+                    (at, task_id.encode("utf-8", "surrogatepass"), task_id)
+                    for task_id, (_, at) in q.finished.items()
+                ),
+                reverse=True,
+            )
+            chosen = [task_id for _, _, task_id in listed if self.status(queue, task_id) == SUCCESS]
+            page = [self.finished(queue, task_id) for task_id in chosen[offset : offset + limit]]
+        return [found for found in page if found is not None]
 
     def release(
         self, queue: str, task_id: str, receipt: str, delay: float = 0.0, attempted: bool = True
