@@ -242,6 +242,39 @@ def test_a_message_published_by_hand_never_breaks_a_wait(backend: RedisBackend, 
     assert got is not None and got.result == "1"
 
 
+@pytest.mark.redis
+def test_bytes_published_by_hand_never_make_a_waiter_miss_the_ack(redis_url: str) -> None:
+    """After a decode error redis-py's reader replays and drops what follows
+    (seen as a wait that timed out about once in five runs of the test above):
+    the waiter must look again on a fresh subscription. A race, so many rounds,
+    the hostile bytes landing at a different instant in each."""
+    backend = RedisBackend(redis_url)
+    try:
+        missed = []
+        for round_ in range(25):
+            queue = f"hostile-{uuid.uuid4().hex[:12]}"
+            held = _held(backend, queue, "t1")
+            channel = scripts.queue_keys(queue)["done"]
+
+            def hostile_then_ack(
+                queue: str = queue, channel: str = channel, receipt: str = held["t1"]
+            ) -> None:
+                backend.client.publish(channel, b"\xff\xfe not UTF-8")
+                backend.client.publish(channel, "99999:nothing")
+                backend.client.publish(channel, "garbage")
+                backend.ack_results(queue, [Ack("t1", receipt, "1", 60.0)])
+
+            thread = _later(0.01 * round_, hostile_then_ack)
+            got = backend.wait_finished(queue, "t1", 5.0)
+            thread.join()
+            backend.drop_all(queue)
+            if got is None or got.result != "1":
+                missed.append(round_)
+        assert not missed, f"the waiter missed the ack in rounds {missed}"
+    finally:
+        backend.close()
+
+
 def test_announced_ids_parse_and_hostile_text_ends_the_list() -> None:
     assert _announced("2:t13:a:b") == {b"t1", b"a:b"}
     assert _announced("2:t1x") == {b"t1"}

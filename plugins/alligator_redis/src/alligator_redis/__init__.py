@@ -574,8 +574,10 @@ class RedisBackend(Backend):
                     elif subscription is None:
                         # Subscribe, then look again before waiting: see above.
                         subscription = self._subscribe([self._queue(q).work for q in queues], deadline)
-                    else:
-                        _next_message(subscription, wait)
+                    elif _next_message(subscription, wait) == UNREADABLE_MESSAGE:
+                        # Subscribe afresh, then look again before waiting.
+                        subscription.close()
+                        subscription = None
         finally:
             if subscription is not None:
                 subscription.close()
@@ -630,7 +632,7 @@ class RedisBackend(Backend):
                 if wait <= 0:
                     return False
                 if subscription is not None:
-                    return _next_message(subscription, wait)
+                    return _next_message(subscription, wait) != NOTHING
                 return bool(self._execute("BLPOP", *(self._queue(q).wake for q in queues), wait))
         finally:
             if subscription is not None:
@@ -815,8 +817,12 @@ class RedisBackend(Backend):
                     try:
                         message = subscription.get_message(timeout=min(left, self._max_block))
                     except UnicodeDecodeError:
-                        # Bytes published by hand: not ours to read, but a
-                        # look at the store costs one round trip.
+                        # Bytes published by hand. redis-py's reader is not to be
+                        # trusted after a decode error (it was seen to replay the
+                        # subscription's confirmation and drop the messages after
+                        # it), so wait on a fresh subscription, after a look.
+                        subscription.close()
+                        subscription = self._subscribe([channel], deadline)
                         found = self.finished(queue, task_id)
                         continue
                     if message is None or message.get("type") != "message":
@@ -834,22 +840,18 @@ class RedisBackend(Backend):
         # redis-py types pubsub() only from 8.2 on: a cast keeps this line
         # right (and free of an ignore that one version or the other flags).
         open_pubsub = cast("Callable[[], Any]", self.client.pubsub)
-        subscription = open_pubsub()
-        try:
-            subscription.subscribe(*channels)
-            confirmed = 0
-            limit = max(deadline, time.monotonic() + SUBSCRIBE_DEADLINE)
-            while confirmed < len(channels):
-                left = limit - time.monotonic()
-                if left <= 0:
-                    raise redis.TimeoutError(f"the server did not confirm {len(channels)} subscriptions")
-                message = subscription.get_message(timeout=left)
-                if message is not None and message.get("type") == "subscribe":
-                    confirmed += 1
-        except BaseException:
+        limit = max(deadline, time.monotonic() + SUBSCRIBE_DEADLINE)
+        while True:
+            subscription = open_pubsub()
+            try:
+                if _confirmed(subscription, channels, limit):
+                    return subscription
+            except BaseException:
+                subscription.close()
+                raise
+            # Bytes published by hand on one channel came in among the
+            # confirmations: start over on a fresh connection (see wait_finished).
             subscription.close()
-            raise
-        return subscription
 
     def release(
         self, queue: str, task_id: str, receipt: str, delay: float = 0.0, attempted: bool = True
@@ -1276,18 +1278,50 @@ def _announced(data: object) -> set[bytes]:
     return ids
 
 
-def _next_message(subscription: Any, wait: float) -> bool:
+def _confirmed(subscription: Any, channels: list[str], limit: float) -> bool:
+    """Subscribes to ``channels`` and reads the server's confirmation of each.
+
+    Returns:
+        True once all are confirmed; False when bytes that are not UTF-8,
+        published by hand, came in among them (the connection is then not to
+        be trusted: the caller starts over).
+
+    Raises:
+        redis.TimeoutError: The server did not confirm them by ``limit`` (monotonic).
+    """
+    subscription.subscribe(*channels)
+    confirmed = 0
+    while confirmed < len(channels):
+        left = limit - time.monotonic()
+        if left <= 0:
+            raise redis.TimeoutError(f"the server did not confirm {len(channels)} subscriptions")
+        try:
+            message = subscription.get_message(timeout=left)
+        except UnicodeDecodeError:
+            return False
+        if message is not None and message.get("type") == "subscribe":
+            confirmed += 1
+    return True
+
+
+#: What :func:`_next_message` saw: a message, nothing, or bytes published by hand
+#: after which the subscription is not to be trusted.
+MESSAGE, NOTHING, UNREADABLE_MESSAGE = "message", "nothing", "unreadable"
+
+
+def _next_message(subscription: Any, wait: float) -> str:
     """Waits up to ``wait`` seconds for one message on a subscription.
 
     Returns:
-        True when a message came (bytes published by hand count too: they
-        only make the caller look again).
+        :data:`MESSAGE`, :data:`NOTHING`, or :data:`UNREADABLE_MESSAGE` for
+        bytes that are not UTF-8 (published by hand: the caller looks again,
+        on a fresh subscription).
     """
     try:
         message = subscription.get_message(timeout=wait)
     except UnicodeDecodeError:
-        return True
-    return message is not None and message.get("type") == "message"
+        return UNREADABLE_MESSAGE
+    return MESSAGE if message is not None and message.get("type") == "message" else NOTHING
 
 
 #: The reason a record whose payload is not UTF-8 is dead-lettered with.
