@@ -346,6 +346,7 @@ _SCRIPT_CALLS: dict[str, tuple[list[Any], dict[int, str]]] = {
     "purge_dead": ([], {}),
     "requeue_all": ([""], {0: "n"}),
     "finished": (["", 3600, "held", 1000, 3600], {0: "n", 1: "t", 3: "w", 4: "t"}),
+    "succeeded": (["", 3600, 0, 10, 1000, 100], {0: "n", 1: "t", 2: "w", 3: "w", 4: "w", 5: "w"}),
     "due": ([""], {0: "n"}),
 }
 _BAD = {
