@@ -158,3 +158,22 @@ def test_known_queues_are_the_stores_and_the_live_workers(tmp_path: Path) -> Non
     listed = known_queues(gator.backend, planted)
     assert len(listed) == MAX_WORKER_QUEUES + 1 and "busy" in listed
     gator.backend.close()
+
+
+def test_a_record_whose_heartbeat_stopped_is_marked_stale_and_consumes_nothing(tmp_path: Path) -> None:
+    """A SIGKILLed worker's record outlives it by up to its TTL: the page marks
+    it stale, and its queue is flagged as consumed by no live worker."""
+    dsn = f"sqlite:///{tmp_path / 'tasks.db'}"
+    gator = Gator(dsn, queue_name="emails", allow=["builtins"])
+    gator.task(abs, -1)
+    backend = gator.backend
+    backend.heartbeat("killed", record(host="killed-host", heartbeat_at=time.time() - 60), 300)
+    backend.heartbeat("alive", record(host="alive-host", queues=["other"]), 300)
+    with running_dashboard(dsn) as url:
+        status, _, page = Client(url).request("partials/overview")
+    backend.close()
+    assert status == 200, page[:500]
+    assert '<tr data-worker="killed" class="stale">' in page
+    assert '<tr data-worker="alive">' in page
+    assert page.count(">stale</span>") == 1
+    assert '<tr data-queue="emails" class="unconsumed">' in page

@@ -135,6 +135,13 @@ def test_a_sigkilled_workers_record_is_reported_stale_not_counted_live(
         == "warning"
     )
     assert gator.workers(), "the store still lists the record: doctor, not the store, calls it stale"
+    # The listings say so too, rather than showing a killed worker as live.
+    listed = alligator("workers", dsn)
+    assert "0 live workers, 1 stale (no heartbeat for over" in listed.stdout, listed.stdout
+    assert "(stale)" in listed.stdout
+    [record] = json.loads(alligator("workers", dsn, "--json").stdout)["workers"]
+    assert record["worker_id"] == info.worker_id and record["stale"] is True
+    assert "0 live workers, 1 stale" in alligator("info", dsn).stdout
 
 
 def test_a_paused_queues_waiting_tasks_are_no_stall(dsn: str, alligator: Alligator) -> None:

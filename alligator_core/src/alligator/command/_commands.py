@@ -59,12 +59,28 @@ def read_workers(backend: Backend) -> tuple[list[WorkerInfo] | None, str | None]
         return None, str(err)
 
 
-def worker_json(info: WorkerInfo) -> dict[str, Any]:
-    """A worker as ``--json`` shows it."""
+def worker_json(info: WorkerInfo, now: float | None = None) -> dict[str, Any]:
+    """A worker as ``--json`` shows it, with ``stale``: no heartbeat for
+    :data:`~alligator.presence.STALE_SECONDS` at ``now`` (default: this machine's clock)."""
     data = asdict(info)
     data["queues"] = list(info.queues)
     data["current"] = [asdict(task) for task in info.current]
+    data["stale"] = presence.is_stale(info, time.time() if now is None else now)
     return data
+
+
+def workers_line(workers: list[WorkerInfo], now: float) -> str:
+    """``N live workers``, and how many more records are stale (their worker
+    was killed, hangs or cannot write its heartbeat): those are not live."""
+    stale = sum(1 for w in workers if presence.is_stale(w, now))
+    live = len(workers) - stale
+    line = f"{live} live worker{'s' if live != 1 else ''}"
+    if stale:
+        line += (
+            f", {stale} stale (no heartbeat for over {presence.STALE_SECONDS:.0f} s:"
+            " killed, hung, or unable to write to the store)"
+        )
+    return line
 
 
 def _worker_rows(workers: list[WorkerInfo], now: float) -> list[list[object]]:
@@ -78,7 +94,7 @@ def _worker_rows(workers: list[WorkerInfo], now: float) -> list[list[object]]:
             w.tasks_handled,
             len(w.current),
             since(w.started_at, now),
-            since(w.heartbeat_at, now),
+            since(w.heartbeat_at, now) + (" (stale)" if presence.is_stale(w, now) else ""),
         ]
         for w in workers
     ]
@@ -127,10 +143,10 @@ def _info_text(data: dict[str, Any], workers: list[WorkerInfo], out: TextIO) -> 
     if data["workers"] is None:
         out.write(f"live workers unknown: {printable(data['workers_unavailable'])}\n")
         return
+    now = time.time()
     if workers:
-        table(WORKER_HEADERS, _worker_rows(workers, time.time()), out)
-    count = len(data["workers"])
-    out.write(f"{count} live worker{'s' if count != 1 else ''}\n")
+        table(WORKER_HEADERS, _worker_rows(workers, now), out)
+    out.write(workers_line(workers, now) + "\n")
 
 
 def info(backend: Backend, args: argparse.Namespace) -> int:
@@ -184,7 +200,7 @@ def workers(backend: Backend, args: argparse.Namespace) -> int:
     now = time.time()
     if found:
         table(WORKER_HEADERS, _worker_rows(found, now))
-    sys.stdout.write(f"{len(found)} live worker{'s' if len(found) != 1 else ''}\n")
+    sys.stdout.write(workers_line(found, now) + "\n")
     running = [(w, t) for w in found for t in w.current]
     if running:
         sys.stdout.write("\n")

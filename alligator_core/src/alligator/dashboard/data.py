@@ -185,7 +185,13 @@ class Store:
             counts={queue: self.backend.counts(queue) for queue in names[:MAX_QUEUES]},
             left_out=max(0, len(names) - MAX_QUEUES),
             workers=workers,
-            consumed=frozenset(queue for info in workers or [] for queue in info.queues),
+            # A stale record's worker is not consuming anything (see presence.is_stale).
+            consumed=frozenset(
+                queue
+                for info in workers or []
+                if not presence.is_stale(info, time.time())
+                for queue in info.queues
+            ),
         )
 
     def counts(self, queue: str) -> QueueCounts:

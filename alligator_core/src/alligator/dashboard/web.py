@@ -36,6 +36,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from alligator import presence
 from alligator.backend import TASK_STATES
 from alligator.dashboard import charts, data
 from alligator.dashboard.alerts import Doctor
@@ -327,10 +328,14 @@ def create_app(
             else set(),
             "workers": None if workers is None else workers[: data.MAX_WORKERS],
             "workers_left_out": max(0, len(workers or []) - data.MAX_WORKERS),
+            # Records whose heartbeat stopped: their worker was killed, hangs
+            # or cannot write to the store (heartbeats are on the workers' clocks).
+            "stale_workers": {w.worker_id for w in workers or [] if presence.is_stale(w, end)},
             "running_shown": MAX_RUNNING_SHOWN,
             "queues_shown": MAX_QUEUES_SHOWN,
             "checkup": the_doctor.checkup(),
             "wall": end,  # this machine's clock, which the checkup's time is on
+            "stale_seconds": int(presence.STALE_SECONDS),
             "paused": paused,
             "paused_queues": {name for kind, name in paused or () if kind == "queue"},
             "depth": depth,
