@@ -120,14 +120,18 @@ def fast(session: nox.Session) -> None:
 @nox.session
 def reliability(session: nox.Session) -> None:
     """Short forms of the fault and hostile-input proofs, with real processes and servers."""
-    _install(session, *TEST_DEPS, CORE, PLUGINS["sqlite"], PLUGINS["redis"])
+    # [metrics]: a supervisor SIGKILLed under --metrics-port must free the port.
+    _install(session, *TEST_DEPS, f"{CORE}[metrics]", PLUGINS["sqlite"], PLUGINS["redis"])
     _pytest(session, "tests/reliability", "-m", "not soak")
 
 
 @nox.session
 def integration(session: nox.Session) -> None:
     """Core features on real stores (SQLite files, Redis), and the `alligator` command as a user runs it."""
-    _install(session, *TEST_DEPS, CORE, PLUGINS["locmem"], PLUGINS["sqlite"], PLUGINS["redis"])
+    # [dashboard]: `alligator dashboard` is one of the commands run as a user runs it.
+    _install(
+        session, *TEST_DEPS, f"{CORE}[dashboard]", PLUGINS["locmem"], PLUGINS["sqlite"], PLUGINS["redis"]
+    )
     _pytest(session, "tests/integration", "tests/operating")
 
 
