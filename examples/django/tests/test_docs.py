@@ -25,7 +25,8 @@ def test_every_file_block_of_the_tutorial_is_in_the_example():
 
 def test_the_tutorials_worker_command_is_the_one_the_example_runs():
     assert (
-        "latergator sqlite:////srv/mysite/tasks.db --allow sosocial --setup sosocial.worker_setup" in TUTORIAL.read_text()
+        "latergator sqlite:////srv/mysite/tasks.db --allow sosocial --setup sosocial.worker_setup"
+        in TUTORIAL.read_text()
     )
     assert (
         '"--allow", "sosocial", "--setup", "sosocial.worker_setup"'
