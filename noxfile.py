@@ -36,6 +36,16 @@ nox.options.sessions = [
     "browser",
 ]
 
+#: `./scripts/nox` with no arguments runs the default sessions in these two
+#: lanes at once: most tests wait on real processes and servers, so two lanes
+#: keep a 2-core machine busy and the whole run under ten minutes. Sessions
+#: that share a Redis database (reliability and integration: db 11) or files
+#: (browser writes the screenshots docs builds from) stay in one lane.
+LANES = [
+    ["core", "redis", "cluster", "sqlite", "locmem", "lint", "docs", "build", "demo", "browser"],
+    ["reliability", "integration", "first_hour", "django"],
+]
+
 CORE = "./alligator_core"
 PLUGINS = {
     "locmem": "./plugins/alligator_locmem",

@@ -1,4 +1,4 @@
-"""CI installs under pins: every third-party package our sessions need is pinned.
+"""CI installs under pins, and runs every default session: checked here.
 
 A release elsewhere turned CI red once (a newer redis-py made a type-ignore
 unused) with nothing in the project changed. The default nox sessions install
@@ -98,3 +98,18 @@ def test_every_default_session_installs_under_the_pins() -> None:
             if isinstance(call, ast.Call) and ast.unparse(call.func) == "session.install":
                 unpinned.append(function.name)
     assert not unpinned, f"sessions installing without the pins (use _install): {unpinned}"
+
+
+def test_the_lanes_run_every_default_session_once() -> None:
+    # scripts/nox runs noxfile.LANES at once: a session left out of them would
+    # silently stop running in CI; one in two lanes would run twice.
+    tree = ast.parse((ROOT / "noxfile.py").read_text())
+    values: dict[str, object] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            values[ast.unparse(node.targets[0])] = node.value
+    defaults = ast.literal_eval(values["nox.options.sessions"])  # type: ignore[arg-type]
+    lanes = ast.literal_eval(values["LANES"])  # type: ignore[arg-type]
+    in_lanes = [session for lane in lanes for session in lane]
+    assert sorted(in_lanes) == sorted(defaults), (in_lanes, defaults)
+    assert len(lanes) == 2
