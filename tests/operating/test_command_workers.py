@@ -44,7 +44,9 @@ def test_workers_shows_a_live_worker_and_the_task_it_runs(
         "tasks_handled",
         "current",
         "supervisor",
+        "stale",
     }
+    assert record["stale"] is False  # a live worker, heartbeating
     assert record["queues"] == [store.queue]
     (task,) = record["current"]
     assert (task["function"], task["queue"]) == ("sample_tasks:sleep_then_record", store.queue)
