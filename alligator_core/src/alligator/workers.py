@@ -62,13 +62,11 @@ from alligator.delivery import (
     DeliverySteps,
     Outcome,
 )
-from alligator.dispatching import (  # noqa: F401 (the tuning constants are re-exported here, as before)
-    ACK_FLUSH_SECONDS,
-    BUFFER_HOLD_SECONDS,
-    MAX_ERROR_BACKOFF,
-    TARGET_BATCH_SECONDS,
-    Dispatching,
-)
+from alligator.dispatching import ACK_FLUSH_SECONDS as ACK_FLUSH_SECONDS
+from alligator.dispatching import BUFFER_HOLD_SECONDS as BUFFER_HOLD_SECONDS
+from alligator.dispatching import MAX_ERROR_BACKOFF as MAX_ERROR_BACKOFF
+from alligator.dispatching import TARGET_BATCH_SECONDS as TARGET_BATCH_SECONDS
+from alligator.dispatching import Dispatching
 from alligator.exceptions import ConfigurationError, PermanentBackendError
 from alligator.gator import Gator
 from alligator.heartbeats import Heartbeats
