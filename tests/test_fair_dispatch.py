@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import worker_tasks
 
-from alligator import Gator, Worker, workers
+from alligator import Gator, Worker, dispatching
 from alligator.constants import RUNNING, SUCCESS, WAITING
 
 
@@ -120,7 +120,7 @@ def test_a_lone_task_is_acked_before_the_worker_waits_for_more(
     gator: Gator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Were the ack left to the housekeeping thread's timer, it would wait a minute.
-    monkeypatch.setattr(workers, "ACK_FLUSH_SECONDS", 60.0)
+    monkeypatch.setattr(dispatching, "ACK_FLUSH_SECONDS", 60.0)
     task = gator.task(worker_tasks.sleep, 0.001, "lone")
     worker = Worker(gator)
     thread = _start(worker)

@@ -1,17 +1,19 @@
-"""The :class:`Gator`, your handle on a queue, and its :class:`Options`."""
+"""The :class:`Gator`, your handle on a queue, and its :class:`Options`.
+
+The gator is written in parts: producing, consuming, managing and pausing
+here; reading results in :mod:`alligator.results`; looking into the store
+(queues, counts, tasks, dead letters, workers) in :mod:`alligator.inspecting`.
+:class:`Options` and :class:`Batch` live in :mod:`alligator.options`.
+"""
 
 from __future__ import annotations
 
-import inspect
-import math
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
-from alligator import loss_risks, presence
-from alligator import payload as _payload
-from alligator.backend import Backend, DeadLetter, Finished, QueueCounts, Reservation, TaskInfo
-from alligator.constants import ALL, FAILED, STATUS_NAMES, SUCCESS
+from alligator import loss_risks
+from alligator.backend import Backend, DeadLetter, Reservation
+from alligator.constants import ALL
 from alligator.delivery import (
     DEFAULT_LEASE_SECONDS,
     DEFAULT_MAX_DELIVERIES,
@@ -20,19 +22,15 @@ from alligator.delivery import (
     DeliveryRules,
     DeliverySteps,
 )
-from alligator.exceptions import (
-    AlligatorException,
-    InvalidPayloadError,
-    ResultTimeout,
-    TaskFailed,
-    TaskNotFound,
-)
+from alligator.exceptions import AlligatorException
+from alligator.inspecting import Inspecting
 from alligator.leases import LeaseKeeper
-from alligator.presence import WorkerInfo
+from alligator.options import Batch, Options
 from alligator.registry import load_backend
+from alligator.results import Results
 from alligator.security import TaskPolicy, without_signatures
-from alligator.tasks import Task, check_result_ttl, check_task_id
-from alligator.text import printable, redact_dsn, unknown_names
+from alligator.tasks import Task, check_result_ttl
+from alligator.text import printable, redact_dsn
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
@@ -46,7 +44,7 @@ __all__ = [
 ]
 
 
-class Gator:
+class Gator(Results, Inspecting):
     """Puts tasks on a queue, and takes them off to run them.
 
     Example:
@@ -468,368 +466,3 @@ class Gator:
         if queue is None and function is None:
             queue = self.queue_name
         return target(queue, function)
-
-    # -- results ---------------------------------------------------------
-
-    def result(self, task_id: str, timeout: float | None = None) -> Any:
-        """Returns a finished task's stored return value, waiting for it if asked to.
-
-        A worker stores what the function returned, as JSON (a tuple, a
-        datetime or a Decimal tagged as in arguments: see
-        :mod:`alligator.values`), in the same step as it acknowledges the
-        task, and the store keeps it for the task's ``result_ttl`` (this
-        gator's by default: an hour).
-
-        Example:
-            >>> gator = Gator("locmem://example-result", allow=["builtins"])
-            >>> task = gator.task(divmod, 17, 5)
-            >>> done = gator.pop()  # a worker would do this, in another process
-            >>> gator.result(task.task_id)
-            (3, 2)
-
-        Args:
-            task_id: The task's id (``task.task_id``).
-            timeout: Seconds to wait for a task still waiting, delayed or
-                running. None or 0 looks once, without waiting. Stores that
-                can (Redis, locmem) wake the caller as the task finishes;
-                others look again every quarter of a second at most.
-
-        Returns:
-            The return value decoded from JSON: tuples come back as lists,
-            and dict keys as strings. None when the task succeeded but no
-            value was kept: it was queued with ``store_result=False``, its
-            result outlived its ``result_ttl``, or the store keeps no results
-            (its backend's ``stores_results`` is False).
-
-        Raises:
-            TaskFailed: The task failed for good (it is a dead letter); the
-                message and ``.reason`` are the dead letter's reason.
-            ResultTimeout: It is still waiting, delayed or running after
-                ``timeout`` (at once without one). Also a ``TimeoutError``.
-            TaskNotFound: The store does not know the id in this gator's
-                queue: never queued there, cancelled, or finished so long ago
-                that neither its result nor its status is remembered.
-            InvalidPayloadError: A result is stored but cannot be read (not
-                JSON, too large, not UTF-8: written by something else).
-            ResultSignatureError: This gator signs (it has a secret), and the
-                stored result or failure reason is unsigned or not signed
-                for this task and queue by one of its keys: forged by a
-                writer to the store, or left by a worker without the secret.
-                Nothing stored is handed out. Also an ``InvalidPayloadError``.
-            ValueError: ``task_id`` cannot be a task's id, or ``timeout`` is
-                negative or not finite.
-        """
-        check_task_id(task_id)
-        wait = _check_timeout(timeout)
-        queue = self.queue_name
-        found = self.backend.finished(queue, task_id)
-        if found is None:
-            status = self.backend.status(queue, task_id)
-            if status not in (SUCCESS, FAILED, None) and wait > 0:
-                found = self.backend.wait_finished(queue, task_id, wait)
-                if found is None:
-                    status = self.backend.status(queue, task_id)
-            if found is None and status in (SUCCESS, FAILED):
-                # It finished between two looks: read what it left.
-                found = self.backend.finished(queue, task_id)
-            if found is None:
-                if status is None:
-                    raise TaskNotFound(_not_found(task_id, queue))
-                if status == SUCCESS:
-                    return None  # no result kept (any more)
-                if status == FAILED:
-                    raise TaskFailed(
-                        "it failed; its dead letter, and its reason, are no longer kept", task_id
-                    )
-                state = STATUS_NAMES.get(status, str(status))
-                waited = f" after {wait:g}s" if wait > 0 else ""
-                raise ResultTimeout(
-                    f"task {printable(task_id)} has not finished{waited}: it is {state}; "
-                    "wait longer (timeout=...) or ask again later"
-                )
-        return _finished_value(found, self.policy, queue)
-
-    def workers(self) -> list[WorkerInfo]:
-        """Lists the live workers of this gator's store, whatever queues they consume.
-
-        Each running worker keeps a record in the store, refreshed every few
-        seconds; one that stops cleanly removes it, and a killed one's
-        vanishes about 30 seconds after its last heartbeat. Records the
-        core cannot read (written by something else) are left out.
-
-        Example:
-            >>> gator = Gator("locmem://example-workers")
-            >>> gator.workers()
-            []
-
-        Returns:
-            :class:`~alligator.presence.WorkerInfo` for each, oldest
-            heartbeat first.
-
-        Raises:
-            NotImplementedError: The store keeps no registry of workers (a
-                third-party backend that does not implement one), as
-                :meth:`queues` and :meth:`counts` raise for what a store
-                cannot do.
-        """
-        return presence.read_workers(self.backend)
-
-    # -- inspecting --------------------------------------------------------
-
-    def queues(self) -> list[str]:
-        """Lists every queue of this gator's store that holds a task or a dead letter.
-
-        Example:
-            >>> gator = Gator("locmem://doc-queues", queue_name="emails", allow=["builtins"])
-            >>> task = gator.task(abs, -1)
-            >>> gator.queues()
-            ['emails']
-
-        Returns:
-            The queue names, sorted; a queue holding only finished tasks is
-            left out.
-        """
-        return self.backend.queues()
-
-    def counts(self) -> QueueCounts:
-        """Counts this gator's tasks per state: waiting, delayed, running and dead.
-
-        Example:
-            >>> gator = Gator("locmem://doc-counts", allow=["builtins"])
-            >>> task = gator.task(abs, -1)
-            >>> later = gator.options(delay_by=60).task(abs, -2)
-            >>> gator.counts()
-            QueueCounts(waiting=1, delayed=1, running=0, dead=0)
-
-        Returns:
-            A :class:`~alligator.backend.QueueCounts`, counted in one step.
-        """
-        return self.backend.counts(self.queue_name)
-
-    def tasks(self, state: str = "waiting", offset: int = 0, limit: int = 100) -> list[TaskInfo]:
-        """Lists one page of this gator's tasks in one state, changing nothing.
-
-        Example:
-            >>> gator = Gator("locmem://doc-tasks", allow=["builtins"])
-            >>> for n in range(3):
-            ...     task = gator.options(task_id=f"t{n}").task(abs, -n)
-            >>> [info.task_id for info in gator.tasks("waiting", offset=1, limit=5)]
-            ['t1', 't2']
-
-        Args:
-            state: ``"waiting"`` (in the order workers take them),
-                ``"delayed"`` (by due time), ``"running"`` (by the end of
-                their lease) or ``"dead"`` (in the order they failed, each
-                with its reason and time).
-            offset: How many to skip.
-            limit: The most to return.
-
-        Returns:
-            :class:`~alligator.backend.TaskInfo` snapshots; their payloads
-            are the stored JSON, cut to ``max_payload_bytes``; a dead
-            letter's reason is shown without its signature, unchecked.
-
-        Raises:
-            ValueError: An unknown state, or a negative offset or limit.
-        """
-        return [
-            without_signatures(info) for info in self.backend.tasks(self.queue_name, state, offset, limit)
-        ]
-
-    def delete_dead(self, task_id: str) -> bool:
-        """Deletes one dead letter of this gator's queue for good.
-
-        Example:
-            >>> gator = Gator("locmem://doc-delete", allow=["builtins"])
-            >>> task = gator.options(task_id="bad", retries=0).task(int, "x")
-            >>> gator.pop().task_id
-            'bad'
-            >>> [d.task_id for d in gator.dead_letters()]
-            ['bad']
-            >>> gator.delete_dead("bad"), gator.dead_letters()
-            (True, [])
-
-        Returns:
-            True if it was deleted; False if no dead letter has that id.
-        """
-        return self.backend.delete_dead(self.queue_name, task_id)
-
-    def purge_dead(self) -> int:
-        """Deletes every dead letter of this gator's queue; live tasks stay.
-
-        Example:
-            >>> gator = Gator("locmem://doc-purge", allow=["builtins"])
-            >>> for n in range(2):
-            ...     task = gator.options(retries=0).task(int, "x")
-            ...     done = gator.pop()
-            >>> gator.purge_dead()
-            2
-
-        Returns:
-            How many were deleted.
-        """
-        return self.backend.purge_dead(self.queue_name)
-
-    def requeue_all(self) -> int:
-        """Puts every dead letter back at the end of the queue, in the order they failed.
-
-        Each is requeued as :meth:`requeue` does: due now, its deliveries
-        counted from 0 again.
-
-        Example:
-            >>> gator = Gator("locmem://doc-requeue-all", allow=["builtins"])
-            >>> for n in range(2):
-            ...     task = gator.options(retries=0).task(int, "x")
-            ...     done = gator.pop()
-            >>> gator.requeue_all(), gator.counts().waiting
-            (2, 2)
-
-        Returns:
-            How many were requeued.
-        """
-        return self.backend.requeue_all(self.queue_name)
-
-
-def _check_timeout(timeout: float | None) -> float:
-    """A result's timeout as seconds to wait (0: look once), refusing nonsense."""
-    if timeout is None:
-        return 0.0
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise TypeError(f"timeout must be a number of seconds or None, not {printable(repr(timeout), 60)}")
-    if not math.isfinite(timeout) or timeout < 0:
-        raise ValueError(f"timeout must be a finite number of seconds >= 0, or None; not {timeout!r}")
-    return float(timeout)
-
-
-def _not_found(task_id: str, queue: str) -> str:
-    return (
-        f"task {printable(task_id)} is unknown on queue {printable(queue)!r}: never queued there, "
-        "cancelled, or finished too long ago for its result or status to be kept"
-    )
-
-
-def _finished_value(found: Finished, policy: TaskPolicy, queue: str) -> Any:
-    """The value a finished task hands out; raises TaskFailed for a failed one.
-
-    With a secret, a return value or a failure reason is handed out only
-    when a worker holding one of its keys signed it for this task and queue.
-    """
-    task_id = found.task_id
-    if found.status == FAILED:
-        reason = policy.open_reason(queue, task_id, found.reason or "")
-        raise TaskFailed(reason or "it failed (no reason was kept)", task_id)
-    if found.reason is not None:
-        raise InvalidPayloadError(
-            f"the stored result of task {printable(task_id)} cannot be read: {printable(found.reason)}"
-        )
-    if found.result is None:
-        return None
-    text = policy.open_result(queue, task_id, found.result)
-    try:
-        return _payload.decode_result(text)
-    except InvalidPayloadError as err:
-        raise InvalidPayloadError(f"the stored result of task {printable(task_id)} {printable(err)}") from err
-
-
-def _unknown_options(task_class: type[Task], given: dict[str, Any]) -> str | None:
-    """Names the options ``task_class`` does not take, each with the nearest one it does."""
-    try:
-        parameters = inspect.signature(task_class).parameters
-    except (TypeError, ValueError):
-        return None  # the caller keeps Python's own message
-    known = [name for name, p in parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    return unknown_names("task option", given, known)
-
-
-class Options:
-    """Queues tasks with a set of options; made by :meth:`Gator.options`.
-
-    Args:
-        gator: The gator to queue on.
-        **kwargs: Arguments of :class:`~alligator.tasks.Task`, checked now.
-    """
-
-    def __init__(self, gator: Gator, **kwargs: Any) -> None:
-        self.gator = gator
-        self.task_kwargs = kwargs
-        # Build one now so a misspelt option fails here, not at the first task.
-        try:
-            gator.task_class(**kwargs)
-        except TypeError as err:
-            if "unexpected keyword argument" not in str(err):
-                raise  # a known option with a wrong value says so itself
-            raise TypeError(
-                _unknown_options(gator.task_class, kwargs) or f"unknown task option: {err}"
-            ) from err
-
-    def __enter__(self) -> Options:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
-
-    def task(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Task:
-        """Queues a call of ``func`` with these options; see :meth:`Gator.task`."""
-        return self.gator.push(self.gator.task_class(**self.task_kwargs), func, *args, **kwargs)
-
-
-class Batch(Options):
-    """Collects tasks and queues them all in one backend call at the end of the block.
-
-    Nothing is queued if the block raises. Tasks with ``is_async=False`` run
-    at once, as everywhere.
-    """
-
-    def __init__(self, gator: Gator, **kwargs: Any) -> None:
-        super().__init__(gator, **kwargs)
-        self.tasks: list[Task] = []
-
-    def task(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Task:
-        """Adds a call of ``func`` to the batch; see :meth:`Gator.task`."""
-        task = self.gator.task_class(**self.task_kwargs)
-        if not task.is_async:
-            return self.gator.push(task, func, *args, **kwargs)
-        task.to_call(func, *args, **kwargs)
-        task._gator = self.gator
-        self.tasks.append(task)
-        return task
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.flush()
-
-    def flush(self) -> int:
-        """Queues the tasks collected so far.
-
-        Each task's ``queued`` becomes True when all of them were added,
-        False when none was (their ids were all in the queue already), and
-        None when only some were: one call cannot tell which.
-
-        Returns:
-            How many were added; fewer than collected when some ids were
-            already in the queue.
-        """
-        if not self.tasks:
-            return 0
-        loss_risks.check_enqueue(self.gator.backend, self.gator.allow_eviction)
-        now = None
-        if any(t.delay_until is not None for t in self.tasks):
-            now = self.gator.backend.now()
-        tasks = self.tasks
-        items = [(t.task_id, self.gator._seal(t), self.gator._delay_of(t, now)) for t in tasks]
-        self.tasks = []
-        added = self.gator.backend.push_many(self.gator.queue_name, items)
-        queued = True if added == len(items) else False if added == 0 else None
-        for task in tasks:
-            task.queued = queued
-        return added

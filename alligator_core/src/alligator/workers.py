@@ -9,19 +9,19 @@ How work moves through a worker (``concurrency`` threads)::
 * **Fair dispatch.** Threads share one small in-process buffer. A thread
   with nothing to run takes the next buffered task; only when the buffer is
   empty does one thread (one at a time) reserve a new batch, sized so the
-  batch runs in about :data:`TARGET_BATCH_SECONDS` by the measured speed of
+  batch runs in about :data:`~alligator.dispatching.TARGET_BATCH_SECONDS` by the measured speed of
   recent tasks (never more than ``prefetch``, never less than the threads
   waiting for work). So no buffered task waits while a thread is idle, and
   slow tasks are reserved one at a time.
 * **Truthful status.** A buffered task is reserved (the store says
-  RUNNING), so it may stay buffered only :data:`BUFFER_HOLD_SECONDS`: a
+  RUNNING), so it may stay buffered only :data:`~alligator.dispatching.BUFFER_HOLD_SECONDS`: a
   batch that turned out slower than measured (a slow task among tiny ones,
   every thread busy) hands the rest back, unstarted, and they say WAITING
   again (and other workers can have them). ``prefetch=1`` reserves only what
   a free thread starts at once.
 * **Acks.** A finished task's ack is queued for the housekeeping thread,
   which sends all pending acks (with their results, ``Backend.ack_results``)
-  within :data:`ACK_FLUSH_SECONDS`, whatever the task threads are running.
+  within :data:`~alligator.dispatching.ACK_FLUSH_SECONDS`, whatever the task threads are running.
 * **Priority.** ``queues`` are asked in order at every reservation
   (``Backend.reserve_first``): due work of an earlier queue always goes
   first; an idle worker waits with the backend's blocking wait, not a loop.
@@ -29,6 +29,12 @@ How work moves through a worker (``concurrency`` threads)::
   paused function is handed back unstarted and uncounted, due again a few
   seconds later. The pauses are read at most once a second, for all threads
   (:class:`~alligator.pausing.PauseWatch`).
+
+The worker is written in parts, each in a module of its own: the buffer,
+the reservations and the acks in :mod:`alligator.dispatching`; the
+live-worker record in :mod:`alligator.heartbeats`; stopping (signals, the
+shutdown timeout) in :mod:`alligator.stopping`. This module holds the
+worker's settings, its hooks and its threads' loop, and runs one task.
 """
 
 from __future__ import annotations
@@ -56,29 +62,24 @@ from alligator.delivery import (
     DeliverySteps,
     Outcome,
 )
+from alligator.dispatching import ACK_FLUSH_SECONDS as ACK_FLUSH_SECONDS
+from alligator.dispatching import BUFFER_HOLD_SECONDS as BUFFER_HOLD_SECONDS
+from alligator.dispatching import MAX_ERROR_BACKOFF as MAX_ERROR_BACKOFF
+from alligator.dispatching import TARGET_BATCH_SECONDS as TARGET_BATCH_SECONDS
+from alligator.dispatching import Dispatching
 from alligator.exceptions import ConfigurationError, PermanentBackendError
 from alligator.gator import Gator
+from alligator.heartbeats import Heartbeats
 from alligator.leases import LeaseKeeper
 from alligator.limits import MAX_TIME_LIMIT
 from alligator.security import NOTHING_ALLOWED
 from alligator.stopping import TICK_SECONDS, Stopping
-from alligator.text import printable
 
 log = logging.getLogger("alligator.worker")
 
 #: The most tasks a worker reserves in one call (``--prefetch``). Batches are
 #: sized by speed (see TARGET_BATCH_SECONDS): only tiny tasks fill one.
 DEFAULT_PREFETCH = 32
-#: Batches are sized so a batch runs in about this long; many tiny tasks are
-#: fetched together, slow ones one at a time (so other workers can have them).
-TARGET_BATCH_SECONDS = 0.05
-#: Longest a finished task's ack waits to be sent with others.
-ACK_FLUSH_SECONDS = 0.05
-#: Longest a reserved task waits in the buffer unstarted before it is handed
-#: back to the queue (where it says WAITING again).
-BUFFER_HOLD_SECONDS = 0.25
-#: Longest wait between retries when the backend cannot be reached.
-MAX_ERROR_BACKOFF = 5.0
 #: Seconds a stopping worker lets its running tasks finish before it hands
 #: them back to the queue and exits: under Kubernetes' default grace of 30 s
 #: and systemd's 90 s, as Sidekiq's 25 s is.
@@ -89,7 +90,9 @@ def _worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
 
 
-class Worker(Stopping):
+# Stopping comes last: its stand-ins for the methods the other parts define
+# (_flush_acks, _hand_back_buffered) must not hide them.
+class Worker(Dispatching, Heartbeats, Stopping):
     """Consumes queues: reserves tasks, runs them, settles each.
 
     Example:
@@ -461,23 +464,6 @@ class Worker(Stopping):
 
         return restore
 
-    def _claim(self, wanted: int) -> int:
-        with self._count_lock:
-            if self.max_tasks:
-                wanted = min(wanted, self.max_tasks - self.tasks_complete - self._claimed)
-            wanted = max(wanted, 0)
-            self._claimed += wanted
-            return wanted
-
-    def _settle_claims(self, claimed: int, handled: int) -> None:
-        with self._count_lock:
-            self._claimed -= claimed
-            self.tasks_complete += handled
-
-    def _finished(self) -> bool:
-        with self._count_lock:
-            return bool(self.max_tasks) and self.tasks_complete >= self.max_tasks
-
     def _consume_guarded(self) -> None:
         """Consumes until told to stop; an error of ours is logged, never fatal to the thread.
 
@@ -529,124 +515,6 @@ class Worker(Stopping):
                     self._in_hand.pop(threading.get_ident(), None)
                     elapsed = time.monotonic() - started
                     self._seconds_per_task = 0.7 * self._seconds_per_task + 0.3 * elapsed
-
-    # -- dispatch ------------------------------------------------------------
-
-    def _next_job(self) -> tuple[str, Reservation] | None:
-        """The next task this thread runs: a buffered one, else the first of a new batch.
-
-        Returns:
-            ``(queue, reservation)``; None when there is nothing yet (the
-            caller checks whether to stop and asks again).
-        """
-        with self._cond:
-            while True:
-                if self._stopping.is_set() or self._finished():
-                    return None
-                if self._buffer:
-                    queue, reservation, _ = self._buffer.popleft()
-                    return queue, reservation
-                if not self._reserving:
-                    self._reserving = True
-                    break
-                # Another thread is reserving; it will share what it gets.
-                self._idle += 1
-                self._cond.wait(0.2)
-                self._idle -= 1
-        try:
-            return self._reserve_batch()
-        finally:
-            with self._cond:
-                self._reserving = False
-                if self._idle:
-                    self._cond.notify_all()
-
-    def _batch_size(self) -> int:
-        with self._cond:
-            by_speed = int(TARGET_BATCH_SECONDS * self.concurrency / max(self._seconds_per_task, 1e-6))
-            return max(1, min(self.prefetch, max(by_speed, self._idle + 1)))
-
-    def _reserve_batch(self) -> tuple[str, Reservation] | None:
-        backend = self.gator.backend
-        paused = self._pauses.current().queues
-        queues = [queue for queue in self.queues if queue not in paused] if paused else self.queues
-        if not queues:
-            # Every queue is paused: look again when the pauses are next read.
-            self._stopping.wait(self._pauses.refresh)
-            return None
-        claimed = self._claim(self._batch_size())
-        if not claimed:
-            # Other threads hold the rest of max_tasks; wait for them.
-            self._stopping.wait(0.01)
-            return None
-        try:
-            if self._acks_since is not None:
-                # The buffer ran dry: send what finished now rather than
-                # after the wait for more work (a producer may be waiting on
-                # a result).
-                self._flush_acks()
-            timeout = max(self.nap_time, 1.0) if backend.blocking_reserve else 0.0
-            queue, batch = backend.reserve_first(queues, self.lease_seconds, claimed, timeout)
-            self._reserve_errors = 0
-        except Exception as err:
-            self._settle_claims(claimed, 0)
-            if isinstance(err, PermanentBackendError):
-                # Waiting cannot fix a wrong database or password: stop, and say why.
-                log.critical("the store refuses, and retrying cannot help: %s; stopping", err)
-                self.fatal = err
-                self.stop()
-                return None
-            self._reserve_errors += 1
-            wait = min(MAX_ERROR_BACKOFF, 0.1 * 2**self._reserve_errors)
-            log.error("backend error: %s; retrying in %.1fs", err, wait)
-            self._stopping.wait(wait)
-            return None
-        if len(batch) < claimed:
-            self._settle_claims(claimed - len(batch), 0)
-        if not batch:
-            if not backend.blocking_reserve:
-                self._stopping.wait(self.nap_time)
-            return None
-        self._keeper.hold(batch[0], queue)
-        for reservation in batch[1:]:
-            # Buffered: kept alive on the worker's behalf (the dispatch
-            # thread lives as long as the worker) until a thread starts it.
-            self._keeper.hold(reservation, queue, owner=self._dispatcher)
-        if self._stopping.is_set():
-            self._hand_back([(queue, r) for r in batch])
-            return None
-        now = time.monotonic()
-        with self._cond:
-            self._buffer.extend((queue, reservation, now) for reservation in batch[1:])
-            if len(batch) > 1:
-                # Idle threads take them; the housekeeper watches their age.
-                self._cond.notify_all()
-        return queue, batch[0]
-
-    def _hand_back_buffered(self, older_than: float | None = None) -> int:
-        """Hands back buffered tasks (those buffered before ``older_than``, or all)."""
-        with self._cond:
-            if older_than is None:
-                items = [(queue, reservation) for queue, reservation, _ in self._buffer]
-                self._buffer.clear()
-            else:
-                items = []
-                while self._buffer and self._buffer[0][2] < older_than:
-                    queue, reservation, _ = self._buffer.popleft()
-                    items.append((queue, reservation))
-        if items:
-            self._hand_back(items)
-        return len(items)
-
-    def _hand_back(self, items: list[tuple[str, Reservation]]) -> None:
-        """Releases unstarted reservations, uncounted (``attempted=False``); they are due at once."""
-        for queue, reservation in items:
-            self._keeper.drop(reservation.task_id, queue)
-            try:
-                self.gator.backend.release(queue, reservation.task_id, reservation.receipt, 0.0, False)
-            except Exception as err:
-                log.error("could not hand back task %s: %s", printable(reservation.task_id), err)
-        self._settle_claims(len(items), 0)
 
     # -- one task ------------------------------------------------------------
 
@@ -706,144 +574,3 @@ class Worker(Stopping):
                 )
             )
         return 0 if delivery.outcome is Outcome.WAITING else 1
-
-    def _set_aside_if_paused(self, queue: str, delivery: Delivery) -> bool:
-        """Hands a task of a paused queue or function back unstarted and uncounted.
-
-        A paused queue's task (reserved before the pause was seen) is due
-        again at once: nothing reserves from that queue meanwhile. A paused
-        function's is due again after :data:`~alligator.pausing.SET_ASIDE_SECONDS`,
-        so the worker meets it again only that often (not a busy loop).
-
-        Returns:
-            True if it was handed back.
-        """
-        paused = self._pauses.current()
-        task = delivery.task
-        if queue in paused.queues:
-            delay = 0.0
-        elif task is not None and f"{task.module}:{task.callable}" in paused.functions:
-            delay = pausing.SET_ASIDE_SECONDS
-        else:
-            return False
-        reservation = delivery.reservation
-        self._keeper.drop(reservation.task_id, queue)
-        try:
-            self.gator.backend.release(queue, reservation.task_id, reservation.receipt, delay, False)
-        except Exception as err:
-            log.error("could not hand back paused task %s: %s", printable(reservation.task_id), err)
-        log.debug(
-            "task %s of paused %s set aside for %gs", printable(reservation.task_id), delivery.function, delay
-        )
-        return True
-
-    # -- housekeeping: acks and the buffer -----------------------------------
-
-    def _housekeep(self) -> None:
-        """Sends acks within ACK_FLUSH_SECONDS and hands back stale buffered tasks."""
-        while True:
-            with self._cond:
-                now = time.monotonic()
-                wake = now + 1.0
-                if self._acks_since is not None:
-                    wake = min(wake, max(self._acks_since + ACK_FLUSH_SECONDS, self._ack_retry_at))
-                if self._buffer:
-                    wake = min(wake, self._buffer[0][2] + BUFFER_HOLD_SECONDS)
-                if wake > now and not self._housekeeping_done.is_set():
-                    self._cond.wait(wake - now)
-                ack_due = self._acks_since is not None and time.monotonic() >= max(
-                    self._acks_since + ACK_FLUSH_SECONDS, self._ack_retry_at
-                )
-            if self._housekeeping_done.is_set():
-                return
-            try:
-                if ack_due:
-                    self._flush_acks()
-                self._hand_back_buffered(older_than=time.monotonic() - BUFFER_HOLD_SECONDS)
-            except Exception:
-                log.exception("worker housekeeping failed; trying again")
-                self._housekeeping_done.wait(0.1)
-
-    def _flush_acks(self, final: bool = False) -> None:
-        """Sends every pending ack now; on a backend error keeps them for a later try."""
-        with self._flush_lock:
-            with self._cond:
-                pending, self._acks, self._acks_since = self._acks, {}, None
-            for queue, acks in pending.items():
-                try:
-                    done = self.gator.backend.ack_results(queue, acks)
-                    self._ack_errors = 0
-                except Exception as err:
-                    if not final:
-                        # The leases stay held (and renewed) until the acks get through.
-                        self._ack_errors += 1
-                        wait = min(MAX_ERROR_BACKOFF, 0.1 * 2**self._ack_errors)
-                        log.error(
-                            "could not acknowledge %d task(s) yet: %s; retrying in %.1fs",
-                            len(acks),
-                            err,
-                            wait,
-                        )
-                        with self._cond:
-                            self._acks[queue] = acks + self._acks.get(queue, [])
-                            self._acks_since = self._acks_since or time.monotonic()
-                            self._ack_retry_at = time.monotonic() + wait
-                        continue
-                    log.error("could not acknowledge %d task(s): %s; they will run again", len(acks), err)
-                    done = len(acks)
-                if done < len(acks):
-                    log.warning("%d task(s) finished after their lease was lost", len(acks) - done)
-                for ack in acks:
-                    self._keeper.drop(ack.task_id, queue)
-
-    # -- the live-worker registry ------------------------------------------
-
-    def info(self) -> presence.WorkerInfo:
-        """This worker as its heartbeat record describes it."""
-        with self._cond:
-            current = tuple(self._running.values())
-        with self._count_lock:
-            handled = self.tasks_complete
-        return presence.WorkerInfo(
-            worker_id=self.worker_id,
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            queues=self.queues,
-            concurrency=self.concurrency,
-            started_at=self._started_at,
-            heartbeat_at=time.time(),
-            tasks_handled=handled,
-            current=current,
-            supervisor=self.supervisor,
-        )
-
-    def heartbeat(self) -> None:
-        """Writes this worker's record to the store's live-worker registry (the keeper calls it).
-
-        A backend without a registry (``NotImplementedError``) turns it off
-        for this worker.
-        """
-        if not self._registry:
-            return
-        try:
-            self.gator.backend.heartbeat(self.worker_id, presence.encode(self.info()), presence.WORKER_TTL)
-        except NotImplementedError:
-            self._registry = False
-            log.debug("%s keeps no registry of workers; heartbeats are off", self.gator.backend.describe())
-
-    def _safe_heartbeat(self) -> None:
-        try:
-            self.heartbeat()
-        except Exception as err:
-            # The next beat tries again; the record lives WORKER_TTL seconds.
-            log.warning("could not write this worker's heartbeat: %s", err)
-
-    def _forget(self) -> None:
-        if not self._registry:
-            return
-        try:
-            self.gator.backend.forget_worker(self.worker_id)
-        except NotImplementedError:
-            pass
-        except Exception as err:
-            log.warning("could not remove this worker's record (it expires on its own): %s", err)

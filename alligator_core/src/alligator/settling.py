@@ -1,0 +1,234 @@
+"""How a delivery ends: its :class:`Outcome`, and the settle step that records it in the store.
+
+The settle step of :class:`~alligator.delivery.DeliverySteps`: a success gets
+its return value encoded (and signed) for the ack; a failure is retried
+after its backoff, or dead-lettered with its traceback once its retries are
+spent; a step that raised :class:`Refused` dead-letters the task with the
+reason given; a store that fails while settling leaves the task to its
+lease (it is delivered again). Each ending is logged as one line with the
+delivery's fields as ``extra`` (for JSON logs).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import traceback
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from alligator import payload as _payload
+from alligator.backend import Ack
+from alligator.exceptions import BackendError, NotSerializableError, TimeLimitExceeded
+from alligator.text import printable, storable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from alligator.backend import Backend
+    from alligator.delivery import Delivery, DeliveryRules
+    from alligator.tasks import Task
+
+log = logging.getLogger("alligator.worker")
+
+#: Frames of a task's traceback kept in its dead letter.
+TRACEBACK_FRAMES = 8
+
+
+class Outcome(str, enum.Enum):
+    """How one delivery ended."""
+
+    #: The function returned; the caller acknowledges it.
+    SUCCEEDED = "succeeded"
+    #: It failed and was released to run again after a backoff.
+    RETRYING = "retrying"
+    #: It went to the dead letters, with the reason.
+    DEAD = "dead-lettered"
+    #: A dependency is still pending; handed back without counting a delivery.
+    WAITING = "waiting"
+    #: The store failed while settling it, so it is left to its lease and delivered again.
+    UNSETTLED = "unsettled"
+
+
+class Refused(Exception):
+    """Ends a delivery in the dead letters with this reason."""
+
+    def __init__(self, reason: str, cause: BaseException | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        #: The task's own exception, whose traceback the log line shows.
+        self.cause = cause
+
+
+class Settling:
+    """The settle step of :class:`~alligator.delivery.DeliverySteps` (a mixin: the state is the steps')."""
+
+    backend: Backend
+    queue: str
+    rules: DeliveryRules
+
+    def _succeeded(self, delivery: Delivery) -> None:
+        task, reservation = delivery.task, delivery.reservation
+        assert task is not None
+        result: str | None = None
+        if task.store_result:
+            try:
+                result = _payload.encode_result(task.result)
+            except Exception as err:  # NotSerializableError, ValueError (a huge int)...
+                # A bug in the task, as a non-JSON argument is: it would return
+                # the same thing on every retry, so no retry.
+                self._dead_letter(delivery, _unstorable_reason(err), err)
+                return
+            result = self._signed_result(reservation.task_id, result)
+            limit = self.rules.policy.max_payload_bytes
+            if len(result) > limit:  # ASCII (see encode_result): characters are bytes
+                self._dead_letter(
+                    delivery,
+                    f"returned {len(result)} bytes, over the limit of {limit}; keep large data "
+                    "elsewhere and return where it is, or queue the task with store_result=False",
+                )
+                return
+        ttl = self.rules.result_ttl if task.result_ttl is None else task.result_ttl
+        delivery.ack = Ack(reservation.task_id, reservation.receipt, result, ttl)
+        delivery.outcome = Outcome.SUCCEEDED
+        _log(logging.INFO, delivery, "succeeded in %.3fs", delivery.duration)
+
+    def _signed_result(self, task_id: str, result: str) -> str:
+        # Measured signed, as the store will hold it; the signature ties it to
+        # this task and queue, so a writer to the store cannot plant one.
+        return self.rules.policy.seal_result(self.queue, task_id, result)
+
+    def _failed(self, delivery: Delivery, func: Callable[..., Any], exc: BaseException) -> None:
+        task, reservation = delivery.task, delivery.reservation
+        assert task is not None
+        if isinstance(exc, TypeError) and not _arguments_fit(func, task):
+            raise Refused(f"arguments do not fit: {exc}")
+        over_time = isinstance(exc, TimeLimitExceeded) and delivery.time_limit is not None
+        from alligator.timelimits import limit_reason  # as in DeliverySteps._run: loaded when first needed
+
+        if reservation.attempts <= task.retries:
+            delivery.delay = task.next_retry_delay(reservation.attempts)
+            task.to_retrying()
+            self.backend.release(self.queue, reservation.task_id, reservation.receipt, delivery.delay)
+            delivery.outcome = Outcome.RETRYING
+            _log(
+                logging.WARNING,
+                delivery,
+                "raised %s: %s; retry %d of %d in %.1fs",
+                type(exc).__name__,
+                limit_reason(delivery.time_limit)
+                if over_time and delivery.time_limit is not None
+                else printable(exc),
+                reservation.attempts,
+                task.retries,
+                delivery.delay,
+            )
+            return
+        if over_time:
+            assert delivery.time_limit is not None
+            raise Refused(
+                f"{limit_reason(delivery.time_limit)} on attempt {reservation.attempts} of "
+                f"{task.retries + 1}:\n{traceback_text(exc)}",
+                exc,
+            )
+        raise Refused(
+            f"raised on attempt {reservation.attempts} of {task.retries + 1}:\n{traceback_text(exc)}", exc
+        )
+
+    def _end_on(self, delivery: Delivery, exc: BaseException) -> None:
+        """Settles a delivery a step ended with ``exc``, whatever it is."""
+        if isinstance(exc, Refused):
+            self._dead_letter(delivery, exc.reason, exc.cause)
+        elif isinstance(exc, BackendError):
+            self._unsettled(delivery, exc)
+        elif isinstance(exc, Exception):
+            # A bug of ours, or something no step foresaw: a payload that
+            # trips it would trip it on every delivery.
+            self._dead_letter(delivery, f"could not be handled:\n{traceback_text(exc)}", exc)
+        else:
+            # KeyboardInterrupt, SystemExit... raised while opening or
+            # importing: still the payload's doing, so settle it; an
+            # in-process caller gets a KeyboardInterrupt back afterwards.
+            if isinstance(exc, KeyboardInterrupt):
+                delivery.interrupted = exc
+            self._dead_letter(delivery, f"could not be handled:\n{traceback_text(exc)}", exc)
+
+    def _dead_letter(self, delivery: Delivery, reason: str, cause: BaseException | None = None) -> None:
+        reservation = delivery.reservation
+        if delivery.task is not None:
+            delivery.task.to_failed()
+        delivery.reason = storable(reason)
+        # Signed for the store (when a secret is set); logs show it plain.
+        stored = self.rules.policy.seal_reason(self.queue, reservation.task_id, delivery.reason)
+        try:
+            self.backend.dead_letter(self.queue, reservation.task_id, reservation.receipt, stored)
+        except Exception as err:
+            self._unsettled(delivery, err)
+            return
+        delivery.outcome = Outcome.DEAD
+        lines = delivery.reason.strip().splitlines() or [""]
+        summary = lines[0] if len(lines) == 1 else f"{lines[0]} {lines[-1]}"
+        # The traceback goes through the formatter (exc_info), so a JSON log
+        # keeps it in one field; the text of the line itself is escaped.
+        _log(logging.ERROR, delivery, "dead-lettered: %s", printable(summary, 500), exc_info=cause)
+
+    def _unsettled(self, delivery: Delivery, err: BaseException) -> None:
+        delivery.outcome = Outcome.UNSETTLED
+        delivery.reason = f"{type(err).__name__}: {err}"
+        _log(
+            logging.ERROR,
+            delivery,
+            "could not be settled (%s); it runs again once its lease ends",
+            printable(delivery.reason),
+        )
+
+
+def _log(
+    level: int, delivery: Delivery, message: str, *args: Any, exc_info: BaseException | None = None
+) -> None:
+    """Logs one line about a delivery, with its fields as ``extra`` for JSON logs."""
+    if not log.isEnabledFor(level):
+        return
+    reservation = delivery.reservation
+    outcome = delivery.outcome.value if delivery.outcome is not None else None
+    log.log(
+        level,
+        "task %s [%s] on %s: " + message,
+        delivery.function,
+        printable(reservation.task_id),
+        printable(delivery.queue),
+        *args,
+        exc_info=exc_info,
+        extra={
+            "task_id": reservation.task_id,
+            "function": delivery.function,
+            "queue": delivery.queue,
+            "outcome": outcome,
+            "attempt": reservation.attempts,
+            "duration": round(delivery.duration, 6),
+            "delay": round(delivery.delay, 3)
+            if delivery.outcome in (Outcome.RETRYING, Outcome.WAITING)
+            else None,
+        },
+    )
+
+
+def traceback_text(exc: BaseException) -> str:
+    """The last :data:`TRACEBACK_FRAMES` frames of ``exc``'s traceback, as text for a dead letter."""
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-TRACEBACK_FRAMES))
+
+
+def _arguments_fit(func: Callable[..., Any], task: Task) -> bool:
+    import inspect
+
+    try:
+        inspect.signature(func).bind(*task.func_args, **task.func_kwargs)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to check (some builtins): assume it fits
+        return True
+    return True
+
+
+def _unstorable_reason(err: Exception) -> str:
+    """The dead letter's reason for a return value that cannot be stored as a result."""
+    detail = str(err) if isinstance(err, NotSerializableError) else f"{type(err).__name__}: {err}"
+    return f"returned a value JSON cannot carry: {detail}"
