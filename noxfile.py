@@ -61,6 +61,20 @@ CONSTRAINTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "requirem
 os.environ.setdefault("UV_BUILD_CONSTRAINT", CONSTRAINTS)
 
 
+#: The core's own tests: what runs on locmem alone (the other folders need
+#: real stores, processes or the dashboard's extra and have sessions of their own).
+CORE_TESTS = [
+    "tests",
+    "--ignore=tests/reliability",
+    "--ignore=tests/first_hour",
+    "--ignore=tests/dashboard",
+    "--ignore=tests/operating",
+    "--ignore=tests/integration",
+    "-m",
+    "not soak",
+]
+
+
 def _install(session: nox.Session, *args: str) -> None:
     """Installs ``args`` under the project's pinned constraints."""
     session.install("-c", CONSTRAINTS, *args)
@@ -81,14 +95,7 @@ def core(session: nox.Session) -> None:
     _install(session, *TEST_DEPS, "-e", CORE, "-e", PLUGINS["locmem"])
     _pytest(
         session,
-        "tests",
-        "--ignore=tests/reliability",
-        "--ignore=tests/first_hour",
-        "--ignore=tests/dashboard",
-        "--ignore=tests/operating",
-        "--ignore=tests/integration",
-        "-m",
-        "not soak",
+        *CORE_TESTS,
         # The docstrings' examples (each on a store of its own), and the
         # kit's self-test: each deliberately broken backend fails the kit.
         "--doctest-modules",
@@ -307,18 +314,4 @@ def latest(session: nox.Session) -> None:
     )
     session.run("ruff", "check", ".")
     session.run("mypy", "-p", "alligator", *(arg for name in PLUGINS for arg in ("-p", f"alligator_{name}")))
-    session.run(
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "tests",
-        "--ignore=tests/reliability",
-        "--ignore=tests/first_hour",
-        "--ignore=tests/dashboard",
-        "--ignore=tests/operating",
-        "--ignore=tests/integration",
-        "-m",
-        "not soak",
-        env={"PYTHONDONTWRITEBYTECODE": "1"},
-    )
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *CORE_TESTS, env={"PYTHONDONTWRITEBYTECODE": "1"})

@@ -152,3 +152,18 @@ def redact_dsn(dsn: str) -> str:
                 f"{key}={'***' if key.lower() in secret_keys else value}" for key, value in pairs
             )
     return f"{scheme}://{userinfo}{location}{qmark}{query}{hash_}{fragment}"
+
+
+def human_bytes(count: int) -> str:
+    """A byte count in the largest binary unit that keeps it at least 1.
+
+    Example:
+        >>> human_bytes(512), human_bytes(3 * 1024 * 1024 + 1)
+        ('512 bytes', '3.0 MiB')
+    """
+    amount, unit = float(count), "bytes"
+    for larger in ("KiB", "MiB", "GiB", "TiB"):
+        if amount < 1024:
+            break
+        amount, unit = amount / 1024, larger
+    return f"{count} bytes" if unit == "bytes" else f"{amount:.1f} {unit}"

@@ -93,7 +93,7 @@ def test_memory_near_maxmemory_is_a_warning_then_an_error(tmp_path: Path) -> Non
             _fill(client, 0.85)
             [memory] = [f for f in backend.diagnose() if "memory is" in f[1]]
             assert memory[0] == "warning", memory
-            assert memory[1].startswith("Redis: memory is 8") and "of maxmemory 4.00 MiB" in memory[1]
+            assert memory[1].startswith("Redis: memory is 8") and "of maxmemory 4.0 MiB" in memory[1]
             # Well under what is used: every write is refused (OOM), whatever
             # Redis frees meanwhile.
             client.config_set("maxmemory", int(client.info("memory")["used_memory"]) // 2)

@@ -30,6 +30,8 @@ from typing import Any
 import redis
 from redis.cluster import RedisCluster
 
+from alligator.text import human_bytes
+
 Finding = tuple[str, str, str]
 
 #: Share of ``maxmemory`` in use from which doctor warns.
@@ -186,9 +188,9 @@ def _policy(memory: dict[str, Any], where: str) -> Finding:
 def _memory(memory: dict[str, Any], where: str) -> Finding:
     used, limit = _int(memory.get("used_memory")), _int(memory.get("maxmemory"))
     if limit <= 0:
-        return ("ok", f"{where}memory: {_human(used)} used, no maxmemory limit", "")
+        return ("ok", f"{where}memory: {human_bytes(used)} used, no maxmemory limit", "")
     share = used / limit
-    said = f"{where}memory is {share:.0%} full ({_human(used)} of maxmemory {_human(limit)})"
+    said = f"{where}memory is {share:.0%} full ({human_bytes(used)} of maxmemory {human_bytes(limit)})"
     what_to_do = (
         "raise maxmemory (and the machine's memory), or drain or purge queues, results and dead letters "
         "(alligator info DSN shows what they hold)"
@@ -384,12 +386,3 @@ def _int(value: object) -> int:
         return int(str(value))
     except ValueError:
         return 0
-
-
-def _human(count: int) -> str:
-    amount, unit = float(count), "bytes"
-    for larger in ("KiB", "MiB", "GiB", "TiB"):
-        if amount < 1024:
-            break
-        amount, unit = amount / 1024, larger
-    return f"{count} bytes" if unit == "bytes" else f"{amount:.2f} {unit}"

@@ -25,6 +25,8 @@ import os
 import re
 import sqlite3
 
+from alligator.text import human_bytes
+
 #: Where the file system check reads the mounted file systems.
 MOUNTS_FILE = "/proc/self/mounts"
 #: File system types reported as network ones, where SQLite's locking (and
@@ -174,18 +176,22 @@ def disk_space(path: str, wal_bytes: int) -> Finding:
     if free < wal_bytes:
         return (
             "error",
-            f"{path}: only {_human(free)} free on its disk, less than the {_human(wal_bytes)} its "
+            f"{path}: only {human_bytes(free)} free on its disk, less than the {human_bytes(wal_bytes)} its "
             "write-ahead log grows to between checkpoints: writes fail or are about to",
             what_to_do,
         )
     if free < max(MIN_FREE_BYTES, size):
         return (
             "warning",
-            f"{path}: only {_human(free)} free on its disk (the database takes {_human(size)}): "
+            f"{path}: only {human_bytes(free)} free on its disk (the database takes {human_bytes(size)}): "
             "a growing backlog will fill it",
             what_to_do,
         )
-    return ("ok", f"{path}: {_human(free)} free on its disk (the database takes {_human(size)})", "")
+    return (
+        "ok",
+        f"{path}: {human_bytes(free)} free on its disk (the database takes {human_bytes(size)})",
+        "",
+    )
 
 
 def _size(path: str) -> int:
@@ -193,16 +199,6 @@ def _size(path: str) -> int:
         return os.path.getsize(path)
     except OSError:
         return 0
-
-
-def _human(count: int) -> str:
-    """A byte count in the largest binary unit that keeps it at least 1."""
-    amount, unit = float(count), "bytes"
-    for larger in ("KiB", "MiB", "GiB", "TiB"):
-        if amount < 1024:
-            break
-        amount, unit = amount / 1024, larger
-    return f"{count} bytes" if unit == "bytes" else f"{amount:.1f} {unit}"
 
 
 def _read_mounts() -> str | None:
