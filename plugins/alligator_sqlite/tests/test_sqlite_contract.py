@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 import sqlite_raw
 
-import alligator_sqlite
 from alligator.backend import Backend
 from alligator.constants import DELAYED, FAILED, RUNNING, WAITING
 from alligator.testing import BackendContract, FakeClock, PauseContract
 from alligator_sqlite import SqliteBackend
+from alligator_sqlite import records as alligator_sqlite
 
 LEASE = 30.0
 Plant = Callable[[str, str, bytes], None]

@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 import sqlite_raw
 
-import alligator_sqlite
 from alligator.backend import Ack
 from alligator.constants import FAILED, RUNNING, SUCCESS
 from alligator.exceptions import BackendError
 from alligator.testing import FakeClock
 from alligator_sqlite import SCHEMA_VERSION, SqliteBackend
+from alligator_sqlite import consuming as alligator_sqlite
 
 LEASE = 30.0
 

@@ -1,0 +1,425 @@
+"""The SQLite backend's producing and consuming: push, reserve, ack, release, extend, dead-letter, get.
+
+Each is one short write transaction (see :class:`~alligator_sqlite.store.Store`);
+a record that must not be handed out is dead-lettered in the very
+transaction that met it, and the other tasks of that reserve are delivered
+as usual.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import uuid
+from collections.abc import Sequence
+
+from alligator.backend import Ack, Reservation
+from alligator.constants import SUCCESS
+from alligator_sqlite import queries, records
+from alligator_sqlite.store import Store
+
+__all__ = ["Consuming"]
+
+# Each reserve buries at most this many rows whose due is no finite number
+# (and each ack deletes at most this many results whose expiry is no number).
+_CORRUPT_PER_RESERVE = 8
+# Each ack deletes at most this many expired results.
+_TRIM_BATCH = 1000
+# Reserve reads this many batches at most when bad records leave it short of
+# its limit: the write lock is never held for a whole queue of bad rows.
+_MAX_RESERVE_ROUNDS = 8
+
+
+class Consuming(Store):
+    """Pushing, reserving and settling tasks; mixed into :class:`~alligator_sqlite.SqliteBackend`."""
+
+    # -- producing -------------------------------------------------------
+
+    def push(self, queue: str, task_id: str, payload: str, delay: float = 0.0) -> bool:
+        """Adds a task to the end of a queue; see :meth:`~alligator.backend.Backend.push`."""
+        return self.push_many(queue, [(task_id, payload, delay)]) == 1
+
+    def push_many(self, queue: str, items: Sequence[tuple[str, str, float]]) -> int:
+        """Adds many tasks in one transaction; see :meth:`~alligator.backend.Backend.push_many`.
+
+        Returns:
+            How many were added (ids already in the queue, dead letters
+            included, are skipped).
+
+        Raises:
+            ValueError: A delay is NaN or infinite, or a payload or id
+                cannot be encoded as UTF-8 (a lone surrogate); nothing is
+                added.
+        """
+        if not items:
+            return 0
+        for _, _, delay in items:
+            _check_delay(delay)
+
+        def body(conn: sqlite3.Connection) -> int:
+            now = self.now()
+            first = self._next_seqs(conn, len(items))
+            rows = [
+                {
+                    "queue": queue,
+                    "task_id": task_id,
+                    "payload": payload.encode("utf-8"),
+                    "due": now + max(delay, 0.0),
+                    "seq": first + n,
+                }
+                for n, (task_id, payload, delay) in enumerate(items)
+            ]
+            # Ids are unique across live tasks and dead letters alike (see push_task).
+            cursor = conn.executemany(queries.PUSH_TASK, rows)
+            added = cursor.rowcount
+            # A re-pushed id starts afresh: forget how it finished last time
+            # (but keep FAILED for an id refused because it is a dead letter).
+            forgotten = [{"queue": queue, "task_id": task_id} for task_id, _, _ in items]
+            conn.executemany(queries.FORGET_FINISHED_UNLESS_DEAD, forgotten)
+            # Its old result too: finished() must not hand out last time's value.
+            conn.executemany(queries.FORGET_RESULT_UNLESS_DEAD, forgotten)
+            return added
+
+        return self._run(body)
+
+    # -- consuming -------------------------------------------------------
+
+    def reserve(
+        self, queue: str, lease_seconds: float, limit: int = 1, timeout: float = 0.0
+    ) -> list[Reservation]:
+        """Reserves up to ``limit`` due tasks in one transaction.
+
+        See :meth:`~alligator.backend.Backend.reserve`.
+
+        Returns at once (``blocking_reserve`` is False): ``timeout`` is ignored.
+        A record over :attr:`~alligator.backend.Backend.max_payload_bytes`,
+        or whose payload or id is not valid UTF-8, is dead-lettered in the
+        same transaction instead; further due tasks are then read to fill
+        ``limit``.
+        """
+        if limit < 1:
+            return []
+        return self._run(lambda conn: self._reserve_in(conn, queue, lease_seconds, limit, self.now()))
+
+    def reserve_first(
+        self, queues: Sequence[str], lease_seconds: float, limit: int = 1, timeout: float = 0.0
+    ) -> tuple[str, list[Reservation]]:
+        """Reserves from the first of ``queues`` with due work, in one transaction.
+
+        See :meth:`~alligator.backend.Backend.reserve_first`. The queues are
+        tried in priority order inside one write transaction, as
+        :meth:`reserve` tries one (unreadable records of a queue tried on
+        the way are dead-lettered as reserve would), so a worker with
+        several queues takes the write lock once per call, not once per
+        queue. When none has due work and ``timeout`` is positive, it naps
+        (:meth:`~alligator.backend.Backend.wait_for_work`: SQLite cannot
+        be woken by another process) and tries once more; one queue is
+        simply :meth:`reserve`.
+
+        Returns:
+            The queue the tasks came from and the reservations; ``("", [])``
+            when none had work.
+        """
+        if len(queues) == 1:
+            return queues[0], self.reserve(queues[0], lease_seconds, limit, timeout)
+        if limit < 1 or not queues:
+            return "", []
+
+        def body(conn: sqlite3.Connection) -> tuple[str, list[Reservation]]:
+            now = self.now()
+            for queue in queues:
+                taken = self._reserve_in(conn, queue, lease_seconds, limit, now)
+                if taken:
+                    return queue, taken
+            return "", []
+
+        found = self._run(body)
+        if found[1] or timeout <= 0:
+            return found
+        self.wait_for_work(queues, timeout)
+        return self._run(body)
+
+    def _reserve_in(
+        self, conn: sqlite3.Connection, queue: str, lease_seconds: float, limit: int, now: float
+    ) -> list[Reservation]:
+        """Reserves up to ``limit`` due tasks of one queue inside the caller's write transaction."""
+        max_bytes = self.max_payload_bytes
+        max_id = self.max_task_id_bytes
+        taken: list[Reservation] = []
+        corrupt = conn.execute(
+            queries.CORRUPT_DUE_ROWS, {"queue": queue, "infinity": math.inf, "limit": _CORRUPT_PER_RESERVE}
+        ).fetchall()
+        self._bury(
+            conn,
+            queue,
+            [(rowid, records.corrupt_reason(conn, rowid, field)) for rowid, field in corrupt],
+            now,
+            True,
+        )
+        for _ in range(_MAX_RESERVE_ROUNDS):
+            wanted = limit - len(taken)
+            # Waiting tasks whose time came and reserved ones whose lease
+            # lapsed both have due <= now: one index range scan finds them.
+            rows = conn.execute(
+                queries.RESERVE_DUE,
+                {"max_id": max_id, "max_bytes": max_bytes, "queue": queue, "now": now, "limit": wanted},
+            ).fetchall()
+            leases: list[dict[str, object]] = []
+            unreadable: list[tuple[int, str]] = []
+            for rowid, raw_id, attempts, failures, small, bad_field in rows:
+                try:
+                    if bad_field is not None:
+                        raise records.Unreadable(records.corrupt_reason(conn, rowid, bad_field))
+                    if raw_id is None:
+                        size = records.id_size_and_head(conn, rowid, max_id)[0]
+                        raise records.Unreadable(f"task id is {size} bytes, over the limit of {max_id}")
+                    task_id = records.decode_task_id(raw_id)
+                    size, raw = records.read_payload(conn, rowid, max_bytes, small)
+                    payload = records.decode_payload(size, raw, max_bytes)
+                except records.Unreadable as unreadable_record:
+                    unreadable.append((rowid, str(unreadable_record)))
+                    continue
+                reservation = Reservation(task_id, payload, uuid.uuid4().hex, attempts + 1, failures)
+                taken.append(reservation)
+                leases.append(
+                    {
+                        "due": now + lease_seconds,
+                        "attempts": reservation.attempts,
+                        "receipt": reservation.receipt,
+                        "rowid": rowid,
+                    }
+                )
+            conn.executemany(queries.TAKE_LEASE, leases)
+            self._bury(conn, queue, unreadable, now, delivered=True)
+            # Read on only to replace rows just dead-lettered, and only when
+            # the leases just taken cannot come due again in this step.
+            if not unreadable or len(rows) < wanted or len(taken) >= limit or lease_seconds <= 0:
+                break
+        return taken
+
+    def ack(self, queue: str, task_id: str, receipt: str) -> bool:
+        """Finishes a reserved task; see :meth:`~alligator.backend.Backend.ack`."""
+        return self.ack_many(queue, [(task_id, receipt)]) == 1
+
+    def ack_many(self, queue: str, items: Sequence[tuple[str, str]]) -> int:
+        """Acks many ``(task_id, receipt)`` pairs in one transaction.
+
+        See :meth:`~alligator.backend.Backend.ack_many`.
+
+        Returns:
+            How many acks took effect (stale receipts change nothing).
+        """
+        return self._ack(queue, [(task_id, receipt, None, 0.0) for task_id, receipt in items])
+
+    def ack_results(self, queue: str, acks: Sequence[Ack]) -> int:
+        """Acks many tasks and keeps their results, all in one transaction.
+
+        See :meth:`~alligator.backend.Backend.ack_results`. Each result is
+        written in the transaction that acks its task (the same one
+        :meth:`ack_many` would run: no transaction is added per task), as
+        UTF-8 bytes, with the time it expires on the backend's clock. A
+        result whose ``result_ttl`` is not positive is not kept (it would be
+        expired at once). Results that expired are deleted by later acks.
+
+        Raises:
+            ValueError: A ``result_ttl`` is NaN; nothing is acked.
+
+        Returns:
+            How many acks took effect (a stale receipt keeps no result).
+        """
+        for ack in acks:
+            if math.isnan(ack.result_ttl):
+                raise ValueError(f"a result_ttl must be a number of seconds, not {ack.result_ttl!r}")
+        return self._ack(
+            queue,
+            [
+                # surrogatepass: a result that UTF-8 cannot encode is kept as
+                # it comes, and finished() then says it is not valid UTF-8;
+                # the task still succeeded, so its ack must not fail.
+                (
+                    a.task_id,
+                    a.receipt,
+                    None if a.result is None else a.result.encode("utf-8", "surrogatepass"),
+                    a.result_ttl,
+                )
+                for a in acks
+            ],
+        )
+
+    def _ack(self, queue: str, items: Sequence[tuple[str, str, bytes | None, float]]) -> int:
+        """Acks ``(task_id, receipt, result, result_ttl)`` items in one transaction, keeping the results."""
+        if not items:
+            return 0
+
+        def body(conn: sqlite3.Connection) -> int:
+            now = self.now()
+            done: list[tuple[str, str]] = []
+            kept: list[dict[str, object]] = []
+            for task_id, receipt, result, ttl in items:
+                cursor = conn.execute(
+                    queries.ACK_TASK, {"queue": queue, "task_id": task_id, "receipt": receipt, "now": now}
+                )
+                if cursor.rowcount:
+                    done.append((queue, task_id))
+                    if result is not None and ttl > 0:
+                        kept.append(
+                            {
+                                "queue": queue,
+                                "task_id": task_id,
+                                "now": now,
+                                "expires_at": now + ttl,
+                                "result": result,
+                            }
+                        )
+            if done:
+                self._finish(conn, done, SUCCESS, now)
+                self._trim_results(conn, now)
+            if kept:
+                conn.executemany(queries.KEEP_RESULT, kept)
+            return len(done)
+
+        return self._run(body)
+
+    @staticmethod
+    def _trim_results(conn: sqlite3.Connection, now: float) -> None:
+        """Deletes some results that expired, and a few whose expiry is no number at all.
+
+        Run by every ack that takes effect, results or not, so expired
+        results go even once none are kept any more: a seek in the
+        ``expires_at`` index, deleting at most ``_TRIM_BATCH`` rows, so a
+        backlog (a burst of results expiring together) is spread over many
+        acks instead of holding the write lock for one long delete.
+        finished() checks the expiry itself, so this only saves space. A
+        hand-written expiry that is not a number (text, a blob) sorts after
+        every number: a seek to +inf finds such rows.
+        """
+        conn.execute(queries.TRIM_EXPIRED_RESULTS, {"now": now, "batch": _TRIM_BATCH})
+        conn.execute(queries.TRIM_CORRUPT_RESULTS, {"infinity": math.inf, "batch": _CORRUPT_PER_RESERVE})
+
+    def release(
+        self, queue: str, task_id: str, receipt: str, delay: float = 0.0, attempted: bool = True
+    ) -> bool:
+        """Hands a reserved task back, due after ``delay``; see :meth:`~alligator.backend.Backend.release`.
+
+        ``attempted=True`` adds one to the task's failures; ``False`` takes
+        this delivery off its attempts instead.
+
+        Raises:
+            ValueError: ``delay`` is NaN or infinite; nothing changes.
+        """
+        _check_delay(delay)
+
+        def body(conn: sqlite3.Connection) -> bool:
+            now = self.now()
+            seq = self._next_seqs(conn, 1)
+            cursor = conn.execute(
+                queries.RELEASE_TASK,
+                {
+                    "due": now + max(delay, 0.0),
+                    "seq": seq,
+                    "undelivered": int(not attempted),
+                    "attempted": int(attempted),
+                    "queue": queue,
+                    "task_id": task_id,
+                    "receipt": receipt,
+                    "now": now,
+                },
+            )
+            return cursor.rowcount == 1
+
+        return self._run(body)
+
+    def extend(self, queue: str, task_id: str, receipt: str, lease_seconds: float) -> bool:
+        """Moves a held lease's end to ``now + lease_seconds``.
+
+        See :meth:`~alligator.backend.Backend.extend`.
+        """
+        return self.extend_many(queue, [(task_id, receipt)], lease_seconds)[0]
+
+    def extend_many(self, queue: str, items: Sequence[tuple[str, str]], lease_seconds: float) -> list[bool]:
+        """Extends many leases in one transaction; see :meth:`~alligator.backend.Backend.extend_many`.
+
+        Returns:
+            One flag per item: False where the lease was lost or had run out.
+        """
+        if not items:
+            return []
+
+        def body(conn: sqlite3.Connection) -> list[bool]:
+            now = self.now()
+            flags = []
+            for task_id, receipt in items:
+                cursor = conn.execute(
+                    queries.EXTEND_LEASE,
+                    {
+                        "due": now + lease_seconds,
+                        "queue": queue,
+                        "task_id": task_id,
+                        "receipt": receipt,
+                        "now": now,
+                    },
+                )
+                flags.append(cursor.rowcount == 1)
+            return flags
+
+        return self._run(body)
+
+    def dead_letter(self, queue: str, task_id: str, receipt: str, reason: str) -> bool:
+        """Moves a reserved task to the dead letters; see :meth:`~alligator.backend.Backend.dead_letter`."""
+
+        def body(conn: sqlite3.Connection) -> bool:
+            now = self.now()
+            row = conn.execute(
+                queries.HELD_TASK_ROWID, {"queue": queue, "task_id": task_id, "receipt": receipt, "now": now}
+            ).fetchone()
+            if row is None:
+                return False
+            self._bury(conn, queue, [(row[0], reason)], now, delivered=False)
+            return True
+
+        return self._run(body)
+
+    def get(self, queue: str, task_id: str, lease_seconds: float) -> Reservation | None:
+        """Reserves one named waiting or delayed task; see :meth:`~alligator.backend.Backend.get`."""
+
+        def body(conn: sqlite3.Connection) -> Reservation | None:
+            now = self.now()
+            max_bytes = self.max_payload_bytes
+            row = conn.execute(
+                queries.GET_TASK, {"max_bytes": max_bytes, "queue": queue, "task_id": task_id, "now": now}
+            ).fetchone()
+            if row is None:
+                return None
+            rowid, attempts, failures, small, bad_field = row
+            try:
+                if bad_field is not None:
+                    raise records.Unreadable(records.corrupt_reason(conn, rowid, bad_field))
+                id_size = len(task_id.encode("utf-8", "surrogatepass"))
+                if id_size > self.max_task_id_bytes:
+                    raise records.Unreadable(
+                        f"task id is {id_size} bytes, over the limit of {self.max_task_id_bytes}"
+                    )
+                payload = records.decode_payload(
+                    *records.read_payload(conn, rowid, max_bytes, small), max_bytes
+                )
+            except records.Unreadable as unreadable:
+                self._bury(conn, queue, [(rowid, str(unreadable))], now, delivered=True)
+                return None
+            reservation = Reservation(task_id, payload, uuid.uuid4().hex, attempts + 1, failures)
+            conn.execute(
+                queries.TAKE_LEASE,
+                {
+                    "due": now + lease_seconds,
+                    "attempts": reservation.attempts,
+                    "receipt": reservation.receipt,
+                    "rowid": rowid,
+                },
+            )
+            return reservation
+
+        return self._run(body)
+
+
+def _check_delay(delay: float) -> None:
+    if not math.isfinite(delay):
+        raise ValueError(f"a delay must be a finite number of seconds, not {delay!r}")

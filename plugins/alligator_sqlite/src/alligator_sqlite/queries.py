@@ -1,0 +1,207 @@
+"""The SQL the SQLite backend runs, read from the ``.sql`` files beside this module.
+
+Every query is written once, in ``sql/queries.sql``, under a ``-- name:``
+line (as Procrastinate does), and bound here to a constant of the same name
+in capitals: ``queries.RESERVE_DUE`` is the query named ``reserve_due``. The
+constants are made when this module is imported, so a name missing from the
+file fails then, loudly, not at the first task; a test checks that every
+query of the file is bound here and used. Parameters are named (``:queue``,
+``:now``) and passed as dicts, so a reader sees what goes where.
+
+The schema of a new file is ``sql/schema.sql``, and the migration from
+version N to N + 1 is ``sql/migrate_N.sql``: scripts of several statements,
+see :func:`statements`.
+
+Example:
+    >>> from alligator_sqlite import queries
+    >>> queries.COUNT_PENDING
+    'SELECT count(*) FROM alligator_tasks WHERE queue = :queue AND (receipt IS NULL OR due <= :now)'
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+__all__ = ["load", "statements"]
+
+# "-- name: reserve_due" starts a query; it runs to the next such line.
+_NAME_LINE = re.compile(r"^-- name: ([a-z][a-z0-9_]*)\s*$", re.MULTILINE)
+
+
+def _read(filename: str) -> str:
+    return resources.files(__package__).joinpath("sql").joinpath(filename).read_text(encoding="utf-8")
+
+
+def _strip_comments(text: str) -> str:
+    """The text without its whole-line ``--`` comments and blank lines."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    return "\n".join(line for line in lines if line.strip() and not line.lstrip().startswith("--"))
+
+
+def parse(text: str, source: str = "<sql>") -> dict[str, str]:
+    """Splits a file of named queries into ``{name: query}``.
+
+    Args:
+        text: The file's text: each query starts with a ``-- name: NAME``
+            line; whole-line ``--`` comments are dropped.
+        source: The file's name, for the error messages.
+
+    Returns:
+        Each query's text by name, in the file's order.
+
+    Raises:
+        ValueError: A name is given twice, or a name has no query under it.
+    """
+    found: dict[str, str] = {}
+    parts = _NAME_LINE.split(text)
+    # parts: [preamble, name, body, name, body, ...]
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        if name in found:
+            raise ValueError(f"{source}: the query {name!r} is defined twice")
+        query = _strip_comments(body)
+        if not query:
+            raise ValueError(f"{source}: the query {name!r} has no SQL under its name line")
+        found[name] = query
+    return found
+
+
+def load(filename: str = "queries.sql") -> dict[str, str]:
+    """Reads and parses one file of named queries shipped in the package's ``sql`` folder.
+
+    Args:
+        filename: The file's name inside ``alligator_sqlite/sql``.
+
+    Returns:
+        Each query's text by name, as :func:`parse` gives it.
+    """
+    return parse(_read(filename), filename)
+
+
+def statements(filename: str) -> list[str]:
+    """The statements of an SQL script shipped in the package's ``sql`` folder, to run one at a time.
+
+    Args:
+        filename: ``schema.sql`` or ``migrate_N.sql``: statements separated
+            by semicolons, none inside a statement or a comment.
+
+    Returns:
+        Each statement's text, comments dropped, in the file's order.
+    """
+    text = _strip_comments(_read(filename))
+    return [statement.strip() for statement in text.split(";") if statement.strip()]
+
+
+_QUERIES = load()
+
+
+def _query(name: str) -> str:
+    """The query named ``name`` in ``queries.sql``; raises at import when there is none."""
+    try:
+        return _QUERIES[name]
+    except KeyError:
+        raise LookupError(f"alligator_sqlite/sql/queries.sql has no query named {name!r}") from None
+
+
+# -- connections and transactions ---------------------------------------------
+SET_BUSY_TIMEOUT = _query("set_busy_timeout")
+SET_WAL_MODE = _query("set_wal_mode")
+SET_SYNCHRONOUS_FULL = _query("set_synchronous_full")
+SET_SYNCHRONOUS_NORMAL = _query("set_synchronous_normal")
+BEGIN_WRITE = _query("begin_write")
+BEGIN_READ = _query("begin_read")
+COMMIT = _query("commit")
+DATA_VERSION = _query("data_version")
+# -- schema --------------------------------------------------------------------
+META_TABLE_EXISTS = _query("meta_table_exists")
+READ_SCHEMA_VERSION = _query("read_schema_version")
+INSERT_META = _query("insert_meta")
+SET_SCHEMA_VERSION = _query("set_schema_version")
+# -- shared steps --------------------------------------------------------------
+NEXT_SEQS = _query("next_seqs")
+RECORD_FINISHED = _query("record_finished")
+PURGE_FINISHED = _query("purge_finished")
+BURY_LETTER_ZEROBLOB = _query("bury_letter_zeroblob")
+BURY_LETTER_COPY = _query("bury_letter_copy")
+BURY_FINISHED = _query("bury_finished")
+DELETE_TASK_ROW = _query("delete_task_row")
+OLDEST_LETTER_TIME = _query("oldest_letter_time")
+EXPIRED_LETTERS = _query("expired_letters")
+COUNT_LETTERS = _query("count_letters")
+OLDEST_LETTERS = _query("oldest_letters")
+FORGET_LETTER_STATUS = _query("forget_letter_status")
+DELETE_LETTER_ROW = _query("delete_letter_row")
+# -- reading records -----------------------------------------------------------
+LETTER_HEAD = _query("letter_head")
+TASK_ID_SIZE = _query("task_id_size")
+TASK_ID_HEAD = _query("task_id_head")
+CORRUPT_DUE = _query("corrupt_due")
+CORRUPT_SEQ = _query("corrupt_seq")
+CORRUPT_ATTEMPTS = _query("corrupt_attempts")
+CORRUPT_FAILURES = _query("corrupt_failures")
+PAYLOAD_SIZE_AND_BYTES = _query("payload_size_and_bytes")
+LETTER_PAYLOAD_HEAD = _query("letter_payload_head")
+# -- producing and consuming ---------------------------------------------------
+PUSH_TASK = _query("push_task")
+FORGET_FINISHED_UNLESS_DEAD = _query("forget_finished_unless_dead")
+FORGET_RESULT_UNLESS_DEAD = _query("forget_result_unless_dead")
+RESERVE_DUE = _query("reserve_due")
+CORRUPT_DUE_ROWS = _query("corrupt_due_rows")
+TAKE_LEASE = _query("take_lease")
+ACK_TASK = _query("ack_task")
+KEEP_RESULT = _query("keep_result")
+TRIM_EXPIRED_RESULTS = _query("trim_expired_results")
+TRIM_CORRUPT_RESULTS = _query("trim_corrupt_results")
+RELEASE_TASK = _query("release_task")
+EXTEND_LEASE = _query("extend_lease")
+HELD_TASK_ROWID = _query("held_task_rowid")
+GET_TASK = _query("get_task")
+# -- inspecting and managing ---------------------------------------------------
+PEEK_TASK = _query("peek_task")
+CANCEL_TASK = _query("cancel_task")
+TASK_STATUS = _query("task_status")
+TASK_EXISTS = _query("task_exists")
+LETTER_EXISTS = _query("letter_exists")
+RECENT_STATUS = _query("recent_status")
+FINISHED_LETTER = _query("finished_letter")
+FINISHED_SUCCESS = _query("finished_success")
+FINISHED_RESULT = _query("finished_result")
+SUCCEEDED_PAGE = _query("succeeded_page")
+COUNT_PENDING = _query("count_pending")
+DEAD_LETTERS_PAGE = _query("dead_letters_page")
+REQUEUE_LETTER = _query("requeue_letter")
+DELETE_LETTER = _query("delete_letter")
+FORGET_FINISHED = _query("forget_finished")
+FORGET_RESULT = _query("forget_result")
+LIST_QUEUES = _query("list_queues")
+LIST_FINISHED_QUEUES = _query("list_finished_queues")
+COUNT_STATES = _query("count_states")
+COUNT_LIVE_LETTERS = _query("count_live_letters")
+DEAD_PAGE = _query("dead_page")
+WAITING_PAGE = _query("waiting_page")
+DELAYED_PAGE = _query("delayed_page")
+RUNNING_PAGE = _query("running_page")
+LETTER_ROWIDS = _query("letter_rowids")
+FORGET_FAILED_OF_QUEUE = _query("forget_failed_of_queue")
+PURGE_LETTERS = _query("purge_letters")
+REQUEUEABLE_LETTERS = _query("requeueable_letters")
+REQUEUE_LETTER_ROW = _query("requeue_letter_row")
+FORGET_LETTER_FINISHED = _query("forget_letter_finished")
+DROP_QUEUE_TASKS = _query("drop_queue_tasks")
+DROP_QUEUE_DEAD = _query("drop_queue_dead")
+DROP_QUEUE_FINISHED = _query("drop_queue_finished")
+DROP_QUEUE_RESULTS = _query("drop_queue_results")
+# -- live workers and pauses ---------------------------------------------------
+WRITE_WORKER = _query("write_worker")
+DROP_EXPIRED_WORKERS = _query("drop_expired_workers")
+DROP_CORRUPT_WORKERS = _query("drop_corrupt_workers")
+COUNT_WORKERS = _query("count_workers")
+DROP_OLDEST_WORKERS = _query("drop_oldest_workers")
+WORKER_LIVE = _query("worker_live")
+DELETE_WORKER = _query("delete_worker")
+LIVE_WORKERS = _query("live_workers")
+RESUME = _query("resume")
+PAUSE_EXISTS = _query("pause_exists")
+COUNT_PAUSES = _query("count_pauses")
+ADD_PAUSE = _query("add_pause")
+LIST_PAUSES = _query("list_pauses")

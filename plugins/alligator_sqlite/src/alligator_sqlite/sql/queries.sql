@@ -1,0 +1,537 @@
+-- Every query the SQLite backend runs, by name (the schema and its
+-- migrations are in schema.sql and migrate_N.sql).
+--
+-- Each query starts with a "-- name: NAME" line and runs to the next one;
+-- queries.py binds each name to a constant of the same name in capitals
+-- (reserve_due is queries.RESERVE_DUE), and a test checks that every query
+-- here is bound and used. Parameters are named (:queue, :now) and passed as
+-- dicts. Comments after the name line say why a query reads as it does.
+--
+-- Expressions that recur, spelt out in full where they are used:
+--
+-- * The counts as integers in a sane range whatever a hand-written row holds
+--   (2**63 - 1, or no integer at all, taken as 0), so that adding one in
+--   Python neither fails nor overflows:
+--   CASE WHEN typeof(attempts) = 'integer' THEN min(max(attempts, 0), 1000000000) ELSE 0 END
+--   (and the same for failures).
+-- * A REAL column's value when it holds a finite number, else NULL (what a
+--   hand may have written):
+--   (CASE WHEN typeof(x) = 'real' AND abs(x) <= 1.7976931348623157e308 THEN x END)
+-- * A result or worker record is live while its expiry, a number, is later
+--   than now; +inf (an infinite ttl) never expires, and an expiry that is no
+--   number (text, a blob) counts as past:
+--   (typeof(expires_at) = 'real' AND expires_at > :now)
+-- * The first stored number of a task row that is not a valid one, or NULL
+--   when all are: such a row is dead-lettered, never compared or counted in
+--   Python (a REAL column reports 'real' even for integer values):
+--   CASE WHEN typeof(due) != 'real' OR abs(due) > 1.7976931348623157e308 THEN 'due'
+--   WHEN typeof(seq) != 'integer' THEN 'seq' ... END
+
+-- -- connections and transactions (store.py) --------------------------------
+
+-- name: set_busy_timeout
+-- A PRAGMA takes no parameters: {milliseconds} is filled in with an int.
+PRAGMA busy_timeout = {milliseconds}
+
+-- name: set_wal_mode
+-- The mode is stored in the file; setting it again is a no-op.
+PRAGMA journal_mode = WAL
+
+-- name: set_synchronous_full
+PRAGMA synchronous = FULL
+
+-- name: set_synchronous_normal
+PRAGMA synchronous = NORMAL
+
+-- name: begin_write
+-- IMMEDIATE takes the write lock up front: a deferred transaction that reads
+-- and then writes can fail with BUSY mid-way in WAL mode.
+BEGIN IMMEDIATE
+
+-- name: begin_read
+BEGIN
+
+-- name: commit
+COMMIT
+
+-- name: data_version
+-- SQLite's count of commits by other connections, as this connection saw them.
+PRAGMA data_version
+
+-- -- schema (schema.py) -----------------------------------------------------
+
+-- name: meta_table_exists
+SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alligator_meta'
+
+-- name: read_schema_version
+SELECT value FROM alligator_meta WHERE key = 'schema_version'
+
+-- name: insert_meta
+INSERT INTO alligator_meta (key, value) VALUES ('schema_version', :version), ('seq', 0)
+
+-- name: set_schema_version
+UPDATE alligator_meta SET value = :version WHERE key = 'schema_version'
+
+-- -- shared steps (store.py) -------------------------------------------------
+
+-- name: next_seqs
+-- Draws :count sequence numbers; the value returned is the last one drawn.
+UPDATE alligator_meta SET value = value + :count WHERE key = 'seq' RETURNING value
+
+-- name: record_finished
+INSERT OR REPLACE INTO alligator_finished (queue, task_id, status, finished_at)
+VALUES (:queue, :task_id, :status, :now)
+
+-- name: purge_finished
+DELETE FROM alligator_finished WHERE finished_at < :horizon
+
+-- name: bury_letter_zeroblob
+-- VALUES, not INSERT ... SELECT: SQLite materializes a zeroblob that comes
+-- through a SELECT. The payload is then copied in with blob I/O.
+INSERT OR REPLACE INTO alligator_dead (queue, task_id, reason, attempts, failed_at, seq, payload)
+VALUES (CAST(:queue AS TEXT), CAST(:task_id AS TEXT), :reason, :attempts, :now, :seq, zeroblob(:size))
+
+-- name: bury_letter_copy
+INSERT OR REPLACE INTO alligator_dead (queue, task_id, reason, attempts, failed_at, seq, payload)
+SELECT CAST(:queue AS TEXT), CAST(:task_id AS TEXT), :reason, :attempts, :now, :seq, payload
+FROM alligator_tasks WHERE rowid = :rowid
+
+-- name: bury_finished
+INSERT OR REPLACE INTO alligator_finished (queue, task_id, status, finished_at)
+VALUES (CAST(:queue AS TEXT), CAST(:task_id AS TEXT), :status, :now)
+
+-- name: delete_task_row
+DELETE FROM alligator_tasks WHERE rowid = :rowid
+
+-- name: oldest_letter_time
+SELECT failed_at FROM alligator_dead WHERE queue = :queue ORDER BY seq LIMIT 1
+
+-- name: expired_letters
+-- Looked for among the :batch oldest letters only.
+SELECT rowid FROM (
+    SELECT rowid, failed_at FROM alligator_dead WHERE queue = :queue ORDER BY seq LIMIT :batch
+) WHERE failed_at < :horizon
+
+-- name: count_letters
+SELECT count(*) FROM alligator_dead WHERE queue = :queue
+
+-- name: oldest_letters
+SELECT rowid FROM alligator_dead WHERE queue = :queue ORDER BY seq LIMIT :count
+
+-- name: forget_letter_status
+DELETE FROM alligator_finished WHERE status = :failed AND (queue, task_id) IN
+(SELECT queue, task_id FROM alligator_dead WHERE rowid = :rowid)
+
+-- name: delete_letter_row
+DELETE FROM alligator_dead WHERE rowid = :rowid
+
+-- -- reading records (records.py) --------------------------------------------
+
+-- name: letter_head
+-- The queue as stored, and the attempts counted sanely, plus :delivered (1
+-- when the row was reserved in this very step).
+SELECT
+    CAST(queue AS BLOB),
+    CASE WHEN typeof(attempts) = 'integer' THEN min(max(attempts, 0), 1000000000) ELSE 0 END + :delivered
+FROM alligator_tasks WHERE rowid = :rowid
+
+-- name: task_id_size
+SELECT length(CAST(task_id AS BLOB)) FROM alligator_tasks WHERE rowid = :rowid
+
+-- name: task_id_head
+SELECT substr(CAST(task_id AS BLOB), 1, :max_id) FROM alligator_tasks WHERE rowid = :rowid
+
+-- name: corrupt_due
+-- A stored number's type and its value (text and blobs cut to :max_bytes bytes).
+SELECT typeof(due), CASE WHEN typeof(due) IN ('text', 'blob')
+    THEN substr(CAST(due AS BLOB), 1, :max_bytes) ELSE due END
+FROM alligator_tasks WHERE rowid = :rowid
+
+-- name: corrupt_seq
+SELECT typeof(seq), CASE WHEN typeof(seq) IN ('text', 'blob')
+    THEN substr(CAST(seq AS BLOB), 1, :max_bytes) ELSE seq END
+FROM alligator_tasks WHERE rowid = :rowid
+
+-- name: corrupt_attempts
+SELECT typeof(attempts), CASE WHEN typeof(attempts) IN ('text', 'blob')
+    THEN substr(CAST(attempts AS BLOB), 1, :max_bytes) ELSE attempts END
+FROM alligator_tasks WHERE rowid = :rowid
+
+-- name: corrupt_failures
+SELECT typeof(failures), CASE WHEN typeof(failures) IN ('text', 'blob')
+    THEN substr(CAST(failures AS BLOB), 1, :max_bytes) ELSE failures END
+FROM alligator_tasks WHERE rowid = :rowid
+
+-- name: payload_size_and_bytes
+-- Without blob I/O: measured in SQL, the bytes only when within the limit.
+SELECT
+    length(CAST(payload AS BLOB)),
+    CASE WHEN length(CAST(payload AS BLOB)) > :max_bytes THEN NULL ELSE CAST(payload AS BLOB) END
+FROM alligator_tasks WHERE rowid = :rowid
+
+-- name: letter_payload_head
+SELECT substr(CAST(payload AS BLOB), 1, :max_bytes) FROM alligator_dead WHERE rowid = :rowid
+
+-- -- producing and consuming (consuming.py) ----------------------------------
+
+-- name: push_task
+-- Ids are unique across live tasks and dead letters alike: a dead letter's
+-- id must not be taken while the letter may be requeued.
+INSERT OR IGNORE INTO alligator_tasks (queue, task_id, payload, due, seq)
+SELECT :queue, :task_id, :payload, :due, :seq
+WHERE NOT EXISTS (SELECT 1 FROM alligator_dead WHERE queue = :queue AND task_id = :task_id)
+
+-- name: forget_finished_unless_dead
+DELETE FROM alligator_finished WHERE queue = :queue AND task_id = :task_id
+AND NOT EXISTS (SELECT 1 FROM alligator_dead WHERE queue = :queue AND task_id = :task_id)
+
+-- name: forget_result_unless_dead
+DELETE FROM alligator_results WHERE queue = :queue AND task_id = :task_id
+AND NOT EXISTS (SELECT 1 FROM alligator_dead WHERE queue = :queue AND task_id = :task_id)
+
+-- name: reserve_due
+-- The due tasks of a queue, oldest first, through the (queue, due, seq)
+-- index: waiting tasks whose time came and reserved ones whose lease lapsed
+-- both have due <= :now. Columns: rowid; the task id's bytes when within
+-- :max_id bytes, else NULL (one column, so SQLite holds at most one copy of
+-- a huge id); attempts and failures counted sanely; the payload when it is
+-- a BLOB within :max_bytes (its length comes from the row header), else NULL
+-- and measured on its own; the first corrupt number's name, or NULL.
+SELECT
+    rowid,
+    CASE WHEN length(CAST(task_id AS BLOB)) <= :max_id THEN CAST(task_id AS BLOB) END,
+    CASE WHEN typeof(attempts) = 'integer' THEN min(max(attempts, 0), 1000000000) ELSE 0 END,
+    CASE WHEN typeof(failures) = 'integer' THEN min(max(failures, 0), 1000000000) ELSE 0 END,
+    CASE WHEN typeof(payload) = 'blob' AND length(payload) <= :max_bytes THEN payload END,
+    CASE WHEN typeof(due) != 'real' OR abs(due) > 1.7976931348623157e308 THEN 'due'
+        WHEN typeof(seq) != 'integer' THEN 'seq'
+        WHEN typeof(attempts) != 'integer' THEN 'attempts'
+        WHEN typeof(failures) != 'integer' THEN 'failures' END
+FROM alligator_tasks WHERE queue = :queue AND due <= :now ORDER BY due, seq LIMIT :limit
+
+-- name: corrupt_due_rows
+-- Rows whose due is not a finite number never meet reserve_due's range:
+-- SQLite sorts TEXT and BLOB after every number, and +inf after every time.
+-- They all sit at the end of a queue's part of the (queue, due, seq) index,
+-- where this range (due >= :infinity) finds them with one index seek.
+SELECT
+    rowid,
+    CASE WHEN typeof(due) != 'real' OR abs(due) > 1.7976931348623157e308 THEN 'due'
+        WHEN typeof(seq) != 'integer' THEN 'seq'
+        WHEN typeof(attempts) != 'integer' THEN 'attempts'
+        WHEN typeof(failures) != 'integer' THEN 'failures' END
+FROM alligator_tasks WHERE queue = :queue AND due >= :infinity LIMIT :limit
+
+-- name: take_lease
+UPDATE alligator_tasks SET due = :due, attempts = :attempts, receipt = :receipt WHERE rowid = :rowid
+
+-- name: ack_task
+-- due > :now: a lease that ended is ended everywhere, re-reserved or not.
+DELETE FROM alligator_tasks
+WHERE queue = :queue AND task_id = :task_id AND receipt = :receipt AND due > :now
+
+-- name: keep_result
+-- OR REPLACE: a result replaces an older one of the same id.
+INSERT OR REPLACE INTO alligator_results (queue, task_id, finished_at, expires_at, result)
+VALUES (:queue, :task_id, :now, :expires_at, :result)
+
+-- name: trim_expired_results
+DELETE FROM alligator_results WHERE rowid IN
+(SELECT rowid FROM alligator_results WHERE expires_at <= :now LIMIT :batch)
+
+-- name: trim_corrupt_results
+-- An expiry that is not a number (text, a blob) sorts after every number.
+DELETE FROM alligator_results WHERE rowid IN (
+    SELECT rowid FROM alligator_results
+    WHERE expires_at >= :infinity AND typeof(expires_at) != 'real' LIMIT :batch
+)
+
+-- name: release_task
+-- The counts as read (clamped): a huge hand-written one must not overflow
+-- into a REAL, which would then be called corrupt.
+UPDATE alligator_tasks SET
+    due = :due,
+    seq = :seq,
+    receipt = NULL,
+    attempts = CASE WHEN typeof(attempts) = 'integer' THEN min(max(attempts, 0), 1000000000) ELSE 0 END
+        - :undelivered,
+    failures = CASE WHEN typeof(failures) = 'integer' THEN min(max(failures, 0), 1000000000) ELSE 0 END
+        + :attempted
+WHERE queue = :queue AND task_id = :task_id AND receipt = :receipt AND due > :now
+
+-- name: extend_lease
+UPDATE alligator_tasks SET due = :due
+WHERE queue = :queue AND task_id = :task_id AND receipt = :receipt AND due > :now
+
+-- name: held_task_rowid
+SELECT rowid FROM alligator_tasks
+WHERE queue = :queue AND task_id = :task_id AND receipt = :receipt AND due > :now
+
+-- name: get_task
+-- A row with a corrupt due is taken too (receipt IS NULL), to be buried; one
+-- with a receipt and a corrupt due is reserve's to bury. Columns as in
+-- reserve_due, without the id.
+SELECT
+    rowid,
+    CASE WHEN typeof(attempts) = 'integer' THEN min(max(attempts, 0), 1000000000) ELSE 0 END,
+    CASE WHEN typeof(failures) = 'integer' THEN min(max(failures, 0), 1000000000) ELSE 0 END,
+    CASE WHEN typeof(payload) = 'blob' AND length(payload) <= :max_bytes THEN payload END,
+    CASE WHEN typeof(due) != 'real' OR abs(due) > 1.7976931348623157e308 THEN 'due'
+        WHEN typeof(seq) != 'integer' THEN 'seq'
+        WHEN typeof(attempts) != 'integer' THEN 'attempts'
+        WHEN typeof(failures) != 'integer' THEN 'failures' END
+FROM alligator_tasks
+WHERE queue = :queue AND task_id = :task_id AND (receipt IS NULL OR due <= :now)
+
+-- -- inspecting and managing (inspecting.py) ---------------------------------
+
+-- name: peek_task
+SELECT rowid, CASE WHEN typeof(payload) = 'blob' AND length(payload) <= :max_bytes THEN payload END
+FROM alligator_tasks WHERE queue = :queue AND task_id = :task_id
+
+-- name: cancel_task
+DELETE FROM alligator_tasks
+WHERE queue = :queue AND task_id = :task_id AND (receipt IS NULL OR due <= :now)
+
+-- name: task_status
+-- Compared as a number only when it is one: a hand-written due that is not
+-- reads as WAITING until reserve buries it.
+SELECT typeof(due) = 'real' AND abs(due) <= 1.7976931348623157e308 AND due > :now, receipt
+FROM alligator_tasks WHERE queue = :queue AND task_id = :task_id
+
+-- name: task_exists
+SELECT 1 FROM alligator_tasks WHERE queue = :queue AND task_id = :task_id
+
+-- name: letter_exists
+SELECT 1 FROM alligator_dead WHERE queue = :queue AND task_id = :task_id
+
+-- name: recent_status
+SELECT status FROM alligator_finished
+WHERE queue = :queue AND task_id = :task_id AND finished_at >= :horizon
+
+-- name: finished_letter
+-- The reason cut to :max_bytes, the time if finite, and whether it is past
+-- :horizon (its time to be dropped).
+SELECT
+    substr(CAST(reason AS BLOB), 1, :max_bytes),
+    (CASE WHEN typeof(failed_at) = 'real' AND abs(failed_at) <= 1.7976931348623157e308 THEN failed_at END),
+    coalesce(failed_at < :horizon, 0)
+FROM alligator_dead WHERE queue = :queue AND task_id = :task_id
+
+-- name: finished_success
+SELECT (CASE WHEN typeof(finished_at) = 'real' AND abs(finished_at) <= 1.7976931348623157e308
+    THEN finished_at END)
+FROM alligator_finished
+WHERE queue = :queue AND task_id = :task_id AND status = :success
+AND (CASE WHEN typeof(finished_at) = 'real' AND abs(finished_at) <= 1.7976931348623157e308
+    THEN finished_at END) >= :horizon
+
+-- name: finished_result
+-- A result's size in bytes and its bytes, only when within :max_bytes. A
+-- BLOB's length comes from the row header; a TEXT row (a hand-written one)
+-- is measured inside SQLite, never copied out when too big.
+SELECT
+    (CASE WHEN typeof(finished_at) = 'real' AND abs(finished_at) <= 1.7976931348623157e308
+        THEN finished_at END),
+    coalesce(CASE WHEN typeof(result) = 'blob' THEN length(result)
+        ELSE length(CAST(result AS BLOB)) END, 0),
+    CASE WHEN coalesce(CASE WHEN typeof(result) = 'blob' THEN length(result)
+        ELSE length(CAST(result AS BLOB)) END, 0) <= :max_bytes THEN CAST(result AS BLOB) END
+FROM alligator_results
+WHERE queue = :queue AND task_id = :task_id AND (typeof(expires_at) = 'real' AND expires_at > :now)
+
+-- name: succeeded_page
+-- Newest first, each with its live result measured as finished_result does.
+SELECT
+    substr(CAST(f.task_id AS BLOB), 1, :max_id),
+    (CASE WHEN typeof(f.finished_at) = 'real' AND abs(f.finished_at) <= 1.7976931348623157e308
+        THEN f.finished_at END),
+    r.rowid IS NOT NULL,
+    coalesce(CASE WHEN typeof(result) = 'blob' THEN length(result)
+        ELSE length(CAST(result AS BLOB)) END, 0),
+    CASE WHEN coalesce(CASE WHEN typeof(result) = 'blob' THEN length(result)
+        ELSE length(CAST(result AS BLOB)) END, 0) <= :max_bytes THEN CAST(result AS BLOB) END
+FROM alligator_finished AS f LEFT JOIN alligator_results AS r
+ON r.queue = f.queue AND r.task_id = f.task_id AND (typeof(expires_at) = 'real' AND expires_at > :now)
+WHERE f.queue = :queue AND f.status = :success
+AND (CASE WHEN typeof(f.finished_at) = 'real' AND abs(f.finished_at) <= 1.7976931348623157e308
+    THEN f.finished_at END) >= :horizon
+ORDER BY f.finished_at DESC, CAST(f.task_id AS BLOB) DESC LIMIT :limit OFFSET :offset
+
+-- name: count_pending
+SELECT count(*) FROM alligator_tasks WHERE queue = :queue AND (receipt IS NULL OR due <= :now)
+
+-- name: dead_letters_page
+-- Bytes, the id cut to :max_id: a letter dead-lettered for being huge or not
+-- UTF-8 can still be listed.
+SELECT rowid, substr(CAST(task_id AS BLOB), 1, :max_id), CAST(reason AS BLOB), attempts, failed_at
+FROM alligator_dead WHERE queue = :queue ORDER BY seq LIMIT :limit
+
+-- name: requeue_letter
+-- Copied in SQL: the payload stays exactly as stored.
+INSERT INTO alligator_tasks (queue, task_id, payload, due, seq)
+SELECT queue, task_id, payload, :now, :seq FROM alligator_dead WHERE queue = :queue AND task_id = :task_id
+
+-- name: delete_letter
+DELETE FROM alligator_dead WHERE queue = :queue AND task_id = :task_id
+
+-- name: forget_finished
+DELETE FROM alligator_finished WHERE queue = :queue AND task_id = :task_id
+
+-- name: forget_result
+DELETE FROM alligator_results WHERE queue = :queue AND task_id = :task_id
+
+-- name: list_queues
+SELECT DISTINCT CAST(queue AS BLOB) FROM alligator_tasks
+UNION SELECT DISTINCT CAST(queue AS BLOB) FROM alligator_dead
+
+-- name: list_finished_queues
+SELECT DISTINCT CAST(queue AS BLOB) FROM alligator_finished
+UNION SELECT DISTINCT CAST(queue AS BLOB) FROM alligator_results
+
+-- name: count_states
+SELECT
+    coalesce(sum(due <= :now), 0),
+    coalesce(sum(receipt IS NULL AND due > :now), 0),
+    coalesce(sum(receipt IS NOT NULL AND due > :now), 0)
+FROM alligator_tasks WHERE queue = :queue
+
+-- name: count_live_letters
+-- Letters past :horizon are not counted: listing would drop them.
+SELECT count(*) FROM alligator_dead WHERE queue = :queue AND coalesce(failed_at < :horizon, 0) = 0
+
+-- name: dead_page
+SELECT rowid, CAST(task_id AS BLOB), attempts, CAST(reason AS BLOB), failed_at
+FROM alligator_dead WHERE queue = :queue ORDER BY seq LIMIT :limit OFFSET :offset
+
+-- name: waiting_page
+-- due is the lease's end for a reserved task, so an ended lease is simply due.
+SELECT
+    CAST(task_id AS BLOB),
+    substr(CAST(payload AS BLOB), 1, :max_bytes),
+    CASE WHEN typeof(attempts) = 'integer' THEN min(max(attempts, 0), 1000000000) ELSE 0 END,
+    CASE WHEN typeof(failures) = 'integer' THEN min(max(failures, 0), 1000000000) ELSE 0 END,
+    due
+FROM alligator_tasks WHERE queue = :queue AND due <= :now
+ORDER BY due, seq LIMIT :limit OFFSET :offset
+
+-- name: delayed_page
+SELECT
+    CAST(task_id AS BLOB),
+    substr(CAST(payload AS BLOB), 1, :max_bytes),
+    CASE WHEN typeof(attempts) = 'integer' THEN min(max(attempts, 0), 1000000000) ELSE 0 END,
+    CASE WHEN typeof(failures) = 'integer' THEN min(max(failures, 0), 1000000000) ELSE 0 END,
+    due
+FROM alligator_tasks WHERE queue = :queue AND receipt IS NULL AND due > :now
+ORDER BY due, seq LIMIT :limit OFFSET :offset
+
+-- name: running_page
+SELECT
+    CAST(task_id AS BLOB),
+    substr(CAST(payload AS BLOB), 1, :max_bytes),
+    CASE WHEN typeof(attempts) = 'integer' THEN min(max(attempts, 0), 1000000000) ELSE 0 END,
+    CASE WHEN typeof(failures) = 'integer' THEN min(max(failures, 0), 1000000000) ELSE 0 END,
+    due
+FROM alligator_tasks WHERE queue = :queue AND receipt IS NOT NULL AND due > :now
+ORDER BY due, seq LIMIT :limit OFFSET :offset
+
+-- name: letter_rowids
+SELECT rowid FROM alligator_dead WHERE queue = :queue AND task_id = :task_id
+
+-- name: forget_failed_of_queue
+DELETE FROM alligator_finished WHERE queue = :queue AND status = :failed AND task_id IN
+(SELECT task_id FROM alligator_dead WHERE queue = :queue)
+
+-- name: purge_letters
+DELETE FROM alligator_dead WHERE queue = :queue
+
+-- name: requeueable_letters
+-- A letter whose id is live (a hand-written row) stays.
+SELECT d.rowid FROM alligator_dead AS d WHERE d.queue = :queue AND NOT EXISTS
+(SELECT 1 FROM alligator_tasks AS t WHERE t.queue = d.queue AND t.task_id = d.task_id)
+ORDER BY d.seq
+
+-- name: requeue_letter_row
+INSERT INTO alligator_tasks (queue, task_id, payload, due, seq)
+SELECT queue, task_id, payload, :now, :seq FROM alligator_dead WHERE rowid = :rowid
+
+-- name: forget_letter_finished
+DELETE FROM alligator_finished WHERE (queue, task_id) IN
+(SELECT queue, task_id FROM alligator_dead WHERE rowid = :rowid)
+
+-- name: drop_queue_tasks
+DELETE FROM alligator_tasks WHERE queue = :queue
+
+-- name: drop_queue_dead
+DELETE FROM alligator_dead WHERE queue = :queue
+
+-- name: drop_queue_finished
+DELETE FROM alligator_finished WHERE queue = :queue
+
+-- name: drop_queue_results
+DELETE FROM alligator_results WHERE queue = :queue
+
+-- -- live workers and pauses (registry.py) -----------------------------------
+
+-- name: write_worker
+INSERT OR REPLACE INTO alligator_workers (worker_id, heartbeat_at, expires_at, seq, record)
+VALUES (:worker_id, :now, :expires_at, :seq, :record)
+
+-- name: drop_expired_workers
+DELETE FROM alligator_workers WHERE expires_at <= :now
+
+-- name: drop_corrupt_workers
+-- Expiries that are no number (text, a blob) sort after +inf.
+DELETE FROM alligator_workers WHERE expires_at >= :infinity AND typeof(expires_at) != 'real'
+
+-- name: count_workers
+SELECT count(*) FROM alligator_workers
+
+-- name: drop_oldest_workers
+-- Hand-written rows whose heartbeat is no finite number go first.
+DELETE FROM alligator_workers WHERE rowid IN (
+    SELECT rowid FROM alligator_workers
+    ORDER BY (CASE WHEN typeof(heartbeat_at) = 'real' AND abs(heartbeat_at) <= 1.7976931348623157e308
+        THEN heartbeat_at END) IS NOT NULL, heartbeat_at, seq
+    LIMIT :count
+)
+
+-- name: worker_live
+SELECT (typeof(expires_at) = 'real' AND expires_at > :now) FROM alligator_workers WHERE worker_id = :worker_id
+
+-- name: delete_worker
+DELETE FROM alligator_workers WHERE worker_id = :worker_id
+
+-- name: live_workers
+-- The :limit newest live records, listed oldest first; an id over :max_id or
+-- a record over :max_bytes bytes comes back NULL, never read.
+SELECT raw_id, raw_record FROM (
+    SELECT
+        heartbeat_at,
+        seq,
+        CASE WHEN length(CAST(worker_id AS BLOB)) <= :max_id THEN CAST(worker_id AS BLOB) END AS raw_id,
+        CASE WHEN (CASE WHEN typeof(record) = 'blob' THEN length(record)
+            ELSE length(CAST(record AS BLOB)) END) <= :max_bytes THEN CAST(record AS BLOB) END AS raw_record
+    FROM alligator_workers
+    WHERE (typeof(expires_at) = 'real' AND expires_at > :now)
+    AND (CASE WHEN typeof(heartbeat_at) = 'real' AND abs(heartbeat_at) <= 1.7976931348623157e308
+        THEN heartbeat_at END) IS NOT NULL
+    ORDER BY heartbeat_at DESC, seq DESC LIMIT :limit
+) ORDER BY heartbeat_at, seq
+
+-- name: resume
+DELETE FROM alligator_paused WHERE kind = :kind AND name = :name
+
+-- name: pause_exists
+SELECT 1 FROM alligator_paused WHERE kind = :kind AND name = :name
+
+-- name: count_pauses
+SELECT count(*) FROM alligator_paused
+
+-- name: add_pause
+INSERT INTO alligator_paused (kind, name) VALUES (:kind, :name)
+
+-- name: list_pauses
+-- A name over :max_name bytes comes back NULL, never read.
+SELECT kind, CASE WHEN length(CAST(name AS BLOB)) <= :max_name THEN CAST(name AS BLOB) END
+FROM alligator_paused WHERE kind IN ('queue', 'function') ORDER BY kind, name LIMIT :limit

@@ -1,0 +1,80 @@
+-- The tables of schema version 4, created in a new file (see schema.py).
+-- Statements are run one at a time, split at each semicolon: no semicolon
+-- inside a statement or a comment.
+
+CREATE TABLE IF NOT EXISTS alligator_meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS alligator_tasks (
+    queue TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    due REAL NOT NULL,
+    seq INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    receipt TEXT,
+    failures INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (queue, task_id)
+);
+
+CREATE INDEX IF NOT EXISTS alligator_tasks_due ON alligator_tasks (queue, due, seq);
+
+-- The payload is the dead letters' last column: a row can then be inserted
+-- with zeroblob(N) there without SQLite allocating N bytes, and the payload
+-- copied in pieces (see SqliteBackend._bury).
+CREATE TABLE IF NOT EXISTS alligator_dead (
+    queue TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    failed_at REAL NOT NULL,
+    seq INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (queue, task_id)
+);
+
+CREATE INDEX IF NOT EXISTS alligator_dead_seq ON alligator_dead (queue, seq);
+
+CREATE TABLE IF NOT EXISTS alligator_finished (
+    queue TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    finished_at REAL NOT NULL,
+    PRIMARY KEY (queue, task_id)
+) WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS alligator_finished_at ON alligator_finished (finished_at);
+
+-- Version 3: return values kept with the ack, and the registry of live
+-- workers. A result's and a worker's lifetimes are stored (expires_at, on the
+-- backend's clock), so expiry follows the injected test clock too; the
+-- indexes on expires_at let the lazy trims find what ended with one range scan.
+CREATE TABLE IF NOT EXISTS alligator_results (
+    queue TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    finished_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    result TEXT NOT NULL,
+    PRIMARY KEY (queue, task_id)
+);
+
+CREATE INDEX IF NOT EXISTS alligator_results_expires ON alligator_results (expires_at);
+
+CREATE TABLE IF NOT EXISTS alligator_workers (
+    worker_id TEXT PRIMARY KEY,
+    heartbeat_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    seq INTEGER NOT NULL,
+    record TEXT NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS alligator_workers_expires ON alligator_workers (expires_at);
+
+-- Version 4: the paused queues and functions, one set per file (see set_paused).
+CREATE TABLE IF NOT EXISTS alligator_paused (
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (kind, name)
+) WITHOUT ROWID;
