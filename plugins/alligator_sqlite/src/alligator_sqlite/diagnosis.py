@@ -26,6 +26,7 @@ import re
 import sqlite3
 
 from alligator.text import human_bytes
+from alligator_sqlite import queries
 
 #: Where the file system check reads the mounted file systems.
 MOUNTS_FILE = "/proc/self/mounts"
@@ -60,8 +61,8 @@ def diagnose(path: str, timeout: float) -> list[Finding]:
     """
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
     try:
-        (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
-        files = [str(row[2] or "") for row in conn.execute("PRAGMA database_list") if row[1] == "main"]
+        (mode,) = conn.execute(queries.READ_JOURNAL_MODE).fetchone()
+        files = [str(row[2] or "") for row in conn.execute(queries.DATABASE_LIST) if row[1] == "main"]
         mode = str(mode).lower()
         if mode == "memory" or files == [""]:
             return [
@@ -73,8 +74,8 @@ def diagnose(path: str, timeout: float) -> list[Finding]:
                 )
             ]  # no file, so no write to check and no file system
         findings = [_journal(path, mode), _write(conn, path, timeout)]
-        (page_size,) = conn.execute("PRAGMA page_size").fetchone()
-        (wal_pages,) = conn.execute("PRAGMA wal_autocheckpoint").fetchone()
+        (page_size,) = conn.execute(queries.READ_PAGE_SIZE).fetchone()
+        (wal_pages,) = conn.execute(queries.READ_WAL_AUTOCHECKPOINT).fetchone()
     finally:
         conn.close()
     findings.append(file_system(path))
@@ -97,13 +98,13 @@ def _journal(path: str, mode: str) -> Finding:
 def _write(conn: sqlite3.Connection, path: str, timeout: float) -> Finding:
     """Begins a write transaction, creates a table, rolls back: nothing is left in the file."""
     try:
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(queries.BEGIN_WRITE)
         try:
-            conn.execute("CREATE TABLE alligator_doctor_probe (x)")
+            conn.execute(queries.CREATE_PROBE_TABLE)
         finally:
             # Some errors (a full disk, an I/O error) end the transaction on their own.
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                conn.execute(queries.ROLLBACK)
     except sqlite3.Error as err:
         code = getattr(err, "sqlite_errorcode", None)
         if (isinstance(code, int) and code & 0xFF in _BUSY_CODES) or "locked" in str(err).lower():

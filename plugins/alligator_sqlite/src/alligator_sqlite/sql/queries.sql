@@ -535,3 +535,25 @@ INSERT INTO alligator_paused (kind, name) VALUES (:kind, :name)
 -- A name over :max_name bytes comes back NULL, never read.
 SELECT kind, CASE WHEN length(CAST(name AS BLOB)) <= :max_name THEN CAST(name AS BLOB) END
 FROM alligator_paused WHERE kind IN ('queue', 'function') ORDER BY kind, name LIMIT :limit
+
+-- -- deployment checks (diagnosis.py) ----------------------------------------
+
+-- name: read_journal_mode
+PRAGMA journal_mode
+
+-- name: database_list
+PRAGMA database_list
+
+-- name: read_page_size
+PRAGMA page_size
+
+-- name: read_wal_autocheckpoint
+PRAGMA wal_autocheckpoint
+
+-- name: create_probe_table
+-- Created inside a transaction that is always rolled back: proves the file
+-- takes a write, and leaves nothing in it.
+CREATE TABLE alligator_doctor_probe (x)
+
+-- name: rollback
+ROLLBACK
