@@ -136,13 +136,14 @@ than misread.
 
 Where things are: :mod:`alligator_sqlite.dsn` reads the DSN;
 :mod:`alligator_sqlite.schema` creates and migrates the tables;
-:mod:`alligator_sqlite.store` holds connections, transactions and the steps
-operations share; :mod:`alligator_sqlite.records` reads records anyone could
-have written; the operations are in ``consuming.py``, ``inspecting.py`` and
+``store.py`` holds the connections, the transactions and the steps several
+operations share; ``records.py`` reads records anyone could have written;
+the operations are in ``consuming.py``, ``inspecting.py`` and
 ``registry.py``, mixed into :class:`SqliteBackend` in ``backend.py``; and
 :mod:`alligator_sqlite.diagnosis` checks a deployment. Every SQL statement
-is in the ``sql`` folder of the package (``queries.sql`` by name, and
-``schema.sql`` and ``migrate_N.sql``), read by :mod:`alligator_sqlite.queries`.
+is in the package's ``sql`` folder (``queries.sql``, each query under its
+name, and ``schema.sql`` and ``migrate_N.sql``), read by
+:mod:`alligator_sqlite.queries`.
 """
 
 from __future__ import annotations
