@@ -213,7 +213,10 @@ def test_a_file_that_is_not_a_database_is_named(tmp_path: Path) -> None:
 def test_reserve_reads_the_due_index(tmp_path: Path) -> None:
     backend = SqliteBackend(f"sqlite:///{tmp_path}/tasks.db")
     try:
-        plan = backend._connection().execute(f"EXPLAIN QUERY PLAN {RESERVE_SQL}", (1024, 1000, "q", 0.0, 10))
+        plan = backend._connection().execute(
+            f"EXPLAIN QUERY PLAN {RESERVE_SQL}",
+            {"max_id": 1024, "max_bytes": 1000, "queue": "q", "now": 0.0, "limit": 10},
+        )
         details = " ".join(str(row[-1]) for row in plan)
         assert "alligator_tasks_due" in details and "TEMP B-TREE" not in details, details
     finally:

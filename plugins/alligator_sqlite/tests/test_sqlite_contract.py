@@ -208,7 +208,8 @@ class TestSqliteContract(BackendContract, PauseContract):
         # Text and blobs sort after every number, +inf after every time: one
         # index seek at the end of the queue's range finds them all.
         plan = clocked_backend._connection().execute(
-            f"EXPLAIN QUERY PLAN {alligator_sqlite.CORRUPT_DUE_SQL}", (queue, math.inf, 8)
+            f"EXPLAIN QUERY PLAN {alligator_sqlite.CORRUPT_DUE_SQL}",
+            {"queue": queue, "infinity": math.inf, "limit": 8},
         )
         details = " ".join(str(row[-1]) for row in plan)
         assert "alligator_tasks_due" in details and "due>" in details, details
