@@ -36,7 +36,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from alligator import Gator
 from alligator.constants import SUCCESS
 from alligator.dashboard import TOKEN_ENV
-from alligator_redis.servers import RedisServer
+from redis_servers import RedisServer
 
 HERE = Path(__file__).resolve().parent
 SHOTS = HERE.parents[1] / "docs" / "_static" / "dashboard"

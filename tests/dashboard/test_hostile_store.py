@@ -23,7 +23,7 @@ from alligator import Gator
 from alligator.dashboard.data import MAX_WORKERS, Store
 from alligator.dashboard.sampler import MAX_DRAWN, Sampler
 from alligator.presence import MAX_WORKER_QUEUES, WorkerInfo, decode, known_queues
-from alligator_redis.servers import RedisServer
+from redis_servers import RedisServer
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from operating_helpers import Alligator, command_env, wait_for
 from alligator import Gator
 from alligator.doctor import MAX_CLOCK_SKEW, examine
 from alligator.exceptions import BackendError
-from alligator_redis.servers import RedisServer, free_port
+from redis_servers import RedisServer, free_port
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from reliability_helpers import (
 )
 from reliability_tasks import Ledger
 
-from alligator_redis.servers import RedisServer, answers
+from redis_servers import RedisServer, answers
 
 
 @pytest.fixture(scope="session")

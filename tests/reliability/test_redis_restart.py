@@ -28,7 +28,7 @@ from reliability_tasks import Ledger
 from alligator import Gator
 from alligator.constants import SUCCESS
 from alligator.exceptions import BackendError
-from alligator_redis.servers import RedisServer
+from redis_servers import RedisServer
 
 PER_PRODUCER = 400
 OUTAGES = 2

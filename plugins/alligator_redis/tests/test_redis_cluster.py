@@ -28,7 +28,7 @@ from alligator.backend import Ack
 from alligator.constants import FAILED, SUCCESS
 from alligator.testing import BackendContract, PauseContract
 from alligator_redis import RedisBackend, scripts
-from alligator_redis.servers import RedisServer, start_cluster
+from redis_servers import RedisServer, start_cluster
 
 pytestmark = pytest.mark.cluster
 

@@ -12,7 +12,7 @@ import redis
 
 from alligator.exceptions import BackendError
 from alligator_redis import RedisBackend
-from alligator_redis.servers import RedisServer, free_port
+from redis_servers import RedisServer, free_port
 
 fakeredis = pytest.importorskip("fakeredis")
 

@@ -18,7 +18,7 @@ import redis_test_tasks
 from alligator import Gator, Worker
 from alligator.constants import SUCCESS
 from alligator.exceptions import BackendError
-from alligator_redis.servers import RedisServer
+from redis_servers import RedisServer
 
 pytestmark = pytest.mark.redis
 

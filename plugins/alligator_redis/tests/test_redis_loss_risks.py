@@ -25,7 +25,7 @@ import redis
 
 from alligator import Gator, loss_risks
 from alligator.exceptions import EvictingStoreError, NoPersistenceWarning, TaskLossWarning
-from alligator_redis.servers import RedisServer
+from redis_servers import RedisServer
 
 pytestmark = pytest.mark.redis
 

@@ -9,7 +9,7 @@ import pytest
 
 from alligator_redis import RedisBackend
 from alligator_redis.pauses import PAUSES_KEY
-from alligator_redis.servers import RedisServer
+from redis_servers import RedisServer
 
 GOOD = [("function", "mod.tasks:fn"), ("queue", "emails")]
 HOSTILE: list[str | bytes] = [

@@ -20,7 +20,7 @@ from redis.cluster import key_slot
 from alligator.backend import Ack, Finished
 from alligator.constants import FAILED, SUCCESS
 from alligator_redis import RedisBackend, _announced, scripts
-from alligator_redis.servers import RedisServer
+from redis_servers import RedisServer
 
 fakeredis = pytest.importorskip("fakeredis")
 
