@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import sample_tasks
 from operating_helpers import Alligator, Store, command_env
-
 from redis_servers import free_port
 
 #: Terminal control sequences a hostile writer of the store may plant.

@@ -66,6 +66,7 @@ from alligator.pausing import MAX_PAUSE_NAME_BYTES, check_target, listed
 from alligator.text import redact_dsn
 from alligator_redis import diagnosis, pauses, scripts
 from alligator_redis.errors import permanent_hint
+from alligator_redis.keys import queue_keys, queue_of, queue_pattern
 
 __all__ = ["PUSH_CHUNK", "RedisBackend", "check_dsn"]
 __version__ = "1.0.0"
@@ -127,7 +128,7 @@ class _Keys:
     __slots__ = ("all", "done", "of", "wake", "work")
 
     def __init__(self, queue: str) -> None:
-        names = scripts.queue_keys(queue)
+        names = queue_keys(queue)
         self.wake = names["wake"]
         self.done = names["done"]
         self.work = names["work"]
@@ -1039,8 +1040,8 @@ class RedisBackend(Backend):
         found: set[str] = set()
         with self._translated(action):
             for suffix in suffixes:
-                for key in self.client.scan_iter(match=f"alligator:{{*}}:{suffix}", count=1000):
-                    name = scripts.queue_of(key, suffix)
+                for key in self.client.scan_iter(match=queue_pattern(suffix), count=1000):
+                    name = queue_of(key, suffix)
                     if name is not None:
                         found.add(name)
         return sorted(found)

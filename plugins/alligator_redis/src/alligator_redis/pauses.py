@@ -22,10 +22,8 @@ longer than the name limit or not UTF-8; the backend checks each name again
 
 from __future__ import annotations
 
-from alligator_redis.scripts import _DEFINITIONS, TAG_ESCAPE, Script
-
-#: The key of a store's pauses.
-PAUSES_KEY = f"alligator:{{{TAG_ESCAPE}paused}}:pauses"
+from alligator_redis.keys import PAUSES_KEY as PAUSES_KEY
+from alligator_redis.scripts import _DEFINITIONS, Script
 
 
 def _pause_script(name: str, body: str) -> Script:
