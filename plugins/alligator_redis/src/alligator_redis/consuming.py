@@ -30,7 +30,7 @@ class Consuming(RedisBase):
 
         A due record the caller may not have (its payload over
         :attr:`~alligator.backend.Backend.max_payload_bytes` or its id over
-        :attr:`max_task_id_bytes`, either not UTF-8, or a stored count that
+        ``max_task_id_bytes``, either not UTF-8, or a stored count that
         is not a whole number) is dead-lettered inside the same script, its
         payload and id never sent; the others are reserved.
 

@@ -20,8 +20,8 @@ from redis.connection import URL_QUERY_ARGUMENT_PARSERS
 from alligator.exceptions import InvalidDSNError
 from alligator.text import redact_dsn
 
-#: Connection defaults a DSN's query string may override: a dead server is
-#: reported within seconds instead of hanging a producer.
+#: Connection defaults a DSN's query string may override, so that a dead
+#: server is reported within seconds instead of hanging a producer.
 DEFAULT_OPTIONS: dict[str, Any] = {"socket_connect_timeout": 5.0, "socket_keepalive": True}
 
 #: What a boolean option of a DSN may say (any case); anything else is refused,

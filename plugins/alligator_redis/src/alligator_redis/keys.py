@@ -152,7 +152,7 @@ def queue_pattern(suffix: str) -> str:
     return f"alligator:{{*}}:{suffix}"
 
 
-#: The registry's keys, by name: under a hash tag no queue's keys can have.
+#: The registry's keys, by name, under a hash tag no queue's keys can have.
 WORKER_KEYS = {name: f"alligator:{{{TAG_ESCAPE}workers}}:{name}" for name in ("records", "beats")}
 
 #: The key of a store's pauses.

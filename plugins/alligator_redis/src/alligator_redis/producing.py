@@ -85,7 +85,7 @@ class Producing(RedisBase):
 
     def push_many(self, queue: str, items: Sequence[tuple[str, str, float]]) -> int:
         """Adds many tasks in one round trip (a pipeline of scripts of up to
-        :data:`PUSH_CHUNK` tasks each). See :meth:`.Backend.push_many`.
+        :data:`~alligator_redis.producing.PUSH_CHUNK` tasks each). See :meth:`.Backend.push_many`.
 
         Raises:
             ValueError: A delay is NaN or infinite; nothing was queued.

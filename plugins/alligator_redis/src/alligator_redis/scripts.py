@@ -1,7 +1,7 @@
 r"""The Lua scripts of the Redis backend: one script per multi-key step, one file each.
 
 Each script is a file in ``alligator_redis/lua/`` (``push.lua``,
-``reserve.lua``...), read with :mod:`importlib.resources` by :func:`load`.
+``reserve.lua``...), read with ``importlib.resources`` by :func:`load`.
 A script file is plain Lua with its own comments, plus three conventions
 the loader resolves, so a reader can follow it by hand:
 
