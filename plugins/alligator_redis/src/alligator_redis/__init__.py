@@ -36,6 +36,7 @@ stops with it.
 from __future__ import annotations
 
 from alligator_redis import diagnosis
+from alligator_redis.base import Client
 from alligator_redis.channels import _announced as _announced
 from alligator_redis.consuming import Consuming
 from alligator_redis.dsn import check_dsn
@@ -75,6 +76,25 @@ class RedisBackend(Producing, Consuming, Finishing, Inspecting, Registry, Pausin
             that is not a number, two different databases, an unknown
             option...); the message names it.
     """
+
+    @classmethod
+    def from_client(cls, client: Client, conn_string: str = "redis://") -> RedisBackend:
+        """Builds a backend on a client you configured yourself.
+
+        Example:
+            >>> import fakeredis  # doctest: +SKIP
+            >>> client = fakeredis.FakeRedis(decode_responses=True)  # doctest: +SKIP
+            >>> backend = RedisBackend.from_client(client)  # doctest: +SKIP
+
+        Args:
+            client: A ``redis.Redis`` or ``RedisCluster`` (or a compatible
+                fake) built with ``decode_responses=True``.
+            conn_string: What to call it in messages.
+
+        Returns:
+            The backend.
+        """
+        return cls(conn_string, client=client)
 
     def diagnose(self) -> list[tuple[str, str, str]]:
         """Checks persistence, eviction, memory, writes and a Cluster's health; see :mod:`.diagnosis`.

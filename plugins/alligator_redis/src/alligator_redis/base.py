@@ -160,25 +160,6 @@ class RedisBase(Backend):
         socket_timeout = _socket_timeout(client)
         self._max_block = max(socket_timeout - 0.5, 0.1) if socket_timeout else 60.0
 
-    @classmethod
-    def from_client(cls, client: Client, conn_string: str = "redis://") -> RedisBase:
-        """Builds a backend on a client you configured yourself.
-
-        Example:
-            >>> import fakeredis  # doctest: +SKIP
-            >>> client = fakeredis.FakeRedis(decode_responses=True)  # doctest: +SKIP
-            >>> backend = RedisBackend.from_client(client)  # doctest: +SKIP
-
-        Args:
-            client: A ``redis.Redis`` or ``RedisCluster`` (or a compatible
-                fake) built with ``decode_responses=True``.
-            conn_string: What to call it in messages.
-
-        Returns:
-            The backend.
-        """
-        return cls(conn_string, client=client)
-
     @staticmethod
     def _connect(conn_string: str) -> Client:
         url, cluster = check_dsn(conn_string)
