@@ -21,9 +21,9 @@ the loader resolves, so a reader can follow it by hand:
 
 Every script touches only the keys of one queue, passed in ``KEYS``; they all
 carry the queue's hash tag, so a script runs atomically on one node, even on
-Redis Cluster. ``ARGV[1]`` of every script that
-needs the time is either empty (use the server's ``TIME``) or a number (the
-backend's injected clock), so one clock decides every due time and deadline.
+Redis Cluster. ``ARGV[1]`` of every script that needs the time is either
+empty (use the server's ``TIME``) or a number (the backend's injected
+clock), so one clock decides every due time and deadline.
 
 The key layout of a queue, and why every key carries its hash tag, is in
 :mod:`alligator_redis.keys`.
