@@ -26,6 +26,7 @@ from typing import Any
 
 import dashboard_tasks
 import pytest
+from redis_servers import RedisServer
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
@@ -36,7 +37,6 @@ from selenium.webdriver.support.ui import WebDriverWait
 from alligator import Gator
 from alligator.constants import SUCCESS
 from alligator.dashboard import TOKEN_ENV
-from alligator_redis.servers import RedisServer
 
 HERE = Path(__file__).resolve().parent
 SHOTS = HERE.parents[1] / "docs" / "_static" / "dashboard"

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from redis_servers import RedisServer
 from servers import Client, running_dashboard
 
 from alligator import Gator
 from alligator.dashboard.data import MAX_WORKERS, Store
 from alligator.dashboard.sampler import MAX_DRAWN, Sampler
 from alligator.presence import MAX_WORKER_QUEUES, WorkerInfo, decode, known_queues
-from alligator_redis.servers import RedisServer
 
 
 @pytest.fixture

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 import sample_tasks
 from operating_helpers import Alligator, Store, command_env
-
-from alligator_redis.servers import free_port
+from redis_servers import free_port
 
 #: Terminal control sequences a hostile writer of the store may plant.
 ESC = "\x1b"

@@ -14,11 +14,11 @@ import pytest
 import sample_tasks
 from disk_faults import fill, immutable, small_tmpfs
 from operating_helpers import Alligator, command_env, wait_for
+from redis_servers import RedisServer, free_port
 
 from alligator import Gator
 from alligator.doctor import MAX_CLOCK_SKEW, examine
 from alligator.exceptions import BackendError
-from alligator_redis.servers import RedisServer, free_port
 
 
 @pytest.fixture(scope="module")

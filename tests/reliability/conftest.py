@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from redis_servers import RedisServer, answers
 from reliability_helpers import (
     REDIS_DB,
     SHARED_REDIS,
@@ -27,8 +28,6 @@ from reliability_helpers import (
     no_service,
 )
 from reliability_tasks import Ledger
-
-from alligator_redis.servers import RedisServer, answers
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +41,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             # behind (they expire, but the keys would outlive the session).
             import redis
 
-            from alligator_redis.scripts import WORKER_KEYS
+            from alligator_redis.keys import WORKER_KEYS
 
             client = redis.Redis.from_url(SHARED_REDIS)
             client.delete(*WORKER_KEYS.values())

@@ -22,13 +22,13 @@ from pathlib import Path
 
 import pytest
 import reliability_tasks
+from redis_servers import RedisServer
 from reliability_helpers import HERE, Store, no_service, report, wait_for, worker_env
 from reliability_tasks import Ledger
 
 from alligator import Gator
 from alligator.constants import SUCCESS
 from alligator.exceptions import BackendError
-from alligator_redis.servers import RedisServer
 
 PER_PRODUCER = 400
 OUTAGES = 2

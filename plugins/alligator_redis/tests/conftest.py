@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis_servers import RedisServer, answers, start_cluster
 
 from alligator_redis import scripts
-from alligator_redis.servers import RedisServer, answers, start_cluster
 
 #: The db our tests use on a shared server; queue names are unique as well.
 TEST_DB = 3

@@ -13,7 +13,7 @@ import pytest
 from alligator.backend import Backend
 from alligator.constants import FAILED
 from alligator_redis import RedisBackend
-from alligator_redis.scripts import queue_keys
+from alligator_redis.keys import queue_keys
 
 
 def plant(backend: RedisBackend, queue: str, task_id: str, data: bytes) -> None:

@@ -22,13 +22,13 @@ import pytest
 import redis
 from redis.cluster import RedisCluster
 from redis_raw import PlantedRecords, RedisFixtures, plant
+from redis_servers import RedisServer, start_cluster
 
 from alligator import Gator
 from alligator.backend import Ack
 from alligator.constants import FAILED, SUCCESS
 from alligator.testing import BackendContract, PauseContract
 from alligator_redis import RedisBackend, scripts
-from alligator_redis.servers import RedisServer, start_cluster
 
 pytestmark = pytest.mark.cluster
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis_servers import RedisServer, free_port
 
 from alligator.exceptions import BackendError
 from alligator_redis import RedisBackend
-from alligator_redis.servers import RedisServer, free_port
 
 fakeredis = pytest.importorskip("fakeredis")
 

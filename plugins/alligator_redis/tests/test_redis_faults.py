@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import redis_test_tasks
+from redis_servers import RedisServer
 
 from alligator import Gator, Worker
 from alligator.constants import SUCCESS
 from alligator.exceptions import BackendError
-from alligator_redis.servers import RedisServer
 
 pytestmark = pytest.mark.redis
 

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis_servers import RedisServer
 
 from alligator import Gator, loss_risks
 from alligator.exceptions import EvictingStoreError, NoPersistenceWarning, TaskLossWarning
-from alligator_redis.servers import RedisServer
 
 pytestmark = pytest.mark.redis
 

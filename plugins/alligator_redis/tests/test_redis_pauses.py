@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import fakeredis
 import pytest
+from redis_servers import RedisServer
 
 from alligator_redis import RedisBackend
 from alligator_redis.pauses import PAUSES_KEY
-from alligator_redis.servers import RedisServer
 
 GOOD = [("function", "mod.tasks:fn"), ("queue", "emails")]
 HOSTILE: list[str | bytes] = [

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 from redis.cluster import key_slot
+from redis_servers import RedisServer
 
 from alligator.backend import Ack, Finished
 from alligator.constants import FAILED, SUCCESS
 from alligator_redis import RedisBackend, _announced, scripts
-from alligator_redis.servers import RedisServer
 
 fakeredis = pytest.importorskip("fakeredis")
 

@@ -24,13 +24,13 @@ replicas is reported, not failed.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import redis
 from redis.cluster import RedisCluster
 
 from alligator.text import human_bytes
+from alligator_redis.keys import probe_key
 
 Finding = tuple[str, str, str]
 
@@ -66,7 +66,7 @@ def diagnose(client: Any) -> list[Finding]:
         redis.RedisError: The server (a single one) cannot be reached.
     """
     if not isinstance(client, RedisCluster):
-        return [*server_findings(client, "Redis: "), write_finding(client, "Redis: ", _probe_key("doctor"))]
+        return [*server_findings(client, "Redis: "), write_finding(client, "Redis: ", probe_key("doctor"))]
     findings = cluster_findings(client)
     for node in client.get_primaries():  # type: ignore[no-untyped-call]
         where = f"Redis node {node.name}: "
@@ -237,17 +237,13 @@ def _refusal(err: redis.ResponseError) -> tuple[str, str]:
     return text.split(" ", 1)[0].upper(), text
 
 
-def _probe_key(tag: str) -> str:
-    return f"alligator:{{{tag}}}:doctor-probe:{uuid.uuid4().hex}"
-
-
 def _probe_key_on(client: RedisCluster, node_name: str) -> str:
     """A probe key whose slot the node owns (a node refuses keys of other slots with MOVED)."""
     for n in range(PROBE_TAGS):
-        key = _probe_key(f"doctor-{n}")
+        key = probe_key(f"doctor-{n}")
         if client.get_node_from_key(key).name == node_name:  # type: ignore[no-untyped-call]
             return key
-    return _probe_key("doctor")  # a node without slots: the write is refused with MOVED, and reported
+    return probe_key("doctor")  # a node without slots: the write is refused with MOVED, and reported
 
 
 def cluster_findings(client: RedisCluster) -> list[Finding]:

@@ -22,48 +22,14 @@ longer than the name limit or not UTF-8; the backend checks each name again
 
 from __future__ import annotations
 
-from alligator_redis.scripts import _DEFINITIONS, TAG_ESCAPE, Script
-
-#: The key of a store's pauses.
-PAUSES_KEY = f"alligator:{{{TAG_ESCAPE}paused}}:pauses"
-
-
-def _pause_script(name: str, body: str) -> Script:
-    helpers = "\n".join(
-        source for key, source in _DEFINITIONS if key in ("fail", "finite", "whole", "UTF8", "utf8")
-    )
-    return Script(name, ("pauses",), f"local pauses = KEYS[1]\n{helpers}\n{body}")
-
+from alligator_redis.keys import PAUSES_KEY as PAUSES_KEY
+from alligator_redis.scripts import load
 
 #: ARGV: member ("kind:name"), "1" to pause or "0" to resume, the most pauses
 #: kept. Returns 1 if it changed anything, 0 if not, -1 (writing nothing) for a
 #: pause past the cap.
-SET_PAUSED = _pause_script(
-    "set_paused",
-    """
-local member = ARGV[1]
-local cap = whole(ARGV[3], 'max_pauses', 0)
-if ARGV[2] == '0' then return redis.call('ZREM', pauses, member) end
-if redis.call('ZSCORE', pauses, member) then return 0 end
-if redis.call('ZCARD', pauses) >= cap then return -1 end
-return redis.call('ZADD', pauses, 0, member)
-""",
-)
+SET_PAUSED = load("set_paused", ("pauses",))
 
 #: ARGV: the longest member in bytes, the most of each kind. Returns the
 #: members of the known kinds, skipping (never sending) one too long or not UTF-8.
-PAUSED = _pause_script(
-    "paused",
-    """
-local longest = whole(ARGV[1], 'longest', 0)
-local most = whole(ARGV[2], 'most', 0)
-local out = {}
-for _, kind in ipairs({'function', 'queue'}) do
-  local members = redis.call('ZRANGEBYLEX', pauses, '[' .. kind .. ':', '(' .. kind .. ';', 'LIMIT', 0, most)
-  for _, member in ipairs(members) do
-    if #member <= longest and utf8(member) then out[#out + 1] = member end
-  end
-end
-return out
-""",
-)
+PAUSED = load("paused", ("pauses",))
