@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import csrf_of
-
 from alligator import Gator
+from conftest import csrf_of
 
 
 def _post(client: Any, **form: str) -> Any:
