@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import uuid
 from collections.abc import Iterator
 
@@ -9,6 +10,14 @@ import pytest
 import sample_tasks
 
 from alligator import Gator
+
+# A shell without job control starts its background jobs with SIGINT ignored
+# (CI's lanes are such jobs), and an ignored signal stays ignored in every
+# process started below: Python then installs no KeyboardInterrupt handler, so
+# a command the tests stop with Ctrl-C (SIGINT) would never hear it. Caught
+# here instead, it is reset to the default in each process a test starts.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

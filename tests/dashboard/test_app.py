@@ -6,10 +6,11 @@ import base64
 import re
 from typing import Any
 
+from conftest import XSS, csrf_of, make_client
+
 from alligator import Gator
 from alligator.dashboard.data import Store, view_payload
 from alligator.dashboard.web import CSP, create_app
-from conftest import XSS, csrf_of, make_client
 
 
 def text(response: Any) -> str:

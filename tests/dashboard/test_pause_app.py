@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from alligator import Gator
 from conftest import csrf_of
+
+from alligator import Gator
 
 
 def _post(client: Any, **form: str) -> Any:
