@@ -80,12 +80,12 @@ def _install(session: nox.Session, *args: str) -> None:
     session.install("-c", CONSTRAINTS, *args)
 
 
-def _pytest(session: nox.Session, *paths: str) -> None:
+def _pytest(session: nox.Session, *paths: str, report: str = "") -> None:
     args = session.posargs or ["-q", "-p", "no:cacheprovider", *paths]
     reports = os.environ.get("ALLIGATOR_JUNIT_DIR")
     if reports:
         # .ci/run adds up these reports to say how many tests ran.
-        args = [*args, f"--junitxml={reports}/{session.name}.xml"]
+        args = [*args, f"--junitxml={reports}/{report or session.name}.xml"]
     session.run("pytest", *args, env={"PYTHONDONTWRITEBYTECODE": "1"})
 
 
@@ -269,7 +269,10 @@ def browser(session: nox.Session) -> None:
 def soak(session: nox.Session) -> None:
     """The long forms of the reliability tests (SIGKILL soaks, big concurrency runs)."""
     _install(session, *TEST_DEPS, "fakeredis[lua]>=2.20", CORE, *PLUGINS.values())
-    _pytest(session, "tests/reliability", f"{PLUGINS['sqlite']}/tests", "-m", "soak")
+    # One pytest per tree: both hold a test_processes.py, and one pytest
+    # process cannot import two test modules of the same name.
+    _pytest(session, "tests/reliability", "-m", "soak", report="soak-reliability")
+    _pytest(session, f"{PLUGINS['sqlite']}/tests", "-m", "soak", report="soak-sqlite")
 
 
 @nox.session
