@@ -103,6 +103,15 @@ def test_under_processes_a_second_signal_hands_back_every_task_at_once(
     assert [gator.status(key) for key in keys] == [WAITING, WAITING], pool.output()
 
 
+def _listening(port: int) -> bool:
+    """Whether anything accepts connections on 127.0.0.1:``port``."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def test_children_of_a_sigkilled_supervisor_hand_back_their_tasks_and_exit(
     store: Store, workers: Callable[..., Workers], ledger: Ledger
 ) -> None:
@@ -126,7 +135,9 @@ def test_children_of_a_sigkilled_supervisor_hand_back_their_tasks_and_exit(
     assert f"the supervisor (pid {supervisor.pid}) is gone" in output, output
     # Handed back, long before their 60 s leases end.
     assert [gator.status(key) for key in keys] == [WAITING, WAITING], output
-    # A new supervisor gets the metrics port (the old endpoint let it go).
+    # The orphaned metrics endpoint notices too (it looks once a second) and
+    # lets the port go; then a new supervisor gets it.
+    wait_for(lambda: not _listening(port), 60, "the orphaned metrics endpoint to let its port go")
     again = workers(store, *args, "--metrics-port", str(port))
     [second] = again.start()
     _children_started(again, 2)
