@@ -13,12 +13,13 @@ import uuid
 import pytest
 import sample_tasks
 
-from alligator import Gator
-from alligator.backend import Ack, Backend
+from alligator import Gator, capabilities
+from alligator.backend import Ack
 from alligator.command import build_parser, main
 from alligator.command._render import call_text, decode_payload, since, table
 from alligator.registry import register
 from alligator.security import SIGNED_PREFIX, TaskPolicy
+from alligator.testing.capable import without
 from alligator_locmem import LocmemBackend
 
 
@@ -109,7 +110,7 @@ def test_signed_results_and_reasons_are_shown_without_their_signatures(
     gator.options(task_id="ok").task(sample_tasks.add, 1, 2)
     gator.options(task_id="bad", retries=0).task(sample_tasks.fails_with, "boom")
     gator.get("ok"), gator.get("bad")
-    stored = gator.backend.finished("q", "ok")
+    stored = capabilities.results(gator.backend).finished("q", "ok")
     assert stored is not None and stored.result is not None and f"\n{SIGNED_PREFIX}" in stored.result
     capsys.readouterr()
 
@@ -131,7 +132,9 @@ def test_result_checks_signatures_when_the_secret_is_set(
     gator.options(task_id="forged").task(sample_tasks.add, 2, 2)
     gator.get("ok")
     (reservation,) = gator.backend.reserve("q", 30.0)
-    gator.backend.ack_results("q", [Ack(reservation.task_id, reservation.receipt, '{"approved":true}')])
+    capabilities.results(gator.backend).ack_results(
+        "q", [Ack(reservation.task_id, reservation.receipt, '{"approved":true}')]
+    )
     capsys.readouterr()
 
     monkeypatch.setenv("ALLIGATOR_SECRET", key)
@@ -197,11 +200,10 @@ def test_doctor_on_the_in_memory_store(dsn: str, capsys: pytest.CaptureFixture[s
     assert ("modules", "ok") in checks
 
 
-class _NoResults(LocmemBackend):
-    """A store that keeps no results: the contract's default ``succeeded``."""
-
-    stores_results = False
-    succeeded = Backend.succeeded
+#: A store that keeps no results.
+_NoResults = without(
+    LocmemBackend, capabilities.Results, capabilities.ResultListing, capabilities.ResultWaiting
+)
 
 
 def test_tasks_succeeded_lists_newest_first_with_results(

@@ -20,10 +20,11 @@ from typing import Any
 import pytest
 import sample_tasks
 
-from alligator import Gator, Worker
+from alligator import Gator, Worker, capabilities
 from alligator.backend import Backend
 from alligator.constants import DELAYED, SUCCESS, WAITING
 from alligator.pausing import MAX_PAUSE_NAME_BYTES, SET_ASIDE_SECONDS
+from alligator.testing.capable import without
 from alligator_locmem import LocmemBackend
 
 WAIT = 60.0
@@ -108,12 +109,8 @@ def test_gator_refuses_what_cannot_be_paused(gator: Gator, kwargs: dict[str, Any
     assert gator.paused() == []
 
 
-class _CannotPause(LocmemBackend):
-    """A store without the capability: the Backend defaults."""
-
-    supports_pause = False
-    set_paused = Backend.set_paused
-    paused = Backend.paused
+#: A store without the capability.
+_CannotPause = without(LocmemBackend, capabilities.Pausing)
 
 
 def test_a_store_that_cannot_pause_says_so_and_its_workers_never_ask(
@@ -213,8 +210,8 @@ GOOD = [("function", "mod.tasks:fn"), ("queue", "emails")]
 
 def _hostile_listing(backend: Backend) -> None:
     for kind, name in GOOD:
-        backend.set_paused(kind, name, True)
-    assert backend.paused() == GOOD, "each hostile record is skipped, the others listed"
+        capabilities.pausing(backend).set_paused(kind, name, True)
+    assert capabilities.pausing(backend).paused() == GOOD, "each hostile record is skipped, the others listed"
 
 
 def test_locmem_skips_hostile_pauses() -> None:
@@ -237,16 +234,17 @@ def test_the_pause_watch_keeps_the_last_known_pauses_while_the_store_fails(
     gator.pause(queue="emails")
     watch = PauseWatch(gator.backend, refresh=0.0)
     assert watch.current().queues == {"emails"}
-    real = gator.backend.paused
+    backend: LocmemBackend = gator.backend  # type: ignore[assignment]
+    real = backend.paused
 
     def failing() -> list[tuple[str, str]]:
         raise BackendError("the store is down")
 
-    gator.backend.paused = failing  # type: ignore[method-assign]
+    backend.paused = failing  # type: ignore[method-assign]
     assert watch.current().queues == {"emails"}, "the last known pauses stay in force"
     assert watch.current().queues == {"emails"}
     assert caplog.text.count("could not read the paused queues") == 1, "said once, not at every read"
-    gator.backend.paused = real  # type: ignore[method-assign]
+    backend.paused = real  # type: ignore[method-assign]
     gator.resume(queue="emails")
     assert watch.current().queues == frozenset()
 

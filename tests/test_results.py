@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -19,8 +20,8 @@ from typing import Any
 import pytest
 import results_tasks
 
-from alligator import Gator, Task, Worker
-from alligator.backend import Ack, Backend, Finished
+from alligator import Gator, Task, Worker, capabilities
+from alligator.backend import Ack, Finished
 from alligator.constants import DELAYED, FAILED, SUCCESS, WAITING
 from alligator.delivery import DEFAULT_RESULT_TTL, DeliveryRules, DeliverySteps, Outcome
 from alligator.exceptions import (
@@ -32,13 +33,12 @@ from alligator.exceptions import (
 )
 from alligator.limits import MAX_RESULT_TTL, MAX_TIME_LIMIT
 from alligator.presence import RunningTask, WorkerInfo, encode
+from alligator.testing.capable import without
 from alligator_locmem import LocmemBackend
 
 
 class KeepingBackend(LocmemBackend):
     """Locmem, keeping results in a dict of its own, and noting what the core asks of it."""
-
-    stores_results = True
 
     def __init__(self, conn_string: str = "locmem://") -> None:
         super().__init__(conn_string)
@@ -69,8 +69,11 @@ class KeepingBackend(LocmemBackend):
 
     def wait_finished(self, queue: str, task_id: str, timeout: float) -> Finished | None:
         self.waits.append(timeout)
-        # The contract's polling default, so it reads this class's finished().
-        return Backend.wait_finished(self, queue, task_id, timeout)
+        # Polls this class's finished(), as the core does for a store that cannot wake a waiter.
+        deadline = time.monotonic() + timeout
+        while (found := self.finished(queue, task_id)) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return found
 
     def worker_records(self) -> list[tuple[str, str]]:
         return list(self.records)
@@ -253,13 +256,11 @@ def test_store_result_false_may_return_what_json_cannot_carry(gator: Gator) -> N
 
 
 def test_a_store_that_keeps_no_results_gives_none(store: str) -> None:
-    class NoResults(LocmemBackend):
-        # The contract's defaults: ack_results acks and keeps nothing.
-        stores_results = False
-        ack_results = Backend.ack_results
-        finished = Backend.finished
-
-    gator = Gator(store, allow=["results_tasks"], backend_class=NoResults)
+    # Without the capability the core acks and keeps nothing.
+    no_results = without(
+        LocmemBackend, capabilities.Results, capabilities.ResultListing, capabilities.ResultWaiting
+    )
+    gator = Gator(store, allow=["results_tasks"], backend_class=no_results)
     task = gator.task(results_tasks.add, 1, 2)
     done = run_one(gator)
     assert done is not None and done.status == SUCCESS
@@ -679,10 +680,6 @@ def test_workers_lists_what_it_can_read_and_skips_the_rest(gator: Gator) -> None
 
 
 def test_workers_of_a_store_without_a_registry_raise_not_implemented(store: str) -> None:
-    class NoRegistry(LocmemBackend):
-        def worker_records(self) -> list[tuple[str, str]]:
-            raise NotImplementedError("NoRegistry cannot keep a registry of workers")
-
-    gator = Gator(store, backend_class=NoRegistry)
+    gator = Gator(store, backend_class=without(LocmemBackend, capabilities.WorkerRegistry))
     with pytest.raises(NotImplementedError, match="registry of workers"):
         gator.workers()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sample_tasks
 
-from alligator import Gator, Worker
+from alligator import Gator, Worker, capabilities
 from alligator.backend import Ack
 from alligator.constants import SUCCESS
 from alligator.exceptions import PayloadTooLargeError, ResultSignatureError, TaskFailed, TaskRefused
@@ -349,6 +349,8 @@ def test_a_signed_gator_reads_its_workers_results_and_refuses_a_forged_one() -> 
 
     forged = gator.task(sample_tasks.add, 2, 2)
     (reservation,) = gator.backend.reserve(gator.queue_name, 30.0)
-    gator.backend.ack_results(gator.queue_name, [Ack(reservation.task_id, reservation.receipt, "5")])
+    capabilities.results(gator.backend).ack_results(
+        gator.queue_name, [Ack(reservation.task_id, reservation.receipt, "5")]
+    )
     with pytest.raises(ResultSignatureError, match=f"task {forged.task_id} .* failed its signature check"):
         gator.result(forged.task_id)

@@ -20,7 +20,7 @@ import pytest
 from redis_servers import RedisServer
 from servers import Client, running_dashboard
 
-from alligator import Gator
+from alligator import Gator, capabilities
 from alligator.dashboard.data import MAX_WORKERS, Store
 from alligator.dashboard.sampler import MAX_DRAWN, Sampler
 from alligator.presence import MAX_WORKER_QUEUES, WorkerInfo, decode, known_queues
@@ -77,13 +77,15 @@ def test_planted_records_do_not_take_the_pages_down(tmp_path: Path) -> None:
     gator = Gator(dsn, queue_name="emails", allow=["builtins"])
     gator.task(abs, -1)
     backend = gator.backend
-    backend.heartbeat("honest", record(host="honest-host"), 300)
-    backend.heartbeat("far-future", record(heartbeat_at=1e300, host="planted-a"), 300)
+    capabilities.registry(backend).heartbeat("honest", record(host="honest-host"), 300)
+    capabilities.registry(backend).heartbeat("far-future", record(heartbeat_at=1e300, host="planted-a"), 300)
     with running_dashboard(dsn, sample_seconds=0.2) as url:
         client = Client(url)
         time.sleep(0.5)  # a first sample or two, then a "new worker" with a count no float holds
         now = time.time()
-        backend.heartbeat("huge-count", record(tasks_handled=10**4000, started_at=now, host="planted-b"), 300)
+        capabilities.registry(backend).heartbeat(
+            "huge-count", record(tasks_handled=10**4000, started_at=now, host="planted-b"), 300
+        )
         for _ in range(10):  # across several samples, so the sampler has read the records too
             for path in ("", "partials/overview", "metrics"):
                 status, _, body = client.request(path)
@@ -92,8 +94,8 @@ def test_planted_records_do_not_take_the_pages_down(tmp_path: Path) -> None:
             time.sleep(0.2)
         _, _, page = client.request("")
         assert "honest-host" in page and "planted-a" not in page and "planted-b" not in page
-        backend.forget_worker("far-future")
-        backend.forget_worker("huge-count")
+        capabilities.registry(backend).forget_worker("far-future")
+        capabilities.registry(backend).forget_worker("huge-count")
         for _ in range(5):
             status, _, body = client.request("")
             assert status == 200, body[:500]
@@ -110,7 +112,7 @@ def test_thousands_of_planted_records_make_a_bounded_page(redis_dsn: str) -> Non
     running = {"task_id": "t" * 150, "function": "m:f", "queue": long_names[0], "since": time.time()}
     planted = record(host=host, queues=long_names[:20], current=[running] * 20)
     for n in range(3000):
-        gator.backend.heartbeat(f"planted-{n}", planted, 300)
+        capabilities.registry(gator.backend).heartbeat(f"planted-{n}", planted, 300)
     with running_dashboard(redis_dsn) as url:
         status, _, body = Client(url).request("partials/overview")
     assert status == 200
@@ -147,7 +149,7 @@ def test_a_sample_no_chart_can_draw_is_not_kept() -> None:
 def test_known_queues_are_the_stores_and_the_live_workers(tmp_path: Path) -> None:
     gator = Gator(f"sqlite:///{tmp_path / 'tasks.db'}", queue_name="busy", allow=["builtins"])
     gator.task(abs, -1)
-    gator.backend.heartbeat("w1", record(queues=["idle", "busy"]), 300)
+    capabilities.registry(gator.backend).heartbeat("w1", record(queues=["idle", "busy"]), 300)
     assert gator.queues() == ["busy"]
     assert known_queues(gator.backend) == ["busy", "idle"]
     assert known_queues(gator.backend, []) == ["busy"]
@@ -167,8 +169,10 @@ def test_a_record_whose_heartbeat_stopped_is_marked_stale_and_consumes_nothing(t
     gator = Gator(dsn, queue_name="emails", allow=["builtins"])
     gator.task(abs, -1)
     backend = gator.backend
-    backend.heartbeat("killed", record(host="killed-host", heartbeat_at=time.time() - 60), 300)
-    backend.heartbeat("alive", record(host="alive-host", queues=["other"]), 300)
+    capabilities.registry(backend).heartbeat(
+        "killed", record(host="killed-host", heartbeat_at=time.time() - 60), 300
+    )
+    capabilities.registry(backend).heartbeat("alive", record(host="alive-host", queues=["other"]), 300)
     with running_dashboard(dsn) as url:
         status, _, page = Client(url).request("partials/overview")
     backend.close()

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import results_tasks
 
-from alligator import Gator, Worker
+from alligator import Gator, Worker, capabilities
 from alligator.constants import SUCCESS
 from alligator.exceptions import ResultTimeout, TaskFailed, TaskNotFound
 
@@ -42,7 +42,7 @@ def gator(dsn: str) -> Iterator[Gator]:
 
 
 def test_the_store_keeps_results(gator: Gator) -> None:
-    assert gator.backend.stores_results
+    assert capabilities.supports(gator.backend, capabilities.Results)
 
 
 def test_a_value_round_trips_through_the_store(gator: Gator) -> None:

@@ -32,7 +32,7 @@ import reliability_tasks
 from reliability_helpers import Store, Workers
 from reliability_tasks import LEDGER_ENV, Ledger
 
-from alligator import Gator
+from alligator import Gator, capabilities
 from alligator.backend import Ack
 from alligator.constants import FAILED, SUCCESS
 from alligator.exceptions import ResultSignatureError, TaskFailed
@@ -67,7 +67,10 @@ def test_a_result_acked_by_a_writer_without_the_secret_is_refused(store: Store) 
     writer = _writer(store)
     (reservation,) = writer.backend.reserve(store.queue, 60.0)
     assert (
-        writer.backend.ack_results(store.queue, [Ack(reservation.task_id, reservation.receipt, PLANTED)]) == 1
+        capabilities.results(writer.backend).ack_results(
+            store.queue, [Ack(reservation.task_id, reservation.receipt, PLANTED)]
+        )
+        == 1
     )
     try:
         assert gator.status(task.task_id) == SUCCESS  # the store believes it
@@ -107,7 +110,7 @@ def test_a_signed_result_replayed_for_another_task_or_queue_is_refused(
             ran = gator.pop()
             assert ran is not None and ran.task_id == expected.task_id
         assert gator.result(first.task_id) == "first"
-        stored = writer.backend.finished(store.queue, first.task_id)
+        stored = capabilities.results(writer.backend).finished(store.queue, first.task_id)
         assert stored is not None and stored.result is not None
         assert f"\n{SIGNED_PREFIX}" in stored.result  # a valid signature, for the first task
         store.raw.plant_result(store.dsn, store.queue, second.task_id, stored.result)
@@ -161,7 +164,7 @@ def test_a_real_worker_signs_results_and_reasons_and_they_read_back(
         assert unsigned.result(done.task_id) == "done"
         (letter,) = unsigned.dead_letters()
         assert letter.reason.startswith("raised on attempt 1 of 1") and SIGNED_PREFIX not in letter.reason
-        stored = unsigned.backend.finished(store.queue, done.task_id)
+        stored = capabilities.results(unsigned.backend).finished(store.queue, done.task_id)
         assert stored is not None and stored.result is not None and SIGNED_PREFIX in stored.result
         # Another key is not this secret: the same result fails its check.
         stranger = store.gator(secret=NEW_SECRET)
@@ -186,7 +189,9 @@ def test_what_a_signature_does_not_stop(
         # Acked without a result: the task looks done, with no value kept.
         (reservation,) = writer.backend.reserve(store.queue, 60.0)
         assert reservation.task_id == acked.task_id
-        writer.backend.ack_results(store.queue, [Ack(reservation.task_id, reservation.receipt)])
+        capabilities.results(writer.backend).ack_results(
+            store.queue, [Ack(reservation.task_id, reservation.receipt)]
+        )
         assert gator.result(acked.task_id) is None
         # A signed payload read from the store and queued again runs again.
         payload = writer.backend.peek(store.queue, replayed.task_id)

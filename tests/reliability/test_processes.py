@@ -20,7 +20,7 @@ import test_processes_tasks
 from reliability_helpers import Store, Workers, report, wait_for
 from reliability_tasks import Ledger
 
-from alligator import Gator
+from alligator import Gator, capabilities
 from alligator.constants import FAILED, SUCCESS
 from alligator.tasks import Task
 
@@ -101,7 +101,11 @@ def test_a_task_past_its_hard_limit_is_killed_settled_as_failed_and_the_worker_g
     wait_for(lambda: "after" in ledger.refresh().finished, 120, "the next task to run")
     seconds = time.monotonic() - started
     wait_for(lambda: gator.status("stuck") == FAILED, 60, "the stuck task to be settled as failed")
-    [letter] = [d for d in gator.backend.dead_letters(store.queue) if d.task_id == "stuck"]
+    [letter] = [
+        d
+        for d in capabilities.administration(gator.backend).dead_letters(store.queue)
+        if d.task_id == "stuck"
+    ]
     assert "time limit of 1 s exceeded; the process was killed" in letter.reason, letter.reason
     output = pool.output()
     assert "ran past its time limit" in output and "killing worker process" in output, output

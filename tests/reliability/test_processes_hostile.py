@@ -20,7 +20,7 @@ from reliability_helpers import Store, Workers, wait_for
 from reliability_tasks import Ledger
 from test_processes import TASKS, _alive, _child_pids, _children_started
 
-from alligator import Gator
+from alligator import Gator, capabilities
 from alligator.constants import FAILED
 from alligator.tasks import Task
 
@@ -83,7 +83,11 @@ def test_a_task_that_closes_the_pipe_cannot_switch_off_the_hard_limit_of_the_nex
     wait_for(
         lambda: gator.status("stuck") == FAILED, 120, "the stuck task to be killed and settled as failed"
     )
-    [letter] = [d for d in gator.backend.dead_letters(store.queue) if d.task_id == "stuck"]
+    [letter] = [
+        d
+        for d in capabilities.administration(gator.backend).dead_letters(store.queue)
+        if d.task_id == "stuck"
+    ]
     assert "the process was killed" in letter.reason, letter.reason
     output = pool.output()
     assert "closed its pipe to the supervisor" in output, output

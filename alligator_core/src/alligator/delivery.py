@@ -21,7 +21,7 @@ delivery being settled, or, when the store itself fails, deliberately left to
 its lease so it is delivered again. Acknowledging a success is the caller's:
 a worker batches acks, ``Gator.pop`` sends its one at once. Either way it
 sends the delivery's :attr:`Delivery.ack` with
-:meth:`Backend.ack_results <alligator.backend.Backend.ack_results>`, so the
+:meth:`Results.ack_results <alligator.capabilities.Results.ack_results>`, so the
 return value is kept in the same atomic step as the ack.
 
 A return value is stored as JSON; with a secret configured, it and a dead
@@ -44,6 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from alligator import store_defaults
 from alligator.backend import Ack, Backend, Reservation
 from alligator.constants import SUCCESS
 from alligator.dependencies import DEPENDENCY_POLL_SECONDS as DEPENDENCY_POLL_SECONDS
@@ -109,9 +110,9 @@ class Delivery:
             in seconds; None when unlimited. Set as the run step starts.
         interrupted: A ``KeyboardInterrupt`` the task raised: settled as a
             failure, and kept so an in-process caller can re-raise it.
-        ack: For a success, the :class:`~alligator.backend.Ack` to send
+        ack: For a success, the :class:`~alligator.store_values.Ack` to send
             with :meth:`Backend.ack_results
-            <alligator.backend.Backend.ack_results>`: the return value as
+            <alligator.capabilities.Results.ack_results>`: the return value as
             JSON (None when the task keeps no result) and how long to keep it.
     """
 
@@ -230,7 +231,7 @@ class DeliverySteps(DependencyChecks, Settling):
         """
         reservation = delivery.reservation
         assert delivery.ack is not None, "only a success is acknowledged"
-        if self.backend.ack_results(self.queue, [delivery.ack]) == 1:
+        if store_defaults.ack_results(self.backend, self.queue, [delivery.ack]) == 1:
             return True
         log.warning(
             "task %s finished after its lease was lost; it may run again", printable(reservation.task_id)

@@ -28,7 +28,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from alligator import pausing
+from alligator import pausing, store_defaults
 from alligator.backend import Ack, Reservation
 from alligator.exceptions import PermanentBackendError
 from alligator.text import printable
@@ -295,7 +295,7 @@ class Dispatching:
                 pending, self._acks, self._acks_since = self._acks, {}, None
             for queue, acks in pending.items():
                 try:
-                    done = self.gator.backend.ack_results(queue, acks)
+                    done = store_defaults.ack_results(self.gator.backend, queue, acks)
                     self._ack_errors = 0
                 except Exception as err:
                     if not final:

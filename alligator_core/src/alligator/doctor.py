@@ -5,7 +5,7 @@ Each check gives :class:`~alligator.findings.Finding` s, each with a level and w
 - **store**: the store opens and answers at all (an *error* stops the other
   checks; what the store's own checks can still tell is added);
 - **store settings**: whatever :meth:`Backend.diagnose
-  <alligator.backend.Backend.diagnose>` reports: that the store accepts a
+  <alligator.capabilities.Diagnosis.diagnose>` reports: that the store accepts a
   write (nothing is left behind), and its own settings and health (Redis:
   persistence, ``maxmemory-policy``, memory used against ``maxmemory``, a
   Cluster's state, failed nodes and slots without a replica; SQLite: the
@@ -42,6 +42,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TextIO
 
+from alligator import capabilities
 from alligator.backend import Backend, QueueCounts
 from alligator.exceptions import BackendError
 
@@ -122,7 +123,7 @@ def _examine(
         before = clock()
         store_now = backend.now()
         after = clock()
-        queues = backend.queues()
+        queues = capabilities.inspection(backend).queues()
     except NotImplementedError:
         queues = None
     except Exception as err:
@@ -154,7 +155,7 @@ def _examine(
     counts: dict[str, QueueCounts] = {}
     for queue in queues:
         try:
-            counts[queue] = backend.counts(queue)
+            counts[queue] = capabilities.inspection(backend).counts(queue)
         except NotImplementedError:
             continue
     if signing[1] is not None:
@@ -183,7 +184,7 @@ def _diagnosed(backend: Backend) -> list[Finding]:
     """The backend's own findings (it raises when the store cannot be read)."""
     return [
         Finding(level if level in LEVELS else "warning", "store settings", problem, what_to_do)
-        for level, problem, what_to_do in backend.diagnose()
+        for level, problem, what_to_do in capabilities.diagnosis(backend).diagnose()
     ]
 
 
@@ -274,7 +275,7 @@ def _payload_signing(backend: Backend, counts: Mapping[str, object], signing: bo
     findings = []
     for queue in counts:
         try:
-            page = backend.tasks(queue, "waiting", 0, SIGNING_SAMPLE)
+            page = capabilities.inspection(backend).tasks(queue, "waiting", 0, SIGNING_SAMPLE)
         except NotImplementedError:
             return []
         odd = [info for info in page if info.payload.startswith(SIGNED_PREFIX) != signing]
@@ -356,7 +357,9 @@ def _dead_letters(backend: Backend, counts: Mapping[str, object]) -> list[Findin
 def _recent_dead(backend: Backend, queue: str, dead: int) -> int:
     """Counts the dead letters of the last hour among the newest ones (listed oldest first)."""
     try:
-        newest = backend.tasks(queue, "dead", max(dead - DEAD_LETTERS_WARNING, 0), DEAD_LETTERS_WARNING)
+        newest = capabilities.inspection(backend).tasks(
+            queue, "dead", max(dead - DEAD_LETTERS_WARNING, 0), DEAD_LETTERS_WARNING
+        )
     except NotImplementedError:
         return 0
     since = backend.now() - 3600.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from alligator import loss_risks
+from alligator import capabilities, loss_risks
 from alligator.backend import Backend, DeadLetter, Reservation
 from alligator.constants import ALL
 from alligator.delivery import (
@@ -389,7 +389,10 @@ class Gator(Results, Inspecting):
         A reason is shown without the signature a worker with a secret adds
         to it; it is not checked here (:meth:`result` checks it).
         """
-        return [without_signatures(letter) for letter in self.backend.dead_letters(self.queue_name, limit)]
+        return [
+            without_signatures(letter)
+            for letter in capabilities.administration(self.backend).dead_letters(self.queue_name, limit)
+        ]
 
     def requeue(self, task_id: str) -> bool:
         """Puts a dead letter back at the end of the queue, its deliveries reset.
@@ -397,7 +400,7 @@ class Gator(Results, Inspecting):
         Returns:
             True if requeued; False if there is no such dead letter.
         """
-        return self.backend.requeue(self.queue_name, task_id)
+        return capabilities.administration(self.backend).requeue(self.queue_name, task_id)
 
     def drop_all(self) -> None:
         """Deletes everything in this gator's queue, dead letters included."""
@@ -434,9 +437,9 @@ class Gator(Results, Inspecting):
             ValueError: Both ``queue`` and ``function`` given, or a name a
                 store cannot keep (see :func:`alligator.pausing.check_target`).
             NotImplementedError: The store cannot pause (see
-                :attr:`Backend.supports_pause <alligator.backend.Backend.supports_pause>`).
+                :class:`~alligator.capabilities.Pausing`).
         """
-        return self.backend.set_paused(*self._pause_target(queue, function), True)
+        return capabilities.pausing(self.backend).set_paused(*self._pause_target(queue, function), True)
 
     def resume(self, queue: str | None = None, function: Callable[..., Any] | str | None = None) -> bool:
         """Resumes what :meth:`pause` paused; takes the same arguments.
@@ -447,7 +450,7 @@ class Gator(Results, Inspecting):
         Returns:
             True if it was paused.
         """
-        return self.backend.set_paused(*self._pause_target(queue, function), False)
+        return capabilities.pausing(self.backend).set_paused(*self._pause_target(queue, function), False)
 
     def paused(self) -> list[tuple[str, str]]:
         """Lists what is paused in this gator's store, as ``(kind, name)`` sorted.
@@ -458,7 +461,7 @@ class Gator(Results, Inspecting):
         Raises:
             NotImplementedError: The store cannot pause.
         """
-        return self.backend.paused()
+        return capabilities.pausing(self.backend).paused()
 
     def _pause_target(self, queue: str | None, function: Callable[..., Any] | str | None) -> tuple[str, str]:
         from alligator.pausing import target

@@ -18,7 +18,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from alligator import presence
+from alligator import capabilities, presence
 
 if TYPE_CHECKING:  # pragma: no cover
     from alligator.gator import Gator
@@ -69,7 +69,9 @@ class Heartbeats:
         if not self._registry:
             return
         try:
-            self.gator.backend.heartbeat(self.worker_id, presence.encode(self.info()), presence.WORKER_TTL)
+            capabilities.registry(self.gator.backend).heartbeat(
+                self.worker_id, presence.encode(self.info()), presence.WORKER_TTL
+            )
         except NotImplementedError:
             self._registry = False
             log.debug("%s keeps no registry of workers; heartbeats are off", self.gator.backend.describe())
@@ -85,7 +87,7 @@ class Heartbeats:
         if not self._registry:
             return
         try:
-            self.gator.backend.forget_worker(self.worker_id)
+            capabilities.registry(self.gator.backend).forget_worker(self.worker_id)
         except NotImplementedError:
             pass
         except Exception as err:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from alligator import presence
+from alligator import capabilities, presence
 from alligator.security import without_signatures
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,7 +63,7 @@ class Inspecting:
             The queue names, sorted; a queue holding only finished tasks is
             left out.
         """
-        return self.backend.queues()
+        return capabilities.inspection(self.backend).queues()
 
     def counts(self) -> QueueCounts:
         """Counts this gator's tasks per state: waiting, delayed, running and dead.
@@ -77,9 +77,9 @@ class Inspecting:
             QueueCounts(waiting=1, delayed=1, running=0, dead=0)
 
         Returns:
-            A :class:`~alligator.backend.QueueCounts`, counted in one step.
+            A :class:`~alligator.store_values.QueueCounts`, counted in one step.
         """
-        return self.backend.counts(self.queue_name)
+        return capabilities.inspection(self.backend).counts(self.queue_name)
 
     def tasks(self, state: str = "waiting", offset: int = 0, limit: int = 100) -> list[TaskInfo]:
         """Lists one page of this gator's tasks in one state, changing nothing.
@@ -101,7 +101,7 @@ class Inspecting:
             limit: The most to return.
 
         Returns:
-            :class:`~alligator.backend.TaskInfo` snapshots; their payloads
+            :class:`~alligator.store_values.TaskInfo` snapshots; their payloads
             are the stored JSON, cut to ``max_payload_bytes``; a dead
             letter's reason is shown without its signature, unchecked.
 
@@ -109,7 +109,8 @@ class Inspecting:
             ValueError: An unknown state, or a negative offset or limit.
         """
         return [
-            without_signatures(info) for info in self.backend.tasks(self.queue_name, state, offset, limit)
+            without_signatures(info)
+            for info in capabilities.inspection(self.backend).tasks(self.queue_name, state, offset, limit)
         ]
 
     def delete_dead(self, task_id: str) -> bool:
@@ -129,7 +130,7 @@ class Inspecting:
         Returns:
             True if it was deleted; False if no dead letter has that id.
         """
-        return self.backend.delete_dead(self.queue_name, task_id)
+        return capabilities.administration(self.backend).delete_dead(self.queue_name, task_id)
 
     def purge_dead(self) -> int:
         """Deletes every dead letter of this gator's queue; live tasks stay.
@@ -146,7 +147,7 @@ class Inspecting:
         Returns:
             How many were deleted.
         """
-        return self.backend.purge_dead(self.queue_name)
+        return capabilities.administration(self.backend).purge_dead(self.queue_name)
 
     def requeue_all(self) -> int:
         """Puts every dead letter back at the end of the queue, in the order they failed.
@@ -166,4 +167,4 @@ class Inspecting:
         Returns:
             How many were requeued.
         """
-        return self.backend.requeue_all(self.queue_name)
+        return capabilities.administration(self.backend).requeue_all(self.queue_name)

@@ -4,7 +4,7 @@ A store can accept a task and lose it later: Redis with an ``allkeys-*``
 ``maxmemory-policy`` evicts queued tasks when its memory is full (the enqueue
 succeeded, the task never runs), and Redis without persistence loses every
 queued task when it restarts. :meth:`Backend.task_loss_risks
-<alligator.backend.Backend.task_loss_risks>` finds them in one quick look.
+<alligator.capabilities.Diagnosis.task_loss_risks>` finds them in one quick look.
 
 - A producer (:class:`~alligator.gator.Gator`) looks once per store and
   process, before its first task, never again (no round trip per task). It
@@ -27,6 +27,7 @@ import sys
 import threading
 import warnings
 
+from alligator import store_defaults
 from alligator.backend import Backend
 from alligator.exceptions import EvictingStoreError, NoPersistenceWarning, TaskLossWarning
 
@@ -60,14 +61,14 @@ def risks_of(backend: Backend) -> list[tuple[str, str]]:
 
     Returns:
         ``(kind, problem)`` pairs; see :meth:`Backend.task_loss_risks
-        <alligator.backend.Backend.task_loss_risks>`.
+        <alligator.capabilities.Diagnosis.task_loss_risks>`.
     """
     store = backend.describe()
     with _lock:
         if store in _found:
             return _found[store]
         try:
-            found = list(backend.task_loss_risks())
+            found = store_defaults.task_loss_risks(backend)
         except NotImplementedError:
             found = []
         except Exception as err:

@@ -1,7 +1,7 @@
 """Pausing a queue or a function: the names, their checks, and a worker's view of them.
 
 A pause is a ``(kind, name)`` pair kept in the store by a backend with
-:attr:`~alligator.backend.Backend.supports_pause`: ``("queue", "emails")``
+:class:`~alligator.capabilities.Pausing`: ``("queue", "emails")``
 or ``("function", "myapp.tasks:send_email")``. Workers read the whole set at
 most about once a second (:class:`PauseWatch`), one store call however many
 queues or tasks they handle, and then:
@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from alligator import capabilities
 from alligator.text import printable
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def readable(kind: object, name: object) -> bool:
 def listed(entries: Iterable[tuple[object, object]], most: int = MAX_PAUSES) -> list[tuple[str, str]]:
     """The readable entries, sorted by kind then name, at most ``most`` of them.
 
-    A backend's :meth:`~alligator.backend.Backend.paused` passes what it
+    A backend's :meth:`~alligator.capabilities.Pausing.paused` passes what it
     decoded through this, so a hostile record is dropped the same way in
     every store.
     """
@@ -167,7 +168,7 @@ class Paused:
 
     @classmethod
     def of(cls, entries: Iterable[tuple[str, str]]) -> Paused:
-        """Builds it from :meth:`~alligator.backend.Backend.paused`'s list."""
+        """Builds it from :meth:`~alligator.capabilities.Pausing.paused`'s list."""
         pairs = list(entries)
         return cls(
             frozenset(name for kind, name in pairs if kind == "queue"),
@@ -180,9 +181,9 @@ class PauseWatch:
 
     Every thread of a worker asks :meth:`current` before it reserves and
     before it starts a task; only the first ask after
-    :data:`REFRESH_SECONDS` reads the store (one :meth:`~alligator.backend.Backend.paused`
+    :data:`REFRESH_SECONDS` reads the store (one :meth:`~alligator.capabilities.Pausing.paused`
     call), the others get the cached set. A store without
-    :attr:`~alligator.backend.Backend.supports_pause` is never asked. When
+    :class:`~alligator.capabilities.Pausing` is never asked. When
     the read fails, the last known set stays in force and the read is tried
     again a second later.
 
@@ -194,7 +195,7 @@ class PauseWatch:
     def __init__(self, backend: Backend, refresh: float = REFRESH_SECONDS) -> None:
         self.backend = backend
         self.refresh = refresh
-        self._enabled = bool(getattr(backend, "supports_pause", False))
+        self._enabled = capabilities.supports(backend, capabilities.Pausing)
         self._lock = threading.Lock()
         self._paused = Paused()
         self._read_at: float | None = None
@@ -217,7 +218,7 @@ class PauseWatch:
                 return self._paused
             self._read_at = now
             try:
-                fresh = Paused.of(self.backend.paused())
+                fresh = Paused.of(capabilities.pausing(self.backend).paused())
             except NotImplementedError:
                 self._enabled = False
                 return self._paused

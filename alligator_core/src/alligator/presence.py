@@ -1,7 +1,7 @@
 """Live workers: the record each worker keeps in the store while it runs.
 
 A worker writes its :class:`WorkerInfo` with :meth:`Backend.heartbeat
-<alligator.backend.Backend.heartbeat>` every :data:`HEARTBEAT_SECONDS`, kept
+<alligator.capabilities.WorkerRegistry.heartbeat>` every :data:`HEARTBEAT_SECONDS`, kept
 for :data:`WORKER_TTL` seconds: a worker that stops cleanly removes it, a
 killed one vanishes when it expires. Until then its record is still listed:
 :func:`is_stale` tells a record whose heartbeats stopped (the worker was
@@ -22,6 +22,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from alligator import capabilities
 
 if TYPE_CHECKING:
     from alligator.backend import Backend
@@ -175,7 +177,9 @@ def read_workers(backend: Backend) -> list[WorkerInfo]:
     Raises:
         NotImplementedError: The store keeps no registry of workers.
     """
-    listed = (decode(worker_id, record) for worker_id, record in backend.worker_records())
+    listed = (
+        decode(worker_id, record) for worker_id, record in capabilities.registry(backend).worker_records()
+    )
     return [info for info in listed if info is not None]
 
 
@@ -209,7 +213,7 @@ def known_queues(backend: Backend, workers: Sequence[WorkerInfo] | None = None) 
             workers = read_workers(backend)
         except NotImplementedError:
             workers = []
-    stored = set(backend.queues())
+    stored = set(capabilities.inspection(backend).queues())
     # Records are anyone's to write: at most MAX_WORKER_QUEUES names come
     # from them, or planted ones could make every view count 100,000 queues.
     consumed = sorted({queue for info in workers for queue in info.queues} - stored)[:MAX_WORKER_QUEUES]

@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from alligator import capabilities
 from alligator.backend import Backend
 from alligator.exceptions import InvalidDSNError, UnknownBackendError
 from alligator.text import redact_dsn
@@ -255,4 +256,5 @@ def load_backend(conn_string: str, backend_class: type[Backend] | None = None) -
         The backend instance.
     """
     cls = backend_class if backend_class is not None else backend_class_for(conn_string)
+    capabilities.check(cls)
     return cls(conn_string)

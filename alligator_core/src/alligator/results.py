@@ -14,6 +14,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from alligator import payload as _payload
+from alligator import store_defaults
 from alligator.constants import FAILED, STATUS_NAMES, SUCCESS
 from alligator.exceptions import InvalidPayloadError, ResultTimeout, TaskFailed, TaskNotFound
 from alligator.tasks import check_task_id
@@ -60,7 +61,7 @@ class Results:
             and dict keys as strings. None when the task succeeded but no
             value was kept: it was queued with ``store_result=False``, its
             result outlived its ``result_ttl``, or the store keeps no results
-            (its backend's ``stores_results`` is False).
+            (it lacks :class:`~alligator.capabilities.Results`).
 
         Raises:
             TaskFailed: The task failed for good (it is a dead letter); the
@@ -83,16 +84,16 @@ class Results:
         check_task_id(task_id)
         wait = _check_timeout(timeout)
         queue = self.queue_name
-        found = self.backend.finished(queue, task_id)
+        found = store_defaults.finished(self.backend, queue, task_id)
         if found is None:
             status = self.backend.status(queue, task_id)
             if status not in (SUCCESS, FAILED, None) and wait > 0:
-                found = self.backend.wait_finished(queue, task_id, wait)
+                found = store_defaults.wait_finished(self.backend, queue, task_id, wait)
                 if found is None:
                     status = self.backend.status(queue, task_id)
             if found is None and status in (SUCCESS, FAILED):
                 # It finished between two looks: read what it left.
-                found = self.backend.finished(queue, task_id)
+                found = store_defaults.finished(self.backend, queue, task_id)
             if found is None:
                 if status is None:
                     raise TaskNotFound(_not_found(task_id, queue))

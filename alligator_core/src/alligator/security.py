@@ -553,9 +553,9 @@ def without_signatures(item: StoredRecord) -> StoredRecord:
     :func:`unsigned_text`.
 
     Args:
-        item: A :class:`~alligator.backend.TaskInfo`,
-            :class:`~alligator.backend.DeadLetter` or
-            :class:`~alligator.backend.Finished`, or None.
+        item: A :class:`~alligator.store_values.TaskInfo`,
+            :class:`~alligator.store_values.DeadLetter` or
+            :class:`~alligator.store_values.Finished`, or None.
 
     Returns:
         The same kind of record; ``item`` itself when nothing was signed.

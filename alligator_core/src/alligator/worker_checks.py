@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
+from alligator import capabilities
 from alligator.backend import Backend, QueueCounts
 from alligator.findings import Finding
 from alligator.pausing import listed
@@ -50,7 +51,7 @@ def check_workers(
         The findings (one ``ok`` when nothing is wrong).
     """
     try:
-        records = backend.worker_records()
+        records = capabilities.registry(backend).worker_records()
     except NotImplementedError as err:
         return [
             Finding(
@@ -99,10 +100,10 @@ def check_workers(
 
 def _paused_queues(backend: Backend) -> set[str]:
     """The queues paused in the store (none when it cannot pause or the read fails)."""
-    if not backend.supports_pause:
+    if not capabilities.supports(backend, capabilities.Pausing):
         return set()
     try:
-        return {name for kind, name in listed(backend.paused()) if kind == "queue"}
+        return {name for kind, name in listed(capabilities.pausing(backend).paused()) if kind == "queue"}
     except Exception:  # the pause check is a nicety: the other checks go on
         return set()
 

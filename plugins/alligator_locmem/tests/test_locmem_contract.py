@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from alligator import capabilities
 from alligator.backend import Ack, Finished
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 from alligator.testing import BackendContract, FakeClock, PauseContract
@@ -264,8 +265,10 @@ class TestLocmemContract(BackendContract, PauseContract):
     # -- results, waits and workers (issues 11 and 12) -------------------------
 
     def test_says_it_keeps_results_and_waits_for_finishes(self, backend: LocmemBackend) -> None:
-        flags = (backend.stores_results, backend.waits_for_finish, backend.blocking_reserve)
-        assert flags == (True, True, True)
+        assert backend.blocking_reserve
+        assert capabilities.claimed(backend) == [
+            capability.__name__ for capability in capabilities.CAPABILITIES
+        ]
 
     def test_old_results_do_not_pile_up(
         self, clocked_backend: LocmemBackend, queue: str, clock: FakeClock

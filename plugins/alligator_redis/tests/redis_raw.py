@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
+from alligator import capabilities
 from alligator.backend import Backend
 from alligator.constants import FAILED
 from alligator_redis import RedisBackend
@@ -75,7 +76,7 @@ class PlantedRecords:
         clocked_backend.push(queue, "ok2", "fine")
         got = clocked_backend.reserve(queue, 30.0, 10)
         assert [(r.task_id, r.payload) for r in got] == [("ok1", "fine"), ("nul", "a\x00b"), ("ok2", "fine")]
-        letters = {d.task_id: d for d in clocked_backend.dead_letters(queue)}
+        letters = {d.task_id: d for d in capabilities.administration(clocked_backend).dead_letters(queue)}
         assert {key: d.reason for key, d in letters.items()} == {
             "bad": "payload is not valid UTF-8",
             "big": "payload is 80 bytes, over the limit of 64",

@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict
 from typing import Any, TextIO
 
-from alligator import presence
+from alligator import capabilities, presence
 from alligator.backend import Backend, TaskInfo
 from alligator.command._lookup import looked_where, task_queue
 from alligator.command._pausing import paused_json, paused_line, read_paused
@@ -110,7 +110,7 @@ def _info_data(backend: Backend) -> tuple[dict[str, Any], list[WorkerInfo]]:
     workers, why = read_workers(backend)
     queues = []
     for name in presence.known_queues(backend, workers or []):
-        counts = backend.counts(name)
+        counts = capabilities.inspection(backend).counts(name)
         queues.append({"name": name, **asdict(counts), "total": counts.total})
     pauses, _ = read_paused(backend)
     paused_queues = {name for kind, name in pauses or () if kind == "queue"}
@@ -248,7 +248,10 @@ def tasks(backend: Backend, args: argparse.Namespace) -> int:
         return succeeded(backend, args)
     queue = _queue(args)
     state = "dead" if args.state == "failed" else args.state
-    page = [without_signatures(info) for info in backend.tasks(queue, state, args.offset, args.limit)]
+    page = [
+        without_signatures(info)
+        for info in capabilities.inspection(backend).tasks(queue, state, args.offset, args.limit)
+    ]
     if args.json:
         dump_json(
             {
@@ -285,7 +288,7 @@ def tasks(backend: Backend, args: argparse.Namespace) -> int:
     shown = f"{first}-{args.offset + len(page)}" if page else "none"
     sys.stdout.write(f"{args.state} tasks of queue {_q(queue)}: {shown}")
     try:
-        total = getattr(backend.counts(queue), state)
+        total = getattr(capabilities.inspection(backend).counts(queue), state)
         sys.stdout.write(f" of {total}")
     except NotImplementedError:
         pass
@@ -297,12 +300,15 @@ def succeeded(backend: Backend, args: argparse.Namespace) -> int:
     """``alligator tasks --state succeeded``: one page of the succeeded tasks, newest first, with results.
 
     Only where the store keeps results (:meth:`Backend.succeeded
-    <alligator.backend.Backend.succeeded>`); elsewhere the store's refusal
+    <alligator.capabilities.ResultListing.succeeded>`); elsewhere the store's refusal
     says it keeps none. What the store remembers of a succeeded task is its
     id, when it finished and its result: not its call.
     """
     queue = _queue(args)
-    page = [without_signatures(found) for found in backend.succeeded(queue, args.offset, args.limit)]
+    page = [
+        without_signatures(found)
+        for found in capabilities.result_listing(backend).succeeded(queue, args.offset, args.limit)
+    ]
     if args.json:
         dump_json(
             {
@@ -396,13 +402,13 @@ def _each(backend: Backend, args: argparse.Namespace, verb: str, step: Any) -> i
 def requeue(backend: Backend, args: argparse.Namespace) -> int:
     """``alligator requeue``: dead letters back on the queue, due now, their counts reset."""
     if not args.all:
-        return _each(backend, args, "requeue", backend.requeue)
+        return _each(backend, args, "requeue", capabilities.administration(backend).requeue)
     queue = _queue(args)
-    dead = backend.counts(queue).dead
+    dead = capabilities.inspection(backend).counts(queue).dead
     refused = confirm(args, f"requeue all {dead} dead letters of queue {_q(queue)} in {_store(backend)}?")
     if refused is not None:
         return refused
-    count = backend.requeue_all(queue)
+    count = capabilities.administration(backend).requeue_all(queue)
     if args.json:
         dump_json({"queue": queue, "count": count, "done": None, "missing": []})
     else:
@@ -412,13 +418,13 @@ def requeue(backend: Backend, args: argparse.Namespace) -> int:
 
 def delete(backend: Backend, args: argparse.Namespace) -> int:
     """``alligator delete``: dead letters deleted for good."""
-    return _each(backend, args, "delete", backend.delete_dead)
+    return _each(backend, args, "delete", capabilities.administration(backend).delete_dead)
 
 
 def purge(backend: Backend, args: argparse.Namespace) -> int:
     """``alligator purge``: every task of a queue (``drop_all``), or with ``--dead`` its dead letters."""
     queue = _queue(args)
-    counts = backend.counts(queue)
+    counts = capabilities.inspection(backend).counts(queue)
     if args.dead:
         question = f"delete all {counts.dead} dead letters of queue {_q(queue)} in {_store(backend)}?"
     else:
@@ -430,7 +436,7 @@ def purge(backend: Backend, args: argparse.Namespace) -> int:
     if refused is not None:
         return refused
     if args.dead:
-        count = backend.purge_dead(queue)
+        count = capabilities.administration(backend).purge_dead(queue)
     else:
         backend.drop_all(queue)
         count = counts.total

@@ -4,9 +4,9 @@ Task ids are made unique (``uuid4``), so ``alligator show DSN ID`` needs no
 ``--queue``, as ``celery result ID`` and ``rq`` need none: the queue is
 looked up. The store keeps each task under its queue, so the lookup asks
 :meth:`~alligator.backend.Backend.status` in each queue it can name: the
-default queue ``all``, every queue :meth:`~alligator.backend.Backend.queues`
+default queue ``all``, every queue :meth:`~alligator.capabilities.Inspection.queues`
 lists (those holding a live task or a dead letter), every queue
-:meth:`~alligator.backend.Backend.finished_queues` lists (those remembering
+:meth:`~alligator.capabilities.ResultListing.finished_queues` lists (those remembering
 a finished task: where every task finished, the queue is in no other
 listing) and every queue a live worker consumes. One round trip per queue,
 bounded by the number of queues; ``--queue`` skips the lookup.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 
+from alligator import capabilities, store_defaults
 from alligator.backend import Backend
 from alligator.constants import ALL
 from alligator.presence import decode
@@ -26,13 +27,13 @@ def candidate_queues(backend: Backend) -> list[str]:
     """The queues a lookup by id asks, in order, each once: ``all``, the listed ones, the workers'."""
     names = [ALL]
     try:
-        names += backend.queues()
+        names += capabilities.inspection(backend).queues()
     except NotImplementedError:
         pass
     # Where every task finished, the queue is in no listing above.
-    names += backend.finished_queues()
+    names += store_defaults.finished_queues(backend)
     try:
-        records = backend.worker_records()
+        records = capabilities.registry(backend).worker_records()
     except NotImplementedError:
         records = []
     for worker_id, record in records:

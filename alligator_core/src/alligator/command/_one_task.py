@@ -14,6 +14,7 @@ import sys
 from dataclasses import replace
 from typing import Any
 
+from alligator import capabilities, store_defaults
 from alligator.backend import Backend, Finished, TaskInfo
 from alligator.command._commands import _error, _q
 from alligator.command._lookup import looked_where, task_queue
@@ -25,7 +26,7 @@ from alligator.text import printable
 
 #: Pages of 1000 :func:`show` reads at most to find a task's attempts and times.
 SHOW_SCAN_PAGES = 20
-#: The state :meth:`Backend.tasks` lists a task of this status under.
+#: The state :meth:`~alligator.capabilities.Inspection.tasks` lists a task of this status under.
 STATE_OF = {WAITING: "waiting", DELAYED: "delayed", RUNNING: "running", FAILED: "dead"}
 
 
@@ -39,7 +40,7 @@ def find_info(backend: Backend, queue: str, state: str, task_id: str) -> TaskInf
     costs a bounded number of round trips; None when not found in them.
     """
     for page_number in range(SHOW_SCAN_PAGES):
-        page = backend.tasks(queue, state, page_number * 1000, 1000)
+        page = capabilities.inspection(backend).tasks(queue, state, page_number * 1000, 1000)
         for info in page:
             if info.task_id == task_id:
                 return info
@@ -90,7 +91,7 @@ def show(backend: Backend, args: argparse.Namespace) -> int:
                 failed_at=info.failed_at,
             )
     if status in (SUCCESS, FAILED):
-        finished = without_signatures(backend.finished(queue, task_id))
+        finished = without_signatures(store_defaults.finished(backend, queue, task_id))
         if finished is not None:
             data["finished_at"] = finished.finished_at
             if finished.status == SUCCESS:
@@ -149,8 +150,8 @@ def result(backend: Backend, args: argparse.Namespace) -> int:
     """``alligator result``: a finished task's stored return value, as JSON text.
 
     It mirrors :meth:`Gator.result <alligator.gator.Gator.result>` on the
-    backend contract (:meth:`~alligator.backend.Backend.finished`,
-    :meth:`~alligator.backend.Backend.wait_finished`), printing the stored
+    backend contract (:meth:`~alligator.capabilities.Results.finished`,
+    :meth:`~alligator.capabilities.ResultWaiting.wait_finished`), printing the stored
     JSON as it is instead of decoding it. With ``ALLIGATOR_SECRET`` set, it
     checks a result's or reason's signature as ``Gator.result`` does, and
     says so instead of printing one that fails.
@@ -161,10 +162,10 @@ def result(backend: Backend, args: argparse.Namespace) -> int:
     except ValueError as err:
         _error(f"{SECRET_ENV} is invalid: {printable(err, 500)}")
         return 2
-    finished = _checked(policy, queue, backend.finished(queue, task_id))
+    finished = _checked(policy, queue, store_defaults.finished(backend, queue, task_id))
     status = None if finished is not None else backend.status(queue, task_id)
     if finished is None and status is not None and args.wait > 0:
-        finished = _checked(policy, queue, backend.wait_finished(queue, task_id, args.wait))
+        finished = _checked(policy, queue, store_defaults.wait_finished(backend, queue, task_id, args.wait))
         status = None if finished is not None else backend.status(queue, task_id)
     data: dict[str, Any] = {"queue": queue, "task_id": task_id, "result": None, "reason": None}
     if finished is None:

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from alligator import capabilities
 from alligator.backend import Backend
 from alligator.command._render import dump_json, table
 from alligator.pausing import target
@@ -22,7 +23,7 @@ def read_paused(backend: Backend) -> tuple[list[tuple[str, str]] | None, str | N
         ``(pauses, None)``, or ``(None, why)`` when the store cannot pause.
     """
     try:
-        return backend.paused(), None
+        return capabilities.pausing(backend).paused(), None
     except NotImplementedError as err:
         return None, str(err)
 
@@ -57,7 +58,7 @@ def pause(backend: Backend, args: argparse.Namespace) -> int:
     except ValueError as err:
         return _usage(str(err))
     if chosen is None:
-        pauses = backend.paused()
+        pauses = capabilities.pausing(backend).paused()
         if args.json:
             dump_json({"paused": paused_json(pauses)})
         elif pauses:
@@ -82,7 +83,7 @@ def resume(backend: Backend, args: argparse.Namespace) -> int:
 def _change(backend: Backend, args: argparse.Namespace, chosen: tuple[str, str], paused: bool) -> int:
     kind, name = chosen
     try:
-        changed = backend.set_paused(kind, name, paused)
+        changed = capabilities.pausing(backend).set_paused(kind, name, paused)
     except ValueError as err:
         return _usage(str(err))
     if args.json:

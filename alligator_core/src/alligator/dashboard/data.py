@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from alligator import presence
+from alligator import capabilities, presence, store_defaults
 from alligator.backend import Backend, Finished, QueueCounts, TaskInfo
 from alligator.constants import STATUS_NAMES
 from alligator.gator import Gator
@@ -182,7 +182,9 @@ class Store:
         workers = self.workers()
         names = presence.known_queues(self.backend, workers or [])
         return Overview(
-            counts={queue: self.backend.counts(queue) for queue in names[:MAX_QUEUES]},
+            counts={
+                queue: capabilities.inspection(self.backend).counts(queue) for queue in names[:MAX_QUEUES]
+            },
             left_out=max(0, len(names) - MAX_QUEUES),
             workers=workers,
             # A stale record's worker is not consuming anything (see presence.is_stale).
@@ -196,28 +198,31 @@ class Store:
 
     def counts(self, queue: str) -> QueueCounts:
         """Counts per state of one queue."""
-        return self.backend.counts(queue)
+        return capabilities.inspection(self.backend).counts(queue)
 
     def tasks(self, queue: str, state: str, offset: int, limit: int) -> list[TaskInfo]:
         """One page of a queue's tasks in one state."""
-        return [without_signatures(info) for info in self.backend.tasks(queue, state, offset, limit)]
+        return [
+            without_signatures(info)
+            for info in capabilities.inspection(self.backend).tasks(queue, state, offset, limit)
+        ]
 
     def paused(self) -> list[tuple[str, str]] | None:
         """What is paused, as ``(kind, name)``; None when this store cannot pause."""
         try:
-            return self.backend.paused()
+            return capabilities.pausing(self.backend).paused()
         except NotImplementedError:
             return None
 
     def set_paused(self, kind: str, name: str, paused: bool) -> bool:
         """Pauses or resumes a queue or a function (see :meth:`Backend.set_paused
-        <alligator.backend.Backend.set_paused>`); True if it changed anything.
+        <alligator.capabilities.Pausing.set_paused>`); True if it changed anything.
 
         Raises:
             ValueError: A name the store cannot keep.
             NotImplementedError: The store cannot pause.
         """
-        return self.backend.set_paused(kind, name, paused)
+        return capabilities.pausing(self.backend).set_paused(kind, name, paused)
 
     def workers(self) -> list[WorkerInfo] | None:
         """The live workers; None when this store keeps no registry of workers."""
@@ -242,7 +247,7 @@ class Store:
         finished = None
         if name in ("success", "failed"):
             try:
-                finished = self.backend.finished(queue, task_id)
+                finished = store_defaults.finished(self.backend, queue, task_id)
             except NotImplementedError:  # pragma: no cover - a backend without results
                 finished = None
         payload = view_payload(payload_text) if payload_text is not None else None
@@ -254,7 +259,7 @@ class Store:
     def _find(self, queue: str, state: str, task_id: str, most: int | None) -> TaskInfo | None:
         offset, page = 0, 1000
         while most is None or offset < most:
-            infos = self.backend.tasks(queue, state, offset, page)
+            infos = capabilities.inspection(self.backend).tasks(queue, state, offset, page)
             for info in infos:
                 if info.task_id == task_id:
                     return info
@@ -272,13 +277,13 @@ class Store:
         if action == "cancel":
             return self.backend.cancel(queue, task_id)
         if action == "requeue":
-            return self.backend.requeue(queue, task_id)
+            return capabilities.administration(self.backend).requeue(queue, task_id)
         if action == "delete":
-            return self.backend.delete_dead(queue, task_id)
+            return capabilities.administration(self.backend).delete_dead(queue, task_id)
         if action == "requeue_all":
-            return self.backend.requeue_all(queue)
+            return capabilities.administration(self.backend).requeue_all(queue)
         if action == "purge":
-            return self.backend.purge_dead(queue)
+            return capabilities.administration(self.backend).purge_dead(queue)
         raise ValueError(f"unknown action {action!r}")
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from alligator import capabilities
 from alligator.backend import Backend, DeadLetter
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 from alligator.testing.clock import FakeClock
@@ -197,7 +198,7 @@ class ContractFixtures:
 
 
 def _letters(backend: Backend, queue: str) -> dict[str, DeadLetter]:
-    letters = backend.dead_letters(queue, limit=1000)
+    letters = capabilities.administration(backend).dead_letters(queue, limit=1000)
     by_id = {letter.task_id: letter for letter in letters}
     assert len(by_id) == len(letters), f"two dead letters share an id: {[d.task_id for d in letters]}"
     return by_id
@@ -263,7 +264,7 @@ class FailureCountContract(ContractFixtures):
         assert (last.attempts, last.failures) == (3, 2)
         backend.dead_letter(queue, "t1", last.receipt, "spent")
         assert _letters(backend, queue)["t1"].attempts == 3
-        assert backend.requeue(queue, "t1") is True
+        assert capabilities.administration(backend).requeue(queue, "t1") is True
         [again] = backend.reserve(queue, LEASE)
         assert (again.attempts, again.failures) == (1, 0)
 
@@ -301,10 +302,10 @@ class IdReuseContract(ContractFixtures):
         backend.push(queue, "t1", "x")
         [first] = backend.reserve(queue, LEASE)
         backend.dead_letter(queue, "t1", first.receipt, "first time")
-        assert backend.requeue(queue, "t1")
+        assert capabilities.administration(backend).requeue(queue, "t1")
         [second] = backend.reserve(queue, LEASE)
         backend.dead_letter(queue, "t1", second.receipt, "second time")
-        letters = backend.dead_letters(queue)
+        letters = capabilities.administration(backend).dead_letters(queue)
         assert [(d.task_id, d.reason) for d in letters] == [("t1", "second time")]
 
 
@@ -318,10 +319,10 @@ class RequeueContract(ContractFixtures):
         backend.dead_letter(queue, "dead", got.receipt, "broke")
         backend.push(queue, "a", "x")
         backend.push(queue, "b", "x")
-        assert backend.requeue(queue, "dead") is True
+        assert capabilities.administration(backend).requeue(queue, "dead") is True
         assert backend.status(queue, "dead") == WAITING, "a requeued task is due now, whatever its delay was"
         assert backend.len(queue) == 3
-        assert backend.dead_letters(queue) == []
+        assert capabilities.administration(backend).dead_letters(queue) == []
         got_all = backend.reserve(queue, LEASE, 10)
         assert [r.task_id for r in got_all] == ["a", "b", "dead"]
         assert got_all[2].payload == "kept"
@@ -338,7 +339,9 @@ class RequeueContract(ContractFixtures):
         ids = ("waiting", "delayed", "reserved", "acked", "never-pushed")
         before = {task_id: backend.status(queue, task_id) for task_id in ids}
         for task_id in ids:
-            assert backend.requeue(queue, task_id) is False, f"requeue({task_id!r}) must be refused"
+            assert capabilities.administration(backend).requeue(queue, task_id) is False, (
+                f"requeue({task_id!r}) must be refused"
+            )
         assert {task_id: backend.status(queue, task_id) for task_id in ids} == before
         assert backend.len(queue) == 2
         assert backend.ack(queue, "reserved", held["reserved"].receipt), "the reserved task is still held"
@@ -349,8 +352,8 @@ class RequeueContract(ContractFixtures):
         backend.push(queue, "t1", "x")
         [got] = backend.reserve(queue, LEASE)
         backend.dead_letter(queue, "t1", got.receipt, "broke")
-        assert backend.requeue(queue, "t1") is True
-        assert backend.requeue(queue, "t1") is False
+        assert capabilities.administration(backend).requeue(queue, "t1") is True
+        assert capabilities.administration(backend).requeue(queue, "t1") is False
         assert backend.len(queue) == 1
 
     def test_requeue_never_overwrites_a_live_task(
@@ -363,7 +366,7 @@ class RequeueContract(ContractFixtures):
         plant_raw_payload(queue, "t1", b"live one")
         if "t1" not in _letters(backend, queue):
             pytest.skip("this store keeps one record per id: a live task cannot meet its own dead letter")
-        assert backend.requeue(queue, "t1") is False
+        assert capabilities.administration(backend).requeue(queue, "t1") is False
         assert _letters(backend, queue)["t1"].payload == "dead one"
         [live] = backend.reserve(queue, LEASE)
         assert (live.task_id, live.payload) == ("t1", "live one")
@@ -556,7 +559,7 @@ class UnreadableRecordContract(ContractFixtures):
             assert backend.peek(queue, task_id) is None
             assert backend.status(queue, task_id) == WAITING, "peek changes nothing"
         assert backend.len(queue) == 2
-        assert backend.dead_letters(queue) == []
+        assert capabilities.administration(backend).dead_letters(queue) == []
 
 
 class PayloadLimitContract(ContractFixtures):
@@ -596,15 +599,20 @@ class PayloadLimitContract(ContractFixtures):
         [got] = backend.reserve(queue, LEASE)
         backend.dead_letter(queue, "t1", got.receipt, "broke")
         payload_limit(40)
-        [letter] = backend.dead_letters(queue)
+        [letter] = capabilities.administration(backend).dead_letters(queue)
         assert letter.payload == "a" * 40
         assert letter.reason == "broke"
-        assert backend.requeue(queue, "t1")
-        assert backend.dead_letters(queue) == [] and backend.len(queue) == 1
+        assert capabilities.administration(backend).requeue(queue, "t1")
+        assert capabilities.administration(backend).dead_letters(queue) == [] and backend.len(queue) == 1
 
     @pytest.mark.parametrize("char", ["\u00e9", "\u20ac", "\U0001f40a"])  # 2, 3 and 4 bytes of UTF-8
     def test_a_character_the_cut_splits_is_listed_as_one_replacement_character(
-        self, backend: Backend, clock: FakeClock, queue: str, payload_limit: Callable[[int], None], char: str
+        self,
+        backend: Backend,
+        clock: FakeClock,
+        queue: str,
+        payload_limit: Callable[[int], None],
+        char: str,
     ) -> None:
         # Cut to 10 bytes, the last character's first byte is the 10th: the
         # bytes before it whole, the part of it as one U+FFFD, nothing after.
@@ -612,7 +620,7 @@ class PayloadLimitContract(ContractFixtures):
         [got] = backend.reserve(queue, LEASE)
         backend.dead_letter(queue, "t1", got.receipt, "broke")
         payload_limit(10)
-        [letter] = backend.dead_letters(queue)
+        [letter] = capabilities.administration(backend).dead_letters(queue)
         assert letter.payload == "a" * 9 + "\ufffd", "the split character is one U+FFFD"
 
 
@@ -1270,7 +1278,7 @@ class DeadLetterContract(ContractFixtures):
         assert clocked_backend.len(queue) == 0
         clock.advance(LEASE * 2)
         assert clocked_backend.reserve(queue, LEASE) == []
-        [letter] = clocked_backend.dead_letters(queue)
+        [letter] = capabilities.administration(clocked_backend).dead_letters(queue)
         assert (letter.task_id, letter.payload, letter.reason, letter.attempts) == (
             "t1",
             "payload",
@@ -1278,8 +1286,8 @@ class DeadLetterContract(ContractFixtures):
             1,
         )
         assert abs(letter.failed_at - (clock() - LEASE * 2)) < 1.0
-        assert clocked_backend.requeue(queue, "t1") is True
-        assert clocked_backend.dead_letters(queue) == []
+        assert capabilities.administration(clocked_backend).requeue(queue, "t1") is True
+        assert capabilities.administration(clocked_backend).dead_letters(queue) == []
         assert clocked_backend.status(queue, "t1") == WAITING
         [again] = clocked_backend.reserve(queue, LEASE)
         assert (again.task_id, again.payload, again.attempts) == ("t1", "payload", 1)
@@ -1292,11 +1300,15 @@ class DeadLetterContract(ContractFixtures):
         for r in clocked_backend.reserve(queue, LEASE, 5):
             clock.advance(1.0)
             clocked_backend.dead_letter(queue, r.task_id, r.receipt, f"reason {r.task_id}")
-        assert [d.task_id for d in clocked_backend.dead_letters(queue)] == [f"t{n}" for n in range(5)]
-        assert [d.task_id for d in clocked_backend.dead_letters(queue, limit=2)] == ["t0", "t1"]
+        assert [d.task_id for d in capabilities.administration(clocked_backend).dead_letters(queue)] == [
+            f"t{n}" for n in range(5)
+        ]
+        assert [
+            d.task_id for d in capabilities.administration(clocked_backend).dead_letters(queue, limit=2)
+        ] == ["t0", "t1"]
 
     def test_requeue_unknown_is_false(self, clocked_backend: Backend, queue: str) -> None:
-        assert clocked_backend.requeue(queue, "nope") is False
+        assert capabilities.administration(clocked_backend).requeue(queue, "nope") is False
 
 
 class GetAndCancelContract(ContractFixtures):
@@ -1366,7 +1378,7 @@ class QueueIsolationContract(ContractFixtures):
         clocked_backend.dead_letter(queue, held[0].task_id, held[0].receipt, "dead")
         clocked_backend.drop_all(queue)
         assert clocked_backend.len(queue) == 0
-        assert clocked_backend.dead_letters(queue) == []
+        assert capabilities.administration(clocked_backend).dead_letters(queue) == []
         clock.advance(LEASE * 3)
         assert clocked_backend.reserve(queue, LEASE, 10) == []
         assert clocked_backend.status(queue, "t3") is None

@@ -1,12 +1,12 @@
 """The kit's tests of inspection and management: listing queues and tasks, counting, steering dead letters.
 
-One mixin per group of rules of :meth:`~alligator.backend.Backend.queues`,
-:meth:`~alligator.backend.Backend.finished_queues`,
-:meth:`~alligator.backend.Backend.counts`,
-:meth:`~alligator.backend.Backend.tasks`, the dead-letter steps
-(:meth:`~alligator.backend.Backend.delete_dead`,
-:meth:`~alligator.backend.Backend.purge_dead`,
-:meth:`~alligator.backend.Backend.requeue_all`) and dead-letter retention.
+One mixin per group of rules of :meth:`~alligator.capabilities.Inspection.queues`,
+:meth:`~alligator.capabilities.ResultListing.finished_queues`,
+:meth:`~alligator.capabilities.Inspection.counts`,
+:meth:`~alligator.capabilities.Inspection.tasks`, the dead-letter steps
+(:meth:`~alligator.capabilities.Administration.delete_dead`,
+:meth:`~alligator.capabilities.Administration.purge_dead`,
+:meth:`~alligator.capabilities.Administration.requeue_all`) and dead-letter retention.
 :class:`~alligator.testing.contract.BackendContract` inherits them all; each can be
 adopted on its own with :class:`~alligator.testing.contract.ContractFixtures`.
 """
@@ -17,13 +17,17 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from alligator.backend import Backend, QueueCounts, TaskInfo
+from alligator import capabilities
+from alligator.backend import QueueCounts, TaskInfo
 from alligator.constants import FAILED, WAITING
+from alligator.testing.capable import CapableBackend
 from alligator.testing.clock import FakeClock
 from alligator.testing.contract import LEASE, ContractFixtures
 
 
-def _bury(backend: Backend, queue: str, task_id: str, reason: str = "broken", payload: str = "x") -> None:
+def _bury(
+    backend: CapableBackend, queue: str, task_id: str, reason: str = "broken", payload: str = "x"
+) -> None:
     """Pushes a task and dead-letters it at once."""
     assert backend.push(queue, task_id, payload)
     held = backend.get(queue, task_id, LEASE)
@@ -39,7 +43,7 @@ class InspectionFixtures(ContractFixtures):
     """One more fixture: extra queue names, emptied after the test."""
 
     @pytest.fixture
-    def other_queue(self, backend: Backend, queue: str) -> Iterator[Callable[[str], str]]:
+    def other_queue(self, backend: CapableBackend, queue: str) -> Iterator[Callable[[str], str]]:
         """``other_queue(suffix)``: a second queue name unique to this test, dropped afterwards."""
         made: list[str] = []
 
@@ -56,7 +60,7 @@ class QueueListingContract(InspectionFixtures):
     """``queues()`` lists every queue holding a task, in any state, and no other."""
 
     def test_queues_lists_every_queue_holding_a_task_in_any_state(
-        self, backend: Backend, clock: FakeClock, other_queue: Callable[[str], str]
+        self, backend: CapableBackend, clock: FakeClock, other_queue: Callable[[str], str]
     ) -> None:
         waiting, delayed, running, dead = (other_queue(s) for s in ("w", "d", "r", "x"))
         backend.push(waiting, "t1", "x")
@@ -69,7 +73,7 @@ class QueueListingContract(InspectionFixtures):
         assert listed == sorted(listed), "queues() must be sorted by name"
 
     def test_queues_leaves_out_a_queue_with_only_finished_tasks(
-        self, backend: Backend, clock: FakeClock, other_queue: Callable[[str], str]
+        self, backend: CapableBackend, clock: FakeClock, other_queue: Callable[[str], str]
     ) -> None:
         done, dropped, cancelled = other_queue("done"), other_queue("dropped"), other_queue("cancelled")
         backend.push(done, "t1", "x")
@@ -85,7 +89,7 @@ class QueueListingContract(InspectionFixtures):
         assert not {done, dropped, cancelled} & listed
 
     def test_queues_lists_odd_names_unchanged(
-        self, backend: Backend, clock: FakeClock, other_queue: Callable[[str], str]
+        self, backend: CapableBackend, clock: FakeClock, other_queue: Callable[[str], str]
     ) -> None:
         odd = [other_queue(suffix) for suffix in ("{braced}", "%61", "é \U0001f40a", "a:b*c?")]
         for name in odd:
@@ -97,7 +101,7 @@ class FinishedQueuesContract(InspectionFixtures):
     """``finished_queues()`` lists the queues remembering a finished task, which ``queues()`` leaves out."""
 
     def test_finished_queues_lists_a_queue_whose_tasks_all_finished(
-        self, backend: Backend, clock: FakeClock, other_queue: Callable[[str], str]
+        self, backend: CapableBackend, clock: FakeClock, other_queue: Callable[[str], str]
     ) -> None:
         done, failed, live = other_queue("done"), other_queue("failed"), other_queue("live")
         backend.push(done, "t1", "x")
@@ -106,7 +110,7 @@ class FinishedQueuesContract(InspectionFixtures):
         _bury(backend, failed, "t1")
         backend.push(live, "t1", "x")
         listed = backend.finished_queues()
-        if type(backend).finished_queues is Backend.finished_queues:
+        if not capabilities.supports(backend, capabilities.ResultListing):
             assert listed == [], "the default lists none"
             return
         assert {done, failed} <= set(listed)
@@ -117,14 +121,16 @@ class FinishedQueuesContract(InspectionFixtures):
 class CountsContract(InspectionFixtures):
     """``counts()`` counts each state in one step; an ended lease counts as waiting."""
 
-    def test_counts_each_state(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+    def test_counts_each_state(self, backend: CapableBackend, clock: FakeClock, queue: str) -> None:
         backend.push_many(queue, [("w1", "x", 0.0), ("w2", "x", 0.0), ("r1", "x", 0.0), ("d1", "x", 60.0)])
         assert backend.get(queue, "r1", LEASE) is not None
         _bury(backend, queue, "x1")
         assert backend.counts(queue) == QueueCounts(waiting=2, delayed=1, running=1, dead=1)
         assert backend.counts(queue).total == 5
 
-    def test_counts_an_ended_lease_as_waiting(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+    def test_counts_an_ended_lease_as_waiting(
+        self, backend: CapableBackend, clock: FakeClock, queue: str
+    ) -> None:
         backend.push(queue, "t1", "x")
         backend.reserve(queue, 10.0)
         assert backend.counts(queue) == QueueCounts(running=1)
@@ -132,7 +138,7 @@ class CountsContract(InspectionFixtures):
         assert backend.counts(queue) == QueueCounts(waiting=1)
 
     def test_counts_a_delay_that_ended_as_waiting(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         backend.push(queue, "t1", "x", delay=10.0)
         assert backend.counts(queue) == QueueCounts(delayed=1)
@@ -140,11 +146,11 @@ class CountsContract(InspectionFixtures):
         assert backend.counts(queue) == QueueCounts(waiting=1)
 
     def test_counts_of_an_unknown_queue_are_zero(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         assert backend.counts(queue) == QueueCounts()
 
-    def test_counts_agree_with_len(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+    def test_counts_agree_with_len(self, backend: CapableBackend, clock: FakeClock, queue: str) -> None:
         backend.push_many(queue, [("a", "x", 0.0), ("b", "x", 5.0), ("c", "x", 0.0)])
         backend.reserve(queue, LEASE)
         counts = backend.counts(queue)
@@ -154,7 +160,9 @@ class CountsContract(InspectionFixtures):
 class TaskListingContract(InspectionFixtures):
     """``tasks()`` lists one page of one state, in the order tasks leave it, changing nothing."""
 
-    def test_tasks_lists_waiting_in_fifo_order(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+    def test_tasks_lists_waiting_in_fifo_order(
+        self, backend: CapableBackend, clock: FakeClock, queue: str
+    ) -> None:
         backend.push(queue, "late", "x", delay=5.0)
         backend.push_many(queue, [("a", "x", 0.0), ("b", "x", 0.0)])
         clock.advance(6.0)
@@ -165,7 +173,9 @@ class TaskListingContract(InspectionFixtures):
             "waiting tasks must be listed in the order reserve takes them"
         )
 
-    def test_tasks_lists_delayed_in_due_order(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+    def test_tasks_lists_delayed_in_due_order(
+        self, backend: CapableBackend, clock: FakeClock, queue: str
+    ) -> None:
         start = backend.now()
         backend.push_many(queue, [("c", "x", 30.0), ("a", "x", 10.0), ("now", "x", 0.0), ("b", "x", 20.0)])
         listed = backend.tasks(queue, "delayed")
@@ -174,7 +184,7 @@ class TaskListingContract(InspectionFixtures):
         assert {info.state for info in listed} == {"delayed"}
 
     def test_tasks_lists_running_in_lease_end_order(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         backend.push_many(queue, [("long", "x", 0.0), ("short", "x", 0.0), ("mid", "x", 0.0)])
         start = backend.now()
@@ -187,7 +197,7 @@ class TaskListingContract(InspectionFixtures):
         assert [info.attempts for info in listed] == [1, 1, 1]
 
     def test_tasks_lists_dead_in_failed_order_with_reason_and_time(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         times = []
         for task_id in ("b", "a", "c"):
@@ -201,7 +211,7 @@ class TaskListingContract(InspectionFixtures):
         assert [(info.attempts, info.due, info.state) for info in listed] == [(1, None, "dead")] * 3
 
     def test_tasks_reports_payload_attempts_and_failures(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         backend.push(queue, "t1", '{"n": 1}')
         [held] = backend.reserve(queue, LEASE)
@@ -211,7 +221,7 @@ class TaskListingContract(InspectionFixtures):
         assert (info.reason, info.failed_at) == (None, None)
 
     def test_tasks_lists_an_ended_lease_as_waiting(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         backend.push(queue, "t1", "x")
         backend.reserve(queue, 10.0)
@@ -219,7 +229,9 @@ class TaskListingContract(InspectionFixtures):
         assert backend.tasks(queue, "running") == []
         assert _ids(backend.tasks(queue, "waiting")) == ["t1"]
 
-    def test_tasks_pages_with_offset_and_limit(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+    def test_tasks_pages_with_offset_and_limit(
+        self, backend: CapableBackend, clock: FakeClock, queue: str
+    ) -> None:
         ids = [f"t{n:02d}" for n in range(12)]
         backend.push_many(queue, [(task_id, "x", 0.0) for task_id in ids])
         pages = [backend.tasks(queue, "waiting", offset=offset, limit=5) for offset in (0, 5, 10, 15)]
@@ -231,14 +243,14 @@ class TaskListingContract(InspectionFixtures):
         assert _ids(backend.tasks(queue, "dead", offset=2, limit=3)) == dead[2:5]
 
     def test_tasks_cuts_a_long_payload_to_the_limit(
-        self, backend: Backend, clock: FakeClock, queue: str, payload_limit: Callable[[int], None]
+        self, backend: CapableBackend, clock: FakeClock, queue: str, payload_limit: Callable[[int], None]
     ) -> None:
         backend.push(queue, "long", "é" * 20)  # 40 bytes
         payload_limit(11)
         [info] = backend.tasks(queue, "waiting")
         assert info.payload == "é" * 5 + "\ufffd", "cut to 11 bytes, the split character shown as U+FFFD"
 
-    def test_tasks_changes_nothing(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+    def test_tasks_changes_nothing(self, backend: CapableBackend, clock: FakeClock, queue: str) -> None:
         backend.push_many(queue, [("a", "x", 0.0), ("b", "x", 0.0)])
         for state in ("waiting", "delayed", "running", "dead"):
             backend.tasks(queue, state)
@@ -247,7 +259,7 @@ class TaskListingContract(InspectionFixtures):
 
     @pytest.mark.parametrize("page", [("done", 0, 10), ("waiting", -1, 10), ("waiting", 0, -1)])
     def test_tasks_refuses_an_unknown_state_or_a_negative_page(
-        self, backend: Backend, clock: FakeClock, queue: str, page: tuple[str, int, int]
+        self, backend: CapableBackend, clock: FakeClock, queue: str, page: tuple[str, int, int]
     ) -> None:
         with pytest.raises(ValueError):
             backend.tasks(queue, *page)
@@ -257,7 +269,7 @@ class DeadLetterManagementContract(InspectionFixtures):
     """``delete_dead``, ``purge_dead`` and ``requeue_all`` touch dead letters only."""
 
     def test_delete_dead_removes_that_letter_only(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         for task_id in ("a", "b", "c"):
             _bury(backend, queue, task_id)
@@ -269,7 +281,7 @@ class DeadLetterManagementContract(InspectionFixtures):
         assert backend.push(queue, "b", "again") is True, "a deleted letter's id is free again"
 
     def test_delete_dead_never_touches_a_live_task(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         backend.push_many(queue, [("w", "x", 0.0), ("d", "x", 60.0), ("r", "x", 0.0)])
         assert backend.get(queue, "r", LEASE) is not None
@@ -278,7 +290,7 @@ class DeadLetterManagementContract(InspectionFixtures):
         assert backend.counts(queue) == QueueCounts(waiting=1, delayed=1, running=1)
 
     def test_purge_dead_removes_every_letter_and_nothing_else(
-        self, backend: Backend, clock: FakeClock, queue: str, other_queue: Callable[[str], str]
+        self, backend: CapableBackend, clock: FakeClock, queue: str, other_queue: Callable[[str], str]
     ) -> None:
         neighbour = other_queue("neighbour")
         for task_id in ("a", "b", "c"):
@@ -293,7 +305,7 @@ class DeadLetterManagementContract(InspectionFixtures):
         assert backend.purge_dead(queue) == 0
 
     def test_requeue_all_requeues_in_failed_order(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         backend.push(queue, "first", "x")
         for task_id in ("c", "a", "b"):
@@ -315,12 +327,12 @@ class DeadLetterManagementContract(InspectionFixtures):
 class DeadLetterRetentionContract(InspectionFixtures):
     """Dead letters are kept at most ``max_dead_letters`` per queue and ``dead_letter_ttl`` seconds."""
 
-    def test_retention_defaults_keep_ten_thousand_letters_for_a_week(self, backend: Backend) -> None:
+    def test_retention_defaults_keep_ten_thousand_letters_for_a_week(self, backend: CapableBackend) -> None:
         assert type(backend).max_dead_letters == 10_000
         assert type(backend).dead_letter_ttl == 7 * 24 * 3600.0
 
     def test_dead_letters_over_the_cap_drop_the_oldest(
-        self, backend: Backend, clock: FakeClock, queue: str, monkeypatch: pytest.MonkeyPatch
+        self, backend: CapableBackend, clock: FakeClock, queue: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.setattr(backend, "max_dead_letters", 3)
         for n in range(5):
@@ -332,7 +344,7 @@ class DeadLetterRetentionContract(InspectionFixtures):
 
     def test_an_unreadable_record_counts_against_the_cap(
         self,
-        backend: Backend,
+        backend: CapableBackend,
         clock: FakeClock,
         queue: str,
         monkeypatch: pytest.MonkeyPatch,
@@ -348,7 +360,7 @@ class DeadLetterRetentionContract(InspectionFixtures):
         assert [d.task_id for d in backend.dead_letters(queue)] == ["b", "bad"]
 
     def test_dead_letters_past_their_ttl_are_dropped_when_one_is_written(
-        self, backend: Backend, clock: FakeClock, queue: str, monkeypatch: pytest.MonkeyPatch
+        self, backend: CapableBackend, clock: FakeClock, queue: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.setattr(backend, "dead_letter_ttl", 100.0)
         _bury(backend, queue, "old")
@@ -359,7 +371,7 @@ class DeadLetterRetentionContract(InspectionFixtures):
         assert [d.task_id for d in backend.dead_letters(queue)] == ["mid", "new"]
 
     def test_dead_letters_past_their_ttl_are_dropped_when_listed(
-        self, backend: Backend, clock: FakeClock, queue: str, monkeypatch: pytest.MonkeyPatch
+        self, backend: CapableBackend, clock: FakeClock, queue: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         # A queue no task fails on any more must not keep its letters for ever.
         monkeypatch.setattr(backend, "dead_letter_ttl", 100.0)
@@ -373,7 +385,7 @@ class DeadLetterRetentionContract(InspectionFixtures):
         assert backend.counts(queue).dead == 0
 
     def test_a_letter_past_its_ttl_is_gone_for_every_reader_before_it_is_dropped(
-        self, backend: Backend, clock: FakeClock, queue: str, monkeypatch: pytest.MonkeyPatch
+        self, backend: CapableBackend, clock: FakeClock, queue: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         # Reads change nothing, so the letter may still be stored; no reader
         # may tell: counts() agrees with what listing would show.

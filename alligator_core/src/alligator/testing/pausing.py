@@ -1,6 +1,6 @@
 """The kit's tests of the optional pause capability: ``set_paused()`` and ``paused()``.
 
-A backend that sets :attr:`~alligator.backend.Backend.supports_pause` adopts
+A backend that claims :class:`~alligator.capabilities.Pausing` adopts
 :class:`PauseContract` beside :class:`~alligator.testing.contract.BackendContract`::
 
     class TestMyBackend(BackendContract, PauseContract):
@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from alligator.backend import Backend
+from alligator import capabilities
 from alligator.constants import WAITING
 from alligator.pausing import MAX_PAUSE_NAME_BYTES
+from alligator.testing.capable import CapableBackend
 from alligator.testing.contract import ContractFixtures
 
 #: ``pause_name(kind, label)``: a name of that kind unique to the test.
@@ -31,7 +32,7 @@ class PauseContract(ContractFixtures):
     """``set_paused`` keeps pauses in the store, idempotently; ``paused`` lists them, sorted."""
 
     @pytest.fixture
-    def pause_name(self, backend: Backend) -> Iterator[PauseName]:
+    def pause_name(self, backend: CapableBackend) -> Iterator[PauseName]:
         """``pause_name(kind, label)``: a queue or function name of this test's own, resumed afterwards."""
         tag = uuid.uuid4().hex[:12]
         made: list[tuple[str, str]] = []
@@ -46,16 +47,16 @@ class PauseContract(ContractFixtures):
             backend.set_paused(kind, name, False)
 
     @staticmethod
-    def _my_pauses(backend: Backend, names: list[str]) -> list[tuple[str, str]]:
+    def _my_pauses(backend: CapableBackend, names: list[str]) -> list[tuple[str, str]]:
         return [(kind, name) for kind, name in backend.paused() if name in names]
 
-    def test_the_backend_says_it_can_pause(self, backend: Backend) -> None:
-        assert backend.supports_pause is True, (
-            "a backend that adopts PauseContract sets supports_pause = True, or workers never ask it"
+    def test_the_backend_says_it_can_pause(self, backend: CapableBackend) -> None:
+        assert capabilities.supports(backend, capabilities.Pausing), (
+            "a backend that adopts PauseContract writes set_paused and paused, or workers never ask it"
         )
 
     def test_pause_and_resume_are_idempotent_and_say_whether_anything_changed(
-        self, backend: Backend, pause_name: PauseName
+        self, backend: CapableBackend, pause_name: PauseName
     ) -> None:
         queue, function = pause_name("queue", "q"), pause_name("function", "f")
         assert backend.set_paused("queue", queue, True) is True
@@ -69,7 +70,7 @@ class PauseContract(ContractFixtures):
         assert self._my_pauses(backend, [queue, function]) == [("function", function)]
 
     def test_a_queue_and_a_function_of_the_same_name_are_apart(
-        self, backend: Backend, pause_name: PauseName
+        self, backend: CapableBackend, pause_name: PauseName
     ) -> None:
         # A queue may well be called like a function.
         name = pause_name("function", "same")
@@ -81,7 +82,9 @@ class PauseContract(ContractFixtures):
         finally:
             backend.set_paused("queue", name, False)
 
-    def test_paused_lists_sorted_by_kind_then_name(self, backend: Backend, pause_name: PauseName) -> None:
+    def test_paused_lists_sorted_by_kind_then_name(
+        self, backend: CapableBackend, pause_name: PauseName
+    ) -> None:
         names = [pause_name("queue", label) for label in ("b", "a", "é", "c")]
         functions = [pause_name("function", label) for label in ("z", "y")]
         for name in names:
@@ -92,7 +95,7 @@ class PauseContract(ContractFixtures):
         assert mine == sorted(("function", n) for n in functions) + sorted(("queue", n) for n in names)
 
     def test_another_client_of_the_store_sees_the_pause(
-        self, backend: Backend, other_backend: Backend, pause_name: PauseName
+        self, backend: CapableBackend, other_backend: CapableBackend, pause_name: PauseName
     ) -> None:
         queue = pause_name("queue", "shared")
         backend.set_paused("queue", queue, True)
@@ -114,7 +117,7 @@ class PauseContract(ContractFixtures):
         ],
     )
     def test_a_bad_kind_or_name_is_refused_and_nothing_changes(
-        self, backend: Backend, kind: str, name: str, says: str
+        self, backend: CapableBackend, kind: str, name: str, says: str
     ) -> None:
         before = backend.paused()
         for paused in (True, False):
@@ -122,7 +125,7 @@ class PauseContract(ContractFixtures):
                 backend.set_paused(kind, name, paused)
         assert backend.paused() == before
 
-    def test_the_longest_name_is_kept(self, backend: Backend, pause_name: PauseName) -> None:
+    def test_the_longest_name_is_kept(self, backend: CapableBackend, pause_name: PauseName) -> None:
         prefix = pause_name("queue", "")
         name = prefix + "é" * ((MAX_PAUSE_NAME_BYTES - len(prefix)) // 2)
         name += "x" * (MAX_PAUSE_NAME_BYTES - len(name.encode()))
@@ -134,7 +137,7 @@ class PauseContract(ContractFixtures):
             backend.set_paused("queue", name, False)
 
     def test_at_most_max_pauses_are_kept(
-        self, backend: Backend, pause_name: PauseName, monkeypatch: pytest.MonkeyPatch
+        self, backend: CapableBackend, pause_name: PauseName, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         others = len(backend.paused())
         monkeypatch.setattr(backend, "max_pauses", others + 2)
@@ -148,7 +151,7 @@ class PauseContract(ContractFixtures):
         assert backend.set_paused("queue", first, False) is True
         assert backend.set_paused("queue", third, True) is True, "a resume makes room"
 
-    def test_pausing_moves_no_task(self, backend: Backend, queue: str) -> None:
+    def test_pausing_moves_no_task(self, backend: CapableBackend, queue: str) -> None:
         backend.push(queue, "t1", "payload")
         backend.push(queue, "t2", "payload", delay=60.0)
         before = (backend.len(queue), backend.status(queue, "t1"))

@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 import pytest
 
-from alligator.backend import Backend
+from alligator import store_defaults
+from alligator.testing.capable import CapableBackend
 from alligator.testing.clock import FakeClock
 from alligator.testing.contract import LEASE
 from alligator.testing.inspection import InspectionFixtures
@@ -32,7 +33,7 @@ class PriorityContract(InspectionFixtures):
         return [queue, other_queue("b"), other_queue("c")]
 
     def test_reserve_first_takes_the_first_queue_with_due_work(
-        self, backend: Backend, clock: FakeClock, queue: str, other_queue: Callable[[str], str]
+        self, backend: CapableBackend, clock: FakeClock, queue: str, other_queue: Callable[[str], str]
     ) -> None:
         high, mid, low = self._queues(queue, other_queue)
         backend.push(low, "l1", "low")
@@ -50,7 +51,7 @@ class PriorityContract(InspectionFixtures):
         assert (got_queue, [r.task_id for r in got]) == (low, ["l1", "l2"])
 
     def test_reserve_first_follows_the_order_it_is_given(
-        self, backend: Backend, clock: FakeClock, queue: str, other_queue: Callable[[str], str]
+        self, backend: CapableBackend, clock: FakeClock, queue: str, other_queue: Callable[[str], str]
     ) -> None:
         first, second, _ = self._queues(queue, other_queue)
         backend.push(first, "a", "x")
@@ -59,7 +60,7 @@ class PriorityContract(InspectionFixtures):
         assert (got_queue, [r.task_id for r in got]) == (second, ["b"])
 
     def test_reserve_first_is_fifo_within_a_queue(
-        self, backend: Backend, clock: FakeClock, queue: str, other_queue: Callable[[str], str]
+        self, backend: CapableBackend, clock: FakeClock, queue: str, other_queue: Callable[[str], str]
     ) -> None:
         high, low, _ = self._queues(queue, other_queue)
         backend.push_many(high, [(f"t{n}", str(n), 0.0) for n in range(5)])
@@ -71,7 +72,7 @@ class PriorityContract(InspectionFixtures):
         assert (got_queue, [r.task_id for r in got]) == (high, ["t3", "t4"])
 
     def test_reserve_first_counts_an_ended_lease_as_due(
-        self, backend: Backend, clock: FakeClock, queue: str, other_queue: Callable[[str], str]
+        self, backend: CapableBackend, clock: FakeClock, queue: str, other_queue: Callable[[str], str]
     ) -> None:
         high, low, _ = self._queues(queue, other_queue)
         backend.push(high, "crashed", "x")
@@ -82,7 +83,7 @@ class PriorityContract(InspectionFixtures):
         assert (got_queue, [(r.task_id, r.attempts) for r in got]) == (high, [("crashed", 2)])
 
     def test_reserve_first_returns_nothing_when_every_queue_is_empty(
-        self, backend: Backend, clock: FakeClock, queue: str, other_queue: Callable[[str], str]
+        self, backend: CapableBackend, clock: FakeClock, queue: str, other_queue: Callable[[str], str]
     ) -> None:
         queues = self._queues(queue, other_queue)
         backend.push(queues[1], "later", "x", delay=60.0)
@@ -92,7 +93,7 @@ class PriorityContract(InspectionFixtures):
         assert time.monotonic() - started < WAIT_DEADLINE
 
     def test_reserve_first_of_one_queue_is_reserve(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         backend.push_many(queue, [("a", "x", 0.0), ("b", "y", 0.0)])
         got_queue, got = backend.reserve_first([queue], LEASE, limit=5)
@@ -102,7 +103,7 @@ class PriorityContract(InspectionFixtures):
         assert backend.reserve_first([queue], LEASE)[1] == []
 
     def test_reserve_first_wakes_for_a_push_in_any_queue(
-        self, backend: Backend, queue: str, other_queue: Callable[[str], str]
+        self, backend: CapableBackend, queue: str, other_queue: Callable[[str], str]
     ) -> None:
         # No fake clock: the wait is on the wall clock, and the push must be due.
         queues = self._queues(queue, other_queue)
@@ -122,7 +123,7 @@ class PriorityContract(InspectionFixtures):
 
     @pytest.mark.parametrize("how", ["push", "release", "requeue"])
     def test_wait_for_work_wakes_for_work_in_any_queue(
-        self, backend: Backend, queue: str, other_queue: Callable[[str], str], how: str
+        self, backend: CapableBackend, queue: str, other_queue: Callable[[str], str], how: str
     ) -> None:
         queues = self._queues(queue, other_queue)
         target = queues[1]
@@ -141,7 +142,9 @@ class PriorityContract(InspectionFixtures):
         waker = threading.Timer(0.3, wake)
         waker.start()
         try:
-            woken = backend.wait_for_work(queues, WAIT_DEADLINE if backend.blocking_reserve else 5.0)
+            woken = store_defaults.wait_for_work(
+                backend, queues, WAIT_DEADLINE if backend.blocking_reserve else 5.0
+            )
         finally:
             waker.join()
         assert time.monotonic() - started < WAIT_DEADLINE - 1.0, "it waited for its timeout, not the work"
@@ -151,7 +154,12 @@ class PriorityContract(InspectionFixtures):
 
     @pytest.mark.parametrize("how", ["pushed", "lease ended"])
     def test_wait_for_work_returns_at_once_when_work_is_already_due(
-        self, backend: Backend, clock: FakeClock, queue: str, other_queue: Callable[[str], str], how: str
+        self,
+        backend: CapableBackend,
+        clock: FakeClock,
+        queue: str,
+        other_queue: Callable[[str], str],
+        how: str,
     ) -> None:
         # Work that is due before the wait starts wakes it as a push would:
         # the wait never sleeps through work it could take.
@@ -161,16 +169,17 @@ class PriorityContract(InspectionFixtures):
             assert backend.reserve(queues[1], LEASE)
             clock.advance(LEASE)
         started = time.monotonic()
-        woken = backend.wait_for_work(queues, WAIT_DEADLINE if backend.blocking_reserve else 5.0)
+        timeout = WAIT_DEADLINE if backend.blocking_reserve else 5.0
+        woken = store_defaults.wait_for_work(backend, queues, timeout)
         assert time.monotonic() - started < WAIT_DEADLINE - 1.0, "it waited for its timeout with work due"
         if backend.blocking_reserve:
             assert woken is True, "work already due must wake it at once"
         assert [r.task_id for r in backend.reserve(queues[1], LEASE)] == ["t1"]
 
     def test_wait_for_work_returns_false_at_its_timeout(
-        self, backend: Backend, queue: str, other_queue: Callable[[str], str]
+        self, backend: CapableBackend, queue: str, other_queue: Callable[[str], str]
     ) -> None:
         queues = self._queues(queue, other_queue)
         started = time.monotonic()
-        assert backend.wait_for_work(queues, 0.3) is False
+        assert store_defaults.wait_for_work(backend, queues, 0.3) is False
         assert time.monotonic() - started < WAIT_DEADLINE

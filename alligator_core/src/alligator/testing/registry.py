@@ -20,16 +20,16 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from alligator.backend import Backend
+from alligator.testing.capable import CapableBackend
 from alligator.testing.clock import FakeClock
 from alligator.testing.contract import ContractFixtures
 
 #: How far in the past the registry tests' clock starts (30 days).
 PAST = 30 * 24 * 3600.0
 
-#: The levels a finding of :meth:`~alligator.backend.Backend.diagnose` may have.
+#: The levels a finding of :meth:`~alligator.capabilities.Diagnosis.diagnose` may have.
 LEVELS = ("error", "warning", "ok")
-#: The kinds a risk of :meth:`~alligator.backend.Backend.task_loss_risks` may have.
+#: The kinds a risk of :meth:`~alligator.capabilities.Diagnosis.task_loss_risks` may have.
 RISK_KINDS = ("eviction", "no-persistence")
 
 
@@ -41,7 +41,7 @@ class WorkerRegistryContract(ContractFixtures):
     """
 
     @pytest.fixture
-    def past_clock(self, backend: Backend) -> Iterator[FakeClock]:
+    def past_clock(self, backend: CapableBackend) -> Iterator[FakeClock]:
         """A fake clock a month in the past, installed as the backend's clock."""
         fake = FakeClock(time.time() - PAST)
         backend.clock = fake
@@ -49,7 +49,7 @@ class WorkerRegistryContract(ContractFixtures):
         backend.clock = None
 
     @pytest.fixture
-    def worker_id(self, backend: Backend) -> Iterator[Callable[[str], str]]:
+    def worker_id(self, backend: CapableBackend) -> Iterator[Callable[[str], str]]:
         """``worker_id(name)``: a worker id unique to this test; every one is forgotten afterwards."""
         prefix = f"kit-{uuid.uuid4().hex[:12]}"
         made: list[str] = []
@@ -63,12 +63,12 @@ class WorkerRegistryContract(ContractFixtures):
             backend.forget_worker(made_id)
 
     @staticmethod
-    def _mine(backend: Backend, ids: list[str]) -> list[tuple[str, str]]:
+    def _mine(backend: CapableBackend, ids: list[str]) -> list[tuple[str, str]]:
         """The listed records among ``ids``, in the order listed."""
         return [(worker, record) for worker, record in backend.worker_records() if worker in ids]
 
     def test_worker_records_lists_live_workers_oldest_heartbeat_first(
-        self, backend: Backend, past_clock: FakeClock, worker_id: Callable[[str], str]
+        self, backend: CapableBackend, past_clock: FakeClock, worker_id: Callable[[str], str]
     ) -> None:
         ids = [worker_id(name) for name in ("b", "a", "c")]
         records = [f'{{"n": {n}, "text": "é \\u0000 \U0001f40a"}}' for n in range(len(ids))]
@@ -78,7 +78,7 @@ class WorkerRegistryContract(ContractFixtures):
         assert self._mine(backend, ids) == list(zip(ids, records, strict=True))
 
     def test_a_heartbeat_replaces_the_record_and_moves_it_last(
-        self, backend: Backend, past_clock: FakeClock, worker_id: Callable[[str], str]
+        self, backend: CapableBackend, past_clock: FakeClock, worker_id: Callable[[str], str]
     ) -> None:
         first, second = worker_id("first"), worker_id("second")
         backend.heartbeat(first, "v1", 30.0)
@@ -89,7 +89,7 @@ class WorkerRegistryContract(ContractFixtures):
         assert self._mine(backend, [first, second]) == [(second, "v1"), (first, "v2")]
 
     def test_a_worker_record_expires_after_its_ttl_on_the_backend_clock(
-        self, backend: Backend, past_clock: FakeClock, worker_id: Callable[[str], str]
+        self, backend: CapableBackend, past_clock: FakeClock, worker_id: Callable[[str], str]
     ) -> None:
         short, long = worker_id("short"), worker_id("long")
         backend.heartbeat(short, "s", 10.0)
@@ -105,7 +105,7 @@ class WorkerRegistryContract(ContractFixtures):
         assert self._mine(backend, [short, long]) == [(long, "l"), (short, "back")], "a heartbeat revives it"
 
     def test_a_refresh_restarts_the_ttl(
-        self, backend: Backend, past_clock: FakeClock, worker_id: Callable[[str], str]
+        self, backend: CapableBackend, past_clock: FakeClock, worker_id: Callable[[str], str]
     ) -> None:
         made = worker_id("w")
         backend.heartbeat(made, "r", 10.0)
@@ -116,7 +116,7 @@ class WorkerRegistryContract(ContractFixtures):
 
     def test_the_registry_keeps_at_most_max_workers(
         self,
-        backend: Backend,
+        backend: CapableBackend,
         past_clock: FakeClock,
         worker_id: Callable[[str], str],
         monkeypatch: pytest.MonkeyPatch,
@@ -133,7 +133,7 @@ class WorkerRegistryContract(ContractFixtures):
         assert len(backend.worker_records()) <= others + 3
 
     def test_forget_worker_removes_its_record(
-        self, backend: Backend, past_clock: FakeClock, worker_id: Callable[[str], str]
+        self, backend: CapableBackend, past_clock: FakeClock, worker_id: Callable[[str], str]
     ) -> None:
         gone, stays = worker_id("gone"), worker_id("stays")
         backend.heartbeat(gone, "g", 30.0)
@@ -145,7 +145,7 @@ class WorkerRegistryContract(ContractFixtures):
 
     def test_a_record_over_the_size_limit_is_never_transferred(
         self,
-        backend: Backend,
+        backend: CapableBackend,
         past_clock: FakeClock,
         worker_id: Callable[[str], str],
         payload_limit: Callable[[int], None],
@@ -161,7 +161,7 @@ class DiagnoseContract(ContractFixtures):
     """``diagnose()`` returns ``(level, problem, what_to_do)`` findings with a known level;
     ``task_loss_risks()`` returns ``(kind, problem)`` risks of a known kind."""
 
-    def test_task_loss_risks_are_of_known_kinds(self, backend: Backend) -> None:
+    def test_task_loss_risks_are_of_known_kinds(self, backend: CapableBackend) -> None:
         risks = backend.task_loss_risks()
         assert isinstance(risks, list)
         for risk in risks:
@@ -170,7 +170,7 @@ class DiagnoseContract(ContractFixtures):
             assert kind in RISK_KINDS, f"kind {kind!r} is not one of {RISK_KINDS}"
             assert isinstance(problem, str) and problem.strip(), "a risk says what was found"
 
-    def test_diagnose_returns_findings_with_known_levels(self, backend: Backend) -> None:
+    def test_diagnose_returns_findings_with_known_levels(self, backend: CapableBackend) -> None:
         findings = backend.diagnose()
         assert isinstance(findings, list)
         for finding in findings:

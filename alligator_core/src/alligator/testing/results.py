@@ -1,12 +1,12 @@
 """The kit's tests of finished tasks: results kept with the ack, ``finished()``, ``wait_finished()``.
 
-One mixin per group of rules of :meth:`~alligator.backend.Backend.ack_results`,
-:meth:`~alligator.backend.Backend.finished`,
-:meth:`~alligator.backend.Backend.succeeded` and
-:meth:`~alligator.backend.Backend.wait_finished`.
+One mixin per group of rules of :meth:`~alligator.capabilities.Results.ack_results`,
+:meth:`~alligator.capabilities.Results.finished`,
+:meth:`~alligator.capabilities.ResultListing.succeeded` and
+:meth:`~alligator.capabilities.ResultWaiting.wait_finished`.
 :class:`~alligator.testing.contract.BackendContract` inherits them all.
 
-A backend without :attr:`~alligator.backend.Backend.stores_results` runs the
+A backend without :class:`~alligator.capabilities.Results` runs the
 same tests: where a result would be kept, they check the documented default
 instead (the ack takes effect, ``finished()`` says SUCCESS with no result).
 Nothing is skipped.
@@ -21,8 +21,10 @@ from typing import Any
 
 import pytest
 
+from alligator import capabilities
 from alligator.backend import Ack, Backend, Finished
 from alligator.constants import FAILED, SUCCESS
+from alligator.testing.capable import CapableBackend
 from alligator.testing.clock import FakeClock
 from alligator.testing.contract import LEASE, ContractFixtures, PlantRawPayload, assert_reason
 
@@ -32,7 +34,7 @@ from alligator.testing.contract import LEASE, ContractFixtures, PlantRawPayload,
 WAIT_DEADLINE = 20.0
 
 
-def _held(backend: Backend, queue: str, task_id: str, payload: str = "x") -> str:
+def _held(backend: CapableBackend, queue: str, task_id: str, payload: str = "x") -> str:
     """Pushes a task, reserves it by id and returns the receipt."""
     assert backend.push(queue, task_id, payload)
     held = backend.get(queue, task_id, LEASE)
@@ -40,16 +42,16 @@ def _held(backend: Backend, queue: str, task_id: str, payload: str = "x") -> str
     return held.receipt
 
 
-def _kept(backend: Backend, result: str | None) -> str | None:
+def _kept(backend: CapableBackend, result: str | None) -> str | None:
     """The result ``finished()`` must hand back: ``result`` where the backend keeps results, else None."""
-    return result if backend.stores_results else None
+    return result if capabilities.supports(backend, capabilities.Results) else None
 
 
 class ResultsContract(ContractFixtures):
     """``ack_results`` acks and keeps each result in one step, for its TTL on the backend's clock."""
 
     def test_ack_results_keeps_each_result_with_its_ack(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         receipts = {task_id: _held(backend, queue, task_id) for task_id in ("a", "b", "c")}
         acks = [Ack(task_id, receipt, f'{{"v": "{task_id}"}}') for task_id, receipt in receipts.items()]
@@ -64,7 +66,7 @@ class ResultsContract(ContractFixtures):
         assert backend.ack_results(queue, acks) == 0, "a second ack of the same deliveries takes no effect"
 
     def test_ack_results_with_a_stale_receipt_keeps_nothing(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         backend.push(queue, "t1", "x")
         [first] = backend.reserve(queue, 10.0)
@@ -80,7 +82,7 @@ class ResultsContract(ContractFixtures):
         )
 
     def test_ack_results_counts_only_the_acks_that_took_effect(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         good, other = _held(backend, queue, "good"), _held(backend, queue, "other")
         acks = [Ack("good", good, '"g"'), Ack("gone", "nope", '"x"'), Ack("other", other, None)]
@@ -89,14 +91,16 @@ class ResultsContract(ContractFixtures):
         assert backend.status(queue, "gone") is None
 
     def test_ack_results_with_no_result_keeps_none(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         receipt = _held(backend, queue, "t1")
         assert backend.ack_results(queue, [Ack("t1", receipt, None)]) == 1
         found = backend.finished(queue, "t1")
         assert found == Finished("t1", SUCCESS, None, None, _at(backend, "t1", queue))
 
-    def test_a_new_result_replaces_the_old_one(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+    def test_a_new_result_replaces_the_old_one(
+        self, backend: CapableBackend, clock: FakeClock, queue: str
+    ) -> None:
         receipt = _held(backend, queue, "t1")
         assert backend.ack_results(queue, [Ack("t1", receipt, '"old"')]) == 1
         # An acked id may be pushed again; while it is live, it is not finished.
@@ -107,7 +111,7 @@ class ResultsContract(ContractFixtures):
         assert found is not None and found.result == _kept(backend, '"new"')
 
     def test_an_acked_id_pushed_again_forgets_its_kept_result(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         receipt = _held(backend, queue, "t1")
         assert backend.ack_results(queue, [Ack("t1", receipt, '"old"')]) == 1
@@ -122,7 +126,7 @@ class ResultsContract(ContractFixtures):
         found = backend.finished(queue, "t1")
         assert found is not None and (found.status, found.result) == (SUCCESS, None)
 
-    def test_results_cross_unchanged(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+    def test_results_cross_unchanged(self, backend: CapableBackend, clock: FakeClock, queue: str) -> None:
         texts = ['"nul \\u0000 escaped"', '["é", "\U0001f40a"]', "null", '""', "[" + "1," * 20_000 + "1]"]
         acks = [Ack(f"t{n}", _held(backend, queue, f"t{n}"), text) for n, text in enumerate(texts)]
         assert backend.ack_results(queue, acks) == len(texts)
@@ -131,7 +135,7 @@ class ResultsContract(ContractFixtures):
             assert found is not None and found.result == _kept(backend, text)
 
     def test_a_reader_never_sees_success_without_its_result(
-        self, backend: Backend, other_backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, other_backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         # The result rides on the ack: one atomic step, so no reader, on any
         # client, ever finds the task finished with its result still missing.
@@ -176,7 +180,7 @@ class ResultsContract(ContractFixtures):
         assert not torn, f"finished() saw SUCCESS before the result was kept: {torn[:5]}"
 
 
-def _at(backend: Backend, task_id: str, queue: str) -> float | None:
+def _at(backend: CapableBackend, task_id: str, queue: str) -> float | None:
     """The ``finished_at`` a backend reported, checked to be None or close to now on its clock."""
     found = backend.finished(queue, task_id)
     assert found is not None
@@ -214,7 +218,7 @@ class ResultLifetimeContract(ContractFixtures):
         raise NotImplementedError("override the 'plant_raw_result' fixture")
 
     def _result_not_utf8(
-        self, backend: Backend, clock: FakeClock, queue: str, plant_raw_result: PlantRawPayload
+        self, backend: CapableBackend, clock: FakeClock, queue: str, plant_raw_result: PlantRawPayload
     ) -> None:
         receipt = _held(backend, queue, "bad")
         good = _held(backend, queue, "good")
@@ -222,14 +226,14 @@ class ResultLifetimeContract(ContractFixtures):
         plant_raw_result(queue, "bad", b'"\xff\xfe"')
         found = backend.finished(queue, "bad")
         assert found is not None and (found.status, found.result) == (SUCCESS, None)
-        if backend.stores_results:
+        if capabilities.supports(backend, capabilities.Results):
             assert found.reason is not None
             assert_reason(found.reason, "result is not valid UTF-8")
         fine = backend.finished(queue, "good")
         assert fine is not None and fine.result == _kept(backend, '"fine"'), "the others are unharmed"
 
     def test_result_is_kept_for_its_ttl_on_the_backend_clock(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         receipt = _held(backend, queue, "t1")
         assert backend.ack_results(queue, [Ack("t1", receipt, '"value"', result_ttl=100.0)]) == 1
@@ -243,7 +247,7 @@ class ResultLifetimeContract(ContractFixtures):
         assert (found.status, found.result) == (SUCCESS, None), "gone once its TTL passed"
 
     def test_a_result_outlives_the_status_when_its_ttl_is_longer(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         ttl = backend.status_ttl
         receipt = _held(backend, queue, "t1")
@@ -253,13 +257,13 @@ class ResultLifetimeContract(ContractFixtures):
         other = _held(backend, queue, "t2")
         assert backend.ack_results(queue, [Ack("t2", other, None)]) == 1
         found = backend.finished(queue, "t1")
-        if backend.stores_results:
+        if capabilities.supports(backend, capabilities.Results):
             assert found is not None and (found.status, found.result) == (SUCCESS, '"long"')
         else:
             assert found is None, "with no result kept, the status alone is remembered"
 
     def test_status_agrees_with_finished_while_a_result_outlives_the_status(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         ttl = backend.status_ttl
         receipt = _held(backend, queue, "t1")
@@ -275,7 +279,7 @@ class ResultLifetimeContract(ContractFixtures):
         assert backend.finished(queue, "t1") is None and backend.status(queue, "t1") is None
 
     def test_a_finished_task_is_forgotten_once_result_and_status_are_gone(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         receipt = _held(backend, queue, "t1")
         assert backend.ack_results(queue, [Ack("t1", receipt, '"short"', result_ttl=10.0)]) == 1
@@ -285,7 +289,7 @@ class ResultLifetimeContract(ContractFixtures):
         assert backend.finished(queue, "t1") is None
 
     def test_finished_never_hands_out_a_result_over_the_limit(
-        self, backend: Backend, clock: FakeClock, queue: str, payload_limit: Callable[[int], None]
+        self, backend: CapableBackend, clock: FakeClock, queue: str, payload_limit: Callable[[int], None]
     ) -> None:
         receipt = _held(backend, queue, "wide")
         small = _held(backend, queue, "small")
@@ -294,16 +298,16 @@ class ResultLifetimeContract(ContractFixtures):
         payload_limit(40)
         found = backend.finished(queue, "wide")
         assert found is not None and (found.status, found.result) == (SUCCESS, None)
-        if backend.stores_results:
+        if capabilities.supports(backend, capabilities.Results):
             assert found.reason is not None
             assert_reason(found.reason, "result is 62 bytes, over the limit of 40")
         fits = backend.finished(queue, "small")
         assert fits is not None and fits.result == _kept(backend, '"ok"')
 
 
-def _listed(backend: Backend, queue: str, offset: int = 0, limit: int = 100) -> list[Finished] | None:
+def _listed(backend: CapableBackend, queue: str, offset: int = 0, limit: int = 100) -> list[Finished] | None:
     """``backend.succeeded(...)``; None for a store that keeps the default, which must say why."""
-    if type(backend).succeeded is Backend.succeeded:
+    if not capabilities.supports(backend, capabilities.ResultListing):
         with pytest.raises(NotImplementedError, match="keeps no results"):
             backend.succeeded(queue, offset, limit)
         return None
@@ -319,7 +323,7 @@ class SucceededListingContract(ContractFixtures):
     """
 
     def test_succeeded_lists_acked_tasks_newest_first_with_their_results(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         times = {}
         for task_id, result in (("t1", '"one"'), ("t2", None), ("t3", '{"n": 3}')):
@@ -342,7 +346,7 @@ class SucceededListingContract(ContractFixtures):
             assert found == backend.finished(queue, found.task_id), "as finished() reads it"
 
     def test_succeeded_pages_with_offset_and_limit_the_greater_id_first_on_a_tie(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         held = [(task_id, _held(backend, queue, task_id)) for task_id in ("b", "é", "a", "c")]
         assert backend.ack_many(queue, held) == 4  # all at one instant
@@ -357,7 +361,7 @@ class SucceededListingContract(ContractFixtures):
         assert backend.succeeded(queue, 1, 0) == []
 
     def test_succeeded_lists_only_what_status_calls_success(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         receipt = _held(backend, queue, "old")
         assert backend.ack(queue, "old", receipt)
@@ -385,7 +389,7 @@ class SucceededListingContract(ContractFixtures):
             backend.drop_all(neighbour)
 
     def test_succeeded_withholds_a_result_over_the_limit_as_finished_does(
-        self, backend: Backend, clock: FakeClock, queue: str, payload_limit: Callable[[int], None]
+        self, backend: CapableBackend, clock: FakeClock, queue: str, payload_limit: Callable[[int], None]
     ) -> None:
         receipt = _held(backend, queue, "wide")
         assert backend.ack_results(queue, [Ack("wide", receipt, '"' + "é" * 30 + '"')]) == 1
@@ -395,12 +399,12 @@ class SucceededListingContract(ContractFixtures):
             return
         [found] = listed
         assert (found.task_id, found.result) == ("wide", None)
-        if backend.stores_results:
+        if capabilities.supports(backend, capabilities.Results):
             assert found.reason is not None
             assert_reason(found.reason, "result is 62 bytes, over the limit of 40")
 
     def test_succeeded_refuses_a_negative_page_and_changes_nothing(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         receipt = _held(backend, queue, "done")
         assert backend.ack_results(queue, [Ack("done", receipt, '"v"')]) == 1
@@ -418,7 +422,7 @@ class FinishedContract(ContractFixtures):
     """``finished()``: SUCCESS for an acked task, FAILED for a dead letter, None for anything else."""
 
     def test_finished_for_a_plain_ack_is_success_without_a_result(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         receipt = _held(backend, queue, "t1")
         assert backend.ack(queue, "t1", receipt)
@@ -428,7 +432,7 @@ class FinishedContract(ContractFixtures):
         _at(backend, "t1", queue)
 
     def test_finished_reports_a_dead_letter_with_its_reason_and_time(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         receipt = _held(backend, queue, "t1")
         failed_at = backend.now()
@@ -445,7 +449,7 @@ class FinishedContract(ContractFixtures):
         assert found.finished_at == pytest.approx(failed_at), "when it was dead-lettered, not now"
 
     def test_status_says_failed_while_the_dead_letter_is_kept(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         receipt = _held(backend, queue, "t1")
         assert backend.dead_letter(queue, "t1", receipt, "broke")
@@ -459,7 +463,7 @@ class FinishedContract(ContractFixtures):
         )
 
     def test_a_dead_letter_after_an_older_success_says_failed(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         receipt = _held(backend, queue, "t1")
         assert backend.ack_results(queue, [Ack("t1", receipt, '"first run"')]) == 1
@@ -473,7 +477,7 @@ class FinishedContract(ContractFixtures):
         )
 
     def test_finished_is_none_while_waiting_delayed_running_or_unknown(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         backend.push(queue, "waiting", "x")
         backend.push(queue, "delayed", "x", delay=60.0)
@@ -487,7 +491,9 @@ class FinishedContract(ContractFixtures):
         assert backend.requeue(queue, "requeued")
         assert backend.finished(queue, "requeued") is None, "a requeued letter is live again"
 
-    def test_finished_of_another_queue_is_none(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+    def test_finished_of_another_queue_is_none(
+        self, backend: CapableBackend, clock: FakeClock, queue: str
+    ) -> None:
         receipt = _held(backend, queue, "t1")
         assert backend.ack_results(queue, [Ack("t1", receipt, '"mine"')]) == 1
         neighbour = f"{queue}-neighbour"
@@ -496,7 +502,7 @@ class FinishedContract(ContractFixtures):
         finally:
             backend.drop_all(neighbour)
 
-    def test_finished_changes_nothing(self, backend: Backend, clock: FakeClock, queue: str) -> None:
+    def test_finished_changes_nothing(self, backend: CapableBackend, clock: FakeClock, queue: str) -> None:
         receipt = _held(backend, queue, "done")
         assert backend.ack_results(queue, [Ack("done", receipt, '"v"')]) == 1
         backend.push(queue, "live", "x")
@@ -516,7 +522,7 @@ class WaitFinishedContract(ContractFixtures):
     """
 
     @pytest.fixture
-    def acker(self, other_backend: Backend, clock: FakeClock) -> Iterator[Callable[..., None]]:
+    def acker(self, other_backend: CapableBackend, clock: FakeClock) -> Iterator[Callable[..., None]]:
         """``acker(delay, fn, *args)``: ``fn(other_backend, *args)`` in a thread after ``delay`` seconds."""
         other_backend.clock = clock
         timers: list[threading.Timer] = []
@@ -530,12 +536,12 @@ class WaitFinishedContract(ContractFixtures):
             timer.join(WAIT_DEADLINE)
 
     def test_wait_finished_wakes_when_another_client_acks(
-        self, backend: Backend, clock: FakeClock, queue: str, acker: Callable[..., None]
+        self, backend: CapableBackend, clock: FakeClock, queue: str, acker: Callable[..., None]
     ) -> None:
         receipt = _held(backend, queue, "t1")
 
         def ack(other: Backend) -> None:
-            assert other.ack_results(queue, [Ack("t1", receipt, '"done"')]) == 1
+            assert capabilities.results(other).ack_results(queue, [Ack("t1", receipt, '"done"')]) == 1
 
         started = time.monotonic()
         acker(0.2, ack)
@@ -544,7 +550,7 @@ class WaitFinishedContract(ContractFixtures):
         assert found is not None and (found.status, found.result) == (SUCCESS, _kept(backend, '"done"'))
 
     def test_wait_finished_wakes_for_a_dead_letter(
-        self, backend: Backend, clock: FakeClock, queue: str, acker: Callable[..., None]
+        self, backend: CapableBackend, clock: FakeClock, queue: str, acker: Callable[..., None]
     ) -> None:
         receipt = _held(backend, queue, "t1")
 
@@ -558,7 +564,7 @@ class WaitFinishedContract(ContractFixtures):
         assert found is not None and (found.status, found.reason) == (FAILED, "gave up")
 
     def test_wait_finished_returns_at_once_for_a_finished_task(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         receipt = _held(backend, queue, "t1")
         assert backend.ack_results(queue, [Ack("t1", receipt, '"v"')]) == 1
@@ -568,7 +574,7 @@ class WaitFinishedContract(ContractFixtures):
         assert found == backend.finished(queue, "t1")
 
     def test_wait_finished_returns_none_at_its_timeout(
-        self, backend: Backend, clock: FakeClock, queue: str
+        self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
         backend.push(queue, "t1", "x")
         started = time.monotonic()

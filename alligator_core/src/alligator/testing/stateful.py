@@ -22,6 +22,7 @@ from hypothesis.stateful import (
 
 from alligator.backend import Backend, Reservation
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
+from alligator.testing.capable import CapableBackend
 from alligator.testing.clock import FakeClock
 
 #: ``ALLIGATOR_KIT_PROFILE=long`` runs the state machine for longer (about
@@ -68,7 +69,7 @@ class BackendStateMachine(RuleBasedStateMachine):
     :func:`run_backend_state_machine`.
     """
 
-    backend: Backend
+    backend: CapableBackend
     #: What the runs did, added up over every example (deliveries,
     #: redeliveries, expiries, acks, releases with and without delay, dead
     #: letters, requeues). The kit's self-test checks a run does each often.
@@ -348,7 +349,10 @@ class BackendStateMachine(RuleBasedStateMachine):
 
 
 def run_backend_state_machine(
-    backend: Backend, max_examples: int | None = None, steps: int | None = None, derandomize: bool = False
+    backend: Backend,
+    max_examples: int | None = None,
+    steps: int | None = None,
+    derandomize: bool = False,
 ) -> Counter[str]:
     """Runs :class:`BackendStateMachine` against one backend instance.
 

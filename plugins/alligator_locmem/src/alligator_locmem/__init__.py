@@ -19,8 +19,8 @@ UTF-8 bytes against :attr:`LocmemBackend.max_task_id_bytes`: one over it
 limit, as every backend does (C8).
 
 Results are kept with the ack, under the store's lock, for their
-``result_ttl`` on the backend's clock; :meth:`~alligator.backend.Backend.wait_finished`
-and :meth:`~alligator.backend.Backend.wait_for_work` are woken by a condition the acks,
+``result_ttl`` on the backend's clock; :meth:`~alligator.capabilities.ResultWaiting.wait_finished`
+and :meth:`~alligator.capabilities.Waking.wait_for_work` are woken by a condition the acks,
 dead letters, pushes, releases and requeues notify, so neither polls. The
 registry of live workers is one per store, bounded by its TTLs and by
 :attr:`~alligator.backend.Backend.max_workers`, and so is the set of pauses. :meth:`LocmemBackend.diagnose`
@@ -159,9 +159,6 @@ class LocmemBackend(Backend):
     """Queues in this process's memory; see the module docstring."""
 
     blocking_reserve = True
-    stores_results = True
-    waits_for_finish = True
-    supports_pause = True
     #: The longest task id, in UTF-8 bytes, that reserve() and get() hand
     #: out (DECISIONS C8; the core's ``Backend`` default where it has one).
     max_task_id_bytes: int = 1024
@@ -537,6 +534,10 @@ class LocmemBackend(Backend):
         return listed(entries, self.max_pauses)
 
     # -- deployment checks -----------------------------------------------
+
+    def task_loss_risks(self) -> list[tuple[str, str]]:
+        """None to report at enqueue: the store lives and dies with this process, as :meth:`diagnose` says."""
+        return []
 
     def diagnose(self) -> list[tuple[str, str, str]]:
         """Always one warning: a locmem store is lost with its process and seen by no other."""

@@ -113,7 +113,10 @@ class RedisBackend(Producing, Consuming, Finishing, Inspecting, Registry, Pausin
             return diagnosis.diagnose(self.client)
 
     def task_loss_risks(self) -> list[tuple[str, str]]:
-        """An evicting ``maxmemory-policy``, or no persistence; see :meth:`.Backend.task_loss_risks`.
+        """An evicting ``maxmemory-policy``, or no persistence.
+
+        See :meth:`~.capabilities.Diagnosis.task_loss_risks`.
+
 
         Two INFO sections and ``CONFIG GET save``, on each primary of a cluster.
 

@@ -98,9 +98,6 @@ class RedisBase(Backend):
     """
 
     blocking_reserve = True
-    stores_results = True
-    waits_for_finish = True
-    supports_pause = True
     #: The longest task id (in bytes) :meth:`reserve` and :meth:`get` hand out
     #: (contract rule C8); a longer one is dead-lettered under its first this
     #: many bytes, and never sent.

@@ -167,7 +167,10 @@ class Consuming(RedisBase):
         return max(min(wait, self._max_block), 0.001)
 
     def wait_for_work(self, queues: Sequence[str], timeout: float) -> bool:
-        """Waits until a task may be due in one of ``queues``; see :meth:`.Backend.wait_for_work`.
+        """Waits until a task may be due in one of ``queues``.
+
+        See :meth:`~.capabilities.Waking.wait_for_work`.
+
 
         Looks first (one small script per queue: is anything due, and when
         is the next delayed task or lease end); when nothing is, waits as

@@ -24,7 +24,10 @@ class Finishing(RedisBase):
     """Results of finished tasks: acks that keep a result, reading them, waiting for a finish."""
 
     def ack_results(self, queue: str, acks: Sequence[Ack]) -> int:
-        """Acks many tasks and keeps their results, in one script; see :meth:`.Backend.ack_results`.
+        """Acks many tasks and keeps their results, in one script.
+
+        See :meth:`~.capabilities.Results.ack_results`.
+
 
         One round trip for the whole batch, like :meth:`ack_many`: each
         result is written by the same script that acks its task, only when
@@ -53,7 +56,7 @@ class Finishing(RedisBase):
             return int(self._run(self._ack, queue, *args))
 
     def finished(self, queue: str, task_id: str) -> Finished | None:
-        """Reads a finished task's outcome in one script; see :meth:`.Backend.finished`.
+        """Reads a finished task's outcome in one script; see :meth:`~.capabilities.Results.finished`.
 
         A stored result over :attr:`~alligator.backend.Backend.max_payload_bytes`
         is measured in the script, never sent; one that is not UTF-8 is
@@ -85,7 +88,10 @@ class Finishing(RedisBase):
         return Finished(task_id, SUCCESS, result, reason, finished_at)
 
     def succeeded(self, queue: str, offset: int = 0, limit: int = 100) -> list[Finished]:
-        """Lists one page of a queue's succeeded tasks in one script; see :meth:`.Backend.succeeded`.
+        """Lists one page of a queue's succeeded tasks in one script.
+
+        See :meth:`~.capabilities.ResultListing.succeeded`.
+
 
         The page is read from the queue's ``succeeded`` sorted set (acked at,
         trimmed after ``status_ttl``), newest first, each with its kept result
@@ -128,7 +134,7 @@ class Finishing(RedisBase):
         expiry, not the wait).
 
         Returns:
-            As :meth:`.Backend.wait_finished`.
+            As :meth:`~alligator.capabilities.ResultWaiting.wait_finished`.
 
         Raises:
             BackendError: Redis cannot be reached.

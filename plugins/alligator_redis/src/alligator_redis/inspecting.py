@@ -65,7 +65,7 @@ class Inspecting(RedisBase):
             return int(self._run(self._len, queue, self._now_arg()))
 
     def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
-        """See :meth:`.Backend.dead_letters`.
+        """See :meth:`~alligator.capabilities.Administration.dead_letters`.
 
         A payload over :attr:`~alligator.backend.Backend.max_payload_bytes`
         comes cut to that many bytes; bytes that are not UTF-8 (in any field)
@@ -94,7 +94,7 @@ class Inspecting(RedisBase):
         return letters
 
     def requeue(self, queue: str, task_id: str) -> bool:
-        """See :meth:`.Backend.requeue`: never over a live task of the same id.
+        """See :meth:`~alligator.capabilities.Administration.requeue`: never over a live task of the same id.
 
         Raises:
             BackendError: Redis cannot be reached.
@@ -103,7 +103,7 @@ class Inspecting(RedisBase):
             return bool(self._run(self._requeue, queue, self._now_arg(), task_id))
 
     def queues(self) -> list[str]:
-        """Lists the queues holding a task or dead letter; see :meth:`.Backend.queues`.
+        """Lists the queues holding a task or dead letter; see :meth:`~.capabilities.Inspection.queues`.
 
         Found with ``SCAN`` (on every primary of a cluster) for the keys that
         exist only while a queue holds a live task (``payloads``) or a dead
@@ -116,7 +116,10 @@ class Inspecting(RedisBase):
         return self._scan_queues(("payloads", "dead_order"), "list the queues")
 
     def finished_queues(self) -> list[str]:
-        """Lists the queues remembering a finished task; see :meth:`.Backend.finished_queues`.
+        """Lists the queues remembering a finished task.
+
+        See :meth:`~.capabilities.ResultListing.finished_queues`.
+
 
         ``SCAN`` for the ``succeeded``, ``failed`` and ``result_expiry`` keys,
         as :meth:`queues` scans for its own.
@@ -140,7 +143,7 @@ class Inspecting(RedisBase):
         return sorted(found)
 
     def counts(self, queue: str) -> QueueCounts:
-        """Counts a queue's tasks per state in one script; see :meth:`.Backend.counts`.
+        """Counts a queue's tasks per state in one script; see :meth:`~.capabilities.Inspection.counts`.
 
         Raises:
             BackendError: Redis cannot be reached.
@@ -150,7 +153,7 @@ class Inspecting(RedisBase):
         return QueueCounts(*(int(n) for n in reply))
 
     def tasks(self, queue: str, state: str, offset: int = 0, limit: int = 100) -> list[TaskInfo]:
-        """Lists one page of a queue's tasks in one state; see :meth:`.Backend.tasks`.
+        """Lists one page of a queue's tasks in one state; see :meth:`~.capabilities.Inspection.tasks`.
 
         One script; payloads are cut to the limit in it, so no more than
         that is sent, and bytes that are not UTF-8 come as U+FFFD.
@@ -182,7 +185,7 @@ class Inspecting(RedisBase):
         return infos
 
     def delete_dead(self, queue: str, task_id: str) -> bool:
-        """Deletes one dead letter in one script; see :meth:`.Backend.delete_dead`.
+        """Deletes one dead letter in one script; see :meth:`~.capabilities.Administration.delete_dead`.
 
         Raises:
             BackendError: Redis cannot be reached.
@@ -191,7 +194,10 @@ class Inspecting(RedisBase):
             return bool(self._run(self._delete_dead, queue, task_id))
 
     def purge_dead(self, queue: str) -> int:
-        """Deletes every dead letter of a queue in one script; see :meth:`.Backend.purge_dead`.
+        """Deletes every dead letter of a queue in one script.
+
+        See :meth:`~.capabilities.Administration.purge_dead`.
+
 
         Raises:
             BackendError: Redis cannot be reached.
@@ -200,7 +206,7 @@ class Inspecting(RedisBase):
             return int(self._run(self._purge_dead, queue))
 
     def requeue_all(self, queue: str) -> int:
-        """Requeues every dead letter in one script; see :meth:`.Backend.requeue_all`.
+        """Requeues every dead letter in one script; see :meth:`~.capabilities.Administration.requeue_all`.
 
         Raises:
             BackendError: Redis cannot be reached.

@@ -13,7 +13,10 @@ class Pausing(RedisBase):
     """Pausing and resuming queues and functions (key and scripts: :mod:`alligator_redis.pauses`)."""
 
     def set_paused(self, kind: str, name: str, paused: bool) -> bool:
-        """Pauses or resumes one queue or function in one script; see :meth:`.Backend.set_paused`.
+        """Pauses or resumes one queue or function in one script.
+
+        See :meth:`~.capabilities.Pausing.set_paused`.
+
 
         Every pause of the store is a member of one key (see
         :mod:`alligator_redis.pauses` for why one key suits Redis Cluster).
@@ -31,7 +34,7 @@ class Pausing(RedisBase):
         return changed > 0
 
     def paused(self) -> list[tuple[str, str]]:
-        """Lists the pauses in one script; see :meth:`.Backend.paused`.
+        """Lists the pauses in one script; see :meth:`~alligator.capabilities.Pausing.paused`.
 
         Raises:
             BackendError: Redis cannot be reached.

@@ -12,7 +12,7 @@ class Registry(RedisBase):
     """The live workers' registry: heartbeats, records, forgetting a worker."""
 
     def heartbeat(self, worker_id: str, record: str, ttl: float) -> None:
-        """Writes a live worker's record in one script; see :meth:`.Backend.heartbeat`.
+        """Writes a live worker's record in one script; see :meth:`~.capabilities.WorkerRegistry.heartbeat`.
 
         The registry's keys share one hash tag (``{%workers}``, one slot on
         a cluster). Expiry is data (each record's end on the backend's
@@ -31,7 +31,7 @@ class Registry(RedisBase):
             self._eval(self._heartbeat, self._worker_keys, *args)
 
     def forget_worker(self, worker_id: str) -> bool:
-        """Removes a worker's record; see :meth:`.Backend.forget_worker`.
+        """Removes a worker's record; see :meth:`~alligator.capabilities.WorkerRegistry.forget_worker`.
 
         Raises:
             BackendError: Redis cannot be reached.
@@ -40,7 +40,10 @@ class Registry(RedisBase):
             return bool(self._eval(self._forget_worker, self._worker_keys, worker_id))
 
     def worker_records(self) -> list[tuple[str, str]]:
-        """Lists the live workers, oldest heartbeat first; see :meth:`.Backend.worker_records`.
+        """Lists the live workers, oldest heartbeat first.
+
+        See :meth:`~.capabilities.WorkerRegistry.worker_records`.
+
 
         The script drops the expired records first and skips (never sends)
         a record over :attr:`~alligator.backend.Backend.max_payload_bytes`

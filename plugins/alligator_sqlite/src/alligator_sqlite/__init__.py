@@ -82,8 +82,8 @@ How it keeps the contract:
   :attr:`~alligator.backend.Backend.max_payload_bytes`.
 * **Several queues.** :meth:`~SqliteBackend.reserve_first` tries the queues
   in priority order inside one write transaction. SQLite cannot wake a
-  process when another one commits (``blocking_reserve`` and
-  ``waits_for_finish`` are False): ``wait_for_work`` keeps the core's short
+  process when another one commits (``blocking_reserve`` is False, and it
+  claims neither ``Waking`` nor ``ResultWaiting``): the core's short
   nap, and :meth:`~SqliteBackend.wait_finished` polls ``PRAGMA
   data_version``, reading the task only after some other connection
   committed.

@@ -51,10 +51,12 @@ class SqliteBackend(Consuming, Inspecting, Registry):
     #: out (DECISIONS C8; the core's ``Backend`` default where it has one).
     max_task_id_bytes: int = 1024
     #: Results ride the ack, in its transaction (see :meth:`ack_results`).
-    stores_results = True
-    supports_pause = True
 
     # -- deployment checks -----------------------------------------------
+
+    def task_loss_risks(self) -> list[tuple[str, str]]:
+        """None: a committed task is on disk (synchronous writes are checked by :meth:`diagnose`)."""
+        return []
 
     def diagnose(self) -> list[tuple[str, str, str]]:
         """Checks the file's journal mode, writes, file system and disk space; see :mod:`.diagnosis`.

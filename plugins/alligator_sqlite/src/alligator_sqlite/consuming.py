@@ -13,6 +13,7 @@ import sqlite3
 import uuid
 from collections.abc import Sequence
 
+from alligator import store_defaults
 from alligator.backend import Ack, Reservation
 from alligator.constants import SUCCESS
 from alligator_sqlite import queries, records
@@ -112,7 +113,7 @@ class Consuming(Store):
         the way are dead-lettered as reserve would), so a worker with
         several queues takes the write lock once per call, not once per
         queue. When none has due work and ``timeout`` is positive, it naps
-        (:meth:`~alligator.backend.Backend.wait_for_work`: SQLite cannot
+        (:meth:`~alligator.capabilities.Waking.wait_for_work`: SQLite cannot
         be woken by another process) and tries once more; one queue is
         simply :meth:`reserve`.
 
@@ -136,7 +137,7 @@ class Consuming(Store):
         found = self._run(body)
         if found[1] or timeout <= 0:
             return found
-        self.wait_for_work(queues, timeout)
+        store_defaults.wait_for_work(self, queues, timeout)
         return self._run(body)
 
     def _reserve_in(
@@ -214,7 +215,7 @@ class Consuming(Store):
     def ack_results(self, queue: str, acks: Sequence[Ack]) -> int:
         """Acks many tasks and keeps their results, all in one transaction.
 
-        See :meth:`~alligator.backend.Backend.ack_results`. Each result is
+        See :meth:`~alligator.capabilities.Results.ack_results`. Each result is
         written in the transaction that acks its task (the same one
         :meth:`ack_many` would run: no transaction is added per task), as
         UTF-8 bytes, with the time it expires on the backend's clock. A

@@ -97,7 +97,7 @@ class Inspecting(Store):
     def finished(self, queue: str, task_id: str) -> Finished | None:
         """Reads what the file remembers of a finished task, in one read transaction.
 
-        See :meth:`~alligator.backend.Backend.finished`. A result is measured
+        See :meth:`~alligator.capabilities.Results.finished`. A result is measured
         in SQL (``length()``) and selected only when within
         :attr:`~alligator.backend.Backend.max_payload_bytes`, so a huge one
         never reaches Python. Rows anyone could have written cannot make it
@@ -143,7 +143,10 @@ class Inspecting(Store):
         return Finished(task_id, SUCCESS, result, reason, finished_at)
 
     def succeeded(self, queue: str, offset: int = 0, limit: int = 100) -> list[Finished]:
-        """Lists one page of a queue's succeeded tasks in one read; see :meth:`.Backend.succeeded`.
+        """Lists one page of a queue's succeeded tasks in one read.
+
+        See :meth:`~.capabilities.ResultListing.succeeded`.
+
 
         The SUCCESS statuses of ``alligator_finished`` (a push of the same id
         deletes its row, so a listed task is never live), newest first, each
@@ -189,9 +192,8 @@ class Inspecting(Store):
     def wait_finished(self, queue: str, task_id: str, timeout: float) -> Finished | None:
         """Waits up to ``timeout`` seconds (wall clock) for a task to finish, reading only after commits.
 
-        See :meth:`~alligator.backend.Backend.wait_finished`. SQLite cannot
-        wake a process when another one commits (``waits_for_finish`` is
-        False), so this polls, but cheaply: every few milliseconds (backing
+        See :meth:`~alligator.capabilities.ResultWaiting.wait_finished`. SQLite cannot
+        wake a process when another one commits, so this polls, but cheaply: every few milliseconds (backing
         off to 50 ms) it asks ``PRAGMA data_version``, which changes only
         when another connection committed, and reads :meth:`finished` only
         then. A task can only become finished through a commit (an ack or a
@@ -233,7 +235,7 @@ class Inspecting(Store):
     def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
         """Lists up to ``limit`` dead letters, oldest first.
 
-        See :meth:`~alligator.backend.Backend.dead_letters`.
+        See :meth:`~alligator.capabilities.Administration.dead_letters`.
         """
 
         def body(conn: sqlite3.Connection) -> list[DeadLetter]:
@@ -260,7 +262,7 @@ class Inspecting(Store):
     def requeue(self, queue: str, task_id: str) -> bool:
         """Moves a dead letter back to the end of its queue, due now, its counts reset.
 
-        See :meth:`~alligator.backend.Backend.requeue`.
+        See :meth:`~alligator.capabilities.Administration.requeue`.
 
         Returns:
             True if requeued; False, changing nothing, if there is no such
@@ -288,7 +290,7 @@ class Inspecting(Store):
         return self._run(body)
 
     def queues(self) -> list[str]:
-        """Lists the queues holding a task or dead letter; see :meth:`~alligator.backend.Backend.queues`."""
+        """Lists the queues holding a task or dead letter; see :meth:`~.capabilities.Inspection.queues`."""
 
         def body(conn: sqlite3.Connection) -> list[str]:
             rows = conn.execute(queries.LIST_QUEUES).fetchall()
@@ -297,7 +299,10 @@ class Inspecting(Store):
         return self._run(body, write=False)
 
     def finished_queues(self) -> list[str]:
-        """Lists the queues remembering a finished task; see :meth:`.Backend.finished_queues`."""
+        """Lists the queues remembering a finished task.
+
+        See :meth:`~.capabilities.ResultListing.finished_queues`.
+        """
 
         def body(conn: sqlite3.Connection) -> list[str]:
             rows = conn.execute(queries.LIST_FINISHED_QUEUES).fetchall()
@@ -306,7 +311,7 @@ class Inspecting(Store):
         return self._run(body, write=False)
 
     def counts(self, queue: str) -> QueueCounts:
-        """Counts a queue's tasks per state in one read; see :meth:`~alligator.backend.Backend.counts`."""
+        """Counts a queue's tasks per state in one read; see :meth:`~.capabilities.Inspection.counts`."""
 
         def body(conn: sqlite3.Connection) -> QueueCounts:
             now = self.now()
@@ -321,7 +326,7 @@ class Inspecting(Store):
         return self._run(body, write=False)
 
     def tasks(self, queue: str, state: str, offset: int = 0, limit: int = 100) -> list[TaskInfo]:
-        """Lists one page of a queue's tasks in one state; see :meth:`~alligator.backend.Backend.tasks`.
+        """Lists one page of a queue's tasks in one state; see :meth:`~.capabilities.Inspection.tasks`.
 
         Payloads are cut to the limit in SQL, so no more than that reaches Python.
         """
@@ -362,7 +367,7 @@ class Inspecting(Store):
         return self._run(body, write=state == "dead")
 
     def delete_dead(self, queue: str, task_id: str) -> bool:
-        """Deletes one dead letter; see :meth:`~alligator.backend.Backend.delete_dead`."""
+        """Deletes one dead letter; see :meth:`~alligator.capabilities.Administration.delete_dead`."""
 
         def body(conn: sqlite3.Connection) -> bool:
             rows = conn.execute(queries.LETTER_ROWIDS, {"queue": queue, "task_id": task_id}).fetchall()
@@ -373,7 +378,7 @@ class Inspecting(Store):
     def purge_dead(self, queue: str) -> int:
         """Deletes a queue's dead letters in one transaction.
 
-        See :meth:`~alligator.backend.Backend.purge_dead`.
+        See :meth:`~alligator.capabilities.Administration.purge_dead`.
         """
 
         def body(conn: sqlite3.Connection) -> int:
@@ -385,7 +390,7 @@ class Inspecting(Store):
     def requeue_all(self, queue: str) -> int:
         """Requeues every dead letter in one transaction, in the order they failed.
 
-        See :meth:`~alligator.backend.Backend.requeue_all`: a letter whose id
+        See :meth:`~alligator.capabilities.Administration.requeue_all`: a letter whose id
         is live (a hand-written row) stays.
         """
 

@@ -26,7 +26,7 @@ class Registry(Store):
     def heartbeat(self, worker_id: str, record: str, ttl: float) -> None:
         """Writes or refreshes a worker's record, in one transaction that also bounds the registry.
 
-        See :meth:`~alligator.backend.Backend.heartbeat`. The record expires
+        See :meth:`~alligator.capabilities.WorkerRegistry.heartbeat`. The record expires
         ``ttl`` seconds from now on the backend's clock; in the same
         transaction the expired records are deleted (one range scan of the
         ``expires_at`` index), then, while more than
@@ -62,7 +62,7 @@ class Registry(Store):
         self._run(body)
 
     def forget_worker(self, worker_id: str) -> bool:
-        """Removes a worker's record; see :meth:`~alligator.backend.Backend.forget_worker`.
+        """Removes a worker's record; see :meth:`~alligator.capabilities.WorkerRegistry.forget_worker`.
 
         Returns:
             True if it had a live (unexpired) record.
@@ -78,7 +78,7 @@ class Registry(Store):
     def worker_records(self) -> list[tuple[str, str]]:
         """Lists the live workers' records, oldest heartbeat first, in one read.
 
-        See :meth:`~alligator.backend.Backend.worker_records`. At most
+        See :meth:`~alligator.capabilities.WorkerRegistry.worker_records`. At most
         :attr:`~alligator.backend.Backend.max_workers`, those with the
         newest heartbeats. A row anyone could have written never makes it
         raise: one whose expiry or heartbeat is no finite number is not
@@ -113,7 +113,10 @@ class Registry(Store):
     # -- pausing ---------------------------------------------------------
 
     def set_paused(self, kind: str, name: str, paused: bool) -> bool:
-        """Pauses or resumes one queue or function in one transaction; see :meth:`.Backend.set_paused`."""
+        """Pauses or resumes one queue or function in one transaction.
+
+        See :meth:`~.capabilities.Pausing.set_paused`.
+        """
         check_target(kind, name)
 
         def body(conn: sqlite3.Connection) -> bool:
@@ -131,7 +134,7 @@ class Registry(Store):
         return self._run(body)
 
     def paused(self) -> list[tuple[str, str]]:
-        """Lists the pauses in one read; see :meth:`.Backend.paused`.
+        """Lists the pauses in one read; see :meth:`~alligator.capabilities.Pausing.paused`.
 
         A name over :data:`~alligator.pausing.MAX_PAUSE_NAME_BYTES` is
         measured in SQL and never read; rows of another kind are not read.

@@ -71,8 +71,6 @@ class _Store:
 class ReferenceBackend(Backend):
     """Every rule of the contract, kept in the plainest way; a store of its own, or ``store``'s."""
 
-    stores_results = True
-
     def __init__(self, conn_string: str = "reference://", store: _Store | None = None) -> None:
         super().__init__(conn_string)
         self._store = store if store is not None else _Store()

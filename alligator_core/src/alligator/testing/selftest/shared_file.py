@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from alligator.backend import Backend, DeadLetter, Reservation
+from alligator.backend import Backend, Reservation
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -150,12 +150,6 @@ class SqliteFileBackend(Backend):
         raise NotImplementedError
 
     def status(self, queue: str, task_id: str) -> int | None:
-        raise NotImplementedError
-
-    def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
-        raise NotImplementedError
-
-    def requeue(self, queue: str, task_id: str) -> bool:
         raise NotImplementedError
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from alligator.backend import Backend
+from alligator.capabilities import Administration
 from alligator.testing import BackendContract, SharedStoreContract
 from alligator.testing.contract import BackendFactory, PlantRawPayload
 from alligator.testing.inspection import DeadLetterManagementContract
@@ -64,10 +65,10 @@ class TestSqliteFileBackend(SharedStoreContract):
 
 
 class _BaseClassDefaults(ReferenceBackend):
-    """The reference, with ``purge_dead`` and ``requeue_all`` left to the base class."""
+    """The reference, with ``purge_dead`` and ``requeue_all`` taken from the protocol's defaults."""
 
-    purge_dead = Backend.purge_dead
-    requeue_all = Backend.requeue_all
+    purge_dead = Administration.purge_dead
+    requeue_all = Administration.requeue_all
 
 
 class TestBaseClassDefaults(DeadLetterManagementContract):
