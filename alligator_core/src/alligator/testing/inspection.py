@@ -8,7 +8,7 @@ One mixin per group of rules of :meth:`~alligator.backend.Backend.queues`,
 :meth:`~alligator.backend.Backend.purge_dead`,
 :meth:`~alligator.backend.Backend.requeue_all`) and dead-letter retention.
 :class:`~alligator.testing.contract.BackendContract` inherits them all; each can be
-adopted on its own with :class:`~alligator.testing.contract.ContractFixtures`.
+adopted on its own with :class:`~alligator.testing.fixtures.ContractFixtures`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 from alligator.backend import Backend, QueueCounts, TaskInfo
 from alligator.constants import FAILED, WAITING
 from alligator.testing.clock import FakeClock
-from alligator.testing.contract import LEASE, ContractFixtures
+from alligator.testing.fixtures import LEASE, ContractFixtures
 
 
 def _bury(backend: Backend, queue: str, task_id: str, reason: str = "broken", payload: str = "x") -> None:

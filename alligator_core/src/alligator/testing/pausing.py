@@ -21,7 +21,7 @@ import pytest
 from alligator.backend import Backend
 from alligator.constants import WAITING
 from alligator.pausing import MAX_PAUSE_NAME_BYTES
-from alligator.testing.contract import ContractFixtures
+from alligator.testing.fixtures import ContractFixtures
 
 #: ``pause_name(kind, label)``: a name of that kind unique to the test.
 PauseName = Callable[[str, str], str]

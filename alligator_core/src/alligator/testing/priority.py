@@ -18,7 +18,7 @@ import pytest
 
 from alligator.backend import Backend
 from alligator.testing.clock import FakeClock
-from alligator.testing.contract import LEASE
+from alligator.testing.fixtures import LEASE
 from alligator.testing.inspection import InspectionFixtures
 
 #: Wall-clock seconds a waiting call may take before the test calls it lost.
