@@ -28,7 +28,13 @@ import pytest
 from alligator.backend import Backend, DeadLetter
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 from alligator.testing.clock import FakeClock
-from alligator.testing.fixtures import LEASE, BackendFactory, ContractFixtures, PlantRawPayload, assert_reason
+
+# Re-exported (``X as X``): these were first defined here, and adopters import them from here.
+from alligator.testing.fixtures import LEASE as LEASE
+from alligator.testing.fixtures import BackendFactory as BackendFactory
+from alligator.testing.fixtures import ContractFixtures as ContractFixtures
+from alligator.testing.fixtures import PlantRawPayload as PlantRawPayload
+from alligator.testing.fixtures import assert_reason as assert_reason
 from alligator.testing.inspection import InspectionContract
 from alligator.testing.priority import PriorityContract
 from alligator.testing.registry import DiagnoseContract, WorkerRegistryContract
