@@ -176,7 +176,7 @@ def find_cycles(package: str, directory: Path) -> list[list[str]]:
     """
     graph = import_graph(package, directory)
     cycles: list[list[str]] = []
-    seen: set[frozenset[str]] = set()
+    seen: set[frozenset[tuple[str, str]]] = set()
     for component in _strongly_connected(graph):
         for start in component:
             chain = _shortest_cycle(graph, start, set(component))
