@@ -19,9 +19,9 @@ from alligator.security import unrunnable_reason
 from alligator.text import printable
 from alligator.utils import callable_path
 
-#: A hook: a function a task calls before it runs, or after it succeeded or failed.
+#: The type of a hook, a function a task calls before it runs or after it succeeded or failed.
 Hook = Callable[..., Any]
-#: How a hook is given: the function, its ``"module:function"`` path, or None for none.
+#: How a hook may be given (the function, its ``"module:function"`` path, or None for none).
 HookSpec = Hook | str | None
 
 
