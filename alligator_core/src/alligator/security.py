@@ -13,39 +13,42 @@ found in a queue.
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import hashlib
 import hmac
-import json
 import os
-import re
-import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
+# The rules of names that may run, and the signing keys and stored
+# signatures, are modules of their own; every public name stays importable
+# from here (``from alligator.security import SIGNED_PREFIX``).
+from alligator.allowing import ALLOW_ENV as ALLOW_ENV
+from alligator.allowing import NOTHING_ALLOWED as NOTHING_ALLOWED
+from alligator.allowing import _allow_advice, _check_entries
+from alligator.allowing import unrunnable_reason as unrunnable_reason
 from alligator.exceptions import PayloadTooLargeError, ResultSignatureError, TaskRefused
+from alligator.signing import (
+    _FAILED,
+    _SUCCEEDED,
+    _check_secret,
+    _outcome_digest,
+    _refusal,
+    _secrets_from_argument,
+    _secrets_from_environment,
+    _split_signed,
+)
+from alligator.signing import MIN_SECRET_LENGTH as MIN_SECRET_LENGTH
+from alligator.signing import OUTCOME_SIGNATURE_BYTES as OUTCOME_SIGNATURE_BYTES
+from alligator.signing import SECRET_ENV as SECRET_ENV
+from alligator.signing import SIGNED_PREFIX as SIGNED_PREFIX
+from alligator.signing import StoredRecord as StoredRecord
+from alligator.signing import unsigned_text as unsigned_text
+from alligator.signing import without_signatures as without_signatures
 from alligator.text import printable
 
-#: The environment variable listing modules (or ``module:function``) to allow, comma-separated.
-ALLOW_ENV = "ALLIGATOR_ALLOW"
-#: The environment variable listing secrets, comma-separated; the first signs, all verify.
-SECRET_ENV = "ALLIGATOR_SECRET"
-#: Shortest signing key accepted, in characters. A short key can be
-#: brute-forced from a single signed payload read from the store; 32 random
-#: characters (``secrets.token_urlsafe(32)`` makes 43) are far beyond that.
-MIN_SECRET_LENGTH = 32
 #: Default largest payload, in bytes.
 DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
-#: Marks a signed payload, laid out as ``SIGNED_PREFIX + hexdigest + "." + json``.
-SIGNED_PREFIX = "hmac-sha256:"
-#: How many bytes a signature adds to a stored result or reason, laid out
-#: as ``text + "\n" + SIGNED_PREFIX + hexdigest`` (a newline, the prefix and
-#: 64 hex digits).
-OUTCOME_SIGNATURE_BYTES = len(SIGNED_PREFIX) + 64 + 1
-# The outcomes a stored signature is bound to.
-_SUCCEEDED, _FAILED = "succeeded", "failed"
 
 
 def _split(value: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -53,146 +56,6 @@ def _split(value: str | Iterable[str] | None) -> tuple[str, ...]:
         return ()
     items = value.split(",") if isinstance(value, str) else value
     return tuple(item.strip() for item in items if item and item.strip())
-
-
-def _check_secret(key: object, where: str) -> str:
-    """Returns ``key`` if it can sign, or raises saying why it cannot."""
-    if not isinstance(key, str):
-        raise TypeError(f"{where} must be a string, not a {type(key).__name__}")
-    if key.strip() and key != key.strip():
-        # An accident (a trailing newline read from a file), and one that
-        # would make the same text two different keys in two places.
-        raise ValueError(f"{where} begins or ends with whitespace; remove it")
-    if len(key) < MIN_SECRET_LENGTH or not key.strip():
-        what = f"is {len(key)} characters long" if key.strip() else "is empty"
-        raise ValueError(
-            f"{where} {what}; a signing key must be at least {MIN_SECRET_LENGTH} characters "
-            "(make one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`), "
-            "or give no secret at all to run without signing"
-        )
-    return key
-
-
-def _secrets_from_argument(secret: str | Iterable[str]) -> tuple[str, ...]:
-    # A string is one key, whatever it contains: only the environment variable,
-    # which can hold nothing but one string, has a separator.
-    if isinstance(secret, str):
-        return (_check_secret(secret, "secret"),)
-    given: object = secret  # typed as declared, but callers may pass anything
-    if isinstance(given, (bytes, bytearray)):
-        raise TypeError("secret must be a string or a list of strings, not bytes")
-    keys = tuple(secret)
-    for index, key in enumerate(keys):
-        _check_secret(key, f"secret[{index}]")
-    return keys
-
-
-def _secrets_from_environment(value: str | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    parts = value.split(",")
-    if len(parts) == 1:
-        return (_check_secret(value.strip(), SECRET_ENV),)
-    # A comma separates keys. Every part must be a whole key, so a comma
-    # inside a key either fails here or leaves two long keys: it can never
-    # leave a short one that signs.
-    return tuple(
-        _check_secret(
-            part.strip(), f"{SECRET_ENV} key {index} of {len(parts)} (keys are separated by commas)"
-        )
-        for index, part in enumerate(parts, 1)
-    )
-
-
-def _is_dunder(part: str) -> bool:
-    return len(part) > 4 and part.startswith("__") and part.endswith("__")
-
-
-#: Dotted ASCII identifiers with no double underscore anywhere: always fine.
-_PLAIN_DOTTED = re.compile(r"(?!.*__)[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
-
-
-def unrunnable_reason(module: str, function: str) -> str | None:
-    """Says why ``module:function`` is refused whatever the allow list, or None.
-
-    Example:
-        >>> unrunnable_reason("myapp.tasks", "send")
-        >>> unrunnable_reason("myapp.__main__", "run")[:30]
-        'a name with a __dunder__ part '
-
-    Args:
-        module: A module's dotted path, as a payload names it.
-        function: The name within it (dots walk into classes).
-
-    Returns:
-        The reason, or None when the allow list decides.
-    """
-    if _PLAIN_DOTTED.match(module) and _PLAIN_DOTTED.match(function):
-        return None  # the common case, decided without splitting
-    parts = [*module.split("."), *function.split(".")]
-    if not all(part.isidentifier() for part in parts):
-        return "it is not a dotted Python name"
-    if any(_is_dunder(part) for part in parts):
-        # `pkg.__main__` runs the package's command line and `pkg.__init__`
-        # runs the package's code a second time, as a new module: importing
-        # either is running code nobody queued.
-        return (
-            "a name with a __dunder__ part (such as __main__ or __init__) is never run; "
-            "name the module itself"
-        )
-    return None
-
-
-#: Modules no refusal ever advises allowing: Python's own (``os``,
-#: ``builtins``, ``subprocess``...) and Alligator's. Their functions act on the
-#: worker's machine; a task that needs one calls it from a function of yours.
-_NEVER_ADVISED = frozenset(sys.stdlib_module_names) | frozenset(sys.builtin_module_names) | {"alligator"}
-
-
-def _allow_advice(module: str) -> str:
-    top = module.partition(".")[0]
-    if top in _NEVER_ADVISED:
-        return (
-            f"; {printable(module)} is part of Python or of Alligator and should never be allowed: "
-            "call it from a task function in a module of your own, and allow that module"
-        )
-    library = _installed_distributions().get(top)
-    if library:
-        # A payload names the module: advising to allow a whole installed
-        # library (django.core.management, pip...) would hand every function
-        # of it to whoever can write to the queue.
-        return (
-            f"; {printable(module)} belongs to the installed library {printable(', '.join(library))}: "
-            "rather than allowing a library, call it from a task function in a module of your own, "
-            "and allow that module"
-        )
-    name = printable(module)
-    return (
-        f"; allow its module with `latergator --allow {name}`, Gator(allow=[{name!r}]) or {ALLOW_ENV}={name}"
-    )
-
-
-@functools.lru_cache(maxsize=1)
-def _installed_distributions() -> Mapping[str, list[str]]:
-    from importlib.metadata import packages_distributions
-
-    return packages_distributions()
-
-
-def _check_entries(entries: tuple[str, ...]) -> None:
-    for entry in entries:
-        module, colon, function = entry.partition(":")
-        problem = unrunnable_reason(module, function if colon else module)
-        if problem is not None:
-            raise ValueError(f"{entry!r} is not a module path or 'module:function' that can run: {problem}")
-
-
-#: Why a worker with no allowed module refuses to start, and how to allow one.
-NOTHING_ALLOWED = (
-    "no task modules are allowed, so every task would be dead-lettered: allow the modules that "
-    "hold your tasks with `latergator DSN --allow MODULE` (repeatable, e.g. --allow myapp.tasks), "
-    f"Worker(gator, allow=['myapp.tasks']), Gator(dsn, allow=[...]) or {ALLOW_ENV}=myapp.tasks,..."
-)
 
 
 @dataclass(frozen=True)
@@ -203,14 +66,14 @@ class TaskPolicy:
         allow: Module prefixes whose functions may run (``"myapp"`` allows
             ``myapp`` and ``myapp.tasks``), or single functions as
             ``"module:function"``. Empty: nothing runs.
-        secrets: HMAC keys, each at least :data:`MIN_SECRET_LENGTH`
+        secrets: HMAC keys, each at least :data:`~alligator.signing.MIN_SECRET_LENGTH`
             characters. The first signs what is enqueued; any of them
             verifies what is run (so keys can be rotated). Empty: payloads are
             neither signed nor checked.
         max_payload_bytes: The largest payload accepted, in UTF-8 bytes.
 
     Raises:
-        ValueError: A key is shorter than :data:`MIN_SECRET_LENGTH` or begins
+        ValueError: A key is shorter than :data:`~alligator.signing.MIN_SECRET_LENGTH` or begins
             or ends with whitespace.
     """
 
@@ -267,7 +130,7 @@ class TaskPolicy:
         Raises:
             ValueError: An allow entry is not a module path; a key, from
                 ``secret`` or ``ALLIGATOR_SECRET``, is empty, shorter than
-                :data:`MIN_SECRET_LENGTH` characters, or has whitespace at an
+                :data:`~alligator.signing.MIN_SECRET_LENGTH` characters, or has whitespace at an
                 end (an empty ``ALLIGATOR_SECRET`` is an error, not "no
                 signing": unset it for that).
         """
@@ -442,7 +305,7 @@ class TaskPolicy:
 
         Returns:
             ``result`` unchanged without a secret; else it signed with the
-            first key, :data:`OUTCOME_SIGNATURE_BYTES` longer.
+            first key, :data:`~alligator.signing.OUTCOME_SIGNATURE_BYTES` longer.
         """
         return self._seal_outcome(_SUCCEEDED, queue, task_id, result)
 
@@ -524,80 +387,3 @@ class TaskPolicy:
                 "tampered with, or signed with an unknown secret"
             )
         raise ResultSignatureError(_refusal(outcome, queue, task_id, why))
-
-
-def unsigned_text(stored: str) -> str:
-    """Returns a stored result or reason without its signature, checking nothing.
-
-    For showing what the store holds (``alligator show``, the dashboard);
-    :meth:`TaskPolicy.open_result` is what to trust.
-
-    Example:
-        >>> unsigned_text("[1, 2]\\nhmac-sha256:" + "0" * 64)
-        '[1, 2]'
-        >>> unsigned_text("[1, 2]")
-        '[1, 2]'
-    """
-    return _split_signed(stored)[1]
-
-
-#: Any record :func:`without_signatures` takes, and gives back.
-StoredRecord = TypeVar("StoredRecord")
-
-
-def without_signatures(item: StoredRecord) -> StoredRecord:
-    """A copy of a stored record (a dataclass) whose ``reason`` and ``result`` lose their signatures.
-
-    For listings and pages that show what the store holds (``Gator.tasks``,
-    ``alligator show``, the dashboard): nothing is checked, as in
-    :func:`unsigned_text`.
-
-    Args:
-        item: A :class:`~alligator.store_values.TaskInfo`,
-            :class:`~alligator.store_values.DeadLetter` or
-            :class:`~alligator.store_values.Finished`, or None.
-
-    Returns:
-        The same kind of record; ``item`` itself when nothing was signed.
-    """
-    changes = {
-        name: unsigned_text(value)
-        for name in ("reason", "result")
-        if isinstance(value := getattr(item, name, None), str) and _split_signed(value)[0] is not None
-    }
-    return dataclasses.replace(item, **changes) if changes else item  # type: ignore[type-var]
-
-
-def _split_signed(stored: str) -> tuple[str | None, str]:
-    """The digest of a stored signed text and the text; (None, stored) when not signed."""
-    text, newline, last = stored.rpartition("\n")
-    if newline and len(last) == OUTCOME_SIGNATURE_BYTES - 1 and last.startswith(SIGNED_PREFIX):
-        digest = last[len(SIGNED_PREFIX) :]
-        if all(char in "0123456789abcdef" for char in digest):
-            return digest, text
-    return None, stored
-
-
-def _outcome_digest(secret: str, outcome: str, queue: str, task_id: str, text: str) -> str:
-    # The header is JSON, so no queue name or id can shift its fields, and it
-    # starts with "[" where every payload starts with "{": a payload's
-    # signature never passes for an outcome's, nor the reverse.
-    header = json.dumps(["alligator-outcome", outcome, queue, task_id])
-    message = f"{header}\n{text}".encode("utf-8", "surrogatepass")
-    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
-
-
-def _refusal(outcome: str, queue: str, task_id: str, why: str) -> str:
-    where = f"task {printable(task_id)} on queue {printable(queue)!r}"
-    if outcome == _SUCCEEDED:
-        return (
-            f"the stored result of {where} failed its signature check: {why}. It is not handed out: "
-            "a writer to the store may have forged it, or a worker without this gator's secret "
-            "(ALLIGATOR_SECRET) ran the task; give every worker the secret"
-        )
-    return (
-        f"{where} is a dead letter whose reason failed its signature check: {why}. The reason is "
-        "not handed out: a writer to the store may have forged it, a worker without this gator's "
-        "secret (ALLIGATOR_SECRET) dead-lettered the task, or the store did, for a record it could "
-        "not deliver; see the dead letter with `alligator show`"
-    )

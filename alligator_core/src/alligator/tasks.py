@@ -1,18 +1,21 @@
-"""The :class:`Task`: a function call, its options, and how it travels as JSON."""
+"""The :class:`Task`: a function call, its options, and how it travels as JSON.
+
+The checks of its options are in :mod:`alligator.task_checks`, and its
+payload format in :mod:`alligator.task_payload`; their public names are
+importable from here too.
+"""
 
 from __future__ import annotations
 
 import datetime
 import inspect
 import logging
-import math
-import numbers
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from alligator import payload as _payload
-from alligator import values
+from alligator import task_payload
 from alligator.constants import DELAYED, FAILED, RETRYING, RUNNING, SUCCESS, WAITING
 from alligator.exceptions import (
     AlligatorException,
@@ -20,14 +23,7 @@ from alligator.exceptions import (
     NotImportableError,
     NotSerializableError,
 )
-from alligator.limits import (
-    MAX_DEPENDENCIES,
-    MAX_RESULT_TTL,
-    MAX_RETRIES,
-    MAX_RETRY_DELAY,
-    MAX_TASK_ID_LENGTH,
-    MAX_TIME_LIMIT,
-)
+from alligator.limits import MAX_DEPENDENCIES, MAX_RETRIES, MAX_RETRY_DELAY
 from alligator.retries import (
     DEFAULT_RETRY_BACKOFF,
     DEFAULT_RETRY_DELAY,
@@ -35,6 +31,19 @@ from alligator.retries import (
     backoff_delay,
 )
 from alligator.security import unrunnable_reason
+
+# The checks of a task's options and its payload format live in modules of
+# their own; their public names stay importable from here, where they were
+# first (``from alligator.tasks import check_task_id``).
+from alligator.task_checks import Hook as Hook
+from alligator.task_checks import HookSpec as HookSpec
+from alligator.task_checks import _hook_path, _number, _show, _to_timestamp
+from alligator.task_checks import check_result_ttl as check_result_ttl
+from alligator.task_checks import check_task_id as check_task_id
+from alligator.task_checks import check_time_limit as check_time_limit
+from alligator.task_payload import PAYLOAD_VERSION as PAYLOAD_VERSION
+from alligator.task_payload import _encode_call
+from alligator.task_payload import check_arg as check_arg
 from alligator.text import printable
 from alligator.utils import callable_path, check_arguments_fit, import_attr
 
@@ -42,163 +51,6 @@ if TYPE_CHECKING:
     from alligator.gator import Gator
 
 log = logging.getLogger("alligator.worker")
-
-#: Version of the payload format of a plain JSON call; a call with a tagged
-#: argument (a tuple, a datetime...) is written as version 2
-#: (:data:`alligator.payload.TAGGED_VERSION`), which older workers refuse.
-PAYLOAD_VERSION = _payload.PLAIN_VERSION
-
-Hook = Callable[..., Any]
-HookSpec = Hook | str | None
-
-
-def _hook_path(hook: HookSpec, name: str, queued: bool) -> str | None:
-    """Returns the ``"module:function"`` a hook travels as, refusing what a worker could not import."""
-    if hook is None:
-        return None
-    if isinstance(hook, str):
-        if ":" not in hook and "." not in hook:
-            raise ValueError(f"{name} must be a function or 'module:function', not {printable(hook)!r}")
-        module, _, function = hook.partition(":") if ":" in hook else hook.rpartition(".")
-    else:
-        module, function = callable_path(hook, f"the {name} hook", allow_main=not queued)
-    problem = unrunnable_reason(module, function)
-    # In-process tasks may use hooks of __main__; nothing else a worker refuses.
-    if problem is not None and (queued or module != "__main__"):
-        path = printable(f"{module}:{function}")
-        raise NotImportableError(f"the {name} hook {path} can never run: {problem}")
-    return f"{module}:{function}"
-
-
-def _to_timestamp(when: float | datetime.datetime) -> float:
-    if isinstance(when, datetime.datetime):
-        # A naive datetime means local time, as datetime.timestamp() assumes.
-        return when.timestamp()
-    return when
-
-
-def _show(value: object) -> str:
-    """A value from a caller or a payload, short and on one line, for an error message."""
-    return printable(repr(value), 60)
-
-
-def _number(value: object, name: str, low: float | None = None, high: float | None = None) -> float:
-    """Returns ``value`` as a float, refusing NaN, the infinities and values out of bounds."""
-    if type(value) is float:  # the common case, without the slow ABC check below
-        number = value
-    elif isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, not {_show(value)}")
-    else:
-        try:
-            number = float(value)
-        except OverflowError:  # an int too large for a float
-            number = math.inf
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be a finite number, not {_show(value)}")
-    if (low is not None and number < low) or (high is not None and number > high):
-        bounds = f"from {low:g} to {high:g}" if high is not None else f">= {low:g}"
-        raise ValueError(f"{name} must be {bounds}, not {_show(value)}")
-    return number
-
-
-def _as_float(value: numbers.Real) -> float:
-    """A real number as a float; NaN for one a float cannot hold (a huge int), so bounds refuse it."""
-    try:
-        return float(value)
-    except (OverflowError, ValueError):
-        return math.nan
-
-
-def check_time_limit(value: object, name: str = "time_limit") -> float | None:
-    """Returns a task's time limit as a float, or None for no limit, or says what is wrong.
-
-    Example:
-        >>> check_time_limit(90)
-        90.0
-
-    Args:
-        value: Seconds the task may run, above 0 and at most
-            ``alligator.limits.MAX_TIME_LIMIT`` (a week); or None.
-        name: How to name it in the error.
-
-    Raises:
-        TypeError: It is not a number (``True`` is not one either).
-        ValueError: It is NaN, infinite, 0 or less, or over a week.
-    """
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number of seconds, or None for no limit; not {_show(value)}")
-    number = _as_float(value)
-    if not (0.0 < number <= MAX_TIME_LIMIT):
-        raise ValueError(
-            f"{name} must be above 0 and at most {MAX_TIME_LIMIT:.0f} seconds (a week), "
-            f"or None for no limit; not {_show(value)}"
-        )
-    return number
-
-
-def check_result_ttl(value: object, name: str = "result_ttl") -> float | None:
-    """Returns how long a task's result is kept, as a float, or None for the gator's default.
-
-    Example:
-        >>> check_result_ttl(600)
-        600.0
-
-    Args:
-        value: Seconds to keep the result, from 0 to
-            ``alligator.limits.MAX_RESULT_TTL`` (30 days); or None.
-        name: How to name it in the error.
-
-    Raises:
-        TypeError: It is not a number (``True`` is not one either).
-        ValueError: It is NaN, infinite, negative, or over 30 days.
-    """
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"{name} must be a number of seconds, or None for the gator's default; not {_show(value)}"
-        )
-    number = _as_float(value)
-    if not (0.0 <= number <= MAX_RESULT_TTL):
-        raise ValueError(
-            f"{name} must be from 0 to {MAX_RESULT_TTL:.0f} seconds (30 days), "
-            f"or None for the gator's default; not {_show(value)}"
-        )
-    return number
-
-
-def check_task_id(task_id: object, name: str = "task_id") -> str:
-    """Returns ``task_id`` if it can be a task's id, or says why not.
-
-    An id is a non-empty string of at most
-    ``alligator.limits.MAX_TASK_ID_LENGTH`` printable characters: no
-    control characters, line breaks or lone surrogates, so an id is logged
-    and stored as it is, and cannot forge a log line.
-
-    Example:
-        >>> check_task_id("report-2026-11")
-        'report-2026-11'
-
-    Args:
-        task_id: The id.
-        name: How to name it in the error.
-
-    Returns:
-        The id.
-
-    Raises:
-        ValueError: It is not a string, is empty, too long, or has a
-            character that is not printable.
-    """
-    if not isinstance(task_id, str) or not task_id:
-        raise ValueError(f"{name} must be a non-empty string, not {_show(task_id)}")
-    if len(task_id) > MAX_TASK_ID_LENGTH:
-        raise ValueError(f"{name} is {len(task_id)} characters, over the limit of {MAX_TASK_ID_LENGTH}")
-    if not task_id.isprintable():
-        raise ValueError(f"{name} {_show(task_id)} has a control or other unprintable character")
-    return task_id
 
 
 class Task:
@@ -572,56 +424,7 @@ class Task:
         Raises:
             ValueError: :meth:`to_call` was not called first.
         """
-        if not self.callable:
-            raise ValueError("call to_call(func, ...) before serializing a task")
-        checked = self._plain_call
-        args: Sequence[Any]
-        if checked is not None and checked[0] is self.func_args and checked[1] is self.func_kwargs:
-            args, kwargs = self.func_args, self.func_kwargs
-        else:
-            args, kwargs = _encode_call(self.func_args, self.func_kwargs, self.callable)
-        tagged = args is not self.func_args or kwargs is not self.func_kwargs
-        data: dict[str, Any] = {
-            "v": _payload.TAGGED_VERSION if tagged else PAYLOAD_VERSION,
-            "task_id": self.task_id,
-            "module": self.module,
-            "callable": self.callable,
-            "args": args,
-            "kwargs": kwargs,
-            "retries": self.retries,
-            "is_async": self.is_async,
-        }
-        # Defaults stay out of the payload: smaller messages, faster queues.
-        if self.on_start:
-            data["on_start"] = self.on_start
-        if self.on_success:
-            data["on_success"] = self.on_success
-        if self.on_error:
-            data["on_error"] = self.on_error
-        if self.depends_on:
-            data["depends_on"] = self.depends_on
-        retry_policy = (self.retry_delay, self.retry_backoff, self.retry_max_delay)
-        if retry_policy != (DEFAULT_RETRY_DELAY, DEFAULT_RETRY_BACKOFF, DEFAULT_RETRY_MAX_DELAY):
-            data["retry_policy"] = list(retry_policy)
-        if not self.retry_jitter:
-            data["retry_jitter"] = False
-        # Checked again: an attribute may have been changed since __init__.
-        if self.time_limit is not None:
-            data["time_limit"] = check_time_limit(self.time_limit)
-        if self.result_ttl is not None:
-            data["result_ttl"] = check_result_ttl(self.result_ttl)
-        if self.store_result is not True:
-            if self.store_result is not False:
-                raise TypeError(f"store_result must be True or False, not {_show(self.store_result)}")
-            data["store_result"] = False
-        try:
-            return _payload.dumps(data)
-        except (TypeError, ValueError):
-            if self._plain_call is None:
-                raise
-            # A value put into func_args in place after to_call: check it all again.
-            self._plain_call = None
-            return self.serialize()
+        return task_payload.serialize(self)
 
     @classmethod
     def deserialize(cls, data: str | bytes) -> Task:
@@ -642,147 +445,6 @@ class Task:
         """
         fields = _payload.loads(data)
         try:
-            return cls._from_fields(fields)
+            return task_payload.from_fields(cls, fields)
         except (TypeError, ValueError, KeyError, NotSerializableError) as err:
             raise InvalidPayloadError(f"payload is not a valid task: {err}") from err
-
-    @classmethod
-    def _from_fields(cls, fields: dict[str, Any]) -> Task:
-        required = ("task_id", "module", "callable", "retries")
-        missing = [key for key in required if key not in fields]
-        if missing:
-            raise ValueError(f"missing key(s) {', '.join(missing)}")
-        version = fields.get("v", PAYLOAD_VERSION)
-        if isinstance(version, bool) or version not in (PAYLOAD_VERSION, _payload.TAGGED_VERSION):
-            raise ValueError(f"payload format version {_show(version)} is not supported")
-        expected_types: dict[str, type | tuple[type, ...]] = {
-            "task_id": str,
-            "module": str,
-            "callable": str,
-            "args": list,
-            "kwargs": dict,
-            "retries": int,
-            "is_async": bool,
-            "on_start": str,
-            "on_success": str,
-            "on_error": str,
-            "depends_on": list,
-            "retry_policy": list,
-            "retry_jitter": bool,
-            "async": bool,
-            "options": dict,
-            "time_limit": (int, float),
-            "result_ttl": (int, float),
-            "store_result": bool,
-        }
-        for key, value in fields.items():
-            kind = expected_types.get(key)
-            if kind is not None and not isinstance(value, kind):
-                raise TypeError(f"{key!r} is a {type(value).__name__}")
-        hooks = {name: fields.get(name) for name in ("on_start", "on_success", "on_error")}
-        delay_until = None
-        if "options" in fields:
-            # Alligator 0.5.0 put hooks (and later delay_until) under "options".
-            delay_until = _legacy_options(fields["options"], hooks)
-        policy = fields.get(
-            "retry_policy", [DEFAULT_RETRY_DELAY, DEFAULT_RETRY_BACKOFF, DEFAULT_RETRY_MAX_DELAY]
-        )
-        if len(policy) != 3 or not all(isinstance(x, (int, float)) for x in policy):
-            raise ValueError("'retry_policy' must be three numbers")
-        task = cls(
-            task_id=fields["task_id"],
-            retries=fields["retries"],
-            is_async=fields.get("is_async", fields.get("async", True)),
-            on_start=hooks["on_start"],
-            on_success=hooks["on_success"],
-            on_error=hooks["on_error"],
-            depends_on=fields.get("depends_on"),
-            delay_until=delay_until,
-            retry_delay=policy[0],
-            retry_backoff=policy[1],
-            retry_max_delay=policy[2],
-            retry_jitter=fields.get("retry_jitter", True),
-            time_limit=fields.get("time_limit"),
-            result_ttl=fields.get("result_ttl"),
-            store_result=fields.get("store_result", True),
-        )
-        task.module = fields["module"]
-        task.callable = fields["callable"]
-        task.func_args = fields.get("args", [])
-        task.func_kwargs = fields.get("kwargs", {})
-        if version == _payload.TAGGED_VERSION:
-            task.func_args, task.func_kwargs = _decode_call(task.func_args, task.func_kwargs)
-        return task
-
-
-def _legacy_options(options: dict[str, Any], hooks: dict[str, Any]) -> Any:
-    """Reads the ``"options"`` of a 0.5.0 payload into ``hooks``; returns its ``delay_until``.
-
-    0.5.0 wrote each hook as ``{"module": ..., "callable": ...}``.
-    """
-    for name in hooks:
-        spec = options.get(name)
-        if spec is None:
-            continue
-        if isinstance(spec, dict):
-            module, function = spec.get("module"), spec.get("callable")
-            if not isinstance(module, str) or not isinstance(function, str):
-                raise ValueError(f"options.{name} must name a 'module' and a 'callable'")
-            spec = f"{module}:{function}"
-        if not isinstance(spec, str):
-            raise TypeError(f"options.{name} is a {type(spec).__name__}")
-        if hooks[name] is not None and hooks[name] != spec:
-            raise ValueError(f"{name} is named twice, differently")
-        hooks[name] = spec
-    return options.get("delay_until")
-
-
-def check_arg(value: Any, where: str) -> None:
-    """Refuses a value that cannot cross the queue (see :mod:`alligator.values`).
-
-    Raises:
-        NotSerializableError: ``value`` cannot be carried; the message
-            names it by ``where``, and the type.
-    """
-    values.encode(value, where)
-
-
-def _encode_call(
-    args: Sequence[Any], kwargs: dict[str, Any], name: str
-) -> tuple[Sequence[Any], dict[str, Any]]:
-    """A call's arguments as JSON data; the very same objects when no value needed a tag.
-
-    Raises:
-        NotSerializableError: An argument cannot be carried; the message
-            names it by position or keyword, and the type.
-    """
-    copied: list[Any] | None = None
-    for index, arg in enumerate(args):
-        new = values.encode(arg, f"positional argument {index} of {name}()")
-        if new is not arg:
-            if copied is None:
-                copied = list(args)
-            copied[index] = new
-    encoded_args = args if copied is None else copied
-    encoded_kwargs = kwargs
-    for key, arg in kwargs.items():
-        new = values.encode(arg, f"keyword argument {key!r} of {name}()")
-        if new is not arg:
-            if encoded_kwargs is kwargs:
-                encoded_kwargs = dict(kwargs)
-            encoded_kwargs[key] = new
-    return encoded_args, encoded_kwargs
-
-
-def _decode_call(args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-    """Reads the arguments of a version 2 payload, which must hold a tagged value."""
-    decoded_args = values.decode(args)
-    # The keyword arguments' object is the call's, not a value: its keys are names, never a tag.
-    decoded_kwargs = {key: values.decode(arg) for key, arg in kwargs.items()}
-    if values.identical(decoded_args, args) and values.identical(decoded_kwargs, kwargs):
-        # One spelling per call: version 2 is written only when a tag is needed.
-        raise ValueError(
-            f"payload format version {_payload.TAGGED_VERSION} is written only for arguments "
-            "with tagged values, and this payload has none"
-        )
-    return decoded_args, decoded_kwargs

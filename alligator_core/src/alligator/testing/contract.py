@@ -3,7 +3,12 @@
 :class:`BackendContract` is the whole kit. It is made of mixins, one per group
 of rules of :class:`alligator.backend.Backend`, which an adopting class gets
 all at once; each mixin can also be adopted on its own, with
-:class:`ContractFixtures`' fixtures overridden the same way.
+:class:`~alligator.testing.fixtures.ContractFixtures`' fixtures overridden the same way.
+
+``ContractFixtures``, ``LEASE`` and ``assert_reason`` live in
+:mod:`alligator.testing.fixtures` and are re-exported here, where they were
+first, so the mixins of the other modules build on them without importing
+this one.
 """
 
 from __future__ import annotations
@@ -15,10 +20,8 @@ import multiprocessing
 import threading
 import time
 import traceback
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -26,16 +29,24 @@ from alligator import capabilities
 from alligator.backend import Backend, DeadLetter
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 from alligator.testing.clock import FakeClock
+
+# Re-exported (``X as X``): these were first defined here, and adopters import them from here.
+from alligator.testing.fixtures import LEASE as LEASE
+from alligator.testing.fixtures import BackendFactory as BackendFactory
+from alligator.testing.fixtures import ContractFixtures as ContractFixtures
+from alligator.testing.fixtures import PlantRawPayload as PlantRawPayload
+from alligator.testing.fixtures import assert_reason as assert_reason
+from alligator.testing.inspection import InspectionContract
+from alligator.testing.priority import PriorityContract
+from alligator.testing.registry import DiagnoseContract, WorkerRegistryContract
+from alligator.testing.results import (
+    FinishedContract,
+    ResultLifetimeContract,
+    ResultsContract,
+    SucceededListingContract,
+    WaitFinishedContract,
+)
 from alligator.testing.stateful import run_backend_state_machine
-
-LEASE = 30.0
-
-#: A zero-argument callable that returns a new client of the store under test:
-#: see :meth:`ContractFixtures.backend_factory`.
-BackendFactory = Callable[[], Backend]
-
-#: ``plant(queue, task_id, data)``: see :meth:`ContractFixtures.plant_raw_payload`.
-PlantRawPayload = Callable[[str, str, bytes], None]
 
 #: Strings that must cross the seam unchanged, as payloads and as reasons:
 #: NUL anywhere, line and record separators, control characters, the edges
@@ -72,129 +83,6 @@ def oversized_reason(size: int, limit: int) -> str:
         ``"payload is N bytes, over the limit of M"``.
     """
     return f"payload is {size} bytes, over the limit of {limit}"
-
-
-def assert_reason(actual: str, expected: str) -> None:
-    """Checks a reason the backend wrote: exactly ``expected``, or it followed by ``": "`` and a detail."""
-    assert actual == expected or actual.startswith(f"{expected}: "), (
-        f"reason {actual!r}, expected {expected!r}"
-    )
-
-
-class ContractFixtures:
-    """The fixtures the contract tests use; an adopting class overrides three of them.
-
-    ``backend`` (a fresh backend instance) must be overridden, and
-    ``plant_raw_payload`` (a raw write into the store) and ``backend_factory``
-    (another client of the same store) should be: the tests of unreadable
-    records need the first, the tests of several clients the second.
-    """
-
-    #: Whether clients made by ``backend_factory`` in other processes see the
-    #: same store. An in-process store (locmem, or a server living inside the
-    #: test process such as fakeredis) sets it to False, and the test with
-    #: several processes is left out of its class: not collected, rather
-    #: than skipped, so a CI that fails on any skip still passes.
-    shares_store_across_processes: bool = True
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if not cls.shares_store_across_processes and hasattr(
-            cls, "test_clients_in_processes_never_hold_a_task_at_once"
-        ):
-            # pytest collects only callables: None removes the inherited test.
-            cls.test_clients_in_processes_never_hold_a_task_at_once = None
-
-    @pytest.fixture
-    def backend(self) -> Iterator[Backend]:
-        """A backend instance; subclasses must override this fixture."""
-        raise NotImplementedError("override the 'backend' fixture to test your backend")
-
-    @pytest.fixture
-    def clock(self, backend: Backend) -> Iterator[FakeClock]:
-        """A fake clock, installed as the backend's clock for the test."""
-        fake = FakeClock()
-        backend.clock = fake
-        yield fake
-        backend.clock = None
-
-    @pytest.fixture
-    def clocked_backend(self, backend: Backend, clock: FakeClock) -> Backend:
-        """The backend, with the fake clock installed."""
-        return backend
-
-    @pytest.fixture
-    def queue(self, backend: Backend) -> Iterator[str]:
-        """A queue name no other test uses, emptied afterwards."""
-        name = f"kit-{uuid.uuid4().hex[:12]}"
-        yield name
-        backend.drop_all(name)
-
-    @pytest.fixture
-    def plant_raw_payload(self) -> Callable[[str, str, bytes], None]:
-        """Writes a task record straight into the store, as a hostile writer would.
-
-        Override it to return a callable ``plant(queue, task_id, data)`` that
-        stores a waiting task, due now (on the backend's clock, so
-        ``backend.now()``), whose payload is exactly the bytes ``data``,
-        bypassing :meth:`~alligator.backend.Backend.push` and any check it
-        makes. The kit plants bytes that are not UTF-8 and payloads over
-        :attr:`~alligator.backend.Backend.max_payload_bytes` this way. A store
-        that keeps text rather than bytes stores what it would hold for such
-        bytes (locmem: ``data.decode("utf-8", "surrogateescape")``).
-        """
-        raise NotImplementedError(
-            "override the 'plant_raw_payload' fixture: return plant(queue, task_id, data: bytes), "
-            "which writes a waiting task, due now, whose stored payload is exactly `data`, "
-            "straight into your store without calling push() (as anyone with write access could); "
-            "see 'Proving it: the test kit' in docs/extending.md"
-        )
-
-    @pytest.fixture
-    def backend_factory(self, backend: Backend) -> BackendFactory:
-        """Makes another client of the store ``backend`` uses; override it.
-
-        Return a callable taking no arguments that returns a new backend
-        instance on the same store, as a second worker would open it (a new
-        connection, its own locks and caches). The kit closes every instance
-        it makes. Unless :attr:`shares_store_across_processes` is False, the
-        callable is sent to other processes, so it must pickle: a
-        ``functools.partial(MyBackend, dsn)`` or a function defined at module
-        level, never a lambda or a closure.
-        """
-        raise NotImplementedError(
-            "override the 'backend_factory' fixture: return a picklable callable with no arguments "
-            "(e.g. functools.partial(MyBackend, dsn)) that opens another client of the same store "
-            "as `backend`; set shares_store_across_processes = False on the test class if other "
-            "processes cannot reach that store; see 'Proving it: the test kit' in docs/extending.md"
-        )
-
-    @pytest.fixture
-    def other_backend(self, backend_factory: BackendFactory) -> Iterator[Backend]:
-        """Another client of the same store as ``backend``, made by ``backend_factory``."""
-        other = backend_factory()
-        yield other
-        other.close()
-
-    @pytest.fixture
-    def payload_limit(self, backend: Backend) -> Iterator[Callable[[int], None]]:
-        """Sets :attr:`~alligator.backend.Backend.max_payload_bytes` on the instance, as a Gator does.
-
-        Whatever the instance had is put back after the test, so a fixture
-        that hands out one shared instance stays unchanged.
-        """
-        own = vars(backend)
-        saved = own.get("max_payload_bytes")
-        had_own = "max_payload_bytes" in own
-
-        def set_limit(limit: int) -> None:
-            backend.max_payload_bytes = limit
-
-        yield set_limit
-        if had_own:
-            own["max_payload_bytes"] = saved
-        else:
-            own.pop("max_payload_bytes", None)
 
 
 def _letters(backend: Backend, queue: str) -> dict[str, DeadLetter]:
@@ -1010,19 +898,6 @@ class SharedStoreContract(ContractFixtures):
         _assert_each_delivered_once_at_a_time(backend, queue, work, log)
 
 
-# Here, not at the top: these modules build on ContractFixtures, defined above.
-from alligator.testing.inspection import InspectionContract  # noqa: E402
-from alligator.testing.priority import PriorityContract  # noqa: E402
-from alligator.testing.registry import DiagnoseContract, WorkerRegistryContract  # noqa: E402
-from alligator.testing.results import (  # noqa: E402
-    FinishedContract,
-    ResultLifetimeContract,
-    ResultsContract,
-    SucceededListingContract,
-    WaitFinishedContract,
-)
-
-
 class DeliveryContract(ContractFixtures):
     """Push, reserve, ack and release: each task is handed out once, in order, and finished for good.
 
@@ -1474,6 +1349,6 @@ class BackendContract(
     """Tests every rule of :class:`alligator.backend.Backend`.
 
     Subclasses provide the ``backend``, ``plant_raw_payload`` and
-    ``backend_factory`` fixtures (see :class:`ContractFixtures` and
+    ``backend_factory`` fixtures (see :class:`~alligator.testing.fixtures.ContractFixtures` and
     :mod:`alligator.testing`).
     """

@@ -8,7 +8,7 @@ One mixin per group of rules of :meth:`~alligator.capabilities.Inspection.queues
 :meth:`~alligator.capabilities.Administration.purge_dead`,
 :meth:`~alligator.capabilities.Administration.requeue_all`) and dead-letter retention.
 :class:`~alligator.testing.contract.BackendContract` inherits them all; each can be
-adopted on its own with :class:`~alligator.testing.contract.ContractFixtures`.
+adopted on its own with :class:`~alligator.testing.fixtures.ContractFixtures`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from alligator.backend import QueueCounts, TaskInfo
 from alligator.constants import FAILED, WAITING
 from alligator.testing.capable import CapableBackend
 from alligator.testing.clock import FakeClock
-from alligator.testing.contract import LEASE, ContractFixtures
+from alligator.testing.fixtures import LEASE, ContractFixtures
 
 
 def _bury(

@@ -22,7 +22,7 @@ from alligator import capabilities
 from alligator.constants import WAITING
 from alligator.pausing import MAX_PAUSE_NAME_BYTES
 from alligator.testing.capable import CapableBackend
-from alligator.testing.contract import ContractFixtures
+from alligator.testing.fixtures import ContractFixtures
 
 #: ``pause_name(kind, label)``: a name of that kind unique to the test.
 PauseName = Callable[[str, str], str]

@@ -19,7 +19,7 @@ import pytest
 from alligator import store_defaults
 from alligator.testing.capable import CapableBackend
 from alligator.testing.clock import FakeClock
-from alligator.testing.contract import LEASE
+from alligator.testing.fixtures import LEASE
 from alligator.testing.inspection import InspectionFixtures
 
 #: Wall-clock seconds a waiting call may take before the test calls it lost.

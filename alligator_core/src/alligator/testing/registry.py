@@ -22,7 +22,7 @@ import pytest
 
 from alligator.testing.capable import CapableBackend
 from alligator.testing.clock import FakeClock
-from alligator.testing.contract import ContractFixtures
+from alligator.testing.fixtures import ContractFixtures
 
 #: How far in the past the registry tests' clock starts (30 days).
 PAST = 30 * 24 * 3600.0

@@ -26,7 +26,7 @@ from alligator.backend import Ack, Backend, Finished
 from alligator.constants import FAILED, SUCCESS
 from alligator.testing.capable import CapableBackend
 from alligator.testing.clock import FakeClock
-from alligator.testing.contract import LEASE, ContractFixtures, PlantRawPayload, assert_reason
+from alligator.testing.fixtures import LEASE, ContractFixtures, PlantRawPayload, assert_reason
 
 #: Wall-clock seconds a test lets a waiting call take before it calls the
 #: wait lost: generous, for a busy CI machine; a correct backend takes a

@@ -11,35 +11,31 @@ to two processes at once.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import resources
 
 from alligator.backend import Backend, Reservation
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS tasks (
-    queue TEXT NOT NULL,
-    id TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    due REAL NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    receipt TEXT,
-    lease_end REAL,
-    UNIQUE (queue, id)
-)
-"""
+# Every statement is in shared_file.sql beside this module, under a "-- name:" line.
+_NAME_LINE = re.compile(r"^-- name: ([a-z_]+)\s*$", re.MULTILINE)
 
-# Due tasks, and tasks whose lease ended (due at the lease's end), in due order.
-_DUE = """
-SELECT id FROM tasks
-WHERE queue = ? AND ((lease_end IS NULL AND due <= ?) OR lease_end <= ?)
-ORDER BY COALESCE(lease_end, due), rowid
-LIMIT ?
-"""
+
+def _load_queries() -> dict[str, str]:
+    text = resources.files(__package__).joinpath("shared_file.sql").read_text(encoding="utf-8")
+    parts = _NAME_LINE.split(text)[1:]  # name, body, name, body...
+    return {
+        name: "\n".join(line for line in body.splitlines() if line.strip() and not line.startswith("--"))
+        for name, body in zip(parts[::2], parts[1::2], strict=True)
+    }
+
+
+_SQL = _load_queries()
 
 
 class SqliteFileBackend(Backend):
@@ -51,33 +47,29 @@ class SqliteFileBackend(Backend):
         # One connection per instance, shared by its threads under the lock below.
         self._db = sqlite3.connect(path, timeout=120, isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
-        # Readers never wait for a writer, so clients overlap as on a server.
-        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute(_SQL["journal"])
         with self._transaction():
-            self._db.execute(_SCHEMA)
+            self._db.execute(_SQL["schema"])
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        # BEGIN IMMEDIATE takes the file's write lock first: no other client
-        # reads the due tasks between this one's read and its write.
+        # "begin" is BEGIN IMMEDIATE: it takes the file's write lock first, so
+        # no other client reads the due tasks between this one's read and its write.
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(_SQL["begin"])
             try:
                 yield self._db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute(_SQL["rollback"])
                 raise
-            self._db.execute("COMMIT")
+            self._db.execute(_SQL["commit"])
 
     def close(self) -> None:
         self._db.close()
 
     def push(self, queue: str, task_id: str, payload: str, delay: float = 0.0) -> bool:
         with self._transaction() as db:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO tasks (queue, id, payload, due) VALUES (?, ?, ?, ?)",
-                (queue, task_id, payload, self.now() + max(delay, 0.0)),
-            )
+            cursor = db.execute(_SQL["push"], (queue, task_id, payload, self.now() + max(delay, 0.0)))
             return cursor.rowcount == 1
 
     def reserve(
@@ -85,7 +77,7 @@ class SqliteFileBackend(Backend):
     ) -> list[Reservation]:
         with self._transaction() as db:
             now = self.now()
-            ids = [row[0] for row in db.execute(_DUE, (queue, now, now, limit))]
+            ids = [row[0] for row in db.execute(_SQL["due"], (queue, now, now, limit))]
             return self._lease(db, queue, ids, now + lease_seconds)
 
     def _lease(
@@ -94,21 +86,14 @@ class SqliteFileBackend(Backend):
         taken = []
         for task_id in ids:
             receipt = uuid.uuid4().hex
-            row = db.execute(
-                "UPDATE tasks SET attempts = attempts + 1, receipt = ?, lease_end = ? "
-                "WHERE queue = ? AND id = ? RETURNING payload, attempts",
-                (receipt, lease_end, queue, task_id),
-            ).fetchone()
+            row = db.execute(_SQL["lease"], (receipt, lease_end, queue, task_id)).fetchone()
             if row is not None:  # None only where the read was not protected (acked meanwhile)
                 taken.append(Reservation(task_id, row[0], receipt, row[1]))
         return taken
 
     def ack(self, queue: str, task_id: str, receipt: str) -> bool:
         with self._transaction() as db:
-            cursor = db.execute(
-                "DELETE FROM tasks WHERE queue = ? AND id = ? AND receipt = ? AND lease_end > ?",
-                (queue, task_id, receipt, self.now()),
-            )
+            cursor = db.execute(_SQL["ack"], (queue, task_id, receipt, self.now()))
             return cursor.rowcount == 1
 
     def release(
@@ -117,20 +102,18 @@ class SqliteFileBackend(Backend):
         with self._transaction() as db:
             now = self.now()
             cursor = db.execute(
-                "UPDATE tasks SET receipt = NULL, lease_end = NULL, due = ?, "
-                "attempts = attempts - ? WHERE queue = ? AND id = ? AND receipt = ? AND lease_end > ?",
-                (now + max(delay, 0.0), 0 if attempted else 1, queue, task_id, receipt, now),
+                _SQL["release"], (now + max(delay, 0.0), 0 if attempted else 1, queue, task_id, receipt, now)
             )
             return cursor.rowcount == 1
 
     def len(self, queue: str) -> int:
         with self._transaction() as db:
-            row = db.execute("SELECT count(*) FROM tasks WHERE queue = ? AND lease_end IS NULL", (queue,))
+            row = db.execute(_SQL["waiting"], (queue,))
             return int(row.fetchone()[0])
 
     def drop_all(self, queue: str) -> None:
         with self._transaction() as db:
-            db.execute("DELETE FROM tasks WHERE queue = ?", (queue,))
+            db.execute(_SQL["drop_all"], (queue,))
 
     # The rest of the contract: not needed by the tests this backend is for.
 
@@ -167,6 +150,6 @@ class InProcessLockOnly(SqliteFileBackend):
     ) -> list[Reservation]:
         with self._lock:
             now = self.now()
-            ids = [row[0] for row in self._db.execute(_DUE, (queue, now, now, limit))]
+            ids = [row[0] for row in self._db.execute(_SQL["due"], (queue, now, now, limit))]
             time.sleep(0.02)
             return self._lease(self._db, queue, ids, now + lease_seconds)
