@@ -165,8 +165,8 @@ class Finished:
             none was kept (results off, past its TTL, or unreadable: see
             ``reason``). Always None for FAILED.
         reason: For FAILED, the dead letter's reason. For SUCCESS, None, or
-            why a stored result cannot be handed out (``"result is N bytes,
-            over the limit of M"``, ``"result is not valid UTF-8"``).
+            why a stored result cannot be handed out (too large, or not
+            valid UTF-8: the texts of :mod:`alligator.reasons`).
         finished_at: When it was acked or dead-lettered, on the backend's
             clock; None when the store did not keep it.
     """
@@ -271,13 +271,17 @@ class Backend(abc.ABC):
       out a record whose stored payload is longer than
       :attr:`max_payload_bytes` bytes, or is not valid UTF-8: in the same call
       each such record goes to the dead letters (its delivery counted, status
-      FAILED) with the reason ``"payload is N bytes, over the limit of M"`` or
-      ``"payload is not valid UTF-8"``, an oversized payload without being
-      transferred to the caller, and the other records are reserved as usual.
-      The same goes for a task id over :attr:`max_task_id_bytes`, and for a
-      record whose stored delivery count, failures or due time is not a valid
-      number (``"record is corrupt: FIELD is VALUE"``): no method raises for
-      it, and no step is left half done.
+      FAILED) with the reason :mod:`alligator.reasons` words for it
+      (:func:`~alligator.reasons.too_large`, :func:`~alligator.reasons.not_utf8`;
+      :func:`~alligator.reasons.decode` decodes stored bytes by these rules),
+      an oversized payload without being transferred to the caller, and the
+      other records are reserved as usual. The same goes for a task id over
+      :attr:`max_task_id_bytes`, and for a record whose stored delivery
+      count, failures or due time is not a valid number
+      (:func:`~alligator.reasons.corrupt`): no method raises for it, and no
+      step is left half done. The texts are the core's, written once; a
+      store that checks inside its own language formats the templates of
+      :mod:`alligator.reasons`.
 
     Optional capabilities are class attributes, so callers check a flag
     instead of guessing:
@@ -321,9 +325,9 @@ class Backend(abc.ABC):
         max_task_id_bytes: The longest task id :meth:`reserve` and :meth:`get`
             hand out. A longer id is planted, never pushed (the core makes
             ids of at most 200 characters): its record is dead-lettered in the
-            same call with the reason ``"task id is N bytes, over the limit
-            of M"``, under the id cut to that many bytes, without the id
-            being transferred to the caller.
+            same call with the reason
+            ``reasons.too_large(reasons.TASK_ID, N, M)``, under the id cut
+            to that many bytes, without the id being transferred to the caller.
         supports_pause: True when :meth:`set_paused` and :meth:`paused`
             keep pauses in the store (an optional capability: the defaults
             raise ``NotImplementedError``, and workers then never pause).

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from alligator import reasons
 from alligator.exceptions import PayloadTooLargeError, ResultSignatureError, TaskRefused
 from alligator.text import printable
 
@@ -379,8 +380,8 @@ class TaskPolicy:
         size = self._size(body)
         if size > self.max_payload_bytes:
             raise PayloadTooLargeError(
-                f"the task's payload is {size} bytes, over the limit of {self.max_payload_bytes}; "
-                "pass ids and fetch the data in the task instead"
+                reasons.too_large("the task's payload", size, self.max_payload_bytes)
+                + "; pass ids and fetch the data in the task instead"
             )
         return body
 
@@ -393,7 +394,7 @@ class TaskPolicy:
         """
         size = self._size(payload)
         if size > self.max_payload_bytes:
-            raise TaskRefused(f"payload is {size} bytes, over the limit of {self.max_payload_bytes}")
+            raise TaskRefused(reasons.too_large(reasons.PAYLOAD, size, self.max_payload_bytes))
         if isinstance(payload, bytes):
             try:
                 payload = payload.decode("utf-8")

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from alligator import payload as _payload
+from alligator import reasons
 from alligator.backend import Ack
 from alligator.exceptions import BackendError, NotSerializableError, TimeLimitExceeded
 from alligator.text import printable, storable
@@ -80,11 +81,7 @@ class Settling:
             result = self._signed_result(reservation.task_id, result)
             limit = self.rules.policy.max_payload_bytes
             if len(result) > limit:  # ASCII (see encode_result): characters are bytes
-                self._dead_letter(
-                    delivery,
-                    f"returned {len(result)} bytes, over the limit of {limit}; keep large data "
-                    "elsewhere and return where it is, or queue the task with store_result=False",
-                )
+                self._dead_letter(delivery, reasons.RETURNED_TOO_LARGE % (len(result), limit))
                 return
         ttl = self.rules.result_ttl if task.result_ttl is None else task.result_ttl
         delivery.ack = Ack(reservation.task_id, reservation.receipt, result, ttl)

@@ -260,8 +260,6 @@ class RedisBase(Backend):
             subscription.close()
 
 
-#: The reason a record whose payload is not UTF-8 is dead-lettered with.
-UNREADABLE = "payload is not valid UTF-8"
 # execute_command options: keep a reply's strings as bytes, or let the client decode them.
 _RAW: dict[str, Any] = {NEVER_DECODE: True}
 _DECODED: dict[str, Any] = {}
