@@ -101,8 +101,9 @@ class Settling:
         over_time = isinstance(exc, TimeLimitExceeded) and delivery.time_limit is not None
         from alligator.timelimits import limit_reason  # as in DeliverySteps._run: loaded when first needed
 
-        if reservation.attempts <= task.retries:
-            delivery.delay = task.next_retry_delay(reservation.attempts)
+        delay = task.retry_after(reservation.attempts)
+        if delay is not None:
+            delivery.delay = delay
             task.to_retrying()
             self.backend.release(self.queue, reservation.task_id, reservation.receipt, delivery.delay)
             delivery.outcome = Outcome.RETRYING
