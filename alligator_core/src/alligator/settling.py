@@ -22,11 +22,11 @@ from alligator import reasons
 from alligator.backend import Ack
 from alligator.exceptions import BackendError, NotSerializableError, TimeLimitExceeded
 from alligator.text import printable, storable
+from alligator.utils import arguments_fit
 
 if TYPE_CHECKING:  # pragma: no cover
     from alligator.backend import Backend
     from alligator.delivery import Delivery, DeliveryRules
-    from alligator.tasks import Task
 
 log = logging.getLogger("alligator.worker")
 
@@ -96,7 +96,7 @@ class Settling:
     def _failed(self, delivery: Delivery, func: Callable[..., Any], exc: BaseException) -> None:
         task, reservation = delivery.task, delivery.reservation
         assert task is not None
-        if isinstance(exc, TypeError) and not _arguments_fit(func, task):
+        if isinstance(exc, TypeError) and not arguments_fit(func, task.func_args, task.func_kwargs):
             raise Refused(f"arguments do not fit: {exc}")
         over_time = isinstance(exc, TimeLimitExceeded) and delivery.time_limit is not None
         from alligator.timelimits import limit_reason  # as in DeliverySteps._run: loaded when first needed
@@ -212,18 +212,6 @@ def _log(
 def traceback_text(exc: BaseException) -> str:
     """The last :data:`TRACEBACK_FRAMES` frames of ``exc``'s traceback, as text for a dead letter."""
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-TRACEBACK_FRAMES))
-
-
-def _arguments_fit(func: Callable[..., Any], task: Task) -> bool:
-    import inspect
-
-    try:
-        inspect.signature(func).bind(*task.func_args, **task.func_kwargs)
-    except TypeError:
-        return False
-    except ValueError:  # no signature to check (some builtins): assume it fits
-        return True
-    return True
 
 
 def _unstorable_reason(err: Exception) -> str:
