@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from alligator import Gator, Task, Worker
+from alligator.backend import Backend
 from alligator.exceptions import InvalidPayloadError
 from alligator.payload import decode_result, loads
+from alligator.registry import backend_class_for
 from alligator.tasks import check_time_limit
 from alligator.utils import arguments_fit
 from alligator.worker_arguments import build_parser
@@ -101,3 +103,16 @@ def test_one_json_decoder_in_the_core() -> None:
         for _ in range(path.read_text(encoding="utf-8").count("JSONDecoder("))
     )
     assert decoders == ["payload.py"]
+
+
+# -- the limits a store enforces: the core's defaults, declared once ---------------------
+
+
+@pytest.mark.parametrize("dsn", ["locmem://", "sqlite:///tasks.db", "redis://127.0.0.1:6379/3"])
+def test_no_backend_declares_the_core_s_limits_again(dsn: str) -> None:
+    # Each plugin repeated `max_task_id_bytes: int = 1024` from the core's Backend.
+    cls = backend_class_for(dsn)
+    for klass in cls.__mro__[: cls.__mro__.index(Backend)]:
+        assert "max_task_id_bytes" not in vars(klass), klass
+        assert "max_payload_bytes" not in vars(klass), klass
+    assert cls.max_task_id_bytes == Backend.max_task_id_bytes

@@ -15,7 +15,7 @@ is not valid UTF-8 (every reason's text is in :mod:`alligator.reasons`).
 ``ValueError``; one planted in the store by hand (as a test does) is
 dead-lettered by :meth:`~alligator.backend.Backend.reserve`, like a
 record of bad bytes in any other store. Likewise a task id is measured in
-UTF-8 bytes against :attr:`LocmemBackend.max_task_id_bytes`: one over it
+UTF-8 bytes against :attr:`~alligator.backend.Backend.max_task_id_bytes`: one over it
 (only a hand-planted one can be) is dead-lettered under its id cut to the
 limit, as every backend does (C8).
 
@@ -169,9 +169,6 @@ class LocmemBackend(Backend):
     stores_results = True
     waits_for_finish = True
     supports_pause = True
-    #: The longest task id, in UTF-8 bytes, that reserve() and get() hand
-    #: out (DECISIONS C8; the core's ``Backend`` default where it has one).
-    max_task_id_bytes: int = 1024
 
     def __init__(self, conn_string: str = "locmem://") -> None:
         super().__init__(conn_string)

@@ -101,10 +101,6 @@ class RedisBase(Backend):
     stores_results = True
     waits_for_finish = True
     supports_pause = True
-    #: The longest task id (in bytes) :meth:`reserve` and :meth:`get` hand out
-    #: (contract rule C8); a longer one is dead-lettered under its first this
-    #: many bytes, and never sent.
-    max_task_id_bytes: int = 1024
 
     def __init__(
         self, conn_string: str = "redis://localhost:6379/0", *, client: Client | None = None

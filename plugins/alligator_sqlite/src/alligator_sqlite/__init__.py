@@ -53,7 +53,7 @@ How it keeps the contract:
   at a time, so it never sits in the process's memory whole, not even
   inside SQLite; on 3.10 in SQL (``length(CAST(payload AS BLOB))``), which
   keeps it out of Python but makes SQLite load it.
-* **Task ids over** :attr:`SqliteBackend.max_task_id_bytes` (1024 bytes by
+* **Task ids over** :attr:`~alligator.backend.Backend.max_task_id_bytes` (1024 bytes by
   default) are measured in SQL (``length(CAST(task_id AS BLOB))``) and never
   selected into Python: such a row is dead-lettered under its id cut to the
   limit (``substr``, or blob I/O on 3.11+), decoded leniently, with the
