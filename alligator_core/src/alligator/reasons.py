@@ -38,23 +38,28 @@ __all__ = [
     "too_large",
 ]
 
-#: The stored texts a reason names.
+#: A task's payload, as a reason names it.
 PAYLOAD = "payload"
+#: A task's id, as a reason names it.
 TASK_ID = "task id"
+#: A task's kept result, as a reason names it.
 RESULT = "result"
 
-#: A stored text over its limit: what it is, its size in bytes, the limit.
+#: A stored text over its limit. Formatted with what it is, its size in
+#: bytes and the limit.
 TOO_LARGE = "%s is %d bytes, over the limit of %d"
-#: A stored text whose bytes are not strict UTF-8: what it is.
+#: A stored text whose bytes are not strict UTF-8. Formatted with what it is.
 NOT_UTF8 = "%s is not valid UTF-8"
-#: A record listed by a store's index whose text is gone: what it is.
+#: A text a store's index lists but that is gone. Formatted with what it is.
 MISSING = "%s is missing"
-#: A stored number that is no valid number: the field's name, its value as
-#: shown (quoted, shortened: ``'abc'``).
+#: A stored number that is no valid number. Formatted with the field's name
+#: and its value as shown (quoted, shortened, as in ``'abc'``).
 CORRUPT = "record is corrupt: %s is %s"
-#: A store's reply whose delivery counts are no counts: both, as shown.
+#: A store's reply whose delivery counts are no counts. Formatted with both,
+#: as shown.
 CORRUPT_REPLY = "record is corrupt: the reply held %s and %s"
-#: A task's return value, encoded, over the store's limit: its size, the limit.
+#: A task's return value, once encoded, over the store's limit. Formatted
+#: with its size and the limit.
 RETURNED_TOO_LARGE = (
     "returned %d bytes, over the limit of %d; keep large data elsewhere and return "
     "where it is, or queue the task with store_result=False"
@@ -63,7 +68,7 @@ RETURNED_TOO_LARGE = (
 #: Every template of this module.
 TEMPLATES = (TOO_LARGE, NOT_UTF8, MISSING, CORRUPT, CORRUPT_REPLY, RETURNED_TOO_LARGE)
 
-#: What a Lua script is given, by placeholder name: the templates it formats
+#: What a Lua script is given, by placeholder name. The templates it formats,
 #: and the names of the texts they name.
 LUA_TEMPLATES = {
     "TOO_LARGE": TOO_LARGE,
