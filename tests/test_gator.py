@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import time
+import types
 
 import pytest
 import sample_tasks
@@ -117,6 +118,23 @@ def test_execute_retries_then_reraises(gator: Gator) -> None:
         gator.execute(task)
     assert task.status == FAILED
     assert sample_tasks.CALLS.count(("on_error", "nope")) == 2
+
+
+def test_execute_waits_between_tries_as_a_worker_would(gator: Gator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 19: execute retried at once while the worker backs off; one rule now.
+    slept: list[float] = []
+    monkeypatch.setattr(alligator.gator, "time", types.SimpleNamespace(sleep=slept.append))
+    task = Task(is_async=False, retries=3, retry_delay=2.0, retry_backoff=3.0, retry_jitter=False)
+    task.to_call(sample_tasks.flaky, "backoff", 2)
+    assert gator.execute(task).result == "ok"
+    assert slept == [2.0, 6.0], "the worker's backoff: retry_delay * retry_backoff ** (k - 1)"
+    assert [task.retry_after(n) for n in (1, 2, 3, 4)] == [2.0, 6.0, 18.0, None]
+    slept.clear()
+    task = Task(is_async=False, retries=1, retry_delay=0.5, retry_jitter=False)
+    task.to_call(sample_tasks.always_fails, "nope")
+    with pytest.raises(RuntimeError, match="nope"):
+        gator.execute(task)
+    assert slept == [0.5], "no wait after the last try"
 
 
 def test_push_with_a_hand_built_task(gator: Gator) -> None:

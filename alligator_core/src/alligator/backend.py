@@ -112,13 +112,17 @@ class Backend(abc.ABC):
       out a record whose stored payload is longer than
       :attr:`max_payload_bytes` bytes, or is not valid UTF-8: in the same call
       each such record goes to the dead letters (its delivery counted, status
-      FAILED) with the reason ``"payload is N bytes, over the limit of M"`` or
-      ``"payload is not valid UTF-8"``, an oversized payload without being
-      transferred to the caller, and the other records are reserved as usual.
-      The same goes for a task id over :attr:`max_task_id_bytes`, and for a
-      record whose stored delivery count, failures or due time is not a valid
-      number (``"record is corrupt: FIELD is VALUE"``): no method raises for
-      it, and no step is left half done.
+      FAILED) with the reason :mod:`alligator.reasons` words for it
+      (:func:`~alligator.reasons.too_large`, :func:`~alligator.reasons.not_utf8`;
+      :func:`~alligator.reasons.decode` decodes stored bytes by these rules),
+      an oversized payload without being transferred to the caller, and the
+      other records are reserved as usual. The same goes for a task id over
+      :attr:`max_task_id_bytes`, and for a record whose stored delivery
+      count, failures or due time is not a valid number
+      (:func:`~alligator.reasons.corrupt`): no method raises for it, and no
+      step is left half done. The texts are the core's, written once; a
+      store that checks inside its own language formats the templates of
+      :mod:`alligator.reasons`.
 
     **The required part is twelve methods**, the ones a queue cannot work
     without: :meth:`push`, :meth:`reserve`, :meth:`ack`, :meth:`release`,
@@ -169,9 +173,9 @@ class Backend(abc.ABC):
         max_task_id_bytes: The longest task id :meth:`reserve` and :meth:`get`
             hand out. A longer id is planted, never pushed (the core makes
             ids of at most 200 characters): its record is dead-lettered in the
-            same call with the reason ``"task id is N bytes, over the limit
-            of M"``, under the id cut to that many bytes, without the id
-            being transferred to the caller.
+            same call with the reason
+            ``reasons.too_large(reasons.TASK_ID, N, M)``, under the id cut
+            to that many bytes, without the id being transferred to the caller.
         max_pauses: The most pauses :meth:`~alligator.capabilities.Pausing.set_paused` keeps and
             :meth:`~alligator.capabilities.Pausing.paused` lists.
     """

@@ -8,6 +8,7 @@ here; reading results in :mod:`alligator.results`; looking into the store
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -258,13 +259,16 @@ class Gator(Results, Inspecting):
     # -- consuming -------------------------------------------------------
 
     def execute(self, task: Task) -> Task:
-        """Runs a task in this process now, retrying at once as it allows.
+        """Runs a task in this process now, retrying as it allows, after the worker's backoff.
 
         ``task.attempts`` counts the runs, 1 on the first, as a worker counts
         deliveries, so an ``on_error`` hook can tell the last failure
-        (``task.attempts > task.retries``) from earlier ones. Only an
-        ``Exception`` is retried: anything else (``KeyboardInterrupt``,
-        ``SystemExit``...) is for this process, and goes straight up.
+        (``task.attempts > task.retries``) from earlier ones. Between runs it
+        sleeps as long as a worker would wait before the retry
+        (:meth:`Task.retry_after <alligator.tasks.Task.retry_after>`: one
+        rule for both). Only an ``Exception`` is retried: anything else
+        (``KeyboardInterrupt``, ``SystemExit``...) is for this process, and
+        goes straight up.
 
         Example:
             >>> task = Task(is_async=False, retries=5)
@@ -281,16 +285,19 @@ class Gator(Results, Inspecting):
         Raises:
             Exception: Whatever the function raised on its last try.
         """
-        for attempt in range(1, task.retries + 2):
+        attempt = 0
+        while True:
+            attempt += 1
             task.attempts = attempt
             try:
                 task.run()
                 return task
             except Exception:
-                if attempt > task.retries:
+                delay = task.retry_after(attempt)
+                if delay is None:
                     raise
                 task.to_retrying()
-        return task  # pragma: no cover - the loop always returns or raises
+            time.sleep(delay)
 
     def pop(self, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Task | None:
         """Takes the task at the front of the queue and runs it.

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from alligator import capabilities
+from alligator import capabilities, reasons
 from alligator.text import printable
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def _problem(kind: object, name: object) -> str | None:
     except UnicodeEncodeError:
         return f"the {kind} name {printable(name, 60)!r} is not valid text (a lone surrogate)"
     if size > MAX_PAUSE_NAME_BYTES:
-        return f"the {kind} name is {size} bytes, over the limit of {MAX_PAUSE_NAME_BYTES}"
+        return reasons.too_large(f"the {kind} name", size, MAX_PAUSE_NAME_BYTES)
     if kind == "function" and not _function_shaped(name):
         return (
             f"a function to pause is named 'module:name' (like 'myapp.tasks:send_email'), "

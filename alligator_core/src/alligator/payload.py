@@ -24,19 +24,20 @@ def dumps(data: dict[str, Any]) -> str:
 
 
 def _refuse_constant(name: str) -> Any:
-    raise InvalidPayloadError(f"payload has the number {name}, which JSON does not allow")
+    raise ValueError(f"the number {name} is not JSON")
 
 
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
         # `1e999` is valid JSON but parses to infinity.
-        raise InvalidPayloadError(f"payload has the number {text[:40]}, which is not finite")
+        raise ValueError(f"the number {text[:40]} is not finite")
     return value
 
 
-# The producer writes strict JSON (no NaN, no Infinity: see _ENCODER), so the
-# worker reads strict JSON too: one dialect on both sides of the queue.
+# Payloads and results are written strict (no NaN, no Infinity: see
+# _ENCODER), so both are read strict too, by this one decoder: one dialect on
+# both sides of the queue. Its errors are ValueErrors the readers below word.
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
 
 
@@ -107,21 +108,13 @@ def decode_result(text: str) -> Any:
     if _nesting_exceeds(text, MAX_DEPTH):
         raise InvalidPayloadError(f"is nested more than {MAX_DEPTH} levels deep")
     try:
-        data = _RESULT_DECODER.decode(text)
+        data = _DECODER.decode(text)
     except (ValueError, RecursionError) as err:
         raise InvalidPayloadError(f"is not valid JSON: {err}") from err
     try:
         return values.decode(data)
     except ValueError as err:
         raise InvalidPayloadError(f"holds a value that cannot be read: {err}") from err
-
-
-def _refuse_result_constant(name: str) -> Any:
-    raise ValueError(f"the number {name} is not JSON")
-
-
-# Results are written strict (no NaN, no infinities); read them the same way.
-_RESULT_DECODER = json.JSONDecoder(parse_constant=_refuse_result_constant)
 
 
 def _nesting_exceeds(text: str, limit: int) -> bool:

@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from alligator import reasons
+
 # The rules of names that may run, and the signing keys and stored
 # signatures, are modules of their own; every public name stays importable
 # from here (``from alligator.security import SIGNED_PREFIX``).
@@ -242,8 +244,8 @@ class TaskPolicy:
         size = self._size(body)
         if size > self.max_payload_bytes:
             raise PayloadTooLargeError(
-                f"the task's payload is {size} bytes, over the limit of {self.max_payload_bytes}; "
-                "pass ids and fetch the data in the task instead"
+                reasons.too_large("the task's payload", size, self.max_payload_bytes)
+                + "; pass ids and fetch the data in the task instead"
             )
         return body
 
@@ -256,7 +258,7 @@ class TaskPolicy:
         """
         size = self._size(payload)
         if size > self.max_payload_bytes:
-            raise TaskRefused(f"payload is {size} bytes, over the limit of {self.max_payload_bytes}")
+            raise TaskRefused(reasons.too_large(reasons.PAYLOAD, size, self.max_payload_bytes))
         if isinstance(payload, bytes):
             try:
                 payload = payload.decode("utf-8")

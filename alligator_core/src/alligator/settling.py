@@ -18,14 +18,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from alligator import payload as _payload
+from alligator import reasons
 from alligator.backend import Ack
 from alligator.exceptions import BackendError, NotSerializableError, TimeLimitExceeded
 from alligator.text import printable, storable
+from alligator.utils import arguments_fit
 
 if TYPE_CHECKING:  # pragma: no cover
     from alligator.backend import Backend
     from alligator.delivery import Delivery, DeliveryRules
-    from alligator.tasks import Task
 
 log = logging.getLogger("alligator.worker")
 
@@ -80,11 +81,7 @@ class Settling:
             result = self._signed_result(reservation.task_id, result)
             limit = self.rules.policy.max_payload_bytes
             if len(result) > limit:  # ASCII (see encode_result): characters are bytes
-                self._dead_letter(
-                    delivery,
-                    f"returned {len(result)} bytes, over the limit of {limit}; keep large data "
-                    "elsewhere and return where it is, or queue the task with store_result=False",
-                )
+                self._dead_letter(delivery, reasons.RETURNED_TOO_LARGE % (len(result), limit))
                 return
         ttl = self.rules.result_ttl if task.result_ttl is None else task.result_ttl
         delivery.ack = Ack(reservation.task_id, reservation.receipt, result, ttl)
@@ -99,13 +96,14 @@ class Settling:
     def _failed(self, delivery: Delivery, func: Callable[..., Any], exc: BaseException) -> None:
         task, reservation = delivery.task, delivery.reservation
         assert task is not None
-        if isinstance(exc, TypeError) and not _arguments_fit(func, task):
+        if isinstance(exc, TypeError) and not arguments_fit(func, task.func_args, task.func_kwargs):
             raise Refused(f"arguments do not fit: {exc}")
         over_time = isinstance(exc, TimeLimitExceeded) and delivery.time_limit is not None
         from alligator.timelimits import limit_reason  # as in DeliverySteps._run: loaded when first needed
 
-        if reservation.attempts <= task.retries:
-            delivery.delay = task.next_retry_delay(reservation.attempts)
+        delay = task.retry_after(reservation.attempts)
+        if delay is not None:
+            delivery.delay = delay
             task.to_retrying()
             self.backend.release(self.queue, reservation.task_id, reservation.receipt, delivery.delay)
             delivery.outcome = Outcome.RETRYING
@@ -214,18 +212,6 @@ def _log(
 def traceback_text(exc: BaseException) -> str:
     """The last :data:`TRACEBACK_FRAMES` frames of ``exc``'s traceback, as text for a dead letter."""
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-TRACEBACK_FRAMES))
-
-
-def _arguments_fit(func: Callable[..., Any], task: Task) -> bool:
-    import inspect
-
-    try:
-        inspect.signature(func).bind(*task.func_args, **task.func_kwargs)
-    except TypeError:
-        return False
-    except ValueError:  # no signature to check (some builtins): assume it fits
-        return True
-    return True
 
 
 def _unstorable_reason(err: Exception) -> str:

@@ -138,8 +138,8 @@ class Finished:
             none was kept (results off, past its TTL, or unreadable: see
             ``reason``). Always None for FAILED.
         reason: For FAILED, the dead letter's reason. For SUCCESS, None, or
-            why a stored result cannot be handed out (``"result is N bytes,
-            over the limit of M"``, ``"result is not valid UTF-8"``).
+            why a stored result cannot be handed out (too large, or not
+            valid UTF-8: the texts of :mod:`alligator.reasons`).
         finished_at: When it was acked or dead-lettered, on the backend's
             clock; None when the store did not keep it.
     """

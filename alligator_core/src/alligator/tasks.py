@@ -390,6 +390,23 @@ class Task:
             retry, self.retry_delay, self.retry_backoff, self.retry_max_delay, self.retry_jitter
         )
 
+    def retry_after(self, attempts: int) -> float | None:
+        """The one retry rule: seconds to wait after failed attempt ``attempts`` (1-based), or None.
+
+        A worker releases the task for that long, and
+        :meth:`Gator.execute <alligator.gator.Gator.execute>` sleeps for it;
+        None once its ``retries`` are spent (the failure is final).
+
+        Example:
+            >>> Task(retries=2, retry_delay=1.0, retry_backoff=2.0, retry_jitter=False).retry_after(2)
+            2.0
+            >>> Task(retries=2).retry_after(3) is None
+            True
+        """
+        if attempts > self.retries:
+            return None
+        return self.next_retry_delay(attempts)
+
     # -- status ----------------------------------------------------------
 
     def to_waiting(self) -> None:

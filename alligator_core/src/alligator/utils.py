@@ -292,6 +292,27 @@ def _compute_shape(func: Callable[..., Any]) -> _Shape | None:
         return None
 
 
+def arguments_fit(func: Callable[..., Any], args: Any, kwargs: Any) -> bool:
+    """Whether a call of ``func`` could take these arguments: the one check, for producer and worker.
+
+    A function without a signature to check (some builtins) is taken to fit.
+
+    Example:
+        >>> arguments_fit(divmod, (7, 2), {}), arguments_fit(divmod, (7,), {})
+        (True, False)
+
+    Args:
+        func: The function.
+        args: Its positional arguments.
+        kwargs: Its keyword arguments.
+
+    Returns:
+        False when binding them to its signature fails (a ``TypeError``).
+    """
+    shape = _shape(func)
+    return shape is None or shape.fits(args, kwargs)
+
+
 def check_arguments_fit(func: Callable[..., Any], args: Any, kwargs: Any, name: str) -> None:
     """Refuses arguments a call of ``func`` could not take, before anything is queued.
 
@@ -311,9 +332,10 @@ def check_arguments_fit(func: Callable[..., Any], args: Any, kwargs: Any, name: 
     Raises:
         TaskArgumentsError: They do not fit its signature (a ``TypeError``).
     """
-    shape = _shape(func)
-    if shape is None or shape.fits(args, kwargs):
+    if arguments_fit(func, args, kwargs):
         return
+    shape = _shape(func)
+    assert shape is not None  # a function without a signature fits
     signature = shape.signature
     try:
         signature.bind(*args, **kwargs)

@@ -17,6 +17,7 @@ from alligator import logs
 from alligator.constants import ALL
 from alligator.gator import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_DELIVERIES
 from alligator.registry import DSN_ENV
+from alligator.tasks import check_time_limit
 from alligator.utils import import_attr
 from alligator.workers import DEFAULT_PREFETCH, DEFAULT_SHUTDOWN_TIMEOUT
 
@@ -26,6 +27,13 @@ def _positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, not {text}")
     return value
+
+
+def _time_limit(text: str) -> float | None:
+    try:
+        return check_time_limit(float(text), "--time-limit")  # the one rule a task's own limit keeps
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _count_seconds(text: str) -> float:
@@ -88,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--time-limit",
-        type=_positive_float,
+        type=_time_limit,
         default=None,
         metavar="S",
         help="seconds a task may run unless it sets its own time_limit; past it TimeLimitExceeded "

@@ -71,9 +71,9 @@ from alligator.exceptions import ConfigurationError, PermanentBackendError
 from alligator.gator import Gator
 from alligator.heartbeats import Heartbeats
 from alligator.leases import LeaseKeeper
-from alligator.limits import MAX_TIME_LIMIT
 from alligator.security import NOTHING_ALLOWED
 from alligator.stopping import TICK_SECONDS, Stopping
+from alligator.tasks import check_time_limit
 
 log = logging.getLogger("alligator.worker")
 
@@ -168,15 +168,10 @@ class Worker(Dispatching, Heartbeats, Stopping):
             raise ValueError(f"lease_seconds must be positive, not {lease_seconds!r}")
         if max_tasks < 0:
             raise ValueError(f"max_tasks must be 0 (no limit) or more, not {max_tasks!r}")
-        if time_limit is not None and not (
-            isinstance(time_limit, (int, float))
-            and not isinstance(time_limit, bool)
-            and 0 < time_limit <= MAX_TIME_LIMIT
-            and math.isfinite(time_limit)
-        ):
-            raise ValueError(
-                f"time_limit must be None or seconds from 0 to {MAX_TIME_LIMIT:g}, not {time_limit!r}"
-            )
+        try:
+            checked_limit = check_time_limit(time_limit)  # the one rule a task's own limit keeps
+        except TypeError as err:
+            raise ValueError(str(err)) from None  # every bad argument of a Worker is a ValueError
         if queues is not None:
             if isinstance(queues, str) or not queues:
                 raise ValueError(f"queues must be a non-empty list of queue names, not {queues!r}")
@@ -197,7 +192,7 @@ class Worker(Dispatching, Heartbeats, Stopping):
         self.lease_seconds = lease_seconds
         self.max_deliveries = max_deliveries
         self.prefetch = max(1, prefetch)
-        self.time_limit = None if time_limit is None else float(time_limit)
+        self.time_limit = checked_limit
         self.shutdown_timeout = None if shutdown_timeout is None else float(shutdown_timeout)
         #: The supervisor's pid when one started this worker, else None. The
         #: worker stops when the supervisor is no longer its parent (it died, and

@@ -7,6 +7,7 @@ from importlib import resources
 
 import pytest
 
+from alligator import reasons
 from alligator_redis import pauses, scripts
 
 ALL = (*scripts.SCRIPTS, *scripts.WORKER_SCRIPTS, pauses.SET_PAUSED, pauses.PAUSED)
@@ -29,7 +30,24 @@ def test_every_script_resolves_its_includes_keys_and_placeholders(script: script
     first = script.source.split("\n", 1)[0]
     assert first.startswith("local ") and "KEYS[1]" in first, "the keys are bound first"
     assert not re.search(r"^-- include:", script.source, re.M)
-    assert not re.search(r"__[A-Z][A-Z_]*__", script.source)
+    assert not re.search(r"__[A-Z][A-Z0-9_]*__", script.source)
+
+
+def test_the_reason_texts_come_from_the_core_as_lua_strings() -> None:
+    # The words are alligator.reasons'; the scripts only format them.
+    for script in (scripts.RESERVE, scripts.GET):
+        for name in ("TOO_LARGE", "NOT_UTF8", "CORRUPT", "PAYLOAD", "TASK_ID"):
+            assert scripts.lua_string(reasons.LUA_TEMPLATES[name]) in script.source, (script.name, name)
+    assert scripts.lua_string(reasons.TOO_LARGE) in scripts.FINISHED.source
+    assert scripts.lua_string("it's a \\ test") == "'it\\'s a \\\\ test'"
+    for bad in ("tab\there", "é", "line\n"):
+        with pytest.raises(ValueError, match="printable ASCII"):
+            scripts.lua_string(bad)
+
+
+def test_a_placeholder_may_hold_digits(monkeypatch: pytest.MonkeyPatch) -> None:
+    _files(monkeypatch, {"s.lua": "-- KEYS: wake\nreturn __NOT_UTF8__\n"})
+    assert scripts.load("s").source.endswith(f"return {scripts.lua_string(reasons.NOT_UTF8)}\n")
 
 
 @pytest.mark.parametrize("script", ALL, ids=lambda script: script.name)

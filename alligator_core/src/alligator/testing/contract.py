@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from alligator import capabilities
+from alligator import capabilities, reasons
 from alligator.backend import Backend, DeadLetter
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 from alligator.testing.clock import FakeClock
@@ -68,8 +68,9 @@ HARD_STRINGS = [
     "é" * 40_000 + "\U0001f40a" * 10_000,
 ]
 
-#: The reason a backend gives a stored payload that is not valid UTF-8.
-NOT_UTF8_REASON = "payload is not valid UTF-8"
+#: The reason a backend gives a stored payload that is not valid UTF-8
+#: (the texts are :mod:`alligator.reasons`).
+NOT_UTF8_REASON = reasons.not_utf8(reasons.PAYLOAD)
 
 
 def oversized_reason(size: int, limit: int) -> str:
@@ -80,9 +81,9 @@ def oversized_reason(size: int, limit: int) -> str:
         limit: The backend's :attr:`~alligator.backend.Backend.max_payload_bytes`.
 
     Returns:
-        ``"payload is N bytes, over the limit of M"``.
+        :data:`alligator.reasons.TOO_LARGE` for the payload.
     """
-    return f"payload is {size} bytes, over the limit of {limit}"
+    return reasons.too_large(reasons.PAYLOAD, size, limit)
 
 
 def _letters(backend: Backend, queue: str) -> dict[str, DeadLetter]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from alligator import capabilities
+from alligator import capabilities, reasons
 from alligator.backend import Ack, Backend, Finished
 from alligator.constants import FAILED, SUCCESS
 from alligator.testing.capable import CapableBackend
@@ -228,7 +228,7 @@ class ResultLifetimeContract(ContractFixtures):
         assert found is not None and (found.status, found.result) == (SUCCESS, None)
         if capabilities.supports(backend, capabilities.Results):
             assert found.reason is not None
-            assert_reason(found.reason, "result is not valid UTF-8")
+            assert_reason(found.reason, reasons.not_utf8(reasons.RESULT))
         fine = backend.finished(queue, "good")
         assert fine is not None and fine.result == _kept(backend, '"fine"'), "the others are unharmed"
 
@@ -300,7 +300,7 @@ class ResultLifetimeContract(ContractFixtures):
         assert found is not None and (found.status, found.result) == (SUCCESS, None)
         if capabilities.supports(backend, capabilities.Results):
             assert found.reason is not None
-            assert_reason(found.reason, "result is 62 bytes, over the limit of 40")
+            assert_reason(found.reason, reasons.too_large(reasons.RESULT, 62, 40))
         fits = backend.finished(queue, "small")
         assert fits is not None and fits.result == _kept(backend, '"ok"')
 
@@ -401,7 +401,7 @@ class SucceededListingContract(ContractFixtures):
         assert (found.task_id, found.result) == ("wide", None)
         if capabilities.supports(backend, capabilities.Results):
             assert found.reason is not None
-            assert_reason(found.reason, "result is 62 bytes, over the limit of 40")
+            assert_reason(found.reason, reasons.too_large(reasons.RESULT, 62, 40))
 
     def test_succeeded_refuses_a_negative_page_and_changes_nothing(
         self, backend: CapableBackend, clock: FakeClock, queue: str

@@ -10,11 +10,12 @@ first when writing one of your own: every rule of
 
 It stores ``str`` payloads, so "bytes" mean UTF-8 bytes here: a payload's
 size is its length in UTF-8, and one UTF-8 cannot encode (a lone surrogate)
-is "not valid UTF-8". :meth:`~alligator.backend.Backend.push` refuses such
-a payload with ``ValueError``; one planted in the store by hand (as a test
-does) is dead-lettered by :meth:`~alligator.backend.Backend.reserve`, like a
+is not valid UTF-8 (every reason's text is in :mod:`alligator.reasons`).
+:meth:`~alligator.backend.Backend.push` refuses such a payload with
+``ValueError``; one planted in the store by hand (as a test does) is
+dead-lettered by :meth:`~alligator.backend.Backend.reserve`, like a
 record of bad bytes in any other store. Likewise a task id is measured in
-UTF-8 bytes against :attr:`LocmemBackend.max_task_id_bytes`: one over it
+UTF-8 bytes against :attr:`~alligator.backend.Backend.max_task_id_bytes`: one over it
 (only a hand-planted one can be) is dead-lettered under its id cut to the
 limit, as every backend does (C8).
 
@@ -38,6 +39,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from alligator import reasons
 from alligator.backend import (
     Ack,
     Backend,
@@ -125,14 +127,19 @@ def _stored_bytes(payload: str) -> tuple[bytes, bool]:
         return payload.encode("utf-8", "surrogatepass"), False
 
 
-def _unreadable(payload: str, max_bytes: int) -> str | None:
-    """Why reserve must not hand this payload out (the C1 reasons), or None when it may."""
+def _unreadable(payload: str, max_bytes: int, what: str = reasons.PAYLOAD) -> str | None:
+    """Why reserve must not hand this text out (the C1 reasons), or None when it may."""
     if payload.isascii() and len(payload) <= max_bytes:
         return None  # the common case, without encoding anything
     data, valid = _stored_bytes(payload)
-    if len(data) > max_bytes:
-        return f"payload is {len(data)} bytes, over the limit of {max_bytes}"
-    return None if valid else "payload is not valid UTF-8"
+    # A text UTF-8 cannot encode is read as its surrogates' own bytes, which
+    # strict UTF-8 refuses (escaped bytes could happen to form a valid sequence).
+    raw = data if valid else payload.encode("utf-8", "surrogatepass")
+    try:
+        reasons.decode(what, len(data), raw, max_bytes)
+    except reasons.Unreadable as unreadable:
+        return str(unreadable)
+    return None
 
 
 def _id_size(task_id: str) -> int:
@@ -159,9 +166,6 @@ class LocmemBackend(Backend):
     """Queues in this process's memory; see the module docstring."""
 
     blocking_reserve = True
-    #: The longest task id, in UTF-8 bytes, that reserve() and get() hand
-    #: out (DECISIONS C8; the core's ``Backend`` default where it has one).
-    max_task_id_bytes: int = 1024
 
     def __init__(self, conn_string: str = "locmem://") -> None:
         super().__init__(conn_string)
@@ -254,7 +258,7 @@ class LocmemBackend(Backend):
         entry.attempts += 1
         max_id = self.max_task_id_bytes
         if len(task_id) * 4 > max_id and (id_size := _id_size(task_id)) > max_id:
-            too_long = f"task id is {id_size} bytes, over the limit of {max_id}"
+            too_long = reasons.too_large(reasons.TASK_ID, id_size, max_id)
             self._bury(q, _cut_id(task_id, max_id), entry, too_long)
             return None
         reason = _unreadable(entry.payload, self.max_payload_bytes)
@@ -353,9 +357,9 @@ class LocmemBackend(Backend):
             return Finished(task_id, FAILED, None, letter.reason, letter.failed_at)
         kept = q.results.get(task_id)
         if kept is not None and kept[1] > now:
-            reason = _unreadable(kept[0], self.max_payload_bytes)
+            reason = _unreadable(kept[0], self.max_payload_bytes, reasons.RESULT)
             if reason is not None:
-                return Finished(task_id, SUCCESS, None, reason.replace("payload", "result", 1), kept[2])
+                return Finished(task_id, SUCCESS, None, reason, kept[2])
             return Finished(task_id, SUCCESS, kept[0], None, kept[2])
         status = q.finished.get(task_id)
         if status is not None and status[0] == SUCCESS and status[1] >= now - self.status_ttl:

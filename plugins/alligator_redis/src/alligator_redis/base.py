@@ -98,10 +98,6 @@ class RedisBase(Backend):
     """
 
     blocking_reserve = True
-    #: The longest task id (in bytes) :meth:`reserve` and :meth:`get` hand out
-    #: (contract rule C8); a longer one is dead-lettered under its first this
-    #: many bytes, and never sent.
-    max_task_id_bytes: int = 1024
 
     def __init__(
         self, conn_string: str = "redis://localhost:6379/0", *, client: Client | None = None
@@ -257,8 +253,6 @@ class RedisBase(Backend):
             subscription.close()
 
 
-#: The reason a record whose payload is not UTF-8 is dead-lettered with.
-UNREADABLE = "payload is not valid UTF-8"
 # execute_command options: keep a reply's strings as bytes, or let the client decode them.
 _RAW: dict[str, Any] = {NEVER_DECODE: True}
 _DECODED: dict[str, Any] = {}

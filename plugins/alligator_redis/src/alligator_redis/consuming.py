@@ -6,12 +6,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from alligator import reasons
 from alligator.backend import (
     Reservation,
 )
 from alligator_redis.base import (
     FAKE_CLOCK_POLL,
-    UNREADABLE,
     RedisBase,
     _check_seconds,
     _count,
@@ -225,14 +225,14 @@ class Consuming(RedisBase):
                 continue  # nothing names the delivery: it stays with its lease
             reason = None
             if not (_count(attempts) and _count(failures) and isinstance(payload, bytes)):
-                reason = f"record is corrupt: the reply held {_short(attempts)} and {_short(failures)}"
+                reason = reasons.CORRUPT_REPLY % (_short(attempts), _short(failures))
             else:
                 try:
                     out.append(
                         Reservation(task_id.decode(), payload.decode(), receipt.decode(), attempts, failures)
                     )
                 except UnicodeDecodeError as err:
-                    reason = f"{UNREADABLE}: {err}"
+                    reason = f"{reasons.not_utf8(reasons.PAYLOAD)}: {err}"
             if reason is not None:
                 args = (self._now_arg(), self.status_ttl, task_id, receipt, reason, *self._retention())
                 self._run(self._dead_letter, queue, *args)

@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from alligator import reasons
 from alligator.backend import (
     Ack,
     Finished,
@@ -82,9 +83,9 @@ class Finishing(RedisBase):
         reason = text(why) or None
         if kind == b"R" and isinstance(value, bytes):
             try:
-                result = value.decode()
-            except UnicodeDecodeError:
-                reason = "result is not valid UTF-8"
+                result = reasons.decode(reasons.RESULT, len(value), value, None)
+            except reasons.Unreadable as unreadable:
+                reason = str(unreadable)
         return Finished(task_id, SUCCESS, result, reason, finished_at)
 
     def succeeded(self, queue: str, offset: int = 0, limit: int = 100) -> list[Finished]:

@@ -17,7 +17,12 @@ the loader resolves, so a reader can follow it by hand:
   script, and a script includes only the helpers it uses (Lua builds every
   function of a script on every call, so the push hot path stays small).
 - ``__NAME__``: a constant of this module (:data:`PLACEHOLDERS`); an unknown
-  one fails at load.
+  one fails at load. The reason texts a script writes into a dead letter are
+  the core's templates (:data:`alligator.reasons.LUA_TEMPLATES`), given as
+  Lua strings and formatted with ``string.format(__TOO_LARGE__, __PAYLOAD__,
+  size, max)``: the words are written once, in :mod:`alligator.reasons`,
+  while the script still measures a record and dead-letters it in its own
+  atomic step.
 
 Every script touches only the keys of one queue, passed in ``KEYS``; they all
 carry the queue's hash tag, so a script runs atomically on one node, even on
@@ -61,6 +66,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
+from alligator import reasons
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 
 # The key layout lives in keys.py; re-exported here, where tests and tools found it first.
@@ -90,7 +96,20 @@ NET_CAP_MS = 10**12
 #: Expired worker records dropped at most per heartbeat.
 WORKER_SWEEP = 100
 
-#: The values of the ``__NAME__`` placeholders the Lua files may use.
+
+def lua_string(text: str) -> str:
+    """A Lua string literal of ``text``, which must be printable ASCII (as every reason's template is).
+
+    Raises:
+        ValueError: ``text`` holds anything else.
+    """
+    if not (text.isascii() and text.isprintable()):
+        raise ValueError(f"a Lua text placeholder must be printable ASCII, not {text!r}")
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+#: The values of the ``__NAME__`` placeholders the Lua files may use: numbers,
+#: and the core's reason templates as Lua strings.
 PLACEHOLDERS: dict[str, object] = {
     "WAKE_CAP": WAKE_CAP,
     "RECLAIM": RECLAIM_LIMIT,
@@ -104,6 +123,7 @@ PLACEHOLDERS: dict[str, object] = {
     "DELAYED": DELAYED,
     "SUCCESS": SUCCESS,
     "FAILED": FAILED,
+    **{name: lua_string(text) for name, text in reasons.LUA_TEMPLATES.items()},
 }
 
 
@@ -118,7 +138,7 @@ class Script:
 
 _KEYS_LINE = re.compile(r"^-- KEYS:(.*)$", re.M)
 _INCLUDE = re.compile(r"^-- include: (\S+)$", re.M)
-_PLACEHOLDER = re.compile(r"__([A-Z][A-Z_]*)__")
+_PLACEHOLDER = re.compile(r"__([A-Z][A-Z0-9_]*)__")
 
 
 def _read(file: str) -> str:

@@ -53,16 +53,16 @@ How it keeps the contract:
   at a time, so it never sits in the process's memory whole, not even
   inside SQLite; on 3.10 in SQL (``length(CAST(payload AS BLOB))``), which
   keeps it out of Python but makes SQLite load it.
-* **Task ids over** :attr:`SqliteBackend.max_task_id_bytes` (1024 bytes by
+* **Task ids over** :attr:`~alligator.backend.Backend.max_task_id_bytes` (1024 bytes by
   default) are measured in SQL (``length(CAST(task_id AS BLOB))``) and never
   selected into Python: such a row is dead-lettered under its id cut to the
-  limit (``substr``, or blob I/O on 3.11+), decoded leniently, with reason
-  ``task id is N bytes, over the limit of M``. ``dead_letters()`` never lists
+  limit (``substr``, or blob I/O on 3.11+), decoded leniently, with the
+  reason :data:`alligator.reasons.TOO_LARGE` gives. ``dead_letters()`` never lists
   a longer id either.
 * **Stored numbers that are not numbers.** A row whose ``due``, ``seq``,
   ``attempts`` or ``failures`` holds text, a blob, an infinity or (for the
   integers) a fraction is dead-lettered by the next reserve (or get) that
-  meets it, alone, with reason ``record is corrupt: due is 'abc'`` (the value
+  meets it, alone, with the reason :data:`alligator.reasons.CORRUPT` gives (the value
   shortened to 40 characters; a count that is no number taken as 0). A due
   that is not a finite number sorts after every time in the ``(queue, due,
   seq)`` index, so each reserve looks for such rows with one index seek

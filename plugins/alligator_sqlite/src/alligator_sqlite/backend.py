@@ -47,9 +47,6 @@ class SqliteBackend(Consuming, Inspecting, Registry):
             a newer release.
     """
 
-    #: The longest task id, in UTF-8 bytes, that reserve() and get() hand
-    #: out (DECISIONS C8; the core's ``Backend`` default where it has one).
-    max_task_id_bytes: int = 1024
     #: Results ride the ack, in its transaction (see :meth:`ack_results`).
 
     # -- deployment checks -----------------------------------------------

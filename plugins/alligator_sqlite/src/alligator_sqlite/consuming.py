@@ -13,7 +13,7 @@ import sqlite3
 import uuid
 from collections.abc import Sequence
 
-from alligator import store_defaults
+from alligator import reasons, store_defaults
 from alligator.backend import Ack, Reservation
 from alligator.constants import SUCCESS
 from alligator_sqlite import queries, records
@@ -170,14 +170,14 @@ class Consuming(Store):
             for rowid, raw_id, attempts, failures, small, bad_field in rows:
                 try:
                     if bad_field is not None:
-                        raise records.Unreadable(records.corrupt_reason(conn, rowid, bad_field))
-                    if raw_id is None:
+                        raise reasons.Unreadable(records.corrupt_reason(conn, rowid, bad_field))
+                    if raw_id is None:  # the query selects an id only within max_id bytes
                         size = records.id_size_and_head(conn, rowid, max_id)[0]
-                        raise records.Unreadable(f"task id is {size} bytes, over the limit of {max_id}")
-                    task_id = records.decode_task_id(raw_id)
+                        raise reasons.Unreadable(reasons.too_large(reasons.TASK_ID, size, max_id))
+                    task_id = reasons.decode(reasons.TASK_ID, len(raw_id), raw_id, max_id)
                     size, raw = records.read_payload(conn, rowid, max_bytes, small)
-                    payload = records.decode_payload(size, raw, max_bytes)
-                except records.Unreadable as unreadable_record:
+                    payload = reasons.decode(reasons.PAYLOAD, size, raw, max_bytes)
+                except reasons.Unreadable as unreadable_record:
                     unreadable.append((rowid, str(unreadable_record)))
                     continue
                 reservation = Reservation(task_id, payload, uuid.uuid4().hex, attempts + 1, failures)
@@ -394,16 +394,16 @@ class Consuming(Store):
             rowid, attempts, failures, small, bad_field = row
             try:
                 if bad_field is not None:
-                    raise records.Unreadable(records.corrupt_reason(conn, rowid, bad_field))
+                    raise reasons.Unreadable(records.corrupt_reason(conn, rowid, bad_field))
                 id_size = len(task_id.encode("utf-8", "surrogatepass"))
                 if id_size > self.max_task_id_bytes:
-                    raise records.Unreadable(
-                        f"task id is {id_size} bytes, over the limit of {self.max_task_id_bytes}"
+                    raise reasons.Unreadable(
+                        reasons.too_large(reasons.TASK_ID, id_size, self.max_task_id_bytes)
                     )
-                payload = records.decode_payload(
-                    *records.read_payload(conn, rowid, max_bytes, small), max_bytes
+                payload = reasons.decode(
+                    reasons.PAYLOAD, *records.read_payload(conn, rowid, max_bytes, small), max_bytes
                 )
-            except records.Unreadable as unreadable:
+            except reasons.Unreadable as unreadable:
                 self._bury(conn, queue, [(rowid, str(unreadable))], now, delivered=True)
                 return None
             reservation = Reservation(task_id, payload, uuid.uuid4().hex, attempts + 1, failures)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
+from alligator import reasons
 from alligator.backend import DeadLetter, Finished, QueueCounts, TaskInfo, check_page, check_window
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 from alligator_sqlite import queries, records
@@ -45,10 +46,10 @@ class Inspecting(Store):
             if row is None:
                 return None
             try:
-                return records.decode_payload(
-                    *records.read_payload(conn, row[0], max_bytes, row[1]), max_bytes
+                return reasons.decode(
+                    reasons.PAYLOAD, *records.read_payload(conn, row[0], max_bytes, row[1]), max_bytes
                 )
-            except records.Unreadable:
+            except reasons.Unreadable:
                 return None
 
         return self._run(body, write=False)
@@ -131,16 +132,11 @@ class Inspecting(Store):
         finished_at, size, raw = kept
         if finished_at is None and status is not None:
             finished_at = status[0]
-        result: str | None = None
-        reason: str | None = None
-        if size > self.max_payload_bytes:
-            reason = f"result is {size} bytes, over the limit of {self.max_payload_bytes}"
-        else:
-            try:
-                result = bytes(raw or b"").decode("utf-8")
-            except UnicodeDecodeError:
-                reason = "result is not valid UTF-8"
-        return Finished(task_id, SUCCESS, result, reason, finished_at)
+        try:
+            result = reasons.decode(reasons.RESULT, size, raw, self.max_payload_bytes)
+        except reasons.Unreadable as unreadable:
+            return Finished(task_id, SUCCESS, None, str(unreadable), finished_at)
+        return Finished(task_id, SUCCESS, result, None, finished_at)
 
     def succeeded(self, queue: str, offset: int = 0, limit: int = 100) -> list[Finished]:
         """Lists one page of a queue's succeeded tasks in one read.
@@ -181,13 +177,11 @@ class Inspecting(Store):
         """One row of :meth:`succeeded`: the result handed out, or withheld with the reason."""
         if not kept:
             return Finished(records.lenient(task_id), SUCCESS, None, None, acked)
-        if size > self.max_payload_bytes:
-            reason = f"result is {size} bytes, over the limit of {self.max_payload_bytes}"
-            return Finished(records.lenient(task_id), SUCCESS, None, reason, acked)
         try:
-            return Finished(records.lenient(task_id), SUCCESS, bytes(raw or b"").decode("utf-8"), None, acked)
-        except UnicodeDecodeError:
-            return Finished(records.lenient(task_id), SUCCESS, None, "result is not valid UTF-8", acked)
+            result = reasons.decode(reasons.RESULT, size, raw, self.max_payload_bytes)
+        except reasons.Unreadable as unreadable:
+            return Finished(records.lenient(task_id), SUCCESS, None, str(unreadable), acked)
+        return Finished(records.lenient(task_id), SUCCESS, result, None, acked)
 
     def wait_finished(self, queue: str, task_id: str, timeout: float) -> Finished | None:
         """Waits up to ``timeout`` seconds (wall clock) for a task to finish, reading only after commits.

@@ -5,8 +5,10 @@ is not valid UTF-8 cannot make the whole read fail. Python 3.11+ has
 SQLite's incremental blob I/O: a payload's size is then read from the row
 header, and a payload over the limit is never loaded, not even by SQLite.
 Without it the size is measured in SQL: the payload never reaches Python,
-but SQLite loads it once to measure it. A record that must not be handed
-out raises :class:`Unreadable`, whose message is its dead letter's reason.
+but SQLite loads it once to measure it. The bytes read are decoded by the
+core's :func:`alligator.reasons.decode`, and a record that must not be
+handed out raises :class:`alligator.reasons.Unreadable`, whose message is
+its dead letter's reason (every reason's text is in :mod:`alligator.reasons`).
 """
 
 from __future__ import annotations
@@ -14,14 +16,12 @@ from __future__ import annotations
 import sqlite3
 import sys
 
+from alligator import reasons
 from alligator_sqlite import queries
 
 __all__ = [
     "CORRUPT_DUE_SQL",
-    "Unreadable",
     "corrupt_reason",
-    "decode_payload",
-    "decode_task_id",
     "id_size_and_head",
     "lenient",
     "letter_head",
@@ -46,50 +46,6 @@ _CORRUPT_VALUE = {
     "attempts": queries.CORRUPT_ATTEMPTS,
     "failures": queries.CORRUPT_FAILURES,
 }
-
-
-class Unreadable(Exception):
-    """A stored record that must not be handed out; its message is the dead letter's reason."""
-
-
-def decode_payload(size: int, raw: bytes | None, max_bytes: int) -> str:
-    """Decodes a payload read as bytes (None when it was left unread for its size).
-
-    Args:
-        size: The payload's size in bytes.
-        raw: Its bytes, or None when it was not read.
-        max_bytes: The limit.
-
-    Returns:
-        The payload.
-
-    Raises:
-        Unreadable: It is over the limit, or not valid UTF-8.
-    """
-    if size > max_bytes:
-        raise Unreadable(f"payload is {size} bytes, over the limit of {max_bytes}")
-    try:
-        return (raw or b"").decode("utf-8")
-    except UnicodeDecodeError:
-        raise Unreadable("payload is not valid UTF-8") from None
-
-
-def decode_task_id(raw_id: bytes) -> str:
-    """Decodes a task id read as bytes.
-
-    Args:
-        raw_id: The id's bytes.
-
-    Returns:
-        The id.
-
-    Raises:
-        Unreadable: It is not valid UTF-8.
-    """
-    try:
-        return raw_id.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Unreadable("task id is not valid UTF-8") from None
 
 
 def lenient(value: bytes | str | None) -> str:
@@ -127,12 +83,12 @@ def corrupt_reason(conn: sqlite3.Connection, rowid: int, field: str) -> str:
         field: ``due``, ``seq``, ``attempts`` or ``failures``.
 
     Returns:
-        ``record is corrupt: FIELD is VALUE``.
+        :data:`alligator.reasons.CORRUPT` with the field and its value.
     """
     kind, value = conn.execute(
         _CORRUPT_VALUE[field], {"max_bytes": _SHOWN_CHARS * 4 + 1, "rowid": rowid}
     ).fetchone()
-    return f"record is corrupt: {field} is {_shown(value, text=kind == 'text')}"
+    return reasons.corrupt(field, _shown(value, text=kind == "text"))
 
 
 def id_size_and_head(conn: sqlite3.Connection, rowid: int, max_id: int) -> tuple[int, bytes]:

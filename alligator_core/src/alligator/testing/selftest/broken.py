@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Sequence
 
+from alligator import reasons
 from alligator.backend import Ack, Backend, Finished, QueueCounts, Reservation, TaskInfo
 from alligator.testing.selftest.reference import (
     BlockingReferenceBackend,
@@ -46,19 +47,19 @@ class PushOverDeadLetter(ReferenceBackend):
 class UnreadableRecordHaltsReserve(ReferenceBackend):
     """Decodes every record it meets: one that is not UTF-8 makes every reserve raise (issue 8, finding 1)."""
 
-    def _refusal(self, payload: str) -> str | None:
+    def _refusal(self, payload: str, what: str = reasons.PAYLOAD) -> str | None:
         payload.encode("utf-8")  # raises, as a driver decoding the row would
-        return super()._refusal(payload)
+        return super()._refusal(payload, what)
 
 
 class OversizedRecordHandedOut(ReferenceBackend):
     """Never checks the size, so any record reaches the worker's memory (issue 8, finding 11)."""
 
-    def _refusal(self, payload: str) -> str | None:
+    def _refusal(self, payload: str, what: str = reasons.PAYLOAD) -> str | None:
         try:
             payload.encode("utf-8")
         except UnicodeEncodeError:
-            return "payload is not valid UTF-8"
+            return reasons.not_utf8(what)
         return None
 
 
@@ -347,7 +348,7 @@ class NotUtf8ResultHandedOut(ReferenceBackend):
     def _result_refusal(self, result: str) -> str | None:
         size = len(self._stored(result))
         if size > self.max_payload_bytes:
-            return f"result is {size} bytes, over the limit of {self.max_payload_bytes}"
+            return reasons.too_large(reasons.RESULT, size, self.max_payload_bytes)
         return None
 
 

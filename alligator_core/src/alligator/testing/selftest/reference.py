@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from alligator import reasons
 from alligator.backend import (
     Ack,
     Backend,
@@ -118,15 +119,15 @@ class ReferenceBackend(Backend):
         # Planted records hold undecodable bytes as surrogate escapes, as locmem's do.
         return payload.encode("utf-8", "surrogateescape")
 
-    def _refusal(self, payload: str) -> str | None:
-        """Why a stored payload cannot be handed out, or None when it can."""
+    def _refusal(self, payload: str, what: str = reasons.PAYLOAD) -> str | None:
+        """Why a stored payload (or ``what``) cannot be handed out, or None when it can."""
         size = len(self._stored(payload))
         if size > self.max_payload_bytes:
-            return f"payload is {size} bytes, over the limit of {self.max_payload_bytes}"
+            return reasons.too_large(what, size, self.max_payload_bytes)
         try:
             payload.encode("utf-8")
         except UnicodeEncodeError:
-            return "payload is not valid UTF-8"
+            return reasons.not_utf8(what)
         return None
 
     def _deliver(self, q: _Queue, task_id: str, lease_seconds: float) -> Reservation | None:
@@ -256,8 +257,7 @@ class ReferenceBackend(Backend):
 
     def _result_refusal(self, result: str) -> str | None:
         """Why a stored result cannot be handed out, or None when it can."""
-        refusal = self._refusal(result)
-        return None if refusal is None else refusal.replace("payload", "result", 1)
+        return self._refusal(result, reasons.RESULT)
 
     def finished(self, queue: str, task_id: str) -> Finished | None:
         with self._lock:

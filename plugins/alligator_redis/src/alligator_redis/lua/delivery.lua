@@ -20,7 +20,7 @@ local function deliver(id, out, deadline, max, max_id, now, ttl)
       redis.call('HDEL', failures, id)
       return
     end
-    local why = 'task id is ' .. int(#id) .. ' bytes, over the limit of ' .. int(max_id)
+    local why = string.format(__TOO_LARGE__, __TASK_ID__, #id, max_id)
     refuse(id, why, now, ttl, count or 0, as)
     return
   end

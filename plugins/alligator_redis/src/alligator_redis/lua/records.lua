@@ -15,7 +15,7 @@ local function stored_count(hash, id, what)
   local value = redis.call('HGET', hash, id)
   if not value then return 0 end
   if #value <= 15 and string.find(value, '^%d+$') then return tonumber(value) end
-  return false, 'record is corrupt: ' .. what .. ' is ' .. shown(value)
+  return false, string.format(__CORRUPT__, what, shown(value))
 end
 -- Both counters of id, checked before any write touches it: attempts and
 -- failures, or false and why the record is corrupt.
@@ -46,11 +46,11 @@ end
 -- The payload of id if a caller may have it; else false and why not. A payload
 -- over the limit is measured, never read.
 local function readable(id, max)
-  if not utf8(id) then return false, 'task id is not valid UTF-8' end
+  if not utf8(id) then return false, string.format(__NOT_UTF8__, __TASK_ID__) end
   local size = redis.call('HSTRLEN', payloads, id)
-  if size > max then return false, 'payload is ' .. int(size) .. ' bytes, over the limit of ' .. int(max) end
+  if size > max then return false, string.format(__TOO_LARGE__, __PAYLOAD__, size, max) end
   local payload = redis.call('HGET', payloads, id)
-  if not payload then return false, 'payload is missing' end
-  if not utf8(payload) then return false, 'payload is not valid UTF-8' end
+  if not payload then return false, string.format(__MISSING__, __PAYLOAD__) end
+  if not utf8(payload) then return false, string.format(__NOT_UTF8__, __PAYLOAD__) end
   return payload
 end

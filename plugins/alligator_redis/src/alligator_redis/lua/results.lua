@@ -13,11 +13,11 @@ local function kept_result(id, now, max)
   local stored_at = redis.call('HGET', results, 't:' .. id) or ''
   local size = redis.call('HSTRLEN', results, 'v:' .. id)
   if size > max then
-    return {'S', '', 'result is ' .. int(size) .. ' bytes, over the limit of ' .. int(max), stored_at}
+    return {'S', '', string.format(__TOO_LARGE__, __RESULT__, size, max), stored_at}
   end
   local value = redis.call('HGET', results, 'v:' .. id)
   if not value then return nil end
-  if not utf8(value) then return {'S', '', 'result is not valid UTF-8', stored_at} end
+  if not utf8(value) then return {'S', '', string.format(__NOT_UTF8__, __RESULT__), stored_at} end
   return {'R', value, '', stored_at}
 end
 -- Publishes the ids of tasks that just finished on the queue's done channel,
