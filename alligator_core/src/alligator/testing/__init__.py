@@ -63,49 +63,76 @@ top of a checkout of Alligator).
 
 from __future__ import annotations
 
+from alligator.testing.administration import (
+    AdministrationContract,
+    DeadLetterListingContract,
+    DeadLetterManagementContract,
+    DeadLetterRetentionContract,
+    RequeueContract,
+)
 from alligator.testing.clock import FakeClock
-from alligator.testing.contract import (
-    BackendContract,
+from alligator.testing.contract import BackendContract, RequiredContract
+from alligator.testing.fixtures import ContractFixtures
+from alligator.testing.inspection import (
+    CountsContract,
+    InspectionContract,
+    QueueListingContract,
+    TaskListingContract,
+)
+from alligator.testing.pausing import PauseContract
+from alligator.testing.priority import PriorityContract, WakingContract
+from alligator.testing.registry import DiagnoseContract, WorkerRegistryContract
+from alligator.testing.required_delivery import (
     ConcurrencyContract,
-    ContractFixtures,
     DeadLetterContract,
     DelayContract,
     DeliveryContract,
-    DueOrderContract,
-    FailureCountContract,
     GetAndCancelContract,
-    IdReuseContract,
-    LeaseBoundaryContract,
     LeaseContract,
     ModelContract,
+    QueueIsolationContract,
+)
+from alligator.testing.required_order import (
+    DueOrderContract,
+    FailureCountContract,
+    LeaseBoundaryContract,
+    ReserveFirstContract,
+)
+from alligator.testing.required_records import (
+    IdReuseContract,
     PayloadLimitContract,
     PeekContract,
-    QueueIsolationContract,
-    RequeueContract,
-    SharedStoreContract,
     StringContract,
     UnreadableRecordContract,
 )
-from alligator.testing.inspection import InspectionContract
-from alligator.testing.pausing import PauseContract
-from alligator.testing.priority import PriorityContract
-from alligator.testing.registry import DiagnoseContract, WorkerRegistryContract
+from alligator.testing.required_shared import SharedStoreContract
+from alligator.testing.result_listing import (
+    FinishedQueuesContract,
+    ResultListingContract,
+    SucceededListingContract,
+)
+from alligator.testing.result_waiting import ResultWaitingContract, WaitFinishedContract
 from alligator.testing.results import (
+    AckResultsContract,
     FinishedContract,
     ResultLifetimeContract,
     ResultsContract,
-    SucceededListingContract,
-    WaitFinishedContract,
 )
 from alligator.testing.roundtrip import assert_result_round_trips, assert_round_trips
 from alligator.testing.stateful import BackendStateMachine, run_backend_state_machine
 
 __all__ = [
+    "AckResultsContract",
+    "AdministrationContract",
     "BackendContract",
     "BackendStateMachine",
     "ConcurrencyContract",
     "ContractFixtures",
+    "CountsContract",
     "DeadLetterContract",
+    "DeadLetterListingContract",
+    "DeadLetterManagementContract",
+    "DeadLetterRetentionContract",
     "DelayContract",
     "DeliveryContract",
     "DiagnoseContract",
@@ -113,6 +140,7 @@ __all__ = [
     "FailureCountContract",
     "FakeClock",
     "FinishedContract",
+    "FinishedQueuesContract",
     "GetAndCancelContract",
     "IdReuseContract",
     "InspectionContract",
@@ -124,14 +152,21 @@ __all__ = [
     "PeekContract",
     "PriorityContract",
     "QueueIsolationContract",
+    "QueueListingContract",
     "RequeueContract",
+    "RequiredContract",
+    "ReserveFirstContract",
     "ResultLifetimeContract",
+    "ResultListingContract",
+    "ResultWaitingContract",
     "ResultsContract",
     "SharedStoreContract",
     "StringContract",
     "SucceededListingContract",
+    "TaskListingContract",
     "UnreadableRecordContract",
     "WaitFinishedContract",
+    "WakingContract",
     "WorkerRegistryContract",
     "assert_result_round_trips",
     "assert_round_trips",
