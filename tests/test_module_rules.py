@@ -47,8 +47,6 @@ MAX_LINES = 600
 #: this list once those are merged; nothing is ever added to it.
 LONG_MODULES_BEING_SPLIT = {
     "alligator_core/src/alligator/backend.py",
-    "alligator_core/src/alligator/testing/contract.py",
-    "plugins/alligator_locmem/src/alligator_locmem/__init__.py",
 }
 
 
