@@ -1,18 +1,25 @@
 """The backend contract as reusable tests: prove a backend the way ours are proven.
 
-Adopt it in one class, overriding three fixtures: one that yields a fresh
-backend, one that makes another client of the same store (a second worker's
-connection), and one that writes a raw record straight into the store::
+Every backend adopts :class:`~alligator.testing.contract.RequiredContract`,
+the tests of the twelve required methods, in one class overriding three
+fixtures: one that yields a fresh backend, one that makes another client of
+the same store (a second worker's connection), and one that writes a raw
+record straight into the store. For each optional capability of
+:mod:`alligator.capabilities` it claims, it adds that capability's mixin
+(``ResultsContract``, ``ResultListingContract``, ``ResultWaitingContract``,
+``WakingContract``, ``InspectionContract``, ``AdministrationContract``,
+``WorkerRegistryContract``, ``PauseContract``, ``DiagnoseContract``), each
+beginning with a test that the backend claims it::
 
     import functools
 
     import pytest
-    from alligator.testing import BackendContract
+    from alligator.testing import AdministrationContract, RequiredContract, ResultsContract
 
     from mypackage import MyBackend
 
 
-    class TestMyBackend(BackendContract):
+    class TestMyBackend(RequiredContract, ResultsContract, AdministrationContract):
         @pytest.fixture
         def backend(self):
             backend = MyBackend("mine://...")
@@ -30,6 +37,9 @@ connection), and one that writes a raw record straight into the store::
                 ...  # store a waiting task, due at backend.now(), whose payload is exactly `data`
             return plant
 
+:class:`~alligator.testing.contract.BackendContract` is the required
+contract with every capability mixin, for a backend that claims them all.
+
 Every test uses queues of its own (unique names), so the fixture may hand out
 one shared store. The kit sets ``backend.clock`` to a :class:`~alligator.testing.clock.FakeClock` so
 delays, leases and status lifetimes are checked without sleeping; a backend
@@ -39,7 +49,7 @@ a server, from the value it is passed) for the kit to pass. The
 (bytes that are not UTF-8, payloads over
 :attr:`~alligator.backend.Backend.max_payload_bytes`); without it those tests
 error, saying what to provide. The tests of several clients
-(:class:`~alligator.testing.contract.SharedStoreContract`) run clients made by
+(:class:`~alligator.testing.required_shared.SharedStoreContract`) run clients made by
 ``backend_factory`` in threads and in processes at once; a store that lives
 in one process only (as locmem's does) sets
 ``shares_store_across_processes = False`` on the class, which leaves the

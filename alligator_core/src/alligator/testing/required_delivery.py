@@ -371,7 +371,7 @@ class QueueIsolationContract(ContractFixtures):
 class ConcurrencyContract(ContractFixtures):
     """One client used from several threads, and a blocking reserve that wakes up for new work.
 
-    (Several clients of one store: :class:`SharedStoreContract`.)
+    (Several clients of one store: :class:`~alligator.testing.required_shared.SharedStoreContract`.)
     """
 
     def test_threads_never_share_a_task(self, clocked_backend: Backend, queue: str) -> None:

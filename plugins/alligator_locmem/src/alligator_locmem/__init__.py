@@ -14,7 +14,7 @@ is "not valid UTF-8". :meth:`~alligator.backend.Backend.push` refuses such
 a payload with ``ValueError``; one planted in the store by hand (as a test
 does) is dead-lettered by :meth:`~alligator.backend.Backend.reserve`, like a
 record of bad bytes in any other store. Likewise a task id is measured in
-UTF-8 bytes against :attr:`LocmemBackend.max_task_id_bytes`: one over it
+UTF-8 bytes against :attr:`~alligator_locmem.required.RequiredLocmem.max_task_id_bytes`: one over it
 (only a hand-planted one can be) is dead-lettered under its id cut to the
 limit, as every backend does (C8).
 
@@ -23,8 +23,9 @@ Results are kept with the ack, under the store's lock, for their
 and :meth:`~alligator.capabilities.Waking.wait_for_work` are woken by a condition the acks,
 dead letters, pushes, releases and requeues notify, so neither polls. The
 registry of live workers is one per store, bounded by its TTLs and by
-:attr:`~alligator.backend.Backend.max_workers`, and so is the set of pauses. :meth:`LocmemBackend.diagnose`
-always warns: what a locmem store holds is gone when its process exits.
+:attr:`~alligator.backend.Backend.max_workers`, and so is the set of pauses.
+:meth:`~alligator_locmem.backend.LocmemBackend.diagnose` always warns: what
+a locmem store holds is gone when its process exits.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """locmem's required part: every method of :class:`alligator.backend.Backend` a store must write.
 
 :class:`RequiredLocmem` is a whole backend without any optional capability;
-:class:`~alligator_locmem.LocmemBackend` adds them all to it. Every step
+:class:`~alligator_locmem.backend.LocmemBackend` adds them all to it. Every step
 runs under the store's one lock, so each is atomic for every client of the
 store in this process.
 """

@@ -1,8 +1,8 @@
 """The data of a locmem store, and the rules of reading a record: its bytes, and when it is refused.
 
-One :class:`_Store` per DSN in this process, shared by every
-:class:`~alligator_locmem.LocmemBackend` built from it; one :class:`_Queue` in
-it per queue name.
+One ``_Store`` per DSN in this process, shared by every
+:class:`~alligator_locmem.backend.LocmemBackend` built from it; one ``_Queue``
+in it per queue name.
 """
 
 from __future__ import annotations
