@@ -7,11 +7,13 @@ here uses only the required methods of :class:`alligator.backend.Backend`
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
 import pytest
 
+from alligator import store_defaults
 from alligator.backend import Backend
 from alligator.constants import RUNNING, WAITING
 from alligator.testing.clock import FakeClock
@@ -301,3 +303,67 @@ class ReserveFirstContract(InspectionFixtures):
         # The base class answers an empty single queue with (queue, []): only
         # the reservations are checked here.
         assert backend.reserve_first([queue], LEASE)[1] == []
+
+    # What every store keeps around a wait, whether it can wake a waiter
+    # (WakingContract checks that it does) or the core naps for it: no push
+    # or release is lost, nothing waits past its deadline.
+
+    def test_reserve_first_with_a_timeout_loses_no_push(
+        self, backend: Backend, queue: str, other_queue: Callable[[str], str]
+    ) -> None:
+        # No fake clock: the wait is on the wall clock, and the push must be due.
+        queues = self._queues(queue, other_queue)
+        started = time.monotonic()
+        pusher = threading.Timer(0.3, backend.push, (queues[-1], "t1", "x"))
+        pusher.start()
+        try:
+            got_queue, got = backend.reserve_first(queues, LEASE, timeout=1.0)
+        finally:
+            pusher.join()
+        assert time.monotonic() - started < WAIT_DEADLINE
+        if not got:
+            got_queue, got = backend.reserve_first(queues, LEASE)
+        assert (got_queue, [r.task_id for r in got]) == (queues[-1], ["t1"])
+        assert backend.reserve_first(queues, LEASE) == ("", []), "delivered once"
+
+    @pytest.mark.parametrize("how", ["push", "release"])
+    def test_a_wait_for_work_loses_none(
+        self, backend: Backend, queue: str, other_queue: Callable[[str], str], how: str
+    ) -> None:
+        queues = self._queues(queue, other_queue)
+        target = queues[1]
+        wake: Callable[[], object]
+        if how == "push":
+            wake = lambda: backend.push(target, "t1", "x")  # noqa: E731 - one line per case
+        else:
+            assert backend.push(target, "t1", "x")
+            [held] = backend.reserve(target, LEASE)
+            wake = lambda: backend.release(target, "t1", held.receipt)  # noqa: E731
+        started = time.monotonic()
+        waker = threading.Timer(0.3, wake)
+        waker.start()
+        try:
+            store_defaults.wait_for_work(backend, queues, 1.0)
+        finally:
+            waker.join()
+        assert time.monotonic() - started < WAIT_DEADLINE
+        assert [r.task_id for r in backend.reserve(target, LEASE)] == ["t1"]
+
+    def test_a_wait_for_work_with_work_due_returns_within_its_deadline(
+        self, backend: Backend, clock: FakeClock, queue: str, other_queue: Callable[[str], str]
+    ) -> None:
+        queues = self._queues(queue, other_queue)
+        assert backend.push(queues[1], "t1", "x")
+        assert backend.reserve(queues[1], LEASE)
+        clock.advance(LEASE)  # the lease ended: due again
+        started = time.monotonic()
+        store_defaults.wait_for_work(backend, queues, WAIT_DEADLINE)
+        assert time.monotonic() - started < WAIT_DEADLINE - 1.0, "it waited for its timeout with work due"
+        assert [r.task_id for r in backend.reserve(queues[1], LEASE)] == ["t1"]
+
+    def test_a_wait_for_work_without_work_is_false_at_its_timeout(
+        self, backend: Backend, queue: str, other_queue: Callable[[str], str]
+    ) -> None:
+        started = time.monotonic()
+        assert store_defaults.wait_for_work(backend, self._queues(queue, other_queue), 0.3) is False
+        assert time.monotonic() - started < WAIT_DEADLINE
