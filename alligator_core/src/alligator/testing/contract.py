@@ -48,6 +48,7 @@ from alligator.testing.fixtures import PlantRawPayload as PlantRawPayload
 from alligator.testing.fixtures import assert_reason as assert_reason
 from alligator.testing.inspection import InspectionContract
 from alligator.testing.pausing import PauseContract
+from alligator.testing.priority import PriorityContract as PriorityContract
 from alligator.testing.priority import WakingContract
 from alligator.testing.registry import DiagnoseContract, WorkerRegistryContract
 from alligator.testing.required_delivery import ConcurrencyContract as ConcurrencyContract
@@ -72,7 +73,11 @@ from alligator.testing.required_records import UnreadableRecordContract as Unrea
 from alligator.testing.required_records import oversized_reason as oversized_reason
 from alligator.testing.required_shared import SharedStoreContract as SharedStoreContract
 from alligator.testing.result_listing import ResultListingContract
+from alligator.testing.result_listing import SucceededListingContract as SucceededListingContract
 from alligator.testing.result_waiting import ResultWaitingContract
+from alligator.testing.result_waiting import WaitFinishedContract as WaitFinishedContract
+from alligator.testing.results import FinishedContract as FinishedContract
+from alligator.testing.results import ResultLifetimeContract as ResultLifetimeContract
 from alligator.testing.results import ResultsContract
 
 

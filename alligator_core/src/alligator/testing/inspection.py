@@ -24,6 +24,7 @@ from alligator.testing.administration import DeadLetterRetentionContract as Dead
 from alligator.testing.capable import CapableBackend
 from alligator.testing.clock import FakeClock
 from alligator.testing.fixtures import LEASE, InspectionFixtures, assert_claims, bury
+from alligator.testing.result_listing import FinishedQueuesContract as FinishedQueuesContract
 
 _bury = bury
 
