@@ -40,15 +40,13 @@ PACKAGES: dict[str, Path] = import_cycles.package_dirs(ROOT)
 #: The longest a module may be, in lines.
 MAX_LINES = 600
 
-#: Modules allowed over MAX_LINES for now. Only these three: other parts of
-#: issue 19 are shrinking them while this test lands (the backend contract
-#: into a required part and capabilities, the kit into a mixin per
-#: capability, locmem into the one reference backend). The lead empties
-#: this list once those are merged; nothing is ever added to it.
+#: Modules allowed over MAX_LINES for now. Only this one: another part of
+#: issue 19 is shrinking it while this test lands (the backend contract
+#: into a required part and capabilities; the kit and locmem are split
+#: already). The lead empties this list once that is merged; nothing is
+#: ever added to it.
 LONG_MODULES_BEING_SPLIT = {
     "alligator_core/src/alligator/backend.py",
-    "alligator_core/src/alligator/testing/contract.py",
-    "plugins/alligator_locmem/src/alligator_locmem/__init__.py",
 }
 
 

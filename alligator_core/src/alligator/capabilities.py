@@ -81,9 +81,8 @@ class ResultListing(Protocol):
     """Lists finished tasks: the succeeded ones of a queue, and the queues that remember any.
 
     For the dashboard's "succeeded" page and ``alligator show DSN ID`` without
-    a queue. Needs :class:`Results`. Kit mixins:
-    :class:`~alligator.testing.results.SucceededListingContract`,
-    :class:`~alligator.testing.inspection.FinishedQueuesContract`.
+    a queue. Needs :class:`Results`. Kit mixin:
+    :class:`~alligator.testing.result_listing.ResultListingContract`.
     """
 
     @abc.abstractmethod
@@ -134,7 +133,7 @@ class ResultWaiting(Protocol):
 
     Without it (and with :class:`Results`), :func:`alligator.store_defaults.wait_finished`
     polls :meth:`Results.finished`, from 10 ms backing off to 250 ms. Kit
-    mixin: :class:`~alligator.testing.results.WaitFinishedContract`.
+    mixin: :class:`~alligator.testing.result_waiting.ResultWaitingContract`.
     """
 
     @abc.abstractmethod
@@ -156,7 +155,7 @@ class Waking(Protocol):
 
     Without it a worker that consumes several queues naps (at most 0.1 s)
     between looks. Kit mixin:
-    :class:`~alligator.testing.priority.PriorityContract` (its wake tests).
+    :class:`~alligator.testing.priority.WakingContract`.
     """
 
     @abc.abstractmethod
@@ -182,7 +181,7 @@ class Inspection(Protocol):
 
     Without it they show what the required part can tell (the number
     waiting, :meth:`~alligator.backend.Backend.len`) and say the store cannot
-    list its tasks. Kit mixins:
+    list its tasks. Kit mixin:
     :class:`~alligator.testing.inspection.InspectionContract`.
     """
 
@@ -239,7 +238,7 @@ class Administration(Protocol):
     A backend that subclasses this protocol gets :meth:`~alligator.capabilities.Administration.purge_dead` and
     :meth:`~.capabilities.Administration.requeue_all` built on the other three; it overrides them to do it
     in one step. Kit mixin:
-    :class:`~alligator.testing.inspection.DeadLetterManagementContract`.
+    :class:`~alligator.testing.administration.AdministrationContract`.
     """
 
     @abc.abstractmethod

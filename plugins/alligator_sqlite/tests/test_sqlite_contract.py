@@ -22,9 +22,21 @@ from pathlib import Path
 import pytest
 import sqlite_raw
 
+from alligator import capabilities
 from alligator.backend import Backend
 from alligator.constants import DELAYED, FAILED, RUNNING, WAITING
-from alligator.testing import BackendContract, FakeClock, PauseContract
+from alligator.testing import (
+    AdministrationContract,
+    DiagnoseContract,
+    FakeClock,
+    InspectionContract,
+    PauseContract,
+    RequiredContract,
+    ResultListingContract,
+    ResultsContract,
+    ResultWaitingContract,
+    WorkerRegistryContract,
+)
 from alligator_sqlite import SqliteBackend
 from alligator_sqlite import records as alligator_sqlite
 
@@ -32,7 +44,20 @@ LEASE = 30.0
 Plant = Callable[[str, str, bytes], None]
 
 
-class TestSqliteContract(BackendContract, PauseContract):
+class TestSqliteContract(
+    RequiredContract,
+    ResultsContract,
+    ResultListingContract,
+    ResultWaitingContract,
+    InspectionContract,
+    AdministrationContract,
+    WorkerRegistryContract,
+    PauseContract,
+    DiagnoseContract,
+):
+    # Every capability but Waking: a SQLite file cannot wake a waiter in
+    # another process, so a worker on several queues naps between looks.
+
     @pytest.fixture(params=["blob-io", "sql"])
     def backend(
         self, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
@@ -49,6 +74,13 @@ class TestSqliteContract(BackendContract, PauseContract):
     @pytest.fixture
     def backend_factory(self, backend: SqliteBackend) -> Callable[[], SqliteBackend]:
         return functools.partial(SqliteBackend, backend.conn_string)
+
+    def test_claims_every_capability_but_waking(self, backend: SqliteBackend) -> None:
+        assert capabilities.claimed(backend) == [
+            capability.__name__
+            for capability in capabilities.CAPABILITIES
+            if capability is not capabilities.Waking
+        ]
 
     @pytest.fixture
     def plant_raw_payload(self, backend: SqliteBackend) -> Plant:

@@ -1,18 +1,25 @@
 """The backend contract as reusable tests: prove a backend the way ours are proven.
 
-Adopt it in one class, overriding three fixtures: one that yields a fresh
-backend, one that makes another client of the same store (a second worker's
-connection), and one that writes a raw record straight into the store::
+Every backend adopts :class:`~alligator.testing.contract.RequiredContract`,
+the tests of the twelve required methods, in one class overriding three
+fixtures: one that yields a fresh backend, one that makes another client of
+the same store (a second worker's connection), and one that writes a raw
+record straight into the store. For each optional capability of
+:mod:`alligator.capabilities` it claims, it adds that capability's mixin
+(``ResultsContract``, ``ResultListingContract``, ``ResultWaitingContract``,
+``WakingContract``, ``InspectionContract``, ``AdministrationContract``,
+``WorkerRegistryContract``, ``PauseContract``, ``DiagnoseContract``), each
+beginning with a test that the backend claims it::
 
     import functools
 
     import pytest
-    from alligator.testing import BackendContract
+    from alligator.testing import AdministrationContract, RequiredContract, ResultsContract
 
     from mypackage import MyBackend
 
 
-    class TestMyBackend(BackendContract):
+    class TestMyBackend(RequiredContract, ResultsContract, AdministrationContract):
         @pytest.fixture
         def backend(self):
             backend = MyBackend("mine://...")
@@ -30,6 +37,9 @@ connection), and one that writes a raw record straight into the store::
                 ...  # store a waiting task, due at backend.now(), whose payload is exactly `data`
             return plant
 
+:class:`~alligator.testing.contract.BackendContract` is the required
+contract with every capability mixin, for a backend that claims them all.
+
 Every test uses queues of its own (unique names), so the fixture may hand out
 one shared store. The kit sets ``backend.clock`` to a :class:`~alligator.testing.clock.FakeClock` so
 delays, leases and status lifetimes are checked without sleeping; a backend
@@ -39,7 +49,7 @@ a server, from the value it is passed) for the kit to pass. The
 (bytes that are not UTF-8, payloads over
 :attr:`~alligator.backend.Backend.max_payload_bytes`); without it those tests
 error, saying what to provide. The tests of several clients
-(:class:`~alligator.testing.contract.SharedStoreContract`) run clients made by
+(:class:`~alligator.testing.required_shared.SharedStoreContract`) run clients made by
 ``backend_factory`` in threads and in processes at once; a store that lives
 in one process only (as locmem's does) sets
 ``shares_store_across_processes = False`` on the class, which leaves the
@@ -63,49 +73,76 @@ top of a checkout of Alligator).
 
 from __future__ import annotations
 
+from alligator.testing.administration import (
+    AdministrationContract,
+    DeadLetterListingContract,
+    DeadLetterManagementContract,
+    DeadLetterRetentionContract,
+    RequeueContract,
+)
 from alligator.testing.clock import FakeClock
-from alligator.testing.contract import (
-    BackendContract,
+from alligator.testing.contract import BackendContract, RequiredContract
+from alligator.testing.fixtures import ContractFixtures
+from alligator.testing.inspection import (
+    CountsContract,
+    InspectionContract,
+    QueueListingContract,
+    TaskListingContract,
+)
+from alligator.testing.pausing import PauseContract
+from alligator.testing.priority import PriorityContract, WakingContract
+from alligator.testing.registry import DiagnoseContract, WorkerRegistryContract
+from alligator.testing.required_delivery import (
     ConcurrencyContract,
-    ContractFixtures,
     DeadLetterContract,
     DelayContract,
     DeliveryContract,
-    DueOrderContract,
-    FailureCountContract,
     GetAndCancelContract,
-    IdReuseContract,
-    LeaseBoundaryContract,
     LeaseContract,
     ModelContract,
+    QueueIsolationContract,
+)
+from alligator.testing.required_order import (
+    DueOrderContract,
+    FailureCountContract,
+    LeaseBoundaryContract,
+    ReserveFirstContract,
+)
+from alligator.testing.required_records import (
+    IdReuseContract,
     PayloadLimitContract,
     PeekContract,
-    QueueIsolationContract,
-    RequeueContract,
-    SharedStoreContract,
     StringContract,
     UnreadableRecordContract,
 )
-from alligator.testing.inspection import InspectionContract
-from alligator.testing.pausing import PauseContract
-from alligator.testing.priority import PriorityContract
-from alligator.testing.registry import DiagnoseContract, WorkerRegistryContract
+from alligator.testing.required_shared import SharedStoreContract
+from alligator.testing.result_listing import (
+    FinishedQueuesContract,
+    ResultListingContract,
+    SucceededListingContract,
+)
+from alligator.testing.result_waiting import ResultWaitingContract, WaitFinishedContract
 from alligator.testing.results import (
+    AckResultsContract,
     FinishedContract,
     ResultLifetimeContract,
     ResultsContract,
-    SucceededListingContract,
-    WaitFinishedContract,
 )
 from alligator.testing.roundtrip import assert_result_round_trips, assert_round_trips
 from alligator.testing.stateful import BackendStateMachine, run_backend_state_machine
 
 __all__ = [
+    "AckResultsContract",
+    "AdministrationContract",
     "BackendContract",
     "BackendStateMachine",
     "ConcurrencyContract",
     "ContractFixtures",
+    "CountsContract",
     "DeadLetterContract",
+    "DeadLetterListingContract",
+    "DeadLetterManagementContract",
+    "DeadLetterRetentionContract",
     "DelayContract",
     "DeliveryContract",
     "DiagnoseContract",
@@ -113,6 +150,7 @@ __all__ = [
     "FailureCountContract",
     "FakeClock",
     "FinishedContract",
+    "FinishedQueuesContract",
     "GetAndCancelContract",
     "IdReuseContract",
     "InspectionContract",
@@ -124,14 +162,21 @@ __all__ = [
     "PeekContract",
     "PriorityContract",
     "QueueIsolationContract",
+    "QueueListingContract",
     "RequeueContract",
+    "RequiredContract",
+    "ReserveFirstContract",
     "ResultLifetimeContract",
+    "ResultListingContract",
+    "ResultWaitingContract",
     "ResultsContract",
     "SharedStoreContract",
     "StringContract",
     "SucceededListingContract",
+    "TaskListingContract",
     "UnreadableRecordContract",
     "WaitFinishedContract",
+    "WakingContract",
     "WorkerRegistryContract",
     "assert_result_round_trips",
     "assert_round_trips",

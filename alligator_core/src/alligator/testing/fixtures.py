@@ -16,10 +16,21 @@ from typing import Any
 
 import pytest
 
+from alligator import capabilities
 from alligator.backend import Backend
 from alligator.testing.clock import FakeClock
 
-__all__ = ["LEASE", "BackendFactory", "ContractFixtures", "PlantRawPayload", "assert_reason"]
+__all__ = [
+    "LEASE",
+    "BackendFactory",
+    "ContractFixtures",
+    "InspectionFixtures",
+    "PlantRawPayload",
+    "assert_claims",
+    "assert_reason",
+    "bury",
+    "hold",
+]
 
 #: The lease, in seconds, the tests reserve with.
 LEASE = 30.0
@@ -37,6 +48,37 @@ def assert_reason(actual: str, expected: str) -> None:
     assert actual == expected or actual.startswith(f"{expected}: "), (
         f"reason {actual!r}, expected {expected!r}"
     )
+
+
+def assert_claims(backend: object, capability: type, mixin: str) -> None:
+    """Checks that ``backend`` claims ``capability``, as every capability mixin does first.
+
+    A backend that adopts a capability's mixin without writing its methods
+    fails here, saying which, rather than with a ``TypeError`` in every test.
+    """
+    missing = [
+        name for name in capabilities.methods_of(capability) if not callable(getattr(backend, name, None))
+    ]
+    assert capabilities.supports(backend, capability), (
+        f"{type(backend).__name__} adopts {mixin} but does not claim the {capability.__name__} capability: "
+        f"it lacks {', '.join(missing)} (write them, or leave {mixin} out of the test class)"
+    )
+
+
+def hold(backend: Backend, queue: str, task_id: str, payload: str = "x") -> str:
+    """Pushes a task, reserves it by id and returns the receipt."""
+    assert backend.push(queue, task_id, payload)
+    held = backend.get(queue, task_id, LEASE)
+    assert held is not None
+    return held.receipt
+
+
+def bury(backend: Backend, queue: str, task_id: str, reason: str = "broken", payload: str = "x") -> None:
+    """Pushes a task and dead-letters it at once."""
+    assert backend.push(queue, task_id, payload)
+    held = backend.get(queue, task_id, LEASE)
+    assert held is not None
+    assert backend.dead_letter(queue, task_id, held.receipt, reason)
 
 
 class ContractFixtures:
@@ -153,3 +195,20 @@ class ContractFixtures:
             own["max_payload_bytes"] = saved
         else:
             own.pop("max_payload_bytes", None)
+
+
+class InspectionFixtures(ContractFixtures):
+    """One more fixture: extra queue names, emptied after the test."""
+
+    @pytest.fixture
+    def other_queue(self, backend: Backend, queue: str) -> Iterator[Callable[[str], str]]:
+        """``other_queue(suffix)``: a second queue name unique to this test, dropped afterwards."""
+        made: list[str] = []
+
+        def name(suffix: str) -> str:
+            made.append(f"{queue}-{suffix}")
+            return made[-1]
+
+        yield name
+        for made_name in made:
+            backend.drop_all(made_name)

@@ -1,59 +1,36 @@
-"""The kit's tests of inspection and management: listing queues and tasks, counting, steering dead letters.
+"""The kit's tests of the Inspection capability: listing queues and tasks, counting them per state.
 
-One mixin per group of rules of :meth:`~alligator.capabilities.Inspection.queues`,
-:meth:`~alligator.capabilities.ResultListing.finished_queues`,
-:meth:`~alligator.capabilities.Inspection.counts`,
-:meth:`~alligator.capabilities.Inspection.tasks`, the dead-letter steps
-(:meth:`~alligator.capabilities.Administration.delete_dead`,
-:meth:`~alligator.capabilities.Administration.purge_dead`,
-:meth:`~alligator.capabilities.Administration.requeue_all`) and dead-letter retention.
-:class:`~alligator.testing.contract.BackendContract` inherits them all; each can be
-adopted on its own with :class:`~alligator.testing.fixtures.ContractFixtures`.
+A backend that claims :class:`~alligator.capabilities.Inspection` adopts
+:class:`InspectionContract`; its first test checks the claim. The tests of
+dead-letter management and retention are in
+:mod:`alligator.testing.administration`, those of ``finished_queues`` in
+:mod:`alligator.testing.result_listing`; their old names are importable
+from here too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
 from alligator import capabilities
-from alligator.backend import QueueCounts, TaskInfo
-from alligator.constants import FAILED, WAITING
+from alligator.backend import Backend, QueueCounts, TaskInfo
+from alligator.constants import WAITING
+
+# Importable from here, where they were first.
+from alligator.testing.administration import DeadLetterManagementContract as DeadLetterManagementContract
+from alligator.testing.administration import DeadLetterRetentionContract as DeadLetterRetentionContract
 from alligator.testing.capable import CapableBackend
 from alligator.testing.clock import FakeClock
-from alligator.testing.fixtures import LEASE, ContractFixtures
+from alligator.testing.fixtures import LEASE, InspectionFixtures, assert_claims, bury
+from alligator.testing.result_listing import FinishedQueuesContract as FinishedQueuesContract
 
-
-def _bury(
-    backend: CapableBackend, queue: str, task_id: str, reason: str = "broken", payload: str = "x"
-) -> None:
-    """Pushes a task and dead-letters it at once."""
-    assert backend.push(queue, task_id, payload)
-    held = backend.get(queue, task_id, LEASE)
-    assert held is not None
-    assert backend.dead_letter(queue, task_id, held.receipt, reason)
+_bury = bury
 
 
 def _ids(infos: list[TaskInfo]) -> list[str]:
     return [info.task_id for info in infos]
-
-
-class InspectionFixtures(ContractFixtures):
-    """One more fixture: extra queue names, emptied after the test."""
-
-    @pytest.fixture
-    def other_queue(self, backend: CapableBackend, queue: str) -> Iterator[Callable[[str], str]]:
-        """``other_queue(suffix)``: a second queue name unique to this test, dropped afterwards."""
-        made: list[str] = []
-
-        def name(suffix: str) -> str:
-            made.append(f"{queue}-{suffix}")
-            return made[-1]
-
-        yield name
-        for made_name in made:
-            backend.drop_all(made_name)
 
 
 class QueueListingContract(InspectionFixtures):
@@ -95,27 +72,6 @@ class QueueListingContract(InspectionFixtures):
         for name in odd:
             backend.push(name, "t1", "x")
         assert set(odd) <= set(backend.queues())
-
-
-class FinishedQueuesContract(InspectionFixtures):
-    """``finished_queues()`` lists the queues remembering a finished task, which ``queues()`` leaves out."""
-
-    def test_finished_queues_lists_a_queue_whose_tasks_all_finished(
-        self, backend: CapableBackend, clock: FakeClock, other_queue: Callable[[str], str]
-    ) -> None:
-        done, failed, live = other_queue("done"), other_queue("failed"), other_queue("live")
-        backend.push(done, "t1", "x")
-        [held] = backend.reserve(done, LEASE)
-        assert backend.ack(done, "t1", held.receipt)
-        _bury(backend, failed, "t1")
-        backend.push(live, "t1", "x")
-        listed = backend.finished_queues()
-        if not capabilities.supports(backend, capabilities.ResultListing):
-            assert listed == [], "the default lists none"
-            return
-        assert {done, failed} <= set(listed)
-        assert live not in listed, "a queue that finished nothing"
-        assert listed == sorted(listed), "finished_queues() must be sorted by name"
 
 
 class CountsContract(InspectionFixtures):
@@ -265,152 +221,8 @@ class TaskListingContract(InspectionFixtures):
             backend.tasks(queue, *page)
 
 
-class DeadLetterManagementContract(InspectionFixtures):
-    """``delete_dead``, ``purge_dead`` and ``requeue_all`` touch dead letters only."""
+class InspectionContract(QueueListingContract, CountsContract, TaskListingContract):
+    """Every rule of :class:`~alligator.capabilities.Inspection`, for a backend that claims it."""
 
-    def test_delete_dead_removes_that_letter_only(
-        self, backend: CapableBackend, clock: FakeClock, queue: str
-    ) -> None:
-        for task_id in ("a", "b", "c"):
-            _bury(backend, queue, task_id)
-        assert backend.delete_dead(queue, "b") is True
-        assert [d.task_id for d in backend.dead_letters(queue)] == ["a", "c"]
-        assert backend.status(queue, "b") is None, "a deleted letter's FAILED status is forgotten"
-        assert backend.status(queue, "a") == FAILED
-        assert backend.delete_dead(queue, "b") is False, "a second delete finds nothing"
-        assert backend.push(queue, "b", "again") is True, "a deleted letter's id is free again"
-
-    def test_delete_dead_never_touches_a_live_task(
-        self, backend: CapableBackend, clock: FakeClock, queue: str
-    ) -> None:
-        backend.push_many(queue, [("w", "x", 0.0), ("d", "x", 60.0), ("r", "x", 0.0)])
-        assert backend.get(queue, "r", LEASE) is not None
-        for task_id in ("w", "d", "r", "unknown"):
-            assert backend.delete_dead(queue, task_id) is False
-        assert backend.counts(queue) == QueueCounts(waiting=1, delayed=1, running=1)
-
-    def test_purge_dead_removes_every_letter_and_nothing_else(
-        self, backend: CapableBackend, clock: FakeClock, queue: str, other_queue: Callable[[str], str]
-    ) -> None:
-        neighbour = other_queue("neighbour")
-        for task_id in ("a", "b", "c"):
-            _bury(backend, queue, task_id)
-        _bury(backend, neighbour, "a")
-        backend.push(queue, "live", "x")
-        assert backend.purge_dead(queue) == 3
-        assert backend.dead_letters(queue) == []
-        assert backend.counts(queue) == QueueCounts(waiting=1)
-        assert backend.status(queue, "a") is None
-        assert [d.task_id for d in backend.dead_letters(neighbour)] == ["a"], "another queue's letters stay"
-        assert backend.purge_dead(queue) == 0
-
-    def test_requeue_all_requeues_in_failed_order(
-        self, backend: CapableBackend, clock: FakeClock, queue: str
-    ) -> None:
-        backend.push(queue, "first", "x")
-        for task_id in ("c", "a", "b"):
-            _bury(backend, queue, task_id, payload=f"p{task_id}")
-            clock.advance(1.0)
-        assert backend.requeue_all(queue) == 3
-        assert backend.dead_letters(queue) == []
-        taken = backend.reserve(queue, LEASE, limit=10)
-        assert [(r.task_id, r.payload) for r in taken] == [
-            ("first", "x"),
-            ("c", "pc"),
-            ("a", "pa"),
-            ("b", "pb"),
-        ]
-        assert [(r.attempts, r.failures) for r in taken[1:]] == [(1, 0)] * 3, "each as requeue() does"
-        assert backend.requeue_all(queue) == 0
-
-
-class DeadLetterRetentionContract(InspectionFixtures):
-    """Dead letters are kept at most ``max_dead_letters`` per queue and ``dead_letter_ttl`` seconds."""
-
-    def test_retention_defaults_keep_ten_thousand_letters_for_a_week(self, backend: CapableBackend) -> None:
-        assert type(backend).max_dead_letters == 10_000
-        assert type(backend).dead_letter_ttl == 7 * 24 * 3600.0
-
-    def test_dead_letters_over_the_cap_drop_the_oldest(
-        self, backend: CapableBackend, clock: FakeClock, queue: str, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        monkeypatch.setattr(backend, "max_dead_letters", 3)
-        for n in range(5):
-            _bury(backend, queue, f"t{n}")
-            clock.advance(1.0)
-        assert [d.task_id for d in backend.dead_letters(queue)] == ["t2", "t3", "t4"]
-        assert backend.counts(queue).dead == 3
-        assert backend.push(queue, "t0", "x") is True, "a dropped letter's id is free again"
-
-    def test_an_unreadable_record_counts_against_the_cap(
-        self,
-        backend: CapableBackend,
-        clock: FakeClock,
-        queue: str,
-        monkeypatch: pytest.MonkeyPatch,
-        plant_raw_payload: Callable[[str, str, bytes], None],
-    ) -> None:
-        monkeypatch.setattr(backend, "max_dead_letters", 2)
-        _bury(backend, queue, "a")
-        clock.advance(1.0)
-        _bury(backend, queue, "b")
-        clock.advance(1.0)
-        plant_raw_payload(queue, "bad", b"\xff\xfe")
-        assert backend.reserve(queue, LEASE) == []
-        assert [d.task_id for d in backend.dead_letters(queue)] == ["b", "bad"]
-
-    def test_dead_letters_past_their_ttl_are_dropped_when_one_is_written(
-        self, backend: CapableBackend, clock: FakeClock, queue: str, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        monkeypatch.setattr(backend, "dead_letter_ttl", 100.0)
-        _bury(backend, queue, "old")
-        clock.advance(50.0)
-        _bury(backend, queue, "mid")
-        clock.advance(60.0)
-        _bury(backend, queue, "new")
-        assert [d.task_id for d in backend.dead_letters(queue)] == ["mid", "new"]
-
-    def test_dead_letters_past_their_ttl_are_dropped_when_listed(
-        self, backend: CapableBackend, clock: FakeClock, queue: str, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        # A queue no task fails on any more must not keep its letters for ever.
-        monkeypatch.setattr(backend, "dead_letter_ttl", 100.0)
-        _bury(backend, queue, "old")
-        clock.advance(50.0)
-        _bury(backend, queue, "mid")
-        clock.advance(60.0)
-        assert [d.task_id for d in backend.dead_letters(queue)] == ["mid"]
-        clock.advance(50.0)
-        assert backend.tasks(queue, "dead") == []
-        assert backend.counts(queue).dead == 0
-
-    def test_a_letter_past_its_ttl_is_gone_for_every_reader_before_it_is_dropped(
-        self, backend: CapableBackend, clock: FakeClock, queue: str, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        # Reads change nothing, so the letter may still be stored; no reader
-        # may tell: counts() agrees with what listing would show.
-        monkeypatch.setattr(backend, "dead_letter_ttl", 100.0)
-        _bury(backend, queue, "old")
-        clock.advance(50.0)
-        _bury(backend, queue, "mid")
-        assert backend.counts(queue).dead == 2
-        clock.advance(60.0)
-        assert backend.counts(queue).dead == 1, "a letter past its TTL is not counted"
-        assert backend.status(queue, "old") is None
-        assert backend.status(queue, "mid") == FAILED
-        assert [d.task_id for d in backend.dead_letters(queue)] == ["mid"]
-        assert backend.counts(queue).dead == 1
-
-
-class InspectionContract(
-    QueueListingContract,
-    FinishedQueuesContract,
-    CountsContract,
-    TaskListingContract,
-    DeadLetterManagementContract,
-    DeadLetterRetentionContract,
-):
-    """Every inspection and management rule.
-
-    :class:`~alligator.testing.contract.BackendContract` inherits it.
-    """
+    def test_the_backend_claims_inspection(self, backend: Backend) -> None:
+        assert_claims(backend, capabilities.Inspection, "InspectionContract")

@@ -1,9 +1,10 @@
 """The kit's tests of the optional pause capability: ``set_paused()`` and ``paused()``.
 
 A backend that claims :class:`~alligator.capabilities.Pausing` adopts
-:class:`PauseContract` beside :class:`~alligator.testing.contract.BackendContract`::
+:class:`PauseContract` beside :class:`~alligator.testing.contract.RequiredContract`
+(:class:`~alligator.testing.contract.BackendContract` includes it)::
 
-    class TestMyBackend(BackendContract, PauseContract):
+    class TestMyBackend(RequiredContract, PauseContract):
         ...  # the same fixtures
 
 Pauses are one set per store, and a store the kit shares with other tests
@@ -22,7 +23,7 @@ from alligator import capabilities
 from alligator.constants import WAITING
 from alligator.pausing import MAX_PAUSE_NAME_BYTES
 from alligator.testing.capable import CapableBackend
-from alligator.testing.fixtures import ContractFixtures
+from alligator.testing.fixtures import ContractFixtures, assert_claims
 
 #: ``pause_name(kind, label)``: a name of that kind unique to the test.
 PauseName = Callable[[str, str], str]
@@ -54,6 +55,7 @@ class PauseContract(ContractFixtures):
         assert capabilities.supports(backend, capabilities.Pausing), (
             "a backend that adopts PauseContract writes set_paused and paused, or workers never ask it"
         )
+        assert_claims(backend, capabilities.Pausing, "PauseContract")
 
     def test_pause_and_resume_are_idempotent_and_say_whether_anything_changed(
         self, backend: CapableBackend, pause_name: PauseName

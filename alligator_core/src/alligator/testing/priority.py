@@ -1,11 +1,14 @@
-"""The kit's tests of several queues in priority order: ``reserve_first()`` and ``wait_for_work()``.
+"""The kit's tests of the Waking capability: an idle wait wakes for work on any of several queues.
 
-:class:`~alligator.testing.contract.BackendContract` inherits
-:class:`PriorityContract`. The waits are checked against generous wall-clock
-deadlines only. A backend without
+A backend that claims :class:`~alligator.capabilities.Waking` adopts
+:class:`WakingContract`; its first test checks the claim. The waits are
+checked against generous wall-clock deadlines only. A backend without
 :attr:`~alligator.backend.Backend.blocking_reserve` is checked for what the
 base class documents instead: it returns empty (``wait_for_work``: False)
-within the deadline rather than waking for work.
+within the deadline rather than waking for work. The tests of
+``reserve_first`` without waiting are required ones
+(:class:`~alligator.testing.required_order.ReserveFirstContract`);
+:class:`PriorityContract`, their old home, is both.
 """
 
 from __future__ import annotations
@@ -16,91 +19,25 @@ from collections.abc import Callable
 
 import pytest
 
-from alligator import store_defaults
+from alligator import capabilities, store_defaults
+from alligator.backend import Backend
 from alligator.testing.capable import CapableBackend
 from alligator.testing.clock import FakeClock
-from alligator.testing.fixtures import LEASE
-from alligator.testing.inspection import InspectionFixtures
+from alligator.testing.fixtures import LEASE, InspectionFixtures, assert_claims
+from alligator.testing.required_order import ReserveFirstContract
 
 #: Wall-clock seconds a waiting call may take before the test calls it lost.
 WAIT_DEADLINE = 20.0
 
 
-class PriorityContract(InspectionFixtures):
-    """A due task of an earlier queue always goes first; an idle wait wakes for work in any queue."""
+class WakingContract(InspectionFixtures):
+    """Every rule of :class:`~alligator.capabilities.Waking`: an idle wait wakes for work in any queue."""
+
+    def test_the_backend_claims_waking(self, backend: Backend) -> None:
+        assert_claims(backend, capabilities.Waking, "WakingContract")
 
     def _queues(self, queue: str, other_queue: Callable[[str], str]) -> list[str]:
         return [queue, other_queue("b"), other_queue("c")]
-
-    def test_reserve_first_takes_the_first_queue_with_due_work(
-        self, backend: CapableBackend, clock: FakeClock, queue: str, other_queue: Callable[[str], str]
-    ) -> None:
-        high, mid, low = self._queues(queue, other_queue)
-        backend.push(low, "l1", "low")
-        backend.push(mid, "m1", "mid")
-        backend.push(high, "h-later", "x", delay=60.0)  # not due: does not count
-        clock.advance(1.0)
-        backend.push(low, "l2", "low")
-        got_queue, got = backend.reserve_first([high, mid, low], LEASE, limit=5)
-        assert got_queue == mid
-        assert [(r.task_id, r.payload) for r in got] == [("m1", "mid")], "only the first queue with work"
-        backend.push(high, "h1", "high")
-        got_queue, got = backend.reserve_first([high, mid, low], LEASE, limit=5)
-        assert (got_queue, [r.task_id for r in got]) == (high, ["h1"])
-        got_queue, got = backend.reserve_first([high, mid, low], LEASE, limit=5)
-        assert (got_queue, [r.task_id for r in got]) == (low, ["l1", "l2"])
-
-    def test_reserve_first_follows_the_order_it_is_given(
-        self, backend: CapableBackend, clock: FakeClock, queue: str, other_queue: Callable[[str], str]
-    ) -> None:
-        first, second, _ = self._queues(queue, other_queue)
-        backend.push(first, "a", "x")
-        backend.push(second, "b", "x")
-        got_queue, got = backend.reserve_first([second, first], LEASE)
-        assert (got_queue, [r.task_id for r in got]) == (second, ["b"])
-
-    def test_reserve_first_is_fifo_within_a_queue(
-        self, backend: CapableBackend, clock: FakeClock, queue: str, other_queue: Callable[[str], str]
-    ) -> None:
-        high, low, _ = self._queues(queue, other_queue)
-        backend.push_many(high, [(f"t{n}", str(n), 0.0) for n in range(5)])
-        backend.push(low, "low", "x")
-        got_queue, got = backend.reserve_first([high, low], LEASE, limit=3)
-        assert (got_queue, [r.task_id for r in got]) == (high, ["t0", "t1", "t2"])
-        assert [(r.attempts, r.failures) for r in got] == [(1, 0)] * 3
-        got_queue, got = backend.reserve_first([high, low], LEASE, limit=3)
-        assert (got_queue, [r.task_id for r in got]) == (high, ["t3", "t4"])
-
-    def test_reserve_first_counts_an_ended_lease_as_due(
-        self, backend: CapableBackend, clock: FakeClock, queue: str, other_queue: Callable[[str], str]
-    ) -> None:
-        high, low, _ = self._queues(queue, other_queue)
-        backend.push(high, "crashed", "x")
-        assert backend.reserve(high, 10.0)
-        backend.push(low, "low", "x")
-        clock.advance(11.0)  # that worker died
-        got_queue, got = backend.reserve_first([high, low], LEASE)
-        assert (got_queue, [(r.task_id, r.attempts) for r in got]) == (high, [("crashed", 2)])
-
-    def test_reserve_first_returns_nothing_when_every_queue_is_empty(
-        self, backend: CapableBackend, clock: FakeClock, queue: str, other_queue: Callable[[str], str]
-    ) -> None:
-        queues = self._queues(queue, other_queue)
-        backend.push(queues[1], "later", "x", delay=60.0)
-        assert backend.reserve_first(queues, LEASE, limit=10) == ("", [])
-        started = time.monotonic()
-        assert backend.reserve_first(queues, LEASE, limit=10, timeout=0.2) == ("", [])
-        assert time.monotonic() - started < WAIT_DEADLINE
-
-    def test_reserve_first_of_one_queue_is_reserve(
-        self, backend: CapableBackend, clock: FakeClock, queue: str
-    ) -> None:
-        backend.push_many(queue, [("a", "x", 0.0), ("b", "y", 0.0)])
-        got_queue, got = backend.reserve_first([queue], LEASE, limit=5)
-        assert (got_queue, [r.task_id for r in got]) == (queue, ["a", "b"])
-        # The base class answers an empty single queue with (queue, []): only
-        # the reservations are checked here.
-        assert backend.reserve_first([queue], LEASE)[1] == []
 
     def test_reserve_first_wakes_for_a_push_in_any_queue(
         self, backend: CapableBackend, queue: str, other_queue: Callable[[str], str]
@@ -183,3 +120,7 @@ class PriorityContract(InspectionFixtures):
         started = time.monotonic()
         assert store_defaults.wait_for_work(backend, queues, 0.3) is False
         assert time.monotonic() - started < WAIT_DEADLINE
+
+
+class PriorityContract(ReserveFirstContract, WakingContract):
+    """The tests of several queues in priority order, grouped as before: ``reserve_first`` and waking."""

@@ -1,7 +1,11 @@
 """The kit's tests of the live-worker registry and of ``diagnose()``.
 
-:class:`~alligator.testing.contract.BackendContract` inherits
-:class:`WorkerRegistryContract` and :class:`DiagnoseContract`.
+:class:`WorkerRegistryContract` is the kit mixin of
+:class:`~alligator.capabilities.WorkerRegistry`, :class:`DiagnoseContract` that
+of :class:`~alligator.capabilities.Diagnosis`; each begins with a test that
+the backend claims its capability, and both are optional: a backend without
+a worker registry adopts :class:`~alligator.testing.contract.RequiredContract`
+without them.
 
 The registry is one per store, not per queue, and a store the kit shares with
 other tests (one Redis server) may hold records of real workers meanwhile. So
@@ -20,9 +24,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from alligator import capabilities
+from alligator.backend import Backend
 from alligator.testing.capable import CapableBackend
 from alligator.testing.clock import FakeClock
-from alligator.testing.fixtures import ContractFixtures
+from alligator.testing.fixtures import ContractFixtures, assert_claims
 
 #: How far in the past the registry tests' clock starts (30 days).
 PAST = 30 * 24 * 3600.0
@@ -47,6 +53,9 @@ class WorkerRegistryContract(ContractFixtures):
         backend.clock = fake
         yield fake
         backend.clock = None
+
+    def test_the_backend_claims_a_worker_registry(self, backend: Backend) -> None:
+        assert_claims(backend, capabilities.WorkerRegistry, "WorkerRegistryContract")
 
     @pytest.fixture
     def worker_id(self, backend: CapableBackend) -> Iterator[Callable[[str], str]]:
@@ -160,6 +169,9 @@ class WorkerRegistryContract(ContractFixtures):
 class DiagnoseContract(ContractFixtures):
     """``diagnose()`` returns ``(level, problem, what_to_do)`` findings with a known level;
     ``task_loss_risks()`` returns ``(kind, problem)`` risks of a known kind."""
+
+    def test_the_backend_claims_diagnosis(self, backend: Backend) -> None:
+        assert_claims(backend, capabilities.Diagnosis, "DiagnoseContract")
 
     def test_task_loss_risks_are_of_known_kinds(self, backend: CapableBackend) -> None:
         risks = backend.task_loss_risks()

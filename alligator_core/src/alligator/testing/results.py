@@ -1,22 +1,17 @@
-"""The kit's tests of finished tasks: results kept with the ack, ``finished()``, ``wait_finished()``.
+"""The kit's tests of the Results capability: results kept with the ack, their lifetime, ``finished()``.
 
-One mixin per group of rules of :meth:`~alligator.capabilities.Results.ack_results`,
-:meth:`~alligator.capabilities.Results.finished`,
-:meth:`~alligator.capabilities.ResultListing.succeeded` and
-:meth:`~alligator.capabilities.ResultWaiting.wait_finished`.
-:class:`~alligator.testing.contract.BackendContract` inherits them all.
-
-A backend without :class:`~alligator.capabilities.Results` runs the
-same tests: where a result would be kept, they check the documented default
-instead (the ack takes effect, ``finished()`` says SUCCESS with no result).
-Nothing is skipped.
+A backend that claims :class:`~alligator.capabilities.Results` adopts
+:class:`ResultsContract`; its first test checks the claim. Its groups
+(:class:`AckResultsContract`, :class:`ResultLifetimeContract`,
+:class:`FinishedContract`) can be adopted one by one as well. Listing
+finished tasks is :mod:`alligator.testing.result_listing`, waiting for one
+:mod:`alligator.testing.result_waiting`.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -26,20 +21,21 @@ from alligator.backend import Ack, Backend, Finished
 from alligator.constants import FAILED, SUCCESS
 from alligator.testing.capable import CapableBackend
 from alligator.testing.clock import FakeClock
-from alligator.testing.fixtures import LEASE, ContractFixtures, PlantRawPayload, assert_reason
+from alligator.testing.fixtures import (
+    LEASE,
+    ContractFixtures,
+    PlantRawPayload,
+    assert_claims,
+    assert_reason,
+    hold,
+)
 
-#: Wall-clock seconds a test lets a waiting call take before it calls the
-#: wait lost: generous, for a busy CI machine; a correct backend takes a
-#: fraction of a second.
-WAIT_DEADLINE = 20.0
+# Importable from here, where they were first.
+from alligator.testing.result_listing import SucceededListingContract as SucceededListingContract
+from alligator.testing.result_waiting import WAIT_DEADLINE as WAIT_DEADLINE
+from alligator.testing.result_waiting import WaitFinishedContract as WaitFinishedContract
 
-
-def _held(backend: CapableBackend, queue: str, task_id: str, payload: str = "x") -> str:
-    """Pushes a task, reserves it by id and returns the receipt."""
-    assert backend.push(queue, task_id, payload)
-    held = backend.get(queue, task_id, LEASE)
-    assert held is not None
-    return held.receipt
+_held = hold
 
 
 def _kept(backend: CapableBackend, result: str | None) -> str | None:
@@ -47,7 +43,7 @@ def _kept(backend: CapableBackend, result: str | None) -> str | None:
     return result if capabilities.supports(backend, capabilities.Results) else None
 
 
-class ResultsContract(ContractFixtures):
+class AckResultsContract(ContractFixtures):
     """``ack_results`` acks and keeps each result in one step, for its TTL on the backend's clock."""
 
     def test_ack_results_keeps_each_result_with_its_ack(
@@ -305,119 +301,6 @@ class ResultLifetimeContract(ContractFixtures):
         assert fits is not None and fits.result == _kept(backend, '"ok"')
 
 
-def _listed(backend: CapableBackend, queue: str, offset: int = 0, limit: int = 100) -> list[Finished] | None:
-    """``backend.succeeded(...)``; None for a store that keeps the default, which must say why."""
-    if not capabilities.supports(backend, capabilities.ResultListing):
-        with pytest.raises(NotImplementedError, match="keeps no results"):
-            backend.succeeded(queue, offset, limit)
-        return None
-    return backend.succeeded(queue, offset, limit)
-
-
-class SucceededListingContract(ContractFixtures):
-    """``succeeded()`` pages the tasks ``status()`` calls SUCCESS, newest first, as ``finished()`` reads them.
-
-    A store that keeps the default (no results) must refuse with
-    ``NotImplementedError`` saying it keeps no results; each test checks that
-    instead.
-    """
-
-    def test_succeeded_lists_acked_tasks_newest_first_with_their_results(
-        self, backend: CapableBackend, clock: FakeClock, queue: str
-    ) -> None:
-        times = {}
-        for task_id, result in (("t1", '"one"'), ("t2", None), ("t3", '{"n": 3}')):
-            receipt = _held(backend, queue, task_id)
-            times[task_id] = backend.now()
-            assert backend.ack_results(queue, [Ack(task_id, receipt, result)]) == 1
-            clock.advance(1.0)
-        listed = _listed(backend, queue)
-        if listed is None:
-            return
-        assert [found.task_id for found in listed] == ["t3", "t2", "t1"]
-        assert [found.result for found in listed] == [
-            _kept(backend, '{"n": 3}'),
-            None,
-            _kept(backend, '"one"'),
-        ]
-        for found in listed:
-            assert (found.status, found.reason) == (SUCCESS, None)
-            assert found.finished_at == pytest.approx(times[found.task_id]), "when it was acked"
-            assert found == backend.finished(queue, found.task_id), "as finished() reads it"
-
-    def test_succeeded_pages_with_offset_and_limit_the_greater_id_first_on_a_tie(
-        self, backend: CapableBackend, clock: FakeClock, queue: str
-    ) -> None:
-        held = [(task_id, _held(backend, queue, task_id)) for task_id in ("b", "é", "a", "c")]
-        assert backend.ack_many(queue, held) == 4  # all at one instant
-        everything = _listed(backend, queue)
-        if everything is None:
-            return
-        assert [found.task_id for found in everything] == ["é", "c", "b", "a"], (
-            "by UTF-8 bytes, greatest first"
-        )
-        pages = [backend.succeeded(queue, offset, 2) for offset in (0, 2, 4)]
-        assert [[found.task_id for found in page] for page in pages] == [["é", "c"], ["b", "a"], []]
-        assert backend.succeeded(queue, 1, 0) == []
-
-    def test_succeeded_lists_only_what_status_calls_success(
-        self, backend: CapableBackend, clock: FakeClock, queue: str
-    ) -> None:
-        receipt = _held(backend, queue, "old")
-        assert backend.ack(queue, "old", receipt)
-        clock.advance(backend.status_ttl * 1.5 + 1.0)
-        receipt = _held(backend, queue, "again")
-        assert backend.ack(queue, "again", receipt)
-        assert backend.push(queue, "again", "x"), "pushed again: live, its success forgotten"
-        receipt = _held(backend, queue, "done")
-        assert backend.ack_results(queue, [Ack("done", receipt, '"v"')]) == 1
-        receipt = _held(backend, queue, "dead")
-        assert backend.dead_letter(queue, "dead", receipt, "broke")
-        backend.push(queue, "waiting", "x")
-        backend.push(queue, "delayed", "x", delay=60.0)
-        _held(backend, queue, "running")
-        listed = _listed(backend, queue)
-        if listed is None:
-            return
-        assert [found.task_id for found in listed] == ["done"]
-        for task_id in ("old", "again", "dead", "waiting", "delayed", "running"):
-            assert backend.status(queue, task_id) != SUCCESS, task_id
-        neighbour = f"{queue}-neighbour"
-        try:
-            assert backend.succeeded(neighbour) == [], "another queue's successes are its own"
-        finally:
-            backend.drop_all(neighbour)
-
-    def test_succeeded_withholds_a_result_over_the_limit_as_finished_does(
-        self, backend: CapableBackend, clock: FakeClock, queue: str, payload_limit: Callable[[int], None]
-    ) -> None:
-        receipt = _held(backend, queue, "wide")
-        assert backend.ack_results(queue, [Ack("wide", receipt, '"' + "é" * 30 + '"')]) == 1
-        payload_limit(40)
-        listed = _listed(backend, queue)
-        if listed is None:
-            return
-        [found] = listed
-        assert (found.task_id, found.result) == ("wide", None)
-        if capabilities.supports(backend, capabilities.Results):
-            assert found.reason is not None
-            assert_reason(found.reason, reasons.too_large(reasons.RESULT, 62, 40))
-
-    def test_succeeded_refuses_a_negative_page_and_changes_nothing(
-        self, backend: CapableBackend, clock: FakeClock, queue: str
-    ) -> None:
-        receipt = _held(backend, queue, "done")
-        assert backend.ack_results(queue, [Ack("done", receipt, '"v"')]) == 1
-        if _listed(backend, queue) is None:
-            return
-        for offset, limit in ((-1, 10), (0, -1)):
-            with pytest.raises(ValueError, match="offset and limit must be >= 0"):
-                backend.succeeded(queue, offset, limit)
-        assert backend.succeeded(queue) == backend.succeeded(queue)
-        assert backend.status(queue, "done") == SUCCESS
-        assert backend.finished(queue, "done") == backend.succeeded(queue)[0]
-
-
 class FinishedContract(ContractFixtures):
     """``finished()``: SUCCESS for an acked task, FAILED for a dead letter, None for anything else."""
 
@@ -514,70 +397,8 @@ class FinishedContract(ContractFixtures):
         assert backend.len(queue) == 0
 
 
-class WaitFinishedContract(ContractFixtures):
-    """``wait_finished()`` returns once another client acks or dead-letters the task, or None at its timeout.
+class ResultsContract(AckResultsContract, ResultLifetimeContract, FinishedContract):
+    """Every rule of :class:`~alligator.capabilities.Results`, for a backend that claims it."""
 
-    Only generous wall-clock deadlines are checked (never how fast a wait
-    was compared to another), so a busy machine does not fail it.
-    """
-
-    @pytest.fixture
-    def acker(self, other_backend: CapableBackend, clock: FakeClock) -> Iterator[Callable[..., None]]:
-        """``acker(delay, fn, *args)``: ``fn(other_backend, *args)`` in a thread after ``delay`` seconds."""
-        other_backend.clock = clock
-        timers: list[threading.Timer] = []
-
-        def later(delay: float, fn: Callable[..., object], *args: object) -> None:
-            timers.append(threading.Timer(delay, fn, (other_backend, *args)))
-            timers[-1].start()
-
-        yield later
-        for timer in timers:
-            timer.join(WAIT_DEADLINE)
-
-    def test_wait_finished_wakes_when_another_client_acks(
-        self, backend: CapableBackend, clock: FakeClock, queue: str, acker: Callable[..., None]
-    ) -> None:
-        receipt = _held(backend, queue, "t1")
-
-        def ack(other: Backend) -> None:
-            assert capabilities.results(other).ack_results(queue, [Ack("t1", receipt, '"done"')]) == 1
-
-        started = time.monotonic()
-        acker(0.2, ack)
-        found = backend.wait_finished(queue, "t1", WAIT_DEADLINE)
-        assert time.monotonic() - started < WAIT_DEADLINE - 1.0, "it waited for its timeout, not for the ack"
-        assert found is not None and (found.status, found.result) == (SUCCESS, _kept(backend, '"done"'))
-
-    def test_wait_finished_wakes_for_a_dead_letter(
-        self, backend: CapableBackend, clock: FakeClock, queue: str, acker: Callable[..., None]
-    ) -> None:
-        receipt = _held(backend, queue, "t1")
-
-        def bury(other: Backend) -> None:
-            assert other.dead_letter(queue, "t1", receipt, "gave up")
-
-        started = time.monotonic()
-        acker(0.2, bury)
-        found = backend.wait_finished(queue, "t1", WAIT_DEADLINE)
-        assert time.monotonic() - started < WAIT_DEADLINE - 1.0, "it waited for its timeout"
-        assert found is not None and (found.status, found.reason) == (FAILED, "gave up")
-
-    def test_wait_finished_returns_at_once_for_a_finished_task(
-        self, backend: CapableBackend, clock: FakeClock, queue: str
-    ) -> None:
-        receipt = _held(backend, queue, "t1")
-        assert backend.ack_results(queue, [Ack("t1", receipt, '"v"')]) == 1
-        started = time.monotonic()
-        found = backend.wait_finished(queue, "t1", WAIT_DEADLINE)
-        assert time.monotonic() - started < WAIT_DEADLINE - 1.0
-        assert found == backend.finished(queue, "t1")
-
-    def test_wait_finished_returns_none_at_its_timeout(
-        self, backend: CapableBackend, clock: FakeClock, queue: str
-    ) -> None:
-        backend.push(queue, "t1", "x")
-        started = time.monotonic()
-        assert backend.wait_finished(queue, "t1", 0.3) is None
-        assert backend.wait_finished(queue, "unknown", 0.0) is None
-        assert time.monotonic() - started < WAIT_DEADLINE, "the timeout is honoured"
+    def test_the_backend_claims_results(self, backend: Backend) -> None:
+        assert_claims(backend, capabilities.Results, "ResultsContract")

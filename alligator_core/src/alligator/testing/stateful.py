@@ -20,6 +20,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from alligator import capabilities
 from alligator.backend import Backend, Reservation
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 from alligator.testing.capable import CapableBackend
@@ -63,7 +64,9 @@ class BackendStateMachine(RuleBasedStateMachine):
     over an acked one); receipts of deliveries that ended (acked, released,
     dead-lettered, or whose lease ran out, re-reserved or not) are refused by
     ack, release, extend and dead_letter; after every step, ``len``,
-    ``status`` and ``dead_letters`` must agree with the model.
+    ``status`` and ``dead_letters`` must agree with the model. A backend
+    without :class:`~alligator.capabilities.Administration` runs every rule
+    but ``requeue``, and every check but that of ``dead_letters``.
 
     Set ``backend`` (a class attribute) before running, or use
     :func:`run_backend_state_machine`.
@@ -87,6 +90,9 @@ class BackendStateMachine(RuleBasedStateMachine):
         # dead-lettered, or its lease ran out. None may ever be accepted again.
         self.ended: list[tuple[str, str]] = []
         self.pushes = 0
+        # Requeues and the listing of dead letters are the Administration
+        # capability's: a backend with the required part only runs without them.
+        self.administers = capabilities.supports(self.backend, capabilities.Administration)
 
     def teardown(self) -> None:
         self.backend.drop_all(self.queue)
@@ -258,6 +264,7 @@ class BackendStateMachine(RuleBasedStateMachine):
         self.dead_order.append(task_id)
         self.ended.append((task_id, task.receipt))
 
+    @precondition(lambda self: self.administers)
     @rule(data=st.data())
     def requeue(self, data: st.DataObject) -> None:
         task_id = data.draw(st.one_of(st.sampled_from(self.dead_order), ids) if self.dead_order else ids)
@@ -269,7 +276,7 @@ class BackendStateMachine(RuleBasedStateMachine):
             task.state, task.due, task.attempts, task.failures = "waiting", self.clock(), 0, 0
             self.dead_order.remove(task_id)
 
-    @precondition(lambda self: bool(self.dead_order))
+    @precondition(lambda self: self.administers and bool(self.dead_order))
     @rule(data=st.data())
     def requeue_a_dead_letter(self, data: st.DataObject) -> None:
         self.requeue(data)
@@ -339,6 +346,7 @@ class BackendStateMachine(RuleBasedStateMachine):
             actual = self.backend.status(self.queue, task_id)
             assert actual == expected, f"status({task_id}) is {actual}, model says {expected}"
 
+    @precondition(lambda self: self.administers)
     @invariant()
     def dead_letters_agree(self) -> None:
         letters = self.backend.dead_letters(self.queue, limit=100)

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import resources
+from pathlib import Path
 
 from alligator.backend import Backend, Reservation
 
@@ -27,7 +27,7 @@ _NAME_LINE = re.compile(r"^-- name: ([a-z_]+)\s*$", re.MULTILINE)
 
 
 def _load_queries() -> dict[str, str]:
-    text = resources.files(__package__).joinpath("shared_file.sql").read_text(encoding="utf-8")
+    text = Path(__file__).with_name("shared_file.sql").read_text(encoding="utf-8")
     parts = _NAME_LINE.split(text)[1:]  # name, body, name, body...
     return {
         name: "\n".join(line for line in body.splitlines() if line.strip() and not line.startswith("--"))

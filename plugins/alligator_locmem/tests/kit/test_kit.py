@@ -18,14 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, settings
-from hypothesis.stateful import run_state_machine_as_test
-
-import alligator
-from alligator.backend import Backend
-from alligator.testing import BackendStateMachine, contract, run_backend_state_machine
-from alligator.testing.contract import SharedStoreContract
-from alligator.testing.selftest.broken import (
+from broken_backends import (
     BROKEN,
     ClientRaisesMidway,
     ExpiredLeaseDueAtPushTime,
@@ -35,8 +28,20 @@ from alligator.testing.selftest.broken import (
     OrderByPushTime,
     RepeatingReceipts,
 )
-from alligator.testing.selftest.reference import ReferenceBackend
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis.stateful import run_state_machine_as_test
+from locmem_kit import new_store
+
+import alligator
+from alligator.backend import Backend
+from alligator.testing import (
+    BackendStateMachine,
+    SharedStoreContract,
+    required_shared,
+    run_backend_state_machine,
+)
 from alligator.testing.stateful import PROFILE_VARIABLE, PROFILES
+from alligator_locmem import LocmemBackend
 
 CASES = Path(__file__).with_name("broken_cases.py")
 
@@ -111,9 +116,9 @@ def test_kit_fails_a_broken_backend(variant: type[Backend], kit_failures: dict[s
     ],
     ids=lambda variant: variant.__name__,
 )
-def test_state_machine_fails_a_broken_backend(variant: type[ReferenceBackend]) -> None:
+def test_state_machine_fails_a_broken_backend(variant: type[LocmemBackend]) -> None:
     examples, steps = PROFILES["default"]
-    machine = type("Machine", (BackendStateMachine,), {"backend": variant(), "stats": Counter()})
+    machine = type("Machine", (BackendStateMachine,), {"backend": variant(new_store()), "stats": Counter()})
     quick = settings(
         max_examples=examples,
         stateful_step_count=steps,
@@ -126,8 +131,8 @@ def test_state_machine_fails_a_broken_backend(variant: type[ReferenceBackend]) -
         run_state_machine_as_test(machine, settings=quick)
 
 
-#: The least a run of the default profile does of each thing (a run of the
-#: reference backend does about twice these at its quietest).
+#: The least a run of the default profile does of each thing (a run of
+#: locmem, the reference backend, does about twice these at its quietest).
 MINIMUMS = {
     "delivery": 100,
     "redelivery": 40,
@@ -145,7 +150,7 @@ def test_a_default_run_exercises_every_path(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv(PROFILE_VARIABLE, raising=False)
     # The same sequences every run: coverage of random ones varies (once in
     # about ten runs "delivery" fell short), and a flaky check proves nothing.
-    stats = run_backend_state_machine(ReferenceBackend(), derandomize=True)
+    stats = run_backend_state_machine(LocmemBackend(new_store()), derandomize=True)
     short = {name: stats[name] for name, least in MINIMUMS.items() if stats[name] < least}
     assert not short, f"the state machine did too little of {short} (all counts: {dict(stats)})"
 
@@ -153,7 +158,7 @@ def test_a_default_run_exercises_every_path(monkeypatch: pytest.MonkeyPatch) -> 
 def test_the_profile_variable_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(PROFILE_VARIABLE, "longer")
     with pytest.raises(ValueError, match="default, long"):
-        run_backend_state_machine(ReferenceBackend())
+        run_backend_state_machine(LocmemBackend(new_store()))
 
 
 def test_a_client_thread_that_raises_fails_the_test_at_once_with_its_error(
@@ -161,8 +166,8 @@ def test_a_client_thread_that_raises_fails_the_test_at_once_with_its_error(
 ) -> None:
     # Generous, and far below the kit's own deadline: the other clients must
     # not wait on the barrier for a client that is gone.
-    monkeypatch.setattr(contract, "SHARED_DEADLINE", 60.0)
-    backend = ClientRaisesMidway()
+    monkeypatch.setattr(required_shared, "SHARED_DEADLINE", 60.0)
+    backend = ClientRaisesMidway(new_store())
     kit = SharedStoreContract()
     with pytest.raises(AssertionError, match=r"client [13] raised ConnectionError: the store went away"):
         kit.test_clients_in_threads_never_hold_a_task_at_once(backend, backend.another_client(), "q")

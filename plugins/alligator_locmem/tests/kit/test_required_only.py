@@ -1,0 +1,120 @@
+"""A backend with the required part only passes the required kit; each capability mixin says what it lacks.
+
+The backend is locmem with every capability taken away
+(:func:`alligator.testing.capable.without`): nothing but the twelve required
+methods and the batch steps with defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+from locmem_kit import LocmemFixtures, new_store
+
+from alligator import capabilities
+from alligator.testing import (
+    AdministrationContract,
+    ContractFixtures,
+    DiagnoseContract,
+    InspectionContract,
+    PauseContract,
+    RequiredContract,
+    ResultListingContract,
+    ResultsContract,
+    ResultWaitingContract,
+    WakingContract,
+    WorkerRegistryContract,
+)
+from alligator.testing.capable import without
+from alligator_locmem import LocmemBackend
+
+#: locmem without a single optional capability.
+REQUIRED_ONLY = without(LocmemBackend, *capabilities.CAPABILITIES)
+
+#: Each capability's mixin and the test it begins with, checking the claim.
+CLAIMS = {
+    ResultsContract: "test_the_backend_claims_results",
+    ResultListingContract: "test_the_backend_claims_result_listing",
+    ResultWaitingContract: "test_the_backend_claims_result_waiting",
+    WakingContract: "test_the_backend_claims_waking",
+    InspectionContract: "test_the_backend_claims_inspection",
+    AdministrationContract: "test_the_backend_claims_administration",
+    WorkerRegistryContract: "test_the_backend_claims_a_worker_registry",
+    PauseContract: "test_the_backend_says_it_can_pause",
+    DiagnoseContract: "test_the_backend_claims_diagnosis",
+}
+
+CASES = Path(__file__).with_name("required_only_cases.py")
+
+
+class TestRequiredOnlyLocmem(LocmemFixtures, RequiredContract):
+    """Every test of the required kit passes; none is skipped (the run fails on a skip: see below)."""
+
+    backend_class = REQUIRED_ONLY
+
+    def test_the_backend_claims_no_capability(self, backend: LocmemBackend) -> None:
+        assert capabilities.claimed(backend) == []
+        capabilities.check(type(backend))  # no capability half-written
+
+
+def test_every_capability_has_a_mixin_checked_here() -> None:
+    claimed = {mixin: name for mixin, name in CLAIMS.items() if callable(getattr(mixin, name, None))}
+    assert claimed == CLAIMS
+    assert len(CLAIMS) == len(capabilities.CAPABILITIES)
+
+
+@pytest.mark.parametrize("mixin", list(CLAIMS), ids=lambda mixin: mixin.__name__)
+def test_a_capability_mixin_fails_at_its_claim(mixin: type[ContractFixtures]) -> None:
+    backend = REQUIRED_ONLY(new_store())
+    with pytest.raises(AssertionError, match=r"does not claim|writes set_paused and paused"):
+        getattr(mixin(), CLAIMS[mixin])(backend)
+
+
+@pytest.fixture(scope="module")
+def whole_kit_outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Runs BackendContract against the required-only backend in a pytest of its own; outcome per test."""
+    workdir = tmp_path_factory.mktemp("required-only")
+    report = workdir / "report.xml"
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}"),
+            *(str(CASES), "-k", "not test_matches_the_model"),
+        ],
+        cwd=workdir,
+        env={**os.environ},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert report.exists(), f"the kit did not run:\n{proc.stdout}\n{proc.stderr}"
+    outcomes = {}
+    for case in ElementTree.parse(report).getroot().iter("testcase"):
+        outcome = "passed"
+        for kind in ("skipped", "failure", "error"):
+            if case.find(kind) is not None:
+                outcome = kind
+        outcomes[case.get("name", "")] = outcome
+    return outcomes
+
+
+def _tests_of(cls: type) -> set[str]:
+    return {name for name in dir(cls) if name.startswith("test_") and callable(getattr(cls, name))}
+
+
+def test_the_whole_kit_fails_loudly_at_each_claim_and_skips_nothing(
+    whole_kit_outcomes: dict[str, str],
+) -> None:
+    assert whole_kit_outcomes, "no test ran"
+    skipped = [name for name, outcome in whole_kit_outcomes.items() if outcome == "skipped"]
+    assert not skipped, f"a capability the backend lacks must fail, not skip: {skipped}"
+    for mixin, claim in CLAIMS.items():
+        assert whole_kit_outcomes.get(claim) == "failure", f"{mixin.__name__}'s {claim}"
+    required = _tests_of(RequiredContract)
+    for name, outcome in whole_kit_outcomes.items():
+        if name.split("[")[0] in required:
+            assert outcome == "passed", f"required test {name} {outcome}"
