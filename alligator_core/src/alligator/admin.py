@@ -1,4 +1,4 @@
-"""What operators do to a store, in one place: the ``alligator`` command, the dashboard, ``doctor`` and ``Gator``.
+"""What operators do to a store, in one place, for the ``alligator`` command, the dashboard, ``doctor``.
 
 :class:`Admin` lists queues and counts, lists tasks per state (succeeded
 ones included), shows one task, requeues and deletes dead letters, drops a
@@ -69,7 +69,7 @@ class Admin:
         return capabilities.supports(self.backend, capability)
 
     def cannot(self, capability: type) -> str | None:
-        """What the store cannot do for lack of ``capability``, in the words every tool uses; None if it can."""
+        """What the store cannot do for lack of ``capability``, as every tool says it; None if it can."""
         return None if self.can(capability) else capabilities.lacking(self.backend, capability)
 
     def require(self, capability: type) -> None:
@@ -142,7 +142,7 @@ class Admin:
         return self.counts(queue) if self.can(capabilities.Inspection) else None
 
     def queued(self, queue: str) -> int:
-        """The tasks waiting or delayed in a queue (:meth:`~alligator.backend.Backend.len`): every store counts them."""
+        """The tasks waiting or delayed in a queue (:meth:`~alligator.backend.Backend.len`, on any store)."""
         return self.backend.len(queue)
 
     # -- tasks --------------------------------------------------------------
@@ -232,7 +232,8 @@ class Admin:
             if found.status == SUCCESS and found.result is not None:
                 return replace(found, result=self.policy.open_result(queue, found.task_id, found.result))
             if found.status == FAILED:
-                return replace(found, reason=self.policy.open_reason(queue, found.task_id, found.reason or ""))
+                reason = self.policy.open_reason(queue, found.task_id, found.reason or "")
+                return replace(found, reason=reason)
         except ResultSignatureError as err:
             return replace(found, result=None, reason=str(err))
         return found
@@ -304,7 +305,8 @@ class Admin:
             Unsupported: The store keeps no registry of workers.
         """
         records = capabilities.registry(self.backend).worker_records()
-        return [info for worker_id, record in records if (info := presence.decode(worker_id, record)) is not None]
+        listed = (presence.decode(worker_id, record) for worker_id, record in records)
+        return [info for info in listed if info is not None]
 
     def workers_or_none(self) -> list[WorkerInfo] | None:
         """As :meth:`workers`; None when the store keeps no registry of workers."""

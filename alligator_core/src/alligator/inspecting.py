@@ -28,7 +28,7 @@ class Inspecting:
 
     @property
     def admin(self) -> Admin:
-        """The operator's view of this gator's store (:class:`~alligator.admin.Admin`), with its signing policy."""
+        """The operator's view of this gator's store (:class:`~alligator.admin.Admin`), with its policy."""
         return Admin(self.backend, self.policy)
 
     def workers(self) -> list[WorkerInfo]:

@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-
 if TYPE_CHECKING:
     from alligator.backend import Backend
 
@@ -171,7 +170,9 @@ def decode(worker_id: str, record: str) -> WorkerInfo | None:
 
 
 def read_workers(backend: Backend) -> list[WorkerInfo]:
-    """Reads the live workers' records; hostile or corrupt ones are left out (see :meth:`alligator.admin.Admin.workers`).
+    """Reads the live workers' records; hostile or corrupt ones are left out.
+
+    As :meth:`alligator.admin.Admin.workers`, kept here for callers that have a backend.
 
     Raises:
         Unsupported: The store keeps no registry of workers (a ``NotImplementedError``).

@@ -20,11 +20,11 @@ when a task was not found or not in a state the command acts on, a result is
 not there, ``doctor`` has findings, the store failed, the store cannot do
 what was asked (it lacks the capability: the message says what it cannot
 do, in the words of :mod:`alligator.capabilities`, as the dashboard and
-``doctor`` say it), or a confirmation was declined; 2 on a usage error (bad arguments, a DSN no backend handles, a
-destructive command without ``--yes`` and no terminal to confirm on, the
-dashboard without its extra, a store that refuses for good: no such
-database, bad credentials); 130 when interrupted (``info --watch`` exits
-0 on Ctrl-C); 141, quietly, when the reader of its output went away
+``doctor`` say it), or a confirmation was declined; 2 on a usage error
+(bad arguments, a DSN no backend handles, a destructive command without
+``--yes`` and no terminal to confirm on, the dashboard without its extra,
+a store that refuses for good: no such database, bad credentials); 130
+when interrupted (``info --watch`` exits 0 on Ctrl-C); 141, quietly, when the reader of its output went away
 (``alligator tasks DSN | head``), as for any command a closed pipe stops.
 
 Nothing read from the store reaches the terminal unescaped
@@ -102,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="See into an Alligator queue store and steer it. "
         f"Each subcommand takes the DSN first, or reads {DSN_ENV}.",
         epilog="exit status: 0 done (doctor: nothing wrong); 1 not found, failed or pending, doctor "
-        "findings, the store failed or cannot do it, or not confirmed; 2 usage error (including a destructive "
+        "findings, the store failed or cannot do it, or not confirmed; 2 usage error (including a "
+        "destructive "
         "command without --yes and no terminal to confirm on); 141 the reader of the output left "
         "(| head)",
     )

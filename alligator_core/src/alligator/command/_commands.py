@@ -20,9 +20,9 @@ from typing import Any, TextIO
 from alligator import presence
 from alligator.admin import Admin
 from alligator.backend import TaskInfo
+from alligator.capabilities import Administration, Inspection, WorkerRegistry
 from alligator.command._lookup import looked_where, task_queue
 from alligator.command._pausing import paused_json, paused_line, read_paused
-from alligator.capabilities import Administration, Inspection, WorkerRegistry
 from alligator.command._render import (
     call_text,
     decode_payload,
@@ -211,7 +211,7 @@ def info(admin: Admin, args: argparse.Namespace) -> int:
 
 
 def workers(admin: Admin, args: argparse.Namespace) -> int:
-    """``alligator workers``: the live workers and what each is running (exit 1 where the store keeps none)."""
+    """``alligator workers``: the live workers and what each is running (exit 1: the store keeps none)."""
     found, why = read_workers(admin)
     if args.json:
         dump_json(
@@ -319,8 +319,9 @@ def succeeded(admin: Admin, args: argparse.Namespace) -> int:
     """``alligator tasks --state succeeded``: one page of the succeeded tasks, newest first, with results.
 
     Only where the store keeps results (:meth:`Admin.succeeded
-    <alligator.admin.Admin.succeeded>`); elsewhere the refusal says it keeps none. What the store remembers of a succeeded task is its
-    id, when it finished and its result: not its call.
+    <alligator.admin.Admin.succeeded>`); elsewhere the refusal says it keeps
+    none. What the store remembers of a succeeded task is its id, when it
+    finished and its result: not its call.
     """
     queue = _queue(args)
     page = admin.succeeded(queue, args.offset, args.limit)
