@@ -29,7 +29,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from alligator import capabilities, presence, store_defaults
-from alligator.constants import ALL, FAILED, STATE_ALIASES, SUCCESS, TASK_STATES, listed_state
+from alligator.constants import ALL, FAILED, STATE_ALIASES, SUCCESS, listed_state
 from alligator.exceptions import ResultSignatureError
 from alligator.security import without_signatures
 from alligator.store_values import DeadLetter, Finished, QueueCounts, TaskInfo
@@ -43,8 +43,6 @@ Unsupported = capabilities.Unsupported
 
 #: Most tasks :meth:`Admin.find` reads through one state's listing by default (pages of 1000).
 FIND_SCAN = 20_000
-#: The state names the tools take: the listed ones, their aliases, and ``succeeded``.
-STATE_CHOICES = (*TASK_STATES, *STATE_ALIASES, "succeeded")
 
 
 class Admin:
@@ -219,7 +217,7 @@ class Admin:
 
         Works on every store (:func:`alligator.store_defaults.finished`):
         one without results tells success from failure. With a signing
-        :attr:`policy`, a result or reason whose signature fails the check
+        ``policy``, a result or reason whose signature fails the check
         is not handed out: the refusal takes the reason's place; without
         one, signatures are taken off unchecked.
         """

@@ -39,7 +39,7 @@ STATUS_NAMES = {
     RUNNING: "running",
 }
 
-#: The name shown for a status a store does not know (None: never pushed, or forgotten).
+#: The name shown for a status no store knows (None, for a task never pushed, or forgotten).
 UNKNOWN = "unknown"
 
 #: The state a queue lists a task of each status under, in the order a task passes them.
