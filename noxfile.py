@@ -52,6 +52,9 @@ PLUGINS = {
     "sqlite": "./plugins/alligator_sqlite",
     "redis": "./plugins/alligator_redis",
 }
+#: A backend with only the required part of the contract (tests/minimal_store):
+#: installed where tests/minimal runs, and for the type check of the tests.
+MINIMAL_STORE = "./tests/minimal_store"
 TEST_DEPS = ["pytest>=7", "hypothesis>=6.80", "pytest-timeout"]
 # Every default session installs under these pins (compiled from
 # requirements/ci.in by `nox -s lock`), so a release elsewhere cannot turn CI
@@ -70,6 +73,7 @@ CORE_TESTS = [
     "--ignore=tests/dashboard",
     "--ignore=tests/operating",
     "--ignore=tests/integration",
+    "--ignore=tests/minimal",
     "-m",
     "not soak",
 ]
@@ -123,6 +127,7 @@ def fast(session: nox.Session) -> None:
                 "--ignore=tests/dashboard",
                 "--ignore=tests/operating",
                 "--ignore=tests/integration",
+                "--ignore=tests/minimal",
                 f"{PLUGINS['locmem']}/tests",
                 f"--ignore={PLUGINS['locmem']}/tests/kit/test_kit.py",
                 # Worker processes against SQLite: the nox sqlite session runs them.
@@ -146,12 +151,19 @@ def reliability(session: nox.Session) -> None:
 
 @nox.session
 def integration(session: nox.Session) -> None:
-    """Core features on real stores (SQLite files, Redis), and the `alligator` command as a user runs it."""
+    """Core features on real stores (SQLite files, Redis), the `alligator` command as a user runs it, and
+    a store with only the required part under real workers, the command, doctor and the dashboard."""
     # [dashboard]: `alligator dashboard` is one of the commands run as a user runs it.
     _install(
-        session, *TEST_DEPS, f"{CORE}[dashboard]", PLUGINS["locmem"], PLUGINS["sqlite"], PLUGINS["redis"]
+        session,
+        *TEST_DEPS,
+        f"{CORE}[dashboard]",
+        PLUGINS["locmem"],
+        PLUGINS["sqlite"],
+        PLUGINS["redis"],
+        MINIMAL_STORE,
     )
-    _pytest(session, "tests/integration", "tests/operating")
+    _pytest(session, "tests/integration", "tests/operating", "tests/minimal")
 
 
 @nox.session
@@ -196,6 +208,7 @@ def lint(session: nox.Session) -> None:
         "selenium",
         f"{CORE}[dashboard,metrics]",
         *PLUGINS.values(),
+        MINIMAL_STORE,
     )
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")

@@ -32,7 +32,12 @@ Each check gives :class:`~alligator.findings.Finding` s, each with a level and w
   dropped.
 
 *error* and *warning* make ``alligator doctor`` exit 1; *info* and *ok* do
-not.
+not. Every check reads the store through :class:`alligator.admin.Admin`, as
+the command and the dashboard do: what a store cannot do (it lacks a
+capability of :mod:`alligator.capabilities`) is an *info* finding in the
+words the other tools use ("this store keeps no registry of workers ..."),
+never a crash. On a store that cannot count per state, the worker check
+reads the waiting and delayed tasks together (:meth:`~alligator.admin.Admin.queued`).
 """
 
 from __future__ import annotations
@@ -42,8 +47,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TextIO
 
-from alligator import capabilities
+from alligator.admin import Admin
 from alligator.backend import Backend, QueueCounts
+from alligator.capabilities import Diagnosis, Inspection
 from alligator.exceptions import BackendError
 
 # Re-exported: Finding and LEVELS were defined here first, and callers import them from here.
@@ -118,14 +124,14 @@ def _examine(
     backend: Backend, allow: Sequence[str], env: dict[str, str], clock: Callable[[], float]
 ) -> list[Finding]:
     findings: list[Finding] = []
+    admin = Admin(backend)
     where = backend.describe()
     try:
         before = clock()
         store_now = backend.now()
         after = clock()
-        queues = capabilities.inspection(backend).queues()
-    except NotImplementedError:
-        queues = None
+        # The store's queues, or (where it cannot list them) those its workers consume and "all".
+        queues = admin.queues()
     except Exception as err:
         unreachable = Finding(
             "error",
@@ -147,26 +153,33 @@ def _examine(
     findings += _modules(allow, env)
     signing = _signing(env)
     findings.append(signing[0])
-    if queues is None:
+    uncounted = admin.cannot(Inspection)
+    if uncounted is None:
+        counts = {queue: admin.counts(queue) for queue in queues}
+    else:
+        # What the required part counts: the waiting and delayed tasks together.
+        counts = {queue: QueueCounts(waiting=admin.queued(queue)) for queue in queues}
         findings.append(
-            Finding("info", "workers", "this store cannot list its queues: the per-queue checks were skipped")
+            Finding(
+                "info",
+                "queues",
+                f"{uncounted}: the signing and dead-letter checks were skipped, and the worker check "
+                "counts delayed tasks as waiting",
+            )
         )
-        return findings
-    counts: dict[str, QueueCounts] = {}
-    for queue in queues:
-        try:
-            counts[queue] = capabilities.inspection(backend).counts(queue)
-        except NotImplementedError:
-            continue
-    if signing[1] is not None:
-        findings += _payload_signing(backend, counts, signing[1])
+    if signing[1] is not None and uncounted is None:
+        findings += _payload_signing(admin, counts, signing[1])
     failing = any(f.level == "error" for f in settings)
-    findings += check_workers(backend, counts, clock(), store_failing=failing)
-    findings += _dead_letters(backend, counts)
+    findings += check_workers(admin, counts, clock(), store_failing=failing)
+    if uncounted is None:
+        findings += _dead_letters(admin, counts)
     return findings
 
 
 def _settings(backend: Backend) -> list[Finding]:
+    cannot = Admin(backend).cannot(Diagnosis)
+    if cannot is not None:
+        return [Finding("info", "store settings", f"{cannot}: its settings were not checked")]
     try:
         return _diagnosed(backend)
     except Exception as err:
@@ -182,9 +195,12 @@ def _settings(backend: Backend) -> list[Finding]:
 
 def _diagnosed(backend: Backend) -> list[Finding]:
     """The backend's own findings (it raises when the store cannot be read)."""
+    admin = Admin(backend)
+    if admin.cannot(Diagnosis) is not None:
+        return []
     return [
         Finding(level if level in LEVELS else "warning", "store settings", problem, what_to_do)
-        for level, problem, what_to_do in capabilities.diagnosis(backend).diagnose()
+        for level, problem, what_to_do in admin.diagnose()
     ]
 
 
@@ -269,15 +285,12 @@ def _signing(env: dict[str, str]) -> tuple[Finding, bool | None]:
     )
 
 
-def _payload_signing(backend: Backend, counts: Mapping[str, object], signing: bool) -> list[Finding]:
+def _payload_signing(admin: Admin, counts: Mapping[str, object], signing: bool) -> list[Finding]:
     from alligator.security import SECRET_ENV, SIGNED_PREFIX
 
     findings = []
     for queue in counts:
-        try:
-            page = capabilities.inspection(backend).tasks(queue, "waiting", 0, SIGNING_SAMPLE)
-        except NotImplementedError:
-            return []
+        page = admin.tasks(queue, "waiting", 0, SIGNING_SAMPLE)
         odd = [info for info in page if info.payload.startswith(SIGNED_PREFIX) != signing]
         if not odd:
             continue
@@ -304,7 +317,8 @@ def _payload_signing(backend: Backend, counts: Mapping[str, object], signing: bo
     return findings
 
 
-def _dead_letters(backend: Backend, counts: Mapping[str, object]) -> list[Finding]:
+def _dead_letters(admin: Admin, counts: Mapping[str, object]) -> list[Finding]:
+    backend = admin.backend
     findings = []
     for queue, count in counts.items():
         dead = getattr(count, "dead", 0)
@@ -331,7 +345,7 @@ def _dead_letters(backend: Backend, counts: Mapping[str, object]) -> list[Findin
                 )
             )
         elif dead >= DEAD_LETTERS_PER_HOUR:
-            recent = _recent_dead(backend, queue, dead)
+            recent = _recent_dead(admin, queue, dead)
             if recent >= DEAD_LETTERS_PER_HOUR:
                 findings.append(
                     Finding(
@@ -354,15 +368,10 @@ def _dead_letters(backend: Backend, counts: Mapping[str, object]) -> list[Findin
     return findings
 
 
-def _recent_dead(backend: Backend, queue: str, dead: int) -> int:
+def _recent_dead(admin: Admin, queue: str, dead: int) -> int:
     """Counts the dead letters of the last hour among the newest ones (listed oldest first)."""
-    try:
-        newest = capabilities.inspection(backend).tasks(
-            queue, "dead", max(dead - DEAD_LETTERS_WARNING, 0), DEAD_LETTERS_WARNING
-        )
-    except NotImplementedError:
-        return 0
-    since = backend.now() - 3600.0
+    newest = admin.tasks(queue, "dead", max(dead - DEAD_LETTERS_WARNING, 0), DEAD_LETTERS_WARNING)
+    since = admin.backend.now() - 3600.0
     return sum(1 for info in newest if info.failed_at is not None and info.failed_at >= since)
 
 

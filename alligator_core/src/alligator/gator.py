@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from alligator import capabilities, loss_risks
+from alligator import loss_risks
 from alligator.backend import Backend, DeadLetter, Reservation
 from alligator.constants import ALL
 from alligator.delivery import (
@@ -29,7 +29,7 @@ from alligator.leases import LeaseKeeper
 from alligator.options import Batch, Options
 from alligator.registry import load_backend
 from alligator.results import Results
-from alligator.security import TaskPolicy, without_signatures
+from alligator.security import TaskPolicy
 from alligator.tasks import Task, check_result_ttl
 from alligator.text import printable, redact_dsn
 
@@ -396,10 +396,7 @@ class Gator(Results, Inspecting):
         A reason is shown without the signature a worker with a secret adds
         to it; it is not checked here (:meth:`result` checks it).
         """
-        return [
-            without_signatures(letter)
-            for letter in capabilities.administration(self.backend).dead_letters(self.queue_name, limit)
-        ]
+        return self.admin.dead_letters(self.queue_name, limit)
 
     def requeue(self, task_id: str) -> bool:
         """Puts a dead letter back at the end of the queue, its deliveries reset.
@@ -407,11 +404,11 @@ class Gator(Results, Inspecting):
         Returns:
             True if requeued; False if there is no such dead letter.
         """
-        return capabilities.administration(self.backend).requeue(self.queue_name, task_id)
+        return self.admin.requeue(self.queue_name, task_id)
 
     def drop_all(self) -> None:
         """Deletes everything in this gator's queue, dead letters included."""
-        self.backend.drop_all(self.queue_name)
+        self.admin.drop(self.queue_name)
 
     # -- pausing ---------------------------------------------------------
 
@@ -446,7 +443,7 @@ class Gator(Results, Inspecting):
             NotImplementedError: The store cannot pause (see
                 :class:`~alligator.capabilities.Pausing`).
         """
-        return capabilities.pausing(self.backend).set_paused(*self._pause_target(queue, function), True)
+        return self.admin.set_paused(*self._pause_target(queue, function), True)
 
     def resume(self, queue: str | None = None, function: Callable[..., Any] | str | None = None) -> bool:
         """Resumes what :meth:`pause` paused; takes the same arguments.
@@ -457,7 +454,7 @@ class Gator(Results, Inspecting):
         Returns:
             True if it was paused.
         """
-        return capabilities.pausing(self.backend).set_paused(*self._pause_target(queue, function), False)
+        return self.admin.set_paused(*self._pause_target(queue, function), False)
 
     def paused(self) -> list[tuple[str, str]]:
         """Lists what is paused in this gator's store, as ``(kind, name)`` sorted.
@@ -466,9 +463,9 @@ class Gator(Results, Inspecting):
         ``"module:name"``.
 
         Raises:
-            NotImplementedError: The store cannot pause.
+            Unsupported: The store cannot pause (a ``NotImplementedError``).
         """
-        return capabilities.pausing(self.backend).paused()
+        return self.admin.paused()
 
     def _pause_target(self, queue: str | None, function: Callable[..., Any] | str | None) -> tuple[str, str]:
         from alligator.pausing import target

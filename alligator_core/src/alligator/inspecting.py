@@ -1,20 +1,22 @@
 """Looking into a gator's store: its queues, counts, tasks, dead letters and live workers.
 
-These are the calls behind ``alligator info``, ``alligator tasks`` and the
-dashboard: they read the store without taking anything from it, and manage
-dead letters (delete, purge, requeue all).
+They read the store without taking anything from it, and manage dead
+letters (delete, purge, requeue all), through the same facade as
+``alligator info``, ``alligator tasks``, the dashboard and ``doctor``
+(:class:`alligator.admin.Admin`), so a store that lacks a capability is
+refused with the same words everywhere.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from alligator import capabilities, presence
-from alligator.security import without_signatures
+from alligator.admin import Admin
 
 if TYPE_CHECKING:  # pragma: no cover
     from alligator.backend import Backend, QueueCounts, TaskInfo
     from alligator.presence import WorkerInfo
+    from alligator.security import TaskPolicy
 
 
 class Inspecting:
@@ -22,6 +24,12 @@ class Inspecting:
 
     backend: Backend
     queue_name: str
+    policy: TaskPolicy
+
+    @property
+    def admin(self) -> Admin:
+        """The operator's view of this gator's store (:class:`~alligator.admin.Admin`), with its policy."""
+        return Admin(self.backend, self.policy)
 
     def workers(self) -> list[WorkerInfo]:
         """Lists the live workers of this gator's store, whatever queues they consume.
@@ -42,12 +50,12 @@ class Inspecting:
             heartbeat first.
 
         Raises:
-            NotImplementedError: The store keeps no registry of workers (a
-                third-party backend that does not implement one), as
-                :meth:`queues` and :meth:`counts` raise for what a store
+            Unsupported: The store keeps no registry of workers (a
+                ``NotImplementedError``: see :class:`~alligator.capabilities.Unsupported`),
+                as :meth:`queues` and :meth:`counts` raise for what a store
                 cannot do.
         """
-        return presence.read_workers(self.backend)
+        return self.admin.workers()
 
     def queues(self) -> list[str]:
         """Lists every queue of this gator's store that holds a task or a dead letter.
@@ -62,8 +70,11 @@ class Inspecting:
         Returns:
             The queue names, sorted; a queue holding only finished tasks is
             left out.
+
+        Raises:
+            Unsupported: The store cannot list its queues.
         """
-        return capabilities.inspection(self.backend).queues()
+        return self.admin.stored_queues()
 
     def counts(self) -> QueueCounts:
         """Counts this gator's tasks per state: waiting, delayed, running and dead.
@@ -78,8 +89,12 @@ class Inspecting:
 
         Returns:
             A :class:`~alligator.store_values.QueueCounts`, counted in one step.
+
+        Raises:
+            Unsupported: The store cannot count its tasks per state
+                (:meth:`~alligator.gator.Gator.len` counts those waiting or delayed on every store).
         """
-        return capabilities.inspection(self.backend).counts(self.queue_name)
+        return self.admin.counts(self.queue_name)
 
     def tasks(self, state: str = "waiting", offset: int = 0, limit: int = 100) -> list[TaskInfo]:
         """Lists one page of this gator's tasks in one state, changing nothing.
@@ -107,11 +122,9 @@ class Inspecting:
 
         Raises:
             ValueError: An unknown state, or a negative offset or limit.
+            Unsupported: The store cannot list its tasks.
         """
-        return [
-            without_signatures(info)
-            for info in capabilities.inspection(self.backend).tasks(self.queue_name, state, offset, limit)
-        ]
+        return self.admin.tasks(self.queue_name, state, offset, limit)
 
     def delete_dead(self, task_id: str) -> bool:
         """Deletes one dead letter of this gator's queue for good.
@@ -130,7 +143,7 @@ class Inspecting:
         Returns:
             True if it was deleted; False if no dead letter has that id.
         """
-        return capabilities.administration(self.backend).delete_dead(self.queue_name, task_id)
+        return self.admin.delete_dead(self.queue_name, task_id)
 
     def purge_dead(self) -> int:
         """Deletes every dead letter of this gator's queue; live tasks stay.
@@ -147,7 +160,7 @@ class Inspecting:
         Returns:
             How many were deleted.
         """
-        return capabilities.administration(self.backend).purge_dead(self.queue_name)
+        return self.admin.purge_dead(self.queue_name)
 
     def requeue_all(self) -> int:
         """Puts every dead letter back at the end of the queue, in the order they failed.
@@ -167,4 +180,4 @@ class Inspecting:
         Returns:
             How many were requeued.
         """
-        return capabilities.administration(self.backend).requeue_all(self.queue_name)
+        return self.admin.requeue_all(self.queue_name)

@@ -23,8 +23,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from alligator import capabilities
-
 if TYPE_CHECKING:
     from alligator.backend import Backend
 
@@ -174,13 +172,14 @@ def decode(worker_id: str, record: str) -> WorkerInfo | None:
 def read_workers(backend: Backend) -> list[WorkerInfo]:
     """Reads the live workers' records; hostile or corrupt ones are left out.
 
+    As :meth:`alligator.admin.Admin.workers`, kept here for callers that have a backend.
+
     Raises:
-        NotImplementedError: The store keeps no registry of workers.
+        Unsupported: The store keeps no registry of workers (a ``NotImplementedError``).
     """
-    listed = (
-        decode(worker_id, record) for worker_id, record in capabilities.registry(backend).worker_records()
-    )
-    return [info for info in listed if info is not None]
+    from alligator.admin import Admin  # the facade builds on this module
+
+    return Admin(backend).workers()
 
 
 def known_queues(backend: Backend, workers: Sequence[WorkerInfo] | None = None) -> list[str]:
@@ -189,7 +188,7 @@ def known_queues(backend: Backend, workers: Sequence[WorkerInfo] | None = None) 
     A store lists a queue only while it holds a task, so an empty queue would
     vanish from every view while workers wait on it; the workers' records
     keep it listed. ``alligator info``, the dashboard and its ``/metrics``
-    all list queues through this function.
+    all list queues this way, through :meth:`alligator.admin.Admin.queues`.
 
     Example:
         >>> from alligator import Gator
@@ -208,16 +207,9 @@ def known_queues(backend: Backend, workers: Sequence[WorkerInfo] | None = None) 
         The queue names, sorted, each once: every queue of the store, and
         at most :data:`MAX_WORKER_QUEUES` more from the workers' records.
     """
-    if workers is None:
-        try:
-            workers = read_workers(backend)
-        except NotImplementedError:
-            workers = []
-    stored = set(capabilities.inspection(backend).queues())
-    # Records are anyone's to write: at most MAX_WORKER_QUEUES names come
-    # from them, or planted ones could make every view count 100,000 queues.
-    consumed = sorted({queue for info in workers for queue in info.queues} - stored)[:MAX_WORKER_QUEUES]
-    return sorted(stored.union(consumed))
+    from alligator.admin import Admin
+
+    return Admin(backend).queues(workers)
 
 
 def is_stale(info: WorkerInfo, now: float) -> bool:

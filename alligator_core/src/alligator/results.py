@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from alligator import payload as _payload
 from alligator import store_defaults
-from alligator.constants import FAILED, STATUS_NAMES, SUCCESS
+from alligator.constants import FAILED, SUCCESS, status_name
 from alligator.exceptions import InvalidPayloadError, ResultTimeout, TaskFailed, TaskNotFound
 from alligator.tasks import check_task_id
 from alligator.text import printable
@@ -103,7 +103,7 @@ class Results:
                     raise TaskFailed(
                         "it failed; its dead letter, and its reason, are no longer kept", task_id
                     )
-                state = STATUS_NAMES.get(status, str(status))
+                state = status_name(status)
                 waited = f" after {wait:g}s" if wait > 0 else ""
                 raise ResultTimeout(
                     f"task {printable(task_id)} has not finished{waited}: it is {state}; "

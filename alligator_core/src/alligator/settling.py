@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from alligator import constants
 from alligator import payload as _payload
 from alligator import reasons
 from alligator.backend import Ack
@@ -35,16 +36,21 @@ TRACEBACK_FRAMES = 8
 
 
 class Outcome(str, enum.Enum):
-    """How one delivery ended."""
+    """How one delivery ended.
+
+    Where it leaves the task in a status of :mod:`alligator.constants`, the
+    outcome carries that status's name (:data:`~alligator.constants.STATUS_NAMES`):
+    ``RETRYING`` is the task retrying, ``WAITING`` the task waiting again.
+    """
 
     #: The function returned; the caller acknowledges it.
     SUCCEEDED = "succeeded"
-    #: It failed and was released to run again after a backoff.
-    RETRYING = "retrying"
+    #: It failed and was released to run again after a backoff (status RETRYING).
+    RETRYING = constants.STATUS_NAMES[constants.RETRYING]
     #: It went to the dead letters, with the reason.
     DEAD = "dead-lettered"
-    #: A dependency is still pending; handed back without counting a delivery.
-    WAITING = "waiting"
+    #: A dependency is still pending; handed back without counting a delivery (status WAITING again).
+    WAITING = constants.STATUS_NAMES[constants.WAITING]
     #: The store failed while settling it, so it is left to its lease and delivered again.
     UNSETTLED = "unsettled"
 

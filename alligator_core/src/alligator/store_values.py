@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from alligator import constants
+
 
 @dataclass(frozen=True)
 class Reservation:
@@ -52,8 +54,9 @@ class DeadLetter:
     failed_at: float
 
 
-#: The states :meth:`~alligator.capabilities.Inspection.tasks` lists, in the order a task passes them.
-TASK_STATES = ("waiting", "delayed", "running", "dead")
+#: The states :meth:`~alligator.capabilities.Inspection.tasks` lists (defined with the statuses in
+#: :mod:`alligator.constants`).
+TASK_STATES = constants.TASK_STATES
 
 
 @dataclass(frozen=True)

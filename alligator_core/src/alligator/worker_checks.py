@@ -24,11 +24,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from alligator import capabilities
-from alligator.backend import Backend, QueueCounts
+from alligator.admin import Admin
+from alligator.backend import QueueCounts
+from alligator.capabilities import WorkerRegistry
 from alligator.findings import Finding
 from alligator.pausing import listed
-from alligator.presence import MAX_CURRENT, STALE_SECONDS, WORKER_TTL, WorkerInfo, decode, is_stale
+from alligator.presence import MAX_CURRENT, STALE_SECONDS, WORKER_TTL, WorkerInfo, is_stale
 from alligator.text import printable
 
 #: Stale workers a finding names; the others are counted.
@@ -36,12 +37,12 @@ NAMED_STALE = 5
 
 
 def check_workers(
-    backend: Backend, counts: Mapping[str, QueueCounts], now: float, store_failing: bool = False
+    admin: Admin, counts: Mapping[str, QueueCounts], now: float, store_failing: bool = False
 ) -> list[Finding]:
     """Checks that every queue with waiting tasks has a live worker with a free thread.
 
     Args:
-        backend: The store.
+        admin: The store, as :class:`~alligator.admin.Admin` reads it.
         counts: Each queue's counts.
         now: This machine's clock, in seconds since the epoch.
         store_failing: The store's own checks found an error: a worker may be
@@ -50,22 +51,21 @@ def check_workers(
     Returns:
         The findings (one ``ok`` when nothing is wrong).
     """
-    try:
-        records = capabilities.registry(backend).worker_records()
-    except NotImplementedError as err:
+    cannot = admin.cannot(WorkerRegistry)
+    if cannot is not None:
         return [
             Finding(
                 "info",
                 "workers",
-                f"the registry of live workers is unavailable ({err}): "
+                f"the registry of live workers is unavailable ({cannot}): "
                 "whether queues are consumed was not checked",
             )
         ]
-    listed = [info for worker_id, record in records if (info := decode(worker_id, record)) is not None]
+    listed = admin.workers()
     stale = [info for info in listed if is_stale(info, now)]
     live = [info for info in listed if not is_stale(info, now)]
     findings = _stale(stale, now, store_failing)
-    paused = _paused_queues(backend)
+    paused = _paused_queues(admin)
     for queue, count in counts.items():
         if not count.waiting:
             continue
@@ -98,12 +98,10 @@ def check_workers(
     return findings
 
 
-def _paused_queues(backend: Backend) -> set[str]:
+def _paused_queues(admin: Admin) -> set[str]:
     """The queues paused in the store (none when it cannot pause or the read fails)."""
-    if not capabilities.supports(backend, capabilities.Pausing):
-        return set()
     try:
-        return {name for kind, name in listed(capabilities.pausing(backend).paused()) if kind == "queue"}
+        return {name for kind, name in listed(admin.paused_or_none() or []) if kind == "queue"}
     except Exception:  # the pause check is a nicety: the other checks go on
         return set()
 

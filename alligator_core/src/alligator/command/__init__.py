@@ -17,12 +17,14 @@ to the queue a :class:`~alligator.gator.Gator` uses by default, ``"all"``;
 
 Exit status: 0 when it did what was asked (``doctor``: nothing is wrong); 1
 when a task was not found or not in a state the command acts on, a result is
-not there, ``doctor`` has findings, the store failed, or a confirmation was
-declined; 2 on a usage error (bad arguments, a DSN no backend handles, a
-destructive command without ``--yes`` and no terminal to confirm on, the
-dashboard without its extra, a store that refuses for good: no such
-database, bad credentials); 130 when interrupted (``info --watch`` exits
-0 on Ctrl-C); 141, quietly, when the reader of its output went away
+not there, ``doctor`` has findings, the store failed, the store cannot do
+what was asked (it lacks the capability: the message says what it cannot
+do, in the words of :mod:`alligator.capabilities`, as the dashboard and
+``doctor`` say it), or a confirmation was declined; 2 on a usage error
+(bad arguments, a DSN no backend handles, a destructive command without
+``--yes`` and no terminal to confirm on, the dashboard without its extra,
+a store that refuses for good: no such database, bad credentials); 130
+when interrupted (``info --watch`` exits 0 on Ctrl-C); 141, quietly, when the reader of its output went away
 (``alligator tasks DSN | head``), as for any command a closed pipe stops.
 
 Nothing read from the store reaches the terminal unescaped
@@ -37,8 +39,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from alligator.backend import TASK_STATES
-from alligator.constants import ALL
+from alligator.constants import ALL, STATE_ALIASES, TASK_STATES
 from alligator.registry import DSN_ENV, dsn_or_env
 from alligator.text import printable, redact_dsn
 
@@ -101,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="See into an Alligator queue store and steer it. "
         f"Each subcommand takes the DSN first, or reads {DSN_ENV}.",
         epilog="exit status: 0 done (doctor: nothing wrong); 1 not found, failed or pending, doctor "
-        "findings, the store failed, or not confirmed; 2 usage error (including a destructive "
+        "findings, the store failed or cannot do it, or not confirmed; 2 usage error (including a "
+        "destructive "
         "command without --yes and no terminal to confirm on); 141 the reader of the output left "
         "(| head)",
     )
@@ -156,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.add_argument(
         "--state",
         "-s",
-        choices=[*TASK_STATES, "failed", "succeeded"],
+        choices=[*TASK_STATES, *STATE_ALIASES, "succeeded"],
         default="waiting",
         help="failed is dead (failed for good); succeeded lists the tasks finished within the store's "
         "status TTL, newest first, with their results, where the store keeps results (default: %(default)s)",
@@ -290,6 +292,8 @@ def _run(argv: Sequence[str] | None) -> int:
         return _commands.dashboard(dsn, args)
     if args.command == "doctor":
         return _commands.doctor(dsn, args)
+    from alligator.admin import Admin
+    from alligator.capabilities import Unsupported
     from alligator.exceptions import AlligatorException
     from alligator.registry import load_backend
 
@@ -304,7 +308,7 @@ def _run(argv: Sequence[str] | None) -> int:
 
         module = _pausing if args.command in _pausing.COMMANDS else _commands
         handler = getattr(module, args.command, None) or getattr(_one_task, args.command)
-        status = int(handler(backend, args))
+        status = int(handler(Admin(backend), args))
         # Flushed here, not at exit: a reader that left (| head) is seen in main().
         sys.stdout.flush()
         return status
@@ -315,6 +319,10 @@ def _run(argv: Sequence[str] | None) -> int:
     except Ambiguous as err:
         sys.stderr.write(f"alligator: error: {err}\n")
         return 2
+    except Unsupported as err:
+        # The message says what the store cannot do, as the dashboard and doctor say it.
+        sys.stderr.write(f"alligator: {printable(err, 500)}\n")
+        return 1
     except NotImplementedError as err:
         sys.stderr.write(f"alligator: error: this store cannot do it: {printable(err, 500)}\n")
         return 1

@@ -1,4 +1,8 @@
-"""The subcommands of ``alligator``, each ``(backend, args) -> exit status``.
+"""The subcommands of ``alligator``, each ``(admin, args) -> exit status``.
+
+Each works through :class:`alligator.admin.Admin`: a step the store lacks
+the capability for raises :class:`~alligator.capabilities.Unsupported`,
+which :func:`alligator.command.main` prints as it is and exits 1.
 
 ``show`` and ``result``, about one task found by id, are in :mod:`alligator.command._one_task`.
 """
@@ -13,8 +17,10 @@ import time
 from dataclasses import asdict
 from typing import Any, TextIO
 
-from alligator import capabilities, presence
-from alligator.backend import Backend, TaskInfo
+from alligator import presence
+from alligator.admin import Admin
+from alligator.backend import TaskInfo
+from alligator.capabilities import Administration, Inspection, WorkerRegistry
 from alligator.command._lookup import looked_where, task_queue
 from alligator.command._pausing import paused_json, paused_line, read_paused
 from alligator.command._render import (
@@ -25,8 +31,8 @@ from alligator.command._render import (
     since,
     table,
 )
+from alligator.constants import STATE_ALIASES
 from alligator.presence import WorkerInfo
-from alligator.security import without_signatures
 from alligator.text import printable
 
 
@@ -46,17 +52,15 @@ def _q(name: str) -> str:
 # -- live workers ------------------------------------------------------------
 
 
-def read_workers(backend: Backend) -> tuple[list[WorkerInfo] | None, str | None]:
+def read_workers(admin: Admin) -> tuple[list[WorkerInfo] | None, str | None]:
     """Reads the live workers' records; hostile or corrupt ones are left out.
 
     Returns:
         ``(workers, None)``, or ``(None, why)`` when the store keeps no
         registry of workers.
     """
-    try:
-        return presence.read_workers(backend), None
-    except NotImplementedError as err:
-        return None, str(err)
+    why = admin.cannot(WorkerRegistry)
+    return (None, why) if why is not None else (admin.workers(), None)
 
 
 def worker_json(info: WorkerInfo, now: float | None = None) -> dict[str, Any]:
@@ -106,39 +110,57 @@ WORKER_HEADERS = ["WORKER", "HOST", "PID", "QUEUES", "THREADS", "HANDLED", "BUSY
 # -- info ----------------------------------------------------------------------
 
 
-def _info_data(backend: Backend) -> tuple[dict[str, Any], list[WorkerInfo]]:
-    workers, why = read_workers(backend)
+def _info_data(admin: Admin) -> tuple[dict[str, Any], list[WorkerInfo]]:
+    workers, why = read_workers(admin)
+    uncounted = admin.cannot(Inspection)
     queues = []
-    for name in presence.known_queues(backend, workers or []):
-        counts = capabilities.inspection(backend).counts(name)
-        queues.append({"name": name, **asdict(counts), "total": counts.total})
-    pauses, _ = read_paused(backend)
+    for name in admin.queues(workers or []):
+        counts = admin.counts_or_none(name)
+        if counts is None:
+            # The required part counts the waiting and delayed tasks together, nothing else.
+            unknown: dict[str, Any] = dict.fromkeys(("waiting", "delayed", "running", "dead", "total"))
+            queues.append({"name": name, **unknown, "queued": admin.queued(name)})
+        else:
+            queues.append({"name": name, **asdict(counts), "total": counts.total})
+    pauses, _ = read_paused(admin)
     paused_queues = {name for kind, name in pauses or () if kind == "queue"}
     for queue in queues:
         queue["paused"] = queue["name"] in paused_queues
     data = {
-        "store": backend.describe(),
+        "store": admin.backend.describe(),
         "queues": queues,
         "paused": paused_json(pauses),
         "workers": None if workers is None else [worker_json(w) for w in workers],
         "workers_unavailable": why,
     }
+    if uncounted is not None:
+        # Only on a store that cannot count per state: the shape elsewhere stays as it was.
+        data["counts_unavailable"] = uncounted
     return data, workers or []
 
 
 def _info_text(data: dict[str, Any], workers: list[WorkerInfo], out: TextIO) -> None:
     out.write(f"store {printable(data['store'])}\n\n")
     queues = data["queues"]
-    if queues:
-        table(
-            ["QUEUE", "WAITING", "DELAYED", "RUNNING", "DEAD"],
-            [[q["name"], q["waiting"], q["delayed"], q["running"], q["dead"]] for q in queues],
-            out,
+    if "counts_unavailable" in data:
+        if queues:
+            table(["QUEUE", "WAITING+DELAYED"], [[q["name"], q["queued"]] for q in queues], out)
+        queued = sum(q["queued"] for q in queues)
+        out.write(
+            f"{len(queues)} queue{'s' if len(queues) != 1 else ''}, {queued} waiting or delayed; "
+            f"per state unknown: {printable(data['counts_unavailable'])}\n"
         )
-    total = sum(q["total"] for q in queues)
-    out.write(
-        f"{len(queues)} queue{'s' if len(queues) != 1 else ''}, {total} task{'s' if total != 1 else ''}\n"
-    )
+    else:
+        if queues:
+            table(
+                ["QUEUE", "WAITING", "DELAYED", "RUNNING", "DEAD"],
+                [[q["name"], q["waiting"], q["delayed"], q["running"], q["dead"]] for q in queues],
+                out,
+            )
+        total = sum(q["total"] for q in queues)
+        out.write(
+            f"{len(queues)} queue{'s' if len(queues) != 1 else ''}, {total} task{'s' if total != 1 else ''}\n"
+        )
     out.write(paused_line([(p["kind"], p["name"]) for p in data["paused"] or ()]) + "\n")
     if data["workers"] is None:
         out.write(f"live workers unknown: {printable(data['workers_unavailable'])}\n")
@@ -149,10 +171,15 @@ def _info_text(data: dict[str, Any], workers: list[WorkerInfo], out: TextIO) -> 
     out.write(workers_line(workers, now) + "\n")
 
 
-def info(backend: Backend, args: argparse.Namespace) -> int:
-    """``alligator info``: queues with their counts per state, and the live workers."""
+def info(admin: Admin, args: argparse.Namespace) -> int:
+    """``alligator info``: queues with their counts per state, and the live workers.
+
+    On a store that cannot count per state, each queue shows its waiting
+    and delayed tasks together (``queued``) and the line under the table
+    says what the store cannot do.
+    """
     if args.watch is None:
-        data, found = _info_data(backend)
+        data, found = _info_data(admin)
         if args.json:
             dump_json(data)
         else:
@@ -161,7 +188,7 @@ def info(backend: Backend, args: argparse.Namespace) -> int:
     terminal = sys.stdout.isatty()
     try:
         while True:
-            data, found = _info_data(backend)
+            data, found = _info_data(admin)
             if args.json:
                 # One line per refresh (JSON Lines), so a script can read them as they come.
                 sys.stdout.write(json.dumps(data, sort_keys=True, ensure_ascii=True) + "\n")
@@ -183,9 +210,9 @@ def info(backend: Backend, args: argparse.Namespace) -> int:
 # -- workers -------------------------------------------------------------------
 
 
-def workers(backend: Backend, args: argparse.Namespace) -> int:
-    """``alligator workers``: the live workers and what each is running."""
-    found, why = read_workers(backend)
+def workers(admin: Admin, args: argparse.Namespace) -> int:
+    """``alligator workers``: the live workers and what each is running (exit 1: the store keeps none)."""
+    found, why = read_workers(admin)
     if args.json:
         dump_json(
             {
@@ -242,16 +269,13 @@ def _last_line(reason: str | None) -> str | None:
     return kept[-1] if kept else reason
 
 
-def tasks(backend: Backend, args: argparse.Namespace) -> int:
+def tasks(admin: Admin, args: argparse.Namespace) -> int:
     """``alligator tasks``: one page of a queue's tasks in one state (``failed`` is ``dead``)."""
     if args.state == "succeeded":
-        return succeeded(backend, args)
+        return succeeded(admin, args)
     queue = _queue(args)
-    state = "dead" if args.state == "failed" else args.state
-    page = [
-        without_signatures(info)
-        for info in capabilities.inspection(backend).tasks(queue, state, args.offset, args.limit)
-    ]
+    state = STATE_ALIASES.get(args.state, args.state)
+    page = admin.tasks(queue, state, args.offset, args.limit)
     if args.json:
         dump_json(
             {
@@ -263,7 +287,7 @@ def tasks(backend: Backend, args: argparse.Namespace) -> int:
             }
         )
         return 0
-    now = backend.now()
+    now = admin.backend.now()
     if state == "dead":
         headers = ["TASK", "CALL", "ATTEMPTS", "FAILED", "REASON"]
         rows: list[list[object]] = [
@@ -287,28 +311,20 @@ def tasks(backend: Backend, args: argparse.Namespace) -> int:
     first = args.offset + 1
     shown = f"{first}-{args.offset + len(page)}" if page else "none"
     sys.stdout.write(f"{args.state} tasks of queue {_q(queue)}: {shown}")
-    try:
-        total = getattr(capabilities.inspection(backend).counts(queue), state)
-        sys.stdout.write(f" of {total}")
-    except NotImplementedError:
-        pass
-    sys.stdout.write("\n")
+    sys.stdout.write(f" of {getattr(admin.counts(queue), state)}\n")
     return 0
 
 
-def succeeded(backend: Backend, args: argparse.Namespace) -> int:
+def succeeded(admin: Admin, args: argparse.Namespace) -> int:
     """``alligator tasks --state succeeded``: one page of the succeeded tasks, newest first, with results.
 
-    Only where the store keeps results (:meth:`Backend.succeeded
-    <alligator.capabilities.ResultListing.succeeded>`); elsewhere the store's refusal
-    says it keeps none. What the store remembers of a succeeded task is its
-    id, when it finished and its result: not its call.
+    Only where the store keeps results (:meth:`Admin.succeeded
+    <alligator.admin.Admin.succeeded>`); elsewhere the refusal says it keeps
+    none. What the store remembers of a succeeded task is its id, when it
+    finished and its result: not its call.
     """
     queue = _queue(args)
-    page = [
-        without_signatures(found)
-        for found in capabilities.result_listing(backend).succeeded(queue, args.offset, args.limit)
-    ]
+    page = admin.succeeded(queue, args.offset, args.limit)
     if args.json:
         dump_json(
             {
@@ -330,7 +346,7 @@ def succeeded(backend: Backend, args: argparse.Namespace) -> int:
             }
         )
         return 0
-    now = backend.now()
+    now = admin.backend.now()
     if page:
         table(
             ["TASK", "FINISHED", "RESULT"],
@@ -372,16 +388,16 @@ def confirm(args: argparse.Namespace, question: str) -> int | None:
     return 1
 
 
-def _store(backend: Backend) -> str:
-    return printable(backend.describe())
+def _store(admin: Admin) -> str:
+    return printable(admin.backend.describe())
 
 
-def _each(backend: Backend, args: argparse.Namespace, verb: str, step: Any) -> int:
+def _each(admin: Admin, args: argparse.Namespace, verb: str, step: Any) -> int:
     """Runs ``step(queue, task_id)`` on each id; reports which were done and which not found."""
     queue = _queue(args)
     ids = [printable(i) for i in args.task_ids]
     refused = confirm(
-        args, f"{verb} {len(ids)} dead letter(s) of queue {_q(queue)} in {_store(backend)}: {', '.join(ids)}?"
+        args, f"{verb} {len(ids)} dead letter(s) of queue {_q(queue)} in {_store(admin)}: {', '.join(ids)}?"
     )
     if refused is not None:
         return refused
@@ -399,16 +415,23 @@ def _each(backend: Backend, args: argparse.Namespace, verb: str, step: Any) -> i
     return 0 if not missing else 1
 
 
-def requeue(backend: Backend, args: argparse.Namespace) -> int:
+def _dead_count(admin: Admin, queue: str) -> str:
+    """How many dead letters a queue holds, for a question: "all 3", or "all" where the store cannot count."""
+    counts = admin.counts_or_none(queue)
+    return "all" if counts is None else f"all {counts.dead}"
+
+
+def requeue(admin: Admin, args: argparse.Namespace) -> int:
     """``alligator requeue``: dead letters back on the queue, due now, their counts reset."""
+    admin.require(Administration)
     if not args.all:
-        return _each(backend, args, "requeue", capabilities.administration(backend).requeue)
+        return _each(admin, args, "requeue", admin.requeue)
     queue = _queue(args)
-    dead = capabilities.inspection(backend).counts(queue).dead
-    refused = confirm(args, f"requeue all {dead} dead letters of queue {_q(queue)} in {_store(backend)}?")
+    dead = _dead_count(admin, queue)
+    refused = confirm(args, f"requeue {dead} dead letters of queue {_q(queue)} in {_store(admin)}?")
     if refused is not None:
         return refused
-    count = capabilities.administration(backend).requeue_all(queue)
+    count = admin.requeue_all(queue)
     if args.json:
         dump_json({"queue": queue, "count": count, "done": None, "missing": []})
     else:
@@ -416,30 +439,43 @@ def requeue(backend: Backend, args: argparse.Namespace) -> int:
     return 0
 
 
-def delete(backend: Backend, args: argparse.Namespace) -> int:
+def delete(admin: Admin, args: argparse.Namespace) -> int:
     """``alligator delete``: dead letters deleted for good."""
-    return _each(backend, args, "delete", capabilities.administration(backend).delete_dead)
+    admin.require(Administration)
+    return _each(admin, args, "delete", admin.delete_dead)
 
 
-def purge(backend: Backend, args: argparse.Namespace) -> int:
-    """``alligator purge``: every task of a queue (``drop_all``), or with ``--dead`` its dead letters."""
+def purge(admin: Admin, args: argparse.Namespace) -> int:
+    """``alligator purge``: every task of a queue (``drop_all``), or with ``--dead`` its dead letters.
+
+    Every store can drop a queue; where it cannot count per state the
+    question, and ``count``, are the waiting and delayed tasks only.
+    """
     queue = _queue(args)
-    counts = capabilities.inspection(backend).counts(queue)
     if args.dead:
-        question = f"delete all {counts.dead} dead letters of queue {_q(queue)} in {_store(backend)}?"
+        admin.require(Administration)
+    counts = admin.counts_or_none(queue)
+    if args.dead:
+        question = f"delete {_dead_count(admin, queue)} dead letters of queue {_q(queue)} in {_store(admin)}?"
+    elif counts is None:
+        question = (
+            f"delete EVERYTHING queue {_q(queue)} holds in {_store(admin)}: {admin.queued(queue)} waiting "
+            "or delayed, and whatever is running or dead (this store cannot count those)?"
+        )
     else:
         question = (
-            f"delete EVERYTHING queue {_q(queue)} holds in {_store(backend)}: {counts.waiting} waiting, "
+            f"delete EVERYTHING queue {_q(queue)} holds in {_store(admin)}: {counts.waiting} waiting, "
             f"{counts.delayed} delayed, {counts.running} running, {counts.dead} dead?"
         )
+    total = counts.total if counts is not None else admin.queued(queue)
     refused = confirm(args, question)
     if refused is not None:
         return refused
     if args.dead:
-        count = capabilities.administration(backend).purge_dead(queue)
+        count = admin.purge_dead(queue)
     else:
-        backend.drop_all(queue)
-        count = counts.total
+        admin.drop(queue)
+        count = total
     if args.json:
         dump_json({"queue": queue, "dead_only": bool(args.dead), "count": count})
     elif args.dead:
@@ -449,13 +485,13 @@ def purge(backend: Backend, args: argparse.Namespace) -> int:
     return 0
 
 
-def cancel(backend: Backend, args: argparse.Namespace) -> int:
+def cancel(admin: Admin, args: argparse.Namespace) -> int:
     """``alligator cancel``: a waiting or delayed task removed, in whichever queue holds it; it never runs."""
-    queue, task_id = task_queue(backend, args), args.task_id
-    refused = confirm(args, f"cancel task {_q(task_id)} of queue {_q(queue)} in {_store(backend)}?")
+    queue, task_id = task_queue(admin, args), args.task_id
+    refused = confirm(args, f"cancel task {_q(task_id)} of queue {_q(queue)} in {_store(admin)}?")
     if refused is not None:
         return refused
-    cancelled = backend.cancel(queue, task_id)
+    cancelled = admin.cancel(queue, task_id)
     if args.json:
         dump_json({"queue": queue, "task_id": task_id, "cancelled": cancelled})
     elif cancelled:

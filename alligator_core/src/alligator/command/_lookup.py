@@ -16,43 +16,34 @@ from __future__ import annotations
 
 import argparse
 
-from alligator import capabilities, store_defaults
-from alligator.backend import Backend
+from alligator import store_defaults
+from alligator.admin import Admin
 from alligator.constants import ALL
-from alligator.presence import decode
 from alligator.text import printable
 
 
-def candidate_queues(backend: Backend) -> list[str]:
-    """The queues a lookup by id asks, in order, each once: ``all``, the listed ones, the workers'."""
-    names = [ALL]
-    try:
-        names += capabilities.inspection(backend).queues()
-    except NotImplementedError:
-        pass
+def candidate_queues(admin: Admin) -> list[str]:
+    """The queues a lookup by id asks, in order, each once: ``all``, the listed ones, the workers'.
+
+    On a store that can list neither its queues nor its workers that is
+    ``all`` alone: ``--queue`` names any other.
+    """
+    names = [ALL, *admin.queues()]
     # Where every task finished, the queue is in no listing above.
-    names += store_defaults.finished_queues(backend)
-    try:
-        records = capabilities.registry(backend).worker_records()
-    except NotImplementedError:
-        records = []
-    for worker_id, record in records:
-        info = decode(worker_id, record)
-        if info is not None:
-            names += info.queues
+    names += store_defaults.finished_queues(admin.backend)
     return list(dict.fromkeys(names))
 
 
-def queues_holding(backend: Backend, task_id: str) -> list[str]:
+def queues_holding(admin: Admin, task_id: str) -> list[str]:
     """The queues whose :meth:`~alligator.backend.Backend.status` knows ``task_id``."""
-    return [queue for queue in candidate_queues(backend) if backend.status(queue, task_id) is not None]
+    return [queue for queue in candidate_queues(admin) if admin.backend.status(queue, task_id) is not None]
 
 
 class Ambiguous(Exception):
     """The id is known in more than one queue (ids set by hand with ``task_id=`` may repeat)."""
 
 
-def task_queue(backend: Backend, args: argparse.Namespace) -> str:
+def task_queue(admin: Admin, args: argparse.Namespace) -> str:
     """The queue a subcommand about one task acts in: ``--queue`` when given, else the one holding it.
 
     Returns:
@@ -64,7 +55,7 @@ def task_queue(backend: Backend, args: argparse.Namespace) -> str:
     """
     if args.queue is not None:
         return str(args.queue)
-    found = queues_holding(backend, args.task_id)
+    found = queues_holding(admin, args.task_id)
     if len(found) > 1:
         names = ", ".join(repr(printable(name)) for name in found)
         raise Ambiguous(f"task {printable(args.task_id)!r} is in several queues ({names}): give --queue")

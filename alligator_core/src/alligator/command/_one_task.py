@@ -1,6 +1,6 @@
 """The subcommands about one task, found by id: ``show`` and ``result``.
 
-Each is ``(backend, args) -> exit status``, like those of
+Each is ``(admin, args) -> exit status``, like those of
 :mod:`alligator.command._commands`; without ``--queue`` the queue holding the
 task is looked up (:mod:`alligator.command._lookup`).
 """
@@ -11,52 +11,31 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import replace
 from typing import Any
 
-from alligator import capabilities, store_defaults
-from alligator.backend import Backend, Finished, TaskInfo
+from alligator.admin import Admin
 from alligator.command._commands import _error, _q
 from alligator.command._lookup import looked_where, task_queue
 from alligator.command._render import decode_payload, dump_json, json_or_text, lines, since
-from alligator.constants import DELAYED, FAILED, RUNNING, STATUS_NAMES, SUCCESS, WAITING
-from alligator.exceptions import ResultSignatureError
-from alligator.security import SECRET_ENV, TaskPolicy, without_signatures
+from alligator.constants import FAILED, RUNNING, SUCCESS, status_name
+from alligator.security import SECRET_ENV, TaskPolicy
 from alligator.text import printable
-
-#: Pages of 1000 :func:`show` reads at most to find a task's attempts and times.
-SHOW_SCAN_PAGES = 20
-#: The state :meth:`~alligator.capabilities.Inspection.tasks` lists a task of this status under.
-STATE_OF = {WAITING: "waiting", DELAYED: "delayed", RUNNING: "running", FAILED: "dead"}
-
 
 # -- one task ------------------------------------------------------------------
 
 
-def find_info(backend: Backend, queue: str, state: str, task_id: str) -> TaskInfo | None:
-    """Finds one task in a state's listing (its attempts and times are only there).
+def show(admin: Admin, args: argparse.Namespace) -> int:
+    """``alligator show``: everything the store knows of one task, in whichever queue holds it.
 
-    Reads at most :data:`SHOW_SCAN_PAGES` pages of 1000, so a huge queue
-    costs a bounded number of round trips; None when not found in them.
+    A store that cannot list its tasks still gives the status and the
+    payload; the attempts and times are left out.
     """
-    for page_number in range(SHOW_SCAN_PAGES):
-        page = capabilities.inspection(backend).tasks(queue, state, page_number * 1000, 1000)
-        for info in page:
-            if info.task_id == task_id:
-                return info
-        if len(page) < 1000:
-            return None
-    return None
-
-
-def show(backend: Backend, args: argparse.Namespace) -> int:
-    """``alligator show``: everything the store knows of one task, in whichever queue holds it."""
-    queue, task_id = task_queue(backend, args), args.task_id
-    status = backend.status(queue, task_id)
+    queue, task_id = task_queue(admin, args), args.task_id
+    status, info, payload = admin.task(queue, task_id)
     data: dict[str, Any] = {
         "queue": queue,
         "task_id": task_id,
-        "status": "unknown" if status is None else STATUS_NAMES.get(status, str(status)),
+        "status": status_name(status),
         "function": None,
         "args": None,
         "kwargs": None,
@@ -71,27 +50,23 @@ def show(backend: Backend, args: argparse.Namespace) -> int:
         "finished_at": None,
         "result": None,
     }
-    info = None
     stored_text: str | None = None
-    if status in STATE_OF:
-        info = without_signatures(find_info(backend, queue, STATE_OF[status], task_id))
-        payload = info.payload if info is not None else backend.peek(queue, task_id)
-        if payload is not None:
-            decoded = decode_payload(payload)
-            for key in ("function", "args", "kwargs", "options", "signed"):
-                data[key] = decoded[key]
-            data["payload_error"] = decoded["error"]
-        if info is not None:
-            data.update(
-                attempts=info.attempts,
-                # A dead letter does not keep its count of failed runs (see TaskInfo).
-                failures=None if info.state == "dead" else info.failures,
-                due=info.due,
-                reason=info.reason,
-                failed_at=info.failed_at,
-            )
+    if payload is not None:
+        decoded = decode_payload(payload)
+        for key in ("function", "args", "kwargs", "options", "signed"):
+            data[key] = decoded[key]
+        data["payload_error"] = decoded["error"]
+    if info is not None:
+        data.update(
+            attempts=info.attempts,
+            # A dead letter does not keep its count of failed runs (see TaskInfo).
+            failures=None if info.state == "dead" else info.failures,
+            due=info.due,
+            reason=info.reason,
+            failed_at=info.failed_at,
+        )
     if status in (SUCCESS, FAILED):
-        finished = without_signatures(store_defaults.finished(backend, queue, task_id))
+        finished = admin.finished(queue, task_id)
         if finished is not None:
             data["finished_at"] = finished.finished_at
             if finished.status == SUCCESS:
@@ -109,7 +84,7 @@ def show(backend: Backend, args: argparse.Namespace) -> int:
             "(never pushed, cancelled, or finished and forgotten)"
         )
         return 1
-    now = backend.now()
+    now = admin.backend.now()
     rows: list[tuple[str, object]] = [("task", task_id), ("queue", queue), ("status", data["status"])]
     if data["payload_error"] is not None:
         rows.append(("payload", f"unreadable: {data['payload_error']}"))
@@ -146,32 +121,30 @@ def show(backend: Backend, args: argparse.Namespace) -> int:
 # -- result --------------------------------------------------------------------
 
 
-def result(backend: Backend, args: argparse.Namespace) -> int:
+def result(admin: Admin, args: argparse.Namespace) -> int:
     """``alligator result``: a finished task's stored return value, as JSON text.
 
     It mirrors :meth:`Gator.result <alligator.gator.Gator.result>` on the
-    backend contract (:meth:`~alligator.capabilities.Results.finished`,
-    :meth:`~alligator.capabilities.ResultWaiting.wait_finished`), printing the stored
+    facade (:meth:`Admin.finished <alligator.admin.Admin.finished>`), printing the stored
     JSON as it is instead of decoding it. With ``ALLIGATOR_SECRET`` set, it
     checks a result's or reason's signature as ``Gator.result`` does, and
     says so instead of printing one that fails.
     """
-    queue, task_id = task_queue(backend, args), args.task_id
+    queue, task_id = task_queue(admin, args), args.task_id
     try:
         policy = TaskPolicy.build(environ={k: v for k, v in os.environ.items() if k == SECRET_ENV})
     except ValueError as err:
         _error(f"{SECRET_ENV} is invalid: {printable(err, 500)}")
         return 2
-    finished = _checked(policy, queue, store_defaults.finished(backend, queue, task_id))
-    status = None if finished is not None else backend.status(queue, task_id)
-    if finished is None and status is not None and args.wait > 0:
-        finished = _checked(policy, queue, store_defaults.wait_finished(backend, queue, task_id, args.wait))
-        status = None if finished is not None else backend.status(queue, task_id)
+    # Results are checked as Gator.result checks them (nothing is checked without a secret).
+    checking = Admin(admin.backend, policy)
+    finished = checking.finished(queue, task_id, args.wait)
+    status = None if finished is not None else admin.backend.status(queue, task_id)
     data: dict[str, Any] = {"queue": queue, "task_id": task_id, "result": None, "reason": None}
     if finished is None:
         data["status"] = "unknown" if status is None else "pending"
         if status is not None:
-            data["state"] = STATUS_NAMES.get(status, str(status))
+            data["state"] = status_name(status)
     elif finished.status == SUCCESS:
         data["status"] = "success"
         data["result"] = json_or_text(finished.result)
@@ -204,22 +177,3 @@ def result(backend: Backend, args: argparse.Namespace) -> int:
     elif finished is not None and finished.result is not None:
         sys.stdout.write(printable(finished.result, len(finished.result) + 16) + "\n")
     return 0 if ok else 1
-
-
-def _checked(policy: TaskPolicy, queue: str, found: Finished | None) -> Finished | None:
-    """What a task left, its signature checked as ``Gator.result`` checks it.
-
-    With ``ALLIGATOR_SECRET`` set, a result or reason that fails the check
-    is not shown: the refusal takes the reason's place (nothing is checked
-    without it, and the signature is taken off).
-    """
-    if found is None:
-        return None
-    try:
-        if found.status == SUCCESS and found.result is not None:
-            return replace(found, result=policy.open_result(queue, found.task_id, found.result))
-        if found.status == FAILED:
-            return replace(found, reason=policy.open_reason(queue, found.task_id, found.reason or ""))
-    except ResultSignatureError as err:
-        return replace(found, result=None, reason=str(err))
-    return found

@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from alligator import capabilities
-from alligator.backend import Backend
+from alligator.admin import Admin
+from alligator.capabilities import Pausing
 from alligator.command._render import dump_json, table
 from alligator.pausing import target
 from alligator.text import printable
@@ -16,16 +16,14 @@ from alligator.text import printable
 COMMANDS = ("pause", "resume")
 
 
-def read_paused(backend: Backend) -> tuple[list[tuple[str, str]] | None, str | None]:
+def read_paused(admin: Admin) -> tuple[list[tuple[str, str]] | None, str | None]:
     """Reads what is paused; hostile records are left out by the backend.
 
     Returns:
         ``(pauses, None)``, or ``(None, why)`` when the store cannot pause.
     """
-    try:
-        return capabilities.pausing(backend).paused(), None
-    except NotImplementedError as err:
-        return None, str(err)
+    why = admin.cannot(Pausing)
+    return (None, why) if why is not None else (admin.paused(), None)
 
 
 def paused_json(pauses: list[tuple[str, str]] | None) -> list[dict[str, str]] | None:
@@ -51,14 +49,14 @@ def _usage(message: str) -> int:
     return 2
 
 
-def pause(backend: Backend, args: argparse.Namespace) -> int:
+def pause(admin: Admin, args: argparse.Namespace) -> int:
     """``alligator pause``: pause a queue or a function; with neither, list what is paused."""
     try:
         chosen = _target(args)
     except ValueError as err:
         return _usage(str(err))
     if chosen is None:
-        pauses = capabilities.pausing(backend).paused()
+        pauses = admin.paused()
         if args.json:
             dump_json({"paused": paused_json(pauses)})
         elif pauses:
@@ -66,10 +64,10 @@ def pause(backend: Backend, args: argparse.Namespace) -> int:
         else:
             sys.stdout.write("nothing is paused\n")
         return 0
-    return _change(backend, args, chosen, True)
+    return _change(admin, args, chosen, True)
 
 
-def resume(backend: Backend, args: argparse.Namespace) -> int:
+def resume(admin: Admin, args: argparse.Namespace) -> int:
     """``alligator resume``: resume a paused queue or function."""
     try:
         chosen = _target(args)
@@ -77,13 +75,13 @@ def resume(backend: Backend, args: argparse.Namespace) -> int:
         return _usage(str(err))
     if chosen is None:
         return _usage("resume takes --queue Q or --function MODULE:NAME (alligator pause DSN lists them)")
-    return _change(backend, args, chosen, False)
+    return _change(admin, args, chosen, False)
 
 
-def _change(backend: Backend, args: argparse.Namespace, chosen: tuple[str, str], paused: bool) -> int:
+def _change(admin: Admin, args: argparse.Namespace, chosen: tuple[str, str], paused: bool) -> int:
     kind, name = chosen
     try:
-        changed = capabilities.pausing(backend).set_paused(kind, name, paused)
+        changed = admin.set_paused(kind, name, paused)
     except ValueError as err:
         return _usage(str(err))
     if args.json:

@@ -1,33 +1,32 @@
 """What the dashboard reads from the store and does to it; no web code here.
 
-Everything goes through the backend's inspection methods with a queue
-argument, so the dashboard works on every backend that passes the kit, and
-sees every queue of the store at once.
+Everything goes through :class:`alligator.admin.Admin`, the facade the
+``alligator`` command and ``doctor`` share, so the dashboard works on every
+backend that passes the required kit: where a store lacks a capability the
+page says what it cannot do, in the same words as the command.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from alligator import capabilities, presence, store_defaults
+from alligator import presence
+from alligator.admin import Admin
 from alligator.backend import Backend, Finished, QueueCounts, TaskInfo
-from alligator.constants import STATUS_NAMES
+from alligator.capabilities import Inspection
+from alligator.constants import status_name
 from alligator.gator import Gator
 from alligator.presence import WorkerInfo
-from alligator.security import SIGNED_PREFIX, without_signatures
+from alligator.security import SIGNED_PREFIX
 from alligator.text import redact_dsn
 
 #: Most queues the overview lists (and the sampler follows); the page says how many more.
 MAX_QUEUES = 100
 #: Most live workers the overview lists; the page says how many more.
 MAX_WORKERS = 50
-#: How far the task view looks through a queue's waiting, delayed or running
-#: tasks for a task's attempts (its payload is read directly): a store with a
-#: million waiting tasks must not be read whole for one page.
-MAX_SCAN = 5000
 #: Characters of a task's arguments shown in a list.
 ARGS_CHARS = 80
 
@@ -130,16 +129,22 @@ class Overview:
     """What the overview shows, read in one pass.
 
     Attributes:
-        counts: Each listed queue's counts (at most :data:`MAX_QUEUES`, by name).
+        counts: Each listed queue's counts (at most :data:`MAX_QUEUES`, by
+            name); empty when the store cannot count per state.
         left_out: Queues past those.
         workers: The live workers; None when the store keeps no registry.
         consumed: The queues some live worker consumes.
+        queued: Each listed queue's waiting and delayed tasks together
+            (every store counts them).
+        uncounted: What the store cannot do when it cannot count per state; None when it can.
     """
 
     counts: dict[str, QueueCounts]
     left_out: int
     workers: list[WorkerInfo] | None
     consumed: frozenset[str]
+    queued: dict[str, int] = field(default_factory=dict)
+    uncounted: str | None = None
 
 
 class Store:
@@ -154,6 +159,8 @@ class Store:
     def __init__(self, dsn: str, gator: Gator | None = None) -> None:
         self.gator = gator if gator is not None else Gator(dsn)
         self.backend: Backend = self.gator.backend
+        #: What operators do to the store (shared with the command and doctor).
+        self.admin = Admin(self.backend)
         #: The DSN itself, for doctor's checks (never shown: see :attr:`shown_dsn`).
         self.dsn = dsn
         #: The DSN with its passwords hidden, for the page header.
@@ -176,15 +183,15 @@ class Store:
     def overview(self) -> Overview:
         """Reads the live workers and the counts of every known queue.
 
-        The queues are :func:`alligator.presence.known_queues`: the store's
+        The queues are :meth:`alligator.admin.Admin.queues`: the store's
         and those live workers consume, the first :data:`MAX_QUEUES` by name.
         """
         workers = self.workers()
-        names = presence.known_queues(self.backend, workers or [])
+        names = self.admin.queues(workers or [])
+        shown = names[:MAX_QUEUES]
+        uncounted = self.admin.cannot(Inspection)
         return Overview(
-            counts={
-                queue: capabilities.inspection(self.backend).counts(queue) for queue in names[:MAX_QUEUES]
-            },
+            counts={} if uncounted else {queue: self.admin.counts(queue) for queue in shown},
             left_out=max(0, len(names) - MAX_QUEUES),
             workers=workers,
             # A stale record's worker is not consuming anything (see presence.is_stale).
@@ -194,25 +201,33 @@ class Store:
                 if not presence.is_stale(info, time.time())
                 for queue in info.queues
             ),
+            queued={queue: self.admin.queued(queue) for queue in shown},
+            uncounted=uncounted,
         )
 
     def counts(self, queue: str) -> QueueCounts:
-        """Counts per state of one queue."""
-        return capabilities.inspection(self.backend).counts(queue)
+        """Counts per state of one queue.
+
+        Raises:
+            Unsupported: The store cannot count per state (the page says so).
+        """
+        return self.admin.counts(queue)
+
+    def cannot(self, capability: type) -> str | None:
+        """What the store cannot do for lack of ``capability``, as every tool says it; None if it can."""
+        return self.admin.cannot(capability)
 
     def tasks(self, queue: str, state: str, offset: int, limit: int) -> list[TaskInfo]:
-        """One page of a queue's tasks in one state."""
-        return [
-            without_signatures(info)
-            for info in capabilities.inspection(self.backend).tasks(queue, state, offset, limit)
-        ]
+        """One page of a queue's tasks in one state.
+
+        Raises:
+            Unsupported: The store cannot list its tasks (the page says so).
+        """
+        return self.admin.tasks(queue, state, offset, limit)
 
     def paused(self) -> list[tuple[str, str]] | None:
         """What is paused, as ``(kind, name)``; None when this store cannot pause."""
-        try:
-            return capabilities.pausing(self.backend).paused()
-        except NotImplementedError:
-            return None
+        return self.admin.paused_or_none()
 
     def set_paused(self, kind: str, name: str, paused: bool) -> bool:
         """Pauses or resumes a queue or a function (see :meth:`Backend.set_paused
@@ -220,53 +235,21 @@ class Store:
 
         Raises:
             ValueError: A name the store cannot keep.
-            NotImplementedError: The store cannot pause.
+            Unsupported: The store cannot pause.
         """
-        return capabilities.pausing(self.backend).set_paused(kind, name, paused)
+        return self.admin.set_paused(kind, name, paused)
 
     def workers(self) -> list[WorkerInfo] | None:
         """The live workers; None when this store keeps no registry of workers."""
-        try:
-            return presence.read_workers(self.backend)
-        except NotImplementedError:
-            return None
+        return self.admin.workers_or_none()
 
     def task(self, queue: str, task_id: str) -> TaskDetail:
-        """Finds one task by id, changing nothing."""
-        status = self.backend.status(queue, task_id)
-        name = STATUS_NAMES.get(status, "unknown") if status is not None else "unknown"
-        info = None
-        if name in ("waiting", "delayed", "running"):
-            info = self._find(queue, name, task_id, MAX_SCAN)
-        elif name == "failed":
-            # Dead letters are bounded by the backend's max_dead_letters.
-            info = self._find(queue, "dead", task_id, None)
-        payload_text = info.payload if info is not None else None
-        if payload_text is None and name in ("waiting", "delayed", "running"):
-            payload_text = self.backend.peek(queue, task_id)
-        finished = None
-        if name in ("success", "failed"):
-            try:
-                finished = store_defaults.finished(self.backend, queue, task_id)
-            except NotImplementedError:  # pragma: no cover - a backend without results
-                finished = None
+        """Finds one task by id, changing nothing (reasons and results without signatures, unchecked)."""
+        status, info, payload_text = self.admin.task(queue, task_id)
+        name = status_name(status)
+        finished = self.admin.finished(queue, task_id) if name in ("success", "failed") else None
         payload = view_payload(payload_text) if payload_text is not None else None
-        # Reasons and results are shown without a worker's signature (unchecked).
-        return TaskDetail(
-            queue, task_id, name, without_signatures(info), payload, without_signatures(finished)
-        )
-
-    def _find(self, queue: str, state: str, task_id: str, most: int | None) -> TaskInfo | None:
-        offset, page = 0, 1000
-        while most is None or offset < most:
-            infos = capabilities.inspection(self.backend).tasks(queue, state, offset, page)
-            for info in infos:
-                if info.task_id == task_id:
-                    return info
-            if len(infos) < page:
-                return None
-            offset += len(infos)
-        return None
+        return TaskDetail(queue, task_id, name, info, payload, finished)
 
     def act(self, action: str, queue: str, task_id: str = "") -> Any:
         """Does one action (a key of :data:`ACTIONS`).
@@ -275,15 +258,15 @@ class Store:
             The backend's answer: True/False for one task, a count for all.
         """
         if action == "cancel":
-            return self.backend.cancel(queue, task_id)
+            return self.admin.cancel(queue, task_id)
         if action == "requeue":
-            return capabilities.administration(self.backend).requeue(queue, task_id)
+            return self.admin.requeue(queue, task_id)
         if action == "delete":
-            return capabilities.administration(self.backend).delete_dead(queue, task_id)
+            return self.admin.delete_dead(queue, task_id)
         if action == "requeue_all":
-            return capabilities.administration(self.backend).requeue_all(queue)
+            return self.admin.requeue_all(queue)
         if action == "purge":
-            return capabilities.administration(self.backend).purge_dead(queue)
+            return self.admin.purge_dead(queue)
         raise ValueError(f"unknown action {action!r}")
 
     def close(self) -> None:

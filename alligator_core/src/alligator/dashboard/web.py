@@ -37,7 +37,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from alligator import presence
-from alligator.backend import TASK_STATES
+from alligator.capabilities import Unsupported, WorkerRegistry
+from alligator.constants import TASK_STATES
 from alligator.dashboard import charts, data
 from alligator.dashboard.alerts import Doctor
 from alligator.dashboard.auth import Sessions, Throttle, safe_target
@@ -321,6 +322,9 @@ def create_app(
         return {
             "now": now,
             "counts": counts,
+            "queued": seen.queued,
+            "no_registry": the_store.cannot(WorkerRegistry),
+            "uncounted": seen.uncounted,
             "left_out": seen.left_out,
             # A queue with waiting tasks that no live worker consumes stalls.
             "unconsumed": {q for q, c in counts.items() if c.waiting and q not in seen.consumed}
@@ -421,7 +425,7 @@ def create_app(
             queue=name,
             task_id=task_id,
             state=task_state(),
-            counts=the_store.counts(name),
+            counts=the_store.admin.counts_or_none(name),
         )
 
     def task_state() -> str:
@@ -471,10 +475,7 @@ def create_app(
         if wanted not in ("1", "0"):
             abort(400, "pause or resume?")
         pausing = wanted == "1"
-        try:
-            changed = the_store.set_paused(kind, name, pausing)
-        except NotImplementedError as err:
-            abort(400, str(err))
+        changed = the_store.set_paused(kind, name, pausing)
         log.info(
             "dashboard: %s %s %s -> %s", "pause" if pausing else "resume", kind, printable(name), changed
         )
@@ -522,6 +523,12 @@ def create_app(
     def failed(err: Exception) -> Any:
         from werkzeug.exceptions import HTTPException
 
+        if isinstance(err, Unsupported):
+            # Not a failure: the store lacks a capability. The page says what it
+            # cannot do, in the words the command and doctor use.
+            code = 200 if request.method == "GET" else 400
+            page = render_template("unsupported.html", message=str(err), **page_args())
+            return page, code
         if isinstance(err, HTTPException):
             code = err.code or 500
             message = err.description or err.name
