@@ -28,18 +28,8 @@ from alligator_minimal import MinimalBackend
 from alligator import Gator, capabilities
 from alligator.backend import Backend
 from alligator.constants import FAILED, SUCCESS
-from alligator.testing.contract import (
-    ConcurrencyContract,
-    DelayContract,
-    DeliveryContract,
-    DueOrderContract,
-    GetAndCancelContract,
-    LeaseBoundaryContract,
-    LeaseContract,
-    PeekContract,
-    SharedStoreContract,
-)
-from alligator.testing.fixtures import BackendFactory
+from alligator.testing import RequiredContract
+from alligator.testing.fixtures import BackendFactory, PlantRawPayload
 
 TESTS = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -53,22 +43,9 @@ def test_the_store_claims_no_capability_and_is_found_by_its_scheme(tmp_path: Pat
 
 # -- the required kit ----------------------------------------------------------------
 
-# TODO(lead): adopt alligator.testing.RequiredContract (branch `kit`) here once it is
-# merged, in place of the required-only mixins listed below.
 
-
-class TestRequiredKit(
-    DeliveryContract,
-    LeaseContract,
-    DelayContract,
-    GetAndCancelContract,
-    DueOrderContract,
-    LeaseBoundaryContract,
-    PeekContract,
-    ConcurrencyContract,
-    SharedStoreContract,
-):
-    """The kit's mixins that use only the required part, adopted as a third-party backend would."""
+class TestRequiredKit(RequiredContract):
+    """The kit's required part, adopted as a third-party backend would."""
 
     @pytest.fixture
     def backend(self, tmp_path: Path) -> Iterator[Backend]:
@@ -79,6 +56,14 @@ class TestRequiredKit(
     @pytest.fixture
     def backend_factory(self, backend: Backend) -> BackendFactory:
         return functools.partial(MinimalBackend, backend.conn_string)
+
+    @pytest.fixture
+    def plant_raw_payload(self, backend: MinimalBackend) -> PlantRawPayload:
+        def plant(queue: str, task_id: str, data: bytes) -> None:
+            with backend._transaction():
+                backend._run("plant", queue=queue, id=task_id, payload=data, due=backend.now())
+
+        return plant
 
 
 # -- real workers ------------------------------------------------------------------

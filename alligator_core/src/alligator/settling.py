@@ -17,9 +17,8 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from alligator import constants
+from alligator import constants, reasons
 from alligator import payload as _payload
-from alligator import reasons
 from alligator.backend import Ack
 from alligator.exceptions import BackendError, NotSerializableError, TimeLimitExceeded
 from alligator.text import printable, storable

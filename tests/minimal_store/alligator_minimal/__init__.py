@@ -23,6 +23,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
+from alligator import reasons
 from alligator.backend import Backend, Reservation
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 
@@ -43,6 +44,11 @@ def _finite(delay: float) -> float:
     if not math.isfinite(delay):
         raise ValueError(f"a delay must be a finite number of seconds, not {delay!r}")
     return max(delay, 0.0)
+
+
+def _text(stored: str | bytes) -> str:
+    """A payload as stored: text from push, or bytes a hostile writer planted (checked before)."""
+    return stored.decode("utf-8") if isinstance(stored, bytes) else stored
 
 
 class MinimalBackend(Backend):
@@ -95,9 +101,21 @@ class MinimalBackend(Backend):
             return [reservation for reservation in taken if reservation is not None]
 
     def _readable(self, queue: str, task_id: str, size: int, now: float) -> bool:
-        """Dead-letters (in the open transaction) a record too long to hand out, or an id too long."""
-        if size <= self.max_payload_bytes and len(task_id.encode("utf-8")) <= self.max_task_id_bytes:
-            return True
+        """Dead-letters (in the open transaction) a record it must not hand out (too long, not UTF-8).
+
+        The size is measured in SQL first, so an oversized record is never read.
+        """
+        if len(task_id.encode("utf-8")) <= self.max_task_id_bytes:
+            try:
+                raw = (
+                    b""
+                    if size > self.max_payload_bytes
+                    else self._run("raw", queue=queue, id=task_id).fetchone()[0]
+                )
+                reasons.decode(reasons.PAYLOAD, size, raw, self.max_payload_bytes)
+                return True
+            except reasons.Unreadable:
+                pass
         self._run("unreadable", queue=queue, id=task_id, now=now)
         self._retain(queue, now)
         return False
@@ -109,7 +127,7 @@ class MinimalBackend(Backend):
         row = self._run(
             query, queue=queue, id=task_id, receipt=receipt, now=now, lease_end=now + lease_seconds
         ).fetchone()
-        return None if row is None else Reservation(task_id, row[0], receipt, row[1], row[2])
+        return None if row is None else Reservation(task_id, _text(row[0]), receipt, row[1], row[2])
 
     def ack(self, queue: str, task_id: str, receipt: str) -> bool:
         with self._transaction():
@@ -165,7 +183,12 @@ class MinimalBackend(Backend):
     def peek(self, queue: str, task_id: str) -> str | None:
         with self._transaction():
             row = self._run("peek", queue=queue, id=task_id, most=self.max_payload_bytes).fetchone()
-            return None if row is None else str(row[0])
+            if row is None:
+                return None
+            try:
+                return _text(row[0])
+            except UnicodeDecodeError:
+                return None  # a record reserve would dead-letter
 
     def cancel(self, queue: str, task_id: str) -> bool:
         with self._transaction():

@@ -55,6 +55,16 @@ LIMIT :limit
 SELECT length(CAST(payload AS BLOB)) FROM tasks
 WHERE queue = :queue AND id = :id AND state = 'live' AND (receipt IS NULL OR due <= :now)
 
+-- name: raw
+-- A record's stored bytes, read only once its size is known to be within the limit.
+SELECT CAST(payload AS BLOB) FROM tasks WHERE queue = :queue AND id = :id
+
+-- name: plant
+-- For the kit's hostile-writer fixture: a waiting task whose payload is raw bytes, as anyone
+-- with write access to the file could write it (push never stores such a record).
+INSERT INTO tasks (queue, id, payload, state, due, seq)
+VALUES (:queue, :id, :payload, 'live', :due, (SELECT COALESCE(MAX(seq), 0) + 1 FROM tasks))
+
 -- name: lease
 UPDATE tasks SET receipt = :receipt, due = :lease_end, attempts = attempts + 1
 WHERE queue = :queue AND id = :id
