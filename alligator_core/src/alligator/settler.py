@@ -114,10 +114,6 @@ class Settler:
         """
         self.leases.hold(queue, reservation, owner)
 
-    def drop(self, queue: str, task_id: str) -> None:
-        """Stops renewing a task's lease without settling it: it ends, and the task is delivered again."""
-        self.leases.drop(queue, task_id)
-
     def drop_thread(self, thread: threading.Thread) -> None:
         """Stops renewing every lease ``thread`` held (it failed; its tasks are left to their leases)."""
         self.leases.drop_thread(thread)

@@ -7,13 +7,13 @@ killed all decide a verdict and hand it to the one
 success's ack batched with others) and drops the task's lease. A verdict is
 plain data: it names the delivery (queue, task id, receipt) and what to do:
 
-==================  ===========================================================
-:class:`Acknowledge`  ack, keeping the return value (already JSON, signed)
-:class:`Retry`        release, due again after ``delay``; counted as a failure
-:class:`Bury`         dead-letter, with the reason as stored (signed)
-:class:`HandBack`     release unstarted (``attempted=False``): not counted
-:class:`Leave`        write nothing; the lease ends and it is delivered again
-==================  ===========================================================
+======================  =======================================================
+:class:`Acknowledge`    ack, keeping the return value (already JSON, signed)
+:class:`Retry`          release, due again after ``delay``; counted as a failure
+:class:`Bury`           dead-letter, with the reason as stored (signed)
+:class:`HandBack`       release unstarted (``attempted=False``): not counted
+:class:`Leave`          write nothing; the lease ends and it is delivered again
+======================  =======================================================
 
 A verdict whose receipt went stale (the lease ended first and the task went
 to another delivery) changes nothing when applied.
