@@ -229,8 +229,8 @@ class Worker(Dispatching, Heartbeats, Stopping):
         self._claimed = 0
         self._count_lock = threading.Lock()
         self._stopping = threading.Event()
-        #: The one owner of this worker's settlement: it holds and renews the
-        #: leases of the tasks in hand and applies every verdict (acks batched).
+        #: The one owner of this worker's settlement. It holds and renews the
+        #: leases of the tasks in hand, and applies every verdict (acks batched).
         self.settler = Settler(gator.backend, lease_seconds, batch=True)
         #: The store's paused queues and functions, read at most once a second.
         self._pauses = pausing.PauseWatch(gator.backend)
