@@ -22,7 +22,7 @@ from alligator.backend import Reservation
 from alligator.constants import FAILED, RUNNING, SUCCESS, WAITING
 from alligator.delivery import DeliveryRules, DeliverySteps, Outcome
 from alligator.exceptions import ConfigurationError
-from alligator.leases import LeaseKeeper
+from alligator.settler import Settler
 
 BASE_EXCEPTIONS = ["KeyboardInterrupt", "SystemExit", "GeneratorExit", "CancelledError", "CustomStop"]
 
@@ -104,14 +104,16 @@ def test_a_task_closing_stderr_does_not_kill_the_worker(tmp_path: Path) -> None:
     assert done.stdout.split() == [str(SUCCESS), str(SUCCESS), "False"]
 
 
-def test_lease_keeper_stops_renewing_a_lease_whose_thread_died(gator: Gator) -> None:
+def test_the_settler_stops_renewing_a_lease_whose_thread_died(gator: Gator) -> None:
     gator.task(sample_tasks.noop)
     [reservation] = gator.backend.reserve(gator.queue_name, 30.0)
-    keeper = LeaseKeeper(gator.backend, gator.queue_name, 30.0)
-    thread = threading.Thread(target=keeper.hold, args=(reservation,))
+    settler = Settler(gator.backend, 30.0)
+    thread = threading.Thread(target=settler.hold, args=(gator.queue_name, reservation))
     thread.start()
     thread.join()
-    assert keeper.held() == [], "no live thread runs that task: its lease must be left to end"
+    assert settler.held(gator.queue_name) == [], (
+        "no live thread runs that task: its lease must be left to end"
+    )
 
 
 IMPORT_FAILURES = {
@@ -168,6 +170,7 @@ def test_max_deliveries_caps_unfinished_deliveries_whatever_the_retries(gator: G
     steps = DeliverySteps(backend, gator.queue_name, DeliveryRules(gator.policy, max_deliveries=3))
     [held] = backend.reserve(gator.queue_name, 30.0)
     delivery = steps.handle(held)
+    Settler(backend).settle(delivery)
     assert delivery.outcome is Outcome.DEAD
     assert "delivered 4 times without finishing (limit 3)" in (delivery.reason or "")
     assert gator.status(task.task_id) == FAILED
@@ -201,7 +204,7 @@ def test_a_pending_dependency_waits_without_counting(gator: Gator) -> None:
     steps = DeliverySteps(gator.backend, gator.queue_name, DeliveryRules(gator.policy))
     held = gator.backend.get(gator.queue_name, second.task_id, 30.0)
     assert held is not None
-    assert steps.handle(held).outcome is Outcome.WAITING
+    assert Settler(gator.backend).settle(steps.handle(held)) is Outcome.WAITING
     assert gator.status(second.task_id) in (WAITING, 3)
 
 
@@ -255,6 +258,7 @@ def test_steps_settle_an_unexpected_error_of_the_store(gator: Gator, monkeypatch
     monkeypatch.setattr(gator.backend, "dead_letter", broken)
     steps = DeliverySteps(gator.backend, gator.queue_name, DeliveryRules(gator.policy))
     delivery = steps.handle(held)
+    Settler(gator.backend).settle(delivery)
     assert delivery.outcome is Outcome.UNSETTLED
     assert gator.status(task.task_id) == RUNNING, "left to its lease, to be delivered again"
     assert isinstance(held, Reservation)

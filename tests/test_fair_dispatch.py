@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import worker_tasks
 
-from alligator import Gator, Worker, dispatching
+from alligator import Gator, Worker, settler
 from alligator.constants import RUNNING, SUCCESS, WAITING
 
 
@@ -119,8 +119,8 @@ def test_prefetch_must_be_a_count(gator: Gator) -> None:
 def test_a_lone_task_is_acked_before_the_worker_waits_for_more(
     gator: Gator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Were the ack left to the housekeeping thread's timer, it would wait a minute.
-    monkeypatch.setattr(dispatching, "ACK_FLUSH_SECONDS", 60.0)
+    # Were the ack left to the settler's ack timer, it would wait a minute.
+    monkeypatch.setattr(settler, "ACK_FLUSH_SECONDS", 60.0)
     task = gator.task(worker_tasks.sleep, 0.001, "lone")
     worker = Worker(gator)
     thread = _start(worker)

@@ -33,7 +33,9 @@ from alligator.exceptions import (
 )
 from alligator.limits import MAX_RESULT_TTL, MAX_TIME_LIMIT
 from alligator.presence import RunningTask, WorkerInfo, encode
+from alligator.settler import Settler
 from alligator.testing.capable import without
+from alligator.verdicts import Acknowledge
 from alligator_locmem import LocmemBackend
 
 
@@ -203,15 +205,18 @@ def test_a_worker_sends_results_with_its_batched_acks(gator: Gator) -> None:
     assert [gator.result(t.task_id) for t in tasks] == [0, 2, 4, 6, 8]
 
 
-def test_a_delivery_carries_its_ack_for_the_caller_to_send(gator: Gator) -> None:
+def test_a_delivery_carries_its_ack_for_the_settler_to_send(gator: Gator) -> None:
     task = gator.options(result_ttl=12).task(results_tasks.add, 1, 2)
     [reservation] = gator.backend.reserve(gator.queue_name, 30.0)
     steps = DeliverySteps(gator.backend, gator.queue_name, DeliveryRules(gator.policy))
-    delivery = steps.handle(reservation, ack=False)
+    delivery = steps.handle(reservation)
+    settler = Settler(gator.backend, batch=True)
+    assert settler.settle(delivery) is Outcome.SUCCEEDED
     assert delivery.outcome is Outcome.SUCCEEDED
-    assert delivery.ack == Ack(task.task_id, reservation.receipt, "3", 12.0)
-    assert keeping(gator).acks == []  # not sent: the caller batches it
-    assert steps.ack(delivery)
+    assert isinstance(delivery.verdict, Acknowledge)
+    assert delivery.verdict.ack == Ack(task.task_id, reservation.receipt, "3", 12.0)
+    assert keeping(gator).acks == []  # not sent: the settler batches it
+    assert settler.flush() == 1
     assert gator.result(task.task_id) == 3
 
 
@@ -221,9 +226,10 @@ def test_an_ack_after_the_lease_was_lost_keeps_no_result(gator: Gator) -> None:
     task = gator.task(results_tasks.add, 1, 2)
     [reservation] = gator.backend.reserve(gator.queue_name, 30.0)
     steps = DeliverySteps(gator.backend, gator.queue_name, DeliveryRules(gator.policy))
-    delivery = steps.handle(reservation, ack=False)
+    delivery = steps.handle(reservation)
     now[0] += 31  # the lease ended: the task is due again, the receipt stale
-    assert not steps.ack(delivery)
+    assert delivery.verdict is not None
+    assert not Settler(gator.backend).apply(delivery.verdict)
     with pytest.raises(ResultTimeout, match="it is waiting"):
         gator.result(task.task_id)
 

@@ -11,7 +11,7 @@ import sample_tasks
 
 from alligator import Gator, Worker
 from alligator.constants import FAILED, RUNNING, SUCCESS
-from alligator.leases import LeaseKeeper
+from alligator.settler import Settler
 from alligator.testing import FakeClock
 
 
@@ -139,7 +139,7 @@ def test_a_long_task_keeps_its_lease_while_it_runs(gator: Gator) -> None:
 def test_without_lease_renewal_a_long_task_is_handed_out_again(
     gator: Gator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(LeaseKeeper, "extend_now", lambda self: None)
+    monkeypatch.setattr(Settler, "extend_now", lambda self: None)
     assert _long_task_is_taken_by_another_consumer(gator)
 
 

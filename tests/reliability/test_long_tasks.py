@@ -1,7 +1,7 @@
-"""Tasks three times longer than the lease run once: the lease keeper extends the lease.
+"""Tasks three times longer than the lease run once: the worker's settler extends the lease.
 
 The control proves the test can fail: the same workers with lease extension
-disabled (a small script monkeypatches ``LeaseKeeper.extend_now`` to a
+disabled (a small script monkeypatches ``Settler.extend_now`` to a
 no-op, then runs ``latergator``) must hand the task out again while it runs.
 """
 
@@ -27,10 +27,10 @@ WORKERS = TASKS + 1  # an idle worker is always there to take a lapsed lease
 
 NO_EXTENSION = """\
 import sys
-import alligator.leases
+import alligator.settler
 from alligator.cli import main
 
-alligator.leases.LeaseKeeper.extend_now = lambda self: None  # leases are never renewed
+alligator.settler.Settler.extend_now = lambda self: None  # leases are never renewed
 sys.exit(main())
 """
 

@@ -55,10 +55,11 @@ class Backend(abc.ABC):
     instance serves any number of queues, each named by the ``queue`` argument
     of every method. Rules every implementation keeps:
 
-    * **Thread-safe.** A worker calls one instance from several threads (its
-      task threads and the thread that keeps leases alive): at most
-      ``concurrency + 2`` calls at once (the task threads, the lease keeper,
-      and the main thread as it starts and stops). A backend with a pool of
+    * **Thread-safe.** A worker calls one instance from several threads: at
+      most ``concurrency + 4`` calls at once (the task threads, the thread
+      that keeps leases alive and beats the heartbeat, the thread that sends
+      batched acks, the one that hands back stale prefetched tasks, and the
+      main thread as it starts and stops). A backend with a pool of
       connections lets it hold that many, so a worker never waits on its own
       pool; several workers, in threads or processes, may use one store at
       once, each with instances of its own.

@@ -8,21 +8,22 @@ reservation to :class:`DeliverySteps`, which takes it through named steps::
     depend    every dependency succeeded (else wait, or dead-letter)
     resolve   import the function and its hooks; check where they live
     run       call it
-    settle    success (its return value encoded for the ack), retry later,
-              or dead letter
+    settle    decide: ack with the return value, retry later, dead letter,
+              hand back unstarted, or leave to the lease
 
 The depend step is in :mod:`alligator.dependencies`, the settle step (and
 the :class:`~alligator.settling.Outcome` of a delivery) in
 :mod:`alligator.settling`; this module holds the rest and the order of the
-steps. Each step either passes or ends the delivery with a verdict; nothing that
-happens inside one (a hostile payload, a task raising ``KeyboardInterrupt``,
-a module whose import raises ``KeyError``) can leave these steps without the
-delivery being settled, or, when the store itself fails, deliberately left to
-its lease so it is delivered again. Acknowledging a success is the caller's:
-a worker batches acks, ``Gator.pop`` sends its one at once. Either way it
-sends the delivery's :attr:`Delivery.ack` with
-:meth:`Results.ack_results <alligator.capabilities.Results.ack_results>`, so the
-return value is kept in the same atomic step as the ack.
+steps. Each step either passes or ends the delivery with a
+:class:`~alligator.verdicts.Verdict`; nothing that happens inside one (a
+hostile payload, a task raising ``KeyboardInterrupt``, a module whose import
+raises ``KeyError``) can leave these steps without a verdict. The steps read
+the store (a dependency's status) but never write to it: the caller hands
+the decided delivery to its :class:`~alligator.settler.Settler`
+(:meth:`Settler.settle <alligator.settler.Settler.settle>`), the one place
+that applies verdicts, and which keeps a success's return value in the
+same atomic step as its ack (a worker's settler batches acks, ``Gator.pop``'s
+sends its one at once).
 
 A return value is stored as JSON; with a secret configured, it and a dead
 letter's reason are signed for the task, its queue and the outcome (see
@@ -44,8 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from alligator import store_defaults
-from alligator.backend import Ack, Backend, Reservation
+from alligator.backend import Backend, Reservation
 from alligator.constants import SUCCESS
 from alligator.dependencies import DEPENDENCY_POLL_SECONDS as DEPENDENCY_POLL_SECONDS
 from alligator.dependencies import DependencyChecks
@@ -57,16 +57,14 @@ from alligator.exceptions import (
 )
 from alligator.limits import MAX_TIME_LIMIT
 from alligator.security import TaskPolicy
+from alligator.settler import DEFAULT_LEASE_SECONDS as DEFAULT_LEASE_SECONDS
 from alligator.settling import TRACEBACK_FRAMES as TRACEBACK_FRAMES
 from alligator.settling import Outcome as Outcome
 from alligator.settling import Refused, Settling, traceback_text
 from alligator.tasks import Task
 from alligator.text import printable
+from alligator.verdicts import Verdict
 
-log = logging.getLogger("alligator.worker")
-
-#: Default lease a worker takes on a task, in seconds; kept alive while it runs.
-DEFAULT_LEASE_SECONDS = 30.0
 #: Default cap on deliveries of one task that never finished (its worker kept
 #: dying, or it outlived its lease); past it the task is dead-lettered unrun.
 #: Deliveries that ran and failed do not count: ``retries`` governs those.
@@ -102,34 +100,41 @@ class Delivery:
         reservation: What the backend handed out.
         queue: The queue it came from.
         task: The task read from the payload (None while, or if, unreadable).
-        outcome: How it ended; None until it has.
+        verdict: What the steps decided the store is to do with it; None
+            until they have (see :mod:`alligator.verdicts`).
+        outcome: How it ended; None until a settler applied the verdict.
         reason: Why it was dead-lettered, or what failed.
+        note: For a retry, what failed and when it runs again (its log line).
+        cause: The exception whose traceback a dead letter's log line shows.
         delay: Seconds until a retry or a dependency check.
         duration: Seconds the function ran.
         time_limit: The limit it ran under (its own, else the consumer's),
             in seconds; None when unlimited. Set as the run step starts.
         interrupted: A ``KeyboardInterrupt`` the task raised: settled as a
             failure, and kept so an in-process caller can re-raise it.
-        ack: For a success, the :class:`~alligator.store_values.Ack` to send
-            with :meth:`Backend.ack_results
-            <alligator.capabilities.Results.ack_results>`: the return value as
-            JSON (None when the task keeps no result) and how long to keep it.
     """
 
     reservation: Reservation
     queue: str
     task: Task | None = None
+    verdict: Verdict | None = None
     outcome: Outcome | None = None
     reason: str | None = None
+    note: str = ""
+    cause: BaseException | None = field(default=None, repr=False)
     delay: float = 0.0
     duration: float = 0.0
     time_limit: float | None = None
     interrupted: BaseException | None = field(default=None, repr=False)
-    ack: Ack | None = None
+
+    @property
+    def decided(self) -> bool:
+        """Whether the steps have decided its verdict (no step is left to run)."""
+        return self.verdict is not None
 
     @property
     def settled(self) -> bool:
-        """Whether the delivery has ended (a success still needs its ack)."""
+        """Whether a settler has applied its verdict (a batched ack may still be on its way)."""
         return self.outcome is not None
 
     @property
@@ -146,16 +151,20 @@ class DeliverySteps(DependencyChecks, Settling):
 
     Example:
         >>> from alligator import Gator
+        >>> from alligator.settler import Settler
         >>> gator = Gator("locmem://steps-example", allow=["builtins"])
         >>> _ = gator.task(abs, -3)
         >>> [reservation] = gator.backend.reserve(gator.queue_name, 30.0)
         >>> steps = DeliverySteps(gator.backend, gator.queue_name, DeliveryRules(gator.policy))
         >>> delivery = steps.handle(reservation)
-        >>> delivery.outcome.value, delivery.task.result
-        ('succeeded', 3)
+        >>> type(delivery.verdict).__name__, delivery.task.result
+        ('Acknowledge', 3)
+        >>> Settler(gator.backend).settle(delivery).value
+        'succeeded'
 
     Args:
-        backend: The backend the reservations came from.
+        backend: The backend the reservations came from (read, never
+            written: the verdicts go to a settler).
         queue: Their queue.
         rules: What to apply to each.
 
@@ -176,17 +185,16 @@ class DeliverySteps(DependencyChecks, Settling):
 
     # -- the whole -------------------------------------------------------
 
-    def handle(self, reservation: Reservation, ack: bool = True) -> Delivery:
-        """Runs every step on one reservation; with ``ack``, acks a success at once.
+    def handle(self, reservation: Reservation) -> Delivery:
+        """Runs every step on one reservation and decides its verdict.
 
         Returns:
-            The delivery, settled (a success is acked only when ``ack``).
+            The delivery, decided (``delivery.verdict``), for a
+            :class:`~alligator.settler.Settler` to settle.
         """
         delivery = self.open(reservation)
-        if not delivery.settled:
+        if not delivery.decided:
             self.complete(delivery)
-        if ack and delivery.outcome is Outcome.SUCCEEDED:
-            self.ack(delivery)
         return delivery
 
     def open(self, reservation: Reservation) -> Delivery:
@@ -197,8 +205,8 @@ class DeliverySteps(DependencyChecks, Settling):
         dependency may be one of them.
 
         Returns:
-            The delivery, with its task; already settled (dead-lettered, or
-            left to its lease) when the payload may not run.
+            The delivery, with its task; already decided (to be
+            dead-lettered, or left to its lease) when the payload may not run.
         """
         delivery = Delivery(reservation, self.queue)
         try:
@@ -209,9 +217,9 @@ class DeliverySteps(DependencyChecks, Settling):
         return delivery
 
     def complete(self, delivery: Delivery) -> Delivery:
-        """Checks dependencies, resolves, runs and settles an opened delivery."""
+        """Checks dependencies, resolves and runs an opened delivery, and decides its verdict."""
         task = delivery.task
-        assert task is not None and not delivery.settled
+        assert task is not None and not delivery.decided
         try:
             if task.depends_on and self._dependencies_pending(task):
                 self._wait_for_dependencies(delivery)
@@ -223,20 +231,28 @@ class DeliverySteps(DependencyChecks, Settling):
         self._run(delivery, func)
         return delivery
 
-    def ack(self, delivery: Delivery) -> bool:
-        """Acknowledges a success now, keeping its result (a worker batches acks instead).
+    def fail(self, delivery: Delivery, exc: BaseException, func: Callable[..., Any] | None = None) -> Verdict:
+        """Decides an opened delivery whose task failed with ``exc``: a retry, or the dead letters.
+
+        The rules of a task that raised: released after its backoff while it
+        has retries left, else dead-lettered with the traceback (a time
+        limit's reason when ``exc`` is a
+        :class:`~alligator.exceptions.TimeLimitExceeded`). With ``func``, a
+        ``TypeError`` from arguments that do not fit it is dead-lettered at
+        once. The supervisor decides a task it killed for its time limit
+        this way, without importing the function.
 
         Returns:
-            False when the lease had been lost first (it may run again).
+            The verdict, also on ``delivery.verdict``.
         """
-        reservation = delivery.reservation
-        assert delivery.ack is not None, "only a success is acknowledged"
-        if store_defaults.ack_results(self.backend, self.queue, [delivery.ack]) == 1:
-            return True
-        log.warning(
-            "task %s finished after its lease was lost; it may run again", printable(reservation.task_id)
-        )
-        return False
+        assert delivery.task is not None and not delivery.decided
+        delivery.task.exception = exc
+        try:
+            self._failed(delivery, func, exc)
+        except BaseException as err:
+            self._end_on(delivery, err)
+        assert delivery.verdict is not None
+        return delivery.verdict
 
     # -- the steps -------------------------------------------------------
 
@@ -331,13 +347,9 @@ class DeliverySteps(DependencyChecks, Settling):
                 # The function returned; only a hook raised afterwards.
                 self._succeeded(delivery)
                 return
-            task.exception = exc
             if isinstance(exc, KeyboardInterrupt):
                 delivery.interrupted = exc
-            try:
-                self._failed(delivery, func, exc)
-            except BaseException as err:
-                self._end_on(delivery, err)
+            self.fail(delivery, exc, func)
             return
         _mend_standard_streams()
         delivery.duration = time.monotonic() - started

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 from alligator.exceptions import InvalidPayloadError, TaskRefused
 from alligator.limits import MAX_DEPENDENCIES
-from alligator.settling import Outcome, Refused
+from alligator.settling import Refused
 from alligator.text import printable
+from alligator.verdicts import HandBack
 
 if TYPE_CHECKING:  # pragma: no cover
     from alligator.backend import Backend
@@ -29,7 +30,11 @@ DEPENDENCY_POLL_SECONDS = 0.5
 
 
 class DependencyChecks:
-    """The depend step of :class:`~alligator.delivery.DeliverySteps` (a mixin: the state is the steps')."""
+    """The depend step of :class:`~alligator.delivery.DeliverySteps` (a mixin: the state is the steps').
+
+    It reads the store (statuses, payloads of dependencies) and writes
+    nothing: a wait is a :class:`~alligator.verdicts.HandBack` verdict.
+    """
 
     backend: Backend
     queue: str
@@ -114,7 +119,7 @@ class DependencyChecks:
         assert delivery.task is not None
         delivery.task.to_waiting()
         delivery.delay = DEPENDENCY_POLL_SECONDS
-        self.backend.release(
-            self.queue, reservation.task_id, reservation.receipt, DEPENDENCY_POLL_SECONDS, False
+        # Handed back unstarted: a wait for a dependency is not a delivery.
+        delivery.verdict = HandBack(
+            self.queue, reservation.task_id, reservation.receipt, DEPENDENCY_POLL_SECONDS
         )
-        delivery.outcome = Outcome.WAITING

@@ -1,4 +1,4 @@
-"""How a :class:`~alligator.workers.Worker` hands tasks to its threads, and sends their acks.
+"""How a :class:`~alligator.workers.Worker` hands tasks to its threads.
 
 The worker's threads share one small in-process buffer of reserved,
 unstarted tasks (see :mod:`alligator.workers` for the whole picture):
@@ -11,8 +11,11 @@ unstarted tasks (see :mod:`alligator.workers` for the whole picture):
 * A buffered task is reserved (the store says RUNNING), so it may stay
   buffered only :data:`BUFFER_HOLD_SECONDS`; then it is handed back,
   unstarted and uncounted, and says WAITING again.
-* A finished task's ack is queued; the housekeeping thread sends all pending
-  acks (``Backend.ack_results``) within :data:`ACK_FLUSH_SECONDS`.
+* Every reservation's lease is held by the worker's
+  :class:`~alligator.settler.Settler` from the moment it is reserved; a
+  task handed back goes to the same settler as a
+  :class:`~alligator.verdicts.HandBack` verdict (it sends a finished task's
+  ack too, batched).
 * A paused queue is left out of every reservation; a task of a paused
   function (or one reserved before its queue's pause was seen) is handed
   back unstarted and uncounted.
@@ -28,28 +31,25 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from alligator import pausing, store_defaults
-from alligator.backend import Ack, Reservation
+from alligator import pausing
+from alligator.backend import Reservation
 from alligator.exceptions import PermanentBackendError
+from alligator.settler import MAX_ERROR_BACKOFF, Settler
 from alligator.text import printable
+from alligator.verdicts import HandBack
 
 if TYPE_CHECKING:  # pragma: no cover
     from alligator.delivery import Delivery
     from alligator.gator import Gator
-    from alligator.leases import LeaseKeeper
 
 log = logging.getLogger("alligator.worker")
 
 #: Batches are sized so a batch runs in about this long; many tiny tasks are
 #: fetched together, slow ones one at a time (so other workers can have them).
 TARGET_BATCH_SECONDS = 0.05
-#: Longest a finished task's ack waits to be sent with others.
-ACK_FLUSH_SECONDS = 0.05
 #: Longest a reserved task waits in the buffer unstarted before it is handed
 #: back to the queue (where it says WAITING again).
 BUFFER_HOLD_SECONDS = 0.25
-#: Longest wait between retries when the backend cannot be reached.
-MAX_ERROR_BACKOFF = 5.0
 
 
 class Dispatching:
@@ -57,7 +57,7 @@ class Dispatching:
 
     The worker's ``__init__`` sets up the state declared here; the worker's
     task threads call ``_next_job``, its housekeeping thread runs
-    ``_housekeep``.
+    ``_housekeep`` (handing back what stayed buffered too long).
     """
 
     gator: Gator
@@ -72,22 +72,17 @@ class Dispatching:
     _claimed: int
     _count_lock: threading.Lock
     _stopping: threading.Event
-    _keeper: LeaseKeeper
+    settler: Settler
     _pauses: pausing.PauseWatch
     # The dispatch state, under one condition: the buffer of reserved,
     # unstarted tasks (queue, reservation, monotonic time buffered); whether
-    # a thread is reserving; the acks to send.
+    # a thread is reserving.
     _cond: threading.Condition
     _buffer: collections.deque[tuple[str, Reservation, float]]
     _reserving: bool
     _idle: int
     _seconds_per_task: float
     _reserve_errors: int
-    _acks: dict[str, list[Ack]]
-    _acks_since: float | None
-    _ack_errors: int
-    _ack_retry_at: float
-    _flush_lock: threading.Lock
     _housekeeping_done: threading.Event
     _dispatcher: threading.Thread | None
 
@@ -163,11 +158,11 @@ class Dispatching:
             self._stopping.wait(0.01)
             return None
         try:
-            if self._acks_since is not None:
+            if self.settler.pending:
                 # The buffer ran dry: send what finished now rather than
                 # after the wait for more work (a producer may be waiting on
                 # a result).
-                self._flush_acks()
+                self.settler.flush()
             timeout = max(self.nap_time, 1.0) if backend.blocking_reserve else 0.0
             queue, batch = backend.reserve_first(queues, self.lease_seconds, claimed, timeout)
             self._reserve_errors = 0
@@ -190,11 +185,11 @@ class Dispatching:
             if not backend.blocking_reserve:
                 self._stopping.wait(self.nap_time)
             return None
-        self._keeper.hold(batch[0], queue)
+        self.settler.hold(queue, batch[0])
         for reservation in batch[1:]:
             # Buffered: kept alive on the worker's behalf (the dispatch
             # thread lives as long as the worker) until a thread starts it.
-            self._keeper.hold(reservation, queue, owner=self._dispatcher)
+            self.settler.hold(queue, reservation, owner=self._dispatcher)
         if self._stopping.is_set():
             self._hand_back([(queue, r) for r in batch])
             return None
@@ -224,9 +219,8 @@ class Dispatching:
     def _hand_back(self, items: list[tuple[str, Reservation]]) -> None:
         """Releases unstarted reservations, uncounted (``attempted=False``); they are due at once."""
         for queue, reservation in items:
-            self._keeper.drop(reservation.task_id, queue)
             try:
-                self.gator.backend.release(queue, reservation.task_id, reservation.receipt, 0.0, False)
+                self.settler.apply(HandBack(queue, reservation.task_id, reservation.receipt))
             except Exception as err:
                 log.error("could not hand back task %s: %s", printable(reservation.task_id), err)
         self._settle_claims(len(items), 0)
@@ -251,9 +245,8 @@ class Dispatching:
         else:
             return False
         reservation = delivery.reservation
-        self._keeper.drop(reservation.task_id, queue)
         try:
-            self.gator.backend.release(queue, reservation.task_id, reservation.receipt, delay, False)
+            self.settler.apply(HandBack(queue, reservation.task_id, reservation.receipt, delay))
         except Exception as err:
             log.error("could not hand back paused task %s: %s", printable(reservation.task_id), err)
         log.debug(
@@ -261,61 +254,22 @@ class Dispatching:
         )
         return True
 
-    # -- housekeeping: acks and the buffer -----------------------------------
+    # -- housekeeping: the buffer ---------------------------------------------
 
     def _housekeep(self) -> None:
-        """Sends acks within ACK_FLUSH_SECONDS and hands back stale buffered tasks."""
+        """Hands back buffered tasks not started within BUFFER_HOLD_SECONDS."""
         while True:
             with self._cond:
                 now = time.monotonic()
                 wake = now + 1.0
-                if self._acks_since is not None:
-                    wake = min(wake, max(self._acks_since + ACK_FLUSH_SECONDS, self._ack_retry_at))
                 if self._buffer:
                     wake = min(wake, self._buffer[0][2] + BUFFER_HOLD_SECONDS)
                 if wake > now and not self._housekeeping_done.is_set():
                     self._cond.wait(wake - now)
-                ack_due = self._acks_since is not None and time.monotonic() >= max(
-                    self._acks_since + ACK_FLUSH_SECONDS, self._ack_retry_at
-                )
             if self._housekeeping_done.is_set():
                 return
             try:
-                if ack_due:
-                    self._flush_acks()
                 self._hand_back_buffered(older_than=time.monotonic() - BUFFER_HOLD_SECONDS)
             except Exception:
                 log.exception("worker housekeeping failed; trying again")
                 self._housekeeping_done.wait(0.1)
-
-    def _flush_acks(self, final: bool = False) -> None:
-        """Sends every pending ack now; on a backend error keeps them for a later try."""
-        with self._flush_lock:
-            with self._cond:
-                pending, self._acks, self._acks_since = self._acks, {}, None
-            for queue, acks in pending.items():
-                try:
-                    done = store_defaults.ack_results(self.gator.backend, queue, acks)
-                    self._ack_errors = 0
-                except Exception as err:
-                    if not final:
-                        # The leases stay held (and renewed) until the acks get through.
-                        self._ack_errors += 1
-                        wait = min(MAX_ERROR_BACKOFF, 0.1 * 2**self._ack_errors)
-                        log.error(
-                            "could not acknowledge %d task(s) yet: %s; retrying in %.1fs",
-                            len(acks),
-                            err,
-                            wait,
-                        )
-                        with self._cond:
-                            self._acks[queue] = acks + self._acks.get(queue, [])
-                            self._acks_since = self._acks_since or time.monotonic()
-                            self._ack_retry_at = time.monotonic() + wait
-                        continue
-                    log.error("could not acknowledge %d task(s): %s; they will run again", len(acks), err)
-                    done = len(acks)
-                if done < len(acks):
-                    log.warning("%d task(s) finished after their lease was lost", len(acks) - done)
-                for ack in acks:
-                    self._keeper.drop(ack.task_id, queue)

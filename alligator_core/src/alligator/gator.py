@@ -25,11 +25,11 @@ from alligator.delivery import (
 )
 from alligator.exceptions import AlligatorException
 from alligator.inspecting import Inspecting
-from alligator.leases import LeaseKeeper
 from alligator.options import Batch, Options
 from alligator.registry import load_backend
 from alligator.results import Results
 from alligator.security import TaskPolicy
+from alligator.settler import Settler
 from alligator.tasks import Task, check_result_ttl
 from alligator.text import printable, redact_dsn
 
@@ -338,9 +338,11 @@ class Gator(Results, Inspecting):
         return self._process_held(reservation, lease_seconds) if reservation else None
 
     def _process_held(self, reservation: Reservation, lease_seconds: float) -> Task | None:
-        with LeaseKeeper(self.backend, self.queue_name, lease_seconds) as keeper:
-            keeper.hold(reservation)
-            return self.process(reservation)
+        # The settler renews the lease while the task runs here, and drops it
+        # once the delivery is settled (or left to end, should this fail).
+        with Settler(self.backend, lease_seconds) as settler:
+            settler.hold(self.queue_name, reservation)
+            return self._settle_one(reservation, settler)
 
     def process(self, reservation: Reservation) -> Task | None:
         """Runs one delivery and settles it: ack, retry later, or dead letter.
@@ -355,6 +357,9 @@ class Gator(Results, Inspecting):
         traceback. A ``KeyboardInterrupt`` the task raised is re-raised
         here once the delivery is settled, so Ctrl-C still stops a script.
 
+        The delivery's verdict is applied at once by a
+        :class:`~alligator.settler.Settler`, as a worker's is (batched).
+
         Args:
             reservation: The delivery, from
                 :meth:`Backend.reserve <alligator.backend.Backend.reserve>`.
@@ -362,7 +367,11 @@ class Gator(Results, Inspecting):
         Returns:
             The task as it ended, or None when its payload was unreadable.
         """
+        return self._settle_one(reservation, Settler(self.backend))
+
+    def _settle_one(self, reservation: Reservation, settler: Settler) -> Task | None:
         delivery = self._steps().handle(reservation)
+        settler.settle(delivery)
         if delivery.interrupted is not None:
             raise delivery.interrupted
         return delivery.task

@@ -2,8 +2,8 @@
 
 The worker writes its record (a :class:`~alligator.presence.WorkerInfo`:
 who it is, what it consumes, the tasks it runs now) when it starts and then
-every :attr:`~alligator.workers.Worker.heartbeat_seconds` (from its lease
-keeper's thread), and removes it when it stops. The record expires on its
+every :attr:`~alligator.workers.Worker.heartbeat_seconds` (from its
+settler's lease thread), and removes it when it stops. The record expires on its
 own :data:`~alligator.presence.WORKER_TTL` seconds after the last beat, so a
 killed worker drops out of the listing too. A store without a registry turns
 heartbeats off for the worker.
@@ -61,7 +61,7 @@ class Heartbeats:
         )
 
     def heartbeat(self) -> None:
-        """Writes this worker's record to the store's live-worker registry (the keeper calls it).
+        """Writes this worker's record to the store's live-worker registry (from the lease thread).
 
         A backend without a registry (``NotImplementedError``) turns it off
         for this worker.

@@ -1,34 +1,31 @@
-"""How a delivery ends: its :class:`Outcome`, and the settle step that records it in the store.
+"""How a delivery ends: its :class:`Outcome`, and the settle step that decides its verdict.
 
-The settle step of :class:`~alligator.delivery.DeliverySteps`: a success gets
-its return value encoded (and signed) for the ack; a failure is retried
-after its backoff, or dead-lettered with its traceback once its retries are
-spent; a step that raised :class:`Refused` dead-letters the task with the
-reason given; a store that fails while settling leaves the task to its
-lease (it is delivered again). Each ending is logged as one line with the
-delivery's fields as ``extra`` (for JSON logs).
+The settle step of :class:`~alligator.delivery.DeliverySteps` decides, and
+writes nothing: a success gets its return value encoded (and signed) for
+the ack; a failure is retried after its backoff, or dead-lettered with its
+traceback once its retries are spent; a step that raised :class:`Refused`
+dead-letters the task with the reason given; a store that failed while a
+step read it leaves the task to its lease. The decision is a
+:class:`~alligator.verdicts.Verdict` on the delivery, which the
+:class:`~alligator.settler.Settler` applies (and logs, as one line).
 """
 
 from __future__ import annotations
 
 import enum
-import logging
 import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from alligator import constants, reasons
 from alligator import payload as _payload
-from alligator.backend import Ack
 from alligator.exceptions import BackendError, NotSerializableError, TimeLimitExceeded
 from alligator.text import printable, storable
 from alligator.utils import arguments_fit
+from alligator.verdicts import Acknowledge, Bury, Leave, Retry
 
 if TYPE_CHECKING:  # pragma: no cover
-    from alligator.backend import Backend
     from alligator.delivery import Delivery, DeliveryRules
-
-log = logging.getLogger("alligator.worker")
 
 #: Frames of a task's traceback kept in its dead letter.
 TRACEBACK_FRAMES = 8
@@ -42,7 +39,7 @@ class Outcome(str, enum.Enum):
     ``RETRYING`` is the task retrying, ``WAITING`` the task waiting again.
     """
 
-    #: The function returned; the caller acknowledges it.
+    #: The function returned; it is acknowledged (at once, or in the settler's next batch).
     SUCCEEDED = "succeeded"
     #: It failed and was released to run again after a backoff (status RETRYING).
     RETRYING = constants.STATUS_NAMES[constants.RETRYING]
@@ -65,9 +62,12 @@ class Refused(Exception):
 
 
 class Settling:
-    """The settle step of :class:`~alligator.delivery.DeliverySteps` (a mixin: the state is the steps')."""
+    """The settle step of :class:`~alligator.delivery.DeliverySteps` (a mixin: the state is the steps').
 
-    backend: Backend
+    Each method decides a :class:`~alligator.verdicts.Verdict` and puts it
+    on the delivery (``delivery.verdict``); none writes to the store.
+    """
+
     queue: str
     rules: DeliveryRules
 
@@ -81,27 +81,30 @@ class Settling:
             except Exception as err:  # NotSerializableError, ValueError (a huge int)...
                 # A bug in the task, as a non-JSON argument is: it would return
                 # the same thing on every retry, so no retry.
-                self._dead_letter(delivery, _unstorable_reason(err), err)
+                self._bury(delivery, _unstorable_reason(err), err)
                 return
             result = self._signed_result(reservation.task_id, result)
             limit = self.rules.policy.max_payload_bytes
             if len(result) > limit:  # ASCII (see encode_result): characters are bytes
-                self._dead_letter(delivery, reasons.RETURNED_TOO_LARGE % (len(result), limit))
+                self._bury(delivery, reasons.RETURNED_TOO_LARGE % (len(result), limit))
                 return
         ttl = self.rules.result_ttl if task.result_ttl is None else task.result_ttl
-        delivery.ack = Ack(reservation.task_id, reservation.receipt, result, ttl)
-        delivery.outcome = Outcome.SUCCEEDED
-        _log(logging.INFO, delivery, "succeeded in %.3fs", delivery.duration)
+        delivery.verdict = Acknowledge(self.queue, reservation.task_id, reservation.receipt, result, ttl)
 
     def _signed_result(self, task_id: str, result: str) -> str:
         # Measured signed, as the store will hold it; the signature ties it to
         # this task and queue, so a writer to the store cannot plant one.
         return self.rules.policy.seal_result(self.queue, task_id, result)
 
-    def _failed(self, delivery: Delivery, func: Callable[..., Any], exc: BaseException) -> None:
+    def _failed(self, delivery: Delivery, func: Callable[..., Any] | None, exc: BaseException) -> None:
+        """Decides a retry after the backoff, or raises Refused when the task may not run again."""
         task, reservation = delivery.task, delivery.reservation
         assert task is not None
-        if isinstance(exc, TypeError) and not arguments_fit(func, task.func_args, task.func_kwargs):
+        if (
+            func is not None
+            and isinstance(exc, TypeError)
+            and not arguments_fit(func, task.func_args, task.func_kwargs)
+        ):
             raise Refused(f"arguments do not fit: {exc}")
         over_time = isinstance(exc, TimeLimitExceeded) and delivery.time_limit is not None
         from alligator.timelimits import limit_reason  # as in DeliverySteps._run: loaded when first needed
@@ -110,20 +113,16 @@ class Settling:
         if delay is not None:
             delivery.delay = delay
             task.to_retrying()
-            self.backend.release(self.queue, reservation.task_id, reservation.receipt, delivery.delay)
-            delivery.outcome = Outcome.RETRYING
-            _log(
-                logging.WARNING,
-                delivery,
-                "raised %s: %s; retry %d of %d in %.1fs",
-                type(exc).__name__,
+            why = (
                 limit_reason(delivery.time_limit)
                 if over_time and delivery.time_limit is not None
-                else printable(exc),
-                reservation.attempts,
-                task.retries,
-                delivery.delay,
+                else printable(exc)
             )
+            delivery.note = (
+                f"raised {type(exc).__name__}: {why}; "
+                f"retry {reservation.attempts} of {task.retries} in {delivery.delay:.1f}s"
+            )
+            delivery.verdict = Retry(self.queue, reservation.task_id, reservation.receipt, delivery.delay)
             return
         if over_time:
             assert delivery.time_limit is not None
@@ -137,81 +136,35 @@ class Settling:
         )
 
     def _end_on(self, delivery: Delivery, exc: BaseException) -> None:
-        """Settles a delivery a step ended with ``exc``, whatever it is."""
+        """Decides the ending of a delivery a step ended with ``exc``, whatever it is."""
         if isinstance(exc, Refused):
-            self._dead_letter(delivery, exc.reason, exc.cause)
+            self._bury(delivery, exc.reason, exc.cause)
         elif isinstance(exc, BackendError):
-            self._unsettled(delivery, exc)
+            # The store failed while a step read it: leave the task to its lease.
+            reservation = delivery.reservation
+            delivery.reason = f"{type(exc).__name__}: {exc}"
+            delivery.verdict = Leave(self.queue, reservation.task_id, reservation.receipt)
         elif isinstance(exc, Exception):
             # A bug of ours, or something no step foresaw: a payload that
             # trips it would trip it on every delivery.
-            self._dead_letter(delivery, f"could not be handled:\n{traceback_text(exc)}", exc)
+            self._bury(delivery, f"could not be handled:\n{traceback_text(exc)}", exc)
         else:
             # KeyboardInterrupt, SystemExit... raised while opening or
             # importing: still the payload's doing, so settle it; an
             # in-process caller gets a KeyboardInterrupt back afterwards.
             if isinstance(exc, KeyboardInterrupt):
                 delivery.interrupted = exc
-            self._dead_letter(delivery, f"could not be handled:\n{traceback_text(exc)}", exc)
+            self._bury(delivery, f"could not be handled:\n{traceback_text(exc)}", exc)
 
-    def _dead_letter(self, delivery: Delivery, reason: str, cause: BaseException | None = None) -> None:
+    def _bury(self, delivery: Delivery, reason: str, cause: BaseException | None = None) -> None:
         reservation = delivery.reservation
         if delivery.task is not None:
             delivery.task.to_failed()
         delivery.reason = storable(reason)
+        delivery.cause = cause
         # Signed for the store (when a secret is set); logs show it plain.
         stored = self.rules.policy.seal_reason(self.queue, reservation.task_id, delivery.reason)
-        try:
-            self.backend.dead_letter(self.queue, reservation.task_id, reservation.receipt, stored)
-        except Exception as err:
-            self._unsettled(delivery, err)
-            return
-        delivery.outcome = Outcome.DEAD
-        lines = delivery.reason.strip().splitlines() or [""]
-        summary = lines[0] if len(lines) == 1 else f"{lines[0]} {lines[-1]}"
-        # The traceback goes through the formatter (exc_info), so a JSON log
-        # keeps it in one field; the text of the line itself is escaped.
-        _log(logging.ERROR, delivery, "dead-lettered: %s", printable(summary, 500), exc_info=cause)
-
-    def _unsettled(self, delivery: Delivery, err: BaseException) -> None:
-        delivery.outcome = Outcome.UNSETTLED
-        delivery.reason = f"{type(err).__name__}: {err}"
-        _log(
-            logging.ERROR,
-            delivery,
-            "could not be settled (%s); it runs again once its lease ends",
-            printable(delivery.reason),
-        )
-
-
-def _log(
-    level: int, delivery: Delivery, message: str, *args: Any, exc_info: BaseException | None = None
-) -> None:
-    """Logs one line about a delivery, with its fields as ``extra`` for JSON logs."""
-    if not log.isEnabledFor(level):
-        return
-    reservation = delivery.reservation
-    outcome = delivery.outcome.value if delivery.outcome is not None else None
-    log.log(
-        level,
-        "task %s [%s] on %s: " + message,
-        delivery.function,
-        printable(reservation.task_id),
-        printable(delivery.queue),
-        *args,
-        exc_info=exc_info,
-        extra={
-            "task_id": reservation.task_id,
-            "function": delivery.function,
-            "queue": delivery.queue,
-            "outcome": outcome,
-            "attempt": reservation.attempts,
-            "duration": round(delivery.duration, 6),
-            "delay": round(delivery.delay, 3)
-            if delivery.outcome in (Outcome.RETRYING, Outcome.WAITING)
-            else None,
-        },
-    )
+        delivery.verdict = Bury(self.queue, reservation.task_id, reservation.receipt, stored)
 
 
 def traceback_text(exc: BaseException) -> str:

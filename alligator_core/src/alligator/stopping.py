@@ -19,12 +19,12 @@ import time
 from typing import TYPE_CHECKING
 
 from alligator.text import printable
+from alligator.verdicts import HandBack
 
 if TYPE_CHECKING:  # pragma: no cover
     from alligator import presence
     from alligator.backend import Reservation
-    from alligator.gator import Gator
-    from alligator.leases import LeaseKeeper
+    from alligator.settler import Settler
 
 log = logging.getLogger("alligator.worker")
 
@@ -37,14 +37,13 @@ WAITING_LOG_SECONDS = 10.0
 class Stopping:
     """The stopping half of :class:`~alligator.workers.Worker` (a mixin: the state is the worker's)."""
 
-    gator: Gator
     shutdown_timeout: float | None
     parent_pid: int | None
     exit_status: int
     abandoned: bool
     _cond: threading.Condition
     _stopping: threading.Event
-    _keeper: LeaseKeeper
+    settler: Settler
     _running: dict[int, presence.RunningTask]
     _in_hand: dict[int, tuple[str, Reservation, float]]
     _signals: list[int]
@@ -56,9 +55,6 @@ class Stopping:
         raise NotImplementedError
 
     def _hand_back_buffered(self, older_than: float | None = None) -> int:  # pragma: no cover
-        raise NotImplementedError
-
-    def _flush_acks(self, final: bool = False) -> None:  # pragma: no cover - the worker's
         raise NotImplementedError
 
     def _tick(self) -> None:
@@ -157,16 +153,15 @@ class Stopping:
         self.exit_status = 128 + signum if signum is not None else 0
         self._hand_back_buffered()
         # Finished tasks are acked first: they must not run again.
-        self._flush_acks(final=True)
+        self.settler.flush(final=True)
         now = time.monotonic()
         with self._cond:
             items = [(self._running.get(ident), *held) for ident, held in self._in_hand.items()]
             self._in_hand.clear()
         for running, queue, reservation, started in items:
-            self._keeper.drop(reservation.task_id, queue)
             what = f"{running.function if running is not None else '?'} [{printable(reservation.task_id)}]"
             try:
-                self.gator.backend.release(queue, reservation.task_id, reservation.receipt, 0.0, False)
+                self.settler.apply(HandBack(queue, reservation.task_id, reservation.receipt))
             except Exception as err:
                 log.error("could not hand back task %s: %s; it runs again once its lease ends", what, err)
                 continue

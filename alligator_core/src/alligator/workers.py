@@ -2,9 +2,9 @@
 
 How work moves through a worker (``concurrency`` threads)::
 
-    store ──reserve_first──► buffer ──► idle thread runs it ──► acks ──ack_results──► store
-             (one thread at a time,        (any thread)           (sent by the housekeeping
-              a batch sized to ~50 ms)                              thread within 50 ms)
+    store ──reserve_first──► buffer ──► idle thread runs it ──► verdict ──settler──► store
+             (one thread at a time,        (any thread)                 (acks batched, sent
+              a batch sized to ~50 ms)                                   within 50 ms)
 
 * **Fair dispatch.** Threads share one small in-process buffer. A thread
   with nothing to run takes the next buffered task; only when the buffer is
@@ -19,9 +19,12 @@ How work moves through a worker (``concurrency`` threads)::
   every thread busy) hands the rest back, unstarted, and they say WAITING
   again (and other workers can have them). ``prefetch=1`` reserves only what
   a free thread starts at once.
-* **Acks.** A finished task's ack is queued for the housekeeping thread,
-  which sends all pending acks (with their results, ``Backend.ack_results``)
-  within :data:`~alligator.dispatching.ACK_FLUSH_SECONDS`, whatever the task threads are running.
+* **Settling.** Each delivery's verdict goes to the worker's one
+  :class:`~alligator.settler.Settler` (:attr:`Worker.settler`), which holds
+  and renews the leases, and applies the verdicts: a success's ack (with
+  its result) joins a batch its ack thread sends within
+  :data:`~alligator.settler.ACK_FLUSH_SECONDS`, whatever the task threads
+  are running; a retry, a dead letter or a hand-back goes at once.
 * **Priority.** ``queues`` are asked in order at every reservation
   (``Backend.reserve_first``): due work of an earlier queue always goes
   first; an idle worker waits with the backend's blocking wait, not a loop.
@@ -30,8 +33,9 @@ How work moves through a worker (``concurrency`` threads)::
   seconds later. The pauses are read at most once a second, for all threads
   (:class:`~alligator.pausing.PauseWatch`).
 
-The worker is written in parts, each in a module of its own: the buffer,
-the reservations and the acks in :mod:`alligator.dispatching`; the
+The worker is written in parts, each in a module of its own: the buffer
+and the reservations in :mod:`alligator.dispatching`; settling and leases
+in :mod:`alligator.settler`; the
 live-worker record in :mod:`alligator.heartbeats`; stopping (signals, the
 shutdown timeout) in :mod:`alligator.stopping`. This module holds the
 worker's settings, its hooks and its threads' loop, and runs one task.
@@ -52,7 +56,7 @@ from types import FrameType
 from typing import Any
 
 from alligator import events, loss_risks, pausing, presence
-from alligator.backend import Ack, Reservation
+from alligator.backend import Reservation
 from alligator.constants import ALL
 from alligator.delivery import (
     DEFAULT_LEASE_SECONDS,
@@ -62,16 +66,16 @@ from alligator.delivery import (
     DeliverySteps,
     Outcome,
 )
-from alligator.dispatching import ACK_FLUSH_SECONDS as ACK_FLUSH_SECONDS
 from alligator.dispatching import BUFFER_HOLD_SECONDS as BUFFER_HOLD_SECONDS
-from alligator.dispatching import MAX_ERROR_BACKOFF as MAX_ERROR_BACKOFF
 from alligator.dispatching import TARGET_BATCH_SECONDS as TARGET_BATCH_SECONDS
 from alligator.dispatching import Dispatching
 from alligator.exceptions import ConfigurationError, PermanentBackendError
 from alligator.gator import Gator
 from alligator.heartbeats import Heartbeats
-from alligator.leases import LeaseKeeper
 from alligator.security import NOTHING_ALLOWED
+from alligator.settler import ACK_FLUSH_SECONDS as ACK_FLUSH_SECONDS
+from alligator.settler import MAX_ERROR_BACKOFF as MAX_ERROR_BACKOFF
+from alligator.settler import Settler
 from alligator.stopping import TICK_SECONDS, Stopping
 from alligator.tasks import check_time_limit
 
@@ -91,7 +95,7 @@ def _worker_id() -> str:
 
 
 # Stopping comes last: its stand-ins for the methods the other parts define
-# (_flush_acks, _hand_back_buffered) must not hide them.
+# (_hand_back_buffered) must not hide them.
 class Worker(Dispatching, Heartbeats, Stopping):
     """Consumes queues: reserves tasks, runs them, settles each.
 
@@ -220,23 +224,20 @@ class Worker(Dispatching, Heartbeats, Stopping):
         self._claimed = 0
         self._count_lock = threading.Lock()
         self._stopping = threading.Event()
-        self._keeper = LeaseKeeper(gator.backend, self.to_consume, lease_seconds)
+        #: The one owner of this worker's settlement. It holds and renews the
+        #: leases of the tasks in hand, and applies every verdict (acks batched).
+        self.settler = Settler(gator.backend, lease_seconds, batch=True)
         #: The store's paused queues and functions, read at most once a second.
         self._pauses = pausing.PauseWatch(gator.backend)
         self._listeners: list[Callable[[events.TaskEvent], None]] = []
         # The dispatch state, under one condition: the buffer of reserved,
-        # unstarted tasks; whether a thread is reserving; the acks to send.
+        # unstarted tasks; whether a thread is reserving.
         self._cond = threading.Condition(threading.Lock())
         self._buffer: collections.deque[tuple[str, Reservation, float]] = collections.deque()
         self._reserving = False
         self._idle = 0
         self._seconds_per_task = TARGET_BATCH_SECONDS
         self._reserve_errors = 0
-        self._acks: dict[str, list[Ack]] = {}
-        self._acks_since: float | None = None
-        self._ack_errors = 0
-        self._ack_retry_at = 0.0
-        self._flush_lock = threading.Lock()
         self._housekeeping_done = threading.Event()
         self._dispatcher: threading.Thread | None = None
         # Thread ident -> the task it runs now, for heartbeats.
@@ -402,8 +403,8 @@ class Worker(Dispatching, Heartbeats, Stopping):
         self._safe_heartbeat()
         if not self._beating:
             self._beating = True
-            self._keeper.every(self.heartbeat_seconds, self._safe_heartbeat)
-        self._keeper.start()
+            self.settler.every(self.heartbeat_seconds, self._safe_heartbeat)
+        self.settler.start()
         housekeeper = self._dispatcher = threading.Thread(
             target=self._housekeep, name="alligator-dispatch", daemon=True
         )
@@ -430,8 +431,8 @@ class Worker(Dispatching, Heartbeats, Stopping):
                 self._cond.notify_all()
             housekeeper.join()
             self._hand_back_buffered()
-            self._flush_acks(final=True)
-            self._keeper.stop()
+            # Sends the acks still pending, then stops renewing leases.
+            self.settler.stop()
             self._forget()
             restore()
             self.stopping()
@@ -479,11 +480,11 @@ class Worker(Dispatching, Heartbeats, Stopping):
                     wait = min(MAX_ERROR_BACKOFF, 0.1 * 2**failures)
                     # Stop renewing what it held: those tasks are delivered
                     # again once their leases end.
-                    self._keeper.drop_thread(thread)
+                    self.settler.drop_thread(thread)
                     log.exception("worker thread %s failed; going on in %.1fs", thread.name, wait)
                     self._stopping.wait(wait)
                 except BaseException:
-                    self._keeper.drop_thread(thread)
+                    self.settler.drop_thread(thread)
                     log.critical("worker thread %s was interrupted; stopping the worker", thread.name)
                     self.stop()
                     raise
@@ -516,43 +517,34 @@ class Worker(Dispatching, Heartbeats, Stopping):
     def _execute(self, queue: str, reservation: Reservation) -> int:
         """Runs one reservation through the delivery steps; returns 1 if it was handled."""
         # This thread runs it now: renew its lease for as long as this thread lives.
-        self._keeper.hold(reservation, queue)
+        self.settler.hold(queue, reservation)
         with self._cond:
             self._in_hand[threading.get_ident()] = (queue, reservation, time.monotonic())
         if reservation.attempts > 1:
             # A redelivery may be what killed the last worker: send the acks
             # of everything finished before it, and hand back what is
             # buffered, so a second crash costs only its own delivery.
-            self._flush_acks()
+            self.settler.flush()
             self._hand_back_buffered()
         steps = self._steps[queue]
         delivery = steps.open(reservation)
-        if not delivery.settled and self._set_aside_if_paused(queue, delivery):
+        if not delivery.decided and self._set_aside_if_paused(queue, delivery):
             return 0
-        if not delivery.settled:
+        if not delivery.decided:
             assert delivery.task is not None
             if delivery.task.depends_on:
                 # A dependency may be among the tasks finished but not acked yet.
-                self._flush_acks()
+                self.settler.flush()
             steps.complete(delivery)
+        # A success's ack joins the settler's batch (its lease renewed until
+        # sent); any other verdict is applied now.
+        self.settler.settle(delivery)
         if delivery.outcome is Outcome.SUCCEEDED:
-            ack = getattr(delivery, "ack", None)
-            if not isinstance(ack, Ack):
-                ack = Ack(reservation.task_id, reservation.receipt)
-            with self._cond:
-                self._acks.setdefault(queue, []).append(ack)
-                if self._acks_since is None:
-                    # The first pending ack: the housekeeper sends it (and
-                    # those that join it) within ACK_FLUSH_SECONDS.
-                    self._acks_since = time.monotonic()
-                    self._cond.notify_all()
             assert delivery.task is not None
             try:
                 self.result(delivery.task.result)
             except Exception:
                 log.exception("Worker.result() raised; the task's success stands")
-        else:
-            self._keeper.drop(reservation.task_id, queue)
         if self._listeners:
             outcome = delivery.outcome.value if delivery.outcome is not None else None
             self._emit(

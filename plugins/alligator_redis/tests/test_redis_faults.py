@@ -74,7 +74,7 @@ def test_worker_rides_out_an_outage_and_keeps_its_lease(private_redis: RedisServ
         thread.join(15)
     tokens = [line.split()[0] for line in out.read_text().splitlines()]
     assert tokens == ["start-slow", "end-slow", "after"]
-    assert not worker._keeper.lost, "the lease must survive a short outage"
+    assert not worker.settler.lost, "the lease must survive a short outage"
 
 
 def test_a_unix_socket_dsn_connects(tmp_path: Path) -> None:

@@ -136,7 +136,7 @@ def test_a_task_whose_worker_is_killed_runs_again_elsewhere(tmp_path: Path) -> N
         [started] = list(signals.glob("started-*"))
         victim = next(w for w in workers if started.name == f"started-{w.pid}")
         survivor = next(w for w in workers if w is not victim)
-        time.sleep(1.5)  # more than a lease: the victim's keeper must be renewing it
+        time.sleep(1.5)  # more than a lease: the victim's settler must be renewing it
         assert len(list(signals.glob("started-*"))) == 1, "ran twice while its worker was alive"
         victim.send_signal(signal.SIGKILL)
         assert victim.wait(10) == -signal.SIGKILL

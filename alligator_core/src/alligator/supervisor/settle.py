@@ -14,9 +14,11 @@ def settle_killed(order: dict[str, Any]) -> str:
 
     Runs in the short-lived ``python -m alligator.supervisor --settle``
     process: the supervisor itself never opens the store. The failure goes
-    through the delivery steps' own rules, so the task is retried after its
-    backoff while it has retries left and dead-lettered after, like a task
-    that raised; its kill is not counted as a crash.
+    through the delivery steps' own rules (:meth:`DeliverySteps.fail
+    <alligator.delivery.DeliverySteps.fail>`), so the task is retried after
+    its backoff while it has retries left and dead-lettered after, like a
+    task that raised; its kill is not counted as a crash. The verdict is
+    applied by a :class:`~alligator.settler.Settler`, as a worker's is.
 
     Args:
         order: ``argv`` (the children's arguments), ``queue``, ``task_id``,
@@ -30,6 +32,7 @@ def settle_killed(order: dict[str, Any]) -> str:
     from alligator.delivery import DeliveryRules, DeliverySteps
     from alligator.exceptions import TimeLimitExceeded
     from alligator.gator import Gator
+    from alligator.settler import Settler
     from alligator.worker_arguments import add_import_paths, build_parser, run_setup
 
     args = build_parser().parse_args(order["argv"])
@@ -52,21 +55,10 @@ def settle_killed(order: dict[str, Any]) -> str:
             gator.backend, queue, DeliveryRules(gator.policy, args.max_deliveries, gator.task_class)
         )
         delivery = steps.open(reservation)
-        if not delivery.settled:
-            assert delivery.task is not None
-            delivery.duration = 0.0
-            error = TimeLimitExceeded(order["reason"])
-            delivery.task.exception = error
-            try:
-                # The rules a task that raised goes through: retry with
-                # backoff while it has retries left, else the dead letters.
-                steps._failed(delivery, _no_function, error)
-            except BaseException as exc:
-                steps._end_on(delivery, exc)
-        return delivery.outcome.value if delivery.outcome is not None else "unsettled"
+        if not delivery.decided:
+            # The rules a task that raised goes through: retry with backoff
+            # while it has retries left, else the dead letters.
+            steps.fail(delivery, TimeLimitExceeded(order["reason"]))
+        return Settler(gator.backend).settle(delivery).value
     finally:
         gator.backend.close()
-
-
-def _no_function() -> None:  # pragma: no cover - never called, only inspected
-    """Stands in for the task's function, which the settling process does not import."""
