@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from alligator.backend import Ack
+from alligator.store_values import Ack
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Acknowledge(Verdict):
 
     @property
     def ack(self) -> Ack:
-        """The :class:`~alligator.backend.Ack` the store is sent."""
+        """The :class:`~alligator.store_values.Ack` the store is sent."""
         return Ack(self.task_id, self.receipt, self.result, self.result_ttl)
 
 
