@@ -128,8 +128,10 @@ class Backend(abc.ABC):
     **The required part is twelve methods**, the ones a queue cannot work
     without: :meth:`push`, :meth:`reserve`, :meth:`ack`, :meth:`release`,
     :meth:`extend`, :meth:`dead_letter`, :meth:`get`, :meth:`peek`,
-    :meth:`cancel`, :meth:`status`, :meth:`len` and :meth:`drop_all` (the
-    eleven abstract ones, and :meth:`close` if the store holds connections).
+    :meth:`cancel`, :meth:`status`, :meth:`len` and :meth:`drop_all`, all
+    abstract (and :meth:`close`, which does nothing unless the store holds
+    connections). Call ``super().__init__(conn_string)`` first in
+    ``__init__``: the kit and the tools read ``conn_string``.
     :meth:`push_many`, :meth:`ack_many`, :meth:`extend_many` and
     :meth:`reserve_first` have correct defaults built on them; a backend
     overrides them only to save round trips. Everything else is an optional
