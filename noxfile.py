@@ -292,8 +292,8 @@ def soak(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Throughput and memory benchmarks, ours beside Huey's and Dramatiq's."""
-    _install(session, CORE, *PLUGINS.values(), "huey", "dramatiq[redis]", "psutil")
+    """Throughput and memory benchmarks, ours beside Huey's, SqliteHuey's, Dramatiq's and taskiq's."""
+    _install(session, CORE, *PLUGINS.values(), "huey", "dramatiq[redis]", "taskiq", "taskiq-redis", "psutil")
     session.run("python", "bench/run.py", *session.posargs)
 
 
