@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+import sample_tasks
 import worker_tasks
 
 from alligator import Gator, Worker, settler
@@ -113,7 +114,7 @@ def test_idle_threads_share_one_reservation_stream(gator: Gator) -> None:
 
 def test_prefetch_must_be_a_count(gator: Gator) -> None:
     assert Worker(gator, prefetch=0).prefetch == 1
-    assert Worker(gator).prefetch == 32
+    assert Worker(gator).prefetch == 128
 
 
 def test_a_lone_task_is_acked_before_the_worker_waits_for_more(
@@ -140,3 +141,47 @@ def test_stop_never_blocks_on_the_dispatch_lock(gator: Gator) -> None:
         stopper.join(5)
         assert not stopper.is_alive(), "stop() waited for the lock"
     assert worker.run_forever() == 0
+
+
+class _CountingReserves:
+    """Wraps a gator's backend so each reserve_first call is counted by the name of the thread making it."""
+
+    def __init__(self, gator: Gator) -> None:
+        self.by_thread: dict[str, int] = {}
+        backend = gator.backend
+        original = backend.reserve_first
+
+        def reserve_first(*args: object, **kwargs: object) -> object:
+            name = threading.current_thread().name
+            self.by_thread[name] = self.by_thread.get(name, 0) + 1
+            return original(*args, **kwargs)  # type: ignore[arg-type]
+
+        backend.reserve_first = reserve_first  # type: ignore[method-assign,assignment]
+
+
+def test_tiny_tasks_are_reserved_ahead_by_the_dispatch_thread(gator: Gator) -> None:
+    """Issue 20: the next batch is reserved while the last runs, not by a task thread waiting on the store."""
+    with gator.batch() as batch:
+        for _ in range(5000):
+            batch.task(sample_tasks.noop)
+    counting = _CountingReserves(gator)
+    worker = Worker(gator, max_tasks=5000, concurrency=1)
+    assert worker.run_forever() == 5000
+    assert counting.by_thread.get("alligator-dispatch", 0) >= 1, counting.by_thread
+    assert gator.len() == 0 and gator.dead_letters() == []
+
+
+def test_slow_tasks_and_prefetch_1_are_never_reserved_ahead(gator: Gator) -> None:
+    for n in range(6):
+        gator.task(worker_tasks.sleep, 0.06, f"s{n}")
+    for _ in range(200):
+        gator.task(sample_tasks.noop)
+    counting = _CountingReserves(gator)
+    Worker(gator, max_tasks=206, concurrency=2, prefetch=1).run_forever()
+    assert "alligator-dispatch" not in counting.by_thread, counting.by_thread
+    for n in range(6):
+        gator.task(worker_tasks.sleep, 0.06, f"t{n}")
+    counting = _CountingReserves(gator)
+    Worker(gator, max_tasks=6, concurrency=2).run_forever()
+    # Tasks of 60 ms: a batch holds one per thread at most, taken only by a free thread.
+    assert "alligator-dispatch" not in counting.by_thread, counting.by_thread

@@ -80,6 +80,10 @@ class Dispatching:
     _cond: threading.Condition
     _buffer: collections.deque[tuple[str, Reservation, float]]
     _reserving: bool
+    #: A thread asked the dispatch thread to reserve ahead.
+    _ahead: bool
+    #: The last look ahead found the queues empty (no more until a thread finds work).
+    _ahead_dry: bool
     _idle: int
     _seconds_per_task: float
     _reserve_errors: int
@@ -123,6 +127,12 @@ class Dispatching:
                     return None
                 if self._buffer:
                     queue, reservation, _ = self._buffer.popleft()
+                    if not self._reserving and not self._ahead_dry and self._ahead_wanted():
+                        # Tiny tasks: the dispatch thread reserves the next
+                        # batch while this one runs, so no thread waits on
+                        # the store's round trip.
+                        self._ahead = True
+                        self._cond.notify_all()
                     return queue, reservation
                 if not self._reserving:
                     self._reserving = True
@@ -136,34 +146,60 @@ class Dispatching:
         finally:
             with self._cond:
                 self._reserving = False
+                self._ahead_dry = False
                 if self._idle:
                     self._cond.notify_all()
 
+    def _by_speed(self) -> int:
+        """Tasks the threads run in about TARGET_BATCH_SECONDS at the measured speed (at most prefetch)."""
+        per_task = max(self._seconds_per_task, 1e-6)
+        return min(self.prefetch, int(TARGET_BATCH_SECONDS * self.concurrency / per_task))
+
     def _batch_size(self) -> int:
         with self._cond:
-            by_speed = int(TARGET_BATCH_SECONDS * self.concurrency / max(self._seconds_per_task, 1e-6))
-            return max(1, min(self.prefetch, max(by_speed, self._idle + 1)))
+            return max(1, min(self.prefetch, max(self._by_speed(), self._idle + 1)))
 
-    def _reserve_batch(self) -> tuple[str, Reservation] | None:
+    def _ahead_wanted(self) -> bool:
+        """Whether to reserve ahead (called under the condition): tasks are tiny and half the batch is gone.
+
+        Only tasks fast enough that a batch holds more than one per thread
+        are read ahead; slow ones (and ``prefetch=1``) are reserved only for
+        a thread that is free, so other workers can have them.
+        """
+        by_speed = self._by_speed()
+        return by_speed > self.concurrency and len(self._buffer) <= by_speed // 2
+
+    def _reserve_ahead(self) -> None:
+        """The dispatch thread's reservation: tops the buffer up to a batch, without waiting for work."""
+        with self._cond:
+            wanted = self._by_speed() - len(self._buffer)
+        claimed = self._claim(wanted) if wanted > 0 else 0
+        if not claimed:
+            return
+        got = self._reserve_claimed(claimed, 0.0)
+        if got is None:
+            return
+        queue, batch = got
+        if not batch:
+            # The queues are dry: no more looks ahead until a thread finds work again.
+            with self._cond:
+                self._ahead_dry = True
+            return
+        for reservation in batch:
+            self.settler.hold(queue, reservation, owner=self._dispatcher)
+        self._buffer_batch(queue, batch)
+
+    def _reserve_claimed(self, claimed: int, timeout: float) -> tuple[str, list[Reservation]] | None:
+        """Reserves up to ``claimed`` (already claimed) tasks; None after a store error (logged, waited)."""
         backend = self.gator.backend
         paused = self._pauses.current().queues
         queues = [queue for queue in self.queues if queue not in paused] if paused else self.queues
         if not queues:
+            self._settle_claims(claimed, 0)
             # Every queue is paused: look again when the pauses are next read.
             self._stopping.wait(self._pauses.refresh)
             return None
-        claimed = self._claim(self._batch_size())
-        if not claimed:
-            # Other threads hold the rest of max_tasks; wait for them.
-            self._stopping.wait(0.01)
-            return None
         try:
-            if self.settler.pending:
-                # The buffer ran dry: send what finished now rather than
-                # after the wait for more work (a producer may be waiting on
-                # a result).
-                self.settler.flush()
-            timeout = max(self.nap_time, 1.0) if backend.blocking_reserve else 0.0
             queue, batch = backend.reserve_first(queues, self.lease_seconds, claimed, timeout)
             self._reserve_errors = 0
         except Exception as err:
@@ -181,6 +217,41 @@ class Dispatching:
             return None
         if len(batch) < claimed:
             self._settle_claims(claimed - len(batch), 0)
+        return queue, batch
+
+    def _buffer_batch(self, queue: str, batch: list[Reservation]) -> None:
+        """Buffers reservations (their leases held already) for the threads; hands them back if stopping."""
+        if self._stopping.is_set():
+            self._hand_back([(queue, r) for r in batch])
+            return
+        now = time.monotonic()
+        with self._cond:
+            self._buffer.extend((queue, reservation, now) for reservation in batch)
+            # Idle threads take them; the housekeeper watches their age.
+            self._cond.notify_all()
+
+    def _reserve_batch(self) -> tuple[str, Reservation] | None:
+        backend = self.gator.backend
+        if self._pauses.current().queues.issuperset(self.queues):
+            # Every queue is paused: look again when the pauses are next read.
+            self._stopping.wait(self._pauses.refresh)
+            return None
+        claimed = self._claim(self._batch_size())
+        if not claimed:
+            # Other threads hold the rest of max_tasks; wait for them.
+            self._stopping.wait(0.01)
+            return None
+        if self.settler.pending:
+            # The buffer ran dry: send what finished now rather than
+            # after the wait for more work (a producer may be waiting on
+            # a result). A store error keeps them for a later try (flush
+            # does not raise for it).
+            self.settler.flush()
+        timeout = max(self.nap_time, 1.0) if backend.blocking_reserve else 0.0
+        got = self._reserve_claimed(claimed, timeout)
+        if got is None:
+            return None
+        queue, batch = got
         if not batch:
             if not backend.blocking_reserve:
                 self._stopping.wait(self.nap_time)
@@ -193,12 +264,8 @@ class Dispatching:
         if self._stopping.is_set():
             self._hand_back([(queue, r) for r in batch])
             return None
-        now = time.monotonic()
-        with self._cond:
-            self._buffer.extend((queue, reservation, now) for reservation in batch[1:])
-            if len(batch) > 1:
-                # Idle threads take them; the housekeeper watches their age.
-                self._cond.notify_all()
+        if len(batch) > 1:
+            self._buffer_batch(queue, batch[1:])
         return queue, batch[0]
 
     def _hand_back_buffered(self, older_than: float | None = None) -> int:
@@ -257,19 +324,34 @@ class Dispatching:
     # -- housekeeping: the buffer ---------------------------------------------
 
     def _housekeep(self) -> None:
-        """Hands back buffered tasks not started within BUFFER_HOLD_SECONDS."""
+        """The dispatch thread: reserves ahead for tiny tasks; hands back those buffered too long."""
         while True:
+            ahead = False
             with self._cond:
                 now = time.monotonic()
                 wake = now + 1.0
                 if self._buffer:
                     wake = min(wake, self._buffer[0][2] + BUFFER_HOLD_SECONDS)
-                if wake > now and not self._housekeeping_done.is_set():
+                if wake > now and not self._housekeeping_done.is_set() and not self._ahead:
                     self._cond.wait(wake - now)
+                if self._ahead and not self._reserving and not self._stopping.is_set():
+                    self._reserving = ahead = True
+                self._ahead = False
             if self._housekeeping_done.is_set():
+                if ahead:
+                    with self._cond:
+                        self._reserving = False
+                        self._cond.notify_all()
                 return
             try:
+                if ahead:
+                    self._reserve_ahead()
                 self._hand_back_buffered(older_than=time.monotonic() - BUFFER_HOLD_SECONDS)
             except Exception:
                 log.exception("worker housekeeping failed; trying again")
                 self._housekeeping_done.wait(0.1)
+            finally:
+                if ahead:
+                    with self._cond:
+                        self._reserving = False
+                        self._cond.notify_all()

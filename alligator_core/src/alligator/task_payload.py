@@ -86,6 +86,32 @@ def serialize(task: Task) -> str:
         return task.serialize()
 
 
+#: The keys every payload has.
+_REQUIRED = ("task_id", "module", "callable", "retries")
+#: The type of each key a payload may have (others are ignored); built once,
+#: not per payload read: a worker reads one per task.
+_EXPECTED_TYPES: dict[str, type | tuple[type, ...]] = {
+    "task_id": str,
+    "module": str,
+    "callable": str,
+    "args": list,
+    "kwargs": dict,
+    "retries": int,
+    "is_async": bool,
+    "on_start": str,
+    "on_success": str,
+    "on_error": str,
+    "depends_on": list,
+    "retry_policy": list,
+    "retry_jitter": bool,
+    "async": bool,
+    "options": dict,
+    "time_limit": (int, float),
+    "result_ttl": (int, float),
+    "store_result": bool,
+}
+
+
 def from_fields(cls: type[Task], fields: dict[str, Any]) -> Task:
     """Builds a ``cls`` from a payload's decoded JSON object, checking every field.
 
@@ -94,35 +120,14 @@ def from_fields(cls: type[Task], fields: dict[str, Any]) -> Task:
         ValueError: A field is missing or out of bounds.
         NotSerializableError: An argument's tagged value is malformed.
     """
-    required = ("task_id", "module", "callable", "retries")
-    missing = [key for key in required if key not in fields]
+    missing = [key for key in _REQUIRED if key not in fields]
     if missing:
         raise ValueError(f"missing key(s) {', '.join(missing)}")
     version = fields.get("v", PAYLOAD_VERSION)
     if isinstance(version, bool) or version not in (PAYLOAD_VERSION, _payload.TAGGED_VERSION):
         raise ValueError(f"payload format version {_show(version)} is not supported")
-    expected_types: dict[str, type | tuple[type, ...]] = {
-        "task_id": str,
-        "module": str,
-        "callable": str,
-        "args": list,
-        "kwargs": dict,
-        "retries": int,
-        "is_async": bool,
-        "on_start": str,
-        "on_success": str,
-        "on_error": str,
-        "depends_on": list,
-        "retry_policy": list,
-        "retry_jitter": bool,
-        "async": bool,
-        "options": dict,
-        "time_limit": (int, float),
-        "result_ttl": (int, float),
-        "store_result": bool,
-    }
     for key, value in fields.items():
-        kind = expected_types.get(key)
+        kind = _EXPECTED_TYPES.get(key)
         if kind is not None and not isinstance(value, kind):
             raise TypeError(f"{key!r} is a {type(value).__name__}")
     hooks = {name: fields.get(name) for name in ("on_start", "on_success", "on_error")}

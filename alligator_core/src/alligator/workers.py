@@ -49,6 +49,7 @@ import math
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -72,6 +73,7 @@ from alligator.dispatching import Dispatching
 from alligator.exceptions import ConfigurationError, PermanentBackendError
 from alligator.gator import Gator
 from alligator.heartbeats import Heartbeats
+from alligator.progress import PROGRESS_SECONDS, Progress
 from alligator.security import NOTHING_ALLOWED
 from alligator.settler import ACK_FLUSH_SECONDS as ACK_FLUSH_SECONDS
 from alligator.settler import MAX_ERROR_BACKOFF as MAX_ERROR_BACKOFF
@@ -82,8 +84,16 @@ from alligator.tasks import check_time_limit
 log = logging.getLogger("alligator.worker")
 
 #: The most tasks a worker reserves in one call (``--prefetch``). Batches are
-#: sized by speed (see TARGET_BATCH_SECONDS): only tiny tasks fill one.
-DEFAULT_PREFETCH = 32
+#: sized by speed (see TARGET_BATCH_SECONDS): only tiny tasks fill one. It is
+#: this large so the next batch of tiny tasks is reserved while the last
+#: runs, however late the GIL lets the dispatch thread send the call.
+DEFAULT_PREFETCH = 128
+#: The interpreter's thread switch interval while a worker runs (seconds;
+#: CPython's default is 0.005). The dispatch and ack threads need the GIL
+#: only briefly, to send a call and read its reply; at 5 ms a busy task
+#: thread would keep them waiting longer than a whole batch of tiny tasks
+#: takes to run.
+SWITCH_INTERVAL = 0.001
 #: Seconds a stopping worker lets its running tasks finish before it hands
 #: them back to the queue and exits: under Kubernetes' default grace of 30 s
 #: and systemd's 90 s, as Sidekiq's 25 s is.
@@ -221,6 +231,8 @@ class Worker(Dispatching, Heartbeats, Stopping):
         self.supervisor = ""
         #: Tasks handled so far (run, retried or dead-lettered).
         self.tasks_complete = 0
+        #: Deliveries by outcome since the last progress line (logged at INFO once a minute).
+        self.progress = Progress()
         self._claimed = 0
         self._count_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -235,6 +247,8 @@ class Worker(Dispatching, Heartbeats, Stopping):
         self._cond = threading.Condition(threading.Lock())
         self._buffer: collections.deque[tuple[str, Reservation, float]] = collections.deque()
         self._reserving = False
+        self._ahead = False
+        self._ahead_dry = False
         self._idle = 0
         self._seconds_per_task = TARGET_BATCH_SECONDS
         self._reserve_errors = 0
@@ -397,6 +411,8 @@ class Worker(Dispatching, Heartbeats, Stopping):
         # Handlers first: a signal sent as soon as the start line shows must
         # still mean "finish and exit 0".
         restore = self._install_signal_handlers()
+        switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch_interval, SWITCH_INTERVAL))
         self.starting()
         # The first record is written before any task is taken, so the
         # worker is listed as soon as it works.
@@ -404,6 +420,7 @@ class Worker(Dispatching, Heartbeats, Stopping):
         if not self._beating:
             self._beating = True
             self.settler.every(self.heartbeat_seconds, self._safe_heartbeat)
+            self.settler.every(PROGRESS_SECONDS, self._log_progress)
         self.settler.start()
         housekeeper = self._dispatcher = threading.Thread(
             target=self._housekeep, name="alligator-dispatch", daemon=True
@@ -435,10 +452,16 @@ class Worker(Dispatching, Heartbeats, Stopping):
             self.settler.stop()
             self._forget()
             restore()
+            sys.setswitchinterval(switch_interval)
             self.stopping()
         if self.fatal is not None:
             raise self.fatal
         return self.tasks_complete
+
+    def _log_progress(self) -> None:
+        line = self.progress.line()
+        if line is not None:
+            log.info("%s", line)
 
     def _install_signal_handlers(self) -> Any:
         if threading.current_thread() is not threading.main_thread():
@@ -545,6 +568,8 @@ class Worker(Dispatching, Heartbeats, Stopping):
                 self.result(delivery.task.result)
             except Exception:
                 log.exception("Worker.result() raised; the task's success stands")
+        if delivery.outcome is not None:
+            self.progress.count(delivery.outcome.value)
         if self._listeners:
             outcome = delivery.outcome.value if delivery.outcome is not None else None
             self._emit(
