@@ -278,3 +278,31 @@ def test_a_cycle_longer_than_the_walk_is_dead_lettered_not_polled_for_ever(gator
         for d in letters
     )
     assert sample_tasks.CALLS == []
+
+
+def test_a_worker_imports_a_function_once_and_checks_refusals_every_time(
+    gator: Gator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 20: importing again cost ~5 us a task; what is refused stays refused."""
+    from alligator import utils
+
+    imported: list[str] = []
+    real = utils.import_module
+
+    def counting(name: str) -> Any:
+        imported.append(name)
+        return real(name)
+
+    monkeypatch.setattr(utils, "import_module", counting)
+    for n in range(5):
+        gator.task(sample_tasks.add, n, n)
+    # Twice, by a name that walks out of the allowed module: refused both times.
+    for n in range(2):
+        task_id = f"walker-{n}"
+        payload = {"task_id": task_id, "module": "sample_tasks", "callable": "os.system", "retries": 0}
+        payload["args"] = ["true"]
+        gator.backend.push(gator.queue_name, task_id, json.dumps(payload))
+    Worker(gator, max_tasks=7).run_forever()
+    # add imported once; the refused name imported (and refused) each time
+    assert imported.count("sample_tasks") == 3, imported
+    assert len(gator.dead_letters()) == 2

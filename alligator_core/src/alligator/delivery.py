@@ -73,6 +73,10 @@ DEFAULT_MAX_DELIVERIES = 5
 DEFAULT_RESULT_TTL = 3600.0
 
 
+#: The most imported functions a consumer remembers (see DeliverySteps._resolve).
+MAX_KNOWN_FUNCTIONS = 1024
+
+
 @dataclass(frozen=True)
 class DeliveryRules:
     """What a consumer applies to every delivery.
@@ -182,6 +186,11 @@ class DeliverySteps(DependencyChecks, Settling):
         self.rules = rules
         self.time_limit: float | None = None
         self.before_run: Callable[[Delivery], None] | None = None
+        # Functions already imported and allowed, by (module, name): importing
+        # again costs a worker ~5 us a task (the import lock). A module
+        # reloaded while the worker runs is not seen until it restarts, as
+        # with any other code change.
+        self._functions: dict[tuple[str, str], Callable[..., Any]] = {}
 
     # -- the whole -------------------------------------------------------
 
@@ -290,6 +299,12 @@ class DeliverySteps(DependencyChecks, Settling):
 
     def _resolve(self, task: Task) -> Callable[..., Any]:
         """Imports the function and hooks, and checks they live in allowed modules."""
+        assert task.module is not None and task.callable is not None
+        key = (task.module, task.callable)
+        known = self._functions.get(key)
+        if known is not None and task.func is None and not task.hooks():
+            task.func = known
+            return known
         try:
             func = task.resolve()
             hooks = task.resolve_hooks()
@@ -304,7 +319,6 @@ class DeliverySteps(DependencyChecks, Settling):
                 f"importing {task.module}:{task.callable} raised:\n{traceback_text(err)}", err
             ) from err
         policy = self.rules.policy
-        assert task.module is not None and task.callable is not None
         try:
             # The name was allowed; now the thing it led to must be too. A
             # dotted name can walk out of an allowed module through what it
@@ -314,6 +328,8 @@ class DeliverySteps(DependencyChecks, Settling):
                 policy.check_defined_in_allowed(hook_func, module, name, "hook")
         except TaskRefused as err:
             raise Refused(f"refused: {err}") from err
+        if len(self._functions) < MAX_KNOWN_FUNCTIONS:
+            self._functions[key] = func
         return func
 
     def effective_time_limit(self, task: Task) -> float | None:
