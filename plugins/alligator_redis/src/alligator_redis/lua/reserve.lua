@@ -10,6 +10,7 @@
 -- include: pending.lua
 -- include: retention.lua
 -- include: delivery.lua
+-- include: batch.lua
 
 local now = clock()
 local lease_for = finite(ARGV[2], 'lease_seconds')
@@ -44,11 +45,63 @@ if #due == 0 then
 end
 redis.call('ZREMRANGEBYRANK', pending, 0, #due - 1)
 local deadline = fmt(now + lease_for)
-local out = {}
-for _, member in ipairs(due) do
-  local id = string.sub(member, 18)
-  redis.call('HDEL', members, id)
-  deliver(id, out, deadline, max, max_id, now, ttl)
+local ids = {}
+for n, member in ipairs(due) do ids[n] = string.sub(member, 18) end
+each_chunk('HDEL', members, ids)
+-- Each command once for the batch (batch.lua): a record that reads as a
+-- plain one (its counters whole numbers, its id and payload UTF-8 and
+-- within the limits) is leased with the others; any other goes through
+-- deliver() alone, which dead-letters it with why.
+local counts = each_chunk('HMGET', attempts, ids)
+local fails = each_chunk('HMGET', failures, ids)
+local plain, wanted = {}, {}
+for n, id in ipairs(ids) do
+  local count, failed_count = counts[n] or '0', fails[n] or '0'
+  if #id <= max_id and #count <= 15 and #failed_count <= 15 and string.find(count, '^%d+$')
+      and string.find(failed_count, '^%d+$') and utf8(id)
+      and redis.call('HSTRLEN', payloads, id) <= max then
+    plain[n] = {tonumber(count), tonumber(failed_count)}
+    wanted[#wanted + 1] = id
+  end
+end
+local bodies = each_chunk('HMGET', payloads, wanted)
+local leased, first = 0, 0
+for n, id in ipairs(wanted) do
+  local body = bodies[n]
+  if body and utf8(body) then leased = leased + 1 else bodies[n] = false end
+end
+if leased > 0 then first = next_seq(leased) - leased end
+local out, receipts_set, deadlines, counts_set = {}, {}, {}, {}
+local k, w = 0, 0
+for n, id in ipairs(ids) do
+  local body = false
+  if plain[n] then
+    w = w + 1
+    body = bodies[w]
+  end
+  if body then
+    k = k + 1
+    local receipt = int(first + k)
+    local count = plain[n][1] + 1
+    out[#out + 1] = id
+    out[#out + 1] = body
+    out[#out + 1] = receipt
+    out[#out + 1] = count
+    out[#out + 1] = plain[n][2]
+    receipts_set[#receipts_set + 1] = id
+    receipts_set[#receipts_set + 1] = receipt
+    deadlines[#deadlines + 1] = deadline
+    deadlines[#deadlines + 1] = id
+    counts_set[#counts_set + 1] = id
+    counts_set[#counts_set + 1] = int(count)
+  else
+    deliver(id, out, deadline, max, max_id, now, ttl)
+  end
+end
+if k > 0 then
+  each_chunk('HSET', receipts, receipts_set)
+  each_chunk('ZADD', leases, deadlines)
+  each_chunk('HSET', attempts, counts_set)
 end
 if #due == limit and #redis.call('ZRANGEBYSCORE', pending, '-inf', nowf, 'LIMIT', 0, 1) > 0 then
   -- More is due than this worker took: pass the baton to a blocked one.
