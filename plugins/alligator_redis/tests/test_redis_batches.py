@@ -13,7 +13,7 @@ import json
 import redis
 from redis_servers import RedisServer
 
-from alligator import Gator
+from alligator import Gator, capabilities
 from alligator.store_values import Ack
 from alligator_redis.keys import queue_keys
 
@@ -43,7 +43,7 @@ def test_a_batch_is_reserved_and_acked_with_a_few_commands(private_redis: RedisS
     reserved = _calls(client)
     client.config_resetstat()
     acks = [Ack(r.task_id, r.receipt, json.dumps(n), 60.0) for n, r in enumerate(held)]
-    assert gator.backend.ack_results("batches", acks) == BATCH
+    assert capabilities.results(gator.backend).ack_results("batches", acks) == BATCH
     acked = _calls(client)
     # Per task: one HSTRLEN (a payload is measured before it is read) and
     # one ZSCORE (a receipt's lease); every other command once per batch.
@@ -61,8 +61,13 @@ def test_an_id_twice_in_one_ack_batch_is_acked_once(private_redis: RedisServer) 
     gator, client = _filled(private_redis)
     first, second = gator.backend.reserve("batches", 30.0, 2)
     twice = [Ack(first.task_id, first.receipt, None, 60.0)] * 2 + [Ack(second.task_id, "stale", None, 60.0)]
-    assert gator.backend.ack_results("batches", twice) == 1
-    assert gator.backend.ack_results("batches", [Ack(second.task_id, second.receipt, None, 60.0)]) == 1
+    assert capabilities.results(gator.backend).ack_results("batches", twice) == 1
+    assert (
+        capabilities.results(gator.backend).ack_results(
+            "batches", [Ack(second.task_id, second.receipt, None, 60.0)]
+        )
+        == 1
+    )
     client.close()
 
 
@@ -71,7 +76,8 @@ def test_unreadable_records_in_a_batch_are_buried_alone_and_the_rest_keep_their_
 ) -> None:
     gator, client = _filled(private_redis)
     keys = queue_keys("batches")
-    order = [m.decode().split(":", 1)[1] for m in client.zrange(keys["pending"], 0, -1)]
+    members: list[bytes] = client.zrange(keys["pending"], 0, -1)  # type: ignore[assignment]
+    order = [m.decode().split(":", 1)[1] for m in members]
     client.hset(keys["payloads"], order[3], b"\xff\xfe not utf-8")
     client.hset(keys["attempts"], order[5], "lots")
     client.hdel(keys["payloads"], order[7])
