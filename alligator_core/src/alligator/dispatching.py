@@ -171,6 +171,8 @@ class Dispatching:
 
     def _reserve_ahead(self) -> None:
         """The dispatch thread's reservation: tops the buffer up to a batch, without waiting for work."""
+        if self._pauses.current().queues.issuperset(self.queues):
+            return  # nothing to read ahead; this thread must not wait (it watches the buffer's age)
         with self._cond:
             wanted = self._by_speed() - len(self._buffer)
         claimed = self._claim(wanted) if wanted > 0 else 0

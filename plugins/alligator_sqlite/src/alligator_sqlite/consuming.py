@@ -9,8 +9,8 @@ as usual.
 from __future__ import annotations
 
 import math
+import os
 import sqlite3
-import uuid
 from collections.abc import Sequence
 
 from alligator import reasons, store_defaults
@@ -29,6 +29,11 @@ _TRIM_BATCH = 1000
 # Reserve reads this many batches at most when bad records leave it short of
 # its limit: the write lock is never held for a whole queue of bad rows.
 _MAX_RESERVE_ROUNDS = 8
+
+
+def _receipt() -> str:
+    """A new lease's receipt: 128 random bits, as uuid4 has, at a fifth of its cost (one per task)."""
+    return os.urandom(16).hex()
 
 
 class Consuming(Store):
@@ -180,7 +185,7 @@ class Consuming(Store):
                 except reasons.Unreadable as unreadable_record:
                     unreadable.append((rowid, str(unreadable_record)))
                     continue
-                reservation = Reservation(task_id, payload, uuid.uuid4().hex, attempts + 1, failures)
+                reservation = Reservation(task_id, payload, _receipt(), attempts + 1, failures)
                 taken.append(reservation)
                 leases.append(
                     {
@@ -406,7 +411,7 @@ class Consuming(Store):
             except reasons.Unreadable as unreadable:
                 self._bury(conn, queue, [(rowid, str(unreadable))], now, delivered=True)
                 return None
-            reservation = Reservation(task_id, payload, uuid.uuid4().hex, attempts + 1, failures)
+            reservation = Reservation(task_id, payload, _receipt(), attempts + 1, failures)
             conn.execute(
                 queries.TAKE_LEASE,
                 {
