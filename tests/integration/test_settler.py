@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -160,6 +161,33 @@ def test_batched_acks_are_sent_when_the_settler_stops(store: Gator, monkeypatch:
     assert store.status(task_id) == SUCCESS
     assert store.result(task_id) == 5
     assert batching.held(store.queue_name) == []
+
+
+def test_a_full_batch_of_acks_goes_at_once_whatever_its_age(
+    store: Gator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 20: thousands of acks in one call held the store for milliseconds and swelled memory."""
+    monkeypatch.setattr(settler, "ACK_FLUSH_SECONDS", 3600.0)  # only a full batch can send them now
+    monkeypatch.setattr(settler, "ACK_BATCH_MAX", 4)
+    ids = [store.task(sample_tasks.add, n, n).task_id for n in range(5)]
+    steps = DeliverySteps(store.backend, store.queue_name, DeliveryRules(store.policy))
+    batching = Settler(store.backend, batch=True)
+    batching.start()
+    try:
+        for n in range(5):
+            delivery = steps.handle(_reserved(store))
+            batching.hold(store.queue_name, delivery.reservation)
+            batching.settle(delivery)
+            if n == 3:
+                deadline = time.monotonic() + 30
+                while batching.pending and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                assert [store.status(t) for t in ids[:4]] == [SUCCESS] * 4, "the first four went as a batch"
+        assert batching.pending, "the fifth waits for its age or the next full batch"
+        assert store.status(ids[4]) == RUNNING
+    finally:
+        batching.stop()
+    assert [store.status(t) for t in ids] == [SUCCESS] * 5
 
 
 def test_a_flush_the_store_refuses_keeps_the_acks_and_their_leases(

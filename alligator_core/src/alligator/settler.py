@@ -45,6 +45,10 @@ log = logging.getLogger("alligator.worker")
 
 #: Longest a finished task's ack waits to be sent with others (a batching settler).
 ACK_FLUSH_SECONDS = 0.05
+#: Acks sent at once when this many are pending, whatever their age: a batch
+#: of thousands of tiny tasks' acks would hold the store (one Redis script) for
+#: milliseconds, while tasks' own calls to it wait, and swell the worker's memory.
+ACK_BATCH_MAX = 256
 #: Longest wait between retries when the store cannot be reached.
 MAX_ERROR_BACKOFF = 5.0
 #: The lease a settler renews when not told otherwise, in seconds.
@@ -96,6 +100,7 @@ class Settler:
         self._cond = threading.Condition(threading.Lock())
         self._acks: dict[str, list[Ack]] = {}
         self._acks_since: float | None = None
+        self._pending_count = 0
         self._ack_errors = 0
         self._ack_retry_at = 0.0
         self._flush_lock = threading.Lock()
@@ -242,10 +247,13 @@ class Settler:
     def _queue_ack(self, verdict: Acknowledge) -> None:
         with self._cond:
             self._acks.setdefault(verdict.queue, []).append(verdict.ack)
+            self._pending_count += 1
             if self._acks_since is None:
                 # The first pending ack: the ack thread sends it (and those
                 # that join it) within ACK_FLUSH_SECONDS.
                 self._acks_since = time.monotonic()
+                self._cond.notify_all()
+            elif self._pending_count == ACK_BATCH_MAX:
                 self._cond.notify_all()
 
     def flush(self, final: bool = False) -> int:
@@ -262,6 +270,7 @@ class Settler:
         with self._flush_lock:
             with self._cond:
                 pending, self._acks, self._acks_since = self._acks, {}, None
+                self._pending_count = 0
             for queue, acks in pending.items():
                 try:
                     done = store_defaults.ack_results(self.backend, queue, acks)
@@ -286,6 +295,7 @@ class Settler:
         log.error("could not acknowledge %d task(s) yet: %s; retrying in %.1fs", len(acks), err, wait)
         with self._cond:
             self._acks[queue] = acks + self._acks.get(queue, [])
+            self._pending_count += len(acks)
             self._acks_since = self._acks_since or time.monotonic()
             self._ack_retry_at = time.monotonic() + wait
 
@@ -341,6 +351,8 @@ class Settler:
                         self._cond.wait()
                         continue
                     due = max(self._acks_since + ACK_FLUSH_SECONDS, self._ack_retry_at)
+                    if self._pending_count >= ACK_BATCH_MAX and time.monotonic() >= self._ack_retry_at:
+                        break
                     if time.monotonic() >= due:
                         break
                     self._cond.wait(due - time.monotonic())
