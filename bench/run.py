@@ -36,12 +36,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import scaling
 import systems
 from harness import ALL_DBS, DB_ALLIGATOR, Harness, Result, precompile
 from report import report
 
 #: What ``--only`` accepts, in the order they run.
 SYSTEMS = ("bare", "alone", "redis", "sqlite", "huey", "sqlitehuey", "dramatiq", "taskiq")
+#: Run only when named in ``--only``: the taskset sweep of ``--processes`` (scaling.py).
+EXTRA = ("scaling",)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,7 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drain-timeout", type=float, default=120.0, help="give up a drain after (s)")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379", help="Redis server (no db)")
     parser.add_argument(
-        "--only", nargs="*", default=list(SYSTEMS), choices=SYSTEMS, help="systems to run (default: all)"
+        "--only",
+        nargs="*",
+        default=list(SYSTEMS),
+        choices=SYSTEMS + EXTRA,
+        help="systems to run (default: all but scaling)",
     )
     args = parser.parse_args(argv)
     h = Harness(args)
@@ -86,7 +93,10 @@ def main(argv: list[str] | None = None) -> int:
             results.append(systems.bench_taskiq(h, n))
     for db in ALL_DBS:
         h.flush(db)
-    report(results, n)
+    if results:
+        report(results, n)
+    if "scaling" in args.only:
+        scaling.bench_scaling(h, n)
     print(f"\n(took {time.monotonic() - started:.0f} s)")
     return 0
 
