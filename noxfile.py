@@ -46,9 +46,9 @@ nox.options.sessions = [
 #: screenshots docs builds from, so both stay in one lane, browser first) are
 #: placed with that in mind; each lane takes about a third of the run.
 LANES = [
-    ["reliability", "first_hour", "django", "cluster", "build", "demo"],
+    ["reliability", "first_hour", "django", "locmem", "build", "demo"],
     ["integration", "redis", "lint"],
-    ["core", "sqlite", "locmem", "browser", "docs"],
+    ["core", "sqlite", "cluster", "browser", "docs"],
 ]
 
 CORE = "./alligator_core"
@@ -84,9 +84,15 @@ CORE_TESTS = [
 ]
 
 
-def _install(session: nox.Session, *args: str) -> None:
-    """Installs ``args`` under the project's pinned constraints."""
-    session.install("-c", CONSTRAINTS, *args)
+def _install(session: nox.Session, *args: str, bytecode: bool = True) -> None:
+    """Installs ``args`` under the project's pinned constraints.
+
+    ``bytecode=False`` for a session that starts no worker (lint, docs,
+    build): compiling sphinx's or mypy's modules at install took longer than
+    the few imports that use them.
+    """
+    env = {} if bytecode else {"UV_COMPILE_BYTECODE": "0"}
+    session.install("-c", CONSTRAINTS, *args, env=env)
 
 
 def _pytest(session: nox.Session, *paths: str, report: str = "") -> None:
@@ -214,6 +220,7 @@ def lint(session: nox.Session) -> None:
         f"{CORE}[dashboard,metrics]",
         *PLUGINS.values(),
         MINIMAL_STORE,
+        bytecode=False,
     )
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
@@ -226,14 +233,14 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """Builds the documentation; any warning fails it."""
-    _install(session, "-r", "docs/requirements.txt", CORE, *PLUGINS.values())
+    _install(session, "-r", "docs/requirements.txt", CORE, *PLUGINS.values(), bytecode=False)
     session.run("sphinx-build", "-W", "--keep-going", "-n", "-b", "html", "docs", "docs/_build/html")
 
 
 @nox.session
 def build(session: nox.Session) -> None:
     """Builds a wheel of every distribution on its own."""
-    _install(session, "build")
+    _install(session, "build", bytecode=False)
     out = os.path.join(session.create_tmp(), "dist")
     # build's own isolated environments, made by uv when it is there (as
     # ./scripts/nox puts it on PATH): seconds instead of pip's ~9 s a wheel.
@@ -299,6 +306,7 @@ def soak(session: nox.Session) -> None:
     _pytest(session, "tests/reliability", "-m", "soak", report="soak-reliability")
     _pytest(session, f"{PLUGINS['sqlite']}/tests", "-m", "soak", report="soak-sqlite")
     _pytest(session, f"{PLUGINS['redis']}/tests", "-m", "soak and not cluster", report="soak-redis")
+    _pytest(session, "tests/operating/test_doctor_workers.py", "-m", "soak", report="soak-operating")
 
 
 @nox.session
