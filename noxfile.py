@@ -299,7 +299,7 @@ def browser(session: nox.Session) -> None:
 @nox.session
 def soak(session: nox.Session) -> None:
     """The long forms of the proofs whose short forms run by default (SIGKILL soaks, big concurrency
-    runs, a thousand hostile payloads, fakeredis's full state machine run)."""
+    runs, a thousand hostile payloads, fakeredis's full state machine run, a stale worker record)."""
     _install(session, *TEST_DEPS, "fakeredis[lua]>=2.20", CORE, *PLUGINS.values())
     # One pytest per tree: the trees hold test modules of the same name
     # (test_processes.py), and one pytest process cannot import both.
