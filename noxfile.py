@@ -174,7 +174,7 @@ def integration(session: nox.Session) -> None:
         PLUGINS["redis"],
         MINIMAL_STORE,
     )
-    _pytest(session, "tests/integration", "tests/operating", "tests/minimal")
+    _pytest(session, "tests/integration", "tests/operating", "tests/minimal", "-m", "not soak")
 
 
 @nox.session
