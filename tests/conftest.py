@@ -21,7 +21,7 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Hypothesis's "too slow" health check times how fast examples are drawn; on a
-# busy 2-core machine (CI runs two lanes at once) a strategy that draws large
+# busy 2-core machine (CI runs three lanes at once) a strategy that draws large
 # values is sometimes slow for reasons that are not the test's, and the check
 # failed a run that the same examples pass. The examples are checked all the same.
 settings.register_profile("busy-machine", suppress_health_check=[HealthCheck.too_slow])

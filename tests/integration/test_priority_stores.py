@@ -31,10 +31,10 @@ def _wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
 
 @pytest.fixture(params=["sqlite", "redis"])
 def real_dsn(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A real store: an SQLite file, or the shared Redis (its db 11, emptied of our queues after)."""
+    """A real store: an SQLite file, or the shared Redis (its db 4, emptied of our queues after)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'tasks.db'}"
-    return "redis://127.0.0.1:6379/11"
+    return "redis://127.0.0.1:6379/4"
 
 
 def test_priority_holds_on_real_stores(real_dsn: str) -> None:

@@ -45,10 +45,10 @@ HOSTILE = {
 
 @pytest.fixture(params=["sqlite", "redis"])
 def real_dsn(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A real store: an SQLite file, or the shared Redis (its db 11, emptied of our queue after)."""
+    """A real store: an SQLite file, or the shared Redis (its db 4, emptied of our queue after)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'tasks.db'}"
-    return "redis://127.0.0.1:6379/11"
+    return "redis://127.0.0.1:6379/4"
 
 
 def _planted(task_id: str, value: Any) -> str:

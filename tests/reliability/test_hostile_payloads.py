@@ -1,5 +1,8 @@
 """Hostile payloads: 1,000 broken or malicious payloads never kill a worker, and none runs.
 
+The default run sends 300 of them (the short form); ``nox -s soak`` sends
+the 1,000.
+
 The payloads are pushed straight into the backend (``backend.push(queue, id,
 payload)``), past every check a producer makes, and ONE worker process
 (``python -m alligator``, with ``ALLIGATOR_SECRET`` set so signatures are
@@ -11,8 +14,8 @@ sent after them, and exit 0 on SIGTERM.
 
 How hypothesis is used: the payloads must run as ONE batch through one
 worker, so a ``@given`` test per payload (a worker per example) is out, and
-``.example()`` is meant for interactive use. Instead the ``hostile_payloads``
-fixture wraps a collector in ``@given(spec=hostile_specs())`` with
+``.example()`` is meant for interactive use. Instead ``hostile_payloads()``
+wraps a collector in ``@given(spec=hostile_specs())`` with
 ``max_examples=1000`` and only the generate phase: hypothesis's own engine
 draws 1,000 diverse examples (it favours boundaries: empty strings, huge
 numbers, odd characters) and the collector keeps them; the test then pushes
@@ -47,6 +50,8 @@ from alligator.tasks import Task
 
 SECRET = "reliability-secret-0123456789abcdefghij"  # signing keys are at least 32 characters
 PAYLOADS = 1000
+#: The short form's payloads (the default run); the soak test sends PAYLOADS.
+SHORT_PAYLOADS = 300
 LIMIT = DEFAULT_MAX_PAYLOAD_BYTES
 ID = "__ID__"  # replaced by the id the payload is pushed under
 DIR = "__DIR__"  # replaced by a directory of the test: where an escape would leave its mark
@@ -334,14 +339,14 @@ def build(kind: str, mode: str, template: str, expected: str, key: str, marks: P
     return payload, expected
 
 
-@pytest.fixture
-def hostile_payloads() -> tuple[int, list[tuple[str, str, str, str]]]:
+def hostile_payloads(count: int) -> tuple[int, list[tuple[str, str, str, str]]]:
+    """``count`` hostile specs drawn by hypothesis (generate phase only), and the seed that draws them."""
     run_seed = int(os.environ.get("RELIABILITY_SEED") or random.randrange(1 << 30))
     collected: list[tuple[str, str, str, str]] = []
 
     @seed(run_seed)
     @settings(
-        max_examples=PAYLOADS,
+        max_examples=count,
         phases=[Phase.generate],
         database=None,
         deadline=None,
@@ -356,10 +361,25 @@ def hostile_payloads() -> tuple[int, list[tuple[str, str, str, str]]]:
 
 
 def test_hostile_payloads_are_dead_lettered_and_the_worker_lives(  # type: ignore[no-untyped-def]
-    store: Store, workers, ledger: Ledger, hostile_payloads, tmp_path: Path
+    store: Store, workers, ledger: Ledger, tmp_path: Path
 ) -> None:
-    run_seed, specs = hostile_payloads
-    assert len(specs) >= PAYLOADS * 0.95, f"hypothesis gave only {len(specs)} examples"
+    """The short form: :data:`SHORT_PAYLOADS` payloads."""
+    _hostile_payloads_run(store, workers, ledger, tmp_path, SHORT_PAYLOADS)
+
+
+@pytest.mark.soak
+def test_a_thousand_hostile_payloads_are_dead_lettered_and_the_worker_lives(  # type: ignore[no-untyped-def]
+    store: Store, workers, ledger: Ledger, tmp_path: Path
+) -> None:
+    """The long form: :data:`PAYLOADS` payloads (``nox -s soak``)."""
+    _hostile_payloads_run(store, workers, ledger, tmp_path, PAYLOADS)
+
+
+def _hostile_payloads_run(  # type: ignore[no-untyped-def]
+    store: Store, workers, ledger: Ledger, tmp_path: Path, count: int
+) -> None:
+    run_seed, specs = hostile_payloads(count)
+    assert len(specs) >= count * 0.95, f"hypothesis gave only {len(specs)} examples"
     backend = store.gator().backend
     marks = tmp_path / "escapes"
     marks.mkdir()
@@ -378,9 +398,7 @@ def test_hostile_payloads_are_dead_lettered_and_the_worker_lives(  # type: ignor
     [worker] = pool.start()
     started = time.monotonic()
     wait_for(
-        lambda: (
-            len(backend.dead_letters(store.queue, 2 * PAYLOADS)) >= len(pushed) or worker.poll() is not None
-        ),
+        lambda: len(backend.dead_letters(store.queue, 2 * count)) >= len(pushed) or worker.poll() is not None,
         180,
         f"{len(pushed)} dead letters (seed {run_seed})",
         poll=0.2,
@@ -390,7 +408,7 @@ def test_hostile_payloads_are_dead_lettered_and_the_worker_lives(  # type: ignor
     assert ledger.refresh().runs == [], f"hostile payloads ran (seed {run_seed}): {ledger.runs[:10]}"
     assert list(marks.iterdir()) == [], "a dotted callable escaped its allowed module and ran os.mkdir"
 
-    letters = {d.task_id: d for d in backend.dead_letters(store.queue, 2 * PAYLOADS)}
+    letters = {d.task_id: d for d in backend.dead_letters(store.queue, 2 * count)}
     assert set(letters) == set(pushed)
     wrong = []
     for key, letter in letters.items():

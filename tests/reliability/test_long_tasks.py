@@ -1,5 +1,9 @@
 """Tasks three times longer than the lease run once: the worker's settler extends the lease.
 
+The default run's short form has tasks of two leases (each lease is
+extended at least once, twice in most runs); ``nox -s soak`` runs the
+three-lease tasks.
+
 The control proves the test can fail: the same workers with lease extension
 disabled (a small script monkeypatches ``Settler.extend_now`` to a
 no-op, then runs ``latergator``) must hand the task out again while it runs.
@@ -10,6 +14,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 import reliability_tasks
 from reliability_helpers import Store, report, wait_for
 from reliability_tasks import Ledger
@@ -22,6 +27,8 @@ from alligator.tasks import Task
 # three leases.
 LEASE = 3.0
 TASK_SECONDS = 9.0
+#: The short form's tasks: two leases, so each lives on extended leases too.
+SHORT_TASK_SECONDS = 6.0
 TASKS = 3
 WORKERS = TASKS + 1  # an idle worker is always there to take a lapsed lease
 
@@ -35,20 +42,33 @@ sys.exit(main())
 """
 
 
-def _queue_long_tasks(store: Store) -> list[str]:
+def _queue_long_tasks(store: Store, task_seconds: float = TASK_SECONDS) -> list[str]:
     gator = store.gator()
     keys = [f"long{n}" for n in range(TASKS)]
     for key in keys:
-        gator.push(Task(task_id=key), reliability_tasks.work, key, int(TASK_SECONDS * 1000))
+        gator.push(Task(task_id=key), reliability_tasks.work, key, int(task_seconds * 1000))
     return keys
 
 
 def test_long_tasks_run_exactly_once_while_their_worker_lives(store: Store, workers, ledger: Ledger) -> None:  # type: ignore[no-untyped-def]
+    """The short form: tasks of two leases."""
+    _long_tasks_run_once(store, workers, ledger, SHORT_TASK_SECONDS)
+
+
+@pytest.mark.soak
+def test_tasks_of_three_leases_run_exactly_once_while_their_worker_lives(  # type: ignore[no-untyped-def]
+    store: Store, workers, ledger: Ledger
+) -> None:
+    """The long form (``nox -s soak``): tasks of three leases."""
+    _long_tasks_run_once(store, workers, ledger, TASK_SECONDS)
+
+
+def _long_tasks_run_once(store: Store, workers, ledger: Ledger, task_seconds: float) -> None:  # type: ignore[no-untyped-def]
     pool = workers(store, "--lease-seconds", str(LEASE))
     pool.start(WORKERS)
     pool.wait_started()
     started = time.monotonic()
-    keys = _queue_long_tasks(store)
+    keys = _queue_long_tasks(store, task_seconds)
     # All done, then one more lease (and a bit) in which a lapsed lease would be handed out again.
     wait_for(lambda: not ledger.refresh().missing(keys), TASK_SECONDS * 4, "the long tasks to finish")
     time.sleep(LEASE * 1.5)
@@ -65,7 +85,7 @@ def test_long_tasks_run_exactly_once_while_their_worker_lives(store: Store, work
     report(
         f"long_tasks_extended[{store.name}]",
         lease_seconds=LEASE,
-        task_seconds=TASK_SECONDS,
+        task_seconds=task_seconds,
         tasks=TASKS,
         runs=sum(len(r) for r in runs.values()),
         seconds=round(elapsed, 2),

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from redis_raw import PlantedRecords, RedisFixtures
 
-from alligator.testing import BackendContract, PauseContract
+from alligator.backend import Backend
+from alligator.testing import BackendContract, PauseContract, run_backend_state_machine
 from alligator_redis import RedisBackend
 
 # The cluster session installs no fakeredis; it runs only the cluster tests.
@@ -37,6 +38,20 @@ class TestFakeRedisContract(PlantedRecords, RedisFixtures, BackendContract, Paus
         backend = backend_factory()
         yield backend
         backend.close()
+
+    #: Examples of the short form: fakeredis runs the Lua scripts about three
+    #: times slower than Redis, and the real server (below) gets the kit's
+    #: default run; the soak session runs the default here too.
+    SHORT_EXAMPLES = 15
+
+    def test_matches_the_model(self, backend: Backend) -> None:
+        """The kit's state machine, in a short form (the full one is ``..._in_full``, a soak test)."""
+        run_backend_state_machine(backend, max_examples=self.SHORT_EXAMPLES)
+
+    @pytest.mark.soak
+    def test_matches_the_model_in_full(self, backend: Backend) -> None:
+        """The kit's run of the state machine on fakeredis, as long as its profile says (``nox -s soak``)."""
+        run_backend_state_machine(backend)
 
 
 @pytest.mark.redis
