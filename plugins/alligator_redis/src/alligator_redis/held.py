@@ -19,7 +19,8 @@ from redis.exceptions import ResponseError
 
 hiredis: Any
 try:
-    import hiredis
+    # Its own stubs where installed; a checker without it needs no stubs here.
+    import hiredis  # type: ignore[import-not-found,unused-ignore]
 except ImportError:  # pragma: no cover - hiredis is a dependency; redis-py's reader then
     hiredis = None
 
