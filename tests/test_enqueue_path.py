@@ -179,3 +179,52 @@ def test_a_value_put_into_the_arguments_after_to_call_is_still_checked() -> None
     task.func_args[0].append(float("inf"))
     with pytest.raises(Exception, match="inf"):
         task.serialize()
+
+
+_USUAL_KEYS = ["v", "task_id", "module", "callable", "args", "kwargs", "retries", "is_async"]
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [((), {}), ((1, "\u00e9", [2.5, None]), {"k": {"x": True}}), (((1, 2),), {}), ((), {"when": (3,)})],
+)
+def test_the_usual_payload_is_what_the_encoder_writes_for_its_fields(
+    args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    task = Task(task_id='id-\u00e9"\\')
+    task.to_call(sample_tasks.echo, *args, **kwargs)
+    text = task.serialize()
+    fields = json.loads(text)
+    assert list(fields) == _USUAL_KEYS
+    assert text == json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode(fields)
+    assert Task.deserialize(text).func_args == list(args)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"retries": 2},
+        {"retry_jitter": False},
+        {"retry_delay": 3.0},
+        {"time_limit": 5},
+        {"result_ttl": 60},
+        {"store_result": False},
+        {"on_error": "sample_tasks:record"},
+        {"depends_on": ["other"]},
+    ],
+)
+def test_a_task_with_an_option_set_carries_it(change: dict[str, Any]) -> None:
+    task = Task(**change)
+    task.to_call(sample_tasks.add, 1, 2)
+    again = Task.deserialize(task.serialize())
+    for name, value in change.items():
+        assert getattr(again, name) == value
+
+
+def test_fields_replaced_by_hand_are_written_as_they_are() -> None:
+    task = Task()
+    task.to_call(sample_tasks.echo)
+    task.func_args = (1, 2)  # type: ignore[assignment]
+    task.retries = True  # type: ignore[assignment]
+    fields = json.loads(task.serialize())
+    assert fields["args"] == [1, 2] and fields["retries"] is True

@@ -39,8 +39,12 @@ def _c_encoder() -> Any:
 _C_ENCODER = _c_encoder()
 
 
-def dumps(data: dict[str, Any]) -> str:
-    """Serializes a checked payload compactly.
+#: A string as JSON, quotes included (what the encoders write for one).
+quote = encode_basestring_ascii
+
+
+def dumps(data: Any) -> str:
+    """Serializes a checked payload (or any checked JSON value in it) compactly.
 
     Raises:
         TypeError: A value JSON cannot carry.

@@ -51,8 +51,11 @@ def queued_target(func: Callable[..., Any]) -> Target:
         known = _TARGETS.get(func)
     except TypeError:  # an unhashable callable: worked out each time
         return _work_out(func)
-    if known is not None and _still_named(func, known[0], known[1]):
-        return known
+    if known is not None:
+        # The usual case in one lookup: a module's own function, still under its name.
+        found = sys.modules.get(known[0])
+        if (found is not None and vars(found).get(known[1]) is func) or _imports_back(func, *known[:2]):
+            return known
     target = _work_out(func)
     if len(_TARGETS) >= MAX_TARGETS:
         _TARGETS.clear()
@@ -66,11 +69,3 @@ def _work_out(func: Callable[..., Any]) -> Target:
     if problem is not None:
         raise NotImportableError(f"{printable(f'{module}:{name}')} can never run: {problem}")
     return module, name, _shape(func)
-
-
-def _still_named(func: Callable[..., Any], module: str, name: str) -> bool:
-    """Whether ``module:name`` still leads to ``func``: one dict lookup for a module's own function."""
-    found = sys.modules.get(module)
-    if found is not None and "." not in name and vars(found).get(name) is func:
-        return True
-    return _imports_back(func, module, name)

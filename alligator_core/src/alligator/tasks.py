@@ -192,8 +192,7 @@ class Task:
         if not template:
             return cls()
         task = cls.__new__(cls)
-        state = task.__dict__
-        state.update(template)
+        task.__dict__ = state = template.copy()
         state["task_id"] = os.urandom(16).hex()
         state["depends_on"] = []
         state["func_args"] = []
