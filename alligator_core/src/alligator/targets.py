@@ -20,14 +20,15 @@ from typing import Any
 from alligator.exceptions import NotImportableError
 from alligator.security import unrunnable_reason
 from alligator.text import printable
-from alligator.utils import _imports_back, _Shape, _shape, callable_path
+from alligator.utils import _imports_back, _shape, callable_path
 
 #: How many functions are remembered; past that the memory starts afresh.
 MAX_TARGETS = 1024
 
-#: What :func:`queued_target` returns: module, name, and the signature's
-#: shape (None when the function has none to check).
-Target = tuple[str, str, _Shape | None]
+#: What :func:`queued_target` returns: module, name, and the shape of the
+#: signature (:func:`alligator.utils.arguments_fit`'s; None when the function
+#: has none to check), whose ``fits(args, kwargs)`` checks a call.
+Target = tuple[str, str, Any]
 
 _TARGETS: dict[Any, Target] = {}
 
