@@ -124,3 +124,18 @@ def test_close_closes_it_and_the_next_push_opens_another(backend: RedisBackend, 
     assert backend._held._conn is None
     assert backend.push(queue, "b", "{}") is True
     assert backend.len(queue) == 2
+
+
+def test_a_health_check_interval_is_kept_on_it(redis_url: str, queue: str) -> None:
+    """With health_check_interval the push goes through redis-py's connection,
+    which PINGs one idle that long first; the pushes land all the same."""
+    backend = RedisBackend(f"{redis_url}?health_check_interval=1")
+    try:
+        assert backend._held._raw is False
+        assert backend.push(queue, "a", "{}") is True
+        backend._held._conn.next_health_check = 0  # as if idle for long
+        assert backend.push(queue, "b", "{}") is True
+        assert backend.len(queue) == 2
+    finally:
+        backend.drop_all(queue)
+        backend.close()

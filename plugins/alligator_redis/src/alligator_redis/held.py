@@ -42,13 +42,14 @@ class HeldConnection:
     With hiredis, and RESP2 (the default ``protocol``, under which the
     server never sends what was not asked for), a command is one
     ``sendall`` and its reply read by a hiredis reader of its own;
-    otherwise it goes through redis-py's connection.
+    otherwise, or with a ``health_check_interval`` (a PING first on a
+    connection idle that long), it goes through redis-py's connection.
 
     Args:
         pool: The client's connection pool (of redis-py's own connection classes).
     """
 
-    __slots__ = ("_args", "_buffer", "_conn", "_lock", "_pid", "_pool", "_raw", "_reader")
+    __slots__ = ("_args", "_buffer", "_conn", "_health", "_lock", "_pid", "_pool", "_raw", "_reader")
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool
@@ -58,7 +59,11 @@ class HeldConnection:
         self._reader: Any = None
         self._buffer = bytearray(_READ_SIZE)
         self._pid = os.getpid()
-        self._raw = hiredis is not None and int(pool.connection_kwargs.get("protocol") or 2) == 2
+        options = pool.connection_kwargs
+        # A health_check_interval asks for a PING before a command on a
+        # connection idle that long: redis-py's own path keeps that promise.
+        self._health = bool(options.get("health_check_interval"))
+        self._raw = hiredis is not None and int(options.get("protocol") or 2) == 2 and not self._health
 
     def call(self, packed: bytes) -> Any:
         """Sends one packed command and returns its reply (strings as bytes, with hiredis).
@@ -79,7 +84,7 @@ class HeldConnection:
                 self._pid = os.getpid()
             try:
                 if not self._raw:
-                    conn.send_packed_command([packed], check_health=False)
+                    conn.send_packed_command([packed], check_health=self._health)
                     return conn.read_response()
                 return self._raw_call(conn, packed)
             except ResponseError:
