@@ -27,6 +27,19 @@ except ImportError:  # pragma: no cover - hiredis is a dependency; redis-py's re
 #: Bytes read from the socket at a time; a push's reply is a few bytes.
 _READ_SIZE = 4096
 
+#: Forks this process came through: a connection opened before the last one
+#: is the parent's (counted at the fork, so a push needs no getpid call).
+_forks = 0
+
+
+def _forked() -> None:
+    global _forks
+    _forks += 1
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - not on Windows
+    os.register_at_fork(after_in_child=_forked)
+
 
 class HeldConnection:
     """A connection a producer keeps for itself, beside the client's pool.
@@ -49,7 +62,7 @@ class HeldConnection:
         pool: The client's connection pool (of redis-py's own connection classes).
     """
 
-    __slots__ = ("_args", "_buffer", "_conn", "_health", "_lock", "_pid", "_pool", "_raw", "_reader")
+    __slots__ = ("_args", "_buffer", "_conn", "_forks", "_health", "_lock", "_pool", "_raw", "_reader")
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool
@@ -58,7 +71,7 @@ class HeldConnection:
         self._conn: Any = None
         self._reader: Any = None
         self._buffer = bytearray(_READ_SIZE)
-        self._pid = os.getpid()
+        self._forks = _forks
         options = pool.connection_kwargs
         # A health_check_interval asks for a PING before a command on a
         # connection idle that long: redis-py's own path keeps that promise.
@@ -77,11 +90,11 @@ class HeldConnection:
             return self._pooled(packed)
         try:
             conn = self._conn
-            if conn is None or self._pid != os.getpid():
+            if conn is None or self._forks != _forks:
                 # In a forked child the parent's connection is never touched.
                 conn = self._conn = self._pool.connection_class(**self._pool.connection_kwargs)
                 self._reader = None
-                self._pid = os.getpid()
+                self._forks = _forks
             try:
                 if not self._raw:
                     conn.send_packed_command([packed], check_health=self._health)
