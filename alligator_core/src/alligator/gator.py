@@ -112,6 +112,10 @@ class Gator(Results, Inspecting):
         # The backend refuses to hand out longer payloads (dead-lettering them
         # unread), so a worker's memory stays bounded by the same limit.
         self.backend.max_payload_bytes = self.policy.max_payload_bytes
+        # (forget() count, backend, allow_eviction) of the last enqueue that
+        # passed loss_risks.check_enqueue with nothing left to say: until one
+        # of them changes, pushing does not check again.
+        self._risks_checked: tuple[int, Backend, bool] | None = None
 
     def __repr__(self) -> str:
         # A DSN may carry a password; a repr ends up in logs and tracebacks.
@@ -166,7 +170,9 @@ class Gator(Results, Inspecting):
             TaskRefused: This gator has an allow list, and it does not allow
                 the function or a hook; nothing is queued.
         """
-        return self.push(self.task_class(), func, *args, **kwargs)
+        # The defaults, without checking them again (see Task._with_defaults).
+        cls = self.task_class
+        return self.push(getattr(cls, "_with_defaults", cls)(), func, *args, **kwargs)
 
     def options(self, **kwargs: Any) -> Options:
         """Returns a context manager that queues tasks with these options.
@@ -233,8 +239,12 @@ class Gator(Results, Inspecting):
         if not task.is_async:
             task.queued = False
             return self.execute(task)
-        loss_risks.check_enqueue(self.backend, self.allow_eviction)
-        task.queued = self.backend.push(self.queue_name, task.task_id, self._seal(task), self._delay_of(task))
+        backend = self.backend
+        checked = (loss_risks.generation(), backend, self.allow_eviction)
+        if checked != self._risks_checked and loss_risks.check_enqueue(backend, self.allow_eviction):
+            self._risks_checked = checked
+        delay = self._delay_of(task) if task.delay_by or task.delay_until is not None else 0.0
+        task.queued = backend.push(self.queue_name, task.task_id, self._seal(task), delay)
         return task
 
     def _seal(self, task: Task) -> str:

@@ -50,6 +50,9 @@ _lock = threading.Lock()
 _found: dict[str, list[tuple[str, str]]] = {}
 #: The (store, kind) pairs already warned of.
 _warned: set[tuple[str, str]] = set()
+#: Counts the calls of :func:`forget`: what a producer learnt from
+#: :func:`check_enqueue` holds until it changes.
+_generation = 0
 
 
 def risks_of(backend: Backend) -> list[tuple[str, str]]:
@@ -63,19 +66,33 @@ def risks_of(backend: Backend) -> list[tuple[str, str]]:
         ``(kind, problem)`` pairs; see :meth:`Backend.task_loss_risks
         <alligator.capabilities.Diagnosis.task_loss_risks>`.
     """
+    return _risks(backend)[0]
+
+
+def _risks(backend: Backend) -> tuple[list[tuple[str, str]], bool]:
+    """The store's risks, and whether they are known (False: it could not be asked now)."""
     store = backend.describe()
     with _lock:
         if store in _found:
-            return _found[store]
+            return _found[store], True
         try:
             found = store_defaults.task_loss_risks(backend)
         except NotImplementedError:
             found = []
         except Exception as err:
             log.debug("could not read the settings of %s: %s", store, err)
-            return []
+            return [], False
         _found[store] = found
-        return found
+        return found, True
+
+
+def generation() -> int:
+    """How many times :func:`forget` was called in this process.
+
+    A producer that :func:`check_enqueue` let through may skip the check
+    while this stays the same (see :meth:`Gator.push <alligator.gator.Gator.push>`).
+    """
+    return _generation
 
 
 def forget() -> None:
@@ -83,22 +100,30 @@ def forget() -> None:
 
     For tests, and for a long-running process told that a store's settings changed.
     """
+    global _generation
     with _lock:
         _found.clear()
         _warned.clear()
+        _generation += 1
 
 
-def check_enqueue(backend: Backend, allow_eviction: bool) -> None:
+def check_enqueue(backend: Backend, allow_eviction: bool) -> bool:
     """Refuses to enqueue on a store that evicts, unless allowed; warns once per store of the rest.
 
     Args:
         backend: The producer's store.
         allow_eviction: The producer accepts that the store may evict queued tasks.
 
+    Returns:
+        True when the store's risks are known and every warning was given:
+        until :func:`generation` changes, checking again with the same
+        arguments would do nothing. False when the store could not be
+        asked now (it is asked again next time).
+
     Raises:
         EvictingStoreError: The store evicts and ``allow_eviction`` is False.
     """
-    risks = risks_of(backend)
+    risks, known = _risks(backend)
     if not allow_eviction:
         for kind, problem in risks:
             if kind == EVICTION:
@@ -108,6 +133,7 @@ def check_enqueue(backend: Backend, allow_eviction: bool) -> None:
                 )
     for kind, problem in risks:
         _warn_once(backend.describe(), kind, problem)
+    return known
 
 
 def worker_notices(backend: Backend) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from alligator import values
@@ -16,11 +17,45 @@ from alligator.values import MAX_DEPTH
 
 # One encoder for every payload: json.dumps with options builds a new one per call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+# And for a payload, whose values alligator.values has checked (no cycle,
+# bounded depth), the C encoder itself, made once: JSONEncoder.encode makes
+# a new one on every call. No circular-reference bookkeeping (a dict shared
+# by every thread would be one more race); a cycle slipped in after the
+# check ends in RecursionError, which dumps turns into a ValueError.
 
 
-def dumps(data: dict[str, Any]) -> str:
-    """Serializes a checked payload compactly."""
-    return _ENCODER.encode(data)
+def _c_encoder() -> Any:
+    """The C encoder as ``_ENCODER`` would make it, or None if this Python's differs."""
+    sample = {"a": [1.5, "\u00e9", None, True], "b": {}}
+    try:
+        made = c_make_encoder(
+            None, _ENCODER.default, encode_basestring_ascii, None, ":", ",", False, False, False
+        )
+        return made if "".join(made(sample, 0)) == _ENCODER.encode(sample) else None
+    except Exception:  # pragma: no cover - another signature: use the encoder's own way
+        return None
+
+
+_C_ENCODER = _c_encoder()
+
+
+#: A string as JSON, quotes included (what the encoders write for one).
+quote = encode_basestring_ascii
+
+
+def dumps(data: Any) -> str:
+    """Serializes a checked payload (or any checked JSON value in it) compactly.
+
+    Raises:
+        TypeError: A value JSON cannot carry.
+        ValueError: A float that is not finite, or a value nested without end.
+    """
+    if _C_ENCODER is None:  # pragma: no cover - CPython always has the C encoder
+        return _ENCODER.encode(data)
+    try:
+        return "".join(_C_ENCODER(data, 0))
+    except RecursionError as err:
+        raise ValueError(f"the payload is nested too deep: {err}") from None
 
 
 def _refuse_constant(name: str) -> Any:

@@ -10,7 +10,7 @@ read strictly, is :mod:`alligator.payload`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from alligator import payload as _payload
 from alligator import values
@@ -43,6 +43,23 @@ def serialize(task: Task) -> str:
     else:
         args, kwargs = _encode_call(task.func_args, task.func_kwargs, task.callable)
     tagged = args is not task.func_args or kwargs is not task.func_kwargs
+    if _usual(task):
+        try:
+            return _USUAL % (
+                _payload.TAGGED_VERSION if tagged else PAYLOAD_VERSION,
+                _payload.quote(task.task_id),
+                _payload.quote(cast(str, task.module)),  # a str: _usual checked
+                _payload.quote(task.callable),
+                _payload.dumps(args) if args else "[]",
+                _payload.dumps(kwargs) if kwargs else "{}",
+                task.retries,
+                "true" if task.is_async else "false",
+            )
+        except (TypeError, ValueError):
+            if task._plain_call is None:
+                raise
+            task._plain_call = None
+            return task.serialize()
     data: dict[str, Any] = {
         "v": _payload.TAGGED_VERSION if tagged else PAYLOAD_VERSION,
         "task_id": task.task_id,
@@ -84,6 +101,32 @@ def serialize(task: Task) -> str:
         # A value put into func_args in place after to_call: check it all again.
         task._plain_call = None
         return task.serialize()
+
+
+# The payload of the usual task, every option at its default: what dumps
+# writes for its dict, written out directly (the keys in the same order).
+_USUAL = '{"v":%d,"task_id":%s,"module":%s,"callable":%s,"args":%s,"kwargs":%s,"retries":%d,"is_async":%s}'
+
+
+def _usual(task: Task) -> bool:
+    """Whether the payload holds the eight fields alone, each of the type the template writes."""
+    return (
+        type(task.task_id) is str
+        and type(task.module) is str
+        and type(task.callable) is str
+        and type(task.retries) is int
+        and type(task.is_async) is bool
+        and type(task.func_args) is list
+        and type(task.func_kwargs) is dict
+        and not (task.on_start or task.on_success or task.on_error or task.depends_on)
+        and task.retry_delay == DEFAULT_RETRY_DELAY
+        and task.retry_backoff == DEFAULT_RETRY_BACKOFF
+        and task.retry_max_delay == DEFAULT_RETRY_MAX_DELAY
+        and bool(task.retry_jitter)
+        and task.time_limit is None
+        and task.result_ttl is None
+        and task.store_result is True
+    )
 
 
 #: The keys every payload has.

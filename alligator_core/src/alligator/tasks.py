@@ -20,7 +20,6 @@ from alligator.constants import DELAYED, FAILED, RETRYING, RUNNING, SUCCESS, WAI
 from alligator.exceptions import (
     AlligatorException,
     InvalidPayloadError,
-    NotImportableError,
     NotSerializableError,
 )
 from alligator.limits import MAX_DEPENDENCIES, MAX_RETRIES, MAX_RETRY_DELAY
@@ -30,7 +29,7 @@ from alligator.retries import (
     DEFAULT_RETRY_MAX_DELAY,
     backoff_delay,
 )
-from alligator.security import unrunnable_reason
+from alligator.targets import queued_target
 
 # The checks of a task's options and its payload format live in modules of
 # their own; their public names stay importable from here, where they were
@@ -45,12 +44,25 @@ from alligator.task_payload import PAYLOAD_VERSION as PAYLOAD_VERSION
 from alligator.task_payload import _encode_call
 from alligator.task_payload import check_arg as check_arg
 from alligator.text import printable
-from alligator.utils import callable_path, check_arguments_fit, import_attr
+from alligator.utils import _shape, callable_path, check_arguments_fit, import_attr
 
 if TYPE_CHECKING:
     from alligator.gator import Gator
 
 log = logging.getLogger("alligator.worker")
+
+# The state of a task with every option at its default, by class (see
+# Task._with_defaults); empty for a class that must be called instead.
+_TEMPLATES: dict[type[Task], dict[str, Any]] = {}
+
+
+def _template_of(cls: type[Task]) -> dict[str, Any]:
+    if cls.__init__ is not Task.__init__ or cls.__setattr__ is not object.__setattr__:
+        return {}
+    state = dict(cls().__dict__)
+    if any(hasattr(getattr(cls, name, None), "__set__") for name in state) or hasattr(cls, "__slots__"):
+        return {}
+    return state
 
 
 class Task:
@@ -165,6 +177,28 @@ class Task:
         # The gator that queued it, for wait(); never serialized.
         self._gator: Gator | None = None
 
+    @classmethod
+    def _with_defaults(cls) -> Task:
+        """A task as ``cls()`` makes it, with a new id, built without checking the defaults again.
+
+        The options are copied from one task built the usual way, once per
+        process and class; the lists and dicts are new for each task. A
+        class whose ``__init__`` is not Task's, or that sets attributes in
+        its own way (``__setattr__``, properties, slots), is simply called.
+        """
+        template = _TEMPLATES.get(cls)
+        if template is None:
+            template = _TEMPLATES.setdefault(cls, _template_of(cls))
+        if not template:
+            return cls()
+        task = cls.__new__(cls)
+        task.__dict__ = state = template.copy()
+        state["task_id"] = os.urandom(16).hex()
+        state["depends_on"] = []
+        state["func_args"] = []
+        state["func_kwargs"] = {}
+        return task
+
     def _dependencies(self, depends_on: Iterable[str | Task] | None) -> list[str]:
         if depends_on is None:
             return []
@@ -216,13 +250,14 @@ class Task:
             NotImportableError: The function cannot be imported back by name
                 (a ``ValueError``); the message says what to do instead.
         """
-        module, name = callable_path(func, "a task's function", allow_main=not self.is_async)
         if self.is_async:
-            problem = unrunnable_reason(module, name)
-            if problem is not None:
-                raise NotImportableError(f"{printable(f'{module}:{name}')} can never run: {problem}")
-        encoded_args, encoded_kwargs = _encode_call(args, kwargs, name)
-        check_arguments_fit(func, args, kwargs, name)
+            module, name, shape = queued_target(func)
+        else:
+            module, name = callable_path(func, "a task's function", allow_main=True)
+            shape = _shape(func)
+        encoded_args, encoded_kwargs = _encode_call(args, kwargs, name) if args or kwargs else (args, kwargs)
+        if shape is not None and not shape.fits(args, kwargs):
+            check_arguments_fit(func, args, kwargs, name)  # says how they do not fit
         self.func = func
         self.module = module
         self.callable = name

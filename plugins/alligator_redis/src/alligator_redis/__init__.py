@@ -127,5 +127,7 @@ class RedisBackend(Producing, Consuming, Finishing, Inspecting, Registry, Pausin
             return diagnosis.loss_risks(self.client)
 
     def close(self) -> None:
-        """Closes the client's connections."""
+        """Closes the client's connections, and the one pushes go down (see :mod:`alligator_redis.held`)."""
+        if self._direct:
+            self._held.close()
         self.client.close()

@@ -8,7 +8,6 @@ methods are written in mixins, one module per concern, over this base.
 
 from __future__ import annotations
 
-import inspect
 import math
 import threading
 import time
@@ -30,6 +29,7 @@ from alligator_redis import pauses, scripts
 from alligator_redis.channels import SUBSCRIBE_DEADLINE, _confirmed
 from alligator_redis.dsn import DEFAULT_OPTIONS, check_dsn, scrub, secrets
 from alligator_redis.errors import permanent_hint
+from alligator_redis.held import HeldConnection
 from alligator_redis.keys import queue_keys
 
 #: The clients the backend drives.
@@ -115,8 +115,7 @@ class RedisBase(Backend):
         self._push_packed: dict[str, bytes] = {}
         self._direct = _direct_capable(client)
         if self._direct:
-            self._pool = client.connection_pool  # type: ignore[union-attr]
-            self._get_connection_args = _get_connection_args(self._pool)
+            self._held = HeldConnection(client.connection_pool)  # type: ignore[union-attr]
         self._keys_lock = threading.Lock()
         loaded = {script.name: _Script(client, script) for script in scripts.SCRIPTS}
         self._push = loaded["push"]
@@ -298,12 +297,6 @@ def _direct_capable(client: Client) -> bool:
     pool = client.connection_pool
     known = (redis.Connection, redis.SSLConnection, redis.UnixDomainSocketConnection)
     return pool.connection_class in known and hasattr(pool, "get_connection")
-
-
-def _get_connection_args(pool: Any) -> tuple[str, ...]:
-    # redis-py 5 wants a command name here; later versions deprecate passing one.
-    parameter = inspect.signature(pool.get_connection).parameters.get("command_name")
-    return ("EVALSHA",) if parameter is not None and parameter.default is inspect.Parameter.empty else ()
 
 
 def _socket_timeout(client: Client) -> float | None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisError
 
 from alligator_redis.base import (
     RedisBase,
@@ -31,21 +31,24 @@ class Producing(RedisBase):
                 surrogate; nothing was queued.
             BackendError: Redis cannot be reached; nothing was queued.
         """
-        _check_seconds(delay, "delay")
+        if delay:
+            _check_seconds(delay, "delay")
         clock = self.clock
         now = "" if clock is None else repr(float(clock()))
-        with self._translated("queue task {} on {!r} (it was not queued)", task_id, queue):
+        try:
             if self._direct:
                 try:
                     return self._push_direct(queue, now, task_id, payload, delay)
                 except (redis.ConnectionError, redis.TimeoutError):
-                    # A pooled connection gone stale (Redis restarted): the
-                    # client's own path reconnects and retries as configured.
+                    # A connection gone stale (Redis restarted): the client's
+                    # own path reconnects and retries as configured.
                     pass
             try:
                 return bool(self._execute(*self._push_head(queue), now, task_id, payload, delay))
             except NoScriptError:
                 return bool(self._run(self._push, queue, now, task_id, payload, delay))
+        except RedisError as err:
+            raise self._error(f"queue task {task_id} on {queue!r} (it was not queued)", err) from err
 
     def _push_head(self, queue: str) -> tuple[Any, ...]:
         keys = self._queue(queue).of["push"]
@@ -54,33 +57,34 @@ class Producing(RedisBase):
     def _push_direct(self, queue: str, now: str, task_id: str, payload: str, delay: float) -> bool:
         """The producer's hot path on a plain client: the constant start of
         the EVALSHA command (name, SHA, key names) is packed once per queue,
-        and the command goes straight down a pooled connection."""
+        and the command goes straight down a connection of the producer's own
+        (see :class:`~alligator_redis.held.HeldConnection`); a thread that finds it busy
+        takes one from the client's pool instead."""
         head = self._push_packed.get(queue)
         if head is None:
-            parts = [*self._push_head(queue), "", "", "", ""]
+            parts = self._push_head(queue)
             head = self._push_packed.setdefault(
-                queue, f"*{len(parts)}\r\n".encode() + b"".join(_bulk(str(p).encode()) for p in parts[:-4])
+                queue, b"*%d\r\n" % (len(parts) + 4) + b"".join(_bulk(str(p).encode()) for p in parts)
             )
         # Encoded before a connection is taken: a string UTF-8 cannot encode
         # raises here, with nothing sent.
-        data = b"".join(
-            (
-                head,
-                _bulk(now.encode()),
-                _bulk(task_id.encode()),
-                _bulk(payload.encode()),
-                _bulk(b"%r" % delay),
-            )
+        when, key, body = now.encode(), task_id.encode(), payload.encode()
+        pause = b"%r" % delay if delay else b"0"
+        data = b"%b$%d\r\n%b\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (
+            head,
+            len(when),
+            when,
+            len(key),
+            key,
+            len(body),
+            body,
+            len(pause),
+            pause,
         )
-        pool = self._pool
-        conn = pool.get_connection(*self._get_connection_args)
         try:
-            conn.send_packed_command([data])
-            reply = conn.read_response()
+            reply = self._held.call(data)
         except NoScriptError:
             return bool(self._run(self._push, queue, now, task_id, payload, delay))
-        finally:
-            pool.release(conn)
         return bool(reply == 1)
 
     def push_many(self, queue: str, items: Sequence[tuple[str, str, float]]) -> int:

@@ -56,7 +56,12 @@ checks every argument before its first write (an error then changes nothing).
 Numbers stored in a record (attempts, failures, the sequence counter) are
 input too: read and checked before any write, and written back as computed
 values, never with HINCRBY/INCRBY on a value nobody checked. A record whose
-count is no whole number is dead-lettered, alone, as corrupt.
+count is no whole number is dead-lettered, alone, as corrupt. The one
+exception is push's sequence number (the producer's hot path, one command
+fewer): ``redis.pcall('INCR', seq)``, whose refusal changes nothing and
+cannot stop the script, and whose result is checked after and replaced (from
+the server's clock, as ``next_seq`` starts a counter) when it is no usable
+number.
 """
 
 from __future__ import annotations
@@ -202,7 +207,7 @@ def load(name: str, layout: Sequence[str] = KEY_NAMES) -> Script:
 
 #: ARGV: now, id, payload, delay. Returns 1 if added, 0 if the id is taken
 #: (waiting, delayed, reserved or a dead letter).
-#: The hot path of every producer: five commands when the queue is busy.
+#: The hot path of every producer: seven commands when the queue is busy.
 PUSH = load("push")
 
 #: ARGV: now, then (id, payload) pairs when every delay is 0, else (id, payload,

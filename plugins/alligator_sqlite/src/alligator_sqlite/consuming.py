@@ -42,8 +42,30 @@ class Consuming(Store):
     # -- producing -------------------------------------------------------
 
     def push(self, queue: str, task_id: str, payload: str, delay: float = 0.0) -> bool:
-        """Adds a task to the end of a queue; see :meth:`~alligator.backend.Backend.push`."""
-        return self.push_many(queue, [(task_id, payload, delay)]) == 1
+        """Adds a task to the end of a queue; see :meth:`~alligator.backend.Backend.push`.
+
+        The same transaction as :meth:`push_many` of one task, one statement
+        at a time: four statements between ``BEGIN IMMEDIATE`` and ``COMMIT``,
+        each prepared once per connection (SQLite's statement cache).
+
+        Raises:
+            ValueError: ``delay`` is NaN or infinite, or the payload or id
+                cannot be encoded as UTF-8 (a lone surrogate); nothing is added.
+        """
+        _check_delay(delay)
+        data = payload.encode("utf-8")
+        due = max(delay, 0.0)
+        ids = {"queue": queue, "task_id": task_id}
+
+        def body(conn: sqlite3.Connection) -> bool:
+            row = {**ids, "payload": data, "due": self.now() + due, "seq": self._next_seqs(conn, 1)}
+            added = conn.execute(queries.PUSH_TASK, row).rowcount == 1
+            # As push_many: a re-pushed id forgets how it finished last time.
+            conn.execute(queries.FORGET_FINISHED_UNLESS_DEAD, ids)
+            conn.execute(queries.FORGET_RESULT_UNLESS_DEAD, ids)
+            return added
+
+        return self._run(body)
 
     def push_many(self, queue: str, items: Sequence[tuple[str, str, float]]) -> int:
         """Adds many tasks in one transaction; see :meth:`~alligator.backend.Backend.push_many`.
