@@ -264,3 +264,34 @@ def test_a_refusal_never_advises_allowing_an_installed_library() -> None:
         message = str(refused.value)
         assert "--allow" not in message and "installed library" in message, message
         assert "task function in a module of your own" in message
+
+
+def test_the_usual_payload_reads_back_as_the_full_rules_read_it() -> None:
+    """Issue 20: the usual payload's defaults are copied, not checked again; the result is the same task."""
+    from alligator.task_payload import from_fields
+
+    class Called(Task):
+        """A class of its own: always called with the payload's values (the full rules)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+
+    fields: dict[str, Any] = {
+        "v": 1,
+        "task_id": "usual-1",
+        "module": "sample_tasks",
+        "callable": "add",
+        "args": [1, 2],
+        "kwargs": {"c": 3},
+        "retries": 2,
+        "is_async": True,
+    }
+    fast, full = from_fields(Task, dict(fields)), from_fields(Called, dict(fields))
+    assert {k: v for k, v in vars(fast).items() if k != "_gator"} == {
+        k: v for k, v in vars(full).items() if k != "_gator"
+    }
+    for bad in ({"retries": -1}, {"retries": True}, {"task_id": ""}, {"task_id": "x" * 100_000}):
+        with pytest.raises(ValueError):
+            from_fields(Task, {**fields, **bad})
+        with pytest.raises(ValueError):
+            from_fields(Called, {**fields, **bad})

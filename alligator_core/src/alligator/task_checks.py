@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from alligator.exceptions import NotImportableError
-from alligator.limits import MAX_RESULT_TTL, MAX_TASK_ID_LENGTH, MAX_TIME_LIMIT
+from alligator.limits import MAX_RESULT_TTL, MAX_RETRIES, MAX_TASK_ID_LENGTH, MAX_TIME_LIMIT
 from alligator.security import unrunnable_reason
 from alligator.text import printable
 from alligator.utils import callable_path
@@ -140,6 +140,13 @@ def check_result_ttl(value: object, name: str = "result_ttl") -> float | None:
             f"or None for the gator's default; not {_show(value)}"
         )
     return number
+
+
+def check_retries(retries: object) -> int:
+    """Returns ``retries`` if it is a whole number from 0 to MAX_RETRIES, else raises ValueError."""
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
+        raise ValueError(f"retries must be a whole number from 0 to {MAX_RETRIES}, not {_show(retries)}")
+    return retries
 
 
 def check_task_id(task_id: object, name: str = "task_id") -> str:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 from alligator import payload as _payload
 from alligator import values
 from alligator.retries import DEFAULT_RETRY_BACKOFF, DEFAULT_RETRY_DELAY, DEFAULT_RETRY_MAX_DELAY
-from alligator.task_checks import _show, check_result_ttl, check_time_limit
+from alligator.task_checks import _show, check_result_ttl, check_retries, check_task_id, check_time_limit
 
 if TYPE_CHECKING:
     from alligator.tasks import Task
@@ -131,6 +131,8 @@ def _usual(task: Task) -> bool:
 
 #: The keys every payload has.
 _REQUIRED = ("task_id", "module", "callable", "retries")
+#: The keys of the usual payload, every option at its default (see _USUAL).
+_USUAL_KEYS = frozenset({"v", "task_id", "module", "callable", "args", "kwargs", "retries", "is_async"})
 #: The type of each key a payload may have (others are ignored); built once,
 #: not per payload read: a worker reads one per task.
 _EXPECTED_TYPES: dict[str, type | tuple[type, ...]] = {
@@ -155,6 +157,20 @@ _EXPECTED_TYPES: dict[str, type | tuple[type, ...]] = {
 }
 
 
+#: Whether a task class builds its tasks with Task's own __init__, by class.
+_PLAIN_INIT: dict[type, bool] = {}
+
+
+def _plain_init(cls: type[Task]) -> bool:
+    """Whether ``cls`` uses Task's ``__init__`` (one of its own is called with the payload's values)."""
+    plain = _PLAIN_INIT.get(cls)
+    if plain is None:
+        from alligator.tasks import Task  # tasks imports this module
+
+        plain = _PLAIN_INIT[cls] = cls.__init__ is Task.__init__
+    return plain
+
+
 def from_fields(cls: type[Task], fields: dict[str, Any]) -> Task:
     """Builds a ``cls`` from a payload's decoded JSON object, checking every field.
 
@@ -173,6 +189,15 @@ def from_fields(cls: type[Task], fields: dict[str, Any]) -> Task:
         kind = _EXPECTED_TYPES.get(key)
         if kind is not None and not isinstance(value, kind):
             raise TypeError(f"{key!r} is a {type(value).__name__}")
+    if fields.keys() <= _USUAL_KEYS and _plain_init(cls):
+        # The usual payload (every option at its default): the defaults are
+        # copied, not checked again (a worker reads one payload per task);
+        # what the payload says is checked by the rules Task() applies.
+        task = cls._with_defaults()
+        task.task_id = check_task_id(fields["task_id"], "task_id")
+        task.retries = check_retries(fields["retries"])
+        task.is_async = bool(fields.get("is_async", True))
+        return _with_call(task, fields, version)
     hooks = {name: fields.get(name) for name in ("on_start", "on_success", "on_error")}
     delay_until = None
     if "options" in fields:
@@ -198,6 +223,11 @@ def from_fields(cls: type[Task], fields: dict[str, Any]) -> Task:
         result_ttl=fields.get("result_ttl"),
         store_result=fields.get("store_result", True),
     )
+    return _with_call(task, fields, version)
+
+
+def _with_call(task: Task, fields: dict[str, Any], version: object) -> Task:
+    """Sets the function's name and arguments from a payload's (type-checked) fields."""
     task.module = fields["module"]
     task.callable = fields["callable"]
     task.func_args = fields.get("args", [])

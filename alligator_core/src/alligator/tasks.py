@@ -22,7 +22,7 @@ from alligator.exceptions import (
     InvalidPayloadError,
     NotSerializableError,
 )
-from alligator.limits import MAX_DEPENDENCIES, MAX_RETRIES, MAX_RETRY_DELAY
+from alligator.limits import MAX_DEPENDENCIES, MAX_RETRY_DELAY
 from alligator.retries import (
     DEFAULT_RETRY_BACKOFF,
     DEFAULT_RETRY_DELAY,
@@ -38,6 +38,7 @@ from alligator.task_checks import Hook as Hook
 from alligator.task_checks import HookSpec as HookSpec
 from alligator.task_checks import _hook_path, _number, _show, _to_timestamp
 from alligator.task_checks import check_result_ttl as check_result_ttl
+from alligator.task_checks import check_retries as check_retries
 from alligator.task_checks import check_task_id as check_task_id
 from alligator.task_checks import check_time_limit as check_time_limit
 from alligator.task_payload import PAYLOAD_VERSION as PAYLOAD_VERSION
@@ -127,8 +128,7 @@ class Task:
         result_ttl: float | None = None,
         store_result: bool = True,
     ) -> None:
-        if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
-            raise ValueError(f"retries must be a whole number from 0 to {MAX_RETRIES}, not {_show(retries)}")
+        check_retries(retries)
         if delay_by is not None and delay_until is not None:
             raise ValueError("give delay_by or delay_until, not both")
         if task_id is None:
