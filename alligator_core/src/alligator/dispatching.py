@@ -160,21 +160,26 @@ class Dispatching:
             return max(1, min(self.prefetch, max(self._by_speed(), self._idle + 1)))
 
     def _ahead_wanted(self) -> bool:
-        """Whether to reserve ahead (called under the condition): tasks are tiny and half the batch is gone.
+        """Whether to reserve ahead (called under the condition): tasks are tiny and a batch or less is left.
 
-        Only tasks fast enough that a batch holds more than one per thread
-        are read ahead; slow ones (and ``prefetch=1``) are reserved only for
-        a thread that is free, so other workers can have them.
+        The next batch is asked for while a whole one is still buffered: the
+        dispatch thread may wait for the GIL a millisecond or more, twice,
+        around the store's round trip, and the buffer must not run dry
+        meanwhile. At most two batches are buffered, about 100 ms of work,
+        well within BUFFER_HOLD_SECONDS. Only tasks fast enough that a batch
+        holds more than one per thread are read ahead; slow ones (and
+        ``prefetch=1``) are reserved only for a thread that is free, so other
+        workers can have them.
         """
         by_speed = self._by_speed()
-        return by_speed > self.concurrency and len(self._buffer) <= by_speed // 2
+        return by_speed > self.concurrency and len(self._buffer) <= by_speed
 
     def _reserve_ahead(self) -> None:
-        """The dispatch thread's reservation: tops the buffer up to a batch, without waiting for work."""
+        """The dispatch thread's reservation: tops the buffer up to two batches, without waiting for work."""
         if self._pauses.current().queues.issuperset(self.queues):
             return  # nothing to read ahead; this thread must not wait (it watches the buffer's age)
         with self._cond:
-            wanted = self._by_speed() - len(self._buffer)
+            wanted = min(self._by_speed(), 2 * self._by_speed() - len(self._buffer))
         claimed = self._claim(wanted) if wanted > 0 else 0
         if not claimed:
             return
