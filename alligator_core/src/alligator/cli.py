@@ -140,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if channel is None and choice.supervised:
         # What every child would refuse, refused once here, before any starts
         # (a --setup module may set ALLIGATOR_ALLOW: then the children check it).
+        if args.max_tasks:
+            parser.error("--max-tasks counts one worker's tasks; with --processes use --max-tasks-per-child")
         _check_paths(parser, args)
         if not args.setup:
             _allowed(parser, args)
