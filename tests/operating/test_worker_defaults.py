@@ -1,4 +1,4 @@
-"""``latergator`` with no tuning flags: a worker process per usable CPU, 4 threads each; its start line says why.
+"""``latergator`` with no tuning flags: a process per usable CPU, 4 threads each; its start line says why.
 
 Real processes on a real SQLite store; the CPUs usable are this machine's
 (whatever its affinity mask and cgroup quota), and one CPU is had with an
