@@ -27,7 +27,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-#: The most bytes read of any file: a cgroup file is a line; anything longer is not one.
+#: At most this many bytes are read of any file (a cgroup file is one line; anything longer is not one).
 MAX_READ_BYTES = 64 * 1024
 #: Where the hierarchies are mounted when ``/proc/self/mountinfo`` does not say.
 CGROUP_ROOT = "/sys/fs/cgroup"
