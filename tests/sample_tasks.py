@@ -41,6 +41,13 @@ def flaky(key: str, failures: int) -> str:
     return "ok"
 
 
+def fails_until(path: str) -> str:
+    """Fails until the file at `path` exists, in whichever worker process runs it; then succeeds."""
+    if not os.path.exists(path):
+        raise ConnectionError(f"{path} does not exist yet")
+    return "ok"
+
+
 def sleep_then_record(seconds: float, value: Any) -> Any:
     time.sleep(seconds)
     CALLS.append(("slept", value))

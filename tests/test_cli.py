@@ -73,7 +73,8 @@ def test_sigterm_finishes_the_task_in_hand_and_exits_0(tmp_path: Path) -> None:
         gator.task(sample_tasks.touch, {str(started)!r})
         gator.task(sample_tasks.touch, {str(finished)!r}, 1.0)
         gator.task(sample_tasks.touch, {str(tmp_path / "never")!r})
-        sys.argv = ["latergator", "locmem://"]
+        # One thread: the third task waits for the second, which is in hand at the signal.
+        sys.argv = ["latergator", "locmem://", "--concurrency", "1"]
         from alligator.cli import main
         sys.exit(main())
         """

@@ -83,6 +83,19 @@ class Store:
         return Gator(self.dsn, queue_name=queue or self.queue, allow=["sample_tasks"], secret=[])
 
 
+def one_cpu(n: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` giving a worker process one CPU of the machine's (the n-th, in turn), or None.
+
+    ``latergator`` with no ``--processes`` then runs as one plain worker
+    process, no supervisor (its default on one usable CPU).
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    mine = {cpus[n % len(cpus)]}
+    return lambda: os.sched_setaffinity(0, mine)
+
+
 def wait_for(predicate: Callable[[], object], seconds: float = 60.0, what: str = "condition") -> None:
     """Waits (generously: the box is busy) until ``predicate()`` is true."""
     deadline = time.monotonic() + seconds

@@ -8,6 +8,7 @@ import pty
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import sample_tasks
@@ -26,12 +27,15 @@ def _dead_letters(store: Store, *ids: str) -> None:
 
 
 def test_requeue_one_dead_letter_and_the_worker_runs_it_again(
-    store: Store, worker: Worker, alligator: Alligator
+    store: Store, worker: Worker, alligator: Alligator, tmp_path: Path
 ) -> None:
     gator = store.gator()
-    # flaky fails once per worker process, then succeeds: the requeued run succeeds.
-    gator.options(task_id="flaky-1", retries=0).task(sample_tasks.flaky, "k", 1)
+    # It fails until the marker exists, in whichever of the worker's processes
+    # runs it: the requeued run, after the marker is made, succeeds.
+    marker = tmp_path / "fixed"
+    gator.options(task_id="flaky-1", retries=0).task(sample_tasks.fails_until, str(marker))
     wait_for(lambda: gator.status("flaky-1") == FAILED, what=f"a dead letter; worker log:\n{worker.output()}")
+    marker.touch()
 
     ran = alligator("requeue", store.dsn, "--queue", store.queue, "flaky-1", "--yes")
     assert ran.returncode == 0, ran.stderr

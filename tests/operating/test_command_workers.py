@@ -10,12 +10,12 @@ import sample_tasks
 from operating_helpers import Alligator, Store, Worker, wait_for
 
 
-def _mine(alligator: Alligator, store: Store, worker: Worker) -> dict[str, Any] | None:
-    """Our worker's record as ``workers --json`` lists it (the shared Redis may list others' too)."""
+def _mine(alligator: Alligator, store: Store, worker: Worker) -> list[dict[str, Any]]:
+    """Our worker's records as ``workers --json`` lists them, one per worker process (by default one
+    per usable CPU, under a supervisor), found by the test's own queue (the shared Redis may list others')."""
     ran = alligator("workers", store.dsn, "--json")
     assert ran.returncode == 0, ran.stderr
-    found = [w for w in json.loads(ran.stdout)["workers"] if w["pid"] == worker.process.pid]
-    return found[0] if found else None
+    return [w for w in json.loads(ran.stdout)["workers"] if w["queues"] == [store.queue]]
 
 
 def test_workers_shows_a_live_worker_and_the_task_it_runs(
@@ -25,10 +25,10 @@ def test_workers_shows_a_live_worker_and_the_task_it_runs(
     seen: list[dict[str, Any]] = []
 
     def running_slow() -> bool:
-        record = _mine(alligator, store, worker)
-        if record is not None and any(t["task_id"] == "slow" for t in record["current"]):
-            seen.append(record)
-            return True
+        for record in _mine(alligator, store, worker):
+            if any(t["task_id"] == "slow" for t in record["current"]):
+                seen.append(record)
+                return True
         return False
 
     wait_for(running_slow, seconds=60, what=f"the heartbeat listing 'slow'; worker log:\n{worker.output()}")
@@ -54,18 +54,18 @@ def test_workers_shows_a_live_worker_and_the_task_it_runs(
     table = alligator("workers", store.dsn)
     assert table.returncode == 0, table.stderr
     row = table.row(record["worker_id"])
-    assert row[2] == str(worker.process.pid)
+    assert row[2] == str(record["pid"])
     assert row[3] == store.queue
     running = [line for line in table.lines() if line.split()[1:2] == ["slow"]]
     assert running and "sample_tasks:sleep_then_record" in running[0]
 
     info = json.loads(alligator("info", store.dsn, "--json").stdout)
-    assert any(w["pid"] == worker.process.pid for w in info["workers"])
+    assert any(w["pid"] == record["pid"] for w in info["workers"])
 
     # A worker that stops cleanly removes its record.
     worker.process.send_signal(signal.SIGTERM)
     worker.process.wait(60)
-    assert _mine(alligator, store, worker) is None
+    assert _mine(alligator, store, worker) == []
 
 
 def test_result_prints_the_stored_value(store: Store, worker: Worker, alligator: Alligator) -> None:

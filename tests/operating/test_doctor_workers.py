@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import sample_tasks
-from operating_helpers import Alligator, Worker, command_env, wait_for
+from operating_helpers import Alligator, Worker, command_env, one_cpu, wait_for
 
 from alligator import Gator, capabilities
 from alligator.doctor import examine
@@ -48,6 +48,9 @@ def start_worker(dsn: str, tmp_path: Path) -> Iterator[Any]:
                 stderr=subprocess.STDOUT,
                 env=command_env(),
                 cwd=tmp_path,
+                # One CPU: one plain worker process, no supervisor (latergator's
+                # default there), so each start is one live worker, killed by its pid.
+                preexec_fn=one_cpu(len(started)),
             )
         worker = Worker(process, log)
         started.append(worker)

@@ -112,8 +112,13 @@ class Workers:
             command = [sys.executable, *self.command, self.store.dsn, "--queue", self.store.queue]
             # INFO: the start line says the worker is up (and its SIGTERM handler installed).
             command += ["--nap-time", "0.05", "--log-level", "INFO", *self.args]
+            # One CPU each: one plain worker process per Popen (see one_cpu).
             proc = subprocess.Popen(
-                command, env=worker_env(self.ledger, **self.env), stdout=log, stderr=subprocess.STDOUT
+                command,
+                env=worker_env(self.ledger, **self.env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=one_cpu(n),
             )
             log.close()
             self.logs[proc.pid] = self.logdir / f"worker-{n}.log"
@@ -174,6 +179,20 @@ class Workers:
 
     def output(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.logdir.glob("worker-*.log")))
+
+
+def one_cpu(n: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` giving a worker process one CPU of the machine's (the n-th, in turn), or None.
+
+    ``latergator`` with no ``--processes`` then runs as one plain worker
+    process, no supervisor (its default on one usable CPU): the process the
+    test starts is the worker it kills, signals and counts.
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    mine = {cpus[n % len(cpus)]}
+    return lambda: os.sched_setaffinity(0, mine)
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str, poll: float = 0.05) -> float:

@@ -48,7 +48,11 @@ def run_poison(store: Store, make_workers, ledger: Ledger, seed: int, timeout: f
         )
         gator.push(Task(task_id=key, on_start=reliability_tasks.note_attempts), func, key)
 
-    pool = make_workers(store, "--lease-seconds", str(LEASE), "--max-deliveries", str(MAX_DELIVERIES))
+    # One thread each, as the counts above assume: a killer's SIGKILL then
+    # costs no innocent in another thread of its process a delivery.
+    pool = make_workers(
+        store, "--lease-seconds", str(LEASE), "--max-deliveries", str(MAX_DELIVERIES), "--concurrency", "1"
+    )
     started = time.monotonic()
     pool.start(WORKERS)
     deaths: list[int] = []

@@ -86,7 +86,9 @@ def test_sigterm_names_the_task_waited_on_and_the_shutdown_timeout_hands_it_back
 def test_under_processes_a_second_signal_hands_back_every_task_at_once(
     store: Store, workers: Callable[..., Workers], ledger: Ledger
 ) -> None:
-    pool = workers(store, *TASKS, "--processes", "2", "--lease-seconds", LONG_LEASE)
+    # One thread each: each child holds one of the two tasks and no idle thread
+    # of a sibling still stopping can take back what the other handed back.
+    pool = workers(store, *TASKS, "--processes", "2", "--concurrency", "1", "--lease-seconds", LONG_LEASE)
     [supervisor] = pool.start()
     _children_started(pool, 2)
     gator = _gator(store)

@@ -181,6 +181,9 @@ class Backend(abc.ABC):
             to that many bytes, without the id being transferred to the caller.
         max_pauses: The most pauses :meth:`~alligator.capabilities.Pausing.set_paused` keeps and
             :meth:`~alligator.capabilities.Pausing.paused` lists.
+        in_process: True for a store only the process holding it can see
+            (locmem): ``latergator`` then runs one worker process by default,
+            never several that would each see a store of their own.
     """
 
     blocking_reserve: bool = False
@@ -193,6 +196,7 @@ class Backend(abc.ABC):
     max_workers: int = 1000
     max_pauses: int = 1000
     created: bool = False
+    in_process: bool = False
 
     def __init__(self, conn_string: str) -> None:
         """Connects (lazily, if it likes) to the store the DSN names.

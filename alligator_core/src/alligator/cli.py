@@ -3,7 +3,13 @@
 Example::
 
     $ cd myproject
-    $ latergator sqlite:///tasks.db --allow myapp.tasks --concurrency 4
+    $ latergator sqlite:///tasks.db --allow myapp.tasks
+
+With neither ``--processes`` nor ``--concurrency`` it runs one worker
+process per CPU this process may use (:mod:`alligator.cpus`: the affinity
+mask and the cgroup CPU quota), with :data:`~alligator.cpus.DEFAULT_THREADS`
+threads each, under the supervisor (:mod:`alligator.supervisor`) when that is
+more than one; its start line says what it chose and why.
 
 Task modules are imported from the directory the command is started in and
 from each ``--path DIR``, as ``rq worker``, ``celery`` and ``huey_consumer``
@@ -37,7 +43,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from alligator import logs, supervisor
+from alligator import cpus, logs, supervisor
 from alligator.exceptions import AlligatorException, PermanentBackendError
 from alligator.gator import Gator
 from alligator.importcheck import check_allowed
@@ -82,6 +88,35 @@ def install_metrics(parser: argparse.ArgumentParser, worker: Worker, port: int |
         parser.exit(2, f"latergator: error: --metrics-port {port}: cannot listen there: {err}\n")
 
 
+def _check_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exits with status 2 when a ``--path`` is not a directory."""
+    for path in args.path:
+        if not os.path.isdir(path):
+            parser.error(f"--path {path}: no such directory (from {os.getcwd()})")
+
+
+def _allowed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[str, ...]:
+    """The modules allowed; exits with status 2 when an entry is malformed or nothing is allowed."""
+    try:
+        allowed = TaskPolicy.build(args.allow).allow
+    except ValueError as err:
+        parser.exit(2, f"latergator: error: {err}\n")
+    if not allowed:
+        # A worker that may run nothing would dead-letter the whole queue,
+        # one task at a time: refuse to start instead.
+        parser.exit(2, f"latergator: error: {NOTHING_ALLOWED}\n")
+    return tuple(allowed)
+
+
+def _check_scheme(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exits with status 2 when no installed backend handles the DSN's scheme (nothing is opened)."""
+    try:
+        # A mistyped scheme is what to fix before anything else.
+        backend_class_for(args.dsn)
+    except AlligatorException as err:
+        parser.exit(2, f"latergator: error: {err}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the worker command; returns its exit status."""
     parser = build_parser()
@@ -89,15 +124,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.dsn = dsn_or_env(args.dsn)
     if args.dsn is None:
         parser.error(f"give the DSN of the store (e.g. sqlite:///tasks.db), or set {DSN_ENV}")
-    # --processes runs a supervisor; the children it starts are plain workers.
+    # Several processes run under a supervisor; the children it starts are
+    # plain workers, each choosing its threads as this process would.
     channel = supervisor.child_channel()
-    if channel is None and (args.processes is not None or args.max_tasks_per_child):
+    if channel is None:
+        try:
+            in_process = backend_class_for(args.dsn).in_process
+        except AlligatorException:
+            in_process = False  # refused below, as ever
+        choice = cpus.choose(
+            args.processes, args.concurrency, args.max_tasks, args.max_tasks_per_child, in_process=in_process
+        )
+    else:
+        choice = cpus.choose(1, args.concurrency)
+    if channel is None and choice.supervised:
+        # What every child would refuse, refused once here, before any starts
+        # (a --setup module may set ALLIGATOR_ALLOW: then the children check it).
+        if args.max_tasks:
+            parser.error("--max-tasks counts one worker's tasks; with --processes use --max-tasks-per-child")
+        _check_paths(parser, args)
+        if not args.setup:
+            _allowed(parser, args)
+        _check_scheme(parser, args)
         given = list(sys.argv[1:] if argv is None else argv)
-        return supervisor.run_from_command(parser, args, given, replace=argv is None)
+        return supervisor.run_from_command(parser, args, given, replace=argv is None, choice=choice)
     logs.configure(args.log_level, args.log_format)
-    for path in args.path:
-        if not os.path.isdir(path):
-            parser.error(f"--path {path}: no such directory (from {os.getcwd()})")
+    _check_paths(parser, args)
     searched = add_import_paths(args.path)
     if args.setup:
         try:
@@ -114,22 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"latergator: error: --setup {args.setup} failed: {type(err).__name__}: {err}\n"
                 f"(modules are imported from {', '.join(searched)} and the installed packages)\n",
             )
-    try:
-        # Checked before the store is opened (which may create an SQLite
-        # file), after the setup module (which may set ALLIGATOR_ALLOW).
-        allowed = TaskPolicy.build(args.allow).allow
-    except ValueError as err:
-        parser.exit(2, f"latergator: error: {err}\n")
-    if not allowed:
-        # A worker that may run nothing would dead-letter the whole queue,
-        # one task at a time: refuse to start instead.
-        parser.exit(2, f"latergator: error: {NOTHING_ALLOWED}\n")
-    try:
-        # The DSN's scheme first (nothing is opened yet): a mistyped scheme is
-        # what to fix before anything else.
-        backend_class_for(args.dsn)
-    except AlligatorException as err:
-        parser.exit(2, f"latergator: error: {err}\n")
+    # Checked before the store is opened (which may create an SQLite
+    # file), after the setup module (which may set ALLIGATOR_ALLOW).
+    allowed = _allowed(parser, args)
+    _check_scheme(parser, args)
     # A module that does not import here (a typo, the wrong directory) would
     # have every one of its tasks dead-lettered: refuse to start instead.
     broken = [check for check in check_allowed(allowed) if check.problem is not None]
@@ -150,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_tasks=args.max_tasks_per_child
             if channel is not None and args.max_tasks_per_child
             else args.max_tasks,
-            concurrency=args.concurrency,
+            concurrency=choice.threads,
             lease_seconds=args.lease_seconds,
             max_deliveries=args.max_deliveries,
             nap_time=args.nap_time,
@@ -165,7 +205,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"latergator starting in {searched[0]}: store {gator.backend.describe()}, "
         f"queue{'s' if len(worker.queues) > 1 else ''} {', '.join(repr(q) for q in worker.queues)}; "
         f"task modules from {', '.join(searched)} and the installed packages; "
-        f"allowed: {', '.join(worker.policy.allow)}"
+        f"allowed: {', '.join(worker.policy.allow)}; "
+        + (
+            f"{choice.describe()}"
+            if channel is None
+            else f"{worker.concurrency} thread{'s' if worker.concurrency != 1 else ''} "
+            f"({'--concurrency given' if args.concurrency else 'the default'})"
+        )
     )
     # The same facts as fields, for --log-format json.
     worker.start_fields = {
@@ -175,7 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "queue": worker.to_consume,
         "queues": list(worker.queues),
         "allowed": list(worker.policy.allow),
+        "threads": worker.concurrency,
     }
+    if channel is None:
+        worker.start_fields.update(processes=1, chosen=choice.why)
     try:
         # One look at the store before the worker reports itself up: a
         # database it does not have or a wrong password stops it here (exit 2,

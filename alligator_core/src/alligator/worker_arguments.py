@@ -15,6 +15,7 @@ from typing import Any
 
 from alligator import logs
 from alligator.constants import ALL
+from alligator.cpus import DEFAULT_THREADS
 from alligator.gator import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_DELIVERIES
 from alligator.registry import DSN_ENV
 from alligator.tasks import check_time_limit
@@ -85,14 +86,19 @@ def build_parser() -> argparse.ArgumentParser:
         action=_QueueAction,
         default=ALL,
         metavar="NAME",
-        help=f"a queue to consume (default: {ALL}); repeat it for several, in strict priority order: "
+        help=f"a queue to consume (default: the queue named {ALL!r}, where Gator(DSN) puts tasks unless "
+        "given a queue_name; not every queue); repeat it for several, in strict priority order: "
         "due work of the first queue that has some is always taken first",
     )
     parser.add_argument(
         "--max-tasks", type=_count(0), default=0, help="stop after N tasks (default: 0, never)"
     )
     parser.add_argument(
-        "--concurrency", type=_count(1), default=1, help="tasks run at once, in threads (default: 1)"
+        "--concurrency",
+        type=_count(1),
+        default=None,
+        metavar="N",
+        help=f"tasks run at once in each process, in threads (default: {DEFAULT_THREADS})",
     )
     parser.add_argument(
         "--time-limit",
@@ -177,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="N",
         help="run N worker processes under a supervisor that restarts them and kills tasks past "
-        "their time limit (default: one worker process, no supervisor)",
+        "their time limit (default: one per CPU this process may use, by its affinity mask and "
+        "cgroup CPU quota; with one CPU, or with --max-tasks, one worker process and no supervisor)",
     )
     parser.add_argument(
         "--max-tasks-per-child",

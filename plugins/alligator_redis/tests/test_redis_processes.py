@@ -40,7 +40,16 @@ def start_worker(gator: Gator, *args: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
     command = [*LATERGATOR, gator.conn_string, "--queue", gator.queue_name, "--allow", "redis_test_tasks"]
-    return subprocess.Popen([*command, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [*command, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_one_cpu
+    )
+
+
+def _one_cpu() -> None:
+    """Run on one CPU: latergator's default there is one plain worker process (no supervisor), so the
+    process started is the worker these tests SIGKILL and whose pid the task records."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 
 def wait_for(condition: object, seconds: float, what: str) -> None:

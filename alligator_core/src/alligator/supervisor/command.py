@@ -14,11 +14,17 @@ from .loop import Supervisor
 if TYPE_CHECKING:  # pragma: no cover
     import argparse
 
+    from alligator.cpus import Choice
+
 log = logging.getLogger("alligator.supervisor")
 
 
 def run_from_command(
-    parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str], replace: bool
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    argv: list[str],
+    replace: bool,
+    choice: Choice | None = None,
 ) -> int:
     """Runs ``latergator ... --processes N`` as a supervisor.
 
@@ -32,14 +38,23 @@ def run_from_command(
         replace: Replace this process (``exec``) with a bare interpreter
             running the supervisor, so it does not carry what latergator
             imported; False when called from Python (tests).
+        choice: The processes and threads chosen (:func:`alligator.cpus.choose`),
+            for the start line; None: ``args.processes`` (1 if not given).
 
     Returns:
         The supervisor's exit status.
     """
     if args.max_tasks:
         parser.error("--max-tasks counts one worker's tasks; with --processes use --max-tasks-per-child")
-    processes = args.processes if args.processes is not None else 1
+    if choice is not None:
+        processes = choice.processes
+        chosen = choice.describe("worker process")
+    else:
+        processes = args.processes if args.processes is not None else 1
+        chosen = ""
     own = ["--processes", str(processes), "--log-level", args.log_level, "--log-format", args.log_format]
+    if chosen:
+        own += ["--chosen", chosen]
     if args.max_tasks_per_child:
         own += ["--max-tasks-per-child", str(args.max_tasks_per_child)]
     metrics_port = getattr(args, "metrics_port", None)
@@ -61,6 +76,7 @@ def run_from_command(
             )
     supervisor = Supervisor(children, processes, args.max_tasks_per_child, metrics_port=metrics_port)
     supervisor.log_level, supervisor.log_format = args.log_level, args.log_format
+    supervisor.chosen = chosen
     from alligator import logs
 
     logs.configure(args.log_level, args.log_format)
@@ -84,7 +100,8 @@ def _configure_logging(level: str, log_format: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """The supervisor's own command line, as latergator starts it.
 
-    ``[--processes N] [--max-tasks-per-child N] [--log-level L] [--log-format F] -- CHILD ARGS...``,
+    ``[--processes N] [--max-tasks-per-child N] [--log-level L] [--log-format F] [--chosen TEXT]
+    -- CHILD ARGS...`` (``--chosen``: what its start line says it runs, and why),
     or ``--settle ORDER`` (a JSON object: see
     :func:`~alligator.supervisor.settle_killed`). Parsed by
     hand: argparse would cost the supervisor memory for a line only latergator writes.
@@ -111,4 +128,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     supervisor.log_level = own.get("--log-level", "INFO")
     supervisor.log_format = own.get("--log-format", "text")
+    supervisor.chosen = own.get("--chosen", "")
     return supervisor.run()

@@ -110,6 +110,9 @@ class Supervisor:
         #: Passed on to the process that settles a killed task.
         self.log_level = "INFO"
         self.log_format = "text"
+        #: What its start line says it runs, and why (``latergator`` sets it:
+        #: ``"2 worker processes x 4 threads (2 CPUs usable: ...)"``).
+        self.chosen = ""
 
     # -- the loop --------------------------------------------------------
 
@@ -129,10 +132,9 @@ class Supervisor:
         handled = 0
         try:
             log.info(
-                "supervisor %d starting %d worker process(es)%s; tasks past their time limit are killed "
-                "after %.0fs of grace",
+                "supervisor %d starting %s%s; tasks past their time limit are killed after %.0fs of grace",
                 os.getpid(),
-                self.processes,
+                self.chosen or f"{self.processes} worker process{'es' if self.processes != 1 else ''}",
                 f", each replaced after {self.max_tasks_per_child} task(s)"
                 if self.max_tasks_per_child
                 else "",

@@ -231,6 +231,13 @@ def report_events(worker: alligator.workers.Worker, fd: int) -> None:
             log.error("cannot report to the supervisor any more (%s); tasks are no longer watched", err)
 
     def on_event(event: TaskEvent) -> None:
+        # Tasks without a limit, nearly all of them, take no lock: a task's
+        # finish is watched only if its start was, which the same thread saw.
+        if event.kind == STARTED_EVENT:
+            if event.time_limit is None:
+                return
+        elif not watched:
+            return
         key = (event.task_id, event.receipt)
         with lock:
             if event.kind == STARTED_EVENT:

@@ -31,6 +31,7 @@ class RequiredLocmem(Backend):
     """The required part of locmem: queues in this process's memory (see :mod:`alligator_locmem`)."""
 
     blocking_reserve = True
+    in_process = True
 
     def __init__(self, conn_string: str = "locmem://") -> None:
         super().__init__(conn_string)
