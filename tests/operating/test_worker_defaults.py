@@ -79,3 +79,30 @@ def test_given_processes_and_threads_win_and_the_start_line_says_so(tmp_path: Pa
     output, code = _start_line(tmp_path, "--concurrency", "3", "--max-tasks", "5")
     assert code == 0, output
     assert "; 1 process x 3 threads (--max-tasks counts one worker's tasks; --concurrency given)" in output
+
+
+ARENA_FLAGS = ("--allow", "sample_tasks", "--processes", "1")
+
+
+def test_worker_processes_use_two_malloc_arenas_unless_told(tmp_path: Path) -> None:
+    """Issue 20: each thread's own glibc arena cost a worker process ~1.5 MiB; an operator's setting wins."""
+    for given, expected in ((None, "2"), ("4", "4")):
+        env = command_env()
+        env.pop("MALLOC_ARENA_MAX", None)
+        if given:
+            env["MALLOC_ARENA_MAX"] = given
+        log = tmp_path / f"arenas-{expected}.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "alligator", f"sqlite:///{tmp_path / 'tasks.db'}", *ARENA_FLAGS],
+                stderr=out,
+                env=env,
+            )
+        try:
+            wait_for(lambda log=log: "latergator starting" in log.read_text(), what="the child's start")
+            [child] = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+            environ = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+            assert f"MALLOC_ARENA_MAX={expected}".encode() in environ
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(60) == 0, log.read_text()

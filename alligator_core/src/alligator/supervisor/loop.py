@@ -43,6 +43,8 @@ EOF_GRACE_SECONDS = 2.0
 BAD_CONFIGURATION = 2
 #: Kept for the children and the settling process: the pipe's variable (see :mod:`.protocol`).
 CHILD_ENV = protocol.CHILD_ENV
+#: glibc malloc arenas a worker process may use (``MALLOC_ARENA_MAX``), unless the environment says.
+MALLOC_ARENAS = 2
 METRICS_DIR_ENV = metricsdir.METRICS_DIR_ENV
 
 
@@ -287,6 +289,11 @@ class Supervisor:
         read_fd, write_fd = os.pipe()
         env = dict(os.environ)
         env[protocol.CHILD_ENV] = f"{write_fd}:{os.getpid()}"
+        # glibc gives each thread that allocates an arena of its own; a
+        # worker's few threads (tasks, dispatch, acks, leases) rarely
+        # allocate at once, and two arenas save each child ~1.5 MiB of RSS.
+        # An operator's own setting wins.
+        env.setdefault("MALLOC_ARENA_MAX", str(MALLOC_ARENAS))
         command = [self.python, "-m", "alligator", *self.argv]
         if self.max_tasks_per_child:
             command += ["--max-tasks-per-child", str(self.max_tasks_per_child)]
