@@ -297,3 +297,28 @@ def test_random_text_in_a_tag_never_escapes_as_anything_but_a_value_error(text: 
             assert "cannot be read" in str(err)
         else:
             assert type(value).__module__ in {"datetime", "uuid", "decimal"}
+
+
+@given(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text()
+    | st.integers(min_value=10**4000, max_value=10**4400)
+)
+def test_a_scalar_result_is_written_as_the_encoder_writes_it(value: object) -> None:
+    """Issue 20: scalars skip the encoder's machinery (~5 us a task); text and errors stay the same."""
+    from alligator import payload, values
+
+    def written(encode: Any) -> tuple[str, object]:
+        try:
+            return "ok", encode(value)
+        except Exception as err:  # the same refusal, word for word
+            return type(err).__name__, str(err)
+
+    def by_the_encoder(v: object) -> str:
+        plain = values.encode(v, values.RETURN_VALUE, max_depth=payload.MAX_DEPTH, json_keys=True)
+        return payload._ENCODER.encode(plain)
+
+    assert written(payload.encode_result) == written(by_the_encoder)

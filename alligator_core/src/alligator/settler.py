@@ -32,7 +32,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from alligator import store_defaults
-from alligator.backend import Ack, Backend, Reservation
+from alligator.backend import Backend, Reservation
 from alligator.leases import HeldLeases
 from alligator.settling import Outcome
 from alligator.text import printable
@@ -98,7 +98,8 @@ class Settler:
         self._threads: list[threading.Thread] = []
         # The acks waiting to be sent, under one condition with their timer.
         self._cond = threading.Condition(threading.Lock())
-        self._acks: dict[str, list[Ack]] = {}
+        # The pending successes by queue; their Acks are built by the ack thread (off the task's).
+        self._acks: dict[str, list[Acknowledge]] = {}
         self._acks_since: float | None = None
         self._pending_count = 0
         self._ack_errors = 0
@@ -246,7 +247,7 @@ class Settler:
 
     def _queue_ack(self, verdict: Acknowledge) -> None:
         with self._cond:
-            self._acks.setdefault(verdict.queue, []).append(verdict.ack)
+            self._acks.setdefault(verdict.queue, []).append(verdict)
             self._pending_count += 1
             if self._acks_since is None:
                 # The first pending ack: the ack thread sends it (and those
@@ -271,24 +272,24 @@ class Settler:
             with self._cond:
                 pending, self._acks, self._acks_since = self._acks, {}, None
                 self._pending_count = 0
-            for queue, acks in pending.items():
+            for queue, verdicts in pending.items():
                 try:
-                    done = store_defaults.ack_results(self.backend, queue, acks)
+                    done = store_defaults.ack_results(self.backend, queue, [v.ack for v in verdicts])
                     self._ack_errors = 0
                 except Exception as err:
                     if not final:
-                        self._retry_later(queue, acks, err)
+                        self._retry_later(queue, verdicts, err)
                         continue
-                    log.error("could not acknowledge %d task(s): %s; they will run again", len(acks), err)
+                    log.error("could not acknowledge %d task(s): %s; they will run again", len(verdicts), err)
                 else:
                     done_total += done
-                    if done < len(acks):
-                        log.warning("%d task(s) finished after their lease was lost", len(acks) - done)
-                for ack in acks:
-                    self.leases.drop(queue, ack.task_id)
+                    if done < len(verdicts):
+                        log.warning("%d task(s) finished after their lease was lost", len(verdicts) - done)
+                for verdict in verdicts:
+                    self.leases.drop(queue, verdict.task_id)
         return done_total
 
-    def _retry_later(self, queue: str, acks: list[Ack], err: Exception) -> None:
+    def _retry_later(self, queue: str, acks: list[Acknowledge], err: Exception) -> None:
         # The leases stay held (and renewed) until the acks get through.
         self._ack_errors += 1
         wait = min(MAX_ERROR_BACKOFF, 0.1 * 2**self._ack_errors)
