@@ -169,10 +169,13 @@ def bench_alligator(h: Harness, n: int, name: str, dsn: str, reset: Callable[[],
     result.drain_1 = result.drains.get(("noop", "c=1"))
     result.drain_defaults = result.drains.get(("noop", "defaults"))
     reset()
-    delay, peak = h.idle_start(worker, lambda key: gator.task(bench_tasks.stamp, key) and None)
+    # One worker process (--max-tasks: no supervisor), so its RSS is one process's.
+    one_process = [*worker, "--max-tasks", str(10**9)]
+    delay, peak = h.idle_start(one_process, lambda key: gator.task(bench_tasks.stamp, key) and None)
     result.idle_start_ms, result.peak_rss_mib = delay, max([*peaks, peak]) / 2**20
     result.notes.append(
-        "defaults: --queue bench --log-level WARNING --max-tasks N and nothing else; "
+        "defaults: --queue bench --log-level WARNING --max-tasks N and nothing else (one process, "
+        "4 threads); "
         "no flags: `latergator DSN --allow bench_tasks`"
     )
     gator.backend.close()
