@@ -126,6 +126,10 @@ def test_state_machine_fails_a_broken_backend(variant: type[LocmemBackend]) -> N
         suppress_health_check=list(HealthCheck),
         phases=[Phase.generate],
         database=None,
+        # The same examples every run: a random run could miss a variant's
+        # bug now and then (ExpiredLeaseDueAtPushTime got through once), and a
+        # flaky test is a bug.
+        derandomize=True,
     )
     with pytest.raises(AssertionError):
         run_state_machine_as_test(machine, settings=quick)
