@@ -50,6 +50,11 @@ TARGET_BATCH_SECONDS = 0.05
 #: Longest a reserved task waits in the buffer unstarted before it is handed
 #: back to the queue (where it says WAITING again).
 BUFFER_HOLD_SECONDS = 0.25
+#: Tasks are read ahead (the next batch reserved while the last runs) only
+#: when a batch holds at least this many per thread: tasks of under ~6 ms.
+#: Longer ones gain little (the round trip is a small part of their time),
+#: and each task fetched ahead by a worker that is then killed waits a lease.
+AHEAD_MIN_TASKS = 8
 
 
 class Dispatching:
@@ -166,13 +171,14 @@ class Dispatching:
         dispatch thread may wait for the GIL a millisecond or more, twice,
         around the store's round trip, and the buffer must not run dry
         meanwhile. At most two batches are buffered, about 100 ms of work,
-        well within BUFFER_HOLD_SECONDS. Only tasks fast enough that a batch
-        holds more than one per thread are read ahead; slow ones (and
-        ``prefetch=1``) are reserved only for a thread that is free, so other
-        workers can have them.
+        well within BUFFER_HOLD_SECONDS. Only tiny tasks are read ahead (a
+        batch holds AHEAD_MIN_TASKS or more per thread: the store's round trip
+        is a real part of their time); others (and ``prefetch=1``) are reserved
+        only for a thread that is free, so other workers can have them, and a
+        worker killed holds fewer tasks that it never started.
         """
         by_speed = self._by_speed()
-        return by_speed > self.concurrency and len(self._buffer) <= by_speed
+        return by_speed >= AHEAD_MIN_TASKS * self.concurrency and len(self._buffer) <= by_speed
 
     def _reserve_ahead(self) -> None:
         """The dispatch thread's reservation: tops the buffer up to two batches, without waiting for work."""
