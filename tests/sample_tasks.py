@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any
 
@@ -84,16 +85,20 @@ def exits() -> None:
 
 
 _barrier: Any = None
+_barrier_lock = threading.Lock()
 
 
 def meet(parties: int) -> str:
     """Returns only when `parties` tasks are running at once (or raises after 10 s)."""
-    import threading
-
     global _barrier
-    if _barrier is None or _barrier.parties != parties:
-        _barrier = threading.Barrier(parties)
-    _barrier.wait(timeout=10)
+    # Under the lock: two threads that both found no barrier made one each,
+    # and each then waited on its own for ever (seen once the worker's
+    # threads switched every millisecond).
+    with _barrier_lock:
+        if _barrier is None or _barrier.parties != parties or _barrier.broken:
+            _barrier = threading.Barrier(parties)
+        barrier = _barrier
+    barrier.wait(timeout=10)
     return "met"
 
 
