@@ -149,7 +149,9 @@ def test_a_worker_leaves_a_paused_queue_waiting_then_runs_it_once_resumed(
     assert counted.calls["paused"] <= elapsed + 2, "the pauses are read about once a second, not per task"
     gator.resume()
     wait_for(lambda: len(sample_tasks.CALLS) == 3, "the resumed queue to run")
-    assert [value for _, value in sample_tasks.CALLS] == [0, 1, 2], "in their order in line"
+    # Each once. Not in line order: two threads run them, and which records
+    # first is up to the threads (the store's FIFO order is the kit's to prove).
+    assert sorted(value for _, value in sample_tasks.CALLS) == [0, 1, 2]
 
 
 def test_a_running_worker_notices_a_pause_and_a_resume(
