@@ -4,22 +4,8 @@ from __future__ import annotations
 
 import os
 
-import bench_tasks
 from huey import SqliteHuey
+from huey_app import tasks_on
 
 huey = SqliteHuey("bench", filename=os.environ["BENCH_SQLITEHUEY_PATH"])
-
-
-@huey.task()
-def noop() -> None:
-    bench_tasks.noop()
-
-
-@huey.task()
-def roundtrip() -> None:
-    bench_tasks.roundtrip()
-
-
-@huey.task()
-def stamp(key: str) -> None:
-    bench_tasks.stamp(key)
+noop, roundtrip, stamp = tasks_on(huey)
