@@ -55,6 +55,9 @@ BUFFER_HOLD_SECONDS = 0.25
 #: Longer ones gain little (the round trip is a small part of their time),
 #: and each task fetched ahead by a worker that is then killed waits a lease.
 AHEAD_MIN_TASKS = 8
+#: How much longer than the reserve's own timeout a stopping worker waits
+#: for a reservation in flight (the store's round trip on a busy machine).
+IN_FLIGHT_GRACE_SECONDS = 5.0
 
 
 class Dispatching:
@@ -152,7 +155,8 @@ class Dispatching:
             with self._cond:
                 self._reserving = False
                 self._ahead_dry = False
-                if self._idle:
+                if self._idle or self._stopping.is_set():
+                    # A stopping worker waits for this (_await_reservation_in_flight).
                     self._cond.notify_all()
 
     def _by_speed(self) -> int:
@@ -280,6 +284,28 @@ class Dispatching:
         if len(batch) > 1:
             self._buffer_batch(queue, batch[1:])
         return queue, batch[0]
+
+    def _await_reservation_in_flight(self) -> None:
+        """Waits, when the worker stops, for a thread's reservation still in flight to return.
+
+        A thread may be waiting in the store's blocking reserve when the
+        worker stops; what it gets then (a task the worker just handed back,
+        say) it hands back itself, since the worker is stopping. Returning
+        before it does would leave that task leased to a process about to
+        exit, unseen until its lease ends. The wait is bounded by the
+        reserve's own timeout, and a little more for a busy machine.
+        """
+        deadline = time.monotonic() + max(self.nap_time, 1.0) + IN_FLIGHT_GRACE_SECONDS
+        with self._cond:
+            while self._reserving:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    log.warning(
+                        "a reservation was still in flight when the worker stopped; "
+                        "what it took is delivered again once its lease ends"
+                    )
+                    return
+                self._cond.wait(left)
 
     def _hand_back_buffered(self, older_than: float | None = None) -> int:
         """Hands back buffered tasks (those buffered before ``older_than``, or all)."""

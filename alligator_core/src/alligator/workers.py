@@ -447,6 +447,7 @@ class Worker(Dispatching, Heartbeats, Stopping):
             with self._cond:
                 self._cond.notify_all()
             housekeeper.join()
+            self._await_reservation_in_flight()
             self._hand_back_buffered()
             # Sends the acks still pending, then stops renewing leases.
             self.settler.stop()
