@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
 import sample_tasks
 
@@ -35,10 +36,14 @@ class SlowToReturn(LocmemBackend):
         return queue, got
 
 
-def test_a_reservation_in_flight_at_a_second_signal_is_handed_back_before_the_worker_returns() -> None:
+def test_a_reservation_in_flight_at_a_second_signal_is_handed_back_before_the_worker_returns(
+    tmp_path: Path,
+) -> None:
     gator = Gator(f"locmem://{uuid.uuid4().hex}", allow=["sample_tasks"], backend_class=SlowToReturn)
     SlowToReturn.stopping.clear()
-    task = gator.task(sample_tasks.sleep_then_record, 3.0, "hung")
+    # Long enough that the worker cannot finish it between the two signals;
+    # the thread left behind only touches a file of this test's own.
+    task = gator.task(sample_tasks.touch, str(tmp_path / "ran"), 20.0)
     # Two threads: one runs the hung task, the other waits in a blocking reserve.
     worker = Worker(gator, concurrency=2, lease_seconds=60)
 
@@ -48,7 +53,10 @@ def test_a_reservation_in_flight_at_a_second_signal_is_handed_back_before_the_wo
             time.sleep(0.01)
         SlowToReturn.stopping.set()
         os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.3)
+        # The second only once the first is seen (the worker then still runs the task).
+        while not worker._stopping.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)
         os.kill(os.getpid(), signal.SIGINT)
 
     sender = threading.Thread(target=signal_twice)
