@@ -7,6 +7,7 @@ Example::
     $ alligator requeue sqlite:///tasks.db --queue emails --all --yes
     $ alligator doctor redis://localhost:6379/0 --allow myapp
     $ alligator pause sqlite:///tasks.db --queue emails
+    $ alligator unique sqlite:///tasks.db --queue reports
 
 Every subcommand takes the store's DSN first; it may be left out when
 ``ALLIGATOR_DSN`` is set. ``--json`` prints one stable JSON document instead
