@@ -186,9 +186,10 @@ class Task:
         #: far, when run in-process by Gator.execute.
         self.attempts = 0
         #: Whether the call that queued this task added it. True if it did;
-        #: False if nothing was queued (the id was already in the queue, or
-        #: the task ran in-process); None before it was queued, or when a
-        #: batch cannot tell (see Batch.flush).
+        #: False if nothing was queued (the id was already in the queue,
+        #: another task holds its unique key: see ``held_by``, or the task
+        #: ran in-process); None before it was queued, or when a batch
+        #: cannot tell (see Batch.flush).
         self.queued: bool | None = None
         #: When ``queued`` is False because another task holds this task's
         #: unique key: that task's id; else None.
