@@ -45,6 +45,12 @@ def run_producers(
         subprocess.Popen([*command, str(p), *sizes, str(outs[p])], env=worker_env(ledger))
         for p in range(processes)
     ]
+    ready = [out.with_name(out.name + ".ready") for out in outs]
+    wait_for(
+        lambda: all(r.exists() for r in ready) or any(p.poll() is not None for p in procs),
+        WAIT,
+        "the producers to connect",
+    )
     go.touch()
     for proc in procs:
         assert proc.wait(WAIT) == 0, "a producer process failed"

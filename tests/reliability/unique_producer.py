@@ -1,7 +1,8 @@
 """One producer process of the unique-tasks proof: threads enqueueing unique tasks at once.
 
 ``python unique_producer.py DSN QUEUE PROCESS THREADS PER_THREAD KEYS GO OUT``
-waits for the file ``GO`` (so every process starts together), then each of
+writes ``OUT.ready`` once connected and waits for the file ``GO`` (so every
+process starts enqueueing together), then each of
 ``THREADS`` threads enqueues ``PER_THREAD`` tasks of ``reliability_tasks.record``
 with ``unique_key`` one of ``KEYS`` keys, and writes one JSON line per
 enqueue to ``OUT``: the key, the task's id, ``queued`` and ``held_by``.
@@ -37,6 +38,9 @@ def main() -> None:
             with lock:
                 lines.append(line)
 
+    gator.backend.now()  # connected: the store answers
+    with open(out + ".ready", "w"):
+        pass
     while not os.path.exists(go):
         time.sleep(0.005)
     workers = [threading.Thread(target=produce, args=(t,)) for t in range(int(threads))]

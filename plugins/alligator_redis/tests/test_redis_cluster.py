@@ -319,6 +319,11 @@ def test_1000_enqueues_of_200_unique_keys_from_8_threads_in_2_processes_queue_20
         subprocess.Popen([*producer, str(p), "4", "125", "200", str(go), str(outs[p])], env=env)
         for p in range(2)
     ]
+    ready = [out.with_name(out.name + ".ready") for out in outs]
+    _wait(
+        lambda: all(r.exists() for r in ready) or any(p.poll() is not None for p in procs),
+        "the producers to connect",
+    )
     go.touch()
     try:
         assert [proc.wait(180) for proc in procs] == [0, 0]

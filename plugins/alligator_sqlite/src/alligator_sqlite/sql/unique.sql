@@ -17,10 +17,11 @@ INSERT OR REPLACE INTO alligator_unique_keys (queue, key, holder, mode, until)
 VALUES (:queue, :key, :holder, :mode, :until)
 
 -- name: drop_ended_unique
--- The records past their end (or with an end that is no number), through the
--- (queue, until) index: a record whose holder ended earlier stays until then.
-DELETE FROM alligator_unique_keys
-WHERE queue = :queue AND (until <= :now OR typeof(until) NOT IN ('real', 'integer'))
+-- The records past their end, one range of the (queue, until) index: a
+-- record whose holder ended earlier stays until then. (An end planted as text
+-- sorts after every number: never dropped here, it holds nothing, and the next
+-- push of its key replaces it.)
+DELETE FROM alligator_unique_keys WHERE queue = :queue AND until <= :now
 
 -- name: unique_page
 -- One page of a queue's records that may still hold, by key; keys over
