@@ -165,7 +165,7 @@ def default_key(module: str, function: str, args: object, kwargs: object) -> str
 
     Example:
         >>> default_key("app.tasks", "send", [1], {})[:20]
-        'app.tasks:send:e6b6d'
+        'app.tasks:send:27b6c'
 
     Args:
         module: The function's module.
