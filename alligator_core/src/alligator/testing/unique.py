@@ -172,6 +172,13 @@ class UniqueKeysContract(ContractFixtures):
         assert self._push(backend, queue, "b", mode=DEBOUNCE) == (True, "")
         assert backend.status(queue, "b") == WAITING
 
+    def test_debounce_never_replaces_a_task_of_another_mode(
+        self, backend: CapableBackend, queue: str
+    ) -> None:
+        assert self._push(backend, queue, "a", delay=WINDOW)[0]
+        assert self._push(backend, queue, "b", mode=DEBOUNCE, delay=WINDOW) == (False, "a")
+        assert backend.status(queue, "a") == DELAYED
+
     def test_the_held_keys_are_listed_and_the_released_ones_are_not(
         self, backend: CapableBackend, queue: str
     ) -> None:
