@@ -468,7 +468,7 @@ CAPABILITIES: dict[type, str] = {
     Administration: "cannot list, requeue or delete dead letters",
     WorkerRegistry: "keeps no registry of workers",
     Pausing: "cannot pause queues or functions",
-    UniqueKeys: "cannot keep unique keys (gator.options(unique_for=...))",
+    UniqueKeys: "cannot keep unique keys (for unique_for=...)",
     Diagnosis: "cannot check its own settings",
 }
 
