@@ -3,6 +3,8 @@
 * 1,000 enqueues of 200 distinct keys, from 8 threads in 2 processes started
   together, queue exactly 200 tasks: one per key; every refused enqueue names
   the task that holds its key.
+* While workers drain the queue and producers keep enqueueing, two tasks of
+  one key never run at once, and every task queued runs.
 * A worker SIGKILLed mid-task leaves its task's key held: an enqueue of the
   same key is refused until the task, delivered again to another worker,
   has finished; then the key is free.
@@ -10,6 +12,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -17,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import reliability_tasks
-from reliability_helpers import HERE, Store, Workers, wait_for, worker_env
+from reliability_helpers import HERE, Store, Workers, report, wait_for, worker_env
 from reliability_tasks import Ledger
 
 from alligator.constants import SUCCESS
@@ -31,18 +34,21 @@ def run_producers(
     queue: str,
     ledger: Ledger,
     tmp_path: Path,
-    processes: int = 2,
-    threads: int = 4,
     keys: int = 200,
+    per_thread: int = 125,
+    milliseconds: int | None = None,
 ) -> list[dict[str, object]]:
-    """Runs the producer processes together; returns every enqueue's line."""
-    per_thread = 1000 // (processes * threads)
+    """Runs 2 producer processes of 4 threads together; returns every enqueue's line."""
+    processes, threads = 2, 4
     go = tmp_path / "go"
     outs = [tmp_path / f"enqueued-{p}.jsonl" for p in range(processes)]
     command = [sys.executable, str(PRODUCER), dsn, queue]
     sizes = [str(threads), str(per_thread), str(keys), str(go)]
     procs = [
-        subprocess.Popen([*command, str(p), *sizes, str(outs[p])], env=worker_env(ledger))
+        subprocess.Popen(
+            [*command, str(p), *sizes, str(outs[p]), *([] if milliseconds is None else [str(milliseconds)])],
+            env=worker_env(ledger),
+        )
         for p in range(processes)
     ]
     ready = [out.with_name(out.name + ".ready") for out in outs]
@@ -94,3 +100,25 @@ def test_a_sigkilled_worker_s_task_holds_its_key_until_its_redelivery_ends(
     later = gator.options(unique_for=600, unique_key="report").task(reliability_tasks.record, "later")
     assert later.queued is True, "the key is free once the redelivered task ended"
     assert pool.stop() == [0]
+
+
+def test_tasks_of_one_key_never_run_at_once_while_workers_drain(
+    store: Store, ledger: Ledger, tmp_path: Path, workers: Callable[..., Workers]
+) -> None:
+    pool = workers(store)
+    pool.start(2)
+    pool.wait_started()
+    lines = run_producers(store.dsn, store.queue, ledger, tmp_path, keys=10, per_thread=150, milliseconds=20)
+    queued = [line for line in lines if line["queued"]]
+    assert len(queued) >= 10
+    gator = store.gator()
+    wait_for(lambda: len(ledger.refresh().finished) == 10 and gator.len() == 0, WAIT, "the queue to drain")
+    wait_for(
+        lambda: sum(run.end is not None for run in ledger.refresh().runs) == len(queued), WAIT, "every run"
+    )
+    for key, runs in ledger.by_key().items():
+        for before, after in itertools.pairwise(runs):
+            assert before.end is not None and after.start >= before.end, f"two tasks of {key} ran at once"
+    assert len(ledger.runs) == len(queued), "each task queued ran once"
+    report("unique_tasks_never_overlap", store=store.name, enqueues=len(lines), queued=len(queued))
+    assert pool.stop() == [0, 0]

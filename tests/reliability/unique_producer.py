@@ -1,11 +1,12 @@
 """One producer process of the unique-tasks proof: threads enqueueing unique tasks at once.
 
-``python unique_producer.py DSN QUEUE PROCESS THREADS PER_THREAD KEYS GO OUT``
+``python unique_producer.py DSN QUEUE PROCESS THREADS PER_THREAD KEYS GO OUT [MS]``
 writes ``OUT.ready`` once connected and waits for the file ``GO`` (so every
 process starts enqueueing together), then each of
 ``THREADS`` threads enqueues ``PER_THREAD`` tasks of ``reliability_tasks.record``
-with ``unique_key`` one of ``KEYS`` keys, and writes one JSON line per
-enqueue to ``OUT``: the key, the task's id, ``queued`` and ``held_by``.
+with ``unique_key`` one of ``KEYS`` keys (``reliability_tasks.work`` of ``MS``
+milliseconds when given), and writes one JSON line per enqueue to ``OUT``:
+the key, the task's id, ``queued`` and ``held_by``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from alligator import Gator
 
 
 def main() -> None:
-    dsn, queue, process, threads, per_thread, keys, go, out = sys.argv[1:]
+    dsn, queue, process, threads, per_thread, keys, go, out = sys.argv[1:9]
+    milliseconds = int(sys.argv[9]) if len(sys.argv) > 9 else None
     gator = Gator(dsn, queue_name=queue, allow=["reliability_tasks"])
     lines: list[str] = []
     lock = threading.Lock()
@@ -31,7 +33,11 @@ def main() -> None:
         first = (int(process) * int(threads) + thread) * int(per_thread)
         for n in range(first, first + int(per_thread)):
             key = f"key-{n % int(keys)}"
-            task = gator.options(unique_for=600, unique_key=key).task(reliability_tasks.record, key)
+            with gator.options(unique_for=600, unique_key=key) as opts:
+                if milliseconds is None:
+                    task = opts.task(reliability_tasks.record, key)
+                else:
+                    task = opts.task(reliability_tasks.work, key, milliseconds)
             line = json.dumps(
                 {"key": key, "id": task.task_id, "queued": task.queued, "held_by": task.held_by}
             )
