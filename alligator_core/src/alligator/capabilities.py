@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Protocol, cast, runtime_checkable
 
 from alligator.store_values import Ack, DeadLetter, Finished, QueueCounts, TaskInfo
+from alligator.unique_store import UniqueKeys as UniqueKeys
 
 
 class Unsupported(NotImplementedError):
@@ -467,6 +468,7 @@ CAPABILITIES: dict[type, str] = {
     Administration: "cannot list, requeue or delete dead letters",
     WorkerRegistry: "keeps no registry of workers",
     Pausing: "cannot pause queues or functions",
+    UniqueKeys: "cannot keep unique keys (for unique_for=...)",
     Diagnosis: "cannot check its own settings",
 }
 
@@ -574,6 +576,12 @@ def pausing(backend: object) -> Pausing:
     """``backend`` as :class:`Pausing`; raises :class:`Unsupported` when the store lacks it."""
     require(backend, Pausing)
     return cast(Pausing, backend)
+
+
+def unique_keys(backend: object) -> UniqueKeys:
+    """``backend`` as :class:`~.unique_store.UniqueKeys`; raises :class:`Unsupported` when it lacks it."""
+    require(backend, UniqueKeys)
+    return cast(UniqueKeys, backend)
 
 
 def diagnosis(backend: object) -> Diagnosis:

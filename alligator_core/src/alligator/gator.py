@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from alligator import loss_risks
+from alligator import loss_risks, unique
 from alligator.backend import Backend, DeadLetter, Reservation
 from alligator.constants import ALL
 from alligator.delivery import (
@@ -156,9 +156,10 @@ class Gator(Results, Inspecting):
             The :class:`~alligator.tasks.Task`; its ``task_id`` names it. Its
             ``queued`` says whether this call queued it: False when a task of
             the same id (``gator.options(task_id=...)``) was already in the
-            queue (waiting, delayed, running, or a dead letter). Then
-            nothing was queued, and the returned task's arguments are not
-            the ones that will run.
+            queue (waiting, delayed, running, or a dead letter), or another
+            task holds its unique key (``gator.options(unique_for=...)``;
+            its ``held_by`` then names that task). Then nothing was queued,
+            and the returned task's arguments are not the ones that will run.
 
         Raises:
             NotSerializableError: An argument JSON cannot carry; nothing is
@@ -185,7 +186,8 @@ class Gator(Results, Inspecting):
         Args:
             **kwargs: Any argument of :class:`~alligator.tasks.Task` (``retries``,
                 ``is_async``, ``on_error``, ``depends_on``, ``delay_by``,
-                ``time_limit``, ``result_ttl``, ``store_result``...). A
+                ``time_limit``, ``result_ttl``, ``store_result``,
+                ``unique_for``, ``unique_key``, ``unique_mode``...). A
                 misspelt name or a bad value is refused here.
 
         Returns:
@@ -244,6 +246,9 @@ class Gator(Results, Inspecting):
         if checked != self._risks_checked and loss_risks.check_enqueue(backend, self.allow_eviction):
             self._risks_checked = checked
         delay = self._delay_of(task) if task.delay_by or task.delay_until is not None else 0.0
+        if task.unique_for is not None:
+            unique.push(backend, self.queue_name, task, self._seal(task), delay)
+            return task
         task.queued = backend.push(self.queue_name, task.task_id, self._seal(task), delay)
         return task
 

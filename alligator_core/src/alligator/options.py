@@ -84,6 +84,11 @@ class Batch(Options):
         task = self.gator.task_class(**self.task_kwargs)
         if not task.is_async:
             return self.gator.push(task, func, *args, **kwargs)
+        if task.unique_for is not None:
+            # One call cannot say which tasks of a batch were refused by their keys.
+            raise ValueError(
+                "a batch cannot queue unique tasks: queue them with gator.options(unique_for=...)"
+            )
         task.to_call(func, *args, **kwargs)
         task._gator = self.gator
         self.tasks.append(task)

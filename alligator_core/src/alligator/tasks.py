@@ -45,6 +45,7 @@ from alligator.task_payload import PAYLOAD_VERSION as PAYLOAD_VERSION
 from alligator.task_payload import _encode_call
 from alligator.task_payload import check_arg as check_arg
 from alligator.text import printable
+from alligator.unique_store import UNTIL_FINISHED, check_unique_for, check_unique_key, check_unique_mode
 from alligator.utils import _shape, callable_path, check_arguments_fit, import_attr
 
 if TYPE_CHECKING:
@@ -104,6 +105,13 @@ class Task:
         store_result: False keeps no return value (``Gator.result`` then
             returns None once the task succeeded), and does not require
             the value to be JSON.
+        unique_for: Seconds (above 0, at most 30 days) a second task of the
+            same key is refused (see :mod:`alligator.unique_store` and
+            ``docs/unique.md``); None (the default) for no uniqueness.
+        unique_key: The key, at most 200 printable characters; None for the
+            function and its arguments. Needs ``unique_for``.
+        unique_mode: ``"until_finished"`` (the default), ``"until_started"``,
+            ``"throttle"`` or ``"debounce"``. Needs ``unique_for``.
 
     Hooks are importable functions (or ``"module:function"`` strings): they
     travel in the payload by name, like the task's function.
@@ -127,6 +135,9 @@ class Task:
         time_limit: float | None = None,
         result_ttl: float | None = None,
         store_result: bool = True,
+        unique_for: float | None = None,
+        unique_key: str | None = None,
+        unique_mode: str = UNTIL_FINISHED,
     ) -> None:
         check_retries(retries)
         if delay_by is not None and delay_until is not None:
@@ -154,6 +165,11 @@ class Task:
         if not isinstance(store_result, bool):
             raise TypeError(f"store_result must be True or False, not {_show(store_result)}")
         self.store_result = store_result
+        self.unique_for = check_unique_for(unique_for)
+        self.unique_key = check_unique_key(unique_key)
+        self.unique_mode = check_unique_mode(unique_mode)
+        if self.unique_for is None and (unique_key is not None or unique_mode != UNTIL_FINISHED):
+            raise ValueError("unique_key and unique_mode need unique_for=SECONDS too")
         self.status = DELAYED if (self.delay_by or self.delay_until) else WAITING
         self.func: Callable[..., Any] | None = None
         self.module: str | None = None
@@ -170,10 +186,17 @@ class Task:
         #: far, when run in-process by Gator.execute.
         self.attempts = 0
         #: Whether the call that queued this task added it. True if it did;
-        #: False if nothing was queued (the id was already in the queue, or
-        #: the task ran in-process); None before it was queued, or when a
-        #: batch cannot tell (see Batch.flush).
+        #: False if nothing was queued (the id was already in the queue,
+        #: another task holds its unique key: see ``held_by``, or the task
+        #: ran in-process); None before it was queued, or when a batch
+        #: cannot tell (see Batch.flush).
         self.queued: bool | None = None
+        #: When ``queued`` is False because another task holds this task's
+        #: unique key: that task's id; else None.
+        self.held_by: str | None = None
+        #: When this task replaced a waiting one of the same unique key
+        #: (``unique_mode="debounce"``): that task's id; else None.
+        self.replaced: str | None = None
         # The gator that queued it, for wait(); never serialized.
         self._gator: Gator | None = None
 

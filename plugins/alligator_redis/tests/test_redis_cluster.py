@@ -299,3 +299,43 @@ def test_doctor_reports_a_failed_master_and_slots_left_without_a_replica(
     assert status == 1, findings
     errors = [problem for level, problem in findings if level == "error"]
     assert any("cluster_state is fail" in problem for problem in errors), findings
+
+
+#: The producer of the unique-tasks proof, shared with tests/reliability/test_unique_processes.py.
+RELIABILITY = Path(__file__).resolve().parents[3] / "tests" / "reliability"
+
+
+def test_1000_enqueues_of_200_unique_keys_from_8_threads_in_2_processes_queue_200_on_the_cluster(
+    redis_cluster: str, tmp_path: Path
+) -> None:
+    queue = f"unique-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(RELIABILITY), os.environ.get("PYTHONPATH")])),
+    }
+    go, outs = tmp_path / "go", [tmp_path / f"out-{p}.jsonl" for p in range(2)]
+    producer = [sys.executable, str(RELIABILITY / "unique_producer.py"), redis_cluster, queue]
+    procs = [
+        subprocess.Popen([*producer, str(p), "4", "125", "200", str(go), str(outs[p])], env=env)
+        for p in range(2)
+    ]
+    ready = [out.with_name(out.name + ".ready") for out in outs]
+    _wait(
+        lambda: all(r.exists() for r in ready) or any(p.poll() is not None for p in procs),
+        "the producers to connect",
+    )
+    go.touch()
+    try:
+        assert [proc.wait(180) for proc in procs] == [0, 0]
+        lines = [json.loads(line) for out in outs for line in out.read_text().splitlines()]
+        assert len(lines) == 1000
+        queued = {line["id"]: line["key"] for line in lines if line["queued"]}
+        assert sorted(queued.values()) == sorted(f"key-{n}" for n in range(200))
+        assert all(queued.get(line["held_by"]) == line["key"] for line in lines if not line["queued"])
+        backend = RedisBackend(redis_cluster)
+        assert backend.len(queue) == 200
+        assert len(backend.unique_keys(queue, limit=1000)) == 200
+    finally:
+        backend = RedisBackend(redis_cluster)
+        backend.drop_all(queue)
+        backend.close()

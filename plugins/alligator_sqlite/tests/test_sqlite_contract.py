@@ -35,6 +35,7 @@ from alligator.testing import (
     ResultListingContract,
     ResultsContract,
     ResultWaitingContract,
+    UniqueKeysContract,
     WorkerRegistryContract,
 )
 from alligator_sqlite import SqliteBackend
@@ -53,6 +54,7 @@ class TestSqliteContract(
     AdministrationContract,
     WorkerRegistryContract,
     PauseContract,
+    UniqueKeysContract,
     DiagnoseContract,
 ):
     # Every capability but Waking: a SQLite file cannot wake a waiter in

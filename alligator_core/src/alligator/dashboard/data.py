@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from alligator import presence
+from alligator import capabilities, presence
 from alligator.admin import Admin
 from alligator.backend import Backend, Finished, QueueCounts, TaskInfo
 from alligator.capabilities import Inspection
@@ -22,6 +22,7 @@ from alligator.gator import Gator
 from alligator.presence import WorkerInfo
 from alligator.security import SIGNED_PREFIX
 from alligator.text import redact_dsn
+from alligator.unique_store import HeldKey, UniqueKeys
 
 #: Most queues the overview lists (and the sampler follows); the page says how many more.
 MAX_QUEUES = 100
@@ -238,6 +239,12 @@ class Store:
             Unsupported: The store cannot pause.
         """
         return self.admin.set_paused(kind, name, paused)
+
+    def unique_keys(self, queue: str, limit: int) -> list[HeldKey] | None:
+        """The unique keys held in a queue, sorted; None when this store keeps no unique keys."""
+        if self.admin.cannot(UniqueKeys) is not None:
+            return None
+        return capabilities.unique_keys(self.backend).unique_keys(queue, limit)
 
     def workers(self) -> list[WorkerInfo] | None:
         """The live workers; None when this store keeps no registry of workers."""

@@ -53,6 +53,8 @@ log = logging.getLogger("alligator.dashboard")
 
 #: Tasks per page in the queue and dead-letter views.
 PAGE = 50
+#: Unique keys a queue's page lists at most (``alligator unique`` lists more).
+UNIQUE_SHOWN = 20
 #: Running tasks listed per worker on the overview; the page says how many more.
 MAX_RUNNING_SHOWN = 3
 #: Queues listed per worker on the overview; the page says how many more.
@@ -387,6 +389,7 @@ def create_app(
             queue=name,
             can_pause=paused is not None,
             queue_paused=("queue", name) in (paused or ()),
+            unique_keys=the_store.unique_keys(name, UNIQUE_SHOWN) if template == "queue.html" else None,
             state=state,
             counts=the_store.counts(name),
             rows=[(info, view_payload(info.payload)) for info in infos[:PAGE]],

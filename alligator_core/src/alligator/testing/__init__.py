@@ -8,7 +8,7 @@ record straight into the store. For each optional capability of
 :mod:`alligator.capabilities` it claims, it adds that capability's mixin
 (``ResultsContract``, ``ResultListingContract``, ``ResultWaitingContract``,
 ``WakingContract``, ``InspectionContract``, ``AdministrationContract``,
-``WorkerRegistryContract``, ``PauseContract``, ``DiagnoseContract``), each
+``WorkerRegistryContract``, ``PauseContract``, ``UniqueKeysContract``, ``DiagnoseContract``), each
 beginning with a test that the backend claims it::
 
     import functools
@@ -130,6 +130,7 @@ from alligator.testing.results import (
 )
 from alligator.testing.roundtrip import assert_result_round_trips, assert_round_trips
 from alligator.testing.stateful import BackendStateMachine, run_backend_state_machine
+from alligator.testing.unique import UniqueKeysContract
 
 __all__ = [
     "AckResultsContract",
@@ -173,6 +174,7 @@ __all__ = [
     "SharedStoreContract",
     "StringContract",
     "SucceededListingContract",
+    "UniqueKeysContract",
     "TaskListingContract",
     "UnreadableRecordContract",
     "WaitFinishedContract",

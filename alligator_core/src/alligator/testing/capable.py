@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         Waking,
         WorkerRegistry,
     )
+    from alligator.unique_store import UniqueKeys
 
     class CapableBackend(
         Backend,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
         Administration,
         WorkerRegistry,
         Pausing,
+        UniqueKeys,
         Diagnosis,
     ):
         """A backend with every capability (for type checking only)."""

@@ -22,6 +22,8 @@ backend adopts beside it when it claims that capability:
   :class:`~alligator.testing.registry.WorkerRegistryContract`
 * :class:`~alligator.capabilities.Pausing`:
   :class:`~alligator.testing.pausing.PauseContract`
+* :class:`~alligator.unique_store.UniqueKeys`:
+  :class:`~alligator.testing.unique.UniqueKeysContract`
 * :class:`~alligator.capabilities.Diagnosis`:
   :class:`~alligator.testing.registry.DiagnoseContract`
 
@@ -79,6 +81,7 @@ from alligator.testing.result_waiting import WaitFinishedContract as WaitFinishe
 from alligator.testing.results import FinishedContract as FinishedContract
 from alligator.testing.results import ResultLifetimeContract as ResultLifetimeContract
 from alligator.testing.results import ResultsContract
+from alligator.testing.unique import UniqueKeysContract
 
 
 class RequiredContract(
@@ -120,6 +123,7 @@ class BackendContract(
     AdministrationContract,
     WorkerRegistryContract,
     PauseContract,
+    UniqueKeysContract,
     DiagnoseContract,
 ):
     """Tests the required part and every capability: for a backend that claims them all.

@@ -40,6 +40,8 @@ class _Queue:
     # and (kept until, task_id) for each, to drop the old ones without a scan.
     results: dict[str, tuple[str, float, float]] = field(default_factory=dict)
     result_ends: list[tuple[float, str]] = field(default_factory=list)
+    # unique key -> (holder's id, mode, held until), see alligator.unique_store.
+    unique: dict[str, tuple[str, str, float]] = field(default_factory=dict)
 
 
 class _Store:

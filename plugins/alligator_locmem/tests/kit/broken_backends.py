@@ -31,6 +31,9 @@ from broken_capabilities import (
     ResultNeverExpires,
     ResultStoredAfterTheAck,
     RunningCountedAsWaiting,
+    UniqueKeyHeldPastItsWindow,
+    UniqueKeyNeverReleased,
+    UniquePushNotAtomic,
     WaitFinishedLooksOnce,
     WaitingListedInPushOrder,
     WakeLooksAtTheFirstQueueOnly,
@@ -415,4 +418,12 @@ BROKEN: dict[type[Backend], list[str]] = {
     WorkersUnbounded: ["test_the_registry_keeps_at_most_max_workers"],
     ForgetAlwaysTrue: ["test_forget_worker_removes_its_record"],
     DiagnoseUnknownLevel: ["test_diagnose_returns_findings_with_known_levels"],
+    UniqueKeyNeverReleased: [
+        *(f"test_the_key_is_released_when_its_holder_is_acked[{mode}]" for mode in ("until_finished",)),
+        "test_the_key_is_released_when_its_holder_is_dead_lettered",
+        "test_the_key_is_released_when_its_holder_is_cancelled_or_dropped",
+        "test_until_started_is_free_once_its_holder_runs",
+    ],
+    UniqueKeyHeldPastItsWindow: ["test_no_key_is_held_past_its_window"],
+    UniquePushNotAtomic: ["test_pushes_racing_on_one_key_queue_one_task"],
 }

@@ -228,3 +228,36 @@ class DiagnoseUnknownLevel(LocmemBackend):
 
     def diagnose(self) -> list[tuple[str, str, str]]:
         return [("info", "all fine", "")]
+
+
+class UniqueKeyNeverReleased(LocmemBackend):
+    """A unique key stays held until its window ends, however its holder ended (acked, dead, cancelled)."""
+
+    def _holds(self, queue: str, record: tuple[str, str, float], now: float) -> bool:
+        return now < record[2]
+
+
+class UniqueKeyHeldPastItsWindow(LocmemBackend):
+    """A unique key is held while its holder is live, however long: a stuck task holds it for ever."""
+
+    def _holds(self, queue: str, record: tuple[str, str, float], now: float) -> bool:
+        holder, mode, _ = record
+        return super()._holds(queue, (holder, mode, float("inf")), now)
+
+
+class UniquePushNotAtomic(LocmemBackend):
+    """``push_unique`` reads the key, lets go of the lock, then pushes: racing pushes both queue."""
+
+    def push_unique(
+        self, queue: str, task_id: str, payload: str, delay: float, key: str, mode: str, window: float
+    ) -> tuple[bool, str]:
+        with self._cond:
+            record = self._queue(queue).unique.get(key)
+            if record is not None and self._holds(queue, record, self.now()):
+                return False, record[0]
+        time.sleep(0.01)  # another thread reads the same free key meanwhile
+        with self._cond:
+            if not self.push(queue, task_id, payload, delay):
+                return False, ""
+            self._queue(queue).unique[key] = (task_id, mode, self.now() + max(delay, 0.0) + window)
+            return True, ""

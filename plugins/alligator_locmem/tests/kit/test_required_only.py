@@ -28,6 +28,7 @@ from alligator.testing import (
     ResultListingContract,
     ResultsContract,
     ResultWaitingContract,
+    UniqueKeysContract,
     WakingContract,
     WorkerRegistryContract,
 )
@@ -47,6 +48,7 @@ CLAIMS = {
     AdministrationContract: "test_the_backend_claims_administration",
     WorkerRegistryContract: "test_the_backend_claims_a_worker_registry",
     PauseContract: "test_the_backend_says_it_can_pause",
+    UniqueKeysContract: "test_the_backend_says_it_keeps_unique_keys",
     DiagnoseContract: "test_the_backend_claims_diagnosis",
 }
 
@@ -72,7 +74,10 @@ def test_every_capability_has_a_mixin_checked_here() -> None:
 @pytest.mark.parametrize("mixin", list(CLAIMS), ids=lambda mixin: mixin.__name__)
 def test_a_capability_mixin_fails_at_its_claim(mixin: type[ContractFixtures]) -> None:
     backend = REQUIRED_ONLY(new_store())
-    with pytest.raises(AssertionError, match=r"does not claim|writes set_paused and paused"):
+    with pytest.raises(
+        AssertionError,
+        match=r"does not claim|writes set_paused and paused|writes push_unique and unique_keys",
+    ):
         getattr(mixin(), CLAIMS[mixin])(backend)
 
 

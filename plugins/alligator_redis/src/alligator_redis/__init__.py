@@ -45,12 +45,13 @@ from alligator_redis.inspecting import Inspecting
 from alligator_redis.pausing import Pausing
 from alligator_redis.producing import PUSH_CHUNK, Producing
 from alligator_redis.registry import Registry
+from alligator_redis.unique import Unique
 
 __all__ = ["PUSH_CHUNK", "RedisBackend", "check_dsn"]
 __version__ = "1.0.0"
 
 
-class RedisBackend(Producing, Consuming, Finishing, Inspecting, Registry, Pausing):
+class RedisBackend(Producing, Consuming, Finishing, Inspecting, Registry, Pausing, Unique):
     """Queues in Redis; see the module docstring.
 
     Its methods are written by concern in mixins over

@@ -26,6 +26,8 @@ or starts with ``%``; see :func:`hash_tag`)::
     alligator:{T}:wake        list   wake-up tokens for workers blocked in reserve
     alligator:{T}:results     hash   "v:<id>" result (JSON text), "t:<id>" acked at
     alligator:{T}:result_expiry zset id -> when its result expires (trimmed lazily)
+    alligator:{T}:unique      hash   unique key -> "<mode>\t<until>\t<holder id>" (see unique_keys.lua)
+    alligator:{T}:unique_ends zset   unique key -> until (records past it are dropped lazily)
     alligator:{T}:done        channel  ids of finished tasks, published by the scripts
                                        that ack or dead-letter ("<bytes>:<id>" each)
     alligator:{T}:work        channel  "1" whenever a wake-up token is pushed, for
@@ -76,6 +78,8 @@ KEY_NAMES = (
     "wake",
     "results",
     "result_expiry",
+    "unique",
+    "unique_ends",
     "done",
     "work",
 )

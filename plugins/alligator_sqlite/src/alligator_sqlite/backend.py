@@ -3,7 +3,8 @@
 :class:`SqliteBackend` is :class:`~alligator_sqlite.store.Store` (the file,
 connections, transactions, shared steps) with the operations mixed in:
 :class:`~alligator_sqlite.consuming.Consuming`,
-:class:`~alligator_sqlite.inspecting.Inspecting` and
+:class:`~alligator_sqlite.inspecting.Inspecting` (both through
+:class:`~alligator_sqlite.unique.UniqueSqlite`) and
 :class:`~alligator_sqlite.registry.Registry`. Import it from the package:
 ``from alligator_sqlite import SqliteBackend``.
 """
@@ -13,9 +14,8 @@ from __future__ import annotations
 import sqlite3
 
 from alligator_sqlite import diagnosis, queries
-from alligator_sqlite.consuming import Consuming
-from alligator_sqlite.inspecting import Inspecting
 from alligator_sqlite.registry import Registry
+from alligator_sqlite.unique import DROP_QUEUE_UNIQUE, UniqueSqlite
 
 __all__ = ["SqliteBackend"]
 
@@ -25,10 +25,11 @@ _DROP_QUEUE = (
     queries.DROP_QUEUE_DEAD,
     queries.DROP_QUEUE_FINISHED,
     queries.DROP_QUEUE_RESULTS,
+    DROP_QUEUE_UNIQUE,
 )
 
 
-class SqliteBackend(Consuming, Inspecting, Registry):
+class SqliteBackend(UniqueSqlite, Registry):
     """Queues in one SQLite file shared by the processes of one machine.
 
     See :mod:`alligator_sqlite` for the DSN, the schema and how time is kept.

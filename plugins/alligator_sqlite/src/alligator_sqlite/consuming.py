@@ -55,17 +55,17 @@ class Consuming(Store):
         _check_delay(delay)
         data = payload.encode("utf-8")
         due = max(delay, 0.0)
+        return self._run(lambda conn: self._push_in(conn, queue, task_id, data, self.now() + due))
+
+    def _push_in(self, conn: sqlite3.Connection, queue: str, task_id: str, data: bytes, due: float) -> bool:
+        """Push's statements, inside the caller's write transaction; True if the task was added."""
         ids = {"queue": queue, "task_id": task_id}
-
-        def body(conn: sqlite3.Connection) -> bool:
-            row = {**ids, "payload": data, "due": self.now() + due, "seq": self._next_seqs(conn, 1)}
-            added = conn.execute(queries.PUSH_TASK, row).rowcount == 1
-            # As push_many: a re-pushed id forgets how it finished last time.
-            conn.execute(queries.FORGET_FINISHED_UNLESS_DEAD, ids)
-            conn.execute(queries.FORGET_RESULT_UNLESS_DEAD, ids)
-            return added
-
-        return self._run(body)
+        row = {**ids, "payload": data, "due": due, "seq": self._next_seqs(conn, 1)}
+        added = conn.execute(queries.PUSH_TASK, row).rowcount == 1
+        # As push_many: a re-pushed id forgets how it finished last time.
+        conn.execute(queries.FORGET_FINISHED_UNLESS_DEAD, ids)
+        conn.execute(queries.FORGET_RESULT_UNLESS_DEAD, ids)
+        return added
 
     def push_many(self, queue: str, items: Sequence[tuple[str, str, float]]) -> int:
         """Adds many tasks in one transaction; see :meth:`~alligator.backend.Backend.push_many`.

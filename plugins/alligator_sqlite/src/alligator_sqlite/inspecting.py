@@ -65,21 +65,27 @@ class Inspecting(Store):
 
         return self._run(body)
 
+    @staticmethod
+    def _live_status(conn: sqlite3.Connection, queue: str, task_id: str, now: float) -> int | None:
+        """WAITING, DELAYED or RUNNING for a live task, as :meth:`status` says it; None for any other."""
+        # Compared in SQL, as a number only when it is one (C9).
+        row = conn.execute(queries.TASK_STATUS, {"now": now, "queue": queue, "task_id": task_id}).fetchone()
+        if row is None:
+            return None
+        later, receipt = row
+        if later:
+            return RUNNING if receipt is not None else DELAYED
+        # A lapsed lease is due again, exactly like a waiting task.
+        return WAITING
+
     def status(self, queue: str, task_id: str) -> int | None:
         """Tells where a task is; see :meth:`~alligator.backend.Backend.status`."""
 
         def body(conn: sqlite3.Connection) -> int | None:
             now = self.now()
-            # Compared in SQL, as a number only when it is one (C9).
-            row = conn.execute(
-                queries.TASK_STATUS, {"now": now, "queue": queue, "task_id": task_id}
-            ).fetchone()
-            if row is not None:
-                later, receipt = row
-                if later:
-                    return RUNNING if receipt is not None else DELAYED
-                # A lapsed lease is due again, exactly like a waiting task.
-                return WAITING
+            live = self._live_status(conn, queue, task_id, now)
+            if live is not None:
+                return live
             # What finished() says, so a kept result or a dead letter keeps its status.
             found = self._finished_in(conn, queue, task_id, now)
             if found is not None:

@@ -3,25 +3,6 @@
 -- KEYS: members pending payloads attempts failures receipts leases succeeded failed results result_expiry
 -- include: arguments.lua
 -- include: leases.lua
+-- include: cancel_one.lua
 
-local now = clock()
-local id = ARGV[2]
-local member = redis.call('HGET', members, id)
-if member then
-  redis.call('ZREM', pending, member)
-  redis.call('HDEL', members, id)
-else
-  -- A task whose lease ran out is waiting again: it can be cancelled.
-  local deadline = redis.call('ZSCORE', leases, id)
-  if not deadline or tonumber(deadline) > now then return 0 end
-  unlease(id)
-end
-redis.call('HDEL', payloads, id)
-redis.call('HDEL', attempts, id)
-redis.call('HDEL', failures, id)
--- A status left from an earlier run of the same id must not outlive the cancel.
-redis.call('ZREM', succeeded, id)
-redis.call('ZREM', failed, id)
-redis.call('HDEL', results, 'v:' .. id, 't:' .. id)
-redis.call('ZREM', result_expiry, id)
-return 1
+return cancel_one(ARGV[2], clock())

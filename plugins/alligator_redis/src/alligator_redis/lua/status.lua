@@ -6,23 +6,14 @@
 -- include: arguments.lua
 -- include: leases.lua
 -- include: retention.lua
+-- include: live_state.lua
 
 local now = clock()
 local ttl = ttl_arg(ARGV[2])
 local id = ARGV[3]
 local age = ttl_arg(ARGV[4], 'dead_letter_ttl')
-if redis.call('HEXISTS', receipts, id) == 1 then
-  local deadline = redis.call('ZSCORE', leases, id)
-  -- A lease that ran out makes the task due again, even before a reserve moves it.
-  if deadline and tonumber(deadline) <= now then return __WAITING__ end
-  return __RUNNING__
-end
-local member = redis.call('HGET', members, id)
-if member then
-  local due = redis.call('ZSCORE', pending, member)
-  if due and tonumber(due) > now then return __DELAYED__ end
-  return __WAITING__
-end
+local state = live_state(id, now)
+if state then return state end
 if redis.call('ZSCORE', dead_order, id) then
   if past_its_time(id, now, age) then return -1 end
   return __FAILED__

@@ -1,4 +1,4 @@
--- The tables of schema version 4, created in a new file (see schema.py).
+-- The tables of schema version 5, created in a new file (see schema.py).
 -- Statements are run one at a time, split at each semicolon: no semicolon
 -- inside a statement or a comment.
 
@@ -78,3 +78,16 @@ CREATE TABLE IF NOT EXISTS alligator_paused (
     name TEXT NOT NULL,
     PRIMARY KEY (kind, name)
 ) WITHOUT ROWID;
+
+-- Version 5: unique keys, one record per (queue, key): the task holding it,
+-- its mode, and when the hold ends at the latest (see alligator_sqlite/unique.py).
+CREATE TABLE IF NOT EXISTS alligator_unique_keys (
+    queue TEXT NOT NULL,
+    key TEXT NOT NULL,
+    holder TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    until REAL NOT NULL,
+    PRIMARY KEY (queue, key)
+) WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS alligator_unique_keys_until ON alligator_unique_keys (queue, until);
