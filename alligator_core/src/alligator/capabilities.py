@@ -24,6 +24,7 @@ import abc
 from collections.abc import Sequence
 from typing import Protocol, cast, runtime_checkable
 
+from alligator.scheduling_store import Scheduling
 from alligator.store_values import Ack, DeadLetter, Finished, QueueCounts, TaskInfo
 
 
@@ -468,6 +469,7 @@ CAPABILITIES: dict[type, str] = {
     WorkerRegistry: "keeps no registry of workers",
     Pausing: "cannot pause queues or functions",
     Diagnosis: "cannot check its own settings",
+    Scheduling: "cannot enqueue schedule ticks once per tick (no schedules)",
 }
 
 _SUPPORTED: dict[tuple[type, type], bool] = {}
@@ -574,6 +576,12 @@ def pausing(backend: object) -> Pausing:
     """``backend`` as :class:`Pausing`; raises :class:`Unsupported` when the store lacks it."""
     require(backend, Pausing)
     return cast(Pausing, backend)
+
+
+def scheduling(backend: object) -> Scheduling:
+    """``backend`` as :class:`Scheduling`; raises :class:`Unsupported` when the store lacks it."""
+    require(backend, Scheduling)
+    return cast(Scheduling, backend)
 
 
 def diagnosis(backend: object) -> Diagnosis:

@@ -35,6 +35,7 @@ from alligator.testing import (
     ResultListingContract,
     ResultsContract,
     ResultWaitingContract,
+    SchedulingContract,
     WorkerRegistryContract,
 )
 from alligator_sqlite import SqliteBackend
@@ -54,6 +55,7 @@ class TestSqliteContract(
     WorkerRegistryContract,
     PauseContract,
     DiagnoseContract,
+    SchedulingContract,
 ):
     # Every capability but Waking: a SQLite file cannot wake a waiter in
     # another process, so a worker on several queues naps between looks.

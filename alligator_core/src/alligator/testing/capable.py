@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         Waking,
         WorkerRegistry,
     )
+    from alligator.scheduling_store import Scheduling
 
     class CapableBackend(
         Backend,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
         WorkerRegistry,
         Pausing,
         Diagnosis,
+        Scheduling,
     ):
         """A backend with every capability (for type checking only)."""
 

@@ -31,6 +31,7 @@ from broken_capabilities import (
     ResultNeverExpires,
     ResultStoredAfterTheAck,
     RunningCountedAsWaiting,
+    TickPushedTwice,
     WaitFinishedLooksOnce,
     WaitingListedInPushOrder,
     WakeLooksAtTheFirstQueueOnly,
@@ -415,4 +416,8 @@ BROKEN: dict[type[Backend], list[str]] = {
     WorkersUnbounded: ["test_the_registry_keeps_at_most_max_workers"],
     ForgetAlwaysTrue: ["test_forget_worker_removes_its_record"],
     DiagnoseUnknownLevel: ["test_diagnose_returns_findings_with_known_levels"],
+    TickPushedTwice: [
+        "test_a_tick_that_already_ran_is_not_enqueued_again",
+        "test_a_tick_is_pushed_and_recorded_once",
+    ],
 }

@@ -228,3 +228,16 @@ class DiagnoseUnknownLevel(LocmemBackend):
 
     def diagnose(self) -> list[tuple[str, str, str]]:
         return [("info", "all fine", "")]
+
+
+class TickPushedTwice(LocmemBackend):
+    """``push_tick`` trusts the derived task id alone: a tick that already ran is enqueued again."""
+
+    def push_tick(
+        self, queue: str, schedule: str, tick: float, task_id: str, payload: str, about: str
+    ) -> bool:
+        if not self.push(queue, task_id, payload):
+            return False
+        with self._cond:
+            self._schedules[(queue, schedule)] = (tick, about)
+        return True

@@ -28,6 +28,7 @@ from alligator.testing import (
     ResultListingContract,
     ResultsContract,
     ResultWaitingContract,
+    SchedulingContract,
     WakingContract,
     WorkerRegistryContract,
 )
@@ -48,6 +49,7 @@ CLAIMS = {
     WorkerRegistryContract: "test_the_backend_claims_a_worker_registry",
     PauseContract: "test_the_backend_says_it_can_pause",
     DiagnoseContract: "test_the_backend_claims_diagnosis",
+    SchedulingContract: "test_the_backend_claims_scheduling",
 }
 
 CASES = Path(__file__).with_name("required_only_cases.py")

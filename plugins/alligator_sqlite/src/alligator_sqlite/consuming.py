@@ -57,15 +57,16 @@ class Consuming(Store):
         due = max(delay, 0.0)
         ids = {"queue": queue, "task_id": task_id}
 
-        def body(conn: sqlite3.Connection) -> bool:
-            row = {**ids, "payload": data, "due": self.now() + due, "seq": self._next_seqs(conn, 1)}
-            added = conn.execute(queries.PUSH_TASK, row).rowcount == 1
-            # As push_many: a re-pushed id forgets how it finished last time.
-            conn.execute(queries.FORGET_FINISHED_UNLESS_DEAD, ids)
-            conn.execute(queries.FORGET_RESULT_UNLESS_DEAD, ids)
-            return added
+        return self._run(lambda conn: self._push_in(conn, ids, data, due))
 
-        return self._run(body)
+    def _push_in(self, conn: sqlite3.Connection, ids: dict[str, str], data: bytes, due: float) -> bool:
+        """Pushes one task inside the caller's transaction (push, and a schedule's tick)."""
+        row = {**ids, "payload": data, "due": self.now() + due, "seq": self._next_seqs(conn, 1)}
+        added = conn.execute(queries.PUSH_TASK, row).rowcount == 1
+        # As push_many: a re-pushed id forgets how it finished last time.
+        conn.execute(queries.FORGET_FINISHED_UNLESS_DEAD, ids)
+        conn.execute(queries.FORGET_RESULT_UNLESS_DEAD, ids)
+        return added
 
     def push_many(self, queue: str, items: Sequence[tuple[str, str, float]]) -> int:
         """Adds many tasks in one transaction; see :meth:`~alligator.backend.Backend.push_many`.

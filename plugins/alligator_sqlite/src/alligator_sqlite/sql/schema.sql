@@ -78,3 +78,12 @@ CREATE TABLE IF NOT EXISTS alligator_paused (
     name TEXT NOT NULL,
     PRIMARY KEY (kind, name)
 ) WITHOUT ROWID;
+
+-- Version 5: each schedule's last enqueued tick, per queue (see push_tick).
+CREATE TABLE IF NOT EXISTS alligator_schedule_ticks (
+    queue TEXT NOT NULL,
+    name TEXT NOT NULL,
+    last_tick REAL NOT NULL,
+    about TEXT NOT NULL,
+    PRIMARY KEY (queue, name)
+) WITHOUT ROWID;
