@@ -27,7 +27,7 @@ PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
 
 def _at(*parts: int, zone: datetime.tzinfo = PARIS) -> float:
-    return datetime.datetime(*parts, tzinfo=zone).timestamp()  # type: ignore[misc]
+    return datetime.datetime(*parts, tzinfo=zone).timestamp()  # type: ignore[arg-type,misc]
 
 
 def _local(tick: float) -> str:
@@ -175,7 +175,7 @@ def _gator() -> Gator:
 
 
 def _ticks_in(gator: Gator, name: str, queue: str = "all") -> list[int]:
-    found = []
+    found: list[int] = []
     while True:
         held = gator.backend.reserve(queue, 30.0)
         if not held:
