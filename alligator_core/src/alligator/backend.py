@@ -479,7 +479,7 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def drop_all(self, queue: str) -> None:
-        """Deletes everything a queue holds: waiting, delayed, reserved, dead, statuses."""
+        """Deletes everything a queue holds: waiting, delayed, reserved, dead, statuses, schedule records."""
 
     def close(self) -> None:  # noqa: B027 - optional: most backends have nothing to close
         """Releases connections and files; the instance is not used afterwards."""

@@ -100,6 +100,13 @@ class SchedulingContract(ContractFixtures):
         finally:
             backend.drop_all(other_queue)
 
+    def test_drop_all_forgets_the_queue_s_records(self, backend: CapableBackend, queue: str) -> None:
+        name = _name()
+        assert self._push(backend, queue, name, 50.0) is True
+        backend.drop_all(queue)
+        assert _records(backend, name) == []
+        assert self._push(backend, queue, name, 50.0) is True, "a dropped queue starts afresh"
+
     def test_bad_arguments_are_refused_before_anything_changes(
         self, backend: CapableBackend, queue: str
     ) -> None:

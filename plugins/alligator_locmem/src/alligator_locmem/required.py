@@ -316,3 +316,5 @@ class RequiredLocmem(Backend):
     def drop_all(self, queue: str) -> None:
         with self._cond:
             self._queues.pop(queue, None)
+            for key in [key for key in self._schedules if key[0] == queue]:
+                del self._schedules[key]

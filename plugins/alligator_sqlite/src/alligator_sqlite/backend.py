@@ -26,6 +26,7 @@ _DROP_QUEUE = (
     queries.DROP_QUEUE_DEAD,
     queries.DROP_QUEUE_FINISHED,
     queries.DROP_QUEUE_RESULTS,
+    queries.DROP_QUEUE_SCHEDULES,
 )
 
 

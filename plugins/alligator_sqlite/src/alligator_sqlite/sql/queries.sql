@@ -547,6 +547,9 @@ FROM alligator_schedule_ticks WHERE queue = :queue AND name = :name
 INSERT OR REPLACE INTO alligator_schedule_ticks (queue, name, last_tick, about)
 VALUES (:queue, :name, :tick, :about)
 
+-- name: drop_queue_schedules
+DELETE FROM alligator_schedule_ticks WHERE queue = :queue
+
 -- name: list_schedule_ticks
 -- A name or about over its limit comes back NULL, never read; the caller skips it.
 SELECT
