@@ -35,10 +35,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from alligator import capabilities
 from alligator.gator import Gator
-from alligator.schedules import Schedule
+
+if TYPE_CHECKING:
+    # Only for types: a worker without schedules never imports croniter.
+    from alligator.schedules import Schedule
 
 log = logging.getLogger("alligator.scheduler")
 

@@ -1,0 +1,86 @@
+"""``latergator --schedules``: a bad module or store stops it at start with a clear error; a good one runs.
+
+The multi-process proofs (four schedulers, SIGKILLs, every tick once) are in
+``tests/reliability/test_schedules_processes.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from alligator_sqlite import SqliteBackend
+
+HERE = Path(__file__).parent
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
+    env["ALLIGATOR_ALLOW"] = "sample_tasks"
+    return env
+
+
+def _latergator(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "alligator", *argv, "--processes", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "message"),
+    [
+        (
+            "bad_schedule_modules",
+            "schedule module 'bad_schedule_modules': schedule 'typo': cron='0 25 * * *'",
+        ),
+        ("no_such_module_here", "schedule module 'no_such_module_here' does not import"),
+        ("sample_tasks", "schedule module 'sample_tasks' has no SCHEDULES list"),
+    ],
+)
+def test_a_bad_schedule_module_stops_latergator_at_start_naming_it(
+    tmp_path: Path, module: str, message: str
+) -> None:
+    done = _latergator(f"sqlite:///{tmp_path / 't.db'}", "--schedules", module)
+    assert done.returncode == 2, done.stderr
+    assert f"latergator: error: --schedules: {message}" in done.stderr
+
+
+def test_a_store_without_schedules_is_refused_naming_it() -> None:
+    done = _latergator("minimal://", "--schedules", "schedule_modules")
+    assert done.returncode == 2, done.stderr
+    assert "has no Scheduling capability" in done.stderr
+
+
+def test_latergator_runs_the_schedules_and_says_so(tmp_path: Path) -> None:
+    dsn = f"sqlite:///{tmp_path / 't.db'}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alligator", dsn, "--processes", "1", "--schedules", "every_second_schedules"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+    try:
+        backend = SqliteBackend(dsn)
+        deadline = time.monotonic() + 120
+        while not backend.schedule_records():
+            assert time.monotonic() < deadline, "no tick was enqueued"
+            time.sleep(0.1)
+        [record] = backend.schedule_records()
+        assert (record.name, record.queue) == ("every-second", "all")
+        backend.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "schedules: every-second (from every_second_schedules)" in err
