@@ -6,6 +6,7 @@ The multi-process proofs (four schedulers, SIGKILLs, every tick once) are in
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -84,3 +85,38 @@ def test_latergator_runs_the_schedules_and_says_so(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "schedules: every-second (from every_second_schedules)" in err
+
+
+def _alligator(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "alligator.command", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(),
+    )
+
+
+def test_alligator_schedules_lists_last_and_next_ticks_without_the_module(tmp_path: Path) -> None:
+    dsn = f"sqlite:///{tmp_path / 't.db'}"
+    backend = SqliteBackend(dsn)
+    about = '{"every": 60, "missed": "last", "timezone": "UTC"}'
+    assert backend.push_tick("all", "minutely", 1_800_000_000.0, "schedule:minutely:1800000000", "{}", about)
+    assert backend.push_tick("q", "planted", 1.0, "schedule:planted:1", "{}", "not json")
+    backend.close()
+    done = _alligator("schedules", dsn)
+    assert done.returncode == 0, done.stderr
+    assert "minutely  all    2027-01-15T08:00:00+00:00" in done.stdout
+    assert "every 60s, missed=last" in done.stdout
+    listed = json.loads(_alligator("schedules", dsn, "--json").stdout)["schedules"]
+    assert [(row["name"], row["queue"]) for row in listed] == [("minutely", "all"), ("planted", "q")]
+    assert listed[0]["next_tick"] % 60 == 0 and listed[0]["next_tick"] > time.time()
+    assert (listed[1]["next"], listed[1]["expression"]) == ("?", "?"), (
+        "a planted description is shown as unknown"
+    )
+
+
+def test_alligator_schedules_on_a_store_without_them_says_so() -> None:
+    done = _alligator("schedules", "minimal://")
+    assert done.returncode == 1
+    assert "has no Scheduling capability" in done.stderr

@@ -579,7 +579,7 @@ def pausing(backend: object) -> Pausing:
 
 
 def scheduling(backend: object) -> Scheduling:
-    """``backend`` as :class:`Scheduling`; raises :class:`Unsupported` when the store lacks it."""
+    """``backend`` as :class:`~.scheduling_store.Scheduling`; raises :class:`Unsupported` if it lacks it."""
     require(backend, Scheduling)
     return cast(Scheduling, backend)
 

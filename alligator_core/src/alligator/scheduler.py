@@ -51,7 +51,7 @@ log = logging.getLogger("alligator.scheduler")
 MAX_LATE_TICKS = 1000
 #: Seconds between tries while the store cannot be reached.
 RETRY_SECONDS = 2.0
-#: The longest sleep: a wall clock set back or forward is noticed this soon.
+#: The longest sleep, so a wall clock set back or forward is noticed this soon.
 MAX_SLEEP = 30.0
 
 

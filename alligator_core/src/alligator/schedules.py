@@ -16,7 +16,7 @@ and ``latergator sqlite:///tasks.db --schedules myapp.schedules``.
 A schedule's ticks are instants derived from its expression alone, the same
 in every process: ``every=N`` ticks on the multiples of ``N`` seconds since
 the Unix epoch (so ``every=60`` ticks at each whole minute, whoever
-computes it), ``cron=`` at the instants :mod:`croniter` gives for the
+computes it), ``cron=`` at the instants ``croniter`` gives for the
 expression in the schedule's timezone. A tick's task id is derived from the
 schedule's name and the tick (:meth:`Schedule.task_id`), and the store
 enqueues a tick once, however many schedulers run (see
@@ -37,10 +37,10 @@ from croniter import croniter
 
 from alligator.constants import ALL
 from alligator.exceptions import ConfigurationError
-from alligator.scheduling_store import check_schedule_name
+from alligator.scheduling_store import ScheduleRecord, check_schedule_name
 from alligator.tasks import Task
 
-#: What happens to ticks that fell while no scheduler ran: see :class:`Schedule`.
+#: The policies for ticks that fell while no scheduler ran (see :class:`Schedule`).
 MISSED_POLICIES = ("none", "last", "all")
 #: The default cap of ``missed="all"``: the latest this many missed ticks are enqueued.
 DEFAULT_MAX_MISSED = 100
@@ -58,7 +58,7 @@ class Schedule:
             tick's task id, so renaming a schedule makes a new one.
         func: An importable function, as for ``gator.task``.
         cron: A cron expression (five fields, or six with seconds last, as
-            :mod:`croniter` reads them), in ``timezone``.
+            ``croniter`` reads them), in ``timezone``.
         every: Seconds between ticks (or a ``timedelta``), a whole number >= 1; ticks fall on the
             multiples of it since the Unix epoch.
         args: The function's positional arguments (JSON values).
@@ -263,3 +263,44 @@ def load_schedules(module_name: str) -> list[Schedule]:
             )
         seen.add(key)
     return list(found)
+
+
+def describe_record(record: ScheduleRecord, now: float) -> dict[str, Any]:
+    """One stored record as ``alligator schedules`` and the dashboard show it.
+
+    Returns:
+        ``name``, ``queue``, ``last_tick`` and ``next_tick`` (seconds since
+        the epoch; ``next_tick`` None when the stored description cannot
+        say), ``last`` and ``next`` as ISO 8601 UTC texts, and
+        ``expression`` (``every 60s`` or the cron expression and its
+        timezone; ``?`` for a description planted by hand).
+    """
+    upcoming = next_from_about(record.about, now)
+    return {
+        "name": record.name,
+        "queue": record.queue,
+        "last_tick": record.last_tick,
+        "next_tick": upcoming,
+        "last": _iso(record.last_tick),
+        "next": "?" if upcoming is None else _iso(upcoming),
+        "expression": _expression(record.about),
+    }
+
+
+def _iso(tick: float) -> str:
+    try:
+        return datetime.datetime.fromtimestamp(tick, datetime.timezone.utc).isoformat(timespec="seconds")
+    except (OverflowError, OSError, ValueError):
+        return "?"
+
+
+def _expression(about: str) -> str:
+    try:
+        fields = json.loads(about)
+        if isinstance(fields.get("every"), int):
+            return f"every {fields['every']}s, missed={fields.get('missed')}"
+        if isinstance(fields.get("cron"), str):
+            return f"cron {fields['cron']!r} {fields.get('timezone')}, missed={fields.get('missed')}"
+    except Exception:  # a description planted by hand
+        return "?"
+    return "?"

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-#: The longest schedule name, in UTF-8 bytes: it is part of each tick's task id.
+#: The longest schedule name in UTF-8 bytes (it is part of each tick's task id).
 MAX_SCHEDULE_NAME_BYTES = 120
 #: The longest ``about`` text a store keeps or lists, in UTF-8 bytes.
 MAX_ABOUT_BYTES = 2000

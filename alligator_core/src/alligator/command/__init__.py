@@ -208,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
             "--function", "-f", default=None, metavar="MODULE:NAME", help="the function, in every queue"
         )
 
+    command("schedules", "each schedule's queue, last tick enqueued and next tick (docs/schedules.md)")
+
     doctor = command("doctor", "check a deployment for what would lose or stall tasks")
     doctor.add_argument(
         "--allow",
@@ -304,9 +306,11 @@ def _run(argv: Sequence[str] | None) -> int:
         sys.stderr.write(f"alligator: error: {printable(err, 500)}\n")
         return 2
     try:
-        from alligator.command import _pausing
+        from alligator.command import _pausing, _schedules
 
         module = _pausing if args.command in _pausing.COMMANDS else _commands
+        if args.command in _schedules.COMMANDS:
+            module = _schedules
         handler = getattr(module, args.command, None) or getattr(_one_task, args.command)
         status = int(handler(Admin(backend), args))
         # Flushed here, not at exit: a reader that left (| head) is seen in main().

@@ -164,7 +164,7 @@ def queue_pattern(suffix: str) -> str:
 #: The registry's keys, by name, under a hash tag no queue's keys can have.
 WORKER_KEYS = {name: f"alligator:{{{TAG_ESCAPE}workers}}:{name}" for name in ("records", "beats")}
 
-#: A queue's keys and its schedule records' key: the layout of the schedule scripts.
+#: The layout of the schedule scripts (a queue's keys and its schedule records' key).
 SCHEDULE_KEY_NAMES = (*KEY_NAMES, "schedules")
 
 #: The set of queues that hold schedule records, under a tag no queue can have.
