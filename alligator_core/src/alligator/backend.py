@@ -59,7 +59,8 @@ class Backend(abc.ABC):
       most ``concurrency + 4`` calls at once (the task threads, the thread
       that keeps leases alive and beats the heartbeat, the thread that sends
       batched acks, the one that hands back stale prefetched tasks, and the
-      main thread as it starts and stops). A backend with a pool of
+      main thread as it starts and stops), one more when it runs schedules
+      (``latergator --schedules``: the scheduler's thread). A backend with a pool of
       connections lets it hold that many, so a worker never waits on its own
       pool; several workers, in threads or processes, may use one store at
       once, each with instances of its own.
