@@ -1,7 +1,8 @@
 """``latergator --schedules``: a bad module or store stops it at start with a clear error; a good one runs.
 
 The multi-process proofs (four schedulers, SIGKILLs, every tick once) are in
-``tests/reliability/test_schedules_processes.py``.
+``tests/reliability/test_schedules_processes.py``. Here, in the integration session: it needs SQLite and the
+minimal store installed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 
 from alligator_sqlite import SqliteBackend
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parent.parent  # tests/: the schedule modules and sample_tasks
 
 
 def _env() -> dict[str, str]:
