@@ -19,12 +19,12 @@ import pytest
 
 from alligator_sqlite import SqliteBackend
 
-HERE = Path(__file__).parent.parent  # tests/: the schedule modules and sample_tasks
+HERE = Path(__file__).parent  # the schedule modules; sample_tasks is in tests/
 
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(HERE.parent), env.get("PYTHONPATH", "")])
     env["ALLIGATOR_ALLOW"] = "sample_tasks"
     return env
 
