@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -121,3 +122,37 @@ def test_alligator_schedules_on_a_store_without_them_says_so() -> None:
     done = _alligator("schedules", "minimal://")
     assert done.returncode == 1
     assert "has no Scheduling capability" in done.stderr
+
+
+def test_under_a_supervisor_only_the_process_in_slot_0_runs_the_scheduler(tmp_path: Path) -> None:
+    dsn = f"sqlite:///{tmp_path / 't.db'}"
+    command = [
+        sys.executable,
+        "-m",
+        "alligator",
+        dsn,
+        "--processes",
+        "2",
+        "--schedules",
+        "every_second_schedules",
+    ]
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=_env())
+    assert proc.stderr is not None
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
+    reader.start()
+    try:
+        backend = SqliteBackend(dsn)
+        deadline = time.monotonic() + 120
+        # Both children started (their SIGTERM handlers in place) and a tick enqueued.
+        while sum("latergator starting in" in line for line in lines) < 2 or not backend.schedule_records():
+            assert time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.1)
+        backend.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(120)
+        reader.join(60)
+    err = "".join(lines)
+    assert proc.returncode == 0, err
+    assert err.count("schedules: every-second") == 1, "one scheduler per latergator, not one per process"
