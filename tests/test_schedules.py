@@ -14,12 +14,13 @@ import types
 import uuid
 import zoneinfo
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sample_tasks import add, noop
 
 from alligator import Gator, Schedule
-from alligator.exceptions import ConfigurationError
+from alligator.exceptions import BackendError, ConfigurationError
 from alligator.scheduler import Scheduler
 from alligator.schedules import load_schedules, next_from_about, tick_task_id
 
@@ -254,3 +255,39 @@ def test_the_scheduler_thread_sleeps_until_the_next_tick_and_stops_at_once() -> 
     scheduler.start()
     scheduler.stop(timeout=30.0)
     assert scheduler._thread is not None and not scheduler._thread.is_alive()
+
+
+class _Outage:
+    """Makes a locmem backend's push_tick fail while ``down`` is set, as an unreachable store does."""
+
+    def __init__(self, gator: Gator) -> None:
+        self.down = True
+        backend: Any = gator.backend
+        real = backend.push_tick
+
+        def push_tick(*args: Any) -> bool:
+            if self.down:
+                raise BackendError("cannot reach the store")
+            return bool(real(*args))
+
+        backend.push_tick = push_tick
+
+
+def test_ticks_that_fell_while_the_store_was_unreachable_are_enqueued_when_it_answers() -> None:
+    gator = _gator()
+    scheduler = Scheduler(gator, [Schedule("s", noop, every=10, missed="none")], Clock(101.0))
+    outage = _Outage(gator)
+    with pytest.raises(BackendError):
+        scheduler.run_once(125.0)
+    outage.down = False
+    scheduler.run_once(141.0)
+    assert _ticks_in(gator, "s") == [110, 120, 130, 140], "late, not missed: the scheduler was running"
+
+
+def test_a_planted_record_that_is_no_number_counts_as_none() -> None:
+    gator = _gator()
+    backend: Any = gator.backend
+    backend._schedules[("all", "s")] = ("soon", "{}")
+    assert backend.schedule_records() == []
+    Scheduler(gator, [Schedule("s", noop, every=10)], Clock(101.0)).run_once(111.0)
+    assert _ticks_in(gator, "s") == [110]
