@@ -200,9 +200,12 @@ def redis(session: nox.Session) -> None:
 
 @nox.session
 def cluster(session: nox.Session) -> None:
-    """The kit against a 3-master Redis Cluster started on loopback ports."""
+    """The kit, and the schedules' exactly-once proof, against a 3-master Redis Cluster on loopback ports."""
     _install(session, *TEST_DEPS, CORE, PLUGINS["redis"])
-    _pytest(session, f"{PLUGINS['redis']}/tests/test_redis_cluster.py", "-m", "cluster")
+    tests = f"{PLUGINS['redis']}/tests"
+    _pytest(
+        session, f"{tests}/test_redis_cluster.py", f"{tests}/test_redis_cluster_schedules.py", "-m", "cluster"
+    )
 
 
 @nox.session

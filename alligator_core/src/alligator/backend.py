@@ -59,7 +59,8 @@ class Backend(abc.ABC):
       most ``concurrency + 4`` calls at once (the task threads, the thread
       that keeps leases alive and beats the heartbeat, the thread that sends
       batched acks, the one that hands back stale prefetched tasks, and the
-      main thread as it starts and stops). A backend with a pool of
+      main thread as it starts and stops), one more when it runs schedules
+      (``latergator --schedules``: the scheduler's thread). A backend with a pool of
       connections lets it hold that many, so a worker never waits on its own
       pool; several workers, in threads or processes, may use one store at
       once, each with instances of its own.
@@ -479,7 +480,7 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def drop_all(self, queue: str) -> None:
-        """Deletes everything a queue holds: waiting, delayed, reserved, dead, statuses."""
+        """Deletes everything a queue holds: waiting, delayed, reserved, dead, statuses, schedule records."""
 
     def close(self) -> None:  # noqa: B027 - optional: most backends have nothing to close
         """Releases connections and files; the instance is not used afterwards."""

@@ -24,6 +24,7 @@ import abc
 from collections.abc import Sequence
 from typing import Protocol, cast, runtime_checkable
 
+from alligator.scheduling_store import Scheduling
 from alligator.store_values import Ack, DeadLetter, Finished, QueueCounts, TaskInfo
 from alligator.unique_store import UniqueKeys as UniqueKeys
 
@@ -470,6 +471,7 @@ CAPABILITIES: dict[type, str] = {
     Pausing: "cannot pause queues or functions",
     UniqueKeys: "cannot keep unique keys (for unique_for=...)",
     Diagnosis: "cannot check its own settings",
+    Scheduling: "cannot enqueue schedule ticks once per tick (no schedules)",
 }
 
 _SUPPORTED: dict[tuple[type, type], bool] = {}
@@ -582,6 +584,12 @@ def unique_keys(backend: object) -> UniqueKeys:
     """``backend`` as :class:`~.unique_store.UniqueKeys`; raises :class:`Unsupported` when it lacks it."""
     require(backend, UniqueKeys)
     return cast(UniqueKeys, backend)
+
+
+def scheduling(backend: object) -> Scheduling:
+    """``backend`` as :class:`~.scheduling_store.Scheduling`; raises :class:`Unsupported` if it lacks it."""
+    require(backend, Scheduling)
+    return cast(Scheduling, backend)
 
 
 def diagnosis(backend: object) -> Diagnosis:

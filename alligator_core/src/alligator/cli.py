@@ -44,10 +44,12 @@ import traceback
 from collections.abc import Sequence
 
 from alligator import cpus, logs, supervisor
-from alligator.exceptions import AlligatorException, PermanentBackendError
+from alligator.capabilities import Unsupported
+from alligator.exceptions import AlligatorException, ConfigurationError, PermanentBackendError
 from alligator.gator import Gator
 from alligator.importcheck import check_allowed
 from alligator.registry import DSN_ENV, backend_class_for, dsn_or_env
+from alligator.scheduler import Scheduler
 from alligator.security import NOTHING_ALLOWED, TaskPolicy
 
 # Re-exported: they lived here before worker_arguments, and callers (doctor) import them from here.
@@ -60,10 +62,15 @@ log = logging.getLogger("alligator.worker")
 
 
 class _CommandWorker(Worker):
-    """The worker of ``latergator``: its start line also says where it looks and what it opened."""
+    """The worker of ``latergator``: its start line also says where it looks and what it opened.
+
+    With ``--schedules`` it runs a :class:`~alligator.scheduler.Scheduler`
+    thread from its start to its stop.
+    """
 
     start_line = ""
     start_fields: dict[str, object] = {}
+    scheduler: Scheduler | None = None
 
     def starting(self) -> None:
         # Logged from the start hook, once the signal handlers are in place:
@@ -71,6 +78,37 @@ class _CommandWorker(Worker):
         if self.start_line:
             log.info("%s", self.start_line, extra=self.start_fields)
         super().starting()
+        if self.scheduler is not None:
+            self.scheduler.start()
+
+    def stopping(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        super().stopping()
+
+
+def _scheduler(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, gator: Gator, slot: int | None
+) -> Scheduler | None:
+    """The scheduler of ``--schedules``, or None; exits with status 2 on a bad module, schedule or store.
+
+    Every worker process checks the modules, so a bad one stops any of them
+    at start; under a supervisor only the process in slot 0 runs the
+    scheduler (one per ``latergator``, not one per process: more would only
+    add refused pushes). Correctness never depends on how many run.
+    """
+    if not args.schedules:
+        return None
+    from alligator.schedules import load_schedules
+
+    schedules = []
+    try:
+        for module in args.schedules:
+            schedules.extend(load_schedules(module))
+        made = Scheduler(gator, schedules)
+    except (ConfigurationError, Unsupported) as err:
+        parser.exit(2, f"latergator: error: --schedules: {err}\n")
+    return made if slot in (None, 0) else None
 
 
 def install_metrics(parser: argparse.ArgumentParser, worker: Worker, port: int | None) -> None:
@@ -127,6 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Several processes run under a supervisor; the children it starts are
     # plain workers, each choosing its threads as this process would.
     channel = supervisor.child_channel()
+    slot = supervisor.child_slot() if channel is not None else None
     if channel is None:
         try:
             in_process = backend_class_for(args.dsn).in_process
@@ -201,6 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except (AlligatorException, ValueError) as err:
         parser.exit(2, f"latergator: error: {err}\n")
+    worker.scheduler = _scheduler(parser, args, gator, slot)
     worker.start_line = (
         f"latergator starting in {searched[0]}: store {gator.backend.describe()}, "
         f"queue{'s' if len(worker.queues) > 1 else ''} {', '.join(repr(q) for q in worker.queues)}; "
@@ -225,6 +265,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     if channel is None:
         worker.start_fields.update(processes=1, chosen=choice.why)
+    if worker.scheduler is not None:
+        names = [schedule.name for schedule in worker.scheduler.schedules]
+        worker.start_line += f"; schedules: {', '.join(names) or 'none'} (from {', '.join(args.schedules)})"
+        worker.start_fields["schedules"] = names
     try:
         # One look at the store before the worker reports itself up: a
         # database it does not have or a wrong password stops it here (exit 2,

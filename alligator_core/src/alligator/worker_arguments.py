@@ -168,6 +168,14 @@ def build_parser() -> argparse.ArgumentParser:
         "MODULE:FUNCTION also calls FUNCTION()",
     )
     parser.add_argument(
+        "--schedules",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="run the periodic tasks of MODULE's SCHEDULES list in this worker (repeatable); any number "
+        "of workers may: each tick is enqueued once (see docs/schedules.md)",
+    )
+    parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="logging level"
     )
     parser.add_argument(

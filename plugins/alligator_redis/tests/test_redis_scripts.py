@@ -8,7 +8,7 @@ from importlib import resources
 import pytest
 
 from alligator import reasons
-from alligator_redis import pauses, scripts, unique
+from alligator_redis import pauses, scheduling, scripts, unique
 
 ALL = (
     *scripts.SCRIPTS,
@@ -17,6 +17,8 @@ ALL = (
     pauses.PAUSED,
     unique.UNIQUE_PUSH,
     unique.HELD_KEYS,
+    scheduling.PUSH_TICK,
+    scheduling.SCHEDULE_TICKS,
 )
 
 #: The Lua functions a script may call without defining them (Redis's Lua 5.1).

@@ -35,6 +35,7 @@ from alligator.testing import (
     ResultListingContract,
     ResultsContract,
     ResultWaitingContract,
+    SchedulingContract,
     UniqueKeysContract,
     WorkerRegistryContract,
 )
@@ -56,6 +57,7 @@ class TestSqliteContract(
     PauseContract,
     UniqueKeysContract,
     DiagnoseContract,
+    SchedulingContract,
 ):
     # Every capability but Waking: a SQLite file cannot wake a waiter in
     # another process, so a worker on several queues naps between looks.

@@ -213,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     held.add_argument(
         "--limit", type=_non_negative, default=100, metavar="N", help="show at most N keys (default: 100)"
     )
+    command("schedules", "each schedule's queue, last tick enqueued and next tick (docs/schedules.md)")
 
     doctor = command("doctor", "check a deployment for what would lose or stall tasks")
     doctor.add_argument(
@@ -310,10 +311,10 @@ def _run(argv: Sequence[str] | None) -> int:
         sys.stderr.write(f"alligator: error: {printable(err, 500)}\n")
         return 2
     try:
-        from alligator.command import _pausing, _unique
+        from alligator.command import _pausing, _schedules, _unique
 
-        module = _pausing if args.command in _pausing.COMMANDS else _commands
-        module = _unique if args.command in _unique.COMMANDS else module
+        # Each command's handler lives in the module that lists it in COMMANDS.
+        module = next((m for m in (_pausing, _unique, _schedules) if args.command in m.COMMANDS), _commands)
         handler = getattr(module, args.command, None) or getattr(_one_task, args.command)
         status = int(handler(Admin(backend), args))
         # Flushed here, not at exit: a reader that left (| head) is seen in main().

@@ -20,6 +20,7 @@ from alligator.capabilities import Inspection
 from alligator.constants import status_name
 from alligator.gator import Gator
 from alligator.presence import WorkerInfo
+from alligator.scheduling_store import Scheduling
 from alligator.security import SIGNED_PREFIX
 from alligator.text import redact_dsn
 from alligator.unique_store import HeldKey, UniqueKeys
@@ -229,6 +230,18 @@ class Store:
     def paused(self) -> list[tuple[str, str]] | None:
         """What is paused, as ``(kind, name)``; None when this store cannot pause."""
         return self.admin.paused_or_none()
+
+    def schedules(self) -> list[dict[str, Any]] | None:
+        """The schedule records, as ``alligator schedules --json`` lists them; None if the store has none."""
+        if self.admin.cannot(Scheduling) is not None:
+            return None
+        from alligator.schedules import describe_record
+
+        now = time.time()
+        return [
+            describe_record(record, now)
+            for record in capabilities.scheduling(self.admin.backend).schedule_records()
+        ]
 
     def set_paused(self, kind: str, name: str, paused: bool) -> bool:
         """Pauses or resumes a queue or a function (see :meth:`Backend.set_paused

@@ -344,6 +344,7 @@ def create_app(
             "stale_seconds": int(presence.STALE_SECONDS),
             "paused": paused,
             "paused_queues": {name for kind, name in paused or () if kind == "queue"},
+            "schedules": the_store.schedules(),
             "depth": depth,
             "depth_total": Markup(
                 charts.line_chart(total, start, end, "all queues: waiting, delayed, running")

@@ -289,6 +289,7 @@ class Supervisor:
         read_fd, write_fd = os.pipe()
         env = dict(os.environ)
         env[protocol.CHILD_ENV] = f"{write_fd}:{os.getpid()}"
+        env[protocol.SLOT_ENV] = str(slot)
         # glibc gives each thread that allocates an arena of its own; a
         # worker's few threads (tasks, dispatch, acks, leases) rarely
         # allocate at once, and two arenas save each child ~1.5 MiB of RSS.

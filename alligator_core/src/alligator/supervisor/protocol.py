@@ -38,6 +38,8 @@ log = logging.getLogger("alligator.supervisor")
 
 #: The environment variable that tells a child which pipe to report on (``FD:SUPERVISOR_PID``).
 CHILD_ENV = "ALLIGATOR_SUPERVISOR"
+#: The environment variable that tells a child its slot (0 runs the schedules: see alligator.cli).
+SLOT_ENV = "ALLIGATOR_WORKER_SLOT"
 #: Longest report line read; a longer one is dropped unread.
 MAX_LINE_BYTES = 8192
 #: Longest text field kept (a task id, a function name).
@@ -184,6 +186,12 @@ def child_channel() -> int | None:
         return None
     _parent = int(parent)
     return fd
+
+
+def child_slot() -> int | None:
+    """Returns the slot the supervisor started this process in (taken out of the environment), or None."""
+    text = os.environ.pop(SLOT_ENV, "")
+    return int(text) if text.isdigit() else None
 
 
 def supervisor_pid() -> int | None:

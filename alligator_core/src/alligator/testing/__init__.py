@@ -8,7 +8,8 @@ record straight into the store. For each optional capability of
 :mod:`alligator.capabilities` it claims, it adds that capability's mixin
 (``ResultsContract``, ``ResultListingContract``, ``ResultWaitingContract``,
 ``WakingContract``, ``InspectionContract``, ``AdministrationContract``,
-``WorkerRegistryContract``, ``PauseContract``, ``UniqueKeysContract``, ``DiagnoseContract``), each
+``WorkerRegistryContract``, ``PauseContract``, ``UniqueKeysContract``, ``DiagnoseContract``,
+``SchedulingContract``), each
 beginning with a test that the backend claims it::
 
     import functools
@@ -129,6 +130,7 @@ from alligator.testing.results import (
     ResultsContract,
 )
 from alligator.testing.roundtrip import assert_result_round_trips, assert_round_trips
+from alligator.testing.scheduling import SchedulingContract
 from alligator.testing.stateful import BackendStateMachine, run_backend_state_machine
 from alligator.testing.unique import UniqueKeysContract
 
@@ -159,6 +161,7 @@ __all__ = [
     "LeaseContract",
     "ModelContract",
     "PauseContract",
+    "SchedulingContract",
     "PayloadLimitContract",
     "PeekContract",
     "PriorityContract",

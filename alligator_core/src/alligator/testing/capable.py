@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         Waking,
         WorkerRegistry,
     )
+    from alligator.scheduling_store import Scheduling
     from alligator.unique_store import UniqueKeys
 
     class CapableBackend(
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
         Pausing,
         UniqueKeys,
         Diagnosis,
+        Scheduling,
     ):
         """A backend with every capability (for type checking only)."""
 

@@ -26,6 +26,8 @@ backend adopts beside it when it claims that capability:
   :class:`~alligator.testing.unique.UniqueKeysContract`
 * :class:`~alligator.capabilities.Diagnosis`:
   :class:`~alligator.testing.registry.DiagnoseContract`
+* :class:`~alligator.scheduling_store.Scheduling`:
+  :class:`~alligator.testing.scheduling.SchedulingContract`
 
 Each capability mixin begins with a test that the backend claims its
 capability, so adopting one for a capability the backend lacks fails loudly
@@ -81,6 +83,7 @@ from alligator.testing.result_waiting import WaitFinishedContract as WaitFinishe
 from alligator.testing.results import FinishedContract as FinishedContract
 from alligator.testing.results import ResultLifetimeContract as ResultLifetimeContract
 from alligator.testing.results import ResultsContract
+from alligator.testing.scheduling import SchedulingContract
 from alligator.testing.unique import UniqueKeysContract
 
 
@@ -125,6 +128,7 @@ class BackendContract(
     PauseContract,
     UniqueKeysContract,
     DiagnoseContract,
+    SchedulingContract,
 ):
     """Tests the required part and every capability: for a backend that claims them all.
 

@@ -34,7 +34,7 @@ class UniqueKeysContract(ContractFixtures):
     """``push_unique`` takes a key with the push atomically; the key is free once its holder ended."""
 
     @staticmethod
-    def _push(
+    def _push_unique(
         backend: CapableBackend,
         queue: str,
         task_id: str,
@@ -53,17 +53,17 @@ class UniqueKeysContract(ContractFixtures):
     def test_a_second_push_of_a_held_key_queues_nothing_and_names_the_holder(
         self, backend: CapableBackend, queue: str
     ) -> None:
-        assert self._push(backend, queue, "a") == (True, "")
-        assert self._push(backend, queue, "b") == (False, "a")
-        assert self._push(backend, queue, "c", key="other") == (True, "")
+        assert self._push_unique(backend, queue, "a") == (True, "")
+        assert self._push_unique(backend, queue, "b") == (False, "a")
+        assert self._push_unique(backend, queue, "c", key="other") == (True, "")
         assert backend.status(queue, "b") is None, "a refused push queues nothing"
         assert backend.len(queue) == 2
 
     def test_keys_are_per_queue(self, backend: CapableBackend, queue: str) -> None:
         other = queue + "-other"
         try:
-            assert self._push(backend, queue, "a") == (True, "")
-            assert self._push(backend, other, "b") == (True, "")
+            assert self._push_unique(backend, queue, "a") == (True, "")
+            assert self._push_unique(backend, other, "b") == (True, "")
         finally:
             backend.drop_all(other)
 
@@ -71,95 +71,97 @@ class UniqueKeysContract(ContractFixtures):
         self, backend: CapableBackend, queue: str
     ) -> None:
         assert backend.push(queue, "a", "x")
-        assert self._push(backend, queue, "a") == (False, "")
-        assert self._push(backend, queue, "b") == (True, ""), "the key was never taken"
+        assert self._push_unique(backend, queue, "a") == (False, "")
+        assert self._push_unique(backend, queue, "b") == (True, ""), "the key was never taken"
 
     @pytest.mark.parametrize("mode", [UNTIL_FINISHED, UNTIL_STARTED, DEBOUNCE])
     def test_the_key_is_released_when_its_holder_is_acked(
         self, backend: CapableBackend, queue: str, mode: str
     ) -> None:
-        assert self._push(backend, queue, "a", mode=mode)[0]
+        assert self._push_unique(backend, queue, "a", mode=mode)[0]
         held = backend.get(queue, "a", LEASE)
         assert held is not None
         assert backend.ack(queue, "a", held.receipt)
-        assert self._push(backend, queue, "b", mode=mode) == (True, "")
+        assert self._push_unique(backend, queue, "b", mode=mode) == (True, "")
 
     def test_the_key_is_released_when_its_holder_is_dead_lettered(
         self, backend: CapableBackend, queue: str
     ) -> None:
-        assert self._push(backend, queue, "a")[0]
+        assert self._push_unique(backend, queue, "a")[0]
         held = backend.get(queue, "a", LEASE)
         assert held is not None
         assert backend.dead_letter(queue, "a", held.receipt, "broken")
-        assert self._push(backend, queue, "b") == (True, "")
+        assert self._push_unique(backend, queue, "b") == (True, "")
 
     def test_the_key_is_released_when_its_holder_is_cancelled_or_dropped(
         self, backend: CapableBackend, queue: str
     ) -> None:
-        assert self._push(backend, queue, "a")[0]
+        assert self._push_unique(backend, queue, "a")[0]
         assert backend.cancel(queue, "a")
-        assert self._push(backend, queue, "b") == (True, "")
+        assert self._push_unique(backend, queue, "b") == (True, "")
         backend.drop_all(queue)
-        assert self._push(backend, queue, "c") == (True, "")
+        assert self._push_unique(backend, queue, "c") == (True, "")
 
     def test_until_finished_holds_while_running_and_through_a_retry(
         self, backend: CapableBackend, queue: str
     ) -> None:
-        assert self._push(backend, queue, "a")[0]
+        assert self._push_unique(backend, queue, "a")[0]
         held = backend.get(queue, "a", LEASE)
         assert held is not None
-        assert self._push(backend, queue, "b") == (False, "a"), "a running holder holds"
+        assert self._push_unique(backend, queue, "b") == (False, "a"), "a running holder holds"
         assert backend.release(queue, "a", held.receipt, 5.0)
-        assert self._push(backend, queue, "c") == (False, "a"), "a holder waiting for its retry holds"
+        assert self._push_unique(backend, queue, "c") == (False, "a"), "a holder waiting for its retry holds"
 
     def test_until_started_is_free_once_its_holder_runs(self, backend: CapableBackend, queue: str) -> None:
-        assert self._push(backend, queue, "a", mode=UNTIL_STARTED)[0]
-        assert self._push(backend, queue, "b", mode=UNTIL_STARTED) == (False, "a")
+        assert self._push_unique(backend, queue, "a", mode=UNTIL_STARTED)[0]
+        assert self._push_unique(backend, queue, "b", mode=UNTIL_STARTED) == (False, "a")
         assert backend.get(queue, "a", LEASE) is not None
-        assert self._push(backend, queue, "c", mode=UNTIL_STARTED) == (True, "")
+        assert self._push_unique(backend, queue, "c", mode=UNTIL_STARTED) == (True, "")
 
     def test_a_worker_that_died_leaves_the_key_held_until_the_redelivery_ends(
         self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
-        assert self._push(backend, queue, "a")[0]
+        assert self._push_unique(backend, queue, "a")[0]
         assert backend.get(queue, "a", LEASE) is not None  # its worker is killed: never acked
         clock.advance(LEASE + 1)
-        assert self._push(backend, queue, "b") == (False, "a"), "the task will be delivered again"
+        assert self._push_unique(backend, queue, "b") == (False, "a"), "the task will be delivered again"
         again = backend.reserve(queue, LEASE, 1)
         assert [r.task_id for r in again] == ["a"]
-        assert self._push(backend, queue, "c") == (False, "a")
+        assert self._push_unique(backend, queue, "c") == (False, "a")
         assert backend.ack(queue, "a", again[0].receipt)
-        assert self._push(backend, queue, "d") == (True, "")
+        assert self._push_unique(backend, queue, "d") == (True, "")
 
     def test_no_key_is_held_past_its_window(
         self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
-        assert self._push(backend, queue, "a")[0]
+        assert self._push_unique(backend, queue, "a")[0]
         clock.advance(WINDOW - 1)
-        assert self._push(backend, queue, "b") == (False, "a")
+        assert self._push_unique(backend, queue, "b") == (False, "a")
         clock.advance(2)
-        assert self._push(backend, queue, "c") == (True, ""), "a waiting holder holds only for the window"
+        assert self._push_unique(backend, queue, "c") == (True, ""), (
+            "a waiting holder holds only for the window"
+        )
 
     def test_the_window_starts_when_the_task_is_due(
         self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
-        assert self._push(backend, queue, "a", delay=100.0)[0]
+        assert self._push_unique(backend, queue, "a", delay=100.0)[0]
         clock.advance(WINDOW + 10)
-        assert self._push(backend, queue, "b") == (False, "a")
+        assert self._push_unique(backend, queue, "b") == (False, "a")
 
     def test_throttle_holds_for_the_window_after_its_holder_finished(
         self, backend: CapableBackend, clock: FakeClock, queue: str
     ) -> None:
-        assert self._push(backend, queue, "a", mode=THROTTLE)[0]
+        assert self._push_unique(backend, queue, "a", mode=THROTTLE)[0]
         held = backend.get(queue, "a", LEASE)
         assert held is not None and backend.ack(queue, "a", held.receipt)
-        assert self._push(backend, queue, "b", mode=THROTTLE) == (False, "a")
+        assert self._push_unique(backend, queue, "b", mode=THROTTLE) == (False, "a")
         clock.advance(WINDOW)
-        assert self._push(backend, queue, "c", mode=THROTTLE) == (True, "")
+        assert self._push_unique(backend, queue, "c", mode=THROTTLE) == (True, "")
 
     def test_debounce_replaces_the_waiting_holder(self, backend: CapableBackend, queue: str) -> None:
-        assert self._push(backend, queue, "a", mode=DEBOUNCE, delay=WINDOW) == (True, "")
-        assert self._push(backend, queue, "b", mode=DEBOUNCE, delay=WINDOW) == (True, "a")
+        assert self._push_unique(backend, queue, "a", mode=DEBOUNCE, delay=WINDOW) == (True, "")
+        assert self._push_unique(backend, queue, "b", mode=DEBOUNCE, delay=WINDOW) == (True, "a")
         assert backend.status(queue, "a") is None, "the replaced task was cancelled"
         assert backend.status(queue, "b") == DELAYED
         assert backend.len(queue) == 1
@@ -167,24 +169,24 @@ class UniqueKeysContract(ContractFixtures):
     def test_debounce_queues_a_new_task_beside_a_running_one(
         self, backend: CapableBackend, queue: str
     ) -> None:
-        assert self._push(backend, queue, "a", mode=DEBOUNCE)[0]
+        assert self._push_unique(backend, queue, "a", mode=DEBOUNCE)[0]
         assert backend.get(queue, "a", LEASE) is not None
-        assert self._push(backend, queue, "b", mode=DEBOUNCE) == (True, "")
+        assert self._push_unique(backend, queue, "b", mode=DEBOUNCE) == (True, "")
         assert backend.status(queue, "b") == WAITING
 
     def test_debounce_never_replaces_a_task_of_another_mode(
         self, backend: CapableBackend, queue: str
     ) -> None:
-        assert self._push(backend, queue, "a", delay=WINDOW)[0]
-        assert self._push(backend, queue, "b", mode=DEBOUNCE, delay=WINDOW) == (False, "a")
+        assert self._push_unique(backend, queue, "a", delay=WINDOW)[0]
+        assert self._push_unique(backend, queue, "b", mode=DEBOUNCE, delay=WINDOW) == (False, "a")
         assert backend.status(queue, "a") == DELAYED
 
     def test_the_held_keys_are_listed_and_the_released_ones_are_not(
         self, backend: CapableBackend, queue: str
     ) -> None:
-        assert self._push(backend, queue, "a", key="k2")[0]
-        assert self._push(backend, queue, "b", key="k1", mode=UNTIL_STARTED)[0]
-        assert self._push(backend, queue, "c", key="k3")[0]
+        assert self._push_unique(backend, queue, "a", key="k2")[0]
+        assert self._push_unique(backend, queue, "b", key="k1", mode=UNTIL_STARTED)[0]
+        assert self._push_unique(backend, queue, "c", key="k3")[0]
         assert backend.cancel(queue, "c")
         listed = backend.unique_keys(queue)
         assert [(k.key, k.holder, k.mode) for k in listed] == [
@@ -202,7 +204,7 @@ class UniqueKeysContract(ContractFixtures):
         def push(n: int) -> None:
             start.wait(timeout=60)
             for i in range(10):
-                outcome = self._push(backend, queue, f"t{n}-{i}")
+                outcome = self._push_unique(backend, queue, f"t{n}-{i}")
                 with lock:
                     results.append(outcome)
 

@@ -42,6 +42,7 @@ class RequiredLocmem(Backend):
         self._done = store.done
         self._workers = store.workers
         self._paused = store.paused
+        self._schedules = store.schedules
 
     def _queue(self, name: str) -> _Queue:
         return self._queues.setdefault(name, _Queue())
@@ -315,3 +316,5 @@ class RequiredLocmem(Backend):
     def drop_all(self, queue: str) -> None:
         with self._cond:
             self._queues.pop(queue, None)
+            for key in [key for key in self._schedules if key[0] == queue]:
+                del self._schedules[key]

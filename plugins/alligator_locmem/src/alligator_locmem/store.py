@@ -58,6 +58,8 @@ class _Store:
         self.workers: dict[str, tuple[str, float, float]] = {}
         # The paused (kind, name) pairs; one set per store.
         self.paused: set[tuple[str, str]] = set()
+        # (queue, schedule name) -> (last tick enqueued, about); object: tests plant bad ticks.
+        self.schedules: dict[tuple[str, str], tuple[object, str]] = {}
 
 
 _STORES: dict[str, _Store] = {}

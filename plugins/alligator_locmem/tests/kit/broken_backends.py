@@ -31,6 +31,7 @@ from broken_capabilities import (
     ResultNeverExpires,
     ResultStoredAfterTheAck,
     RunningCountedAsWaiting,
+    TickPushedTwice,
     UniqueKeyHeldPastItsWindow,
     UniqueKeyNeverReleased,
     UniquePushNotAtomic,
@@ -426,4 +427,8 @@ BROKEN: dict[type[Backend], list[str]] = {
     ],
     UniqueKeyHeldPastItsWindow: ["test_no_key_is_held_past_its_window"],
     UniquePushNotAtomic: ["test_pushes_racing_on_one_key_queue_one_task"],
+    TickPushedTwice: [
+        "test_a_tick_that_already_ran_is_not_enqueued_again",
+        "test_a_tick_is_pushed_and_recorded_once",
+    ],
 }

@@ -28,6 +28,7 @@ from alligator.testing import (
     ResultListingContract,
     ResultsContract,
     ResultWaitingContract,
+    SchedulingContract,
     UniqueKeysContract,
     WakingContract,
     WorkerRegistryContract,
@@ -50,6 +51,7 @@ CLAIMS = {
     PauseContract: "test_the_backend_says_it_can_pause",
     UniqueKeysContract: "test_the_backend_says_it_keeps_unique_keys",
     DiagnoseContract: "test_the_backend_claims_diagnosis",
+    SchedulingContract: "test_the_backend_claims_scheduling",
 }
 
 CASES = Path(__file__).with_name("required_only_cases.py")

@@ -45,20 +45,22 @@ from alligator_redis.inspecting import Inspecting
 from alligator_redis.pausing import Pausing
 from alligator_redis.producing import PUSH_CHUNK, Producing
 from alligator_redis.registry import Registry
+from alligator_redis.scheduling import Scheduling
 from alligator_redis.unique import Unique
 
 __all__ = ["PUSH_CHUNK", "RedisBackend", "check_dsn"]
 __version__ = "1.0.0"
 
 
-class RedisBackend(Producing, Consuming, Finishing, Inspecting, Registry, Pausing, Unique):
+class RedisBackend(Producing, Consuming, Finishing, Inspecting, Registry, Pausing, Unique, Scheduling):
     """Queues in Redis; see the module docstring.
 
     Its methods are written by concern in mixins over
     ``RedisBase`` in :mod:`~alligator_redis.base` (connection, scripts, keys):
     :mod:`~alligator_redis.producing`, :mod:`~alligator_redis.consuming`,
     :mod:`~alligator_redis.finishing`, :mod:`~alligator_redis.inspecting`,
-    :mod:`~alligator_redis.registry` and :mod:`~alligator_redis.pausing`.
+    :mod:`~alligator_redis.registry`, :mod:`~alligator_redis.pausing` and
+    :mod:`~alligator_redis.scheduling`.
 
     Example:
         >>> backend = RedisBackend("redis://localhost:6379/0")  # doctest: +SKIP

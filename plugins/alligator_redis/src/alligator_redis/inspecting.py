@@ -14,7 +14,7 @@ from alligator_redis.base import (
     RedisBase,
     _number,
 )
-from alligator_redis.keys import queue_of, queue_pattern
+from alligator_redis.keys import SCHEDULE_QUEUES_KEY, queue_of, queue_pattern, schedules_key
 
 
 class Inspecting(RedisBase):
@@ -221,4 +221,6 @@ class Inspecting(RedisBase):
             BackendError: Redis cannot be reached.
         """
         with self._translated("drop the queue {!r}", queue):
-            self._execute("DEL", *self._queue(queue).all)
+            # Its schedule records too: the same hash tag, so one command still.
+            self._execute("DEL", *self._queue(queue).all, schedules_key(queue))
+            self._execute("SREM", SCHEDULE_QUEUES_KEY, queue)

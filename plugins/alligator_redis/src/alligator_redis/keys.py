@@ -53,6 +53,15 @@ own (see :mod:`alligator_redis.pauses`)::
 
     alligator:{%paused}:pauses  zset  "queue:<name>" / "function:<module:name>" -> 0
 
+Schedules (:mod:`alligator_redis.scheduling`) keep, per queue, each
+schedule's last enqueued tick in one more key of the queue, beside its
+tasks, so the tick's push and its record are one script on one node; and
+the queues that have records in one set of their own, an index for listing
+(written before the script, so it may name a queue whose records are gone)::
+
+    alligator:{T}:schedules            hash  "t:<name>" last tick, "a:<name>" about
+    alligator:{%schedules}:queues      set   queue names
+
 ``alligator doctor`` writes and deletes one probe key,
 ``alligator:{<tag>}:doctor-probe:<random hex>``, to prove the server takes writes.
 """
@@ -158,6 +167,18 @@ def queue_pattern(suffix: str) -> str:
 
 #: The registry's keys, by name, under a hash tag no queue's keys can have.
 WORKER_KEYS = {name: f"alligator:{{{TAG_ESCAPE}workers}}:{name}" for name in ("records", "beats")}
+
+#: The layout of the schedule scripts (a queue's keys and its schedule records' key).
+SCHEDULE_KEY_NAMES = (*KEY_NAMES, "schedules")
+
+#: The set of queues that hold schedule records, under a tag no queue can have.
+SCHEDULE_QUEUES_KEY = f"alligator:{{{TAG_ESCAPE}schedules}}:queues"
+
+
+def schedules_key(queue: str) -> str:
+    """Returns the key of a queue's schedule records (see the layout above)."""
+    return f"alligator:{{{hash_tag(queue)}}}:schedules"
+
 
 #: The key of a store's pauses.
 PAUSES_KEY = f"alligator:{{{TAG_ESCAPE}paused}}:pauses"

@@ -125,12 +125,15 @@ shared with an application's own tables:
   (version 3): the live workers' records, with an index on ``expires_at``.
 * ``alligator_paused(kind, name)`` (version 4): the paused queues and
   functions (see :meth:`SqliteBackend.set_paused`).
+* ``alligator_schedule_ticks(queue, name, last_tick, about)`` (version 5):
+  each schedule's last enqueued tick (see :meth:`SqliteBackend.push_tick`).
 
 An older file is migrated in place when it is opened, in one transaction,
 one version at a time: version 1 to 2 adds the ``failures`` column (every
 count starting at 0) and rebuilds ``alligator_dead`` with the payload last;
 version 2 to 3 adds the results and workers tables, leaving every row as it
-is; version 3 to 4 adds the paused table, empty. A file written by a newer
+is; version 3 to 4 adds the paused table, empty; version 4 to 5 the
+schedule ticks table, empty. A file written by a newer
 release (a higher ``schema_version``) is refused with a clear error rather
 than misread.
 
@@ -138,8 +141,8 @@ Where things are: :mod:`alligator_sqlite.dsn` reads the DSN;
 :mod:`alligator_sqlite.schema` creates and migrates the tables;
 ``store.py`` holds the connections, the transactions and the steps several
 operations share; ``records.py`` reads records anyone could have written;
-the operations are in ``consuming.py``, ``inspecting.py`` and
-``registry.py``, mixed into :class:`SqliteBackend` in ``backend.py``; and
+the operations are in ``consuming.py``, ``inspecting.py``,
+``registry.py`` and ``scheduling.py``, mixed into :class:`SqliteBackend` in ``backend.py``; and
 :mod:`alligator_sqlite.diagnosis` checks a deployment. Every SQL statement
 is in the package's ``sql`` folder (``queries.sql``, each query under its
 name, and ``schema.sql`` and ``migrate_N.sql``), read by

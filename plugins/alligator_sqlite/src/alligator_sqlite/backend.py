@@ -4,7 +4,8 @@
 connections, transactions, shared steps) with the operations mixed in:
 :class:`~alligator_sqlite.consuming.Consuming`,
 :class:`~alligator_sqlite.inspecting.Inspecting` (both through
-:class:`~alligator_sqlite.unique.UniqueSqlite`) and
+:class:`~alligator_sqlite.unique.UniqueSqlite`),
+:class:`~alligator_sqlite.scheduling.Scheduling` (over ``Consuming``) and
 :class:`~alligator_sqlite.registry.Registry`. Import it from the package:
 ``from alligator_sqlite import SqliteBackend``.
 """
@@ -15,6 +16,7 @@ import sqlite3
 
 from alligator_sqlite import diagnosis, queries
 from alligator_sqlite.registry import Registry
+from alligator_sqlite.scheduling import Scheduling
 from alligator_sqlite.unique import DROP_QUEUE_UNIQUE, UniqueSqlite
 
 __all__ = ["SqliteBackend"]
@@ -26,10 +28,11 @@ _DROP_QUEUE = (
     queries.DROP_QUEUE_FINISHED,
     queries.DROP_QUEUE_RESULTS,
     DROP_QUEUE_UNIQUE,
+    queries.DROP_QUEUE_SCHEDULES,
 )
 
 
-class SqliteBackend(UniqueSqlite, Registry):
+class SqliteBackend(UniqueSqlite, Scheduling, Registry):
     """Queues in one SQLite file shared by the processes of one machine.
 
     See :mod:`alligator_sqlite` for the DSN, the schema and how time is kept.

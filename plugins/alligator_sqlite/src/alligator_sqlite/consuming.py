@@ -58,7 +58,8 @@ class Consuming(Store):
         return self._run(lambda conn: self._push_in(conn, queue, task_id, data, self.now() + due))
 
     def _push_in(self, conn: sqlite3.Connection, queue: str, task_id: str, data: bytes, due: float) -> bool:
-        """Push's statements, inside the caller's write transaction; True if the task was added."""
+        """Push's statements, inside the caller's write transaction (push, a unique push, a
+        schedule's tick); ``due`` is absolute, on the store's clock. True if the task was added."""
         ids = {"queue": queue, "task_id": task_id}
         row = {**ids, "payload": data, "due": due, "seq": self._next_seqs(conn, 1)}
         added = conn.execute(queries.PUSH_TASK, row).rowcount == 1

@@ -205,6 +205,11 @@ PAUSE_EXISTS = _query("pause_exists")
 COUNT_PAUSES = _query("count_pauses")
 ADD_PAUSE = _query("add_pause")
 LIST_PAUSES = _query("list_pauses")
+# -- schedules -----------------------------------------------------------------
+SCHEDULE_LAST_TICK = _query("schedule_last_tick")
+RECORD_TICK = _query("record_tick")
+LIST_SCHEDULE_TICKS = _query("list_schedule_ticks")
+DROP_QUEUE_SCHEDULES = _query("drop_queue_schedules")
 # -- deployment checks ---------------------------------------------------------
 READ_JOURNAL_MODE = _query("read_journal_mode")
 DATABASE_LIST = _query("database_list")

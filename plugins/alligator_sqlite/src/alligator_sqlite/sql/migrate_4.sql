@@ -1,4 +1,5 @@
--- Schema version 4 to 5: the unique keys' table, empty after the upgrade.
+-- Schema version 4 to 5: new tables only, empty after the upgrade: the unique keys,
+-- and each schedule's last tick (so no schedule has a recorded tick yet).
 
 CREATE TABLE IF NOT EXISTS alligator_unique_keys (
     queue TEXT NOT NULL,
@@ -10,3 +11,12 @@ CREATE TABLE IF NOT EXISTS alligator_unique_keys (
 ) WITHOUT ROWID;
 
 CREATE INDEX IF NOT EXISTS alligator_unique_keys_until ON alligator_unique_keys (queue, until);
+
+
+CREATE TABLE IF NOT EXISTS alligator_schedule_ticks (
+    queue TEXT NOT NULL,
+    name TEXT NOT NULL,
+    last_tick REAL NOT NULL,
+    about TEXT NOT NULL,
+    PRIMARY KEY (queue, name)
+) WITHOUT ROWID;

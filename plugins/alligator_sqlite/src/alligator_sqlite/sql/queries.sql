@@ -536,6 +536,29 @@ INSERT INTO alligator_paused (kind, name) VALUES (:kind, :name)
 SELECT kind, CASE WHEN length(CAST(name AS BLOB)) <= :max_name THEN CAST(name AS BLOB) END
 FROM alligator_paused WHERE kind IN ('queue', 'function') ORDER BY kind, name LIMIT :limit
 
+-- -- schedules (scheduling.py) ----------------------------------------------
+
+-- name: schedule_last_tick
+-- NULL for a tick planted by hand that is no number: it counts as no record.
+SELECT CASE WHEN typeof(last_tick) IN ('real', 'integer') THEN last_tick END
+FROM alligator_schedule_ticks WHERE queue = :queue AND name = :name
+
+-- name: record_tick
+INSERT OR REPLACE INTO alligator_schedule_ticks (queue, name, last_tick, about)
+VALUES (:queue, :name, :tick, :about)
+
+-- name: drop_queue_schedules
+DELETE FROM alligator_schedule_ticks WHERE queue = :queue
+
+-- name: list_schedule_ticks
+-- A name or about over its limit comes back NULL, never read; the caller skips it.
+SELECT
+    CASE WHEN length(CAST(name AS BLOB)) <= :max_name THEN CAST(name AS BLOB) END,
+    CASE WHEN length(CAST(queue AS BLOB)) <= :max_queue THEN CAST(queue AS BLOB) END,
+    CASE WHEN typeof(last_tick) IN ('real', 'integer') THEN last_tick END,
+    CASE WHEN length(CAST(about AS BLOB)) <= :max_about THEN CAST(about AS BLOB) END
+FROM alligator_schedule_ticks ORDER BY name, queue LIMIT :limit
+
 -- -- deployment checks (diagnosis.py) ----------------------------------------
 
 -- name: read_journal_mode

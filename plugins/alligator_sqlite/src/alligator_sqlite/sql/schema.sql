@@ -91,3 +91,11 @@ CREATE TABLE IF NOT EXISTS alligator_unique_keys (
 ) WITHOUT ROWID;
 
 CREATE INDEX IF NOT EXISTS alligator_unique_keys_until ON alligator_unique_keys (queue, until);
+-- Version 5: each schedule's last enqueued tick, per queue (see push_tick).
+CREATE TABLE IF NOT EXISTS alligator_schedule_ticks (
+    queue TEXT NOT NULL,
+    name TEXT NOT NULL,
+    last_tick REAL NOT NULL,
+    about TEXT NOT NULL,
+    PRIMARY KEY (queue, name)
+) WITHOUT ROWID;
