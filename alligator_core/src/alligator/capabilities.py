@@ -24,6 +24,7 @@ import abc
 from collections.abc import Sequence
 from typing import Protocol, cast, runtime_checkable
 
+from alligator.limit_store import Limiting
 from alligator.store_values import Ack, DeadLetter, Finished, QueueCounts, TaskInfo
 
 
@@ -468,6 +469,7 @@ CAPABILITIES: dict[type, str] = {
     WorkerRegistry: "keeps no registry of workers",
     Pausing: "cannot pause queues or functions",
     Diagnosis: "cannot check its own settings",
+    Limiting: "cannot keep rate limits or concurrency limits per key",
 }
 
 _SUPPORTED: dict[tuple[type, type], bool] = {}
@@ -580,3 +582,9 @@ def diagnosis(backend: object) -> Diagnosis:
     """``backend`` as :class:`Diagnosis`; raises :class:`Unsupported` when the store lacks it."""
     require(backend, Diagnosis)
     return cast(Diagnosis, backend)
+
+
+def limiting(backend: object) -> Limiting:
+    """``backend`` as :class:`~.limit_store.Limiting`; raises :class:`Unsupported` when the store lacks it."""
+    require(backend, Limiting)
+    return cast(Limiting, backend)

@@ -22,6 +22,7 @@ from alligator.exceptions import (
     InvalidPayloadError,
     NotSerializableError,
 )
+from alligator.limit_store import check_concurrency, check_key, parse_rate
 from alligator.limits import MAX_DEPENDENCIES, MAX_RETRY_DELAY
 from alligator.retries import (
     DEFAULT_RETRY_BACKOFF,
@@ -104,6 +105,13 @@ class Task:
         store_result: False keeps no return value (``Gator.result`` then
             returns None once the task succeeded), and does not require
             the value to be JSON.
+        rate_limit: At most this many runs of the key per second, minute
+            or hour, for every worker of the store: ``"10/s"``, ``"600/m"``,
+            ``"5000/h"`` (see :mod:`alligator.limiting`).
+        concurrency_limit: At most this many tasks of the key run at once,
+            across every worker of the store.
+        limit_key: The key both limits count against; None for the
+            function (``module:name``).
 
     Hooks are importable functions (or ``"module:function"`` strings): they
     travel in the payload by name, like the task's function.
@@ -127,6 +135,9 @@ class Task:
         time_limit: float | None = None,
         result_ttl: float | None = None,
         store_result: bool = True,
+        rate_limit: str | None = None,
+        concurrency_limit: int | None = None,
+        limit_key: str | None = None,
     ) -> None:
         check_retries(retries)
         if delay_by is not None and delay_until is not None:
@@ -154,6 +165,11 @@ class Task:
         if not isinstance(store_result, bool):
             raise TypeError(f"store_result must be True or False, not {_show(store_result)}")
         self.store_result = store_result
+        self.rate_limit = None if rate_limit is None else str(parse_rate(rate_limit))
+        self.concurrency_limit = None if concurrency_limit is None else check_concurrency(concurrency_limit)
+        if limit_key is not None and rate_limit is None and concurrency_limit is None:
+            raise ValueError("limit_key needs a rate_limit or a concurrency_limit to count against it")
+        self.limit_key = None if limit_key is None else check_key(limit_key)
         self.status = DELAYED if (self.delay_by or self.delay_until) else WAITING
         self.func: Callable[..., Any] | None = None
         self.module: str | None = None

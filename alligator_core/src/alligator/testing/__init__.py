@@ -8,7 +8,8 @@ record straight into the store. For each optional capability of
 :mod:`alligator.capabilities` it claims, it adds that capability's mixin
 (``ResultsContract``, ``ResultListingContract``, ``ResultWaitingContract``,
 ``WakingContract``, ``InspectionContract``, ``AdministrationContract``,
-``WorkerRegistryContract``, ``PauseContract``, ``DiagnoseContract``), each
+``WorkerRegistryContract``, ``PauseContract``, ``DiagnoseContract``,
+``LimitContract``), each
 beginning with a test that the backend claims it::
 
     import functools
@@ -89,6 +90,7 @@ from alligator.testing.inspection import (
     QueueListingContract,
     TaskListingContract,
 )
+from alligator.testing.limiting import LimitContract
 from alligator.testing.pausing import PauseContract
 from alligator.testing.priority import PriorityContract, WakingContract
 from alligator.testing.registry import DiagnoseContract, WorkerRegistryContract
@@ -158,6 +160,7 @@ __all__ = [
     "LeaseContract",
     "ModelContract",
     "PauseContract",
+    "LimitContract",
     "PayloadLimitContract",
     "PeekContract",
     "PriorityContract",

@@ -24,6 +24,8 @@ backend adopts beside it when it claims that capability:
   :class:`~alligator.testing.pausing.PauseContract`
 * :class:`~alligator.capabilities.Diagnosis`:
   :class:`~alligator.testing.registry.DiagnoseContract`
+* :class:`~alligator.limit_store.Limiting`:
+  :class:`~alligator.testing.limiting.LimitContract`
 
 Each capability mixin begins with a test that the backend claims its
 capability, so adopting one for a capability the backend lacks fails loudly
@@ -47,6 +49,7 @@ from alligator.testing.fixtures import ContractFixtures as ContractFixtures
 from alligator.testing.fixtures import PlantRawPayload as PlantRawPayload
 from alligator.testing.fixtures import assert_reason as assert_reason
 from alligator.testing.inspection import InspectionContract
+from alligator.testing.limiting import LimitContract
 from alligator.testing.pausing import PauseContract
 from alligator.testing.priority import PriorityContract as PriorityContract
 from alligator.testing.priority import WakingContract
@@ -121,6 +124,7 @@ class BackendContract(
     WorkerRegistryContract,
     PauseContract,
     DiagnoseContract,
+    LimitContract,
 ):
     """Tests the required part and every capability: for a backend that claims them all.
 

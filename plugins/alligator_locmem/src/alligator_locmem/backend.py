@@ -2,7 +2,8 @@
 
 Results kept with the ack, listing them and waiting for them; waking on
 several queues; inspection and dead-letter administration; the registry of
-live workers; pauses; diagnosis.
+live workers; pauses; rate limits and concurrency slots per key
+(:mod:`alligator_locmem.limiting`); diagnosis.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from alligator.backend import (
 )
 from alligator.constants import SUCCESS
 from alligator.pausing import check_target, listed
+from alligator_locmem.limiting import LocmemLimiting
 from alligator_locmem.required import RequiredLocmem
 from alligator_locmem.store import _cut_id, _Entry, _listed, _Queue, _unreadable
 
 
-class LocmemBackend(RequiredLocmem):
+class LocmemBackend(LocmemLimiting, RequiredLocmem):
     """Queues in this process's memory, with every capability; see :mod:`alligator_locmem`."""
 
     # -- results ---------------------------------------------------------

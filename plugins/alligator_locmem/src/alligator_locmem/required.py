@@ -42,6 +42,7 @@ class RequiredLocmem(Backend):
         self._done = store.done
         self._workers = store.workers
         self._paused = store.paused
+        self._limits = store.limits
 
     def _queue(self, name: str) -> _Queue:
         return self._queues.setdefault(name, _Queue())

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from alligator import reasons
 from alligator.backend import DeadLetter
+from alligator_locmem.limiting import LimitTables
 
 
 @dataclass
@@ -56,6 +57,8 @@ class _Store:
         self.workers: dict[str, tuple[str, float, float]] = {}
         # The paused (kind, name) pairs; one set per store.
         self.paused: set[tuple[str, str]] = set()
+        # Rate limits and concurrency slots per key; one set per store.
+        self.limits = LimitTables()
 
 
 _STORES: dict[str, _Store] = {}

@@ -23,6 +23,7 @@ from alligator.testing import (
     ContractFixtures,
     DiagnoseContract,
     InspectionContract,
+    LimitContract,
     PauseContract,
     RequiredContract,
     ResultListingContract,
@@ -48,6 +49,7 @@ CLAIMS = {
     WorkerRegistryContract: "test_the_backend_claims_a_worker_registry",
     PauseContract: "test_the_backend_says_it_can_pause",
     DiagnoseContract: "test_the_backend_claims_diagnosis",
+    LimitContract: "test_the_backend_claims_limiting",
 }
 
 CASES = Path(__file__).with_name("required_only_cases.py")
