@@ -29,9 +29,10 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from alligator import capabilities, pausing
+from alligator import capabilities, events, pausing
 from alligator.backend import Reservation
 from alligator.exceptions import PermanentBackendError
 from alligator.limiting import LimitGate, Limits
@@ -82,6 +83,7 @@ class Dispatching:
     settler: Settler
     _pauses: pausing.PauseWatch
     _limits: LimitGate
+    _listeners: list[Callable[[events.TaskEvent], None]]
     _steps: dict[str, DeliverySteps]
     # The dispatch state, under one condition: the buffer of reserved,
     # unstarted tasks (queue, reservation, monotonic time buffered); whether
@@ -100,6 +102,9 @@ class Dispatching:
     _dispatcher: threading.Thread | None
 
     def stop(self) -> None:  # pragma: no cover - the worker's
+        raise NotImplementedError
+
+    def _emit(self, event: events.TaskEvent) -> None:  # pragma: no cover - the worker's
         raise NotImplementedError
 
     # -- claims against max_tasks --------------------------------------------
@@ -365,6 +370,12 @@ class Dispatching:
             self.settler.apply(HandBack(queue, reservation.task_id, reservation.receipt, delay))
         except Exception as err:
             log.error("could not hand back limited task %s: %s", printable(reservation.task_id), err)
+        if self._listeners:
+            self._emit(
+                events.TaskEvent(
+                    events.LIMITED, queue, reservation.task_id, delivery.function, reservation.attempts
+                )
+            )
         log.debug(
             "task %s of %s waits %.3gs on limit key %s",
             printable(reservation.task_id),

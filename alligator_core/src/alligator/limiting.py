@@ -105,11 +105,17 @@ class LimitGate:
         # (queue, task_id) -> (key, holder) of the concurrency slots held now.
         self._held: dict[tuple[str, str], tuple[str, str]] = {}
         self._lock = threading.Lock()
-        #: Tasks handed back by a limit so far (for tests and the progress line).
+        #: Tasks handed back by a limit so far (logged as the worker stops).
         self.delayed = 0
+        #: Calls made to the store's limits so far (logged as the worker stops).
+        self.calls = 0
 
     def _store(self) -> Limiting:
         return capabilities.limiting(self.backend)
+
+    def _called(self) -> None:
+        with self._lock:
+            self.calls += 1
 
     def admit(self, queue: str, task: Task, limits: Limits) -> float:
         """Takes what ``task`` needs to run now.
@@ -126,12 +132,14 @@ class LimitGate:
         holder = holder_of(queue, task.task_id)
         try:
             if limits.concurrency is not None:
+                self._called()
                 wait = store.acquire_slot(limits.key, holder, limits.concurrency, self.lease_seconds)
                 if wait > 0:
                     return self._delayed(max(MIN_RECHECK_SECONDS, min(wait, SLOT_RECHECK_SECONDS)), True)
                 with self._lock:
                     self._held[(queue, task.task_id)] = (limits.key, holder)
             if limits.rate is not None:
+                self._called()
                 wait = store.take_rate(limits.key, holder, limits.rate.count, limits.rate.per)
                 if wait > 0:
                     self.done(queue, task.task_id)
@@ -161,6 +169,7 @@ class LimitGate:
         if held is None:
             return
         try:
+            self._called()
             self._store().release_slot(*held)
         except Exception as err:
             log.error(
@@ -179,6 +188,7 @@ class LimitGate:
         store = self._store()
         for (_, task_id), (key, holder) in held:
             try:
+                self._called()
                 if not store.extend_slot(key, holder, self.lease_seconds):
                     log.error(
                         "the %s slot of task %s ended before it was extended: another task may run in it",

@@ -329,7 +329,9 @@ class Worker(Dispatching, Heartbeats, Stopping):
 
     def stopping(self) -> None:
         """Logs the stop line."""
-        log.info("%s stopping after %d task(s)", self.ident(), self.tasks_complete)
+        limits = self._limits
+        waited = f"; {limits.delayed} waited on a limit ({limits.calls} limit calls)" if limits.calls else ""
+        log.info("%s stopping after %d task(s)%s", self.ident(), self.tasks_complete, waited)
         if self.abandoned:
             log.warning("tasks that were handed back may still be running in this process's threads")
 

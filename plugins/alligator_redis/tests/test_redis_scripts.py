@@ -8,9 +8,9 @@ from importlib import resources
 import pytest
 
 from alligator import reasons
-from alligator_redis import pauses, scripts
+from alligator_redis import limits, pauses, scripts
 
-ALL = (*scripts.SCRIPTS, *scripts.WORKER_SCRIPTS, pauses.SET_PAUSED, pauses.PAUSED)
+ALL = (*scripts.SCRIPTS, *scripts.WORKER_SCRIPTS, pauses.SET_PAUSED, pauses.PAUSED, *limits.LIMIT_SCRIPTS)
 
 #: The Lua functions a script may call without defining them (Redis's Lua 5.1).
 BUILTINS = {"error", "ipairs", "pairs", "tonumber", "tostring", "type", "unpack", "select", "pcall", "assert"}

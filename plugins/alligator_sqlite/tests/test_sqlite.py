@@ -174,7 +174,7 @@ def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
             "SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'alligator_dead_seq'"
         ).fetchone()
         conn.close()
-        assert SCHEMA_VERSION == 4
+        assert SCHEMA_VERSION == 5
         assert not backend.created
         [got] = backend.reserve("q", 30.0, 10)
         assert (got.task_id, got.payload, got.attempts, got.failures) == ("waiting", "w", 3, 0)

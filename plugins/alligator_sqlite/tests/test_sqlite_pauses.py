@@ -52,7 +52,7 @@ def test_a_version_3_file_is_migrated_with_nothing_paused(tmp_path: Path) -> Non
             (version,) = conn.execute(
                 "SELECT value FROM alligator_meta WHERE key = 'schema_version'"
             ).fetchone()
-        assert version == SCHEMA_VERSION == 4
+        assert version == SCHEMA_VERSION == 5
     finally:
         backend.close()
     reopened = SqliteBackend(f"sqlite:///{path}")

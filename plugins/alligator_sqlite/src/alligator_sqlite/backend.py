@@ -15,6 +15,7 @@ import sqlite3
 from alligator_sqlite import diagnosis, queries
 from alligator_sqlite.consuming import Consuming
 from alligator_sqlite.inspecting import Inspecting
+from alligator_sqlite.limiting import Limiting
 from alligator_sqlite.registry import Registry
 
 __all__ = ["SqliteBackend"]
@@ -28,7 +29,7 @@ _DROP_QUEUE = (
 )
 
 
-class SqliteBackend(Consuming, Inspecting, Registry):
+class SqliteBackend(Consuming, Inspecting, Registry, Limiting):
     """Queues in one SQLite file shared by the processes of one machine.
 
     See :mod:`alligator_sqlite` for the DSN, the schema and how time is kept.
