@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from alligator import capabilities, limiting, loss_risks
@@ -492,9 +492,8 @@ class Gator(Results, Inspecting):
 
     # -- limits ----------------------------------------------------------
 
-    def limit(
-        self, key: str, rate: str, timeout: float | None = None
-    ) -> contextlib.AbstractContextManager[None]:
+    @contextlib.contextmanager
+    def limit(self, key: str, rate: str, timeout: float | None = None) -> Iterator[None]:
         """Waits until ``key`` may be taken once more at ``rate``, for every worker of the store.
 
         For a rate limit around part of a task, as Dramatiq's and Sidekiq's
@@ -519,7 +518,8 @@ class Gator(Results, Inspecting):
             TimeoutError: The wait would end past ``timeout``.
             Unsupported: The store cannot keep limits.
         """
-        return limiting.limit(self.backend, key, rate, timeout)
+        with limiting.limit(self.backend, key, rate, timeout):
+            yield
 
     def _pause_target(self, queue: str | None, function: Callable[..., Any] | str | None) -> tuple[str, str]:
         from alligator.pausing import target

@@ -203,7 +203,7 @@ class LimitGate:
 
 @contextlib.contextmanager
 def limit(backend: Backend, key: str, rate: str, timeout: float | None = None) -> Iterator[None]:
-    """Waits until ``key`` may be taken at ``rate``, then runs the block: see :meth:`Gator.limit`.
+    """Waits until ``key`` may be taken at ``rate``, then runs the block: see :meth:`~.gator.Gator.limit`.
 
     Raises:
         Unsupported: The store cannot keep limits.

@@ -51,6 +51,7 @@ def test_absurd_times_count_as_absent(backend: RedisBackend) -> None:
     client.hset(names["rate"], mapping={"tat": "1e300", "count": "1", "per": "1"})
     client.zadd(names["slots"], {"ghost": float("inf")})
     client.zadd(names["book"], {"h": 1e300})
+    assert backend.limit_states() == [], "nothing planted is listed"
     assert backend.take_rate("absurd", "h", 1, 60.0) == 0.0, "a time a day or more ahead is not believed"
     assert backend.acquire_slot("absurd", "me", 1, 60.0) == 0.0, "a lease that never ends is planted"
     client.hset(names["rate"], "tat", "soon")

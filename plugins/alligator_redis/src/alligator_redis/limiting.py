@@ -7,6 +7,7 @@ from typing import Any
 
 from alligator.limit_store import (
     MAX_LIMIT_KEY_BYTES,
+    MAX_RATE_HORIZON,
     WAITER_SECONDS,
     LimitState,
     Rate,
@@ -112,6 +113,8 @@ class Limiting(RedisBase):
             tat, count, per = (stored_number(value) for value in reply[:3])
             if tat is None or count is None or per is None or count < 1 or count != int(count) or per <= 0:
                 return None
+            if tat > now + MAX_RATE_HORIZON:
+                return None  # planted: a take reads it as now
             rate = Rate(int(count), per)
             held = rate_held(tat, now, rate)
             if not held and not reply[3]:

@@ -41,7 +41,7 @@ LAYOUT = ("rate", "book", "slots", "wait", "lim", "index")
 
 
 def keys_of(key: str) -> dict[str, str]:
-    """The Redis key of each name of :data:`LAYOUT` for one limit key."""
+    """The Redis key of each name of :data:`~alligator_redis.limits.LAYOUT` for one limit key."""
     names = {name: f"{PREFIX}{name}:{key}" for name in LAYOUT}
     names["index"] = INDEX_KEY
     return names

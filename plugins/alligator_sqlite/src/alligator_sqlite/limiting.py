@@ -19,6 +19,7 @@ import sqlite3
 
 from alligator.limit_store import (
     MAX_LIMIT_KEY_BYTES,
+    MAX_RATE_HORIZON,
     WAITER_SECONDS,
     LimitState,
     Rate,
@@ -68,7 +69,8 @@ class Limiting(Store):
 
         def body(conn: sqlite3.Connection) -> float:
             now = self.now()
-            conn.execute(queries.DROP_ENDED_SLOTS, {"key": key, "now": now})
+            horizon = now + MAX_RATE_HORIZON
+            conn.execute(queries.DROP_ENDED_SLOTS, {"key": key, "now": now, "horizon": horizon})
             conn.execute(queries.DROP_OLD_WAITERS, {"key": key, "now": now})
             held = dict(conn.execute(queries.SLOT_HOLDERS, {"key": key}).fetchall())
             mine = {"key": key, "holder": holder}
@@ -109,7 +111,12 @@ class Limiting(Store):
 
         def body(conn: sqlite3.Connection) -> list[LimitState]:
             now = self.now()
-            params = {"now": now, "max_key": MAX_LIMIT_KEY_BYTES, "limit": MAX_LISTED_KEYS}
+            params = {
+                "now": now,
+                "horizon": now + MAX_RATE_HORIZON,
+                "max_key": MAX_LIMIT_KEY_BYTES,
+                "limit": MAX_LISTED_KEYS,
+            }
             found = []
             for raw, tat, count, per, waiting in conn.execute(queries.RATE_STATES, params).fetchall():
                 key = _text(raw)

@@ -586,8 +586,9 @@ DELETE FROM alligator_limit_bookings WHERE key = :key AND holder = :holder
 INSERT OR REPLACE INTO alligator_limit_bookings (key, holder, slot) VALUES (:key, :holder, :slot)
 
 -- name: drop_ended_slots
+-- A lease further ahead than any could be (planted by hand) is dropped too.
 DELETE FROM alligator_limit_slots
-WHERE key = :key AND (lease_end <= :now OR typeof(lease_end) NOT IN ('real', 'integer'))
+WHERE key = :key AND (lease_end <= :now OR lease_end > :horizon OR typeof(lease_end) NOT IN ('real', 'integer'))
 
 -- name: drop_old_waiters
 DELETE FROM alligator_limit_waiters
@@ -620,7 +621,7 @@ SELECT CASE WHEN length(CAST(r.key AS BLOB)) <= :max_key THEN CAST(r.key AS BLOB
     (SELECT count(*) FROM alligator_limit_bookings AS b WHERE b.key = r.key AND b.slot > :now
         AND typeof(b.slot) IN ('real', 'integer'))
 FROM alligator_limit_rates AS r
-WHERE r.tat > :now AND typeof(r.tat) IN ('real', 'integer')
+WHERE r.tat > :now AND r.tat <= :horizon AND typeof(r.tat) IN ('real', 'integer')
 ORDER BY r.key LIMIT :limit
 
 -- name: slot_states
@@ -630,7 +631,7 @@ SELECT CASE WHEN length(CAST(key AS BLOB)) <= :max_key THEN CAST(key AS BLOB) EN
     sum(kind = 'held'), sum(kind = 'waiting'), max(lim)
 FROM (
     SELECT key, 'held' AS kind, lim FROM alligator_limit_slots
-    WHERE lease_end > :now AND typeof(lease_end) IN ('real', 'integer')
+    WHERE lease_end > :now AND lease_end <= :horizon AND typeof(lease_end) IN ('real', 'integer')
     UNION ALL
     SELECT key, 'waiting' AS kind, lim FROM alligator_limit_waiters
     WHERE until > :now AND typeof(until) IN ('real', 'integer')
