@@ -202,7 +202,13 @@ def redis(session: nox.Session) -> None:
 def cluster(session: nox.Session) -> None:
     """The kit against a 3-master Redis Cluster started on loopback ports."""
     _install(session, *TEST_DEPS, CORE, PLUGINS["redis"])
-    _pytest(session, f"{PLUGINS['redis']}/tests/test_redis_cluster.py", "-m", "cluster")
+    _pytest(
+        session,
+        f"{PLUGINS['redis']}/tests/test_redis_cluster.py",
+        f"{PLUGINS['redis']}/tests/test_redis_cluster_limits.py",
+        "-m",
+        "cluster",
+    )
 
 
 @nox.session

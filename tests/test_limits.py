@@ -141,7 +141,7 @@ def test_at_most_concurrency_limit_tasks_of_a_key_run_at_once(
     running(Worker(limited, concurrency=4))
     wait_for(lambda: all(limited.status(t.task_id) == SUCCESS for t in [*tasks, other]), "every task")
     rows = [row for row in limit_tasks.read(log) if row[3] != "free"]
-    assert limit_tasks.most_at_once(rows) <= 2
+    assert limit_tasks.most_at_once(limit_tasks.runs(rows, {})) <= 2
     assert capabilities.limiting(limited.backend).limit_states() == [
         state for state in capabilities.limiting(limited.backend).limit_states() if state.held == 0
     ], "every slot was given back"
@@ -160,3 +160,20 @@ def test_gator_limit_waits_for_its_slot_and_shares_the_key_with_tasks(limited: G
     with pytest.raises(ValueError, match="N/s"):
         with limited.limit("api", rate="fast"):
             pass
+
+
+def test_a_limited_payload_on_a_store_without_limits_is_dead_lettered_saying_why() -> None:
+    dsn = f"locmem://nolimits-{uuid.uuid4().hex}"
+    limited = Gator(dsn, allow=["limit_tasks"])
+    task = limited.options(rate_limit="1/s").task(limit_tasks.stamp, "/dev/null", "x")
+    [reservation] = limited.backend.reserve(limited.queue_name, 30.0)
+    gator = Gator(dsn, allow=["limit_tasks"])
+    gator.backend = without(LocmemBackend, capabilities.Limiting)(dsn)
+    # Written by hand: a producer on this store would have refused it.
+    gator.backend.push(gator.queue_name, "by-hand", reservation.payload.replace(task.task_id, "by-hand"))
+    worker = Worker(gator)
+    [held] = gator.backend.reserve(gator.queue_name, 30.0)
+    assert worker._execute(gator.queue_name, held) == 1
+    [letter] = capabilities.administration(gator.backend).dead_letters(gator.queue_name)
+    assert letter.task_id == "by-hand"
+    assert "asks for a limit, but this store cannot keep rate limits" in letter.reason

@@ -28,51 +28,27 @@ the ledger, never the store.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import uuid
 from collections.abc import Callable
 
+import limit_tasks
 import pytest
 import reliability_tasks
 from reliability_helpers import Store, Workers, report, wait_for
-from reliability_tasks import Ledger, Run
+from reliability_tasks import Ledger
 
 from alligator.constants import SUCCESS
 
 WORKERS = 4
 RATE, PER = 20, 1.0
-#: The limit's own allowance over a window of W seconds: the first RATE at once, and RATE per PER after.
-MARGIN = 1.10
 LEASE = "2"
 
 
 def _limit_calls(pool: Workers) -> int:
     return sum(int(n) for n in re.findall(r"waited on a limit \((\d+) limit calls\)", pool.output()))
-
-
-def _most_in_window(starts: list[float], window: float) -> int:
-    starts = sorted(starts)
-    most = first = 0
-    for last, at in enumerate(starts):
-        while at - starts[first] >= window:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
-
-
-def _most_at_once(runs: list[Run], killed: dict[int, float]) -> int:
-    events = []
-    for run in runs:
-        end = run.end if run.end is not None else killed.get(run.pid, float("inf"))
-        events += [(run.start, 1), (end, -1)]
-    # At one instant an end counts before a start: the slot was given back first.
-    events.sort()
-    running = most = 0
-    for _, step in events:
-        running += step
-        most = max(most, running)
-    return most
 
 
 def _check_rate(store: Store, workers: Callable[..., Workers], ledger: Ledger, count: int) -> None:
@@ -92,16 +68,9 @@ def _check_rate(store: Store, workers: Callable[..., Workers], ledger: Ledger, c
     assert all(gator.status(t.task_id) == SUCCESS for t in tasks)
     output = pool.output()
     assert "retrying" not in output and "dead-letter" not in output, "no task failed"
-    starts = sorted(r[0].start for r in runs.values())
-    span = starts[-1] - starts[0]
-    after_burst = (count - RATE) / span
-    window = _most_in_window(starts, 2 * PER)
     calls = _limit_calls(pool)
-    report(
-        "rate_limit", tasks=count, span=round(span, 2), rate=round(after_burst, 2), window=window, calls=calls
-    )
-    assert after_burst <= RATE / PER * MARGIN, f"{after_burst:.1f}/s after the first {RATE}, limit {RATE}/s"
-    assert window <= (RATE + 2 * RATE) * MARGIN, f"{window} starts in 2 s"
+    figures = limit_tasks.check_rate([r[0].start for r in runs.values()], RATE, PER)
+    report("rate_limit", tasks=count, calls=calls, **figures)
     assert 0 < calls <= 3 * count, f"{calls} limit calls for {count} tasks: the workers spun"
 
 
@@ -137,7 +106,9 @@ def test_a_concurrency_limit_holds_across_four_processes_and_a_killed_workers_sl
     wait_for(lambda: len(ledger.refresh().finished) == count, 120, f"{count} tasks to finish")
     assert pool.stop() == [0] * (WORKERS - 1)
     runs = ledger.refresh().runs
-    most = _most_at_once(runs, killed)
+    most = limit_tasks.most_at_once(
+        [(run.start, run.end if run.end is not None else killed.get(run.pid, math.inf)) for run in runs]
+    )
     report("concurrency_limit", tasks=count, runs=len(runs), most_at_once=most)
     assert most <= 2, "never three tasks of the key at once, the killed one's run included"
     assert sorted(ledger.finished) == sorted(f"c{i}" for i in range(count))

@@ -37,7 +37,6 @@ from alligator.backend import Reservation
 from alligator.exceptions import PermanentBackendError
 from alligator.limiting import LimitGate, Limits
 from alligator.settler import MAX_ERROR_BACKOFF, Settler
-from alligator.settling import Refused
 from alligator.text import printable
 from alligator.verdicts import HandBack
 
@@ -361,7 +360,7 @@ class Dispatching:
         try:
             delay = self._limits.admit(queue, task, limits)
         except capabilities.Unsupported as err:
-            self._steps[queue]._end_on(delivery, Refused(f"refused: it asks for a limit, but {err}"))
+            self._steps[queue].refuse(delivery, f"refused: it asks for a limit, but {err}")
             return False
         if not delay:
             return False

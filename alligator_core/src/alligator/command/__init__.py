@@ -7,6 +7,7 @@ Example::
     $ alligator requeue sqlite:///tasks.db --queue emails --all --yes
     $ alligator doctor redis://localhost:6379/0 --allow myapp
     $ alligator pause sqlite:///tasks.db --queue emails
+    $ alligator limits redis://localhost:6379/0
 
 Every subcommand takes the store's DSN first; it may be left out when
 ``ALLIGATOR_DSN`` is set. ``--json`` prints one stable JSON document instead
@@ -208,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
             "--function", "-f", default=None, metavar="MODULE:NAME", help="the function, in every queue"
         )
 
+    command(
+        "limits",
+        "the rate and concurrency limit keys in use: their limit, how many are held, how many tasks wait",
+    )
+
     doctor = command("doctor", "check a deployment for what would lose or stall tasks")
     doctor.add_argument(
         "--allow",
@@ -304,9 +310,15 @@ def _run(argv: Sequence[str] | None) -> int:
         sys.stderr.write(f"alligator: error: {printable(err, 500)}\n")
         return 2
     try:
-        from alligator.command import _pausing
+        from alligator.command import _limits, _pausing
 
-        module = _pausing if args.command in _pausing.COMMANDS else _commands
+        module = (
+            _pausing
+            if args.command in _pausing.COMMANDS
+            else _limits
+            if args.command in _limits.COMMANDS
+            else _commands
+        )
         handler = getattr(module, args.command, None) or getattr(_one_task, args.command)
         status = int(handler(Admin(backend), args))
         # Flushed here, not at exit: a reader that left (| head) is seen in main().

@@ -13,12 +13,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from alligator import presence
+from alligator import capabilities, presence
 from alligator.admin import Admin
 from alligator.backend import Backend, Finished, QueueCounts, TaskInfo
 from alligator.capabilities import Inspection
 from alligator.constants import status_name
 from alligator.gator import Gator
+from alligator.limit_store import Limiting, LimitState
 from alligator.presence import WorkerInfo
 from alligator.security import SIGNED_PREFIX
 from alligator.text import redact_dsn
@@ -228,6 +229,12 @@ class Store:
     def paused(self) -> list[tuple[str, str]] | None:
         """What is paused, as ``(kind, name)``; None when this store cannot pause."""
         return self.admin.paused_or_none()
+
+    def limits(self) -> list[LimitState] | None:
+        """The limit keys holding something now; None when this store cannot keep limits."""
+        if not self.admin.can(Limiting):
+            return None
+        return capabilities.limiting(self.admin.backend).limit_states()
 
     def set_paused(self, kind: str, name: str, paused: bool) -> bool:
         """Pauses or resumes a queue or a function (see :meth:`Backend.set_paused
