@@ -25,14 +25,15 @@ local member = 'concurrency:' .. ARGV[5]
 if redis.call('ZSCORE', slots, holder) or redis.call('ZCARD', slots) < limit then
   redis.call('ZADD', slots, fmt(now + lease), holder)
   redis.call('ZREM', wait, holder)
-  keep(slots, lease)
-  keep(lim, math.max(lease, waiter))
-  listed(member, now + lease)
+  local longest = last_end(slots, now)
+  keep(slots, longest)
+  keep(lim, math.max(longest, waiter))
+  listed(member, now + longest)
   return '0'
 end
 redis.call('ZADD', wait, fmt(now + waiter), holder)
 keep(wait, waiter)
-keep(lim, math.max(lease, waiter))
+keep(lim, math.max(last_end(slots, now), waiter))
 listed(member, now + waiter)
 local first = redis.call('ZRANGE', slots, 0, 0, 'WITHSCORES')
 return fmt(math.max(tonumber(first[2]) - now, 0.000001))

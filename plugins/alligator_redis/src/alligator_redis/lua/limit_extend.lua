@@ -13,7 +13,8 @@ local ends = tonumber(redis.call('ZSCORE', slots, ARGV[2]))
 if ends == nil or ends <= now or ends > now + __LIMIT_HORIZON__ then return 0 end
 own(index, 'zset')
 redis.call('ZADD', slots, fmt(now + lease), ARGV[2])
-keep(slots, lease)
-if redis.call('TYPE', lim).ok == 'string' then keep(lim, lease) end
-listed('concurrency:' .. ARGV[4], now + lease)
+local longest = last_end(slots, now)
+keep(slots, longest)
+if redis.call('TYPE', lim).ok == 'string' then keep(lim, longest) end
+listed('concurrency:' .. ARGV[4], now + longest)
 return 1

@@ -10,6 +10,13 @@ end
 local function keep(key, seconds)
   redis.call('PEXPIRE', key, math.max(1, math.ceil(seconds * 1000)) + __LIMIT_GRACE_MS__)
 end
+-- Seconds from now until the last lease of a slots key ends (holders may have
+-- leases of different lengths: the key must outlive the longest).
+local function last_end(key, now)
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if last[2] == nil then return 0 end
+  return math.max(tonumber(last[2]) - now, 0)
+end
 -- The index lists a key while it may hold live state: its score only grows.
 local function listed(member, until_time)
   local current = tonumber(redis.call('ZSCORE', index, member))
