@@ -113,6 +113,13 @@ class LimitGate:
     def _store(self) -> Limiting:
         return capabilities.limiting(self.backend)
 
+    def summary(self) -> str:
+        """What the limits cost, for the worker's stop line: "" when no task had a limit."""
+        with self._lock:
+            if not self.calls:
+                return ""
+            return f"; {self.delayed} waited on a limit ({self.calls} limit calls)"
+
     def _called(self) -> None:
         with self._lock:
             self.calls += 1

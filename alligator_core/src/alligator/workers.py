@@ -329,9 +329,7 @@ class Worker(Dispatching, Heartbeats, Stopping):
 
     def stopping(self) -> None:
         """Logs the stop line."""
-        limits = self._limits
-        waited = f"; {limits.delayed} waited on a limit ({limits.calls} limit calls)" if limits.calls else ""
-        log.info("%s stopping after %d task(s)%s", self.ident(), self.tasks_complete, waited)
+        log.info("%s stopping after %d task(s)%s", self.ident(), self.tasks_complete, self._limits.summary())
         if self.abandoned:
             log.warning("tasks that were handed back may still be running in this process's threads")
 
