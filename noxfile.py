@@ -204,7 +204,12 @@ def cluster(session: nox.Session) -> None:
     _install(session, *TEST_DEPS, CORE, PLUGINS["redis"])
     tests = f"{PLUGINS['redis']}/tests"
     _pytest(
-        session, f"{tests}/test_redis_cluster.py", f"{tests}/test_redis_cluster_schedules.py", "-m", "cluster"
+        session,
+        f"{tests}/test_redis_cluster.py",
+        f"{tests}/test_redis_cluster_schedules.py",
+        f"{tests}/test_redis_cluster_limits.py",
+        "-m",
+        "cluster",
     )
 
 

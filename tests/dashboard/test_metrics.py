@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from alligator import metrics
-from alligator.events import FINISHED, STARTED, TaskEvent
+from alligator.events import FINISHED, LIMITED, STARTED, TaskEvent
 
 
 class FakeWorker:
@@ -101,6 +101,18 @@ def test_in_progress_counts_running_tasks(served: tuple[FakeWorker, metrics.Work
     assert value(scrape(installed.server.server_port), "alligator_tasks_in_progress", queue="q") == 2
     worker.emit(TaskEvent(FINISHED, "q", "t1", "app:f", 1, "r1", None, "succeeded", 0.1))
     assert value(scrape(installed.server.server_port), "alligator_tasks_in_progress", queue="q") == 1
+
+
+def test_deliveries_handed_back_by_a_limit_are_counted(
+    served: tuple[FakeWorker, metrics.WorkerMetrics],
+) -> None:
+    worker, installed = served
+    assert installed.server is not None
+    for n in range(3):
+        worker.emit(TaskEvent(LIMITED, "q", f"t{n}", "app:f", 1, receipt=f"r{n}"))
+    body = scrape(installed.server.server_port)
+    assert value(body, "alligator_tasks_limited_total", queue="q", function="app:f") == 3
+    assert value(body, "alligator_tasks_in_progress", queue="q") == 0, "a task handed back never ran"
 
 
 def test_label_values_from_payloads_are_bounded() -> None:

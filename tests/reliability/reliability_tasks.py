@@ -96,6 +96,18 @@ def killer(key: str) -> None:
     time.sleep(10)  # pragma: no cover - the signal is on its way
 
 
+def killed_once(key: str, milliseconds: int) -> str:
+    """SIGKILLs the worker running it on its first run, mid-task; runs as :func:`work` after."""
+    try:
+        with open(os.environ[LEDGER_ENV]) as ledger:
+            earlier = sum(1 for line in ledger if line.startswith(f"B {key} "))
+    except FileNotFoundError:  # nothing has run yet
+        earlier = 0
+    if not earlier:
+        killer(key)
+    return work(key, milliseconds)
+
+
 def canary_with(key: str, *values: Any, **options: Any) -> str:
     """Like :func:`canary`, for payloads whose only fault is in an argument it would accept."""
     _begin(key)

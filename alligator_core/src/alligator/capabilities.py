@@ -24,6 +24,7 @@ import abc
 from collections.abc import Sequence
 from typing import Protocol, cast, runtime_checkable
 
+from alligator.limit_store import Limiting
 from alligator.scheduling_store import Scheduling
 from alligator.store_values import Ack, DeadLetter, Finished, QueueCounts, TaskInfo
 from alligator.unique_store import UniqueKeys as UniqueKeys
@@ -472,6 +473,7 @@ CAPABILITIES: dict[type, str] = {
     UniqueKeys: "cannot keep unique keys (for unique_for=...)",
     Diagnosis: "cannot check its own settings",
     Scheduling: "cannot enqueue schedule ticks once per tick (no schedules)",
+    Limiting: "cannot keep rate limits or concurrency limits per key",
 }
 
 _SUPPORTED: dict[tuple[type, type], bool] = {}
@@ -596,3 +598,9 @@ def diagnosis(backend: object) -> Diagnosis:
     """``backend`` as :class:`Diagnosis`; raises :class:`Unsupported` when the store lacks it."""
     require(backend, Diagnosis)
     return cast(Diagnosis, backend)
+
+
+def limiting(backend: object) -> Limiting:
+    """``backend`` as :class:`~.limit_store.Limiting`; raises :class:`Unsupported` when the store lacks it."""
+    require(backend, Limiting)
+    return cast(Limiting, backend)

@@ -263,6 +263,20 @@ class DeliverySteps(DependencyChecks, Settling):
         assert delivery.verdict is not None
         return delivery.verdict
 
+    def refuse(self, delivery: Delivery, reason: str) -> Verdict:
+        """Dead-letters an opened delivery its worker may not run, with ``reason``, unrun.
+
+        For what the consumer finds past the steps (a limit the store cannot
+        keep: :mod:`alligator.limiting`).
+
+        Returns:
+            The verdict, also on ``delivery.verdict``.
+        """
+        assert not delivery.decided
+        self._end_on(delivery, Refused(reason))
+        assert delivery.verdict is not None
+        return delivery.verdict
+
     # -- the steps -------------------------------------------------------
 
     def _open_payload(self, reservation: Reservation) -> Task:

@@ -29,17 +29,19 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from alligator import pausing
+from alligator import capabilities, events, pausing
 from alligator.backend import Reservation
 from alligator.exceptions import PermanentBackendError
+from alligator.limiting import LimitGate, Limits
 from alligator.settler import MAX_ERROR_BACKOFF, Settler
 from alligator.text import printable
 from alligator.verdicts import HandBack
 
 if TYPE_CHECKING:  # pragma: no cover
-    from alligator.delivery import Delivery
+    from alligator.delivery import Delivery, DeliverySteps
     from alligator.gator import Gator
 
 log = logging.getLogger("alligator.worker")
@@ -82,6 +84,9 @@ class Dispatching:
     _stopping: threading.Event
     settler: Settler
     _pauses: pausing.PauseWatch
+    _limits: LimitGate
+    _listeners: list[Callable[[events.TaskEvent], None]]
+    _steps: dict[str, DeliverySteps]
     # The dispatch state, under one condition: the buffer of reserved,
     # unstarted tasks (queue, reservation, monotonic time buffered); whether
     # a thread is reserving.
@@ -99,6 +104,9 @@ class Dispatching:
     _dispatcher: threading.Thread | None
 
     def stop(self) -> None:  # pragma: no cover - the worker's
+        raise NotImplementedError
+
+    def _emit(self, event: events.TaskEvent) -> None:  # pragma: no cover - the worker's
         raise NotImplementedError
 
     # -- claims against max_tasks --------------------------------------------
@@ -357,6 +365,48 @@ class Dispatching:
             log.error("could not hand back paused task %s: %s", printable(reservation.task_id), err)
         log.debug(
             "task %s of paused %s set aside for %gs", printable(reservation.task_id), delivery.function, delay
+        )
+        return True
+
+    def _set_aside_if_limited(self, queue: str, delivery: Delivery, limits: Limits) -> bool:
+        """Takes what a limited task needs to run now, or hands it back unstarted and uncounted.
+
+        See :mod:`alligator.limiting`: over a rate, it is due again at the
+        slot the store booked for it; with every concurrency slot taken,
+        after a short wait. A store without the capability (a payload
+        written by hand: producers refuse such tasks) dead-letters it,
+        saying why.
+
+        Returns:
+            True if it was handed back or dead-lettered (the caller settles
+            a decided delivery).
+        """
+        task = delivery.task
+        assert task is not None
+        try:
+            delay = self._limits.admit(queue, task, limits)
+        except capabilities.Unsupported as err:
+            self._steps[queue].refuse(delivery, f"refused: it asks for a limit, but {err}")
+            return False
+        if not delay:
+            return False
+        reservation = delivery.reservation
+        try:
+            self.settler.apply(HandBack(queue, reservation.task_id, reservation.receipt, delay))
+        except Exception as err:
+            log.error("could not hand back limited task %s: %s", printable(reservation.task_id), err)
+        if self._listeners:
+            self._emit(
+                events.TaskEvent(
+                    events.LIMITED, queue, reservation.task_id, delivery.function, reservation.attempts
+                )
+            )
+        log.debug(
+            "task %s of %s waits %.3gs on limit key %s",
+            printable(reservation.task_id),
+            delivery.function,
+            delay,
+            printable(limits.key),
         )
         return True
 

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 STARTED = "started"
 #: A delivery ended; ``outcome`` says how (an ``Outcome`` value).
 FINISHED = "finished"
+#: A delivery was handed back unstarted by a rate or concurrency limit (see
+#: :mod:`alligator.limiting`); not followed by FINISHED.
+LIMITED = "limited"
 
 
 @dataclass(frozen=True)
@@ -21,7 +24,7 @@ class TaskEvent:
     """One step of one delivery.
 
     Attributes:
-        kind: :data:`STARTED` or :data:`FINISHED`.
+        kind: :data:`STARTED`, :data:`FINISHED` or :data:`LIMITED`.
         queue: The queue it came from.
         task_id: The task's id.
         function: ``module:callable``, or "" when the payload was unreadable.

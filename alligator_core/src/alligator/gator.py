@@ -8,11 +8,12 @@ here; reading results in :mod:`alligator.results`; looking into the store
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from alligator import loss_risks, unique
+from alligator import capabilities, limiting, loss_risks, unique
 from alligator.backend import Backend, DeadLetter, Reservation
 from alligator.constants import ALL
 from alligator.delivery import (
@@ -257,6 +258,9 @@ class Gator(Results, Inspecting):
             # This gator's choice travels with the task, so the worker (often
             # a plain `latergator`, with the default) keeps the result that long.
             task.result_ttl = self.result_ttl
+        if task.rate_limit is not None or task.concurrency_limit is not None:
+            # A limit the store cannot keep would be a limit nobody enforces.
+            capabilities.limiting(self.backend)
         if self.policy.allow:
             # Fail in the producer, at once, rather than in a worker later.
             assert task.module is not None and task.callable is not None
@@ -490,6 +494,37 @@ class Gator(Results, Inspecting):
             Unsupported: The store cannot pause (a ``NotImplementedError``).
         """
         return self.admin.paused()
+
+    # -- limits ----------------------------------------------------------
+
+    @contextlib.contextmanager
+    def limit(self, key: str, rate: str, timeout: float | None = None) -> Iterator[None]:
+        """Waits until ``key`` may be taken once more at ``rate``, for every worker of the store.
+
+        For a rate limit around part of a task, as Dramatiq's and Sidekiq's
+        limiters are used: the same shared state as a task's ``rate_limit``
+        (a block and a task limited on the same key count together). The
+        wait is a sleep until the slot the store booked for this block, not
+        a poll.
+
+        Example:
+            >>> gator = Gator("locmem://doc-limit")
+            >>> with gator.limit("github", rate="5000/h"):
+            ...     pass  # call the API here
+
+        Args:
+            key: The limit key (at most 256 bytes).
+            rate: ``"N/s"``, ``"N/m"`` or ``"N/h"``.
+            timeout: The longest to wait, in seconds; None waits as long as
+                it takes.
+
+        Raises:
+            ValueError: A bad key or rate; the message names the accepted forms.
+            TimeoutError: The wait would end past ``timeout``.
+            Unsupported: The store cannot keep limits.
+        """
+        with limiting.limit(self.backend, key, rate, timeout):
+            yield
 
     def _pause_target(self, queue: str | None, function: Callable[..., Any] | str | None) -> tuple[str, str]:
         from alligator.pausing import target

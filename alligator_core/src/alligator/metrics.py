@@ -47,7 +47,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from alligator.events import FINISHED, STARTED, TaskEvent
+from alligator.events import FINISHED, LIMITED, STARTED, TaskEvent
 from alligator.registry import extra_hint
 from alligator.text import printable
 
@@ -207,6 +207,8 @@ class WorkerMetrics:
     - ``alligator_tasks_retried_total``: failed deliveries put back for
       another try;
     - ``alligator_tasks_dead_lettered_total``: deliveries dead-lettered;
+    - ``alligator_tasks_limited_total``: deliveries handed back unstarted by
+      a rate or concurrency limit (see :mod:`alligator.limiting`);
 
     and ``alligator_task_duration_seconds`` (a histogram, by ``queue`` and
     ``function``), ``alligator_tasks_in_progress`` (by ``queue``) and
@@ -252,6 +254,12 @@ class WorkerMetrics:
         )
         self.dead_lettered = prom.Counter(
             "alligator_tasks_dead_lettered", "Deliveries that ended as dead letters.", labels, registry=reg
+        )
+        self.limited = prom.Counter(
+            "alligator_tasks_limited",
+            "Deliveries handed back unstarted by a rate or concurrency limit.",
+            labels,
+            registry=reg,
         )
         self.duration = prom.Histogram(
             "alligator_task_duration_seconds",
@@ -300,6 +308,9 @@ class WorkerMetrics:
             with self._lock:
                 self._running.add(key)
             self.in_progress.labels(queue).inc()
+            return
+        if event.kind == LIMITED:
+            self.limited.labels(queue, function).inc()
             return
         if event.kind != FINISHED:
             return

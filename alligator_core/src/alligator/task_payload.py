@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from alligator import payload as _payload
 from alligator import values
+from alligator.limit_store import check_concurrency, check_key, parse_rate
 from alligator.retries import DEFAULT_RETRY_BACKOFF, DEFAULT_RETRY_DELAY, DEFAULT_RETRY_MAX_DELAY
 from alligator.task_checks import _show, check_result_ttl, check_retries, check_task_id, check_time_limit
 
@@ -93,6 +94,12 @@ def serialize(task: Task) -> str:
         if task.store_result is not False:
             raise TypeError(f"store_result must be True or False, not {_show(task.store_result)}")
         data["store_result"] = False
+    if task.rate_limit is not None:
+        data["rate_limit"] = str(parse_rate(task.rate_limit))
+    if task.concurrency_limit is not None:
+        data["concurrency_limit"] = check_concurrency(task.concurrency_limit)
+    if task.limit_key is not None:
+        data["limit_key"] = check_key(task.limit_key)
     try:
         return _payload.dumps(data)
     except (TypeError, ValueError):
@@ -126,6 +133,9 @@ def _usual(task: Task) -> bool:
         and task.time_limit is None
         and task.result_ttl is None
         and task.store_result is True
+        and task.rate_limit is None
+        and task.concurrency_limit is None
+        and task.limit_key is None
     )
 
 
@@ -154,6 +164,9 @@ _EXPECTED_TYPES: dict[str, type | tuple[type, ...]] = {
     "time_limit": (int, float),
     "result_ttl": (int, float),
     "store_result": bool,
+    "rate_limit": str,
+    "concurrency_limit": int,
+    "limit_key": str,
 }
 
 
@@ -222,6 +235,9 @@ def from_fields(cls: type[Task], fields: dict[str, Any]) -> Task:
         time_limit=fields.get("time_limit"),
         result_ttl=fields.get("result_ttl"),
         store_result=fields.get("store_result", True),
+        rate_limit=fields.get("rate_limit"),
+        concurrency_limit=fields.get("concurrency_limit"),
+        limit_key=fields.get("limit_key"),
     )
     return _with_call(task, fields, version)
 

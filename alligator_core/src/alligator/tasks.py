@@ -22,6 +22,7 @@ from alligator.exceptions import (
     InvalidPayloadError,
     NotSerializableError,
 )
+from alligator.limit_store import check_concurrency, check_key, parse_rate
 from alligator.limits import MAX_DEPENDENCIES, MAX_RETRY_DELAY
 from alligator.retries import (
     DEFAULT_RETRY_BACKOFF,
@@ -112,6 +113,13 @@ class Task:
             function and its arguments. Needs ``unique_for``.
         unique_mode: ``"until_finished"`` (the default), ``"until_started"``,
             ``"throttle"`` or ``"debounce"``. Needs ``unique_for``.
+        rate_limit: At most this many runs of the key per second, minute
+            or hour, for every worker of the store: ``"10/s"``, ``"600/m"``,
+            ``"5000/h"`` (see :mod:`alligator.limiting`).
+        concurrency_limit: At most this many tasks of the key run at once,
+            across every worker of the store.
+        limit_key: The key both limits count against; None for the
+            function (``module:name``).
 
     Hooks are importable functions (or ``"module:function"`` strings): they
     travel in the payload by name, like the task's function.
@@ -138,6 +146,9 @@ class Task:
         unique_for: float | None = None,
         unique_key: str | None = None,
         unique_mode: str = UNTIL_FINISHED,
+        rate_limit: str | None = None,
+        concurrency_limit: int | None = None,
+        limit_key: str | None = None,
     ) -> None:
         check_retries(retries)
         if delay_by is not None and delay_until is not None:
@@ -170,6 +181,11 @@ class Task:
         self.unique_mode = check_unique_mode(unique_mode)
         if self.unique_for is None and (unique_key is not None or unique_mode != UNTIL_FINISHED):
             raise ValueError("unique_key and unique_mode need unique_for=SECONDS too")
+        self.rate_limit = None if rate_limit is None else str(parse_rate(rate_limit))
+        self.concurrency_limit = None if concurrency_limit is None else check_concurrency(concurrency_limit)
+        if limit_key is not None and rate_limit is None and concurrency_limit is None:
+            raise ValueError("limit_key needs a rate_limit or a concurrency_limit to count against it")
+        self.limit_key = None if limit_key is None else check_key(limit_key)
         self.status = DELAYED if (self.delay_by or self.delay_until) else WAITING
         self.func: Callable[..., Any] | None = None
         self.module: str | None = None

@@ -73,6 +73,7 @@ from alligator.dispatching import Dispatching
 from alligator.exceptions import ConfigurationError, PermanentBackendError
 from alligator.gator import Gator
 from alligator.heartbeats import Heartbeats
+from alligator.limiting import LimitGate, limits_of
 from alligator.progress import PROGRESS_SECONDS, Progress
 from alligator.security import NOTHING_ALLOWED
 from alligator.settler import ACK_FLUSH_SECONDS as ACK_FLUSH_SECONDS
@@ -241,6 +242,8 @@ class Worker(Dispatching, Heartbeats, Stopping):
         self.settler = Settler(gator.backend, lease_seconds, batch=True)
         #: The store's paused queues and functions, read at most once a second.
         self._pauses = pausing.PauseWatch(gator.backend)
+        #: The rate limits and concurrency slots of the tasks it runs (see :mod:`alligator.limiting`).
+        self._limits = LimitGate(gator.backend, lease_seconds)
         self._listeners: list[Callable[[events.TaskEvent], None]] = []
         # The dispatch state, under one condition: the buffer of reserved,
         # unstarted tasks; whether a thread is reserving.
@@ -326,7 +329,7 @@ class Worker(Dispatching, Heartbeats, Stopping):
 
     def stopping(self) -> None:
         """Logs the stop line."""
-        log.info("%s stopping after %d task(s)", self.ident(), self.tasks_complete)
+        log.info("%s stopping after %d task(s)%s", self.ident(), self.tasks_complete, self._limits.summary())
         if self.abandoned:
             log.warning("tasks that were handed back may still be running in this process's threads")
 
@@ -421,6 +424,7 @@ class Worker(Dispatching, Heartbeats, Stopping):
             self._beating = True
             self.settler.every(self.heartbeat_seconds, self._safe_heartbeat)
             self.settler.every(PROGRESS_SECONDS, self._log_progress)
+            self.settler.every(self.settler.interval, self._limits.extend_now)
         self.settler.start()
         housekeeper = self._dispatcher = threading.Thread(
             target=self._housekeep, name="alligator-dispatch", daemon=True
@@ -554,15 +558,22 @@ class Worker(Dispatching, Heartbeats, Stopping):
         delivery = steps.open(reservation)
         if not delivery.decided and self._set_aside_if_paused(queue, delivery):
             return 0
-        if not delivery.decided:
-            assert delivery.task is not None
-            if delivery.task.depends_on:
-                # A dependency may be among the tasks finished but not acked yet.
-                self.settler.flush()
-            steps.complete(delivery)
-        # A success's ack joins the settler's batch (its lease renewed until
-        # sent); any other verdict is applied now.
-        self.settler.settle(delivery)
+        limits = None if delivery.task is None or delivery.decided else limits_of(delivery.task)
+        if limits is not None and self._set_aside_if_limited(queue, delivery, limits):
+            return 0
+        try:
+            if not delivery.decided:
+                assert delivery.task is not None
+                if delivery.task.depends_on:
+                    # A dependency may be among the tasks finished but not acked yet.
+                    self.settler.flush()
+                steps.complete(delivery)
+            # A success's ack joins the settler's batch (its lease renewed until
+            # sent); any other verdict is applied now.
+            self.settler.settle(delivery)
+        finally:
+            if limits is not None:
+                self._limits.done(queue, reservation.task_id)
         if delivery.outcome is Outcome.SUCCEEDED:
             assert delivery.task is not None
             try:

@@ -8,7 +8,7 @@ from importlib import resources
 import pytest
 
 from alligator import reasons
-from alligator_redis import pauses, scheduling, scripts, unique
+from alligator_redis import limits, pauses, scheduling, scripts, unique
 
 ALL = (
     *scripts.SCRIPTS,
@@ -19,6 +19,7 @@ ALL = (
     unique.HELD_KEYS,
     scheduling.PUSH_TICK,
     scheduling.SCHEDULE_TICKS,
+    *limits.LIMIT_SCRIPTS,
 )
 
 #: The Lua functions a script may call without defining them (Redis's Lua 5.1).

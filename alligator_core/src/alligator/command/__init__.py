@@ -8,6 +8,7 @@ Example::
     $ alligator doctor redis://localhost:6379/0 --allow myapp
     $ alligator pause sqlite:///tasks.db --queue emails
     $ alligator unique sqlite:///tasks.db --queue reports
+    $ alligator limits redis://localhost:6379/0
 
 Every subcommand takes the store's DSN first; it may be left out when
 ``ALLIGATOR_DSN`` is set. ``--json`` prints one stable JSON document instead
@@ -214,6 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", type=_non_negative, default=100, metavar="N", help="show at most N keys (default: 100)"
     )
     command("schedules", "each schedule's queue, last tick enqueued and next tick (docs/schedules.md)")
+    command(
+        "limits",
+        "the rate and concurrency limit keys in use: their limit, how many are held, how many tasks wait",
+    )
 
     doctor = command("doctor", "check a deployment for what would lose or stall tasks")
     doctor.add_argument(
@@ -311,10 +316,11 @@ def _run(argv: Sequence[str] | None) -> int:
         sys.stderr.write(f"alligator: error: {printable(err, 500)}\n")
         return 2
     try:
-        from alligator.command import _pausing, _schedules, _unique
+        from alligator.command import _limits, _pausing, _schedules, _unique
 
         # Each command's handler lives in the module that lists it in COMMANDS.
-        module = next((m for m in (_pausing, _unique, _schedules) if args.command in m.COMMANDS), _commands)
+        handlers = (_pausing, _unique, _schedules, _limits)
+        module = next((m for m in handlers if args.command in m.COMMANDS), _commands)
         handler = getattr(module, args.command, None) or getattr(_one_task, args.command)
         status = int(handler(Admin(backend), args))
         # Flushed here, not at exit: a reader that left (| head) is seen in main().

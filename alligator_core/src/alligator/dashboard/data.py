@@ -19,6 +19,7 @@ from alligator.backend import Backend, Finished, QueueCounts, TaskInfo
 from alligator.capabilities import Inspection
 from alligator.constants import status_name
 from alligator.gator import Gator
+from alligator.limit_store import Limiting, LimitState
 from alligator.presence import WorkerInfo
 from alligator.scheduling_store import Scheduling
 from alligator.security import SIGNED_PREFIX
@@ -242,6 +243,12 @@ class Store:
             describe_record(record, now)
             for record in capabilities.scheduling(self.admin.backend).schedule_records()
         ]
+
+    def limits(self) -> list[LimitState] | None:
+        """The limit keys holding something now; None when this store cannot keep limits."""
+        if not self.admin.can(Limiting):
+            return None
+        return capabilities.limiting(self.admin.backend).limit_states()
 
     def set_paused(self, kind: str, name: str, paused: bool) -> bool:
         """Pauses or resumes a queue or a function (see :meth:`Backend.set_paused

@@ -343,6 +343,7 @@ def create_app(
             "wall": end,  # this machine's clock, which the checkup's time is on
             "stale_seconds": int(presence.STALE_SECONDS),
             "paused": paused,
+            "limits": the_store.limits(),
             "paused_queues": {name for kind, name in paused or () if kind == "queue"},
             "schedules": the_store.schedules(),
             "depth": depth,

@@ -9,7 +9,7 @@ record straight into the store. For each optional capability of
 (``ResultsContract``, ``ResultListingContract``, ``ResultWaitingContract``,
 ``WakingContract``, ``InspectionContract``, ``AdministrationContract``,
 ``WorkerRegistryContract``, ``PauseContract``, ``UniqueKeysContract``, ``DiagnoseContract``,
-``SchedulingContract``), each
+``SchedulingContract``, ``LimitContract``), each
 beginning with a test that the backend claims it::
 
     import functools
@@ -90,6 +90,7 @@ from alligator.testing.inspection import (
     QueueListingContract,
     TaskListingContract,
 )
+from alligator.testing.limiting import LimitContract
 from alligator.testing.pausing import PauseContract
 from alligator.testing.priority import PriorityContract, WakingContract
 from alligator.testing.registry import DiagnoseContract, WorkerRegistryContract
@@ -162,6 +163,7 @@ __all__ = [
     "ModelContract",
     "PauseContract",
     "SchedulingContract",
+    "LimitContract",
     "PayloadLimitContract",
     "PeekContract",
     "PriorityContract",

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         Waking,
         WorkerRegistry,
     )
+    from alligator.limit_store import Limiting
     from alligator.scheduling_store import Scheduling
     from alligator.unique_store import UniqueKeys
 
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
         UniqueKeys,
         Diagnosis,
         Scheduling,
+        Limiting,
     ):
         """A backend with every capability (for type checking only)."""
 

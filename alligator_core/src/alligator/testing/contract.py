@@ -28,6 +28,8 @@ backend adopts beside it when it claims that capability:
   :class:`~alligator.testing.registry.DiagnoseContract`
 * :class:`~alligator.scheduling_store.Scheduling`:
   :class:`~alligator.testing.scheduling.SchedulingContract`
+* :class:`~alligator.limit_store.Limiting`:
+  :class:`~alligator.testing.limiting.LimitContract`
 
 Each capability mixin begins with a test that the backend claims its
 capability, so adopting one for a capability the backend lacks fails loudly
@@ -51,6 +53,7 @@ from alligator.testing.fixtures import ContractFixtures as ContractFixtures
 from alligator.testing.fixtures import PlantRawPayload as PlantRawPayload
 from alligator.testing.fixtures import assert_reason as assert_reason
 from alligator.testing.inspection import InspectionContract
+from alligator.testing.limiting import LimitContract
 from alligator.testing.pausing import PauseContract
 from alligator.testing.priority import PriorityContract as PriorityContract
 from alligator.testing.priority import WakingContract
@@ -129,6 +132,7 @@ class BackendContract(
     UniqueKeysContract,
     DiagnoseContract,
     SchedulingContract,
+    LimitContract,
 ):
     """Tests the required part and every capability: for a backend that claims them all.
 

@@ -4,6 +4,8 @@ Results kept with the ack, listing them and waiting for them; waking on
 several queues; inspection and dead-letter administration; the registry of
 live workers; pauses; unique keys (:mod:`alligator_locmem.unique`); schedule
 records (:mod:`alligator_locmem.scheduling`); diagnosis.
+live workers; pauses; rate limits and concurrency slots per key
+(:mod:`alligator_locmem.limiting`); diagnosis.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from alligator.backend import (
 )
 from alligator.constants import SUCCESS
 from alligator.pausing import check_target, listed
+from alligator_locmem.limiting import LocmemLimiting
 from alligator_locmem.scheduling import SchedulingLocmem
 from alligator_locmem.store import _cut_id, _Entry, _listed, _Queue, _unreadable
 from alligator_locmem.unique import UniqueLocmem
 
 
-class LocmemBackend(UniqueLocmem, SchedulingLocmem):
+class LocmemBackend(LocmemLimiting, UniqueLocmem, SchedulingLocmem):
     """Queues in this process's memory, with every capability; see :mod:`alligator_locmem`."""
 
     # -- results ---------------------------------------------------------

@@ -43,6 +43,7 @@ class RequiredLocmem(Backend):
         self._workers = store.workers
         self._paused = store.paused
         self._schedules = store.schedules
+        self._limits = store.limits
 
     def _queue(self, name: str) -> _Queue:
         return self._queues.setdefault(name, _Queue())

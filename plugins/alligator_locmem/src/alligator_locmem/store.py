@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from alligator import reasons
 from alligator.backend import DeadLetter
+from alligator_locmem.limiting import LimitTables
 
 
 @dataclass
@@ -60,6 +61,8 @@ class _Store:
         self.paused: set[tuple[str, str]] = set()
         # (queue, schedule name) -> (last tick enqueued, about); object: tests plant bad ticks.
         self.schedules: dict[tuple[str, str], tuple[object, str]] = {}
+        # Rate limits and concurrency slots per key; one set per store.
+        self.limits = LimitTables()
 
 
 _STORES: dict[str, _Store] = {}

@@ -1,4 +1,4 @@
-"""Broken variants of locmem's optional capabilities: results, waking, inspection, administration, workers.
+"""Broken variants of locmem's optional capabilities: results, waking, inspection, workers, limits...
 
 The variants of the required part are in :mod:`broken_backends`, whose
 ``BROKEN`` names the kit tests that must fail for every one of them.
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from alligator import reasons
 from alligator.backend import Ack, Finished, QueueCounts, Reservation, TaskInfo
 from alligator_locmem import LocmemBackend, _Entry
+from alligator_locmem.limiting import LimitTables
 from alligator_locmem.store import _Queue, _stored_bytes
 
 
@@ -274,3 +275,34 @@ class TickPushedTwice(LocmemBackend):
         with self._cond:
             self._schedules[(queue, schedule)] = (tick, about)
         return True
+
+
+class LimitCountedPerProcess(LocmemBackend):
+    """Counts rates and slots in the client, not the store: each worker process allows the whole limit."""
+
+    def __init__(self, conn_string: str = "locmem://") -> None:
+        super().__init__(conn_string)
+        self._limits = LimitTables()
+
+
+class SlotNeverFreed(LocmemBackend):
+    """Counts every holder of a slot until it is given back: a killed worker's slot never comes back."""
+
+    def _live_slots(self, key: str, now: float) -> dict[str, float]:
+        return self._limits.slots.setdefault(key, {})
+
+
+class WaitWithoutBooking(LocmemBackend):
+    """Says how long until the next free slot but books none: every waiting task comes back at once."""
+
+    def take_rate(self, key: str, holder: str, count: int, per: float) -> float:
+        with self._cond:
+            before = self._limits.rates.get(key)
+            wait = super().take_rate(key, holder, count, per)
+            if wait > 0:
+                self._limits.bookings.get(key, {}).pop(holder, None)
+                if before is None:
+                    self._limits.rates.pop(key, None)
+                else:
+                    self._limits.rates[key] = before
+            return wait

@@ -23,6 +23,7 @@ from alligator.testing import (
     ContractFixtures,
     DiagnoseContract,
     InspectionContract,
+    LimitContract,
     PauseContract,
     RequiredContract,
     ResultListingContract,
@@ -52,6 +53,7 @@ CLAIMS = {
     UniqueKeysContract: "test_the_backend_says_it_keeps_unique_keys",
     DiagnoseContract: "test_the_backend_claims_diagnosis",
     SchedulingContract: "test_the_backend_claims_scheduling",
+    LimitContract: "test_the_backend_claims_limiting",
 }
 
 CASES = Path(__file__).with_name("required_only_cases.py")

@@ -42,6 +42,7 @@ from alligator_redis.consuming import Consuming
 from alligator_redis.dsn import check_dsn
 from alligator_redis.finishing import Finishing
 from alligator_redis.inspecting import Inspecting
+from alligator_redis.limiting import Limiting
 from alligator_redis.pausing import Pausing
 from alligator_redis.producing import PUSH_CHUNK, Producing
 from alligator_redis.registry import Registry
@@ -52,7 +53,9 @@ __all__ = ["PUSH_CHUNK", "RedisBackend", "check_dsn"]
 __version__ = "1.0.0"
 
 
-class RedisBackend(Producing, Consuming, Finishing, Inspecting, Registry, Pausing, Unique, Scheduling):
+class RedisBackend(
+    Producing, Consuming, Finishing, Inspecting, Registry, Pausing, Unique, Scheduling, Limiting
+):
     """Queues in Redis; see the module docstring.
 
     Its methods are written by concern in mixins over

@@ -73,6 +73,7 @@ from importlib import resources
 
 from alligator import reasons
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
+from alligator.limit_store import MAX_RATE_HORIZON
 
 # The key layout lives in keys.py; re-exported here, where tests and tools found it first.
 from alligator_redis.keys import KEY_NAMES as KEY_NAMES
@@ -100,6 +101,9 @@ RESULT_GRACE = 86400
 NET_CAP_MS = 10**12
 #: Expired worker records dropped at most per heartbeat.
 WORKER_SWEEP = 100
+#: Milliseconds the native expiry of a limit's keys reaches past the last time
+#: in them (see :mod:`alligator_redis.limits`).
+LIMIT_GRACE_MS = 60_000
 
 
 def lua_string(text: str) -> str:
@@ -123,6 +127,8 @@ PLACEHOLDERS: dict[str, object] = {
     "RESULT_GRACE": RESULT_GRACE,
     "NET_CAP": NET_CAP_MS,
     "SWEEP": WORKER_SWEEP,
+    "LIMIT_GRACE_MS": LIMIT_GRACE_MS,
+    "LIMIT_HORIZON": int(MAX_RATE_HORIZON),
     "WAITING": WAITING,
     "RUNNING": RUNNING,
     "DELAYED": DELAYED,

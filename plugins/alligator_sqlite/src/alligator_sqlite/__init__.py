@@ -100,7 +100,7 @@ How it keeps the contract:
   that is no number is taken as unknown (an expiry as past), a result or
   record that is too long or not UTF-8 is never read into Python.
 
-The schema (version 4), in tables prefixed ``alligator_`` so the file can be
+The schema (version 5), in tables prefixed ``alligator_`` so the file can be
 shared with an application's own tables:
 
 * ``alligator_meta(key, value)``: ``schema_version`` and ``seq`` (the
@@ -125,15 +125,20 @@ shared with an application's own tables:
   (version 3): the live workers' records, with an index on ``expires_at``.
 * ``alligator_paused(kind, name)`` (version 4): the paused queues and
   functions (see :meth:`SqliteBackend.set_paused`).
+* ``alligator_unique_keys(queue, key, holder, mode, until)`` (version 5):
+  the unique keys held (see :mod:`alligator_sqlite.unique`).
 * ``alligator_schedule_ticks(queue, name, last_tick, about)`` (version 5):
   each schedule's last enqueued tick (see :meth:`SqliteBackend.push_tick`).
+* ``alligator_limit_rates``, ``alligator_limit_bookings``,
+  ``alligator_limit_slots`` and ``alligator_limit_waiters`` (version 5):
+  rate limits and concurrency slots per key (see :mod:`alligator_sqlite.limiting`).
 
 An older file is migrated in place when it is opened, in one transaction,
 one version at a time: version 1 to 2 adds the ``failures`` column (every
 count starting at 0) and rebuilds ``alligator_dead`` with the payload last;
 version 2 to 3 adds the results and workers tables, leaving every row as it
-is; version 3 to 4 adds the paused table, empty; version 4 to 5 the
-schedule ticks table, empty. A file written by a newer
+is; version 3 to 4 adds the paused table, empty; version 4 to 5 adds the
+unique keys', the schedule ticks' and the four limit tables, empty. A file written by a newer
 release (a higher ``schema_version``) is refused with a clear error rather
 than misread.
 

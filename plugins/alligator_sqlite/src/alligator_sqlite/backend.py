@@ -15,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 
 from alligator_sqlite import diagnosis, queries
+from alligator_sqlite.limiting import Limiting
 from alligator_sqlite.registry import Registry
 from alligator_sqlite.scheduling import Scheduling
 from alligator_sqlite.unique import DROP_QUEUE_UNIQUE, UniqueSqlite
@@ -32,7 +33,7 @@ _DROP_QUEUE = (
 )
 
 
-class SqliteBackend(UniqueSqlite, Scheduling, Registry):
+class SqliteBackend(UniqueSqlite, Scheduling, Registry, Limiting):
     """Queues in one SQLite file shared by the processes of one machine.
 
     See :mod:`alligator_sqlite` for the DSN, the schema and how time is kept.

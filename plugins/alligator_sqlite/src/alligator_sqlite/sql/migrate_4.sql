@@ -1,5 +1,7 @@
--- Schema version 4 to 5: new tables only, empty after the upgrade: the unique keys,
--- and each schedule's last tick (so no schedule has a recorded tick yet).
+-- Schema version 4 to 5: new tables only, empty after the upgrade: the unique
+-- keys, each schedule's last tick (so no schedule has a recorded tick yet), and
+-- the rate limits and concurrency slots per key (see limiting.py), so no key is
+-- limited.
 
 CREATE TABLE IF NOT EXISTS alligator_unique_keys (
     queue TEXT NOT NULL,
@@ -19,4 +21,35 @@ CREATE TABLE IF NOT EXISTS alligator_schedule_ticks (
     last_tick REAL NOT NULL,
     about TEXT NOT NULL,
     PRIMARY KEY (queue, name)
+
+CREATE TABLE IF NOT EXISTS alligator_limit_rates (
+    key TEXT PRIMARY KEY,
+    tat REAL NOT NULL,
+    count INTEGER NOT NULL,
+    per REAL NOT NULL
+) WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS alligator_limit_rates_tat ON alligator_limit_rates (tat);
+
+CREATE TABLE IF NOT EXISTS alligator_limit_bookings (
+    key TEXT NOT NULL,
+    holder TEXT NOT NULL,
+    slot REAL NOT NULL,
+    PRIMARY KEY (key, holder)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS alligator_limit_slots (
+    key TEXT NOT NULL,
+    holder TEXT NOT NULL,
+    lease_end REAL NOT NULL,
+    lim INTEGER NOT NULL,
+    PRIMARY KEY (key, holder)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS alligator_limit_waiters (
+    key TEXT NOT NULL,
+    holder TEXT NOT NULL,
+    until REAL NOT NULL,
+    lim INTEGER NOT NULL,
+    PRIMARY KEY (key, holder)
 ) WITHOUT ROWID;

@@ -580,3 +580,83 @@ CREATE TABLE alligator_doctor_probe (x)
 
 -- name: rollback
 ROLLBACK
+
+-- -- rate limits and concurrency slots per key (limiting.py) -----------------
+-- Every time is the backend's; a value that is no number (planted by hand)
+-- counts as absent: the deletes below drop it, the reads see None.
+
+-- name: drop_past_rates
+-- A key whose time is past is as good as absent: the index finds those at once.
+DELETE FROM alligator_limit_rates WHERE tat < :now OR typeof(tat) NOT IN ('real', 'integer')
+
+-- name: rate_time
+SELECT tat FROM alligator_limit_rates WHERE key = :key
+
+-- name: set_rate_time
+INSERT OR REPLACE INTO alligator_limit_rates (key, tat, count, per) VALUES (:key, :tat, :count, :per)
+
+-- name: drop_stale_bookings
+DELETE FROM alligator_limit_bookings
+WHERE key = :key AND (slot < :horizon OR typeof(slot) NOT IN ('real', 'integer'))
+
+-- name: booking_of
+SELECT slot FROM alligator_limit_bookings WHERE key = :key AND holder = :holder
+
+-- name: delete_booking
+DELETE FROM alligator_limit_bookings WHERE key = :key AND holder = :holder
+
+-- name: add_booking
+INSERT OR REPLACE INTO alligator_limit_bookings (key, holder, slot) VALUES (:key, :holder, :slot)
+
+-- name: drop_ended_slots
+-- A lease further ahead than any could be (planted by hand) is dropped too.
+DELETE FROM alligator_limit_slots
+WHERE key = :key AND (lease_end <= :now OR lease_end > :horizon OR typeof(lease_end) NOT IN ('real', 'integer'))
+
+-- name: drop_old_waiters
+DELETE FROM alligator_limit_waiters
+WHERE key = :key AND (until <= :now OR typeof(until) NOT IN ('real', 'integer'))
+
+-- name: slot_holders
+SELECT holder, lease_end FROM alligator_limit_slots WHERE key = :key
+
+-- name: set_slot
+INSERT OR REPLACE INTO alligator_limit_slots (key, holder, lease_end, lim)
+VALUES (:key, :holder, :lease_end, :lim)
+
+-- name: delete_waiter
+DELETE FROM alligator_limit_waiters WHERE key = :key AND holder = :holder
+
+-- name: add_waiter
+INSERT OR REPLACE INTO alligator_limit_waiters (key, holder, until, lim) VALUES (:key, :holder, :until, :lim)
+
+-- name: extend_slot
+UPDATE alligator_limit_slots SET lease_end = :lease_end
+WHERE key = :key AND holder = :holder AND lease_end > :now AND typeof(lease_end) IN ('real', 'integer')
+
+-- name: release_slot
+DELETE FROM alligator_limit_slots WHERE key = :key AND holder = :holder
+
+-- name: rate_states
+-- The keys with a take of their period used or a booking to come; each key's
+-- bytes are measured first and an over-long one never read.
+SELECT CASE WHEN length(CAST(r.key AS BLOB)) <= :max_key THEN CAST(r.key AS BLOB) END, r.tat, r.count, r.per,
+    (SELECT count(*) FROM alligator_limit_bookings AS b WHERE b.key = r.key AND b.slot > :now
+        AND typeof(b.slot) IN ('real', 'integer'))
+FROM alligator_limit_rates AS r
+WHERE r.tat > :now AND r.tat <= :horizon AND typeof(r.tat) IN ('real', 'integer')
+ORDER BY r.key LIMIT :limit
+
+-- name: slot_states
+-- The keys with a slot held or a holder refused lately, with the last limit
+-- asked for (the largest, when holders asked for several).
+SELECT CASE WHEN length(CAST(key AS BLOB)) <= :max_key THEN CAST(key AS BLOB) END,
+    sum(kind = 'held'), sum(kind = 'waiting'), max(lim)
+FROM (
+    SELECT key, 'held' AS kind, lim FROM alligator_limit_slots
+    WHERE lease_end > :now AND lease_end <= :horizon AND typeof(lease_end) IN ('real', 'integer')
+    UNION ALL
+    SELECT key, 'waiting' AS kind, lim FROM alligator_limit_waiters
+    WHERE until > :now AND typeof(until) IN ('real', 'integer')
+)
+GROUP BY key ORDER BY key LIMIT :limit

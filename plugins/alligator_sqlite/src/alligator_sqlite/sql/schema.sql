@@ -98,4 +98,37 @@ CREATE TABLE IF NOT EXISTS alligator_schedule_ticks (
     last_tick REAL NOT NULL,
     about TEXT NOT NULL,
     PRIMARY KEY (queue, name)
+-- Version 5: rate limits and concurrency slots per key (see limiting.py):
+-- a key's GCRA time, the slots booked by waiting holders, the slots held
+-- with the end of their lease, and the holders refused lately.
+CREATE TABLE IF NOT EXISTS alligator_limit_rates (
+    key TEXT PRIMARY KEY,
+    tat REAL NOT NULL,
+    count INTEGER NOT NULL,
+    per REAL NOT NULL
+) WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS alligator_limit_rates_tat ON alligator_limit_rates (tat);
+
+CREATE TABLE IF NOT EXISTS alligator_limit_bookings (
+    key TEXT NOT NULL,
+    holder TEXT NOT NULL,
+    slot REAL NOT NULL,
+    PRIMARY KEY (key, holder)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS alligator_limit_slots (
+    key TEXT NOT NULL,
+    holder TEXT NOT NULL,
+    lease_end REAL NOT NULL,
+    lim INTEGER NOT NULL,
+    PRIMARY KEY (key, holder)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS alligator_limit_waiters (
+    key TEXT NOT NULL,
+    holder TEXT NOT NULL,
+    until REAL NOT NULL,
+    lim INTEGER NOT NULL,
+    PRIMARY KEY (key, holder)
 ) WITHOUT ROWID;
