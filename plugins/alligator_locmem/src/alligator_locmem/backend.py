@@ -3,9 +3,8 @@
 Results kept with the ack, listing them and waiting for them; waking on
 several queues; inspection and dead-letter administration; the registry of
 live workers; pauses; unique keys (:mod:`alligator_locmem.unique`); schedule
-records (:mod:`alligator_locmem.scheduling`); diagnosis.
-live workers; pauses; rate limits and concurrency slots per key
-(:mod:`alligator_locmem.limiting`); diagnosis.
+records (:mod:`alligator_locmem.scheduling`); rate limits and concurrency
+slots per key (:mod:`alligator_locmem.limiting`); diagnosis.
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@ connections, transactions, shared steps) with the operations mixed in:
 :class:`~alligator_sqlite.consuming.Consuming`,
 :class:`~alligator_sqlite.inspecting.Inspecting` (both through
 :class:`~alligator_sqlite.unique.UniqueSqlite`),
-:class:`~alligator_sqlite.scheduling.Scheduling` (over ``Consuming``) and
-:class:`~alligator_sqlite.registry.Registry`. Import it from the package:
+:class:`~alligator_sqlite.scheduling.Scheduling` (over ``Consuming``),
+:class:`~alligator_sqlite.registry.Registry` and
+:class:`~alligator_sqlite.limiting.Limiting`. Import it from the package:
 ``from alligator_sqlite import SqliteBackend``.
 """
 

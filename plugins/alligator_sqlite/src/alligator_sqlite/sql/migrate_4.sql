@@ -14,13 +14,13 @@ CREATE TABLE IF NOT EXISTS alligator_unique_keys (
 
 CREATE INDEX IF NOT EXISTS alligator_unique_keys_until ON alligator_unique_keys (queue, until);
 
-
 CREATE TABLE IF NOT EXISTS alligator_schedule_ticks (
     queue TEXT NOT NULL,
     name TEXT NOT NULL,
     last_tick REAL NOT NULL,
     about TEXT NOT NULL,
     PRIMARY KEY (queue, name)
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS alligator_limit_rates (
     key TEXT PRIMARY KEY,

@@ -91,6 +91,7 @@ CREATE TABLE IF NOT EXISTS alligator_unique_keys (
 ) WITHOUT ROWID;
 
 CREATE INDEX IF NOT EXISTS alligator_unique_keys_until ON alligator_unique_keys (queue, until);
+
 -- Version 5: each schedule's last enqueued tick, per queue (see push_tick).
 CREATE TABLE IF NOT EXISTS alligator_schedule_ticks (
     queue TEXT NOT NULL,
@@ -98,6 +99,8 @@ CREATE TABLE IF NOT EXISTS alligator_schedule_ticks (
     last_tick REAL NOT NULL,
     about TEXT NOT NULL,
     PRIMARY KEY (queue, name)
+) WITHOUT ROWID;
+
 -- Version 5: rate limits and concurrency slots per key (see limiting.py):
 -- a key's GCRA time, the slots booked by waiting holders, the slots held
 -- with the end of their lease, and the holders refused lately.
