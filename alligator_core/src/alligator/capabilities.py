@@ -24,6 +24,7 @@ import abc
 from collections.abc import Sequence
 from typing import Protocol, cast, runtime_checkable
 
+from alligator.priority_store import TaskPriority
 from alligator.store_values import Ack, DeadLetter, Finished, QueueCounts, TaskInfo
 
 
@@ -468,6 +469,7 @@ CAPABILITIES: dict[type, str] = {
     WorkerRegistry: "keeps no registry of workers",
     Pausing: "cannot pause queues or functions",
     Diagnosis: "cannot check its own settings",
+    TaskPriority: "cannot order tasks by priority within a queue (priority 0 only)",
 }
 
 _SUPPORTED: dict[tuple[type, type], bool] = {}

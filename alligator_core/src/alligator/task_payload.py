@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any, cast
 from alligator import payload as _payload
 from alligator import values
 from alligator.retries import DEFAULT_RETRY_BACKOFF, DEFAULT_RETRY_DELAY, DEFAULT_RETRY_MAX_DELAY
-from alligator.task_checks import _show, check_result_ttl, check_retries, check_task_id, check_time_limit
+from alligator.task_checks import (
+    _show,
+    check_priority,
+    check_result_ttl,
+    check_retries,
+    check_task_id,
+    check_time_limit,
+)
 
 if TYPE_CHECKING:
     from alligator.tasks import Task
@@ -93,6 +100,8 @@ def serialize(task: Task) -> str:
         if task.store_result is not False:
             raise TypeError(f"store_result must be True or False, not {_show(task.store_result)}")
         data["store_result"] = False
+    if task.priority:
+        data["priority"] = check_priority(task.priority)
     try:
         return _payload.dumps(data)
     except (TypeError, ValueError):
@@ -126,6 +135,7 @@ def _usual(task: Task) -> bool:
         and task.time_limit is None
         and task.result_ttl is None
         and task.store_result is True
+        and task.priority == 0
     )
 
 
@@ -154,6 +164,7 @@ _EXPECTED_TYPES: dict[str, type | tuple[type, ...]] = {
     "time_limit": (int, float),
     "result_ttl": (int, float),
     "store_result": bool,
+    "priority": int,
 }
 
 
@@ -222,6 +233,7 @@ def from_fields(cls: type[Task], fields: dict[str, Any]) -> Task:
         time_limit=fields.get("time_limit"),
         result_ttl=fields.get("result_ttl"),
         store_result=fields.get("store_result", True),
+        priority=fields.get("priority", 0),
     )
     return _with_call(task, fields, version)
 

@@ -37,6 +37,7 @@ from alligator.targets import queued_target
 from alligator.task_checks import Hook as Hook
 from alligator.task_checks import HookSpec as HookSpec
 from alligator.task_checks import _hook_path, _number, _show, _to_timestamp
+from alligator.task_checks import check_priority as check_priority
 from alligator.task_checks import check_result_ttl as check_result_ttl
 from alligator.task_checks import check_retries as check_retries
 from alligator.task_checks import check_task_id as check_task_id
@@ -104,6 +105,11 @@ class Task:
         store_result: False keeps no return value (``Gator.result`` then
             returns None once the task succeeded), and does not require
             the value to be JSON.
+        priority: Its rank among the due tasks of its queue, a whole number
+            from -100 to 100 (0 by default): a higher one is reserved
+            first, equal ones in the order they became due. A store
+            without the :class:`~alligator.priority_store.TaskPriority`
+            capability refuses a task whose priority is not 0.
 
     Hooks are importable functions (or ``"module:function"`` strings): they
     travel in the payload by name, like the task's function.
@@ -127,6 +133,7 @@ class Task:
         time_limit: float | None = None,
         result_ttl: float | None = None,
         store_result: bool = True,
+        priority: int = 0,
     ) -> None:
         check_retries(retries)
         if delay_by is not None and delay_until is not None:
@@ -154,6 +161,7 @@ class Task:
         if not isinstance(store_result, bool):
             raise TypeError(f"store_result must be True or False, not {_show(store_result)}")
         self.store_result = store_result
+        self.priority = check_priority(priority)
         self.status = DELAYED if (self.delay_by or self.delay_until) else WAITING
         self.func: Callable[..., Any] | None = None
         self.module: str | None = None

@@ -35,6 +35,7 @@ from alligator.testing import (
     ResultListingContract,
     ResultsContract,
     ResultWaitingContract,
+    TaskPriorityContract,
     WorkerRegistryContract,
 )
 from alligator_sqlite import SqliteBackend
@@ -54,6 +55,7 @@ class TestSqliteContract(
     WorkerRegistryContract,
     PauseContract,
     DiagnoseContract,
+    TaskPriorityContract,
 ):
     # Every capability but Waking: a SQLite file cannot wake a waiter in
     # another process, so a worker on several queues naps between looks.
@@ -241,7 +243,7 @@ class TestSqliteContract(
         # index seek at the end of the queue's range finds them all.
         plan = clocked_backend._connection().execute(
             f"EXPLAIN QUERY PLAN {alligator_sqlite.CORRUPT_DUE_SQL}",
-            {"queue": queue, "infinity": math.inf, "limit": 8},
+            {"queue": queue, "priority": 0, "infinity": math.inf, "limit": 8},
         )
         details = " ".join(str(row[-1]) for row in plan)
         assert "alligator_tasks_due" in details and "due>" in details, details

@@ -98,7 +98,7 @@ def test_a_version_2_file_is_migrated_in_place(tmp_path: Path) -> None:
             "alligator_workers_expires",
         } <= names
         conn.close()
-        assert SCHEMA_VERSION == 4
+        assert SCHEMA_VERSION == 5
         # Every row of version 2 reads as before.
         assert backend.status("q", "done") == SUCCESS
         assert backend.finished("q", "done") is not None

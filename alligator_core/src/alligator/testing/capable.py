@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         Waking,
         WorkerRegistry,
     )
+    from alligator.priority_store import TaskPriority
 
     class CapableBackend(
         Backend,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
         WorkerRegistry,
         Pausing,
         Diagnosis,
+        TaskPriority,
     ):
         """A backend with every capability (for type checking only)."""
 

@@ -25,6 +25,7 @@ _DROP_QUEUE = (
     queries.DROP_QUEUE_DEAD,
     queries.DROP_QUEUE_FINISHED,
     queries.DROP_QUEUE_RESULTS,
+    queries.FORGET_QUEUE_DEAD_PRIORITIES,
 )
 
 

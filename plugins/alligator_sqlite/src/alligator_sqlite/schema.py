@@ -16,12 +16,12 @@ from alligator_sqlite import queries
 __all__ = ["SCHEMA_VERSION", "check_schema", "schema_version"]
 
 #: The version of the tables this release writes and understands.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Read when this module is imported, so a missing file fails then.
 _SCHEMA = queries.statements("schema.sql")
 # Migrations from each older schema version to the next.
-_MIGRATIONS = {version: queries.statements(f"migrate_{version}.sql") for version in (1, 2, 3)}
+_MIGRATIONS = {version: queries.statements(f"migrate_{version}.sql") for version in (1, 2, 3, 4)}
 
 
 def check_schema(conn: sqlite3.Connection, path: str) -> None:
