@@ -135,3 +135,9 @@ def closes_stderr() -> str:
 
 def fails_with(message: str) -> None:
     raise ValueError(message)
+
+
+def append_label(path: str, label: str) -> None:
+    """Appends ``label`` to ``path`` on a line of its own: the order a worker ran tasks in."""
+    with open(path, "a") as handle:
+        handle.write(f"{label}\n")

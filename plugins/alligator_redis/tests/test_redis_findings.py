@@ -322,6 +322,10 @@ def test_nan_and_infinite_numbers_are_refused_changing_nothing(backend: RedisBac
 _SCRIPT_CALLS: dict[str, tuple[list[Any], dict[int, str]]] = {
     "push": (["", "new", "x", 0], {0: "n", 3: "n"}),
     "push_many": (["", 3, "new", "x", 0, "new2", "x", 5], {0: "n", 1: "w", 4: "n", 7: "n"}),
+    "push_prioritized": (
+        ["", "new", "x", 0, 5, "new2", "x", 5, -3],
+        {0: "n", 3: "n", 4: "p", 7: "n", 8: "p"},
+    ),
     "reserve": (
         ["", LEASE, 10, 1000, 3600, 1024, 100, 3600],
         {0: "n", 1: "n", 2: "w", 3: "w", 4: "t", 5: "w", 6: "w", 7: "t"},
@@ -353,6 +357,7 @@ _BAD = {
     "n": ["nan", "inf", "-inf", "1e400", "abc", "0x"],
     "w": ["nan", "inf", "-inf", "1e400", "abc", "0x", "0.5", "-1"],
     "t": ["nan", "-inf", "abc", "0x", "-1"],
+    "p": ["nan", "inf", "abc", "0x", "0.5", "101", "-101", "1e400"],
 }
 
 

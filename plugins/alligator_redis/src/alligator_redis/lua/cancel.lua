@@ -1,6 +1,6 @@
 -- The cancel script.
 -- ARGV: now, id. Returns 1 or 0.
--- KEYS: members pending payloads attempts failures receipts leases succeeded failed results result_expiry
+-- KEYS: members pending payloads attempts failures receipts leases succeeded failed results result_expiry ranked_pending ranked priorities ranked_due
 -- include: arguments.lua
 -- include: leases.lua
 
@@ -9,6 +9,9 @@ local id = ARGV[2]
 local member = redis.call('HGET', members, id)
 if member then
   redis.call('ZREM', pending, member)
+  redis.call('ZREM', ranked_pending, member)
+  redis.call('ZREM', ranked, member)
+  redis.call('HDEL', ranked_due, id)
   redis.call('HDEL', members, id)
 else
   -- A task whose lease ran out is waiting again: it can be cancelled.
@@ -19,6 +22,7 @@ end
 redis.call('HDEL', payloads, id)
 redis.call('HDEL', attempts, id)
 redis.call('HDEL', failures, id)
+redis.call('HDEL', priorities, id)
 -- A status left from an earlier run of the same id must not outlive the cancel.
 redis.call('ZREM', succeeded, id)
 redis.call('ZREM', failed, id)

@@ -2,7 +2,7 @@
 -- ARGV: now, status_ttl, id, dead_letter_ttl. Returns a status constant, or -1
 -- for unknown. Agrees with FINISHED: a dead letter is FAILED until its time is
 -- past, a kept result SUCCESS until it expires, whatever status_ttl says.
--- KEYS: receipts leases members pending succeeded failed dead dead_order results result_expiry
+-- KEYS: receipts leases members pending succeeded failed dead dead_order results result_expiry ranked_pending ranked priorities
 -- include: arguments.lua
 -- include: leases.lua
 -- include: retention.lua
@@ -19,7 +19,8 @@ if redis.call('HEXISTS', receipts, id) == 1 then
 end
 local member = redis.call('HGET', members, id)
 if member then
-  local due = redis.call('ZSCORE', pending, member)
+  -- Ranked tasks are due; the others wait for their score, their due time.
+  local due = redis.call('ZSCORE', pending, member) or redis.call('ZSCORE', ranked_pending, member)
   if due and tonumber(due) > now then return __DELAYED__ end
   return __WAITING__
 end
