@@ -20,7 +20,7 @@ import pytest
 from alligator import capabilities
 from alligator.backend import Ack, Finished
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
-from alligator.testing import BackendContract, FakeClock, PauseContract, TaskPriorityContract
+from alligator.testing import BackendContract, FakeClock, PauseContract
 from alligator_locmem import LocmemBackend, _Entry
 
 LEASE = 30.0
@@ -34,7 +34,7 @@ def _plant_str(backend: LocmemBackend, queue: str, task_id: str, payload: str) -
         backend._enqueue(q, task_id, _Entry(payload, 0.0, 0), backend.now())
 
 
-class TestLocmemContract(BackendContract, PauseContract, TaskPriorityContract):
+class TestLocmemContract(BackendContract, PauseContract):
     # A locmem store lives in one process; its clients there share it by name.
     shares_store_across_processes = False
 

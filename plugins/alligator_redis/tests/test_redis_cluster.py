@@ -27,15 +27,13 @@ from redis_servers import RedisServer, start_cluster
 from alligator import Gator
 from alligator.backend import Ack
 from alligator.constants import FAILED, SUCCESS
-from alligator.testing import BackendContract, PauseContract, TaskPriorityContract
+from alligator.testing import BackendContract, PauseContract
 from alligator_redis import RedisBackend, scripts
 
 pytestmark = pytest.mark.cluster
 
 
-class TestRedisClusterContract(
-    PlantedRecords, RedisFixtures, BackendContract, PauseContract, TaskPriorityContract
-):
+class TestRedisClusterContract(PlantedRecords, RedisFixtures, BackendContract, PauseContract):
     @pytest.fixture
     def backend(self, redis_cluster: str) -> Iterator[RedisBackend]:
         backend = RedisBackend(redis_cluster)

@@ -10,16 +10,14 @@ import pytest
 from redis_raw import PlantedRecords, RedisFixtures
 
 from alligator.backend import Backend
-from alligator.testing import BackendContract, PauseContract, TaskPriorityContract, run_backend_state_machine
+from alligator.testing import BackendContract, PauseContract, run_backend_state_machine
 from alligator_redis import RedisBackend
 
 # The cluster session installs no fakeredis; it runs only the cluster tests.
 fakeredis = pytest.importorskip("fakeredis")
 
 
-class TestFakeRedisContract(
-    PlantedRecords, RedisFixtures, BackendContract, PauseContract, TaskPriorityContract
-):
+class TestFakeRedisContract(PlantedRecords, RedisFixtures, BackendContract, PauseContract):
     # The fake server lives in this process.
     shares_store_across_processes = False
 
@@ -57,7 +55,7 @@ class TestFakeRedisContract(
 
 
 @pytest.mark.redis
-class TestRedisContract(PlantedRecords, RedisFixtures, BackendContract, PauseContract, TaskPriorityContract):
+class TestRedisContract(PlantedRecords, RedisFixtures, BackendContract, PauseContract):
     @pytest.fixture
     def backend(self, redis_url: str) -> Iterator[RedisBackend]:
         backend = RedisBackend(redis_url)

@@ -608,15 +608,20 @@ def test_good_dsn_values_still_pass(dsn: str) -> None:
 def _consistent(backend: RedisBackend, queue: str) -> None:
     """Every task is in exactly one structure, whole: no script left half its writes.
 
-    Waiting and delayed: a ``members`` entry and its ``pending`` member;
-    reserved: a receipt and a lease; either way a payload. A dead letter has
-    its four fields and nothing live.
+    Waiting and delayed: a ``members`` entry and its member in ``pending``,
+    ``ranked_pending`` or ``ranked``; reserved: a receipt and a lease; either
+    way a payload. A dead letter has its four fields (and its priority, when
+    not 0) and nothing live.
     """
     keys = scripts.queue_keys(queue)
     client = backend.client
     members = client.hgetall(keys["members"])
-    pending = set(client.zrange(keys["pending"], 0, -1))
-    assert set(members.values()) == pending
+    pending = [
+        member
+        for name in ("pending", "ranked_pending", "ranked")
+        for member in client.zrange(keys[name], 0, -1)
+    ]
+    assert sorted(members.values()) == sorted(pending)
     assert all(member[17:] == task_id for task_id, member in members.items())
     receipts = set(client.hkeys(keys["receipts"]))
     assert receipts == set(client.zrange(keys["leases"], 0, -1))
@@ -627,9 +632,12 @@ def _consistent(backend: RedisBackend, queue: str) -> None:
     assert set(client.hkeys(keys["failures"])) <= live
     dead = set(client.zrange(keys["dead_order"], 0, -1))
     assert not dead & live
+    assert set(client.hkeys(keys["priorities"])) <= live
     fields = set(client.hkeys(keys["dead"]))
+    priorities = {field for field in fields if field.startswith("y:")}
     # The client decodes responses: the ids are str, whatever the stubs say.
-    assert fields == {f"{kind}:{task_id}" for task_id in dead for kind in "prat"}  # type: ignore[str-bytes-safe]
+    assert fields - priorities == {f"{kind}:{task_id}" for task_id in dead for kind in "prat"}  # type: ignore[str-bytes-safe]
+    assert priorities <= {f"y:{task_id}" for task_id in dead}  # type: ignore[str-bytes-safe]
 
 
 @pytest.mark.parametrize("field", ["attempts", "failures"])

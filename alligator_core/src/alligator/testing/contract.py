@@ -24,6 +24,8 @@ backend adopts beside it when it claims that capability:
   :class:`~alligator.testing.pausing.PauseContract`
 * :class:`~alligator.capabilities.Diagnosis`:
   :class:`~alligator.testing.registry.DiagnoseContract`
+* :class:`~alligator.priority_store.TaskPriority`:
+  :class:`~alligator.testing.task_priority.TaskPriorityContract`
 
 Each capability mixin begins with a test that the backend claims its
 capability, so adopting one for a capability the backend lacks fails loudly
@@ -79,6 +81,7 @@ from alligator.testing.result_waiting import WaitFinishedContract as WaitFinishe
 from alligator.testing.results import FinishedContract as FinishedContract
 from alligator.testing.results import ResultLifetimeContract as ResultLifetimeContract
 from alligator.testing.results import ResultsContract
+from alligator.testing.task_priority import TaskPriorityContract
 
 
 class RequiredContract(
@@ -121,6 +124,7 @@ class BackendContract(
     WorkerRegistryContract,
     PauseContract,
     DiagnoseContract,
+    TaskPriorityContract,
 ):
     """Tests the required part and every capability: for a backend that claims them all.
 

@@ -15,12 +15,12 @@ from broken_backends import BROKEN
 from locmem_kit import LocmemFixtures
 from shared_file import InProcessLockOnly
 
-from alligator.testing import BackendContract, SharedStoreContract, TaskPriorityContract
+from alligator.testing import BackendContract, SharedStoreContract
 from alligator.testing.fixtures import BackendFactory
 from alligator_locmem import LocmemBackend
 
 
-class _Adoption(LocmemFixtures, BackendContract, TaskPriorityContract):
+class _Adoption(LocmemFixtures, BackendContract):
     pass
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alligator import reasons, store_defaults
 from alligator.backend import Ack, Reservation
 from alligator.constants import SUCCESS
-from alligator.priority_store import MAX_PRIORITY, check_items
+from alligator.priority_store import MAX_PRIORITY, MIN_PRIORITY, check_items
 from alligator_sqlite import queries, records
 from alligator_sqlite.store import Store
 
@@ -198,10 +198,31 @@ class Consuming(Store):
         """Reserves up to ``limit`` due tasks of one queue inside the caller's write transaction.
 
         Priority by priority, from the highest the queue holds down: each is
-        one seek for the priority (``next_priority``) and one index range of
-        its due tasks, so tasks of a higher priority that are not due cost
-        nothing. A queue whose tasks all have priority 0 reads one priority.
+        one seek for the priority (``top_priority``, then ``next_priority``)
+        and one index range of its due tasks, so tasks of a higher priority
+        that are not due cost nothing. A queue whose tasks all have priority 0
+        reads one priority: one statement more than before priorities.
         """
+        taken: list[Reservation] = []
+        level = conn.execute(queries.TOP_PRIORITY, {"queue": queue}).fetchone()
+        if level is not None and not _in_range(level[0]):
+            # Text, a blob or a number over 100 sorts first: bury a few such
+            # rows, and read on if that was all of them.
+            self._bury_corrupt_priorities(conn, queue, now)
+            level = conn.execute(queries.TOP_PRIORITY, {"queue": queue}).fetchone()
+        while level is not None and len(taken) < limit:
+            priority = level[0]
+            if not _in_range(priority):
+                if isinstance(priority, (int, float)) and priority < MIN_PRIORITY:
+                    self._bury_corrupt_priorities(conn, queue, now)
+                break
+            taken += self._reserve_priority(conn, queue, priority, lease_seconds, limit - len(taken), now)
+            if len(taken) < limit:
+                level = conn.execute(queries.NEXT_PRIORITY, {"queue": queue, "below": priority}).fetchone()
+        return taken
+
+    def _bury_corrupt_priorities(self, conn: sqlite3.Connection, queue: str, now: float) -> None:
+        """Dead-letters a few rows whose priority is out of range, text or a blob."""
         corrupt = conn.execute(
             queries.CORRUPT_PRIORITY_ROWS, {"queue": queue, "limit": _CORRUPT_PER_RESERVE}
         ).fetchall()
@@ -212,15 +233,6 @@ class Consuming(Store):
             now,
             True,
         )
-        taken: list[Reservation] = []
-        below: float = MAX_PRIORITY + 1
-        while len(taken) < limit:
-            level = conn.execute(queries.NEXT_PRIORITY, {"queue": queue, "below": below}).fetchone()
-            if level is None:
-                break
-            below = level[0]
-            taken += self._reserve_priority(conn, queue, below, lease_seconds, limit - len(taken), now)
-        return taken
 
     def _reserve_priority(
         self,
@@ -515,6 +527,11 @@ class Consuming(Store):
             return reservation
 
         return self._run(body)
+
+
+def _in_range(priority: object) -> bool:
+    """Whether a stored priority is a level reserve reads (a non-integer among them is buried there)."""
+    return isinstance(priority, (int, float)) and MIN_PRIORITY <= priority <= MAX_PRIORITY
 
 
 def _check_delay(delay: float) -> None:

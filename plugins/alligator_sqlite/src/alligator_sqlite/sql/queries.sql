@@ -242,12 +242,16 @@ SELECT
 FROM alligator_tasks WHERE queue = :queue AND priority = :priority AND due <= :now
 ORDER BY due, seq LIMIT :limit
 
+-- name: top_priority
+-- The highest priority the queue holds any task of (due or not), with one
+-- index seek. Text and blobs sort after every number: a priority that is no
+-- priority comes first, and reserve then buries it (corrupt_priority_rows).
+SELECT priority FROM alligator_tasks WHERE queue = :queue ORDER BY priority DESC LIMIT 1
+
 -- name: next_priority
--- The highest valid priority below :below that the queue holds any task of
--- (due or not), with one index seek; a priority out of range, text or a blob
--- is never met here (corrupt_priority_rows buries those).
-SELECT priority FROM alligator_tasks
-WHERE queue = :queue AND priority < :below AND priority >= -100
+-- The next priority below :below, as top_priority reads it; one below -100 is
+-- no priority either.
+SELECT priority FROM alligator_tasks WHERE queue = :queue AND priority < :below
 ORDER BY priority DESC LIMIT 1
 
 -- name: corrupt_due_rows
