@@ -633,9 +633,9 @@ def _consistent(backend: RedisBackend, queue: str) -> None:
     dead = set(client.zrange(keys["dead_order"], 0, -1))
     assert not dead & live
     assert set(client.hkeys(keys["priorities"])) <= live
-    fields = set(client.hkeys(keys["dead"]))
-    priorities = {field for field in fields if field.startswith("y:")}
     # The client decodes responses: the ids are str, whatever the stubs say.
+    fields = {str(field) for field in client.hkeys(keys["dead"])}
+    priorities = {field for field in fields if field.startswith("y:")}
     assert fields - priorities == {f"{kind}:{task_id}" for task_id in dead for kind in "prat"}  # type: ignore[str-bytes-safe]
     assert priorities <= {f"y:{task_id}" for task_id in dead}  # type: ignore[str-bytes-safe]
 
