@@ -134,3 +134,47 @@ def test_a_worker_runs_a_backlog_highest_priority_first() -> None:
             opts.task(sample_tasks.record, n)
     Worker(gator, max_tasks=7, concurrency=1, nap_time=0.01).run_forever()
     assert [value for _, value in sample_tasks.CALLS] == [5, 2, 4, 1, 3, 0, 6]
+
+
+class _OlderTask(Task):
+    """A task class of a user's own, written before priorities: its __init__ takes no ``priority``."""
+
+    def __init__(
+        self,
+        task_id: str | None = None,
+        retries: int = 0,
+        is_async: bool = True,
+        on_start: object = None,
+        on_success: object = None,
+        on_error: object = None,
+        depends_on: object = None,
+        delay_by: float | None = None,
+        delay_until: float | None = None,
+        retry_delay: float = 1.0,
+        retry_backoff: float = 2.0,
+        retry_max_delay: float = 3600.0,
+        retry_jitter: bool = True,
+        time_limit: float | None = None,
+        result_ttl: float | None = None,
+        store_result: bool = True,
+    ) -> None:
+        super().__init__(
+            task_id=task_id,
+            retries=retries,
+            is_async=is_async,
+            depends_on=depends_on,  # type: ignore[arg-type]
+            retry_delay=retry_delay,
+            retry_backoff=retry_backoff,
+            retry_max_delay=retry_max_delay,
+            retry_jitter=retry_jitter,
+            time_limit=time_limit,
+            result_ttl=result_ttl,
+            store_result=store_result,
+        )
+
+
+def test_a_task_class_older_than_priorities_still_reads_payloads_without_one() -> None:
+    task = Task(retries=2, retry_delay=5.0, time_limit=30.0)
+    task.to_call(abs, -1)
+    back = _OlderTask.deserialize(task.serialize())
+    assert (type(back), back.retries, back.time_limit, back.priority) == (_OlderTask, 2, 30.0, 0)

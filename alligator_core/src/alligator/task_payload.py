@@ -233,7 +233,9 @@ def from_fields(cls: type[Task], fields: dict[str, Any]) -> Task:
         time_limit=fields.get("time_limit"),
         result_ttl=fields.get("result_ttl"),
         store_result=fields.get("store_result", True),
-        priority=fields.get("priority", 0),
+        # Only when the payload has one: a task class of a user's own, older
+        # than priorities, keeps reading every payload without one.
+        **({"priority": fields["priority"]} if "priority" in fields else {}),
     )
     return _with_call(task, fields, version)
 
