@@ -10,6 +10,8 @@ from pathlib import Path
 import sample_tasks
 from operating_helpers import Alligator, Store, command_env, wait_for
 
+from alligator.constants import WAITING
+
 LATERGATOR = Path(sys.executable).with_name("latergator")
 
 #: (label, priority) of the backlog, in the order it is queued.
@@ -98,3 +100,43 @@ def test_the_command_lists_waiting_tasks_in_reservation_order_with_their_priorit
         ("plain", 0),
         ("low", -9),
     ]
+
+
+def test_a_task_whose_worker_was_killed_runs_again_at_its_priority(store: Store, tmp_path: Path) -> None:
+    ran, marker = tmp_path / "ran.txt", tmp_path / "first-run"
+    gator = store.gator()
+    try:
+        with gator.options(task_id="high", priority=50) as opts:
+            opts.task(sample_tasks.append_label_first_run_sleeps, str(ran), "high", str(marker), 120.0)
+        for task_id, priority in (("zero", 0), ("low", -5)):
+            with gator.options(task_id=task_id, priority=priority) as opts:
+                opts.task(sample_tasks.append_label, str(ran), task_id)
+        # --max-tasks: one worker process, no supervisor, so SIGKILL ends every thread of it.
+        first = _latergator(
+            store, tmp_path / "first.log", "--max-tasks", "9", "--prefetch", "1", "--lease-seconds", "2"
+        )
+        try:
+            wait_for(lambda: marker.exists(), what="the high task to start")
+        finally:
+            first.kill()  # SIGKILL: the lease is left to end
+            first.wait(30)
+        wait_for(lambda: gator.status("high") == WAITING, what="the lease to end")
+        second = _latergator(store, tmp_path / "second.log", "--max-tasks", "3")
+        assert second.wait(120) == 0, (tmp_path / "second.log").read_text(errors="replace")
+        assert ran.read_text().split() == ["high", "high", "zero", "low"], "re-delivered at its priority"
+    finally:
+        gator.backend.close()
+
+
+def _latergator(store: Store, log: Path, *args: str) -> subprocess.Popen[bytes]:
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            [
+                *(str(LATERGATOR), store.dsn, "--queue", store.queue, "--allow", "sample_tasks"),
+                *("--concurrency", "1", *args),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=command_env(),
+            cwd=log.parent,
+        )
