@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 #: Calls made in this process, for assertions.
@@ -135,3 +136,17 @@ def closes_stderr() -> str:
 
 def fails_with(message: str) -> None:
     raise ValueError(message)
+
+
+def append_label(path: str, label: str) -> None:
+    """Appends ``label`` to ``path`` on a line of its own: the order a worker ran tasks in."""
+    with open(path, "a") as handle:
+        handle.write(f"{label}\n")
+
+
+def append_label_first_run_sleeps(path: str, label: str, marker: str, seconds: float) -> None:
+    """Appends ``label`` to ``path``; the first run (no ``marker`` file yet) then sleeps ``seconds``."""
+    append_label(path, label)
+    if not os.path.exists(marker):
+        Path(marker).touch()
+        time.sleep(seconds)

@@ -287,3 +287,22 @@ def test_task_view_shows_a_stored_result_escaped(queue_gator: Gator, monkeypatch
         '<pre id="result">{&#34;html&#34;: &#34;&lt;script&gt;window.x=1&lt;/script&gt;&#34;}</pre>' in html
     )
     assert "1970-01-01 00:00:00Z" in html  # when it finished
+
+
+def test_the_queue_view_lists_waiting_tasks_in_reservation_order_with_their_priority(
+    client: Any, queue_gator: Gator
+) -> None:
+    import sample_tasks
+
+    with queue_gator.options(task_id="urgent", priority=40) as opts:
+        opts.task(sample_tasks.noop)
+    with queue_gator.options(task_id="someday", priority=-40) as opts:
+        opts.task(sample_tasks.noop)
+    html = text(client.get("/queue?name=emails&state=waiting"))
+    order = [html.index(f'data-task="{task_id}"') for task_id in ("urgent", "xss", "plain", "someday")]
+    assert order == sorted(order), "listed as reserve takes them: priority, then due time"
+    assert re.search(r'data-task="urgent">.*?<td class="n priority">40</td>', html, re.S)
+    assert re.search(r'data-task="someday">.*?<td class="n priority">-40</td>', html, re.S)
+    assert re.search(
+        r'<dt>Priority</dt><dd id="priority">40</dd>', text(client.get("/task?queue=emails&id=urgent"))
+    )

@@ -89,6 +89,7 @@ def test_tasks_lists_one_state_as_a_table_and_as_json(scene: Scene, alligator: A
         "state",
         "attempts",
         "failures",
+        "priority",
         "due",
         "reason",
         "failed_at",

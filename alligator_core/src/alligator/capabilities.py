@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Protocol, cast, runtime_checkable
 
 from alligator.limit_store import Limiting
+from alligator.priority_store import TaskPriority
 from alligator.scheduling_store import Scheduling
 from alligator.store_values import Ack, DeadLetter, Finished, QueueCounts, TaskInfo
 from alligator.unique_store import UniqueKeys as UniqueKeys
@@ -474,6 +475,7 @@ CAPABILITIES: dict[type, str] = {
     Diagnosis: "cannot check its own settings",
     Scheduling: "cannot enqueue schedule ticks once per tick (no schedules)",
     Limiting: "cannot keep rate limits or concurrency limits per key",
+    TaskPriority: "cannot order tasks by priority within a queue (priority 0 only)",
 }
 
 _SUPPORTED: dict[tuple[type, type], bool] = {}

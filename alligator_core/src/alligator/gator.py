@@ -27,6 +27,7 @@ from alligator.delivery import (
 from alligator.exceptions import AlligatorException
 from alligator.inspecting import Inspecting
 from alligator.options import Batch, Options
+from alligator.priority_store import task_priority
 from alligator.registry import load_backend
 from alligator.results import Results
 from alligator.security import TaskPolicy
@@ -188,8 +189,12 @@ class Gator(Results, Inspecting):
             **kwargs: Any argument of :class:`~alligator.tasks.Task` (``retries``,
                 ``is_async``, ``on_error``, ``depends_on``, ``delay_by``,
                 ``time_limit``, ``result_ttl``, ``store_result``,
-                ``unique_for``, ``unique_key``, ``unique_mode``...). A
-                misspelt name or a bad value is refused here.
+                ``unique_for``, ``unique_key``, ``unique_mode``,
+                ``priority``...). A misspelt name or a bad value is refused
+                here. ``priority`` (-100 to 100, 0 by default) orders the
+                due tasks of the queue, higher first; a store without the
+                :class:`~alligator.priority_store.TaskPriority` capability
+                refuses a priority other than 0 when the task is queued.
 
         Returns:
             An :class:`Options`.
@@ -249,6 +254,12 @@ class Gator(Results, Inspecting):
         delay = self._delay_of(task) if task.delay_by or task.delay_until is not None else 0.0
         if task.unique_for is not None:
             unique.push(backend, self.queue_name, task, self._seal(task), delay)
+            return task
+        if task.priority:
+            # Only a task with a priority takes the capability's way; the usual one stays on push.
+            store = task_priority(backend)
+            item = (task.task_id, self._seal(task), delay, task.priority)
+            task.queued = store.push_prioritized(self.queue_name, [item]) == 1
             return task
         task.queued = backend.push(self.queue_name, task.task_id, self._seal(task), delay)
         return task

@@ -25,3 +25,6 @@ MAX_REASON_CHARS = 4000
 MAX_TIME_LIMIT = 7 * 24 * 3600.0
 #: Longest a result is kept, in seconds (30 days).
 MAX_RESULT_TTL = 30 * 24 * 3600.0
+#: Lowest and highest priority a task may have within its queue (0 by default).
+MIN_PRIORITY = -100
+MAX_PRIORITY = 100

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from alligator import loss_risks
+from alligator.priority_store import task_priority
 from alligator.tasks import Task
 from alligator.text import unknown_names
 
@@ -121,10 +122,20 @@ class Batch(Options):
         if any(t.delay_until is not None for t in self.tasks):
             now = self.gator.backend.now()
         tasks = self.tasks
-        items = [(t.task_id, self.gator._seal(t), self.gator._delay_of(t, now)) for t in tasks]
-        self.tasks = []
-        added = self.gator.backend.push_many(self.gator.queue_name, items)
-        queued = True if added == len(items) else False if added == 0 else None
+        backend = self.gator.backend
+        if any(t.priority for t in tasks):
+            # Refused before anything is queued when the store has no priorities.
+            store = task_priority(backend)
+            prioritized = [
+                (t.task_id, self.gator._seal(t), self.gator._delay_of(t, now), t.priority) for t in tasks
+            ]
+            self.tasks = []
+            added = store.push_prioritized(self.gator.queue_name, prioritized)
+        else:
+            items = [(t.task_id, self.gator._seal(t), self.gator._delay_of(t, now)) for t in tasks]
+            self.tasks = []
+            added = backend.push_many(self.gator.queue_name, items)
+        queued = True if added == len(tasks) else False if added == 0 else None
         for task in tasks:
             task.queued = queued
         return added

@@ -99,6 +99,9 @@ class TaskInfo:
             running task, when its lease ends; None for a dead letter.
         reason: Why a dead letter failed; None for the other states.
         failed_at: When a dead letter was dead-lettered; None otherwise.
+        priority: The task's priority within its queue (see
+            :class:`~alligator.priority_store.TaskPriority`); 0 from a store
+            without that capability.
     """
 
     task_id: str
@@ -109,6 +112,7 @@ class TaskInfo:
     due: float | None = None
     reason: str | None = None
     failed_at: float | None = None
+    priority: int = 0
 
 
 @dataclass(frozen=True)

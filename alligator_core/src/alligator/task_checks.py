@@ -14,7 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 from alligator.exceptions import NotImportableError
-from alligator.limits import MAX_RESULT_TTL, MAX_RETRIES, MAX_TASK_ID_LENGTH, MAX_TIME_LIMIT
+from alligator.limits import (
+    MAX_PRIORITY,
+    MAX_RESULT_TTL,
+    MAX_RETRIES,
+    MAX_TASK_ID_LENGTH,
+    MAX_TIME_LIMIT,
+    MIN_PRIORITY,
+)
 from alligator.security import unrunnable_reason
 from alligator.text import printable
 from alligator.utils import callable_path
@@ -147,6 +154,32 @@ def check_retries(retries: object) -> int:
     if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
         raise ValueError(f"retries must be a whole number from 0 to {MAX_RETRIES}, not {_show(retries)}")
     return retries
+
+
+def check_priority(priority: object, name: str = "priority") -> int:
+    """Returns a task's priority within its queue if it is one, or says what is wrong.
+
+    A priority is a whole number from ``alligator.limits.MIN_PRIORITY``
+    (-100) to ``alligator.limits.MAX_PRIORITY`` (100); 0 is the default.
+    Among the due tasks of a queue a higher one is reserved first.
+
+    Example:
+        >>> check_priority(10)
+        10
+
+    Raises:
+        TypeError: It is not an int (``True`` and ``2.0`` are not either).
+        ValueError: It is out of the range.
+    """
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise TypeError(
+            f"{name} must be a whole number from {MIN_PRIORITY} to {MAX_PRIORITY}, not {_show(priority)}"
+        )
+    if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+        raise ValueError(
+            f"{name} must be from {MIN_PRIORITY} to {MAX_PRIORITY} (higher runs first), not {_show(priority)}"
+        )
+    return int(priority)
 
 
 def check_task_id(task_id: object, name: str = "task_id") -> str:

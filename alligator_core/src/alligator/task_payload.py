@@ -16,7 +16,14 @@ from alligator import payload as _payload
 from alligator import values
 from alligator.limit_store import check_concurrency, check_key, parse_rate
 from alligator.retries import DEFAULT_RETRY_BACKOFF, DEFAULT_RETRY_DELAY, DEFAULT_RETRY_MAX_DELAY
-from alligator.task_checks import _show, check_result_ttl, check_retries, check_task_id, check_time_limit
+from alligator.task_checks import (
+    _show,
+    check_priority,
+    check_result_ttl,
+    check_retries,
+    check_task_id,
+    check_time_limit,
+)
 
 if TYPE_CHECKING:
     from alligator.tasks import Task
@@ -100,6 +107,8 @@ def serialize(task: Task) -> str:
         data["concurrency_limit"] = check_concurrency(task.concurrency_limit)
     if task.limit_key is not None:
         data["limit_key"] = check_key(task.limit_key)
+    if task.priority:
+        data["priority"] = check_priority(task.priority)
     try:
         return _payload.dumps(data)
     except (TypeError, ValueError):
@@ -136,6 +145,7 @@ def _usual(task: Task) -> bool:
         and task.rate_limit is None
         and task.concurrency_limit is None
         and task.limit_key is None
+        and task.priority == 0
     )
 
 
@@ -167,6 +177,7 @@ _EXPECTED_TYPES: dict[str, type | tuple[type, ...]] = {
     "rate_limit": str,
     "concurrency_limit": int,
     "limit_key": str,
+    "priority": int,
 }
 
 
@@ -238,6 +249,9 @@ def from_fields(cls: type[Task], fields: dict[str, Any]) -> Task:
         rate_limit=fields.get("rate_limit"),
         concurrency_limit=fields.get("concurrency_limit"),
         limit_key=fields.get("limit_key"),
+        # Only when the payload has one: a task class of a user's own, older
+        # than priorities, keeps reading every payload without one.
+        **({"priority": fields["priority"]} if "priority" in fields else {}),
     )
     return _with_call(task, fields, version)
 

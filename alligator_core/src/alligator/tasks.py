@@ -38,6 +38,7 @@ from alligator.targets import queued_target
 from alligator.task_checks import Hook as Hook
 from alligator.task_checks import HookSpec as HookSpec
 from alligator.task_checks import _hook_path, _number, _show, _to_timestamp
+from alligator.task_checks import check_priority as check_priority
 from alligator.task_checks import check_result_ttl as check_result_ttl
 from alligator.task_checks import check_retries as check_retries
 from alligator.task_checks import check_task_id as check_task_id
@@ -120,6 +121,11 @@ class Task:
             across every worker of the store.
         limit_key: The key both limits count against; None for the
             function (``module:name``).
+        priority: Its rank among the due tasks of its queue, a whole number
+            from -100 to 100 (0 by default): a higher one is reserved
+            first, equal ones in the order they became due. A store
+            without the :class:`~alligator.priority_store.TaskPriority`
+            capability refuses a task whose priority is not 0.
 
     Hooks are importable functions (or ``"module:function"`` strings): they
     travel in the payload by name, like the task's function.
@@ -149,6 +155,7 @@ class Task:
         rate_limit: str | None = None,
         concurrency_limit: int | None = None,
         limit_key: str | None = None,
+        priority: int = 0,
     ) -> None:
         check_retries(retries)
         if delay_by is not None and delay_until is not None:
@@ -186,6 +193,10 @@ class Task:
         if limit_key is not None and rate_limit is None and concurrency_limit is None:
             raise ValueError("limit_key needs a rate_limit or a concurrency_limit to count against it")
         self.limit_key = None if limit_key is None else check_key(limit_key)
+        self.priority = check_priority(priority)
+        if self.priority and self.unique_for is not None:
+            # A unique push takes its key with a plain push; a ranked one is not written yet.
+            raise ValueError("a task cannot have both unique_for and a priority yet: drop one of them")
         self.status = DELAYED if (self.delay_by or self.delay_until) else WAITING
         self.func: Callable[..., Any] | None = None
         self.module: str | None = None

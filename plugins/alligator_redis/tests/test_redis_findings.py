@@ -322,6 +322,10 @@ def test_nan_and_infinite_numbers_are_refused_changing_nothing(backend: RedisBac
 _SCRIPT_CALLS: dict[str, tuple[list[Any], dict[int, str]]] = {
     "push": (["", "new", "x", 0], {0: "n", 3: "n"}),
     "push_many": (["", 3, "new", "x", 0, "new2", "x", 5], {0: "n", 1: "w", 4: "n", 7: "n"}),
+    "push_prioritized": (
+        ["", "new", "x", 0, 5, "new2", "x", 5, -3],
+        {0: "n", 3: "n", 4: "p", 7: "n", 8: "p"},
+    ),
     "reserve": (
         ["", LEASE, 10, 1000, 3600, 1024, 100, 3600],
         {0: "n", 1: "n", 2: "w", 3: "w", 4: "t", 5: "w", 6: "w", 7: "t"},
@@ -353,6 +357,7 @@ _BAD = {
     "n": ["nan", "inf", "-inf", "1e400", "abc", "0x"],
     "w": ["nan", "inf", "-inf", "1e400", "abc", "0x", "0.5", "-1"],
     "t": ["nan", "-inf", "abc", "0x", "-1"],
+    "p": ["nan", "inf", "abc", "0x", "0.5", "101", "-101", "1e400"],
 }
 
 
@@ -603,15 +608,20 @@ def test_good_dsn_values_still_pass(dsn: str) -> None:
 def _consistent(backend: RedisBackend, queue: str) -> None:
     """Every task is in exactly one structure, whole: no script left half its writes.
 
-    Waiting and delayed: a ``members`` entry and its ``pending`` member;
-    reserved: a receipt and a lease; either way a payload. A dead letter has
-    its four fields and nothing live.
+    Waiting and delayed: a ``members`` entry and its member in ``pending``,
+    ``ranked_pending`` or ``ranked``; reserved: a receipt and a lease; either
+    way a payload. A dead letter has its four fields (and its priority, when
+    not 0) and nothing live.
     """
     keys = scripts.queue_keys(queue)
     client = backend.client
     members = client.hgetall(keys["members"])
-    pending = set(client.zrange(keys["pending"], 0, -1))
-    assert set(members.values()) == pending
+    pending = [
+        member
+        for name in ("pending", "ranked_pending", "ranked")
+        for member in client.zrange(keys[name], 0, -1)
+    ]
+    assert sorted(members.values()) == sorted(pending)
     assert all(member[17:] == task_id for task_id, member in members.items())
     receipts = set(client.hkeys(keys["receipts"]))
     assert receipts == set(client.zrange(keys["leases"], 0, -1))
@@ -622,9 +632,12 @@ def _consistent(backend: RedisBackend, queue: str) -> None:
     assert set(client.hkeys(keys["failures"])) <= live
     dead = set(client.zrange(keys["dead_order"], 0, -1))
     assert not dead & live
-    fields = set(client.hkeys(keys["dead"]))
+    assert set(client.hkeys(keys["priorities"])) <= live
     # The client decodes responses: the ids are str, whatever the stubs say.
-    assert fields == {f"{kind}:{task_id}" for task_id in dead for kind in "prat"}  # type: ignore[str-bytes-safe]
+    fields = {str(field) for field in client.hkeys(keys["dead"])}
+    priorities = {field for field in fields if field.startswith("y:")}
+    assert fields - priorities == {f"{kind}:{task_id}" for task_id in dead for kind in "prat"}  # type: ignore[str-bytes-safe]
+    assert priorities <= {f"y:{task_id}" for task_id in dead}  # type: ignore[str-bytes-safe]
 
 
 @pytest.mark.parametrize("field", ["attempts", "failures"])

@@ -153,3 +153,12 @@ def make_version_2_file(path: str | Path) -> None:
         conn.execute("INSERT INTO alligator_meta (key, value) VALUES ('schema_version', 2), ('seq', 0)")
     finally:
         conn.close()
+
+
+def downgrade_to_version_4(conn: sqlite3.Connection) -> None:
+    """Turns a new file's tables back into schema version 4's: no priorities, the index by due time."""
+    conn.execute("DROP INDEX alligator_tasks_due")
+    conn.execute("ALTER TABLE alligator_tasks DROP COLUMN priority")
+    conn.execute("CREATE INDEX alligator_tasks_due ON alligator_tasks (queue, due, seq)")
+    conn.execute("DROP TABLE alligator_priority_dead")
+    conn.execute("UPDATE alligator_meta SET value = 4 WHERE key = 'schema_version'")

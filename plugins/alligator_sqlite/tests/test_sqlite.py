@@ -16,7 +16,7 @@ import sqlite_raw
 from alligator import Gator
 from alligator.constants import SUCCESS, WAITING
 from alligator.exceptions import BackendError, InvalidDSNError
-from alligator_sqlite import RESERVE_SQL, SCHEMA_VERSION, SqliteBackend, parse_dsn
+from alligator_sqlite import RESERVE_SQL, SCHEMA_VERSION, SqliteBackend, parse_dsn, queries
 
 # -- DSNs -------------------------------------------------------------------
 
@@ -215,10 +215,33 @@ def test_reserve_reads_the_due_index(tmp_path: Path) -> None:
     try:
         plan = backend._connection().execute(
             f"EXPLAIN QUERY PLAN {RESERVE_SQL}",
-            {"max_id": 1024, "max_bytes": 1000, "queue": "q", "now": 0.0, "limit": 10},
+            {"max_id": 1024, "max_bytes": 1000, "queue": "q", "priority": 0, "now": 0.0, "limit": 10},
         )
         details = " ".join(str(row[-1]) for row in plan)
         assert "alligator_tasks_due" in details and "TEMP B-TREE" not in details, details
+        assert "priority=? AND due<?" in details, details
+    finally:
+        backend.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "params"),
+    [
+        (queries.TOP_PRIORITY, {"queue": "q"}),
+        (queries.NEXT_PRIORITY, {"queue": "q", "below": 101}),
+        (queries.CORRUPT_PRIORITY_ROWS, {"queue": "q", "limit": 8}),
+        (queries.CORRUPT_DUE_ROWS, {"queue": "q", "priority": 0, "infinity": math.inf, "limit": 8}),
+    ],
+)
+def test_the_steps_of_reserve_by_priority_are_index_seeks(
+    tmp_path: Path, query: str, params: dict[str, object]
+) -> None:
+    backend = SqliteBackend(f"sqlite:///{tmp_path}/tasks.db")
+    try:
+        plan = backend._connection().execute(f"EXPLAIN QUERY PLAN {query}", params)
+        details = " ".join(str(row[-1]) for row in plan)
+        assert "SEARCH" in details and "alligator_tasks_due" in details, details
+        assert "SCAN" not in details and "TEMP B-TREE" not in details, details
     finally:
         backend.close()
 

@@ -36,6 +36,7 @@ from alligator.testing import (
     ResultsContract,
     ResultWaitingContract,
     SchedulingContract,
+    TaskPriorityContract,
     UniqueKeysContract,
     WorkerRegistryContract,
 )
@@ -58,6 +59,7 @@ class TestSqliteContract(
     UniqueKeysContract,
     DiagnoseContract,
     SchedulingContract,
+    TaskPriorityContract,
 ):
     # Every capability but Waking: a SQLite file cannot wake a waiter in
     # another process, so a worker on several queues naps between looks.
@@ -245,7 +247,7 @@ class TestSqliteContract(
         # index seek at the end of the queue's range finds them all.
         plan = clocked_backend._connection().execute(
             f"EXPLAIN QUERY PLAN {alligator_sqlite.CORRUPT_DUE_SQL}",
-            {"queue": queue, "infinity": math.inf, "limit": 8},
+            {"queue": queue, "priority": 0, "infinity": math.inf, "limit": 8},
         )
         details = " ".join(str(row[-1]) for row in plan)
         assert "alligator_tasks_due" in details and "due>" in details, details

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import sqlite_raw
+
 from alligator_sqlite import SCHEMA_VERSION, SqliteBackend
 
 GOOD = [("function", "mod.tasks:fn"), ("queue", "emails")]
@@ -38,6 +40,7 @@ def test_a_version_3_file_is_migrated_with_nothing_paused(tmp_path: Path) -> Non
     SqliteBackend(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as conn:
         # Version 3 is version 4 without the paused table.
+        sqlite_raw.downgrade_to_version_4(conn)
         conn.execute("DROP TABLE alligator_paused")
         conn.execute("UPDATE alligator_meta SET value = 3 WHERE key = 'schema_version'")
         conn.execute(

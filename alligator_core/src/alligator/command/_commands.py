@@ -249,6 +249,7 @@ def task_json(info: TaskInfo) -> dict[str, Any]:
         "state": info.state,
         "attempts": info.attempts,
         "failures": info.failures,
+        "priority": info.priority,
         "due": info.due,
         "reason": info.reason,
         "failed_at": info.failed_at,
@@ -302,9 +303,11 @@ def tasks(admin: Admin, args: argparse.Namespace) -> int:
         ]
     else:
         when = {"waiting": "DUE", "delayed": "DUE", "running": "LEASE ENDS"}[state]
-        headers = ["TASK", "CALL", "ATTEMPTS", when]
+        # Waiting tasks are listed as they will be reserved: priority, then due time.
+        headers = ["TASK", "CALL", "ATTEMPTS", "PRIORITY", when]
         rows = [
-            [i.task_id, call_text(decode_payload(i.payload)), i.attempts, since(i.due, now)] for i in page
+            [i.task_id, call_text(decode_payload(i.payload)), i.attempts, i.priority, since(i.due, now)]
+            for i in page
         ]
     if page:
         table(headers, rows)

@@ -9,7 +9,7 @@ record straight into the store. For each optional capability of
 (``ResultsContract``, ``ResultListingContract``, ``ResultWaitingContract``,
 ``WakingContract``, ``InspectionContract``, ``AdministrationContract``,
 ``WorkerRegistryContract``, ``PauseContract``, ``UniqueKeysContract``, ``DiagnoseContract``,
-``SchedulingContract``, ``LimitContract``), each
+``SchedulingContract``, ``LimitContract``, ``TaskPriorityContract``), each
 beginning with a test that the backend claims it::
 
     import functools
@@ -133,6 +133,7 @@ from alligator.testing.results import (
 from alligator.testing.roundtrip import assert_result_round_trips, assert_round_trips
 from alligator.testing.scheduling import SchedulingContract
 from alligator.testing.stateful import BackendStateMachine, run_backend_state_machine
+from alligator.testing.task_priority import TaskPriorityContract
 from alligator.testing.unique import UniqueKeysContract
 
 __all__ = [
@@ -181,6 +182,7 @@ __all__ = [
     "SucceededListingContract",
     "UniqueKeysContract",
     "TaskListingContract",
+    "TaskPriorityContract",
     "UnreadableRecordContract",
     "WaitFinishedContract",
     "WakingContract",

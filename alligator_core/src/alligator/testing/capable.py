@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         WorkerRegistry,
     )
     from alligator.limit_store import Limiting
+    from alligator.priority_store import TaskPriority
     from alligator.scheduling_store import Scheduling
     from alligator.unique_store import UniqueKeys
 
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
         Diagnosis,
         Scheduling,
         Limiting,
+        TaskPriority,
     ):
         """A backend with every capability (for type checking only)."""
 

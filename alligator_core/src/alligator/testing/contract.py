@@ -30,6 +30,8 @@ backend adopts beside it when it claims that capability:
   :class:`~alligator.testing.scheduling.SchedulingContract`
 * :class:`~alligator.limit_store.Limiting`:
   :class:`~alligator.testing.limiting.LimitContract`
+* :class:`~alligator.priority_store.TaskPriority`:
+  :class:`~alligator.testing.task_priority.TaskPriorityContract`
 
 Each capability mixin begins with a test that the backend claims its
 capability, so adopting one for a capability the backend lacks fails loudly
@@ -87,6 +89,7 @@ from alligator.testing.results import FinishedContract as FinishedContract
 from alligator.testing.results import ResultLifetimeContract as ResultLifetimeContract
 from alligator.testing.results import ResultsContract
 from alligator.testing.scheduling import SchedulingContract
+from alligator.testing.task_priority import TaskPriorityContract
 from alligator.testing.unique import UniqueKeysContract
 
 
@@ -133,6 +136,7 @@ class BackendContract(
     DiagnoseContract,
     SchedulingContract,
     LimitContract,
+    TaskPriorityContract,
 ):
     """Tests the required part and every capability: for a backend that claims them all.
 

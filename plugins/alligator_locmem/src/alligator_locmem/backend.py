@@ -4,7 +4,9 @@ Results kept with the ack, listing them and waiting for them; waking on
 several queues; inspection and dead-letter administration; the registry of
 live workers; pauses; unique keys (:mod:`alligator_locmem.unique`); schedule
 records (:mod:`alligator_locmem.scheduling`); rate limits and concurrency
-slots per key (:mod:`alligator_locmem.limiting`); diagnosis.
+slots per key (:mod:`alligator_locmem.limiting`); diagnosis; priority within
+a queue (reserve moves the tasks that came due to a heap ordered by priority,
+then due time).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from alligator.backend import (
 )
 from alligator.constants import SUCCESS
 from alligator.pausing import check_target, listed
+from alligator.priority_store import check_items
 from alligator_locmem.limiting import LocmemLimiting
 from alligator_locmem.scheduling import SchedulingLocmem
 from alligator_locmem.store import _cut_id, _Entry, _listed, _Queue, _unreadable
@@ -111,6 +114,9 @@ class LocmemBackend(LocmemLimiting, UniqueLocmem, SchedulingLocmem):
         for name in queues:
             q = self._queue(name)
             self._reclaim_expired(q, now)
+            self._prune_ready(q)
+            if q.ready:
+                ends.append(q.ready[0][1])
             if q.heap:
                 ends.append(q.heap[0][0])
         return min(ends, default=None)
@@ -148,6 +154,21 @@ class LocmemBackend(LocmemLimiting, UniqueLocmem, SchedulingLocmem):
         # A skipped heap entry (cancelled, taken by get) may wake it early: harmless.
         until_due = next_due - self.now() if next_due is not None else remaining
         self._cond.wait(min(remaining, max(until_due, 0.001)))
+
+    # -- priority within a queue -----------------------------------------
+
+    def push_prioritized(self, queue: str, items: Sequence[tuple[str, str, float, int]]) -> int:
+        # Everything is checked before the first task is added, as push_many does.
+        check_items(items)
+        for _, payload, _, _ in items:
+            if not payload.isascii():
+                payload.encode("utf-8")
+        with self._cond:
+            return sum(
+                1
+                for task_id, payload, delay, priority in items
+                if self._push(queue, task_id, payload, delay, priority)
+            )
 
     # -- live workers ----------------------------------------------------
 
@@ -243,7 +264,8 @@ class LocmemBackend(LocmemLimiting, UniqueLocmem, SchedulingLocmem):
                 return False
             q.finished.pop(task_id, None)
             q.results.pop(task_id, None)
-            self._enqueue(q, task_id, _Entry(letter.payload, 0.0, 0), self.now())
+            priority = q.dead_priorities.pop(task_id, 0)
+            self._enqueue(q, task_id, _Entry(letter.payload, 0.0, 0, priority=priority), self.now())
             return True
 
     def queues(self) -> list[str]:
@@ -291,12 +313,24 @@ class LocmemBackend(LocmemLimiting, UniqueLocmem, SchedulingLocmem):
             if state == "running":
                 chosen = sorted(q.reserved.items(), key=lambda item: (item[1].lease_end, item[1].seq))
                 due = [(task_id, entry, entry.lease_end) for task_id, entry in chosen]
-            else:
+            elif state == "delayed":
                 chosen = sorted(q.waiting.items(), key=lambda item: (item[1].due, item[1].seq))
-                due = [(i, e, e.due) for i, e in chosen if (e.due > now) == (state == "delayed")]
+                due = [(i, e, e.due) for i, e in chosen if e.due > now]
+            else:
+                # As reserve takes them: the highest priority first, then by due time.
+                chosen = sorted(
+                    q.waiting.items(), key=lambda item: (-item[1].priority, item[1].due, item[1].seq)
+                )
+                due = [(i, e, e.due) for i, e in chosen if e.due <= now]
             return [
                 TaskInfo(
-                    task_id, state, _listed(entry.payload, max_bytes), entry.attempts, entry.failures, at
+                    task_id,
+                    state,
+                    _listed(entry.payload, max_bytes),
+                    entry.attempts,
+                    entry.failures,
+                    at,
+                    priority=entry.priority,
                 )
                 for task_id, entry, at in due[offset : offset + limit]
             ]

@@ -98,14 +98,19 @@ class RequiredLocmem(Backend):
             # Refused as the other stores refuse it: UTF-8 cannot encode it.
             payload.encode("utf-8")
         with self._cond:
-            q = self._queue(queue)
-            if task_id in q.waiting or task_id in q.reserved or task_id in q.dead:
-                return False
-            # A pushed id's old status and result are forgotten together.
-            q.finished.pop(task_id, None)
-            q.results.pop(task_id, None)
-            self._enqueue(q, task_id, _Entry(payload, 0.0, 0), self.now() + max(delay, 0.0))
-            return True
+            return self._push(queue, task_id, payload, delay, 0)
+
+    def _push(self, queue: str, task_id: str, payload: str, delay: float, priority: int) -> bool:
+        """Adds one checked task at its priority; the caller holds the lock."""
+        q = self._queue(queue)
+        if task_id in q.waiting or task_id in q.reserved or task_id in q.dead:
+            return False
+        # A pushed id's old status and result are forgotten together.
+        q.finished.pop(task_id, None)
+        q.results.pop(task_id, None)
+        entry = _Entry(payload, 0.0, 0, priority=priority)
+        self._enqueue(q, task_id, entry, self.now() + max(delay, 0.0))
+        return True
 
     def push_many(self, queue: str, items: Sequence[tuple[str, str, float]]) -> int:
         # Everything is checked before the first task is added: all or nothing.
@@ -124,12 +129,32 @@ class RequiredLocmem(Backend):
                 del q.reserved[task_id]
                 self._enqueue(q, task_id, entry, entry.lease_end)
 
+    @staticmethod
+    def _promote(q: _Queue, now: float) -> None:
+        """Moves the tasks that came due from the heap by due time to the heap by priority."""
+        while q.heap and q.heap[0][0] <= now:
+            due, seq, task_id = heapq.heappop(q.heap)
+            entry = q.waiting.get(task_id)
+            if entry is not None and entry.seq == seq:
+                heapq.heappush(q.ready, (-entry.priority, due, seq, task_id))
+
+    @staticmethod
+    def _prune_ready(q: _Queue) -> None:
+        """Drops the stale entries (cancelled, taken by get) off the top of the heap by priority."""
+        while q.ready:
+            _, _, seq, task_id = q.ready[0]
+            entry = q.waiting.get(task_id)
+            if entry is not None and entry.seq == seq:
+                return
+            heapq.heappop(q.ready)
+
     def _take_due(self, q: _Queue, lease_seconds: float, limit: int) -> list[Reservation]:
         now = self.now()
         self._reclaim_expired(q, now)
+        self._promote(q, now)
         taken: list[Reservation] = []
-        while q.heap and len(taken) < limit and q.heap[0][0] <= now:
-            _, seq, task_id = heapq.heappop(q.heap)
+        while q.ready and len(taken) < limit:
+            _, _, seq, task_id = heapq.heappop(q.ready)
             entry = q.waiting.get(task_id)
             if entry is None or entry.seq != seq:
                 continue
@@ -159,6 +184,8 @@ class RequiredLocmem(Backend):
     def _bury(self, q: _Queue, task_id: str, entry: _Entry, reason: str) -> None:
         now = self.now()
         q.dead[task_id] = DeadLetter(task_id, entry.payload, reason, entry.attempts, now)
+        if entry.priority:
+            q.dead_priorities[task_id] = entry.priority
         self._finish(q, task_id, FAILED, now)
         self._retain(q, now)
 
@@ -174,6 +201,7 @@ class RequiredLocmem(Backend):
     def _forget_dead(q: _Queue, task_id: str) -> bool:
         if q.dead.pop(task_id, None) is None:
             return False
+        q.dead_priorities.pop(task_id, None)
         if q.finished.get(task_id, (None,))[0] == FAILED:
             del q.finished[task_id]
         return True

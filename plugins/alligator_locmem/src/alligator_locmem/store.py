@@ -26,6 +26,7 @@ class _Entry:
     receipt: str = ""
     lease_end: float = 0.0
     failures: int = 0
+    priority: int = 0
 
 
 @dataclass
@@ -33,9 +34,15 @@ class _Queue:
     # (due, seq, task_id) for every waiting or delayed task; entries whose
     # seq no longer matches were cancelled or taken by get(), and are skipped.
     heap: list[tuple[float, int, str]] = field(default_factory=list)
+    # (-priority, due, seq, task_id) for each task that came due: reserve
+    # moves due tasks from the heap here, so a task competes by priority
+    # only once due. Stale entries are skipped as in the heap.
+    ready: list[tuple[int, float, int, str]] = field(default_factory=list)
     waiting: dict[str, _Entry] = field(default_factory=dict)
     reserved: dict[str, _Entry] = field(default_factory=dict)
     dead: dict[str, DeadLetter] = field(default_factory=dict)
+    # The priority of each dead letter whose task had one, for requeue.
+    dead_priorities: dict[str, int] = field(default_factory=dict)
     finished: dict[str, tuple[int, float]] = field(default_factory=dict)
     # task_id -> (result, kept until, acked at) for acks that kept a result,
     # and (kept until, task_id) for each, to drop the old ones without a scan.

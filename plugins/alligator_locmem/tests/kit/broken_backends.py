@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from broken_capabilities import (
     DeadLettersKeptForever,
+    DelayedPriorityJumpsAhead,
     DiagnoseUnknownLevel,
     FinishedIgnoresLiveTasks,
     ForgetAlwaysTrue,
@@ -26,6 +27,7 @@ from broken_capabilities import (
     NotUtf8ResultHandedOut,
     OversizedResultHandedOut,
     PriorityByAge,
+    PriorityIgnored,
     PurgeLeavesOne,
     RequeueOverwritesLiveTask,
     ResultKeptOnRefusedAck,
@@ -415,6 +417,13 @@ BROKEN: dict[type[Backend], list[str]] = {
         "test_wait_finished_wakes_for_a_dead_letter",
     ],
     PriorityByAge: ["test_reserve_first_takes_the_first_queue_with_due_work"],
+    PriorityIgnored: [
+        "test_a_higher_priority_goes_before_older_due_tasks",
+        "test_one_reserve_of_several_takes_them_in_priority_order",
+        "test_a_released_task_keeps_its_priority",
+        "test_priority_survives_a_lease_that_ended",
+    ],
+    DelayedPriorityJumpsAhead: ["test_a_delayed_task_competes_only_once_it_is_due"],
     WakeLooksAtTheFirstQueueOnly: [
         f"test_wait_for_work_wakes_for_work_in_any_queue[{how}]" for how in ("push", "release", "requeue")
     ],

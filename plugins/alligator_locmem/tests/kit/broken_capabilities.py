@@ -1,4 +1,4 @@
-"""Broken variants of locmem's optional capabilities: results, waking, inspection, workers, limits...
+"""Broken variants of locmem's optional capabilities: results, waking, inspection, limits, priority...
 
 The variants of the required part are in :mod:`broken_backends`, whose
 ``BROKEN`` names the kit tests that must fail for every one of them.
@@ -6,6 +6,7 @@ The variants of the required part are in :mod:`broken_backends`, whose
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Sequence
 
@@ -178,6 +179,28 @@ class PriorityByAge(LocmemBackend):
                 return "", []
             queue = min(oldest)[2]
             return queue, self.reserve(queue, lease_seconds, limit)
+
+
+class PriorityIgnored(LocmemBackend):
+    """Claims TaskPriority but pushes every task at priority 0: due tasks go in push order."""
+
+    def push_prioritized(self, queue: str, items: Sequence[tuple[str, str, float, int]]) -> int:
+        return super().push_prioritized(
+            queue, [(task_id, payload, delay, 0) for task_id, payload, delay, _ in items]
+        )
+
+
+class DelayedPriorityJumpsAhead(LocmemBackend):
+    """Ranks a delayed task with a priority among the due ones at once, before its delay ends."""
+
+    @staticmethod
+    def _promote(q: _Queue, now: float) -> None:
+        LocmemBackend._promote(q, now)
+        early = [(due, seq, task_id) for due, seq, task_id in q.heap if q.waiting[task_id].priority > 0]
+        for due, seq, task_id in early:
+            q.heap.remove((due, seq, task_id))
+            heapq.heappush(q.ready, (-q.waiting[task_id].priority, due, seq, task_id))
+        heapq.heapify(q.heap)
 
 
 class WakeLooksAtTheFirstQueueOnly(LocmemBackend):

@@ -7,10 +7,8 @@ collects it: every capability mixin's tests are meant to fail here.
 from __future__ import annotations
 
 from locmem_kit import LocmemFixtures
-from test_required_only import REQUIRED_ONLY
-
-from alligator.testing import BackendContract
+from test_required_only import REQUIRED_ONLY, EveryMixin
 
 
-class TestEveryMixinOnARequiredOnlyBackend(LocmemFixtures, BackendContract):
+class TestEveryMixinOnARequiredOnlyBackend(LocmemFixtures, EveryMixin):
     backend_class = REQUIRED_ONLY

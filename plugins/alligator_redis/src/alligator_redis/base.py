@@ -120,6 +120,7 @@ class RedisBase(Backend):
         loaded = {script.name: _Script(client, script) for script in scripts.SCRIPTS}
         self._push = loaded["push"]
         self._push_many = loaded["push_many"]
+        self._push_prioritized = loaded["push_prioritized"]
         self._reserve = loaded["reserve"]
         self._ack = loaded["ack"]
         self._release = loaded["release"]

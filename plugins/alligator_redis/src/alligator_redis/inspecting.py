@@ -10,6 +10,7 @@ from alligator.backend import (
     TaskInfo,
     check_page,
 )
+from alligator.limits import MAX_PRIORITY, MIN_PRIORITY
 from alligator_redis.base import (
     RedisBase,
     _number,
@@ -173,15 +174,19 @@ class Inspecting(RedisBase):
             return value.decode("utf-8", "replace")
 
         infos = []
-        for i in range(0, len(reply), 6):
-            # Stored counts and times are shown as 0 when a hand-written record
-            # holds something else there: listing never raises for a record.
+        for i in range(0, len(reply), 7):
+            # Stored counts, times and priorities are shown as 0 when a
+            # hand-written record holds something else there: listing never
+            # raises for a record.
             task_id, payload, at = text(reply[i]), text(reply[i + 1]), float(_number(reply[i + 4], float))
             attempts, failures = int(_number(reply[i + 2], int)), int(_number(reply[i + 3], int))
+            priority = _priority(reply[i + 6])
             if state == "dead":
-                infos.append(TaskInfo(task_id, state, payload, attempts, 0, None, text(reply[i + 5]), at))
+                infos.append(
+                    TaskInfo(task_id, state, payload, attempts, 0, None, text(reply[i + 5]), at, priority)
+                )
             else:
-                infos.append(TaskInfo(task_id, state, payload, attempts, failures, at))
+                infos.append(TaskInfo(task_id, state, payload, attempts, failures, at, priority=priority))
         return infos
 
     def delete_dead(self, queue: str, task_id: str) -> bool:
@@ -224,3 +229,12 @@ class Inspecting(RedisBase):
             # Its schedule records too: the same hash tag, so one command still.
             self._execute("DEL", *self._queue(queue).all, schedules_key(queue))
             self._execute("SREM", SCHEDULE_QUEUES_KEY, queue)
+
+
+def _priority(value: bytes) -> int:
+    """A listed task's priority; 0 when the stored one is no priority (reserve buries it)."""
+    try:
+        priority = int(value)
+    except ValueError:
+        return 0
+    return priority if MIN_PRIORITY <= priority <= MAX_PRIORITY else 0

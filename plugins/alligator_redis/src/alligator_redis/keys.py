@@ -10,8 +10,14 @@ Key layout of a queue ``Q`` (``{T}`` is the hash tag: ``T`` is ``Q`` itself,
 or ``%`` and the hex of its UTF-8 bytes when ``Q`` is empty, contains a brace
 or starts with ``%``; see :func:`hash_tag`)::
 
-    alligator:{T}:pending     zset   "<seq:16 digits>:<id>" -> due time (waiting and delayed)
-    alligator:{T}:members     hash   id -> its member in pending
+    alligator:{T}:pending     zset   "<seq:16 digits>:<id>" -> due time (waiting and delayed,
+                                     priority 0)
+    alligator:{T}:ranked_pending zset "<seq:16 digits>:<id>" -> due time (waiting and delayed,
+                                     a priority other than 0, not yet ranked)
+    alligator:{T}:ranked      zset   "<seq:16 digits>:<id>" -> 100 - priority (due, ranked)
+    alligator:{T}:priorities  hash   id -> priority, when not 0 (waiting, delayed or reserved)
+    alligator:{T}:ranked_due  hash   id -> when a ranked task came due (for listing)
+    alligator:{T}:members     hash   id -> its member in pending, ranked_pending or ranked
     alligator:{T}:payloads    hash   id -> payload (waiting, delayed or reserved)
     alligator:{T}:attempts    hash   id -> deliveries so far (waiting, delayed or reserved)
     alligator:{T}:failures    hash   id -> deliveries released as failed (absent: 0)
@@ -21,7 +27,7 @@ or starts with ``%``; see :func:`hash_tag`)::
     alligator:{T}:succeeded   zset   id -> acked at (trimmed after status_ttl; SUCCEEDED pages it)
     alligator:{T}:failed      zset   id -> dead-lettered at (trimmed after status_ttl)
     alligator:{T}:dead        hash   "p:<id>" payload, "r:<id>" reason, "a:<id>" attempts,
-                                     "t:<id>" dead-lettered at
+                                     "t:<id>" dead-lettered at, "y:<id>" priority (when not 0)
     alligator:{T}:dead_order  zset   id -> seq (the dead letters, oldest first)
     alligator:{T}:wake        list   wake-up tokens for workers blocked in reserve
     alligator:{T}:results     hash   "v:<id>" result (JSON text), "t:<id>" acked at
@@ -32,6 +38,18 @@ or starts with ``%``; see :func:`hash_tag`)::
                                        that ack or dead-letter ("<bytes>:<id>" each)
     alligator:{T}:work        channel  "1" whenever a wake-up token is pushed, for
                                        waiters on several queues of a Redis Cluster
+
+A task of priority 0 lives in ``pending`` as it always did, and the hot
+paths (push, and reserve on a queue with no other priority) touch nothing
+else. A task with another priority waits in ``ranked_pending``, scored by
+due time like ``pending``; reserve moves the ones that came due into
+``ranked`` (in due order, each with a new sequence number, so that equal
+priorities stay in the order they became due), where the score is
+``100 - priority``: the lowest score, then the lowest member, is the next
+task. Reserve then takes from ``ranked`` the scores below 100 (priorities
+above 0), then the due tasks of ``pending``, then the rest of ``ranked``.
+``priorities`` keeps a task's priority while it is reserved, so a release or
+an expired lease puts it back in ``ranked_pending``.
 
 The two channels are never stored; they are named here so that every name a
 script uses comes in ``KEYS`` and carries the queue's hash tag. Results are
@@ -74,6 +92,10 @@ import uuid
 KEY_NAMES = (
     "pending",
     "members",
+    "ranked_pending",
+    "ranked",
+    "priorities",
+    "ranked_due",
     "payloads",
     "attempts",
     "failures",

@@ -8,6 +8,7 @@ from typing import Any
 import redis
 from redis.exceptions import NoScriptError, RedisError
 
+from alligator.priority_store import check_items
 from alligator_redis.base import (
     RedisBase,
     _bulk,
@@ -121,16 +122,48 @@ class Producing(RedisBase):
                 return int(self._eval(self._push_many, keys, *chunks[0]))
             return self._push_pipelined(keys, chunks)
 
-    def _push_pipelined(self, keys: tuple[str, ...], chunks: list[list[Any]]) -> int:
+    def push_prioritized(self, queue: str, items: Sequence[tuple[str, str, float, int]]) -> int:
+        """Adds tasks with their priorities in one round trip, as :meth:`push_many` does.
+
+        Scripts of up to :data:`~alligator_redis.producing.PUSH_CHUNK` tasks,
+        pipelined. See :class:`~alligator.priority_store.TaskPriority`. A task whose
+        priority is 0 goes where :meth:`push` puts it; any other waits in the
+        queue's ``ranked_pending`` until due (see :mod:`alligator_redis.keys`).
+
+        Raises:
+            ValueError: A delay is NaN or infinite, or a priority out of
+                range; nothing was queued.
+            TypeError: A priority is not an int; nothing was queued.
+            BackendError: Redis cannot be reached; tasks may or may not have
+                been queued (pushing them again is safe: ids are unique).
+        """
+        check_items(items)
+        if not items:
+            return 0
+        keys = self._queue(queue).of["push_prioritized"]
+        now = self._now_arg()
+        chunks = []
+        for start in range(0, len(items), PUSH_CHUNK):
+            args: list[Any] = [now]
+            for task_id, payload, delay, priority in items[start : start + PUSH_CHUNK]:
+                args += (task_id, payload, repr(float(delay)), priority)
+            chunks.append(args)
+        with self._translated("queue {} tasks on {!r}", len(items), queue):
+            if len(chunks) == 1:
+                return int(self._eval(self._push_prioritized, keys, *chunks[0]))
+            return self._push_pipelined(keys, chunks, self._push_prioritized)
+
+    def _push_pipelined(self, keys: tuple[str, ...], chunks: list[list[Any]], script: Any = None) -> int:
+        script = script or self._push_many
         pipe = self.client.pipeline(transaction=False)
         for args in chunks:
-            pipe.execute_command("EVALSHA", self._push_many.sha, len(keys), *keys, *args)
+            pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
         results = pipe.execute(raise_on_error=False)
         added = 0
         for args, result in zip(chunks, results, strict=True):
             if isinstance(result, NoScriptError):
                 # Pushing again is safe: the ids already queued are skipped.
-                result = self._eval(self._push_many, keys, *args)
+                result = self._eval(script, keys, *args)
             elif isinstance(result, Exception):
                 raise result
             added += int(result)

@@ -222,6 +222,8 @@ PUSH = load("push")
 #: already, then one HSET, ZADD and HSET write the rest.
 PUSH_MANY = load("push_many")
 
+PUSH_PRIORITIZED = load("push_prioritized")
+
 #: ARGV: now, lease_seconds, limit, max_payload_bytes, status_ttl, max_task_id_bytes,
 #: max_dead_letters, dead_letter_ttl.
 #: Returns (id, payload, receipt, attempts, failures) flattened, oldest first;
@@ -322,6 +324,7 @@ DUE = load("due")
 SCRIPTS = (
     PUSH,
     PUSH_MANY,
+    PUSH_PRIORITIZED,
     RESERVE,
     ACK,
     RELEASE,

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from alligator import reasons, store_defaults
 from alligator.backend import Ack, Reservation
 from alligator.constants import SUCCESS
+from alligator.priority_store import MAX_PRIORITY, MIN_PRIORITY, check_items
 from alligator_sqlite import queries, records
 from alligator_sqlite.store import Store
 
@@ -68,6 +69,27 @@ class Consuming(Store):
         conn.execute(queries.FORGET_RESULT_UNLESS_DEAD, ids)
         return added
 
+    def push_prioritized(self, queue: str, items: Sequence[tuple[str, str, float, int]]) -> int:
+        """Adds tasks with their priorities in one transaction; see :class:`~.priority_store.TaskPriority`.
+
+        The transaction of :meth:`push_many`, each row with its priority.
+
+        Raises:
+            ValueError: A delay is NaN or infinite, a priority out of range,
+                or a payload or id cannot be encoded as UTF-8; nothing is added.
+            TypeError: A priority is not an int; nothing is added.
+        """
+        check_items(items)
+        if not items:
+            return 0
+        rows: list[dict[str, object]] = [
+            {"queue": queue, "task_id": task_id, "payload": payload.encode("utf-8"), "priority": priority}
+            for task_id, payload, _, priority in items
+        ]
+        return self._push_rows(
+            queue, rows, [delay for _, _, delay, _ in items], queries.PUSH_PRIORITIZED_TASK
+        )
+
     def push_many(self, queue: str, items: Sequence[tuple[str, str, float]]) -> int:
         """Adds many tasks in one transaction; see :meth:`~alligator.backend.Backend.push_many`.
 
@@ -84,26 +106,29 @@ class Consuming(Store):
             return 0
         for _, _, delay in items:
             _check_delay(delay)
+        rows: list[dict[str, object]] = [
+            {"queue": queue, "task_id": task_id, "payload": payload.encode("utf-8")}
+            for task_id, payload, _ in items
+        ]
+        return self._push_rows(queue, rows, [delay for _, _, delay in items], queries.PUSH_TASK)
+
+    def _push_rows(
+        self, queue: str, rows: list[dict[str, object]], delays: Sequence[float], push_query: str
+    ) -> int:
+        """Inserts checked rows in one transaction, each due after its delay; returns how many were added."""
 
         def body(conn: sqlite3.Connection) -> int:
             now = self.now()
-            first = self._next_seqs(conn, len(items))
-            rows = [
-                {
-                    "queue": queue,
-                    "task_id": task_id,
-                    "payload": payload.encode("utf-8"),
-                    "due": now + max(delay, 0.0),
-                    "seq": first + n,
-                }
-                for n, (task_id, payload, delay) in enumerate(items)
-            ]
+            first = self._next_seqs(conn, len(rows))
+            for n, (row, delay) in enumerate(zip(rows, delays, strict=True)):
+                row["due"] = now + max(delay, 0.0)
+                row["seq"] = first + n
             # Ids are unique across live tasks and dead letters alike (see push_task).
-            cursor = conn.executemany(queries.PUSH_TASK, rows)
+            cursor = conn.executemany(push_query, rows)
             added = cursor.rowcount
             # A re-pushed id starts afresh: forget how it finished last time
             # (but keep FAILED for an id refused because it is a dead letter).
-            forgotten = [{"queue": queue, "task_id": task_id} for task_id, _, _ in items]
+            forgotten = [{"queue": queue, "task_id": row["task_id"]} for row in rows]
             conn.executemany(queries.FORGET_FINISHED_UNLESS_DEAD, forgotten)
             # Its old result too: finished() must not hand out last time's value.
             conn.executemany(queries.FORGET_RESULT_UNLESS_DEAD, forgotten)
@@ -171,12 +196,61 @@ class Consuming(Store):
     def _reserve_in(
         self, conn: sqlite3.Connection, queue: str, lease_seconds: float, limit: int, now: float
     ) -> list[Reservation]:
-        """Reserves up to ``limit`` due tasks of one queue inside the caller's write transaction."""
+        """Reserves up to ``limit`` due tasks of one queue inside the caller's write transaction.
+
+        Priority by priority, from the highest the queue holds down: each is
+        one seek for the priority (``top_priority``, then ``next_priority``)
+        and one index range of its due tasks, so tasks of a higher priority
+        that are not due cost nothing. A queue whose tasks all have priority 0
+        reads one priority: one statement more than before priorities.
+        """
+        taken: list[Reservation] = []
+        level = conn.execute(queries.TOP_PRIORITY, {"queue": queue}).fetchone()
+        if level is not None and not _in_range(level[0]):
+            # Text, a blob or a number over 100 sorts first: bury a few such
+            # rows, and read on if that was all of them.
+            self._bury_corrupt_priorities(conn, queue, now)
+            level = conn.execute(queries.TOP_PRIORITY, {"queue": queue}).fetchone()
+        while level is not None and len(taken) < limit:
+            priority = level[0]
+            if not _in_range(priority):
+                if isinstance(priority, (int, float)) and priority < MIN_PRIORITY:
+                    self._bury_corrupt_priorities(conn, queue, now)
+                break
+            taken += self._reserve_priority(conn, queue, priority, lease_seconds, limit - len(taken), now)
+            if len(taken) < limit:
+                level = conn.execute(queries.NEXT_PRIORITY, {"queue": queue, "below": priority}).fetchone()
+        return taken
+
+    def _bury_corrupt_priorities(self, conn: sqlite3.Connection, queue: str, now: float) -> None:
+        """Dead-letters a few rows whose priority is out of range, text or a blob."""
+        corrupt = conn.execute(
+            queries.CORRUPT_PRIORITY_ROWS, {"queue": queue, "limit": _CORRUPT_PER_RESERVE}
+        ).fetchall()
+        self._bury(
+            conn,
+            queue,
+            [(rowid, records.corrupt_reason(conn, rowid, field)) for rowid, field in corrupt],
+            now,
+            True,
+        )
+
+    def _reserve_priority(
+        self,
+        conn: sqlite3.Connection,
+        queue: str,
+        priority: float,
+        lease_seconds: float,
+        limit: int,
+        now: float,
+    ) -> list[Reservation]:
+        """Reserves up to ``limit`` due tasks of one priority of a queue, oldest first."""
         max_bytes = self.max_payload_bytes
         max_id = self.max_task_id_bytes
         taken: list[Reservation] = []
         corrupt = conn.execute(
-            queries.CORRUPT_DUE_ROWS, {"queue": queue, "infinity": math.inf, "limit": _CORRUPT_PER_RESERVE}
+            queries.CORRUPT_DUE_ROWS,
+            {"queue": queue, "priority": priority, "infinity": math.inf, "limit": _CORRUPT_PER_RESERVE},
         ).fetchall()
         self._bury(
             conn,
@@ -191,7 +265,14 @@ class Consuming(Store):
             # lapsed both have due <= now: one index range scan finds them.
             rows = conn.execute(
                 queries.RESERVE_DUE,
-                {"max_id": max_id, "max_bytes": max_bytes, "queue": queue, "now": now, "limit": wanted},
+                {
+                    "max_id": max_id,
+                    "max_bytes": max_bytes,
+                    "queue": queue,
+                    "priority": priority,
+                    "now": now,
+                    "limit": wanted,
+                },
             ).fetchall()
             leases: list[dict[str, object]] = []
             unreadable: list[tuple[int, str]] = []
@@ -447,6 +528,11 @@ class Consuming(Store):
             return reservation
 
         return self._run(body)
+
+
+def _in_range(priority: object) -> bool:
+    """Whether a stored priority is a level reserve reads (a non-integer among them is buried there)."""
+    return isinstance(priority, (int, float)) and MIN_PRIORITY <= priority <= MAX_PRIORITY
 
 
 def _check_delay(delay: float) -> None:

@@ -282,6 +282,7 @@ class Inspecting(Store):
                 return False
             # Copied in SQL: the payload stays exactly as stored.
             conn.execute(queries.REQUEUE_LETTER, {**key, "now": self.now(), "seq": self._next_seqs(conn, 1)})
+            conn.execute(queries.FORGET_DEAD_PRIORITY, key)
             conn.execute(queries.DELETE_LETTER, key)
             conn.execute(queries.FORGET_FINISHED, key)
             conn.execute(queries.FORGET_RESULT, key)
@@ -358,9 +359,15 @@ class Inspecting(Store):
             ).fetchall()
             return [
                 TaskInfo(
-                    records.lenient(task_id), state, records.lenient(payload), attempts, failures, float(due)
+                    records.lenient(task_id),
+                    state,
+                    records.lenient(payload),
+                    attempts,
+                    failures,
+                    float(due),
+                    priority=priority,
                 )
-                for task_id, payload, attempts, failures, due in rows
+                for task_id, payload, attempts, failures, priority, due in rows
             ]
 
         # Listing dead letters drops those past their time first: a write.
@@ -383,6 +390,7 @@ class Inspecting(Store):
 
         def body(conn: sqlite3.Connection) -> int:
             conn.execute(queries.FORGET_FAILED_OF_QUEUE, {"queue": queue, "failed": FAILED})
+            conn.execute(queries.FORGET_QUEUE_DEAD_PRIORITIES, {"queue": queue})
             return conn.execute(queries.PURGE_LETTERS, {"queue": queue}).rowcount
 
         return self._run(body)
@@ -407,6 +415,7 @@ class Inspecting(Store):
                 [{"now": now, "seq": first + n, **row} for n, row in enumerate(rows)],
             )
             conn.executemany(queries.FORGET_LETTER_FINISHED, rows)
+            conn.executemany(queries.FORGET_LETTER_PRIORITY, rows)
             conn.executemany(queries.DELETE_LETTER_ROW, rows)
             return len(rows)
 

@@ -45,6 +45,7 @@ _CORRUPT_VALUE = {
     "seq": queries.CORRUPT_SEQ,
     "attempts": queries.CORRUPT_ATTEMPTS,
     "failures": queries.CORRUPT_FAILURES,
+    "priority": queries.CORRUPT_PRIORITY,
 }
 
 

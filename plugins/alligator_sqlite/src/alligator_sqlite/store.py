@@ -280,6 +280,10 @@ class Store(Backend):
                             target.write(source.read(_COPY_CHUNK))
             else:
                 conn.execute(queries.BURY_LETTER_COPY, {**head, "rowid": rowid})
+            # The letter keeps its task's priority, for requeue (none from an older letter).
+            key = {"queue": raw_queue, "task_id": task_id}
+            conn.execute(queries.FORGET_DEAD_PRIORITY, key)
+            conn.execute(queries.KEEP_DEAD_PRIORITY, {**key, "rowid": rowid})
         conn.executemany(queries.BURY_FINISHED, finished)
         conn.executemany(queries.DELETE_TASK_ROW, [{"rowid": rowid} for rowid, _ in rows])
         self._purge_finished(conn, now)
@@ -313,6 +317,7 @@ class Store(Backend):
         conn.executemany(
             queries.FORGET_LETTER_STATUS, [{"failed": FAILED, "rowid": rowid} for rowid in rowids]
         )
+        conn.executemany(queries.FORGET_LETTER_PRIORITY, [{"rowid": rowid} for rowid in rowids])
         return conn.executemany(queries.DELETE_LETTER_ROW, [{"rowid": rowid} for rowid in rowids]).rowcount
 
 

@@ -6,7 +6,7 @@
 -- effect. The ids acked are published on the done channel, in one message.
 -- Each command is sent once for the whole batch (batch.lua): the checks read
 -- every receipt first, then the writes touch every acked id together.
--- KEYS: receipts leases payloads attempts failures succeeded failed results result_expiry done
+-- KEYS: receipts leases payloads attempts failures succeeded failed results result_expiry done priorities
 -- include: arguments.lua
 -- include: pending.lua
 -- include: leases.lua
@@ -69,6 +69,7 @@ if acked > 0 then
   each_chunk('HDEL', payloads, ids)
   each_chunk('HDEL', attempts, ids)
   each_chunk('HDEL', failures, ids)
+  if redis.call('EXISTS', priorities) == 1 then each_chunk('HDEL', priorities, ids) end
   each_chunk('ZADD', succeeded, scored)
   -- A push does not clear an old status (status looks at live states
   -- first); a finish replaces it.

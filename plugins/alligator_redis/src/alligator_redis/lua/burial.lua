@@ -4,6 +4,7 @@
 -- include: leases.lua
 -- include: retention.lua
 -- include: results.lua
+-- include: records.lua
 
 -- Ends a task that is in neither pending nor leases any more: its payload moves
 -- to the dead letters, with a reason and count deliveries, under the id as
@@ -13,6 +14,14 @@ local function bury(id, reason, now, ttl, count, as)
   local nowf = fmt(now)
   local payload = redis.call('HGET', payloads, id) or ''
   redis.call('HSET', dead, 'p:' .. as, payload, 'r:' .. as, reason, 'a:' .. as, int(count), 't:' .. as, nowf)
+  -- The letter keeps its task's priority for requeue, when it is a valid one.
+  local priority = stored_priority(id)
+  if priority and priority ~= 0 then
+    redis.call('HSET', dead, 'y:' .. as, int(priority))
+  else
+    redis.call('HDEL', dead, 'y:' .. as)
+  end
+  redis.call('HDEL', priorities, id)
   redis.call('ZADD', dead_order, int(next_seq(1)), as)
   redis.call('HDEL', payloads, id)
   redis.call('HDEL', attempts, id)

@@ -6,6 +6,9 @@ local function cancel_one(id, now)
   local member = redis.call('HGET', members, id)
   if member then
     redis.call('ZREM', pending, member)
+    redis.call('ZREM', ranked_pending, member)
+    redis.call('ZREM', ranked, member)
+    redis.call('HDEL', ranked_due, id)
     redis.call('HDEL', members, id)
   else
     -- A task whose lease ran out is waiting again: it can be cancelled.
@@ -16,6 +19,7 @@ local function cancel_one(id, now)
   redis.call('HDEL', payloads, id)
   redis.call('HDEL', attempts, id)
   redis.call('HDEL', failures, id)
+  redis.call('HDEL', priorities, id)
   -- A status left from an earlier run of the same id must not outlive the cancel.
   redis.call('ZREM', succeeded, id)
   redis.call('ZREM', failed, id)

@@ -3,7 +3,7 @@
 -- ended lease is waiting; a dead letter past its time is not counted (listing
 -- would drop it). The letters are in the order they failed: the expired ones
 -- are the oldest, counted until the first that is not.
--- KEYS: pending leases dead_order dead
+-- KEYS: pending leases dead_order dead ranked_pending ranked priorities
 -- include: arguments.lua
 -- include: retention.lua
 
@@ -23,8 +23,9 @@ while true do
   first = first + #batch
 end
 return {
-  redis.call('ZCOUNT', pending, '-inf', nowf) + redis.call('ZCOUNT', leases, '-inf', nowf),
-  redis.call('ZCOUNT', pending, '(' .. nowf, '+inf'),
+  redis.call('ZCOUNT', pending, '-inf', nowf) + redis.call('ZCOUNT', leases, '-inf', nowf)
+    + redis.call('ZCOUNT', ranked_pending, '-inf', nowf) + redis.call('ZCARD', ranked),
+  redis.call('ZCOUNT', pending, '(' .. nowf, '+inf') + redis.call('ZCOUNT', ranked_pending, '(' .. nowf, '+inf'),
   redis.call('ZCOUNT', leases, '(' .. nowf, '+inf'),
   redis.call('ZCARD', dead_order) - expired,
 }

@@ -1,7 +1,7 @@
 -- The dead_letter script.
 -- ARGV: now, status_ttl, id, receipt, reason, max_dead_letters, dead_letter_ttl.
 -- Returns 1 or 0.
--- KEYS: receipts leases payloads attempts failures dead dead_order failed succeeded seq results result_expiry done
+-- KEYS: receipts leases payloads attempts failures dead dead_order failed succeeded seq results result_expiry done ranked_pending ranked priorities
 -- include: arguments.lua
 -- include: leases.lua
 -- include: retention.lua

@@ -2,7 +2,7 @@
 -- ARGV: now, id, lease_seconds, max_payload_bytes, status_ttl, max_task_id_bytes,
 -- max_dead_letters, dead_letter_ttl. Returns (id, payload, receipt, attempts,
 -- failures), or nothing.
--- KEYS: members pending payloads attempts failures receipts leases seq succeeded failed dead dead_order results result_expiry done
+-- KEYS: members pending payloads attempts failures receipts leases seq succeeded failed dead dead_order results result_expiry done ranked_pending ranked priorities ranked_due
 -- include: arguments.lua
 -- include: leases.lua
 -- include: retention.lua
@@ -18,6 +18,9 @@ keep_args(ARGV[7], ARGV[8])
 local member = redis.call('HGET', members, id)
 if member then
   redis.call('ZREM', pending, member)
+  redis.call('ZREM', ranked_pending, member)
+  redis.call('ZREM', ranked, member)
+  redis.call('HDEL', ranked_due, id)
   redis.call('HDEL', members, id)
 else
   -- A task whose lease ran out is waiting again, even before a reserve moves it.

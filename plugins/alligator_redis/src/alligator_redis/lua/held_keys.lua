@@ -2,7 +2,7 @@
 -- ARGV: now, scan, max_bytes. Drops ended records first, then returns
 -- (key, holder, mode, until) flattened for the records that still hold, among
 -- the first `scan` by end time; a key or holder over max_bytes is skipped.
--- KEYS: receipts leases members pending unique unique_ends
+-- KEYS: receipts leases members pending unique unique_ends ranked_pending
 -- include: arguments.lua
 -- include: live_state.lua
 -- include: unique_keys.lua

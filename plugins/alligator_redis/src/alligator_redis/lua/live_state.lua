@@ -10,7 +10,8 @@ local function live_state(id, now)
   end
   local member = redis.call('HGET', members, id)
   if member then
-    local due = redis.call('ZSCORE', pending, member)
+    -- Ranked tasks are due; the others wait for their score, their due time.
+    local due = redis.call('ZSCORE', pending, member) or redis.call('ZSCORE', ranked_pending, member)
     if due and tonumber(due) > now then return __DELAYED__ end
     return __WAITING__
   end

@@ -18,15 +18,24 @@ local function next_seq(n)
   redis.call('SET', seq, int(last))
   return last
 end
+-- Puts a task back among the waiting ones: in pending, or in ranked_pending
+-- when it has a priority other than 0 (it keeps it while reserved).
 local function enqueue(id, due, number)
   local member = string.format('%016d:', number) .. id
-  redis.call('ZADD', pending, fmt(due), member)
+  if redis.call('HEXISTS', priorities, id) == 1 then
+    redis.call('ZADD', ranked_pending, fmt(due), member)
+  else
+    redis.call('ZADD', pending, fmt(due), member)
+  end
   redis.call('HSET', members, id, member)
 end
 -- Is any task due now? Workers block only when none is, so a push or release
 -- needs to wake one only then; the worker it wakes passes the baton on.
 local function any_due(now)
   local first = redis.call('ZRANGE', pending, 0, 0, 'WITHSCORES')
+  if #first > 0 and tonumber(first[2]) <= now then return true end
+  if redis.call('ZCARD', ranked) > 0 then return true end
+  first = redis.call('ZRANGE', ranked_pending, 0, 0, 'WITHSCORES')
   return #first > 0 and tonumber(first[2]) <= now
 end
 local function wake_up(tokens)

@@ -3,7 +3,7 @@
 -- delay) triples; ARGV[2] says which ("2" or "3"). Returns how many were added.
 -- A few commands per batch, not per task: one HMGET finds the ids taken
 -- already, then one HSET, ZADD and HSET write the rest.
--- KEYS: payloads members pending seq wake dead_order work
+-- KEYS: payloads members pending seq wake dead_order work ranked_pending ranked priorities
 -- include: arguments.lua
 -- include: pending.lua
 

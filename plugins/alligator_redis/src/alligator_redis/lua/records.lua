@@ -17,13 +17,26 @@ local function stored_count(hash, id, what)
   if #value <= 15 and string.find(value, '^%d+$') then return tonumber(value) end
   return false, string.format(__CORRUPT__, what, shown(value))
 end
+-- The stored priority of id (absent: 0), or false and why the record is
+-- corrupt: a whole number from -100 to 100, as the core writes it.
+local function stored_priority(id)
+  local value = redis.call('HGET', priorities, id)
+  if not value then return 0 end
+  if #value <= 4 and string.find(value, '^%-?%d+$') then
+    local priority = tonumber(value)
+    if priority >= -100 and priority <= 100 then return priority end
+  end
+  return false, string.format(__CORRUPT__, 'priority', shown(value))
+end
 -- Both counters of id, checked before any write touches it: attempts and
--- failures, or false and why the record is corrupt.
+-- failures, or false and why the record is corrupt (its priority too).
 local function counters(id)
   local count, why = stored_count(attempts, id, 'attempts')
   if not count then return false, why end
   local failed_count, why_failures = stored_count(failures, id, 'failures')
   if not failed_count then return false, why_failures end
+  local _, why_priority = stored_priority(id)
+  if why_priority then return false, why_priority end
   return count, failed_count
 end
 -- The id a dead letter of id is stored under: id itself, or its first max bytes

@@ -1,6 +1,6 @@
 -- The release script.
 -- ARGV: now, id, receipt, delay, attempted ("1" or "0"). Returns 1 or 0.
--- KEYS: receipts leases attempts failures pending members seq wake payloads dead dead_order succeeded failed results result_expiry done work
+-- KEYS: receipts leases attempts failures pending members seq wake payloads dead dead_order succeeded failed results result_expiry done work ranked_pending ranked priorities
 -- include: arguments.lua
 -- include: pending.lua
 -- include: leases.lua

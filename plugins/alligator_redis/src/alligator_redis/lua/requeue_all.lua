@@ -1,7 +1,7 @@
 -- The requeue_all script.
 -- ARGV: now. Requeues every dead letter, in the order they failed, each as
 -- requeue does; returns how many (a letter whose id is live stays).
--- KEYS: dead dead_order failed payloads attempts failures members receipts pending seq wake work
+-- KEYS: dead dead_order failed payloads attempts failures members receipts pending seq wake work ranked_pending ranked priorities
 -- include: arguments.lua
 -- include: pending.lua
 -- include: revive.lua

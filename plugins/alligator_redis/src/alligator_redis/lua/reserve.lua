@@ -5,12 +5,13 @@
 -- or, when nothing is due, a single number: milliseconds until the next
 -- delayed task or lease deadline (-1 when there is none; 0 when every due
 -- record was dead-lettered as unreadable).
--- KEYS: pending members payloads attempts failures receipts leases seq succeeded failed dead dead_order wake results result_expiry done work
+-- KEYS: pending members payloads attempts failures receipts leases seq succeeded failed dead dead_order wake results result_expiry done work ranked_pending ranked priorities ranked_due
 -- include: arguments.lua
 -- include: pending.lua
 -- include: retention.lua
 -- include: delivery.lua
 -- include: batch.lua
+-- include: ranked.lua
 
 local now = clock()
 local lease_for = finite(ARGV[2], 'lease_seconds')
@@ -31,7 +32,15 @@ if #expired > 0 then
   end
   redis.call('ZREMRANGEBYRANK', leases, 0, #expired / 2 - 1)
 end
-local due = redis.call('ZRANGEBYSCORE', pending, '-inf', nowf, 'LIMIT', 0, limit)
+-- A queue that never held a task of another priority than 0 reads pending
+-- alone, as it always did; otherwise ranked.lua takes by priority.
+local due, from_ranked = nil, {}
+if redis.call('EXISTS', ranked_pending, ranked) == 0 then
+  due = redis.call('ZRANGEBYSCORE', pending, '-inf', nowf, 'LIMIT', 0, limit)
+  if #due > 0 then redis.call('ZREMRANGEBYRANK', pending, 0, #due - 1) end
+else
+  due, from_ranked = take_ranked(limit, now)
+end
 if #due == 0 then
   -- Nothing is due at this instant, so every token in the list is stale.
   redis.call('DEL', wake)
@@ -40,10 +49,11 @@ if #due == 0 then
   if #p > 0 then nxt = tonumber(p[2]) end
   local l = redis.call('ZRANGE', leases, 0, 0, 'WITHSCORES')
   if #l > 0 and (not nxt or tonumber(l[2]) < nxt) then nxt = tonumber(l[2]) end
+  l = redis.call('ZRANGE', ranked_pending, 0, 0, 'WITHSCORES')
+  if #l > 0 and (not nxt or tonumber(l[2]) < nxt) then nxt = tonumber(l[2]) end
   if not nxt then return {-1} end
   return {math.ceil((nxt - now) * 1000)}
 end
-redis.call('ZREMRANGEBYRANK', pending, 0, #due - 1)
 local deadline = fmt(now + lease_for)
 local ids = {}
 for n, member in ipairs(due) do ids[n] = string.sub(member, 18) end
@@ -54,10 +64,19 @@ each_chunk('HDEL', members, ids)
 -- deliver() alone, which dead-letters it with why.
 local counts = each_chunk('HMGET', attempts, ids)
 local fails = each_chunk('HMGET', failures, ids)
+-- A ranked task's priority is read again: one that is no priority goes
+-- through deliver(), which buries it.
+local ranks = {}
+for _ in pairs(from_ranked) do
+  ranks = each_chunk('HMGET', priorities, ids)
+  break
+end
 local plain, wanted = {}, {}
 for n, id in ipairs(ids) do
   local count, failed_count = counts[n] or '0', fails[n] or '0'
-  if #id <= max_id and #count <= 15 and #failed_count <= 15 and string.find(count, '^%d+$')
+  local rank = ranks[n]
+  if (not from_ranked[id] or (rank and #rank <= 4 and string.find(rank, '^%-?%d+$')
+      and math.abs(tonumber(rank)) <= 100)) and #id <= max_id and #count <= 15 and #failed_count <= 15 and string.find(count, '^%d+$')
       and string.find(failed_count, '^%d+$') and utf8(id)
       and redis.call('HSTRLEN', payloads, id) <= max then
     plain[n] = {tonumber(count), tonumber(failed_count)}
@@ -103,7 +122,8 @@ if k > 0 then
   each_chunk('ZADD', leases, deadlines)
   each_chunk('HSET', attempts, counts_set)
 end
-if #due == limit and #redis.call('ZRANGEBYSCORE', pending, '-inf', nowf, 'LIMIT', 0, 1) > 0 then
+if #due == limit and (#redis.call('ZRANGEBYSCORE', pending, '-inf', nowf, 'LIMIT', 0, 1) > 0
+    or redis.call('ZCARD', ranked) > 0) then
   -- More is due than this worker took: pass the baton to a blocked one.
   wake_up(1)
 end

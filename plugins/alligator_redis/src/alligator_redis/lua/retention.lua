@@ -16,7 +16,7 @@ end
 -- Deletes one dead letter, and its FAILED status with it.
 local function forget(id)
   if redis.call('ZREM', dead_order, id) == 0 then return 0 end
-  redis.call('HDEL', dead, 'p:' .. id, 'r:' .. id, 'a:' .. id, 't:' .. id)
+  redis.call('HDEL', dead, 'p:' .. id, 'r:' .. id, 'a:' .. id, 't:' .. id, 'y:' .. id)
   redis.call('ZREM', failed, id)
   return 1
 end

@@ -8,7 +8,11 @@
 local function revive(id, now)
   if not redis.call('ZSCORE', dead_order, id) or live(id) then return false end
   redis.call('HSET', payloads, id, redis.call('HGET', dead, 'p:' .. id) or '')
-  redis.call('HDEL', dead, 'p:' .. id, 'r:' .. id, 'a:' .. id, 't:' .. id)
+  -- It keeps its priority (as stored: reserve buries one that is no priority).
+  local priority = redis.call('HGET', dead, 'y:' .. id)
+  redis.call('HDEL', priorities, id)
+  if priority then redis.call('HSET', priorities, id, priority) end
+  redis.call('HDEL', dead, 'p:' .. id, 'r:' .. id, 'a:' .. id, 't:' .. id, 'y:' .. id)
   redis.call('ZREM', dead_order, id)
   redis.call('ZREM', failed, id)
   redis.call('HDEL', attempts, id)

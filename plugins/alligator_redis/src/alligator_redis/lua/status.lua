@@ -2,7 +2,7 @@
 -- ARGV: now, status_ttl, id, dead_letter_ttl. Returns a status constant, or -1
 -- for unknown. Agrees with FINISHED: a dead letter is FAILED until its time is
 -- past, a kept result SUCCESS until it expires, whatever status_ttl says.
--- KEYS: receipts leases members pending succeeded failed dead dead_order results result_expiry
+-- KEYS: receipts leases members pending succeeded failed dead dead_order results result_expiry ranked_pending
 -- include: arguments.lua
 -- include: leases.lua
 -- include: retention.lua

@@ -2,7 +2,7 @@
 -- ARGV: now, id, payload, delay, key, mode, window. Returns {1, ""} when
 -- pushed, {1, replaced_id} when pushed in place of a waiting debounced
 -- holder, {0, holder_id} when the key is held, {0, ""} when the id is taken.
--- KEYS: payloads members pending seq wake dead_order work receipts leases attempts failures succeeded failed results result_expiry unique unique_ends
+-- KEYS: payloads members pending seq wake dead_order work receipts leases attempts failures succeeded failed results result_expiry unique unique_ends ranked_pending ranked priorities ranked_due
 -- include: arguments.lua
 -- include: leases.lua
 -- include: live_state.lua

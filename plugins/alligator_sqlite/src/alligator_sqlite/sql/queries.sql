@@ -26,6 +26,8 @@
 --   Python (a REAL column reports 'real' even for integer values):
 --   CASE WHEN typeof(due) != 'real' OR abs(due) > 1.7976931348623157e308 THEN 'due'
 --   WHEN typeof(seq) != 'integer' THEN 'seq' ... END
+-- * A priority is valid when it is an integer from -100 to 100:
+--   typeof(priority) = 'integer' AND priority BETWEEN -100 AND 100
 
 -- -- connections and transactions (store.py) --------------------------------
 
@@ -100,6 +102,22 @@ FROM alligator_tasks WHERE rowid = :rowid
 INSERT OR REPLACE INTO alligator_finished (queue, task_id, status, finished_at)
 VALUES (CAST(:queue AS TEXT), CAST(:task_id AS TEXT), :status, :now)
 
+-- name: forget_dead_priority
+DELETE FROM alligator_priority_dead WHERE queue = CAST(:queue AS TEXT) AND task_id = CAST(:task_id AS TEXT)
+
+-- name: keep_dead_priority
+-- A dead letter keeps its task's priority when valid and not 0, for requeue.
+INSERT INTO alligator_priority_dead (queue, task_id, priority)
+SELECT CAST(:queue AS TEXT), CAST(:task_id AS TEXT), priority FROM alligator_tasks
+WHERE rowid = :rowid AND typeof(priority) = 'integer' AND priority BETWEEN -100 AND 100 AND priority != 0
+
+-- name: forget_letter_priority
+DELETE FROM alligator_priority_dead WHERE (queue, task_id) IN
+(SELECT queue, task_id FROM alligator_dead WHERE rowid = :rowid)
+
+-- name: forget_queue_dead_priorities
+DELETE FROM alligator_priority_dead WHERE queue = :queue
+
 -- name: delete_task_row
 DELETE FROM alligator_tasks WHERE rowid = :rowid
 
@@ -157,6 +175,11 @@ SELECT typeof(attempts), CASE WHEN typeof(attempts) IN ('text', 'blob')
     THEN substr(CAST(attempts AS BLOB), 1, :max_bytes) ELSE attempts END
 FROM alligator_tasks WHERE rowid = :rowid
 
+-- name: corrupt_priority
+SELECT typeof(priority), CASE WHEN typeof(priority) IN ('text', 'blob')
+    THEN substr(CAST(priority AS BLOB), 1, :max_bytes) ELSE priority END
+FROM alligator_tasks WHERE rowid = :rowid
+
 -- name: corrupt_failures
 SELECT typeof(failures), CASE WHEN typeof(failures) IN ('text', 'blob')
     THEN substr(CAST(failures AS BLOB), 1, :max_bytes) ELSE failures END
@@ -181,6 +204,12 @@ INSERT OR IGNORE INTO alligator_tasks (queue, task_id, payload, due, seq)
 SELECT :queue, :task_id, :payload, :due, :seq
 WHERE NOT EXISTS (SELECT 1 FROM alligator_dead WHERE queue = :queue AND task_id = :task_id)
 
+-- name: push_prioritized_task
+-- push_task with a priority (push_task leaves it at its default, 0).
+INSERT OR IGNORE INTO alligator_tasks (queue, task_id, payload, due, seq, priority)
+SELECT :queue, :task_id, :payload, :due, :seq, :priority
+WHERE NOT EXISTS (SELECT 1 FROM alligator_dead WHERE queue = :queue AND task_id = :task_id)
+
 -- name: forget_finished_unless_dead
 DELETE FROM alligator_finished WHERE queue = :queue AND task_id = :task_id
 AND NOT EXISTS (SELECT 1 FROM alligator_dead WHERE queue = :queue AND task_id = :task_id)
@@ -190,9 +219,11 @@ DELETE FROM alligator_results WHERE queue = :queue AND task_id = :task_id
 AND NOT EXISTS (SELECT 1 FROM alligator_dead WHERE queue = :queue AND task_id = :task_id)
 
 -- name: reserve_due
--- The due tasks of a queue, oldest first, through the (queue, due, seq)
--- index: waiting tasks whose time came and reserved ones whose lease lapsed
--- both have due <= :now. Columns: rowid; the task id's bytes when within
+-- The due tasks of one priority of a queue, oldest first, through the
+-- (queue, priority, due, seq) index: waiting tasks whose time came and
+-- reserved ones whose lease lapsed both have due <= :now. Reserve reads the
+-- priorities present from the highest down (next_priority), so each read is
+-- one index range, whatever the other priorities hold. Columns: rowid; the task id's bytes when within
 -- :max_id bytes, else NULL (one column, so SQLite holds at most one copy of
 -- a huge id); attempts and failures counted sanely; the payload when it is
 -- a BLOB within :max_bytes (its length comes from the row header), else NULL
@@ -206,21 +237,44 @@ SELECT
     CASE WHEN typeof(due) != 'real' OR abs(due) > 1.7976931348623157e308 THEN 'due'
         WHEN typeof(seq) != 'integer' THEN 'seq'
         WHEN typeof(attempts) != 'integer' THEN 'attempts'
-        WHEN typeof(failures) != 'integer' THEN 'failures' END
-FROM alligator_tasks WHERE queue = :queue AND due <= :now ORDER BY due, seq LIMIT :limit
+        WHEN typeof(failures) != 'integer' THEN 'failures'
+        WHEN typeof(priority) != 'integer' OR priority NOT BETWEEN -100 AND 100 THEN 'priority' END
+FROM alligator_tasks WHERE queue = :queue AND priority = :priority AND due <= :now
+ORDER BY due, seq LIMIT :limit
+
+-- name: top_priority
+-- The highest priority the queue holds any task of (due or not), with one
+-- index seek. Text and blobs sort after every number: a priority that is no
+-- priority comes first, and reserve then buries it (corrupt_priority_rows).
+SELECT priority FROM alligator_tasks WHERE queue = :queue ORDER BY priority DESC LIMIT 1
+
+-- name: next_priority
+-- The next priority below :below, as top_priority reads it; one below -100 is
+-- no priority either.
+SELECT priority FROM alligator_tasks WHERE queue = :queue AND priority < :below
+ORDER BY priority DESC LIMIT 1
 
 -- name: corrupt_due_rows
 -- Rows whose due is not a finite number never meet reserve_due's range:
 -- SQLite sorts TEXT and BLOB after every number, and +inf after every time.
--- They all sit at the end of a queue's part of the (queue, due, seq) index,
--- where this range (due >= :infinity) finds them with one index seek.
+-- They all sit at the end of a priority's part of the (queue, priority, due,
+-- seq) index, where this range (due >= :infinity) finds them with one seek.
 SELECT
     rowid,
     CASE WHEN typeof(due) != 'real' OR abs(due) > 1.7976931348623157e308 THEN 'due'
         WHEN typeof(seq) != 'integer' THEN 'seq'
         WHEN typeof(attempts) != 'integer' THEN 'attempts'
-        WHEN typeof(failures) != 'integer' THEN 'failures' END
-FROM alligator_tasks WHERE queue = :queue AND due >= :infinity LIMIT :limit
+        WHEN typeof(failures) != 'integer' THEN 'failures'
+        WHEN typeof(priority) != 'integer' OR priority NOT BETWEEN -100 AND 100 THEN 'priority' END
+FROM alligator_tasks WHERE queue = :queue AND priority = :priority AND due >= :infinity LIMIT :limit
+
+-- name: corrupt_priority_rows
+-- Rows whose priority is out of range, text or a blob (all sort outside
+-- -100 to 100), found at both ends of the queue's part of the index.
+SELECT rowid, 'priority' FROM alligator_tasks WHERE queue = :queue AND priority > 100
+UNION ALL
+SELECT rowid, 'priority' FROM alligator_tasks WHERE queue = :queue AND priority < -100
+LIMIT :limit
 
 -- name: take_lease
 UPDATE alligator_tasks SET due = :due, attempts = :attempts, receipt = :receipt WHERE rowid = :rowid
@@ -279,7 +333,8 @@ SELECT
     CASE WHEN typeof(due) != 'real' OR abs(due) > 1.7976931348623157e308 THEN 'due'
         WHEN typeof(seq) != 'integer' THEN 'seq'
         WHEN typeof(attempts) != 'integer' THEN 'attempts'
-        WHEN typeof(failures) != 'integer' THEN 'failures' END
+        WHEN typeof(failures) != 'integer' THEN 'failures'
+        WHEN typeof(priority) != 'integer' OR priority NOT BETWEEN -100 AND 100 THEN 'priority' END
 FROM alligator_tasks
 WHERE queue = :queue AND task_id = :task_id AND (receipt IS NULL OR due <= :now)
 
@@ -368,9 +423,11 @@ SELECT rowid, substr(CAST(task_id AS BLOB), 1, :max_id), CAST(reason AS BLOB), a
 FROM alligator_dead WHERE queue = :queue ORDER BY seq LIMIT :limit
 
 -- name: requeue_letter
--- Copied in SQL: the payload stays exactly as stored.
-INSERT INTO alligator_tasks (queue, task_id, payload, due, seq)
-SELECT queue, task_id, payload, :now, :seq FROM alligator_dead WHERE queue = :queue AND task_id = :task_id
+-- Copied in SQL: the payload stays exactly as stored; the priority it had too.
+INSERT INTO alligator_tasks (queue, task_id, payload, due, seq, priority)
+SELECT d.queue, d.task_id, d.payload, :now, :seq, coalesce(
+    (SELECT p.priority FROM alligator_priority_dead AS p WHERE p.queue = d.queue AND p.task_id = d.task_id), 0
+) FROM alligator_dead AS d WHERE d.queue = :queue AND d.task_id = :task_id
 
 -- name: delete_letter
 DELETE FROM alligator_dead WHERE queue = :queue AND task_id = :task_id
@@ -406,14 +463,16 @@ FROM alligator_dead WHERE queue = :queue ORDER BY seq LIMIT :limit OFFSET :offse
 
 -- name: waiting_page
 -- due is the lease's end for a reserved task, so an ended lease is simply due.
+-- Listed in the order reserve takes them: priority, then due time.
 SELECT
     CAST(task_id AS BLOB),
     substr(CAST(payload AS BLOB), 1, :max_bytes),
     CASE WHEN typeof(attempts) = 'integer' THEN min(max(attempts, 0), 1000000000) ELSE 0 END,
     CASE WHEN typeof(failures) = 'integer' THEN min(max(failures, 0), 1000000000) ELSE 0 END,
+    CASE WHEN typeof(priority) = 'integer' AND priority BETWEEN -100 AND 100 THEN priority ELSE 0 END,
     due
 FROM alligator_tasks WHERE queue = :queue AND due <= :now
-ORDER BY due, seq LIMIT :limit OFFSET :offset
+ORDER BY priority DESC, due, seq LIMIT :limit OFFSET :offset
 
 -- name: delayed_page
 SELECT
@@ -421,6 +480,7 @@ SELECT
     substr(CAST(payload AS BLOB), 1, :max_bytes),
     CASE WHEN typeof(attempts) = 'integer' THEN min(max(attempts, 0), 1000000000) ELSE 0 END,
     CASE WHEN typeof(failures) = 'integer' THEN min(max(failures, 0), 1000000000) ELSE 0 END,
+    CASE WHEN typeof(priority) = 'integer' AND priority BETWEEN -100 AND 100 THEN priority ELSE 0 END,
     due
 FROM alligator_tasks WHERE queue = :queue AND receipt IS NULL AND due > :now
 ORDER BY due, seq LIMIT :limit OFFSET :offset
@@ -431,6 +491,7 @@ SELECT
     substr(CAST(payload AS BLOB), 1, :max_bytes),
     CASE WHEN typeof(attempts) = 'integer' THEN min(max(attempts, 0), 1000000000) ELSE 0 END,
     CASE WHEN typeof(failures) = 'integer' THEN min(max(failures, 0), 1000000000) ELSE 0 END,
+    CASE WHEN typeof(priority) = 'integer' AND priority BETWEEN -100 AND 100 THEN priority ELSE 0 END,
     due
 FROM alligator_tasks WHERE queue = :queue AND receipt IS NOT NULL AND due > :now
 ORDER BY due, seq LIMIT :limit OFFSET :offset
@@ -452,8 +513,10 @@ SELECT d.rowid FROM alligator_dead AS d WHERE d.queue = :queue AND NOT EXISTS
 ORDER BY d.seq
 
 -- name: requeue_letter_row
-INSERT INTO alligator_tasks (queue, task_id, payload, due, seq)
-SELECT queue, task_id, payload, :now, :seq FROM alligator_dead WHERE rowid = :rowid
+INSERT INTO alligator_tasks (queue, task_id, payload, due, seq, priority)
+SELECT d.queue, d.task_id, d.payload, :now, :seq, coalesce(
+    (SELECT p.priority FROM alligator_priority_dead AS p WHERE p.queue = d.queue AND p.task_id = d.task_id), 0
+) FROM alligator_dead AS d WHERE d.rowid = :rowid
 
 -- name: forget_letter_finished
 DELETE FROM alligator_finished WHERE (queue, task_id) IN

@@ -16,10 +16,14 @@ CREATE TABLE IF NOT EXISTS alligator_tasks (
     attempts INTEGER NOT NULL DEFAULT 0,
     receipt TEXT,
     failures INTEGER NOT NULL DEFAULT 0,
+    priority INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (queue, task_id)
 );
 
-CREATE INDEX IF NOT EXISTS alligator_tasks_due ON alligator_tasks (queue, due, seq);
+-- Version 5: the priority within the queue leads the order reserve takes
+-- due tasks in; each priority's tasks are in due order, so reserve seeks each
+-- priority's due range in turn, highest first (see reserve_due).
+CREATE INDEX IF NOT EXISTS alligator_tasks_due ON alligator_tasks (queue, priority DESC, due, seq);
 
 -- The payload is the dead letters' last column: a row can then be inserted
 -- with zeroblob(N) there without SQLite allocating N bytes, and the payload
@@ -134,4 +138,14 @@ CREATE TABLE IF NOT EXISTS alligator_limit_waiters (
     until REAL NOT NULL,
     lim INTEGER NOT NULL,
     PRIMARY KEY (key, holder)
+) WITHOUT ROWID;
+
+-- Version 5: the priority of each dead letter whose task had one other than
+-- 0, so that a requeued letter keeps it. A table of its own: the payload
+-- must stay the dead letters' last column (see above).
+CREATE TABLE IF NOT EXISTS alligator_priority_dead (
+    queue TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    PRIMARY KEY (queue, task_id)
 ) WITHOUT ROWID;
