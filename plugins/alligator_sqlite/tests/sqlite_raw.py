@@ -155,10 +155,24 @@ def make_version_2_file(path: str | Path) -> None:
         conn.close()
 
 
+#: The tables schema version 5 added (unique keys, schedules, limits, dead letters' priorities).
+VERSION_5_TABLES = (
+    "alligator_unique_keys",
+    "alligator_schedule_ticks",
+    "alligator_limit_rates",
+    "alligator_limit_bookings",
+    "alligator_limit_slots",
+    "alligator_limit_waiters",
+    "alligator_priority_dead",
+)
+
+
 def downgrade_to_version_4(conn: sqlite3.Connection) -> None:
-    """Turns a new file's tables back into schema version 4's: no priorities, the index by due time."""
+    """Turns a new file's tables back into schema version 4's: none of version 5's tables,
+    no priorities, the index by due time."""
     conn.execute("DROP INDEX alligator_tasks_due")
     conn.execute("ALTER TABLE alligator_tasks DROP COLUMN priority")
     conn.execute("CREATE INDEX alligator_tasks_due ON alligator_tasks (queue, due, seq)")
-    conn.execute("DROP TABLE alligator_priority_dead")
+    for table in VERSION_5_TABLES:
+        conn.execute(f"DROP TABLE {table}")
     conn.execute("UPDATE alligator_meta SET value = 4 WHERE key = 'schema_version'")

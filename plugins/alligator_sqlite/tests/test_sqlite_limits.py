@@ -5,25 +5,17 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import sqlite_raw
+
 from alligator.limit_store import LimitState
 from alligator_sqlite import SCHEMA_VERSION, SqliteBackend
-
-LIMIT_TABLES = (
-    "alligator_limit_rates",
-    "alligator_limit_bookings",
-    "alligator_limit_slots",
-    "alligator_limit_waiters",
-)
 
 
 def test_a_version_4_file_is_migrated_with_nothing_limited(tmp_path: Path) -> None:
     path = tmp_path / "tasks.db"
     SqliteBackend(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as conn:
-        # Version 4 is version 5 without the limit tables.
-        for table in LIMIT_TABLES:
-            conn.execute(f"DROP TABLE {table}")
-        conn.execute("UPDATE alligator_meta SET value = 4 WHERE key = 'schema_version'")
+        sqlite_raw.downgrade_to_version_4(conn)
         conn.execute(
             "INSERT INTO alligator_tasks (queue, task_id, payload, due, seq) VALUES ('q', 't', 'p', 0, 1)"
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import sqlite_raw
+
 from alligator_sqlite import SCHEMA_VERSION, SqliteBackend
 
 
@@ -12,9 +14,7 @@ def test_a_version_4_file_is_migrated_with_no_schedule_records(tmp_path: Path) -
     path = tmp_path / "tasks.db"
     SqliteBackend(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as conn:
-        # Version 4 is version 5 without the schedule table.
-        conn.execute("DROP TABLE alligator_schedule_ticks")
-        conn.execute("UPDATE alligator_meta SET value = 4 WHERE key = 'schema_version'")
+        sqlite_raw.downgrade_to_version_4(conn)
     backend = SqliteBackend(f"sqlite:///{path}")
     try:
         assert backend.schedule_records() == []

@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import sqlite_raw
 
 from alligator_sqlite import SCHEMA_VERSION, SqliteBackend, queries
 from alligator_sqlite import unique as sqlite_unique
@@ -21,9 +22,7 @@ def test_a_version_4_file_is_migrated_with_no_key_held(tmp_path: Path) -> None:
     path = tmp_path / "tasks.db"
     SqliteBackend(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as conn:
-        # Version 4 is version 5 without the unique keys' table.
-        conn.execute("DROP TABLE alligator_unique_keys")
-        conn.execute("UPDATE alligator_meta SET value = 4 WHERE key = 'schema_version'")
+        sqlite_raw.downgrade_to_version_4(conn)
         conn.execute(
             "INSERT INTO alligator_tasks (queue, task_id, payload, due, seq) VALUES ('q', 't', 'p', 0, 1)"
         )
