@@ -25,6 +25,7 @@ nox.options.sessions = [
     "locmem",
     "sqlite",
     "redis",
+    "postgres",
     "cluster",
     "reliability",
     "integration",
@@ -46,7 +47,7 @@ nox.options.sessions = [
 #: screenshots docs builds from, so both stay in one lane, browser first) are
 #: placed with that in mind; each lane takes about a third of the run.
 LANES = [
-    ["reliability", "first_hour", "django", "locmem", "build", "demo"],
+    ["reliability", "first_hour", "django", "locmem", "build", "demo", "postgres"],
     ["integration", "redis", "lint"],
     ["core", "sqlite", "cluster", "browser", "docs"],
 ]
@@ -56,6 +57,7 @@ PLUGINS = {
     "locmem": "./plugins/alligator_locmem",
     "sqlite": "./plugins/alligator_sqlite",
     "redis": "./plugins/alligator_redis",
+    "postgres": "./plugins/alligator_postgres",
 }
 #: A backend with only the required part of the contract (tests/minimal_store):
 #: installed where tests/minimal runs, and for the type check of the tests.
@@ -196,6 +198,14 @@ def redis(session: nox.Session) -> None:
     """The kit against fakeredis and a real Redis, with only the core and Redis installed."""
     _install(session, *TEST_DEPS, "fakeredis[lua]>=2.20", CORE, PLUGINS["redis"])
     _pytest(session, f"{PLUGINS['redis']}/tests", "-m", "not soak and not cluster")
+
+
+@nox.session
+def postgres(session: nox.Session) -> None:
+    """The kit and the PostgreSQL-specific tests against the machine's real server, with only the core
+    and PostgreSQL installed (and the SQLite plugin, for its transactional enqueue beside it)."""
+    _install(session, *TEST_DEPS, CORE, PLUGINS["postgres"], PLUGINS["sqlite"])
+    _pytest(session, f"{PLUGINS['postgres']}/tests", "-m", "not soak")
 
 
 @nox.session

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Protocol, cast, runtime_checkable
 
 from alligator.store_values import Ack, DeadLetter, Finished, QueueCounts, TaskInfo
+from alligator.transactional_store import TransactionalEnqueue
 
 
 class Unsupported(NotImplementedError):
@@ -468,6 +469,7 @@ CAPABILITIES: dict[type, str] = {
     WorkerRegistry: "keeps no registry of workers",
     Pausing: "cannot pause queues or functions",
     Diagnosis: "cannot check its own settings",
+    TransactionalEnqueue: "cannot enqueue inside the caller's transaction (options(connection=...))",
 }
 
 _SUPPORTED: dict[tuple[type, type], bool] = {}
@@ -574,6 +576,12 @@ def pausing(backend: object) -> Pausing:
     """``backend`` as :class:`Pausing`; raises :class:`Unsupported` when the store lacks it."""
     require(backend, Pausing)
     return cast(Pausing, backend)
+
+
+def transactional(backend: object) -> TransactionalEnqueue:
+    """``backend`` as :class:`TransactionalEnqueue`; raises :class:`Unsupported` when the store lacks it."""
+    require(backend, TransactionalEnqueue)
+    return cast(TransactionalEnqueue, backend)
 
 
 def diagnosis(backend: object) -> Diagnosis:

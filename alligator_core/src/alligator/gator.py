@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from alligator import loss_risks
+from alligator import capabilities, loss_risks
 from alligator.backend import Backend, DeadLetter, Reservation
 from alligator.constants import ALL
 from alligator.delivery import (
@@ -32,6 +32,7 @@ from alligator.security import TaskPolicy
 from alligator.settler import Settler
 from alligator.tasks import Task, check_result_ttl
 from alligator.text import printable, redact_dsn
+from alligator.transactional_store import raw_connection
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
@@ -186,7 +187,13 @@ class Gator(Results, Inspecting):
             **kwargs: Any argument of :class:`~alligator.tasks.Task` (``retries``,
                 ``is_async``, ``on_error``, ``depends_on``, ``delay_by``,
                 ``time_limit``, ``result_ttl``, ``store_result``...). A
-                misspelt name or a bad value is refused here.
+                misspelt name or a bad value is refused here. And
+                ``connection``: a database connection of the application's
+                (psycopg, ``sqlite3``, Django's ``django.db.connection``)
+                to write the tasks through, inside its open transaction,
+                so they exist exactly when it commits (the store must
+                claim :class:`~alligator.transactional_store.TransactionalEnqueue`:
+                PostgreSQL and SQLite do).
 
         Returns:
             An :class:`Options`.
@@ -234,6 +241,12 @@ class Gator(Results, Inspecting):
             True if this call queued it, False if the id was already in the
             queue (nothing was queued) or it ran in-process.
         """
+        return self._push(task, None, func, *args, **kwargs)
+
+    def _push(
+        self, task: Task, connection: object, func: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> Task:
+        """:meth:`push`, written through the caller's ``connection`` when it is not None."""
         task.to_call(func, *args, **kwargs)
         task._gator = self
         if not task.is_async:
@@ -244,7 +257,12 @@ class Gator(Results, Inspecting):
         if checked != self._risks_checked and loss_risks.check_enqueue(backend, self.allow_eviction):
             self._risks_checked = checked
         delay = self._delay_of(task) if task.delay_by or task.delay_until is not None else 0.0
-        task.queued = backend.push(self.queue_name, task.task_id, self._seal(task), delay)
+        if connection is None:
+            task.queued = backend.push(self.queue_name, task.task_id, self._seal(task), delay)
+        else:
+            store = capabilities.transactional(backend)
+            item = (task.task_id, self._seal(task), delay)
+            task.queued = store.push_in(raw_connection(connection), self.queue_name, [item]) == 1
         return task
 
     def _seal(self, task: Task) -> str:

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from alligator import loss_risks
+from alligator import capabilities, loss_risks
 from alligator.tasks import Task
 from alligator.text import unknown_names
+from alligator.transactional_store import TransactionalEnqueue, raw_connection
 
 if TYPE_CHECKING:  # pragma: no cover
     from alligator.gator import Gator
@@ -36,11 +37,21 @@ class Options:
 
     Args:
         gator: The gator to queue on.
+        connection: A database connection the caller holds: tasks are
+            written through it, inside its open transaction (the store must
+            claim :class:`~alligator.transactional_store.TransactionalEnqueue`).
         **kwargs: Arguments of :class:`~alligator.tasks.Task`, checked now.
+
+    Raises:
+        Unsupported: ``connection`` is given and the store cannot write
+            through it.
     """
 
-    def __init__(self, gator: Gator, **kwargs: Any) -> None:
+    def __init__(self, gator: Gator, connection: object = None, **kwargs: Any) -> None:
         self.gator = gator
+        self.connection = connection
+        if connection is not None:
+            capabilities.require(gator.backend, TransactionalEnqueue)
         self.task_kwargs = kwargs
         # Build one now so a misspelt option fails here, not at the first task.
         try:
@@ -65,7 +76,9 @@ class Options:
 
     def task(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Task:
         """Queues a call of ``func`` with these options; see :meth:`Gator.task`."""
-        return self.gator.push(self.gator.task_class(**self.task_kwargs), func, *args, **kwargs)
+        return self.gator._push(
+            self.gator.task_class(**self.task_kwargs), self.connection, func, *args, **kwargs
+        )
 
 
 class Batch(Options):
@@ -83,7 +96,7 @@ class Batch(Options):
         """Adds a call of ``func`` to the batch; see :meth:`Gator.task`."""
         task = self.gator.task_class(**self.task_kwargs)
         if not task.is_async:
-            return self.gator.push(task, func, *args, **kwargs)
+            return self.gator._push(task, self.connection, func, *args, **kwargs)
         task.to_call(func, *args, **kwargs)
         task._gator = self.gator
         self.tasks.append(task)
@@ -118,7 +131,11 @@ class Batch(Options):
         tasks = self.tasks
         items = [(t.task_id, self.gator._seal(t), self.gator._delay_of(t, now)) for t in tasks]
         self.tasks = []
-        added = self.gator.backend.push_many(self.gator.queue_name, items)
+        if self.connection is None:
+            added = self.gator.backend.push_many(self.gator.queue_name, items)
+        else:
+            store = capabilities.transactional(self.gator.backend)
+            added = store.push_in(raw_connection(self.connection), self.gator.queue_name, items)
         queued = True if added == len(items) else False if added == 0 else None
         for task in tasks:
             task.queued = queued

@@ -8,7 +8,8 @@ record straight into the store. For each optional capability of
 :mod:`alligator.capabilities` it claims, it adds that capability's mixin
 (``ResultsContract``, ``ResultListingContract``, ``ResultWaitingContract``,
 ``WakingContract``, ``InspectionContract``, ``AdministrationContract``,
-``WorkerRegistryContract``, ``PauseContract``, ``DiagnoseContract``), each
+``WorkerRegistryContract``, ``PauseContract``, ``DiagnoseContract``,
+``TransactionalEnqueueContract``), each
 beginning with a test that the backend claims it::
 
     import functools
@@ -130,6 +131,7 @@ from alligator.testing.results import (
 )
 from alligator.testing.roundtrip import assert_result_round_trips, assert_round_trips
 from alligator.testing.stateful import BackendStateMachine, run_backend_state_machine
+from alligator.testing.transactional import TransactionalEnqueueContract
 
 __all__ = [
     "AckResultsContract",
@@ -174,6 +176,7 @@ __all__ = [
     "StringContract",
     "SucceededListingContract",
     "TaskListingContract",
+    "TransactionalEnqueueContract",
     "UnreadableRecordContract",
     "WaitFinishedContract",
     "WakingContract",

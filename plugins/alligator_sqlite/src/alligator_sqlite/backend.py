@@ -3,8 +3,9 @@
 :class:`SqliteBackend` is :class:`~alligator_sqlite.store.Store` (the file,
 connections, transactions, shared steps) with the operations mixed in:
 :class:`~alligator_sqlite.consuming.Consuming`,
-:class:`~alligator_sqlite.inspecting.Inspecting` and
-:class:`~alligator_sqlite.registry.Registry`. Import it from the package:
+:class:`~alligator_sqlite.inspecting.Inspecting`,
+:class:`~alligator_sqlite.registry.Registry` and
+:class:`~alligator_sqlite.transactional.Transactional`. Import it from the package:
 ``from alligator_sqlite import SqliteBackend``.
 """
 
@@ -13,9 +14,9 @@ from __future__ import annotations
 import sqlite3
 
 from alligator_sqlite import diagnosis, queries
-from alligator_sqlite.consuming import Consuming
 from alligator_sqlite.inspecting import Inspecting
 from alligator_sqlite.registry import Registry
+from alligator_sqlite.transactional import Transactional
 
 __all__ = ["SqliteBackend"]
 
@@ -28,7 +29,7 @@ _DROP_QUEUE = (
 )
 
 
-class SqliteBackend(Consuming, Inspecting, Registry):
+class SqliteBackend(Transactional, Inspecting, Registry):
     """Queues in one SQLite file shared by the processes of one machine.
 
     See :mod:`alligator_sqlite` for the DSN, the schema and how time is kept.

@@ -84,31 +84,34 @@ class Consuming(Store):
         for _, _, delay in items:
             _check_delay(delay)
 
-        def body(conn: sqlite3.Connection) -> int:
-            now = self.now()
-            first = self._next_seqs(conn, len(items))
-            rows = [
-                {
-                    "queue": queue,
-                    "task_id": task_id,
-                    "payload": payload.encode("utf-8"),
-                    "due": now + max(delay, 0.0),
-                    "seq": first + n,
-                }
-                for n, (task_id, payload, delay) in enumerate(items)
-            ]
-            # Ids are unique across live tasks and dead letters alike (see push_task).
-            cursor = conn.executemany(queries.PUSH_TASK, rows)
-            added = cursor.rowcount
-            # A re-pushed id starts afresh: forget how it finished last time
-            # (but keep FAILED for an id refused because it is a dead letter).
-            forgotten = [{"queue": queue, "task_id": task_id} for task_id, _, _ in items]
-            conn.executemany(queries.FORGET_FINISHED_UNLESS_DEAD, forgotten)
-            # Its old result too: finished() must not hand out last time's value.
-            conn.executemany(queries.FORGET_RESULT_UNLESS_DEAD, forgotten)
-            return added
+        return self._run(lambda conn: self._push_rows(conn, queue, items))
 
-        return self._run(body)
+    def _push_rows(
+        self, conn: sqlite3.Connection, queue: str, items: Sequence[tuple[str, str, float]]
+    ) -> int:
+        """Pushes checked ``items`` inside the transaction ``conn`` has open (ours, or the caller's)."""
+        now = self.now()
+        first = self._next_seqs(conn, len(items))
+        rows = [
+            {
+                "queue": queue,
+                "task_id": task_id,
+                "payload": payload.encode("utf-8"),
+                "due": now + max(delay, 0.0),
+                "seq": first + n,
+            }
+            for n, (task_id, payload, delay) in enumerate(items)
+        ]
+        # Ids are unique across live tasks and dead letters alike (see push_task).
+        cursor = conn.executemany(queries.PUSH_TASK, rows)
+        added = cursor.rowcount
+        # A re-pushed id starts afresh: forget how it finished last time
+        # (but keep FAILED for an id refused because it is a dead letter).
+        forgotten = [{"queue": queue, "task_id": task_id} for task_id, _, _ in items]
+        conn.executemany(queries.FORGET_FINISHED_UNLESS_DEAD, forgotten)
+        # Its old result too: finished() must not hand out last time's value.
+        conn.executemany(queries.FORGET_RESULT_UNLESS_DEAD, forgotten)
+        return added
 
     # -- consuming -------------------------------------------------------
 
