@@ -170,7 +170,7 @@ def _long_transactions(conn: psycopg.Connection[Any], where: str, seconds: float
                 "warning",
                 f"{where}: {count} prepared transaction(s) left behind (the oldest {age or 0:.0f}s): "
                 "they hold back vacuum until committed or rolled back",
-                "COMMIT PREPARED or ROLLBACK PREPARED them (see pg_prepared_xacts)",
+                "Finish each with COMMIT PREPARED or ROLLBACK PREPARED (see pg_prepared_xacts)",
             )
         )
     if not findings:

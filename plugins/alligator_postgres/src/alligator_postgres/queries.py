@@ -94,6 +94,7 @@ def _query(name: str) -> str:
 
 
 SCHEMA_LOCK = _query("schema_lock")
+SCHEMA_UNLOCK = _query("schema_unlock")
 META_TABLE_EXISTS = _query("meta_table_exists")
 READ_SCHEMA_VERSION = _query("read_schema_version")
 INSERT_META = _query("insert_meta")

@@ -2,10 +2,10 @@
 
 A database without the tables gets ``sql/schema.sql``; one with an older
 ``schema_version`` is migrated in place, one version at a time, by
-``sql/migrate_N.sql`` (from N to N + 1), all in the transaction that opens
-the store and under an advisory lock, so that processes starting at once
-create or migrate once. A database written by a newer release (a higher
-``schema_version``) is refused with a clear error rather than misread.
+``sql/migrate_N.sql`` (from N to N + 1), in one transaction, under an
+advisory lock, so that processes starting at once create or migrate once.
+A database written by a newer release (a higher ``schema_version``) is
+refused with a clear error rather than misread.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import psycopg
 from alligator.exceptions import BackendError
 from alligator_postgres import queries
 
-__all__ = ["SCHEMA_VERSION", "check_schema", "schema_version"]
+__all__ = ["SCHEMA_VERSION", "ensure_schema", "schema_version"]
 
 #: The version of the tables this release writes and understands.
 SCHEMA_VERSION = 1
@@ -28,11 +28,13 @@ _SCHEMA = queries.statements("schema.sql")
 MIGRATIONS: dict[int, list[str]] = {}
 
 
-def check_schema(conn: psycopg.Connection[Any]) -> bool:
-    """Creates the tables, or migrates older ones, inside the caller's transaction.
+def ensure_schema(conn: psycopg.Connection[Any]) -> bool:
+    """Creates the tables, or migrates older ones, through an autocommit connection.
 
-    Args:
-        conn: A connection inside a transaction.
+    The usual case (the tables are current) is one read. Otherwise a
+    session advisory lock is taken first and the tables read again in a
+    transaction begun after it (so the catalog seen is the one the last
+    creator committed), then created or migrated in that transaction.
 
     Returns:
         True when the tables were created now (a new, empty store).
@@ -41,18 +43,30 @@ def check_schema(conn: psycopg.Connection[Any]) -> bool:
         BackendError: The tables were written by a newer release, or have a
             version no migration starts from, or the database is not UTF-8.
     """
-    version = schema_version(conn)
+    with conn.transaction():
+        version = schema_version(conn)
     if version == SCHEMA_VERSION:
         return False
     _refuse_newer(version)
+    conn.execute(queries.SCHEMA_LOCK)
+    try:
+        with conn.transaction():
+            created = _create_or_migrate(conn)
+    except BaseException:
+        # Never pool a connection that may still hold the lock: closing it frees it.
+        conn.close()
+        raise
+    conn.execute(queries.SCHEMA_UNLOCK)
+    return created
+
+
+def _create_or_migrate(conn: psycopg.Connection[Any]) -> bool:
     (encoding,) = conn.execute(queries.SERVER_ENCODING).fetchone() or ("",)
     if encoding != "UTF8":
         raise BackendError(
             f"the PostgreSQL database's encoding is {encoding}, not UTF8: task ids and queue names "
             "must round-trip; create the database WITH ENCODING 'UTF8'"
         )
-    conn.execute(queries.SCHEMA_LOCK)
-    # Read again under the lock: another process may have created or migrated the tables.
     version = schema_version(conn)
     _refuse_newer(version)
     if version is None:

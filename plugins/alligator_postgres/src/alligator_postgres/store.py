@@ -28,7 +28,7 @@ from alligator.backend import Backend
 from alligator.exceptions import BackendError, InvalidDSNError, PermanentBackendError
 from alligator.text import redact_dsn
 from alligator_postgres import queries
-from alligator_postgres.schema import check_schema
+from alligator_postgres.schema import ensure_schema
 
 __all__ = ["Store"]
 
@@ -43,6 +43,13 @@ CONNECT_TIMEOUT = 10
 _RETRY_STATES = {"40P01", "40001"}
 # No such database, bad password, no such role, not allowed to connect.
 _PERMANENT_STATES = {"3D000", "28P01", "28000", "42501"}
+# The same, as libpq words them when the connection itself is refused (no SQLSTATE then).
+_PERMANENT_MESSAGES = (
+    "does not exist",
+    "password authentication failed",
+    "no pg_hba.conf entry",
+    "permission denied for database",
+)
 _RETRIES = 5
 
 
@@ -70,6 +77,8 @@ class Store(Backend):
         params.setdefault("connect_timeout", CONNECT_TIMEOUT)
         params.setdefault("application_name", "alligator")
         self._params: dict[str, Any] = params
+        # Waiters' connections say so, for pg_stat_activity (and doctor's reader).
+        self._listener_params = {**params, "application_name": f"{params['application_name']}-listen"}
         self._idle: list[psycopg.Connection[Any]] = []
         self._idle_listeners: list[psycopg.Connection[Any]] = []
         self._lock = threading.Lock()
@@ -77,7 +86,7 @@ class Store(Backend):
         self._last_purge: float | None = None
         # Connect now: a wrong DSN or a newer schema fails here, at Gator(...)
         # or at latergator's start, rather than at the first task.
-        self.created = self._transaction(check_schema)
+        self.created = self._retrying(ensure_schema)
 
     def describe(self) -> str:
         """Names the server and database, never the password.
@@ -89,9 +98,9 @@ class Store(Backend):
 
     # -- connections ------------------------------------------------------
 
-    def _open(self) -> psycopg.Connection[Any]:
+    def _open(self, listener: bool = False) -> psycopg.Connection[Any]:
         try:
-            return psycopg.connect(**self._params, autocommit=True)
+            return psycopg.connect(**(self._listener_params if listener else self._params), autocommit=True)
         except psycopg.Error as err:
             raise self._error(err, "connect") from err
 
@@ -111,7 +120,7 @@ class Store(Backend):
             pool = self._idle_listeners if listener else self._idle
             conn = pool.pop() if pool else None
         if conn is None or conn.closed:
-            conn = self._open()
+            conn = self._open(listener)
         try:
             yield conn
         except BaseException:
@@ -174,7 +183,8 @@ class Store(Backend):
     def _error(self, err: psycopg.Error, doing: str = "") -> BackendError:
         state = err.sqlstate or ""
         cause = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        if state in _PERMANENT_STATES:
+        refused = doing == "connect" and any(words in cause for words in _PERMANENT_MESSAGES)
+        if state in _PERMANENT_STATES or refused:
             return PermanentBackendError(
                 f"PostgreSQL at {self._where} refuses the connection ({cause}): check the DSN's "
                 "database, user and password"

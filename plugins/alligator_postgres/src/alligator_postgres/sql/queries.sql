@@ -16,8 +16,13 @@
 -- -- schema (schema.py) -----------------------------------------------------
 
 -- name: schema_lock
--- One process creates or migrates the tables; the others wait, then find them.
-SELECT pg_advisory_xact_lock(7318120522)
+-- One process creates or migrates the tables; the others wait, then find
+-- them. A session lock: the transaction that reads the tables again begins
+-- after it is held, so its catalog is the one the last creator committed.
+SELECT pg_advisory_lock(7318120522)
+
+-- name: schema_unlock
+SELECT pg_advisory_unlock(7318120522)
 
 -- name: meta_table_exists
 SELECT to_regclass('alligator_meta') IS NOT NULL
