@@ -158,7 +158,9 @@ def fast(session: nox.Session) -> None:
 def reliability(session: nox.Session) -> None:
     """Short forms of the fault and hostile-input proofs, with real processes and servers."""
     # [metrics]: a supervisor SIGKILLed under --metrics-port must free the port.
-    _install(session, *TEST_DEPS, f"{CORE}[metrics]", PLUGINS["sqlite"], PLUGINS["redis"])
+    _install(
+        session, *TEST_DEPS, f"{CORE}[metrics]", PLUGINS["sqlite"], PLUGINS["redis"], PLUGINS["postgres"]
+    )
     _pytest(session, "tests/reliability", "-m", "not soak")
 
 
