@@ -311,13 +311,15 @@ def browser(session: nox.Session) -> None:
 @nox.session
 def soak(session: nox.Session) -> None:
     """The long forms of the proofs whose short forms run by default (SIGKILL soaks, big concurrency
-    runs, a thousand hostile payloads, fakeredis's full state machine run, a stale worker record)."""
+    runs, a thousand hostile payloads, fakeredis's full state machine run, a stale worker record,
+    a producer SIGKILLed hundreds of times before its commit)."""
     _install(session, *TEST_DEPS, "fakeredis[lua]>=2.20", CORE, *PLUGINS.values())
     # One pytest per tree: the trees hold test modules of the same name
     # (test_processes.py), and one pytest process cannot import both.
     _pytest(session, "tests/reliability", "-m", "soak", report="soak-reliability")
     _pytest(session, f"{PLUGINS['sqlite']}/tests", "-m", "soak", report="soak-sqlite")
     _pytest(session, f"{PLUGINS['redis']}/tests", "-m", "soak and not cluster", report="soak-redis")
+    _pytest(session, f"{PLUGINS['postgres']}/tests", "-m", "soak", report="soak-postgres")
     _pytest(session, "tests/operating/test_doctor_workers.py", "-m", "soak", report="soak-operating")
 
 

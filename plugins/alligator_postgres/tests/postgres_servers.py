@@ -102,7 +102,7 @@ class PrivateCluster:
 
     def start(self) -> None:
         """Starts the server and waits until it takes connections."""
-        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1"
         self._run(
             _bin("pg_ctl"), "-D", f"{self.dir}/data", "-l", f"{self.dir}/log", "-o", options, "-w", "start"
         )

@@ -84,9 +84,20 @@ class Store(Backend):
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._last_purge: float | None = None
-        # Connect now: a wrong DSN or a newer schema fails here, at Gator(...)
-        # or at latergator's start, rather than at the first task.
-        self.created = self._retrying(ensure_schema)
+        self._schema_ready = False
+        # Connect now: a wrong DSN, a refused password or a newer schema
+        # fails here, at Gator(...) or at latergator's start, rather than at
+        # the first task. A server that is down for now (restarting, say)
+        # is not an error yet: the first call that reaches it checks the
+        # tables, and a worker started meanwhile retries as usual.
+        try:
+            self._retrying(lambda conn: None)  # opening a connection checks the tables
+        except PermanentBackendError:
+            raise
+        except BackendError as err:
+            cause = err.__cause__
+            if not isinstance(cause, psycopg.OperationalError) or cause.sqlstate:
+                raise
 
     def describe(self) -> str:
         """Names the server and database, never the password.
@@ -121,6 +132,13 @@ class Store(Backend):
             conn = pool.pop() if pool else None
         if conn is None or conn.closed:
             conn = self._open(listener)
+            if not self._schema_ready:
+                try:
+                    self.created = ensure_schema(conn)
+                except BaseException:
+                    conn.close()
+                    raise
+                self._schema_ready = True
         try:
             yield conn
         except BaseException:
