@@ -579,7 +579,7 @@ def pausing(backend: object) -> Pausing:
 
 
 def transactional(backend: object) -> TransactionalEnqueue:
-    """``backend`` as :class:`TransactionalEnqueue`; raises :class:`Unsupported` when the store lacks it."""
+    """``backend`` as :class:`~.transactional_store.TransactionalEnqueue` (or :class:`Unsupported`)."""
     require(backend, TransactionalEnqueue)
     return cast(TransactionalEnqueue, backend)
 

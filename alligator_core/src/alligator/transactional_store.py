@@ -7,7 +7,8 @@ when that transaction commits: rolled back, or the process killed before
 the commit, it never existed. An order and the email about it are written
 together or not at all, without a second system to keep in step.
 
-A store claims :class:`TransactionalEnqueue` by writing :meth:`push_in`.
+A store claims :class:`TransactionalEnqueue` by writing
+:meth:`TransactionalEnqueue.push_in`.
 PostgreSQL takes any DB-API connection of psycopg (3, or 2) to the queue's
 database; SQLite a :class:`sqlite3.Connection` to the queue's file; both
 take Django's ``django.db.connection`` (see :func:`raw_connection`).

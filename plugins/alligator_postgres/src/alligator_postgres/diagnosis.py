@@ -48,9 +48,9 @@ INDEXES = (
 )
 #: Share of the usable connections in use above which doctor warns.
 CONNECTION_WARNING = 0.8
-#: A transaction open longer than this (seconds) holds back vacuum: a warning.
+#: Seconds a transaction may stay open before doctor warns that it holds back vacuum.
 LONG_TRANSACTION_SECONDS = 300.0
-#: Dead row versions in the tasks table above which (and above its live rows) doctor warns.
+#: Dead row versions in the tasks table (when also more than its live rows) above which doctor warns.
 DEAD_ROWS_WARNING = 100_000
 
 Finding = tuple[str, str, str]
