@@ -325,8 +325,19 @@ def soak(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Throughput and memory benchmarks, ours beside Huey's, SqliteHuey's, Dramatiq's and taskiq's."""
-    _install(session, CORE, *PLUGINS.values(), "huey", "dramatiq[redis]", "taskiq", "taskiq-redis", "psutil")
+    """Throughput and memory benchmarks, ours beside Huey's, SqliteHuey's, Dramatiq's, taskiq's and
+    Procrastinate's (on the same PostgreSQL server as ours)."""
+    _install(
+        session,
+        CORE,
+        *PLUGINS.values(),
+        "huey",
+        "dramatiq[redis]",
+        "taskiq",
+        "taskiq-redis",
+        "procrastinate",
+        "psutil",
+    )
     session.run("python", "bench/run.py", *session.posargs)
 
 
