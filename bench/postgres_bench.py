@@ -23,6 +23,13 @@ def database(server: str, name: str) -> str:
     return f"{server}/{name}"
 
 
+def drop_databases(server: str) -> None:
+    """Drops the bench's two databases (and only those), once the run is over."""
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        for name in (ALLIGATOR_DB, PROCRASTINATE_DB):
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 def alligator_reset(dsn: str) -> Callable[[], None]:
     """Empties Alligator's bench queue (and the default one, which the no-flags worker reads)."""
 

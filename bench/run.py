@@ -6,7 +6,7 @@ Redis on 127.0.0.1:6379 (``--redis`` to change) and PostgreSQL on 127.0.0.1:5432
 Each system gets its own Redis db, flushed before every run; Alligator's
 PostgreSQL backend and Procrastinate each get a database of their own on the
 same server (``alligator_bench``, ``alligator_bench_procrastinate``), emptied
-before every run:
+before every run and dropped at the end:
 
 * enqueue: one producer puts ``--tasks`` no-op tasks on the queue, one call at
   a time (and, for Alligator, in one ``gator.batch()``);
@@ -121,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append(systems.bench_taskiq(h, n))
     for db in ALL_DBS:
         h.flush(db)
+    if {"postgres", "procrastinate"} & set(args.only):
+        postgres_bench.drop_databases(args.postgres)
     if results:
         report(results, n)
     if "scaling" in args.only:
