@@ -25,6 +25,7 @@ nox.options.sessions = [
     "locmem",
     "sqlite",
     "redis",
+    "postgres",
     "cluster",
     "reliability",
     "integration",
@@ -44,10 +45,13 @@ nox.options.sessions = [
 #: (the reliability proofs' db 11, the plugin's db 3, the commands' db 0, the
 #: integration tests' db 4: each has its own) or files (browser writes the
 #: screenshots docs builds from, so both stay in one lane, browser first) are
-#: placed with that in mind; each lane takes about a third of the run.
+#: placed with that in mind; each lane takes about a third of the run. The
+#: postgres session (about 4 minutes: the kit on the real server, the process
+#: proofs, a private cluster's restart) joins the lane with the fewest
+#: sessions; its databases and clusters are its own.
 LANES = [
     ["reliability", "first_hour", "django", "locmem", "build", "demo"],
-    ["integration", "redis", "lint"],
+    ["integration", "redis", "postgres", "lint"],
     ["core", "sqlite", "cluster", "browser", "docs"],
 ]
 
@@ -56,6 +60,7 @@ PLUGINS = {
     "locmem": "./plugins/alligator_locmem",
     "sqlite": "./plugins/alligator_sqlite",
     "redis": "./plugins/alligator_redis",
+    "postgres": "./plugins/alligator_postgres",
 }
 #: A backend with only the required part of the contract (tests/minimal_store):
 #: installed where tests/minimal runs, and for the type check of the tests.
@@ -156,7 +161,9 @@ def fast(session: nox.Session) -> None:
 def reliability(session: nox.Session) -> None:
     """Short forms of the fault and hostile-input proofs, with real processes and servers."""
     # [metrics]: a supervisor SIGKILLed under --metrics-port must free the port.
-    _install(session, *TEST_DEPS, f"{CORE}[metrics]", PLUGINS["sqlite"], PLUGINS["redis"])
+    _install(
+        session, *TEST_DEPS, f"{CORE}[metrics]", PLUGINS["sqlite"], PLUGINS["redis"], PLUGINS["postgres"]
+    )
     _pytest(session, "tests/reliability", "-m", "not soak")
 
 
@@ -196,6 +203,14 @@ def redis(session: nox.Session) -> None:
     """The kit against fakeredis and a real Redis, with only the core and Redis installed."""
     _install(session, *TEST_DEPS, "fakeredis[lua]>=2.20", CORE, PLUGINS["redis"])
     _pytest(session, f"{PLUGINS['redis']}/tests", "-m", "not soak and not cluster")
+
+
+@nox.session
+def postgres(session: nox.Session) -> None:
+    """The kit and the PostgreSQL-specific tests against the machine's real server, with only the core
+    and PostgreSQL installed (and the SQLite plugin, for its transactional enqueue beside it)."""
+    _install(session, *TEST_DEPS, CORE, PLUGINS["postgres"], PLUGINS["sqlite"])
+    _pytest(session, f"{PLUGINS['postgres']}/tests", "-m", "not soak")
 
 
 @nox.session
@@ -307,20 +322,33 @@ def browser(session: nox.Session) -> None:
 @nox.session
 def soak(session: nox.Session) -> None:
     """The long forms of the proofs whose short forms run by default (SIGKILL soaks, big concurrency
-    runs, a thousand hostile payloads, fakeredis's full state machine run, a stale worker record)."""
+    runs, a thousand hostile payloads, fakeredis's full state machine run, a stale worker record,
+    a producer SIGKILLed hundreds of times before its commit)."""
     _install(session, *TEST_DEPS, "fakeredis[lua]>=2.20", CORE, *PLUGINS.values())
     # One pytest per tree: the trees hold test modules of the same name
     # (test_processes.py), and one pytest process cannot import both.
     _pytest(session, "tests/reliability", "-m", "soak", report="soak-reliability")
     _pytest(session, f"{PLUGINS['sqlite']}/tests", "-m", "soak", report="soak-sqlite")
     _pytest(session, f"{PLUGINS['redis']}/tests", "-m", "soak and not cluster", report="soak-redis")
+    _pytest(session, f"{PLUGINS['postgres']}/tests", "-m", "soak", report="soak-postgres")
     _pytest(session, "tests/operating/test_doctor_workers.py", "-m", "soak", report="soak-operating")
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Throughput and memory benchmarks, ours beside Huey's, SqliteHuey's, Dramatiq's and taskiq's."""
-    _install(session, CORE, *PLUGINS.values(), "huey", "dramatiq[redis]", "taskiq", "taskiq-redis", "psutil")
+    """Throughput and memory benchmarks, ours beside Huey's, SqliteHuey's, Dramatiq's, taskiq's and
+    Procrastinate's (on the same PostgreSQL server as ours)."""
+    _install(
+        session,
+        CORE,
+        *PLUGINS.values(),
+        "huey",
+        "dramatiq[redis]",
+        "taskiq",
+        "taskiq-redis",
+        "procrastinate",
+        "psutil",
+    )
     session.run("python", "bench/run.py", *session.posargs)
 
 

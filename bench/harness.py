@@ -51,6 +51,8 @@ class Result:
     #: Drain rates by (workload, variant): "c=1", "defaults", and for
     #: Alligator "c=1, results off", "no flags" and "processes 2".
     drains: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: Alligator's enqueue rate over this system's, median of paired rounds (Procrastinate).
+    vs_peer: float | None = None
     supervisor_rss_mib: float | None = None
     idle_start_ms: float | None = None
     peak_rss_mib: float | None = None
@@ -63,6 +65,7 @@ class Result:
 WORKER_PACKAGES = ["alligator", "alligator_redis", "alligator_sqlite", "stevedore", "redis"]
 WORKER_PACKAGES += ["huey", "dramatiq", "taskiq", "taskiq_redis", "prometheus_client", "bench_tasks"]
 WORKER_PACKAGES += ["huey_app", "huey_sqlite_app", "dramatiq_app", "taskiq_app"]
+WORKER_PACKAGES += ["alligator_postgres", "psycopg", "procrastinate", "procrastinate_app"]
 
 
 def precompile() -> None:

@@ -133,6 +133,24 @@ def checks(results: list[Result]) -> list[Check]:
             "x",
         )
     )
+    postgres, procrastinate = by.get("Alligator PostgreSQL"), by.get("Procrastinate")
+    out.append(
+        (
+            "PostgreSQL: enqueue 1-by-1 vs Procrastinate (paired runs)",
+            procrastinate.vs_peer if procrastinate else None,
+            1.0,
+            "x",
+        )
+    )
+    for label in ("c=1", "defaults"):
+        out.append(
+            (
+                f"PostgreSQL noop: drain {label} vs Procrastinate {label}",
+                _ratio(postgres, ("noop", label), procrastinate, ("noop", label)),
+                2.0,
+                "x",
+            )
+        )
     out.append(
         ("worker peak RSS per process (MiB, at most)", ours.peak_rss_mib if ours else None, 35.0, "<=")
     )

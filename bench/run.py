@@ -1,9 +1,12 @@
-"""Throughput, latency and memory of Alligator's workers, beside Huey's and Dramatiq's.
+"""Throughput, latency and memory of Alligator's workers, beside Huey, Dramatiq, taskiq and Procrastinate.
 
 Run it with ``nox -s bench`` (or ``python bench/run.py`` in an environment with
-the core, the plugins, huey, dramatiq[redis], taskiq, taskiq-redis and psutil), with Redis on
-127.0.0.1:6379 (``--redis`` to change). Each system gets its own Redis db,
-flushed before every run:
+the core, the plugins, huey, dramatiq[redis], taskiq, taskiq-redis, procrastinate and psutil), with
+Redis on 127.0.0.1:6379 (``--redis`` to change) and PostgreSQL on 127.0.0.1:5432 (``--postgres``).
+Each system gets its own Redis db, flushed before every run; Alligator's
+PostgreSQL backend and Procrastinate each get a database of their own on the
+same server (``alligator_bench``, ``alligator_bench_procrastinate``), emptied
+before every run and dropped at the end:
 
 * enqueue: one producer puts ``--tasks`` no-op tasks on the queue, one call at
   a time (and, for Alligator, in one ``gator.batch()``);
@@ -36,13 +39,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import postgres_bench
 import scaling
 import systems
 from harness import ALL_DBS, DB_ALLIGATOR, Harness, Result, precompile
 from report import report
 
 #: What ``--only`` accepts, in the order they run.
-SYSTEMS = ("bare", "alone", "redis", "sqlite", "huey", "sqlitehuey", "dramatiq", "taskiq")
+SYSTEMS = (
+    "bare",
+    "alone",
+    "redis",
+    "sqlite",
+    "postgres",
+    "procrastinate",
+    "huey",
+    "sqlitehuey",
+    "dramatiq",
+    "taskiq",
+)
 #: Run only when named in ``--only``: the taskset sweep of ``--processes`` (scaling.py).
 EXTRA = ("scaling",)
 
@@ -55,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--probe-timeout", type=float, default=3.0, help="give up a probe after (s)")
     parser.add_argument("--drain-timeout", type=float, default=120.0, help="give up a drain after (s)")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379", help="Redis server (no db)")
+    parser.add_argument(
+        "--postgres",
+        default="postgresql://postgres@127.0.0.1:5432",
+        help="PostgreSQL server (no database): the bench uses databases of its own there",
+    )
     parser.add_argument(
         "--only",
         nargs="*",
@@ -85,6 +105,14 @@ def main(argv: list[str] | None = None) -> int:
             path = h.tmp / "bench.db"
             reset = systems.sqlite_reset(path)
             results.append(systems.bench_alligator(h, n, "Alligator SQLite", f"sqlite:///{path}", reset))
+        elif system == "postgres":
+            dsn = postgres_bench.database(args.postgres, postgres_bench.ALLIGATOR_DB)
+            reset = postgres_bench.alligator_reset(dsn)
+            results.append(systems.bench_alligator(h, n, "Alligator PostgreSQL", dsn, reset))
+        elif system == "procrastinate":
+            dsn = postgres_bench.database(args.postgres, postgres_bench.PROCRASTINATE_DB)
+            ours = postgres_bench.database(args.postgres, postgres_bench.ALLIGATOR_DB)
+            results.append(postgres_bench.bench_procrastinate(h, n, dsn, ours))
         elif system in ("huey", "sqlitehuey"):
             results.append(systems.bench_huey(h, n, sqlite=system == "sqlitehuey"))
         elif system == "dramatiq":
@@ -93,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append(systems.bench_taskiq(h, n))
     for db in ALL_DBS:
         h.flush(db)
+    if {"postgres", "procrastinate"} & set(args.only):
+        postgres_bench.drop_databases(args.postgres)
     if results:
         report(results, n)
     if "scaling" in args.only:

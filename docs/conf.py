@@ -51,6 +51,7 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(Callable|Sequence|Iterable|Any|ModuleType|FrameType|TracebackType)"),
     # Third-party libraries a plugin wraps are in the same position.
     (r"py:.*", r"redis(\..*)?"),
+    (r"py:.*", r"psycopg(\..*)?"),
     # The test kit's pages show its bases from pytest and hypothesis.
     (r"py:.*", r"(pytest|hypothesis)(\..*)?"),
 ]

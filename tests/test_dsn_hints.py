@@ -23,9 +23,10 @@ def test_a_near_miss_scheme_is_suggested(typed: str, meant: str) -> None:
 
 
 def test_a_scheme_far_from_every_known_one_gets_no_guess() -> None:
-    assert suggest_scheme("postgresql") is None
+    # A scheme no plugin of ours serves (postgresql is one now, installed or not).
+    assert suggest_scheme("mongodb") is None
     with pytest.raises(UnknownBackendError) as info:
-        Gator("postgresql://db/x")
+        Gator("mongodb://db/x")
     assert "did you mean" not in str(info.value)
 
 
@@ -73,3 +74,10 @@ def test_a_string_that_is_not_a_dsn_never_shows_a_password() -> None:
     with pytest.raises(InvalidDSNError) as refused:
         Gator("redis:/:s3cretpw@cache")
     assert "s3cretpw" not in str(refused.value)
+
+
+def test_a_postgresql_dsn_without_the_plugin_names_the_distribution() -> None:
+    from alligator import registry
+
+    assert registry.KNOWN_DISTRIBUTIONS["postgresql"] == registry.KNOWN_DISTRIBUTIONS["postgres"]
+    assert install_hint("alligator-postgres").count("alligator-postgres") >= 1

@@ -47,7 +47,13 @@ def _sources(package: str) -> list[Path]:
 
 def test_every_package_is_found() -> None:
     # A layout change that hid a plugin from the checks below would pass them all.
-    assert set(PACKAGES) == {"alligator", "alligator_locmem", "alligator_sqlite", "alligator_redis"}
+    assert set(PACKAGES) == {
+        "alligator",
+        "alligator_locmem",
+        "alligator_sqlite",
+        "alligator_redis",
+        "alligator_postgres",
+    }
     assert all(_sources(package) for package in PACKAGES)
 
 

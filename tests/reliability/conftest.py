@@ -4,6 +4,9 @@
   puts this folder on the path) and, through PYTHONPATH, in every worker
   process; workers allow only that module (``ALLIGATOR_ALLOW=reliability_tasks``).
 * What the tests import besides fixtures lives in ``reliability_helpers``.
+* PostgreSQL: a database of the session's own on the machine's server
+  (``postgres_servers``, beside the PostgreSQL plugin's tests), for the
+  SIGKILL soak.
 * Redis: 127.0.0.1:6379 db 11 if it answers, otherwise a private
   ``redis-server`` on a free port. Without either the Redis tests skip,
   except under ``CI=true``, where they fail. Each test uses its own queue
@@ -16,6 +19,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import postgres_servers
 import pytest
 from redis_servers import RedisServer, answers
 from reliability_helpers import (
@@ -58,6 +62,18 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of this session's own on the machine's PostgreSQL, dropped at the end."""
+    if not postgres_servers.answers():
+        no_service(f"no PostgreSQL answers at {postgres_servers.SERVER_URL}")
+    dsn = postgres_servers.create_database(prefix="alligator_reliability")
+    try:
+        yield dsn
+    finally:
+        postgres_servers.drop_database(dsn)
+
+
+@pytest.fixture(scope="session")
 def precompiled() -> None:
     """Writes the bytecode of what the worker imports, as pip does when it installs.
 
@@ -80,6 +96,12 @@ def precompiled() -> None:
 @pytest.fixture(params=["sqlite", "redis"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """The queue store of a test that runs against both backends."""
+    yield from make_store(request.param, tmp_path, request)
+
+
+@pytest.fixture(params=["sqlite", "redis", "postgres"])
+def soak_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The queue store of the SIGKILL soak, which runs against every backend that shares a store."""
     yield from make_store(request.param, tmp_path, request)
 
 

@@ -39,7 +39,14 @@ def no_service(reason: str) -> None:
 
 
 #: What the worker imports that an installer such as uv leaves without bytecode.
-WORKER_PACKAGES = ["alligator", "alligator_sqlite", "alligator_redis", "redis"]
+WORKER_PACKAGES = [
+    "alligator",
+    "alligator_sqlite",
+    "alligator_redis",
+    "redis",
+    "alligator_postgres",
+    "psycopg",
+]
 
 
 @dataclass
@@ -55,11 +62,12 @@ class Store:
 
     @property
     def raw(self) -> ModuleType:
-        """The module that reads and writes this store's records raw (``raw_sqlite`` or ``raw_redis``)."""
+        """The module that reads and writes this store's records raw (``raw_sqlite``, ``raw_redis``...)."""
+        import raw_postgres
         import raw_redis
         import raw_sqlite
 
-        return raw_sqlite if self.name == "sqlite" else raw_redis
+        return {"sqlite": raw_sqlite, "redis": raw_redis, "postgres": raw_postgres}[self.name]
 
 
 def make_store(name: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Store]:
@@ -68,7 +76,7 @@ def make_store(name: str, tmp_path: Path, request: pytest.FixtureRequest) -> Ite
         # tmp_path is absolute: sqlite:/// + /abs/path is the four-slash form.
         yield Store(name, f"sqlite:///{tmp_path / 'queue.db'}", queue)
         return
-    url = request.getfixturevalue("redis_url")
+    url = request.getfixturevalue("postgres_url" if name == "postgres" else "redis_url")
     store = Store(name, url, queue)
     try:
         yield store

@@ -293,11 +293,11 @@ def _check_orphans(
 # one is started every 0.5 s, and compiling redis-py in each took seconds on a
 # loaded machine, during which the queue, orphans included, waited.
 @pytest.mark.usefixtures("precompiled")
-def test_sigkill_soak_short(store: Store, workers, ledger: Ledger) -> None:  # type: ignore[no-untyped-def]
-    soak(store, workers, ledger, tasks=600, seed=random.randrange(1 << 30), timeout=90, strict=False)
+def test_sigkill_soak_short(soak_store: Store, workers, ledger: Ledger) -> None:  # type: ignore[no-untyped-def]
+    soak(soak_store, workers, ledger, tasks=600, seed=random.randrange(1 << 30), timeout=90, strict=False)
 
 
 @pytest.mark.soak
 @pytest.mark.usefixtures("precompiled")
-def test_sigkill_soak_long(store: Store, workers, ledger: Ledger, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    soak(store, workers, ledger, tasks=2000, seed=random.randrange(1 << 30), timeout=600, strict=True)
+def test_sigkill_soak_long(soak_store: Store, workers, ledger: Ledger, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    soak(soak_store, workers, ledger, tasks=2000, seed=random.randrange(1 << 30), timeout=600, strict=True)

@@ -28,6 +28,7 @@ from alligator.limit_store import Limiting
 from alligator.priority_store import TaskPriority
 from alligator.scheduling_store import Scheduling
 from alligator.store_values import Ack, DeadLetter, Finished, QueueCounts, TaskInfo
+from alligator.transactional_store import TransactionalEnqueue
 from alligator.unique_store import UniqueKeys as UniqueKeys
 
 
@@ -476,6 +477,7 @@ CAPABILITIES: dict[type, str] = {
     Scheduling: "cannot enqueue schedule ticks once per tick (no schedules)",
     Limiting: "cannot keep rate limits or concurrency limits per key",
     TaskPriority: "cannot order tasks by priority within a queue (priority 0 only)",
+    TransactionalEnqueue: "cannot enqueue inside the caller's transaction (options(connection=...))",
 }
 
 _SUPPORTED: dict[tuple[type, type], bool] = {}
@@ -594,6 +596,12 @@ def scheduling(backend: object) -> Scheduling:
     """``backend`` as :class:`~.scheduling_store.Scheduling`; raises :class:`Unsupported` if it lacks it."""
     require(backend, Scheduling)
     return cast(Scheduling, backend)
+
+
+def transactional(backend: object) -> TransactionalEnqueue:
+    """``backend`` as :class:`~.transactional_store.TransactionalEnqueue` (or :class:`Unsupported`)."""
+    require(backend, TransactionalEnqueue)
+    return cast(TransactionalEnqueue, backend)
 
 
 def diagnosis(backend: object) -> Diagnosis:

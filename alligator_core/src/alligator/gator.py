@@ -34,6 +34,7 @@ from alligator.security import TaskPolicy
 from alligator.settler import Settler
 from alligator.tasks import Task, check_result_ttl
 from alligator.text import printable, redact_dsn
+from alligator.transactional_store import raw_connection
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
@@ -195,6 +196,13 @@ class Gator(Results, Inspecting):
                 due tasks of the queue, higher first; a store without the
                 :class:`~alligator.priority_store.TaskPriority` capability
                 refuses a priority other than 0 when the task is queued.
+                And ``connection``: a database connection of the
+                application's (psycopg, ``sqlite3``, Django's
+                ``django.db.connection``) to write the tasks through,
+                inside its open transaction, so they exist exactly when it
+                commits (the store must claim
+                :class:`~alligator.transactional_store.TransactionalEnqueue`:
+                PostgreSQL and SQLite do).
 
         Returns:
             An :class:`Options`.
@@ -242,6 +250,12 @@ class Gator(Results, Inspecting):
             True if this call queued it, False if the id was already in the
             queue (nothing was queued) or it ran in-process.
         """
+        return self._push(task, None, func, *args, **kwargs)
+
+    def _push(
+        self, task: Task, connection: object, func: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> Task:
+        """:meth:`push`, written through the caller's ``connection`` when it is not None."""
         task.to_call(func, *args, **kwargs)
         task._gator = self
         if not task.is_async:
@@ -252,14 +266,23 @@ class Gator(Results, Inspecting):
         if checked != self._risks_checked and loss_risks.check_enqueue(backend, self.allow_eviction):
             self._risks_checked = checked
         delay = self._delay_of(task) if task.delay_by or task.delay_until is not None else 0.0
+        if connection is not None:
+            if task.unique_for is not None or task.priority:
+                # The caller's transaction takes plain pushes only, so far.
+                raise ValueError(
+                    "a task queued through a connection cannot have unique_for or a priority yet: drop them"
+                )
+            store = capabilities.transactional(backend)
+            item = (task.task_id, self._seal(task), delay)
+            task.queued = store.push_in(raw_connection(connection), self.queue_name, [item]) == 1
+            return task
         if task.unique_for is not None:
             unique.push(backend, self.queue_name, task, self._seal(task), delay)
             return task
         if task.priority:
             # Only a task with a priority takes the capability's way; the usual one stays on push.
-            store = task_priority(backend)
-            item = (task.task_id, self._seal(task), delay, task.priority)
-            task.queued = store.push_prioritized(self.queue_name, [item]) == 1
+            ranked = (task.task_id, self._seal(task), delay, task.priority)
+            task.queued = task_priority(backend).push_prioritized(self.queue_name, [ranked]) == 1
             return task
         task.queued = backend.push(self.queue_name, task.task_id, self._seal(task), delay)
         return task

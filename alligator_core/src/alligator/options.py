@@ -13,10 +13,11 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from alligator import loss_risks
+from alligator import capabilities, loss_risks
 from alligator.priority_store import task_priority
 from alligator.tasks import Task
 from alligator.text import unknown_names
+from alligator.transactional_store import TransactionalEnqueue, raw_connection
 
 if TYPE_CHECKING:  # pragma: no cover
     from alligator.gator import Gator
@@ -37,11 +38,21 @@ class Options:
 
     Args:
         gator: The gator to queue on.
+        connection: A database connection the caller holds: tasks are
+            written through it, inside its open transaction (the store must
+            claim :class:`~alligator.transactional_store.TransactionalEnqueue`).
         **kwargs: Arguments of :class:`~alligator.tasks.Task`, checked now.
+
+    Raises:
+        Unsupported: ``connection`` is given and the store cannot write
+            through it.
     """
 
-    def __init__(self, gator: Gator, **kwargs: Any) -> None:
+    def __init__(self, gator: Gator, connection: object = None, **kwargs: Any) -> None:
         self.gator = gator
+        self.connection = connection
+        if connection is not None:
+            capabilities.require(gator.backend, TransactionalEnqueue)
         self.task_kwargs = kwargs
         # Build one now so a misspelt option fails here, not at the first task.
         try:
@@ -66,7 +77,9 @@ class Options:
 
     def task(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Task:
         """Queues a call of ``func`` with these options; see :meth:`Gator.task`."""
-        return self.gator.push(self.gator.task_class(**self.task_kwargs), func, *args, **kwargs)
+        return self.gator._push(
+            self.gator.task_class(**self.task_kwargs), self.connection, func, *args, **kwargs
+        )
 
 
 class Batch(Options):
@@ -84,7 +97,7 @@ class Batch(Options):
         """Adds a call of ``func`` to the batch; see :meth:`Gator.task`."""
         task = self.gator.task_class(**self.task_kwargs)
         if not task.is_async:
-            return self.gator.push(task, func, *args, **kwargs)
+            return self.gator._push(task, self.connection, func, *args, **kwargs)
         if task.unique_for is not None:
             # One call cannot say which tasks of a batch were refused by their keys.
             raise ValueError(
@@ -123,14 +136,22 @@ class Batch(Options):
             now = self.gator.backend.now()
         tasks = self.tasks
         backend = self.gator.backend
-        if any(t.priority for t in tasks):
+        if self.connection is not None:
+            if any(t.priority for t in tasks):
+                # The caller's transaction takes plain pushes only, so far.
+                raise ValueError("a batch through a connection cannot queue tasks with a priority yet")
+            items = [(t.task_id, self.gator._seal(t), self.gator._delay_of(t, now)) for t in tasks]
+            self.tasks = []
+            store = capabilities.transactional(backend)
+            added = store.push_in(raw_connection(self.connection), self.gator.queue_name, items)
+        elif any(t.priority for t in tasks):
             # Refused before anything is queued when the store has no priorities.
-            store = task_priority(backend)
+            store_p = task_priority(backend)
             prioritized = [
                 (t.task_id, self.gator._seal(t), self.gator._delay_of(t, now), t.priority) for t in tasks
             ]
             self.tasks = []
-            added = store.push_prioritized(self.gator.queue_name, prioritized)
+            added = store_p.push_prioritized(self.gator.queue_name, prioritized)
         else:
             items = [(t.task_id, self.gator._seal(t), self.gator._delay_of(t, now)) for t in tasks]
             self.tasks = []

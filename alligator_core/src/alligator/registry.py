@@ -31,6 +31,8 @@ KNOWN_DISTRIBUTIONS = {
     "redis": "alligator-redis",
     "rediss": "alligator-redis",
     "unix": "alligator-redis",
+    "postgresql": "alligator-postgres",
+    "postgres": "alligator-postgres",
 }
 
 #: Where each of our distributions lives in a checkout of the repository,
@@ -39,6 +41,7 @@ CHECKOUT_FOLDERS = {
     "alligator-locmem": "plugins/alligator_locmem",
     "alligator-sqlite": "plugins/alligator_sqlite",
     "alligator-redis": "plugins/alligator_redis",
+    "alligator-postgres": "plugins/alligator_postgres",
 }
 
 _registered: dict[str, type[Backend]] = {}

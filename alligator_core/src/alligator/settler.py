@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from alligator import store_defaults
 from alligator.backend import Backend, Reservation
+from alligator.exceptions import BackendError
 from alligator.leases import HeldLeases
 from alligator.settling import Outcome
 from alligator.text import printable
@@ -385,9 +386,11 @@ class Settler:
                 next_extend = time.monotonic() + self.interval
                 try:
                     self.extend_now()
+                except BackendError as err:
+                    # The store may be briefly unreachable (restarting); the next round
+                    # retries, and a lease is renewed three times per period for this reason.
+                    log.error("could not extend leases: %s; trying again next round", err)
                 except Exception:
-                    # The store may be briefly unreachable; the next round retries,
-                    # and a lease is renewed three times per period for this reason.
                     log.exception("could not extend leases")
 
 

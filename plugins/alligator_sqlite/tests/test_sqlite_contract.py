@@ -12,6 +12,7 @@ import functools
 import json
 import math
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -37,6 +38,7 @@ from alligator.testing import (
     ResultWaitingContract,
     SchedulingContract,
     TaskPriorityContract,
+    TransactionalEnqueueContract,
     UniqueKeysContract,
     WorkerRegistryContract,
 )
@@ -60,6 +62,7 @@ class TestSqliteContract(
     DiagnoseContract,
     SchedulingContract,
     TaskPriorityContract,
+    TransactionalEnqueueContract,
 ):
     # Every capability but Waking: a SQLite file cannot wake a waiter in
     # another process, so a worker on several queues naps between looks.
@@ -80,6 +83,11 @@ class TestSqliteContract(
     @pytest.fixture
     def backend_factory(self, backend: SqliteBackend) -> Callable[[], SqliteBackend]:
         return functools.partial(SqliteBackend, backend.conn_string)
+
+    @pytest.fixture
+    def caller_connection(self, backend: SqliteBackend) -> Callable[[], sqlite3.Connection]:
+        """The application's own connection to the queue's file, as Python's sqlite3 opens it."""
+        return functools.partial(sqlite3.connect, backend.path)
 
     def test_claims_every_capability_but_waking(self, backend: SqliteBackend) -> None:
         assert capabilities.claimed(backend) == [

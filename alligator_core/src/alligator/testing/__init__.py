@@ -9,7 +9,8 @@ record straight into the store. For each optional capability of
 (``ResultsContract``, ``ResultListingContract``, ``ResultWaitingContract``,
 ``WakingContract``, ``InspectionContract``, ``AdministrationContract``,
 ``WorkerRegistryContract``, ``PauseContract``, ``UniqueKeysContract``, ``DiagnoseContract``,
-``SchedulingContract``, ``LimitContract``, ``TaskPriorityContract``), each
+``SchedulingContract``, ``LimitContract``, ``TaskPriorityContract``,
+``TransactionalEnqueueContract``), each
 beginning with a test that the backend claims it::
 
     import functools
@@ -134,6 +135,7 @@ from alligator.testing.roundtrip import assert_result_round_trips, assert_round_
 from alligator.testing.scheduling import SchedulingContract
 from alligator.testing.stateful import BackendStateMachine, run_backend_state_machine
 from alligator.testing.task_priority import TaskPriorityContract
+from alligator.testing.transactional import TransactionalEnqueueContract
 from alligator.testing.unique import UniqueKeysContract
 
 __all__ = [
@@ -183,6 +185,7 @@ __all__ = [
     "UniqueKeysContract",
     "TaskListingContract",
     "TaskPriorityContract",
+    "TransactionalEnqueueContract",
     "UnreadableRecordContract",
     "WaitFinishedContract",
     "WakingContract",

@@ -6,6 +6,7 @@ connections, transactions, shared steps) with the operations mixed in:
 :class:`~alligator_sqlite.inspecting.Inspecting` (both through
 :class:`~alligator_sqlite.unique.UniqueSqlite`),
 :class:`~alligator_sqlite.scheduling.Scheduling` (over ``Consuming``),
+:class:`~alligator_sqlite.transactional.Transactional`,
 :class:`~alligator_sqlite.registry.Registry` and
 :class:`~alligator_sqlite.limiting.Limiting`. Import it from the package:
 ``from alligator_sqlite import SqliteBackend``.
@@ -19,6 +20,7 @@ from alligator_sqlite import diagnosis, queries
 from alligator_sqlite.limiting import Limiting
 from alligator_sqlite.registry import Registry
 from alligator_sqlite.scheduling import Scheduling
+from alligator_sqlite.transactional import Transactional
 from alligator_sqlite.unique import DROP_QUEUE_UNIQUE, UniqueSqlite
 
 __all__ = ["SqliteBackend"]
@@ -35,7 +37,7 @@ _DROP_QUEUE = (
 )
 
 
-class SqliteBackend(UniqueSqlite, Scheduling, Registry, Limiting):
+class SqliteBackend(Transactional, UniqueSqlite, Scheduling, Registry, Limiting):
     """Queues in one SQLite file shared by the processes of one machine.
 
     See :mod:`alligator_sqlite` for the DSN, the schema and how time is kept.

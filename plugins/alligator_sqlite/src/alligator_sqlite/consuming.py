@@ -106,35 +106,39 @@ class Consuming(Store):
             return 0
         for _, _, delay in items:
             _check_delay(delay)
-        rows: list[dict[str, object]] = [
-            {"queue": queue, "task_id": task_id, "payload": payload.encode("utf-8")}
-            for task_id, payload, _ in items
-        ]
+        rows = task_rows(queue, items)
         return self._push_rows(queue, rows, [delay for _, _, delay in items], queries.PUSH_TASK)
 
     def _push_rows(
         self, queue: str, rows: list[dict[str, object]], delays: Sequence[float], push_query: str
     ) -> int:
         """Inserts checked rows in one transaction, each due after its delay; returns how many were added."""
+        return self._run(lambda conn: self._insert_rows(conn, queue, rows, delays, push_query))
 
-        def body(conn: sqlite3.Connection) -> int:
-            now = self.now()
-            first = self._next_seqs(conn, len(rows))
-            for n, (row, delay) in enumerate(zip(rows, delays, strict=True)):
-                row["due"] = now + max(delay, 0.0)
-                row["seq"] = first + n
-            # Ids are unique across live tasks and dead letters alike (see push_task).
-            cursor = conn.executemany(push_query, rows)
-            added = cursor.rowcount
-            # A re-pushed id starts afresh: forget how it finished last time
-            # (but keep FAILED for an id refused because it is a dead letter).
-            forgotten = [{"queue": queue, "task_id": row["task_id"]} for row in rows]
-            conn.executemany(queries.FORGET_FINISHED_UNLESS_DEAD, forgotten)
-            # Its old result too: finished() must not hand out last time's value.
-            conn.executemany(queries.FORGET_RESULT_UNLESS_DEAD, forgotten)
-            return added
-
-        return self._run(body)
+    def _insert_rows(
+        self,
+        conn: sqlite3.Connection,
+        queue: str,
+        rows: list[dict[str, object]],
+        delays: Sequence[float],
+        push_query: str,
+    ) -> int:
+        """Inserts checked rows inside the transaction ``conn`` has open (ours, or the caller's)."""
+        now = self.now()
+        first = self._next_seqs(conn, len(rows))
+        for n, (row, delay) in enumerate(zip(rows, delays, strict=True)):
+            row["due"] = now + max(delay, 0.0)
+            row["seq"] = first + n
+        # Ids are unique across live tasks and dead letters alike (see push_task).
+        cursor = conn.executemany(push_query, rows)
+        added = cursor.rowcount
+        # A re-pushed id starts afresh: forget how it finished last time
+        # (but keep FAILED for an id refused because it is a dead letter).
+        forgotten = [{"queue": queue, "task_id": row["task_id"]} for row in rows]
+        conn.executemany(queries.FORGET_FINISHED_UNLESS_DEAD, forgotten)
+        # Its old result too: finished() must not hand out last time's value.
+        conn.executemany(queries.FORGET_RESULT_UNLESS_DEAD, forgotten)
+        return added
 
     # -- consuming -------------------------------------------------------
 
@@ -533,6 +537,14 @@ class Consuming(Store):
 def _in_range(priority: object) -> bool:
     """Whether a stored priority is a level reserve reads (a non-integer among them is buried there)."""
     return isinstance(priority, (int, float)) and MIN_PRIORITY <= priority <= MAX_PRIORITY
+
+
+def task_rows(queue: str, items: Sequence[tuple[str, str, float]]) -> list[dict[str, object]]:
+    """The rows of ``(task_id, payload, delay)`` items, before their due times and sequence numbers."""
+    return [
+        {"queue": queue, "task_id": task_id, "payload": payload.encode("utf-8")}
+        for task_id, payload, _ in items
+    ]
 
 
 def _check_delay(delay: float) -> None:
