@@ -15,16 +15,39 @@ import pytest
 
 from alligator import capabilities
 from alligator.testing import (
-    BackendContract,
+    AdministrationContract,
+    DiagnoseContract,
+    InspectionContract,
     PauseContract,
+    RequiredContract,
+    ResultListingContract,
+    ResultsContract,
+    ResultWaitingContract,
     TransactionalEnqueueContract,
+    WakingContract,
+    WorkerRegistryContract,
 )
 from alligator_postgres import PostgresBackend
 
 Plant = Callable[[str, str, bytes], None]
 
 
-class TestPostgresContract(BackendContract, PauseContract, TransactionalEnqueueContract):
+class TestPostgresContract(
+    RequiredContract,
+    ResultsContract,
+    ResultListingContract,
+    ResultWaitingContract,
+    WakingContract,
+    InspectionContract,
+    AdministrationContract,
+    WorkerRegistryContract,
+    PauseContract,
+    DiagnoseContract,
+    TransactionalEnqueueContract,
+):
+    # Every capability the store claims so far. Unique keys, schedules,
+    # limits and per-task priority came to the other stores while this one
+    # was written; until it claims them, it adopts the mixins one by one.
     @pytest.fixture
     def backend(self, schema_dsn: str) -> Iterator[PostgresBackend]:
         backend = PostgresBackend(schema_dsn)
@@ -67,7 +90,7 @@ class TestPostgresContract(BackendContract, PauseContract, TransactionalEnqueueC
 
         return plant
 
-    def test_claims_every_capability(self, backend: PostgresBackend) -> None:
-        assert capabilities.claimed(backend) == [
-            capability.__name__ for capability in capabilities.CAPABILITIES
-        ]
+    def test_claims_every_capability_but_the_newest_four(self, backend: PostgresBackend) -> None:
+        not_yet = {"UniqueKeys", "Scheduling", "Limiting", "TaskPriority"}
+        every = [capability.__name__ for capability in capabilities.CAPABILITIES]
+        assert capabilities.claimed(backend) == [name for name in every if name not in not_yet]
