@@ -72,7 +72,9 @@ class Worker:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTHONPATH"))}
         from django.db import connection
 
-        env.update(SHOP_TASKS_DSN=dsn, SHOP_DB=connection.settings_dict["NAME"])
+        #: Where the worker's receivers of Django's task signals write.
+        self.signals = log.parent / "signals.log"
+        env.update(SHOP_TASKS_DSN=dsn, SHOP_DB=connection.settings_dict["NAME"], SHOP_SIGNALS_FILE=str(self.signals))
         command = [sys.executable, "manage.py", "latergator", "--processes", "1", *extra]
         with open(log, "w") as out:
             self.proc = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.db import connection
 from django.tasks import task
+from django.tasks.signals import task_finished, task_started
 
 from shop.models import Order
 
@@ -63,3 +64,19 @@ def wait_for(path):
     while not os.path.exists(path):
         time.sleep(0.02)
     return "done"
+
+
+def _note_signal(kind):
+    def receiver(sender, task_result, **kwargs):
+        path = os.environ.get("SHOP_SIGNALS_FILE")
+        if path:
+            with open(path, "a") as out:
+                out.write(f"{kind} {task_result.id} {task_result.status} {sender.__name__}\n")
+
+    return receiver
+
+
+# Django's signals, as the worker sends them: written to a file the tests read.
+_receivers = {kind: _note_signal(kind) for kind in ("started", "finished")}
+task_started.connect(_receivers["started"])
+task_finished.connect(_receivers["finished"])

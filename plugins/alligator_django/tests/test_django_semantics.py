@@ -1,0 +1,113 @@
+"""Transactions, signals, priority, the worker's allow list and Django's ImmediateBackend as the reference."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import wait_for
+from django.db import transaction
+from django.tasks import TaskResultStatus, task_backends
+from django.tasks.exceptions import TaskResultDoesNotExist
+from django.tasks.signals import task_enqueued
+from elsewhere import tasks_outside
+from shop import tasks
+from test_results import finished
+
+
+def test_a_rolled_back_transaction_sends_nothing(tasks_settings, transactional_db):
+    backend = task_backends["default"]
+    with pytest.raises(RuntimeError), transaction.atomic():
+        result = tasks.add.enqueue(1, 2)
+        raise RuntimeError("roll back")
+
+    with pytest.raises(TaskResultDoesNotExist):
+        backend.get_result(result.id)
+    assert backend.gator("default").len() == 0
+
+
+def test_a_task_is_sent_when_the_transaction_commits(tasks_settings, transactional_db):
+    backend = task_backends["default"]
+    with transaction.atomic():
+        result = tasks.add.enqueue(1, 2)
+        assert backend.gator("default").len() == 0  # not yet: the transaction is open
+    assert backend.get_result(result.id).status == TaskResultStatus.READY
+    assert backend.gator("default").len() == 1
+    backend.gator("default").drop_all()
+
+
+def test_signals_fire_where_django_sends_them(worker):
+    enqueued = []
+
+    def receiver(sender, task_result, **kwargs):
+        enqueued.append((sender.__name__, task_result.id))
+
+    task_enqueued.connect(receiver)
+    try:
+        ok = tasks.add.enqueue(1, 1)
+        bad = tasks.fail.enqueue("no")
+    finally:
+        task_enqueued.disconnect(receiver)
+    finished(ok), finished(bad)
+
+    assert enqueued == [("AlligatorBackend", ok.id), ("AlligatorBackend", bad.id)]
+    lines = wait_for(
+        lambda: (text := worker.signals.read_text()).count(f"finished {bad.id}") and text, "the signals"
+    ).splitlines()
+    assert f"started {ok.id} RUNNING AlligatorBackend" in lines
+    assert f"finished {ok.id} SUCCESSFUL AlligatorBackend" in lines
+    assert f"finished {bad.id} FAILED AlligatorBackend" in lines
+    assert lines.index(f"started {ok.id} RUNNING AlligatorBackend") < lines.index(
+        f"finished {ok.id} SUCCESSFUL AlligatorBackend"
+    )
+
+
+def test_the_worker_runs_only_tasks_of_installed_apps_tasks_modules(worker):
+    done = finished(tasks_outside.outside.enqueue())
+
+    assert done.status == TaskResultStatus.FAILED
+    assert "is not in a module this worker runs tasks of (shop.tasks)" in done.errors[0].traceback
+
+
+def test_fifo_within_a_queue(start_worker, tmp_path, transactional_db):
+    path = tmp_path / "order"
+    results = [tasks.record.enqueue(str(path), label) for label in ("a", "b", "c")]
+    start_worker("--queue", "ordered", "--concurrency", "1", "--prefetch", "1")
+    for result in results:
+        finished(result)
+    assert path.read_text().split() == ["a", "b", "c"]
+
+
+def test_priority_orders_tasks_within_a_queue(start_worker, tmp_path, transactional_db):
+    # Needs the stores' TaskPriority capability (the `priority` branch).
+    path = tmp_path / "order"
+    results = [
+        tasks.record.using(priority=priority).enqueue(str(path), label)
+        for label, priority in (("low", -5), ("plain", 0), ("high", 10), ("higher", 50))
+    ]
+    start_worker("--queue", "ordered", "--concurrency", "1", "--prefetch", "1")
+    for result in results:
+        finished(result)
+    assert path.read_text().split() == ["higher", "high", "plain", "low"]
+
+
+CASES = [
+    (tasks.add, (2, 3)),
+    (tasks.fail, ("boom",)),
+    (tasks.attempt_of, ("x",)),
+    (tasks.sleep_then_add, (4, 5)),
+]
+
+
+@pytest.mark.parametrize(("task", "args"), CASES, ids=[t.name for t, _ in CASES])
+def test_it_agrees_with_djangos_immediate_backend(worker, task, args):
+    reference = task.using(backend="immediate").enqueue(*args)
+    ours = finished(task.enqueue(*args))
+
+    assert ours.status == reference.status
+    assert ours.attempts == reference.attempts == 1
+    assert [e.exception_class_path for e in ours.errors] == [e.exception_class_path for e in reference.errors]
+    if reference.status == TaskResultStatus.SUCCESSFUL:
+        expected = reference.return_value
+        if isinstance(expected, dict) and "id" in expected:
+            expected = {**expected, "id": ours.id}
+        assert ours.return_value == expected
+    assert ours.args == reference.args and ours.kwargs == reference.kwargs
