@@ -74,7 +74,9 @@ class Worker:
 
         #: Where the worker's receivers of Django's task signals write.
         self.signals = log.parent / "signals.log"
-        env.update(SHOP_TASKS_DSN=dsn, SHOP_DB=connection.settings_dict["NAME"], SHOP_SIGNALS_FILE=str(self.signals))
+        env.update(
+            SHOP_TASKS_DSN=dsn, SHOP_DB=connection.settings_dict["NAME"], SHOP_SIGNALS_FILE=str(self.signals)
+        )
         command = [sys.executable, "manage.py", "latergator", "--processes", "1", *extra]
         with open(log, "w") as out:
             self.proc = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -13,6 +13,10 @@ class AlligatorConfig(AppConfig):
 
     def ready(self) -> None:
         """Registers :func:`alligator_django.checks.check_backends` with ``manage.py check``."""
+        # Django registers its check of the TASKS backends (each backend's
+        # check(): our DSN and store checks) when django.tasks is imported,
+        # which nothing else may have done by the time `manage.py check` runs.
+        import django.tasks  # noqa: F401
         from django.core import checks
 
         from alligator_django.checks import check_backends

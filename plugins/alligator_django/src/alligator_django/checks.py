@@ -1,9 +1,9 @@
 """``manage.py check`` for Alligator backends: a DSN that does not parse, a store that does not answer,
 task modules the worker would not run.
 
-Django calls each backend's ``check()`` (``django.tasks.checks``); the
-``alligator_django`` app registers :func:`check_backends` too, for the
-same checks when Django's own is not run (``manage.py check --tag tasks``).
+Django calls each backend's ``check()`` (``django.tasks.checks``, which the
+``alligator_django`` app makes sure is registered); the app also registers
+:func:`check_backends`, which warns of tasks the worker would refuse.
 """
 
 from __future__ import annotations

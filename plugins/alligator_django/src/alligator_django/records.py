@@ -124,7 +124,7 @@ def _pairs(value: object, kinds: tuple[type, type]) -> list[tuple[Any, Any]]:
 
 
 def parse_run(value: object) -> RunRecord:
-    """A run record from JSON text or values; what cannot be read is left out (a planted one breaks nothing)."""
+    """A run record from JSON text or values; what cannot be read is left out (planted ones break nothing)."""
     if isinstance(value, str):
         try:
             value = json.loads(value)
