@@ -111,3 +111,20 @@ def test_it_agrees_with_djangos_immediate_backend(worker, task, args):
             expected = {**expected, "id": ours.id}
         assert ours.return_value == expected
     assert ours.args == reference.args and ours.kwargs == reference.kwargs
+
+
+def test_is_async_false_runs_each_task_in_the_callers_process(settings, tmp_path):
+    settings.TASKS = {
+        "default": {
+            "BACKEND": "alligator_django.AlligatorBackend",
+            "OPTIONS": {"DSN": f"sqlite:///{tmp_path}/unused.db", "IS_ASYNC": False},
+        }
+    }
+    done = tasks.add.enqueue(2, 2)
+    failed = tasks.fail.enqueue("here")
+
+    assert (done.status, done.return_value, done.attempts) == (TaskResultStatus.SUCCESSFUL, 4, 1)
+    assert task_backends["default"].get_result(done.id).return_value == 4
+    assert failed.status == TaskResultStatus.FAILED
+    assert [e.exception_class_path for e in failed.errors] == ["builtins.ValueError"]
+    assert not (tmp_path / "unused.db").exists()
