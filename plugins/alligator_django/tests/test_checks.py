@@ -36,3 +36,12 @@ def test_a_store_that_does_not_answer_is_reported(tmp_path):
     done = _check(tmp_path, "redis://127.0.0.1:1/0")
     assert done.returncode != 0
     assert "alligator_django.E002" in done.stderr and "does not answer" in done.stderr
+
+
+def test_a_task_outside_the_modules_the_worker_runs_is_warned_of(tasks_settings):
+    from alligator_django.checks import check_backends
+    from elsewhere import tasks_outside
+
+    [warning] = [w for w in check_backends() if w.id == "alligator_django.W001"]
+    assert tasks_outside.outside.module_path in warning.msg
+    assert "TASK_MODULES" in warning.hint

@@ -128,3 +128,14 @@ def test_is_async_false_runs_each_task_in_the_callers_process(settings, tmp_path
     assert failed.status == TaskResultStatus.FAILED
     assert [e.exception_class_path for e in failed.errors] == ["builtins.ValueError"]
     assert not (tmp_path / "unused.db").exists()
+
+
+def test_database_connections_are_closed_between_tasks(start_worker, transactional_db):
+    # CONN_MAX_AGE is 0, as by default: Django closes the connection at the
+    # end of each request, and the worker at the end of each task.
+    opened = tasks.open_connection.enqueue()
+    looked = tasks.connection_is_open.enqueue()
+    start_worker("--queue", "ordered", "--concurrency", "1", "--prefetch", "1")
+
+    assert finished(opened).status == TaskResultStatus.SUCCESSFUL
+    assert finished(looked).return_value is False

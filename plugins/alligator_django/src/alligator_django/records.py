@@ -74,25 +74,25 @@ class RunRecord:
     Attributes:
         attempts: ``(worker id, started at as a Unix time)`` per attempt, oldest first.
         errors: ``(exception class path, traceback)`` per failed attempt, oldest first.
+        running: Whether the last attempt started and has not failed (its
+            worker may have died since: the store's status says).
     """
 
     attempts: list[tuple[str, float]] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
+    running: bool = False
 
     def start(self, worker_id: str, now: float) -> None:
         """Counts one more attempt, by ``worker_id``, started ``now``."""
         self.attempts = [*self.attempts, (worker_id, now)][-MAX_ATTEMPTS:]
+        self.running = True
 
     def fail(self, class_path: str, traceback: str) -> None:
         """Keeps the error of the attempt that just failed."""
         if len(traceback) > MAX_TRACEBACK_CHARS:
             traceback = "...\n" + traceback[-MAX_TRACEBACK_CHARS:]
         self.errors = [*self.errors, (class_path, traceback)][-MAX_ERRORS:]
-
-    @property
-    def running(self) -> bool:
-        """Whether the last attempt started and has not failed (it may have died with its worker)."""
-        return len(self.attempts) > len(self.errors)
+        self.running = False
 
     def to_json(self) -> dict[str, Any]:
         """The record as JSON values."""
@@ -100,6 +100,7 @@ class RunRecord:
             "v": FORMAT,
             "attempts": [[worker, started] for worker, started in self.attempts],
             "errors": [[path, text] for path, text in self.errors],
+            "running": self.running,
         }
 
     def dumps(self) -> str:
@@ -134,7 +135,7 @@ def parse_run(value: object) -> RunRecord:
         return RunRecord()
     attempts = [(w, float(t)) for w, t in _pairs(value.get("attempts"), (str, (int, float)))]  # type: ignore[arg-type]
     errors = _pairs(value.get("errors"), (str, str))
-    return RunRecord(attempts[-MAX_ATTEMPTS:], errors[-MAX_ERRORS:])
+    return RunRecord(attempts[-MAX_ATTEMPTS:], errors[-MAX_ERRORS:], value.get("running") is True)
 
 
 def call_json(meta: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -102,6 +102,7 @@ def run(meta: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> dict[s
         raise
     finally:
         _fresh_connections()
+    run_record.running = False
     _finish(backend, result, TaskResultStatus.SUCCESSFUL, run_record, value)
     gator.backend.cancel(records.runs_queue(gator.queue_name), result_id)
     return records.success_envelope(value, run_record, meta, args, kwargs)

@@ -80,3 +80,14 @@ def _note_signal(kind):
 _receivers = {kind: _note_signal(kind) for kind in ("started", "finished")}
 task_started.connect(_receivers["started"])
 task_finished.connect(_receivers["finished"])
+
+
+@task(queue_name="ordered")
+def connection_is_open():
+    """Whether this thread's database connection was open when the task began."""
+    return connection.connection is not None
+
+
+@task(queue_name="ordered")
+def open_connection():
+    return Order.objects.count()
