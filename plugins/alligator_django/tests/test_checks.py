@@ -39,8 +39,9 @@ def test_a_store_that_does_not_answer_is_reported(tmp_path):
 
 
 def test_a_task_outside_the_modules_the_worker_runs_is_warned_of(tasks_settings):
-    from alligator_django.checks import check_backends
     from elsewhere import tasks_outside
+
+    from alligator_django.checks import check_backends
 
     [warning] = [w for w in check_backends() if w.id == "alligator_django.W001"]
     assert tasks_outside.outside.module_path in warning.msg

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from alligator_django import records
 from hypothesis import given
 from hypothesis import strategies as st
+
+from alligator_django import records
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
