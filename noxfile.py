@@ -290,8 +290,9 @@ DJANGO_PYTHON = _interpreter("3.12")
 
 @nox.session(python=DJANGO_PYTHON)
 def django(session: nox.Session) -> None:
-    """Django: the tutorial's example project and the django.tasks backend (plugins/alligator_django),
-    each a real project with a real `latergator` worker, on SQLite and Redis (database 2)."""
+    """Django: the tutorial's project (Alligator's own API), the example on django.tasks, and the
+    django.tasks backend (plugins/alligator_django): real projects with real `latergator` workers,
+    on SQLite, and on Redis (database 2) for the backend."""
     _install(
         session,
         *TEST_DEPS,
@@ -312,6 +313,7 @@ def django(session: nox.Session) -> None:
     }
     reports = os.environ.get("ALLIGATOR_JUNIT_DIR")
     for folder, report in (
+        ("examples/tutorial", "django-tutorial"),
         ("examples/django", "django"),
         ("plugins/alligator_django/tests", "django-backend"),
     ):
