@@ -58,6 +58,8 @@ PLUGINS = {
     "sqlite": "./plugins/alligator_sqlite",
     "redis": "./plugins/alligator_redis",
 }
+#: The django.tasks backend (Python 3.12+, Django 6.1): not a store, so not in PLUGINS.
+DJANGO_PLUGIN = "./plugins/alligator_django"
 #: A backend with only the required part of the contract (tests/minimal_store):
 #: installed where tests/minimal runs, and for the type check of the tests.
 MINIMAL_STORE = "./tests/minimal_store"
@@ -246,7 +248,7 @@ def build(session: nox.Session) -> None:
     # build's own isolated environments, made by uv when it is there (as
     # ./scripts/nox puts it on PATH): seconds instead of pip's ~9 s a wheel.
     installer = ["--installer", "uv"] if shutil.which("uv") else []
-    for path in [CORE, *PLUGINS.values()]:
+    for path in [CORE, *PLUGINS.values(), DJANGO_PLUGIN]:
         session.run(
             *("python", "-m", "build", *installer, "--wheel", "--outdir", out, path),
             env={"PIP_CONSTRAINT": CONSTRAINTS, "UV_CONSTRAINT": CONSTRAINTS},
@@ -301,7 +303,7 @@ def django(session: nox.Session) -> None:
         CORE,
         PLUGINS["sqlite"],
         PLUGINS["redis"],
-        "./plugins/alligator_django",
+        DJANGO_PLUGIN,
     )
     tmp = os.path.abspath(session.create_tmp())
     # The example keeps its queue and its test database outside the checkout.

@@ -139,3 +139,19 @@ def test_database_connections_are_closed_between_tasks(start_worker, transaction
 
     assert finished(opened).status == TaskResultStatus.SUCCESSFUL
     assert finished(looked).return_value is False
+
+
+def test_expired_run_records_are_swept_by_a_worker(start_worker, tasks_settings, transactional_db):
+    store = task_backends["default"].gator("ordered").backend
+    side = "ordered.django-runs"
+    expired, live = "1" * 32 + "@ordered", "2" * 32 + "@ordered"
+    store.push(side, expired, '{"planted": true}', 0)
+    store.push(side, live, "{}", 3600)
+
+    done = tasks.record.enqueue("/dev/null", "x")
+    start_worker("--queue", "ordered", "--concurrency", "1")
+    finished(done)
+
+    wait_for(lambda: store.peek(side, expired) is None, "the expired record to be swept")
+    assert store.peek(side, live) == "{}"
+    store.drop_all(side)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import sys
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -20,7 +21,7 @@ from django.utils.module_loading import import_string
 
 from alligator.constants import DELAYED, FAILED, RUNNING, SUCCESS, WAITING
 from alligator.exceptions import AlligatorException
-from alligator_django import records
+from alligator_django import allowing, records
 
 if TYPE_CHECKING:  # pragma: no cover
     from alligator.gator import Gator
@@ -51,11 +52,20 @@ def task_meta(task: Task, alias: str) -> dict[str, Any]:
 def rebuild_task(meta: object) -> Task:
     """The Django task a payload names, with the queue, priority and ``run_after`` it was enqueued with.
 
+    A module is imported only when it is one a worker runs tasks of
+    (:mod:`alligator_django.allowing`) or is imported already (the task's
+    own process): a payload planted in the store cannot make a web process
+    import what it names.
+
     Raises:
-        ValueError: The meta is not this backend's, or names no Django task.
+        ValueError: The meta is not this backend's, or names no Django task
+            this process may import.
     """
     if not isinstance(meta, dict) or not isinstance(meta.get("task"), str):
         raise ValueError("the payload names no Django task")
+    path = meta["task"]
+    if allowing.refusal(path) is not None and path.rpartition(".")[0] not in sys.modules:
+        raise ValueError(f"{path[:300]} is not a task module this process runs or has imported")
     try:
         task = import_string(meta["task"])
     except ImportError as err:

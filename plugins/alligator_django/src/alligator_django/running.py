@@ -11,6 +11,7 @@ request cycle does, keeps the attempt and any error in the task's run record
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import traceback
@@ -22,6 +23,7 @@ from django.tasks.base import TaskContext, TaskError, TaskResult, TaskResultStat
 from django.tasks.signals import task_finished, task_started
 from django.utils.json import normalize_json
 
+from alligator import capabilities
 from alligator_django import allowing, reading, records
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,6 +31,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from alligator_django.backend import AlligatorBackend
 
 _current = threading.local()
+
+#: Seconds between two sweeps of one queue's expired run records by one worker process.
+SWEEP_SECONDS = 600.0
+_last_sweep: dict[str, float] = {}
+_sweep_lock = threading.Lock()
+log = logging.getLogger("alligator_django")
 
 
 class TaskNotAllowed(Exception):
@@ -102,6 +110,7 @@ def run(meta: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> dict[s
         raise
     finally:
         _fresh_connections()
+        _sweep(gator)
     run_record.running = False
     _finish(backend, result, TaskResultStatus.SUCCESSFUL, run_record, value)
     gator.backend.cancel(records.runs_queue(gator.queue_name), result_id)
@@ -131,6 +140,30 @@ def _finish(
     if status == TaskResultStatus.SUCCESSFUL:
         object.__setattr__(result, "_return_value", value)
     task_finished.send(type(backend), task_result=result)
+
+
+def _sweep(gator: Any) -> None:
+    """Removes the run records nobody wrote for :data:`~alligator_django.records.RUN_RECORD_SECONDS`.
+
+    A record is kept as an entry of the side queue due that long after its
+    last write; once due it has expired (a task that failed long ago, or
+    whose worker died for good). Each worker process looks now and then,
+    on stores that can list their tasks. A failure here never fails a task.
+    """
+    queue = records.runs_queue(gator.queue_name)
+    now = time.monotonic()
+    with _sweep_lock:
+        last = _last_sweep.get(queue)
+        if last is not None and now - last < SWEEP_SECONDS:
+            return
+        _last_sweep[queue] = now
+    try:
+        if not capabilities.supports(gator.backend, capabilities.Inspection):
+            return
+        for info in capabilities.inspection(gator.backend).tasks(queue, "waiting", 0, 100):
+            gator.backend.cancel(queue, info.task_id)
+    except Exception:
+        log.warning("could not sweep the expired run records of %s", queue, exc_info=True)
 
 
 def _write_run(gator: Any, result_id: str, run_record: records.RunRecord) -> None:
