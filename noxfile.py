@@ -300,10 +300,16 @@ def django(session: nox.Session) -> None:
         *TEST_DEPS,
         "django>=6.1,<6.2",
         "pytest-django>=4.5",
+        "mypy",
         CORE,
         PLUGINS["sqlite"],
         PLUGINS["redis"],
         DJANGO_PLUGIN,
+    )
+    # The lint session runs on 3.10, without Django: the plugin's type check is here.
+    session.run("mypy", "--python-version", "3.12", "-p", "alligator_django")
+    session.run(
+        "mypy", "--config-file", "mypy-tests.ini", "--python-version", "3.12", f"{DJANGO_PLUGIN}/tests"
     )
     tmp = os.path.abspath(session.create_tmp())
     # The example keeps its queue and its test database outside the checkout.

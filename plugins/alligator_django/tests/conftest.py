@@ -99,7 +99,7 @@ class Worker:
 @pytest.fixture
 def start_worker(tasks_settings, store_dsn, tmp_path):
     """Starts workers (``start_worker("--queue", "ordered")``); each is stopped at the test's end."""
-    workers = []
+    workers: list[Worker] = []
 
     def start(*extra: str) -> Worker:
         worker = Worker(store_dsn, tmp_path / f"worker-{len(workers)}.log", *extra)

@@ -48,5 +48,7 @@ def test_ids_not_made_by_the_backend_are_refused(result_id):
 
 
 def test_a_new_id_carries_its_queue_and_enqueue_time():
-    when, queue = records.split_result_id(records.new_result_id("emails"))
+    split = records.split_result_id(records.new_result_id("emails"))
+    assert split is not None
+    when, queue = split
     assert queue == "emails" and when > 1.7e9
