@@ -110,3 +110,33 @@ def test_an_unknown_id_does_not_exist(tasks_settings):
         backend.get_result("0" * 32 + "@default")
     with pytest.raises(TaskResultDoesNotExist):
         backend.get_result("not-an-id")
+
+
+def test_a_time_limit_from_the_task_arguments_stops_it(worker):
+    done = finished(tasks.overrun.enqueue())
+
+    assert done.status == TaskResultStatus.FAILED
+    assert [e.exception_class_path for e in done.errors] == ["alligator.exceptions.TimeLimitExceeded"]
+
+
+def test_the_async_api_enqueues_and_reads_results(worker):
+    import asyncio
+
+    result = asyncio.run(tasks.add.aenqueue(20, 22))
+    finished(result)
+    assert asyncio.run(tasks.add.aget_result(result.id)).return_value == 42
+
+
+def test_only_django_tasks_run_even_in_an_allowed_module(worker):
+    # A payload written to the store by hand, naming a class of shop.tasks (not a @task).
+    from alligator.exceptions import TaskFailed
+    from alligator_django.running import run, started
+
+    gator = task_backends["default"].gator("default")
+    meta = {"task": "shop.tasks.Path", "backend": "default", "queue": "default", "priority": 0}
+    with gator.options(on_start=started) as opts:
+        planted = opts.task(run, meta, ["/"], {})
+    with pytest.raises(TaskFailed, match="is not a Django task"):
+        gator.result(planted.task_id, timeout=90)
+    with pytest.raises(TaskResultDoesNotExist):
+        task_backends["default"].get_result(planted.task_id)

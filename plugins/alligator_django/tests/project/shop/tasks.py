@@ -91,3 +91,13 @@ def connection_is_open():
 @task(queue_name="ordered")
 def open_connection():
     return Order.objects.count()
+
+
+@task(time_limit=1)
+def overrun():
+    """Runs past its time limit (in short naps: a limit interrupts Python code, not one long C call)."""
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
