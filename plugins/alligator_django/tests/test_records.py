@@ -52,3 +52,20 @@ def test_a_new_id_carries_its_queue_and_enqueue_time():
     assert split is not None
     when, queue = split
     assert queue == "emails" and when > 1.7e9
+
+
+def send(user_id):
+    return user_id
+
+
+def test_extra_task_arguments_become_alligator_options():
+    from django.tasks import task
+
+    from alligator_django.backend import ALLIGATOR_OPTIONS
+
+    given = {"retries": 3, "retry_jitter": False, "time_limit": 60, "unique_for": 30, "rate_limit": "5/s"}
+    decorated = task(**given)(send)
+
+    assert decorated.alligator_options() == given
+    assert set(given) <= set(ALLIGATOR_OPTIONS)
+    assert task()(send).alligator_options() == {}

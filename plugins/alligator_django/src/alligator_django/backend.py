@@ -33,6 +33,21 @@ from alligator_django.settings import BackendOptions, read_options
 
 #: The one module an Alligator worker runs for Django: it checks the task itself.
 RUNNER = "alligator_django.running"
+#: The extra ``@task`` arguments taken, each an option of ``Gator.options``.
+ALLIGATOR_OPTIONS = (
+    "retries",
+    "retry_delay",
+    "retry_backoff",
+    "retry_max_delay",
+    "retry_jitter",
+    "time_limit",
+    "result_ttl",
+    "unique_for",
+    "unique_key",
+    "rate_limit",
+    "limit_key",
+    "concurrency_limit",
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,26 +59,38 @@ class AlligatorTask(Task):
         @task(retries=3, retry_delay=5, time_limit=60)
         def send_report(user_id): ...
 
+    Each is :meth:`Gator.options <alligator.gator.Gator.options>`'s option of
+    the same name, passed on only when given (None: the backend's default).
+
     Attributes:
         retries: Tries after the first when the function raises.
         retry_delay: Seconds before the first retry.
         retry_backoff: Growth factor of the wait per retry.
         retry_max_delay: The longest wait between retries.
+        retry_jitter: Randomize each wait within its upper half.
         time_limit: Seconds one attempt may run.
         result_ttl: Seconds the result is kept.
+        unique_for, unique_key: Unique tasks, on a core that has them.
+        rate_limit, limit_key, concurrency_limit: Rate and concurrency
+            limits, on a core that has them.
     """
 
     retries: int | None = None
     retry_delay: float | None = None
     retry_backoff: float | None = None
     retry_max_delay: float | None = None
+    retry_jitter: bool | None = None
     time_limit: float | None = None
     result_ttl: float | None = None
+    unique_for: float | None = None
+    unique_key: str | None = None
+    rate_limit: str | None = None
+    limit_key: str | None = None
+    concurrency_limit: int | None = None
 
     def alligator_options(self) -> dict[str, Any]:
         """The options given, as :meth:`Gator.options <alligator.gator.Gator.options>` names them."""
-        names = ("retries", "retry_delay", "retry_backoff", "retry_max_delay", "time_limit", "result_ttl")
-        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+        return {name: getattr(self, name) for name in ALLIGATOR_OPTIONS if getattr(self, name) is not None}
 
 
 class AlligatorBackend(BaseTaskBackend):
