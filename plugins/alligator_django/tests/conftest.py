@@ -67,9 +67,11 @@ def tasks_settings(settings, store_dsn):
 class Worker:
     """A ``manage.py latergator`` process started in the project directory."""
 
-    def __init__(self, dsn: str, log: Path, *extra: str) -> None:
+    def __init__(self, dsn: str, log: Path, *extra: str, env: dict[str, str] | None = None) -> None:
         self.log = log
+        given = env or {}
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTHONPATH"))}
+        env.update(given)
         from django.db import connection
 
         #: Where the worker's receivers of Django's task signals write.
@@ -101,8 +103,8 @@ def start_worker(tasks_settings, store_dsn, tmp_path):
     """Starts workers (``start_worker("--queue", "ordered")``); each is stopped at the test's end."""
     workers: list[Worker] = []
 
-    def start(*extra: str) -> Worker:
-        worker = Worker(store_dsn, tmp_path / f"worker-{len(workers)}.log", *extra)
+    def start(*extra: str, env: dict[str, str] | None = None) -> Worker:
+        worker = Worker(store_dsn, tmp_path / f"worker-{len(workers)}.log", *extra, env=env)
         workers.append(worker)
         return worker
 

@@ -155,3 +155,20 @@ def test_expired_run_records_are_swept_by_a_worker(start_worker, tasks_settings,
     wait_for(lambda: store.peek(side, expired) is None, "the expired record to be swept")
     assert store.peek(side, live) == "{}"
     store.drop_all(side)
+
+
+def test_a_secret_in_options_signs_tasks_and_the_worker_checks_them(start_worker, settings, transactional_db):
+    secret = "s" * 40
+    settings.TASKS = {
+        **settings.TASKS,
+        "default": {
+            **settings.TASKS["default"],
+            "OPTIONS": {**settings.TASKS["default"]["OPTIONS"], "SECRET": secret},
+        },
+    }
+    result = tasks.record.enqueue("/dev/null", "signed")
+    payload = task_backends["default"].gator("ordered").backend.peek("ordered", result.id)
+    assert payload is not None and not payload.startswith("{")  # sealed, not plain JSON
+
+    start_worker("--queue", "ordered", "--concurrency", "1", env={"SHOP_SECRET": secret})
+    assert finished(result).return_value == "signed"

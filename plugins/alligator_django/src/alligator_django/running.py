@@ -92,7 +92,9 @@ def run(meta: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> dict[s
         task = reading.rebuild_task(meta)
     except ValueError as err:
         raise TaskNotAllowed(str(err)) from None
-    backend: AlligatorBackend = task_backends[task.backend]
+    backend = task_backends[task.backend]
+    if not hasattr(backend, "gator"):
+        raise TaskNotAllowed(f"TASKS[{task.backend!r}] is not an Alligator backend")
     gator = backend.gator(task.queue_name)
     run_record = reading.read_run(gator, result_id)
     run_record.start(records.worker_id(), time.time())

@@ -21,7 +21,10 @@ TASKS = {
     "default": {
         "BACKEND": "alligator_django.AlligatorBackend",
         "QUEUES": ["default", "ordered"],
-        "OPTIONS": {"DSN": os.environ.get("SHOP_TASKS_DSN", f"sqlite:///{BASE_DIR / 'tasks.db'}")},
+        "OPTIONS": {
+            "DSN": os.environ.get("SHOP_TASKS_DSN", f"sqlite:///{BASE_DIR / 'tasks.db'}"),
+            **({"SECRET": os.environ["SHOP_SECRET"]} if os.environ.get("SHOP_SECRET") else {}),
+        },
     },
     "immediate": {
         "BACKEND": "django.tasks.backends.immediate.ImmediateBackend",
