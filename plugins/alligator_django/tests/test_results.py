@@ -140,3 +140,23 @@ def test_only_django_tasks_run_even_in_an_allowed_module(worker):
         gator.result(planted.task_id, timeout=90)
     with pytest.raises(TaskResultDoesNotExist):
         task_backends["default"].get_result(planted.task_id)
+
+
+def test_a_worker_killed_mid_task_leaves_it_to_run_again(start_worker, tmp_path):
+    release = tmp_path / "release"
+    result = tasks.wait_for.using(queue_name="ordered").enqueue(str(release))
+    first = start_worker("--queue", "ordered", "--concurrency", "1", "--lease-seconds", "2")
+    wait_for(
+        lambda: task_backends["default"].get_result(result.id).status == TaskResultStatus.RUNNING,
+        "the task to run",
+    )
+
+    first.kill()
+    release.touch()
+    start_worker("--queue", "ordered", "--concurrency", "1", "--lease-seconds", "2")
+    done = finished(result)
+
+    assert done.status == TaskResultStatus.SUCCESSFUL
+    assert done.attempts == 2 and len(set(done.worker_ids)) == 2
+    assert done.errors == []
+    assert done.started_at < done.last_attempted_at
