@@ -172,3 +172,20 @@ def test_a_secret_in_options_signs_tasks_and_the_worker_checks_them(start_worker
 
     start_worker("--queue", "ordered", "--concurrency", "1", env={"SHOP_SECRET": secret})
     assert finished(result).return_value == "signed"
+
+
+def test_queues_are_honoured_as_django_validates_them(tasks_settings, transactional_db):
+    from django.tasks.exceptions import InvalidTask
+
+    with pytest.raises(InvalidTask, match="Queue 'elsewhere' is not valid"):
+        tasks.add.using(queue_name="elsewhere").enqueue(1, 2)
+
+    # QUEUES empty: Django allows any queue name, and the result id says which.
+    tasks_settings.TASKS = {
+        **tasks_settings.TASKS,
+        "default": {**tasks_settings.TASKS["default"], "QUEUES": []},
+    }
+    result = tasks.add.using(queue_name="elsewhere").enqueue(1, 2)
+    assert task_backends["default"].get_result(result.id).task.queue_name == "elsewhere"
+    assert task_backends["default"].gator("elsewhere").len() == 1
+    task_backends["default"].gator("elsewhere").drop_all()
