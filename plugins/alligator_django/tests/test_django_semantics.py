@@ -70,10 +70,13 @@ def test_the_worker_runs_only_tasks_of_installed_apps_tasks_modules(worker):
 def test_fifo_within_a_queue(start_worker, tmp_path, transactional_db):
     path = tmp_path / "order"
     results = [tasks.record.enqueue(str(path), label) for label in ("a", "b", "c")]
-    start_worker("--queue", "ordered", "--concurrency", "1", "--prefetch", "1")
+    worker = start_worker("--queue", "ordered", "--concurrency", "1", "--prefetch", "1")
     for result in results:
         finished(result)
     assert path.read_text().split() == ["a", "b", "c"]
+    # latergator's options reached it: one process of one thread, on the queue given.
+    log = worker.log.read_text()
+    assert "starting 1 worker process x 1 thread" in log and "queue 'ordered'" in log
 
 
 def test_priority_orders_tasks_within_a_queue(start_worker, tmp_path, transactional_db):
