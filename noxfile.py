@@ -6,6 +6,7 @@ backend, which proves a user can install just what they need.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 
@@ -62,6 +63,8 @@ PLUGINS = {
     "redis": "./plugins/alligator_redis",
     "postgres": "./plugins/alligator_postgres",
 }
+#: The django.tasks backend (Python 3.12+, Django 6.1): not a store, so not in PLUGINS.
+DJANGO_PLUGIN = "./plugins/alligator_django"
 #: A backend with only the required part of the contract (tests/minimal_store):
 #: installed where tests/minimal runs, and for the type check of the tests.
 MINIMAL_STORE = "./tests/minimal_store"
@@ -268,7 +271,7 @@ def build(session: nox.Session) -> None:
     # build's own isolated environments, made by uv when it is there (as
     # ./scripts/nox puts it on PATH): seconds instead of pip's ~9 s a wheel.
     installer = ["--installer", "uv"] if shutil.which("uv") else []
-    for path in [CORE, *PLUGINS.values()]:
+    for path in [CORE, *PLUGINS.values(), DJANGO_PLUGIN]:
         session.run(
             *("python", "-m", "build", *installer, "--wheel", "--outdir", out, path),
             env={"PIP_CONSTRAINT": CONSTRAINTS, "UV_CONSTRAINT": CONSTRAINTS},
@@ -289,23 +292,67 @@ def first_hour(session: nox.Session) -> None:
     _pytest(session, "tests/first_hour")
 
 
-@nox.session
+def _interpreter(version: str) -> str:
+    """A Python ``version`` interpreter for a session that needs a newer one than the project's 3.10.
+
+    pyenv's build when there is one (its ``pythonX.Y`` shim on PATH answers
+    only for the selected version, so nox's own search may find a shim that
+    fails); else ``version``, for nox to find as ``pythonX.Y`` on PATH.
+    """
+    pattern = os.path.expanduser(
+        os.path.join("~", ".pyenv", "versions", f"{version}.*", "bin", f"python{version}")
+    )
+    found = sorted(
+        glob.glob(pattern),
+        key=lambda path: [int(part) for part in path.split(os.sep)[-3].split(".") if part.isdigit()],
+    )
+    return found[-1] if found else version
+
+
+#: Django 6.1, which django.tasks backends are written for, needs Python 3.12.
+DJANGO_PYTHON = _interpreter("3.12")
+
+
+@nox.session(python=DJANGO_PYTHON)
 def django(session: nox.Session) -> None:
-    """The tested Django example (examples/django): the tutorial's view, task and worker, for real."""
-    _install(session, *TEST_DEPS, "django>=4.2", "pytest-django>=4.5", CORE, PLUGINS["sqlite"])
+    """Django: the tutorial's project (Alligator's own API), the example on django.tasks, and the
+    django.tasks backend (plugins/alligator_django): real projects with real `latergator` workers,
+    on SQLite, and on Redis (database 2) for the backend."""
+    _install(
+        session,
+        *TEST_DEPS,
+        "django>=6.1,<6.2",
+        "pytest-django>=4.5",
+        "mypy",
+        CORE,
+        PLUGINS["sqlite"],
+        PLUGINS["redis"],
+        DJANGO_PLUGIN,
+    )
+    # The lint session runs on 3.10, without Django: the plugin's type check is here.
+    session.run("mypy", "--python-version", "3.12", "-p", "alligator_django")
+    session.run(
+        "mypy", "--config-file", "mypy-tests.ini", "--python-version", "3.12", f"{DJANGO_PLUGIN}/tests"
+    )
     tmp = os.path.abspath(session.create_tmp())
     # The example keeps its queue and its test database outside the checkout.
     env = {
         "ALLIGATOR_DSN": f"sqlite:///{tmp}/tasks.db",
         "SOSOCIAL_TEST_DB": f"{tmp}/test-db.sqlite3",
+        "SHOP_TEST_DB": f"{tmp}/shop-test-db.sqlite3",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
-    args = session.posargs or ["-q", "-p", "no:cacheprovider"]
     reports = os.environ.get("ALLIGATOR_JUNIT_DIR")
-    if reports:
-        args = [*args, f"--junitxml={reports}/{session.name}.xml"]
-    with session.chdir("examples/django"):
-        session.run("pytest", *args, env=env)
+    for folder, report in (
+        ("examples/tutorial", "django-tutorial"),
+        ("examples/django", "django"),
+        ("plugins/alligator_django/tests", "django-backend"),
+    ):
+        args = session.posargs or ["-q", "-p", "no:cacheprovider"]
+        if reports:
+            args = [*args, f"--junitxml={reports}/{report}.xml"]
+        with session.chdir(folder):
+            session.run("pytest", *args, env=env)
 
 
 @nox.session

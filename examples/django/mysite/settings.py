@@ -1,4 +1,4 @@
-"""Settings of the example: SQLite for Django's database and for the task queue."""
+"""Settings of the example: SQLite for Django's database and for the task queue, through django.tasks."""
 
 import os
 from pathlib import Path
@@ -13,6 +13,8 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
+    # manage.py latergator, and the checks of the TASKS backend.
+    "alligator_django",
     "sosocial",
 ]
 MIDDLEWARE = [
@@ -46,8 +48,13 @@ if os.environ.get("SOSOCIAL_EMAIL_DIR"):
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
-# The queue: an absolute path, so the web app and a worker started anywhere
-# use the same file.
-ALLIGATOR_DSN = os.environ.get("ALLIGATOR_DSN", f"sqlite:///{BASE_DIR / 'tasks.db'}")
-# False runs tasks in-process at once (tests, development without a worker).
-ALLIGATOR_ASYNC = True
+# Django's tasks framework, on an Alligator store. The DSN is an absolute
+# path, so the web app and a worker started anywhere use the same file.
+# Tasks enqueued inside a transaction (every view here: ATOMIC_REQUESTS) are
+# sent when it commits (ENQUEUE_ON_COMMIT, on by default).
+TASKS = {
+    "default": {
+        "BACKEND": "alligator_django.AlligatorBackend",
+        "OPTIONS": {"DSN": os.environ.get("ALLIGATOR_DSN", f"sqlite:///{BASE_DIR / 'tasks.db'}")},
+    }
+}

@@ -2,10 +2,13 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _empty_queue():
+def _empty_queue(settings):
     # One queue file serves the whole test run; each test starts with it empty.
-    from sosocial.queue import gator
+    from django.tasks import task_backends
 
-    gator.drop_all()
+    backend = task_backends["default"]
+    for queue in ("default", "default.django-runs"):
+        backend.gator("default").backend.drop_all(queue)
     yield
-    gator.drop_all()
+    for queue in ("default", "default.django-runs"):
+        backend.gator("default").backend.drop_all(queue)

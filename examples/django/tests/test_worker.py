@@ -1,4 +1,4 @@
-"""The example with a real worker: latergator started the documented way, in another process."""
+"""The example with a real worker: `python manage.py latergator`, in another process."""
 
 import os
 import signal
@@ -8,19 +8,17 @@ import time
 from pathlib import Path
 
 import pytest
-from alligator.constants import FAILED
-from django.conf import settings
 from django.db import connection, transaction
+from django.tasks import TaskResultStatus, default_task_backend
+from django.tasks.exceptions import TaskResultDoesNotExist
 
 from sosocial.models import Post
-from sosocial.queue import gator
 from sosocial.tasks import send_post_email
 
 PROJECT = Path(__file__).resolve().parents[1]
-SCRIPT = Path(sys.executable).parent / "latergator"
 
 
-def _wait_for(predicate, what, seconds=60.0):
+def _wait_for(predicate, what, seconds=90.0):
     deadline = time.monotonic() + seconds
     while not predicate():
         if time.monotonic() > deadline:
@@ -30,13 +28,12 @@ def _wait_for(predicate, what, seconds=60.0):
 
 @pytest.fixture
 def worker(transactional_db, tmp_path):
-    """`latergator DSN --allow sosocial --setup sosocial.worker_setup`, started in the project directory."""
-    command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "alligator"]
-    command += [settings.ALLIGATOR_DSN, "--allow", "sosocial", "--setup", "sosocial.worker_setup"]
+    """`python manage.py latergator`, started in the project directory."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHONPATH", "DJANGO_"))}
     # The worker opens the test database, and writes mail to files.
     env.update(SOSOCIAL_DB=connection.settings_dict["NAME"], SOSOCIAL_EMAIL_DIR=str(tmp_path / "mail"))
     log = tmp_path / "worker.log"
+    command = [sys.executable, "manage.py", "latergator", "--processes", "1"]
     with open(log, "w") as out:
         proc = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -71,19 +68,29 @@ def test_the_worker_sees_the_post_the_view_committed(worker, client, django_user
     post = Post.objects.get(author=author)
     _wait_for(lambda: Post.objects.get(pk=post.pk).followers_emailed is not None, "the task")
     assert Post.objects.get(pk=post.pk).followers_emailed == 1
-    assert gator.dead_letters() == []
     [mail] = list((worker / "mail").iterdir())
     assert "To: bob@example.com" in mail.read_text()
 
 
-def test_a_task_queued_inside_the_transaction_runs_before_the_commit(worker, django_user_model):
-    # Why the view uses transaction.on_commit: queued inside the transaction,
-    # the task can run before the commit, and then the post does not exist.
+def test_the_result_is_read_back_through_django(worker, django_user_model):
     author = _author(django_user_model)
-    with transaction.atomic():
-        post = Post.objects.create(author=author, message="Hello")
-        task = gator.task(send_post_email, author.pk, post.pk)
-        _wait_for(lambda: gator.status(task.task_id) == FAILED, "the task to fail")
+    post = Post.objects.create(author=author, message="Hello")
 
-    [letter] = gator.dead_letters()
-    assert "Post.DoesNotExist" in letter.reason or "matching query does not exist" in letter.reason
+    result = send_post_email.enqueue(author.pk, post.pk)
+
+    _wait_for(lambda: send_post_email.get_result(result.id).is_finished, "the task")
+    done = send_post_email.get_result(result.id)
+    assert done.status == TaskResultStatus.SUCCESSFUL
+    assert done.return_value == 1
+
+
+def test_a_post_rolled_back_sends_no_email(worker, django_user_model):
+    author = _author(django_user_model)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        post = Post.objects.create(author=author, message="Hello")
+        result = send_post_email.enqueue(author.pk, post.pk)
+        raise RuntimeError("the view failed after queuing")
+
+    with pytest.raises(TaskResultDoesNotExist):
+        default_task_backend.get_result(result.id)
+    assert default_task_backend.gator("default").len() == 0

@@ -1,0 +1,226 @@
+"""``AlligatorBackend``: Alligator as a ``TASKS`` backend of Django's tasks framework.
+
+Example settings::
+
+    TASKS = {
+        "default": {
+            "BACKEND": "alligator_django.AlligatorBackend",
+            "QUEUES": ["default", "emails"],
+            "OPTIONS": {"DSN": "sqlite:////srv/mysite/tasks.db"},
+        }
+    }
+
+Each Django queue is the Alligator queue of the same name. A task travels as
+a call of :func:`alligator_django.running.run` with the task's dotted path
+and arguments; ``python manage.py latergator`` runs it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import threading
+from typing import Any
+
+from django.db import transaction
+from django.tasks.backends.base import BaseTaskBackend
+from django.tasks.base import Task, TaskResult, TaskResultStatus
+from django.tasks.signals import task_enqueued
+
+from alligator.gator import Gator
+from alligator_django import reading, records
+from alligator_django.settings import BackendOptions, read_options
+
+#: The one module an Alligator worker runs for Django: it checks the task itself.
+RUNNER = "alligator_django.running"
+#: The extra ``@task`` arguments taken, each an option of ``Gator.options``.
+ALLIGATOR_OPTIONS = (
+    "retries",
+    "retry_delay",
+    "retry_backoff",
+    "retry_max_delay",
+    "retry_jitter",
+    "time_limit",
+    "result_ttl",
+    "unique_for",
+    "unique_key",
+    "rate_limit",
+    "limit_key",
+    "concurrency_limit",
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class AlligatorTask(Task):
+    """A Django task with Alligator's own options, given as extra ``@task`` arguments (Django 6.1).
+
+    Example::
+
+        @task(retries=3, retry_delay=5, time_limit=60)
+        def send_report(user_id): ...
+
+    Each is :meth:`Gator.options <alligator.gator.Gator.options>`'s option of
+    the same name, passed on only when given (None: the backend's default).
+
+    Attributes:
+        retries: Tries after the first when the function raises.
+        retry_delay: Seconds before the first retry.
+        retry_backoff: Growth factor of the wait per retry.
+        retry_max_delay: The longest wait between retries.
+        retry_jitter: Randomize each wait within its upper half.
+        time_limit: Seconds one attempt may run.
+        result_ttl: Seconds the result is kept.
+        unique_for, unique_key: Unique tasks, on a core that has them.
+        rate_limit, limit_key, concurrency_limit: Rate and concurrency
+            limits, on a core that has them.
+    """
+
+    retries: int | None = None
+    retry_delay: float | None = None
+    retry_backoff: float | None = None
+    retry_max_delay: float | None = None
+    retry_jitter: bool | None = None
+    time_limit: float | None = None
+    result_ttl: float | None = None
+    unique_for: float | None = None
+    unique_key: str | None = None
+    rate_limit: str | None = None
+    limit_key: str | None = None
+    concurrency_limit: int | None = None
+
+    def alligator_options(self) -> dict[str, Any]:
+        """The options given, as :meth:`Gator.options <alligator.gator.Gator.options>` names them."""
+        return {name: getattr(self, name) for name in ALLIGATOR_OPTIONS if getattr(self, name) is not None}
+
+
+class AlligatorBackend(BaseTaskBackend):
+    """Stores Django tasks in an Alligator store (SQLite or Redis); ``manage.py latergator`` runs them."""
+
+    task_class = AlligatorTask
+    supports_defer = True
+    supports_async_task = True
+    supports_get_result = True
+    supports_priority = True
+
+    def __init__(self, alias: str, params: dict[str, Any]) -> None:
+        super().__init__(alias, params)
+        #: The OPTIONS, read and checked.
+        self.settings: BackendOptions = read_options(alias, self.options)
+        self._gators: dict[str, Gator] = {}
+        self._lock = threading.Lock()
+        # Results of tasks run in-process (IS_ASYNC False), as Django's DummyBackend keeps them.
+        self._immediate: dict[str, TaskResult] = {}
+
+    def gator(self, queue: str) -> Gator:
+        """The :class:`~alligator.gator.Gator` of one queue (made once per backend)."""
+        with self._lock:
+            gator = self._gators.get(queue)
+            if gator is None:
+                gator = Gator(
+                    self.settings.dsn,
+                    queue_name=queue,
+                    allow=[RUNNER],
+                    secret=self.settings.secret,
+                    max_payload_bytes=self.settings.max_payload_bytes,
+                    result_ttl=self.settings.result_ttl,
+                )
+                self._gators[queue] = gator
+            return gator
+
+    def queue_names(self) -> list[str]:
+        """The queues a worker consumes by default: ``QUEUES`` as given, or ``["default"]``."""
+        queues = self.params_queues or ["default"]
+        return list(dict.fromkeys(queues))
+
+    @property
+    def params_queues(self) -> list[str]:
+        """``QUEUES`` in the order the settings list them (Django keeps a set)."""
+        from django.conf import settings
+
+        listed = settings.TASKS.get(self.alias, {}).get("QUEUES")
+        return list(listed) if listed else sorted(self.queues)
+
+    def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
+        """Sends the task to the store (once the transaction commits, with ENQUEUE_ON_COMMIT).
+
+        Returns:
+            Its ``TaskResult``, READY; its id works in any process.
+        """
+        self.validate_task(task)
+        result_id = records.new_result_id(task.queue_name)
+        result = reading.build_result(
+            task, result_id, TaskResultStatus.READY, list(args), dict(kwargs), records.RunRecord()
+        )
+        if not self.settings.is_async:
+            return self._run_here(result)
+        options = self._task_options(task, result_id)
+        call = (reading.task_meta(task, self.alias), result.args, result.kwargs)
+        gator = self.gator(task.queue_name)
+        # Checked now (arguments JSON cannot carry, a misspelt option), so a
+        # mistake raises here and not in an on_commit callback.
+        opts = gator.options(**options)
+
+        def send() -> None:
+            opts.task(_runner(), *call)
+            task_enqueued.send(type(self), task_result=result)
+
+        if self.settings.enqueue_on_commit and transaction.get_connection().in_atomic_block:
+            # Sent when the outermost transaction commits; never if it rolls back.
+            transaction.on_commit(send)
+        else:
+            send()
+        return result
+
+    def _task_options(self, task: Task, result_id: str) -> dict[str, Any]:
+        options: dict[str, Any] = dict(self.settings.task_options)
+        if isinstance(task, AlligatorTask):
+            options.update(task.alligator_options())
+        options["task_id"] = result_id
+        options["on_start"] = f"{RUNNER}:started"
+        if task.priority:
+            # Given only when set: stores that order by priority take it.
+            options["priority"] = task.priority
+        run_after = task.run_after
+        if isinstance(run_after, datetime.datetime):
+            options["delay_until"] = run_after
+        elif isinstance(run_after, datetime.timedelta):
+            options["delay_by"] = max(0.0, run_after.total_seconds())
+        return options
+
+    def _run_here(self, result: TaskResult) -> TaskResult:
+        from alligator_django import running
+
+        task_enqueued.send(type(self), task_result=result)
+        ran = running.run_in_process(self, result)
+        self._immediate[ran.id] = ran
+        return ran
+
+    def get_result(self, result_id: str) -> TaskResult:
+        """The task's result as the store has it now, from any process.
+
+        Raises:
+            TaskResultDoesNotExist: The id is unknown (never sent, rolled
+                back, or expired).
+        """
+        if result_id in self._immediate:
+            return self._immediate[result_id]
+        return reading.load_result(self, result_id)
+
+    def check(self, **kwargs: Any) -> list[Any]:
+        """Django's checks of this backend (see :mod:`alligator_django.checks`)."""
+        from alligator_django.checks import check_backend
+
+        return check_backend(self)
+
+    def close(self) -> None:
+        """Closes the stores' connections."""
+        with self._lock:
+            gators, self._gators = list(self._gators.values()), {}
+        for gator in gators:
+            gator.backend.close()
+
+
+def _runner() -> Any:
+    from alligator_django.running import run
+
+    return run

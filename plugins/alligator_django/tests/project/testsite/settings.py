@@ -1,0 +1,33 @@
+"""A small real Django project for alligator_django's tests: the store's DSN comes from the environment."""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SECRET_KEY = "only-for-the-tests"
+DEBUG = False
+USE_TZ = True
+INSTALLED_APPS = ["django.contrib.contenttypes", "alligator_django", "shop"]
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("SHOP_DB", str(BASE_DIR / "db.sqlite3")),
+        # A file, not memory: the worker, another process, opens it too.
+        "TEST": {"NAME": os.environ.get("SHOP_TEST_DB", str(BASE_DIR / "test-db.sqlite3"))},
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+TASKS = {
+    "default": {
+        "BACKEND": "alligator_django.AlligatorBackend",
+        "QUEUES": ["default", "ordered"],
+        "OPTIONS": {
+            "DSN": os.environ.get("SHOP_TASKS_DSN", f"sqlite:///{BASE_DIR / 'tasks.db'}"),
+            **({"SECRET": os.environ["SHOP_SECRET"]} if os.environ.get("SHOP_SECRET") else {}),
+        },
+    },
+    "immediate": {
+        "BACKEND": "django.tasks.backends.immediate.ImmediateBackend",
+        "QUEUES": ["default", "ordered"],
+    },
+}
