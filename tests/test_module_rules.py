@@ -53,6 +53,7 @@ def test_every_package_is_found() -> None:
         "alligator_sqlite",
         "alligator_redis",
         "alligator_postgres",
+        "alligator_django",
     }
     assert all(_sources(package) for package in PACKAGES)
 

@@ -98,7 +98,8 @@ def test_a_batch_with_priorities_is_pushed_in_one_call_in_priority_order() -> No
 
 
 def test_a_store_without_the_capability_refuses_a_priority_and_queues_nothing(tmp_path: Path) -> None:
-    gator = Gator(f"minimal://{tmp_path / 'tasks.db'}", allow=["builtins"])
+    # Its class given: the core session installs no entry point for it (tests/minimal_store is on the path).
+    gator = Gator(f"minimal://{tmp_path / 'tasks.db'}", allow=["builtins"], backend_class=MinimalBackend)
     assert not capabilities.supports(gator.backend, TaskPriority)
     with gator.options(priority=1) as opts:
         with pytest.raises(capabilities.Unsupported, match=r"priority other than 0 on minimal://") as raised:

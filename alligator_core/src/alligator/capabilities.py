@@ -11,11 +11,6 @@ saying in plain words what the store cannot do. :func:`check` runs when a
 backend is loaded: a backend that writes part of a capability's methods is
 refused with the names of the missing ones, so a typo cannot silently switch
 a capability off.
-
-The next capabilities (unique keys, rate limits, schedules, per-task
-priority, enqueue inside the caller's transaction) are added the same way: a
-protocol here, a kit mixin in :mod:`alligator.testing`, and a check in the
-core where it is used, without touching the backends that do not claim it.
 """
 
 from __future__ import annotations
@@ -407,8 +402,6 @@ class Pausing(Protocol):
         long, not UTF-8, a function not ``module:name``: anyone who can
         write to the store can plant one) is skipped, never handed out;
         :func:`alligator.pausing.listed` does the checking and sorting.
-
-        Raises:
         """
 
 
@@ -518,14 +511,15 @@ def lacking(backend: object, capability: type) -> str:
     )
 
 
-def require(backend: object, capability: type) -> None:
-    """Checks that ``backend`` claims ``capability``; the accessors below return it typed.
+def require(backend: object, capability: type) -> object:
+    """Checks that ``backend`` claims ``capability``, and returns it; the accessors below return it typed.
 
     Raises:
         Unsupported: The store lacks it; the message says so plainly.
     """
     if not supports(backend, capability):
         raise Unsupported(lacking(backend, capability))
+    return backend
 
 
 def check(backend_class: type) -> None:
@@ -552,65 +546,54 @@ def check(backend_class: type) -> None:
 
 def results(backend: object) -> Results:
     """``backend`` as :class:`Results`; raises :class:`Unsupported` when the store lacks it."""
-    require(backend, Results)
-    return cast(Results, backend)
+    return cast(Results, require(backend, Results))
 
 
 def result_listing(backend: object) -> ResultListing:
     """``backend`` as :class:`ResultListing`; raises :class:`Unsupported` when the store lacks it."""
-    require(backend, ResultListing)
-    return cast(ResultListing, backend)
+    return cast(ResultListing, require(backend, ResultListing))
 
 
 def inspection(backend: object) -> Inspection:
     """``backend`` as :class:`Inspection`; raises :class:`Unsupported` when the store lacks it."""
-    require(backend, Inspection)
-    return cast(Inspection, backend)
+    return cast(Inspection, require(backend, Inspection))
 
 
 def administration(backend: object) -> Administration:
     """``backend`` as :class:`Administration`; raises :class:`Unsupported` when the store lacks it."""
-    require(backend, Administration)
-    return cast(Administration, backend)
+    return cast(Administration, require(backend, Administration))
 
 
 def registry(backend: object) -> WorkerRegistry:
     """``backend`` as :class:`WorkerRegistry`; raises :class:`Unsupported` when the store lacks it."""
-    require(backend, WorkerRegistry)
-    return cast(WorkerRegistry, backend)
+    return cast(WorkerRegistry, require(backend, WorkerRegistry))
 
 
 def pausing(backend: object) -> Pausing:
     """``backend`` as :class:`Pausing`; raises :class:`Unsupported` when the store lacks it."""
-    require(backend, Pausing)
-    return cast(Pausing, backend)
+    return cast(Pausing, require(backend, Pausing))
 
 
 def unique_keys(backend: object) -> UniqueKeys:
     """``backend`` as :class:`~.unique_store.UniqueKeys`; raises :class:`Unsupported` when it lacks it."""
-    require(backend, UniqueKeys)
-    return cast(UniqueKeys, backend)
+    return cast(UniqueKeys, require(backend, UniqueKeys))
 
 
 def scheduling(backend: object) -> Scheduling:
     """``backend`` as :class:`~.scheduling_store.Scheduling`; raises :class:`Unsupported` if it lacks it."""
-    require(backend, Scheduling)
-    return cast(Scheduling, backend)
+    return cast(Scheduling, require(backend, Scheduling))
 
 
 def transactional(backend: object) -> TransactionalEnqueue:
     """``backend`` as :class:`~.transactional_store.TransactionalEnqueue` (or :class:`Unsupported`)."""
-    require(backend, TransactionalEnqueue)
-    return cast(TransactionalEnqueue, backend)
+    return cast(TransactionalEnqueue, require(backend, TransactionalEnqueue))
 
 
 def diagnosis(backend: object) -> Diagnosis:
     """``backend`` as :class:`Diagnosis`; raises :class:`Unsupported` when the store lacks it."""
-    require(backend, Diagnosis)
-    return cast(Diagnosis, backend)
+    return cast(Diagnosis, require(backend, Diagnosis))
 
 
 def limiting(backend: object) -> Limiting:
     """``backend`` as :class:`~.limit_store.Limiting`; raises :class:`Unsupported` when the store lacks it."""
-    require(backend, Limiting)
-    return cast(Limiting, backend)
+    return cast(Limiting, require(backend, Limiting))

@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 PAYLOAD_VERSION = _payload.PLAIN_VERSION
 
 
+#: Payload fields newer than a task class of a user's own may be: passed to it only when present.
+_NEWER_FIELDS = ("rate_limit", "concurrency_limit", "limit_key", "priority")
+
+
 def serialize(task: Task) -> str:
     """Returns ``task`` as the JSON string that goes on the queue.
 
@@ -246,12 +250,10 @@ def from_fields(cls: type[Task], fields: dict[str, Any]) -> Task:
         time_limit=fields.get("time_limit"),
         result_ttl=fields.get("result_ttl"),
         store_result=fields.get("store_result", True),
-        rate_limit=fields.get("rate_limit"),
-        concurrency_limit=fields.get("concurrency_limit"),
-        limit_key=fields.get("limit_key"),
-        # Only when the payload has one: a task class of a user's own, older
-        # than priorities, keeps reading every payload without one.
-        **({"priority": fields["priority"]} if "priority" in fields else {}),
+        # The newer fields only when the payload has them: a task class of a
+        # user's own, older than limits and priorities, keeps reading every
+        # payload without them.
+        **{key: fields[key] for key in _NEWER_FIELDS if key in fields},
     )
     return _with_call(task, fields, version)
 
