@@ -6,7 +6,7 @@
 -- The record is two fields of the queue's `schedules` hash: "t:<name>" the
 -- last tick enqueued, "a:<name>" what the scheduler wrote about the schedule.
 -- It carries the queue's hash tag, so this runs on one node of a Redis Cluster.
--- KEYS: payloads members pending seq wake dead_order work schedules
+-- KEYS: payloads members pending seq wake dead_order work schedules priorities ranked ranked_pending
 -- include: arguments.lua
 -- include: pending.lua
 
