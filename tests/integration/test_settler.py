@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sample_tasks
@@ -169,6 +170,14 @@ def test_a_full_batch_of_acks_goes_at_once_whatever_its_age(
     """Issue 20: thousands of acks in one call held the store for milliseconds and swelled memory."""
     monkeypatch.setattr(settler, "ACK_FLUSH_SECONDS", 3600.0)  # only a full batch can send them now
     monkeypatch.setattr(settler, "ACK_BATCH_MAX", 4)
+    # A store slow to ack (a busy machine): the batch is in flight a while.
+    ack_results = store.backend.ack_results
+
+    def slow_ack_results(*args: Any) -> int:
+        time.sleep(0.2)
+        return int(ack_results(*args))
+
+    monkeypatch.setattr(store.backend, "ack_results", slow_ack_results)
     ids = [store.task(sample_tasks.add, n, n).task_id for n in range(5)]
     steps = DeliverySteps(store.backend, store.queue_name, DeliveryRules(store.policy))
     batching = Settler(store.backend, batch=True)
@@ -179,8 +188,10 @@ def test_a_full_batch_of_acks_goes_at_once_whatever_its_age(
             batching.hold(store.queue_name, delivery.reservation)
             batching.settle(delivery)
             if n == 3:
+                # Wait for the store to say so: ``pending`` turns False as the
+                # ack thread takes the batch, before the store has acked it.
                 deadline = time.monotonic() + 30
-                while batching.pending and time.monotonic() < deadline:
+                while time.monotonic() < deadline and any(store.status(t) != SUCCESS for t in ids[:4]):
                     time.sleep(0.01)
                 assert [store.status(t) for t in ids[:4]] == [SUCCESS] * 4, "the first four went as a batch"
         assert batching.pending, "the fifth waits for its age or the next full batch"
