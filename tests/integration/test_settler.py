@@ -20,7 +20,7 @@ import pytest
 import sample_tasks
 
 import alligator
-from alligator import Gator, Worker, settler
+from alligator import Gator, Worker, capabilities, settler
 from alligator.backend import Reservation
 from alligator.constants import FAILED, RUNNING, SUCCESS
 from alligator.delivery import Delivery, DeliveryRules, DeliverySteps, Outcome
@@ -171,7 +171,7 @@ def test_a_full_batch_of_acks_goes_at_once_whatever_its_age(
     monkeypatch.setattr(settler, "ACK_FLUSH_SECONDS", 3600.0)  # only a full batch can send them now
     monkeypatch.setattr(settler, "ACK_BATCH_MAX", 4)
     # A store slow to ack (a busy machine): the batch is in flight a while.
-    ack_results = store.backend.ack_results
+    ack_results = capabilities.results(store.backend).ack_results
 
     def slow_ack_results(*args: Any) -> int:
         time.sleep(0.2)
