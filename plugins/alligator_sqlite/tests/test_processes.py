@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import functools
 import os
 import signal
 import sqlite3
@@ -52,6 +53,11 @@ def _wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
+def _said_it_started(log: Path) -> bool:
+    """Whether a worker's log holds its start line (written once its signal handlers are in place)."""
+    return "Alligator Worker" in log.read_text()
+
+
 def run_concurrency(tmp_path: Path, producers: int, workers: int, per_producer: int, timeout: float) -> None:
     # The file does not exist yet: the processes also race to create it.
     db = tmp_path / "queue.db"
@@ -60,7 +66,10 @@ def run_concurrency(tmp_path: Path, producers: int, workers: int, per_producer: 
     ledger_dir.mkdir()
     total = producers * per_producer
     logs = [open(tmp_path / f"process-{n}.log", "wb") for n in range(producers + workers)]
-    worker_procs = [_start_worker(dsn, logs[n], "--concurrency", "2") for n in range(workers)]
+    # At INFO, for the start line the stop below waits for.
+    worker_procs = [
+        _start_worker(dsn, logs[n], "--concurrency", "2", "--log-level", "INFO") for n in range(workers)
+    ]
     producer_procs = [
         subprocess.Popen(
             [sys.executable, "-c", PRODUCE, dsn, str(ledger_dir), str(p), str(per_producer)],
@@ -76,6 +85,11 @@ def run_concurrency(tmp_path: Path, producers: int, workers: int, per_producer: 
                 failed = (tmp_path / f"process-{workers + n}.log").read_text()
                 raise AssertionError(f"producer {n} exited {proc.returncode}:\n{failed[-3000:]}")
         _wait_for(lambda: sum(_ledger(ledger_dir).values()) >= total, timeout, f"{total} runs")
+        # A worker still starting when the others ran everything (a busy
+        # machine) would die of the SIGTERM below before its handler is in
+        # place: stop each only once it said it started (handlers come first).
+        for n in range(workers):
+            _wait_for(functools.partial(_said_it_started, tmp_path / f"process-{n}.log"), timeout, "a start")
     finally:
         for proc in worker_procs:
             proc.send_signal(signal.SIGTERM)
