@@ -28,6 +28,7 @@ from django.tasks.base import Task, TaskResult, TaskResultStatus
 from django.tasks.signals import task_enqueued
 
 from alligator.gator import Gator
+from alligator.unique_store import default_key
 from alligator_django import reading, records
 from alligator_django.settings import BackendOptions, read_options
 
@@ -44,6 +45,7 @@ ALLIGATOR_OPTIONS = (
     "result_ttl",
     "unique_for",
     "unique_key",
+    "unique_mode",
     "rate_limit",
     "limit_key",
     "concurrency_limit",
@@ -70,9 +72,10 @@ class AlligatorTask(Task):
         retry_jitter: Randomize each wait within its upper half.
         time_limit: Seconds one attempt may run.
         result_ttl: Seconds the result is kept.
-        unique_for, unique_key: Unique tasks, on a core that has them.
+        unique_for, unique_key, unique_mode: Unique tasks; the key is the
+            task and its arguments unless given.
         rate_limit, limit_key, concurrency_limit: Rate and concurrency
-            limits, on a core that has them.
+            limits; the key is the task unless given.
     """
 
     retries: int | None = None
@@ -84,6 +87,7 @@ class AlligatorTask(Task):
     result_ttl: float | None = None
     unique_for: float | None = None
     unique_key: str | None = None
+    unique_mode: str | None = None
     rate_limit: str | None = None
     limit_key: str | None = None
     concurrency_limit: int | None = None
@@ -153,28 +157,41 @@ class AlligatorBackend(BaseTaskBackend):
         )
         if not self.settings.is_async:
             return self._run_here(result)
-        options = self._task_options(task, result_id)
+        options = self._task_options(task, result_id, list(args), dict(kwargs))
         call = (reading.task_meta(task, self.alias), result.args, result.kwargs)
         gator = self.gator(task.queue_name)
         # Checked now (arguments JSON cannot carry, a misspelt option), so a
         # mistake raises here and not in an on_commit callback.
         opts = gator.options(**options)
 
-        def send() -> None:
-            opts.task(_runner(), *call)
+        def send() -> str | None:
+            sent = opts.task(_runner(), *call)
+            if sent.queued is False and sent.held_by:
+                return sent.held_by  # a unique task whose key another holds: nothing was queued
             task_enqueued.send(type(self), task_result=result)
+            return None
 
         if self.settings.enqueue_on_commit and transaction.get_connection().in_atomic_block:
             # Sent when the outermost transaction commits; never if it rolls back.
             transaction.on_commit(send)
-        else:
-            send()
-        return result
+            return result
+        held_by = send()
+        # The task holding the key is the one that runs: its result is the caller's.
+        return self.get_result(held_by) if held_by else result
 
-    def _task_options(self, task: Task, result_id: str) -> dict[str, Any]:
+    def _task_options(
+        self, task: Task, result_id: str, args: list[Any], kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
         options: dict[str, Any] = dict(self.settings.task_options)
         if isinstance(task, AlligatorTask):
             options.update(task.alligator_options())
+        # Every Django task travels as the one runner function, whose name the
+        # core's default keys would share: key by the Django task instead.
+        module, _, name = task.module_path.rpartition(".")
+        if "unique_for" in options and "unique_key" not in options:
+            options["unique_key"] = default_key(module, name, args, kwargs)
+        if ("rate_limit" in options or "concurrency_limit" in options) and "limit_key" not in options:
+            options["limit_key"] = task.module_path
         options["task_id"] = result_id
         options["on_start"] = f"{RUNNER}:started"
         if task.priority:

@@ -101,3 +101,19 @@ def overrun():
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+@task(unique_for=60)
+def refresh(item):
+    """A unique task: one waiting per item."""
+    return item
+
+
+@task(rate_limit="100/s")
+def limited_a():
+    return "a"
+
+
+@task(rate_limit="100/s")
+def limited_b():
+    return "b"
