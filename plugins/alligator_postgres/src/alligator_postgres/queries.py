@@ -15,71 +15,20 @@ see :func:`statements`.
 
 from __future__ import annotations
 
-import re
-from importlib import resources
+from alligator import sql_files
+from alligator.sql_files import parse
 
 __all__ = ["load", "parse", "statements"]
 
-# "-- name: reserve_due" starts a query; it runs to the next such line.
-_NAME_LINE = re.compile(r"^-- name: ([a-z][a-z0-9_]*)\s*$", re.MULTILINE)
-# A statement of a script ends with a semicolon at the end of a line.
-_STATEMENT_END = re.compile(r";\s*$", re.MULTILINE)
-
-
-def _read(filename: str) -> str:
-    return resources.files(__package__).joinpath("sql").joinpath(filename).read_text(encoding="utf-8")
-
-
-def _strip_comments(text: str) -> str:
-    """The text without its whole-line ``--`` comments and blank lines."""
-    lines = [line.rstrip() for line in text.splitlines()]
-    return "\n".join(line for line in lines if line.strip() and not line.lstrip().startswith("--"))
-
-
-def parse(text: str, source: str = "<sql>") -> dict[str, str]:
-    """Splits a file of named queries into ``{name: query}``.
-
-    Args:
-        text: The file's text: each query starts with a ``-- name: NAME``
-            line; whole-line ``--`` comments are dropped.
-        source: The file's name, for the error messages.
-
-    Returns:
-        Each query's text by name, in the file's order.
-
-    Raises:
-        ValueError: A name is given twice, or a name has no query under it.
-    """
-    found: dict[str, str] = {}
-    parts = _NAME_LINE.split(text)
-    for name, body in zip(parts[1::2], parts[2::2], strict=True):
-        if name in found:
-            raise ValueError(f"{source}: the query {name!r} is defined twice")
-        query = _strip_comments(body)
-        if not query:
-            raise ValueError(f"{source}: the query {name!r} has no SQL under its name line")
-        found[name] = query
-    return found
-
 
 def load(filename: str = "queries.sql") -> dict[str, str]:
-    """Reads and parses one file of named queries shipped in the package's ``sql`` folder."""
-    return parse(_read(filename), filename)
+    """Reads and parses one file of named queries in this package's ``sql`` folder."""
+    return sql_files.load(__package__, filename)
 
 
 def statements(filename: str) -> list[str]:
-    """The statements of an SQL script shipped in the package's ``sql`` folder, to run one at a time.
-
-    Args:
-        filename: ``schema.sql`` or ``migrate_N.sql``: statements each ending
-            with a semicolon at the end of a line (a function body quoted
-            with ``$$`` keeps its semicolons inside its lines).
-
-    Returns:
-        Each statement's text, comments dropped, in the file's order.
-    """
-    text = _strip_comments(_read(filename))
-    return [statement.strip() for statement in _STATEMENT_END.split(text) if statement.strip()]
+    """The statements of ``schema.sql`` or a ``migrate_N.sql`` of this package, to run one at a time."""
+    return sql_files.statements(__package__, filename)
 
 
 _QUERIES = load()
