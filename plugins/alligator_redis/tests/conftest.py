@@ -22,7 +22,7 @@ import pytest
 import redis
 from redis_servers import RedisServer, answers, start_cluster
 
-from alligator_redis import scripts
+from alligator_redis import limits, scripts
 
 #: The db our tests use on a shared server; queue names are unique as well.
 TEST_DB = 3
@@ -37,25 +37,48 @@ def nothing_left_behind() -> Iterator[None]:
     tests use the same db with other names, so only ours are checked).
     """
     used: set[str] = set()
-    queue_keys = scripts.queue_keys
+    limit_keys_used: set[str] = set()
+    queue_keys, limit_keys = scripts.queue_keys, limits.keys_of
 
     def noting(queue: str) -> dict[str, str]:
         used.add(queue)
         return queue_keys(queue)
 
-    scripts.queue_keys = noting
+    def noting_limit(key: str) -> dict[str, str]:
+        limit_keys_used.add(key)
+        return limit_keys(key)
+
+    scripts.queue_keys, limits.keys_of = noting, noting_limit
     try:
         yield
     finally:
-        scripts.queue_keys = queue_keys
-    if not used or not answers(SHARED):
+        scripts.queue_keys, limits.keys_of = queue_keys, limit_keys
+    if not (used or limit_keys_used) or not answers(SHARED):
         return
     client = redis.Redis.from_url(SHARED)
     try:
+        # A limit's keys outlive its test by design (they expire a little
+        # after the last time in them, up to an hour for the kit's long
+        # periods): forget those our tests used, so none is left behind.
+        _forget_limits(client, limit_keys_used)
         left = [key for queue in sorted(used) for key in queue_keys(queue).values() if client.exists(key)]
+        left += [key for name in sorted(limit_keys_used) for key in _limit_keys(name) if client.exists(key)]
     finally:
         client.close()
     assert not left, f"tests left {len(left)} keys in {SHARED}, e.g. {left[:5]}"
+
+
+def _limit_keys(name: str) -> list[str]:
+    return [key for layout, key in limits.keys_of(name).items() if layout != "index"]
+
+
+def _forget_limits(client: redis.Redis, names: set[str]) -> None:
+    """Deletes the keys of the limits ``names`` and their index entries (the index too once empty)."""
+    for name in names:
+        client.delete(*_limit_keys(name))
+        client.zrem(limits.INDEX_KEY, f"rate:{name}", f"concurrency:{name}")
+    if not client.zcard(limits.INDEX_KEY):
+        client.delete(limits.INDEX_KEY)
 
 
 def _no_server(reason: str) -> None:
