@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import psutil
-from harness import BIN, DB_ALLIGATOR, Harness, precompile, rate, stop
+from harness import BIN, DB_ALLIGATOR, POLL_EVERY, RSS_EVERY, Harness, precompile, rate, stop
 from systems import unfinished
 
 
@@ -54,9 +54,12 @@ def drain(h: Harness, command: list[str], gator: object, total: int) -> tuple[fl
     ps = psutil.Process(proc.pid)
     peak, started = 0, 0.0
     deadline = time.monotonic() + h.args.drain_timeout
+    rss_at = 0.0
     try:
         while time.monotonic() < deadline:
-            peak = max(peak, worker_rss(ps))
+            if time.monotonic() >= rss_at:
+                peak = max(peak, worker_rss(ps))  # ~2 ms of CPU: not every poll (see harness.RSS_EVERY)
+                rss_at = time.monotonic() + RSS_EVERY
             left = unfinished(gator)
             now = time.perf_counter()
             if not started and left < total:
@@ -68,7 +71,7 @@ def drain(h: Harness, command: list[str], gator: object, total: int) -> tuple[fl
             if proc.poll() is not None and not (proc.returncode == 0 and unfinished(gator) == 0):
                 errors.seek(0)
                 raise RuntimeError(f"{command} died: {errors.read().decode(errors='replace')[-2000:]}")
-            time.sleep(0.002)
+            time.sleep(POLL_EVERY)
         raise RuntimeError(f"{command} did not drain {total} tasks in time")
     finally:
         stop(proc)

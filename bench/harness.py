@@ -94,6 +94,12 @@ def timed(func: Callable[[], Any]) -> float:
     return time.perf_counter() - started
 
 
+#: How often a drain asks the store how many tasks are left (the timing's resolution).
+POLL_EVERY = 0.005
+#: How often a drain reads the workers' RSS (a peak; RSS moves slowly).
+RSS_EVERY = 0.05
+
+
 def tree_rss(proc: psutil.Process) -> int:
     total = 0
     try:
@@ -175,9 +181,15 @@ class Harness:
         self.last_parent_rss = 0
         started = finished = 0.0
         deadline = time.monotonic() + self.args.drain_timeout
+        rss_at = 0.0
         try:
             while time.monotonic() < deadline:
-                peak = max(peak, tree_rss(ps))
+                if time.monotonic() >= rss_at:
+                    # Reading every process's RSS costs ~2 ms of CPU (psutil
+                    # walks /proc): done every RSS_EVERY only, or the bench
+                    # itself would take a good part of a core from the workers.
+                    peak = max(peak, tree_rss(ps))
+                    rss_at = time.monotonic() + RSS_EVERY
                 left = remaining()
                 if left < total:
                     # Once work started: latergator --processes first runs as
@@ -200,7 +212,7 @@ class Harness:
                     errors.seek(0)
                     err = errors.read().decode(errors="replace")
                     raise RuntimeError(f"worker {command} died:\n{err[-2000:]}")
-                time.sleep(0.002)
+                time.sleep(POLL_EVERY)
             else:
                 raise RuntimeError(f"worker {command} did not drain {total} tasks in time")
         finally:
