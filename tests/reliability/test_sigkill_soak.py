@@ -246,7 +246,8 @@ def _check_orphans(
     * **Soak form** (``strict=True``): the figure of ``docs/guarantees.md``:
       the re-run starts within ``LEASE + ORPHAN_SLACK`` of the kill. The
       slack of 1 s covers that worker's nap on an empty queue (``--nap-time
-      0.05``; Redis wakes a blocked reserve at the lease deadline), its
+      0.05``; Redis wakes a blocked reserve at the lease deadline, and
+      PostgreSQL's wait on ``LISTEN`` ends at it), its
       current batch (sized to ~50 ms), the FIFO turn, a replacement worker's
       start-up when all were busy, and the gap to the ``B`` line. Run it on
       a machine that is not otherwise loaded.

@@ -23,6 +23,23 @@ def record(ledger_dir: str, label: str) -> str:
     return label
 
 
+def stall_first_run(ledger_dir: str, label: str) -> str:
+    """Records ``label``; on its first run, then sleeps until its worker is killed.
+
+    A later run (the task delivered again once the killed worker's lease
+    ended) records it and returns at once.
+    """
+    earlier = any(
+        label in open(os.path.join(ledger_dir, name)).read().split()
+        for name in os.listdir(ledger_dir)
+        if name.endswith(".txt")
+    )
+    record(ledger_dir, label)
+    if not earlier:
+        time.sleep(600)
+    return label
+
+
 def _connect(kind: str, dsn: str):  # type: ignore[no-untyped-def]
     if kind == "sqlite":
         conn = sqlite3.connect(dsn[len("sqlite:///") :], timeout=60)

@@ -117,6 +117,69 @@ def test_wait_for_work_wakes_when_a_delay_ends(backend: PostgresBackend) -> None
     assert [r.task_id for r in backend.reserve("q", LEASE, 1, 60.0)] == ["later"]
 
 
+def test_wait_for_work_wakes_when_a_lease_ends(backend: PostgresBackend) -> None:
+    # A lease that runs out sends no NOTIFY (nothing is written): the waiter
+    # must wake for its end by itself, long before its own timeout.
+    assert backend.push("q", "held", "x")
+    [held] = backend.reserve("q", 0.5, 1)
+    started = time.monotonic()
+    assert backend.wait_for_work(["other", "q"], 60.0) is True
+    assert time.monotonic() - started < 30.0, "the waiter slept through the lease's end to its timeout"
+    [again] = backend.reserve("q", LEASE, 1)
+    assert (again.task_id, again.attempts) == ("held", 2) and again.receipt != held.receipt
+
+
+class _Sleeps:
+    """Stands in for the waiter's sleep on the socket: records how long it was asked to wait."""
+
+    def __init__(self) -> None:
+        self.asked: list[float] = []
+
+    def __call__(self, conn: object, channel: str, names: set[str], seconds: float) -> bool:
+        assert channel == "alligator_work"
+        self.asked.append(seconds)
+        return False  # no notification came
+
+
+@pytest.mark.parametrize(
+    ("lease", "delay_elsewhere", "timeout", "wait"),
+    [
+        (7.25, None, 60.0, 7.25),  # the lease ends first: wake then
+        (7.25, 3.5, 60.0, 3.5),  # a delay in another watched queue ends first
+        (90.0, None, 60.0, 60.0),  # the lease outlasts the timeout: the timeout
+    ],
+)
+def test_an_idle_wait_is_scheduled_to_end_when_the_next_lease_or_delay_ends(
+    backend: PostgresBackend,
+    monkeypatch: pytest.MonkeyPatch,
+    lease: float,
+    delay_elsewhere: float | None,
+    timeout: float,
+    wait: float,
+) -> None:
+    # On the store's clock (injected, so no time passes): the waiter's sleep
+    # is asked to end exactly when the first lease or delay of its queues
+    # ends, which is when a killed worker's task becomes due again.
+    now = [1_800_000_000.0]
+    backend.clock = lambda: now[0]
+    assert backend.push("q", "held", "x")
+    assert len(backend.reserve("q", lease, 1)) == 1
+    if delay_elsewhere is not None:
+        assert backend.push("other", "later", "y", delay=delay_elsewhere)
+    sleeps = _Sleeps()
+    monkeypatch.setattr(backend, "_wait_for", sleeps)
+    woken = backend.wait_for_work(["q", "other"], timeout)
+    assert sleeps.asked == [pytest.approx(wait, abs=1e-6)]
+    # Woken by the end of a lease or delay, it says work may be due (True);
+    # at its own timeout, that nothing came (False).
+    assert woken is (wait < timeout)
+    # When the first of them ends, work is due: the waiter does not sleep.
+    now[0] += min(lease, delay_elsewhere or lease)
+    sleeps.asked.clear()
+    assert backend.wait_for_work(["q", "other"], timeout) is True
+    assert sleeps.asked == []
+
+
 def test_wait_finished_is_woken_by_the_ack(backend: PostgresBackend, schema_dsn: str) -> None:
     assert backend.push("q", "t1", "x")
     [held] = backend.reserve("q", LEASE)
