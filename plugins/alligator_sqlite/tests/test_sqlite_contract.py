@@ -31,6 +31,7 @@ from alligator.testing import (
     DiagnoseContract,
     FakeClock,
     InspectionContract,
+    LimitContract,
     PauseContract,
     RequiredContract,
     ResultListingContract,
@@ -61,6 +62,7 @@ class TestSqliteContract(
     UniqueKeysContract,
     DiagnoseContract,
     SchedulingContract,
+    LimitContract,
     TaskPriorityContract,
     TransactionalEnqueueContract,
 ):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 
 from alligator.backend import check_window
-from alligator.unique_store import DEBOUNCE, MAX_LISTED_KEYS, HeldKey, holds
+from alligator.unique_store import MAX_LISTED_KEYS, HeldKey, holds, replaces
 from alligator_sqlite import queries
 from alligator_sqlite.consuming import Consuming, _check_delay
 from alligator_sqlite.inspecting import Inspecting
@@ -62,7 +62,7 @@ class UniqueSqlite(Consuming, Inspecting):
             holder = self._holder(conn, queue, key, now)
             if holder is not None:
                 held_by, held_mode = holder
-                if mode != DEBOUNCE or held_mode != DEBOUNCE:
+                if not replaces(mode, held_mode):
                     return False, held_by
                 # Debounce: the waiting holder gives way, as cancel() removes it.
                 cancel = {"queue": queue, "task_id": held_by, "now": now}
