@@ -14,15 +14,22 @@ import psycopg
 import pytest
 
 from alligator import capabilities
-from alligator.testing import BackendContract, TransactionalEnqueueContract
+from alligator.testing import (
+    BackendContract,
+    TransactionalEnqueueContract,
+    TransactionalPriorityContract,
+    TransactionalUniqueContract,
+)
 from alligator_postgres import PostgresBackend
 
 Plant = Callable[[str, str, bytes], None]
 
 
-class TestPostgresContract(BackendContract, TransactionalEnqueueContract):
-    # Every capability: BackendContract has every mixin but transactional
-    # enqueue's, which only the SQL stores claim.
+class TestPostgresContract(
+    BackendContract, TransactionalEnqueueContract, TransactionalUniqueContract, TransactionalPriorityContract
+):
+    # Every capability: BackendContract has every mixin but those of
+    # enqueueing in the caller's transaction, which only the SQL stores claim.
     @pytest.fixture
     def backend(self, schema_dsn: str) -> Iterator[PostgresBackend]:
         backend = PostgresBackend(schema_dsn)

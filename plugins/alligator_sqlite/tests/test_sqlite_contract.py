@@ -40,6 +40,8 @@ from alligator.testing import (
     SchedulingContract,
     TaskPriorityContract,
     TransactionalEnqueueContract,
+    TransactionalPriorityContract,
+    TransactionalUniqueContract,
     UniqueKeysContract,
     WorkerRegistryContract,
 )
@@ -65,6 +67,8 @@ class TestSqliteContract(
     LimitContract,
     TaskPriorityContract,
     TransactionalEnqueueContract,
+    TransactionalUniqueContract,
+    TransactionalPriorityContract,
 ):
     # Every capability but Waking: a SQLite file cannot wake a waiter in
     # another process, so a worker on several queues naps between looks.

@@ -39,7 +39,9 @@ How it keeps the contract:
   psycopg2, or Django's ``django.db.connection``), inside your open
   transaction: ``with gator.options(connection=conn) as opts:
   opts.task(...)``. The task exists when you commit, never if you roll
-  back or crash first.
+  back or crash first. A unique task's key is claimed there too
+  (:meth:`~PostgresBackend.push_unique_in`), and tasks with a priority
+  written there (:meth:`~PostgresBackend.push_prioritized_in`).
 * **Records anyone could have written.** The numbers are typed columns
   with CHECK constraints (a due time that is not finite, a negative count,
   cannot be stored); payloads, reasons, results and worker records are

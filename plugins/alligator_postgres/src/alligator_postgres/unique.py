@@ -11,6 +11,7 @@ producers racing on one key queue one task, on any number of machines.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -20,7 +21,12 @@ from alligator.unique_store import MAX_LISTED_KEYS, HeldKey, holds, replaces
 from alligator_postgres import queries
 from alligator_postgres.inspecting import Inspecting, live_status
 
-__all__ = ["UniquePostgres"]
+__all__ = ["Run", "UniquePostgres"]
+
+#: ``run(query, params)``: runs one statement in the transaction at hand and
+#: returns its cursor (``fetchone()``, ``rowcount``): psycopg 3's
+#: ``Connection.execute``, or a DB-API cursor's ``execute`` (see transactional.py).
+Run = Callable[[str, dict[str, Any]], Any]
 
 _QUERIES = queries.load("unique.sql")
 UNIQUE_LOCK = _QUERIES["unique_lock"]
@@ -53,34 +59,42 @@ class UniquePostgres(Inspecting):
         """
         params = self.push_params(queue, [(task_id, payload, delay)])
         assert params is not None
-        ids = {"queue": queue, "key": key}
 
         def body(conn: psycopg.Connection[Any]) -> tuple[bool, str]:
-            conn.execute(UNIQUE_LOCK, ids)
-            row = conn.execute(
-                UNIQUE_RECORD, {**ids, "now": self._now_arg(), "max_bytes": _MAX_FIELD_BYTES}
-            ).fetchone()
-            assert row is not None  # one row, whatever the tables hold
-            now, holder, held_mode, until, live, later, held = row
-            replaced = ""
-            # A record with a part over the limit (planted) holds nothing: the push replaces it.
-            if holder is not None and held_mode is not None and until is not None:
-                if holds(held_mode, _status(live, later, held), now, until):
-                    if not replaces(mode, held_mode):
-                        return False, holder
-                    # Debounce: the waiting holder gives way, as cancel() removes it.
-                    cancel = {"queue": queue, "task_id": holder, "now": now}
-                    if conn.execute(queries.CANCEL_TASK, cancel).rowcount == 1:
-                        replaced = holder
-            # Every later statement reads the time the record was judged by.
-            (added,) = conn.execute(queries.PUSH_TASKS, {**params, "now": now}).fetchone() or (0,)
-            if not added:
-                return False, ""
-            record = {**ids, "holder": task_id, "mode": mode, "until": now + max(delay, 0.0) + window}
-            conn.execute(WRITE_UNIQUE, record)
-            return True, replaced
+            return self._push_unique_on(conn.execute, params, key, mode, window)
 
         return self._transaction(body)
+
+    def _push_unique_on(
+        self, run: Run, params: dict[str, Any], key: str, mode: str, window: float
+    ) -> tuple[bool, str]:
+        """push_unique's statements, in an open transaction: ours, or the caller's (push_unique_in).
+
+        ``params``: :meth:`push_params` of the one task.
+        """
+        queue, task_id, delay = params["queue"], params["task_ids"][0], params["delays"][0]
+        ids = {"queue": queue, "key": key}
+        run(UNIQUE_LOCK, ids)
+        row = run(UNIQUE_RECORD, {**ids, "now": params["now"], "max_bytes": _MAX_FIELD_BYTES}).fetchone()
+        assert row is not None  # one row, whatever the tables hold
+        now, holder, held_mode, until, live, later, held = row
+        replaced = ""
+        # A record with a part over the limit (planted) holds nothing: the push replaces it.
+        if holder is not None and held_mode is not None and until is not None:
+            if holds(held_mode, _status(live, later, held), now, until):
+                if not replaces(mode, held_mode):
+                    return False, holder
+                # Debounce: the waiting holder gives way, as cancel() removes it.
+                cancel = {"queue": queue, "task_id": holder, "now": now}
+                if run(queries.CANCEL_TASK, cancel).rowcount == 1:
+                    replaced = holder
+        # Every later statement reads the time the record was judged by.
+        (added,) = run(queries.PUSH_TASKS, {**params, "now": now}).fetchone() or (0,)
+        if not added:
+            return False, ""
+        record = {**ids, "holder": task_id, "mode": mode, "until": now + max(delay, 0.0) + window}
+        run(WRITE_UNIQUE, record)
+        return True, replaced
 
     def unique_keys(self, queue: str, limit: int = 100) -> list[HeldKey]:
         """Lists the held keys, sorted, in one transaction; see :meth:`.UniqueKeys.unique_keys`."""

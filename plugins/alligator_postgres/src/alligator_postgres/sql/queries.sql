@@ -42,6 +42,19 @@ SELECT alligator_now(NULL)
 -- name: server_encoding
 SELECT current_setting('server_encoding')
 
+-- -- the caller's transaction (transactional.py) -------------------------------
+
+-- name: begin_own
+-- A unique push through a connection in autocommit mode gets a transaction of
+-- its own: its key's lock, read and write must be one atomic step.
+BEGIN
+
+-- name: commit_own
+COMMIT
+
+-- name: rollback_own
+ROLLBACK
+
 -- -- producing (consuming.py) ------------------------------------------------
 
 -- name: push_tasks
