@@ -1,6 +1,6 @@
 """Raw reads of an alligator PostgreSQL database, for the reliability proofs.
 
-Follows the schema of ``alligator_postgres`` (version 1): a waiting task
+Follows the schema of ``alligator_postgres`` (version 2): a waiting task
 has ``receipt`` NULL; a reserved one has ``receipt`` set and ``due`` = the
 end of its lease, on the server's clock (Unix time).
 """
@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import psycopg
 
-_TABLES = ("alligator_tasks", "alligator_dead", "alligator_finished", "alligator_results")
+_TABLES = (
+    "alligator_tasks",
+    "alligator_dead",
+    "alligator_finished",
+    "alligator_results",
+    "alligator_unique_keys",
+    "alligator_schedule_ticks",
+)
 
 
 class Leases:

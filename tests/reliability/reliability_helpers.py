@@ -29,6 +29,10 @@ HERE = Path(__file__).resolve().parent
 REDIS_DB = 11
 SHARED_REDIS = f"redis://127.0.0.1:6379/{REDIS_DB}"
 TASKS_MODULE = "reliability_tasks"
+#: Runs a module's tests of the ``store`` fixture (SQLite and Redis by
+#: default) on PostgreSQL too: the proofs of the capabilities every one of
+#: them has (unique keys, limits, schedules). ``pytestmark = ON_EVERY_STORE``.
+ON_EVERY_STORE = pytest.mark.parametrize("store", ["sqlite", "redis", "postgres"], indirect=True)
 
 
 def no_service(reason: str) -> None:

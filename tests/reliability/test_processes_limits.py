@@ -1,4 +1,4 @@
-"""Rate limits and concurrency per key, proved with real worker processes on SQLite and Redis.
+"""Rate limits and concurrency per key, proved with real worker processes on SQLite, Redis and PostgreSQL.
 
 Four ``python -m alligator`` processes share one store; the tasks record
 their own runs in the ledger (:mod:`reliability_tasks`), and the checks read
@@ -37,7 +37,7 @@ from collections.abc import Callable
 import limit_tasks
 import pytest
 import reliability_tasks
-from reliability_helpers import Store, Workers, report, wait_for
+from reliability_helpers import ON_EVERY_STORE, Store, Workers, report, wait_for
 from reliability_tasks import Ledger
 
 from alligator.constants import SUCCESS
@@ -45,6 +45,8 @@ from alligator.constants import SUCCESS
 WORKERS = 4
 RATE, PER = 20, 1.0
 LEASE = "2"
+
+pytestmark = ON_EVERY_STORE
 
 
 def _limit_calls(pool: Workers) -> int:

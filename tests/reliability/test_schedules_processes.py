@@ -1,4 +1,4 @@
-"""Schedules proved with real processes, on SQLite and Redis: each tick enqueued exactly once.
+"""Schedules proved with real processes, on SQLite, Redis and PostgreSQL: each tick enqueued exactly once.
 
 Four ``latergator --schedules`` processes run an ``every=2`` schedule on one
 store while one of them is SIGKILLed and restarted every few seconds; the
@@ -13,8 +13,10 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from reliability_helpers import Store, Workers, report
+from reliability_helpers import ON_EVERY_STORE, Store, Workers, report
 from schedule_proof import prove_each_tick_once
+
+pytestmark = ON_EVERY_STORE
 
 
 def _pool(store: Store, workers: Callable[..., Workers]) -> Workers:

@@ -1,4 +1,4 @@
-"""Unique tasks with real processes, on SQLite and Redis (the Redis Cluster form is in the cluster tests).
+"""Unique tasks with real processes, on SQLite, Redis and PostgreSQL (Redis Cluster: in the cluster tests).
 
 * 1,000 enqueues of 200 distinct keys, from 8 threads in 2 processes started
   together, queue exactly 200 tasks: one per key; every refused enqueue names
@@ -20,13 +20,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import reliability_tasks
-from reliability_helpers import HERE, Store, Workers, report, wait_for, worker_env
+from reliability_helpers import HERE, ON_EVERY_STORE, Store, Workers, report, wait_for, worker_env
 from reliability_tasks import Ledger
 
 from alligator.constants import SUCCESS
 
 PRODUCER = HERE / "unique_producer.py"
 WAIT = 120.0
+
+pytestmark = ON_EVERY_STORE
 
 
 def run_producers(

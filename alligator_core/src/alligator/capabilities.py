@@ -23,7 +23,7 @@ from alligator.limit_store import Limiting
 from alligator.priority_store import TaskPriority
 from alligator.scheduling_store import Scheduling
 from alligator.store_values import Ack, DeadLetter, Finished, QueueCounts, TaskInfo
-from alligator.transactional_store import TransactionalEnqueue
+from alligator.transactional_store import TransactionalEnqueue, TransactionalPriority, TransactionalUnique
 from alligator.unique_store import UniqueKeys as UniqueKeys
 
 
@@ -471,6 +471,8 @@ CAPABILITIES: dict[type, str] = {
     Limiting: "cannot keep rate limits or concurrency limits per key",
     TaskPriority: "cannot order tasks by priority within a queue (priority 0 only)",
     TransactionalEnqueue: "cannot enqueue inside the caller's transaction (options(connection=...))",
+    TransactionalUnique: "cannot take a unique key inside the caller's transaction",
+    TransactionalPriority: "cannot queue a task with a priority inside the caller's transaction",
 }
 
 _SUPPORTED: dict[tuple[type, type], bool] = {}
@@ -525,9 +527,8 @@ def require(backend: object, capability: type) -> object:
 def check(backend_class: type) -> None:
     """Refuses a backend class that writes part of a capability's methods and not the rest.
 
-    Called when a backend is loaded from its DSN, so a misspelt method name
-    fails at once, naming what is missing, instead of silently switching the
-    capability off.
+    Called when a backend is loaded from its DSN, so a misspelt method name fails
+    at once, naming what is missing, instead of silently switching it off.
 
     Raises:
         TypeError: Some methods of a capability are written and others are not.

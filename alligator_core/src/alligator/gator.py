@@ -34,7 +34,7 @@ from alligator.security import TaskPolicy
 from alligator.settler import Settler
 from alligator.tasks import Task, check_result_ttl
 from alligator.text import printable, redact_dsn
-from alligator.transactional_store import raw_connection
+from alligator.transactional_store import raw_connection, transactional_priority
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
@@ -202,7 +202,9 @@ class Gator(Results, Inspecting):
                 inside its open transaction, so they exist exactly when it
                 commits (the store must claim
                 :class:`~alligator.transactional_store.TransactionalEnqueue`:
-                PostgreSQL and SQLite do).
+                PostgreSQL and SQLite do; and, for a unique task or one
+                with a priority, ``TransactionalUnique`` or
+                ``TransactionalPriority`` of the same module).
 
         Returns:
             An :class:`Options`.
@@ -266,18 +268,18 @@ class Gator(Results, Inspecting):
         if checked != self._risks_checked and loss_risks.check_enqueue(backend, self.allow_eviction):
             self._risks_checked = checked
         delay = self._delay_of(task) if task.delay_by or task.delay_until is not None else 0.0
-        if connection is not None:
-            if task.unique_for is not None or task.priority:
-                # The caller's transaction takes plain pushes only, so far.
-                raise ValueError(
-                    "a task queued through a connection cannot have unique_for or a priority yet: drop them"
-                )
-            store = capabilities.transactional(backend)
-            item = (task.task_id, self._seal(task), delay)
-            task.queued = store.push_in(raw_connection(connection), self.queue_name, [item]) == 1
-            return task
         if task.unique_for is not None:
-            unique.push(backend, self.queue_name, task, self._seal(task), delay)
+            unique.push(backend, self.queue_name, task, self._seal(task), delay, connection)
+            return task
+        if connection is not None:
+            raw = raw_connection(connection)
+            if task.priority:
+                ranked = (task.task_id, self._seal(task), delay, task.priority)
+                pushed = transactional_priority(backend).push_prioritized_in(raw, self.queue_name, [ranked])
+            else:
+                item = (task.task_id, self._seal(task), delay)
+                pushed = capabilities.transactional(backend).push_in(raw, self.queue_name, [item])
+            task.queued = pushed == 1
             return task
         if task.priority:
             # Only a task with a priority takes the capability's way; the usual one stays on push.

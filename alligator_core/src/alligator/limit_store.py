@@ -37,6 +37,7 @@ from __future__ import annotations
 import abc
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -183,6 +184,69 @@ def next_take(tat: float | None, now: float, count: int, per: float) -> tuple[fl
     new = tat + interval
     allowed_at = new - per
     return new, max(0.0, allowed_at - now)
+
+
+@dataclass(frozen=True)
+class RateTake:
+    """What one :meth:`Limiting.take_rate` does, as :func:`take_step` decides it; a store applies it.
+
+    Attributes:
+        wait: What ``take_rate`` returns: 0.0 to go now, else the seconds to wait.
+        use_booking: Remove the holder's booking (its slot has come).
+        tat: The key's new stored time, or None to leave it as it is.
+        booking: The slot to book for the holder, or None to book nothing.
+    """
+
+    wait: float
+    use_booking: bool = False
+    tat: float | None = None
+    booking: float | None = None
+
+
+def take_step(booking: float | None, tat: float | None, now: float, count: int, per: float) -> RateTake:
+    """The rule of :meth:`Limiting.take_rate`, every store's: what one take does.
+
+    Args:
+        booking: The holder's booked slot, once bookings more than ``per``
+            seconds past are dropped; None when it has none (or it is unreadable).
+        tat: The key's stored time (None, unreadable or absent: see :func:`next_take`).
+        now: The store's clock.
+        count: Takes per period.
+        per: The period, in seconds.
+
+    Example:
+        >>> take_step(None, None, now=100.0, count=1, per=1.0)
+        RateTake(wait=0.0, use_booking=False, tat=101.0, booking=None)
+        >>> take_step(None, 101.0, now=100.0, count=1, per=1.0)
+        RateTake(wait=1.0, use_booking=False, tat=102.0, booking=101.0)
+    """
+    if booking is not None:
+        if booking <= now:
+            return RateTake(0.0, use_booking=True)
+        return RateTake(booking - now)
+    new, wait = next_take(tat, now, count, per)
+    return RateTake(wait, tat=new, booking=now + wait if wait > 0 else None)
+
+
+def slot_wait(holder: str, ends: Mapping[str, float | None], limit: int, now: float) -> float:
+    """The rule of :meth:`Limiting.acquire_slot`, every store's: 0.0 if ``holder`` holds a slot now.
+
+    Args:
+        holder: Who asks.
+        ends: The key's holders whose lease has not ended, with its end
+            (None when unreadable).
+        limit: The most slots held at once.
+        now: The store's clock.
+
+    Returns:
+        0.0 when ``holder`` holds a slot already or one is free (the store
+        then sets its lease); else the seconds until the first held lease
+        ends, above 0 (the store lists the holder as waiting).
+    """
+    if holder in ends or len(ends) < limit:
+        return 0.0
+    known = [end for end in ends.values() if end is not None]
+    return max(min(known, default=now) - now, 1e-6)
 
 
 @runtime_checkable

@@ -17,7 +17,7 @@ from alligator import capabilities, loss_risks
 from alligator.priority_store import task_priority
 from alligator.tasks import Task
 from alligator.text import unknown_names
-from alligator.transactional_store import TransactionalEnqueue, raw_connection
+from alligator.transactional_store import TransactionalEnqueue, raw_connection, transactional_priority
 
 if TYPE_CHECKING:  # pragma: no cover
     from alligator.gator import Gator
@@ -136,10 +136,17 @@ class Batch(Options):
             now = self.gator.backend.now()
         tasks = self.tasks
         backend = self.gator.backend
-        if self.connection is not None:
-            if any(t.priority for t in tasks):
-                # The caller's transaction takes plain pushes only, so far.
-                raise ValueError("a batch through a connection cannot queue tasks with a priority yet")
+        if self.connection is not None and any(t.priority for t in tasks):
+            # Refused before anything is written when the store cannot rank through a connection.
+            through = transactional_priority(backend)
+            prioritized = [
+                (t.task_id, self.gator._seal(t), self.gator._delay_of(t, now), t.priority) for t in tasks
+            ]
+            self.tasks = []
+            added = through.push_prioritized_in(
+                raw_connection(self.connection), self.gator.queue_name, prioritized
+            )
+        elif self.connection is not None:
             items = [(t.task_id, self.gator._seal(t), self.gator._delay_of(t, now)) for t in tasks]
             self.tasks = []
             store = capabilities.transactional(backend)

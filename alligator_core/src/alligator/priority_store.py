@@ -121,6 +121,6 @@ def task_priority(backend: object) -> TaskPriority:
         raise capabilities.Unsupported(
             f"cannot queue a task with a priority other than 0 on {store}: "
             f"{capabilities.lacking(backend, TaskPriority)}. Leave priority at 0, or use a store "
-            "that has it (locmem, SQLite, Redis)"
+            "that has it (locmem, SQLite, Redis, PostgreSQL)"
         )
     return cast(TaskPriority, backend)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from alligator import capabilities
 from alligator.task_payload import _encode_call
+from alligator.transactional_store import raw_connection, transactional_unique
 from alligator.unique_store import DEBOUNCE, default_key
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,21 +27,29 @@ def key_of(task: Task) -> str:
     return default_key(task.module, task.callable, args, kwargs)
 
 
-def push(backend: Backend, queue: str, task: Task, payload: str, delay: float) -> None:
+def push(
+    backend: Backend, queue: str, task: Task, payload: str, delay: float, connection: object = None
+) -> None:
     """Pushes ``task`` unless its key is held, and sets ``queued``, ``held_by`` and ``replaced``.
 
     A debounced task with no delay of its own waits ``unique_for`` seconds.
+    With a ``connection`` (the caller's, see
+    :class:`~alligator.transactional_store.TransactionalUnique`), the key is
+    claimed and the task written in the caller's open transaction.
 
     Raises:
-        Unsupported: The store cannot keep unique keys; nothing is queued.
+        Unsupported: The store cannot keep unique keys (or not through a
+            connection); nothing is queued.
     """
     store = capabilities.unique_keys(backend)
     assert task.unique_for is not None
     if task.unique_mode == DEBOUNCE and not delay:
         delay = task.unique_for
-    pushed, other = store.push_unique(
-        queue, task.task_id, payload, delay, key_of(task), task.unique_mode, task.unique_for
-    )
+    args = (task.task_id, payload, delay, key_of(task), task.unique_mode, task.unique_for)
+    if connection is None:
+        pushed, other = store.push_unique(queue, *args)
+    else:
+        pushed, other = transactional_unique(backend).push_unique_in(raw_connection(connection), queue, *args)
     task.queued = pushed
     task.held_by = None if pushed or not other else other
     task.replaced = other if pushed and other else None

@@ -104,6 +104,21 @@ def holds(mode: str, status: int | None, now: float, until: float) -> bool:
     return status in _LIVE_STATES.get(mode, ())
 
 
+def replaces(mode: str, held_mode: str) -> bool:
+    """Tells whether a push in ``mode`` replaces the holder of its key, which holds it in ``held_mode``.
+
+    Only a debounced push replaces, and only a debounced holder (which, by
+    :func:`holds`, holds only while it waits): the store cancels the holder
+    and pushes the new task in the same atomic step. Any other held key
+    refuses the push.
+
+    Example:
+        >>> replaces("debounce", "debounce"), replaces("debounce", "until_finished")
+        (True, False)
+    """
+    return mode == DEBOUNCE and held_mode == DEBOUNCE
+
+
 def check_unique_for(value: object) -> float | None:
     """Returns ``unique_for`` as a float, or None for no uniqueness, or says what is wrong.
 

@@ -15,17 +15,10 @@ import pytest
 
 from alligator import capabilities
 from alligator.testing import (
-    AdministrationContract,
-    DiagnoseContract,
-    InspectionContract,
-    PauseContract,
-    RequiredContract,
-    ResultListingContract,
-    ResultsContract,
-    ResultWaitingContract,
+    BackendContract,
     TransactionalEnqueueContract,
-    WakingContract,
-    WorkerRegistryContract,
+    TransactionalPriorityContract,
+    TransactionalUniqueContract,
 )
 from alligator_postgres import PostgresBackend
 
@@ -33,21 +26,10 @@ Plant = Callable[[str, str, bytes], None]
 
 
 class TestPostgresContract(
-    RequiredContract,
-    ResultsContract,
-    ResultListingContract,
-    ResultWaitingContract,
-    WakingContract,
-    InspectionContract,
-    AdministrationContract,
-    WorkerRegistryContract,
-    PauseContract,
-    DiagnoseContract,
-    TransactionalEnqueueContract,
+    BackendContract, TransactionalEnqueueContract, TransactionalUniqueContract, TransactionalPriorityContract
 ):
-    # Every capability the store claims so far. Unique keys, schedules,
-    # limits and per-task priority came to the other stores while this one
-    # was written; until it claims them, it adopts the mixins one by one.
+    # Every capability: BackendContract has every mixin but those of
+    # enqueueing in the caller's transaction, which only the SQL stores claim.
     @pytest.fixture
     def backend(self, schema_dsn: str) -> Iterator[PostgresBackend]:
         backend = PostgresBackend(schema_dsn)
@@ -90,7 +72,6 @@ class TestPostgresContract(
 
         return plant
 
-    def test_claims_every_capability_but_the_newest_four(self, backend: PostgresBackend) -> None:
-        not_yet = {"UniqueKeys", "Scheduling", "Limiting", "TaskPriority"}
+    def test_claims_every_capability(self, backend: PostgresBackend) -> None:
         every = [capability.__name__ for capability in capabilities.CAPABILITIES]
-        assert capabilities.claimed(backend) == [name for name in every if name not in not_yet]
+        assert capabilities.claimed(backend) == every

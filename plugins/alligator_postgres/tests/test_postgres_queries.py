@@ -6,9 +6,12 @@ import ast
 import re
 from importlib import resources
 from pathlib import Path
+from types import ModuleType
+
+import pytest
 
 import alligator_postgres
-from alligator_postgres import queries
+from alligator_postgres import limiting, queries, scheduling, unique
 
 PACKAGE = Path(alligator_postgres.__file__).parent
 SOURCES = sorted(PACKAGE.glob("*.py"))
@@ -56,3 +59,22 @@ def test_the_schema_splits_into_its_statements() -> None:
     # The function bodies' own semicolons stay inside their statements.
     assert sum("$$" in statement for statement in statements) == 2
     assert any(statement.startswith("CREATE TRIGGER") for statement in statements)
+
+
+@pytest.mark.parametrize(
+    ("filename", "module"),
+    [("unique.sql", unique), ("scheduling.sql", scheduling), ("limiting.sql", limiting)],
+)
+def test_each_capability_s_queries_are_bound_and_used_by_its_module(
+    filename: str, module: ModuleType
+) -> None:
+    names = sorted(name.upper() for name in queries.load(filename))
+    bound = sorted(
+        name
+        for name, value in vars(module).items()
+        if name.isupper() and value in queries.load(filename).values()
+    )
+    assert names == bound
+    code = Path(str(module.__file__)).read_text("utf-8")
+    unused = [name for name in names if len(re.findall(rf"\b{name}\b", code)) < 2]
+    assert unused == [], "bound but never run"

@@ -31,6 +31,7 @@ from alligator.testing import (
     DiagnoseContract,
     FakeClock,
     InspectionContract,
+    LimitContract,
     PauseContract,
     RequiredContract,
     ResultListingContract,
@@ -39,6 +40,8 @@ from alligator.testing import (
     SchedulingContract,
     TaskPriorityContract,
     TransactionalEnqueueContract,
+    TransactionalPriorityContract,
+    TransactionalUniqueContract,
     UniqueKeysContract,
     WorkerRegistryContract,
 )
@@ -61,8 +64,11 @@ class TestSqliteContract(
     UniqueKeysContract,
     DiagnoseContract,
     SchedulingContract,
+    LimitContract,
     TaskPriorityContract,
     TransactionalEnqueueContract,
+    TransactionalUniqueContract,
+    TransactionalPriorityContract,
 ):
     # Every capability but Waking: a SQLite file cannot wake a waiter in
     # another process, so a worker on several queues naps between looks.

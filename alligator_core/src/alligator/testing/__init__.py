@@ -10,7 +10,8 @@ record straight into the store. For each optional capability of
 ``WakingContract``, ``InspectionContract``, ``AdministrationContract``,
 ``WorkerRegistryContract``, ``PauseContract``, ``UniqueKeysContract``, ``DiagnoseContract``,
 ``SchedulingContract``, ``LimitContract``, ``TaskPriorityContract``,
-``TransactionalEnqueueContract``), each
+``TransactionalEnqueueContract``, ``TransactionalUniqueContract``,
+``TransactionalPriorityContract``), each
 beginning with a test that the backend claims it::
 
     import functools
@@ -135,7 +136,11 @@ from alligator.testing.roundtrip import assert_result_round_trips, assert_round_
 from alligator.testing.scheduling import SchedulingContract
 from alligator.testing.stateful import BackendStateMachine, run_backend_state_machine
 from alligator.testing.task_priority import TaskPriorityContract
-from alligator.testing.transactional import TransactionalEnqueueContract
+from alligator.testing.transactional import (
+    TransactionalEnqueueContract,
+    TransactionalPriorityContract,
+    TransactionalUniqueContract,
+)
 from alligator.testing.unique import UniqueKeysContract
 
 __all__ = [
@@ -186,6 +191,8 @@ __all__ = [
     "TaskListingContract",
     "TaskPriorityContract",
     "TransactionalEnqueueContract",
+    "TransactionalPriorityContract",
+    "TransactionalUniqueContract",
     "UnreadableRecordContract",
     "WaitFinishedContract",
     "WakingContract",

@@ -36,7 +36,11 @@ from alligator.testing import (
     WorkerRegistryContract,
 )
 from alligator.testing.capable import without
-from alligator.testing.transactional import TransactionalEnqueueContract
+from alligator.testing.transactional import (
+    TransactionalEnqueueContract,
+    TransactionalPriorityContract,
+    TransactionalUniqueContract,
+)
 from alligator_locmem import LocmemBackend
 
 #: locmem without a single optional capability.
@@ -58,6 +62,8 @@ CLAIMS = {
     LimitContract: "test_the_backend_claims_limiting",
     TaskPriorityContract: "test_the_backend_claims_task_priority",
     TransactionalEnqueueContract: "test_the_backend_claims_transactional_enqueue",
+    TransactionalUniqueContract: "test_the_backend_claims_transactional_unique",
+    TransactionalPriorityContract: "test_the_backend_claims_transactional_priority",
 }
 
 

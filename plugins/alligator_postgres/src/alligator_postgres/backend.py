@@ -2,7 +2,8 @@
 
 :class:`PostgresBackend` is :class:`~alligator_postgres.store.Store` (the
 connections, transactions, errors) with the operations mixed in: waking,
-consuming, inspecting, the registry and pauses, transactional enqueue.
+consuming, inspecting, the registry and pauses, transactional enqueue,
+unique keys, schedules, limits (and per-task priority, in consuming).
 Import it from the package: ``from alligator_postgres import PostgresBackend``.
 """
 
@@ -11,14 +12,16 @@ from __future__ import annotations
 import psycopg
 
 from alligator_postgres import diagnosis, queries
-from alligator_postgres.inspecting import Inspecting
+from alligator_postgres.limiting import Limiting
 from alligator_postgres.registry import Registry
+from alligator_postgres.scheduling import Scheduling
 from alligator_postgres.transactional import Transactional
+from alligator_postgres.unique import UniquePostgres
 
 __all__ = ["PostgresBackend"]
 
 
-class PostgresBackend(Transactional, Inspecting, Registry):
+class PostgresBackend(Transactional, UniquePostgres, Scheduling, Registry, Limiting):
     """Queues in PostgreSQL tables, shared by every worker that reaches the server.
 
     See :mod:`alligator_postgres` for the DSN, the schema and how time is kept.

@@ -23,6 +23,7 @@ import psycopg
 from alligator import reasons
 from alligator.backend import Ack, Reservation
 from alligator.constants import FAILED, SUCCESS
+from alligator.priority_store import check_items
 from alligator_postgres import queries
 from alligator_postgres.waking import Waking
 
@@ -59,8 +60,29 @@ class Consuming(Waking):
             return 0
         return int(self._one(queries.PUSH_TASKS, params)[0])
 
-    def push_params(self, queue: str, items: Sequence[tuple[str, str, float]]) -> dict[str, Any] | None:
+    def push_prioritized(self, queue: str, items: Sequence[tuple[str, str, float, int]]) -> int:
+        """Adds tasks with their priorities in one statement; see :class:`~.priority_store.TaskPriority`.
+
+        The statement of :meth:`push_many`, each row with its priority.
+
+        Raises:
+            ValueError: A delay is NaN or infinite, a priority out of range,
+                or a payload cannot be encoded as UTF-8; nothing is added.
+            TypeError: A priority is not an int; nothing is added.
+        """
+        check_items(items)
+        plain = [(task_id, payload, delay) for task_id, payload, delay, _ in items]
+        params = self.push_params(queue, plain, [priority for _, _, _, priority in items])
+        if params is None:
+            return 0
+        return int(self._one(queries.PUSH_TASKS, params)[0])
+
+    def push_params(
+        self, queue: str, items: Sequence[tuple[str, str, float]], priorities: Sequence[int] | None = None
+    ) -> dict[str, Any] | None:
         """The parameters of ``push_tasks`` for ``items``, every one checked first; None for no items.
+
+        ``priorities``: one per item (checked by the caller), or None for 0 each.
 
         Raises:
             ValueError: A delay is NaN or infinite, or a payload cannot be
@@ -76,6 +98,7 @@ class Consuming(Waking):
             "task_ids": [task_id for task_id, _, _ in items],
             "payloads": [payload.encode("utf-8") for _, payload, _ in items],
             "delays": [float(delay) for _, _, delay in items],
+            "priorities": [0] * len(items) if priorities is None else list(priorities),
         }
 
     # -- reserving --------------------------------------------------------
@@ -133,9 +156,10 @@ class Consuming(Waking):
                     "max_bytes": self.max_payload_bytes,
                 },
             )
-            rows.sort(key=lambda row: (row[7], row[8]))
+            # The order reserve_due took them in: the highest priority, then due time, then seq.
+            rows.sort(key=lambda row: (-row[7], row[8], row[9]))
             unreadable: list[tuple[str, str]] = []
-            for task_id, id_size, receipt, attempts, failures, payload, size, _, _ in rows:
+            for task_id, id_size, receipt, attempts, failures, payload, size, _, _, _ in rows:
                 try:
                     if task_id is None:
                         raise reasons.Unreadable(

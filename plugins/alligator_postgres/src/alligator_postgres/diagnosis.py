@@ -33,7 +33,7 @@ import psycopg
 
 from alligator_postgres import queries
 
-#: The indexes reserve, retention and expiry need, by name.
+#: The indexes reserve, retention, expiry, unique keys, schedules and limits need, by name.
 INDEXES = (
     "alligator_tasks_pkey",
     "alligator_tasks_due",
@@ -45,6 +45,14 @@ INDEXES = (
     "alligator_results_expires",
     "alligator_workers_pkey",
     "alligator_workers_expires",
+    "alligator_unique_keys_pkey",
+    "alligator_unique_keys_until",
+    "alligator_schedule_ticks_pkey",
+    "alligator_limit_rates_pkey",
+    "alligator_limit_rates_tat",
+    "alligator_limit_bookings_pkey",
+    "alligator_limit_slots_pkey",
+    "alligator_limit_waiters_pkey",
 )
 #: Share of the usable connections in use above which doctor warns.
 CONNECTION_WARNING = 0.8

@@ -25,6 +25,16 @@ _STATE_PAGE = {
 }
 
 
+def live_status(later: bool, held: bool) -> int:
+    """A live task's state from its row: ``later`` (due after now) and ``held`` (it has a receipt).
+
+    A reserved task whose lease ended is due again: WAITING, like a waiting one.
+    """
+    if later:
+        return RUNNING if held else DELAYED
+    return WAITING
+
+
 def lenient(value: bytes | None) -> str:
     """Stored bytes decoded for a listing: bad bytes become U+FFFD, NULL the empty string."""
     return "" if value is None else bytes(value).decode("utf-8", "replace")
@@ -74,9 +84,7 @@ class Inspecting(Consuming):
         )
         if live is not None:
             later, held = live
-            if later:
-                return RUNNING if held else DELAYED
-            return WAITING  # a lapsed lease is due again, like a waiting task
+            return live_status(bool(later), bool(held))
         if letter_past is not None:
             return None if letter_past else FAILED
         if result_kept:
@@ -173,7 +181,7 @@ class Inspecting(Consuming):
         """
         return [
             DeadLetter(task_id, lenient(payload), lenient(reason), attempts, failed_at)
-            for task_id, payload, reason, attempts, failed_at in self._letters(queue, 0, max(limit, 0))
+            for task_id, payload, reason, attempts, failed_at, _ in self._letters(queue, 0, max(limit, 0))
         ]
 
     def requeue(self, queue: str, task_id: str) -> bool:
@@ -227,8 +235,20 @@ class Inspecting(Consuming):
         check_page(state, offset, limit)
         if state == "dead":
             return [
-                TaskInfo(task_id, state, lenient(payload), int(attempts), 0, None, lenient(reason), failed_at)
-                for task_id, payload, reason, attempts, failed_at in self._letters(queue, offset, limit)
+                TaskInfo(
+                    task_id,
+                    state,
+                    lenient(payload),
+                    int(attempts),
+                    0,
+                    None,
+                    lenient(reason),
+                    failed_at,
+                    int(priority),
+                )
+                for task_id, payload, reason, attempts, failed_at, priority in self._letters(
+                    queue, offset, limit
+                )
             ]
         rows = self._all(
             _STATE_PAGE[state],
@@ -241,6 +261,6 @@ class Inspecting(Consuming):
             },
         )
         return [
-            TaskInfo(task_id, state, lenient(payload), attempts, failures, float(due))
-            for task_id, payload, attempts, failures, due in rows
+            TaskInfo(task_id, state, lenient(payload), attempts, failures, float(due), priority=int(priority))
+            for task_id, payload, attempts, failures, due, priority in rows
         ]

@@ -1,9 +1,12 @@
 """The tables' version, creating them in a new database and migrating older ones.
 
-A database without the tables gets ``sql/schema.sql``; one with an older
-``schema_version`` is migrated in place, one version at a time, by
-``sql/migrate_N.sql`` (from N to N + 1), in one transaction, under an
-advisory lock, so that processes starting at once create or migrate once.
+A database without the tables gets ``sql/schema.sql`` (the tables of version
+1) and then every migration, so a new store and a migrated one are the same
+tables, made by the same statements. One with an older ``schema_version`` is
+migrated in place, one version at a time, by ``sql/migrate_N.sql`` (from N to
+N + 1). Either way it is one transaction, under an advisory lock, so that
+processes starting at once create or migrate once, and a migration that
+fails leaves the older tables as they were.
 A database written by a newer release (a higher ``schema_version``) is
 refused with a clear error rather than misread.
 """
@@ -17,15 +20,20 @@ import psycopg
 from alligator.exceptions import BackendError
 from alligator_postgres import queries
 
-__all__ = ["SCHEMA_VERSION", "ensure_schema", "schema_version"]
+__all__ = ["FIRST_VERSION", "SCHEMA_VERSION", "ensure_schema", "schema_version"]
 
 #: The version of the tables this release writes and understands.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: The version ``sql/schema.sql`` creates; the migrations take it on from there.
+FIRST_VERSION = 1
 
 # Read when this module is imported, so a missing file fails then.
 _SCHEMA = queries.statements("schema.sql")
-#: Migrations from each older schema version to the next (none yet: version 1 is the first).
-MIGRATIONS: dict[int, list[str]] = {}
+#: Migrations from each older schema version to the next: version 1 to 2
+#: adds per-task priority, unique keys, schedule ticks and limits.
+MIGRATIONS: dict[int, list[str]] = {
+    version: queries.statements(f"migrate_{version}.sql") for version in range(FIRST_VERSION, SCHEMA_VERSION)
+}
 
 
 def ensure_schema(conn: psycopg.Connection[Any]) -> bool:
@@ -69,11 +77,12 @@ def _create_or_migrate(conn: psycopg.Connection[Any]) -> bool:
         )
     version = schema_version(conn)
     _refuse_newer(version)
+    created = version is None
     if version is None:
         for statement in _SCHEMA:
             conn.execute(statement)
-        conn.execute(queries.INSERT_META, {"version": SCHEMA_VERSION})
-        return True
+        conn.execute(queries.INSERT_META, {"version": FIRST_VERSION})
+        version = FIRST_VERSION
     while version < SCHEMA_VERSION:
         if version not in MIGRATIONS:
             raise BackendError(f"the PostgreSQL tables have an unknown schema version {version}")
@@ -81,7 +90,7 @@ def _create_or_migrate(conn: psycopg.Connection[Any]) -> bool:
             conn.execute(statement)
         version += 1
     conn.execute(queries.SET_SCHEMA_VERSION, {"version": version})
-    return False
+    return created
 
 
 def _refuse_newer(version: int | None) -> None:

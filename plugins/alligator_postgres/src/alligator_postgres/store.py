@@ -221,6 +221,12 @@ class Store(Backend):
         """The time every query compares with: None (the server's clock), or the injected clock's."""
         return None if self.clock is None else self.clock()
 
+    def _now_in(self, conn: psycopg.Connection[Any]) -> float:
+        """The time for the statements of a transaction: the injected clock's, or the server's read in it."""
+        if self.clock is not None:
+            return self.clock()
+        return float(conn.execute(queries.SERVER_NOW).fetchone()[0])  # type: ignore[index]
+
     def now(self) -> float:
         """The time on the server's clock (or the injected :attr:`~alligator.backend.Backend.clock`)."""
         if self.clock is not None:

@@ -23,9 +23,10 @@ from alligator.limit_store import (
     WAITER_SECONDS,
     LimitState,
     Rate,
-    next_take,
     rate_held,
+    slot_wait,
     stored_number,
+    take_step,
 )
 from alligator_sqlite import queries
 from alligator_sqlite.store import Store
@@ -47,20 +48,21 @@ class Limiting(Store):
             mine = {"key": key, "holder": holder}
             conn.execute(queries.DROP_STALE_BOOKINGS, {"key": key, "horizon": now - per})
             row = conn.execute(queries.BOOKING_OF, mine).fetchone()
-            if row is not None:
-                slot = stored_number(row[0])
-                if slot is not None and slot <= now:
-                    conn.execute(queries.DELETE_BOOKING, mine)
-                    return 0.0
-                if slot is not None:
-                    return slot - now
-            conn.execute(queries.DROP_PAST_RATES, {"now": now})
-            row = conn.execute(queries.RATE_TIME, {"key": key}).fetchone()
-            tat, wait = next_take(None if row is None else stored_number(row[0]), now, count, per)
-            conn.execute(queries.SET_RATE_TIME, {"key": key, "tat": tat, "count": count, "per": per})
-            if wait > 0:
-                conn.execute(queries.ADD_BOOKING, {**mine, "slot": now + wait})
-            return wait
+            booking = None if row is None else stored_number(row[0])
+            if booking is None:
+                conn.execute(queries.DROP_PAST_RATES, {"now": now})
+                row = conn.execute(queries.RATE_TIME, {"key": key}).fetchone()
+                tat = None if row is None else stored_number(row[0])
+            else:
+                tat = None  # not read: a booking decides alone
+            step = take_step(booking, tat, now, count, per)
+            if step.use_booking:
+                conn.execute(queries.DELETE_BOOKING, mine)
+            if step.tat is not None:
+                conn.execute(queries.SET_RATE_TIME, {"key": key, "tat": step.tat, "count": count, "per": per})
+            if step.booking is not None:
+                conn.execute(queries.ADD_BOOKING, {**mine, "slot": step.booking})
+            return step.wait
 
         return self._run(body)
 
@@ -72,15 +74,15 @@ class Limiting(Store):
             horizon = now + MAX_RATE_HORIZON
             conn.execute(queries.DROP_ENDED_SLOTS, {"key": key, "now": now, "horizon": horizon})
             conn.execute(queries.DROP_OLD_WAITERS, {"key": key, "now": now})
-            held = dict(conn.execute(queries.SLOT_HOLDERS, {"key": key}).fetchall())
+            held = conn.execute(queries.SLOT_HOLDERS, {"key": key}).fetchall()
             mine = {"key": key, "holder": holder}
-            if holder in held or len(held) < limit:
+            wait = slot_wait(holder, {h: stored_number(end) for h, end in held}, limit, now)
+            if not wait:
                 conn.execute(queries.SET_SLOT, {**mine, "lease_end": now + lease_seconds, "lim": limit})
                 conn.execute(queries.DELETE_WAITER, mine)
                 return 0.0
             conn.execute(queries.ADD_WAITER, {**mine, "until": now + WAITER_SECONDS, "lim": limit})
-            ends = [end for end in map(stored_number, held.values()) if end is not None]
-            return max(min(ends, default=now) - now, 1e-6)
+            return wait
 
         return self._run(body)
 

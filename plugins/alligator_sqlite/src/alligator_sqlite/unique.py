@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 
 from alligator.backend import check_window
-from alligator.unique_store import DEBOUNCE, MAX_LISTED_KEYS, HeldKey, holds
+from alligator.unique_store import MAX_LISTED_KEYS, HeldKey, holds, replaces
 from alligator_sqlite import queries
 from alligator_sqlite.consuming import Consuming, _check_delay
 from alligator_sqlite.inspecting import Inspecting
@@ -54,28 +54,40 @@ class UniqueSqlite(Consuming, Inspecting):
         _check_delay(delay)
         data = payload.encode("utf-8")
         key.encode("utf-8")
+        return self._run(
+            lambda conn: self._push_unique_on(conn, queue, task_id, data, delay, key, mode, window)
+        )
 
-        def body(conn: sqlite3.Connection) -> tuple[bool, str]:
-            now = self.now()
-            conn.execute(DROP_ENDED_UNIQUE, {"queue": queue, "now": now})
-            replaced = ""
-            holder = self._holder(conn, queue, key, now)
-            if holder is not None:
-                held_by, held_mode = holder
-                if mode != DEBOUNCE or held_mode != DEBOUNCE:
-                    return False, held_by
-                # Debounce: the waiting holder gives way, as cancel() removes it.
-                cancel = {"queue": queue, "task_id": held_by, "now": now}
-                if conn.execute(queries.CANCEL_TASK, cancel).rowcount == 1:
-                    replaced = held_by
-            due = now + max(delay, 0.0)
-            if not self._push_in(conn, queue, task_id, data, due):
-                return False, ""
-            record = {"queue": queue, "key": key, "holder": task_id, "mode": mode, "until": due + window}
-            conn.execute(WRITE_UNIQUE, record)
-            return True, replaced
-
-        return self._run(body)
+    def _push_unique_on(
+        self,
+        conn: sqlite3.Connection,
+        queue: str,
+        task_id: str,
+        data: bytes,
+        delay: float,
+        key: str,
+        mode: str,
+        window: float,
+    ) -> tuple[bool, str]:
+        """push_unique's statements, inside a write transaction: ours, or the caller's (push_unique_in)."""
+        now = self.now()
+        conn.execute(DROP_ENDED_UNIQUE, {"queue": queue, "now": now})
+        replaced = ""
+        holder = self._holder(conn, queue, key, now)
+        if holder is not None:
+            held_by, held_mode = holder
+            if not replaces(mode, held_mode):
+                return False, held_by
+            # Debounce: the waiting holder gives way, as cancel() removes it.
+            cancel = {"queue": queue, "task_id": held_by, "now": now}
+            if conn.execute(queries.CANCEL_TASK, cancel).rowcount == 1:
+                replaced = held_by
+        due = now + max(delay, 0.0)
+        if not self._push_in(conn, queue, task_id, data, due):
+            return False, ""
+        record = {"queue": queue, "key": key, "holder": task_id, "mode": mode, "until": due + window}
+        conn.execute(WRITE_UNIQUE, record)
+        return True, replaced
 
     def _holder(self, conn: sqlite3.Connection, queue: str, key: str, now: float) -> tuple[str, str] | None:
         """The key's holder and its mode while its record holds the key; None when it is free."""

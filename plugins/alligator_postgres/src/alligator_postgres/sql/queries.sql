@@ -42,23 +42,39 @@ SELECT alligator_now(NULL)
 -- name: server_encoding
 SELECT current_setting('server_encoding')
 
+-- -- the caller's transaction (transactional.py) -------------------------------
+
+-- name: begin_own
+-- A unique push through a connection in autocommit mode gets a transaction of
+-- its own: its key's lock, read and write must be one atomic step.
+BEGIN
+
+-- name: commit_own
+COMMIT
+
+-- name: rollback_own
+ROLLBACK
+
 -- -- producing (consuming.py) ------------------------------------------------
 
 -- name: push_tasks
 -- Ids are unique across live tasks and dead letters alike; an id that
 -- finished may be pushed again, which forgets its old status and result in
 -- the same statement. Items come as arrays, in order: each draws its seq in
--- that order, and a repeated id keeps its first push.
+-- that order, and a repeated id keeps its first push. Each has its
+-- priority (0 for push and push_many).
 WITH items AS (
-    SELECT i.task_id, i.payload, i.delay, i.n
-    FROM unnest(%(task_ids)s::text[], %(payloads)s::bytea[], %(delays)s::double precision[])
-        WITH ORDINALITY AS i(task_id, payload, delay, n)
+    SELECT i.task_id, i.payload, i.delay, i.priority, i.n
+    FROM unnest(
+        %(task_ids)s::text[], %(payloads)s::bytea[], %(delays)s::double precision[], %(priorities)s::smallint[]
+    ) WITH ORDINALITY AS i(task_id, payload, delay, priority, n)
     WHERE NOT EXISTS (SELECT 1 FROM alligator_dead AS d WHERE d.queue = %(queue)s AND d.task_id = i.task_id)
     ORDER BY i.n
 ),
 pushed AS (
-    INSERT INTO alligator_tasks (queue, task_id, payload, due, seq)
-    SELECT %(queue)s, task_id, payload, alligator_now(%(now)s) + greatest(delay, 0), nextval('alligator_seq')
+    INSERT INTO alligator_tasks (queue, task_id, payload, due, seq, priority)
+    SELECT %(queue)s, task_id, payload, alligator_now(%(now)s) + greatest(delay, 0), nextval('alligator_seq'),
+        priority
     FROM items ORDER BY n
     ON CONFLICT (queue, task_id) DO NOTHING
     RETURNING task_id
@@ -77,18 +93,33 @@ SELECT count(*) FROM pushed
 
 -- name: reserve_due
 -- The first %(limit)s due tasks of a queue (waiting ones whose time came and
--- reserved ones whose lease ended both have due <= now), skipping rows
--- another reserve holds locked: two workers never take the same task and
--- never wait on each other. Each gets a lease, a fresh receipt and one more
--- delivery. Columns: the task id when within %(max_id)s bytes (else NULL),
--- its size, the receipt, attempts, failures, the payload when within
--- %(max_bytes)s bytes (else NULL), its size, and the old due and seq (the
--- order to hand them out in).
-WITH taken AS (
-    SELECT queue, task_id, due, seq FROM alligator_tasks
-    WHERE queue = %(queue)s AND due <= alligator_now(%(now)s)
-    ORDER BY due, seq LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
+-- reserved ones whose lease ended both have due <= now), the highest
+-- priority first, then by due time and seq, skipping rows another reserve
+-- holds locked: two workers never take the same task and never wait on each
+-- other. Each gets a lease, a fresh receipt and one more delivery.
+-- The priorities the queue holds are walked from the highest down, one
+-- probe of the (queue, priority DESC, due, seq) index each (levels), and each
+-- one's due tasks read as one range of it, in order, until %(limit)s are
+-- taken: a priority whose tasks are all delayed costs one short range, never
+-- a scan of them. Columns: the task id when within %(max_id)s bytes (else
+-- NULL), its size, the receipt, attempts, failures, the payload when within
+-- %(max_bytes)s bytes (else NULL), its size, and the priority, old due and
+-- seq (the order to hand them out in).
+WITH RECURSIVE levels(priority) AS (
+    SELECT max(priority) FROM alligator_tasks WHERE queue = %(queue)s
+    UNION ALL
+    SELECT (SELECT max(t.priority) FROM alligator_tasks AS t WHERE t.queue = %(queue)s AND t.priority < levels.priority)
+    FROM levels WHERE levels.priority IS NOT NULL
+),
+taken AS (
+    SELECT due_now.* FROM levels CROSS JOIN LATERAL (
+        SELECT queue, task_id, due, seq FROM alligator_tasks
+        WHERE queue = %(queue)s AND priority = levels.priority AND due <= alligator_now(%(now)s)
+        ORDER BY due, seq LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    ) AS due_now
+    WHERE levels.priority IS NOT NULL
+    LIMIT %(limit)s
 )
 UPDATE alligator_tasks AS t SET
     due = alligator_now(%(now)s) + %(lease)s,
@@ -104,6 +135,7 @@ RETURNING
     least(t.failures, 1000000000),
     CASE WHEN octet_length(t.payload) <= %(max_bytes)s THEN t.payload END,
     octet_length(t.payload),
+    t.priority,
     taken.due,
     taken.seq
 
@@ -198,18 +230,19 @@ WITH gone AS (
     WHERE queue = %(queue)s AND receipt = %(receipt)s
     AND (%(task_id)s::text IS NULL OR task_id = %(task_id)s::text)
     AND (%(held)s = 0 OR due > alligator_now(%(now)s))
-    RETURNING queue, task_id, attempts, payload
+    RETURNING queue, task_id, attempts, payload, priority
 ),
 cut AS (
     SELECT queue, convert_from(substring(convert_to(task_id, 'UTF8') FROM 1 FOR %(max_id)s), 'UTF8') AS task_id,
-        attempts, payload
+        attempts, payload, priority
     FROM gone
 ),
 letter AS (
-    INSERT INTO alligator_dead (queue, task_id, reason, attempts, failed_at, payload)
-    SELECT queue, task_id, %(reason)s, attempts, alligator_now(%(now)s), payload FROM cut
+    INSERT INTO alligator_dead (queue, task_id, reason, attempts, failed_at, payload, priority)
+    SELECT queue, task_id, %(reason)s, attempts, alligator_now(%(now)s), payload, priority FROM cut
     ON CONFLICT (queue, task_id) DO UPDATE SET reason = excluded.reason, attempts = excluded.attempts,
-        failed_at = excluded.failed_at, seq = excluded.seq, payload = excluded.payload
+        failed_at = excluded.failed_at, seq = excluded.seq, payload = excluded.payload,
+        priority = excluded.priority
 ),
 failed AS (
     INSERT INTO alligator_finished (queue, task_id, status, finished_at)
@@ -245,16 +278,30 @@ LISTEN alligator_done
 
 -- name: next_due
 -- Whether any of the queues has a task due now, and else how long until its
--- next delay or lease ends (NULL: nothing is held or delayed).
-SELECT
-    bool_or(first_due <= now),
-    min(first_due) - min(now)
-FROM (
-    SELECT
-        (SELECT due FROM alligator_tasks WHERE queue = q ORDER BY due, seq LIMIT 1) AS first_due,
-        alligator_now(%(now)s) AS now
+-- next delay or lease ends (NULL: nothing is held or delayed). The first due
+-- time of each priority each queue holds, walked as reserve_due walks them:
+-- one probe of the (queue, priority DESC, due, seq) index each.
+WITH RECURSIVE levels(queue, priority) AS (
+    SELECT q, (SELECT max(priority) FROM alligator_tasks WHERE queue = q)
     FROM unnest(%(queues)s::text[]) AS q
-) AS heads
+    UNION ALL
+    SELECT levels.queue, (
+        SELECT max(t.priority) FROM alligator_tasks AS t
+        WHERE t.queue = levels.queue AND t.priority < levels.priority
+    )
+    FROM levels WHERE levels.priority IS NOT NULL
+),
+heads AS (
+    SELECT (
+        SELECT t.due FROM alligator_tasks AS t
+        WHERE t.queue = levels.queue AND t.priority = levels.priority ORDER BY t.due LIMIT 1
+    ) AS first_due
+    FROM levels WHERE levels.priority IS NOT NULL
+)
+SELECT
+    bool_or(first_due <= alligator_now(%(now)s)),
+    min(first_due) - alligator_now(%(now)s)
+FROM heads
 
 -- -- inspecting and managing (inspecting.py) ---------------------------------
 
@@ -320,7 +367,7 @@ WHERE queue = %(queue)s AND (receipt IS NULL OR due <= alligator_now(%(now)s))
 -- name: dead_letters_page
 -- Payloads cut to %(max_bytes)s bytes; both decoded leniently.
 SELECT task_id, substring(payload FROM 1 FOR %(max_bytes)s), reason,
-    attempts, failed_at
+    attempts, failed_at, priority
 FROM alligator_dead WHERE queue = %(queue)s ORDER BY seq LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: requeue_letter
@@ -330,11 +377,11 @@ WITH moved AS (
     DELETE FROM alligator_dead AS d
     WHERE d.queue = %(queue)s AND d.task_id = %(task_id)s
     AND NOT EXISTS (SELECT 1 FROM alligator_tasks AS t WHERE t.queue = d.queue AND t.task_id = d.task_id)
-    RETURNING d.task_id, d.payload
+    RETURNING d.task_id, d.payload, d.priority
 ),
 back AS (
-    INSERT INTO alligator_tasks (queue, task_id, payload, due)
-    SELECT %(queue)s, task_id, payload, alligator_now(%(now)s) FROM moved
+    INSERT INTO alligator_tasks (queue, task_id, payload, due, priority)
+    SELECT %(queue)s, task_id, payload, alligator_now(%(now)s), priority FROM moved
 ),
 forget_status AS (
     DELETE FROM alligator_finished AS f USING moved WHERE f.queue = %(queue)s AND f.task_id = moved.task_id
@@ -350,11 +397,11 @@ WITH moved AS (
     DELETE FROM alligator_dead AS d
     WHERE d.queue = %(queue)s
     AND NOT EXISTS (SELECT 1 FROM alligator_tasks AS t WHERE t.queue = d.queue AND t.task_id = d.task_id)
-    RETURNING d.task_id, d.payload, d.seq
+    RETURNING d.task_id, d.payload, d.seq, d.priority
 ),
 back AS (
-    INSERT INTO alligator_tasks (queue, task_id, payload, due, seq)
-    SELECT %(queue)s, task_id, payload, alligator_now(%(now)s), nextval('alligator_seq')
+    INSERT INTO alligator_tasks (queue, task_id, payload, due, seq, priority)
+    SELECT %(queue)s, task_id, payload, alligator_now(%(now)s), nextval('alligator_seq'), priority
     FROM (SELECT * FROM moved ORDER BY seq) AS ordered
 ),
 forget_status AS (
@@ -401,17 +448,18 @@ FROM alligator_tasks AS t WHERE t.queue = %(queue)s
 
 -- name: waiting_page
 -- due is the lease's end for a reserved task, so an ended lease is simply due.
-SELECT task_id, substring(payload FROM 1 FOR %(max_bytes)s), attempts, failures, due
+-- In the order reserve_due takes them: the highest priority first.
+SELECT task_id, substring(payload FROM 1 FOR %(max_bytes)s), attempts, failures, due, priority
 FROM alligator_tasks WHERE queue = %(queue)s AND due <= alligator_now(%(now)s)
-ORDER BY due, seq LIMIT %(limit)s OFFSET %(offset)s
+ORDER BY priority DESC, due, seq LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: delayed_page
-SELECT task_id, substring(payload FROM 1 FOR %(max_bytes)s), attempts, failures, due
+SELECT task_id, substring(payload FROM 1 FOR %(max_bytes)s), attempts, failures, due, priority
 FROM alligator_tasks WHERE queue = %(queue)s AND receipt IS NULL AND due > alligator_now(%(now)s)
 ORDER BY due, seq LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: running_page
-SELECT task_id, substring(payload FROM 1 FOR %(max_bytes)s), attempts, failures, due
+SELECT task_id, substring(payload FROM 1 FOR %(max_bytes)s), attempts, failures, due, priority
 FROM alligator_tasks WHERE queue = %(queue)s AND receipt IS NOT NULL AND due > alligator_now(%(now)s)
 ORDER BY due, seq LIMIT %(limit)s OFFSET %(offset)s
 
@@ -419,7 +467,9 @@ ORDER BY due, seq LIMIT %(limit)s OFFSET %(offset)s
 WITH tasks AS (DELETE FROM alligator_tasks WHERE queue = %(queue)s),
 dead AS (DELETE FROM alligator_dead WHERE queue = %(queue)s),
 finished AS (DELETE FROM alligator_finished WHERE queue = %(queue)s),
-results AS (DELETE FROM alligator_results WHERE queue = %(queue)s)
+results AS (DELETE FROM alligator_results WHERE queue = %(queue)s),
+unique_keys AS (DELETE FROM alligator_unique_keys WHERE queue = %(queue)s),
+ticks AS (DELETE FROM alligator_schedule_ticks WHERE queue = %(queue)s)
 SELECT 1
 
 -- -- live workers and pauses (registry.py) -----------------------------------
