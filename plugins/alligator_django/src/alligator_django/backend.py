@@ -157,8 +157,8 @@ class AlligatorBackend(BaseTaskBackend):
         )
         if not self.settings.is_async:
             return self._run_here(result)
-        options = self._task_options(task, result_id, list(args), dict(kwargs))
-        call = (reading.task_meta(task, self.alias), result.args, result.kwargs)
+        options = self.task_options(task, result_id, list(args), dict(kwargs))
+        call = self.call_of(task, result.args, result.kwargs)
         gator = self.gator(task.queue_name)
         # Checked now (arguments JSON cannot carry, a misspelt option), so a
         # mistake raises here and not in an on_commit callback.
@@ -179,9 +179,19 @@ class AlligatorBackend(BaseTaskBackend):
         # The task holding the key is the one that runs: its result is the caller's.
         return self.get_result(held_by) if held_by else result
 
-    def _task_options(
+    def call_of(self, task: Task, args: list[Any], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        """The arguments of :func:`alligator_django.running.run` that carry ``task`` and its call."""
+        return (reading.task_meta(task, self.alias), args, kwargs)
+
+    def task_options(
         self, task: Task, result_id: str, args: list[Any], kwargs: dict[str, Any]
     ) -> dict[str, Any]:
+        """The :meth:`Gator.options <alligator.gator.Gator.options>` every run of ``task`` is queued with.
+
+        The backend's defaults, the task's own ``@task`` options, its id, the
+        runner's start hook, its priority and ``run_after``; also what a
+        schedule's tick is built with (:mod:`alligator_django.scheduling`).
+        """
         options: dict[str, Any] = dict(self.settings.task_options)
         if isinstance(task, AlligatorTask):
             options.update(task.alligator_options())

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.db import connection
 from django.tasks import task
-from django.tasks.signals import task_finished, task_started
+from django.tasks.signals import task_enqueued, task_finished, task_started
 
 from shop.models import Order
 
@@ -76,8 +76,9 @@ def _note_signal(kind):
     return receiver
 
 
-# Django's signals, as the worker sends them: written to a file the tests read.
-_receivers = {kind: _note_signal(kind) for kind in ("started", "finished")}
+# Django's signals, as the worker (and its scheduler) sends them: written to a file the tests read.
+_receivers = {kind: _note_signal(kind) for kind in ("enqueued", "started", "finished")}
+task_enqueued.connect(_receivers["enqueued"])
 task_started.connect(_receivers["started"])
 task_finished.connect(_receivers["finished"])
 
