@@ -6,7 +6,14 @@ per killed task, and exits.
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from alligator.delivery import Delivery
+    from alligator.security import TaskPolicy
+
+log = logging.getLogger("alligator.supervisor")
 
 
 def settle_killed(order: dict[str, Any]) -> str:
@@ -19,6 +26,9 @@ def settle_killed(order: dict[str, Any]) -> str:
     its backoff while it has retries left and dead-lettered after, like a
     task that raised; its kill is not counted as a crash. The verdict is
     applied by a :class:`~alligator.settler.Settler`, as a worker's is.
+    The task's ``on_killed`` hook, if it names one, is called here, the
+    process that records its failure: once the verdict is decided and just
+    before it is applied, as a worker calls ``on_error`` before it settles.
 
     Args:
         order: ``argv`` (the children's arguments), ``queue``, ``task_id``,
@@ -32,6 +42,7 @@ def settle_killed(order: dict[str, Any]) -> str:
     from alligator.delivery import DeliveryRules, DeliverySteps
     from alligator.exceptions import TimeLimitExceeded
     from alligator.gator import Gator
+    from alligator.registry import dsn_or_env
     from alligator.settler import Settler
     from alligator.worker_arguments import add_import_paths, build_parser, run_setup
 
@@ -42,7 +53,14 @@ def settle_killed(order: dict[str, Any]) -> str:
     if args.setup:
         run_setup(args.setup)
     queue, task_id = order["queue"], order["task_id"]
-    gator = Gator(args.dsn, queue_name=queue, allow=args.allow, max_payload_bytes=args.max_payload_bytes)
+    # As latergator reads it: the DSN may come from ALLIGATOR_DSN (manage.py
+    # latergator passes it so, out of `ps`'s sight), not the arguments.
+    gator = Gator(
+        dsn_or_env(args.dsn) or "",
+        queue_name=queue,
+        allow=args.allow,
+        max_payload_bytes=args.max_payload_bytes,
+    )
     try:
         payload = gator.backend.peek(queue, task_id)
         if payload is None:
@@ -58,7 +76,32 @@ def settle_killed(order: dict[str, Any]) -> str:
         if not delivery.decided:
             # The rules a task that raised goes through: retry with backoff
             # while it has retries left, else the dead letters.
-            steps.fail(delivery, TimeLimitExceeded(order["reason"]))
+            killed = TimeLimitExceeded(order["reason"])
+            steps.fail(delivery, killed)
+            _call_killed_hook(delivery, killed, gator.policy)
         return Settler(gator.backend).settle(delivery).value
     finally:
         gator.backend.close()
+
+
+def _call_killed_hook(delivery: Delivery, killed: BaseException, policy: TaskPolicy) -> None:
+    """Calls the task's ``on_killed(task, exception)`` hook; what it raises is logged, never more.
+
+    The verdict is decided already: nothing a hook does (a framework's
+    "finished" signal) changes it. Its module passed the allow list when the delivery
+    was opened; what its name leads to is checked as a worker checks hooks.
+    """
+    from alligator.utils import import_attr
+
+    task = delivery.task
+    if task is None or not task.on_killed:
+        return
+    module, _, name = task.on_killed.partition(":")
+    try:
+        hook = import_attr(module, name)
+        policy.check_defined_in_allowed(hook, module, name, "hook")
+        hook(task, killed)
+    except Exception:
+        log.exception(
+            "task %s: its on_killed hook %s raised; its failure stands", task.task_id, task.on_killed
+        )

@@ -2,7 +2,9 @@
 
 Every Django task travels as ``run(meta, args, kwargs)``, with
 ``started`` as its ``on_start`` hook (Alligator calls it, in the task's
-thread, with the delivery's attempt number). ``run`` checks that the task is
+thread, with the delivery's attempt number) and ``killed`` as its
+``on_killed`` hook (called where a task killed for its time limit is
+settled, since its own process is dead). ``run`` checks that the task is
 one the worker may run, closes stale database connections as Django's
 request cycle does, keeps the attempt and any error in the task's run record
 (:mod:`alligator_django.records`), sends Django's ``task_started`` and
@@ -173,6 +175,32 @@ def _write_run(gator: Any, result_id: str, run_record: records.RunRecord) -> Non
     queue = records.runs_queue(gator.queue_name)
     gator.backend.cancel(queue, result_id)
     gator.backend.push(queue, result_id, run_record.dumps(), records.RUN_RECORD_SECONDS)
+
+
+def killed(task: AlligatorTaskRun, exc: BaseException) -> None:
+    """The ``on_killed`` hook: a task whose process was killed for its time limit, now settled.
+
+    Runs in the process that recorded the failure (the supervisor's
+    settling process, Django set up by the worker's ``--setup``): keeps the
+    error in the run record, and sends ``task_finished`` when the failure
+    was the task's last, as :func:`run` does for a task that raised.
+    """
+    meta, args, kwargs = task.func_args
+    path = meta.get("task") if isinstance(meta, dict) else None
+    problem = allowing.refusal(path)
+    if problem is not None:
+        raise TaskNotAllowed(problem)
+    django_task = reading.rebuild_task(meta)
+    backend = task_backends[django_task.backend]
+    gator = backend.gator(django_task.queue_name)
+    run_record = reading.read_run(gator, task.task_id)
+    run_record.fail(*_error(exc))
+    _write_run(gator, task.task_id, run_record)
+    if task.retry_after(task.attempts) is None:
+        result = reading.build_result(
+            django_task, task.task_id, TaskResultStatus.FAILED, args, kwargs, run_record
+        )
+        _finish(backend, result, TaskResultStatus.FAILED, run_record)
 
 
 def run_in_process(backend: AlligatorBackend, result: TaskResult) -> TaskResult:

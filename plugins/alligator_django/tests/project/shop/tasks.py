@@ -104,6 +104,19 @@ def overrun():
         time.sleep(0.05)
 
 
+@task(time_limit=1, queue_name="ordered")
+def stuck():
+    """Ignores its time limit, in C code (swallowing whatever lands between sleeps): only a kill stops it."""
+    import time
+
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        try:
+            time.sleep(max(0.0, deadline - time.monotonic()))
+        except BaseException:
+            pass
+
+
 @task(unique_for=60)
 def refresh(item):
     """A unique task: one waiting per item."""
