@@ -26,6 +26,7 @@ from django.tasks.signals import task_finished, task_started
 from django.utils.json import normalize_json
 
 from alligator import capabilities
+from alligator.exceptions import ResultSignatureError
 from alligator_django import allowing, reading, records
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -98,9 +99,9 @@ def run(meta: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> dict[s
     if not hasattr(backend, "gator"):
         raise TaskNotAllowed(f"TASKS[{task.backend!r}] is not an Alligator backend")
     gator = backend.gator(task.queue_name)
-    run_record = reading.read_run(gator, result_id)
+    run_record = _trusted_run(gator, result_id)
     run_record.start(records.worker_id(), time.time())
-    _write_run(gator, result_id, run_record)
+    reading.write_run(gator, result_id, run_record)
     result = reading.build_result(task, result_id, TaskResultStatus.RUNNING, args, kwargs, run_record)
     _fresh_connections()
     try:
@@ -108,7 +109,7 @@ def run(meta: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> dict[s
         value = _call(task, result)
     except BaseException as exc:
         run_record.fail(*_error(exc))
-        _write_run(gator, result_id, run_record)
+        reading.write_run(gator, result_id, run_record)
         if final:
             _finish(backend, result, TaskResultStatus.FAILED, run_record)
         raise
@@ -170,11 +171,13 @@ def _sweep(gator: Any) -> None:
         log.warning("could not sweep the expired run records of %s", queue, exc_info=True)
 
 
-def _write_run(gator: Any, result_id: str, run_record: records.RunRecord) -> None:
-    """Writes the run record in place of the last one (a task runs in one thread at a time)."""
-    queue = records.runs_queue(gator.queue_name)
-    gator.backend.cancel(queue, result_id)
-    gator.backend.push(queue, result_id, run_record.dumps(), records.RUN_RECORD_SECONDS)
+def _trusted_run(gator: Any, result_id: str) -> records.RunRecord:
+    """The task's run record as a worker goes on from it: a forged one is dropped, not believed."""
+    try:
+        return reading.read_run(gator, result_id)
+    except ResultSignatureError as err:
+        log.warning("%s; starting the task's run record afresh", err)
+        return records.RunRecord()
 
 
 def killed(task: AlligatorTaskRun, exc: BaseException) -> None:
@@ -193,9 +196,9 @@ def killed(task: AlligatorTaskRun, exc: BaseException) -> None:
     django_task = reading.rebuild_task(meta)
     backend = task_backends[django_task.backend]
     gator = backend.gator(django_task.queue_name)
-    run_record = reading.read_run(gator, task.task_id)
+    run_record = _trusted_run(gator, task.task_id)
     run_record.fail(*_error(exc))
-    _write_run(gator, task.task_id, run_record)
+    reading.write_run(gator, task.task_id, run_record)
     if task.retry_after(task.attempts) is None:
         result = reading.build_result(
             django_task, task.task_id, TaskResultStatus.FAILED, args, kwargs, run_record
