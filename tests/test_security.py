@@ -319,7 +319,7 @@ def test_a_records_signature_binds_its_kind_task_and_queue_and_no_result_passes_
     sealed = policy.seal_record("runs", "q", "t1", '{"a":1}')
     assert policy.open_record("runs", "q", "t1", sealed) == '{"a":1}'
     for kind, queue, task_id in (("other", "q", "t1"), ("runs", "q", "t2"), ("runs", "x", "t1")):
-        with pytest.raises(ResultSignatureError, match="record of task .* failed its signature check"):
+        with pytest.raises(ResultSignatureError, match=r"record of task .* failed its signature check"):
             policy.open_record(kind, queue, task_id, sealed)
     with pytest.raises(ResultSignatureError, match="not signed"):
         policy.open_record("runs", "q", "t1", '{"a":1}')

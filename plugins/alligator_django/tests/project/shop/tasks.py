@@ -57,6 +57,12 @@ def count_orders():
 
 
 @task()
+def order_label(order_id):
+    """Reads the order the task was enqueued with: it must exist (committed) when the task runs."""
+    return Order.objects.get(pk=order_id).label
+
+
+@task()
 def wait_for(path):
     """Runs until ``path`` exists (so a test can see it RUNNING)."""
     import time

@@ -24,6 +24,13 @@ TASKS = {
         "OPTIONS": {
             "DSN": os.environ.get("SHOP_TASKS_DSN", f"sqlite:///{BASE_DIR / 'tasks.db'}"),
             **({"SECRET": os.environ["SHOP_SECRET"]} if os.environ.get("SHOP_SECRET") else {}),
+            # The store in the project's own database, tasks written in its transactions.
+            **(
+                {"DATABASE": os.environ["SHOP_TASKS_DATABASE"]}
+                if os.environ.get("SHOP_TASKS_DATABASE")
+                else {}
+            ),
+            **({"ENQUEUE_ON_COMMIT": False} if os.environ.get("SHOP_ON_COMMIT") == "0" else {}),
         },
     },
     "immediate": {
