@@ -16,6 +16,21 @@ DATABASES = {
         "TEST": {"NAME": os.environ.get("SHOP_TEST_DB", str(BASE_DIR / "test-db.sqlite3"))},
     }
 }
+if os.environ.get("SHOP_PG_DB"):
+    # The project on PostgreSQL instead (postgresql://user@host:port/name): its tasks in the same database.
+    from urllib.parse import urlsplit
+
+    _pg = urlsplit(os.environ["SHOP_PG_DB"])
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": _pg.path.lstrip("/"),
+            "USER": _pg.username or "",
+            "PASSWORD": _pg.password or "",
+            "HOST": _pg.hostname or "",
+            "PORT": str(_pg.port or ""),
+        }
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 TASKS = {
     "default": {
