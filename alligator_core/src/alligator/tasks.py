@@ -92,11 +92,12 @@ class Task:
         on_success: Called as ``on_success(task, result)`` after it returned.
         on_error: Called as ``on_error(task, exception)`` after it raised.
         on_killed: Called as ``on_killed(task, exception)`` when the task's
-            worker process was killed for its time limit, in the process that
-            settles it (the task's own can call nothing then), once its
-            failure is decided and before it is applied, as ``on_error``;
-            ``exception`` is the
-            :class:`~alligator.exceptions.TimeLimitExceeded`.
+            own process died, in the process that records its failure, once
+            that is decided and before it is applied: the supervisor's settling
+            process for a task killed for its time limit (a
+            :class:`~alligator.exceptions.TimeLimitExceeded`), the worker that
+            dead-letters a task its workers died on too often (a
+            :class:`~alligator.exceptions.WorkerLost`).
         depends_on: Ids (or Tasks) of tasks that must succeed first.
         delay_by: Seconds to wait before the task is due.
         delay_until: When the task is due: a Unix timestamp or a datetime.

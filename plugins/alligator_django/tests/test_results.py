@@ -138,6 +138,25 @@ def test_a_task_killed_by_the_supervisor_ends_failed_and_task_finished_fires(sta
     assert f"finished {result.id} FAILED AlligatorBackend" in lines
 
 
+def test_a_task_its_workers_died_on_too_often_ends_failed_and_task_finished_fires(
+    start_worker, transactional_db
+):
+    # Each run kills its worker process; the supervisor starts another, the
+    # task comes back when its lease ends, and the next worker refuses it:
+    # delivered more often than --max-deliveries without finishing.
+    result = tasks.die.enqueue()
+    worker = start_worker("--queue", "ordered", "--max-deliveries", "1", "--lease-seconds", "2")
+    done = finished(result)
+
+    assert done.status == TaskResultStatus.FAILED
+    assert [e.exception_class_path for e in done.errors] == ["alligator.exceptions.WorkerLost"]
+    assert "without finishing" in done.errors[0].traceback
+    lines = wait_for(
+        lambda: (text := worker.signals.read_text()).count(f"finished {result.id}") and text, "task_finished"
+    ).splitlines()
+    assert f"finished {result.id} FAILED AlligatorBackend" in lines
+
+
 def test_the_async_api_enqueues_and_reads_results(worker):
     import asyncio
 

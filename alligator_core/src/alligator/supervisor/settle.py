@@ -6,14 +6,7 @@ per killed task, and exits.
 
 from __future__ import annotations
 
-import logging
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # pragma: no cover
-    from alligator.delivery import Delivery
-    from alligator.security import TaskPolicy
-
-log = logging.getLogger("alligator.supervisor")
+from typing import Any
 
 
 def settle_killed(order: dict[str, Any]) -> str:
@@ -78,30 +71,7 @@ def settle_killed(order: dict[str, Any]) -> str:
             # while it has retries left, else the dead letters.
             killed = TimeLimitExceeded(order["reason"])
             steps.fail(delivery, killed)
-            _call_killed_hook(delivery, killed, gator.policy)
+            steps.call_killed_hook(delivery, killed)
         return Settler(gator.backend).settle(delivery).value
     finally:
         gator.backend.close()
-
-
-def _call_killed_hook(delivery: Delivery, killed: BaseException, policy: TaskPolicy) -> None:
-    """Calls the task's ``on_killed(task, exception)`` hook; what it raises is logged, never more.
-
-    The verdict is decided already: nothing a hook does (a framework's
-    "finished" signal) changes it. Its module passed the allow list when the delivery
-    was opened; what its name leads to is checked as a worker checks hooks.
-    """
-    from alligator.utils import import_attr
-
-    task = delivery.task
-    if task is None or not task.on_killed:
-        return
-    module, _, name = task.on_killed.partition(":")
-    try:
-        hook = import_attr(module, name)
-        policy.check_defined_in_allowed(hook, module, name, "hook")
-        hook(task, killed)
-    except Exception:
-        log.exception(
-            "task %s: its on_killed hook %s raised; its failure stands", task.task_id, task.on_killed
-        )

@@ -3,8 +3,9 @@
 Every Django task travels as ``run(meta, args, kwargs)``, with
 ``started`` as its ``on_start`` hook (Alligator calls it, in the task's
 thread, with the delivery's attempt number) and ``killed`` as its
-``on_killed`` hook (called where a task killed for its time limit is
-settled, since its own process is dead). ``run`` checks that the task is
+``on_killed`` hook (called where a task is settled whose own process died:
+killed for its time limit, or dead-lettered after its workers died on it
+too often). ``run`` checks that the task is
 one the worker may run, closes stale database connections as Django's
 request cycle does, keeps the attempt and any error in the task's run record
 (:mod:`alligator_django.records`), sends Django's ``task_started`` and
@@ -26,7 +27,7 @@ from django.tasks.signals import task_finished, task_started
 from django.utils.json import normalize_json
 
 from alligator import capabilities
-from alligator.exceptions import ResultSignatureError
+from alligator.exceptions import ResultSignatureError, WorkerLost
 from alligator_django import allowing, reading, records
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -181,12 +182,15 @@ def _trusted_run(gator: Any, result_id: str) -> records.RunRecord:
 
 
 def killed(task: AlligatorTaskRun, exc: BaseException) -> None:
-    """The ``on_killed`` hook: a task whose process was killed for its time limit, now settled.
+    """The ``on_killed`` hook: a task whose own process died, being settled as failed.
 
-    Runs in the process that recorded the failure (the supervisor's
-    settling process, Django set up by the worker's ``--setup``): keeps the
-    error in the run record, and sends ``task_finished`` when the failure
-    was the task's last, as :func:`run` does for a task that raised.
+    Runs in the process that records the failure, Django set up by the
+    worker's ``--setup``: the supervisor's settling process for a task
+    killed for its time limit (``exc`` a ``TimeLimitExceeded``, retried while
+    it has retries left), the worker that dead-letters a task its workers
+    died on too often (a ``WorkerLost``, for good). Keeps the error in the
+    run record, and sends ``task_finished`` when the failure is the task's
+    last, as :func:`run` does for a task that raised.
     """
     meta, args, kwargs = task.func_args
     path = meta.get("task") if isinstance(meta, dict) else None
@@ -199,7 +203,7 @@ def killed(task: AlligatorTaskRun, exc: BaseException) -> None:
     run_record = _trusted_run(gator, task.task_id)
     run_record.fail(*_error(exc))
     reading.write_run(gator, task.task_id, run_record)
-    if task.retry_after(task.attempts) is None:
+    if isinstance(exc, WorkerLost) or task.retry_after(task.attempts) is None:
         result = reading.build_result(
             django_task, task.task_id, TaskResultStatus.FAILED, args, kwargs, run_record
         )

@@ -123,6 +123,14 @@ def stuck():
             pass
 
 
+@task(queue_name="ordered")
+def die():
+    """Kills its own worker process, every time it runs (as the kernel's OOM killer would)."""
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 @task(unique_for=60)
 def refresh(item):
     """A unique task: one waiting per item."""
