@@ -80,6 +80,7 @@ def test_fifo_within_a_queue(start_worker, tmp_path, transactional_db):
     # latergator's options reached it: one process of one thread, on the queue given.
     log = worker.log.read_text()
     assert "starting 1 worker process x 1 thread" in log and "queue 'ordered'" in log
+    assert "manage.py latergator: TASKS['default'], running the Django tasks of shop.tasks" in log
 
 
 def test_priority_orders_tasks_within_a_queue(start_worker, tmp_path, transactional_db):
