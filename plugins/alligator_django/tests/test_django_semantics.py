@@ -137,6 +137,18 @@ def test_is_async_false_runs_each_task_in_the_callers_process(settings, tmp_path
     assert not (tmp_path / "unused.db").exists()
 
 
+def test_a_project_in_debug_logs_each_task_state_once(start_worker, transactional_db):
+    # startproject's settings: DEBUG on, Django's default logging.
+    result = tasks.record.enqueue("/dev/null", "once")
+    worker = start_worker("--queue", "ordered", env={"SHOP_DEBUG": "1"})
+    finished(result)
+    # Django's console handler would write first, latergator's (through the root logger) after.
+    finished_line = f"INFO django.tasks: Task id={result.id} path=shop.tasks.record state=SUCCESSFUL"
+    wait_for(lambda: finished_line in worker.log.read_text(), "the task's log lines")
+    lines = [line for line in worker.log.read_text().splitlines() if f"id={result.id}" in line]
+    assert sum("state=SUCCESSFUL" in line for line in lines) == 1, lines
+
+
 def test_database_connections_are_closed_between_tasks(start_worker, transactional_db):
     # CONN_MAX_AGE is 0, as by default: Django closes the connection at the
     # end of each request, and the worker at the end of each task.

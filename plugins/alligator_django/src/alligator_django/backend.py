@@ -236,7 +236,7 @@ class AlligatorBackend(BaseTaskBackend):
             options["limit_key"] = task.module_path
         options["task_id"] = result_id
         options["on_start"] = f"{RUNNER}:started"
-        # Called where a task killed for its time limit is settled: its own process is gone.
+        # Called where a task whose own process died is settled (a time limit's kill, its workers dying).
         options["on_killed"] = f"{RUNNER}:killed"
         if task.priority:
             # Given only when set: stores that order by priority take it.

@@ -5,7 +5,7 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SECRET_KEY = "only-for-the-tests"
-DEBUG = False
+DEBUG = os.environ.get("SHOP_DEBUG") == "1"
 USE_TZ = True
 INSTALLED_APPS = ["django.contrib.contenttypes", "alligator_django", "shop"]
 DATABASES = {
