@@ -317,7 +317,8 @@ DJANGO_PYTHON = _interpreter("3.12")
 def django(session: nox.Session) -> None:
     """Django: the tutorial's project (Alligator's own API), the example on django.tasks, and the
     django.tasks backend (plugins/alligator_django): real projects with real `latergator` workers,
-    on SQLite, and on Redis (database 2) for the backend."""
+    on SQLite, and on Redis (database 2) for the backend; PostgreSQL (a database of its own on the
+    machine's server) for tasks written in Django's own transaction."""
     _install(
         session,
         *TEST_DEPS,
@@ -327,6 +328,7 @@ def django(session: nox.Session) -> None:
         CORE,
         PLUGINS["sqlite"],
         PLUGINS["redis"],
+        PLUGINS["postgres"],
         DJANGO_PLUGIN,
     )
     # The lint session runs on 3.10, without Django: the plugin's type check is here.

@@ -75,6 +75,10 @@ def error_hook(task: Any, exc: BaseException) -> None:
     CALLS.append(("on_error", str(exc)))
 
 
+def killed_hook(task: Any, exc: BaseException) -> None:
+    CALLS.append(("on_killed", f"{type(exc).__name__}: {exc}"))
+
+
 class Namespace:
     @staticmethod
     def static(value: int) -> int:

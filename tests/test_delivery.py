@@ -306,3 +306,30 @@ def test_a_worker_imports_a_function_once_and_checks_refusals_every_time(
     # add imported once; the refused name imported (and refused) each time
     assert imported.count("sample_tasks") == 3, imported
     assert len(gator.dead_letters()) == 2
+
+
+def test_a_task_its_workers_died_on_too_often_is_dead_lettered_and_its_on_killed_hook_called(
+    gator: Gator,
+) -> None:
+    from alligator import Task
+
+    sample_tasks.CALLS.clear()
+    gator.push(Task(task_id="lost", on_killed=sample_tasks.killed_hook), sample_tasks.record, "never")
+    steps = DeliverySteps(gator.backend, gator.queue_name, DeliveryRules(gator.policy, max_deliveries=2))
+    # Two deliveries ended with their worker (nothing acked, released or failed them).
+    for _ in range(2):
+        [held] = gator.backend.reserve(gator.queue_name, 0.05)
+        time.sleep(0.1)
+    [held] = gator.backend.reserve(gator.queue_name, 30.0)
+    delivery = steps.open(held)
+
+    assert delivery.decided and "delivered 3 times without finishing" in (delivery.reason or "")
+    assert sample_tasks.CALLS == [("on_killed", "WorkerLost: " + (delivery.reason or ""))]
+    assert Settler(gator.backend).settle(delivery) == Outcome.DEAD
+    assert gator.status("lost") == FAILED
+    # A task without the hook, or one refused for another reason, calls nothing.
+    sample_tasks.CALLS.clear()
+    _raw(gator, "other", "sample_tasks", "no_such_function", on_killed="sample_tasks:killed_hook")
+    [held] = gator.backend.reserve(gator.queue_name, 30.0)
+    steps.handle(held)
+    assert sample_tasks.CALLS == []

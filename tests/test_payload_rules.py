@@ -295,3 +295,17 @@ def test_the_usual_payload_reads_back_as_the_full_rules_read_it() -> None:
             from_fields(Task, {**fields, **bad})
         with pytest.raises(ValueError):
             from_fields(Called, {**fields, **bad})
+
+
+def test_an_on_killed_hook_travels_by_name_and_is_checked_like_the_others() -> None:
+    task = Task(task_id="k", on_killed=sample_tasks.noop)
+    task.to_call(sample_tasks.noop)
+    again = Task.deserialize(task.serialize())
+    assert again.on_killed == "sample_tasks:noop"
+    assert ("sample_tasks", "noop") in again.hooks()
+    with pytest.raises(TaskRefused, match="forbidden_module"):
+        TaskPolicy(allow=("sample_tasks",)).check_task(
+            "sample_tasks", "noop", Task.deserialize(_payload(on_killed="forbidden_module:evil")).hooks()
+        )
+    with pytest.raises(InvalidPayloadError, match="on_killed"):
+        Task.deserialize(_payload(on_killed=7))

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 from sample_tasks import add, noop
 
-from alligator import Gator, Schedule
+from alligator import Gator, Schedule, Task
 from alligator.exceptions import BackendError, ConfigurationError
+from alligator.schedule_targets import ScheduleTarget, register_target
 from alligator.scheduler import Scheduler
 from alligator.schedules import load_schedules, next_from_about, tick_task_id
 
@@ -291,3 +292,62 @@ def test_a_planted_record_that_is_no_number_counts_as_none() -> None:
     assert backend.schedule_records() == []
     Scheduler(gator, [Schedule("s", noop, every=10)], Clock(101.0)).run_once(111.0)
     assert _ticks_in(gator, "s") == [110]
+
+
+# -- targets a plugin registers --------------------------------------------------
+
+
+class _Recipe:
+    """An object of a framework's own: not a function, so no tick can call it as one."""
+
+    def __init__(self, dish: str) -> None:
+        self.dish = dish
+
+
+class _RecipeTarget(ScheduleTarget):
+    enqueued_here: list[tuple[str, str]] = []
+
+    def default_queue(self) -> str:
+        return "kitchen"
+
+    def task_id(self, name: str, tick: float, queue: str) -> str:
+        return f"recipe-{name}-{int(tick)}@{queue}"
+
+    def task(self, task_id: str, queue: str, args: Any, kwargs: Any) -> Task:
+        task = Task(task_id=task_id, retries=2)
+        task.to_call(add, len(self.target.dish), *args)
+        return task
+
+    def enqueued(self, task: Task, queue: str) -> None:
+        self.enqueued_here.append((task.task_id, queue))
+
+
+def test_a_registered_target_says_how_its_ticks_are_queued_and_hears_of_each() -> None:
+    register_target(_Recipe, _RecipeTarget)
+    gator = _gator()
+    schedule = Schedule("soup", _Recipe("soup"), every=10, args=(1,))
+    assert isinstance(schedule.target, _RecipeTarget) and schedule.queue == "kitchen"
+
+    scheduler = Scheduler(gator, [schedule], Clock(101.0))
+    scheduler.run_once(121.0)
+    # A second scheduler's pushes of the same ticks are refused: no second hook call.
+    Scheduler(gator, [schedule], Clock(101.0)).run_once(121.0)
+
+    assert _RecipeTarget.enqueued_here == [
+        ("recipe-soup-110@kitchen", "kitchen"),
+        ("recipe-soup-120@kitchen", "kitchen"),
+    ]
+    held = gator.backend.reserve("kitchen", 30.0)
+    task = Task.deserialize(gator.policy.open(held[0].payload))
+    assert (task.task_id, task.callable, task.func_args, task.retries) == (
+        "recipe-soup-110@kitchen",
+        "add",
+        [4, 1],
+        2,
+    )
+
+
+def test_a_target_refusing_its_arguments_stops_the_schedule_at_start() -> None:
+    register_target(_Recipe, _RecipeTarget)
+    with pytest.raises(ConfigurationError, match=r"schedule .bad.*NotSerializableError"):
+        Schedule("bad", _Recipe("x"), every=10, args=({1, 2},))

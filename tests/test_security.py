@@ -314,6 +314,24 @@ def test_a_results_signature_binds_its_task_queue_and_outcome() -> None:
         policy.open_result("q", "t1", f"[1,2]\n{SIGNED_PREFIX}{digest}")
 
 
+def test_a_records_signature_binds_its_kind_task_and_queue_and_no_result_passes_for_one() -> None:
+    policy = TaskPolicy(secrets=(NEW_KEY,))
+    sealed = policy.seal_record("runs", "q", "t1", '{"a":1}')
+    assert policy.open_record("runs", "q", "t1", sealed) == '{"a":1}'
+    for kind, queue, task_id in (("other", "q", "t1"), ("runs", "q", "t2"), ("runs", "x", "t1")):
+        with pytest.raises(ResultSignatureError, match=r"record of task .* failed its signature check"):
+            policy.open_record(kind, queue, task_id, sealed)
+    with pytest.raises(ResultSignatureError, match="not signed"):
+        policy.open_record("runs", "q", "t1", '{"a":1}')
+    with pytest.raises(ResultSignatureError, match="does not match"):
+        policy.open_record("runs", "q", "t1", policy.seal_result("q", "t1", '{"a":1}'))
+    with pytest.raises(ResultSignatureError, match="does not match"):
+        policy.open_result("q", "t1", sealed)
+    # Without a secret nothing is signed, and nothing checked.
+    assert TaskPolicy().seal_record("runs", "q", "t1", "{}") == "{}"
+    assert TaskPolicy().open_record("runs", "q", "t1", sealed) == '{"a":1}'
+
+
 def test_results_signed_with_an_old_key_verify_while_it_is_listed() -> None:
     old = TaskPolicy(secrets=(OLD_KEY,))
     sealed = old.seal_result("q", "t", "true")

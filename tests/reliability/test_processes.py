@@ -95,7 +95,12 @@ def test_a_task_past_its_hard_limit_is_killed_settled_as_failed_and_the_worker_g
     _children_started(pool, 1)
     gator = Gator(store.dsn, queue_name=store.queue, allow=["reliability_tasks", "test_processes_tasks"])
     # Ignores its limit for 600 s, in C code: only a kill ends it in time.
-    gator.push(Task(task_id="stuck"), test_processes_tasks.stubborn, "stuck", 600.0)
+    gator.push(
+        Task(task_id="stuck", on_killed=test_processes_tasks.note_kill),
+        test_processes_tasks.stubborn,
+        "stuck",
+        600.0,
+    )
     gator.push(Task(task_id="after"), reliability_tasks.record, "after")
     started = time.monotonic()
     wait_for(lambda: "after" in ledger.refresh().finished, 120, "the next task to run")
@@ -107,6 +112,12 @@ def test_a_task_past_its_hard_limit_is_killed_settled_as_failed_and_the_worker_g
         if d.task_id == "stuck"
     ]
     assert "time limit of 1 s exceeded; the process was killed" in letter.reason, letter.reason
+    # Its on_killed hook ran once, in the process that settled it: neither the
+    # killed worker process nor the supervisor.
+    key = "killed:stuck:TimeLimitExceeded:1"
+    wait_for(lambda: key in ledger.refresh().keys(), 60, "the on_killed hook")
+    [hook_run] = ledger.by_key()[key]
+    assert hook_run.pid not in {supervisor.pid, ledger.by_key()["stuck"][0].pid}
     output = pool.output()
     assert "ran past its time limit" in output and "killing worker process" in output, output
     # Settled once, as a failure: not delivered again as a crash.

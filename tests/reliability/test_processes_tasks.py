@@ -28,6 +28,11 @@ def stubborn(key: str, seconds: float) -> None:
             pass
 
 
+def note_kill(task: object, exc: BaseException) -> None:
+    """An ``on_killed`` hook: records, in the ledger, the process that called it and what it was given."""
+    _begin(f"killed:{getattr(task, 'task_id', '?')}:{type(exc).__name__}:{getattr(task, 'attempts', '?')}")
+
+
 def _supervisor_pipe() -> int:
     """The fd a task finds the supervisor's pipe at, as hostile code would: the one write-only pipe."""
     import fcntl

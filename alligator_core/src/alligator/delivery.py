@@ -54,6 +54,7 @@ from alligator.exceptions import (
     TaskRefused,
     UnknownCallableError,
     UnknownModuleError,
+    WorkerLost,
 )
 from alligator.limits import MAX_TIME_LIMIT
 from alligator.security import TaskPolicy
@@ -63,6 +64,7 @@ from alligator.settling import Outcome as Outcome
 from alligator.settling import Refused, Settling, traceback_text
 from alligator.tasks import Task
 from alligator.text import printable
+from alligator.utils import import_attr
 from alligator.verdicts import Verdict
 
 #: Default cap on deliveries of one task that never finished (its worker kept
@@ -75,6 +77,12 @@ DEFAULT_RESULT_TTL = 3600.0
 
 #: The most imported functions a consumer remembers (see DeliverySteps._resolve).
 MAX_KNOWN_FUNCTIONS = 1024
+
+log = logging.getLogger("alligator.worker")
+
+
+class _Lost(Refused):
+    """Ends a delivery of a task whose earlier deliveries never finished too often (its workers died)."""
 
 
 @dataclass(frozen=True)
@@ -223,6 +231,9 @@ class DeliverySteps(DependencyChecks, Settling):
             self._admit(delivery.task, reservation)
         except BaseException as exc:
             self._end_on(delivery, exc)
+            if isinstance(exc, _Lost):
+                # Its own processes died each time: this one records its end.
+                self.call_killed_hook(delivery, WorkerLost(exc.reason))
         return delivery
 
     def complete(self, delivery: Delivery) -> Delivery:
@@ -262,6 +273,33 @@ class DeliverySteps(DependencyChecks, Settling):
             self._end_on(delivery, err)
         assert delivery.verdict is not None
         return delivery.verdict
+
+    def call_killed_hook(self, delivery: Delivery, exc: BaseException) -> None:
+        """Calls the task's ``on_killed(task, exc)`` hook, if it names one; what it raises is only logged.
+
+        For a task whose own process could call nothing: killed for its time
+        limit (``exc`` a :class:`~alligator.exceptions.TimeLimitExceeded`, from
+        the supervisor's settling process), or dead-lettered after its
+        workers died on it too often (a :class:`~alligator.exceptions.WorkerLost`,
+        from the worker that refused it). Called once the verdict is decided,
+        before it is applied, as ``on_error`` is; nothing the hook does
+        changes the verdict. Its module passed the allow list as the delivery
+        was opened; what its name leads to is checked as a worker checks hooks.
+        """
+        task = delivery.task
+        if task is None or not task.on_killed:
+            return
+        module, _, name = task.on_killed.partition(":")
+        try:
+            hook = import_attr(module, name)
+            self.rules.policy.check_defined_in_allowed(hook, module, name, "hook")
+            hook(task, exc)
+        except Exception:
+            log.exception(
+                "task %s: its on_killed hook %s raised; its outcome stands",
+                printable(task.task_id),
+                printable(task.on_killed),
+            )
 
     def refuse(self, delivery: Delivery, reason: str) -> Verdict:
         """Dead-letters an opened delivery its worker may not run, with ``reason``, unrun.
@@ -306,7 +344,7 @@ class DeliverySteps(DependencyChecks, Settling):
             )
         unfinished = reservation.attempts - reservation.failures
         if unfinished > self.rules.max_deliveries:
-            raise Refused(
+            raise _Lost(
                 f"delivered {unfinished} times without finishing (limit "
                 f"{self.rules.max_deliveries}); its worker probably died while running it"
             )

@@ -96,6 +96,14 @@ class TimeLimitExceeded(AlligatorException):
     """Raised inside a task that ran past its time limit, so its ``finally`` blocks run."""
 
 
+class WorkerLost(AlligatorException):
+    """What a task's ``on_killed`` hook is given when its deliveries kept ending with their worker process.
+
+    The task was dead-lettered unrun after ``--max-deliveries`` deliveries
+    that never finished (killed from outside, out of memory, a crash in C).
+    """
+
+
 class EvictingStoreError(AlligatorException):
     """Raised when a gator not built with ``allow_eviction`` would enqueue on a store that evicts tasks."""
 

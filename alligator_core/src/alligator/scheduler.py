@@ -122,7 +122,8 @@ class Scheduler:
 
     def _push(self, schedule: Schedule, tick: float) -> None:
         try:
-            payload = self.gator._seal(schedule.task(tick))
+            task = schedule.task(tick)
+            payload = self.gator._seal(task)
         except Exception as err:
             # A refusal of this one tick (a payload over the limit) must not
             # stop the others.
@@ -135,6 +136,13 @@ class Scheduler:
         ):
             self.pushed += 1
             log.debug("schedule %r: enqueued tick %s", schedule.name, tick)
+            task.queued = True
+            try:
+                schedule.enqueued(task)
+            except Exception:
+                # The tick is enqueued: what its target does next (a framework's
+                # signal receivers) must not stop the ticks after it.
+                log.exception("schedule %r: tick %s enqueued; its target's hook raised", schedule.name, tick)
 
     def run(self) -> None:
         """Runs until :meth:`stop`: pushes due ticks, then sleeps until the next one."""

@@ -35,8 +35,9 @@ from typing import Any
 
 from croniter import croniter
 
-from alligator.constants import ALL
 from alligator.exceptions import ConfigurationError
+from alligator.schedule_targets import schedule_target
+from alligator.schedule_targets import tick_task_id as tick_task_id
 from alligator.scheduling_store import ScheduleRecord, check_schedule_name
 from alligator.tasks import Task
 
@@ -56,7 +57,10 @@ class Schedule:
     Args:
         name: Unique among the schedules of a store's queue; part of each
             tick's task id, so renaming a schedule makes a new one.
-        func: An importable function, as for ``gator.task``.
+        func: An importable function, as for ``gator.task``; or an object
+            a plugin registered a :class:`~alligator.schedule_targets.ScheduleTarget`
+            for (a Django task, with ``alligator-django``), which then says
+            how each tick is enqueued.
         cron: A cron expression (five fields, or six with seconds last, as
             ``croniter`` reads them), in ``timezone``.
         every: Seconds between ticks (or a ``timedelta``), a whole number >= 1; ticks fall on the
@@ -64,7 +68,8 @@ class Schedule:
         args: The function's positional arguments (JSON values).
         kwargs: Its keyword arguments (JSON values).
         queue: The queue the ticks' tasks go to (default: ``"all"``, where
-            ``Gator(DSN)`` puts tasks).
+            ``Gator(DSN)`` puts tasks; a registered target may say otherwise:
+            a Django task's own queue).
         timezone: An IANA timezone name for ``cron`` (default ``"UTC"``).
         missed: What to do with ticks that fell while no scheduler ran:
             ``"last"`` (the default) enqueues the latest of them once,
@@ -80,7 +85,7 @@ class Schedule:
     def __init__(
         self,
         name: str,
-        func: Callable[..., Any],
+        func: Callable[..., Any] | Any,
         *,
         cron: str | None = None,
         every: float | datetime.timedelta | None = None,
@@ -96,9 +101,11 @@ class Schedule:
         except ValueError as err:
             raise ConfigurationError(str(err)) from None
         self.func = func
+        #: How the ticks of ``func`` become tasks (see :mod:`alligator.schedule_targets`).
+        self.target = schedule_target(func)
         self.args = tuple(args)
         self.kwargs = dict(kwargs or {})
-        self.queue = ALL if queue is None else queue
+        self.queue = self.target.default_queue() if queue is None else queue
         if not isinstance(self.queue, str) or not self.queue:
             self._refuse(f"queue must be a non-empty string, not {queue!r}")
         if (cron is None) == (every is None):
@@ -122,7 +129,7 @@ class Schedule:
         try:
             # What gator.task would refuse (not importable, arguments JSON
             # cannot carry or that do not fit), refused now, at start.
-            Task().to_call(func, *self.args, **self.kwargs)
+            self.target.check(self.queue, self.args, self.kwargs)
         except Exception as err:
             self._refuse(f"{type(err).__name__}: {err}")
 
@@ -173,13 +180,15 @@ class Schedule:
 
     def task_id(self, tick: float) -> str:
         """The task id of one tick: the same in every scheduler, so the store's unique-id rule applies."""
-        return tick_task_id(self.name, tick)
+        return self.target.task_id(self.name, tick, self.queue)
 
     def task(self, tick: float) -> Task:
         """The task of one tick, ready to be sealed and pushed."""
-        task = Task(task_id=self.task_id(tick))
-        task.to_call(self.func, *self.args, **self.kwargs)
-        return task
+        return self.target.task(self.task_id(tick), self.queue, self.args, self.kwargs)
+
+    def enqueued(self, task: Task) -> None:
+        """Tells the target that a tick's ``task`` was enqueued (by this scheduler, not refused)."""
+        self.target.enqueued(task, self.queue)
 
     def about(self) -> str:
         """What the store keeps about this schedule, so tools can say when it ticks next (JSON)."""
@@ -189,12 +198,6 @@ class Schedule:
         else:
             fields["every"] = self.every
         return json.dumps(fields, sort_keys=True)
-
-
-def tick_task_id(name: str, tick: float) -> str:
-    """``schedule:<name>:<tick>``, the tick in whole seconds (or as Python writes it when not whole)."""
-    text = str(int(tick)) if float(tick).is_integer() else repr(float(tick))
-    return f"schedule:{name}:{text}"
 
 
 def next_tick(every: int | None, cron: str | None, zone: datetime.tzinfo, after: float) -> float:

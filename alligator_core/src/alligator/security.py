@@ -42,6 +42,7 @@ from alligator.signing import (
 )
 from alligator.signing import MIN_SECRET_LENGTH as MIN_SECRET_LENGTH
 from alligator.signing import OUTCOME_SIGNATURE_BYTES as OUTCOME_SIGNATURE_BYTES
+from alligator.signing import RECORD_OUTCOME_PREFIX as RECORD_OUTCOME_PREFIX
 from alligator.signing import SECRET_ENV as SECRET_ENV
 from alligator.signing import SIGNED_PREFIX as SIGNED_PREFIX
 from alligator.signing import StoredRecord as StoredRecord
@@ -369,6 +370,37 @@ class TaskPolicy:
                 queue and outcome.
         """
         return self._open_outcome(_FAILED, queue, task_id, stored)
+
+    def seal_record(self, kind: str, queue: str, task_id: str, text: str) -> str:
+        """Signs a record a plugin keeps beside a task (Django's run records), as results are signed.
+
+        The signature covers ``kind``, the queue, the task id and the text,
+        so a record cannot pass for a result, a reason, another kind of
+        record, or another task's.
+
+        Args:
+            kind: What the record is, e.g. ``"django-run"``.
+            queue: The task's queue.
+            task_id: The task's id.
+            text: The record.
+
+        Returns:
+            ``text`` unchanged without a secret; else it signed with the first key.
+        """
+        return self._seal_outcome(RECORD_OUTCOME_PREFIX + kind, queue, task_id, text)
+
+    def open_record(self, kind: str, queue: str, task_id: str, stored: str) -> str:
+        """Returns a record :meth:`seal_record` signed, once its signature is checked.
+
+        Without a secret nothing is checked (a signed record is handed out
+        without its signature).
+
+        Raises:
+            ResultSignatureError: A secret is configured, and the record is
+                unsigned, or signed for another kind, task or queue, or with
+                no key of this policy: treat it as forged.
+        """
+        return self._open_outcome(RECORD_OUTCOME_PREFIX + kind, queue, task_id, stored)
 
     def _seal_outcome(self, outcome: str, queue: str, task_id: str, text: str) -> str:
         if not self.secrets:

@@ -34,6 +34,9 @@ SIGNED_PREFIX = "hmac-sha256:"
 OUTCOME_SIGNATURE_BYTES = len(SIGNED_PREFIX) + 64 + 1
 # The outcomes a stored signature is bound to.
 _SUCCEEDED, _FAILED = "succeeded", "failed"
+#: Starts the outcome a record a plugin keeps beside a task is signed for
+#: (``record:`` and its kind), so no record passes for a result or a reason.
+RECORD_OUTCOME_PREFIX = "record:"
 
 
 def _check_secret(key: object, where: str) -> str:
@@ -148,6 +151,13 @@ def _outcome_digest(secret: str, outcome: str, queue: str, task_id: str, text: s
 
 def _refusal(outcome: str, queue: str, task_id: str, why: str) -> str:
     where = f"task {printable(task_id)} on queue {printable(queue)!r}"
+    if outcome.startswith(RECORD_OUTCOME_PREFIX):
+        kind = outcome[len(RECORD_OUTCOME_PREFIX) :]
+        return (
+            f"the {printable(kind)} record of {where} failed its signature check: {why}. It is not "
+            "trusted: a writer to the store may have forged it, or a worker without this gator's secret "
+            "(ALLIGATOR_SECRET) wrote it; give every worker the secret"
+        )
     if outcome == _SUCCEEDED:
         return (
             f"the stored result of {where} failed its signature check: {why}. It is not handed out: "

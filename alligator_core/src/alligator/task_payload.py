@@ -35,7 +35,7 @@ PAYLOAD_VERSION = _payload.PLAIN_VERSION
 
 
 #: Payload fields newer than a task class of a user's own may be: passed to it only when present.
-_NEWER_FIELDS = ("rate_limit", "concurrency_limit", "limit_key", "priority")
+_NEWER_FIELDS = ("rate_limit", "concurrency_limit", "limit_key", "priority", "on_killed")
 
 
 def serialize(task: Task) -> str:
@@ -89,6 +89,8 @@ def serialize(task: Task) -> str:
         data["on_success"] = task.on_success
     if task.on_error:
         data["on_error"] = task.on_error
+    if task.on_killed:
+        data["on_killed"] = task.on_killed
     if task.depends_on:
         data["depends_on"] = task.depends_on
     retry_policy = (task.retry_delay, task.retry_backoff, task.retry_max_delay)
@@ -138,7 +140,7 @@ def _usual(task: Task) -> bool:
         and type(task.is_async) is bool
         and type(task.func_args) is list
         and type(task.func_kwargs) is dict
-        and not (task.on_start or task.on_success or task.on_error or task.depends_on)
+        and not (task.on_start or task.on_success or task.on_error or task.on_killed or task.depends_on)
         and task.retry_delay == DEFAULT_RETRY_DELAY
         and task.retry_backoff == DEFAULT_RETRY_BACKOFF
         and task.retry_max_delay == DEFAULT_RETRY_MAX_DELAY
@@ -170,6 +172,7 @@ _EXPECTED_TYPES: dict[str, type | tuple[type, ...]] = {
     "on_start": str,
     "on_success": str,
     "on_error": str,
+    "on_killed": str,
     "depends_on": list,
     "retry_policy": list,
     "retry_jitter": bool,

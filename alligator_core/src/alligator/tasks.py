@@ -91,6 +91,13 @@ class Task:
         on_start: Called as ``on_start(task)`` before the function.
         on_success: Called as ``on_success(task, result)`` after it returned.
         on_error: Called as ``on_error(task, exception)`` after it raised.
+        on_killed: Called as ``on_killed(task, exception)`` when the task's
+            own process died, in the process that records its failure, once
+            that is decided and before it is applied: the supervisor's settling
+            process for a task killed for its time limit (a
+            :class:`~alligator.exceptions.TimeLimitExceeded`), the worker that
+            dead-letters a task its workers died on too often (a
+            :class:`~alligator.exceptions.WorkerLost`).
         depends_on: Ids (or Tasks) of tasks that must succeed first.
         delay_by: Seconds to wait before the task is due.
         delay_until: When the task is due: a Unix timestamp or a datetime.
@@ -156,6 +163,7 @@ class Task:
         concurrency_limit: int | None = None,
         limit_key: str | None = None,
         priority: int = 0,
+        on_killed: HookSpec = None,
     ) -> None:
         check_retries(retries)
         if delay_by is not None and delay_until is not None:
@@ -171,6 +179,7 @@ class Task:
         self.on_start = _hook_path(on_start, "on_start", self.is_async)
         self.on_success = _hook_path(on_success, "on_success", self.is_async)
         self.on_error = _hook_path(on_error, "on_error", self.is_async)
+        self.on_killed = _hook_path(on_killed, "on_killed", self.is_async)
         self.depends_on = self._dependencies(depends_on)
         self.delay_by = None if delay_by is None else _number(delay_by, "delay_by", 0.0)
         self.delay_until = None if delay_until is None else _number(_to_timestamp(delay_until), "delay_until")
@@ -446,7 +455,7 @@ class Task:
 
     def hooks(self) -> list[tuple[str, str]]:
         """Returns ``(module, function)`` for each hook this task names."""
-        paths = (self.on_start, self.on_success, self.on_error)
+        paths = (self.on_start, self.on_success, self.on_error, self.on_killed)
         return [(module, name) for module, _, name in (p.partition(":") for p in paths if p)]
 
     @staticmethod

@@ -1,8 +1,9 @@
 """A real worker (``manage.py latergator``) on a real store, for the tests of one store at a time.
 
 The store is SQLite (a file) or Redis (database 2 of the shared server,
-emptied before and after); ``ALLIGATOR_DJANGO_STORES`` picks them (default:
-both).
+emptied before and after; ``ALLIGATOR_DJANGO_REDIS`` names another, for a
+run beside one that uses it); ``ALLIGATOR_DJANGO_STORES`` picks them
+(default: both).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parent / "project"
-REDIS_DSN = "redis://127.0.0.1:6379/2"
+REDIS_DSN = os.environ.get("ALLIGATOR_DJANGO_REDIS", "redis://127.0.0.1:6379/2")
 STORES = os.environ.get("ALLIGATOR_DJANGO_STORES", "sqlite,redis").split(",")
 
 

@@ -8,8 +8,8 @@ import sys
 from conftest import PROJECT
 
 
-def _check(tmp_path, dsn):
-    env = {"PATH": "/usr/bin:/bin", "SHOP_TASKS_DSN": dsn, "SHOP_DB": str(tmp_path / "db.sqlite3")}
+def _check(tmp_path, dsn, **extra):
+    env = {"PATH": "/usr/bin:/bin", "SHOP_TASKS_DSN": dsn, "SHOP_DB": str(tmp_path / "db.sqlite3"), **extra}
     return subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=PROJECT,
@@ -46,3 +46,13 @@ def test_a_task_outside_the_modules_the_worker_runs_is_warned_of(tasks_settings)
     [warning] = [w for w in check_backends() if w.id == "alligator_django.W001"]
     assert tasks_outside.outside.module_path in warning.msg
     assert "TASK_MODULES" in warning.hint
+
+
+def test_a_database_option_the_store_cannot_write_through_is_reported(tmp_path):
+    done = _check(tmp_path, "redis://127.0.0.1:6379/15", SHOP_TASKS_DATABASE="default")
+    assert done.returncode != 0
+    assert "alligator_django.E004" in done.stderr and "cannot write tasks through" in done.stderr
+    done = _check(tmp_path, f"sqlite:///{tmp_path}/db.sqlite3", SHOP_TASKS_DATABASE="elsewhere")
+    assert "alligator_django.E004" in done.stderr and "names no DATABASES entry" in done.stderr
+    done = _check(tmp_path, f"sqlite:///{tmp_path}/db.sqlite3", SHOP_TASKS_DATABASE="default")
+    assert done.returncode == 0, done.stderr

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+import json
+
 import pytest
 from conftest import wait_for
 from django.db import transaction
@@ -77,6 +80,7 @@ def test_fifo_within_a_queue(start_worker, tmp_path, transactional_db):
     # latergator's options reached it: one process of one thread, on the queue given.
     log = worker.log.read_text()
     assert "starting 1 worker process x 1 thread" in log and "queue 'ordered'" in log
+    assert "manage.py latergator: TASKS['default'], running the Django tasks of shop.tasks" in log
 
 
 def test_priority_orders_tasks_within_a_queue(start_worker, tmp_path, transactional_db):
@@ -131,6 +135,18 @@ def test_is_async_false_runs_each_task_in_the_callers_process(settings, tmp_path
     assert failed.status == TaskResultStatus.FAILED
     assert [e.exception_class_path for e in failed.errors] == ["builtins.ValueError"]
     assert not (tmp_path / "unused.db").exists()
+
+
+def test_a_project_in_debug_logs_each_task_state_once(start_worker, transactional_db):
+    # startproject's settings: DEBUG on, Django's default logging.
+    result = tasks.record.enqueue("/dev/null", "once")
+    worker = start_worker("--queue", "ordered", env={"SHOP_DEBUG": "1"})
+    finished(result)
+    # Django's console handler would write first, latergator's (through the root logger) after.
+    finished_line = f"INFO django.tasks: Task id={result.id} path=shop.tasks.record state=SUCCESSFUL"
+    wait_for(lambda: finished_line in worker.log.read_text(), "the task's log lines")
+    lines = [line for line in worker.log.read_text().splitlines() if f"id={result.id}" in line]
+    assert sum("state=SUCCESSFUL" in line for line in lines) == 1, lines
 
 
 def test_database_connections_are_closed_between_tasks(start_worker, transactional_db):
@@ -192,3 +208,56 @@ def test_queues_are_honoured_as_django_validates_them(tasks_settings, transactio
     assert task_backends["default"].get_result(result.id).task.queue_name == "elsewhere"
     assert task_backends["default"].gator("elsewhere").len() == 1
     task_backends["default"].gator("elsewhere").drop_all()
+
+
+def test_run_records_are_signed_and_a_forged_one_is_never_read_as_real(
+    start_worker, settings, transactional_db
+):
+    secret = "r" * 40
+    settings.TASKS = {
+        **settings.TASKS,
+        "default": {
+            **settings.TASKS["default"],
+            "OPTIONS": {**settings.TASKS["default"]["OPTIONS"], "SECRET": secret},
+        },
+    }
+    backend = task_backends["default"]
+    store = backend.gator("ordered").backend
+    side = "ordered.django-runs"
+    planted = tasks.add.using(queue_name="ordered").enqueue(1, 2)
+    # Written raw into the store by someone who can write to it, without the secret.
+    forged = {
+        "v": 1,
+        "attempts": [["evil:1", 1.0]],
+        "errors": [["builtins.KeyError", "forged"]],
+        "running": True,
+    }
+    store.push(side, planted.id, json.dumps(forged), 3600)
+
+    with pytest.raises(
+        TaskResultDoesNotExist, match=r"django-run record of task .* failed its signature check"
+    ):
+        backend.get_result(planted.id)
+
+    failing = tasks.fail.using(queue_name="ordered").enqueue("really")
+    start_worker("--queue", "ordered", "--concurrency", "1", env={"SHOP_SECRET": secret})
+    # Until the worker writes its own record in place of the forged one, reads refuse it.
+    wait_for(lambda: store.peek(side, planted.id) != json.dumps(forged), "the worker to replace the record")
+    done = finished(planted)
+    # The worker did not go on from the forged record: one attempt, its own, no error.
+    assert done.status == TaskResultStatus.SUCCESSFUL and done.return_value == 3
+    assert done.attempts == 1 and "evil:1" not in done.worker_ids and done.errors == []
+
+    failed = finished(failing)
+    assert [e.exception_class_path for e in failed.errors] == ["builtins.ValueError"]
+    kept = store.peek(side, failing.id)
+    assert kept is not None and "\nhmac-sha256:" in kept, "the worker's record is signed"
+    # A real signed record copied onto another task is another task's: refused too.
+    other = tasks.add.using(
+        queue_name="ordered", run_after=datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)
+    ).enqueue(3, 4)
+    store.push(side, other.id, kept, 3600)
+    with pytest.raises(TaskResultDoesNotExist, match="failed its signature check"):
+        backend.get_result(other.id)
+    backend.gator("ordered").drop_all()
+    store.drop_all(side)

@@ -119,6 +119,44 @@ def test_a_time_limit_from_the_task_arguments_stops_it(worker):
     assert [e.exception_class_path for e in done.errors] == ["alligator.exceptions.TimeLimitExceeded"]
 
 
+def test_a_task_killed_by_the_supervisor_ends_failed_and_task_finished_fires(start_worker, transactional_db):
+    # It ignores the limit in C code: the supervisor kills its worker process
+    # after the grace, and a process of its own settles it.
+    result = tasks.stuck.enqueue()
+    worker = start_worker("--queue", "ordered")
+    done = finished(result)
+
+    assert done.status == TaskResultStatus.FAILED
+    [error] = done.errors
+    assert error.exception_class_path == "alligator.exceptions.TimeLimitExceeded"
+    assert "the process was killed" in error.traceback
+    assert "killing worker process" in worker.log.read_text()
+    lines = wait_for(
+        lambda: (text := worker.signals.read_text()).count(f"finished {result.id}") and text, "task_finished"
+    ).splitlines()
+    assert f"started {result.id} RUNNING AlligatorBackend" in lines
+    assert f"finished {result.id} FAILED AlligatorBackend" in lines
+
+
+def test_a_task_its_workers_died_on_too_often_ends_failed_and_task_finished_fires(
+    start_worker, transactional_db
+):
+    # Each run kills its worker process; the supervisor starts another, the
+    # task comes back when its lease ends, and the next worker refuses it:
+    # delivered more often than --max-deliveries without finishing.
+    result = tasks.die.enqueue()
+    worker = start_worker("--queue", "ordered", "--max-deliveries", "1", "--lease-seconds", "2")
+    done = finished(result)
+
+    assert done.status == TaskResultStatus.FAILED
+    assert [e.exception_class_path for e in done.errors] == ["alligator.exceptions.WorkerLost"]
+    assert "without finishing" in done.errors[0].traceback
+    lines = wait_for(
+        lambda: (text := worker.signals.read_text()).count(f"finished {result.id}") and text, "task_finished"
+    ).splitlines()
+    assert f"finished {result.id} FAILED AlligatorBackend" in lines
+
+
 def test_the_async_api_enqueues_and_reads_results(worker):
     import asyncio
 

@@ -19,6 +19,9 @@ def settle_killed(order: dict[str, Any]) -> str:
     its backoff while it has retries left and dead-lettered after, like a
     task that raised; its kill is not counted as a crash. The verdict is
     applied by a :class:`~alligator.settler.Settler`, as a worker's is.
+    The task's ``on_killed`` hook, if it names one, is called here, the
+    process that records its failure: once the verdict is decided and just
+    before it is applied, as a worker calls ``on_error`` before it settles.
 
     Args:
         order: ``argv`` (the children's arguments), ``queue``, ``task_id``,
@@ -32,6 +35,7 @@ def settle_killed(order: dict[str, Any]) -> str:
     from alligator.delivery import DeliveryRules, DeliverySteps
     from alligator.exceptions import TimeLimitExceeded
     from alligator.gator import Gator
+    from alligator.registry import dsn_or_env
     from alligator.settler import Settler
     from alligator.worker_arguments import add_import_paths, build_parser, run_setup
 
@@ -42,7 +46,14 @@ def settle_killed(order: dict[str, Any]) -> str:
     if args.setup:
         run_setup(args.setup)
     queue, task_id = order["queue"], order["task_id"]
-    gator = Gator(args.dsn, queue_name=queue, allow=args.allow, max_payload_bytes=args.max_payload_bytes)
+    # As latergator reads it: the DSN may come from ALLIGATOR_DSN (manage.py
+    # latergator passes it so, out of `ps`'s sight), not the arguments.
+    gator = Gator(
+        dsn_or_env(args.dsn) or "",
+        queue_name=queue,
+        allow=args.allow,
+        max_payload_bytes=args.max_payload_bytes,
+    )
     try:
         payload = gator.backend.peek(queue, task_id)
         if payload is None:
@@ -58,7 +69,9 @@ def settle_killed(order: dict[str, Any]) -> str:
         if not delivery.decided:
             # The rules a task that raised goes through: retry with backoff
             # while it has retries left, else the dead letters.
-            steps.fail(delivery, TimeLimitExceeded(order["reason"]))
+            killed = TimeLimitExceeded(order["reason"])
+            steps.fail(delivery, killed)
+            steps.call_killed_hook(delivery, killed)
         return Settler(gator.backend).settle(delivery).value
     finally:
         gator.backend.close()

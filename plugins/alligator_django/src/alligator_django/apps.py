@@ -1,4 +1,5 @@
-"""The Django app: ``"alligator_django"`` in ``INSTALLED_APPS`` adds ``manage.py latergator``, checks."""
+"""The Django app: ``"alligator_django"`` in ``INSTALLED_APPS`` adds ``manage.py latergator``, checks,
+and schedules of Django tasks."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from django.apps import AppConfig
 
 
 class AlligatorConfig(AppConfig):
-    """Registers the system checks of the Alligator tasks backends."""
+    """Registers the system checks of the Alligator tasks backends, and schedules of Django tasks."""
 
     name = "alligator_django"
     verbose_name = "Alligator"
@@ -19,6 +20,9 @@ class AlligatorConfig(AppConfig):
         import django.tasks  # noqa: F401
         from django.core import checks
 
+        from alligator_django import scheduling
         from alligator_django.checks import check_backends
 
         checks.register(check_backends, "tasks")
+        # A Schedule of a Django task enqueues it as .enqueue() does (the runner and its meta).
+        scheduling.register()

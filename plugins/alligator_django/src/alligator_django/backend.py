@@ -22,7 +22,7 @@ import datetime
 import threading
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.base import Task, TaskResult, TaskResultStatus
 from django.tasks.signals import task_enqueued
@@ -145,7 +145,8 @@ class AlligatorBackend(BaseTaskBackend):
         return list(listed) if listed else sorted(self.queues)
 
     def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
-        """Sends the task to the store (once the transaction commits, with ENQUEUE_ON_COMMIT).
+        """Sends the task to the store: inside ``transaction.atomic()``, through Django's connection
+        in its transaction (with ``DATABASE``), or once the transaction commits (``ENQUEUE_ON_COMMIT``).
 
         Returns:
             Its ``TaskResult``, READY; its id works in any process.
@@ -157,9 +158,13 @@ class AlligatorBackend(BaseTaskBackend):
         )
         if not self.settings.is_async:
             return self._run_here(result)
-        options = self._task_options(task, result_id, list(args), dict(kwargs))
-        call = (reading.task_meta(task, self.alias), result.args, result.kwargs)
+        options = self.task_options(task, result_id, list(args), dict(kwargs))
+        call = self.call_of(task, result.args, result.kwargs)
         gator = self.gator(task.queue_name)
+        database = self.settings.database
+        if database is not None and transaction.get_connection(database).in_atomic_block:
+            self._enqueue_in_transaction(task, database, options, call, result)
+            return result
         # Checked now (arguments JSON cannot carry, a misspelt option), so a
         # mistake raises here and not in an on_commit callback.
         opts = gator.options(**options)
@@ -179,9 +184,46 @@ class AlligatorBackend(BaseTaskBackend):
         # The task holding the key is the one that runs: its result is the caller's.
         return self.get_result(held_by) if held_by else result
 
-    def _task_options(
+    def _enqueue_in_transaction(
+        self, task: Task, database: str, options: dict[str, Any], call: tuple[Any, ...], result: TaskResult
+    ) -> None:
+        """Writes the task through Django's connection ``database``, inside its open transaction.
+
+        The task then exists exactly when that transaction commits: rolled
+        back, or the process killed first, it never existed (no on_commit
+        callback to lose). ``task_enqueued`` is sent once it commits.
+
+        Raises:
+            ValueError: The task has a priority or ``unique_for`` (a write in
+                the caller's transaction keeps neither yet), or the connection
+                is not to the store's database.
+            TypeError: The store cannot write through that connection.
+        """
+        if options.get("priority") or "unique_for" in options:
+            raise ValueError(
+                f"TASKS[{self.alias!r}]['OPTIONS']['DATABASE'] writes {task.module_path} in the transaction "
+                f"of DATABASES[{database!r}], which cannot keep a priority or unique_for yet: enqueue it "
+                "outside transaction.atomic(), or without them"
+            )
+        with self.gator(task.queue_name).options(connection=connections[database], **options) as opts:
+            opts.task(_runner(), *call)
+        transaction.on_commit(
+            lambda: task_enqueued.send(type(self), task_result=result), using=database, robust=True
+        )
+
+    def call_of(self, task: Task, args: list[Any], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        """The arguments of :func:`alligator_django.running.run` that carry ``task`` and its call."""
+        return (reading.task_meta(task, self.alias), args, kwargs)
+
+    def task_options(
         self, task: Task, result_id: str, args: list[Any], kwargs: dict[str, Any]
     ) -> dict[str, Any]:
+        """The :meth:`Gator.options <alligator.gator.Gator.options>` every run of ``task`` is queued with.
+
+        The backend's defaults, the task's own ``@task`` options, its id, the
+        runner's start hook, its priority and ``run_after``; also what a
+        schedule's tick is built with (:mod:`alligator_django.scheduling`).
+        """
         options: dict[str, Any] = dict(self.settings.task_options)
         if isinstance(task, AlligatorTask):
             options.update(task.alligator_options())
@@ -194,6 +236,8 @@ class AlligatorBackend(BaseTaskBackend):
             options["limit_key"] = task.module_path
         options["task_id"] = result_id
         options["on_start"] = f"{RUNNER}:started"
+        # Called where a task whose own process died is settled (a time limit's kill, its workers dying).
+        options["on_killed"] = f"{RUNNER}:killed"
         if task.priority:
             # Given only when set: stores that order by priority take it.
             options["priority"] = task.priority

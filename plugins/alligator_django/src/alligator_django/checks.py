@@ -47,6 +47,7 @@ def check_backend(backend: AlligatorBackend) -> list[checks.CheckMessage]:
                 id="alligator_django.E002",
             )
         )
+    problems.extend(_check_database(backend, where))
     for module in backend.settings.task_modules:
         if not _importable(module):
             problems.append(
@@ -58,6 +59,41 @@ def check_backend(backend: AlligatorBackend) -> list[checks.CheckMessage]:
                 )
             )
     return problems
+
+
+def _check_database(backend: AlligatorBackend, where: str) -> list[checks.CheckMessage]:
+    """``DATABASE`` names a Django database, and the store can write through a connection (E004)."""
+    from django.conf import settings
+
+    from alligator import capabilities
+    from alligator.transactional_store import TransactionalEnqueue
+
+    database = backend.settings.database
+    if database is None:
+        return []
+    problem = None
+    if database not in settings.DATABASES:
+        problem = f"names no DATABASES entry (known: {', '.join(settings.DATABASES) or 'none'})"
+    else:
+        try:
+            store = backend.gator(backend.queue_names()[0]).backend
+        except Exception:
+            return []  # E001/E002 say why
+        if not capabilities.supports(store, TransactionalEnqueue):
+            problem = (
+                f"is set, but the store {redact_dsn(backend.settings.dsn)} cannot write tasks through "
+                "Django's connection (SQLite and PostgreSQL can)"
+            )
+    if problem is None:
+        return []
+    return [
+        checks.Error(
+            f"{where}['OPTIONS']['DATABASE'] {database!r} {problem}",
+            hint="Give the alias of the DATABASES entry the store lives in (the same SQLite file or "
+            "PostgreSQL database as the DSN), or remove DATABASE.",
+            id="alligator_django.E004",
+        )
+    ]
 
 
 def _importable(module: str) -> bool:

@@ -116,9 +116,31 @@ def build_result(
 
 
 def read_run(gator: Gator, task_id: str) -> records.RunRecord:
-    """The task's run record, or an empty one."""
+    """The task's run record, or an empty one when it has none.
+
+    Raises:
+        ResultSignatureError: Signing is on and the record fails its check
+            (see :func:`alligator_django.records.open_run`).
+    """
     text = gator.backend.peek(records.runs_queue(gator.queue_name), task_id)
-    return records.parse_run(text) if text is not None else records.RunRecord()
+    if text is None:
+        return records.RunRecord()
+    return records.open_run(gator.policy, gator.queue_name, task_id, text)
+
+
+def write_run(gator: Gator, task_id: str, run: records.RunRecord) -> None:
+    """Writes the task's run record (signed when a secret is set) in place of the last one.
+
+    One thread runs a task at a time, so nothing else writes it meanwhile.
+    """
+    queue = records.runs_queue(gator.queue_name)
+    gator.backend.cancel(queue, task_id)
+    gator.backend.push(
+        queue,
+        task_id,
+        records.seal_run(gator.policy, gator.queue_name, task_id, run),
+        records.RUN_RECORD_SECONDS,
+    )
 
 
 def _call_of(gator: Gator, payload: str) -> tuple[Any, Any, Any]:

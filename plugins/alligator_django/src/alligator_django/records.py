@@ -10,8 +10,12 @@ A task that succeeds takes its run record into its stored return value (the
 *envelope*: :func:`success_envelope`) and the side entry is removed, so a
 finished task's facts expire with its result.
 
-Anyone who can write to the store can plant a record: :func:`parse_run`
-checks every field and returns an empty record for what it cannot read.
+Anyone who can write to the store can plant a record. With a secret set
+(``OPTIONS["SECRET"]``), a record is signed as Alligator signs results
+(:meth:`TaskPolicy.seal_record <alligator.security.TaskPolicy.seal_record>`:
+bound to its kind, the task's queue and id), and :func:`open_run` refuses one
+whose signature does not check; with or without, :func:`parse_run` checks every
+field and returns an empty record for what it cannot read.
 """
 
 from __future__ import annotations
@@ -20,12 +24,17 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from alligator.security import TaskPolicy
 
 #: Marks a stored return value as this backend's envelope.
 ENVELOPE_KEY = "alligator_django"
 #: Version of the run record and the envelope.
 FORMAT = 1
+#: What a run record's signature names it (see TaskPolicy.seal_record).
+RUN_RECORD_KIND = "django-run"
 #: Seconds a run record is kept after its last write (a failed task's errors
 #: are read from it; a task in flight writes it again at each attempt).
 RUN_RECORD_SECONDS = 7 * 24 * 3600.0
@@ -136,6 +145,22 @@ def parse_run(value: object) -> RunRecord:
     attempts = [(w, float(t)) for w, t in _pairs(value.get("attempts"), (str, (int, float)))]  # type: ignore[arg-type]
     errors = _pairs(value.get("errors"), (str, str))
     return RunRecord(attempts[-MAX_ATTEMPTS:], errors[-MAX_ERRORS:], value.get("running") is True)
+
+
+def seal_run(policy: TaskPolicy, queue: str, task_id: str, run: RunRecord) -> str:
+    """Task ``task_id``'s run record as the side queue keeps it: signed when a secret is set."""
+    return policy.seal_record(RUN_RECORD_KIND, queue, task_id, run.dumps())
+
+
+def open_run(policy: TaskPolicy, queue: str, task_id: str, stored: str) -> RunRecord:
+    """The run record the side queue holds for task ``task_id`` of ``queue``.
+
+    Raises:
+        ResultSignatureError: A secret is set and the record is unsigned or
+            its signature does not check (forged, or another task's): it is
+            not to be trusted.
+    """
+    return parse_run(policy.open_record(RUN_RECORD_KIND, queue, task_id, stored))
 
 
 def call_json(meta: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,10 @@
 
 Every Django task travels as ``run(meta, args, kwargs)``, with
 ``started`` as its ``on_start`` hook (Alligator calls it, in the task's
-thread, with the delivery's attempt number). ``run`` checks that the task is
+thread, with the delivery's attempt number) and ``killed`` as its
+``on_killed`` hook (called where a task is settled whose own process died:
+killed for its time limit, or dead-lettered after its workers died on it
+too often). ``run`` checks that the task is
 one the worker may run, closes stale database connections as Django's
 request cycle does, keeps the attempt and any error in the task's run record
 (:mod:`alligator_django.records`), sends Django's ``task_started`` and
@@ -24,6 +27,7 @@ from django.tasks.signals import task_finished, task_started
 from django.utils.json import normalize_json
 
 from alligator import capabilities
+from alligator.exceptions import ResultSignatureError, WorkerLost
 from alligator_django import allowing, reading, records
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -96,9 +100,9 @@ def run(meta: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> dict[s
     if not hasattr(backend, "gator"):
         raise TaskNotAllowed(f"TASKS[{task.backend!r}] is not an Alligator backend")
     gator = backend.gator(task.queue_name)
-    run_record = reading.read_run(gator, result_id)
+    run_record = _trusted_run(gator, result_id)
     run_record.start(records.worker_id(), time.time())
-    _write_run(gator, result_id, run_record)
+    reading.write_run(gator, result_id, run_record)
     result = reading.build_result(task, result_id, TaskResultStatus.RUNNING, args, kwargs, run_record)
     _fresh_connections()
     try:
@@ -106,7 +110,7 @@ def run(meta: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> dict[s
         value = _call(task, result)
     except BaseException as exc:
         run_record.fail(*_error(exc))
-        _write_run(gator, result_id, run_record)
+        reading.write_run(gator, result_id, run_record)
         if final:
             _finish(backend, result, TaskResultStatus.FAILED, run_record)
         raise
@@ -168,11 +172,42 @@ def _sweep(gator: Any) -> None:
         log.warning("could not sweep the expired run records of %s", queue, exc_info=True)
 
 
-def _write_run(gator: Any, result_id: str, run_record: records.RunRecord) -> None:
-    """Writes the run record in place of the last one (a task runs in one thread at a time)."""
-    queue = records.runs_queue(gator.queue_name)
-    gator.backend.cancel(queue, result_id)
-    gator.backend.push(queue, result_id, run_record.dumps(), records.RUN_RECORD_SECONDS)
+def _trusted_run(gator: Any, result_id: str) -> records.RunRecord:
+    """The task's run record as a worker goes on from it: a forged one is dropped, not believed."""
+    try:
+        return reading.read_run(gator, result_id)
+    except ResultSignatureError as err:
+        log.warning("%s; starting the task's run record afresh", err)
+        return records.RunRecord()
+
+
+def killed(task: AlligatorTaskRun, exc: BaseException) -> None:
+    """The ``on_killed`` hook: a task whose own process died, being settled as failed.
+
+    Runs in the process that records the failure, Django set up by the
+    worker's ``--setup``: the supervisor's settling process for a task
+    killed for its time limit (``exc`` a ``TimeLimitExceeded``, retried while
+    it has retries left), the worker that dead-letters a task its workers
+    died on too often (a ``WorkerLost``, for good). Keeps the error in the
+    run record, and sends ``task_finished`` when the failure is the task's
+    last, as :func:`run` does for a task that raised.
+    """
+    meta, args, kwargs = task.func_args
+    path = meta.get("task") if isinstance(meta, dict) else None
+    problem = allowing.refusal(path)
+    if problem is not None:
+        raise TaskNotAllowed(problem)
+    django_task = reading.rebuild_task(meta)
+    backend = task_backends[django_task.backend]
+    gator = backend.gator(django_task.queue_name)
+    run_record = _trusted_run(gator, task.task_id)
+    run_record.fail(*_error(exc))
+    reading.write_run(gator, task.task_id, run_record)
+    if isinstance(exc, WorkerLost) or task.retry_after(task.attempts) is None:
+        result = reading.build_result(
+            django_task, task.task_id, TaskResultStatus.FAILED, args, kwargs, run_record
+        )
+        _finish(backend, result, TaskResultStatus.FAILED, run_record)
 
 
 def run_in_process(backend: AlligatorBackend, result: TaskResult) -> TaskResult:

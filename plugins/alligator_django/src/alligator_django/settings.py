@@ -21,6 +21,7 @@ KNOWN = (
     "TIME_LIMIT",
     "MAX_PAYLOAD_BYTES",
     "ENQUEUE_ON_COMMIT",
+    "DATABASE",
     "TASK_MODULES",
     "IS_ASYNC",
 )
@@ -39,6 +40,10 @@ class BackendOptions:
         max_payload_bytes: The largest payload, or None for Alligator's.
         enqueue_on_commit: Send a task enqueued inside ``transaction.atomic()``
             only once the transaction commits (``transaction.on_commit``).
+        database: The alias of the Django database the store lives in (the
+            same SQLite file or PostgreSQL database): a task enqueued inside
+            its ``transaction.atomic()`` is written through its connection,
+            in its transaction. None: the store is apart.
         task_modules: Modules the worker may run tasks of, besides each
             installed app's ``tasks`` module.
         is_async: False runs each task in-process at once, as Django's
@@ -51,6 +56,7 @@ class BackendOptions:
     task_options: dict[str, Any] = field(default_factory=dict)
     max_payload_bytes: int | None = None
     enqueue_on_commit: bool = True
+    database: str | None = None
     task_modules: tuple[str, ...] = ()
     is_async: bool = True
 
@@ -87,6 +93,11 @@ def read_options(alias: str, options: dict[str, Any]) -> BackendOptions:
     for key in ("ENQUEUE_ON_COMMIT", "IS_ASYNC"):
         if not isinstance(options.get(key, True), bool):
             raise ImproperlyConfigured(f"{where}[{key!r}] must be True or False, not {options[key]!r}")
+    database = options.get("DATABASE")
+    if database is not None and (not isinstance(database, str) or not database):
+        raise ImproperlyConfigured(
+            f"{where}['DATABASE'] must be the alias of a DATABASES entry (e.g. 'default'), not {database!r}"
+        )
     return BackendOptions(
         dsn=dsn,
         secret=options.get("SECRET"),
@@ -94,6 +105,7 @@ def read_options(alias: str, options: dict[str, Any]) -> BackendOptions:
         task_options=task_options,
         max_payload_bytes=options.get("MAX_PAYLOAD_BYTES"),
         enqueue_on_commit=options.get("ENQUEUE_ON_COMMIT", True),
+        database=database,
         task_modules=tuple(modules),
         is_async=options.get("IS_ASYNC", True),
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.db import connection
 from django.tasks import task
-from django.tasks.signals import task_finished, task_started
+from django.tasks.signals import task_enqueued, task_finished, task_started
 
 from shop.models import Order
 
@@ -57,6 +57,12 @@ def count_orders():
 
 
 @task()
+def order_label(order_id):
+    """Reads the order the task was enqueued with: it must exist (committed) when the task runs."""
+    return Order.objects.get(pk=order_id).label
+
+
+@task()
 def wait_for(path):
     """Runs until ``path`` exists (so a test can see it RUNNING)."""
     import time
@@ -76,8 +82,9 @@ def _note_signal(kind):
     return receiver
 
 
-# Django's signals, as the worker sends them: written to a file the tests read.
-_receivers = {kind: _note_signal(kind) for kind in ("started", "finished")}
+# Django's signals, as the worker (and its scheduler) sends them: written to a file the tests read.
+_receivers = {kind: _note_signal(kind) for kind in ("enqueued", "started", "finished")}
+task_enqueued.connect(_receivers["enqueued"])
 task_started.connect(_receivers["started"])
 task_finished.connect(_receivers["finished"])
 
@@ -101,6 +108,27 @@ def overrun():
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+@task(time_limit=1, queue_name="ordered")
+def stuck():
+    """Ignores its time limit, in C code (swallowing whatever lands between sleeps): only a kill stops it."""
+    import time
+
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        try:
+            time.sleep(max(0.0, deadline - time.monotonic()))
+        except BaseException:
+            pass
+
+
+@task(queue_name="ordered")
+def die():
+    """Kills its own worker process, every time it runs (as the kernel's OOM killer would)."""
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 @task(unique_for=60)

@@ -47,6 +47,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Builds latergator's arguments and runs it; exits with its status."""
+        from alligator_django.allowing import allowed_modules
         from alligator_django.backend import RUNNER, AlligatorBackend
 
         alias = options["backend"]
@@ -74,6 +75,11 @@ class Command(BaseCommand):
         if project and os.path.isdir(project) and project != os.getcwd():
             argv += ["--path", project]
         backend.close()
+        # latergator's own start line names only the runner it allows: say
+        # which of the project's modules it runs Django tasks of.
+        modules = ", ".join(allowed_modules()) or "none (no installed app has a tasks module)"
+        self.stdout.write(f"manage.py latergator: TASKS[{alias!r}], running the Django tasks of {modules}")
+        self.stdout.flush()
         status = cli.main(argv)
         if status:
             sys.exit(status)
