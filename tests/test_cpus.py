@@ -9,7 +9,7 @@ import sys
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alligator.cpus import DEFAULT_THREADS, UsableCpus, choose, count_usable, usable_cpus
+from alligator.cpus import DEFAULT_THREADS, UsableCpus, choose, count_usable, plan_pinning, usable_cpus
 
 V2_MOUNTS = "30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw\n"
 V1_MOUNTS = (
@@ -165,31 +165,35 @@ def test_the_defaults_are_a_process_per_usable_cpu_and_given_flags_always_win():
     def one() -> UsableCpus:
         return count_usable(8, 1, None, None, reader({}))
 
-    chosen = choose(None, None, cpus=two)
+    def eight() -> list[int]:
+        return list(range(8))
+
+    chosen = choose(None, None, cpus=two, mask=eight)
     assert (chosen.processes, chosen.threads, chosen.supervised) == (2, DEFAULT_THREADS, True)
     assert chosen.describe("worker process") == (
         f"2 worker processes x {DEFAULT_THREADS} threads (2 CPUs usable: affinity 8 of 8, cgroup quota 2.0)"
     )
     # One CPU: one process, no supervisor.
-    chosen = choose(None, None, cpus=one)
+    chosen = choose(None, None, cpus=one, mask=eight)
     assert (chosen.processes, chosen.supervised) == (1, False)
     assert (
         chosen.describe()
         == f"1 process x {DEFAULT_THREADS} threads (1 CPU usable: affinity 1 of 8, no cgroup CPU quota)"
     )
-    # Given flags win, and say so; the CPUs are not even counted.
+    # Given flags win, and say so; without pinning the CPUs are not even counted.
     assert (
-        choose(3, 1, cpus=never).describe() == "3 processes x 1 thread (--processes and --concurrency given)"
+        choose(3, 1, cpus=never, pin=False).describe()
+        == "3 processes x 1 thread (--processes and --concurrency given)"
     )
     assert choose(1, None, cpus=never).supervised  # --processes 1: a supervisor, for its hard limits
-    assert choose(None, 8, cpus=two).describe() == (
+    assert choose(None, 8, cpus=two, mask=eight).describe() == (
         "2 processes x 8 threads (2 CPUs usable: affinity 8 of 8, cgroup quota 2.0; --concurrency given)"
     )
     # --max-tasks counts one worker's tasks: one process; --max-tasks-per-child needs the supervisor.
-    assert choose(None, None, max_tasks=5, cpus=two).describe() == (
+    assert choose(None, None, max_tasks=5, cpus=two, mask=eight).describe() == (
         f"1 process x {DEFAULT_THREADS} threads (--max-tasks counts one worker's tasks)"
     )
-    assert choose(None, None, max_tasks_per_child=5, cpus=one).supervised
+    assert choose(None, None, max_tasks_per_child=5, cpus=one, mask=eight).supervised
 
 
 def test_a_store_in_this_processs_memory_runs_one_process():
@@ -199,3 +203,32 @@ def test_a_store_in_this_processs_memory_runs_one_process():
         chosen.describe()
         == f"1 process x {DEFAULT_THREADS} threads (the store lives in this process's memory)"
     )
+
+
+def test_worker_processes_are_pinned_one_to_a_cpu_only_where_that_costs_nothing():
+    """Issue 20: one process to a CPU keeps each process's GIL hand-offs on one CPU."""
+    two = UsableCpus(2, online=2, affinity=2)
+    assert plan_pinning(2, two, [0, 1]) == (0, 1)
+    assert plan_pinning(2, UsableCpus(4, online=8, affinity=4), [7, 2, 5, 3]) == (2, 3)
+    assert plan_pinning(2, UsableCpus(2, online=2, affinity=2, quota=4.0), [0, 1]) == (0, 1)
+    # One process has nothing to gain; more processes than CPUs would share them.
+    assert plan_pinning(1, two, [0, 1]) == ()
+    assert plan_pinning(3, two, [0, 1]) == ()
+    # A quota narrower than the mask is CPU time anywhere on it: not pinned.
+    assert plan_pinning(2, UsableCpus(2, online=8, affinity=8, quota=2.0), list(range(8))) == ()
+    # No affinity mask on this platform: nothing to pin with.
+    assert plan_pinning(2, UsableCpus(2, online=2), None) == ()
+
+    chosen = choose(None, None, cpus=lambda: two, mask=lambda: [0, 1])
+    assert (chosen.processes, chosen.pinned) == (2, (0, 1))
+    assert chosen.describe("worker process") == (
+        f"2 worker processes x {DEFAULT_THREADS} threads "
+        "(2 CPUs usable: affinity 2 of 2, no cgroup CPU quota; one CPU each: 0, 1)"
+    )
+    assert choose(None, None, cpus=lambda: two, mask=lambda: [0, 1], pin=False).pinned == ()
+    given = choose(2, 3, cpus=lambda: UsableCpus(4, online=8, affinity=4), mask=lambda: [4, 6, 1, 0])
+    assert given.describe() == (
+        "2 processes x 3 threads (--processes and --concurrency given; one CPU each: 0, 1)"
+    )
+    # A single process (one CPU usable, or --max-tasks) is never pinned by latergator.
+    assert choose(None, None, max_tasks=5, cpus=never, mask=lambda: [0, 1]).pinned == ()

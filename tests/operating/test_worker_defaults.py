@@ -54,7 +54,7 @@ def test_with_no_flags_it_runs_a_process_per_usable_cpu_and_says_why(tmp_path: P
     usable = cpus.usable_cpus()
     output, code = _start_line(tmp_path)
     assert code == 0, output
-    threads = f"x {cpus.DEFAULT_THREADS} threads ({usable.describe()})"
+    threads = f"x {cpus.DEFAULT_THREADS} threads ({usable.describe()}"
     if usable.count > 1:
         # A supervisor, whose start line says what it chose and why; each process says its threads.
         assert f"starting {usable.count} worker processes {threads}" in output, output
@@ -74,7 +74,7 @@ def test_with_no_flags_it_runs_a_process_per_usable_cpu_and_says_why(tmp_path: P
 def test_given_processes_and_threads_win_and_the_start_line_says_so(tmp_path: Path) -> None:
     output, code = _start_line(tmp_path, "--processes", "2", "--concurrency", "3")
     assert code == 0, output
-    assert "starting 2 worker processes x 3 threads (--processes and --concurrency given)" in output, output
+    assert "starting 2 worker processes x 3 threads (--processes and --concurrency given" in output, output
     assert "; 3 threads (--concurrency given)" in output, output
     output, code = _start_line(tmp_path, "--concurrency", "3", "--max-tasks", "5")
     assert code == 0, output
@@ -106,3 +106,78 @@ def test_worker_processes_use_two_malloc_arenas_unless_told(tmp_path: Path) -> N
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(60) == 0, log.read_text()
+
+
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _cpus_of(pid: int) -> set[int]:
+    return os.sched_getaffinity(pid)
+
+
+def _supervise(tmp_path: Path, name: str, *flags: str) -> tuple[subprocess.Popen[bytes], Path]:
+    log = tmp_path / f"{name}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "alligator",
+                f"sqlite:///{tmp_path / 'tasks.db'}",
+                "--allow",
+                "sample_tasks",
+                *flags,
+            ],
+            stderr=out,
+            env=command_env(),
+        )
+    return proc, log
+
+
+def test_each_worker_process_runs_on_a_cpu_of_its_own_and_a_replacement_gets_it_back(tmp_path: Path) -> None:
+    """Issue 20: one process per CPU, each pinned to its CPU, so its threads hand the GIL over on one CPU."""
+    mask = sorted(os.sched_getaffinity(0))
+    usable = cpus.usable_cpus()
+    processes = 2
+    expected = cpus.plan_pinning(processes, usable, mask)
+    if len(mask) >= processes and (usable.quota is None or usable.quota >= len(mask)):
+        assert expected == tuple(mask[:processes])  # this machine pins: the test below is the real one
+    proc, log = _supervise(tmp_path, "pinned", "--processes", str(processes))
+    try:
+        wait_for(lambda: log.read_text().count("latergator starting") >= processes, what="both workers")
+        children = _children(proc.pid)
+        assert len(children) == processes, log.read_text()
+        slots = {}
+        for child in children:
+            environ = Path(f"/proc/{child}/environ").read_bytes()
+            slot = int(environ.split(b"ALLIGATOR_WORKER_SLOT=")[1].split(b"\0")[0])
+            slots[slot] = child
+        for slot, child in slots.items():
+            assert _cpus_of(child) == ({expected[slot]} if expected else set(mask)), log.read_text()
+        if expected:
+            assert f"one CPU each: {', '.join(map(str, expected))})" in log.read_text()
+        # A process killed is replaced in its slot, on the same CPU.
+        victim_slot = max(slots)
+        os.kill(slots[victim_slot], signal.SIGKILL)
+        wait_for(
+            lambda: len(_children(proc.pid)) == processes and slots[victim_slot] not in _children(proc.pid),
+            what="the replacement",
+        )
+        wait_for(
+            lambda: log.read_text().count("latergator starting") > processes, what="the replacement's start"
+        )
+        [replacement] = [child for child in _children(proc.pid) if child not in slots.values()]
+        assert _cpus_of(replacement) == ({expected[victim_slot]} if expected else set(mask))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0, log.read_text()
+    # --no-cpu-pinning: every process may run on every CPU of the mask.
+    proc, log = _supervise(tmp_path, "unpinned", "--processes", str(processes), "--no-cpu-pinning")
+    try:
+        wait_for(lambda: log.read_text().count("latergator starting") >= processes, what="both workers")
+        assert [_cpus_of(child) for child in _children(proc.pid)] == [set(mask)] * processes
+        assert "one CPU each" not in log.read_text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0, log.read_text()

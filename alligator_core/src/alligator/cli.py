@@ -155,6 +155,16 @@ def _check_scheme(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         parser.exit(2, f"latergator: error: {err}\n")
 
 
+def _pin(cpu: int | None) -> None:
+    """Pins this worker process to the CPU its supervisor gave it, before any thread starts."""
+    if cpu is None:
+        return
+    problem = cpus.pin_to(cpu)
+    if problem is not None:
+        # Pinning is for speed only: a CPU gone offline since the plan costs nothing else.
+        log.warning("could not pin this worker process to CPU %d (%s); it runs on any", cpu, problem)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the worker command; returns its exit status."""
     parser = build_parser()
@@ -172,7 +182,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except AlligatorException:
             in_process = False  # refused below, as ever
         choice = cpus.choose(
-            args.processes, args.concurrency, args.max_tasks, args.max_tasks_per_child, in_process=in_process
+            args.processes,
+            args.concurrency,
+            args.max_tasks,
+            args.max_tasks_per_child,
+            in_process=in_process,
+            pin=args.cpu_pinning,
         )
     else:
         choice = cpus.choose(1, args.concurrency)
@@ -188,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         given = list(sys.argv[1:] if argv is None else argv)
         return supervisor.run_from_command(parser, args, given, replace=argv is None, choice=choice)
     logs.configure(args.log_level, args.log_format)
+    if channel is not None:
+        _pin(supervisor.child_cpu())
     _check_paths(parser, args)
     searched = add_import_paths(args.path)
     if args.setup:

@@ -195,6 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
         "cgroup CPU quota; with one CPU, or with --max-tasks, one worker process and no supervisor)",
     )
     parser.add_argument(
+        "--cpu-pinning",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="with several worker processes, pin each to a CPU of its own when there are as many CPUs "
+        "in the affinity mask and no narrower cgroup quota: its threads then hand Python's GIL to "
+        "each other on one CPU, much cheaper (default: on; --no-cpu-pinning lets them move)",
+    )
+    parser.add_argument(
         "--max-tasks-per-child",
         type=_count(0),
         default=0,

@@ -57,7 +57,7 @@ from .loop import (
     TICK_SECONDS,
     Supervisor,
 )
-from .protocol import child_channel, child_slot, report_events, supervisor_pid
+from .protocol import child_channel, child_cpu, child_slot, report_events, supervisor_pid
 from .settle import settle_killed
 
 __all__ = [
@@ -71,6 +71,7 @@ __all__ = [
     "TICK_SECONDS",
     "Supervisor",
     "child_channel",
+    "child_cpu",
     "child_slot",
     "main",
     "report_events",

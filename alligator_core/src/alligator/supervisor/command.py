@@ -55,6 +55,9 @@ def run_from_command(
     own = ["--processes", str(processes), "--log-level", args.log_level, "--log-format", args.log_format]
     if chosen:
         own += ["--chosen", chosen]
+    pinned = choice.pinned if choice is not None else ()
+    if pinned:
+        own += ["--cpus", ",".join(map(str, pinned))]
     if args.max_tasks_per_child:
         own += ["--max-tasks-per-child", str(args.max_tasks_per_child)]
     metrics_port = getattr(args, "metrics_port", None)
@@ -74,7 +77,9 @@ def run_from_command(
                 f"latergator: could not start a bare supervisor ({err}); supervising from here",
                 file=sys.stderr,
             )
-    supervisor = Supervisor(children, processes, args.max_tasks_per_child, metrics_port=metrics_port)
+    supervisor = Supervisor(
+        children, processes, args.max_tasks_per_child, metrics_port=metrics_port, cpus=pinned
+    )
     supervisor.log_level, supervisor.log_format = args.log_level, args.log_format
     supervisor.chosen = chosen
     from alligator import logs
@@ -101,7 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The supervisor's own command line, as latergator starts it.
 
     ``[--processes N] [--max-tasks-per-child N] [--log-level L] [--log-format F] [--chosen TEXT]
-    -- CHILD ARGS...`` (``--chosen``: what its start line says it runs, and why),
+    [--cpus 0,1] -- CHILD ARGS...`` (``--chosen``: what its start line says it runs, and why;
+    ``--cpus``: the CPU each slot's process is pinned to),
     or ``--settle ORDER`` (a JSON object: see
     :func:`~alligator.supervisor.settle_killed`). Parsed by
     hand: argparse would cost the supervisor memory for a line only latergator writes.
@@ -125,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         int(own.get("--processes", "1")),
         int(own.get("--max-tasks-per-child", "0")),
         metrics_port=int(own["--metrics-port"]) if "--metrics-port" in own else None,
+        cpus=tuple(int(cpu) for cpu in own["--cpus"].split(",")) if own.get("--cpus") else (),
     )
     supervisor.log_level = own.get("--log-level", "INFO")
     supervisor.log_format = own.get("--log-format", "text")

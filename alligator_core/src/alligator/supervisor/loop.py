@@ -69,6 +69,8 @@ class Supervisor:
         shutdown_timeout: The children's ``--shutdown-timeout`` (by default
             read from ``argv``): a child told to stop that is still running
             this long plus ``grace`` after is killed.
+        cpus: The CPU each slot's process pins itself to (``latergator``
+            plans it: :func:`alligator.cpus.plan_pinning`); empty: none.
     """
 
     def __init__(
@@ -80,6 +82,7 @@ class Supervisor:
         python: str | None = None,
         metrics_port: int | None = None,
         shutdown_timeout: float | None = None,
+        cpus: Sequence[int] = (),
     ) -> None:
         if shutdown_timeout is None:
             shutdown_timeout = shutdown_timeout_in(argv, DEFAULT_SHUTDOWN_TIMEOUT)
@@ -98,6 +101,8 @@ class Supervisor:
         self.shutdown_timeout = shutdown_timeout
         self.python = python or sys.executable
         self.metrics_port = metrics_port
+        #: The CPU each slot's process pins itself to (alligator.cpus.plan_pinning); empty: none.
+        self.cpus = tuple(cpus)
         self._metrics: Process | None = None
         self._metrics_dir = ""
         self._children: dict[int, Child] = {}
@@ -290,6 +295,10 @@ class Supervisor:
         env = dict(os.environ)
         env[protocol.CHILD_ENV] = f"{write_fd}:{os.getpid()}"
         env[protocol.SLOT_ENV] = str(slot)
+        if self.cpus:
+            # The child pins itself before it starts a thread; a restarted
+            # child of this slot gets the same CPU.
+            env[protocol.CPU_ENV] = str(self.cpus[slot % len(self.cpus)])
         # glibc gives each thread that allocates an arena of its own; a
         # worker's few threads (tasks, dispatch, acks, leases) rarely
         # allocate at once, and two arenas save each child ~1.5 MiB of RSS.

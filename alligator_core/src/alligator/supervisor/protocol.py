@@ -40,6 +40,8 @@ log = logging.getLogger("alligator.supervisor")
 CHILD_ENV = "ALLIGATOR_SUPERVISOR"
 #: The environment variable that tells a child its slot (0 runs the schedules: see alligator.cli).
 SLOT_ENV = "ALLIGATOR_WORKER_SLOT"
+#: The environment variable that tells a child the CPU to pin itself to (see alligator.cpus.plan_pinning).
+CPU_ENV = "ALLIGATOR_WORKER_CPU"
 #: Longest report line read; a longer one is dropped unread.
 MAX_LINE_BYTES = 8192
 #: Longest text field kept (a task id, a function name).
@@ -191,6 +193,12 @@ def child_channel() -> int | None:
 def child_slot() -> int | None:
     """Returns the slot the supervisor started this process in (taken out of the environment), or None."""
     text = os.environ.pop(SLOT_ENV, "")
+    return int(text) if text.isdigit() else None
+
+
+def child_cpu() -> int | None:
+    """Returns the CPU the supervisor pins this process to (taken out of the environment), or None."""
+    text = os.environ.pop(CPU_ENV, "")
     return int(text) if text.isdigit() else None
 
 
