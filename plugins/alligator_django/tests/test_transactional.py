@@ -19,9 +19,16 @@ from conftest import PROJECT, Worker
 from django.db import connection, transaction
 from django.tasks import TaskResultStatus, task_backends
 from django.tasks.exceptions import TaskResultDoesNotExist
+from django.tasks.signals import task_enqueued
 from shop import tasks
 from shop.models import Order
 from test_results import finished
+
+from alligator import registry
+from alligator.capabilities import Unsupported
+from alligator.testing.capable import without
+from alligator.transactional_store import TransactionalPriority, TransactionalUnique
+from alligator_sqlite import SqliteBackend
 
 
 @pytest.fixture
@@ -120,11 +127,97 @@ def test_a_producer_that_commits_leaves_both(same_database, tmp_path):
     assert task_backends["default"].gator("default").len() == 1
 
 
-def test_a_priority_is_refused_in_the_transaction_and_nothing_is_written(same_database):
-    with pytest.raises(ValueError, match="cannot keep a priority or unique_for yet"), transaction.atomic():
-        Order.objects.create(label="ranked")
-        tasks.add.using(priority=5).enqueue(1, 2)
-    assert not Order.objects.filter(label="ranked").exists()
-    assert task_backends["default"].gator("default").len() == 0
-    # Outside a transaction it is sent as ever.
-    assert tasks.add.using(priority=5).enqueue(1, 2).status == TaskResultStatus.READY
+def test_priorities_written_in_the_transaction_order_the_worker(same_database, tmp_path):
+    backend = task_backends["default"]
+    path = tmp_path / "order"
+    with transaction.atomic():
+        results = [
+            tasks.record.using(priority=priority).enqueue(str(path), label)
+            for label, priority in (("low", -5), ("plain", 0), ("high", 10), ("higher", 50))
+        ]
+        assert backend.gator("ordered").len() == 0  # only Django's connection sees them yet
+    assert [backend.get_result(result.id).task.priority for result in results] == [-5, 0, 10, 50]
+
+    worker = Worker(
+        same_database, tmp_path / "worker.log", "--queue", "ordered", "--concurrency", "1", "--prefetch", "1"
+    )
+    try:
+        for result in results:
+            assert finished(result).status == TaskResultStatus.SUCCESSFUL
+    finally:
+        worker.stop()
+    # Queued in FIFO order, run in the order of their priorities.
+    assert path.read_text().split() == ["higher", "high", "plain", "low"]
+
+
+def test_a_unique_task_rolled_back_leaves_no_claim(same_database):
+    backend = task_backends["default"]
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Order.objects.create(label="undone")
+        first = tasks.refresh.enqueue("undone")
+        raise RuntimeError("roll back")
+    with pytest.raises(TaskResultDoesNotExist):
+        backend.get_result(first.id)
+
+    # The claim went with the transaction: the key is free, the next one is queued.
+    with transaction.atomic():
+        again = tasks.refresh.enqueue("undone")
+    assert again.id != first.id
+    assert backend.get_result(again.id).status == TaskResultStatus.READY
+    assert backend.gator("default").len() == 1
+    # What the backend kept of the rolled-back transaction (to find a holder
+    # written in it) went at the next commit: it does not grow with rollbacks.
+    assert backend._written_in("default") == {}
+
+
+def test_a_committed_unique_task_holds_its_key_and_the_holder_is_returned(same_database):
+    backend = task_backends["default"]
+    sent = []
+
+    def receiver(sender, task_result, **kwargs):
+        sent.append(task_result.id)
+
+    task_enqueued.connect(receiver)
+    try:
+        with transaction.atomic():
+            first = tasks.refresh.enqueue("kept")
+            # Held by a task of this same transaction, which no other connection sees yet.
+            same = tasks.refresh.enqueue("kept")
+            other = tasks.refresh.enqueue("other")
+            assert sent == []  # nothing is sent before the commit
+        with transaction.atomic():
+            later = tasks.refresh.enqueue("kept")
+        # Outside a transaction, through the store's own connection: the claim is committed.
+        outside = tasks.refresh.enqueue("kept")
+    finally:
+        task_enqueued.disconnect(receiver)
+
+    assert same.id == later.id == outside.id == first.id
+    assert later.status == outside.status == TaskResultStatus.READY
+    assert other.id != first.id, "the key is the task and its arguments"
+    assert sent == [first.id, other.id], "a task refused for its key sends no task_enqueued"
+    assert backend.gator("default").len() == 2
+
+
+def test_a_store_without_the_capabilities_refuses_with_the_cores_error(same_database, monkeypatch):
+    # A store that writes plain tasks through a connection, but neither a
+    # unique key nor a priority: the core refuses, naming the store.
+    lacking = without(SqliteBackend, TransactionalUnique, TransactionalPriority)
+    monkeypatch.setattr(registry, "_registered", {**registry._registered, "sqlite": lacking})
+    backend = task_backends["default"]
+    with transaction.atomic():
+        Order.objects.create(label="plain")
+        with pytest.raises(Unsupported, match="cannot take a unique key inside the caller's transaction"):
+            tasks.refresh.enqueue("refused")
+        with pytest.raises(Unsupported, match="cannot queue a task with a priority inside the caller's"):
+            tasks.add.using(priority=5).enqueue(1, 2)
+        plain = tasks.add.enqueue(1, 2)
+    assert type(backend.gator("default").backend) is lacking
+
+    # Refused before anything was written: the transaction went on, and committed the rest.
+    assert Order.objects.filter(label="plain").exists()
+    assert backend.get_result(plain.id).status == TaskResultStatus.READY
+    assert backend.gator("default").len() == 1
+    # No claim was left: outside a transaction the store keeps the key itself.
+    assert tasks.refresh.enqueue("refused").id != plain.id
+    assert backend.gator("default").len() == 2

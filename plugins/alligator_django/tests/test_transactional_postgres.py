@@ -5,7 +5,9 @@ server, dropped at the end: see the PostgreSQL plugin's test helpers), its
 tasks in the same database through the PostgreSQL backend. Each process is
 a real ``manage.py``: the producer saves an order and enqueues its task in one
 ``transaction.atomic()`` (``ENQUEUE_ON_COMMIT`` off: nothing rests on a
-callback), the worker runs it.
+callback), the worker runs it. Priorities and unique keys are written in
+that transaction too; this process reads the results through Django's
+``get_result`` on the same store.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from pathlib import Path
 
 import pytest
 from conftest import PROJECT, Worker, wait_for
+from django.tasks import TaskResultStatus, task_backends
+from django.tasks.exceptions import TaskResultDoesNotExist
+from shop import tasks
+from test_results import finished
 
 from alligator import Gator
 from alligator.constants import SUCCESS
@@ -72,7 +78,8 @@ def _orders(dsn: str, label: str) -> int:
     return int(done.stdout.split()[-1])  # after the shell's own line about its imports
 
 
-def _producer(dsn: str, tmp_path: Path, label: str, *extra: str) -> tuple[subprocess.Popen[str], Path, str]:
+def _start(dsn: str, tmp_path: Path, label: str, *extra: str) -> tuple[subprocess.Popen[str], Path]:
+    """A ``place_order`` producer, started; it commits once the returned path exists."""
     hold = tmp_path / f"commit-{label}"
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "place_order", label, "--hold", str(hold), *extra],
@@ -82,10 +89,42 @@ def _producer(dsn: str, tmp_path: Path, label: str, *extra: str) -> tuple[subpro
         stderr=subprocess.STDOUT,
         text=True,
     )
+    return proc, hold
+
+
+def _written(proc: subprocess.Popen[str]) -> list[str]:
+    """The result ids the producer wrote in its open transaction (its first line)."""
     assert proc.stdout is not None
     line = proc.stdout.readline()
     assert line.startswith("written "), line + proc.stdout.read()
-    return proc, hold, line.split()[1]
+    return line.split()[1:]
+
+
+def _producer(dsn: str, tmp_path: Path, label: str, *extra: str) -> tuple[subprocess.Popen[str], Path, str]:
+    proc, hold = _start(dsn, tmp_path, label, *extra)
+    return proc, hold, _written(proc)[0]
+
+
+def _commit(proc: subprocess.Popen[str], hold: Path) -> None:
+    hold.touch()
+    assert proc.wait(timeout=120) == 0
+    assert proc.stdout is not None and proc.stdout.read().strip() == "committed"
+
+
+@pytest.fixture
+def pg_tasks(settings, pg_dsn):
+    """This process's TASKS on the PostgreSQL store, for Django's get_result; its queues emptied after."""
+    default = settings.TASKS["default"]
+    settings.TASKS = {
+        **settings.TASKS,
+        "default": {**default, "OPTIONS": {**default["OPTIONS"], "DSN": pg_dsn}},
+    }
+    yield
+    for backend in task_backends.all():
+        if hasattr(backend, "gator"):
+            for queue in ("default", "ordered"):
+                backend.gator(queue).drop_all()
+            backend.close()
 
 
 def test_a_producer_killed_before_its_commit_leaves_neither_row_nor_task(pg_dsn, tmp_path):
@@ -127,3 +166,64 @@ def test_a_producer_that_commits_leaves_both_and_the_worker_runs_the_task(pg_dsn
     finally:
         worker.stop()
         gator.backend.close()
+
+
+def test_priorities_written_in_the_producers_transaction_order_the_worker(pg_dsn, pg_tasks, tmp_path):
+    path = tmp_path / "order"
+    ranked = ("low:-5", "plain:0", "high:10", "higher:50")
+    done = _manage(pg_dsn, "place_ranked", str(path), *ranked)
+    assert done.returncode == 0, done.stdout + done.stderr
+    ids = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("written ")]
+    results = [tasks.record.get_result(result_id) for result_id in ids]
+    assert [result.task.priority for result in results] == [-5, 0, 10, 50]
+    assert _orders(pg_dsn, "higher") == 1
+
+    worker = Worker(
+        pg_dsn,
+        tmp_path / "worker.log",
+        "--queue",
+        "ordered",
+        "--concurrency",
+        "1",
+        "--prefetch",
+        "1",
+        env=_env(pg_dsn),
+    )
+    try:
+        for result in results:
+            assert finished(result).status == TaskResultStatus.SUCCESSFUL
+    finally:
+        worker.stop()
+    # Queued in FIFO order by one transaction, run in the order of their priorities.
+    assert path.read_text().split() == ["higher", "high", "plain", "low"]
+
+
+def test_a_unique_claim_rolled_back_with_its_transaction_leaves_the_key_free(pg_dsn, pg_tasks, tmp_path):
+    proc, hold = _start(pg_dsn, tmp_path, "undone", "--refresh", "pg-undone", "--roll-back")
+    _, first = _written(proc)
+    hold.touch()
+    assert proc.wait(timeout=120) != 0
+    with pytest.raises(TaskResultDoesNotExist):
+        tasks.refresh.get_result(first)
+
+    proc, hold = _start(pg_dsn, tmp_path, "redone", "--refresh", "pg-undone")
+    _, again = _written(proc)
+    _commit(proc, hold)
+    assert again != first, "the key was free: the second producer's task was queued"
+    assert tasks.refresh.get_result(again).status == TaskResultStatus.READY
+
+
+def test_a_committed_unique_claim_holds_the_key_for_the_next_producer(pg_dsn, pg_tasks, tmp_path):
+    holder, holder_hold = _start(pg_dsn, tmp_path, "holder", "--refresh", "pg-kept")
+    _, first = _written(holder)
+    # The second producer starts while the first's transaction is open: its
+    # push of the key waits on that transaction's claim (or, started after the
+    # commit, finds it); either way it gets the holder's result.
+    second, second_hold = _start(pg_dsn, tmp_path, "second", "--refresh", "pg-kept")
+    _commit(holder, holder_hold)
+    _, again = _written(second)
+    _commit(second, second_hold)
+
+    assert again == first
+    assert tasks.refresh.get_result(first).status == TaskResultStatus.READY
+    assert _orders(pg_dsn, "second") == 1, "the second producer's own rows committed"

@@ -98,7 +98,7 @@ class AlligatorTask(Task):
 
 
 class AlligatorBackend(BaseTaskBackend):
-    """Stores Django tasks in an Alligator store (SQLite or Redis); ``manage.py latergator`` runs them."""
+    """Django tasks in an Alligator store (SQLite, Redis, PostgreSQL); ``manage.py latergator`` runs them."""
 
     task_class = AlligatorTask
     supports_defer = True
@@ -114,6 +114,8 @@ class AlligatorBackend(BaseTaskBackend):
         self._lock = threading.Lock()
         # Results of tasks run in-process (IS_ASYNC False), as Django's DummyBackend keeps them.
         self._immediate: dict[str, TaskResult] = {}
+        # Per thread (as Django's connections are): the results written in its open transactions.
+        self._written = threading.local()
 
     def gator(self, queue: str) -> Gator:
         """The :class:`~alligator.gator.Gator` of one queue (made once per backend)."""
@@ -162,9 +164,11 @@ class AlligatorBackend(BaseTaskBackend):
         call = self.call_of(task, result.args, result.kwargs)
         gator = self.gator(task.queue_name)
         database = self.settings.database
-        if database is not None and transaction.get_connection(database).in_atomic_block:
-            self._enqueue_in_transaction(task, database, options, call, result)
-            return result
+        if database is not None:
+            if transaction.get_connection(database).in_atomic_block:
+                return self._enqueue_in_transaction(task, database, options, call, result)
+            # No transaction of that database is open on this thread: none of its writes is pending.
+            self._written_in(database).clear()
         # Checked now (arguments JSON cannot carry, a misspelt option), so a
         # mistake raises here and not in an on_commit callback.
         opts = gator.options(**options)
@@ -186,30 +190,56 @@ class AlligatorBackend(BaseTaskBackend):
 
     def _enqueue_in_transaction(
         self, task: Task, database: str, options: dict[str, Any], call: tuple[Any, ...], result: TaskResult
-    ) -> None:
+    ) -> TaskResult:
         """Writes the task through Django's connection ``database``, inside its open transaction.
 
         The task then exists exactly when that transaction commits: rolled
         back, or the process killed first, it never existed (no on_commit
-        callback to lose). ``task_enqueued`` is sent once it commits.
+        callback to lose). Its priority and its unique key's claim are written
+        in the same transaction. ``task_enqueued`` is sent once it commits.
+
+        Returns:
+            ``result``; or, for a unique task whose key another task holds,
+            that task's result (nothing is written, no ``task_enqueued``).
 
         Raises:
-            ValueError: The task has a priority or ``unique_for`` (a write in
-                the caller's transaction keeps neither yet), or the connection
-                is not to the store's database.
+            Unsupported: The store cannot take a unique key, or a priority,
+                in the caller's transaction (the core's refusal, naming the
+                store; nothing is written).
+            ValueError: The connection is not to the store's database.
             TypeError: The store cannot write through that connection.
         """
-        if options.get("priority") or "unique_for" in options:
-            raise ValueError(
-                f"TASKS[{self.alias!r}]['OPTIONS']['DATABASE'] writes {task.module_path} in the transaction "
-                f"of DATABASES[{database!r}], which cannot keep a priority or unique_for yet: enqueue it "
-                "outside transaction.atomic(), or without them"
-            )
+        written = self._written_in(database)
         with self.gator(task.queue_name).options(connection=connections[database], **options) as opts:
-            opts.task(_runner(), *call)
-        transaction.on_commit(
-            lambda: task_enqueued.send(type(self), task_result=result), using=database, robust=True
-        )
+            sent = opts.task(_runner(), *call)
+        if sent.queued is False and sent.held_by:
+            # A holder written earlier in this same transaction is not visible
+            # to the store's own connection until the commit: its result is the
+            # one that enqueue() returned then.
+            holder = written.get(sent.held_by)
+            return holder if holder is not None else self.get_result(sent.held_by)
+        written[result.id] = result
+
+        def committed() -> None:
+            # After the outermost commit nothing of this thread's is pending
+            # any more (what a rollback dropped stays dropped).
+            written.clear()
+            task_enqueued.send(type(self), task_result=result)
+
+        transaction.on_commit(committed, using=database, robust=True)
+        return result
+
+    def _written_in(self, database: str) -> dict[str, TaskResult]:
+        """This thread's results written in the open transaction of ``database``, by id.
+
+        Only a unique task's holder is looked up here; an entry left by a
+        rolled-back transaction is never named as one (its claim went with
+        it), and is dropped at the next commit or enqueue outside a transaction.
+        """
+        per_database: dict[str, dict[str, TaskResult]] | None = getattr(self._written, "by_database", None)
+        if per_database is None:
+            per_database = self._written.by_database = {}
+        return per_database.setdefault(database, {})
 
     def call_of(self, task: Task, args: list[Any], kwargs: dict[str, Any]) -> tuple[Any, ...]:
         """The arguments of :func:`alligator_django.running.run` that carry ``task`` and its call."""
