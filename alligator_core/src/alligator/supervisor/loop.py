@@ -101,7 +101,7 @@ class Supervisor:
         self.shutdown_timeout = shutdown_timeout
         self.python = python or sys.executable
         self.metrics_port = metrics_port
-        #: The CPU each slot's process pins itself to (alligator.cpus.plan_pinning); empty: none.
+        #: The CPU each slot's process pins itself to (none when empty; see alligator.cpus.plan_pinning).
         self.cpus = tuple(cpus)
         self._metrics: Process | None = None
         self._metrics_dir = ""
