@@ -29,6 +29,18 @@ MAX_SCHEDULE_NAME_BYTES = 120
 MAX_ABOUT_BYTES = 2000
 #: The most schedule records :meth:`Scheduling.schedule_records` lists.
 MAX_SCHEDULES = 1000
+#: The longest queue name a listed record may have, in UTF-8 bytes (a planted one may be huge).
+MAX_QUEUE_BYTES = 1000
+
+
+def listing_bounds() -> dict[str, int]:
+    """The bounds a SQL store's query of the schedule records takes, as its named parameters."""
+    return {
+        "max_name": MAX_SCHEDULE_NAME_BYTES,
+        "max_queue": MAX_QUEUE_BYTES,
+        "max_about": MAX_ABOUT_BYTES,
+        "limit": MAX_SCHEDULES,
+    }
 
 
 @dataclass(frozen=True)

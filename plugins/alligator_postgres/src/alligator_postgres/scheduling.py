@@ -13,12 +13,10 @@ from typing import Any
 import psycopg
 
 from alligator.scheduling_store import (
-    MAX_ABOUT_BYTES,
-    MAX_SCHEDULE_NAME_BYTES,
-    MAX_SCHEDULES,
     ScheduleRecord,
     check_tick_args,
     listed,
+    listing_bounds,
     readable,
 )
 from alligator_postgres import queries
@@ -31,9 +29,6 @@ SCHEDULE_LOCK = _QUERIES["schedule_lock"]
 SCHEDULE_LAST_TICK = _QUERIES["schedule_last_tick"]
 RECORD_TICK = _QUERIES["record_tick"]
 LIST_SCHEDULE_TICKS = _QUERIES["list_schedule_ticks"]
-
-#: The longest queue name a listed record may have, in bytes (a planted one may be huge).
-MAX_QUEUE_BYTES = 1000
 
 
 class Scheduling(Consuming):
@@ -74,11 +69,6 @@ class Scheduling(Consuming):
         Raises:
             BackendError: The server cannot be reached.
         """
-        limits = {
-            "max_name": MAX_SCHEDULE_NAME_BYTES,
-            "max_queue": MAX_QUEUE_BYTES,
-            "max_about": MAX_ABOUT_BYTES,
-            "limit": MAX_SCHEDULES,
-        }
+        limits = listing_bounds()
         rows = self._all(LIST_SCHEDULE_TICKS, limits)
         return listed([readable(name, queue, tick, about) for name, queue, tick, about in rows])

@@ -13,6 +13,7 @@ from typing import Any
 
 from alligator.scheduling_store import (
     MAX_ABOUT_BYTES,
+    MAX_QUEUE_BYTES,
     MAX_SCHEDULE_NAME_BYTES,
     MAX_SCHEDULES,
     ScheduleRecord,
@@ -33,8 +34,6 @@ from alligator_redis.scripts import load
 PUSH_TICK = load("push_tick", SCHEDULE_KEY_NAMES)
 #: ARGV: the longest name, the longest about, the most records. Returns (name, tick, about) flattened.
 SCHEDULE_TICKS = load("schedule_ticks", SCHEDULE_KEY_NAMES)
-#: The longest queue name the listing reads from the index, in bytes (a planted one may be huge).
-MAX_QUEUE_BYTES = 1000
 
 
 def _keys(script_keys: tuple[str, ...], queue: str) -> tuple[str, ...]:

@@ -5,19 +5,14 @@ from __future__ import annotations
 import sqlite3
 
 from alligator.scheduling_store import (
-    MAX_ABOUT_BYTES,
-    MAX_SCHEDULE_NAME_BYTES,
-    MAX_SCHEDULES,
     ScheduleRecord,
     check_tick_args,
     listed,
+    listing_bounds,
     readable,
 )
 from alligator_sqlite import queries
 from alligator_sqlite.consuming import Consuming
-
-#: The longest queue name a listed record may have, in bytes (a planted one may be huge).
-MAX_QUEUE_BYTES = 1000
 
 
 class Scheduling(Consuming):
@@ -55,12 +50,7 @@ class Scheduling(Consuming):
         Raises:
             BackendError: The file cannot be read.
         """
-        limits = {
-            "max_name": MAX_SCHEDULE_NAME_BYTES,
-            "max_queue": MAX_QUEUE_BYTES,
-            "max_about": MAX_ABOUT_BYTES,
-            "limit": MAX_SCHEDULES,
-        }
+        limits = listing_bounds()
 
         def body(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
             return conn.execute(queries.LIST_SCHEDULE_TICKS, limits).fetchall()
