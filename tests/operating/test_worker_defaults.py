@@ -18,12 +18,11 @@ from operating_helpers import command_env, wait_for
 from alligator import cpus
 
 
-def _start_line(tmp_path: Path, *flags: str, cpus: set[int] | None = None) -> tuple[str, int]:
-    """Starts ``latergator`` on an SQLite store (on ``cpus`` only, if given) until it is up; stops it.
-
-    Returns its log up to the first worker's start line, and its exit status.
-    """
-    log = tmp_path / "worker.log"
+def _start(
+    tmp_path: Path, name: str, *flags: str, cpus: set[int] | None = None
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """Starts ``latergator`` on an SQLite store (on ``cpus`` only, if given); returns it and its log."""
+    log = tmp_path / f"{name}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [
@@ -39,6 +38,19 @@ def _start_line(tmp_path: Path, *flags: str, cpus: set[int] | None = None) -> tu
             env=command_env(),
             preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
         )
+    return proc, log
+
+
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _start_line(tmp_path: Path, *flags: str, cpus: set[int] | None = None) -> tuple[str, int]:
+    """Starts ``latergator`` on an SQLite store (on ``cpus`` only, if given) until it is up; stops it.
+
+    Returns its log up to the first worker's start line, and its exit status.
+    """
+    proc, log = _start(tmp_path, "worker", *flags, cpus=cpus)
     try:
         wait_for(
             lambda: "latergator starting" in log.read_text() or proc.poll() is not None, what="the start"
@@ -100,39 +112,12 @@ def test_worker_processes_use_two_malloc_arenas_unless_told(tmp_path: Path) -> N
             )
         try:
             wait_for(lambda log=log: "latergator starting" in log.read_text(), what="the child's start")
-            [child] = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+            [child] = _children(proc.pid)
             environ = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
             assert f"MALLOC_ARENA_MAX={expected}".encode() in environ
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(60) == 0, log.read_text()
-
-
-def _children(pid: int) -> list[int]:
-    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-
-
-def _cpus_of(pid: int) -> set[int]:
-    return os.sched_getaffinity(pid)
-
-
-def _supervise(tmp_path: Path, name: str, *flags: str) -> tuple[subprocess.Popen[bytes], Path]:
-    log = tmp_path / f"{name}.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "alligator",
-                f"sqlite:///{tmp_path / 'tasks.db'}",
-                "--allow",
-                "sample_tasks",
-                *flags,
-            ],
-            stderr=out,
-            env=command_env(),
-        )
-    return proc, log
 
 
 def test_each_worker_process_runs_on_a_cpu_of_its_own_and_a_replacement_gets_it_back(tmp_path: Path) -> None:
@@ -143,7 +128,7 @@ def test_each_worker_process_runs_on_a_cpu_of_its_own_and_a_replacement_gets_it_
     expected = cpus.plan_pinning(processes, usable, mask)
     if len(mask) >= processes and (usable.quota is None or usable.quota >= len(mask)):
         assert expected == tuple(mask[:processes])  # this machine pins: the test below is the real one
-    proc, log = _supervise(tmp_path, "pinned", "--processes", str(processes))
+    proc, log = _start(tmp_path, "pinned", "--processes", str(processes))
     try:
         wait_for(lambda: log.read_text().count("latergator starting") >= processes, what="both workers")
         children = _children(proc.pid)
@@ -154,7 +139,8 @@ def test_each_worker_process_runs_on_a_cpu_of_its_own_and_a_replacement_gets_it_
             slot = int(environ.split(b"ALLIGATOR_WORKER_SLOT=")[1].split(b"\0")[0])
             slots[slot] = child
         for slot, child in slots.items():
-            assert _cpus_of(child) == ({expected[slot]} if expected else set(mask)), log.read_text()
+            mine = {expected[slot]} if expected else set(mask)
+            assert os.sched_getaffinity(child) == mine, log.read_text()
         if expected:
             assert f"one CPU each: {', '.join(map(str, expected))})" in log.read_text()
         # A process killed is replaced in its slot, on the same CPU.
@@ -168,15 +154,15 @@ def test_each_worker_process_runs_on_a_cpu_of_its_own_and_a_replacement_gets_it_
             lambda: log.read_text().count("latergator starting") > processes, what="the replacement's start"
         )
         [replacement] = [child for child in _children(proc.pid) if child not in slots.values()]
-        assert _cpus_of(replacement) == ({expected[victim_slot]} if expected else set(mask))
+        assert os.sched_getaffinity(replacement) == ({expected[victim_slot]} if expected else set(mask))
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0, log.read_text()
     # --no-cpu-pinning: every process may run on every CPU of the mask.
-    proc, log = _supervise(tmp_path, "unpinned", "--processes", str(processes), "--no-cpu-pinning")
+    proc, log = _start(tmp_path, "unpinned", "--processes", str(processes), "--no-cpu-pinning")
     try:
         wait_for(lambda: log.read_text().count("latergator starting") >= processes, what="both workers")
-        assert [_cpus_of(child) for child in _children(proc.pid)] == [set(mask)] * processes
+        assert [os.sched_getaffinity(child) for child in _children(proc.pid)] == [set(mask)] * processes
         assert "one CPU each" not in log.read_text()
     finally:
         proc.send_signal(signal.SIGTERM)
