@@ -268,10 +268,8 @@ def pin_to(cpu: int) -> str | None:
 
 def usable_cpus() -> UsableCpus:
     """The CPUs this process may use (see the module's documentation); never raises."""
-    try:
-        affinity: int | None = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        affinity = None
+    mask = affinity_mask()
+    affinity = len(mask) if mask is not None else None
     texts = []
     for path in ("/proc/self/cgroup", "/proc/self/mountinfo"):
         try:
