@@ -380,3 +380,32 @@ def test_doctor_reports_a_database_that_refuses_writes(schema_dsn: str) -> None:
         assert level == "error" and "read-only" in problem
     finally:
         read_only.close()
+
+
+def test_doctor_reports_commits_that_are_not_durable() -> None:
+    """Issue 23: what loses committed tasks, read from the server's settings."""
+    from alligator_postgres import diagnosis
+
+    [(level, problem, advice)] = diagnosis._durability({"fsync": "off", "synchronous_commit": "on"}, "pg")
+    assert level == "error" and "fsync is off" in problem and "fsync = on" in advice
+    [(level, problem, advice)] = diagnosis._durability({"fsync": "on", "synchronous_commit": "off"}, "pg")
+    assert (
+        level == "warning" and "synchronous_commit is off" in problem and "synchronous_commit = on" in advice
+    )
+    [(level, _, _)] = diagnosis._durability({"fsync": "on", "synchronous_commit": "on"}, "pg")
+    assert level == "ok"
+
+
+def test_doctor_reports_connections_near_the_servers_limit(backend: PostgresBackend) -> None:
+    """Issue 23: workers that cannot connect stall; the count in use is the server's own."""
+    from alligator_postgres import diagnosis
+
+    with backend._connection() as conn:
+        # A server allowing one connection besides the reserved ones: this one fills it.
+        crowded = diagnosis._connections(
+            conn, {"max_connections": "3", "superuser_reserved_connections": "2"}, "pg"
+        )
+        roomy = diagnosis._connections(conn, {"max_connections": "100000"}, "pg")
+    level, problem, advice = crowded
+    assert level == "warning" and "of 1 connections are in use" in problem and "max_connections" in advice
+    assert roomy[0] == "ok"
