@@ -167,7 +167,11 @@ def test_tiny_tasks_are_reserved_ahead_by_the_dispatch_thread(gator: Gator) -> N
     counting = _CountingReserves(gator)
     worker = Worker(gator, max_tasks=5000, concurrency=1)
     assert worker.run_forever() == 5000
-    assert counting.by_thread.get("alligator-dispatch", 0) >= 1, counting.by_thread
+    # Most batches: a task thread reserves only when the buffer ran dry (it
+    # did for 39 of 44 batches while reading each payload drew a random id,
+    # and that call let go of the GIL: see tests/test_ids.py).
+    ahead = counting.by_thread.get("alligator-dispatch", 0)
+    assert ahead > counting.by_thread.get("alligator-task-0", 0), counting.by_thread
     assert gator.len() == 0 and gator.dead_letters() == []
 
 

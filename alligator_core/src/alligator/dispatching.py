@@ -93,8 +93,10 @@ class Dispatching:
     _cond: threading.Condition
     _buffer: collections.deque[tuple[str, Reservation, float]]
     _reserving: bool
-    #: A thread asked the dispatch thread to reserve ahead.
-    _ahead: bool
+    #: Set by a thread to ask the dispatch thread to reserve ahead (and to
+    #: wake it when the worker stops): once a batch, not a ``notify_all`` on
+    #: ``_cond`` at every task taken.
+    _ahead: threading.Event
     #: The last look ahead found the queues empty (no more until a thread finds work).
     _ahead_dry: bool
     _idle: int
@@ -143,12 +145,16 @@ class Dispatching:
                     return None
                 if self._buffer:
                     queue, reservation, _ = self._buffer.popleft()
-                    if not self._reserving and not self._ahead_dry and self._ahead_wanted():
+                    if (
+                        not self._ahead.is_set()
+                        and not self._reserving
+                        and not self._ahead_dry
+                        and self._ahead_wanted()
+                    ):
                         # Tiny tasks: the dispatch thread reserves the next
                         # batch while this one runs, so no thread waits on
                         # the store's round trip.
-                        self._ahead = True
-                        self._cond.notify_all()
+                        self._ahead.set()
                     return queue, reservation
                 if not self._reserving:
                     self._reserving = True
@@ -415,17 +421,22 @@ class Dispatching:
     def _housekeep(self) -> None:
         """The dispatch thread: reserves ahead for tiny tasks; hands back those buffered too long."""
         while True:
-            ahead = False
             with self._cond:
                 now = time.monotonic()
                 wake = now + 1.0
                 if self._buffer:
                     wake = min(wake, self._buffer[0][2] + BUFFER_HOLD_SECONDS)
-                if wake > now and not self._housekeeping_done.is_set() and not self._ahead:
-                    self._cond.wait(wake - now)
-                if self._ahead and not self._reserving and not self._stopping.is_set():
-                    self._reserving = ahead = True
-                self._ahead = False
+            if wake > now and not self._housekeeping_done.is_set():
+                self._ahead.wait(wake - now)
+            # A request that comes after this is seen at the next round: a
+            # thread asks again at each task it takes while the flag is clear.
+            asked = self._ahead.is_set()
+            self._ahead.clear()
+            ahead = False
+            if asked:
+                with self._cond:
+                    if not self._reserving and not self._stopping.is_set():
+                        self._reserving = ahead = True
             if self._housekeeping_done.is_set():
                 if ahead:
                     with self._cond:

@@ -224,8 +224,7 @@ def from_fields(cls: type[Task], fields: dict[str, Any]) -> Task:
         # The usual payload (every option at its default): the defaults are
         # copied, not checked again (a worker reads one payload per task);
         # what the payload says is checked by the rules Task() applies.
-        task = cls._with_defaults()
-        task.task_id = check_task_id(fields["task_id"], "task_id")
+        task = cls._with_defaults(check_task_id(fields["task_id"], "task_id"))
         task.retries = check_retries(fields["retries"])
         task.is_async = bool(fields.get("is_async", True))
         return _with_call(task, fields, version)

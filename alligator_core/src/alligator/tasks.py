@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 import inspect
 import logging
-import os
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from alligator.exceptions import (
     InvalidPayloadError,
     NotSerializableError,
 )
+from alligator.ids import new_task_id
 from alligator.limit_store import check_concurrency, check_key, parse_rate
 from alligator.limits import MAX_DEPENDENCIES, MAX_RETRY_DELAY
 from alligator.retries import (
@@ -169,9 +169,7 @@ class Task:
         if delay_by is not None and delay_until is not None:
             raise ValueError("give delay_by or delay_until, not both")
         if task_id is None:
-            # 128 random bits, as a UUID4 has, at a fifth of uuid4()'s cost:
-            # the id is made on every enqueue.
-            self.task_id = os.urandom(16).hex()
+            self.task_id = new_task_id()
         else:
             self.task_id = check_task_id(task_id, "task_id")
         self.retries = retries
@@ -237,8 +235,10 @@ class Task:
         self._gator: Gator | None = None
 
     @classmethod
-    def _with_defaults(cls) -> Task:
-        """A task as ``cls()`` makes it, with a new id, built without checking the defaults again.
+    def _with_defaults(cls, task_id: str | None = None) -> Task:
+        """A task as ``cls()`` makes it, built without checking the defaults again.
+
+        Its id is ``task_id`` (already checked: one read from a payload), else a new one.
 
         The options are copied from one task built the usual way, once per
         process and class; the lists and dicts are new for each task. A
@@ -249,10 +249,10 @@ class Task:
         if template is None:
             template = _TEMPLATES.setdefault(cls, _template_of(cls))
         if not template:
-            return cls()
+            return cls() if task_id is None else cls(task_id=task_id)
         task = cls.__new__(cls)
         task.__dict__ = state = template.copy()
-        state["task_id"] = os.urandom(16).hex()
+        state["task_id"] = new_task_id() if task_id is None else task_id
         state["depends_on"] = []
         state["func_args"] = []
         state["func_kwargs"] = {}

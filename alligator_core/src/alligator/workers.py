@@ -250,7 +250,7 @@ class Worker(Dispatching, Heartbeats, Stopping):
         self._cond = threading.Condition(threading.Lock())
         self._buffer: collections.deque[tuple[str, Reservation, float]] = collections.deque()
         self._reserving = False
-        self._ahead = False
+        self._ahead = threading.Event()
         self._ahead_dry = False
         self._idle = 0
         self._seconds_per_task = TARGET_BATCH_SECONDS
@@ -448,6 +448,7 @@ class Worker(Dispatching, Heartbeats, Stopping):
                 self._tick()
         finally:
             self._housekeeping_done.set()
+            self._ahead.set()  # wakes the dispatch thread, to see it is done
             with self._cond:
                 self._cond.notify_all()
             housekeeper.join()

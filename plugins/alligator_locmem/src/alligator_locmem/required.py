@@ -57,12 +57,16 @@ class RequiredLocmem(Backend):
     def _finish(self, q: _Queue, task_id: str, status: int, now: float) -> None:
         q.finished[task_id] = (status, now)
         self._done.notify_all()
-        # Forget statuses older than the TTL, oldest first (dicts keep order).
+        # Forget statuses older than the TTL, oldest first (dicts keep order),
+        # stopping at the first young one: not a copy of every status per
+        # finish, which made a drain of n tasks take n * n steps.
         horizon = now - self.status_ttl
-        for old_id, (_, at) in list(q.finished.items()):
-            if at >= horizon:
+        finished = q.finished
+        while finished:
+            old_id = next(iter(finished))
+            if finished[old_id][1] >= horizon:
                 break
-            del q.finished[old_id]
+            del finished[old_id]
 
     def _held(self, q: _Queue, task_id: str, receipt: str) -> _Entry | None:
         self._reclaim_expired(q, self.now())
