@@ -308,6 +308,19 @@ def test_a_worker_imports_a_function_once_and_checks_refusals_every_time(
     assert len(gator.dead_letters()) == 2
 
 
+def test_a_function_that_ran_is_checked_again_when_its_task_names_a_hook(gator: Gator) -> None:
+    """The allow-list check is skipped only for a function already resolved, and never for hooks."""
+    gator.task(sample_tasks.add, 1, 1)
+    # json:dumps is defined where it is named: only the allow list refuses it.
+    _raw(gator, "hooked", "sample_tasks", "add", on_success="json:dumps")
+    _raw(gator, "shutil", "shutil", "rmtree")
+    Worker(gator, max_tasks=3).run_forever()
+    reasons = {letter.task_id: letter.reason for letter in gator.dead_letters()}
+    assert set(reasons) == {"hooked", "shutil"}
+    assert "hook json:dumps is not allowed" in reasons["hooked"]
+    assert "shutil:rmtree" in reasons["shutil"]
+
+
 def test_a_task_its_workers_died_on_too_often_is_dead_lettered_and_its_on_killed_hook_called(
     gator: Gator,
 ) -> None:

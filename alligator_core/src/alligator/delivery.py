@@ -332,10 +332,14 @@ class DeliverySteps(DependencyChecks, Settling):
 
     def _admit(self, task: Task, reservation: Reservation) -> None:
         assert task.module is not None and task.callable is not None
-        try:
-            self.rules.policy.check_task(task.module, task.callable, task.hooks())
-        except TaskRefused as err:
-            raise Refused(f"refused: {err}") from err
+        hooks = task.hooks()
+        # A function already resolved here passed these checks (under the
+        # same policy); only a task naming hooks is checked again.
+        if hooks or (task.module, task.callable) not in self._functions:
+            try:
+                self.rules.policy.check_task(task.module, task.callable, hooks)
+            except TaskRefused as err:
+                raise Refused(f"refused: {err}") from err
         task.attempts = reservation.attempts
         if task.task_id != reservation.task_id:
             raise Refused(

@@ -418,6 +418,11 @@ class Dispatching:
 
     # -- housekeeping: the buffer ---------------------------------------------
 
+    def _end_housekeeping(self) -> None:
+        """Tells the dispatch thread to end, and wakes it to see so."""
+        self._housekeeping_done.set()
+        self._ahead.set()
+
     def _housekeep(self) -> None:
         """The dispatch thread: reserves ahead for tiny tasks; hands back those buffered too long."""
         while True:

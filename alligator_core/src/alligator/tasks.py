@@ -456,6 +456,8 @@ class Task:
     def hooks(self) -> list[tuple[str, str]]:
         """Returns ``(module, function)`` for each hook this task names."""
         paths = (self.on_start, self.on_success, self.on_error, self.on_killed)
+        if not any(paths):
+            return []  # most tasks: a worker asks twice a task
         return [(module, name) for module, _, name in (p.partition(":") for p in paths if p)]
 
     @staticmethod

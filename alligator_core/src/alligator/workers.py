@@ -447,8 +447,7 @@ class Worker(Dispatching, Heartbeats, Stopping):
                 alive[0].join(TICK_SECONDS)
                 self._tick()
         finally:
-            self._housekeeping_done.set()
-            self._ahead.set()  # wakes the dispatch thread, to see it is done
+            self._end_housekeeping()
             with self._cond:
                 self._cond.notify_all()
             housekeeper.join()
