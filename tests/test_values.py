@@ -322,3 +322,34 @@ def test_a_scalar_result_is_written_as_the_encoder_writes_it(value: object) -> N
         return payload._ENCODER.encode(plain)
 
     assert written(payload.encode_result) == written(by_the_encoder)
+
+
+def test_decimals_and_zones_are_read_and_written_in_a_process_that_had_not_imported_their_modules() -> None:
+    """Issue 20: decimal and zoneinfo are imported by the payload that needs them, not by alligator.values."""
+    import subprocess
+    import sys
+
+    script = """
+import sys
+from alligator.values import decode, encode, identical
+assert "decimal" not in sys.modules and "zoneinfo" not in sys.modules, "loaded at import"
+amount = decode({"$t": "decimal", "v": "1.10"})
+when = decode({"$t": "datetime", "v": "2026-10-25T02:30:00+01:00[Europe/Paris]", "fold": 1})
+import decimal, zoneinfo
+assert type(amount) is decimal.Decimal and str(amount) == "1.10"
+assert not identical(amount, decimal.Decimal("1.1")) and identical(amount, decimal.Decimal("1.10"))
+assert type(when.tzinfo) is zoneinfo.ZoneInfo and when.fold == 1
+assert encode(amount, "x") == {"$t": "decimal", "v": "1.10"}
+assert encode(when, "x") == {"$t": "datetime", "v": "2026-10-25T02:30:00+01:00[Europe/Paris]", "fold": 1}
+class Cents(decimal.Decimal):
+    pass
+try:
+    encode(Cents("1"), "x")
+except Exception as err:
+    assert "a subclass of decimal.Decimal" in str(err), err
+else:
+    raise AssertionError("a Decimal subclass was carried")
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "ok", done.stderr

@@ -43,7 +43,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from alligator import cpus, logs, supervisor
+from alligator import arenas, cpus, logs, supervisor
 from alligator.capabilities import Unsupported
 from alligator.exceptions import AlligatorException, ConfigurationError, PermanentBackendError
 from alligator.gator import Gator
@@ -203,6 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         given = list(sys.argv[1:] if argv is None else argv)
         return supervisor.run_from_command(parser, args, given, replace=argv is None, choice=choice)
     logs.configure(args.log_level, args.log_format)
+    # Before any thread starts (a --setup module may start some): a child of
+    # the supervisor has MALLOC_ARENA_MAX in its environment already.
+    arenas.limit_malloc_arenas()
     if channel is not None:
         _pin(supervisor.child_cpu())
     _check_paths(parser, args)

@@ -8,7 +8,6 @@ one at run time, for tests and ad-hoc backends that are not packaged.
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -173,6 +172,10 @@ def suggest_scheme(scheme: str) -> str | None:
     Returns:
         The closest scheme, or ``None`` when none is close.
     """
+    # Imported here: only a mistyped scheme needs difflib (it would be part of
+    # every worker process's RSS otherwise).
+    import difflib
+
     candidates = sorted(set(installed_schemes()) | set(KNOWN_DISTRIBUTIONS))
     matches = difflib.get_close_matches(scheme.lower(), candidates, n=1, cutoff=0.6)
     return matches[0] if matches else None

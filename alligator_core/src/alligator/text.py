@@ -8,7 +8,6 @@ dead letter that should record it.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 
 from alligator.limits import MAX_REASON_CHARS
@@ -35,6 +34,10 @@ def unknown_names(kind: str, given: Iterable[str], known: Sequence[str]) -> str 
     unknown = [name for name in given if name not in known]
     if not unknown:
         return None
+    # Imported here: difflib (~150 KiB) is only for this message, never on a
+    # worker's path, where it would be part of every worker process's RSS.
+    import difflib
+
     parts = []
     for name in unknown:
         close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)

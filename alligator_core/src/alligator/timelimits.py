@@ -16,7 +16,6 @@ Only killing the process stops those: run the worker under ``--processes``.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import threading
 import time
@@ -40,6 +39,8 @@ def limit_reason(limit: float) -> str:
 
 def _raise_in_thread(ident: int, exc: type[BaseException] | None) -> bool:
     """Sets (or with None clears) the exception pending in thread ``ident``."""
+    import ctypes  # loaded already when the watchdog started (see Watchdog.limit)
+
     found = ctypes.pythonapi.PyThreadState_SetAsyncExc(
         ctypes.c_ulong(ident), ctypes.py_object(exc) if exc is not None else ctypes.c_void_p(0)
     )
@@ -98,6 +99,12 @@ class Watchdog:
         with self._cond:
             self._runs[ident] = run
             if self._thread is None:
+                # ctypes comes with the watchdog, not with this module: a
+                # worker whose tasks run without a limit need not load it
+                # (~0.4 MiB of its RSS), and the watchdog never imports
+                # while it raises into a late task.
+                import ctypes  # noqa: F401
+
                 self._thread = threading.Thread(target=self._watch, name="alligator-time-limits", daemon=True)
                 self._thread.start()
             self._cond.notify()

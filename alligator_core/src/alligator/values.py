@@ -29,16 +29,19 @@ base; a time zone other than ``datetime.timezone`` or ``zoneinfo.ZoneInfo``).
 from __future__ import annotations
 
 import datetime
-import decimal
 import json
 import math
 import re
+import sys
 import uuid
-import zoneinfo
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from alligator.exceptions import NotSerializableError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import decimal
+    import zoneinfo
 
 #: The key that marks a tagged value.
 TAG = "$t"
@@ -142,7 +145,7 @@ class _Encoder:
                 raise _TooDeep(path)
             items = self.items(value, path, room - 2)
             return {TAG: "tuple", "v": items if isinstance(items, list) else list(items)}
-        scalar = _SCALARS.get(kind)
+        scalar = _SCALARS.get(kind) or _scalars().get(kind)
         if scalar is not None:
             if room < (1 if scalar.text else 2):
                 raise _TooDeep(path)
@@ -202,7 +205,7 @@ def _place(where: str, path: _Path) -> str:
 def _refusal(value: Any, where: str, path: _Path) -> str:
     kind = type(value)
     name = f"{kind.__module__}.{kind.__qualname__}"
-    for base in (tuple, *_SCALARS):
+    for base in (tuple, *_scalars()):
         if isinstance(value, base):
             # A namedtuple, a pandas Timestamp...: it would arrive as its base type.
             return (
@@ -221,8 +224,14 @@ def _zone_suffix(tz: datetime.tzinfo | None, what: str) -> str:
     """The ``[Zone/Name]`` a zoneinfo zone adds, or ``""``; refuses time zones it cannot carry."""
     if tz is None or type(tz) is datetime.timezone:
         return ""
-    if type(tz) is zoneinfo.ZoneInfo and tz.key is not None and what == "datetime":
-        return f"[{tz.key}]"
+    # Not imported at the top: zoneinfo (and the sysconfig it loads, ~0.2 MiB)
+    # would be part of every worker process's RSS, and a ZoneInfo exists only
+    # once its module was imported.
+    zones = sys.modules.get("zoneinfo")
+    if zones is not None and type(tz) is zones.ZoneInfo:
+        key = cast("zoneinfo.ZoneInfo", tz).key
+        if key is not None and what == "datetime":
+            return f"[{key}]"
     raise ValueError(
         f"its time zone is a {type(tz).__module__}.{type(tz).__qualname__}, which cannot be carried; "
         "use datetime.timezone.utc, a datetime.timezone offset or a zoneinfo.ZoneInfo"
@@ -255,6 +264,8 @@ def _split_zone(text: str) -> tuple[str, str | None]:
 
 
 def _zone(name: str) -> zoneinfo.ZoneInfo:
+    import zoneinfo  # only a payload that names a zone needs it (see _zone_suffix)
+
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as err:
@@ -292,6 +303,8 @@ def _dump_decimal(value: decimal.Decimal) -> str:
 def _load_decimal(text: str) -> decimal.Decimal:
     if len(text) > 2 * MAX_DECIMAL_DIGITS:
         raise ValueError(f"it has more than {MAX_DECIMAL_DIGITS} digits")
+    import decimal  # only a payload holding a Decimal needs it (see _scalars)
+
     value = decimal.Decimal(text)
     _check_decimal(value)
     return value
@@ -318,9 +331,22 @@ _SCALARS: dict[type, _Scalar] = {
     datetime.time: _Scalar("time", _dump_time, datetime.time.fromisoformat, True),
     datetime.timedelta: _Scalar("timedelta", _dump_timedelta, _load_timedelta, False),
     uuid.UUID: _Scalar("uuid", str, uuid.UUID, True),
-    decimal.Decimal: _Scalar("decimal", _dump_decimal, _load_decimal, True),
 }
-_BY_TAG = {scalar.tag: scalar for scalar in _SCALARS.values()}
+_DECIMAL = _Scalar("decimal", _dump_decimal, _load_decimal, True)
+_BY_TAG = {scalar.tag: scalar for scalar in (*_SCALARS.values(), _DECIMAL)}
+
+
+def _scalars() -> dict[type, _Scalar]:
+    """The allow-listed types and how each travels, ``decimal.Decimal`` among them once it is imported.
+
+    Not imported at the top: decimal (with numbers, ~0.3 MiB) would be part
+    of every worker process's RSS, and no Decimal value exists before its
+    module was imported; a payload holding one imports it (``_load_decimal``).
+    """
+    module = sys.modules.get("decimal")
+    if module is not None and module.Decimal not in _SCALARS:
+        _SCALARS[module.Decimal] = _DECIMAL
+    return _SCALARS
 
 
 def _encode_scalar(value: Any, scalar: _Scalar, where: str, path: _Path) -> dict[str, Any]:
@@ -443,7 +469,8 @@ def identical(a: Any, b: Any) -> bool:
         return list(a) == list(b) and all(identical(a[key], b[key]) for key in a)
     if isinstance(a, float):
         return a == b and math.copysign(1, a) == math.copysign(1, b)
-    if isinstance(a, decimal.Decimal):
+    numbers = sys.modules.get("decimal")  # a Decimal exists only once it is imported (see _scalars)
+    if numbers is not None and isinstance(a, numbers.Decimal):
         return bool(a.as_tuple() == b.as_tuple())
     if isinstance(a, (datetime.datetime, datetime.time)):
         return (

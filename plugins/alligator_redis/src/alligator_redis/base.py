@@ -27,7 +27,7 @@ from alligator.exceptions import BackendError, InvalidDSNError, PermanentBackend
 from alligator.text import redact_dsn
 from alligator_redis import pauses, scripts
 from alligator_redis.channels import SUBSCRIBE_DEADLINE, _confirmed
-from alligator_redis.dsn import DEFAULT_OPTIONS, check_dsn, scrub, secrets
+from alligator_redis.dsn import DEFAULT_OPTIONS, check_dsn, driver_options, scrub, secrets
 from alligator_redis.errors import permanent_hint
 from alligator_redis.held import HeldConnection
 from alligator_redis.keys import queue_keys
@@ -159,6 +159,7 @@ class RedisBase(Backend):
         options = dict(DEFAULT_OPTIONS)
         if urlsplit(url).scheme == "unix":
             options.pop("socket_keepalive")  # a TCP option; Unix socket connections refuse it
+        options.update(driver_options(url))
         try:
             if cluster:
                 return RedisCluster.from_url(url, decode_responses=True, **options)
