@@ -517,12 +517,9 @@ class Worker(Dispatching, Heartbeats, Stopping):
                     self.stop()
                     raise
         finally:
-            # The thread's event loop (made by its first async task) ends with
-            # it. Only a thread that ran an async task has one, and then aio is
-            # loaded already: importing it here would put it (with ctypes,
-            # ~0.4 MiB) into every worker process as its threads end.
-            aio = sys.modules.get("alligator.aio")
-            if aio is not None:
+            # A thread that ran an async task has an event loop, closed here; aio is loaded
+            # then (importing it here would load it, and ctypes, into every worker process).
+            if (aio := sys.modules.get("alligator.aio")) is not None:
                 aio.close_thread_loop()
 
     def _consume(self) -> None:
