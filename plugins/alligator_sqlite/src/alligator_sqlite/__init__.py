@@ -104,7 +104,9 @@ The schema (version 5), in tables prefixed ``alligator_`` so the file can be
 shared with an application's own tables:
 
 * ``alligator_meta(key, value)``: ``schema_version`` and ``seq`` (the
-  counter).
+  counter: a push takes its value as it stands, release, requeue and the
+  dead letters draw the next, and tasks with the same ``seq`` and ``due``
+  are in ``rowid`` order, the order they were inserted in).
 * ``alligator_tasks(queue, task_id, payload, due, seq, attempts, receipt,
   failures)``: waiting and delayed tasks (``receipt`` NULL, ``due`` when they
   are due) and reserved ones (``receipt`` set, ``due`` the end of the lease,

@@ -92,6 +92,7 @@ PAYLOAD_SIZE_AND_BYTES = _query("payload_size_and_bytes")
 LETTER_PAYLOAD_HEAD = _query("letter_payload_head")
 # -- producing and consuming ---------------------------------------------------
 PUSH_TASK = _query("push_task")
+PUSH_ONE_TASK = _query("push_one_task")
 PUSH_PRIORITIZED_TASK = _query("push_prioritized_task")
 FORGET_FINISHED_UNLESS_DEAD = _query("forget_finished_unless_dead")
 FORGET_RESULT_UNLESS_DEAD = _query("forget_result_unless_dead")

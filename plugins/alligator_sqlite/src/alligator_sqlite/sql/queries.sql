@@ -204,6 +204,22 @@ INSERT OR IGNORE INTO alligator_tasks (queue, task_id, payload, due, seq)
 SELECT :queue, :task_id, :payload, :due, :seq
 WHERE NOT EXISTS (SELECT 1 FROM alligator_dead WHERE queue = :queue AND task_id = :task_id)
 
+-- name: push_one_task
+-- push_task for one task (push, a unique push, a schedule's tick), its seq
+-- the counter as it stands, read and not drawn: the counter's row is then
+-- not written, and each push's commit writes one page fewer to the WAL (3.5
+-- pages a task on average instead of 4.5; writing and syncing them is most
+-- of what a push costs). The order stays the
+-- order of events: the counter is at least every live task's seq, and a new
+-- row's rowid is above every live row's (SQLite gives max(rowid) + 1), so a
+-- task pushed after another that holds the same seq comes after it in
+-- (seq, rowid), the order the index and the queries below read (rowid is
+-- the index's last, implied column). Release moves a row it keeps, so it
+-- draws (next_seqs) a seq above all those read.
+INSERT OR IGNORE INTO alligator_tasks (queue, task_id, payload, due, seq)
+SELECT :queue, :task_id, :payload, :due, (SELECT value FROM alligator_meta WHERE key = 'seq')
+WHERE NOT EXISTS (SELECT 1 FROM alligator_dead WHERE queue = :queue AND task_id = :task_id)
+
 -- name: push_prioritized_task
 -- push_task with a priority (push_task leaves it at its default, 0).
 INSERT OR IGNORE INTO alligator_tasks (queue, task_id, payload, due, seq, priority)
@@ -240,7 +256,7 @@ SELECT
         WHEN typeof(failures) != 'integer' THEN 'failures'
         WHEN typeof(priority) != 'integer' OR priority NOT BETWEEN -100 AND 100 THEN 'priority' END
 FROM alligator_tasks WHERE queue = :queue AND priority = :priority AND due <= :now
-ORDER BY due, seq LIMIT :limit
+ORDER BY due, seq, rowid LIMIT :limit
 
 -- name: top_priority
 -- The highest priority the queue holds any task of (due or not), with one
@@ -472,7 +488,7 @@ SELECT
     CASE WHEN typeof(priority) = 'integer' AND priority BETWEEN -100 AND 100 THEN priority ELSE 0 END,
     due
 FROM alligator_tasks WHERE queue = :queue AND due <= :now
-ORDER BY priority DESC, due, seq LIMIT :limit OFFSET :offset
+ORDER BY priority DESC, due, seq, rowid LIMIT :limit OFFSET :offset
 
 -- name: delayed_page
 SELECT
@@ -483,7 +499,7 @@ SELECT
     CASE WHEN typeof(priority) = 'integer' AND priority BETWEEN -100 AND 100 THEN priority ELSE 0 END,
     due
 FROM alligator_tasks WHERE queue = :queue AND receipt IS NULL AND due > :now
-ORDER BY due, seq LIMIT :limit OFFSET :offset
+ORDER BY due, seq, rowid LIMIT :limit OFFSET :offset
 
 -- name: running_page
 SELECT
@@ -494,7 +510,7 @@ SELECT
     CASE WHEN typeof(priority) = 'integer' AND priority BETWEEN -100 AND 100 THEN priority ELSE 0 END,
     due
 FROM alligator_tasks WHERE queue = :queue AND receipt IS NOT NULL AND due > :now
-ORDER BY due, seq LIMIT :limit OFFSET :offset
+ORDER BY due, seq, rowid LIMIT :limit OFFSET :offset
 
 -- name: letter_rowids
 SELECT rowid FROM alligator_dead WHERE queue = :queue AND task_id = :task_id
