@@ -31,10 +31,6 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     Call it before the process starts threads: a thread keeps the arena it
     was given.
 
-    Example:
-        >>> limit_malloc_arenas()  # doctest: +SKIP
-        True
-
     Args:
         arenas: The most arenas (at least 1).
 
