@@ -15,7 +15,7 @@ from typing import Any
 from alligator import capabilities
 from alligator.backend import Backend
 from alligator.exceptions import InvalidDSNError, UnknownBackendError
-from alligator.text import redact_dsn
+from alligator.text import closest, redact_dsn
 
 #: The entry-point group backends register under.
 NAMESPACE = "alligator.backends"
@@ -172,13 +172,7 @@ def suggest_scheme(scheme: str) -> str | None:
     Returns:
         The closest scheme, or ``None`` when none is close.
     """
-    # Imported here: only a mistyped scheme needs difflib (it would be part of
-    # every worker process's RSS otherwise).
-    import difflib
-
-    candidates = sorted(set(installed_schemes()) | set(KNOWN_DISTRIBUTIONS))
-    matches = difflib.get_close_matches(scheme.lower(), candidates, n=1, cutoff=0.6)
-    return matches[0] if matches else None
+    return closest(scheme.lower(), sorted(set(installed_schemes()) | set(KNOWN_DISTRIBUTIONS)))
 
 
 def install_hint(distribution: str) -> str:

@@ -16,6 +16,21 @@ from alligator.limits import MAX_REASON_CHARS
 MAX_LOGGED_CHARS = 200
 
 
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """Returns the choice a mistyped ``word`` most likely meant, or None when none is close.
+
+    Example:
+        >>> closest("timout", ["timeout", "synchronous"])
+        'timeout'
+    """
+    # Imported here: difflib (~150 KiB) serves only these hints, never a
+    # worker's path, where it would be part of every worker process's RSS.
+    import difflib
+
+    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
 def unknown_names(kind: str, given: Iterable[str], known: Sequence[str]) -> str | None:
     """Says which of ``given`` are not ``known``, each with the nearest known name.
 
@@ -34,14 +49,10 @@ def unknown_names(kind: str, given: Iterable[str], known: Sequence[str]) -> str 
     unknown = [name for name in given if name not in known]
     if not unknown:
         return None
-    # Imported here: difflib (~150 KiB) is only for this message, never on a
-    # worker's path, where it would be part of every worker process's RSS.
-    import difflib
-
     parts = []
     for name in unknown:
-        close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        close = closest(name, known)
+        hint = f" (did you mean {close!r}?)" if close else ""
         parts.append(f"{printable(repr(name), 80)}{hint}")
     plural = "s" if len(unknown) > 1 else ""
     return f"unknown {kind}{plural} {', '.join(parts)}; the {kind}s are {', '.join(sorted(known))}"

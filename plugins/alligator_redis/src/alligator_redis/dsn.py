@@ -17,7 +17,7 @@ from redis.cluster import RedisCluster
 from redis.connection import URL_QUERY_ARGUMENT_PARSERS
 
 from alligator.exceptions import InvalidDSNError
-from alligator.text import redact_dsn
+from alligator.text import closest, redact_dsn
 
 #: Connection defaults a DSN's query string may override, so that a dead
 #: server is reported within seconds instead of hanging a producer.
@@ -203,12 +203,8 @@ def check_dsn(conn_string: str) -> tuple[str, bool]:
     known = _known_options(scheme, cluster)
     for key, value in values.items():
         if key not in known:
-            # Imported here: only a mistyped option needs difflib (it would be
-            # part of every worker process's RSS otherwise).
-            import difflib
-
-            near = difflib.get_close_matches(key, sorted(known), n=1)
-            hint = f" (did you mean {near[0]}?)" if near else ""
+            near = closest(key, sorted(known))
+            hint = f" (did you mean {near}?)" if near else ""
             raise refuse(f"unknown option {key!r}{hint}")
         problem = _option_problem(key, value)
         if problem:

@@ -10,13 +10,13 @@ miss.
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 from collections.abc import Sequence
 from urllib.parse import parse_qsl, urlsplit
 
 from alligator.exceptions import InvalidDSNError
+from alligator.text import closest
 
 __all__ = ["DEFAULT_TIMEOUT", "parse_dsn", "parse_synchronous", "parse_timeout"]
 
@@ -28,8 +28,8 @@ _SYNCHRONOUS = ("full", "normal")
 
 
 def _did_you_mean(word: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word.lower(), choices, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    close = closest(word.lower(), choices)
+    return f" (did you mean {close!r}?)" if close else ""
 
 
 def parse_dsn(conn_string: str) -> tuple[str, dict[str, str]]:
