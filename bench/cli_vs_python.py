@@ -21,7 +21,6 @@ difference over 4,800 is the CPU per task, the rest start-up.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import subprocess
@@ -32,7 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from defaults import drain
-from harness import BIN, DB_ALLIGATOR, Harness, precompile, rate
+from harness import BIN, DB_ALLIGATOR, Harness, drain_parser, precompile, rate
 
 PYTHON_WORKER = (
     "import sys; from alligator import Gator, Worker; "
@@ -42,11 +41,7 @@ PYTHON_WORKER = (
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--drain-timeout", type=float, default=120.0)
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379")
+    parser = drain_parser(__doc__.splitlines()[0], repeat=5)
     parser.add_argument("--cpu", action="store_true", help="CPU per task and at start-up instead of rates")
     args = parser.parse_args(argv)
     import bench_tasks

@@ -14,7 +14,6 @@ tuning flag chooses here (its start line).
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import psutil
-from harness import BIN, DB_ALLIGATOR, POLL_EVERY, RSS_EVERY, Harness, precompile, rate, stop
+from harness import BIN, DB_ALLIGATOR, POLL_EVERY, RSS_EVERY, Harness, drain_parser, precompile, rate, stop
 from systems import unfinished
 
 
@@ -79,11 +78,7 @@ def drain(h: Harness, command: list[str], gator: object, total: int) -> tuple[fl
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--drain-timeout", type=float, default=120.0)
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379")
+    parser = drain_parser(__doc__.splitlines()[0], repeat=3)
     parser.add_argument("--threads", type=int, nargs="*", default=[1, 2, 4, 8])
     parser.add_argument("--processes", type=int, nargs="*", default=None)
     parser.add_argument("--workloads", nargs="*", default=["noop", "roundtrip"])

@@ -68,6 +68,16 @@ WORKER_PACKAGES += ["huey_app", "huey_sqlite_app", "dramatiq_app", "taskiq_app"]
 WORKER_PACKAGES += ["alligator_postgres", "psycopg", "procrastinate", "procrastinate_app"]
 
 
+def drain_parser(description: str, repeat: int) -> argparse.ArgumentParser:
+    """A parser with the options every drain script takes, those :class:`Harness` reads among them."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=repeat)
+    parser.add_argument("--drain-timeout", type=float, default=120.0)
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379")
+    return parser
+
+
 def precompile() -> None:
     """Writes the bytecode of everything the workers import, as pip does."""
     import compileall

@@ -12,7 +12,6 @@ median of ``--repeat`` rounds, and the ratio is pinned over unpinned. See
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 from pathlib import Path
@@ -20,18 +19,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from defaults import drain
-from harness import BIN, DB_ALLIGATOR, Harness, precompile, rate
+from harness import BIN, DB_ALLIGATOR, Harness, drain_parser, precompile, rate
 
 #: The two ways compared: name, extra flags.
 WAYS = (("pinned", []), ("unpinned", ["--no-cpu-pinning"]))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--drain-timeout", type=float, default=120.0)
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379")
+    parser = drain_parser(__doc__.splitlines()[0], repeat=3)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--workloads", nargs="*", default=["noop", "roundtrip"])
     args = parser.parse_args(argv)

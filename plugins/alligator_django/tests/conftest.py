@@ -66,6 +66,21 @@ def tasks_settings(settings, store_dsn):
             backend.close()
 
 
+def default_backend_options(settings, **options):
+    """For a fixture to ``yield from``: TASKS' default backend with these OPTIONS added; after the
+    test its queues ``default`` and ``ordered`` emptied and the backends closed. Yields the DSN."""
+    from django.tasks import task_backends
+
+    default = settings.TASKS["default"]
+    settings.TASKS = {**settings.TASKS, "default": {**default, "OPTIONS": {**default["OPTIONS"], **options}}}
+    yield options["DSN"]
+    for backend in task_backends.all():
+        if hasattr(backend, "gator"):
+            for queue in ("default", "ordered"):
+                backend.gator(queue).drop_all()
+            backend.close()
+
+
 class Worker:
     """A ``manage.py latergator`` process started in the project directory."""
 

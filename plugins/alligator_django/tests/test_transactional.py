@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import PROJECT, Worker
+from conftest import PROJECT, Worker, default_backend_options
 from django.db import connection, transaction
 from django.tasks import TaskResultStatus, task_backends
 from django.tasks.exceptions import TaskResultDoesNotExist
@@ -35,20 +35,7 @@ from alligator_sqlite import SqliteBackend
 def same_database(settings, transactional_db):
     """TASKS with the store in the tests' own database file, written through Django's connection."""
     dsn = f"sqlite:///{connection.settings_dict['NAME']}"
-    default = settings.TASKS["default"]
-    settings.TASKS = {
-        **settings.TASKS,
-        "default": {
-            **default,
-            "OPTIONS": {**default["OPTIONS"], "DSN": dsn, "DATABASE": "default", "ENQUEUE_ON_COMMIT": False},
-        },
-    }
-    yield dsn
-    for backend in task_backends.all():
-        if hasattr(backend, "gator"):
-            for queue in ("default", "ordered"):
-                backend.gator(queue).drop_all()
-            backend.close()
+    yield from default_backend_options(settings, DSN=dsn, DATABASE="default", ENQUEUE_ON_COMMIT=False)
 
 
 def test_a_task_is_written_in_the_transaction_and_runs_once_committed(same_database, tmp_path):

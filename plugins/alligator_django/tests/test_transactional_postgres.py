@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, Worker, wait_for
-from django.tasks import TaskResultStatus, task_backends
+from conftest import PROJECT, Worker, default_backend_options, wait_for
+from django.tasks import TaskResultStatus
 from django.tasks.exceptions import TaskResultDoesNotExist
 from shop import tasks
 from test_results import finished
@@ -114,17 +114,7 @@ def _commit(proc: subprocess.Popen[str], hold: Path) -> None:
 @pytest.fixture
 def pg_tasks(settings, pg_dsn):
     """This process's TASKS on the PostgreSQL store, for Django's get_result; its queues emptied after."""
-    default = settings.TASKS["default"]
-    settings.TASKS = {
-        **settings.TASKS,
-        "default": {**default, "OPTIONS": {**default["OPTIONS"], "DSN": pg_dsn}},
-    }
-    yield
-    for backend in task_backends.all():
-        if hasattr(backend, "gator"):
-            for queue in ("default", "ordered"):
-                backend.gator(queue).drop_all()
-            backend.close()
+    yield from default_backend_options(settings, DSN=pg_dsn)
 
 
 def test_a_producer_killed_before_its_commit_leaves_neither_row_nor_task(pg_dsn, tmp_path):
