@@ -35,6 +35,29 @@ def wait_for(predicate, what, seconds=90.0):
         time.sleep(0.05)
 
 
+def finished(result, seconds=90.0):
+    """The result once finished, read again and again through get_result."""
+    from django.tasks import task_backends
+
+    def done():
+        fresh = task_backends["default"].get_result(result.id)
+        return fresh if fresh.is_finished else None
+
+    return wait_for(done, f"task {result.id} to finish", seconds)
+
+
+def run_one_at_a_time(dsn, log, results, env=None):
+    """Runs the ``ordered`` queue, one task at a time, until each of ``results`` succeeded."""
+    from django.tasks import TaskResultStatus
+
+    worker = Worker(dsn, log, "--queue", "ordered", "--concurrency", "1", "--prefetch", "1", env=env)
+    try:
+        for result in results:
+            assert finished(result).status == TaskResultStatus.SUCCESSFUL
+    finally:
+        worker.stop()
+
+
 def _flush_redis():
     import redis
 

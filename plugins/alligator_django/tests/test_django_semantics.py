@@ -6,14 +6,13 @@ import datetime
 import json
 
 import pytest
-from conftest import wait_for
+from conftest import finished, wait_for
 from django.db import transaction
 from django.tasks import TaskResultStatus, task_backends
 from django.tasks.exceptions import TaskResultDoesNotExist
 from django.tasks.signals import task_enqueued
 from elsewhere import tasks_outside
 from shop import tasks
-from test_results import finished
 
 
 def test_a_rolled_back_transaction_sends_nothing(tasks_settings, transactional_db):

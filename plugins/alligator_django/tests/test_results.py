@@ -5,20 +5,10 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from conftest import wait_for
+from conftest import finished, wait_for
 from django.tasks import TaskResultStatus, task_backends
 from django.tasks.exceptions import TaskResultDoesNotExist
 from shop import tasks
-
-
-def finished(result, seconds=90.0):
-    """The result once finished, read again and again through get_result."""
-
-    def done():
-        fresh = task_backends["default"].get_result(result.id)
-        return fresh if fresh.is_finished else None
-
-    return wait_for(done, f"task {result.id} to finish", seconds)
 
 
 def test_a_task_succeeds_and_its_result_is_read_back(worker):

@@ -15,14 +15,13 @@ import subprocess
 import sys
 
 import pytest
-from conftest import PROJECT, Worker, default_backend_options
+from conftest import PROJECT, Worker, default_backend_options, finished, run_one_at_a_time
 from django.db import connection, transaction
 from django.tasks import TaskResultStatus, task_backends
 from django.tasks.exceptions import TaskResultDoesNotExist
 from django.tasks.signals import task_enqueued
 from shop import tasks
 from shop.models import Order
-from test_results import finished
 
 from alligator import registry
 from alligator.capabilities import Unsupported
@@ -125,14 +124,7 @@ def test_priorities_written_in_the_transaction_order_the_worker(same_database, t
         assert backend.gator("ordered").len() == 0  # only Django's connection sees them yet
     assert [backend.get_result(result.id).task.priority for result in results] == [-5, 0, 10, 50]
 
-    worker = Worker(
-        same_database, tmp_path / "worker.log", "--queue", "ordered", "--concurrency", "1", "--prefetch", "1"
-    )
-    try:
-        for result in results:
-            assert finished(result).status == TaskResultStatus.SUCCESSFUL
-    finally:
-        worker.stop()
+    run_one_at_a_time(same_database, tmp_path / "worker.log", results)
     # Queued in FIFO order, run in the order of their priorities.
     assert path.read_text().split() == ["higher", "high", "plain", "low"]
 

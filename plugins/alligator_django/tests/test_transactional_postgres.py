@@ -20,11 +20,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, Worker, default_backend_options, wait_for
+from conftest import PROJECT, Worker, default_backend_options, run_one_at_a_time, wait_for
 from django.tasks import TaskResultStatus
 from django.tasks.exceptions import TaskResultDoesNotExist
 from shop import tasks
-from test_results import finished
 
 from alligator import Gator
 from alligator.constants import SUCCESS
@@ -168,22 +167,7 @@ def test_priorities_written_in_the_producers_transaction_order_the_worker(pg_dsn
     assert [result.task.priority for result in results] == [-5, 0, 10, 50]
     assert _orders(pg_dsn, "higher") == 1
 
-    worker = Worker(
-        pg_dsn,
-        tmp_path / "worker.log",
-        "--queue",
-        "ordered",
-        "--concurrency",
-        "1",
-        "--prefetch",
-        "1",
-        env=_env(pg_dsn),
-    )
-    try:
-        for result in results:
-            assert finished(result).status == TaskResultStatus.SUCCESSFUL
-    finally:
-        worker.stop()
+    run_one_at_a_time(pg_dsn, tmp_path / "worker.log", results, env=_env(pg_dsn))
     # Queued in FIFO order by one transaction, run in the order of their priorities.
     assert path.read_text().split() == ["higher", "high", "plain", "low"]
 
