@@ -79,6 +79,33 @@ def test_a_redis_worker_loads_no_module_it_needs_only_on_a_rare_path(tmp_path: P
     assert sorted(modules.intersection(expected_absent)) == []
 
 
+#: Scripts of the Redis backend only the operator's tools run (listings,
+#: administration, results): a worker process never reads their files.
+ADMIN_SCRIPTS = (
+    "dead_letters",
+    "tasks",
+    "counts",
+    "requeue",
+    "requeue_all",
+    "delete_dead",
+    "purge_dead",
+    "succeeded",
+    "finished",
+    "worker_records",
+    "limit_index",
+    "limit_state",
+    "schedule_ticks",
+)
+
+
+def test_a_redis_worker_reads_only_the_lua_scripts_it_runs(tmp_path: Path) -> None:
+    """Issue 20: a worker read and kept every one of the fifty Lua scripts (~0.3 MiB); now those it runs."""
+    modules = _worker_modules(tmp_path, MALLOC_ARENA_MAX="2")
+    read = {line.removeprefix("lua:") for line in modules if line.startswith("lua:")}
+    assert {"reserve", "ack", "heartbeat"} <= read, sorted(read)
+    assert sorted(read.intersection(ADMIN_SCRIPTS)) == []
+
+
 def test_a_worker_process_limits_its_malloc_arenas_unless_told(tmp_path: Path) -> None:
     """Issue 20: one worker process (no supervisor to set MALLOC_ARENA_MAX) keeps to two glibc arenas."""
     if not sys.platform.startswith("linux") or not os.confstr("CS_GNU_LIBC_VERSION"):

@@ -41,16 +41,42 @@ FAKE_CLOCK_POLL = 0.05
 
 
 class _Script:
-    """A registered script: its name, its SHA and its source."""
+    """A script of this backend: its name, and its SHA and source once it first runs."""
 
-    __slots__ = ("name", "sha", "source")
+    __slots__ = ("_client", "_sha", "name", "script")
 
     def __init__(self, client: Client, script: scripts.Script) -> None:
-        # register_script computes the SHA; we send EVALSHA ourselves to keep
-        # the hot path to one execute_command call.
+        self._client = client
+        self.script = script
         self.name = script.name
-        self.sha: str = client.register_script(script.source).sha
-        self.source = script.source
+        self._sha: str | None = None
+
+    @property
+    def sha(self) -> str:
+        """The SHA the server knows the script by; its file is read the first time."""
+        sha = self._sha
+        if sha is None:
+            # register_script computes the SHA; we send EVALSHA ourselves to
+            # keep the hot path to one execute_command call.
+            sha = self._sha = self._client.register_script(self.script.source).sha
+        return sha
+
+    @property
+    def source(self) -> str:
+        """The Lua source, sent when the server lacks the script."""
+        return self.script.source
+
+
+class _KeysOf(dict[str, tuple[str, ...]]):
+    """One queue's key names in each script's ``KEYS`` order, worked out when a script first runs."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        super().__init__()
+        self.names = names
+
+    def __missing__(self, name: str) -> tuple[str, ...]:
+        found = self[name] = tuple(self.names[key] for key in scripts.BY_NAME[name].keys)
+        return found
 
 
 class _Keys:
@@ -63,7 +89,7 @@ class _Keys:
         self.wake = names["wake"]
         self.done = names["done"]
         self.work = names["work"]
-        self.of = {script.name: tuple(names[key] for key in script.keys) for script in scripts.SCRIPTS}
+        self.of = _KeysOf(names)
         self.all = tuple(names.values())
 
 
@@ -145,7 +171,6 @@ class RedisBase(Backend):
         self._heartbeat = workers["heartbeat"]
         self._forget_worker = workers["forget_worker"]
         self._worker_records = workers["worker_records"]
-        self._worker_keys = tuple(scripts.WORKER_KEYS[name] for name in scripts.HEARTBEAT.keys)
         self._set_paused = _Script(client, pauses.SET_PAUSED)
         self._paused = _Script(client, pauses.PAUSED)
         self._cluster = isinstance(client, RedisCluster)

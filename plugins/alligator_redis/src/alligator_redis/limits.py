@@ -30,7 +30,7 @@ as absent.
 from __future__ import annotations
 
 from alligator_redis.keys import TAG_ESCAPE
-from alligator_redis.scripts import load
+from alligator_redis.scripts import Script
 
 #: The prefix of every limit key.
 PREFIX = f"alligator:{{{TAG_ESCAPE}limits}}:"
@@ -48,17 +48,17 @@ def keys_of(key: str) -> dict[str, str]:
 
 
 #: ARGV: now, holder, count, per, key. Returns the wait (text; '0' to go).
-TAKE = load("limit_take", LAYOUT)
+TAKE = Script("limit_take", LAYOUT)
 #: ARGV: now, holder, limit, lease_seconds, key, waiter_seconds. Returns '0' or the wait.
-ACQUIRE = load("limit_acquire", LAYOUT)
+ACQUIRE = Script("limit_acquire", LAYOUT)
 #: ARGV: now, holder, lease_seconds, key. Returns 1 or 0.
-EXTEND = load("limit_extend", LAYOUT)
+EXTEND = Script("limit_extend", LAYOUT)
 #: ARGV: holder. Returns 1 or 0.
-RELEASE = load("limit_release", LAYOUT)
+RELEASE = Script("limit_release", LAYOUT)
 #: ARGV: now, most. Returns the index's live members.
-INDEX = load("limit_index", LAYOUT)
+INDEX = Script("limit_index", LAYOUT)
 #: ARGV: now, kind. Returns the key's state as stored, or nothing.
-STATE = load("limit_state", LAYOUT)
+STATE = Script("limit_state", LAYOUT)
 
 #: Every limit script.
 LIMIT_SCRIPTS = (TAKE, ACQUIRE, EXTEND, RELEASE, INDEX, STATE)

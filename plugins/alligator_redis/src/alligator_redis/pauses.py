@@ -23,13 +23,13 @@ longer than the name limit or not UTF-8; the backend checks each name again
 from __future__ import annotations
 
 from alligator_redis.keys import PAUSES_KEY as PAUSES_KEY
-from alligator_redis.scripts import load
+from alligator_redis.scripts import Script
 
 #: ARGV: member ("kind:name"), "1" to pause or "0" to resume, the most pauses
 #: kept. Returns 1 if it changed anything, 0 if not, -1 (writing nothing) for a
 #: pause past the cap.
-SET_PAUSED = load("set_paused", ("pauses",))
+SET_PAUSED = Script("set_paused", ("pauses",))
 
 #: ARGV: the longest member in bytes, the most of each kind. Returns the
 #: members of the known kinds, skipping (never sending) one too long or not UTF-8.
-PAUSED = load("paused", ("pauses",))
+PAUSED = Script("paused", ("pauses",))

@@ -28,12 +28,12 @@ from alligator_redis.keys import (
     queue_keys,
     schedules_key,
 )
-from alligator_redis.scripts import load
+from alligator_redis.scripts import Script
 
 #: ARGV: now, id, payload, name, tick, about. Returns 1 if pushed and recorded, 0 if refused.
-PUSH_TICK = load("push_tick", SCHEDULE_KEY_NAMES)
+PUSH_TICK = Script("push_tick", SCHEDULE_KEY_NAMES)
 #: ARGV: the longest name, the longest about, the most records. Returns (name, tick, about) flattened.
-SCHEDULE_TICKS = load("schedule_ticks", SCHEDULE_KEY_NAMES)
+SCHEDULE_TICKS = Script("schedule_ticks", SCHEDULE_KEY_NAMES)
 
 
 def _keys(script_keys: tuple[str, ...], queue: str) -> tuple[str, ...]:

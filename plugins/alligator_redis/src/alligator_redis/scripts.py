@@ -1,7 +1,8 @@
 r"""The Lua scripts of the Redis backend: one script per multi-key step, one file each.
 
 Each script is a file in ``alligator_redis/lua/`` (``push.lua``,
-``reserve.lua``...), read with ``importlib.resources`` by :func:`load`.
+``reserve.lua``...), read with ``importlib.resources`` when the script first
+runs (:class:`Script`; :func:`load` reads at once).
 A script file is plain Lua with its own comments, plus three conventions
 the loader resolves, so a reader can follow it by hand:
 
@@ -68,7 +69,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from importlib import resources
 
 from alligator import reasons
@@ -138,13 +138,50 @@ PLACEHOLDERS: dict[str, object] = {
 }
 
 
-@dataclass(frozen=True)
 class Script:
-    """One step: the key names it takes (in ``KEYS`` order) and its Lua source."""
+    """One step: its name, the key names it takes (in ``KEYS`` order) and its Lua source.
 
-    name: str
-    keys: tuple[str, ...]
-    source: str
+    The file is read, and its includes resolved, when ``keys`` or ``source``
+    is first asked for: a process reads only the scripts it runs (a worker
+    about a dozen of the fifty; issue 20, the worker's RSS).
+
+    Args:
+        name: The script's name, its file's name without ``.lua``.
+        layout: Every key name of its family (see :func:`load`).
+    """
+
+    __slots__ = ("_read", "layout", "name")
+
+    def __init__(self, name: str, layout: Sequence[str] = KEY_NAMES) -> None:
+        self.name = name
+        self.layout = tuple(layout)
+        self._read: tuple[tuple[str, ...], str] | None = None
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The key names it takes, in ``KEYS`` order (its ``-- KEYS:`` line)."""
+        return self._resolved()[0]
+
+    @property
+    def source(self) -> str:
+        """Its Lua source as sent to Redis: includes, keys and placeholders resolved."""
+        return self._resolved()[1]
+
+    @property
+    def read(self) -> bool:
+        """Whether its file has been read yet."""
+        return self._read is not None
+
+    def _resolved(self) -> tuple[tuple[str, ...], str]:
+        # Two threads asking at once both read the file and get the same
+        # answer; the second assignment changes nothing.
+        found = self._read
+        if found is None:
+            found = self._read = _resolve(self.name, self.layout)
+        return found
+
+    def __repr__(self) -> str:
+        return f"Script({self.name!r})"
 
 
 _KEYS_LINE = re.compile(r"^-- KEYS:(.*)$", re.M)
@@ -175,7 +212,10 @@ def _expand(file: str, included: set[str]) -> str:
 
 
 def load(name: str, layout: Sequence[str] = KEY_NAMES) -> Script:
-    """Reads the script ``lua/<name>.lua`` and resolves its includes, keys and placeholders.
+    """Reads the script ``lua/<name>.lua`` now and resolves its includes, keys and placeholders.
+
+    The module's own scripts are :class:`Script` objects read when first
+    used; this reads at once, so a bad file fails here.
 
     Args:
         name: The script's name, its file's name without ``.lua``.
@@ -191,6 +231,13 @@ def load(name: str, layout: Sequence[str] = KEY_NAMES) -> Script:
             missing, or it names a key outside ``layout`` or an unknown
             placeholder.
     """
+    script = Script(name, layout)
+    script._resolved()
+    return script
+
+
+def _resolve(name: str, layout: Sequence[str]) -> tuple[tuple[str, ...], str]:
+    """The keys and the source of :func:`load`'s script (the same errors)."""
     file = f"{name}.lua"
     source = _expand(file, {file})
     declared = _KEYS_LINE.findall(source)
@@ -208,21 +255,21 @@ def load(name: str, layout: Sequence[str] = KEY_NAMES) -> Script:
 
     source = _PLACEHOLDER.sub(value, source)
     bound = ", ".join(f"KEYS[{keys.index(key) + 1}]" if key in keys else "false" for key in layout)
-    return Script(name, keys, f"local {', '.join(layout)} = {bound}\n{source}")
+    return keys, f"local {', '.join(layout)} = {bound}\n{source}"
 
 
 #: ARGV: now, id, payload, delay. Returns 1 if added, 0 if the id is taken
 #: (waiting, delayed, reserved or a dead letter).
 #: The hot path of every producer: seven commands when the queue is busy.
-PUSH = load("push")
+PUSH = Script("push")
 
 #: ARGV: now, then (id, payload) pairs when every delay is 0, else (id, payload,
 #: delay) triples; ARGV[2] says which ("2" or "3"). Returns how many were added.
 #: A few commands per batch, not per task: one HMGET finds the ids taken
 #: already, then one HSET, ZADD and HSET write the rest.
-PUSH_MANY = load("push_many")
+PUSH_MANY = Script("push_many")
 
-PUSH_PRIORITIZED = load("push_prioritized")
+PUSH_PRIORITIZED = Script("push_prioritized")
 
 #: ARGV: now, lease_seconds, limit, max_payload_bytes, status_ttl, max_task_id_bytes,
 #: max_dead_letters, dead_letter_ttl.
@@ -230,95 +277,95 @@ PUSH_PRIORITIZED = load("push_prioritized")
 #: or, when nothing is due, a single number: milliseconds until the next
 #: delayed task or lease deadline (-1 when there is none; 0 when every due
 #: record was dead-lettered as unreadable).
-RESERVE = load("reserve")
+RESERVE = Script("reserve")
 
 #: ARGV: now, status_ttl, then (id, receipt, result_ttl, result) groups;
 #: result_ttl is empty when no result is kept (result is then empty too).
 #: Returns how many were acked. Acks and results of the whole batch are one
 #: script: one round trip, and a result is kept exactly when its ack takes
 #: effect. The ids acked are published on the done channel, in one message.
-ACK = load("ack")
+ACK = Script("ack")
 
 #: ARGV: now, id, receipt, delay, attempted ("1" or "0"). Returns 1 or 0.
-RELEASE = load("release")
+RELEASE = Script("release")
 
 #: ARGV: now, lease_seconds, then (id, receipt) pairs. Returns one 1/0 per pair.
-EXTEND = load("extend")
+EXTEND = Script("extend")
 
 #: ARGV: now, status_ttl, id, receipt, reason, max_dead_letters, dead_letter_ttl.
 #: Returns 1 or 0.
-DEAD_LETTER = load("dead_letter")
+DEAD_LETTER = Script("dead_letter")
 
 #: ARGV: now, id, lease_seconds, max_payload_bytes, status_ttl, max_task_id_bytes,
 #: max_dead_letters, dead_letter_ttl. Returns (id, payload, receipt, attempts,
 #: failures), or nothing.
-GET = load("get")
+GET = Script("get")
 
 #: ARGV: now, id, max_payload_bytes. Returns the payload of a waiting, delayed
 #: or reserved task, or nil; changes nothing.
-PEEK = load("peek")
+PEEK = Script("peek")
 
 #: ARGV: now, id. Returns 1 or 0.
-CANCEL = load("cancel")
+CANCEL = Script("cancel")
 
 #: ARGV: now, status_ttl, id, dead_letter_ttl. Returns a status constant, or -1
 #: for unknown. Agrees with FINISHED: a dead letter is FAILED until its time is
 #: past, a kept result SUCCESS until it expires, whatever status_ttl says.
-STATUS = load("status")
+STATUS = Script("status")
 
 #: ARGV: now. Returns waiting + delayed + expired leases.
-LEN = load("len")
+LEN = Script("len")
 
 #: ARGV: now, limit, max_payload_bytes, max_task_id_bytes, max_dead_letters,
 #: dead_letter_ttl. Drops the letters past their time first (retention), then
 #: returns (id, payload, reason, attempts, failed_at) flattened, oldest first;
 #: a payload or an id over its limit is cut to it; attempts and failed_at are
 #: numbers (0 when the stored field is not one).
-DEAD_LETTERS = load("dead_letters")
+DEAD_LETTERS = Script("dead_letters")
 
 #: ARGV: now, id. Returns 1, or 0 when no dead letter has that id or (a record
 #: written by hand) the id is live too: nothing is ever overwritten.
-REQUEUE = load("requeue")
+REQUEUE = Script("requeue")
 
 #: ARGV: now, dead_letter_ttl. Returns (waiting, delayed, running, dead); an
 #: ended lease is waiting; a dead letter past its time is not counted (listing
 #: would drop it). The letters are in the order they failed: the expired ones
 #: are the oldest, counted until the first that is not.
-COUNTS = load("counts")
+COUNTS = Script("counts")
 
 #: ARGV: now, state, offset, limit (>= 1), max_payload_bytes, max_dead_letters,
 #: dead_letter_ttl. Returns (id, payload, attempts, failures, due or failed_at,
 #: reason) flattened, in the state's order; payloads cut to the limit. Changes
 #: nothing, except that listing dead letters drops those past their time first.
-TASKS = load("tasks")
+TASKS = Script("tasks")
 
 #: ARGV: id. Returns 1 if that dead letter was deleted, else 0.
-DELETE_DEAD = load("delete_dead")
+DELETE_DEAD = Script("delete_dead")
 
 #: No ARGV. Deletes every dead letter of the queue; returns how many.
-PURGE_DEAD = load("purge_dead")
+PURGE_DEAD = Script("purge_dead")
 
 #: ARGV: now. Requeues every dead letter, in the order they failed, each as
 #: requeue does; returns how many (a letter whose id is live stays).
-REQUEUE_ALL = load("requeue_all")
+REQUEUE_ALL = Script("requeue_all")
 
 #: ARGV: now, status_ttl, id, max_payload_bytes, dead_letter_ttl. Returns nothing when the task
 #: is live or unknown; else (kind, result, reason, finished_at) with kind "R"
 #: (succeeded, result handed out), "S" (succeeded, no result; reason says why
 #: when one is kept but cannot be handed out) or "F" (a dead letter). A result
 #: over the limit is measured, never read. Changes nothing.
-FINISHED = load("finished")
+FINISHED = Script("finished")
 
 #: ARGV: now, status_ttl, offset, limit, max_payload_bytes, max_task_id_bytes.
 #: Returns (id, kind, result, reason, acked at) flattened, for the succeeded
 #: tasks status() says SUCCESS for, newest first (equal times: the greater id
 #: first, as ZREVRANGEBYSCORE orders them); kind as FINISHED says it.
-SUCCEEDED = load("succeeded")
+SUCCEEDED = Script("succeeded")
 
 #: ARGV: now. Returns 0 when a task is due now (waiting, or a lease ended);
 #: else milliseconds until the next delayed task or lease deadline, or -1 when
 #: there is none. Changes nothing: a waiter on several queues asks it first.
-DUE = load("due")
+DUE = Script("due")
 
 #: Every script, for tests and tools that want to go through them all.
 SCRIPTS = (
@@ -353,15 +400,18 @@ SCRIPTS = (
 #: ARGV: now, worker_id, record, ttl, max_workers. Writes the record, drops the
 #: expired and the oldest over the cap, and keeps a native expiry a day past
 #: the TTL as a safety net. Returns 1.
-HEARTBEAT = load("heartbeat", tuple(WORKER_KEYS))
+HEARTBEAT = Script("heartbeat", tuple(WORKER_KEYS))
 
 #: ARGV: worker_id. Returns 1 if it had a record, else 0.
-FORGET_WORKER = load("forget_worker", tuple(WORKER_KEYS))
+FORGET_WORKER = Script("forget_worker", tuple(WORKER_KEYS))
 
 #: ARGV: now, max_payload_bytes, max_workers. Drops the expired records, then
 #: returns (id, record) flattened, oldest heartbeat first; a record over the
 #: limit, or an id or record that is not UTF-8, is skipped (never sent).
-WORKER_RECORDS = load("worker_records", tuple(WORKER_KEYS))
+WORKER_RECORDS = Script("worker_records", tuple(WORKER_KEYS))
 
 #: The registry's scripts.
 WORKER_SCRIPTS = (HEARTBEAT, FORGET_WORKER, WORKER_RECORDS)
+
+#: The queue scripts by name (:data:`SCRIPTS`).
+BY_NAME = {script.name: script for script in SCRIPTS}

@@ -16,9 +16,9 @@ from alligator_redis.keys import queue_keys
 #: ARGV: now, id, payload, delay, key, mode, window. Returns (1, "") when
 #: pushed, (1, replaced id) for a debounced replacement, (0, holder id) when
 #: the key is held, (0, "") when the id is taken.
-UNIQUE_PUSH = scripts.load("unique_push")
+UNIQUE_PUSH = scripts.Script("unique_push")
 #: ARGV: now, scan, max_bytes. Returns (key, holder, mode, until) flattened.
-HELD_KEYS = scripts.load("held_keys")
+HELD_KEYS = scripts.Script("held_keys")
 
 # Records looked at per listing, by end time; a planted key or holder longer
 # than _MAX_FIELD_BYTES (a real one is at most 200 characters) is skipped.
