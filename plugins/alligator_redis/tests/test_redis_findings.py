@@ -163,11 +163,20 @@ def test_the_scripts_utf8_check_agrees_with_python(backend: RedisBackend, queue:
     """The Lua check and Python's strict decoder accept exactly the same bytes."""
     samples = [b"", b"plain", "ünïcødé 🐊 \x00".encode(), b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80"]
     samples += [b"\xe2\x82", b"\x80", b"\xf0\x9f\x90\x8a", b"\xef\xbf\xbf", b"a\xc3\xa9\xa9", b"\xc3\xc3\xa9"]
+    # Long texts: a stray byte far in, at the end, a character cut short.
+    samples += [b"a" * 4000 + b"\xff", b"a" * 3999 + b"\x80", b"a" * 3999 + "é".encode(), b"a" * 8001]
+    samples += [b"a" * 3999 + b"\xc3", b"a" * 12000 + "🐊".encode()[:3], b"a" * 4000, b"a" * 7999 + b"\xff"]
 
     @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.binary(max_size=12) | st.text(max_size=6).map(lambda t: t.encode("utf-8", "surrogatepass")))
     def check(data: bytes) -> None:
         check_one(data)
+
+    # The Lua function itself, called on the bytes: peek's answer alone would
+    # not tell, since the client decodes what the script hands out again.
+    sha = backend.client.script_load(
+        scripts._expand("utf8.lua", {"utf8.lua"}) + "\nreturn utf8(ARGV[1]) and 1 or 0"
+    )
 
     def check_one(data: bytes) -> None:
         plant(backend, queue, "t", data)
@@ -175,6 +184,7 @@ def test_the_scripts_utf8_check_agrees_with_python(backend: RedisBackend, queue:
             expected: str | None = data.decode()
         except UnicodeDecodeError:
             expected = None
+        assert backend.client.evalsha(sha, 0, data) == (expected is not None), data
         assert backend.peek(queue, "t") == expected, data
         backend.drop_all(queue)
 
