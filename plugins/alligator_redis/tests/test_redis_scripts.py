@@ -57,7 +57,7 @@ def test_the_reason_texts_come_from_the_core_as_lua_strings() -> None:
 
 def test_a_placeholder_may_hold_digits(monkeypatch: pytest.MonkeyPatch) -> None:
     _files(monkeypatch, {"s.lua": "-- KEYS: wake\nreturn __NOT_UTF8__\n"})
-    assert scripts.load("s").source.endswith(f"return {scripts.lua_string(reasons.NOT_UTF8)}\n")
+    assert scripts.Script("s").source.endswith(f"return {scripts.lua_string(reasons.NOT_UTF8)}\n")
 
 
 @pytest.mark.parametrize("script", ALL, ids=lambda script: script.name)
@@ -106,7 +106,7 @@ def test_an_include_is_resolved_once_in_place(monkeypatch: pytest.MonkeyPatch) -
             "b.lua": "-- include: a.lua\nlocal function g() return __WAKE_CAP__ end\n",
         },
     )
-    script = scripts.load("s")
+    script = scripts.Script("s")
     assert script.keys == ("wake",)
     body = script.source.split("\n", 1)[1]
     assert body == (
@@ -124,9 +124,9 @@ def test_an_include_is_resolved_once_in_place(monkeypatch: pytest.MonkeyPatch) -
         ({"s.lua": "-- KEYS: wake nowhere\nreturn 1\n"}, "unknown keys ['nowhere']"),
     ],
 )
-def test_a_bad_script_file_fails_at_load(
+def test_a_bad_script_file_fails_when_read(
     monkeypatch: pytest.MonkeyPatch, files: dict[str, str], message: str
 ) -> None:
     _files(monkeypatch, files)
     with pytest.raises(ValueError, match=re.escape(message)):
-        scripts.load("s")
+        _ = scripts.Script("s").source

@@ -2,7 +2,7 @@ r"""The Lua scripts of the Redis backend: one script per multi-key step, one fil
 
 Each script is a file in ``alligator_redis/lua/`` (``push.lua``,
 ``reserve.lua``...), read with ``importlib.resources`` when the script first
-runs (:class:`Script`; :func:`load` reads at once).
+runs (:class:`Script`).
 A script file is plain Lua with its own comments, plus three conventions
 the loader resolves, so a reader can follow it by hand:
 
@@ -147,7 +147,13 @@ class Script:
 
     Args:
         name: The script's name, its file's name without ``.lua``.
-        layout: Every key name of its family (see :func:`load`).
+        layout: Every key name of its family: a queue's by default, the
+            worker registry's or the pauses' for theirs.
+
+    Raises:
+        ValueError: When ``keys`` or ``source`` is first asked for: the
+            file, an included file, or its ``-- KEYS:`` line is missing, or
+            it names a key outside ``layout`` or an unknown placeholder.
     """
 
     __slots__ = ("_read", "layout", "name")
@@ -211,11 +217,8 @@ def _expand(file: str, included: set[str]) -> str:
     return _INCLUDE.sub(include, _read(file))
 
 
-def load(name: str, layout: Sequence[str] = KEY_NAMES) -> Script:
-    """Reads the script ``lua/<name>.lua`` now and resolves its includes, keys and placeholders.
-
-    The module's own scripts are :class:`Script` objects read when first
-    used; this reads at once, so a bad file fails here.
+def _resolve(name: str, layout: Sequence[str]) -> tuple[tuple[str, ...], str]:
+    """Reads the script ``lua/<name>.lua`` and resolves its includes, keys and placeholders.
 
     Args:
         name: The script's name, its file's name without ``.lua``.
@@ -224,20 +227,13 @@ def load(name: str, layout: Sequence[str] = KEY_NAMES) -> Script:
             local, bound to its ``KEYS`` entry or to ``false``.
 
     Returns:
-        The script, its source as sent to Redis.
+        The key names it takes, and its source as sent to Redis.
 
     Raises:
         ValueError: The file, an included file, or its ``-- KEYS:`` line is
             missing, or it names a key outside ``layout`` or an unknown
             placeholder.
     """
-    script = Script(name, layout)
-    script._resolved()
-    return script
-
-
-def _resolve(name: str, layout: Sequence[str]) -> tuple[tuple[str, ...], str]:
-    """The keys and the source of :func:`load`'s script (the same errors)."""
     file = f"{name}.lua"
     source = _expand(file, {file})
     declared = _KEYS_LINE.findall(source)
