@@ -6,6 +6,7 @@ one line when it starts and one when it finishes::
 
     B <task key> <pid> <time.time()>       the run started
     E <task key> <pid> <time.time()>       the run finished (its function returned)
+    K <task key> <pid> <time.time()>       the run SIGKILLs its own worker, at once (a killer task)
     A <task key> <pid> <attempts>          (on_start hook) the delivery number of this run
 
 Each line is written with a single ``os.write`` on a file opened with
@@ -90,8 +91,14 @@ def raiser(key: str) -> None:
 
 
 def killer(key: str) -> None:
-    """A poison task that SIGKILLs the worker running it."""
+    """A poison task that SIGKILLs the worker running it.
+
+    The ``K`` line is the run's end: the process dies as the signal is sent,
+    so checks that span a run need not stand a later moment of their own
+    (when the test noticed the death) for it.
+    """
     _begin(key)
+    _write("K", key, f"{time.time():.6f}")
     os.kill(os.getpid(), signal.SIGKILL)
     time.sleep(10)  # pragma: no cover - the signal is on its way
 
@@ -173,6 +180,8 @@ class Run:
     start: float
     end: float | None = None
     attempts: int | None = None
+    #: When the run SIGKILLed its own worker (``K``); its end stays None: it never returned.
+    killed: float | None = None
 
 
 @dataclass
@@ -204,6 +213,8 @@ class Ledger:
                 run = Run(key, pid, float(value), attempts=self._attempts.pop((key, pid), None))
                 self.runs.append(run)
                 self._open[(key, pid)] = run
+            elif kind == "K":
+                self._open[(key, pid)].killed = float(value)
             elif kind == "E":
                 self._open.pop((key, pid)).end = float(value)
                 self.finished.add(key)
