@@ -177,3 +177,27 @@ def test_a_limited_payload_on_a_store_without_limits_is_dead_lettered_saying_why
     [letter] = capabilities.administration(gator.backend).dead_letters(gator.queue_name)
     assert letter.task_id == "by-hand"
     assert "asks for a limit, but this store cannot keep rate limits" in letter.reason
+
+
+def _slots(count: int, per: float, tasks: int, every: float | None = None) -> list[float]:
+    """The start times a limiter of ``count`` per ``per`` gives ``tasks`` tasks: a burst, then a slot each
+    ``every`` seconds (``per / count`` for a correct limiter)."""
+    step = per / count if every is None else every
+    return [1000.0] * count + [1000.0 + step * k for k in range(1, tasks - count + 1)]
+
+
+def test_the_rate_check_allows_a_late_first_start_and_still_fails_a_fast_limiter() -> None:
+    # Nothing started until 0.4 s after the first slot (the first take's commit waited on a busy disk,
+    # the other takes on it), then every task on its slot: the check once measured the span from the
+    # first start and counted a correct limiter at 22.2/s.
+    starts = [max(at, 1000.4) for at in _slots(20, 1.0, 100)]
+    limit_tasks.check_rate(starts, 20, 1.0)
+    # Every start late by up to a second, in any pattern, is still a correct limiter's.
+    limit_tasks.check_rate([at + (k % 7) / 7 for k, at in enumerate(_slots(20, 1.0, 100))], 20, 1.0)
+    with pytest.raises(AssertionError, match="per period"):
+        limit_tasks.check_rate(_slots(20, 1.0, 100, every=1 / 30), 20, 1.0)  # 30/s after the burst
+    with pytest.raises(AssertionError, match="starts in two periods"):
+        limit_tasks.check_rate(_slots(90, 1.0, 100, every=0.05), 20, 1.0)  # a burst of 90, not 20
+    four_unshared = sorted(at for _ in range(4) for at in _slots(20, 1.0, 25))
+    with pytest.raises(AssertionError):
+        limit_tasks.check_rate(four_unshared, 20, 1.0)  # each of four processes limiting on its own
