@@ -15,8 +15,12 @@ Which ticks a scheduler pushes, at each wake-up, for each schedule:
 - ticks that fell since it started (or since the last recorded tick, if
   later), all of them in order: a scheduler that wakes late (a busy
   machine, a stall) still enqueues every tick it was running for;
-- ticks that fell *before* it started and after the recorded last tick
-  (nobody enqueued them: no scheduler ran, as far as it can tell), by the
+- ticks that fell in the :data:`LATE_GRACE` seconds before it started,
+  all of them in order, as if it had been running: another scheduler may
+  be running and late for them, and pushing a later tick first would shut
+  that one's pushes out;
+- ticks that fell before that and after the recorded last tick (nobody
+  enqueued them: no scheduler ran, as far as it can tell), by the
   schedule's ``missed`` policy: none, the latest one, or all (capped);
 - nothing for a schedule the store has no record of, before it started:
   a new schedule starts with its first tick after the scheduler starts.
@@ -49,6 +53,10 @@ log = logging.getLogger("alligator.scheduler")
 #: The most ticks of one schedule a scheduler pushes in one wake-up for the
 #: time it was running (a process stopped for hours catches up this many).
 MAX_LATE_TICKS = 1000
+#: Ticks that fell this many seconds before a scheduler started count as late, not missed: it pushes
+#: them all, in order, whatever the ``missed`` policy. A scheduler that is running but this late (a
+#: stalled or busy machine) still gets every tick in; a later one pushed first would be refused.
+LATE_GRACE = 10.0
 #: Seconds between tries while the store cannot be reached.
 RETRY_SECONDS = 2.0
 #: The longest sleep, so a wall clock set back or forward is noticed this soon.
@@ -95,10 +103,11 @@ class Scheduler:
         if last is None:
             floor = self.started
         else:
-            floor = max(last, self.started)
-            if last < self.started and schedule.missed != "none":
+            late_since = self.started - LATE_GRACE
+            floor = max(last, late_since)
+            if last < late_since and schedule.missed != "none":
                 limit = 1 if schedule.missed == "last" else schedule.max_missed
-                missed = schedule.ticks(last, self.started, limit)
+                missed = schedule.ticks(last, late_since, limit)
         return missed + schedule.ticks(floor, now, MAX_LATE_TICKS)
 
     def run_once(self, now: float) -> float:
