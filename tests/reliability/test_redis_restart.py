@@ -66,6 +66,10 @@ PRODUCER = textwrap.dedent(
 )
 
 
+def _lines(path: Path) -> list[str]:
+    return path.read_text().split() if path.exists() else []
+
+
 @pytest.fixture
 def private_redis(tmp_path: Path):  # type: ignore[no-untyped-def]
     if shutil.which("redis-server") is None:
@@ -106,6 +110,10 @@ def test_redis_sigkill_and_restart_loses_no_accepted_task(  # type: ignore[no-un
         )
         for p in range(2)
     ]
+    # Both producers up and enqueuing before the first outage: a fixed pause once let slow start-ups
+    # (a loaded machine) miss the outages, and the test then proved nothing.
+    both = {"p0-", "p1-"}
+    wait_for(lambda: {line[:3] for line in _lines(accepted_path)} >= both, 120, "both producers to enqueue")
     downtime = 0.0
     for _ in range(OUTAGES):
         time.sleep(0.8)  # let producers and workers get going
