@@ -18,7 +18,7 @@ import reliability_tasks
 import test_processes_tasks
 from reliability_helpers import Store, Workers, wait_for
 from reliability_tasks import Ledger
-from test_processes import TASKS, _alive, _child_pids, _children_started
+from test_processes import TASKS, TIME_LIMIT, _alive, _child_pids, _children_started
 
 from alligator import Gator, capabilities
 from alligator.constants import FAILED
@@ -71,12 +71,12 @@ def test_unreadable_reports_are_logged_and_ignored(
 def test_a_task_that_closes_the_pipe_cannot_switch_off_the_hard_limit_of_the_next(
     store: Store, workers: Callable[..., Workers], ledger: Ledger
 ) -> None:
-    pool = workers(store, *TASKS, "--processes", "1", "--time-limit", "1", "--lease-seconds", "2")
+    pool = workers(store, *TASKS, "--processes", "1", "--time-limit", TIME_LIMIT, "--lease-seconds", "2")
     [supervisor] = pool.start()
     _children_started(pool, 1)
     gator = _gator(store)
     gator.push(Task(task_id="closer"), test_processes_tasks.close_pipe, "closer")
-    # Ignores its 1 s limit for 600 s, in C code: only a kill ends it in time.
+    # Ignores its limit for 600 s, in C code: only a kill ends it in time.
     gator.push(Task(task_id="stuck"), test_processes_tasks.stubborn, "stuck", 600.0)
     wait_for(lambda: "closer" in ledger.refresh().finished, 60, "the closer to run")
     first = _child_pids(pool)[0]
@@ -133,7 +133,7 @@ def test_the_pipe_is_out_of_reach_of_what_a_task_starts(
 def test_a_hard_kill_takes_what_the_task_started_along(
     store: Store, workers: Callable[..., Workers], ledger: Ledger, tmp_path: Path
 ) -> None:
-    pool = workers(store, *TASKS, "--processes", "1", "--time-limit", "1")
+    pool = workers(store, *TASKS, "--processes", "1", "--time-limit", TIME_LIMIT)
     pool.start()
     _children_started(pool, 1)
     gator = _gator(store)
