@@ -8,6 +8,7 @@ its worker, not left to its lease.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import time
@@ -78,7 +79,8 @@ def test_sigterm_names_the_task_waited_on_and_the_shutdown_timeout_hands_it_back
         "received SIGTERM; finishing 1 task(s) in hand: test_processes_tasks:stubborn [hung] running"
         in output
     )
-    assert "handing back what still runs in 2s" in output, output
+    # The time left when the line is written: 2 s, less what a loaded machine took to write it.
+    assert re.search(r"handing back what still runs in [0-2]s", output), output
     assert "the shutdown timeout" in output, output
     assert gator.status("hung") == WAITING, output
 
