@@ -53,9 +53,9 @@ log = logging.getLogger("alligator.scheduler")
 #: The most ticks of one schedule a scheduler pushes in one wake-up for the
 #: time it was running (a process stopped for hours catches up this many).
 MAX_LATE_TICKS = 1000
-#: Ticks that fell this many seconds before a scheduler started count as late, not missed: it pushes
-#: them all, in order, whatever the ``missed`` policy. A scheduler that is running but this late (a
-#: stalled or busy machine) still gets every tick in; a later one pushed first would be refused.
+#: Ticks that fell this many seconds before a scheduler started count as late, not missed, and it
+#: pushes them all, in order, whatever the ``missed`` policy. A scheduler that is running but this late
+#: (a stalled or busy machine) still gets every tick in; a later one pushed first would be refused.
 LATE_GRACE = 10.0
 #: Seconds between tries while the store cannot be reached.
 RETRY_SECONDS = 2.0
