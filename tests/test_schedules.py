@@ -197,15 +197,15 @@ def test_a_new_schedule_starts_with_its_first_tick_after_the_scheduler_starts() 
 
 @pytest.mark.parametrize(
     ("missed", "expected"),
-    [("none", [190, 200]), ("last", [180, 190, 200]), ("all", [140, 150, 160, 170, 180, 190, 200])],
+    [("none", [200]), ("last", [190, 200]), ("all", [140, 150, 160, 170, 180, 190, 200])],
 )
 def test_ticks_missed_while_no_scheduler_ran_follow_the_policy(missed: str, expected: list[int]) -> None:
     gator = _gator()
     schedule = Schedule("s", noop, every=10, missed=missed)
     Scheduler(gator, [schedule], Clock(101.0)).run_once(131.0)
     assert _ticks_in(gator, "s") == [110, 120, 130]
-    # Nobody runs from 131 to 195; a scheduler starts at 195 and runs at 200. The policy covers the
-    # ticks up to LATE_GRACE (10 s) before its start, 140 to 180; 190 is late, not missed.
+    # Nobody runs from 131 to 195; a scheduler starts at 195 and runs at 200. Ticks fell more than
+    # LATE_GRACE (10 s) before its start: the policy decides.
     later = Scheduler(gator, [schedule], Clock(195.0))
     later.run_once(200.0)
     assert _ticks_in(gator, "s") == expected
@@ -223,14 +223,27 @@ def test_a_scheduler_started_beside_a_late_one_does_not_shut_its_ticks_out() -> 
     assert _ticks_in(gator, "s") == [102, 104, 106], "every tick once: the late one's were not missed"
 
 
+def test_a_scheduler_restarted_within_seconds_enqueues_every_tick_whatever_the_policy() -> None:
+    gator = _gator()
+    schedule = Schedule("s", noop, every=2, missed="none")
+    Scheduler(gator, [schedule], Clock(101.0)).run_once(102.0)
+    # Killed at 102.5, back at 109: every tick since the record fell less than LATE_GRACE before, late.
+    Scheduler(gator, [schedule], Clock(109.0)).run_once(109.0)
+    assert _ticks_in(gator, "s") == [102, 104, 106, 108]
+    # Every minute: the record (120) is a minute old at a restart of seconds; the tick between counts.
+    minutely = Schedule("m", noop, every=60, missed="none")
+    Scheduler(gator, [minutely], Clock(101.0)).run_once(120.0)
+    Scheduler(gator, [minutely], Clock(185.0)).run_once(185.0)  # down from 178 to 185
+    assert _ticks_in(gator, "m") == [120, 180]
+
+
 def test_missed_all_is_capped() -> None:
     gator = _gator()
     schedule = Schedule("s", noop, every=10, missed="all", max_missed=2)
     Scheduler(gator, [schedule], Clock(101.0)).run_once(111.0)
     _ticks_in(gator, "s")
     Scheduler(gator, [schedule], Clock(1000.0)).run_once(1000.0)
-    # The latest 2 missed (up to LATE_GRACE before the start), and 1000, late.
-    assert _ticks_in(gator, "s") == [980, 990, 1000]
+    assert _ticks_in(gator, "s") == [990, 1000]
 
 
 def test_schedulers_on_one_store_enqueue_each_tick_once() -> None:

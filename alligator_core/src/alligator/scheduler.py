@@ -15,13 +15,13 @@ Which ticks a scheduler pushes, at each wake-up, for each schedule:
 - ticks that fell since it started (or since the last recorded tick, if
   later), all of them in order: a scheduler that wakes late (a busy
   machine, a stall) still enqueues every tick it was running for;
-- ticks that fell in the :data:`LATE_GRACE` seconds before it started,
-  all of them in order, as if it had been running: another scheduler may
-  be running and late for them, and pushing a later tick first would shut
-  that one's pushes out;
-- ticks that fell before that and after the recorded last tick (nobody
-  enqueued them: no scheduler ran, as far as it can tell), by the
-  schedule's ``missed`` policy: none, the latest one, or all (capped);
+- ticks that fell *before* it started and after the recorded last tick:
+  when none of them fell more than :data:`LATE_GRACE` seconds before its
+  start, all of them in order, as if it had been running (another
+  scheduler may be running and a little late for them, and pushing a later
+  tick first would shut that one's pushes out); otherwise no scheduler
+  ran, as far as it can tell, and the schedule's ``missed`` policy
+  decides: none, the latest one, or all (capped);
 - nothing for a schedule the store has no record of, before it started:
   a new schedule starts with its first tick after the scheduler starts.
 
@@ -53,9 +53,10 @@ log = logging.getLogger("alligator.scheduler")
 #: The most ticks of one schedule a scheduler pushes in one wake-up for the
 #: time it was running (a process stopped for hours catches up this many).
 MAX_LATE_TICKS = 1000
-#: Ticks that fell this many seconds before a scheduler started count as late, not missed, and it
-#: pushes them all, in order, whatever the ``missed`` policy. A scheduler that is running but this late
-#: (a stalled or busy machine) still gets every tick in; a later one pushed first would be refused.
+#: Seconds before a scheduler's start within which the ticks after the recorded one count as late, not
+#: missed, if none fell earlier. The scheduler then pushes them all, in order, whatever the ``missed``
+#: policy: another scheduler up to this late (a stalled or busy machine) may still be pushing them, and
+#: a later tick pushed first would shut its pushes out.
 LATE_GRACE = 10.0
 #: Seconds between tries while the store cannot be reached.
 RETRY_SECONDS = 2.0
@@ -102,12 +103,13 @@ class Scheduler:
         missed: list[float] = []
         if last is None:
             floor = self.started
+        elif not schedule.ticks(last, self.started - LATE_GRACE, 1):
+            floor = last  # a scheduler may be running late for the ticks since: push them all, in order
         else:
-            late_since = self.started - LATE_GRACE
-            floor = max(last, late_since)
-            if last < late_since and schedule.missed != "none":
+            floor = self.started
+            if schedule.missed != "none":
                 limit = 1 if schedule.missed == "last" else schedule.max_missed
-                missed = schedule.ticks(last, late_since, limit)
+                missed = schedule.ticks(last, self.started, limit)
         return missed + schedule.ticks(floor, now, MAX_LATE_TICKS)
 
     def run_once(self, now: float) -> float:
@@ -125,7 +127,7 @@ class Scheduler:
                 self._push(schedule, tick)
                 # Pushed, or refused because the store has it or a later one.
                 self._last[key] = max(self._last.get(key, tick), tick)
-            # Ticks before its start were settled by the policy in this pass.
+            # Ticks before its start were settled in this pass (pushed as late, or by the policy).
             self._last[key] = max(self._last.get(key, self.started), self.started)
         return min(schedule.next_tick(now) for schedule in self.schedules)
 

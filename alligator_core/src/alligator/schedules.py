@@ -75,8 +75,9 @@ class Schedule:
             ``"last"`` (the default) enqueues the latest of them once,
             ``"none"`` drops them, ``"all"`` enqueues each (the latest
             ``max_missed``). Ticks that fell while a scheduler ran but was
-            late (a busy machine) are always enqueued, and so are those of
-            the 10 seconds before a scheduler started
+            late (a busy machine) are always enqueued, and so are those
+            after the last recorded tick when all of them fell in the 10
+            seconds before a scheduler started
             (:data:`alligator.scheduler.LATE_GRACE`).
         max_missed: The cap of ``missed="all"``.
 
