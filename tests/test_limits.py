@@ -192,10 +192,15 @@ def test_the_rate_check_allows_a_late_first_start_and_still_fails_a_fast_limiter
     # first start and counted a correct limiter at 22.2/s.
     starts = [max(at, 1000.4) for at in _slots(20, 1.0, 100)]
     limit_tasks.check_rate(starts, 20, 1.0)
-    # Every start late by up to a second, in any pattern, is still a correct limiter's.
-    limit_tasks.check_rate([at + (k % 7) / 7 for k, at in enumerate(_slots(20, 1.0, 100))], 20, 1.0)
-    with pytest.raises(AssertionError, match="per period"):
+    # Every start late by up to START_LAG, in any pattern, is still a correct limiter's.
+    lags = [at + limit_tasks.START_LAG * (k % 7) / 7 for k, at in enumerate(_slots(20, 1.0, 100))]
+    limit_tasks.check_rate(lags, 20, 1.0)
+    with pytest.raises(AssertionError, match="starts in two periods"):
         limit_tasks.check_rate(_slots(20, 1.0, 100, every=1 / 30), 20, 1.0)  # 30/s after the burst
+    with pytest.raises(AssertionError, match="per period"):
+        limit_tasks.check_rate(_slots(20, 1.0, 100, every=1 / 25), 20, 1.0)  # 25/s after the burst
+    with pytest.raises(AssertionError, match="starts in two periods"):
+        limit_tasks.check_rate(_slots(40, 1.0, 100, every=0.05), 20, 1.0)  # a burst of twice the limit
     with pytest.raises(AssertionError, match="starts in two periods"):
         limit_tasks.check_rate(_slots(90, 1.0, 100, every=0.05), 20, 1.0)  # a burst of 90, not 20
     four_unshared = sorted(at for _ in range(4) for at in _slots(20, 1.0, 25))

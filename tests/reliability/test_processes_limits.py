@@ -10,10 +10,10 @@ the ledger, never the store.
   machine did not schedule for a while), so a start can lag its slot, which
   a check over a one-second window would count against the limit. The
   check (``limit_tasks.check_rate``) therefore allows each start a lag of
-  up to a second, the first included: after the first 20, the starts come
-  at no more than 20/s over the span from the first start to the last
-  lengthened by that second; and no window of 2 s holds more than the 80
-  the limiter lets go in 3 s (20 at once, and 60 more). Short form 100
+  up to half a second, the first included: after the first 20, the starts
+  come at no more than 20/s over the span from the first start to the last
+  lengthened by that half second; and no window of 2 s holds more than the
+  70 the limiter lets go in 2.5 s (20 at once, and 50 more). Short form 100
   tasks (about 4 s); soak form 620 (30 s at 20/s after the first 20).
 * No busy loop: each worker logs how many calls it made to the store's
   limits as it stops. A task that waits is handed back once, with the wait
