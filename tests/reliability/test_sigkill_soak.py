@@ -56,9 +56,9 @@ ORPHAN_PICKUP_SHORT = 30.0
 #: How often LeaseWatch reads the store's leases (seconds).
 WATCH_EVERY = 0.05
 #: Tasks the test keeps queued ahead of the workers; see _check_orphans.
+BACKLOG = 24
 #: The longest the drain may go without a task finishing (seconds).
 STALL = 45.0
-BACKLOG = 24
 
 
 class LeaseWatch(threading.Thread):

@@ -10,7 +10,7 @@ worker's side). A backend offers that state by writing the four methods of
 
 Rates are a GCRA (a token bucket kept as one time per key, on the store's
 clock): ``count`` takes per ``per`` seconds, all of them at once after a
-quiet period, so at most ``count`` are taken in any window of ``per``
+quiet period, then one per ``per / count``: at most ``count + W * count / per`` in any ``W``
 seconds. A take over the limit *books* the next free slot for its holder and
 says how long to wait for it; the worker hands the task back with exactly
 that delay, and the task's next take finds its booking and goes. Tasks
