@@ -153,10 +153,11 @@ def soak(  # type: ignore[no-untyped-def]
         assert not pool.reap(), "a worker died without being killed; see its log:\n" + pool.output()
         if len(ledger.finished) > progress:
             progress, progressed = len(ledger.finished), time.monotonic()
+        # The messages count what is missing only when they are shown, not every 10 ms.
         stalled = time.monotonic() - progressed > STALL
-        missing = len(ledger.missing(keys))
-        assert not stalled, f"{missing} tasks never finished: none finished for {STALL:g} s"
-        assert time.monotonic() < deadline, f"{missing} tasks never finished in {timeout:g} s"
+        late = time.monotonic() >= deadline
+        assert not stalled, f"{len(ledger.missing(keys))} tasks never finished: none finished for {STALL:g} s"
+        assert not late, f"{len(ledger.missing(keys))} tasks never finished in {timeout:g} s"
         time.sleep(0.01)
     drained = time.monotonic() - started
 
